@@ -1,0 +1,109 @@
+namespace JitBroker.Core;
+
+/// <summary>What an issuer is asked to mint. <see cref="Grant"/>.Ttl is the preferred TTL; the issuer may grant less.</summary>
+public sealed record IssueRequest(string LeaseId, WorkloadIdentity Agent, string TaskId, Grant Grant);
+
+/// <summary>
+/// A freshly minted credential. <see cref="Secret"/> goes to the agent and nowhere else: it is never
+/// stored, logged or audited (use <see cref="Fingerprint"/>). <see cref="ToString"/> redacts it.
+/// </summary>
+public sealed class IssuedCredential
+{
+    public IssuedCredential(string kind, string secret, string backendHandle, DateTimeOffset issuedAt, DateTimeOffset expiresAt)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(secret);
+        if (expiresAt <= issuedAt)
+        {
+            throw new ArgumentException("A credential must expire after it is issued.", nameof(expiresAt));
+        }
+
+        Kind = kind;
+        Secret = secret;
+        BackendHandle = backendHandle;
+        IssuedAt = issuedAt;
+        ExpiresAt = expiresAt;
+        Fingerprint = Fingerprints.Of(secret);
+    }
+
+    public string Kind { get; }
+
+    public string Secret { get; }
+
+    /// <summary>What the backend needs to revoke it: JWT <c>jti</c>, Vault accessor or lease id.</summary>
+    public string BackendHandle { get; }
+
+    public DateTimeOffset IssuedAt { get; }
+
+    /// <summary>The expiry actually granted (may be earlier than requested).</summary>
+    public DateTimeOffset ExpiresAt { get; }
+
+    public string Fingerprint { get; }
+
+    public override string ToString() => $"IssuedCredential(kind={Kind}, fingerprint={Fingerprint}, expires={ExpiresAt:O})";
+}
+
+public enum RevocationStatus
+{
+    /// <summary>The backend revoked it now.</summary>
+    Revoked,
+    /// <summary>The backend no longer knows it: counts as done (revocation is idempotent).</summary>
+    AlreadyGone,
+    /// <summary>The backend could not revoke it now; the caller retries later.</summary>
+    Failed,
+}
+
+public sealed record RevocationResult(RevocationStatus Status, string? Error = null)
+{
+    public static RevocationResult Revoked { get; } = new(RevocationStatus.Revoked);
+    public static RevocationResult AlreadyGone { get; } = new(RevocationStatus.AlreadyGone);
+
+    public bool IsDone => Status is RevocationStatus.Revoked or RevocationStatus.AlreadyGone;
+
+    public static RevocationResult Failed(string error) => new(RevocationStatus.Failed, error);
+}
+
+/// <summary>
+/// Mints credentials of one kind and revokes them at their source. Registered by <see cref="Kind"/>.
+/// </summary>
+public interface ICredentialIssuer
+{
+    /// <summary>Issuer kind, unique among registered issuers, for example <c>jwt</c>.</summary>
+    string Kind { get; }
+
+    /// <summary>
+    /// Mints a credential. Throws <see cref="BrokerException"/> (for example
+    /// <see cref="BrokerFailure.Unavailable"/> when the backend is down); never returns a credential it
+    /// could not also revoke.
+    /// </summary>
+    ValueTask<IssuedCredential> IssueAsync(IssueRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Revokes the credential behind a lease. Must be idempotent: a credential the backend no longer knows
+    /// is <see cref="RevocationStatus.AlreadyGone"/>. Returns <see cref="RevocationStatus.Failed"/> rather than
+    /// throwing for backend failures.
+    /// </summary>
+    ValueTask<RevocationResult> RevokeAsync(Lease lease, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Claims of a task credential whose signature and issuer the broker verified.</summary>
+public sealed record TaskCredentialClaims(
+    string LeaseId,
+    string Issuer,
+    string Subject,
+    string TaskId,
+    GrantedScope Scope,
+    DateTimeOffset IssuedAt,
+    DateTimeOffset ExpiresAt);
+
+/// <summary>Verifies task credentials the broker itself minted (for introspection).</summary>
+public interface ITaskCredentialVerifier
+{
+    /// <summary>The issuer kind whose credentials this verifies.</summary>
+    string Kind { get; }
+
+    /// <summary>
+    /// Returns the verified claims, or null if the token is not a valid credential of this issuer
+    /// (bad signature, unknown key, malformed). Expiry is the caller's concern.
+    /// </summary>
+    TaskCredentialClaims? Verify(string token);
+}

@@ -1,0 +1,84 @@
+namespace JitBroker.Core;
+
+public enum LeaseState
+{
+    Active,
+    /// <summary>Claimed for revocation; the claim has a deadline after which another replica may take it over.</summary>
+    Revoking,
+    Revoked,
+    /// <summary>Revocation failed at least once; retried with backoff, without an attempt limit.</summary>
+    RevokeFailed,
+}
+
+/// <summary>
+/// The broker's record of one credential it handed out. Never holds the credential itself — at most
+/// its SHA-256 fingerprint.
+/// </summary>
+public sealed record Lease
+{
+    public required string LeaseId { get; init; }
+    public required string TaskId { get; init; }
+    public required string AgentId { get; init; }
+    public string? ParentLeaseId { get; init; }
+    public required string IssuerKind { get; init; }
+    /// <summary>What the issuer needs to revoke the credential (JWT jti, Vault accessor or lease id).</summary>
+    public required string BackendHandle { get; init; }
+    public required GrantedScope Scope { get; init; }
+    public required DateTimeOffset IssuedAt { get; init; }
+    public required DateTimeOffset ExpiresAt { get; init; }
+    public LeaseState State { get; init; } = LeaseState.Active;
+    /// <summary>Revocation attempts made so far.</summary>
+    public int Attempts { get; init; }
+    public string? LastError { get; init; }
+    public DateTimeOffset? RevokedAt { get; init; }
+    /// <summary>When the lease is next due for the sweeper: expiry, retry time, or claim deadline.</summary>
+    public DateTimeOffset? DueAt { get; init; }
+    public IReadOnlyList<string> RuleIds { get; init; } = [];
+    public required string CredentialFingerprint { get; init; }
+
+    /// <summary>Active and not yet expired at <paramref name="now"/>: what introspection calls "active".</summary>
+    public bool IsLiveAt(DateTimeOffset now) => State == LeaseState.Active && now < ExpiresAt;
+}
+
+/// <summary>
+/// The lease ledger. Its expiry index is the revocation schedule: nothing per lease lives in broker
+/// memory. Every method that changes more than one record does so atomically.
+/// Implementations throw <see cref="BrokerException"/> with <see cref="BrokerFailure.Unavailable"/> and
+/// <see cref="Reasons.LeaseStoreUnavailable"/> when the store cannot be reached.
+/// </summary>
+public interface ILeaseStore
+{
+    /// <summary>Records a new active lease, due at its expiry. Fails if the lease id already exists.</summary>
+    Task PutAsync(Lease lease, CancellationToken cancellationToken = default);
+
+    Task<Lease?> GetAsync(string leaseId, CancellationToken cancellationToken = default);
+
+    /// <summary>All leases (any state) the agent holds for the task.</summary>
+    Task<IReadOnlyList<Lease>> ListByTaskAsync(string agentId, string taskId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Atomically claims up to <paramref name="max"/> leases due at <paramref name="now"/> (expired active
+    /// leases, failed leases whose retry time came, and revoking leases whose claim deadline lapsed). Each
+    /// claimed lease becomes <see cref="LeaseState.Revoking"/> and is due again at now + <paramref name="claimTimeout"/>,
+    /// so concurrent sweepers never claim the same lease, and a sweeper that dies loses its claim.
+    /// </summary>
+    Task<IReadOnlyList<Lease>> ClaimDueAsync(DateTimeOffset now, int max, TimeSpan claimTimeout, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Claims one lease for immediate revocation (EndTask) whatever its due time. Returns null when the
+    /// lease does not exist or is already revoked.
+    /// </summary>
+    Task<Lease?> TryClaimAsync(string leaseId, DateTimeOffset now, TimeSpan claimTimeout, CancellationToken cancellationToken = default);
+
+    /// <summary>Marks the lease revoked and drops it from the schedule. Idempotent.</summary>
+    Task MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default);
+
+    /// <summary>Records a failed attempt (attempts + 1, last error) and schedules the next one.</summary>
+    Task MarkRevokeFailedAsync(string leaseId, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken = default);
+
+    /// <summary>Earliest due time in the schedule, or null when nothing is scheduled.</summary>
+    Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Leases in the given state (for operators and metrics), at most <paramref name="max"/>.</summary>
+    Task<IReadOnlyList<Lease>> ListByStateAsync(LeaseState state, int max, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,78 @@
+using Microsoft.Extensions.Logging;
+
+namespace JitBroker.Core;
+
+/// <summary>
+/// Revokes one claimed lease through its issuer and records the outcome. Shared by EndTask (synchronous)
+/// and the expiry sweeper, so both follow exactly the same rules: "already gone" is done, a failure is
+/// parked as <see cref="LeaseState.RevokeFailed"/> and rescheduled with backoff, never dropped.
+/// </summary>
+public sealed partial class LeaseRevoker
+{
+    private readonly ILeaseStore _leases;
+    private readonly IssuerRegistry _issuers;
+    private readonly RetryBackoff _backoff;
+    private readonly TimeProvider _time;
+    private readonly ILogger<LeaseRevoker> _log;
+
+    public LeaseRevoker(ILeaseStore leases, IssuerRegistry issuers, RetryBackoff backoff, TimeProvider time, ILogger<LeaseRevoker> log)
+    {
+        _leases = leases;
+        _issuers = issuers;
+        _backoff = backoff;
+        _time = time;
+        _log = log;
+    }
+
+    /// <summary>Revokes a lease the caller has claimed. Never throws for backend failures.</summary>
+    public async Task<RevocationResult> RevokeClaimedAsync(Lease lease, CancellationToken cancellationToken = default)
+    {
+        RevocationResult result;
+        if (!_issuers.TryGet(lease.IssuerKind, out var issuer))
+        {
+            // A lease whose issuer was removed from configuration cannot be revoked at its source; keep it
+            // visible and retried rather than pretending it is gone.
+            result = RevocationResult.Failed($"issuer kind '{lease.IssuerKind}' is not configured");
+        }
+        else
+        {
+            try
+            {
+                result = await issuer.RevokeAsync(lease, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                result = RevocationResult.Failed(ex is BrokerException be ? be.Message : ex.GetType().Name);
+                LogIssuerThrew(_log, lease.LeaseId, lease.IssuerKind, ex);
+            }
+        }
+
+        var now = _time.GetUtcNow();
+        if (result.IsDone)
+        {
+            await _leases.MarkRevokedAsync(lease.LeaseId, now, cancellationToken).ConfigureAwait(false);
+            LogRevoked(_log, lease.LeaseId, lease.TaskId, lease.AgentId, result.Status);
+        }
+        else
+        {
+            var attempt = lease.Attempts + 1;
+            var next = now + _backoff.DelayFor(attempt);
+            await _leases.MarkRevokeFailedAsync(lease.LeaseId, result.Error ?? "unknown error", next, cancellationToken).ConfigureAwait(false);
+            LogRevokeFailed(_log, lease.LeaseId, lease.IssuerKind, attempt, result.Error ?? "unknown error", next);
+        }
+
+        return result;
+    }
+
+    [LoggerMessage(EventId = 3001, EventName = "LeaseRevoked", Level = LogLevel.Information,
+        Message = "Lease {LeaseId} of task {TaskId} (agent {AgentId}) revoked: {Status}")]
+    private static partial void LogRevoked(ILogger logger, string leaseId, string taskId, string agentId, RevocationStatus status);
+
+    [LoggerMessage(EventId = 3002, EventName = "LeaseRevokeFailed", Level = LogLevel.Warning,
+        Message = "Revoking lease {LeaseId} ({IssuerKind}) failed on attempt {Attempt}: {Error}; next attempt at {NextAttemptAt:O}")]
+    private static partial void LogRevokeFailed(ILogger logger, string leaseId, string issuerKind, int attempt, string error, DateTimeOffset nextAttemptAt);
+
+    [LoggerMessage(EventId = 3003, EventName = "IssuerRevokeThrew", Level = LogLevel.Warning,
+        Message = "Issuer {IssuerKind} threw while revoking lease {LeaseId}")]
+    private static partial void LogIssuerThrew(ILogger logger, string leaseId, string issuerKind, Exception exception);
+}

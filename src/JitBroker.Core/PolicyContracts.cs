@@ -1,0 +1,34 @@
+namespace JitBroker.Core;
+
+public enum DecisionEffect
+{
+    Deny,
+    Allow,
+    NeedsApproval,
+}
+
+/// <summary>
+/// What policy allows for one request: the scope (requested ∩ allowed, never more), the TTL
+/// (min of requested and rule maximum) and the issuer kind with its template parameters.
+/// </summary>
+public sealed record Grant(
+    string CredentialKind,
+    GrantedScope Scope,
+    TimeSpan Ttl,
+    IReadOnlyDictionary<string, string> IssuerParameters);
+
+/// <summary>A decision that explains itself: the rules that produced it and a human-readable reason.</summary>
+public sealed record PolicyDecision(
+    DecisionEffect Effect,
+    Grant? Grant,
+    IReadOnlyList<string> RuleIds,
+    string Reason)
+{
+    public static PolicyDecision Deny(string reason, params string[] ruleIds) => new(DecisionEffect.Deny, null, ruleIds, reason);
+}
+
+/// <summary>Decides requests against policy kept as code. Must be safe to call concurrently and must not block.</summary>
+public interface IPolicyEngine
+{
+    PolicyDecision Decide(WorkloadIdentity agent, CredentialRequest request);
+}

@@ -1,0 +1,85 @@
+using System.Security.Cryptography.X509Certificates;
+
+namespace JitBroker.Core;
+
+/// <summary>
+/// What the caller presented to prove its identity. Transports fill this in; attestors read it.
+/// Holds the raw bearer token only for the duration of the call: it is never stored or logged.
+/// </summary>
+public sealed class AttestationEvidence
+{
+    public AttestationEvidence(string? bearerToken, X509Certificate2? clientCertificate = null)
+    {
+        BearerToken = bearerToken;
+        ClientCertificate = clientCertificate;
+    }
+
+    public string? BearerToken { get; }
+
+    public X509Certificate2? ClientCertificate { get; }
+
+    public override string ToString() => $"AttestationEvidence(bearer={(BearerToken is null ? "none" : "present")}, cert={(ClientCertificate is null ? "none" : "present")})";
+}
+
+/// <summary>
+/// Facts an attestor established about a caller. Facts only: whether the caller may do anything is the
+/// policy engine's decision, never the attestor's.
+/// </summary>
+public sealed record WorkloadIdentity
+{
+    /// <summary>The agent id: a SPIFFE ID (<c>spiffe://td/path</c>) or an OIDC subject qualified by issuer.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>SPIFFE trust domain, or the OIDC issuer for non-SPIFFE identities.</summary>
+    public required string TrustDomain { get; init; }
+
+    /// <summary>How the identity was attested: <c>jwt-svid</c>, <c>oidc</c>, <c>x509-svid</c>.</summary>
+    public required string Method { get; init; }
+
+    /// <summary>Additional verified claims the policy may match (namespace, service account, issuer…).</summary>
+    public IReadOnlyDictionary<string, string> Facts { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>When the presented evidence stops being valid.</summary>
+    public DateTimeOffset? EvidenceExpiresAt { get; init; }
+
+    /// <summary>The evidence's own id (JWT <c>jti</c>), when it has one.</summary>
+    public string? EvidenceId { get; init; }
+
+    /// <summary>SHA-256 fingerprint of the presented evidence; safe to log and audit.</summary>
+    public required string EvidenceFingerprint { get; init; }
+
+    /// <summary>Base64url SHA-256 thumbprint of the client certificate (x5t#S256) when attested over mTLS.</summary>
+    public string? CertificateThumbprint { get; init; }
+
+    /// <summary>Rejects empty or malformed attestor output at the boundary, so no attestor bug becomes an identity.</summary>
+    public void EnsureWellFormed()
+    {
+        if (string.IsNullOrWhiteSpace(Id) || string.IsNullOrWhiteSpace(TrustDomain) ||
+            string.IsNullOrWhiteSpace(Method) || string.IsNullOrWhiteSpace(EvidenceFingerprint))
+        {
+            throw new InvalidOperationException("An attestor returned an incomplete workload identity.");
+        }
+    }
+}
+
+/// <summary>
+/// Turns evidence into a <see cref="WorkloadIdentity"/>. Implementations are registered by
+/// <see cref="Method"/>; zero or more may be configured.
+/// </summary>
+public interface IWorkloadAttestor
+{
+    /// <summary>Attestation method name, unique among registered attestors, for example <c>jwt-svid</c>.</summary>
+    string Method { get; }
+
+    /// <summary>
+    /// True when this attestor is responsible for the evidence (a cheap, unverified look, used only to
+    /// route). Responsibility never implies validity.
+    /// </summary>
+    bool Accepts(AttestationEvidence evidence);
+
+    /// <summary>
+    /// Verifies the evidence. Throws <see cref="BrokerException"/> with
+    /// <see cref="BrokerFailure.Unauthenticated"/> and a stable reason code on any failure.
+    /// </summary>
+    ValueTask<WorkloadIdentity> AttestAsync(AttestationEvidence evidence, CancellationToken cancellationToken = default);
+}
