@@ -1,0 +1,23 @@
+using System.CommandLine;
+using JitBroker.Cli;
+
+var common = new CommonOptions();
+var root = new RootCommand("jitctl — JitBroker command line")
+{
+    DevSvidCommand.Create(),
+    BrokerCommands.Request(common),
+    BrokerCommands.EndTask(common),
+    BrokerCommands.Introspect(common),
+};
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    foreach (var error in parsed.Errors)
+    {
+        await Console.Error.WriteLineAsync("error: " + error.Message);
+    }
+
+    return ExitCodes.Usage;
+}
+
+return await parsed.InvokeAsync();

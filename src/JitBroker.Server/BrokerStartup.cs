@@ -1,0 +1,17 @@
+namespace JitBroker.Server;
+
+/// <summary>Start-up log lines, with stable event ids operators can alert on.</summary>
+public sealed partial class BrokerStartup
+{
+    [LoggerMessage(EventId = 100, EventName = "BrokerStarting", Level = LogLevel.Information,
+        Message = "JitBroker starting: profile {Profile}, lease store {LeaseStore}")]
+    public static partial void LogStarting(ILogger logger, string profile, string leaseStore);
+
+    [LoggerMessage(EventId = 101, EventName = "InMemoryLeases", Level = LogLevel.Warning,
+        Message = "LEASES ARE IN MEMORY: they do not survive a restart, and credentials issued before a restart will not be revoked early by EndTask or tracked by introspection. Use the Redis store in production.")]
+    public static partial void LogInMemoryLeases(ILogger logger);
+
+    [LoggerMessage(EventId = 102, EventName = "EmbeddedProfile", Level = LogLevel.Warning,
+        Message = "EMBEDDED PROFILE: the development trust domain '{TrustDomain}' is trusted; its private key is in the data directory. Never use this profile in production.")]
+    public static partial void LogEmbeddedProfile(ILogger logger, string trustDomain);
+}

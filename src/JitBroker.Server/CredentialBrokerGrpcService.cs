@@ -1,0 +1,120 @@
+using Google.Protobuf.WellKnownTypes;
+using JitBroker.Core;
+using JitBroker.Protocol.V1;
+using JitBroker.Wire;
+
+namespace JitBroker.Server;
+
+/// <summary>
+/// <c>jitbroker.v1.CredentialBroker</c> on the wire. Thin by design: each method maps a message to a
+/// domain call and the result back to a message. Every decision lives in <see cref="CredentialBroker"/>.
+/// </summary>
+public sealed class CredentialBrokerGrpcService
+{
+    public const string ServiceName = "jitbroker.v1.CredentialBroker";
+
+    private readonly CredentialBroker _broker;
+
+    public CredentialBrokerGrpcService(CredentialBroker broker) => _broker = broker;
+
+    public void Register(GrpcServiceRegistry registry)
+    {
+        registry.AddUnary(ServiceName, "RequestCredential", RequestCredentialRequest.Parser,
+            (RequestCredentialRequest r, ServerCallContext c) => WireErrors.Map(() => RequestCredentialAsync(r, c)));
+        registry.AddUnary(ServiceName, "EndTask", EndTaskRequest.Parser,
+            (EndTaskRequest r, ServerCallContext c) => WireErrors.Map(() => EndTaskAsync(r, c)));
+        registry.AddUnary(ServiceName, "IntrospectCredential", IntrospectCredentialRequest.Parser,
+            (IntrospectCredentialRequest r, ServerCallContext c) => WireErrors.Map(() => IntrospectAsync(r, c)));
+    }
+
+    private async Task<RequestCredentialResponse> RequestCredentialAsync(RequestCredentialRequest request, ServerCallContext context)
+    {
+        var intent = request.Intent ?? new Protocol.V1.TaskIntent();
+        var domainRequest = new CredentialRequest(
+            request.TaskId,
+            new Core.TaskIntent(intent.Action, intent.Purpose, [.. intent.Tools], [.. intent.Resources], intent.Context.ToDictionary()),
+            request.CredentialKind,
+            request.Target,
+            request.RequestedTtl is null ? null : ToTimeSpan(request.RequestedTtl));
+
+        var result = await _broker.RequestCredentialAsync(Evidence.From(context), domainRequest, context.CancellationToken);
+        var lease = result.Lease;
+        var response = new RequestCredentialResponse
+        {
+            LeaseId = lease.LeaseId,
+            Credential = new Credential { Kind = result.Credential.Kind, Token = result.Credential.Secret },
+            Scope = ToMessage(lease.Scope),
+            GrantedTtl = Duration.FromTimeSpan(lease.ExpiresAt - lease.IssuedAt),
+            ExpiresAt = Timestamp.FromDateTimeOffset(lease.ExpiresAt),
+        };
+        response.RuleIds.AddRange(lease.RuleIds);
+        return response;
+    }
+
+    private async Task<EndTaskResponse> EndTaskAsync(EndTaskRequest request, ServerCallContext context)
+    {
+        var result = await _broker.EndTaskAsync(Evidence.From(context), request.TaskId, context.CancellationToken);
+        var response = new EndTaskResponse { TaskId = result.TaskId };
+        foreach (var outcome in result.Leases)
+        {
+            response.Leases.Add(new LeaseOutcome
+            {
+                LeaseId = outcome.LeaseId,
+                Outcome = outcome.Outcome switch
+                {
+                    LeaseOutcomeKind.Revoked => LeaseOutcome.Types.Outcome.Revoked,
+                    LeaseOutcomeKind.AlreadyRevoked => LeaseOutcome.Types.Outcome.AlreadyRevoked,
+                    _ => LeaseOutcome.Types.Outcome.Failed,
+                },
+                Error = outcome.Error ?? "",
+            });
+        }
+
+        return response;
+    }
+
+    private async Task<IntrospectCredentialResponse> IntrospectAsync(IntrospectCredentialRequest request, ServerCallContext context)
+    {
+        var result = await _broker.IntrospectAsync(Evidence.From(context), request.Token, context.CancellationToken);
+        if (!result.Active || result.Claims is not { } claims)
+        {
+            return new IntrospectCredentialResponse { Active = false };
+        }
+
+        var response = new IntrospectCredentialResponse
+        {
+            Active = true,
+            LeaseId = claims.LeaseId,
+            Subject = claims.Subject,
+            Audience = claims.Scope.Audience,
+            TaskId = claims.TaskId,
+            Action = claims.Scope.Action,
+            IssuedAt = Timestamp.FromDateTimeOffset(claims.IssuedAt),
+            ExpiresAt = Timestamp.FromDateTimeOffset(claims.ExpiresAt),
+            Issuer = claims.Issuer,
+            CredentialKind = result.CredentialKind ?? "",
+        };
+        response.Tools.AddRange(claims.Scope.Tools);
+        response.Resources.AddRange(claims.Scope.Resources);
+        return response;
+    }
+
+    private static GrantedScope ToMessage(Core.GrantedScope scope)
+    {
+        var message = new GrantedScope { Audience = scope.Audience, Action = scope.Action };
+        message.Tools.AddRange(scope.Tools);
+        message.Resources.AddRange(scope.Resources);
+        return message;
+    }
+
+    private static TimeSpan ToTimeSpan(Duration duration)
+    {
+        // Duration.ToTimeSpan throws on out-of-range values; a hostile request gets INVALID_ARGUMENT instead.
+        if (duration.Seconds is < 0 or > 366L * 24 * 3600 || duration.Nanos is < -999_999_999 or > 999_999_999)
+        {
+            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, "requested_ttl is out of range.");
+        }
+
+        return duration.ToTimeSpan();
+    }
+}

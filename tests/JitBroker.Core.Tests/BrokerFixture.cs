@@ -1,0 +1,65 @@
+using JitBroker.Core;
+using JitBroker.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Moq;
+
+namespace JitBroker.Core.Tests;
+
+/// <summary>A CredentialBroker over mocks, for tests of the pipeline's own rules.</summary>
+internal sealed class BrokerFixture
+{
+    public const string AgentId = "spiffe://example.org/agents/a";
+    public const string Token = "header.payload.signature";
+
+    public FakeTimeProvider Time { get; } = new();
+    public Mock<IWorkloadAttestor> Attestor { get; } = new(MockBehavior.Strict);
+    public Mock<IPolicyEngine> Policy { get; } = new(MockBehavior.Strict);
+    public Mock<ICredentialIssuer> Issuer { get; } = new(MockBehavior.Strict);
+    public Mock<ILeaseStore> Leases { get; } = new(MockBehavior.Strict);
+    public Mock<ITaskCredentialVerifier> Verifier { get; } = new(MockBehavior.Strict);
+    public BrokerOptions Options { get; } = new();
+
+    public BrokerFixture()
+    {
+        Attestor.SetupGet(a => a.Method).Returns("test");
+        Attestor.Setup(a => a.Accepts(It.IsAny<AttestationEvidence>())).Returns(true);
+        Attestor.Setup(a => a.AttestAsync(It.IsAny<AttestationEvidence>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(Identity(AgentId));
+        Issuer.SetupGet(i => i.Kind).Returns("jwt");
+        Verifier.SetupGet(v => v.Kind).Returns("jwt");
+    }
+
+    public static WorkloadIdentity Identity(string id) => new()
+    {
+        Id = id,
+        TrustDomain = "example.org",
+        Method = "test",
+        EvidenceFingerprint = "sha256:00",
+    };
+
+    public static CredentialRequest Request(string task = "task-1", TimeSpan? ttl = null, string kind = "") =>
+        new(task, new TaskIntent("tickets.create", "triage", ["zendesk"], ["tickets/1"], new Dictionary<string, string>()), kind, "https://tickets", ttl);
+
+    public static Grant Grant(TimeSpan ttl) =>
+        new("jwt", new GrantedScope("https://tickets", "tickets.create", ["zendesk"], ["tickets/1"]), ttl, new Dictionary<string, string>());
+
+    public CredentialBroker Build()
+    {
+        var issuers = new IssuerRegistry([Issuer.Object]);
+        var revoker = new LeaseRevoker(Leases.Object, issuers, new RetryBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1), () => 0.5),
+            Time, NullLogger<LeaseRevoker>.Instance);
+        return new CredentialBroker(new AttestorRegistry([Attestor.Object]), Policy.Object, issuers, Leases.Object, revoker,
+            [Verifier.Object], Options, Time, NullLogger<CredentialBroker>.Instance);
+    }
+
+    public void AllowWith(TimeSpan ttl) =>
+        Policy.Setup(p => p.Decide(It.IsAny<WorkloadIdentity>(), It.IsAny<CredentialRequest>()))
+            .Returns(new PolicyDecision(DecisionEffect.Allow, Grant(ttl), ["rule-1"], "allowed by rule rule-1"));
+
+    public void IssueEchoingTtl() =>
+        Issuer.Setup(i => i.IssueAsync(It.IsAny<IssueRequest>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((IssueRequest r, CancellationToken _) =>
+                new IssuedCredential("jwt", "secret-token-" + r.LeaseId, r.LeaseId, Time.GetUtcNow(), Time.GetUtcNow() + r.Grant.Ttl));
+
+    public static AttestationEvidence Evidence() => new(Token);
+}
