@@ -8,6 +8,7 @@ var root = new RootCommand("jitctl — JitBroker command line")
     BrokerCommands.Request(common),
     BrokerCommands.EndTask(common),
     BrokerCommands.Introspect(common),
+    VerifyCommand.Create(),
 };
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)

@@ -1,3 +1,4 @@
+using Grpc.Health.V1;
 using JitBroker.Attestation;
 using JitBroker.Core;
 using JitBroker.Issuance;
@@ -55,7 +56,16 @@ public static class BrokerHost
 
         var registry = new GrpcServiceRegistry();
         app.Services.GetRequiredService<CredentialBrokerGrpcService>().Register(registry);
-        app.Services.GetRequiredService<GrpcHealthService>().Register(registry);
+        var health = app.Services.GetRequiredService<GrpcHealthService>();
+        health.Register(registry);
+        health.SetStatus("", HealthCheckResponse.Types.ServingStatus.Serving);
+        health.SetStatus(CredentialBrokerGrpcService.ServiceName, HealthCheckResponse.Types.ServingStatus.Serving);
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            // Tell load balancers first, so no new call lands on a broker that is going away.
+            health.SetStatus("", HealthCheckResponse.Types.ServingStatus.NotServing);
+            health.SetStatus(CredentialBrokerGrpcService.ServiceName, HealthCheckResponse.Types.ServingStatus.NotServing);
+        });
         app.UseGrpcWire(registry, new GrpcServerOptions { MaxReceiveMessageSize = settings.Listen.MaxReceiveMessageSize });
         HttpEndpoints.Map(app);
         return app;

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs every test suite of JitBroker on a fresh machine: installs what the tests need (Debian packages
+# included), builds once, runs each suite, prints "N passed, N failed" and exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+log() { printf '\n== %s\n' "$*"; }
+
+# --- system packages: a real independent gRPC peer (C-core python3-grpcio) and protoc for its stubs ---
+need_pkgs=()
+/usr/bin/python3 -c 'import grpc, google.protobuf' 2>/dev/null || need_pkgs+=(python3-grpcio python3-protobuf)
+command -v protoc >/dev/null 2>&1 || need_pkgs+=(protobuf-compiler)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  log "installing ${need_pkgs[*]}"
+  if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
+  $sudo apt-get update -qq || { echo "apt-get update failed"; exit 1; }
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_pkgs[@]}" >/dev/null || { echo "apt-get install failed"; exit 1; }
+fi
+export JITBROKER_TEST_PYTHON=/usr/bin/python3   # Debian's python, which sees python3-grpcio (not a pyenv shim)
+
+# --- build once ---
+log "building"
+dotnet build JitBroker.sln -c Release -nologo -v quiet 2>&1 | grep -E "error|Warn|Error" | grep -v " 0 Error" ; build_rc=${PIPESTATUS[0]}
+if [ "$build_rc" -ne 0 ]; then echo "build failed"; echo "0 passed, 1 failed"; exit 1; fi
+
+# --- run each suite ---
+passed=0; failed=0; suites_failed=0
+results="$root/artifacts/test-results"; rm -rf "$results"; mkdir -p "$results"
+for proj in tests/*.Tests/*.Tests.csproj; do
+  name=$(basename "$proj" .csproj)
+  log "$name"
+  out="$results/$name.log"
+  timeout 900 dotnet test "$proj" -c Release --no-build -nologo --blame-hang-timeout 5min \
+      --logger "console;verbosity=minimal" >"$out" 2>&1
+  rc=$?
+  grep -E "^(Passed|Failed)!|^\s+Failed |error" "$out" | head -40
+  line=$(grep -E "(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+" "$out" | tail -1)
+  if [ -z "$line" ]; then
+    echo "  $name produced no test summary (rc=$rc); see $out"; tail -20 "$out"
+    failed=$((failed + 1)); suites_failed=$((suites_failed + 1)); continue
+  fi
+  f=$(sed -E 's/.*Failed: +([0-9]+),.*/\1/' <<<"$line"); p=$(sed -E 's/.*Passed: +([0-9]+),.*/\1/' <<<"$line")
+  passed=$((passed + p)); failed=$((failed + f))
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); suites_failed=$((suites_failed + 1)); fi
+done
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

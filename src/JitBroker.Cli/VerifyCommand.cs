@@ -1,0 +1,65 @@
+using System.CommandLine;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace JitBroker.Cli;
+
+/// <summary>
+/// Verifies a task JWT offline, the way a tool (relying party) does: signature against the broker's
+/// published JWKS, audience, issuer, lifetime with an explicit clock skew. Uses Microsoft.IdentityModel,
+/// an implementation independent of the broker's own signer.
+/// </summary>
+internal static class VerifyCommand
+{
+    public static Command Create()
+    {
+        var jwks = new Option<string>("--jwks") { Description = "JWKS URL, e.g. http://127.0.0.1:8080/.well-known/jwks.json", Required = true };
+        var credential = new Option<string>("--credential") { Description = "The task JWT ('-' reads stdin).", Required = true };
+        var audience = new Option<string>("--audience") { Description = "Audience this relying party expects.", Required = true };
+        var issuer = new Option<string?>("--issuer") { Description = "Expected issuer (iss)." };
+        var command = new Command("verify", "Verify a task JWT against the broker's JWKS, as a tool would (exit 0 valid, 1 invalid).") { jwks, credential, audience, issuer };
+        command.SetAction(async (result, ct) =>
+        {
+            var token = result.GetValue(credential)!;
+            if (token == "-")
+            {
+                token = (await Console.In.ReadToEndAsync(ct)).Trim();
+            }
+
+            string json;
+            try
+            {
+                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+                json = await http.GetStringAsync(result.GetValue(jwks), ct);
+            }
+            catch (HttpRequestException ex)
+            {
+                await Console.Error.WriteLineAsync("error: cannot fetch JWKS: " + ex.Message);
+                return ExitCodes.Unavailable;
+            }
+
+            var parameters = new TokenValidationParameters
+            {
+                IssuerSigningKeys = new JsonWebKeySet(json).GetSigningKeys(),
+                ValidAudience = result.GetValue(audience),
+                ValidateIssuer = result.GetValue(issuer) is not null,
+                ValidIssuer = result.GetValue(issuer),
+                ValidAlgorithms = ["ES256"],
+                RequireExpirationTime = true,
+                RequireSignedTokens = true,
+                ClockSkew = TimeSpan.FromSeconds(30),
+            };
+            var validation = new JsonWebTokenHandler().ValidateToken(token, parameters);
+            if (!validation.IsValid || validation.SecurityToken is not JsonWebToken jwt || jwt.Typ != "at+jwt")
+            {
+                Console.WriteLine($"invalid: {validation.Exception?.GetType().Name ?? "unexpected token type"}");
+                return ExitCodes.Negative;
+            }
+
+            Table.Print(("valid", "true"), ("kid", jwt.Kid), ("typ", jwt.Typ), ("iss", jwt.Issuer), ("sub", jwt.Subject),
+                ("aud", string.Join(",", jwt.Audiences)), ("jti", jwt.Id), ("exp", jwt.ValidTo.ToString("O")));
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}

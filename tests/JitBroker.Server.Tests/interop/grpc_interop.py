@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""Drives a running JitBroker with python3-grpcio (gRPC C-core), an implementation independent of ours.
+
+Usage: grpc_interop.py STUBS_DIR TARGET IDENTITY_TOKEN
+Prints one JSON object: scenario name -> observed result. The NUnit test asserts on it.
+"""
+import json
+import sys
+
+import grpc
+
+stubs, target, identity = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, stubs)
+from jitbroker.v1 import broker_pb2 as pb  # noqa: E402
+from grpc.health.v1 import health_pb2  # noqa: E402
+
+AUTH = (("authorization", "Bearer " + identity),)
+SERVICE = "/jitbroker.v1.CredentialBroker/"
+
+
+def call(channel, method, request, response_type, metadata=AUTH, timeout=10):
+    stub = channel.unary_unary(SERVICE + method if not method.startswith("/") else method,
+                               request_serializer=lambda m: m.SerializeToString(),
+                               response_deserializer=response_type.FromString)
+    return stub(request, metadata=metadata, timeout=timeout)
+
+
+def error(e):
+    trailers = dict(e.trailing_metadata() or ())
+    return {"code": e.code().name, "details": e.details(), "reason": trailers.get("jitbroker-reason")}
+
+
+def ticket_request(task, purpose="interop"):
+    return pb.RequestCredentialRequest(
+        task_id=task, target="https://tickets.internal.example",
+        intent=pb.TaskIntent(action="tickets.create", purpose=purpose, tools=["zendesk"], resources=["tickets/7"]))
+
+
+out = {}
+with grpc.insecure_channel(target) as channel:
+    # 1. round trip: RequestCredential -> IntrospectCredential -> EndTask -> IntrospectCredential
+    issued = call(channel, "RequestCredential", ticket_request("py-task-1"), pb.RequestCredentialResponse)
+    active = call(channel, "IntrospectCredential", pb.IntrospectCredentialRequest(token=issued.credential.token),
+                  pb.IntrospectCredentialResponse)
+    ended = call(channel, "EndTask", pb.EndTaskRequest(task_id="py-task-1"), pb.EndTaskResponse)
+    inactive = call(channel, "IntrospectCredential", pb.IntrospectCredentialRequest(token=issued.credential.token),
+                    pb.IntrospectCredentialResponse)
+    out["roundtrip"] = {
+        "lease_id": issued.lease_id, "token_segments": len(issued.credential.token.split(".")),
+        "tools": list(issued.scope.tools), "ttl_seconds": issued.granted_ttl.seconds,
+        "active_before": active.active, "task_before": active.task_id,
+        "end_outcomes": [pb.LeaseOutcome.Outcome.Name(l.outcome) for l in ended.leases],
+        "end_lease_ids": [l.lease_id for l in ended.leases],
+        "active_after": inactive.active,
+    }
+
+    # 2. an error status with a percent-encoded message and a reason trailer
+    try:
+        denied = ticket_request("py-task-2")
+        denied.intent.action = "tickets.delete"
+        call(channel, "RequestCredential", denied, pb.RequestCredentialResponse)
+        out["denied"] = {"code": "OK"}
+    except grpc.RpcError as e:
+        out["denied"] = error(e)
+
+    # 3. no identity at all
+    try:
+        call(channel, "RequestCredential", ticket_request("py-task-3"), pb.RequestCredentialResponse, metadata=())
+        out["unauthenticated"] = {"code": "OK"}
+    except grpc.RpcError as e:
+        out["unauthenticated"] = error(e)
+
+    # 4. unknown method and unknown service
+    for name, method in (("unknown_method", SERVICE + "StealCredential"), ("unknown_service", "/evil.v1.Nope/Do")):
+        try:
+            call(channel, method, pb.EndTaskRequest(task_id="x"), pb.EndTaskResponse)
+            out[name] = {"code": "OK"}
+        except grpc.RpcError as e:
+            out[name] = error(e)
+
+    # 5. a message above the server's 4 MiB receive limit
+    try:
+        call(channel, "RequestCredential", ticket_request("py-task-5", purpose="x" * (5 * 1024 * 1024)),
+             pb.RequestCredentialResponse)
+        out["oversized"] = {"code": "OK"}
+    except grpc.RpcError as e:
+        out["oversized"] = error(e)
+
+    # 6. an already expired deadline
+    try:
+        call(channel, "RequestCredential", ticket_request("py-task-6"), pb.RequestCredentialResponse, timeout=0.000001)
+        out["deadline"] = {"code": "OK"}
+    except grpc.RpcError as e:
+        out["deadline"] = error(e)
+
+    # 7. the server is still healthy after all of that
+    health = channel.unary_unary("/grpc.health.v1.Health/Check",
+                                 request_serializer=lambda m: m.SerializeToString(),
+                                 response_deserializer=health_pb2.HealthCheckResponse.FromString)
+    status = health(health_pb2.HealthCheckRequest(service="jitbroker.v1.CredentialBroker"), timeout=5)
+    out["health"] = health_pb2.HealthCheckResponse.ServingStatus.Name(status.status)
+
+print(json.dumps(out))
