@@ -17,13 +17,13 @@ public sealed class BrokerClient : IDisposable
     public BrokerClient(Uri address, GrpcClientOptions? options = null) => _grpc = new GrpcClient(address, options);
 
     public Task<RequestCredentialResponse> RequestCredentialAsync(string identityToken, RequestCredentialRequest request, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        _grpc.CallUnaryAsync(Service, "RequestCredential", request, RequestCredentialResponse.Parser, Options(identityToken, timeout, cancellationToken));
+        _grpc.CallUnaryAsync(Service, "RequestCredential", request, RequestCredentialResponse.Parser, Options(identityToken, timeout), cancellationToken);
 
     public Task<EndTaskResponse> EndTaskAsync(string identityToken, string taskId, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        _grpc.CallUnaryAsync(Service, "EndTask", new EndTaskRequest { TaskId = taskId }, EndTaskResponse.Parser, Options(identityToken, timeout, cancellationToken));
+        _grpc.CallUnaryAsync(Service, "EndTask", new EndTaskRequest { TaskId = taskId }, EndTaskResponse.Parser, Options(identityToken, timeout), cancellationToken);
 
     public Task<IntrospectCredentialResponse> IntrospectAsync(string identityToken, string credential, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        _grpc.CallUnaryAsync(Service, "IntrospectCredential", new IntrospectCredentialRequest { Token = credential }, IntrospectCredentialResponse.Parser, Options(identityToken, timeout, cancellationToken));
+        _grpc.CallUnaryAsync(Service, "IntrospectCredential", new IntrospectCredentialRequest { Token = credential }, IntrospectCredentialResponse.Parser, Options(identityToken, timeout), cancellationToken);
 
     /// <summary>Convenience builder for the common request shape.</summary>
     public static RequestCredentialRequest NewRequest(string taskId, string action, string audience, IEnumerable<string>? tools = null,
@@ -44,10 +44,10 @@ public sealed class BrokerClient : IDisposable
 
     public void Dispose() => _grpc.Dispose();
 
-    private static CallOptions Options(string identityToken, TimeSpan? timeout, CancellationToken cancellationToken)
+    private static CallOptions Options(string identityToken, TimeSpan? timeout)
     {
         var headers = new Metadata();
         headers.Add("authorization", "Bearer " + identityToken);
-        return new CallOptions(headers, timeout is null ? null : TimeProvider.System.GetUtcNow() + timeout.Value, cancellationToken);
+        return new CallOptions(headers, timeout is null ? null : TimeProvider.System.GetUtcNow() + timeout.Value);
     }
 }

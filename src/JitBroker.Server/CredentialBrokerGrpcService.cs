@@ -99,9 +99,9 @@ public sealed class CredentialBrokerGrpcService
         return response;
     }
 
-    private static GrantedScope ToMessage(Core.GrantedScope scope)
+    private static Protocol.V1.GrantedScope ToMessage(Core.GrantedScope scope)
     {
-        var message = new GrantedScope { Audience = scope.Audience, Action = scope.Action };
+        var message = new Protocol.V1.GrantedScope { Audience = scope.Audience, Action = scope.Action };
         message.Tools.AddRange(scope.Tools);
         message.Resources.AddRange(scope.Resources);
         return message;

@@ -23,8 +23,13 @@ public sealed class PythonInteropTests
         try
         {
             var protos = Path.Combine(TestContext.CurrentContext.TestDirectory, "protos");
-            await Run("protoc", ["-I", protos, "--python_out", stubs,
-                Path.Combine(protos, "jitbroker/v1/broker.proto"), Path.Combine(protos, "grpc/health/v1/health.proto")]);
+            // The health proto's path would make a python package "grpc" that shadows grpcio itself, so it is
+            // compiled from a copy under another directory name (the wire names come from its package line).
+            var healthRoot = Path.Combine(stubs, "src");
+            Directory.CreateDirectory(Path.Combine(healthRoot, "jb_health"));
+            File.Copy(Path.Combine(protos, "grpc/health/v1/health.proto"), Path.Combine(healthRoot, "jb_health", "health.proto"));
+            await Run("protoc", ["-I", protos, "--python_out", stubs, Path.Combine(protos, "jitbroker/v1/broker.proto")]);
+            await Run("protoc", ["-I", healthRoot, "--python_out", stubs, Path.Combine(healthRoot, "jb_health", "health.proto")]);
             var script = Path.Combine(TestContext.CurrentContext.TestDirectory, "interop", "grpc_interop.py");
             var json = await Run(python, [script, stubs, $"{broker.GrpcUri.Host}:{broker.GrpcUri.Port}", broker.Svid()]);
             _results = JsonDocument.Parse(json).RootElement.Clone();

@@ -12,7 +12,7 @@ import grpc
 stubs, target, identity = sys.argv[1], sys.argv[2], sys.argv[3]
 sys.path.insert(0, stubs)
 from jitbroker.v1 import broker_pb2 as pb  # noqa: E402
-from grpc.health.v1 import health_pb2  # noqa: E402
+from jb_health import health_pb2  # noqa: E402  (grpc.health.v1, compiled under another name)
 
 AUTH = (("authorization", "Bearer " + identity),)
 SERVICE = "/jitbroker.v1.CredentialBroker/"

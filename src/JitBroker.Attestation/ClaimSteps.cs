@@ -1,0 +1,148 @@
+using System.Text.Json;
+using static JitBroker.Attestation.JwtSvidValidationContext;
+
+namespace JitBroker.Attestation;
+
+/// <summary>
+/// Step 6a, on a verified token: <c>exp</c> is required and not past (RFC 7519 §4.1.4); <c>nbf</c> and
+/// <c>iat</c>, when present, are not in the future; the token is not older than the maximum age (by
+/// <c>iat</c>, or without it by how long it still claims to be valid). The leeway applies to each.
+/// </summary>
+internal sealed class LifetimeStep(TimeSpan leeway, TimeSpan maxTokenAge) : IJwtSvidValidationStep
+{
+    // 9999-12-31T23:59:59Z: beyond it a NumericDate does not fit a DateTimeOffset.
+    private const double MaxNumericDate = 253402300799;
+
+    public void Validate(JwtSvidValidationContext context)
+    {
+        var claims = context.Claims;
+        var now = context.Now;
+        var exp = NumericDate(claims, "exp") ?? throw Reject(AttestationReasons.ExpMissing, "The token has no 'exp' claim; JWT-SVIDs must expire.");
+        if (now >= exp + leeway)
+        {
+            throw Reject(AttestationReasons.Expired, "The token has expired.");
+        }
+
+        if (NumericDate(claims, "nbf") is { } nbf && now + leeway < nbf)
+        {
+            throw Reject(AttestationReasons.NotYetValid, "The token is not valid yet ('nbf' is in the future).");
+        }
+
+        if (NumericDate(claims, "iat") is { } iat)
+        {
+            if (iat > now + leeway)
+            {
+                throw Reject(AttestationReasons.NotYetValid, "The token claims to be issued in the future ('iat').");
+            }
+
+            if (now - iat > maxTokenAge + leeway)
+            {
+                throw Reject(AttestationReasons.TooOld, $"The token was issued more than {maxTokenAge.TotalMinutes:0.#} minutes ago; fetch a fresh JWT-SVID.");
+            }
+        }
+        else if (exp - now > maxTokenAge + leeway)
+        {
+            throw Reject(AttestationReasons.TooOld, $"The token has no 'iat' and is valid for more than {maxTokenAge.TotalMinutes:0.#} minutes.");
+        }
+
+        context.ExpiresAt = exp;
+    }
+
+    private static DateTimeOffset? NumericDate(JsonElement claims, string name)
+    {
+        if (!claims.TryGetProperty(name, out var value))
+        {
+            return null;
+        }
+
+        // RFC 7519 §2: NumericDate is a JSON number of seconds, possibly non-integer.
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out var seconds)
+            || !double.IsFinite(seconds) || seconds < 0 || seconds > MaxNumericDate)
+        {
+            throw Reject(AttestationReasons.ClaimInvalid, $"The token '{name}' claim must be a NumericDate (seconds since the epoch).");
+        }
+
+        return DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Floor(seconds * 1000));
+    }
+}
+
+/// <summary>
+/// Step 6b: <c>aud</c> is present, a string or an array of strings, and contains this broker's audience
+/// exactly (JWT-SVID §3.2; RFC 7519 §4.1.3).
+/// </summary>
+internal sealed class AudienceStep(string audience) : IJwtSvidValidationStep
+{
+    public void Validate(JwtSvidValidationContext context)
+    {
+        if (!context.Claims.TryGetProperty("aud", out var aud))
+        {
+            throw Reject(AttestationReasons.AudienceMissing, "The token has no 'aud' claim.");
+        }
+
+        switch (aud.ValueKind)
+        {
+            case JsonValueKind.String:
+                if (!aud.ValueEquals(audience))
+                {
+                    throw Mismatch();
+                }
+
+                return;
+            case JsonValueKind.Array:
+                if (aud.GetArrayLength() == 0)
+                {
+                    throw Reject(AttestationReasons.AudienceMissing, "The token 'aud' claim is empty.");
+                }
+
+                var found = false;
+                foreach (var element in aud.EnumerateArray())
+                {
+                    if (element.ValueKind != JsonValueKind.String)
+                    {
+                        throw Reject(AttestationReasons.ClaimInvalid, "The token 'aud' claim must be a string or an array of strings.");
+                    }
+
+                    found |= element.ValueEquals(audience);
+                }
+
+                if (!found)
+                {
+                    throw Mismatch();
+                }
+
+                return;
+            default:
+                throw Reject(AttestationReasons.ClaimInvalid, "The token 'aud' claim must be a string or an array of strings.");
+        }
+
+        Exception Mismatch() => Reject(AttestationReasons.AudienceMismatch, $"The token is not addressed to this broker (expected audience '{audience}').");
+    }
+}
+
+/// <summary>Step 6c: optional claims the identity reports (<c>iss</c>, <c>jti</c>) are strings when present.</summary>
+internal sealed class OptionalClaimsStep : IJwtSvidValidationStep
+{
+    public const int MaxTokenIdLength = 256;
+    public const int MaxIssuerLength = 2048;
+
+    public void Validate(JwtSvidValidationContext context)
+    {
+        context.Issuer = OptionalString(context.Claims, "iss", MaxIssuerLength);
+        context.TokenId = OptionalString(context.Claims, "jti", MaxTokenIdLength);
+    }
+
+    private static string? OptionalString(JsonElement claims, string name, int maxLength)
+    {
+        if (!claims.TryGetProperty(name, out var value))
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.String || value.GetString() is not { Length: > 0 } text || text.Length > maxLength)
+        {
+            throw Reject(AttestationReasons.ClaimInvalid, $"The token '{name}' claim must be a non-empty string of at most {maxLength} characters.");
+        }
+
+        return text;
+    }
+}

@@ -1,0 +1,89 @@
+namespace JitBroker.Attestation;
+
+/// <summary>
+/// Configuration of <see cref="JwtSvidAttestor"/>. <see cref="Validate"/> is the single start-up check
+/// (also usable by a dry-run <c>check</c> command); the attestor's constructor refuses options it reports.
+/// </summary>
+public sealed class JwtSvidOptions
+{
+    /// <summary>Largest <see cref="Leeway"/> accepted: beyond 5 minutes clock skew stops being skew.</summary>
+    public static readonly TimeSpan MaxLeeway = TimeSpan.FromMinutes(5);
+
+    /// <summary>Largest <see cref="MaxTokenLength"/> accepted.</summary>
+    public const int MaxTokenLengthLimit = 64 * 1024;
+
+    /// <summary>The broker's audience: a JWT-SVID's <c>aud</c> must contain exactly this string.</summary>
+    public string Audience { get; set; } = "";
+
+    /// <summary>Clock skew allowed on <c>exp</c>, <c>nbf</c>, <c>iat</c> and <see cref="MaxTokenAge"/>; 0 to 300 s.</summary>
+    public TimeSpan Leeway { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// A token issued (<c>iat</c>) longer ago than this is refused. A token without <c>iat</c> is refused
+    /// when it is still valid for longer than this, since its age cannot be known.
+    /// </summary>
+    public TimeSpan MaxTokenAge { get; set; } = TimeSpan.FromMinutes(60);
+
+    /// <summary>Tokens longer than this many characters are refused before any decoding.</summary>
+    public int MaxTokenLength { get; set; } = 8192;
+
+    /// <summary>Trust domain name → path of that trust domain's SPIFFE bundle (a JWK Set JSON file).</summary>
+    public Dictionary<string, string> TrustBundles { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Start-up validation: one message per problem; empty means the options are usable.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Audience))
+        {
+            yield return "JwtSvid:Audience must be set: JWT-SVIDs are only accepted when their 'aud' names this broker.";
+        }
+
+        if (Leeway < TimeSpan.Zero || Leeway > MaxLeeway)
+        {
+            yield return $"JwtSvid:Leeway must lie between 0 and {MaxLeeway.TotalSeconds:0}s.";
+        }
+
+        if (MaxTokenAge <= TimeSpan.Zero || MaxTokenAge > TimeSpan.FromHours(24))
+        {
+            yield return "JwtSvid:MaxTokenAge must be positive and at most 24h.";
+        }
+
+        if (MaxTokenLength is < 256 or > MaxTokenLengthLimit)
+        {
+            yield return $"JwtSvid:MaxTokenLength must lie between 256 and {MaxTokenLengthLimit}.";
+        }
+
+        if (TrustBundles is null || TrustBundles.Count == 0)
+        {
+            yield return "JwtSvid:TrustBundles must name at least one trust domain and its bundle file.";
+            yield break;
+        }
+
+        foreach (var (trustDomain, path) in TrustBundles)
+        {
+            if (!SpiffeId.IsValidTrustDomain(trustDomain, out var error))
+            {
+                yield return $"JwtSvid:TrustBundles key '{trustDomain}' is not a valid trust domain name: {error}.";
+                continue;
+            }
+
+            if (string.IsNullOrWhiteSpace(path))
+            {
+                yield return $"JwtSvid:TrustBundles:{trustDomain} must name a bundle file.";
+                continue;
+            }
+
+            if (!File.Exists(path))
+            {
+                yield return $"JwtSvid:TrustBundles:{trustDomain}: bundle file '{path}' does not exist.";
+                continue;
+            }
+
+            var problem = TrustBundleParser.TryLoadFile(trustDomain, path, out _);
+            if (problem is not null)
+            {
+                yield return $"JwtSvid:TrustBundles:{trustDomain}: bundle file '{path}' is not a valid SPIFFE bundle: {problem}.";
+            }
+        }
+    }
+}

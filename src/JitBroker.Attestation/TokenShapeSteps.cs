@@ -1,0 +1,143 @@
+using System.Text;
+using System.Text.Json;
+using static JitBroker.Attestation.JwtSvidValidationContext;
+
+namespace JitBroker.Attestation;
+
+/// <summary>
+/// Step 1: the token is a JWS in compact serialization (RFC 7515 §3.1, §5.2) of bounded size: three
+/// base64url segments, a header and a payload that are JSON objects with unique member names. A JWE (five
+/// segments) is refused here, before any parser or library sees it (CVE-2024-21319 in IdentityModel 6.x).
+/// </summary>
+internal sealed class CompactSerializationStep(int maxTokenLength) : IJwtSvidValidationStep
+{
+    private static readonly JsonDocumentOptions JsonOptions = new() { MaxDepth = 32 };
+
+    public void Validate(JwtSvidValidationContext context)
+    {
+        var token = context.Token;
+        if (token.Length > maxTokenLength)
+        {
+            throw Reject(AttestationReasons.TooLarge, $"The token is longer than {maxTokenLength} characters.");
+        }
+
+        var dots = token.AsSpan().Count('.');
+        if (dots == 4)
+        {
+            throw Reject(AttestationReasons.JweRefused, "Encrypted tokens (JWE) are not accepted; a JWT-SVID is a signed JWS.");
+        }
+
+        if (dots != 2)
+        {
+            throw Reject(AttestationReasons.Malformed, "The token is not a JWS in compact serialization (three dot-separated segments).");
+        }
+
+        var first = token.IndexOf('.', StringComparison.Ordinal);
+        var second = token.IndexOf('.', first + 1);
+        var header = token.AsSpan(0, first);
+        var payload = token.AsSpan(first + 1, second - first - 1);
+        var signature = token.AsSpan(second + 1);
+
+        // An empty signature is left to the header step, so "alg":"none" is reported as what it is.
+        if (header.IsEmpty || payload.IsEmpty
+            || !Base64UrlStrict.TryDecode(header, out var headerBytes)
+            || !Base64UrlStrict.TryDecode(payload, out var payloadBytes)
+            || !Base64UrlStrict.TryDecode(signature, out var signatureBytes))
+        {
+            throw Reject(AttestationReasons.Malformed, "A token segment is not canonical unpadded base64url.");
+        }
+
+        context.Header = ParseObject(headerBytes, "header");
+        context.Payload = ParseObject(payloadBytes, "payload");
+        context.SigningInput = Encoding.ASCII.GetBytes(token, 0, second);
+        context.Signature = signatureBytes;
+    }
+
+    private static JsonDocument ParseObject(byte[] utf8, string what)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(utf8, JsonOptions);
+        }
+        catch (JsonException)
+        {
+            throw Reject(AttestationReasons.Malformed, $"The token {what} is not valid UTF-8 JSON.");
+        }
+
+        if (document.RootElement.ValueKind != JsonValueKind.Object || !JsonStrict.HasUniqueMembers(document.RootElement))
+        {
+            document.Dispose();
+            throw Reject(AttestationReasons.Malformed, $"The token {what} must be a JSON object with unique member names.");
+        }
+
+        return document;
+    }
+}
+
+/// <summary>
+/// Step 2: the JOSE header carries only <c>alg</c>, <c>kid</c>, <c>typ</c> (JWT-SVID §2: any other header,
+/// registered or private, including <c>crit</c>, is refused); <c>typ</c> is <c>JWT</c> or <c>JOSE</c>;
+/// <c>alg</c> is one of the nine JWT-SVID algorithms; <c>kid</c> is present (the spec leaves it optional,
+/// but bundle keys must carry one, and selecting a key without it would mean trying every key).
+/// </summary>
+internal sealed class HeaderStep : IJwtSvidValidationStep
+{
+    public void Validate(JwtSvidValidationContext context)
+    {
+        var header = context.HeaderRoot;
+        foreach (var member in header.EnumerateObject())
+        {
+            if (member.Name is not ("alg" or "kid" or "typ"))
+            {
+                throw Reject(AttestationReasons.HeaderNotAllowed, "The token header may contain only 'alg', 'kid' and 'typ'.");
+            }
+        }
+
+        if (header.TryGetProperty("typ", out var typ) && !(typ.ValueKind == JsonValueKind.String && typ.GetString() is "JWT" or "JOSE"))
+        {
+            throw Reject(AttestationReasons.TypNotAllowed, "The token header 'typ', when present, must be 'JWT' or 'JOSE'.");
+        }
+
+        if (!header.TryGetProperty("alg", out var alg) || alg.ValueKind != JsonValueKind.String
+            || !JwsAlgorithm.TryGet(alg.GetString()!, out var algorithm))
+        {
+            throw Reject(AttestationReasons.AlgNotAllowed, "The token 'alg' must be one of RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512.");
+        }
+
+        if (!header.TryGetProperty("kid", out var kid) || kid.ValueKind != JsonValueKind.String || kid.GetString() is not { Length: > 0 } keyId)
+        {
+            throw Reject(AttestationReasons.KidMissing, "The token header must name its signing key in 'kid'.");
+        }
+
+        context.Algorithm = algorithm;
+        context.KeyId = keyId;
+    }
+}
+
+/// <summary>
+/// Step 3: <c>sub</c> is a strictly valid SPIFFE ID naming a workload (a non-empty path: the bare trust
+/// domain ID belongs to the signing authority itself, SPIFFE-ID §3.1).
+/// </summary>
+internal sealed class SubjectStep : IJwtSvidValidationStep
+{
+    public void Validate(JwtSvidValidationContext context)
+    {
+        if (!context.Claims.TryGetProperty("sub", out var sub) || sub.ValueKind != JsonValueKind.String)
+        {
+            throw Reject(AttestationReasons.SubInvalid, "The token 'sub' must be the workload's SPIFFE ID.");
+        }
+
+        if (!SpiffeId.TryParse(sub.GetString(), out var id, out var error))
+        {
+            throw Reject(AttestationReasons.SubInvalid, $"The token 'sub' is not a valid SPIFFE ID: {error}.");
+        }
+
+        if (id.Path.Length == 0)
+        {
+            throw Reject(AttestationReasons.SubInvalid, "The token 'sub' must name a workload, not a bare trust domain.");
+        }
+
+        context.Subject = id;
+    }
+}

@@ -1,0 +1,296 @@
+using JitBroker.Core;
+
+namespace JitBroker.Leases;
+
+/// <summary>
+/// The embedded, single-node <see cref="ILeaseStore"/>: leases live in this process and do not survive a
+/// restart. The due index is a set ordered by (due time, lease id) — the in-process twin of the Redis
+/// sorted set — and it is the revocation schedule.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Every operation runs under one lock with no awaits inside, so each is atomic and a claim can never hand
+/// the same lease to two sweepers. Leases are immutable records: a change stores a replaced copy, so a
+/// caller holding an earlier copy never sees it mutate.
+/// </para>
+/// <para>
+/// Revoked leases stay readable (so <c>EndTask</c> can answer "already revoked" and introspection answers
+/// "inactive") but leave the due index. To bound memory they are forgotten once
+/// <see cref="DefaultRevokedRetention"/> (or the retention given to the constructor) has passed since the
+/// later of their expiry and their revocation; the forgetting happens during <see cref="ClaimDueAsync"/>,
+/// which the sweeper calls continually, and uses the claim's <c>now</c> as the clock.
+/// </para>
+/// </remarks>
+public sealed class InMemoryLeaseStore : ILeaseStore
+{
+    /// <summary>How long a revoked lease stays readable after it expired (or was revoked, if later).</summary>
+    public static readonly TimeSpan DefaultRevokedRetention = TimeSpan.FromHours(1);
+
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, Lease> _leases = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string AgentId, string TaskId), HashSet<string>> _byTask = [];
+    private readonly SortedSet<(DateTimeOffset At, string LeaseId)> _due = new(TimeThenIdComparer.Instance);
+    private readonly SortedSet<(DateTimeOffset At, string LeaseId)> _forgettable = new(TimeThenIdComparer.Instance);
+    private readonly TimeSpan _revokedRetention;
+
+    public InMemoryLeaseStore()
+        : this(DefaultRevokedRetention)
+    {
+    }
+
+    /// <param name="revokedRetention">How long revoked leases stay readable; see the class remarks.</param>
+    public InMemoryLeaseStore(TimeSpan revokedRetention)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(revokedRetention, TimeSpan.Zero);
+        _revokedRetention = revokedRetention;
+    }
+
+    /// <summary>Number of lease records held, revoked ones not yet forgotten included.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _leases.Count;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>The lease must be <see cref="LeaseState.Active"/>; it is stored due at its expiry whatever <see cref="Lease.DueAt"/> says.</remarks>
+    public Task PutAsync(Lease lease, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(lease);
+        ArgumentException.ThrowIfNullOrEmpty(lease.LeaseId);
+        if (lease.State != LeaseState.Active)
+        {
+            throw new ArgumentException($"A new lease must be {LeaseState.Active}, not {lease.State}.", nameof(lease));
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        // Copy the lists: the caller may hand in a List it later changes, and a Redis store would not see that either.
+        var stored = lease with
+        {
+            DueAt = lease.ExpiresAt,
+            Scope = lease.Scope with { Tools = [.. lease.Scope.Tools], Resources = [.. lease.Scope.Resources] },
+            RuleIds = [.. lease.RuleIds],
+        };
+        lock (_gate)
+        {
+            if (!_leases.TryAdd(stored.LeaseId, stored))
+            {
+                throw new InvalidOperationException($"Lease '{stored.LeaseId}' already exists.");
+            }
+
+            var key = (stored.AgentId, stored.TaskId);
+            if (!_byTask.TryGetValue(key, out var ids))
+            {
+                ids = new HashSet<string>(StringComparer.Ordinal);
+                _byTask[key] = ids;
+            }
+
+            ids.Add(stored.LeaseId);
+            _due.Add((stored.ExpiresAt, stored.LeaseId));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<Lease?> GetAsync(string leaseId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leaseId);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            return Task.FromResult(_leases.GetValueOrDefault(leaseId));
+        }
+    }
+
+    public Task<IReadOnlyList<Lease>> ListByTaskAsync(string agentId, string taskId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(agentId);
+        ArgumentNullException.ThrowIfNull(taskId);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            if (!_byTask.TryGetValue((agentId, taskId), out var ids))
+            {
+                return Task.FromResult<IReadOnlyList<Lease>>([]);
+            }
+
+            IReadOnlyList<Lease> leases = [.. ids.Select(id => _leases[id]).OrderBy(l => l.IssuedAt).ThenBy(l => l.LeaseId, StringComparer.Ordinal)];
+            return Task.FromResult(leases);
+        }
+    }
+
+    public Task<IReadOnlyList<Lease>> ClaimDueAsync(DateTimeOffset now, int max, TimeSpan claimTimeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            ForgetExpiredRevoked(now);
+
+            // Collect first, then change: the due set cannot be modified while it is being enumerated.
+            var dueIds = new List<string>(Math.Min(max, _due.Count));
+            foreach (var (at, leaseId) in _due)
+            {
+                if (at > now || dueIds.Count == max)
+                {
+                    break;
+                }
+
+                dueIds.Add(leaseId);
+            }
+
+            var claimed = new List<Lease>(dueIds.Count);
+            foreach (var leaseId in dueIds)
+            {
+                claimed.Add(Claim(_leases[leaseId], now + claimTimeout));
+            }
+
+            return Task.FromResult<IReadOnlyList<Lease>>(claimed);
+        }
+    }
+
+    public Task<Lease?> TryClaimAsync(string leaseId, DateTimeOffset now, TimeSpan claimTimeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leaseId);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            if (!_leases.TryGetValue(leaseId, out var lease) || lease.State == LeaseState.Revoked)
+            {
+                return Task.FromResult<Lease?>(null);
+            }
+
+            return Task.FromResult<Lease?>(Claim(lease, now + claimTimeout));
+        }
+    }
+
+    public Task MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leaseId);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            // Unknown (never stored, or already forgotten) and already revoked are both "done": idempotent.
+            if (_leases.TryGetValue(leaseId, out var lease) && lease.State != LeaseState.Revoked)
+            {
+                var revoked = Replace(lease, lease with { State = LeaseState.Revoked, RevokedAt = revokedAt, DueAt = null });
+                var forgetAt = (revoked.ExpiresAt > revokedAt ? revoked.ExpiresAt : revokedAt) + _revokedRetention;
+                _forgettable.Add((forgetAt, leaseId));
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// A lease that is already revoked (EndTask and the sweeper can race on one lease) or unknown is left
+    /// alone: a failure reported late must not put a revoked lease back on the schedule.
+    /// </remarks>
+    public Task MarkRevokeFailedAsync(string leaseId, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leaseId);
+        ArgumentNullException.ThrowIfNull(error);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            if (_leases.TryGetValue(leaseId, out var lease) && lease.State != LeaseState.Revoked)
+            {
+                Replace(lease, lease with
+                {
+                    State = LeaseState.RevokeFailed,
+                    Attempts = lease.Attempts + 1,
+                    LastError = error,
+                    DueAt = nextAttemptAt,
+                });
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            return Task.FromResult<DateTimeOffset?>(_due.Count == 0 ? null : _due.Min.At);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Ordered by issue time, then lease id. A scan of every record: meant for operators and metrics, not hot paths.</remarks>
+    public Task<IReadOnlyList<Lease>> ListByStateAsync(LeaseState state, int max, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(max);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            IReadOnlyList<Lease> leases = [.. _leases.Values
+                .Where(l => l.State == state)
+                .OrderBy(l => l.IssuedAt)
+                .ThenBy(l => l.LeaseId, StringComparer.Ordinal)
+                .Take(max)];
+            return Task.FromResult(leases);
+        }
+    }
+
+    private Lease Claim(Lease lease, DateTimeOffset claimDeadline) =>
+        Replace(lease, lease with { State = LeaseState.Revoking, DueAt = claimDeadline });
+
+    /// <summary>Swaps a record for its updated copy and keeps the due index in step. Caller holds the lock.</summary>
+    private Lease Replace(Lease current, Lease updated)
+    {
+        if (current.DueAt is { } oldDue)
+        {
+            _due.Remove((oldDue, current.LeaseId));
+        }
+
+        if (updated.DueAt is { } newDue)
+        {
+            _due.Add((newDue, updated.LeaseId));
+        }
+
+        _leases[updated.LeaseId] = updated;
+        return updated;
+    }
+
+    /// <summary>Drops revoked leases whose retention has passed. Caller holds the lock.</summary>
+    private void ForgetExpiredRevoked(DateTimeOffset now)
+    {
+        while (_forgettable.Count > 0 && _forgettable.Min.At <= now)
+        {
+            var (at, leaseId) = _forgettable.Min;
+            _forgettable.Remove((at, leaseId));
+            if (!_leases.Remove(leaseId, out var lease))
+            {
+                continue;
+            }
+
+            var key = (lease.AgentId, lease.TaskId);
+            if (_byTask.TryGetValue(key, out var ids) && ids.Remove(leaseId) && ids.Count == 0)
+            {
+                _byTask.Remove(key);
+            }
+        }
+    }
+
+    /// <summary>Orders by instant, then by lease id ordinally (the default string comparer is culture-aware).</summary>
+    private sealed class TimeThenIdComparer : IComparer<(DateTimeOffset At, string LeaseId)>
+    {
+        public static readonly TimeThenIdComparer Instance = new();
+
+        public int Compare((DateTimeOffset At, string LeaseId) x, (DateTimeOffset At, string LeaseId) y)
+        {
+            var byTime = x.At.UtcTicks.CompareTo(y.At.UtcTicks);
+            return byTime != 0 ? byTime : string.CompareOrdinal(x.LeaseId, y.LeaseId);
+        }
+    }
+}

@@ -1,0 +1,128 @@
+using System.Collections.Frozen;
+
+namespace JitBroker.Policy.Evaluation;
+
+/// <summary>
+/// Narrows the rules a decision must look at, without changing which rule decides: for an agent's trust
+/// domain and a declared action it yields, in file order, every rule that <em>could</em> apply — a
+/// superset of the rules that do, since each candidate is still matched in full.
+/// </summary>
+/// <remarks>
+/// Actions are dotted names (<c>tickets.read</c>). An action pattern whose first dotted segment is
+/// literal (<c>tickets.*</c>, <c>tickets.read</c>, <c>tickets</c>) can only match actions with that same
+/// first segment, so it is filed under that segment; a rule with any other pattern (<c>*.delete</c>,
+/// <c>tick*</c>) is filed as "unkeyed" and is a candidate for every action. A lookup merges the keyed
+/// and unkeyed lists by file position, so first-match-in-file-order is preserved exactly.
+/// </remarks>
+internal sealed class RuleIndex
+{
+    private static readonly int[] None = [];
+
+    private readonly CompiledRule[] _rules;
+    private readonly FrozenDictionary<string, Bucket> _byTrustDomain;
+
+    public RuleIndex(IReadOnlyList<CompiledRule> rulesInFileOrder)
+    {
+        _rules = [.. rulesInFileOrder];
+        var builders = new Dictionary<string, BucketBuilder>(StringComparer.Ordinal);
+        for (var position = 0; position < _rules.Length; position++)
+        {
+            var rule = _rules[position];
+            var keys = rule.Actions.Select(a => ActionKeyOf(a.Pattern)).ToArray();
+            foreach (var trustDomain in rule.TrustDomains)
+            {
+                if (!builders.TryGetValue(trustDomain, out var bucket))
+                {
+                    builders[trustDomain] = bucket = new BucketBuilder();
+                }
+
+                if (keys.Any(k => k is null))
+                {
+                    bucket.Unkeyed.Add(position);
+                    continue;
+                }
+
+                foreach (var key in keys.Distinct(StringComparer.Ordinal))
+                {
+                    if (!bucket.Keyed.TryGetValue(key!, out var positions))
+                    {
+                        bucket.Keyed[key!] = positions = [];
+                    }
+
+                    positions.Add(position);
+                }
+            }
+        }
+
+        _byTrustDomain = builders.ToFrozenDictionary(b => b.Key, b => b.Value.Build(), StringComparer.Ordinal);
+    }
+
+    /// <summary>Rules that may apply to an agent of <paramref name="trustDomain"/> declaring <paramref name="action"/>.</summary>
+    public Candidates For(string trustDomain, string action)
+    {
+        if (!_byTrustDomain.TryGetValue(trustDomain, out var bucket))
+        {
+            return new Candidates(_rules, None, None);
+        }
+
+        var dot = action.IndexOf('.');
+        var key = dot < 0 ? action.AsSpan() : action.AsSpan(0, dot);
+        var keyed = bucket.KeyedLookup.TryGetValue(key, out var positions) ? positions : None;
+        return new Candidates(_rules, keyed, bucket.Unkeyed);
+    }
+
+    /// <summary>The literal first dotted segment of an action pattern, or null when it holds a wildcard.</summary>
+    internal static string? ActionKeyOf(string pattern)
+    {
+        var dot = pattern.IndexOf('.');
+        var head = dot < 0 ? pattern : pattern[..dot];
+        return head.AsSpan().IndexOfAny('*', '?') >= 0 ? null : head;
+    }
+
+    /// <summary>Allocation-free merge of two ascending position lists; yields rules in file order.</summary>
+    public struct Candidates(CompiledRule[] rules, int[] keyed, int[] unkeyed)
+    {
+        private int _nextKeyed;
+        private int _nextUnkeyed;
+
+        public CompiledRule Current { get; private set; } = null!;
+
+        public readonly Candidates GetEnumerator() => this;
+
+        public bool MoveNext()
+        {
+            var haveKeyed = _nextKeyed < keyed.Length;
+            var haveUnkeyed = _nextUnkeyed < unkeyed.Length;
+            if (!haveKeyed && !haveUnkeyed)
+            {
+                return false;
+            }
+
+            // Lists are disjoint (a rule is either keyed or unkeyed), so positions never tie.
+            Current = rules[haveKeyed && (!haveUnkeyed || keyed[_nextKeyed] < unkeyed[_nextUnkeyed])
+                ? keyed[_nextKeyed++]
+                : unkeyed[_nextUnkeyed++]];
+            return true;
+        }
+    }
+
+    private sealed class Bucket(FrozenDictionary<string, int[]> keyed, int[] unkeyed)
+    {
+        public FrozenDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> KeyedLookup { get; } =
+            keyed.GetAlternateLookup<ReadOnlySpan<char>>();
+
+        public int[] Unkeyed { get; } = unkeyed;
+    }
+
+    private sealed class BucketBuilder
+    {
+        public Dictionary<string, List<int>> Keyed { get; } = new(StringComparer.Ordinal);
+
+        public List<int> Unkeyed { get; } = [];
+
+        // Positions were added in ascending order, so every list is already sorted.
+        public Bucket Build() => new(
+            Keyed.ToFrozenDictionary(k => k.Key, k => k.Value.ToArray(), StringComparer.Ordinal),
+            [.. Unkeyed]);
+    }
+}

@@ -1,0 +1,39 @@
+namespace JitBroker.Revocation;
+
+/// <summary>How the expiry sweeper runs. Validated when revocation is registered.</summary>
+public sealed class RevocationOptions
+{
+    /// <summary>How often the sweeper looks for due leases. The worst-case lag between expiry and revocation.</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How many due leases one claim takes from the store.</summary>
+    public int BatchSize { get; set; } = 500;
+
+    /// <summary>How many revocations run at once within a batch.</summary>
+    public int MaxParallelRevocations { get; set; } = 16;
+
+    /// <summary>Returns one message per invalid setting; empty when the options are usable.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (SweepInterval < TimeSpan.FromMilliseconds(10))
+        {
+            yield return "Revocation:SweepInterval must be at least 10ms.";
+        }
+
+        if (SweepInterval > TimeSpan.FromMinutes(5))
+        {
+            // Expired credentials stay live at their backend until swept; minutes is already generous.
+            yield return "Revocation:SweepInterval must be at most 5 minutes.";
+        }
+
+        if (BatchSize is < 1 or > 10_000)
+        {
+            yield return "Revocation:BatchSize must lie between 1 and 10000.";
+        }
+
+        if (MaxParallelRevocations is < 1 or > 256)
+        {
+            yield return "Revocation:MaxParallelRevocations must lie between 1 and 256.";
+        }
+    }
+}

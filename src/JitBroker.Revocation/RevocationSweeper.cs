@@ -1,0 +1,124 @@
+using JitBroker.Core;
+using Microsoft.Extensions.Logging;
+
+namespace JitBroker.Revocation;
+
+/// <summary>
+/// One pass of expiry revocation: claims the leases the store says are due and revokes each through
+/// <see cref="LeaseRevoker"/>. Holds no per-lease state — the store's due index is the schedule and every
+/// claim carries a deadline — so any number of replicas may sweep the same store, and a replica that dies
+/// mid-sweep only delays its claimed leases until their claims lapse.
+/// </summary>
+public sealed partial class RevocationSweeper
+{
+    private readonly ILeaseStore _leases;
+    private readonly LeaseRevoker _revoker;
+    private readonly BrokerOptions _broker;
+    private readonly RevocationOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<RevocationSweeper> _log;
+
+    public RevocationSweeper(
+        ILeaseStore leases,
+        LeaseRevoker revoker,
+        BrokerOptions broker,
+        RevocationOptions options,
+        TimeProvider time,
+        ILogger<RevocationSweeper> log)
+    {
+        _leases = leases;
+        _revoker = revoker;
+        _broker = broker;
+        _options = options;
+        _time = time;
+        _log = log;
+    }
+
+    /// <summary>
+    /// Claims due leases in batches of <see cref="RevocationOptions.BatchSize"/> — until a claim returns fewer
+    /// than that — and revokes each batch with at most <see cref="RevocationOptions.MaxParallelRevocations"/>
+    /// revocations at once. Returns how many leases it processed (revoked, found already gone, or parked as
+    /// failed for a later retry).
+    /// </summary>
+    /// <remarks>
+    /// Never throws for a store or backend failure: a store outage ends the pass (logged) and the next sweep
+    /// tries again; a lease whose outcome could not be recorded stays claimed until its claim deadline and is
+    /// then claimed again. Throws <see cref="OperationCanceledException"/> when
+    /// <paramref name="cancellationToken"/> is cancelled; leases claimed but not yet revoked are then picked
+    /// up after their claim deadline.
+    /// </remarks>
+    public async Task<int> SweepOnceAsync(CancellationToken cancellationToken = default)
+    {
+        var processed = 0;
+        var parallel = new ParallelOptions
+        {
+            MaxDegreeOfParallelism = _options.MaxParallelRevocations,
+            CancellationToken = cancellationToken,
+        };
+
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            IReadOnlyList<Lease> batch;
+            try
+            {
+                // A fresh "now" per batch, so each claim's deadline is measured from when it was taken.
+                batch = await _leases.ClaimDueAsync(_time.GetUtcNow(), _options.BatchSize, _broker.RevocationClaimTimeout, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                LogClaimFailed(_log, processed, ex);
+                break;
+            }
+
+            if (batch.Count == 0)
+            {
+                break;
+            }
+
+            await Parallel.ForEachAsync(batch, parallel, RevokeOneAsync).ConfigureAwait(false);
+            processed += batch.Count;
+
+            // A short batch means the due backlog is drained. A full one may hide more: claim again.
+            if (batch.Count < _options.BatchSize)
+            {
+                break;
+            }
+        }
+
+        if (processed > 0)
+        {
+            LogSwept(_log, processed);
+        }
+
+        return processed;
+    }
+
+    private async ValueTask RevokeOneAsync(Lease lease, CancellationToken cancellationToken)
+    {
+        try
+        {
+            // The revoker records the outcome itself (revoked, or revoke_failed with the next attempt time).
+            await _revoker.RevokeClaimedAsync(lease, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Only recording the outcome can throw here (store unavailable). The lease keeps its claim
+            // deadline, so it is claimed and tried again once that lapses: nothing is lost.
+            LogOutcomeNotRecorded(_log, lease.LeaseId, lease.IssuerKind, ex);
+        }
+    }
+
+    [LoggerMessage(EventId = 3101, EventName = "RevocationSweepDone", Level = LogLevel.Information,
+        Message = "Revocation sweep processed {Processed} due lease(s)")]
+    private static partial void LogSwept(ILogger logger, int processed);
+
+    [LoggerMessage(EventId = 3102, EventName = "RevocationClaimFailed", Level = LogLevel.Warning,
+        Message = "Claiming due leases failed after {Processed} processed in this sweep; the next sweep retries")]
+    private static partial void LogClaimFailed(ILogger logger, int processed, Exception exception);
+
+    [LoggerMessage(EventId = 3103, EventName = "RevocationOutcomeNotRecorded", Level = LogLevel.Warning,
+        Message = "Revocation outcome of lease {LeaseId} ({IssuerKind}) could not be recorded; it is retried when its claim lapses")]
+    private static partial void LogOutcomeNotRecorded(ILogger logger, string leaseId, string issuerKind, Exception exception);
+}

@@ -1,0 +1,45 @@
+using JitBroker.Core;
+
+namespace JitBroker.Leases.Tests.Revocation;
+
+/// <summary>A lease store that can be made unreachable, as a Redis store is during an outage.</summary>
+internal sealed class FlakyLeaseStore(ILeaseStore inner) : ILeaseStore
+{
+    /// <summary>Claims fail with "lease store unavailable".</summary>
+    public bool ClaimsFail { get; set; }
+
+    /// <summary>Recording outcomes (revoked / failed) fails with "lease store unavailable".</summary>
+    public bool MarksFail { get; set; }
+
+    public int ClaimCalls { get; private set; }
+
+    public Task PutAsync(Lease lease, CancellationToken cancellationToken = default) => inner.PutAsync(lease, cancellationToken);
+
+    public Task<Lease?> GetAsync(string leaseId, CancellationToken cancellationToken = default) => inner.GetAsync(leaseId, cancellationToken);
+
+    public Task<IReadOnlyList<Lease>> ListByTaskAsync(string agentId, string taskId, CancellationToken cancellationToken = default) =>
+        inner.ListByTaskAsync(agentId, taskId, cancellationToken);
+
+    public Task<IReadOnlyList<Lease>> ClaimDueAsync(DateTimeOffset now, int max, TimeSpan claimTimeout, CancellationToken cancellationToken = default)
+    {
+        ClaimCalls++;
+        return ClaimsFail ? throw Outage() : inner.ClaimDueAsync(now, max, claimTimeout, cancellationToken);
+    }
+
+    public Task<Lease?> TryClaimAsync(string leaseId, DateTimeOffset now, TimeSpan claimTimeout, CancellationToken cancellationToken = default) =>
+        inner.TryClaimAsync(leaseId, now, claimTimeout, cancellationToken);
+
+    public Task MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) =>
+        MarksFail ? throw Outage() : inner.MarkRevokedAsync(leaseId, revokedAt, cancellationToken);
+
+    public Task MarkRevokeFailedAsync(string leaseId, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken = default) =>
+        MarksFail ? throw Outage() : inner.MarkRevokeFailedAsync(leaseId, error, nextAttemptAt, cancellationToken);
+
+    public Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken = default) => inner.NextDueAsync(cancellationToken);
+
+    public Task<IReadOnlyList<Lease>> ListByStateAsync(LeaseState state, int max, CancellationToken cancellationToken = default) =>
+        inner.ListByStateAsync(state, max, cancellationToken);
+
+    private static BrokerException Outage() =>
+        new(BrokerFailure.Unavailable, Reasons.LeaseStoreUnavailable, "The lease store cannot be reached.");
+}
