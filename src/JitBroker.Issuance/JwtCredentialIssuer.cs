@@ -21,6 +21,13 @@ namespace JitBroker.Issuance;
 /// </remarks>
 public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCredentialVerifier
 {
+    /// <summary>
+    /// Claims are written as plain JSON: the default encoder would turn "at+jwt" into "at\u002Bjwt", valid
+    /// but surprising to every relying party that reads the header. HTML-safe escaping buys nothing inside
+    /// a base64url segment.
+    /// </summary>
+    private static readonly JsonWriterOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>The issuer kind this class registers as.</summary>
     public const string KindName = "jwt";
 
@@ -136,7 +143,7 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
     {
         var buffer = t_payloadBuffer ??= new ArrayBufferWriter<byte>(1024);
         buffer.ResetWrittenCount();
-        var writer = t_payloadWriter ??= new Utf8JsonWriter(buffer);
+        var writer = t_payloadWriter ??= new Utf8JsonWriter(buffer, JsonOptions);
         writer.Reset(buffer);
 
         var scope = request.Grant.Scope;
@@ -209,7 +216,7 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
         }
 
         var json = new ArrayBufferWriter<byte>(128);
-        using (var writer = new Utf8JsonWriter(json))
+        using (var writer = new Utf8JsonWriter(json, JsonOptions))
         {
             writer.WriteStartObject();
             writer.WriteString("alg", key.Algorithm);

@@ -80,6 +80,19 @@ public sealed class JwtMintingTests
     }
 
     [Test]
+    public async Task Header_is_plain_json_with_exactly_alg_typ_kid()
+    {
+        var credential = await TestData.NewIssuer(_keys, RealNow()).IssueAsync(TestData.Request(TimeSpan.FromMinutes(1)));
+        var header = System.Text.Encoding.UTF8.GetString(Base64UrlDecode(credential.Secret.Split('.')[0]));
+
+        Assert.That(header, Is.EqualTo($"{{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"{_keys.Current.KeyId}\"}}"),
+            "no \\u002B escapes: relying parties read the header as written");
+    }
+
+    private static byte[] Base64UrlDecode(string s) =>
+        Convert.FromBase64String(s.Replace('-', '+').Replace('_', '/').PadRight(s.Length + ((4 - (s.Length % 4)) % 4), '='));
+
+    [Test]
     public async Task IdentityModel_rejects_the_token_for_another_audience_and_once_expired()
     {
         var past = new FakeTimeProvider(DateTimeOffset.UtcNow.AddHours(-1));
