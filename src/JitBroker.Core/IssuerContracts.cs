@@ -83,6 +83,54 @@ public interface ICredentialIssuer
     /// throwing for backend failures.
     /// </summary>
     ValueTask<RevocationResult> RevokeAsync(Lease lease, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Extends the credential behind an active lease to at most <paramref name="newExpiresAt"/> (the caller has
+    /// already capped it at the lease's original maximum). The issuer may grant less and reports what it granted.
+    /// A JWT issuer mints a fresh token for the same lease (jti); a Vault issuer renews at its source and
+    /// returns no new secret. Throws <see cref="BrokerException"/> (Unavailable, FailedPrecondition) on failure.
+    /// </summary>
+    ValueTask<RenewedCredential> RenewAsync(Lease lease, WorkloadIdentity agent, DateTimeOffset newExpiresAt, CancellationToken cancellationToken = default);
+}
+
+/// <summary>What a renewal produced: the new expiry and, when the issuer minted one, a new secret.</summary>
+public sealed class RenewedCredential
+{
+    public RenewedCredential(DateTimeOffset expiresAt, string? newSecret)
+    {
+        ExpiresAt = expiresAt;
+        NewSecret = newSecret;
+        Fingerprint = newSecret is null ? null : Fingerprints.Of(newSecret);
+    }
+
+    public DateTimeOffset ExpiresAt { get; }
+
+    /// <summary>A replacement credential (JWT issuers), or null when the existing one stays valid (Vault).</summary>
+    public string? NewSecret { get; }
+
+    public string? Fingerprint { get; }
+
+    public override string ToString() => $"RenewedCredential(expires={ExpiresAt:O}, new={(NewSecret is null ? "no" : Fingerprint)})";
+}
+
+/// <summary>
+/// Names of <see cref="Grant.IssuerParameters"/> entries that credential templates set for issuers.
+/// Policy writes them; issuers read them. Unknown names are a policy load error, never silently ignored.
+/// </summary>
+public static class IssuerParameterNames
+{
+    /// <summary>vault-token: token role for <c>auth/token/create/:role</c> (optional).</summary>
+    public const string VaultRole = "role";
+    /// <summary>vault-token: comma-separated Vault policies.</summary>
+    public const string VaultPolicies = "policies";
+    /// <summary>vault-token: "true" to make the token renewable (default false).</summary>
+    public const string VaultRenewable = "renewable";
+    /// <summary>vault-token: maximum number of uses (optional, integer ≥ 1).</summary>
+    public const string VaultNumUses = "num_uses";
+    /// <summary>vault-secret: the dynamic-secret path to read, e.g. <c>database/creds/readonly</c>.</summary>
+    public const string VaultSecretPath = "path";
+    /// <summary>jwt: space-separated extra OAuth scopes to put in the token's <c>scope</c> claim (optional).</summary>
+    public const string JwtScopes = "scopes";
 }
 
 /// <summary>Claims of a task credential whose signature and issuer the broker verified.</summary>

@@ -81,4 +81,40 @@ public interface ILeaseStore
 
     /// <summary>Leases in the given state (for operators and metrics), at most <paramref name="max"/>.</summary>
     Task<IReadOnlyList<Lease>> ListByStateAsync(LeaseState state, int max, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Filtered, paged listing for operators (admin API, policy re-evaluation after a reload). Results are
+    /// ordered by lease id; <see cref="LeasePage.NextPageToken"/> is null on the last page. Filters combine with AND.
+    /// </summary>
+    Task<LeasePage> ListAsync(LeaseQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>Direct children of a lease (delegation), any state.</summary>
+    Task<IReadOnlyList<Lease>> ListChildrenAsync(string parentLeaseId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Moves an <see cref="LeaseState.Active"/> lease's expiry (and its due time) to <paramref name="newExpiresAt"/>
+    /// and records the new credential fingerprint, atomically. Returns the updated lease, or null when the lease is
+    /// missing or not active (a revoked lease can never be renewed).
+    /// </summary>
+    Task<Lease?> RenewAsync(string leaseId, DateTimeOffset newExpiresAt, string credentialFingerprint, CancellationToken cancellationToken = default);
+
+    /// <summary>Number of leases per state (revoked ones only while the store still remembers them).</summary>
+    Task<IReadOnlyDictionary<LeaseState, long>> CountByStateAsync(CancellationToken cancellationToken = default);
 }
+
+/// <summary>Filters for <see cref="ILeaseStore.ListAsync"/>; null means "any".</summary>
+public sealed record LeaseQuery
+{
+    public string? AgentId { get; init; }
+    public string? TaskId { get; init; }
+    public LeaseState? State { get; init; }
+    public string? IssuerKind { get; init; }
+    /// <summary>Only leases expiring strictly before this instant.</summary>
+    public DateTimeOffset? ExpiresBefore { get; init; }
+    /// <summary>Page size, 1..1000.</summary>
+    public int PageSize { get; init; } = 100;
+    /// <summary>Opaque token from the previous page.</summary>
+    public string? PageToken { get; init; }
+}
+
+public sealed record LeasePage(IReadOnlyList<Lease> Leases, string? NextPageToken);

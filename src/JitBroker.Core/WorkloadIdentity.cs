@@ -48,6 +48,13 @@ public sealed record WorkloadIdentity
     /// <summary>SHA-256 fingerprint of the presented evidence; safe to log and audit.</summary>
     public required string EvidenceFingerprint { get; init; }
 
+    /// <summary>
+    /// The key under which the replay cache remembers this evidence: <c>(iss, jti)</c> when the token has a
+    /// <c>jti</c>, else a fingerprint of the signed content (header.payload, so re-encoding the signature does
+    /// not make a "new" token). Null means the evidence is not replayable in the token sense (mTLS).
+    /// </summary>
+    public string? ReplayKey { get; init; }
+
     /// <summary>Base64url SHA-256 thumbprint of the client certificate (x5t#S256) when attested over mTLS.</summary>
     public string? CertificateThumbprint { get; init; }
 

@@ -21,7 +21,7 @@ namespace JitBroker.Leases;
 /// which the sweeper calls continually, and uses the claim's <c>now</c> as the clock.
 /// </para>
 /// </remarks>
-public sealed class InMemoryLeaseStore : ILeaseStore
+public sealed partial class InMemoryLeaseStore : ILeaseStore
 {
     /// <summary>How long a revoked lease stays readable after it expired (or was revoked, if later).</summary>
     public static readonly TimeSpan DefaultRevokedRetention = TimeSpan.FromHours(1);
@@ -29,6 +29,7 @@ public sealed class InMemoryLeaseStore : ILeaseStore
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Lease> _leases = new(StringComparer.Ordinal);
     private readonly Dictionary<(string AgentId, string TaskId), HashSet<string>> _byTask = [];
+    private readonly Dictionary<string, HashSet<string>> _byParent = new(StringComparer.Ordinal);
     private readonly SortedSet<(DateTimeOffset At, string LeaseId)> _due = new(TimeThenIdComparer.Instance);
     private readonly SortedSet<(DateTimeOffset At, string LeaseId)> _forgettable = new(TimeThenIdComparer.Instance);
     private readonly TimeSpan _revokedRetention;
@@ -91,6 +92,17 @@ public sealed class InMemoryLeaseStore : ILeaseStore
             }
 
             ids.Add(stored.LeaseId);
+            if (stored.ParentLeaseId is { } parent)
+            {
+                if (!_byParent.TryGetValue(parent, out var children))
+                {
+                    children = new HashSet<string>(StringComparer.Ordinal);
+                    _byParent[parent] = children;
+                }
+
+                children.Add(stored.LeaseId);
+            }
+
             _due.Add((stored.ExpiresAt, stored.LeaseId));
         }
 
@@ -278,6 +290,11 @@ public sealed class InMemoryLeaseStore : ILeaseStore
             if (_byTask.TryGetValue(key, out var ids) && ids.Remove(leaseId) && ids.Count == 0)
             {
                 _byTask.Remove(key);
+            }
+
+            if (lease.ParentLeaseId is { } parent && _byParent.TryGetValue(parent, out var siblings) && siblings.Remove(leaseId) && siblings.Count == 0)
+            {
+                _byParent.Remove(parent);
             }
         }
     }

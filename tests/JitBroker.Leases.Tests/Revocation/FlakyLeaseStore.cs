@@ -40,6 +40,17 @@ internal sealed class FlakyLeaseStore(ILeaseStore inner) : ILeaseStore
     public Task<IReadOnlyList<Lease>> ListByStateAsync(LeaseState state, int max, CancellationToken cancellationToken = default) =>
         inner.ListByStateAsync(state, max, cancellationToken);
 
+    public Task<LeasePage> ListAsync(LeaseQuery query, CancellationToken cancellationToken = default) => inner.ListAsync(query, cancellationToken);
+
+    public Task<IReadOnlyList<Lease>> ListChildrenAsync(string parentLeaseId, CancellationToken cancellationToken = default) =>
+        inner.ListChildrenAsync(parentLeaseId, cancellationToken);
+
+    public Task<Lease?> RenewAsync(string leaseId, DateTimeOffset newExpiresAt, string credentialFingerprint, CancellationToken cancellationToken = default) =>
+        inner.RenewAsync(leaseId, newExpiresAt, credentialFingerprint, cancellationToken);
+
+    public Task<IReadOnlyDictionary<LeaseState, long>> CountByStateAsync(CancellationToken cancellationToken = default) =>
+        inner.CountByStateAsync(cancellationToken);
+
     private static BrokerException Outage() =>
         new(BrokerFailure.Unavailable, Reasons.LeaseStoreUnavailable, "The lease store cannot be reached.");
 }
