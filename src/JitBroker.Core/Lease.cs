@@ -36,6 +36,12 @@ public sealed record Lease
     public IReadOnlyList<string> RuleIds { get; init; } = [];
     public required string CredentialFingerprint { get; init; }
 
+    /// <summary>
+    /// The attested facts policy matched on (trust domain, method, OIDC/Kubernetes claims), kept so a policy
+    /// reload can re-evaluate the lease. Facts only, never evidence.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> AgentFacts { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Active and not yet expired at <paramref name="now"/>: what introspection calls "active".</summary>
     public bool IsLiveAt(DateTimeOffset now) => State == LeaseState.Active && now < ExpiresAt;
 }

@@ -24,6 +24,9 @@ public sealed record PolicyDecision(
     IReadOnlyList<string> RuleIds,
     string Reason)
 {
+    /// <summary>Set when <see cref="Effect"/> is <see cref="DecisionEffect.NeedsApproval"/> (the grant is then what would be issued once approved).</summary>
+    public ApprovalRequirement? Approval { get; init; }
+
     public static PolicyDecision Deny(string reason, params string[] ruleIds) => new(DecisionEffect.Deny, null, ruleIds, reason);
 }
 
@@ -32,3 +35,6 @@ public interface IPolicyEngine
 {
     PolicyDecision Decide(WorkloadIdentity agent, CredentialRequest request);
 }
+
+/// <summary>Step-up approval a rule demands: who may approve (admin principal globs) and how long a request waits.</summary>
+public sealed record ApprovalRequirement(IReadOnlyList<string> Approvers, TimeSpan Timeout);

@@ -1,0 +1,53 @@
+namespace JitBroker.Core;
+
+/// <summary>Stable audit event types (dotted lowercase). Never renamed: verifiers and SIEM rules key on them.</summary>
+public static class AuditEventTypes
+{
+    public const string AttestationFailed = "attestation.failed";
+    public const string RequestDenied = "request.denied";
+    public const string ApprovalRequested = "approval.requested";
+    public const string ApprovalDecided = "approval.decided";
+    public const string CredentialIssued = "credential.issued";
+    public const string CredentialRenewed = "credential.renewed";
+    public const string CredentialDelegated = "credential.delegated";
+    public const string TaskEnded = "task.ended";
+    public const string LeaseRevoked = "lease.revoked";
+    public const string RevocationFailed = "revocation.failed";
+    public const string AgentBlocked = "agent.blocked";
+    public const string AgentUnblocked = "agent.unblocked";
+    public const string PolicyReloaded = "policy.reloaded";
+}
+
+/// <summary>
+/// One thing that happened, as the broker records it. Never carries a secret: credentials appear only as
+/// their SHA-256 fingerprint. Sequence number, time and hash chain are assigned by the log, not the caller.
+/// </summary>
+public sealed record AuditEvent
+{
+    public required string Type { get; init; }
+    public string? AgentId { get; init; }
+    public string? TaskId { get; init; }
+    /// <summary>The declared intent, when the event concerns a request.</summary>
+    public TaskIntent? Intent { get; init; }
+    public string? Decision { get; init; }
+    public IReadOnlyList<string> RuleIds { get; init; } = [];
+    public string? LeaseId { get; init; }
+    public string? ParentLeaseId { get; init; }
+    public string? CredentialFingerprint { get; init; }
+    /// <summary>Stable reason code for failures and denials.</summary>
+    public string? Reason { get; init; }
+    /// <summary>Human-readable detail (policy reason, operator's block reason). Never a secret.</summary>
+    public string? Detail { get; init; }
+    /// <summary>Who acted, when not the agent (an operator, an approver).</summary>
+    public string? Actor { get; init; }
+}
+
+/// <summary>
+/// The tamper-evident audit log. <see cref="AppendAsync"/> returns once the event is durable per the
+/// configured sink policy; it throws when the event cannot be written, and the broker then fails closed
+/// (refuses to issue) unless configured otherwise.
+/// </summary>
+public interface IAuditLog
+{
+    ValueTask AppendAsync(AuditEvent auditEvent, CancellationToken cancellationToken = default);
+}
