@@ -65,7 +65,8 @@ step "Introspection after EndTask"
 if jitctl introspect --credential "$credential" | sed 's/^/  /'; then echo "  UNEXPECTED: still active"; exit 1; fi
 echo "  (exit code 1: inactive, as expected)"
 
-step "A request policy forbids: tickets.delete"
+step "A request policy forbids: tickets.delete (new task, so a fresh SVID: a token is bound to its first task)"
+export JITCTL_IDENTITY=$(jitctl dev-svid --spiffe-id "$agent" 2>/dev/null)
 set +e
 jitctl request --task demo-task-2 --action tickets.delete --audience https://tickets.internal.example --resource tickets/42 2>&1 | sed 's/^/  /'
 rc=${PIPESTATUS[0]}

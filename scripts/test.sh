@@ -11,6 +11,12 @@ log() { printf '\n== %s\n' "$*"; }
 need_pkgs=()
 /usr/bin/python3 -c 'import grpc, google.protobuf' 2>/dev/null || need_pkgs+=(python3-grpcio python3-protobuf)
 command -v protoc >/dev/null 2>&1 || need_pkgs+=(protobuf-compiler)
+# The Debian redis-server package starts a system service on port 6379; our tests never use it.
+# Real Redis for the lease ledger's tests: the suites start and stop their own redis-server/redis-sentinel
+# processes on loopback ports, so nothing here is left running.
+command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
+command -v redis-sentinel >/dev/null 2>&1 || need_pkgs+=(redis-sentinel)
+/usr/bin/python3 -c 'import cryptography' 2>/dev/null || need_pkgs+=(python3-cryptography)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
@@ -25,7 +31,7 @@ dotnet build JitBroker.sln -c Release -nologo -v quiet 2>&1 | grep -E "error|War
 if [ "$build_rc" -ne 0 ]; then echo "build failed"; echo "0 passed, 1 failed"; exit 1; fi
 
 # --- run each suite ---
-passed=0; failed=0; suites_failed=0
+passed=0; failed=0; skipped=0; suites_failed=0
 results="$root/artifacts/test-results"; rm -rf "$results"; mkdir -p "$results"
 for proj in tests/*.Tests/*.Tests.csproj; do
   name=$(basename "$proj" .csproj)
@@ -41,10 +47,11 @@ for proj in tests/*.Tests/*.Tests.csproj; do
     failed=$((failed + 1)); suites_failed=$((suites_failed + 1)); continue
   fi
   f=$(sed -E 's/.*Failed: +([0-9]+),.*/\1/' <<<"$line"); p=$(sed -E 's/.*Passed: +([0-9]+),.*/\1/' <<<"$line")
-  passed=$((passed + p)); failed=$((failed + f))
+  k=$(sed -E 's/.*Skipped: +([0-9]+),.*/\1/' <<<"$line")
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + k))
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); suites_failed=$((suites_failed + 1)); fi
 done
 
 echo
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -31,16 +31,25 @@ public static class AttestationReasons
     /// <summary>No <c>kid</c> header (required by this broker; bundle keys always carry one).</summary>
     public const string KidMissing = "token.kid_missing";
 
-    /// <summary><c>sub</c> missing, not a string, or not a strictly valid workload SPIFFE ID.</summary>
+    /// <summary>
+    /// <c>sub</c> missing or not a string; for a JWT-SVID not a strictly valid workload SPIFFE ID, for an OIDC
+    /// token empty, longer than 1024 characters or containing control characters.
+    /// </summary>
     public const string SubInvalid = "token.sub_invalid";
 
     /// <summary>No trust bundle is configured for the SVID's trust domain.</summary>
     public const string TrustDomainUnknown = "token.trust_domain_unknown";
 
-    /// <summary>The trust domain's bundle holds no usable JWT-SVID key: every SVID of it is invalid.</summary>
+    /// <summary>
+    /// The keys of the token's trust domain (bundle endpoint) or OIDC issuer (JWKS) have never been fetched
+    /// successfully: its tokens are refused until they are (fail closed).
+    /// </summary>
+    public const string BundleUnavailable = "token.bundle_unavailable";
+
+    /// <summary>The trust domain's bundle (or the issuer's JWKS) holds no usable signing key: every token of it is invalid.</summary>
     public const string BundleEmpty = "token.bundle_empty";
 
-    /// <summary>The <c>kid</c> names no JWT-SVID key of the SVID's own trust domain bundle.</summary>
+    /// <summary>The <c>kid</c> names no key of the SVID's own trust domain bundle (or the issuer's JWKS), also after the rate-limited refresh.</summary>
     public const string KidUnknown = "token.kid_unknown";
 
     /// <summary>The key found by <c>kid</c> cannot verify <c>alg</c> (key type, curve or JWK <c>alg</c> differs).</summary>
@@ -69,4 +78,43 @@ public static class AttestationReasons
 
     /// <summary><c>aud</c> does not contain this broker's audience.</summary>
     public const string AudienceMismatch = "token.audience_mismatch";
+
+    /// <summary>OIDC: <c>iss</c> missing, not a string, or not exactly one of the configured issuers.</summary>
+    public const string IssuerUnknown = "token.issuer_unknown";
+
+    /// <summary>OIDC: <c>sub</c> matches none of the issuer's configured subject patterns.</summary>
+    public const string SubNotAllowed = "token.sub_not_allowed";
+
+    /// <summary>Both a bearer token and a client certificate were presented: the broker does not guess which one speaks for the caller.</summary>
+    public const string EvidenceAmbiguous = "evidence.ambiguous";
+
+    /// <summary>mTLS: no client certificate was presented.</summary>
+    public const string CertificateMissing = "x509.certificate_missing";
+
+    /// <summary>mTLS: the certificate or its extensions cannot be parsed (for example two SAN extensions).</summary>
+    public const string CertificateMalformed = "x509.malformed";
+
+    /// <summary>mTLS: the leaf does not carry exactly one URI SAN (X509-SVID §2).</summary>
+    public const string UriSanInvalid = "x509.uri_san_invalid";
+
+    /// <summary>mTLS: the URI SAN is not a strictly valid SPIFFE ID with a non-root path (X509-SVID §3.1, §5.2).</summary>
+    public const string SpiffeIdInvalid = "x509.spiffe_id_invalid";
+
+    /// <summary>mTLS: no X.509 bundle is configured for the leaf's trust domain.</summary>
+    public const string X509TrustDomainUnknown = "x509.trust_domain_unknown";
+
+    /// <summary>mTLS: the leaf's validity period ended (beyond the leeway).</summary>
+    public const string CertificateExpired = "x509.expired";
+
+    /// <summary>mTLS: the leaf's validity period has not begun (beyond the leeway).</summary>
+    public const string CertificateNotYetValid = "x509.not_yet_valid";
+
+    /// <summary>mTLS: the chain does not build to a CA certificate of the bundle of the leaf's own trust domain.</summary>
+    public const string CertificateUntrusted = "x509.untrusted";
+
+    /// <summary>mTLS: the leaf is a CA certificate (basicConstraints cA true), so it may not authenticate (X509-SVID §4.1, §5.2).</summary>
+    public const string LeafIsCa = "x509.leaf_is_ca";
+
+    /// <summary>mTLS: key usage lacks digitalSignature, sets keyCertSign/cRLSign, or extended key usage excludes clientAuth (X509-SVID §4.3, §4.4).</summary>
+    public const string KeyUsageInvalid = "x509.key_usage_invalid";
 }

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using static JitBroker.Attestation.JwtSvidValidationContext;
+using static JitBroker.Attestation.TokenValidationContext;
 
 namespace JitBroker.Attestation;
 
@@ -8,16 +8,16 @@ namespace JitBroker.Attestation;
 /// <c>iat</c>, when present, are not in the future; the token is not older than the maximum age (by
 /// <c>iat</c>, or without it by how long it still claims to be valid). The leeway applies to each.
 /// </summary>
-internal sealed class LifetimeStep(TimeSpan leeway, TimeSpan maxTokenAge) : IJwtSvidValidationStep
+internal sealed class LifetimeStep(TimeSpan leeway, TimeSpan maxTokenAge) : SyncTokenValidationStep
 {
     // 9999-12-31T23:59:59Z: beyond it a NumericDate does not fit a DateTimeOffset.
     private const double MaxNumericDate = 253402300799;
 
-    public void Validate(JwtSvidValidationContext context)
+    public override void Validate(TokenValidationContext context)
     {
         var claims = context.Claims;
         var now = context.Now;
-        var exp = NumericDate(claims, "exp") ?? throw Reject(AttestationReasons.ExpMissing, "The token has no 'exp' claim; JWT-SVIDs must expire.");
+        var exp = NumericDate(claims, "exp") ?? throw Reject(AttestationReasons.ExpMissing, "The token has no 'exp' claim; tokens must expire.");
         if (now >= exp + leeway)
         {
             throw Reject(AttestationReasons.Expired, "The token has expired.");
@@ -37,7 +37,7 @@ internal sealed class LifetimeStep(TimeSpan leeway, TimeSpan maxTokenAge) : IJwt
 
             if (now - iat > maxTokenAge + leeway)
             {
-                throw Reject(AttestationReasons.TooOld, $"The token was issued more than {maxTokenAge.TotalMinutes:0.#} minutes ago; fetch a fresh JWT-SVID.");
+                throw Reject(AttestationReasons.TooOld, $"The token was issued more than {maxTokenAge.TotalMinutes:0.#} minutes ago; fetch a fresh token.");
             }
         }
         else if (exp - now > maxTokenAge + leeway)
@@ -70,9 +70,9 @@ internal sealed class LifetimeStep(TimeSpan leeway, TimeSpan maxTokenAge) : IJwt
 /// Step 6b: <c>aud</c> is present, a string or an array of strings, and contains this broker's audience
 /// exactly (JWT-SVID §3.2; RFC 7519 §4.1.3).
 /// </summary>
-internal sealed class AudienceStep(string audience) : IJwtSvidValidationStep
+internal sealed class AudienceStep(string audience) : SyncTokenValidationStep
 {
-    public void Validate(JwtSvidValidationContext context)
+    public override void Validate(TokenValidationContext context)
     {
         if (!context.Claims.TryGetProperty("aud", out var aud))
         {
@@ -120,12 +120,12 @@ internal sealed class AudienceStep(string audience) : IJwtSvidValidationStep
 }
 
 /// <summary>Step 6c: optional claims the identity reports (<c>iss</c>, <c>jti</c>) are strings when present.</summary>
-internal sealed class OptionalClaimsStep : IJwtSvidValidationStep
+internal sealed class OptionalClaimsStep : SyncTokenValidationStep
 {
     public const int MaxTokenIdLength = 256;
     public const int MaxIssuerLength = 2048;
 
-    public void Validate(JwtSvidValidationContext context)
+    public override void Validate(TokenValidationContext context)
     {
         context.Issuer = OptionalString(context.Claims, "iss", MaxIssuerLength);
         context.TokenId = OptionalString(context.Claims, "jti", MaxTokenIdLength);

@@ -1,4 +1,3 @@
-using System.Buffers;
 using JitBroker.Core;
 using Microsoft.Extensions.Logging;
 
@@ -6,27 +5,29 @@ namespace JitBroker.Attestation;
 
 /// <summary>
 /// Attests workloads by SPIFFE JWT-SVID (method <c>jwt-svid</c>), verified against the SPIFFE bundle
-/// configured for the SVID's trust domain. Reports facts only: the SPIFFE ID, its trust domain and path,
-/// and the token's issuer when present; whether the workload may do anything is policy's decision.
-/// Every failure is a <see cref="BrokerException"/> with <see cref="BrokerFailure.Unauthenticated"/> and
-/// a reason from <see cref="AttestationReasons"/>. Thread-safe; bundle keys are parsed once per load.
+/// configured for the SVID's trust domain: a file (reloaded when it changes) or a bundle endpoint URL
+/// (refreshed in the background). Reports facts only: the SPIFFE ID, its trust domain and path, and the
+/// token's issuer when present; whether the workload may do anything is policy's decision. Every failure
+/// is a <see cref="BrokerException"/> with <see cref="BrokerFailure.Unauthenticated"/> and a reason from
+/// <see cref="AttestationReasons"/>. Thread-safe; bundle keys are parsed once per load. Dispose to stop
+/// background refreshes.
 /// </summary>
-public sealed class JwtSvidAttestor : IWorkloadAttestor
+public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
 {
     public const string MethodName = "jwt-svid";
 
-    private static readonly SearchValues<char> CompactChars =
-        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.");
-
     private readonly TimeProvider _time;
     private readonly ILogger<JwtSvidAttestor> _log;
-    private readonly IJwtSvidValidationStep[] _steps;
+    private readonly int _maxTokenLength;
+    private readonly ITokenValidationStep[] _steps;
 
     /// <summary>
-    /// Validates <paramref name="options"/> and loads every trust bundle. Throws
+    /// Validates <paramref name="options"/>, loads every bundle file and starts fetching every bundle URL
+    /// (in the background: the constructor does not wait for the network). Throws
     /// <see cref="InvalidOperationException"/> (naming the option or file) when either is unusable.
+    /// <paramref name="httpHandler"/> replaces the HTTP stack for bundle URLs (tests); it is not disposed.
     /// </summary>
-    public JwtSvidAttestor(JwtSvidOptions options, TimeProvider time, ILogger<JwtSvidAttestor> log)
+    public JwtSvidAttestor(JwtSvidOptions options, TimeProvider time, ILogger<JwtSvidAttestor> log, HttpMessageHandler? httpHandler = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var problems = options.Validate().ToList();
@@ -37,10 +38,21 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor
 
         _time = time;
         _log = log;
-        var bundles = options.TrustBundles.ToDictionary(
-            pair => pair.Key,
-            pair => new TrustBundleSource(pair.Key, pair.Value, time, log),
-            StringComparer.Ordinal);
+        _maxTokenLength = options.MaxTokenLength;
+        var sources = new Dictionary<string, IKeySource>(StringComparer.Ordinal);
+        foreach (var (trustDomain, path) in options.TrustBundles)
+        {
+            sources[trustDomain] = new FileKeySource(trustDomain, Owner(trustDomain), path, KeySetProfile.SpiffeBundle, time, log);
+        }
+
+        foreach (var (trustDomain, url) in options.TrustBundleUrls)
+        {
+            KeySetHttp.Problem(url, options.AllowInsecureHttp, out var uri);
+            var client = KeySetHttp.CreateClient(httpHandler, caCertificatesPath: null, options.Refresh.FetchTimeout);
+            sources[trustDomain] = new RefreshingKeySource(Owner(trustDomain), new SpiffeBundleFetcher(trustDomain, uri!, client), options.Refresh, time, log);
+        }
+
+        KeySources = sources;
 
         // The order is the contract: shape before content, identity before key, key before signature, and
         // nothing about a token's claims is reported before its signature has verified.
@@ -49,7 +61,8 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor
             new CompactSerializationStep(options.MaxTokenLength),
             new HeaderStep(),
             new SubjectStep(),
-            new KeySelectionStep(bundles),
+            new TrustDomainStep(sources),
+            new KeySelectionStep(),
             new SignatureStep(),
             new LifetimeStep(options.Leeway, options.MaxTokenAge),
             new AudienceStep(options.Audience),
@@ -59,47 +72,62 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor
 
     public string Method => MethodName;
 
-    /// <summary>
-    /// A bearer token shaped like a JWS compact token: base64url characters in exactly three segments. No
-    /// decoding, no crypto; a JWE (five segments) is not accepted for routing either.
-    /// </summary>
-    public bool Accepts(AttestationEvidence evidence)
-    {
-        var token = evidence.BearerToken.AsSpan();
-        return token.Length > 0 && token.Count('.') == 2 && token.IndexOfAnyExcept(CompactChars) < 0;
-    }
+    /// <summary>The key source of each trust domain (tests await and count background fetches through it).</summary>
+    internal IReadOnlyDictionary<string, IKeySource> KeySources { get; }
 
-    public ValueTask<WorkloadIdentity> AttestAsync(AttestationEvidence evidence, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// ROUTING ONLY: a bearer token shaped like a JWS compact token whose unverified <c>sub</c> starts with
+    /// <c>spiffe:</c> (any case, so a malformed SPIFFE ID still gets this attestor's precise refusal). No
+    /// signature is checked here; a JWE (five segments) is not accepted.
+    /// </summary>
+    public bool Accepts(AttestationEvidence evidence) =>
+        UnverifiedPeek.TryReadIssuerAndSubject(evidence.BearerToken, _maxTokenLength, out _, out var subject)
+        && subject is not null && subject.StartsWith("spiffe:", StringComparison.OrdinalIgnoreCase);
+
+    public async ValueTask<WorkloadIdentity> AttestAsync(AttestationEvidence evidence, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var token = evidence.BearerToken;
         if (string.IsNullOrEmpty(token))
         {
-            throw JwtSvidValidationContext.Reject(AttestationReasons.TokenMissing, "No JWT-SVID presented: send 'authorization: Bearer <JWT-SVID>'.");
+            throw TokenValidationContext.Reject(AttestationReasons.TokenMissing, "No JWT-SVID presented: send 'authorization: Bearer <JWT-SVID>'.");
         }
 
-        using var context = new JwtSvidValidationContext(token, _time.GetUtcNow());
+        if (evidence.ClientCertificate is not null)
+        {
+            throw TokenValidationContext.Reject(AttestationReasons.EvidenceAmbiguous,
+                "Both a bearer token and a client certificate were presented; present exactly one identity.");
+        }
+
+        using var context = new TokenValidationContext(token, _time.GetUtcNow());
         try
         {
-            foreach (var step in _steps)
-            {
-                step.Validate(context);
-            }
+            await TokenValidation.RunAsync(_steps, context, cancellationToken).ConfigureAwait(false);
         }
         catch (BrokerException rejected)
         {
             // Never hash an oversized token: that would be work an attacker chooses the size of.
             var fingerprint = rejected.Reason == AttestationReasons.TooLarge ? "-" : Fingerprints.Of(token);
-            AttestationLog.SvidRejected(_log, fingerprint, rejected.Reason, context.Subject?.TrustDomain);
+            AttestationLog.SvidRejected(_log, fingerprint, rejected.Reason, context.SpiffeSubject?.TrustDomain);
             throw;
         }
 
-        return ValueTask.FromResult(ToIdentity(context));
+        return ToIdentity(context);
     }
 
-    private WorkloadIdentity ToIdentity(JwtSvidValidationContext context)
+    public void Dispose()
     {
-        var subject = context.Subject!.Value;
+        foreach (var source in KeySources.Values)
+        {
+            source.Dispose();
+        }
+    }
+
+    private static string Owner(string trustDomain) => $"trust domain '{trustDomain}'";
+
+    private WorkloadIdentity ToIdentity(TokenValidationContext context)
+    {
+        var subject = context.SpiffeSubject!.Value;
         var spiffeId = subject.ToString();
         var facts = new Dictionary<string, string>(StringComparer.Ordinal)
         {
@@ -123,6 +151,9 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor
             EvidenceExpiresAt = context.ExpiresAt,
             EvidenceId = context.TokenId,
             EvidenceFingerprint = fingerprint,
+
+            // A JWT-SVID's iss is optional; without it the trust domain itself is the issuing authority.
+            ReplayKey = ReplayKeys.For(context.Issuer ?? SpiffeId.Scheme + subject.TrustDomain, context.TokenId, context.SigningInput),
         };
     }
 }

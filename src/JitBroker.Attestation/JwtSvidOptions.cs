@@ -27,8 +27,24 @@ public sealed class JwtSvidOptions
     /// <summary>Tokens longer than this many characters are refused before any decoding.</summary>
     public int MaxTokenLength { get; set; } = 8192;
 
-    /// <summary>Trust domain name → path of that trust domain's SPIFFE bundle (a JWK Set JSON file).</summary>
+    /// <summary>Trust domain name → path of that trust domain's SPIFFE bundle (a JWK Set JSON file), reloaded when it changes.</summary>
     public Dictionary<string, string> TrustBundles { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Trust domain name → URL of that trust domain's SPIFFE bundle endpoint (web PKI, SPIFFE bundle §5.2.1).
+    /// Fetched in the background and refreshed by <c>spiffe_refresh_hint</c>. A trust domain is configured
+    /// either here or in <see cref="TrustBundles"/>, never in both.
+    /// </summary>
+    public Dictionary<string, string> TrustBundleUrls { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>How bundles fetched from <see cref="TrustBundleUrls"/> are refreshed.</summary>
+    public KeyRefreshOptions Refresh { get; set; } = new();
+
+    /// <summary>Permits plain <c>http://</c> bundle URLs to non-loopback hosts. For labs only: such keys can be replaced in flight.</summary>
+    public bool AllowInsecureHttp { get; set; }
+
+    /// <summary>True when at least one trust domain has a JWT-SVID bundle, so the attestor should run.</summary>
+    public bool IsConfigured() => (TrustBundles?.Count ?? 0) + (TrustBundleUrls?.Count ?? 0) > 0;
 
     /// <summary>Start-up validation: one message per problem; empty means the options are usable.</summary>
     public IEnumerable<string> Validate()
@@ -53,13 +69,34 @@ public sealed class JwtSvidOptions
             yield return $"JwtSvid:MaxTokenLength must lie between 256 and {MaxTokenLengthLimit}.";
         }
 
-        if (TrustBundles is null || TrustBundles.Count == 0)
+        if (!IsConfigured())
         {
-            yield return "JwtSvid:TrustBundles must name at least one trust domain and its bundle file.";
+            yield return "JwtSvid:TrustBundles or JwtSvid:TrustBundleUrls must name at least one trust domain and its bundle.";
             yield break;
         }
 
-        foreach (var (trustDomain, path) in TrustBundles)
+        foreach (var problem in Refresh?.Validate("JwtSvid:Refresh") ?? ["JwtSvid:Refresh must not be null."])
+        {
+            yield return problem;
+        }
+
+        foreach (var (trustDomain, url) in TrustBundleUrls ?? [])
+        {
+            if (!SpiffeId.IsValidTrustDomain(trustDomain, out var error))
+            {
+                yield return $"JwtSvid:TrustBundleUrls key '{trustDomain}' is not a valid trust domain name: {error}.";
+            }
+            else if (TrustBundles?.ContainsKey(trustDomain) == true)
+            {
+                yield return $"Trust domain '{trustDomain}' is configured in both JwtSvid:TrustBundles and JwtSvid:TrustBundleUrls; choose one.";
+            }
+            else if (KeySetHttp.Problem(url, AllowInsecureHttp, out _) is { } problem)
+            {
+                yield return $"JwtSvid:TrustBundleUrls:{trustDomain} {problem}.";
+            }
+        }
+
+        foreach (var (trustDomain, path) in TrustBundles ?? [])
         {
             if (!SpiffeId.IsValidTrustDomain(trustDomain, out var error))
             {

@@ -1,32 +1,54 @@
-using static JitBroker.Attestation.JwtSvidValidationContext;
+using static JitBroker.Attestation.TokenValidationContext;
 
 namespace JitBroker.Attestation;
 
 /// <summary>
-/// Step 4: the verification key comes from the bundle configured for the SVID's own trust domain (never
-/// from anything the token says about where keys live), is a JWT-SVID key (bundle <c>use</c> filtering
-/// happened at load), is found by <c>kid</c>, and can verify the token's <c>alg</c>. An empty bundle
-/// refuses every SVID of its trust domain (SPIFFE bundle §4.1.3).
+/// Step 4a (JWT-SVID): the keys are those configured for the SVID's own trust domain, never anything the
+/// token says about where keys live.
 /// </summary>
-internal sealed class KeySelectionStep(IReadOnlyDictionary<string, TrustBundleSource> bundles) : IJwtSvidValidationStep
+internal sealed class TrustDomainStep(IReadOnlyDictionary<string, IKeySource> sources) : SyncTokenValidationStep
 {
-    public void Validate(JwtSvidValidationContext context)
+    public override void Validate(TokenValidationContext context)
     {
-        var trustDomain = context.Subject!.Value.TrustDomain;
-        if (!bundles.TryGetValue(trustDomain, out var source))
+        var trustDomain = context.SpiffeSubject!.Value.TrustDomain;
+        context.KeySource = sources.TryGetValue(trustDomain, out var source)
+            ? source
+            : throw Reject(AttestationReasons.TrustDomainUnknown, $"Trust domain '{trustDomain}' is not trusted by this broker.");
+    }
+}
+
+/// <summary>
+/// Step 4b: the verification key is found by <c>kid</c> in the key source chosen by configuration (bundle
+/// <c>use</c> filtering happened at load) and can verify the token's <c>alg</c>. A <c>kid</c> the current
+/// keys lack may trigger the source's rate-limited refresh (key rotation at the issuer). Keys never
+/// fetched refuse every token (fail closed); an empty bundle refuses every SVID of its trust domain
+/// (SPIFFE bundle §4.1.3).
+/// </summary>
+internal sealed class KeySelectionStep : ITokenValidationStep
+{
+    public async ValueTask ValidateAsync(TokenValidationContext context, CancellationToken cancellationToken = default)
+    {
+        var source = context.KeySource!;
+        var keyId = context.KeyId!;
+        var bundle = source.Current;
+        if (bundle is null || !bundle.Keys.ContainsKey(keyId))
         {
-            throw Reject(AttestationReasons.TrustDomainUnknown, $"Trust domain '{trustDomain}' is not trusted by this broker.");
+            bundle = await source.RefreshForUnknownKeyAsync(cancellationToken).ConfigureAwait(false) ?? bundle;
         }
 
-        var bundle = source.Snapshot();
+        if (bundle is null)
+        {
+            throw Reject(AttestationReasons.BundleUnavailable, $"The keys of {source.Owner} could not be fetched yet; its tokens are not accepted until they are.");
+        }
+
         if (bundle.IsEmpty)
         {
-            throw Reject(AttestationReasons.BundleEmpty, $"The trust bundle of '{trustDomain}' holds no JWT-SVID keys; its SVIDs are not accepted.");
+            throw Reject(AttestationReasons.BundleEmpty, $"The keys of {source.Owner} hold no usable signing key; its tokens are not accepted.");
         }
 
-        if (!bundle.Keys.TryGetValue(context.KeyId!, out var key))
+        if (!bundle.Keys.TryGetValue(keyId, out var key))
         {
-            throw Reject(AttestationReasons.KidUnknown, $"The token's 'kid' names no JWT-SVID key of trust domain '{trustDomain}'.");
+            throw Reject(AttestationReasons.KidUnknown, $"The token's 'kid' names no signing key of {source.Owner}.");
         }
 
         var mismatch = key.MismatchWith(context.Algorithm!);
@@ -40,9 +62,9 @@ internal sealed class KeySelectionStep(IReadOnlyDictionary<string, TrustBundleSo
 }
 
 /// <summary>Step 5: the JWS signature verifies over <c>header.payload</c> with the selected key.</summary>
-internal sealed class SignatureStep : IJwtSvidValidationStep
+internal sealed class SignatureStep : SyncTokenValidationStep
 {
-    public void Validate(JwtSvidValidationContext context)
+    public override void Validate(TokenValidationContext context)
     {
         if (!context.Key!.Verify(context.Algorithm!, context.SigningInput, context.Signature))
         {

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using static JitBroker.Attestation.JwtSvidValidationContext;
+using static JitBroker.Attestation.TokenValidationContext;
 
 namespace JitBroker.Attestation;
 
@@ -9,11 +9,11 @@ namespace JitBroker.Attestation;
 /// base64url segments, a header and a payload that are JSON objects with unique member names. A JWE (five
 /// segments) is refused here, before any parser or library sees it (CVE-2024-21319 in IdentityModel 6.x).
 /// </summary>
-internal sealed class CompactSerializationStep(int maxTokenLength) : IJwtSvidValidationStep
+internal sealed class CompactSerializationStep(int maxTokenLength) : SyncTokenValidationStep
 {
     private static readonly JsonDocumentOptions JsonOptions = new() { MaxDepth = 32 };
 
-    public void Validate(JwtSvidValidationContext context)
+    public override void Validate(TokenValidationContext context)
     {
         var token = context.Token;
         if (token.Length > maxTokenLength)
@@ -78,17 +78,22 @@ internal sealed class CompactSerializationStep(int maxTokenLength) : IJwtSvidVal
 /// <summary>
 /// Step 2: the JOSE header carries only <c>alg</c>, <c>kid</c>, <c>typ</c> (JWT-SVID §2: any other header,
 /// registered or private, including <c>crit</c>, is refused); <c>typ</c> is <c>JWT</c> or <c>JOSE</c>;
-/// <c>alg</c> is one of the nine JWT-SVID algorithms; <c>kid</c> is present (the spec leaves it optional,
-/// but bundle keys must carry one, and selecting a key without it would mean trying every key).
+/// <c>alg</c> is one of the nine JWT-SVID algorithms (and, for an OIDC issuer, one it is configured to
+/// use); <c>kid</c> is present (the spec leaves it optional, but bundle keys must carry one, and selecting
+/// a key without it would mean trying every key). An OIDC issuer may be configured to tolerate the purely
+/// informational <c>x5t</c>/<c>x5t#S256</c> headers some CI issuers add; they are never used to find a key.
 /// </summary>
-internal sealed class HeaderStep : IJwtSvidValidationStep
+internal sealed class HeaderStep(IReadOnlySet<string>? allowedAlgorithms = null, IReadOnlySet<string>? toleratedHeaders = null) : SyncTokenValidationStep
 {
-    public void Validate(JwtSvidValidationContext context)
+    /// <summary>Headers an issuer may be configured to tolerate: hints about a key, never a way to supply one.</summary>
+    public static readonly IReadOnlySet<string> TolerableHeaders = new HashSet<string>(StringComparer.Ordinal) { "x5t", "x5t#S256" };
+
+    public override void Validate(TokenValidationContext context)
     {
         var header = context.HeaderRoot;
         foreach (var member in header.EnumerateObject())
         {
-            if (member.Name is not ("alg" or "kid" or "typ"))
+            if (member.Name is not ("alg" or "kid" or "typ") && toleratedHeaders?.Contains(member.Name) != true)
             {
                 throw Reject(AttestationReasons.HeaderNotAllowed, "The token header may contain only 'alg', 'kid' and 'typ'.");
             }
@@ -105,6 +110,11 @@ internal sealed class HeaderStep : IJwtSvidValidationStep
             throw Reject(AttestationReasons.AlgNotAllowed, "The token 'alg' must be one of RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512.");
         }
 
+        if (allowedAlgorithms is not null && !allowedAlgorithms.Contains(algorithm.Name))
+        {
+            throw Reject(AttestationReasons.AlgNotAllowed, $"The token 'alg' must be one of {string.Join(", ", allowedAlgorithms.Order(StringComparer.Ordinal))} for its issuer.");
+        }
+
         if (!header.TryGetProperty("kid", out var kid) || kid.ValueKind != JsonValueKind.String || kid.GetString() is not { Length: > 0 } keyId)
         {
             throw Reject(AttestationReasons.KidMissing, "The token header must name its signing key in 'kid'.");
@@ -116,12 +126,12 @@ internal sealed class HeaderStep : IJwtSvidValidationStep
 }
 
 /// <summary>
-/// Step 3: <c>sub</c> is a strictly valid SPIFFE ID naming a workload (a non-empty path: the bare trust
-/// domain ID belongs to the signing authority itself, SPIFFE-ID §3.1).
+/// Step 3 (JWT-SVID): <c>sub</c> is a strictly valid SPIFFE ID naming a workload (a non-empty path: the
+/// bare trust domain ID belongs to the signing authority itself, SPIFFE-ID §3.1).
 /// </summary>
-internal sealed class SubjectStep : IJwtSvidValidationStep
+internal sealed class SubjectStep : SyncTokenValidationStep
 {
-    public void Validate(JwtSvidValidationContext context)
+    public override void Validate(TokenValidationContext context)
     {
         if (!context.Claims.TryGetProperty("sub", out var sub) || sub.ValueKind != JsonValueKind.String)
         {
@@ -138,6 +148,6 @@ internal sealed class SubjectStep : IJwtSvidValidationStep
             throw Reject(AttestationReasons.SubInvalid, "The token 'sub' must name a workload, not a bare trust domain.");
         }
 
-        context.Subject = id;
+        context.SpiffeSubject = id;
     }
 }

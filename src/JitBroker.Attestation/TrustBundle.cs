@@ -1,13 +1,15 @@
 namespace JitBroker.Attestation;
 
 /// <summary>
-/// The JWT-SVID keys of one trust domain, as of one load of its bundle file. Immutable: a reload builds a
-/// new instance and swaps it in whole, so a request sees either the old key set or the new one.
+/// The token-signing keys of one trust domain (its JWT-SVID keys) or one OIDC issuer (its JWKS), as of one
+/// load. Immutable: a reload builds a new instance and swaps it in whole, so a request sees either the old
+/// key set or the new one.
 /// </summary>
 internal sealed class TrustBundle
 {
-    public TrustBundle(string trustDomain, IReadOnlyDictionary<string, BundleKey> keys, IReadOnlyList<string> skipped, long? sequence)
+    public TrustBundle(string trustDomain, IReadOnlyDictionary<string, BundleKey> keys, IReadOnlyList<string> skipped, long? sequence, TimeSpan? refreshHint = null)
     {
+        RefreshHint = refreshHint;
         TrustDomain = trustDomain;
         Keys = keys;
         Skipped = skipped;
@@ -25,7 +27,20 @@ internal sealed class TrustBundle
     /// <summary><c>spiffe_sequence</c>, when the bundle carries one.</summary>
     public long? Sequence { get; }
 
+    /// <summary><c>spiffe_refresh_hint</c>, when the bundle carries a positive one (SPIFFE bundle §4.1.2).</summary>
+    public TimeSpan? RefreshHint { get; }
+
     public bool IsEmpty => Keys.Count == 0;
+}
+
+/// <summary>How a key set document is read.</summary>
+internal enum KeySetProfile
+{
+    /// <summary>A SPIFFE bundle: only keys with <c>use</c> = <c>jwt-svid</c> count; <c>spiffe_refresh_hint</c> is read.</summary>
+    SpiffeBundle,
+
+    /// <summary>An OIDC issuer's JWKS (RFC 7517): keys with <c>use</c> = <c>sig</c> or no <c>use</c> count.</summary>
+    OidcJwks,
 }
 
 /// <summary>A bundle file that is not a SPIFFE bundle at all; the message names the problem, never key material.</summary>

@@ -9,6 +9,8 @@ namespace JitBroker.Attestation;
 /// the bundle spec requires (§4.1.3, §4.2.1, §4.2.2). A JWT-SVID entry that cannot be used safely (no
 /// <c>kid</c>, private members, short RSA modulus, point off the curve) is skipped and reported. Only a
 /// document that is not a JWK Set, or one that makes key selection ambiguous (duplicate <c>kid</c>), fails.
+/// The same rules read an OIDC issuer's JWKS (<see cref="KeySetProfile.OidcJwks"/>), where signature keys
+/// carry <c>use</c> = <c>sig</c> or no <c>use</c> at all (RFC 7517 §4.2) and encryption keys are ignored.
 /// </summary>
 internal static class TrustBundleParser
 {
@@ -20,7 +22,11 @@ internal static class TrustBundleParser
     private static readonly JsonDocumentOptions JsonOptions = new() { MaxDepth = 16 };
 
     /// <summary>Loads <paramref name="path"/>; returns null on success, else a safe description of the problem.</summary>
-    public static string? TryLoadFile(string trustDomain, string path, out TrustBundle? bundle)
+    public static string? TryLoadFile(string trustDomain, string path, out TrustBundle? bundle) =>
+        TryLoadFile(trustDomain, path, KeySetProfile.SpiffeBundle, out bundle);
+
+    /// <summary>Loads <paramref name="path"/> read as <paramref name="profile"/>; null on success, else a safe description of the problem.</summary>
+    public static string? TryLoadFile(string trustDomain, string path, KeySetProfile profile, out TrustBundle? bundle)
     {
         bundle = null;
         try
@@ -33,8 +39,7 @@ internal static class TrustBundleParser
 
             var bytes = new byte[stream.Length];
             stream.ReadExactly(bytes);
-            bundle = Parse(trustDomain, bytes);
-            return null;
+            return TryParse(trustDomain, bytes, profile, out bundle);
         }
         catch (BundleFormatException e)
         {
@@ -54,7 +59,26 @@ internal static class TrustBundleParser
         }
     }
 
-    public static TrustBundle Parse(string trustDomain, ReadOnlySpan<byte> json)
+    /// <summary>Parses <paramref name="json"/>; null on success, else a safe description of the problem.</summary>
+    public static string? TryParse(string name, ReadOnlySpan<byte> json, KeySetProfile profile, out TrustBundle? bundle)
+    {
+        bundle = null;
+        try
+        {
+            bundle = Parse(name, json, profile);
+            return null;
+        }
+        catch (BundleFormatException e)
+        {
+            return e.Message;
+        }
+        catch (JsonException)
+        {
+            return "not valid JSON";
+        }
+    }
+
+    public static TrustBundle Parse(string trustDomain, ReadOnlySpan<byte> json, KeySetProfile profile = KeySetProfile.SpiffeBundle)
     {
         using var document = JsonDocument.Parse(json.ToArray(), JsonOptions);
         var root = document.RootElement;
@@ -70,12 +94,16 @@ internal static class TrustBundleParser
         }
 
         long? sequence = root.TryGetProperty("spiffe_sequence", out var seq) && seq.TryGetInt64(out var s) ? s : null;
+        TimeSpan? refreshHint = profile == KeySetProfile.SpiffeBundle && root.TryGetProperty("spiffe_refresh_hint", out var hint)
+            && hint.TryGetInt64(out var seconds) && seconds > 0
+            ? TimeSpan.FromSeconds(Math.Min(seconds, (long)TimeSpan.FromDays(365).TotalSeconds))
+            : null;
         var usable = new Dictionary<string, BundleKey>(StringComparer.Ordinal);
         var skipped = new List<string>();
         var index = 0;
         foreach (var jwk in keys.EnumerateArray())
         {
-            var key = ReadKey(jwk, index, skipped);
+            var key = ReadKey(jwk, index, profile, skipped);
             if (key is not null && !usable.TryAdd(key.KeyId, key))
             {
                 throw new BundleFormatException($"two JWT-SVID keys share the kid of keys[{index}]");
@@ -84,10 +112,10 @@ internal static class TrustBundleParser
             index++;
         }
 
-        return new TrustBundle(trustDomain, usable, skipped, sequence);
+        return new TrustBundle(trustDomain, usable, skipped, sequence, refreshHint);
     }
 
-    private static BundleKey? ReadKey(JsonElement jwk, int index, List<string> skipped)
+    private static BundleKey? ReadKey(JsonElement jwk, int index, KeySetProfile profile, List<string> skipped)
     {
         if (jwk.ValueKind != JsonValueKind.Object)
         {
@@ -96,13 +124,20 @@ internal static class TrustBundleParser
 
         JsonStrict.RequireUniqueMembers(jwk, $"keys[{index}]");
         var use = JsonStrict.OptionalString(jwk, "use");
-        if (use is null)
+        if (profile == KeySetProfile.OidcJwks)
+        {
+            if (use is not (null or "sig"))
+            {
+                return null; // an encryption key: not for verifying signatures
+            }
+        }
+        else if (use is null)
         {
             skipped.Add($"keys[{index}] has no 'use' and is ignored (SPIFFE bundle §4.2.2)");
             return null;
         }
 
-        if (!string.Equals(use, JwtSvidUse, StringComparison.Ordinal))
+        else if (!string.Equals(use, JwtSvidUse, StringComparison.Ordinal))
         {
             return null; // another SVID type's key (x509-svid…): not ours, silently ignored
         }
@@ -117,7 +152,7 @@ internal static class TrustBundleParser
         var kid = JsonStrict.OptionalString(jwk, "kid");
         if (string.IsNullOrEmpty(kid))
         {
-            skipped.Add($"keys[{index}] has no 'kid' (required by JWT-SVID §6.1) and is ignored");
+            skipped.Add($"keys[{index}] has no 'kid' (required: tokens name their key by 'kid') and is ignored");
             return null;
         }
 
@@ -130,7 +165,7 @@ internal static class TrustBundleParser
         var alg = JsonStrict.OptionalString(jwk, "alg");
         if (alg is not null && !JwsAlgorithm.IsSupported(alg))
         {
-            skipped.Add($"keys[{index}] is pinned to an algorithm JWT-SVID does not allow and is ignored");
+            skipped.Add($"keys[{index}] is pinned to an algorithm outside RS/ES/PS 256/384/512 and is ignored");
             return null;
         }
 

@@ -106,7 +106,7 @@ internal static class BrokerCommands
     }
 
     /// <summary>Runs one call with uniform error reporting and exit codes.</summary>
-    private static async Task<int> Run(CommonOptions common, ParseResult result, Func<BrokerClient, string, TimeSpan, Task<int>> call)
+    internal static async Task<int> Run(CommonOptions common, ParseResult result, Func<BrokerClient, string, TimeSpan, Task<int>> call)
     {
         try
         {

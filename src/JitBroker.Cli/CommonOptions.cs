@@ -1,39 +1,35 @@
 using System.CommandLine;
+using System.Text.Json;
 
 namespace JitBroker.Cli;
 
-/// <summary>Connection and output options shared by every broker command (flags win over environment).</summary>
+/// <summary>
+/// Connection and output options shared by every broker command. Each setting resolves as: flag, then
+/// environment variable, then the config file (<c>--config</c>, env <c>JITCTL_CONFIG</c>, default
+/// <c>~/.config/jitctl/config.json</c>: <c>{"broker": "...", "identity_file": "...", "timeout": 10}</c>), then the default.
+/// </summary>
 internal sealed class CommonOptions
 {
-    public Option<string> Broker { get; } = new("--broker")
-    {
-        Description = "Broker gRPC address (env JITCTL_BROKER).",
-        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("JITCTL_BROKER") ?? "http://127.0.0.1:50051",
-    };
+    public const string DefaultBroker = "http://127.0.0.1:50051";
 
-    public Option<string?> Identity { get; } = new("--identity")
-    {
-        Description = "Caller identity token, e.g. a JWT-SVID (env JITCTL_IDENTITY).",
-    };
+    public Option<string?> Broker { get; } = new("--broker") { Description = $"Broker gRPC address (env JITCTL_BROKER; default {DefaultBroker})." };
 
-    public Option<FileInfo?> IdentityFile { get; } = new("--identity-file")
-    {
-        Description = "File holding the caller identity token (env JITCTL_IDENTITY_FILE).",
-    };
+    public Option<string?> Identity { get; } = new("--identity") { Description = "Caller identity token, e.g. a JWT-SVID (env JITCTL_IDENTITY)." };
+
+    public Option<FileInfo?> IdentityFile { get; } = new("--identity-file") { Description = "File holding the caller identity token (env JITCTL_IDENTITY_FILE)." };
+
+    public Option<FileInfo?> Config { get; } = new("--config") { Description = "jitctl config file (env JITCTL_CONFIG; default ~/.config/jitctl/config.json)." };
 
     public Option<bool> Json { get; } = new("--json") { Description = "Print JSON for scripts." };
 
-    public Option<int> TimeoutSeconds { get; } = new("--timeout")
-    {
-        Description = "Deadline for the call, in seconds.",
-        DefaultValueFactory = _ => 10,
-    };
+    public Option<int?> TimeoutSeconds { get; } = new("--timeout") { Description = "Deadline for the call, in seconds (default 10)." };
 
     public void AddTo(Command command)
     {
         command.Options.Add(Broker);
         command.Options.Add(Identity);
         command.Options.Add(IdentityFile);
+        command.Options.Add(Config);
         command.Options.Add(Json);
         command.Options.Add(TimeoutSeconds);
     }
@@ -41,26 +37,57 @@ internal sealed class CommonOptions
     public string ResolveIdentity(ParseResult result)
     {
         var token = result.GetValue(Identity) ?? Environment.GetEnvironmentVariable("JITCTL_IDENTITY");
-        var file = result.GetValue(IdentityFile)?.FullName ?? Environment.GetEnvironmentVariable("JITCTL_IDENTITY_FILE");
+        var file = result.GetValue(IdentityFile)?.FullName ?? Environment.GetEnvironmentVariable("JITCTL_IDENTITY_FILE") ?? LoadConfig(result).IdentityFile;
         if (token is null && file is not null)
         {
-            token = File.ReadAllText(file).Trim();
+            token = File.Exists(file) ? File.ReadAllText(file).Trim() : throw new UsageException($"identity file '{file}' does not exist.");
         }
 
         return string.IsNullOrWhiteSpace(token)
-            ? throw new UsageException("no caller identity: pass --identity, --identity-file, or set JITCTL_IDENTITY.")
+            ? throw new UsageException("no caller identity: pass --identity, --identity-file, set JITCTL_IDENTITY, or identity_file in the config file.")
             : token;
     }
 
-    public BrokerClient CreateClient(ParseResult result)
+    public Uri ResolveBroker(ParseResult result)
     {
-        var address = result.GetValue(Broker)!;
+        var address = result.GetValue(Broker) ?? Environment.GetEnvironmentVariable("JITCTL_BROKER") ?? LoadConfig(result).Broker ?? DefaultBroker;
         return Uri.TryCreate(address, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
-            ? new BrokerClient(uri)
-            : throw new UsageException($"--broker '{address}' is not an http(s) URL.");
+            ? uri
+            : throw new UsageException($"broker address '{address}' is not an http(s) URL.");
     }
 
-    public TimeSpan Timeout(ParseResult result) => TimeSpan.FromSeconds(Math.Max(1, result.GetValue(TimeoutSeconds)));
+    public BrokerClient CreateClient(ParseResult result) => new(ResolveBroker(result));
+
+    public AdminClient CreateAdminClient(ParseResult result) => new(ResolveBroker(result), ResolveIdentity(result), Timeout(result));
+
+    public TimeSpan Timeout(ParseResult result) =>
+        TimeSpan.FromSeconds(Math.Max(1, result.GetValue(TimeoutSeconds) ?? LoadConfig(result).Timeout ?? 10));
+
+    private CliConfig LoadConfig(ParseResult result)
+    {
+        var explicitPath = result.GetValue(Config)?.FullName ?? Environment.GetEnvironmentVariable("JITCTL_CONFIG");
+        var path = explicitPath ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config", "jitctl", "config.json");
+        if (!File.Exists(path))
+        {
+            return explicitPath is null ? new CliConfig() : throw new UsageException($"config file '{path}' does not exist.");
+        }
+
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            var root = doc.RootElement;
+            return new CliConfig(
+                root.TryGetProperty("broker", out var b) ? b.GetString() : null,
+                root.TryGetProperty("identity_file", out var f) ? f.GetString() : null,
+                root.TryGetProperty("timeout", out var t) && t.TryGetInt32(out var seconds) ? seconds : null);
+        }
+        catch (JsonException ex)
+        {
+            throw new UsageException($"config file '{path}' is not valid JSON: {ex.Message}");
+        }
+    }
+
+    private sealed record CliConfig(string? Broker = null, string? IdentityFile = null, int? Timeout = null);
 }
 
 internal sealed class UsageException(string message) : Exception(message);

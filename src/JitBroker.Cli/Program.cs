@@ -9,7 +9,13 @@ var root = new RootCommand("jitctl — JitBroker command line")
     BrokerCommands.EndTask(common),
     BrokerCommands.Introspect(common),
     VerifyCommand.Create(),
+    AuditCommands.Create(),
 };
+foreach (var command in AdminCommands.Create(common))
+{
+    root.Subcommands.Add(command);
+}
+
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {

@@ -19,6 +19,15 @@ public sealed class BrokerOptions
 
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>How a repeated identity token is treated on RequestCredential (see docs/attestation.md).</summary>
+    public ReplayMode ReplayMode { get; set; } = ReplayMode.Bound;
+
+    /// <summary>How long past the token's own expiry the replay cache remembers it (the attestation leeway).</summary>
+    public TimeSpan ReplaySlack { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Longest an agent may block in RequestCredential waiting for an approval decision.</summary>
+    public TimeSpan MaxApprovalWait { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Issuer kind used when a request names none.</summary>
     public string DefaultCredentialKind { get; set; } = "jwt";
 
@@ -54,9 +63,38 @@ public sealed class BrokerOptions
             yield return "Broker:RetryInitialDelay must be positive and at most Broker:RetryMaxDelay.";
         }
 
+        if (ReplaySlack < TimeSpan.Zero || ReplaySlack > TimeSpan.FromMinutes(5))
+        {
+            yield return "Broker:ReplaySlack must be between 0 and 5 minutes.";
+        }
+
+        if (MaxApprovalWait < TimeSpan.Zero || MaxApprovalWait > TimeSpan.FromMinutes(30))
+        {
+            yield return "Broker:MaxApprovalWait must be between 0 and 30 minutes.";
+        }
+
+        if (!Enum.IsDefined(ReplayMode))
+        {
+            yield return "Broker:ReplayMode must be Strict or Bound.";
+        }
+
         if (string.IsNullOrWhiteSpace(DefaultCredentialKind))
         {
             yield return "Broker:DefaultCredentialKind must name an issuer kind.";
         }
     }
+}
+
+/// <summary>Replay protection for identity tokens presented to RequestCredential.</summary>
+public enum ReplayMode
+{
+    /// <summary>
+    /// A token is bound to the first task it is used for: further RequestCredential calls with it are accepted
+    /// only for that same task (retries, one lease per tool); any other task is a replay. Fits SPIRE agents,
+    /// which hand out one cached JWT-SVID repeatedly for its lifetime.
+    /// </summary>
+    Bound,
+
+    /// <summary>Every token is good for exactly one RequestCredential; callers mint a fresh token per call.</summary>
+    Strict,
 }

@@ -3,6 +3,17 @@ namespace JitBroker.Core;
 /// <summary>A credential handed out, with the lease that tracks it and the decision that allowed it.</summary>
 public sealed record CredentialGrantResult(Lease Lease, IssuedCredential Credential, PolicyDecision Decision);
 
+/// <summary>RequestCredential's answer: a credential, or a pending approval to collect later.</summary>
+public sealed record RequestOutcome(CredentialGrantResult? Granted, ApprovalRecord? PendingApproval)
+{
+    public static RequestOutcome Issued(CredentialGrantResult granted) => new(granted, null);
+
+    public static RequestOutcome Pending(ApprovalRecord approval) => new(null, approval);
+}
+
+/// <summary>How the agent presents an approval it was told to wait for.</summary>
+public sealed record ApprovalTicket(string ApprovalId, TimeSpan Wait);
+
 public enum LeaseOutcomeKind
 {
     Revoked,
@@ -19,3 +30,6 @@ public sealed record IntrospectionResult(bool Active, TaskCredentialClaims? Clai
 {
     public static IntrospectionResult Inactive { get; } = new(false, null, null);
 }
+
+/// <summary>A renewed lease; <see cref="NewSecret"/> is set when the issuer minted a replacement credential.</summary>
+public sealed record RenewalResult(Lease Lease, string? NewSecret);

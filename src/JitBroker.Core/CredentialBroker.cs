@@ -1,15 +1,19 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace JitBroker.Core;
 
 /// <summary>
-/// The request path of DESIGN.md, step by step: attest → decide → mint → record → return. Transports call
-/// this and only map messages; everything that makes a decision happens here or in a component it calls.
+/// The request path of DESIGN.md, step by step: attest → replay → block → decide → mint → record → audit →
+/// return. Transports call this and only map messages; every decision happens here or in a component it
+/// calls. EndTask and introspection live in CredentialBroker.Tasks.cs, renewal in CredentialBroker.Renewal.cs.
 /// </summary>
 public sealed partial class CredentialBroker
 {
     /// <summary>Tokens larger than this are never a credential we minted; answer inactive without parsing.</summary>
     public const int MaxIntrospectedTokenLength = 16 * 1024;
+    public const string ReasonBlocked = "agent.blocked";
+    public const string ReasonAuditUnavailable = "audit.unavailable";
 
     private readonly AttestorRegistry _attestors;
     private readonly IPolicyEngine _policy;
@@ -17,6 +21,11 @@ public sealed partial class CredentialBroker
     private readonly ILeaseStore _leases;
     private readonly LeaseRevoker _revoker;
     private readonly IReadOnlyList<ITaskCredentialVerifier> _verifiers;
+    private readonly ReplayGuard _replay;
+    private readonly IKillSwitch _killSwitch;
+    private readonly ApprovalService _approvals;
+    private readonly IAuditLog _audit;
+    private readonly BrokerMetrics _metrics;
     private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<CredentialBroker> _log;
@@ -25,9 +34,8 @@ public sealed partial class CredentialBroker
         AttestorRegistry attestors,
         IPolicyEngine policy,
         IssuerRegistry issuers,
-        ILeaseStore leases,
-        LeaseRevoker revoker,
         IEnumerable<ITaskCredentialVerifier> verifiers,
+        BrokerCollaborators collaborators,
         BrokerOptions options,
         TimeProvider time,
         ILogger<CredentialBroker> log)
@@ -35,19 +43,50 @@ public sealed partial class CredentialBroker
         _attestors = attestors;
         _policy = policy;
         _issuers = issuers;
-        _leases = leases;
-        _revoker = revoker;
         _verifiers = [.. verifiers];
+        _leases = collaborators.Leases;
+        _revoker = collaborators.Revoker;
+        _replay = new ReplayGuard(collaborators.ReplayCache, options, time);
+        _killSwitch = collaborators.KillSwitch;
+        _approvals = collaborators.Approvals;
+        _audit = collaborators.Audit;
+        _metrics = collaborators.Metrics;
         _options = options;
         _time = time;
         _log = log;
     }
 
-    public async Task<CredentialGrantResult> RequestCredentialAsync(
-        AttestationEvidence evidence, CredentialRequest request, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Attests, decides and either issues a credential or opens (or collects) a step-up approval.
+    /// <paramref name="approval"/> is set when the agent re-submits a request it was told needs approval.
+    /// </summary>
+    public async Task<RequestOutcome> RequestCredentialAsync(
+        AttestationEvidence evidence, CredentialRequest request, ApprovalTicket? approval = null, CancellationToken cancellationToken = default)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var outcome = await RequestCoreAsync(evidence, request, approval, cancellationToken).ConfigureAwait(false);
+            _metrics.RequestCompleted(outcome.Granted is null ? "pending" : "issued");
+            if (outcome.Granted is { } granted)
+            {
+                _metrics.Issued(Stopwatch.GetElapsedTime(started), granted.Lease.IssuerKind);
+            }
+
+            return outcome;
+        }
+        catch (BrokerException ex)
+        {
+            _metrics.RequestCompleted(ex.Failure.ToString().ToLowerInvariant());
+            throw;
+        }
+    }
+
+    private async Task<RequestOutcome> RequestCoreAsync(
+        AttestationEvidence evidence, CredentialRequest request, ApprovalTicket? approval, CancellationToken cancellationToken)
     {
         // 1 attest: nothing about the request is looked at before we know who is asking.
-        var agent = await _attestors.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
+        var agent = await AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
 
         CredentialRequestValidator.Validate(request);
         if (request.RequestedTtl is { } wanted && wanted < _options.MinTtl)
@@ -61,19 +100,55 @@ public sealed partial class CredentialBroker
             request = request with { CredentialKind = _options.DefaultCredentialKind };
         }
 
+        // 2 replay. In bound mode a token is bound to the task it was first used for: retries and one lease per
+        // tool within that task are fine, a different task is a replay.
+        var requestHash = RequestHash.Of(agent.Id, request);
+        await _replay.CheckAsync(agent, RequestHash.ForTask(agent.Id, request.TaskId), cancellationToken).ConfigureAwait(false);
+
+        // 3 kill switch.
+        await EnsureNotBlockedAsync(agent, request.TaskId, cancellationToken).ConfigureAwait(false);
+
         // 4 decide.
         var decision = _policy.Decide(agent, request);
         switch (decision.Effect)
         {
             case DecisionEffect.Deny:
                 LogDenied(_log, agent.Id, request.TaskId, request.Intent.Action, decision.RuleIds, decision.Reason);
+                await AuditAsync(new AuditEvent
+                {
+                    Type = AuditEventTypes.RequestDenied, AgentId = agent.Id, TaskId = request.TaskId, Intent = request.Intent,
+                    Decision = "deny", RuleIds = decision.RuleIds, Reason = Reasons.PolicyDenied, Detail = decision.Reason,
+                }, cancellationToken).ConfigureAwait(false);
                 throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.PolicyDenied, decision.Reason);
+            case DecisionEffect.NeedsApproval when approval is null:
+                var pending = await _approvals.CreateAsync(agent, request, requestHash, decision, cancellationToken).ConfigureAwait(false);
+                await AuditAsync(new AuditEvent
+                {
+                    Type = AuditEventTypes.ApprovalRequested, AgentId = agent.Id, TaskId = request.TaskId, Intent = request.Intent,
+                    Decision = "needs-approval", RuleIds = decision.RuleIds, Detail = pending.ApprovalId,
+                }, cancellationToken).ConfigureAwait(false);
+                return RequestOutcome.Pending(pending);
             case DecisionEffect.NeedsApproval:
-                throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.PolicyApprovalRequired, decision.Reason);
+                var wait = approval.Wait > _options.MaxApprovalWait ? _options.MaxApprovalWait : approval.Wait;
+                var collected = await _approvals.CollectAsync(approval.ApprovalId, agent, requestHash, wait, cancellationToken).ConfigureAwait(false);
+                if (collected.State != ApprovalState.Consumed)
+                {
+                    return RequestOutcome.Pending(collected);
+                }
+
+                break;
         }
 
         var grant = decision.Grant ?? throw new InvalidOperationException("An allow decision must carry a grant.");
-        var ttl = Min(grant.Ttl, _options.MaxTtl);
+        var granted = await IssueAsync(agent, request.TaskId, request.Intent, grant, decision.RuleIds, parentLeaseId: null, cancellationToken).ConfigureAwait(false);
+        return RequestOutcome.Issued(granted with { Decision = decision with { Grant = grant } });
+    }
+
+    /// <summary>Steps 5-7: mint, record before handing out, audit — undoing the credential if either of the last two fails.</summary>
+    private async Task<CredentialGrantResult> IssueAsync(WorkloadIdentity agent, string taskId, TaskIntent intent, Grant grant,
+        IReadOnlyList<string> ruleIds, string? parentLeaseId, CancellationToken cancellationToken)
+    {
+        var ttl = grant.Ttl < _options.MaxTtl ? grant.Ttl : _options.MaxTtl;
         if (ttl < _options.MinTtl)
         {
             throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.PolicyDenied,
@@ -81,100 +156,104 @@ public sealed partial class CredentialBroker
         }
 
         grant = grant with { Ttl = ttl };
-
-        // 5 mint.
         var issuer = _issuers.Get(grant.CredentialKind);
         var leaseId = LeaseIds.New();
-        var credential = await issuer.IssueAsync(new IssueRequest(leaseId, agent, request.TaskId, grant), cancellationToken).ConfigureAwait(false);
-
+        var credential = await issuer.IssueAsync(new IssueRequest(leaseId, agent, taskId, grant), cancellationToken).ConfigureAwait(false);
         var lease = new Lease
         {
             LeaseId = leaseId,
-            TaskId = request.TaskId,
+            TaskId = taskId,
             AgentId = agent.Id,
+            ParentLeaseId = parentLeaseId,
             IssuerKind = issuer.Kind,
             BackendHandle = credential.BackendHandle,
             Scope = grant.Scope,
             IssuedAt = credential.IssuedAt,
             ExpiresAt = credential.ExpiresAt,
             DueAt = credential.ExpiresAt,
-            RuleIds = decision.RuleIds,
+            RuleIds = ruleIds,
             CredentialFingerprint = credential.Fingerprint,
+            AgentFacts = AgentFacts.From(agent),
         };
 
-        // 6 record — before the credential leaves the broker. From here on the caller's cancellation is
-        // not honoured: a half-done persist must end either recorded or undone, never in between.
+        // From here on the caller's cancellation is not honoured: a half-done persist must end either
+        // recorded or undone, never in between.
         await PersistOrUndoAsync(issuer, lease).ConfigureAwait(false);
 
-        LogIssued(_log, lease.LeaseId, agent.Id, request.TaskId, grant.Scope.Audience, credential.Fingerprint, lease.ExpiresAt);
-        return new CredentialGrantResult(lease, credential, decision with { Grant = grant });
-    }
-
-    public async Task<EndTaskResult> EndTaskAsync(
-        AttestationEvidence evidence, string taskId, CancellationToken cancellationToken = default)
-    {
-        var agent = await _attestors.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
-        CredentialRequestValidator.RequireTaskId(taskId);
-
-        // Only the calling agent's leases: one agent can never end another agent's task.
-        var leases = await _leases.ListByTaskAsync(agent.Id, taskId, cancellationToken).ConfigureAwait(false);
-        if (leases.Count == 0)
+        // Kill switch, second look: a block stored while this request was minting either shows up here, or
+        // came after the lease was recorded and the block's own sweep revokes it. Either way no live
+        // credential leaves the broker once BlockAgent has returned.
+        if (await _killSwitch.FindBlockAsync(agent.Id, CancellationToken.None).ConfigureAwait(false) is { } block)
         {
-            throw new BrokerException(BrokerFailure.NotFound, Reasons.TaskNotFound, $"No leases for task '{taskId}' held by the calling agent.");
+            await RevokeUnauditedAsync(lease).ConfigureAwait(false);
+            throw new BrokerException(BrokerFailure.PermissionDenied, ReasonBlocked, $"This agent is blocked by an operator: {block.Reason}");
         }
 
-        var outcomes = await Task.WhenAll(leases.Select(l => RevokeNowAsync(l, cancellationToken))).ConfigureAwait(false);
-        LogTaskEnded(_log, taskId, agent.Id, outcomes.Length);
-        return new EndTaskResult(taskId, outcomes);
-    }
-
-    public async Task<IntrospectionResult> IntrospectAsync(
-        AttestationEvidence evidence, string token, CancellationToken cancellationToken = default)
-    {
-        // RFC 7662 §2.1: the endpoint must not be an open token-scanning oracle, so callers attest too.
-        await _attestors.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
-        if (string.IsNullOrEmpty(token) || token.Length > MaxIntrospectedTokenLength)
+        try
         {
-            return IntrospectionResult.Inactive;
-        }
-
-        foreach (var verifier in _verifiers)
-        {
-            var claims = verifier.Verify(token);
-            if (claims is null)
+            await _audit.AppendAsync(new AuditEvent
             {
-                continue;
-            }
-
-            var lease = await _leases.GetAsync(claims.LeaseId, cancellationToken).ConfigureAwait(false);
-            var now = _time.GetUtcNow();
-            var active = lease is not null
-                && lease.IsLiveAt(now)
-                && now < claims.ExpiresAt
-                && string.Equals(lease.CredentialFingerprint, Fingerprints.Of(token), StringComparison.Ordinal);
-            return active ? new IntrospectionResult(true, claims, verifier.Kind) : IntrospectionResult.Inactive;
+                Type = AuditEventTypes.CredentialIssued, AgentId = agent.Id, TaskId = taskId, Intent = intent, Decision = "allow",
+                RuleIds = ruleIds, LeaseId = leaseId, ParentLeaseId = parentLeaseId, CredentialFingerprint = credential.Fingerprint,
+                Detail = $"{issuer.Kind} for {grant.Scope.Audience}, expires {lease.ExpiresAt:O}",
+            }, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception auditError)
+        {
+            // Fail closed: a credential the audit record does not show must not leave the broker.
+            LogAuditFailed(_log, leaseId, auditError);
+            await RevokeUnauditedAsync(lease).ConfigureAwait(false);
+            throw new BrokerException(BrokerFailure.Unavailable, ReasonAuditUnavailable,
+                "The audit record could not be written; no credential was issued. Retry later.", auditError);
         }
 
-        return IntrospectionResult.Inactive;
+        LogIssued(_log, lease.LeaseId, agent.Id, taskId, grant.Scope.Audience, credential.Fingerprint, lease.ExpiresAt);
+        return new CredentialGrantResult(lease, credential, new PolicyDecision(DecisionEffect.Allow, grant, ruleIds, ""));
     }
 
-    private async Task<LeaseRevocationOutcome> RevokeNowAsync(Lease lease, CancellationToken cancellationToken)
+    private async Task<WorkloadIdentity> AttestAsync(AttestationEvidence evidence, CancellationToken cancellationToken)
     {
-        if (lease.State == LeaseState.Revoked)
+        try
         {
-            return new LeaseRevocationOutcome(lease.LeaseId, LeaseOutcomeKind.AlreadyRevoked, null);
+            return await _attestors.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
         }
-
-        var claimed = await _leases.TryClaimAsync(lease.LeaseId, _time.GetUtcNow(), _options.RevocationClaimTimeout, cancellationToken).ConfigureAwait(false);
-        if (claimed is null)
+        catch (BrokerException ex)
         {
-            return new LeaseRevocationOutcome(lease.LeaseId, LeaseOutcomeKind.AlreadyRevoked, null);
+            _metrics.AttestationFailed(ex.Reason);
+            await AuditAsync(new AuditEvent
+            {
+                Type = AuditEventTypes.AttestationFailed, Reason = ex.Reason,
+                CredentialFingerprint = evidence.BearerToken is { } token ? Fingerprints.Of(token) : null,
+            }, cancellationToken).ConfigureAwait(false);
+            throw;
         }
+    }
 
-        var result = await _revoker.RevokeClaimedAsync(claimed, cancellationToken).ConfigureAwait(false);
-        return result.IsDone
-            ? new LeaseRevocationOutcome(lease.LeaseId, LeaseOutcomeKind.Revoked, null)
-            : new LeaseRevocationOutcome(lease.LeaseId, LeaseOutcomeKind.Failed, result.Error);
+    private async Task EnsureNotBlockedAsync(WorkloadIdentity agent, string? taskId, CancellationToken cancellationToken)
+    {
+        if (await _killSwitch.FindBlockAsync(agent.Id, cancellationToken).ConfigureAwait(false) is { } block)
+        {
+            await AuditAsync(new AuditEvent
+            {
+                Type = AuditEventTypes.RequestDenied, AgentId = agent.Id, TaskId = taskId, Decision = "deny",
+                Reason = ReasonBlocked, Detail = $"blocked by {block.BlockedBy} ({block.Pattern}): {block.Reason}",
+            }, cancellationToken).ConfigureAwait(false);
+            throw new BrokerException(BrokerFailure.PermissionDenied, ReasonBlocked,
+                $"This agent is blocked by an operator: {block.Reason}");
+        }
+    }
+
+    /// <summary>Audit for events that are not issuance: a failure to record them is logged, not turned into a different answer.</summary>
+    private async Task AuditAsync(AuditEvent auditEvent, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _audit.AppendAsync(auditEvent, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogAuditEventLost(_log, auditEvent.Type, ex);
+        }
     }
 
     private async Task PersistOrUndoAsync(ICredentialIssuer issuer, Lease lease)
@@ -205,25 +284,20 @@ public sealed partial class CredentialBroker
         }
     }
 
-    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
-
-    [LoggerMessage(EventId = 1001, EventName = "CredentialIssued", Level = LogLevel.Information,
-        Message = "Issued lease {LeaseId} to {AgentId} for task {TaskId}, audience {Audience}, credential {Fingerprint}, expires {ExpiresAt:O}")]
-    private static partial void LogIssued(ILogger logger, string leaseId, string agentId, string taskId, string audience, string fingerprint, DateTimeOffset expiresAt);
-
-    [LoggerMessage(EventId = 1002, EventName = "RequestDenied", Level = LogLevel.Information,
-        Message = "Denied {AgentId} task {TaskId} action {Action} (rules {RuleIds}): {Reason}")]
-    private static partial void LogDenied(ILogger logger, string agentId, string taskId, string action, IReadOnlyList<string> ruleIds, string reason);
-
-    [LoggerMessage(EventId = 1003, EventName = "TaskEnded", Level = LogLevel.Information,
-        Message = "Task {TaskId} of {AgentId} ended; {LeaseCount} lease(s) processed")]
-    private static partial void LogTaskEnded(ILogger logger, string taskId, string agentId, int leaseCount);
-
-    [LoggerMessage(EventId = 1004, EventName = "LeasePersistFailed", Level = LogLevel.Error,
-        Message = "Recording lease {LeaseId} ({IssuerKind}) failed; undoing the minted credential")]
-    private static partial void LogPersistFailed(ILogger logger, string leaseId, string issuerKind, Exception exception);
-
-    [LoggerMessage(EventId = 1005, EventName = "UndoFailed", Level = LogLevel.Critical,
-        Message = "Could not undo untracked credential {Fingerprint} of lease {LeaseId} ({IssuerKind}): {Error}")]
-    private static partial void LogUndoFailed(ILogger logger, string leaseId, string issuerKind, string fingerprint, string error);
+    /// <summary>The lease is recorded but the audit is not: revoke through the normal path so failures stay scheduled.</summary>
+    private async Task RevokeUnauditedAsync(Lease lease)
+    {
+        try
+        {
+            if (await _leases.TryClaimAsync(lease.LeaseId, _time.GetUtcNow(), _options.RevocationClaimTimeout, CancellationToken.None).ConfigureAwait(false) is { } claimed)
+            {
+                await _revoker.RevokeClaimedAsync(claimed, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            // The lease stays in the schedule and expires; the sweeper revokes it then.
+            LogPersistFailed(_log, lease.LeaseId, lease.IssuerKind, ex);
+        }
+    }
 }

@@ -14,14 +14,21 @@ public sealed partial class LeaseRevoker
     private readonly RetryBackoff _backoff;
     private readonly TimeProvider _time;
     private readonly ILogger<LeaseRevoker> _log;
+    private readonly IAuditLog? _audit;
+    private readonly BrokerMetrics? _metrics;
 
-    public LeaseRevoker(ILeaseStore leases, IssuerRegistry issuers, RetryBackoff backoff, TimeProvider time, ILogger<LeaseRevoker> log)
+    /// <param name="audit">Where revocations are recorded; a failure to record is logged, never allowed to undo a revocation.</param>
+    /// <param name="metrics">Revocation outcome and lag instruments.</param>
+    public LeaseRevoker(ILeaseStore leases, IssuerRegistry issuers, RetryBackoff backoff, TimeProvider time, ILogger<LeaseRevoker> log,
+        IAuditLog? audit = null, BrokerMetrics? metrics = null)
     {
         _leases = leases;
         _issuers = issuers;
         _backoff = backoff;
         _time = time;
         _log = log;
+        _audit = audit;
+        _metrics = metrics;
     }
 
     /// <summary>Revokes a lease the caller has claimed. Never throws for backend failures.</summary>
@@ -48,10 +55,17 @@ public sealed partial class LeaseRevoker
         }
 
         var now = _time.GetUtcNow();
+        _metrics?.Revocation(result.Status, lease.IssuerKind);
         if (result.IsDone)
         {
             await _leases.MarkRevokedAsync(lease.LeaseId, now, cancellationToken).ConfigureAwait(false);
             LogRevoked(_log, lease.LeaseId, lease.TaskId, lease.AgentId, result.Status);
+            if (now >= lease.ExpiresAt)
+            {
+                _metrics?.RevocationLag(now - lease.ExpiresAt);
+            }
+
+            await AuditAsync(AuditEventTypes.LeaseRevoked, lease, result.Status.ToString()).ConfigureAwait(false);
         }
         else
         {
@@ -59,10 +73,36 @@ public sealed partial class LeaseRevoker
             var next = now + _backoff.DelayFor(attempt);
             await _leases.MarkRevokeFailedAsync(lease.LeaseId, result.Error ?? "unknown error", next, cancellationToken).ConfigureAwait(false);
             LogRevokeFailed(_log, lease.LeaseId, lease.IssuerKind, attempt, result.Error ?? "unknown error", next);
+            await AuditAsync(AuditEventTypes.RevocationFailed, lease, $"attempt {attempt}: {result.Error}; next attempt {next:O}").ConfigureAwait(false);
         }
 
         return result;
     }
+
+    private async Task AuditAsync(string type, Lease lease, string detail)
+    {
+        if (_audit is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await _audit.AppendAsync(new AuditEvent
+            {
+                Type = type, AgentId = lease.AgentId, TaskId = lease.TaskId, LeaseId = lease.LeaseId,
+                ParentLeaseId = lease.ParentLeaseId, CredentialFingerprint = lease.CredentialFingerprint, Detail = detail,
+            }, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            LogAuditLost(_log, lease.LeaseId, ex);
+        }
+    }
+
+    [LoggerMessage(EventId = 3004, EventName = "RevocationAuditLost", Level = LogLevel.Error,
+        Message = "The audit record of lease {LeaseId}'s revocation could not be written")]
+    private static partial void LogAuditLost(ILogger logger, string leaseId, Exception exception);
 
     [LoggerMessage(EventId = 3001, EventName = "LeaseRevoked", Level = LogLevel.Information,
         Message = "Lease {LeaseId} of task {TaskId} (agent {AgentId}) revoked: {Status}")]

@@ -1,18 +1,16 @@
+using System.Security.Cryptography.X509Certificates;
 using Grpc.Health.V1;
 using JitBroker.Attestation;
-using JitBroker.Core;
-using JitBroker.Issuance;
-using JitBroker.Leases;
-using JitBroker.Policy;
-using JitBroker.Revocation;
 using JitBroker.Wire;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 
 namespace JitBroker.Server;
 
 /// <summary>
-/// Composition root: reads and validates settings, wires the components behind their interfaces, and
-/// opens the two listeners (h2c gRPC, HTTP/1.1 for JWKS and health).
+/// Composition root: reads and validates settings, wires the components (BrokerServices.cs), and opens the
+/// listeners: h2c gRPC, HTTP/1.1 for JWKS/health/metrics, and optionally TLS gRPC requiring client
+/// certificates for X.509-SVID agents.
 /// </summary>
 public static class BrokerHost
 {
@@ -24,54 +22,26 @@ public static class BrokerHost
         var settings = LoadSettings(builder.Configuration);
 
         var endpoints = new BoundEndpoints();
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            kestrel.Listen(SettingsValidator.ParseEndpoint(settings.Listen.Grpc), o =>
-            {
-                o.Protocols = HttpProtocols.Http2;
-                endpoints.Grpc = o;
-            });
-            kestrel.Listen(SettingsValidator.ParseEndpoint(settings.Listen.Http), o =>
-            {
-                o.Protocols = HttpProtocols.Http1;
-                endpoints.Http = o;
-            });
-        });
-
-        AddBrokerServices(builder.Services, settings, endpoints);
+        builder.WebHost.ConfigureKestrel(kestrel => ConfigureListeners(kestrel, settings, endpoints));
+        BrokerServices.Add(builder.Services, settings, endpoints);
 
         var app = builder.Build();
-        var log = app.Services.GetRequiredService<ILogger<BrokerStartup>>();
-        BrokerStartup.LogStarting(log, settings.Profile, settings.Leases.Store);
-        if (settings.Leases.Store == "memory")
-        {
-            BrokerStartup.LogInMemoryLeases(log);
-        }
-
-        if (settings.IsEmbedded)
-        {
-            BrokerStartup.LogEmbeddedProfile(log, DevTrustDomain.Name);
-        }
+        BrokerServices.ResolveEagerly(app.Services, settings);
 
         var registry = new GrpcServiceRegistry();
         app.Services.GetRequiredService<CredentialBrokerGrpcService>().Register(registry);
+        app.Services.GetRequiredService<BrokerAdminGrpcService>().Register(registry);
         var health = app.Services.GetRequiredService<GrpcHealthService>();
         health.Register(registry);
-        health.SetStatus("", HealthCheckResponse.Types.ServingStatus.Serving);
-        health.SetStatus(CredentialBrokerGrpcService.ServiceName, HealthCheckResponse.Types.ServingStatus.Serving);
-        app.Lifetime.ApplicationStopping.Register(() =>
-        {
-            // Tell load balancers first, so no new call lands on a broker that is going away.
-            health.SetStatus("", HealthCheckResponse.Types.ServingStatus.NotServing);
-            health.SetStatus(CredentialBrokerGrpcService.ServiceName, HealthCheckResponse.Types.ServingStatus.NotServing);
-        });
+        SetServing(health, HealthCheckResponse.Types.ServingStatus.Serving);
+        // Tell load balancers first, so no new call lands on a broker that is going away.
+        app.Lifetime.ApplicationStopping.Register(() => SetServing(health, HealthCheckResponse.Types.ServingStatus.NotServing));
         app.UseGrpcWire(registry, new GrpcServerOptions { MaxReceiveMessageSize = settings.Listen.MaxReceiveMessageSize });
         HttpEndpoints.Map(app);
         return app;
     }
 
-    /// <summary>Binds and validates settings; the embedded profile first creates its dev trust domain.</summary>
+    /// <summary>Binds and validates settings; the embedded profile first creates its dev trust domain and defaults.</summary>
     public static JitBrokerSettings LoadSettings(IConfiguration configuration)
     {
         JitBrokerSettings settings;
@@ -87,13 +57,17 @@ public static class BrokerHost
 
         if (settings.IsEmbedded)
         {
-            var devDirectory = Path.Combine(settings.DataDirectory, "dev-trust-domain");
             CreatePrivateDirectory(settings.DataDirectory);
-            var dev = DevTrustDomain.LoadOrCreate(devDirectory, TimeProvider.System);
+            var dev = DevTrustDomain.LoadOrCreate(Path.Combine(settings.DataDirectory, "dev-trust-domain"), TimeProvider.System);
             settings.Attestation.JwtSvid.TrustBundles.TryAdd(DevTrustDomain.Name, dev.BundlePath);
             if (string.IsNullOrWhiteSpace(settings.Issuer.Issuer))
             {
                 settings.Issuer.Issuer = "http://" + settings.Listen.Http;
+            }
+
+            if (string.IsNullOrWhiteSpace(settings.Audit.Path))
+            {
+                settings.Audit.Path = Path.Combine(settings.DataDirectory, "audit.jsonl");
             }
         }
 
@@ -102,59 +76,48 @@ public static class BrokerHost
         return errors.Count == 0 ? settings : throw new InvalidBrokerConfigurationException(errors);
     }
 
-    private static void AddBrokerServices(IServiceCollection services, JitBrokerSettings settings, BoundEndpoints endpoints)
+    private static void ConfigureListeners(KestrelServerOptions kestrel, JitBrokerSettings settings, BoundEndpoints endpoints)
     {
-        services.AddSingleton(settings);
-        services.AddSingleton(endpoints);
-        services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(settings.Broker);
-        services.AddSingleton(settings.Attestation.JwtSvid);
-        services.AddSingleton<IWorkloadAttestor, JwtSvidAttestor>();
-        services.AddSingleton(sp => new AttestorRegistry(sp.GetServices<IWorkloadAttestor>()));
-
-        services.AddSingleton<IPolicyEngine>(_ => LoadPolicy(settings.Policy.Path));
-
-        services.AddSingleton(new SigningKeyOptions
+        kestrel.AddServerHeader = false;
+        kestrel.Listen(SettingsValidator.ParseEndpoint(settings.Listen.Grpc), o =>
         {
-            DataDirectory = settings.DataDirectory,
-            PrivateKeyPemPath = settings.SigningKey.PrivateKeyPemPath,
-            PreviousPublicKeyPemPaths = settings.SigningKey.PreviousPublicKeyPemPaths,
+            o.Protocols = HttpProtocols.Http2;
+            endpoints.Grpc = o;
         });
-        services.AddSingleton<ISigningKeyProvider, FileSigningKeyProvider>();
-        services.AddSingleton(settings.Issuer);
-        services.AddSingleton<JwtCredentialIssuer>();
-        services.AddSingleton<ICredentialIssuer>(sp => sp.GetRequiredService<JwtCredentialIssuer>());
-        services.AddSingleton<ITaskCredentialVerifier>(sp => sp.GetRequiredService<JwtCredentialIssuer>());
-        services.AddSingleton(sp => new IssuerRegistry(sp.GetServices<ICredentialIssuer>()));
-
-        services.AddSingleton<ILeaseStore, InMemoryLeaseStore>();
-        services.AddSingleton(new RetryBackoff(settings.Broker.RetryInitialDelay, settings.Broker.RetryMaxDelay));
-        services.AddSingleton<LeaseRevoker>();
-        services.AddSingleton<CredentialBroker>();
-        services.AddSingleton<CredentialBrokerGrpcService>();
-        services.AddSingleton<GrpcHealthService>();
-        services.AddJitBrokerRevocation(settings.Revocation);
+        kestrel.Listen(SettingsValidator.ParseEndpoint(settings.Listen.Http), o =>
+        {
+            o.Protocols = HttpProtocols.Http1;
+            endpoints.Http = o;
+        });
+        if (settings.Listen.Mtls is { } mtls)
+        {
+            var certificate = X509Certificate2.CreateFromPemFile(settings.Listen.MtlsCertificatePath!, settings.Listen.MtlsKeyPath);
+            kestrel.Listen(SettingsValidator.ParseEndpoint(mtls), o =>
+            {
+                o.Protocols = HttpProtocols.Http2;
+                o.UseHttps(https =>
+                {
+                    https.ServerCertificate = certificate;
+                    https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
+                    // TLS only proves possession of the key; the X.509-SVID attestor validates the chain against the
+                    // trust domain's bundle (never the system roots) and the SPIFFE rules.
+                    https.ClientCertificateValidation = (_, _, _) => true;
+                });
+                endpoints.Mtls = o;
+            });
+        }
     }
 
-    private static YamlPolicyEngine LoadPolicy(string path)
+    private static void SetServing(GrpcHealthService health, HealthCheckResponse.Types.ServingStatus status)
     {
-        try
-        {
-            return YamlPolicyEngine.LoadFile(path);
-        }
-        catch (PolicyLoadException ex)
-        {
-            throw new InvalidBrokerConfigurationException([$"Policy: {ex.Message}"]);
-        }
-        catch (IOException ex)
-        {
-            throw new InvalidBrokerConfigurationException([$"Policy file '{path}' cannot be read: {ex.Message}"]);
-        }
+        health.SetStatus("", status);
+        health.SetStatus(CredentialBrokerGrpcService.ServiceName, status);
+        health.SetStatus(BrokerAdminGrpcService.ServiceName, status);
     }
 
     /// <summary>Relative paths that do not exist from the working directory resolve against the shipped files.</summary>
     private static string ResolveShipped(string path) =>
-        Path.IsPathRooted(path) || File.Exists(path) ? path : Path.Combine(AppContext.BaseDirectory, path);
+        path.Length == 0 || Path.IsPathRooted(path) || Path.Exists(path) ? path : Path.Combine(AppContext.BaseDirectory, path);
 
     private static void CreatePrivateDirectory(string path)
     {
@@ -173,9 +136,13 @@ public sealed class BoundEndpoints
 
     public ListenOptions? Http { get; set; }
 
+    public ListenOptions? Mtls { get; set; }
+
     public Uri GrpcUri => new($"http://{Grpc?.IPEndPoint}");
 
     public Uri HttpUri => new($"http://{Http?.IPEndPoint}");
+
+    public Uri? MtlsUri => Mtls is null ? null : new Uri($"https://{Mtls.IPEndPoint}");
 }
 
 public sealed class InvalidBrokerConfigurationException(IReadOnlyList<string> errors)

@@ -25,6 +25,8 @@ public sealed class CredentialBrokerGrpcService
             (EndTaskRequest r, ServerCallContext c) => WireErrors.Map(() => EndTaskAsync(r, c)));
         registry.AddUnary(ServiceName, "IntrospectCredential", IntrospectCredentialRequest.Parser,
             (IntrospectCredentialRequest r, ServerCallContext c) => WireErrors.Map(() => IntrospectAsync(r, c)));
+        registry.AddUnary(ServiceName, "RenewCredential", RenewCredentialRequest.Parser,
+            (RenewCredentialRequest r, ServerCallContext c) => WireErrors.Map(() => RenewAsync(r, c)));
     }
 
     private async Task<RequestCredentialResponse> RequestCredentialAsync(RequestCredentialRequest request, ServerCallContext context)
@@ -37,7 +39,27 @@ public sealed class CredentialBrokerGrpcService
             request.Target,
             request.RequestedTtl is null ? null : ToTimeSpan(request.RequestedTtl));
 
-        var result = await _broker.RequestCredentialAsync(Evidence.From(context), domainRequest, context.CancellationToken);
+        var ticket = request.ApprovalId.Length == 0 ? null
+            : new ApprovalTicket(request.ApprovalId, request.AwaitApproval is null ? TimeSpan.Zero : ToTimeSpan(request.AwaitApproval));
+        var outcome = await _broker.RequestCredentialAsync(Evidence.From(context), domainRequest, ticket, context.CancellationToken);
+        if (outcome.PendingApproval is { } pending)
+        {
+            var waiting = new RequestCredentialResponse
+            {
+                PendingApproval = new PendingApproval
+                {
+                    ApprovalId = pending.ApprovalId,
+                    ExpiresAt = Timestamp.FromDateTimeOffset(pending.ExpiresAt),
+                    Reason = "This request needs a human's approval before a credential is issued.",
+                },
+            };
+            waiting.PendingApproval.Approvers.AddRange(pending.Approvers);
+            waiting.PendingApproval.RuleIds.AddRange(pending.RuleIds);
+            waiting.RuleIds.AddRange(pending.RuleIds);
+            return waiting;
+        }
+
+        var result = outcome.Granted!;
         var lease = result.Lease;
         var response = new RequestCredentialResponse
         {
@@ -71,6 +93,18 @@ public sealed class CredentialBrokerGrpcService
         }
 
         return response;
+    }
+
+    private async Task<RenewCredentialResponse> RenewAsync(RenewCredentialRequest request, ServerCallContext context)
+    {
+        var result = await _broker.RenewCredentialAsync(Evidence.From(context), request.LeaseId,
+            request.RequestedTtl is null ? null : ToTimeSpan(request.RequestedTtl), context.CancellationToken);
+        return new RenewCredentialResponse
+        {
+            LeaseId = result.Lease.LeaseId,
+            Credential = result.NewSecret is null ? null : new Credential { Kind = result.Lease.IssuerKind, Token = result.NewSecret },
+            ExpiresAt = Timestamp.FromDateTimeOffset(result.Lease.ExpiresAt),
+        };
     }
 
     private async Task<IntrospectCredentialResponse> IntrospectAsync(IntrospectCredentialRequest request, ServerCallContext context)
@@ -107,7 +141,7 @@ public sealed class CredentialBrokerGrpcService
         return message;
     }
 
-    private static TimeSpan ToTimeSpan(Duration duration)
+    internal static TimeSpan ToTimeSpan(Duration duration)
     {
         // Duration.ToTimeSpan throws on out-of-range values; a hostile request gets INVALID_ARGUMENT instead.
         if (duration.Seconds is < 0 or > 366L * 24 * 3600 || duration.Nanos is < -999_999_999 or > 999_999_999)

@@ -1,14 +1,19 @@
 using JitBroker.Attestation;
+using JitBroker.Audit;
 using JitBroker.Core;
 using JitBroker.Issuance;
+using JitBroker.Policy;
+using JitBroker.Redis;
 using JitBroker.Revocation;
+using JitBroker.Vault;
 
 namespace JitBroker.Server;
 
 /// <summary>
 /// Everything the host reads from configuration (section "JitBroker"; environment variables
-/// <c>JITBROKER__…</c>; command line <c>--JitBroker:…</c>). Validated once at start-up by
-/// <see cref="SettingsValidator"/>; the broker refuses to start on any error.
+/// <c>JITBROKER__…</c>; command line <c>--JitBroker:…</c>). Each component owns its options class and its
+/// validation; <see cref="SettingsValidator"/> runs them all once at start-up and the broker refuses to start
+/// on any error.
 /// </summary>
 public sealed class JitBrokerSettings
 {
@@ -17,7 +22,7 @@ public sealed class JitBrokerSettings
     /// <summary><c>embedded</c> (one node, no servers, dev trust domain) or <c>production</c>.</summary>
     public string Profile { get; set; } = Profiles.Embedded;
 
-    /// <summary>Generated keys and the dev trust domain live here (created with mode 0700).</summary>
+    /// <summary>Generated keys, the dev trust domain and (embedded) the audit log live here (created mode 0700).</summary>
     public string DataDirectory { get; set; } = ".jitbroker";
 
     public ListenSettings Listen { get; set; } = new();
@@ -28,15 +33,26 @@ public sealed class JitBrokerSettings
 
     public SigningKeySettings SigningKey { get; set; } = new();
 
-    public AttestationSettings Attestation { get; set; } = new();
+    public AttestationOptions Attestation { get; set; } = new() { JwtSvid = new JwtSvidOptions { Audience = "jitbroker" } };
 
-    public PolicySettings Policy { get; set; } = new();
+    public PolicyOptions Policy { get; set; } = new() { Path = "policies/sample.yaml" };
 
     public LeaseStoreSettings Leases { get; set; } = new();
 
+    public RedisOptions Redis { get; set; } = new();
+
+    /// <summary>Vault issuers are registered only when <see cref="VaultOptions.Address"/> is set.</summary>
+    public VaultOptions Vault { get; set; } = new();
+
     public RevocationOptions Revocation { get; set; } = new();
 
+    public AuditOptions Audit { get; set; } = new();
+
+    public AdminOptions Admin { get; set; } = new();
+
     public bool IsEmbedded => string.Equals(Profile, Profiles.Embedded, StringComparison.Ordinal);
+
+    public bool UsesRedis => string.Equals(Leases.Store, LeaseStoreSettings.Redis, StringComparison.Ordinal);
 }
 
 public static class Profiles
@@ -50,8 +66,16 @@ public sealed class ListenSettings
     /// <summary>Cleartext HTTP/2 (prior knowledge) endpoint for gRPC, host:port.</summary>
     public string Grpc { get; set; } = "127.0.0.1:50051";
 
-    /// <summary>HTTP/1.1 endpoint for JWKS and health; h2c and HTTP/1.1 cannot share a cleartext port.</summary>
+    /// <summary>HTTP/1.1 endpoint for JWKS, health and metrics; h2c and HTTP/1.1 cannot share a cleartext port.</summary>
     public string Http { get; set; } = "127.0.0.1:8080";
+
+    /// <summary>Optional TLS endpoint for gRPC that requires a client certificate (X.509-SVID agents).</summary>
+    public string? Mtls { get; set; }
+
+    /// <summary>The mTLS listener's own certificate and key (PEM).</summary>
+    public string? MtlsCertificatePath { get; set; }
+
+    public string? MtlsKeyPath { get; set; }
 
     /// <summary>Largest gRPC message accepted, in bytes.</summary>
     public int MaxReceiveMessageSize { get; set; } = 4 * 1024 * 1024;
@@ -64,19 +88,11 @@ public sealed class SigningKeySettings
     public List<string> PreviousPublicKeyPemPaths { get; set; } = [];
 }
 
-public sealed class AttestationSettings
-{
-    public JwtSvidOptions JwtSvid { get; set; } = new() { Audience = "jitbroker" };
-}
-
-public sealed class PolicySettings
-{
-    /// <summary>Policy file; relative paths resolve against the application directory.</summary>
-    public string Path { get; set; } = "policies/sample.yaml";
-}
-
 public sealed class LeaseStoreSettings
 {
-    /// <summary>Only <c>memory</c> exists today; Redis is the production store once it lands.</summary>
-    public string Store { get; set; } = "memory";
+    public const string Memory = "memory";
+    public const string Redis = "redis";
+
+    /// <summary><c>memory</c> (embedded, one node, lost on restart) or <c>redis</c> (production, many replicas).</summary>
+    public string Store { get; set; } = Memory;
 }

@@ -34,33 +34,59 @@ public static class SettingsValidator
             errors.Add("JitBroker:Listen:MaxReceiveMessageSize must be between 1 KiB and 64 MiB.");
         }
 
+        if (s.Listen.Mtls is { } mtls)
+        {
+            CheckEndpoint(mtls, "JitBroker:Listen:Mtls", errors);
+            if (!File.Exists(s.Listen.MtlsCertificatePath) || !File.Exists(s.Listen.MtlsKeyPath))
+            {
+                errors.Add("JitBroker:Listen:Mtls needs MtlsCertificatePath and MtlsKeyPath naming existing PEM files.");
+            }
+
+            if (!s.Attestation.X509Svid.IsConfigured())
+            {
+                errors.Add("JitBroker:Listen:Mtls is set but no X.509 trust bundle is configured (JitBroker:Attestation:X509Svid:TrustBundles).");
+            }
+        }
+
         errors.AddRange(s.Broker.Validate());
         errors.AddRange(s.Issuer.Validate());
         errors.AddRange(s.Revocation.Validate());
-        errors.AddRange(s.Attestation.JwtSvid.Validate());
-
-        if (s.Leases.Store != "memory")
+        errors.AddRange(s.Attestation.Validate());
+        errors.AddRange(s.Policy.Validate());
+        errors.AddRange(s.Audit.Validate().Select(e => "JitBroker:Audit: " + e));
+        errors.AddRange(s.Admin.Validate().Select(e => "JitBroker:" + e));
+        if (s.Vault.Address is not null)
         {
-            errors.Add($"JitBroker:Leases:Store '{s.Leases.Store}' is not supported; use 'memory'.");
+            errors.AddRange(s.Vault.Validate().Select(e => "JitBroker:Vault: " + e));
         }
 
-        if (string.IsNullOrWhiteSpace(s.Policy.Path))
+        if (s.Leases.Store is not (LeaseStoreSettings.Memory or LeaseStoreSettings.Redis))
         {
-            errors.Add("JitBroker:Policy:Path must name a policy file.");
+            errors.Add($"JitBroker:Leases:Store '{s.Leases.Store}' is not supported; use 'memory' or 'redis'.");
+        }
+        else if (s.UsesRedis)
+        {
+            errors.AddRange(s.Redis.Validate().Select(e => "JitBroker:Redis: " + e));
         }
 
         if (!s.IsEmbedded)
         {
             // The dev trust domain's private key sits next to the broker; trusting it in production would let
             // anyone with file access mint agent identities.
-            if (s.Attestation.JwtSvid.TrustBundles.Keys.Any(td => string.Equals(td, DevTrustDomain.Name, StringComparison.OrdinalIgnoreCase)))
+            if (s.Attestation.JwtSvid.TrustBundles.Keys.Concat(s.Attestation.JwtSvid.TrustBundleUrls.Keys).Concat(s.Attestation.X509Svid.TrustBundles.Keys)
+                .Any(td => string.Equals(td, DevTrustDomain.Name, StringComparison.OrdinalIgnoreCase)))
             {
-                errors.Add($"The development trust domain '{DevTrustDomain.Name}' exists only in the embedded profile; remove it from JitBroker:Attestation:JwtSvid:TrustBundles.");
+                errors.Add($"The development trust domain '{DevTrustDomain.Name}' exists only in the embedded profile; remove it from the trust bundles.");
             }
 
-            if (s.Attestation.JwtSvid.TrustBundles.Count == 0)
+            if (!s.Attestation.JwtSvid.IsConfigured() && !s.Attestation.Oidc.IsConfigured() && !s.Attestation.X509Svid.IsConfigured())
             {
-                errors.Add("A production broker needs at least one trust bundle (JitBroker:Attestation:JwtSvid:TrustBundles).");
+                errors.Add("A production broker needs at least one trust bundle or OIDC issuer (JitBroker:Attestation).");
+            }
+
+            if (!s.UsesRedis)
+            {
+                errors.Add("A production broker needs the Redis lease store (JitBroker:Leases:Store = redis): in-memory leases die with the process.");
             }
         }
 

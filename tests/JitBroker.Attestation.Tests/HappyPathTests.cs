@@ -158,14 +158,17 @@ public sealed class HappyPathTests
     }
 
     [Test]
-    public void Accepts_only_JWS_compact_shaped_bearer_tokens()
+    public void Accepts_only_JWS_compact_shaped_bearer_tokens_with_a_spiffe_subject()
     {
         var attestor = _f.Attestor();
+        var unsignedSpiffe = TestKey.B64Json(new { alg = "none" }) + "." + TestKey.B64Json(new { sub = "SPIFFE://x/y" }) + ".";
         Assert.Multiple(() =>
         {
             Assert.That(attestor.Method, Is.EqualTo("jwt-svid"));
             Assert.That(attestor.Accepts(new AttestationEvidence(_f.Token())), Is.True);
-            Assert.That(attestor.Accepts(new AttestationEvidence("eyJhbGciOiJub25lIn0.e30.")), Is.True, "shape only: validity is AttestAsync's job");
+            Assert.That(attestor.Accepts(new AttestationEvidence(unsignedSpiffe)), Is.True, "routing only: validity is AttestAsync's job");
+            Assert.That(attestor.Accepts(new AttestationEvidence("eyJhbGciOiJub25lIn0.e30.")), Is.False, "no sub: not a JWT-SVID");
+            Assert.That(attestor.Accepts(new AttestationEvidence(_f.Token(subject: "system:serviceaccount:a:b"))), Is.False, "an OIDC subject");
             Assert.That(attestor.Accepts(new AttestationEvidence(null)), Is.False);
             Assert.That(attestor.Accepts(new AttestationEvidence("")), Is.False);
             Assert.That(attestor.Accepts(new AttestationEvidence("opaque-api-key")), Is.False);

@@ -28,7 +28,6 @@ var app = BrokerHost.Build([], config => config.AddInMemoryCollection(new Dictio
 await app.StartAsync();
 var endpoints = app.Services.GetRequiredService<BoundEndpoints>();
 var dev = DevTrustDomain.LoadOrCreate(Path.Combine(dataDirectory, "dev-trust-domain"), TimeProvider.System);
-var svid = dev.MintSvid("spiffe://dev.jitbroker.local/agents/support-bot", "jitbroker", TimeSpan.FromMinutes(30));
 using var client = new BrokerClient(endpoints.GrpcUri);
 
 Console.WriteLine($"# RequestCredential over gRPC — {Environment.ProcessorCount} cores, {TimeProvider.System.GetUtcNow():yyyy-MM-dd HH:mm} UTC, .NET {Environment.Version}");
@@ -58,10 +57,11 @@ async Task<(int Count, double Throughput, double P50, double P99, int Errors)> R
     var workers = Enumerable.Range(0, concurrency).Select(async w =>
     {
         var mine = latencies[w] = new List<double>(4096);
-        var n = 0;
+        // One task and one JWT-SVID per worker, a new lease per call: a token is bound to the first task it is used for.
+        var svid = dev.MintSvid("spiffe://dev.jitbroker.local/agents/support-bot", "jitbroker", TimeSpan.FromMinutes(60));
         while (total.Elapsed < duration)
         {
-            var request = BrokerClient.NewRequest($"bench-{concurrency}-{w}-{n++}", "tickets.create",
+            var request = BrokerClient.NewRequest($"bench-{concurrency}-{w}", "tickets.create",
                 "https://tickets.internal.example", ["zendesk"], ["tickets/1"], ttl: TimeSpan.FromMinutes(5));
             var start = Stopwatch.GetTimestamp();
             try

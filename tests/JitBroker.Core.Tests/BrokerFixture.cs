@@ -18,6 +18,10 @@ internal sealed class BrokerFixture
     public Mock<ILeaseStore> Leases { get; } = new(MockBehavior.Strict);
     public Mock<ITaskCredentialVerifier> Verifier { get; } = new(MockBehavior.Strict);
     public BrokerOptions Options { get; } = new();
+    public FakeReplayCache Replay { get; } = new();
+    public FakeKillSwitch KillSwitch { get; } = new();
+    public FakeApprovalStore Approvals { get; } = new();
+    public CapturingAuditLog Audit { get; } = new();
 
     public BrokerFixture()
     {
@@ -29,13 +33,23 @@ internal sealed class BrokerFixture
         Verifier.SetupGet(v => v.Kind).Returns("jwt");
     }
 
-    public static WorkloadIdentity Identity(string id) => new()
+    public static WorkloadIdentity Identity(string id, string? replayKey = "jti:test|1") => new()
     {
         Id = id,
         TrustDomain = "example.org",
         Method = "test",
         EvidenceFingerprint = "sha256:00",
+        EvidenceExpiresAt = DateTimeOffset.UnixEpoch.AddYears(100),
+        ReplayKey = replayKey,
     };
+
+    /// <summary>Each call attests as a fresh token (new jti), like an agent that fetches a new SVID per call.</summary>
+    public void FreshTokenPerCall(string agentId = AgentId)
+    {
+        var n = 0;
+        Attestor.Setup(a => a.AttestAsync(It.IsAny<AttestationEvidence>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(() => Identity(agentId, "jti:test|" + Interlocked.Increment(ref n)));
+    }
 
     public static CredentialRequest Request(string task = "task-1", TimeSpan? ttl = null, string kind = "") =>
         new(task, new TaskIntent("tickets.create", "triage", ["zendesk"], ["tickets/1"], new Dictionary<string, string>()), kind, "https://tickets", ttl);
@@ -48,8 +62,9 @@ internal sealed class BrokerFixture
         var issuers = new IssuerRegistry([Issuer.Object]);
         var revoker = new LeaseRevoker(Leases.Object, issuers, new RetryBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1), () => 0.5),
             Time, NullLogger<LeaseRevoker>.Instance);
-        return new CredentialBroker(new AttestorRegistry([Attestor.Object]), Policy.Object, issuers, Leases.Object, revoker,
-            [Verifier.Object], Options, Time, NullLogger<CredentialBroker>.Instance);
+        var collaborators = new BrokerCollaborators(Leases.Object, revoker, Replay, KillSwitch, new ApprovalService(Approvals, Time), Audit, new BrokerMetrics());
+        return new CredentialBroker(new AttestorRegistry([Attestor.Object]), Policy.Object, issuers, [Verifier.Object], collaborators,
+            Options, Time, NullLogger<CredentialBroker>.Instance);
     }
 
     public void AllowWith(TimeSpan ttl) =>

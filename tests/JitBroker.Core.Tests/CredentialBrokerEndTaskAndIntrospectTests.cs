@@ -28,6 +28,7 @@ public sealed class CredentialBrokerEndTaskAndIntrospectTests
         var revoked = LeaseFor(f, "lease_b", LeaseState.Revoked);
         var failing = LeaseFor(f, "lease_c") with { IssuerKind = "jwt" };
         f.Leases.Setup(l => l.ListByTaskAsync(BrokerFixture.AgentId, "task-1", It.IsAny<CancellationToken>())).ReturnsAsync([active, revoked, failing]);
+        f.Leases.Setup(l => l.ListChildrenAsync(It.IsAny<string>(), It.IsAny<CancellationToken>())).ReturnsAsync([]);
         f.Leases.Setup(l => l.TryClaimAsync(It.IsAny<string>(), It.IsAny<DateTimeOffset>(), It.IsAny<TimeSpan>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((string id, DateTimeOffset _, TimeSpan _, CancellationToken _) => (id == "lease_a" ? active : failing) with { State = LeaseState.Revoking });
         f.Issuer.Setup(i => i.RevokeAsync(It.Is<Lease>(l => l.LeaseId == "lease_a"), It.IsAny<CancellationToken>())).ReturnsAsync(RevocationResult.Revoked);

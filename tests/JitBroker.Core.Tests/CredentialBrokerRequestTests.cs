@@ -16,7 +16,7 @@ public sealed class CredentialBrokerRequestTests
         f.Leases.Setup(l => l.PutAsync(It.IsAny<Lease>(), It.IsAny<CancellationToken>()))
             .Callback((Lease l, CancellationToken _) => stored = l).Returns(Task.CompletedTask);
 
-        var result = await f.Build().RequestCredentialAsync(BrokerFixture.Evidence(), BrokerFixture.Request());
+        var result = (await f.Build().RequestCredentialAsync(BrokerFixture.Evidence(), BrokerFixture.Request())).Granted!;
 
         Assert.That(stored, Is.Not.Null);
         Assert.Multiple(() =>
@@ -72,7 +72,7 @@ public sealed class CredentialBrokerRequestTests
         f.IssueEchoingTtl();
         f.Leases.Setup(l => l.PutAsync(It.IsAny<Lease>(), It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
 
-        var result = await f.Build().RequestCredentialAsync(BrokerFixture.Evidence(), BrokerFixture.Request());
+        var result = (await f.Build().RequestCredentialAsync(BrokerFixture.Evidence(), BrokerFixture.Request())).Granted!;
 
         Assert.That(result.Lease.ExpiresAt - result.Lease.IssuedAt, Is.EqualTo(TimeSpan.FromMinutes(2)));
         f.Issuer.Verify(i => i.IssueAsync(It.Is<IssueRequest>(r => r.Grant.Ttl == TimeSpan.FromMinutes(2)), It.IsAny<CancellationToken>()));

@@ -9,7 +9,7 @@ namespace JitBroker.Leases.Tests;
 /// fresh, empty store from <see cref="CreateStoreAsync"/>. Nothing here knows which store it is testing.
 /// Times are whole milliseconds in UTC so stores that keep millisecond scores round-trip them exactly.
 /// </summary>
-public abstract class LeaseStoreConformanceTests
+public abstract partial class LeaseStoreConformanceTests
 {
     protected static readonly DateTimeOffset T0 = new(2026, 11, 21, 12, 0, 0, TimeSpan.Zero);
     protected static readonly TimeSpan ClaimTimeout = TimeSpan.FromSeconds(30);

@@ -120,7 +120,7 @@ public sealed class PolicyDecisionTests
                 effect: allow
                 principals: { spiffe_ids: ["spiffe://dev.jitbroker.local/agents/support-bot"] }
                 actions: ["db.read"]
-                credential: { kind: vault-secret, audiences: ["postgres-main"], max_ttl: 2m }
+                credential: { kind: vault-secret, targets: ["postgres-main"], path: database/creds/readonly, max_ttl: 2m }
             """);
 
         var decision = engine.Decide(Agent(SupportBot), Request("db.read", "postgres-main", kind: "vault-secret"));

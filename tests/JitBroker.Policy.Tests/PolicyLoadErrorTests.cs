@@ -53,7 +53,8 @@ public sealed class PolicyLoadErrorTests
     [Test]
     public void Unknown_key_lists_the_expected_ones() =>
         AssertFails(Insert(11, "    approvers: [bob]"), 11, 5,
-            "unknown key 'approvers' in rule 'r1'; expected one of: id, description, effect, principals, actions, tools, resources, credential, reason");
+            "unknown key 'approvers' in rule 'r1'; expected one of: id, description, effect, principals, actions, tools, resources, " +
+            "require_purpose, purpose_min_length, conditions, credential, approval, reason");
 
     // ---- wrong types: reported on the value ----
     [TestCase(1, "version: \"1\"", 1, 10, "version must be the integer 1")]
@@ -106,8 +107,9 @@ public sealed class PolicyLoadErrorTests
         AssertFails(Lines([.. Valid[..4], .. Valid[6..]]), 3, 5, "rule 'r1' is missing required key 'principals'");
 
     [Test]
-    public void Missing_spiffe_ids() =>
-        AssertFails(ReplaceRange(5, 6, "    principals: {}"), 5, 17, "rule 'r1': principals is missing required key 'spiffe_ids'");
+    public void Principals_without_a_trust_anchor() =>
+        AssertFails(ReplaceRange(5, 6, "    principals: {}"), 5, 17,
+            "rule 'r1': principals must name at least one of spiffe_ids, trust_domains or issuers");
 
     [Test]
     public void Allow_rule_without_credential() =>

@@ -20,16 +20,44 @@ internal static class TestData
         EvidenceFingerprint = "sha256:test",
     };
 
+    public const string K8sIssuer = "https://oidc.k8s.example";
+
+    /// <summary>An OIDC identity the way the attestation helper builds it: id issuer#sub, trust domain = issuer.</summary>
+    public static WorkloadIdentity Oidc(string issuer, string subject, string? ns = null, string? serviceAccount = null)
+    {
+        var facts = new Dictionary<string, string> { ["iss"] = issuer, ["sub"] = subject };
+        if (ns is not null)
+        {
+            facts["k8s.namespace"] = ns;
+        }
+
+        if (serviceAccount is not null)
+        {
+            facts["k8s.service_account"] = serviceAccount;
+        }
+
+        return new WorkloadIdentity
+        {
+            Id = $"{issuer}#{subject}",
+            TrustDomain = issuer,
+            Method = "oidc",
+            Facts = facts,
+            EvidenceFingerprint = "sha256:test",
+        };
+    }
+
     public static CredentialRequest Request(
         string action,
         string target,
         string[]? tools = null,
         string[]? resources = null,
         string kind = "jwt",
-        TimeSpan? ttl = null) =>
+        TimeSpan? ttl = null,
+        IReadOnlyDictionary<string, string>? context = null,
+        string purpose = "test purpose") =>
         new(
             TaskId: "task-1",
-            Intent: new TaskIntent(action, "test purpose", tools ?? [], resources ?? [], new Dictionary<string, string>()),
+            Intent: new TaskIntent(action, purpose, tools ?? [], resources ?? [], context ?? new Dictionary<string, string>()),
             CredentialKind: kind,
             Target: target,
             RequestedTtl: ttl);

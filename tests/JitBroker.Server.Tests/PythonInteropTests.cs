@@ -31,7 +31,8 @@ public sealed class PythonInteropTests
             await Run("protoc", ["-I", protos, "--python_out", stubs, Path.Combine(protos, "jitbroker/v1/broker.proto")]);
             await Run("protoc", ["-I", healthRoot, "--python_out", stubs, Path.Combine(healthRoot, "jb_health", "health.proto")]);
             var script = Path.Combine(TestContext.CurrentContext.TestDirectory, "interop", "grpc_interop.py");
-            var json = await Run(python, [script, stubs, $"{broker.GrpcUri.Host}:{broker.GrpcUri.Port}", broker.Svid()]);
+            var json = await Run(python, [script, stubs, $"{broker.GrpcUri.Host}:{broker.GrpcUri.Port}",
+                string.Join(',', broker.Svid(), broker.Svid(), broker.Svid())]);
             _results = JsonDocument.Parse(json).RootElement.Clone();
         }
         finally

@@ -6,8 +6,9 @@ namespace JitBroker.Policy.Evaluation;
 
 /// <summary>
 /// Turns the chosen allow rule and the request into a decision: scope = requested ∩ allowed, TTL =
-/// min(requested, rule ceiling). Never grants anything that was not requested, and never grants a value
-/// that is itself a pattern.
+/// min(requested, rule ceiling), issuer parameters from the rule's credential template, and — for a rule that
+/// demands step-up approval — NeedsApproval with the grant that approval would release. Never grants anything
+/// that was not requested, and never grants a value that is itself a pattern.
 /// </summary>
 internal static class GrantBuilder
 {
@@ -48,7 +49,13 @@ internal static class GrantBuilder
         var ttl = request.RequestedTtl is { } wanted && wanted < rule.MaxTtl ? wanted : rule.MaxTtl;
         var scope = new GrantedScope(request.Target, request.Intent.Action, tools, resources);
         var grant = new Grant(rule.Kind, scope, ttl, rule.IssuerParameters);
-        return new PolicyDecision(DecisionEffect.Allow, grant, rule.RuleIds, AllowReason(rule, refusedTools, refusedResources));
+
+        // An approval-gated rule answers with the grant it would issue, so the approver sees exactly that.
+        var effect = rule.Approval is null ? DecisionEffect.Allow : DecisionEffect.NeedsApproval;
+        return new PolicyDecision(effect, grant, rule.RuleIds, AllowReason(rule, refusedTools, refusedResources))
+        {
+            Approval = rule.Approval,
+        };
     }
 
     /// <summary>
@@ -75,7 +82,7 @@ internal static class GrantBuilder
         return true;
     }
 
-    private static IReadOnlyList<string> Intersect(IReadOnlyList<string> requested, GlobPattern[] allowed, out List<string>? refused)
+    internal static IReadOnlyList<string> Intersect(IReadOnlyList<string> requested, GlobPattern[] allowed, out List<string>? refused)
     {
         refused = null;
         if (requested.Count == 0)

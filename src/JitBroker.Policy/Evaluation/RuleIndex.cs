@@ -4,8 +4,8 @@ namespace JitBroker.Policy.Evaluation;
 
 /// <summary>
 /// Narrows the rules a decision must look at, without changing which rule decides: for an agent's trust
-/// domain and a declared action it yields, in file order, every rule that <em>could</em> apply — a
-/// superset of the rules that do, since each candidate is still matched in full.
+/// domain and a declared action it yields, in policy order (files by name, rules by position), every rule
+/// that <em>could</em> apply — a superset of the rules that do, since each candidate is still matched in full.
 /// </summary>
 /// <remarks>
 /// Actions are dotted names (<c>tickets.read</c>). An action pattern whose first dotted segment is
@@ -20,41 +20,33 @@ internal sealed class RuleIndex
 
     private readonly CompiledRule[] _rules;
     private readonly FrozenDictionary<string, Bucket> _byTrustDomain;
+    private readonly Bucket _anyDomain;
 
     public RuleIndex(IReadOnlyList<CompiledRule> rulesInFileOrder)
     {
         _rules = [.. rulesInFileOrder];
-        var builders = new Dictionary<string, BucketBuilder>(StringComparer.Ordinal);
+
+        // A rule that names no trust domain (issuers only) may apply to an agent of any domain: it is filed in
+        // every domain's bucket and in the fallback used for domains no rule names. Buckets are created first so
+        // that each receives those rules in file order.
+        var builders = _rules.Where(r => r.TrustDomains is not null).SelectMany(r => r.TrustDomains!)
+            .Distinct(StringComparer.Ordinal).ToDictionary(d => d, _ => new BucketBuilder(), StringComparer.Ordinal);
+        var anyDomain = new BucketBuilder();
         for (var position = 0; position < _rules.Length; position++)
         {
             var rule = _rules[position];
             var keys = rule.Actions.Select(a => ActionKeyOf(a.Pattern)).ToArray();
-            foreach (var trustDomain in rule.TrustDomains)
+            var buckets = rule.TrustDomains is { } domains
+                ? domains.Distinct(StringComparer.Ordinal).Select(d => builders[d])
+                : builders.Values.Append(anyDomain);
+            foreach (var bucket in buckets)
             {
-                if (!builders.TryGetValue(trustDomain, out var bucket))
-                {
-                    builders[trustDomain] = bucket = new BucketBuilder();
-                }
-
-                if (keys.Any(k => k is null))
-                {
-                    bucket.Unkeyed.Add(position);
-                    continue;
-                }
-
-                foreach (var key in keys.Distinct(StringComparer.Ordinal))
-                {
-                    if (!bucket.Keyed.TryGetValue(key!, out var positions))
-                    {
-                        bucket.Keyed[key!] = positions = [];
-                    }
-
-                    positions.Add(position);
-                }
+                bucket.Add(position, keys);
             }
         }
 
         _byTrustDomain = builders.ToFrozenDictionary(b => b.Key, b => b.Value.Build(), StringComparer.Ordinal);
+        _anyDomain = anyDomain.Build();
     }
 
     /// <summary>Rules that may apply to an agent of <paramref name="trustDomain"/> declaring <paramref name="action"/>.</summary>
@@ -62,7 +54,7 @@ internal sealed class RuleIndex
     {
         if (!_byTrustDomain.TryGetValue(trustDomain, out var bucket))
         {
-            return new Candidates(_rules, None, None);
+            bucket = _anyDomain;
         }
 
         var dot = action.IndexOf('.');
@@ -119,6 +111,26 @@ internal sealed class RuleIndex
         public Dictionary<string, List<int>> Keyed { get; } = new(StringComparer.Ordinal);
 
         public List<int> Unkeyed { get; } = [];
+
+        /// <summary>Files the rule at <paramref name="position"/> under each literal action key, or as unkeyed.</summary>
+        public void Add(int position, string?[] keys)
+        {
+            if (keys.Any(k => k is null))
+            {
+                Unkeyed.Add(position);
+                return;
+            }
+
+            foreach (var key in keys.Distinct(StringComparer.Ordinal))
+            {
+                if (!Keyed.TryGetValue(key!, out var positions))
+                {
+                    Keyed[key!] = positions = [];
+                }
+
+                positions.Add(position);
+            }
+        }
 
         // Positions were added in ascending order, so every list is already sorted.
         public Bucket Build() => new(

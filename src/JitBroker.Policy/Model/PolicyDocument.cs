@@ -1,17 +1,19 @@
+using JitBroker.Policy.Conditions;
+
 namespace JitBroker.Policy.Model;
 
 // The document model mirrors the YAML one to one, already validated and with globs compiled. It is kept
-// separate from the evaluation form (Evaluation/CompiledRule) so that later versions — several files,
-// conditions, approvals — can add fields here without touching how a decision is computed.
+// separate from the evaluation form (Evaluation/CompiledRule) so that the reader can grow keys without
+// touching how a decision is computed.
 
-/// <summary>One validated policy document.</summary>
+/// <summary>One validated policy document (one file).</summary>
 internal sealed record PolicyDocument(string SourceName, int Version, PolicyDefaults Defaults, IReadOnlyList<PolicyRule> Rules)
 {
     /// <summary>The only document version this build reads.</summary>
     public const int SupportedVersion = 1;
 }
 
-/// <summary>Document-wide limits that every rule inherits.</summary>
+/// <summary>Document-wide limits that every rule of the same file inherits.</summary>
 internal sealed record PolicyDefaults(TimeSpan? MaxTtl);
 
 internal enum RuleEffect
@@ -21,8 +23,9 @@ internal enum RuleEffect
 }
 
 /// <summary>
-/// One rule. Deny rules carry no <see cref="Credential"/>, <see cref="Tools"/> or <see cref="Resources"/>
-/// (they match on principals and actions only); allow rules carry no <see cref="Reason"/>.
+/// One rule. Deny rules carry no <see cref="Credential"/>, <see cref="Tools"/>, <see cref="Resources"/>,
+/// <see cref="Purpose"/> or <see cref="Approval"/> (they match on principals, actions and conditions only);
+/// allow rules carry no <see cref="Reason"/>.
 /// </summary>
 internal sealed record PolicyRule(
     string Id,
@@ -32,18 +35,21 @@ internal sealed record PolicyRule(
     IReadOnlyList<GlobPattern> Actions,
     IReadOnlyList<GlobPattern> Tools,
     IReadOnlyList<GlobPattern> Resources,
+    PurposeRequirement? Purpose,
+    ConditionSet Conditions,
     CredentialTemplate? Credential,
+    ApprovalTemplate? Approval,
     string? Reason,
     SourcePosition Position);
 
-/// <summary>Who a rule is about. Today SPIFFE IDs only; other selectors (OIDC subjects, facts) are later keys.</summary>
-internal sealed record PrincipalSelector(IReadOnlyList<SpiffeIdPattern> SpiffeIds);
+/// <summary>The rule demands a stated purpose of at least <see cref="MinLength"/> non-blank characters.</summary>
+internal sealed record PurposeRequirement(int MinLength);
 
-/// <summary>What an allow rule may mint: issuer kind, the exact audiences, and an optional TTL ceiling.</summary>
-internal sealed record CredentialTemplate(string Kind, IReadOnlyList<string> Audiences, TimeSpan? MaxTtl)
+/// <summary>Step-up approval an allow rule demands: approver globs (validated) and how long a request may wait.</summary>
+internal sealed record ApprovalTemplate(IReadOnlyList<GlobPattern> Approvers, TimeSpan Timeout);
+
+/// <summary>1-based line and column of a node in its source file, kept for errors and explanations.</summary>
+internal readonly record struct SourcePosition(string Source, int Line, int Column)
 {
-    public const string DefaultKind = "jwt";
+    public override string ToString() => $"{Source}:{Line}:{Column}";
 }
-
-/// <summary>1-based line and column of a node in its source, kept for explanations.</summary>
-internal readonly record struct SourcePosition(int Line, int Column);

@@ -15,7 +15,11 @@ internal static class PolicyDocumentReader
     private static readonly string[] DocumentKeys = ["version", "defaults", "rules"];
     private static readonly string[] DefaultsKeys = ["max_ttl"];
 
-    public static PolicyDocument Read(string yaml, string sourceName)
+    /// <summary>
+    /// Reads one file. <paramref name="seenIds"/> carries the rule ids of the files read before it, so that ids
+    /// are unique across a whole policy directory; pass a fresh dictionary for a single document.
+    /// </summary>
+    public static PolicyDocument Read(string yaml, string sourceName, Dictionary<string, SourcePosition>? seenIds = null)
     {
         var errors = new PolicyErrors(sourceName);
         var root = LoadSingleDocument(errors, yaml);
@@ -37,7 +41,7 @@ internal static class PolicyDocumentReader
             throw errors.At(rulesNode, $"rules must be a list of rules, not {YamlNodes.Describe(rulesNode)}");
         }
 
-        var seenIds = new Dictionary<string, SourcePosition>(StringComparer.Ordinal);
+        seenIds ??= new Dictionary<string, SourcePosition>(StringComparer.Ordinal);
         var rules = new List<PolicyRule>(ruleNodes.Children.Count);
         for (var index = 0; index < ruleNodes.Children.Count; index++)
         {

@@ -1,4 +1,6 @@
 using System.Buffers;
+using JitBroker.Core;
+using JitBroker.Policy.Conditions;
 using JitBroker.Policy.Model;
 using YamlDotNet.RepresentationModel;
 
@@ -11,9 +13,16 @@ internal static class RuleReader
     public const int MaxDescriptionLength = 1024;
     public const int MaxReasonLength = 512;
 
-    private static readonly string[] RuleKeys = ["id", "description", "effect", "principals", "actions", "tools", "resources", "credential", "reason"];
-    private static readonly string[] AllowOnlyKeys = ["tools", "resources", "credential"];
-    private static readonly string[] PrincipalKeys = ["spiffe_ids"];
+    public const int MaxApprovers = 32;
+
+    private static readonly string[] RuleKeys =
+    [
+        "id", "description", "effect", "principals", "actions", "tools", "resources",
+        "require_purpose", "purpose_min_length", "conditions", "credential", "approval", "reason",
+    ];
+
+    private static readonly string[] AllowOnlyKeys = ["tools", "resources", "require_purpose", "purpose_min_length", "credential", "approval"];
+    private static readonly string[] ApprovalKeys = ["approvers", "timeout"];
 
     private static readonly SearchValues<char> RuleIdChars = SearchValues.Create("abcdefghijklmnopqrstuvwxyz0123456789-_.");
 
@@ -30,10 +39,12 @@ internal static class RuleReader
         var id = ReadRuleId(errors, idNode);
         if (seenIds.TryGetValue(id, out var first))
         {
-            throw errors.At(idNode, $"duplicate rule id '{id}' (first defined at line {first.Line})");
+            // Rule ids are unique across every file of a policy: audit records and tests name rules by id alone.
+            var where = first.Source == errors.SourceName ? $"line {first.Line}" : $"{first.Source}:{first.Line}";
+            throw errors.At(idNode, $"duplicate rule id '{id}' (first defined at {where})");
         }
 
-        var position = new SourcePosition((int)node.Start.Line, (int)node.Start.Column);
+        var position = errors.PositionOf(node);
         seenIds.Add(id, position);
 
         var owner = $"rule '{id}'";
@@ -48,7 +59,7 @@ internal static class RuleReader
             ? ReadText(errors, reasonNode, $"{owner}: reason", MaxReasonLength, singleLine: true)
             : null;
 
-        var principals = ReadPrincipals(errors, rule.Require("principals", owner), owner);
+        var principals = PrincipalReader.Read(errors, rule.Require("principals", owner), owner);
         var actions = ReadGlobs(errors, rule.Require("actions", owner), $"{owner}: actions", IdGlobChars, allowEmpty: false);
         var tools = rule.TryGet("tools", out var toolsNode)
             ? ReadGlobs(errors, toolsNode, $"{owner}: tools", IdGlobChars, allowEmpty: true)
@@ -57,16 +68,73 @@ internal static class RuleReader
             ? ReadGlobs(errors, resourcesNode, $"{owner}: resources", allowedChars: null, allowEmpty: true)
             : [];
 
+        var conditions = rule.TryGet("conditions", out var conditionsNode)
+            ? ConditionReader.Read(errors, conditionsNode, owner)
+            : ConditionSet.None;
+
         CredentialTemplate? credential = null;
+        ApprovalTemplate? approval = null;
+        PurposeRequirement? purpose = null;
         if (effect == RuleEffect.Allow)
         {
             var credentialNode = rule.TryGet("credential", out var found)
                 ? found
                 : throw errors.At(node, $"{owner} is an allow rule and needs 'credential' with at least one audience");
             credential = CredentialReader.Read(errors, credentialNode, owner, defaults);
+            purpose = ReadPurpose(errors, rule, owner);
+            approval = rule.TryGet("approval", out var approvalNode) ? ReadApproval(errors, approvalNode, owner) : null;
         }
 
-        return new PolicyRule(id, description, effect, principals, actions, tools, resources, credential, reason, position);
+        return new PolicyRule(id, description, effect, principals, actions, tools, resources, purpose, conditions, credential, approval, reason, position);
+    }
+
+    private static PurposeRequirement? ReadPurpose(PolicyErrors errors, YamlMapping rule, string owner)
+    {
+        bool? required = rule.TryGet("require_purpose", out var requiredNode)
+            ? YamlNodes.ReadBool(errors, requiredNode, $"{owner}: require_purpose")
+            : null;
+        if (!rule.TryGet("purpose_min_length", out var minNode))
+        {
+            return required == true ? new PurposeRequirement(1) : null;
+        }
+
+        var min = YamlNodes.ReadInt(errors, minNode, $"{owner}: purpose_min_length", 1, CredentialRequestValidator.MaxPurposeLength);
+        return required == false
+            ? throw errors.At(rule.KeyNode("purpose_min_length")!, $"{owner}: purpose_min_length contradicts require_purpose: false")
+            : new PurposeRequirement(min);
+    }
+
+    private static ApprovalTemplate ReadApproval(PolicyErrors errors, YamlNode node, string owner)
+    {
+        var field = $"{owner}: approval";
+        var approval = YamlMapping.Of(errors, node, field);
+        approval.RejectUnknownKeys($"{owner} approval", ApprovalKeys);
+
+        var approversNode = approval.Require("approvers", field);
+        var entries = YamlNodes.ReadStringList(errors, approversNode, $"{field}.approvers");
+        if (entries.Count is 0 or > MaxApprovers)
+        {
+            throw errors.At(approversNode, $"{field}.approvers must name 1-{MaxApprovers} approver patterns");
+        }
+
+        var approvers = new List<GlobPattern>(entries.Count);
+        foreach (var (text, entryNode) in entries)
+        {
+            // Approvers are admin principals (SPIFFE IDs, issuer#subject): anchored like issuers, so "**" cannot
+            // make every authenticated caller, the requesting agent included, an approver.
+            if (!GlobPattern.TryParse(text, out var glob, out var problem) || AnchoredGlob.Problem(text) is not null)
+            {
+                throw errors.At(entryNode, $"{field}.approvers: {problem ?? AnchoredGlob.Problem(text)}");
+            }
+
+            approvers.Add(glob);
+        }
+
+        var timeoutNode = approval.Require("timeout", field);
+        var timeoutField = $"{field}.timeout";
+        return PolicyDuration.TryParse(YamlNodes.ReadString(errors, timeoutNode, timeoutField), timeoutField, out var timeout, out var durationProblem)
+            ? new ApprovalTemplate(approvers, timeout)
+            : throw errors.At(timeoutNode, durationProblem!);
     }
 
     private static string ReadRuleId(PolicyErrors errors, YamlNode node)
@@ -93,6 +161,7 @@ internal static class RuleReader
         if (effect == RuleEffect.Deny)
         {
             // A deny rule narrowed by tools or audiences would read as narrower than it is; refuse the illusion.
+            // (Deny rules may carry conditions: those narrow when the deny applies, and read that way.)
             foreach (var key in AllowOnlyKeys)
             {
                 if (rule.KeyNode(key) is { } keyNode)
@@ -119,28 +188,6 @@ internal static class RuleReader
         }
 
         return text;
-    }
-
-    private static PrincipalSelector ReadPrincipals(PolicyErrors errors, YamlNode node, string owner)
-    {
-        var principals = YamlMapping.Of(errors, node, $"{owner}: principals");
-        principals.RejectUnknownKeys($"{owner} principals", PrincipalKeys);
-        var listNode = principals.Require("spiffe_ids", $"{owner}: principals");
-        var entries = YamlNodes.ReadStringList(errors, listNode, $"{owner}: principals.spiffe_ids");
-        if (entries.Count == 0)
-        {
-            throw errors.At(listNode, $"{owner}: principals.spiffe_ids must name at least one SPIFFE ID pattern");
-        }
-
-        var patterns = new List<SpiffeIdPattern>(entries.Count);
-        foreach (var (text, entryNode) in entries)
-        {
-            patterns.Add(SpiffeIdPattern.TryParse(text, out var pattern, out var problem)
-                ? pattern
-                : throw errors.At(entryNode, $"{owner}: {problem}"));
-        }
-
-        return new PrincipalSelector(patterns);
     }
 
     private static GlobPattern[] ReadGlobs(PolicyErrors errors, YamlNode node, string field, SearchValues<char>? allowedChars, bool allowEmpty)

@@ -28,6 +28,9 @@ internal sealed class YamlMapping
 
     public YamlMappingNode Node { get; }
 
+    /// <summary>Entries in document order.</summary>
+    public IReadOnlyList<(string Key, YamlNode KeyNode, YamlNode Value)> Entries => _entries;
+
     /// <summary>Reads <paramref name="node"/> as a mapping, or fails naming <paramref name="what"/>.</summary>
     public static YamlMapping Of(PolicyErrors errors, YamlNode node, string what) =>
         node is YamlMappingNode mapping ? new YamlMapping(errors, mapping)

@@ -1,3 +1,6 @@
+using System.Globalization;
+using JitBroker.Policy.Conditions;
+using JitBroker.Policy.Model;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -11,6 +14,8 @@ internal sealed class PolicyErrors(string sourceName)
     public PolicyLoadException At(YamlNode node, string problem) => At(node.Start, problem);
 
     public PolicyLoadException At(Mark mark, string problem) => new(SourceName, (int)mark.Line, (int)mark.Column, problem);
+
+    public SourcePosition PositionOf(YamlNode node) => new(SourceName, (int)node.Start.Line, (int)node.Start.Column);
 }
 
 /// <summary>
@@ -95,12 +100,74 @@ internal static class YamlNodes
         return items;
     }
 
+    /// <summary>A plain (unquoted) <c>true</c> or <c>false</c>; a quoted "true" is a string and refused.</summary>
+    public static bool ReadBool(PolicyErrors errors, YamlNode node, string field) => node switch
+    {
+        YamlScalarNode { Style: ScalarStyle.Plain, Value: "true" } => true,
+        YamlScalarNode { Style: ScalarStyle.Plain, Value: "false" } => false,
+        _ => throw errors.At(node, $"{field} must be true or false, not {DescribeValue(node)}"),
+    };
+
+    /// <summary>A plain (unquoted) whole number within [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    public static int ReadInt(PolicyErrors errors, YamlNode node, string field, int min, int max)
+    {
+        if (node is YamlScalarNode { Style: ScalarStyle.Plain, Value: { Length: > 0 and <= 10 } text } &&
+            int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
+        {
+            return value;
+        }
+
+        throw errors.At(node, $"{field} must be a whole number from {min} to {max}, not {DescribeValue(node)}");
+    }
+
+    /// <summary>A plain (unquoted) decimal number: optional '-', digits, optional fraction.</summary>
+    public static decimal ReadNumber(PolicyErrors errors, YamlNode node, string field) =>
+        node is YamlScalarNode { Style: ScalarStyle.Plain, Value: { } text } && ConditionValues.TryParseNumber(text, out var number)
+            ? number
+            : throw errors.At(node, $"{field} must be a number (digits, optional '-' and fraction), not {DescribeValue(node)}");
+
+    /// <summary>A scalar or a non-empty list of scalars, as nodes: condition values may be written either way.</summary>
+    public static List<YamlNode> ReadOneOrMany(PolicyErrors errors, YamlNode node, string field, int max)
+    {
+        if (node is YamlScalarNode)
+        {
+            return [node];
+        }
+
+        if (node is not YamlSequenceNode sequence)
+        {
+            throw errors.At(node, $"{field} must be a value or a list of values, not {Describe(node)}");
+        }
+
+        if (sequence.Children.Count is 0 || sequence.Children.Count > max)
+        {
+            throw errors.At(node, $"{field} must list 1-{max} values");
+        }
+
+        foreach (var item in sequence.Children)
+        {
+            if (item is not YamlScalarNode)
+            {
+                throw errors.At(item, $"every value of {field} must be a scalar, not {Describe(item)}");
+            }
+        }
+
+        return [.. sequence.Children];
+    }
+
     public static string Describe(YamlNode node) => node switch
     {
         YamlMappingNode => "a mapping",
         YamlSequenceNode => "a list",
         YamlScalarNode scalar when IsNull(scalar) => "null",
         _ => "a scalar",
+    };
+
+    private static string DescribeValue(YamlNode node) => node switch
+    {
+        YamlScalarNode { Style: ScalarStyle.Plain } scalar when !IsNull(scalar) => $"'{scalar.Value}'",
+        YamlScalarNode scalar when !IsNull(scalar) => $"the quoted string '{scalar.Value}'",
+        _ => Describe(node),
     };
 
     // YAML core schema nulls, only when unquoted: a quoted "null" is a string.

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Drives a running JitBroker with python3-grpcio (gRPC C-core), an implementation independent of ours.
 
-Usage: grpc_interop.py STUBS_DIR TARGET IDENTITY_TOKEN
+Usage: grpc_interop.py STUBS_DIR TARGET IDENTITY_TOKEN[,IDENTITY_TOKEN...]
+Each scenario that starts a task uses its own identity token: the broker binds a token to its first task.
 Prints one JSON object: scenario name -> observed result. The NUnit test asserts on it.
 """
 import json
@@ -9,12 +10,16 @@ import sys
 
 import grpc
 
-stubs, target, identity = sys.argv[1], sys.argv[2], sys.argv[3]
+stubs, target, identities = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
 sys.path.insert(0, stubs)
 from jitbroker.v1 import broker_pb2 as pb  # noqa: E402
 from jb_health import health_pb2  # noqa: E402  (grpc.health.v1, compiled under another name)
 
-AUTH = (("authorization", "Bearer " + identity),)
+def auth(n):
+    return (("authorization", "Bearer " + identities[n]),)
+
+
+AUTH = auth(0)
 SERVICE = "/jitbroker.v1.CredentialBroker/"
 
 
@@ -58,7 +63,7 @@ with grpc.insecure_channel(target) as channel:
     try:
         denied = ticket_request("py-task-2")
         denied.intent.action = "tickets.delete"
-        call(channel, "RequestCredential", denied, pb.RequestCredentialResponse)
+        call(channel, "RequestCredential", denied, pb.RequestCredentialResponse, metadata=auth(1))
         out["denied"] = {"code": "OK"}
     except grpc.RpcError as e:
         out["denied"] = error(e)
@@ -81,14 +86,14 @@ with grpc.insecure_channel(target) as channel:
     # 5. a message above the server's 4 MiB receive limit
     try:
         call(channel, "RequestCredential", ticket_request("py-task-5", purpose="x" * (5 * 1024 * 1024)),
-             pb.RequestCredentialResponse)
+             pb.RequestCredentialResponse, metadata=auth(2))
         out["oversized"] = {"code": "OK"}
     except grpc.RpcError as e:
         out["oversized"] = error(e)
 
     # 6. an already expired deadline
     try:
-        call(channel, "RequestCredential", ticket_request("py-task-6"), pb.RequestCredentialResponse, timeout=0.000001)
+        call(channel, "RequestCredential", ticket_request("py-task-6"), pb.RequestCredentialResponse, metadata=auth(2), timeout=0.000001)
         out["deadline"] = {"code": "OK"}
     except grpc.RpcError as e:
         out["deadline"] = error(e)

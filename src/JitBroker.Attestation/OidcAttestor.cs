@@ -1,0 +1,186 @@
+using System.Text.Json;
+using JitBroker.Core;
+using Microsoft.Extensions.Logging;
+
+namespace JitBroker.Attestation;
+
+/// <summary>
+/// Attests workloads by OIDC token (method <c>oidc</c>): Kubernetes projected service account tokens and
+/// CI job tokens from configured issuers. The token's <c>iss</c> must be exactly a configured issuer; its
+/// keys come from that issuer's discovery document / JWKS (fetched in the background, refreshed, with a
+/// rate-limited refresh on an unknown <c>kid</c>) or a static JWKS file. The same token rules as for
+/// JWT-SVIDs apply (RS/ES/PS only, JWE refused before parsing, strict header, <c>exp</c> required, leeway,
+/// maximum age, size limit), plus the issuer's audience and subject patterns.
+/// Identity: <c>Id</c> = <c>&lt;iss&gt;#&lt;sub&gt;</c>, <c>TrustDomain</c> = <c>iss</c>; facts <c>iss</c>,
+/// <c>sub</c> and, for Kubernetes tokens, <c>k8s.namespace</c>, <c>k8s.service_account</c>,
+/// <c>k8s.service_account_uid</c>, <c>k8s.pod</c>, <c>k8s.pod_uid</c>. Dispose to stop background refreshes.
+/// </summary>
+public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
+{
+    public const string MethodName = "oidc";
+
+    /// <summary>Separates issuer and subject in <see cref="WorkloadIdentity.Id"/>; <c>#</c> cannot appear in an issuer URL (it has no fragment).</summary>
+    public const char IdSeparator = '#';
+
+    private readonly TimeProvider _time;
+    private readonly ILogger<OidcAttestor> _log;
+    private readonly int _maxTokenLength;
+    private readonly CompactSerializationStep _shape;
+    private readonly Dictionary<string, IssuerPipeline> _issuers = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Validates <paramref name="options"/>, loads static JWKS files and starts fetching the others in the
+    /// background. Throws <see cref="InvalidOperationException"/> when the options are unusable.
+    /// <paramref name="httpHandler"/> replaces the HTTP stack (tests); it is not disposed.
+    /// </summary>
+    public OidcAttestor(OidcOptions options, TimeProvider time, ILogger<OidcAttestor> log, HttpMessageHandler? httpHandler = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var problems = options.Validate().ToList();
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException("Invalid OIDC attestation options: " + string.Join(" ", problems));
+        }
+
+        _time = time;
+        _log = log;
+        _maxTokenLength = options.MaxTokenLength;
+        _shape = new CompactSerializationStep(options.MaxTokenLength);
+        foreach (var issuer in options.Issuers)
+        {
+            var keys = CreateKeySource(issuer, options.Refresh, httpHandler);
+            IReadOnlySet<string>? algorithms = issuer.AllowedAlgorithms is { Count: > 0 } a ? a.ToHashSet(StringComparer.Ordinal) : null;
+            IReadOnlySet<string>? tolerated = issuer.ToleratedHeaders is { Count: > 0 } h ? h.ToHashSet(StringComparer.Ordinal) : null;
+            ITokenValidationStep[] steps =
+            [
+                new HeaderStep(algorithms, tolerated),
+                new KeySelectionStep(),
+                new SignatureStep(),
+                new LifetimeStep(options.Leeway, options.MaxTokenAge),
+                new AudienceStep(issuer.Audience),
+                new OidcSubjectStep([.. (issuer.SubjectPatterns ?? []).Select(p => new SubjectPattern(p))]),
+                new OptionalClaimsStep(),
+                new KubernetesClaimsStep(),
+            ];
+            _issuers[issuer.Issuer] = new IssuerPipeline(keys, steps);
+        }
+    }
+
+    public string Method => MethodName;
+
+    /// <summary>The key source of each issuer (tests await and count background fetches through it).</summary>
+    internal IReadOnlyDictionary<string, IKeySource> KeySources => _issuers.ToDictionary(p => p.Key, p => p.Value.Keys, StringComparer.Ordinal);
+
+    /// <summary>ROUTING ONLY: a JWS compact shaped bearer token whose unverified <c>iss</c> is exactly a configured issuer.</summary>
+    public bool Accepts(AttestationEvidence evidence) =>
+        UnverifiedPeek.TryReadIssuerAndSubject(evidence.BearerToken, _maxTokenLength, out var issuer, out _)
+        && issuer is not null && _issuers.ContainsKey(issuer);
+
+    public async ValueTask<WorkloadIdentity> AttestAsync(AttestationEvidence evidence, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var token = evidence.BearerToken;
+        if (string.IsNullOrEmpty(token))
+        {
+            throw TokenValidationContext.Reject(AttestationReasons.TokenMissing, "No OIDC token presented: send 'authorization: Bearer <token>'.");
+        }
+
+        if (evidence.ClientCertificate is not null)
+        {
+            throw TokenValidationContext.Reject(AttestationReasons.EvidenceAmbiguous,
+                "Both a bearer token and a client certificate were presented; present exactly one identity.");
+        }
+
+        using var context = new TokenValidationContext(token, _time.GetUtcNow());
+        string? issuer = null;
+        try
+        {
+            // Shape first; then the issuer picks the configuration (keys, audience, algorithms) the rest of
+            // the checks use. The iss read here is not trusted yet: the signature over it is checked next.
+            _shape.Validate(context);
+            var pipeline = SelectIssuer(context, out issuer);
+            context.KeySource = pipeline.Keys;
+            await TokenValidation.RunAsync(pipeline.Steps, context, cancellationToken).ConfigureAwait(false);
+        }
+        catch (BrokerException rejected)
+        {
+            var fingerprint = rejected.Reason == AttestationReasons.TooLarge ? "-" : Fingerprints.Of(token);
+            AttestationLog.OidcRejected(_log, fingerprint, rejected.Reason, issuer);
+            throw;
+        }
+
+        return ToIdentity(context, issuer);
+    }
+
+    public void Dispose()
+    {
+        foreach (var pipeline in _issuers.Values)
+        {
+            pipeline.Keys.Dispose();
+        }
+    }
+
+    private IKeySource CreateKeySource(OidcIssuerOptions issuer, KeyRefreshOptions refresh, HttpMessageHandler? httpHandler)
+    {
+        var owner = $"issuer '{issuer.Issuer}'";
+        if (!string.IsNullOrWhiteSpace(issuer.JwksPath))
+        {
+            return new FileKeySource(issuer.Issuer, owner, issuer.JwksPath, KeySetProfile.OidcJwks, _time, _log);
+        }
+
+        Uri? jwks = null, discovery = null;
+        if (!string.IsNullOrWhiteSpace(issuer.JwksUrl))
+        {
+            KeySetHttp.Problem(issuer.JwksUrl, issuer.AllowInsecureHttp, out jwks);
+        }
+        else
+        {
+            KeySetHttp.Problem(issuer.EffectiveDiscoveryUrl(), issuer.AllowInsecureHttp, out discovery);
+        }
+
+        var client = KeySetHttp.CreateClient(httpHandler, issuer.CaCertificatesPath, refresh.FetchTimeout);
+        var fetcher = new OidcJwksFetcher(issuer.Issuer, discovery, jwks, issuer.AllowInsecureHttp, issuer.BearerTokenPath, client);
+        return new RefreshingKeySource(owner, fetcher, refresh, _time, _log);
+    }
+
+    private IssuerPipeline SelectIssuer(TokenValidationContext context, out string? issuer)
+    {
+        issuer = null;
+        if (context.Claims.TryGetProperty("iss", out var iss) && iss.ValueKind == JsonValueKind.String
+            && _issuers.TryGetValue(iss.GetString()!, out var pipeline))
+        {
+            issuer = iss.GetString();
+            return pipeline;
+        }
+
+        throw TokenValidationContext.Reject(AttestationReasons.IssuerUnknown, "The token's 'iss' is not an issuer this broker accepts tokens from.");
+    }
+
+    private WorkloadIdentity ToIdentity(TokenValidationContext context, string? issuer)
+    {
+        // The issuer step chose the pipeline by this exact value and the signature covered it.
+        var iss = context.Issuer ?? issuer!;
+        var subject = context.OidcSubject!;
+        var facts = new Dictionary<string, string>(context.ExtraFacts, StringComparer.Ordinal)
+        {
+            ["iss"] = iss,
+            ["sub"] = subject,
+        };
+        var id = iss + IdSeparator + subject;
+        var fingerprint = Fingerprints.Of(context.Token);
+        AttestationLog.OidcAccepted(_log, fingerprint, id, context.KeyId!, context.Algorithm!.Name);
+        return new WorkloadIdentity
+        {
+            Id = id,
+            TrustDomain = iss,
+            Method = MethodName,
+            Facts = facts,
+            EvidenceExpiresAt = context.ExpiresAt,
+            EvidenceId = context.TokenId,
+            EvidenceFingerprint = fingerprint,
+            ReplayKey = ReplayKeys.For(iss, context.TokenId, context.SigningInput),
+        };
+    }
+
+    private sealed record IssuerPipeline(IKeySource Keys, ITokenValidationStep[] Steps);
+}

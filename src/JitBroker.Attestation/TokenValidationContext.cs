@@ -1,0 +1,93 @@
+using System.Text.Json;
+using JitBroker.Core;
+
+namespace JitBroker.Attestation;
+
+/// <summary>
+/// State carried through the validation steps of one bearer token (JWT-SVID or OIDC). Each step reads
+/// what earlier steps established and adds its own result; nothing here outlives the request.
+/// </summary>
+internal sealed class TokenValidationContext(string token, DateTimeOffset now) : IDisposable
+{
+    public string Token { get; } = token;
+
+    public DateTimeOffset Now { get; } = now;
+
+    public JsonDocument? Header { get; set; }
+
+    public JsonDocument? Payload { get; set; }
+
+    /// <summary>ASCII bytes of <c>header.payload</c>, what the signature covers (RFC 7515 §5.2 step 8).</summary>
+    public byte[] SigningInput { get; set; } = [];
+
+    public byte[] Signature { get; set; } = [];
+
+    public JwsAlgorithm? Algorithm { get; set; }
+
+    public string? KeyId { get; set; }
+
+    /// <summary>The JWT-SVID's SPIFFE ID (JWT-SVID only).</summary>
+    public SpiffeId? SpiffeSubject { get; set; }
+
+    /// <summary>The OIDC token's <c>sub</c> (OIDC only).</summary>
+    public string? OidcSubject { get; set; }
+
+    /// <summary>Where the verification keys come from: chosen by configuration from the trust domain or issuer, never by the token.</summary>
+    public IKeySource? KeySource { get; set; }
+
+    public BundleKey? Key { get; set; }
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public string? Issuer { get; set; }
+
+    public string? TokenId { get; set; }
+
+    /// <summary>Verified claims reported as facts beyond the attestor's standard ones (Kubernetes claims).</summary>
+    public Dictionary<string, string> ExtraFacts { get; } = new(StringComparer.Ordinal);
+
+    public JsonElement HeaderRoot => (Header ?? throw new InvalidOperationException("The header has not been parsed.")).RootElement;
+
+    public JsonElement Claims => (Payload ?? throw new InvalidOperationException("The payload has not been parsed.")).RootElement;
+
+    public void Dispose()
+    {
+        Header?.Dispose();
+        Payload?.Dispose();
+    }
+
+    /// <summary>The one way a step fails: Unauthenticated, a stable reason, a message safe for the caller.</summary>
+    public static BrokerException Reject(string reason, string message) =>
+        new(BrokerFailure.Unauthenticated, reason, message);
+}
+
+/// <summary>One check on an incoming token. Steps run in a fixed order; the first failure ends validation.</summary>
+internal interface ITokenValidationStep
+{
+    /// <summary>Checks its part of <paramref name="context"/>; throws a rejection from <see cref="TokenValidationContext.Reject"/>.</summary>
+    ValueTask ValidateAsync(TokenValidationContext context, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A step that needs no I/O: almost all of them. Only key selection may wait (for a rate-limited key refresh).</summary>
+internal abstract class SyncTokenValidationStep : ITokenValidationStep
+{
+    public ValueTask ValidateAsync(TokenValidationContext context, CancellationToken cancellationToken = default)
+    {
+        Validate(context);
+        return ValueTask.CompletedTask;
+    }
+
+    public abstract void Validate(TokenValidationContext context);
+}
+
+/// <summary>Runs steps in order.</summary>
+internal static class TokenValidation
+{
+    public static async ValueTask RunAsync(IEnumerable<ITokenValidationStep> steps, TokenValidationContext context, CancellationToken cancellationToken = default)
+    {
+        foreach (var step in steps)
+        {
+            await step.ValidateAsync(context, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

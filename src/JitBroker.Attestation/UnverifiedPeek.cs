@@ -1,0 +1,55 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace JitBroker.Attestation;
+
+/// <summary>
+/// ROUTING ONLY. Reads <c>iss</c> and <c>sub</c> from a token's payload without verifying anything, so
+/// <see cref="Core.IWorkloadAttestor.Accepts"/> can tell a JWT-SVID from an OIDC token. Nothing read here
+/// is ever reported or trusted: the chosen attestor validates the token from scratch.
+/// </summary>
+internal static class UnverifiedPeek
+{
+    private static readonly SearchValues<char> CompactChars =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.");
+
+    private static readonly JsonDocumentOptions JsonOptions = new() { MaxDepth = 32 };
+
+    /// <summary>True for a JWS compact shaped token: base64url characters in exactly three segments (a JWE has five).</summary>
+    public static bool IsCompactJws(ReadOnlySpan<char> token) =>
+        token.Length > 0 && token.Count('.') == 2 && token.IndexOfAnyExcept(CompactChars) < 0;
+
+    /// <summary>The payload's string <c>iss</c> and <c>sub</c>, each null when absent or unreadable; false when the payload is not a JSON object.</summary>
+    public static bool TryReadIssuerAndSubject(string? token, int maxLength, out string? issuer, out string? subject)
+    {
+        issuer = subject = null;
+        if (token is null || token.Length > maxLength || !IsCompactJws(token))
+        {
+            return false;
+        }
+
+        var first = token.IndexOf('.', StringComparison.Ordinal);
+        var second = token.IndexOf('.', first + 1);
+        if (!Base64UrlStrict.TryDecode(token.AsSpan(first + 1, second - first - 1), out var payload))
+        {
+            return false;
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(payload, JsonOptions);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return false;
+            }
+
+            issuer = JsonStrict.OptionalString(document.RootElement, "iss");
+            subject = JsonStrict.OptionalString(document.RootElement, "sub");
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,249 @@
+using System.Runtime.CompilerServices;
+using JitBroker.Core;
+
+namespace JitBroker.Audit;
+
+// The single writer. Everything below runs on the writer loop only (or before it starts), so the chain
+// state needs no lock: seq, hash and the checkpoint counter advance as records are built, and are re-read
+// from the sink after any failed write.
+public sealed partial class AuditLog
+{
+    private volatile StrongBox<AuditChainHead>? _head;
+    private bool _open;
+    private long _seq;
+    private string _hash = AuditRecord.GenesisHash;
+    private int _sinceCheckpoint;
+
+    private enum WorkKind
+    {
+        Append,
+        Flush,
+        Checkpoint,
+        CheckpointTick,
+        SyncTick,
+    }
+
+    private async Task OpenSinkAsync(CancellationToken cancellationToken)
+    {
+        _open = false;
+        var last = await _sink.OpenAsync(cancellationToken);
+        _seq = last?.Seq ?? 0;
+        _hash = last?.Hash ?? AuditRecord.GenesisHash;
+        _sinceCheckpoint = 0;
+        _head = last is null ? null : new(new AuditChainHead(last.Seq, last.Hash));
+        if (last is { IsCheckpoint: false })
+        {
+            // The previous run stopped without signing its last events (a crash): sign them now, so at most
+            // CheckpointEveryEvents events of the running process are ever unsigned.
+            await WriteRecordsAsync([NextCheckpoint()], cancellationToken);
+        }
+
+        _open = true;
+        AuditLogMessages.Opened(_logger, _seq);
+    }
+
+    private async Task RunWriterAsync()
+    {
+        var batch = new List<Work>(_options.MaxBatchSize);
+        while (await _queue.Reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            while (batch.Count < _options.MaxBatchSize && _queue.Reader.TryRead(out var work))
+            {
+                batch.Add(work);
+            }
+
+            await ProcessAsync(batch);
+        }
+
+        await CloseAsync();
+    }
+
+    private async Task ProcessAsync(List<Work> batch)
+    {
+        if (!_open)
+        {
+            try
+            {
+                await OpenSinkAsync(CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                AuditLogMessages.ReopenFailed(_logger, e);
+                Fail(batch, e);
+                return;
+            }
+        }
+
+        var records = new List<AuditRecord>(batch.Count + 1);
+        var sync = false;
+        try
+        {
+            foreach (var work in batch)
+            {
+                switch (work.Kind)
+                {
+                    case WorkKind.Append when Body(work) is { } body:
+                        records.Add(Next(body));
+                        _sinceCheckpoint++;
+                        if (_sinceCheckpoint >= _options.CheckpointEveryEvents)
+                        {
+                            records.Add(NextCheckpoint());
+                        }
+
+                        break;
+                    case WorkKind.Checkpoint or WorkKind.CheckpointTick when _sinceCheckpoint > 0:
+                        records.Add(NextCheckpoint());
+                        break;
+                }
+
+                sync |= work.Kind is WorkKind.Flush or WorkKind.Checkpoint or WorkKind.SyncTick;
+            }
+
+            if (records.Count > 0)
+            {
+                await WriteRecordsAsync(records, CancellationToken.None);
+            }
+        }
+        catch (Exception e)
+        {
+            _open = false;
+            AuditLogMessages.WriteFailed(_logger, records.Count, _options.FailOpen ? "fail-open: events dropped" : "fail-closed", e);
+            Fail(batch, e);
+            return;
+        }
+
+        Exception? syncFailure = null;
+        if (sync)
+        {
+            try
+            {
+                await _sink.SyncAsync(CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                // After a failed fsync the kernel may have dropped the dirty pages: re-open and re-read the tail.
+                _open = false;
+                syncFailure = e;
+                AuditLogMessages.SyncFailed(_logger, e);
+            }
+        }
+
+        foreach (var work in batch)
+        {
+            // Appends wait for their policy's durability, which WriteAsync already gave; control calls promise a sync.
+            if (syncFailure is not null && work.Kind is WorkKind.Flush or WorkKind.Checkpoint)
+            {
+                work.Done.TrySetException(Unavailable(syncFailure));
+            }
+            else
+            {
+                work.Done.TrySetResult();
+            }
+        }
+    }
+
+    private async Task WriteRecordsAsync(IReadOnlyList<AuditRecord> records, CancellationToken cancellationToken)
+    {
+        await _sink.WriteAsync(records, cancellationToken);
+        _head = new(new AuditChainHead(records[^1].Seq, records[^1].Hash));
+    }
+
+    private async Task CloseAsync()
+    {
+        if (!_open)
+        {
+            return;
+        }
+
+        try
+        {
+            if (_sinceCheckpoint > 0)
+            {
+                await WriteRecordsAsync([NextCheckpoint()], CancellationToken.None);
+            }
+
+            await _sink.SyncAsync(CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            AuditLogMessages.CloseFailed(_logger, e);
+        }
+    }
+
+    private System.Text.Json.Nodes.JsonObject? Body(Work work)
+    {
+        try
+        {
+            return AuditEventJson.ToBody(work.Event!);
+        }
+        catch (Exception e) when (e is NullReferenceException or ArgumentException or FormatException)
+        {
+            // One malformed event (a null list inside an init-only record) must not fail its batch-mates.
+            work.Done.TrySetException(new BrokerException(BrokerFailure.InvalidArgument, AuditReasons.EventInvalid,
+                "The audit event could not be serialized.", e));
+            return null;
+        }
+    }
+
+    private AuditRecord Next(System.Text.Json.Nodes.JsonObject body)
+    {
+        var record = AuditRecord.Create(_seq + 1, _time.GetUtcNow(), _hash, body);
+        _seq = record.Seq;
+        _hash = record.Hash;
+        return record;
+    }
+
+    private AuditRecord NextCheckpoint()
+    {
+        var key = _keys.Current;
+        var headSeq = _seq;
+        var record = Next(AuditCheckpoint.Body(_seq + 1, _time.GetUtcNow(), _seq, _hash, key));
+        _sinceCheckpoint = 0;
+        AuditLogMessages.CheckpointWritten(_logger, record.Seq, headSeq, key.KeyId);
+        return record;
+    }
+
+    private static void Fail(List<Work> batch, Exception e)
+    {
+        var failure = Unavailable(e);
+        foreach (var work in batch)
+        {
+            work.Done.TrySetException(failure);
+        }
+    }
+
+    private void FailQueued()
+    {
+        while (_queue.Reader.TryRead(out var work))
+        {
+            work.Done.TrySetException(Closed());
+        }
+    }
+
+    private static BrokerException Unavailable(Exception e) =>
+        e is BrokerException { Reason: AuditReasons.Unavailable } b
+            ? b
+            : new BrokerException(BrokerFailure.Unavailable, AuditReasons.Unavailable, "The audit record could not be written.", e);
+
+    private sealed class Work
+    {
+        private Work(WorkKind kind, JitBroker.Core.AuditEvent? auditEvent)
+        {
+            Kind = kind;
+            Event = auditEvent;
+        }
+
+        public WorkKind Kind { get; }
+
+        public JitBroker.Core.AuditEvent? Event { get; }
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public static Work Append(JitBroker.Core.AuditEvent auditEvent) => new(WorkKind.Append, auditEvent);
+
+        public static Work Control(WorkKind kind) => new(kind, null);
+
+        public static Work Tick(WorkKind kind) => new(kind, null);
+    }
+}

@@ -1,0 +1,75 @@
+namespace JitBroker.Audit;
+
+/// <summary>When the file sink forces written records to stable storage (fsync).</summary>
+public enum AuditFsyncPolicy
+{
+    /// <summary>fsync every batch before any append in it returns. An acknowledged event survives power loss.</summary>
+    Always,
+
+    /// <summary>fsync every <see cref="AuditOptions.FsyncInterval"/>. A power loss may lose up to that much acknowledged audit.</summary>
+    Interval,
+
+    /// <summary>Never fsync; the OS flushes when it likes. Survives a broker crash, not a machine crash.</summary>
+    Never,
+}
+
+/// <summary>Audit log settings (section <c>Audit</c>). Validated when the audit log is registered.</summary>
+public sealed class AuditOptions
+{
+    /// <summary>The JSON-lines file. Created with mode 0600 when absent; an existing file's chain is continued.</summary>
+    public string Path { get; set; } = "";
+
+    public AuditFsyncPolicy FsyncPolicy { get; set; } = AuditFsyncPolicy.Always;
+
+    /// <summary>How often <see cref="AuditFsyncPolicy.Interval"/> syncs.</summary>
+    public TimeSpan FsyncInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A signed checkpoint follows at the latest this many events after the previous one.</summary>
+    public int CheckpointEveryEvents { get; set; } = 1000;
+
+    /// <summary>A signed checkpoint is written this often while events keep arriving.</summary>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// False (the default): an event that cannot be written makes <c>AppendAsync</c> throw and the broker refuses
+    /// to issue. True: the failure is logged and the caller carries on — the audit trail then has holes.
+    /// </summary>
+    public bool FailOpen { get; set; }
+
+    /// <summary>Most events written in one batch (one write, one fsync).</summary>
+    public int MaxBatchSize { get; set; } = 512;
+
+    /// <summary>Returns one message per invalid setting; empty when the options are usable.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Path))
+        {
+            yield return "Audit:Path is required (the JSON-lines audit file).";
+        }
+
+        if (FsyncPolicy == AuditFsyncPolicy.Interval && (FsyncInterval < TimeSpan.FromMilliseconds(10) || FsyncInterval > TimeSpan.FromMinutes(5)))
+        {
+            yield return "Audit:FsyncInterval must lie between 10ms and 5 minutes.";
+        }
+
+        if (!Enum.IsDefined(FsyncPolicy))
+        {
+            yield return "Audit:FsyncPolicy must be Always, Interval or Never.";
+        }
+
+        if (CheckpointEveryEvents is < 1 or > 1_000_000)
+        {
+            yield return "Audit:CheckpointEveryEvents must lie between 1 and 1000000.";
+        }
+
+        if (CheckpointInterval < TimeSpan.FromSeconds(1) || CheckpointInterval > TimeSpan.FromHours(24))
+        {
+            yield return "Audit:CheckpointInterval must lie between 1 second and 24 hours.";
+        }
+
+        if (MaxBatchSize is < 1 or > 65_536)
+        {
+            yield return "Audit:MaxBatchSize must lie between 1 and 65536.";
+        }
+    }
+}

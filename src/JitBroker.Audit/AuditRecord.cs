@@ -1,0 +1,149 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace JitBroker.Audit;
+
+/// <summary>
+/// One stored line of the audit log: an event (or a checkpoint) plus <c>seq</c>, <c>time</c>, <c>prev_hash</c>
+/// and <c>hash</c>. <c>hash</c> is the lowercase hex SHA-256 of the RFC 8785 (JCS) form of every other member
+/// of the line, so it covers every member present, known or not. Immutable.
+/// </summary>
+public sealed class AuditRecord
+{
+    /// <summary>The <c>prev_hash</c> of the record with seq 1: 64 zeros.</summary>
+    public const string GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    // Exactly six fraction digits: one spelling per instant, and the form Python's strptime("%f") reads back.
+    private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'";
+
+    private static readonly JsonDocumentOptions StrictJson = new() { AllowDuplicateProperties = false, MaxDepth = 16 };
+
+    private readonly JsonObject _json;
+
+    private AuditRecord(JsonObject json, string line, long seq, string time, string type, string prevHash, string hash, string computedHash)
+    {
+        _json = json;
+        Line = line;
+        Seq = seq;
+        Time = time;
+        Type = type;
+        PrevHash = prevHash;
+        Hash = hash;
+        ComputedHash = computedHash;
+    }
+
+    public long Seq { get; }
+
+    /// <summary>RFC 3339 UTC with microseconds, exactly as stored (for example <c>2026-11-21T12:00:00.000000Z</c>).</summary>
+    public string Time { get; }
+
+    public string Type { get; }
+
+    public string PrevHash { get; }
+
+    /// <summary>The hash stored in the line.</summary>
+    public string Hash { get; }
+
+    /// <summary>The hash recomputed from the line's other members; differs from <see cref="Hash"/> when the line was edited.</summary>
+    public string ComputedHash { get; }
+
+    /// <summary>The line as stored, without its newline.</summary>
+    public string Line { get; }
+
+    public bool IsCheckpoint => Type == AuditRecordTypes.Checkpoint;
+
+    /// <summary>A string member, or null when absent or not a string.</summary>
+    public string? GetString(string name) =>
+        _json[name] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
+
+    /// <summary>An integer member, or null when absent or not an integer.</summary>
+    public long? GetInt64(string name) =>
+        _json[name] is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<long>(out var n) ? n : null;
+
+    /// <summary>A string-array member (empty when absent).</summary>
+    public IReadOnlyList<string> GetStrings(string name) =>
+        _json[name] is JsonArray a ? [.. a.OfType<JsonValue>().Where(v => v.GetValueKind() == JsonValueKind.String).Select(v => v.GetValue<string>())] : [];
+
+    /// <summary>A copy of the whole record as JSON.</summary>
+    public JsonObject ToJson() => (JsonObject)_json.DeepClone();
+
+    /// <summary>RFC 3339 UTC, microsecond precision, the one form <c>time</c> is written in.</summary>
+    public static string FormatTime(DateTimeOffset time) =>
+        time.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Builds and hashes a new record. <paramref name="body"/> holds <c>type</c> and the event members in the
+    /// order they are written; it is taken over (not copied).
+    /// </summary>
+    internal static AuditRecord Create(long seq, DateTimeOffset time, string prevHash, JsonObject body)
+    {
+        var json = new JsonObject { [AuditFields.Seq] = seq, [AuditFields.Time] = FormatTime(time) };
+        foreach (var (key, value) in body.ToList())
+        {
+            body.Remove(key);
+            json[key] = value;
+        }
+
+        json[AuditFields.PrevHash] = prevHash;
+        var hash = ComputeHash(json);
+        json[AuditFields.Hash] = hash;
+        return new AuditRecord(json, CanonicalJson.Serialize(json), seq, (string)json[AuditFields.Time]!,
+            (string)json[AuditFields.Type]!, prevHash, hash, hash);
+    }
+
+    /// <summary>
+    /// Parses one stored line and recomputes its hash (see <see cref="ComputedHash"/>); does not judge the chain.
+    /// Throws <see cref="FormatException"/> (message safe to print) when the line is not a well-formed record.
+    /// </summary>
+    public static AuditRecord Parse(string line)
+    {
+        JsonObject json;
+        try
+        {
+            json = JsonNode.Parse(line, documentOptions: StrictJson) as JsonObject
+                ?? throw new FormatException("The line is not a JSON object.");
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException("The line is not valid JSON: " + e.Message);
+        }
+        catch (ArgumentException e)
+        {
+            // Duplicate member names surface as ArgumentException on some paths.
+            throw new FormatException("The line is not valid JSON: " + e.Message);
+        }
+
+        var seq = json[AuditFields.Seq] is JsonValue s && s.GetValueKind() == JsonValueKind.Number && s.TryGetValue<long>(out var n) && n >= 1
+            ? n : throw new FormatException("\"seq\" must be a positive integer.");
+        var time = RequiredString(json, AuditFields.Time);
+        if (!DateTimeOffset.TryParseExact(time, TimeFormat, CultureInfo.InvariantCulture,
+                DateTimeStyles.AssumeUniversal, out _))
+        {
+            throw new FormatException("\"time\" must be an RFC 3339 UTC timestamp with six fraction digits.");
+        }
+
+        var type = RequiredString(json, AuditFields.Type);
+        var prev = RequiredHex(json, AuditFields.PrevHash);
+        var hash = RequiredHex(json, AuditFields.Hash);
+        var computed = ComputeHash(json);
+        return new AuditRecord(json, line, seq, time, type, prev, hash, computed);
+    }
+
+    /// <summary>SHA-256 over the JCS form of every member except <c>hash</c>, lowercase hex.</summary>
+    internal static string ComputeHash(JsonObject json) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(CanonicalJson.Canonicalize(json, omitTopLevelMember: AuditFields.Hash))));
+
+    private static string RequiredString(JsonObject json, string name) =>
+        json[name] is JsonValue v && v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() is { Length: > 0 } s
+            ? s : throw new FormatException($"\"{name}\" must be a non-empty string.");
+
+    private static string RequiredHex(JsonObject json, string name)
+    {
+        var s = RequiredString(json, name);
+        return s.Length == 64 && s.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f')
+            ? s : throw new FormatException($"\"{name}\" must be 64 lowercase hex digits.");
+    }
+}

@@ -1,0 +1,60 @@
+using JitBroker.Core;
+
+namespace JitBroker.Audit;
+
+/// <summary>A sink in memory, for tests and throwaway hosts. <see cref="FailWrites"/> simulates an unwritable store.</summary>
+public sealed class InMemoryAuditSink : IAuditSink
+{
+    private readonly List<AuditRecord> _records = [];
+    private readonly Lock _gate = new();
+
+    /// <summary>While true every open and write throws, as a full or vanished disk would.</summary>
+    public bool FailWrites { get; set; }
+
+    /// <summary>A snapshot of the stored records, in order.</summary>
+    public IReadOnlyList<AuditRecord> Records
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _records];
+            }
+        }
+    }
+
+    /// <summary>The stored lines as a JSON-lines document (each line ends with a newline).</summary>
+    public string ToJsonLines() => string.Concat(Records.Select(r => r.Line + "\n"));
+
+    public ValueTask<AuditRecord?> OpenAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfFailing();
+        lock (_gate)
+        {
+            return ValueTask.FromResult(_records.Count == 0 ? null : _records[^1]);
+        }
+    }
+
+    public ValueTask WriteAsync(IReadOnlyList<AuditRecord> records, CancellationToken cancellationToken = default)
+    {
+        ThrowIfFailing();
+        lock (_gate)
+        {
+            _records.AddRange(records);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask SyncAsync(CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private void ThrowIfFailing()
+    {
+        if (FailWrites)
+        {
+            throw new BrokerException(BrokerFailure.Unavailable, AuditReasons.Unavailable, "The in-memory audit sink is set to fail.");
+        }
+    }
+}

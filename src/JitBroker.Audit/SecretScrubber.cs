@@ -1,0 +1,60 @@
+using System.Text.RegularExpressions;
+using JitBroker.Core;
+
+namespace JitBroker.Audit;
+
+/// <summary>
+/// Last line of defence for "never a secret in the audit": callers already pass fingerprints, but free-text
+/// members (detail, purpose, context) come from agents and operators. Anything shaped like a bearer
+/// credential — a compact JWS/JWT, a Vault token, a PEM private key — is replaced by its SHA-256
+/// fingerprint before the record is hashed, so the stored chain never held it.
+/// </summary>
+internal static partial class SecretScrubber
+{
+    /// <summary>Longest string kept in a record; longer ones are cut (after scrubbing) and carry the full value's fingerprint.</summary>
+    public const int MaxStringLength = 8192;
+
+    /// <summary>Returns <paramref name="value"/> with every credential-shaped substring replaced by <c>[redacted sha256:…]</c>.</summary>
+    public static string Scrub(string value)
+    {
+        var text = CanonicalJson.WellFormed(value);
+        if (text.Length < 8)
+        {
+            return text;
+        }
+
+        string scrubbed;
+        try
+        {
+            scrubbed = CredentialShaped().Replace(text, m => "[redacted " + Fingerprints.Of(m.Value) + "]");
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            // Text built to stall the scan is not written unscanned: only its fingerprint is.
+            return "[unscanned " + Fingerprints.Of(text) + "]";
+        }
+
+        // A multi-megabyte detail would bloat every copy of the log; the fingerprint keeps it correlatable.
+        return scrubbed.Length <= MaxStringLength
+            ? scrubbed
+            : scrubbed[..MaxStringLength] + "…[truncated " + Fingerprints.Of(scrubbed) + "]";
+    }
+
+    /// <summary>A credential fingerprint must be <c>sha256:</c> + 64 hex digits; anything else is fingerprinted, since it may be the credential itself.</summary>
+    public static string Fingerprint(string value) =>
+        FingerprintShape().IsMatch(value) ? value : Fingerprints.Of(value);
+
+    // JWS/JWT compact (header always starts with base64url('{"') = "eyJ"), Vault service/batch/recovery tokens
+    // (current hv?. and legacy s./b./r. forms), PEM private keys, and "Bearer <token>".
+    [GeneratedRegex(
+        @"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)?" +
+        @"|\bhv[sbr]\.[A-Za-z0-9_-]{20,}" +
+        @"|\b[sbr]\.[A-Za-z0-9]{24}\b" +
+        @"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)" +
+        @"|(?<=\b[Bb]earer\s+)[A-Za-z0-9._~+/=-]{16,}",
+        RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 1000)]
+    private static partial Regex CredentialShaped();
+
+    [GeneratedRegex("^sha256:[0-9a-f]{64}$", RegexOptions.CultureInvariant)]
+    private static partial Regex FingerprintShape();
+}

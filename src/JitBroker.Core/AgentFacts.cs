@@ -1,0 +1,36 @@
+namespace JitBroker.Core;
+
+/// <summary>
+/// The identity facts a lease keeps so policy can be re-evaluated after a reload, and how to rebuild a
+/// <see cref="WorkloadIdentity"/> from them. Facts only: never evidence, never a token.
+/// </summary>
+public static class AgentFacts
+{
+    /// <summary>Same names the policy's lease re-evaluation reads (JitBroker.Policy.LeaseReevaluation).</summary>
+    public const string MethodKey = "method";
+    public const string TrustDomainKey = "trust_domain";
+
+    public static IReadOnlyDictionary<string, string> From(WorkloadIdentity agent)
+    {
+        var facts = new Dictionary<string, string>(agent.Facts, StringComparer.Ordinal)
+        {
+            [MethodKey] = agent.Method,
+            [TrustDomainKey] = agent.TrustDomain,
+        };
+        return facts;
+    }
+
+    /// <summary>The identity as policy saw it when the lease was issued (for re-evaluation, not for authentication).</summary>
+    public static WorkloadIdentity Rebuild(Lease lease)
+    {
+        var facts = lease.AgentFacts;
+        return new WorkloadIdentity
+        {
+            Id = lease.AgentId,
+            Method = facts.GetValueOrDefault(MethodKey, "unknown"),
+            TrustDomain = facts.GetValueOrDefault(TrustDomainKey, "unknown"),
+            Facts = facts,
+            EvidenceFingerprint = "lease:" + lease.LeaseId,
+        };
+    }
+}

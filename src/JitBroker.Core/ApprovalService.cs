@@ -1,0 +1,163 @@
+using System.Security.Cryptography;
+
+namespace JitBroker.Core;
+
+/// <summary>
+/// Step-up approvals: create one for a request that needs it, let an approver decide, and let the agent
+/// collect — once — the credential for exactly the request that was approved.
+/// </summary>
+public sealed class ApprovalService
+{
+    public const string ReasonNotFound = "approval.not_found";
+    public const string ReasonMismatch = "approval.request_mismatch";
+    public const string ReasonDenied = "approval.denied";
+    public const string ReasonExpired = "approval.expired";
+    public const string ReasonUsed = "approval.already_used";
+    public const string ReasonNotApprover = "approval.not_an_approver";
+    public const string ReasonSelfApproval = "approval.self_approval";
+    public const string ReasonNotPending = "approval.not_pending";
+
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
+    private readonly IApprovalStore _store;
+    private readonly TimeProvider _time;
+
+    public ApprovalService(IApprovalStore store, TimeProvider time)
+    {
+        _store = store;
+        _time = time;
+    }
+
+    public async Task<ApprovalRecord> CreateAsync(WorkloadIdentity agent, CredentialRequest request, string requestHash,
+        PolicyDecision decision, CancellationToken cancellationToken = default)
+    {
+        var requirement = decision.Approval ?? throw new InvalidOperationException("A needs-approval decision must name its approvers.");
+        var now = _time.GetUtcNow();
+        var record = new ApprovalRecord
+        {
+            ApprovalId = NewId(),
+            RequestHash = requestHash,
+            AgentId = agent.Id,
+            // The approver sees what the broker would grant (the canonical request), not the agent's wording alone.
+            Request = request with { RequestedTtl = decision.Grant?.Ttl ?? request.RequestedTtl },
+            RuleIds = decision.RuleIds,
+            Approvers = requirement.Approvers,
+            CreatedAt = now,
+            ExpiresAt = now + requirement.Timeout,
+        };
+        await _store.PutAsync(record, cancellationToken).ConfigureAwait(false);
+        return record;
+    }
+
+    /// <summary>
+    /// The agent collects an approval for its re-submitted request. Waits up to <paramref name="wait"/> for a
+    /// decision. Returns the consumed record when approved (single use), the pending record when still
+    /// undecided; throws PermissionDenied when denied, expired, used, or bound to another request.
+    /// </summary>
+    public async Task<ApprovalRecord> CollectAsync(string approvalId, WorkloadIdentity agent, string requestHash, TimeSpan wait,
+        CancellationToken cancellationToken = default)
+    {
+        var until = _time.GetUtcNow() + wait;
+        while (true)
+        {
+            var record = await _store.GetAsync(approvalId, cancellationToken).ConfigureAwait(false);
+            // Another agent's approval id is indistinguishable from an unknown one.
+            if (record is null || !string.Equals(record.AgentId, agent.Id, StringComparison.Ordinal))
+            {
+                throw Denied(ReasonNotFound, "No such approval for the calling agent.");
+            }
+
+            if (!string.Equals(record.RequestHash, requestHash, StringComparison.Ordinal))
+            {
+                throw Denied(ReasonMismatch, "The approval was granted for a different request; re-submit exactly the approved request.");
+            }
+
+            var now = _time.GetUtcNow();
+            switch (record.State)
+            {
+                case ApprovalState.Approved when now < record.ExpiresAt:
+                    var consumed = record with { State = ApprovalState.Consumed };
+                    if (await _store.TransitionAsync(consumed, ApprovalState.Approved, cancellationToken).ConfigureAwait(false))
+                    {
+                        return consumed;
+                    }
+
+                    continue; // raced with another collector or an expiry: read again
+                case ApprovalState.Pending when now < record.ExpiresAt:
+                    if (now >= until)
+                    {
+                        return record;
+                    }
+
+                    await Task.Delay(PollInterval, _time, cancellationToken).ConfigureAwait(false);
+                    continue;
+                case ApprovalState.Denied:
+                    throw Denied(ReasonDenied, $"An approver denied the request{(record.DecisionReason is { Length: > 0 } r ? ": " + r : ".")}");
+                case ApprovalState.Consumed:
+                    throw Denied(ReasonUsed, "The approval was already used; an approval is good for one credential.");
+                default:
+                    await ExpireAsync(record, cancellationToken).ConfigureAwait(false);
+                    throw Denied(ReasonExpired, "The approval expired before it was used.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// An approver's decision. The caller (the admin surface) has already checked that the approver is an
+    /// admin principal; here: named by the rule, not the requesting agent, and the approval still pending.
+    /// </summary>
+    public async Task<ApprovalRecord> DecideAsync(WorkloadIdentity approver, string approvalId, bool approve, string reason,
+        CancellationToken cancellationToken = default)
+    {
+        var record = await _store.GetAsync(approvalId, cancellationToken).ConfigureAwait(false)
+            ?? throw new BrokerException(BrokerFailure.NotFound, ReasonNotFound, $"No approval '{approvalId}'.");
+        if (string.Equals(approver.Id, record.AgentId, StringComparison.Ordinal))
+        {
+            throw Denied(ReasonSelfApproval, "An agent can never approve its own request.");
+        }
+
+        if (!record.Approvers.Any(p => Glob.TryParse(p, out var glob, out _) && glob!.IsMatch(approver.Id)))
+        {
+            throw Denied(ReasonNotApprover, "The rule that asked for this approval does not name you as an approver.");
+        }
+
+        var now = _time.GetUtcNow();
+        if (record.State != ApprovalState.Pending || now >= record.ExpiresAt)
+        {
+            throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonNotPending, $"The approval is {(now >= record.ExpiresAt && record.State == ApprovalState.Pending ? "expired" : record.State.ToString().ToLowerInvariant())}.");
+        }
+
+        var decided = record with
+        {
+            State = approve ? ApprovalState.Approved : ApprovalState.Denied,
+            DecidedBy = approver.Id,
+            DecidedAt = now,
+            DecisionReason = reason,
+        };
+        return await _store.TransitionAsync(decided, ApprovalState.Pending, cancellationToken).ConfigureAwait(false)
+            ? decided
+            : throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonNotPending, "Someone else decided this approval first.");
+    }
+
+    public Task<ApprovalRecord?> GetAsync(string approvalId, CancellationToken cancellationToken = default) =>
+        _store.GetAsync(approvalId, cancellationToken);
+
+    public Task<IReadOnlyList<ApprovalRecord>> ListPendingAsync(int max, CancellationToken cancellationToken = default) =>
+        _store.ListPendingAsync(_time.GetUtcNow(), max, cancellationToken);
+
+    private async Task ExpireAsync(ApprovalRecord record, CancellationToken cancellationToken)
+    {
+        if (record.State is ApprovalState.Pending or ApprovalState.Approved)
+        {
+            await _store.TransitionAsync(record with { State = ApprovalState.Expired }, record.State, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static BrokerException Denied(string reason, string message) => new(BrokerFailure.PermissionDenied, reason, message);
+
+    private static string NewId()
+    {
+        Span<byte> random = stackalloc byte[16];
+        RandomNumberGenerator.Fill(random);
+        return "apr_" + Convert.ToHexStringLower(random);
+    }
+}

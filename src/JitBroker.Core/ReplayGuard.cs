@@ -1,0 +1,47 @@
+namespace JitBroker.Core;
+
+/// <summary>
+/// Step 2 of the request path: a captured identity token must not buy a second credential. The replay
+/// cache remembers each token (by its replay key) until it expires plus slack.
+/// </summary>
+public sealed class ReplayGuard
+{
+    public const string ReasonReplayed = "token.replayed";
+
+    private readonly IReplayCache _cache;
+    private readonly BrokerOptions _options;
+    private readonly TimeProvider _time;
+
+    public ReplayGuard(IReplayCache cache, BrokerOptions options, TimeProvider time)
+    {
+        _cache = cache;
+        _options = options;
+        _time = time;
+    }
+
+    /// <summary>Records the token's use for <paramref name="binding"/> (see <see cref="RequestHash.ForTask"/>); throws Unauthenticated on a replay.</summary>
+    public async ValueTask CheckAsync(WorkloadIdentity agent, string binding, CancellationToken cancellationToken = default)
+    {
+        if (agent.ReplayKey is not { } key)
+        {
+            return; // mTLS: the TLS handshake itself proves possession; there is no bearer token to replay
+        }
+
+        // Tokens without exp cannot reach here (attestors require it); the fallback bounds memory anyway.
+        var keepUntil = (agent.EvidenceExpiresAt ?? _time.GetUtcNow().AddHours(1)) + _options.ReplaySlack;
+        var verdict = await _cache.CheckAndRecordAsync(key, binding, keepUntil, cancellationToken).ConfigureAwait(false);
+        var accepted = verdict switch
+        {
+            ReplayVerdict.FirstUse => true,
+            ReplayVerdict.SameBinding => _options.ReplayMode == ReplayMode.Bound,
+            _ => false,
+        };
+        if (!accepted)
+        {
+            throw new BrokerException(BrokerFailure.Unauthenticated, ReasonReplayed,
+                _options.ReplayMode == ReplayMode.Strict
+                    ? "This identity token was already used; present a fresh one for each request."
+                    : "This identity token was already used for another task; present a fresh one.");
+        }
+    }
+}

@@ -1,0 +1,175 @@
+using System.Globalization;
+using JitBroker.Core;
+using JitBroker.Redis;
+
+namespace JitBroker.Leases.Redis;
+
+/// <summary>
+/// A lease as a compact Redis hash: one- or two-letter field names, times as Unix milliseconds, lists joined
+/// with U+001F, optional fields left out, the SHA-256 fingerprint as its 32 raw bytes, and the backend handle
+/// omitted when it equals the lease id (the built-in JWT issuer's <c>jti</c>). Small values keep the hash in
+/// Redis' listpack encoding (see docs/redis.md, "Memory").
+/// </summary>
+internal static class LeaseCodec
+{
+    public const char ListSeparator = '\u001f';
+    public const string FingerprintDigest = "f";
+    public const string FingerprintText = "fx";
+    private const string Sha256Prefix = "sha256:";
+
+    /// <summary>The hash fields of a new lease (state active, due at expiry), as alternating names and values.</summary>
+    public static List<RedisArg> ToFields(Lease lease)
+    {
+        var fields = new List<RedisArg>(36)
+        {
+            "t", lease.TaskId,
+            "a", lease.AgentId,
+            "k", lease.IssuerKind,
+            "au", lease.Scope.Audience,
+            "ac", lease.Scope.Action,
+            "i", Ms(lease.IssuedAt),
+            "e", Ms(lease.ExpiresAt),
+            "d", Ms(lease.ExpiresAt),
+            "s", 0,
+        };
+        AddIfAny(fields, "p", lease.ParentLeaseId);
+        if (!string.Equals(lease.BackendHandle, lease.LeaseId, StringComparison.Ordinal))
+        {
+            fields.Add("h");
+            fields.Add(lease.BackendHandle);
+        }
+
+        AddList(fields, "to", lease.Scope.Tools);
+        AddList(fields, "r", lease.Scope.Resources);
+        AddList(fields, "ru", lease.RuleIds);
+        if (lease.AgentFacts.Count > 0)
+        {
+            AddList(fields, "af", [.. lease.AgentFacts.OrderBy(f => f.Key, StringComparer.Ordinal).SelectMany(f => new[] { f.Key, f.Value })]);
+        }
+
+        var (name, value) = Fingerprint(lease.CredentialFingerprint);
+        fields.Add(name);
+        fields.Add(value);
+        return fields;
+    }
+
+    /// <summary>The field and value holding <paramref name="fingerprint"/>: raw digest bytes when it is <c>sha256:&lt;64 hex&gt;</c>.</summary>
+    public static (string Field, RedisArg Value) Fingerprint(string fingerprint)
+    {
+        if (fingerprint.Length == Sha256Prefix.Length + 64 && fingerprint.StartsWith(Sha256Prefix, StringComparison.Ordinal))
+        {
+            var hex = fingerprint.AsSpan(Sha256Prefix.Length);
+            if (IsLowerHex(hex))
+            {
+                return (FingerprintDigest, Convert.FromHexString(hex));
+            }
+        }
+
+        return (FingerprintText, fingerprint);
+    }
+
+    /// <summary>Rebuilds a lease from HGETALL's alternating names and values.</summary>
+    public static Lease FromFields(string leaseId, RedisValue[] flat)
+    {
+        var f = new Dictionary<string, RedisValue>(flat.Length / 2, StringComparer.Ordinal);
+        for (var i = 0; i + 1 < flat.Length; i += 2)
+        {
+            f[flat[i].AsString()!] = flat[i + 1];
+        }
+
+        string Text(string name) => f.TryGetValue(name, out var v) ? v.AsString()! : throw Corrupt(leaseId, name);
+        string? Optional(string name) => f.TryGetValue(name, out var v) ? v.AsString() : null;
+        DateTimeOffset Time(string name) => DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(Text(name), CultureInfo.InvariantCulture));
+        DateTimeOffset? OptionalTime(string name) => f.ContainsKey(name) ? Time(name) : null;
+        IReadOnlyList<string> List(string name) => f.TryGetValue(name, out var v) ? v.AsString()!.Split(ListSeparator) : [];
+
+        var facts = List("af");
+        var agentFacts = new Dictionary<string, string>(facts.Count / 2, StringComparer.Ordinal);
+        for (var i = 0; i + 1 < facts.Count; i += 2)
+        {
+            agentFacts[facts[i]] = facts[i + 1];
+        }
+
+        return new Lease
+        {
+            LeaseId = leaseId,
+            TaskId = Text("t"),
+            AgentId = Text("a"),
+            ParentLeaseId = Optional("p"),
+            IssuerKind = Text("k"),
+            BackendHandle = Optional("h") ?? leaseId,
+            Scope = new GrantedScope(Text("au"), Text("ac"), List("to"), List("r")),
+            IssuedAt = Time("i"),
+            ExpiresAt = Time("e"),
+            State = (LeaseState)int.Parse(Text("s"), CultureInfo.InvariantCulture),
+            Attempts = f.TryGetValue("n", out var n) ? (int)n.AsInt64() : 0,
+            LastError = Optional("le"),
+            RevokedAt = OptionalTime("ra"),
+            DueAt = OptionalTime("d"),
+            RuleIds = List("ru"),
+            CredentialFingerprint = f.TryGetValue(FingerprintDigest, out var digest)
+                ? Sha256Prefix + Convert.ToHexStringLower(digest.AsBytes()!)
+                : Text(FingerprintText),
+            AgentFacts = agentFacts,
+        };
+    }
+
+    /// <summary>Decodes a script's <c>[id, fields, id, fields, …]</c> reply, starting at <paramref name="offset"/>.</summary>
+    public static List<Lease> FromPairs(RedisValue[] pairs, int offset = 0)
+    {
+        var leases = new List<Lease>((pairs.Length - offset) / 2);
+        for (var i = offset; i + 1 < pairs.Length; i += 2)
+        {
+            leases.Add(FromFields(pairs[i].AsString()!, pairs[i + 1].AsArray()));
+        }
+
+        return leases;
+    }
+
+    public static long Ms(DateTimeOffset at) => at.ToUnixTimeMilliseconds();
+
+    /// <summary>Values may not contain the list separator: a joined list could not be split back faithfully.</summary>
+    public static void EnsureStorable(Lease lease)
+    {
+        var values = lease.Scope.Tools.Concat(lease.Scope.Resources).Concat(lease.RuleIds).Concat(lease.AgentFacts.Keys).Concat(lease.AgentFacts.Values);
+        if (values.Any(v => v.Contains(ListSeparator, StringComparison.Ordinal)))
+        {
+            throw new ArgumentException("Lease list values must not contain U+001F.", nameof(lease));
+        }
+    }
+
+    private static void AddIfAny(List<RedisArg> fields, string name, string? value)
+    {
+        if (value is not null)
+        {
+            fields.Add(name);
+            fields.Add(value);
+        }
+    }
+
+    /// <summary>An empty list is left out; a present field always holds at least one item (possibly empty).</summary>
+    private static void AddList(List<RedisArg> fields, string name, IReadOnlyList<string> items)
+    {
+        if (items.Count > 0)
+        {
+            fields.Add(name);
+            fields.Add(string.Join(ListSeparator, items));
+        }
+    }
+
+    private static bool IsLowerHex(ReadOnlySpan<char> text)
+    {
+        foreach (var c in text)
+        {
+            if (c is not ((>= '0' and <= '9') or (>= 'a' and <= 'f')))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static InvalidOperationException Corrupt(string leaseId, string field) =>
+        new($"Lease record '{leaseId}' in Redis lacks field '{field}'.");
+}

@@ -1,0 +1,218 @@
+using JitBroker.Redis;
+
+namespace JitBroker.Leases.Redis;
+
+/// <summary>
+/// The Lua scripts behind <see cref="RedisLeaseStore"/>: every change that touches more than one key runs as
+/// one script, so Redis applies it atomically. ARGV[1] is always the key prefix; KEYS[1] is always the due set
+/// (declared so a cluster-aware proxy routes the script to the slot holding it).
+/// </summary>
+/// <remarks>
+/// States travel as digits: 0 active, 1 revoking, 2 revoked, 3 revoke_failed. Times are Unix milliseconds,
+/// formatted with <c>%d</c> before they are stored (Lua numbers are doubles and would print as <c>1.7e+12</c>).
+/// </remarks>
+internal static class LeaseScripts
+{
+    private const string Prelude = """
+        local P = ARGV[1]
+        local DUE, IDS, REVOKING, FAILED, GONE = KEYS[1], P .. 'ids', P .. 'state:revoking', P .. 'state:failed', P .. 'revoked'
+        local function lkey(id) return P .. 'lease:{' .. id .. '}' end
+        local function tkey(agent, task) return P .. 'task:{' .. agent .. '|' .. task .. '}' end
+        local function ms(n) return string.format('%d', n) end
+        local function restate(id, from, to, issued)
+          if from == to then return end
+          if from == '1' then redis.call('ZREM', REVOKING, id) elseif from == '3' then redis.call('ZREM', FAILED, id) end
+          if to == '1' then redis.call('ZADD', REVOKING, issued, id) elseif to == '3' then redis.call('ZADD', FAILED, issued, id) end
+        end
+        local function claim(id, deadline)
+          local k = lkey(id)
+          local f = redis.call('HMGET', k, 's', 'i')
+          if not f[1] then return nil end
+          restate(id, f[1], '1', f[2])
+          redis.call('HSET', k, 's', '1', 'd', deadline)
+          redis.call('ZADD', DUE, deadline, id)
+          return redis.call('HGETALL', k)
+        end
+        local function forget(id)
+          local k = lkey(id)
+          local f = redis.call('HMGET', k, 'a', 't', 'p', 's')
+          if f[4] and f[4] ~= '2' then redis.call('ZREM', GONE, id) return end
+          if f[1] then
+            local tk = tkey(f[1], f[2])
+            redis.call('SREM', tk, id)
+            if redis.call('SCARD', tk) == 0 then redis.call('SREM', P .. 'agent:{' .. f[1] .. '}', f[2]) end
+            if f[3] then redis.call('SREM', P .. 'children:{' .. f[3] .. '}', id) end
+            redis.call('DEL', k)
+          end
+          redis.call('ZREM', IDS, id)
+          redis.call('ZREM', GONE, id)
+        end
+
+        """;
+
+    /// <summary>ARGV: prefix, id, agent, task, parent or '', expires ms, field/value pairs… → 1 stored, 0 id taken.</summary>
+    public static readonly LuaScript Put = new(Prelude + """
+        local id = ARGV[2]
+        local k = lkey(id)
+        if redis.call('EXISTS', k) == 1 then return 0 end
+        redis.call('HSET', k, unpack(ARGV, 7))
+        redis.call('SADD', tkey(ARGV[3], ARGV[4]), id)
+        redis.call('SADD', P .. 'agent:{' .. ARGV[3] .. '}', ARGV[4])
+        if ARGV[5] ~= '' then redis.call('SADD', P .. 'children:{' .. ARGV[5] .. '}', id) end
+        redis.call('ZADD', DUE, ARGV[6], id)
+        redis.call('ZADD', IDS, 0, id)
+        return 1
+        """);
+
+    /// <summary>ARGV: prefix, now ms, max, claim deadline ms → [id, fields, id, fields, …] in due order.</summary>
+    public static readonly LuaScript ClaimDue = new(Prelude + """
+        for _, id in ipairs(redis.call('ZRANGEBYSCORE', GONE, '-inf', ARGV[2], 'LIMIT', 0, 256)) do forget(id) end
+        local out = {}
+        for _, id in ipairs(redis.call('ZRANGEBYSCORE', DUE, '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))) do
+          local fields = claim(id, ARGV[4])
+          if fields then out[#out + 1] = id; out[#out + 1] = fields else redis.call('ZREM', DUE, id) end
+        end
+        return out
+        """);
+
+    /// <summary>ARGV: prefix, id, claim deadline ms → fields, or nil when missing or revoked.</summary>
+    public static readonly LuaScript TryClaim = new(Prelude + """
+        local s = redis.call('HGET', lkey(ARGV[2]), 's')
+        if not s or s == '2' then return nil end
+        return claim(ARGV[2], ARGV[3])
+        """);
+
+    /// <summary>ARGV: prefix, id, revoked-at ms, retention ms → 1 changed, 0 missing or already revoked.</summary>
+    public static readonly LuaScript MarkRevoked = new(Prelude + """
+        local id = ARGV[2]
+        local k = lkey(id)
+        local f = redis.call('HMGET', k, 's', 'e', 'i')
+        if not f[1] or f[1] == '2' then return 0 end
+        restate(id, f[1], '2', f[3])
+        local revokedAt, keep = tonumber(ARGV[3]), tonumber(ARGV[4])
+        local forgetAt = math.max(revokedAt, tonumber(f[2])) + keep
+        redis.call('HSET', k, 's', '2', 'ra', ARGV[3])
+        redis.call('HDEL', k, 'd')
+        redis.call('ZREM', DUE, id)
+        redis.call('ZADD', GONE, ms(forgetAt), id)
+        -- A backstop only: the sweeper forgets the lease (and its index entries) at forgetAt.
+        redis.call('PEXPIRE', k, ms(math.max(forgetAt - revokedAt + keep, 60000)))
+        return 1
+        """);
+
+    /// <summary>ARGV: prefix, id, error, next attempt ms → 1 changed, 0 missing or already revoked.</summary>
+    public static readonly LuaScript MarkFailed = new(Prelude + """
+        local id = ARGV[2]
+        local k = lkey(id)
+        local f = redis.call('HMGET', k, 's', 'i')
+        if not f[1] or f[1] == '2' then return 0 end
+        restate(id, f[1], '3', f[2])
+        redis.call('HINCRBY', k, 'n', 1)
+        redis.call('HSET', k, 's', '3', 'le', ARGV[3], 'd', ARGV[4])
+        redis.call('ZADD', DUE, ARGV[4], id)
+        return 1
+        """);
+
+    /// <summary>ARGV: prefix, id, new expiry ms, fingerprint field, fingerprint value, other fingerprint field → fields or nil.</summary>
+    public static readonly LuaScript Renew = new(Prelude + """
+        local k = lkey(ARGV[2])
+        if redis.call('HGET', k, 's') ~= '0' then return nil end
+        redis.call('HSET', k, 'e', ARGV[3], 'd', ARGV[3], ARGV[4], ARGV[5])
+        redis.call('HDEL', k, ARGV[6])
+        redis.call('ZADD', DUE, ARGV[3], ARGV[2])
+        return redis.call('HGETALL', k)
+        """);
+
+    /// <summary>ARGV: prefix, set key → [id, fields, …] of the members still stored; drops members whose lease was forgotten.</summary>
+    public static readonly LuaScript FetchSet = new(Prelude + """
+        local out = {}
+        for _, id in ipairs(redis.call('SMEMBERS', ARGV[2])) do
+          local h = redis.call('HGETALL', lkey(id))
+          if #h == 0 then redis.call('SREM', ARGV[2], id) else out[#out + 1] = id; out[#out + 1] = h end
+        end
+        return out
+        """);
+
+    /// <summary>ARGV: prefix, state digit, max → [id, fields, …]. Active leases are found by walking the due set.</summary>
+    public static readonly LuaScript ListByState = new(Prelude + """
+        local st, max = ARGV[2], tonumber(ARGV[3])
+        local out = {}
+        if max < 1 then return out end
+        local function add(id)
+          local h = redis.call('HGETALL', lkey(id))
+          if #h > 0 then out[#out + 1] = id; out[#out + 1] = h end
+        end
+        if st ~= '0' then
+          local source = (st == '1' and REVOKING) or (st == '3' and FAILED) or GONE
+          for _, id in ipairs(redis.call('ZRANGE', source, 0, max - 1)) do add(id) end
+          return out
+        end
+        local offset, budget = 0, max + 10000
+        while #out < 2 * max and offset < budget do
+          local ids = redis.call('ZRANGE', DUE, offset, offset + 255)
+          if #ids == 0 then break end
+          for _, id in ipairs(ids) do
+            if #out < 2 * max and redis.call('HGET', lkey(id), 's') == '0' then add(id) end
+          end
+          offset = offset + #ids
+        end
+        return out
+        """);
+
+    /// <summary>
+    /// ARGV: prefix, agent, task, state, kind, expires-before ms ('' = any), page size, page token, scan budget →
+    /// [next token or '', id, fields, …] ordered by lease id.
+    /// </summary>
+    public static readonly LuaScript List = new(Prelude + """
+        local agent, task, st, kind, before = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+        local size, token, budget = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
+        local out, count, scanned = { '' }, 0, 0
+        local function consider(id)
+          scanned = scanned + 1
+          local h = redis.call('HGETALL', lkey(id))
+          if #h == 0 then redis.call('ZREM', IDS, id) return false end
+          local f = {}
+          for i = 1, #h, 2 do f[h[i]] = h[i + 1] end
+          if (agent ~= '' and f.a ~= agent) or (task ~= '' and f.t ~= task) or (st ~= '' and f.s ~= st)
+            or (kind ~= '' and f.k ~= kind) or (before ~= '' and tonumber(f.e) >= tonumber(before)) then return false end
+          count = count + 1
+          out[#out + 1] = id; out[#out + 1] = h
+          return count > size
+        end
+        local function page_full()
+          out[#out] = nil; out[#out] = nil
+          out[1] = out[#out - 1]
+          return out
+        end
+        if agent ~= '' then
+          local tasks = task ~= '' and { task } or redis.call('SMEMBERS', P .. 'agent:{' .. agent .. '}')
+          local ids = {}
+          for _, t in ipairs(tasks) do
+            for _, id in ipairs(redis.call('SMEMBERS', tkey(agent, t))) do
+              if token == '' or id > token then ids[#ids + 1] = id end
+            end
+          end
+          table.sort(ids)
+          for _, id in ipairs(ids) do
+            if consider(id) then return page_full() end
+          end
+          return out
+        end
+        local from = token == '' and '-' or '(' .. token
+        while true do
+          local ids = redis.call('ZRANGEBYLEX', IDS, from, '+', 'LIMIT', 0, 256)
+          if #ids == 0 then return out end
+          for _, id in ipairs(ids) do
+            if consider(id) then return page_full() end
+            if scanned >= budget then out[1] = id return out end
+          end
+          from = '(' .. ids[#ids]
+        end
+        """);
+
+    /// <summary>ARGV: prefix → [active, revoking, revoked (still remembered), revoke_failed].</summary>
+    public static readonly LuaScript Count = new(Prelude + """
+        local revoking, failed = redis.call('ZCARD', REVOKING), redis.call('ZCARD', FAILED)
+        return { redis.call('ZCARD', DUE) - revoking - failed, revoking, redis.call('ZCARD', GONE), failed }
+        """);
+}

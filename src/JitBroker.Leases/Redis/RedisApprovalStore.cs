@@ -1,0 +1,163 @@
+using System.Text.Json;
+using JitBroker.Core;
+using JitBroker.Redis;
+
+namespace JitBroker.Leases.Redis;
+
+/// <summary>
+/// The shared approval store: one hash per approval, <c>{prefix}approval:{id}</c> (<c>s</c> state digit,
+/// <c>e</c> expiry ms, <c>j</c> the record as JSON), and a sorted set <c>{prefix}approvals:pending</c> of
+/// pending ids by creation time. <see cref="TransitionAsync"/> is a Lua compare-and-set on <c>s</c>.
+/// </summary>
+/// <remarks>
+/// Each approval hash expires <see cref="Retention"/> after the approval itself expires (renewed by every
+/// write), so decided approvals stay available for audit and operator questions, then go.
+/// </remarks>
+public sealed class RedisApprovalStore : IApprovalStore
+{
+    /// <summary>How long an approval record is kept after its <see cref="ApprovalRecord.ExpiresAt"/>.</summary>
+    public static readonly TimeSpan Retention = TimeSpan.FromDays(7);
+
+    private const string ScriptPrelude = """
+        local function save(k, id, state, expires, created, json, ttl)
+          redis.call('HSET', k, 's', state, 'e', expires, 'j', json)
+          redis.call('PEXPIRE', k, ttl)
+          if state == '0' then redis.call('ZADD', KEYS[1], created, id) else redis.call('ZREM', KEYS[1], id) end
+        end
+
+        """;
+
+    /// <summary>KEYS: pending set. ARGV: prefix, id, state, expires ms, created ms, json, ttl ms → 1 stored, 0 id taken.</summary>
+    private static readonly LuaScript Put = new(ScriptPrelude + """
+        local k = ARGV[1] .. 'approval:{' .. ARGV[2] .. '}'
+        if redis.call('EXISTS', k) == 1 then return 0 end
+        save(k, ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+        return 1
+        """);
+
+    /// <summary>As <see cref="Put"/>, plus ARGV[8] the expected state → 1 moved, 0 state differed (or missing).</summary>
+    private static readonly LuaScript Transition = new(ScriptPrelude + """
+        local k = ARGV[1] .. 'approval:{' .. ARGV[2] .. '}'
+        if redis.call('HGET', k, 's') ~= ARGV[8] then return 0 end
+        save(k, ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+        return 1
+        """);
+
+    /// <summary>KEYS: pending set. ARGV: prefix, now ms, max → JSON of pending, unexpired approvals, oldest first.</summary>
+    private static readonly LuaScript ListPending = new("""
+        local now, max, out, offset = tonumber(ARGV[2]), tonumber(ARGV[3]), {}, 0
+        while #out < max and offset < max + 10000 do
+          local ids = redis.call('ZRANGE', KEYS[1], offset, offset + 127)
+          if #ids == 0 then break end
+          for _, id in ipairs(ids) do
+            local f = redis.call('HMGET', ARGV[1] .. 'approval:{' .. id .. '}', 's', 'e', 'j')
+            if f[1] ~= '0' then
+              redis.call('ZREM', KEYS[1], id)
+              offset = offset - 1
+            elseif tonumber(f[2]) > now and #out < max then
+              out[#out + 1] = f[3]
+            end
+          end
+          offset = offset + #ids
+        end
+        return out
+        """);
+
+    private readonly IRedisConnection _redis;
+    private readonly string _prefix;
+    private readonly RedisArg[] _pendingKey;
+    private readonly TimeProvider _time;
+
+    public RedisApprovalStore(IRedisConnection redis, string keyPrefix, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(redis);
+        ArgumentException.ThrowIfNullOrEmpty(keyPrefix);
+        ArgumentNullException.ThrowIfNull(time);
+        _redis = redis;
+        _prefix = keyPrefix;
+        _pendingKey = [keyPrefix + "approvals:pending"];
+        _time = time;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Refuses (<see cref="InvalidOperationException"/>) an id that already exists: a decided approval is never overwritten.</remarks>
+    public async Task PutAsync(ApprovalRecord approval, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(approval);
+        ArgumentException.ThrowIfNullOrEmpty(approval.ApprovalId);
+        if ((await RunAsync(Put, Args(approval), cancellationToken).ConfigureAwait(false)).AsInt64() == 0)
+        {
+            throw new InvalidOperationException($"Approval '{approval.ApprovalId}' already exists.");
+        }
+    }
+
+    public async Task<ApprovalRecord?> GetAsync(string approvalId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(approvalId);
+        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            var json = await _redis.ExecuteAsync("HGET", [Key(approvalId), "j"], cancellationToken).ConfigureAwait(false);
+            return json.IsNull ? null : Decode(json);
+        }
+        catch (RedisException ex)
+        {
+            throw Unavailable(ex);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Drops ids of decided or vanished approvals from the pending index as it meets them; looks at no more than <paramref name="max"/> + 10,000 entries.</remarks>
+    public async Task<IReadOnlyList<ApprovalRecord>> ListPendingAsync(DateTimeOffset now, int max, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(max);
+        if (max == 0)
+        {
+            return [];
+        }
+
+        var reply = await RunAsync(ListPending, [_prefix, now.ToUnixTimeMilliseconds(), max], cancellationToken).ConfigureAwait(false);
+        return [.. reply.AsArray().Select(Decode)];
+    }
+
+    public async Task<bool> TransitionAsync(ApprovalRecord next, ApprovalState expected, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(next);
+        var args = Args(next);
+        args.Add((int)expected);
+        return (await RunAsync(Transition, args, cancellationToken).ConfigureAwait(false)).AsInt64() == 1;
+    }
+
+    private List<RedisArg> Args(ApprovalRecord approval)
+    {
+        var ttl = approval.ExpiresAt - _time.GetUtcNow() + Retention;
+        return
+        [
+            _prefix, approval.ApprovalId, (int)approval.State, approval.ExpiresAt.ToUnixTimeMilliseconds(),
+            approval.CreatedAt.ToUnixTimeMilliseconds(), JsonSerializer.SerializeToUtf8Bytes(approval, StoreJson.Options),
+            (long)Math.Max(ttl.TotalMilliseconds, TimeSpan.FromMinutes(1).TotalMilliseconds),
+        ];
+    }
+
+    private string Key(string approvalId) => $"{_prefix}approval:{{{approvalId}}}";
+
+    private static ApprovalRecord Decode(RedisValue json) =>
+        JsonSerializer.Deserialize<ApprovalRecord>(json.AsBytes(), StoreJson.Options)
+        ?? throw new InvalidOperationException("An approval record in Redis is empty.");
+
+    private async Task<RedisValue> RunAsync(LuaScript script, IReadOnlyList<RedisArg> args, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            return await _redis.EvalAsync(script, _pendingKey, args, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisException ex)
+        {
+            throw Unavailable(ex);
+        }
+    }
+
+    private static BrokerException Unavailable(RedisException ex) =>
+        StoreReasons.Unavailable(StoreReasons.ApprovalStoreUnavailable, "approval store", ex);
+}

@@ -1,0 +1,196 @@
+using System.Globalization;
+using JitBroker.Core;
+using JitBroker.Redis;
+
+namespace JitBroker.Leases.Redis;
+
+/// <summary>
+/// The production <see cref="ILeaseStore"/>: leases in Redis, shared by every broker replica. The due sorted
+/// set is the revocation schedule; nothing per lease lives in broker memory, so start-up cost does not grow
+/// with the number of leases. Every multi-key change is one Lua script (see <see cref="LeaseScripts"/>);
+/// the key layout and its costs are in docs/redis.md.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Revoked leases stay readable for a retention (default <see cref="InMemoryLeaseStore.DefaultRevokedRetention"/>)
+/// after the later of their expiry and their revocation. <see cref="ClaimDueAsync"/> forgets those whose
+/// retention has passed (judged by its <c>now</c>), removing them from every index; a <c>PEXPIRE</c> on each
+/// revoked hash is the backstop when no sweeper runs, and readers drop index entries whose hash is gone.
+/// </para>
+/// <para>
+/// Every Redis failure surfaces as <see cref="BrokerException"/> (Unavailable, <see cref="Reasons.LeaseStoreUnavailable"/>).
+/// After such a failure a write's outcome is unknown: it ran entirely or not at all (scripts are atomic).
+/// </para>
+/// </remarks>
+public sealed partial class RedisLeaseStore : ILeaseStore
+{
+    /// <summary>Longest last-error text kept per lease (memory), in characters.</summary>
+    public const int MaxLastErrorLength = 1024;
+
+    private readonly IRedisConnection _redis;
+    private readonly string _prefix;
+    private readonly RedisArg[] _dueKey;
+    private readonly long _retentionMs;
+
+    public RedisLeaseStore(IRedisConnection redis, string keyPrefix)
+        : this(redis, keyPrefix, InMemoryLeaseStore.DefaultRevokedRetention)
+    {
+    }
+
+    /// <param name="redis">The shared connection.</param>
+    /// <param name="keyPrefix">Prefix of every key (<see cref="RedisOptions.KeyPrefix"/>).</param>
+    /// <param name="revokedRetention">How long revoked leases stay readable; see the class remarks.</param>
+    public RedisLeaseStore(IRedisConnection redis, string keyPrefix, TimeSpan revokedRetention)
+    {
+        ArgumentNullException.ThrowIfNull(redis);
+        ArgumentException.ThrowIfNullOrEmpty(keyPrefix);
+        ArgumentOutOfRangeException.ThrowIfLessThan(revokedRetention, TimeSpan.Zero);
+        _redis = redis;
+        _prefix = keyPrefix;
+        _dueKey = [keyPrefix + "due"];
+        _retentionMs = (long)revokedRetention.TotalMilliseconds;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>The lease must be <see cref="LeaseState.Active"/>; it is stored due at its expiry whatever <see cref="Lease.DueAt"/> says.</remarks>
+    public async Task PutAsync(Lease lease, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(lease);
+        ArgumentException.ThrowIfNullOrEmpty(lease.LeaseId);
+        if (lease.State != LeaseState.Active)
+        {
+            throw new ArgumentException($"A new lease must be {LeaseState.Active}, not {lease.State}.", nameof(lease));
+        }
+
+        LeaseCodec.EnsureStorable(lease);
+        var args = new List<RedisArg>(48) { _prefix, lease.LeaseId, lease.AgentId, lease.TaskId, lease.ParentLeaseId ?? "", LeaseCodec.Ms(lease.ExpiresAt) };
+        args.AddRange(LeaseCodec.ToFields(lease));
+        var stored = await RunAsync(LeaseScripts.Put, args, cancellationToken).ConfigureAwait(false);
+        if (stored.AsInt64() == 0)
+        {
+            throw new InvalidOperationException($"Lease '{lease.LeaseId}' already exists.");
+        }
+    }
+
+    public async Task<Lease?> GetAsync(string leaseId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leaseId);
+        cancellationToken.ThrowIfCancellationRequested();
+        RedisValue reply;
+        try
+        {
+            reply = await _redis.ExecuteAsync("HGETALL", [LeaseKey(leaseId)], cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisException ex)
+        {
+            throw Unavailable(ex);
+        }
+
+        var fields = reply.AsArray();
+        return fields.Length == 0 ? null : LeaseCodec.FromFields(leaseId, fields);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Ordered by issue time, then lease id, like the embedded store.</remarks>
+    public async Task<IReadOnlyList<Lease>> ListByTaskAsync(string agentId, string taskId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(agentId);
+        ArgumentNullException.ThrowIfNull(taskId);
+        var reply = await RunAsync(LeaseScripts.FetchSet, [_prefix, TaskKey(agentId, taskId)], cancellationToken).ConfigureAwait(false);
+        // The index key joins agent and task with '|', which both may contain: filter out any collision.
+        return [.. LeaseCodec.FromPairs(reply.AsArray())
+            .Where(l => string.Equals(l.AgentId, agentId, StringComparison.Ordinal) && string.Equals(l.TaskId, taskId, StringComparison.Ordinal))
+            .OrderBy(l => l.IssuedAt)
+            .ThenBy(l => l.LeaseId, StringComparer.Ordinal)];
+    }
+
+    public async Task<IReadOnlyList<Lease>> ClaimDueAsync(DateTimeOffset now, int max, TimeSpan claimTimeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
+        var reply = await RunAsync(LeaseScripts.ClaimDue, [_prefix, LeaseCodec.Ms(now), max, LeaseCodec.Ms(now + claimTimeout)], cancellationToken)
+            .ConfigureAwait(false);
+        return LeaseCodec.FromPairs(reply.AsArray());
+    }
+
+    public async Task<Lease?> TryClaimAsync(string leaseId, DateTimeOffset now, TimeSpan claimTimeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leaseId);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
+        var reply = await RunAsync(LeaseScripts.TryClaim, [_prefix, leaseId, LeaseCodec.Ms(now + claimTimeout)], cancellationToken).ConfigureAwait(false);
+        return reply.IsNull ? null : LeaseCodec.FromFields(leaseId, reply.AsArray());
+    }
+
+    public async Task MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leaseId);
+        // Unknown and already revoked are both "done": the script changes nothing then.
+        await RunAsync(LeaseScripts.MarkRevoked, [_prefix, leaseId, LeaseCodec.Ms(revokedAt), _retentionMs], cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// A revoked or unknown lease is left alone, so a late failure report cannot reschedule a revoked lease.
+    /// The error text is cut to <see cref="MaxLastErrorLength"/> characters.
+    /// </remarks>
+    public async Task MarkRevokeFailedAsync(string leaseId, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leaseId);
+        ArgumentNullException.ThrowIfNull(error);
+        var kept = error.Length <= MaxLastErrorLength ? error : error[..MaxLastErrorLength];
+        await RunAsync(LeaseScripts.MarkFailed, [_prefix, leaseId, kept, LeaseCodec.Ms(nextAttemptAt)], cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        RedisValue reply;
+        try
+        {
+            reply = await _redis.ExecuteAsync("ZRANGE", [_dueKey[0], 0, 0, "WITHSCORES"], cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisException ex)
+        {
+            throw Unavailable(ex);
+        }
+
+        var first = reply.AsArray();
+        return first.Length < 2
+            ? null
+            : DateTimeOffset.FromUnixTimeMilliseconds((long)double.Parse(first[1].AsString()!, NumberStyles.Float, CultureInfo.InvariantCulture));
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Revoking and failed leases come from small per-state indexes, ordered by issue time; revoked ones by
+    /// when they will be forgotten. Active leases are found by walking the due set in due order (looking at no
+    /// more than <paramref name="max"/> + 10,000 entries), which is cheap because nearly all of it is active.
+    /// </remarks>
+    public async Task<IReadOnlyList<Lease>> ListByStateAsync(LeaseState state, int max, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(max);
+        var reply = await RunAsync(LeaseScripts.ListByState, [_prefix, (int)state, max], cancellationToken).ConfigureAwait(false);
+        return LeaseCodec.FromPairs(reply.AsArray());
+    }
+
+    internal RedisArg LeaseKey(string leaseId) => $"{_prefix}lease:{{{leaseId}}}";
+
+    internal string TaskKey(string agentId, string taskId) => $"{_prefix}task:{{{agentId}|{taskId}}}";
+
+    private async Task<RedisValue> RunAsync(LuaScript script, IReadOnlyList<RedisArg> args, CancellationToken cancellationToken)
+    {
+        // Checked here, not only by the connection: a call cancelled before it starts must change nothing.
+        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            return await _redis.EvalAsync(script, _dueKey, args, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisException ex)
+        {
+            throw Unavailable(ex);
+        }
+    }
+
+    private static BrokerException Unavailable(RedisException ex) =>
+        new(BrokerFailure.Unavailable, Reasons.LeaseStoreUnavailable, "The lease store is unavailable; retry later.", ex);
+}

@@ -1,0 +1,62 @@
+using JitBroker.Core;
+using JitBroker.Leases.Redis;
+using JitBroker.Redis;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+
+namespace JitBroker.Leases;
+
+/// <summary>Registers the broker's shared state: Redis for production, in-memory for the embedded profile.</summary>
+public static class StoreServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers one <see cref="RedisConnection"/> (also as <see cref="IRedisConnection"/>; its
+    /// <see cref="IRedisConnection.PingAsync"/> is the readiness probe) and the Redis implementations of
+    /// <see cref="ILeaseStore"/>, <see cref="IReplayCache"/>, <see cref="IKillSwitch"/> and <see cref="IApprovalStore"/>,
+    /// replacing any registered before. The stores use the container's <see cref="TimeProvider"/> (for replay and
+    /// approval expiry); the connection's timeouts and backoff always run on the system clock.
+    /// Nothing connects until first use (or <see cref="RedisConnection.ConnectAsync"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The options are invalid (all problems are listed).</exception>
+    public static IServiceCollection AddJitBrokerRedis(this IServiceCollection services, RedisOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+        var problems = options.Validate().ToList();
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException("Invalid Redis options: " + string.Join(" ", problems));
+        }
+
+        services.Replace(ServiceDescriptor.Singleton(options));
+        // Timeouts and backoff are wall-clock infrastructure: a host running a fake clock must not freeze them.
+        services.Replace(ServiceDescriptor.Singleton(sp => new RedisConnection(
+            options, TimeProvider.System, sp.GetService<ILogger<RedisConnection>>())));
+        services.Replace(ServiceDescriptor.Singleton<IRedisConnection>(sp => sp.GetRequiredService<RedisConnection>()));
+        services.Replace(ServiceDescriptor.Singleton<ILeaseStore>(sp =>
+            new RedisLeaseStore(sp.GetRequiredService<IRedisConnection>(), options.KeyPrefix)));
+        services.Replace(ServiceDescriptor.Singleton<IReplayCache>(sp =>
+            new RedisReplayCache(sp.GetRequiredService<IRedisConnection>(), options.KeyPrefix, sp.GetService<TimeProvider>() ?? TimeProvider.System)));
+        services.Replace(ServiceDescriptor.Singleton<IKillSwitch>(sp =>
+            new RedisKillSwitch(sp.GetRequiredService<IRedisConnection>(), options.KeyPrefix)));
+        services.Replace(ServiceDescriptor.Singleton<IApprovalStore>(sp =>
+            new RedisApprovalStore(sp.GetRequiredService<IRedisConnection>(), options.KeyPrefix, sp.GetService<TimeProvider>() ?? TimeProvider.System)));
+        return services;
+    }
+
+    /// <summary>
+    /// Registers the embedded, single-node implementations (<see cref="InMemoryLeaseStore"/>,
+    /// <see cref="InMemoryReplayCache"/>, <see cref="InMemoryKillSwitch"/>, <see cref="InMemoryApprovalStore"/>),
+    /// replacing any registered before. Nothing survives a restart.
+    /// </summary>
+    public static IServiceCollection AddJitBrokerInMemoryStores(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.Replace(ServiceDescriptor.Singleton<ILeaseStore>(_ => new InMemoryLeaseStore()));
+        services.Replace(ServiceDescriptor.Singleton<IReplayCache>(sp => new InMemoryReplayCache(sp.GetService<TimeProvider>() ?? TimeProvider.System)));
+        services.Replace(ServiceDescriptor.Singleton<IKillSwitch, InMemoryKillSwitch>());
+        services.Replace(ServiceDescriptor.Singleton<IApprovalStore, InMemoryApprovalStore>());
+        return services;
+    }
+}

@@ -1,0 +1,161 @@
+using System.Text;
+
+namespace JitBroker.Redis;
+
+/// <summary>
+/// Where Redis is and how to talk to it. Either <see cref="Endpoint"/> (standalone) or
+/// <see cref="SentinelEndpoints"/> with <see cref="SentinelMasterName"/> (HA). Secrets (<see cref="Password"/>,
+/// <see cref="SentinelPassword"/>) never appear in <see cref="ToString"/> or in logs.
+/// </summary>
+public sealed class RedisOptions
+{
+    /// <summary>Standalone server, <c>host:port</c>. Leave empty when using Sentinel.</summary>
+    public string? Endpoint { get; set; }
+
+    /// <summary>Sentinel servers, <c>host:port</c> each; the master is discovered through them.</summary>
+    public IList<string> SentinelEndpoints { get; set; } = [];
+
+    /// <summary>The master name the sentinels monitor (<c>sentinel monitor &lt;name&gt; …</c>).</summary>
+    public string? SentinelMasterName { get; set; }
+
+    /// <summary>ACL user for the sentinels (Redis 6.2+), if they require one.</summary>
+    public string? SentinelUser { get; set; }
+
+    /// <summary>Password for the sentinels (<c>requirepass</c> in sentinel.conf), if they require one.</summary>
+    public string? SentinelPassword { get; set; }
+
+    /// <summary>ACL user name; null authenticates as <c>default</c> with <see cref="Password"/> alone.</summary>
+    public string? User { get; set; }
+
+    /// <summary>Password (or use <see cref="PasswordFile"/>, for example a mounted Kubernetes Secret).</summary>
+    public string? Password { get; set; }
+
+    /// <summary>File holding the password (trailing newline ignored); read at every connect, so a rotated secret is picked up.</summary>
+    public string? PasswordFile { get; set; }
+
+    public int Database { get; set; }
+
+    public bool UseTls { get; set; }
+
+    /// <summary>PEM CA certificate the server's certificate must chain to; null uses the system trust store.</summary>
+    public string? CaCertificatePath { get; set; }
+
+    /// <summary>Name the server certificate must carry; null uses the endpoint's host.</summary>
+    public string? TlsServerName { get; set; }
+
+    /// <summary>PEM client certificate for servers with <c>tls-auth-clients yes</c>; needs <see cref="ClientKeyPath"/>.</summary>
+    public string? ClientCertificatePath { get; set; }
+
+    public string? ClientKeyPath { get; set; }
+
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Longest wait for a reply; a command past it tears down its connection (see <see cref="RedisTimeoutException"/>).</summary>
+    public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>First delay after a failed connect; doubles per failure (with jitter) up to <see cref="ReconnectMaxDelay"/>.</summary>
+    public TimeSpan ReconnectBaseDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Prefix of every key the broker writes, so several deployments can share one database.</summary>
+    public string KeyPrefix { get; set; } = "jitbroker:";
+
+    /// <summary>Shown by <c>CLIENT LIST</c>, so operators can tell broker connections apart.</summary>
+    public string ClientName { get; set; } = "jitbroker";
+
+    internal bool UsesSentinel => SentinelEndpoints.Count > 0;
+
+    /// <summary>Every problem with these options; empty when they are usable.</summary>
+    public IEnumerable<string> Validate()
+    {
+        var hasEndpoint = !string.IsNullOrWhiteSpace(Endpoint);
+        if (hasEndpoint == UsesSentinel)
+        {
+            yield return "Redis: set exactly one of Endpoint (standalone) or SentinelEndpoints (Sentinel).";
+        }
+
+        if (hasEndpoint && !RedisEndpoint.TryParse(Endpoint, out _))
+        {
+            yield return $"Redis: Endpoint '{Endpoint}' is not host:port.";
+        }
+
+        foreach (var sentinel in SentinelEndpoints.Where(s => !RedisEndpoint.TryParse(s, out _)))
+        {
+            yield return $"Redis: SentinelEndpoints entry '{sentinel}' is not host:port.";
+        }
+
+        if (UsesSentinel && string.IsNullOrWhiteSpace(SentinelMasterName))
+        {
+            yield return "Redis: SentinelMasterName is required with SentinelEndpoints.";
+        }
+
+        if (Password is not null && PasswordFile is not null)
+        {
+            yield return "Redis: set Password or PasswordFile, not both.";
+        }
+
+        if (PasswordFile is not null && !File.Exists(PasswordFile))
+        {
+            yield return $"Redis: PasswordFile '{PasswordFile}' does not exist.";
+        }
+
+        if (User is not null && Password is null && PasswordFile is null)
+        {
+            yield return "Redis: User needs Password or PasswordFile.";
+        }
+
+        if (Database is < 0 or > 15_999)
+        {
+            yield return "Redis: Database must be 0 or more.";
+        }
+
+        foreach (var (name, path) in new[] { ("CaCertificatePath", CaCertificatePath), ("ClientCertificatePath", ClientCertificatePath), ("ClientKeyPath", ClientKeyPath) })
+        {
+            if (path is not null && !UseTls)
+            {
+                yield return $"Redis: {name} is set but UseTls is false.";
+            }
+
+            if (path is not null && !File.Exists(path))
+            {
+                yield return $"Redis: {name} '{path}' does not exist.";
+            }
+        }
+
+        if ((ClientCertificatePath is null) != (ClientKeyPath is null))
+        {
+            yield return "Redis: ClientCertificatePath and ClientKeyPath go together.";
+        }
+
+        if (ConnectTimeout <= TimeSpan.Zero || CommandTimeout <= TimeSpan.Zero)
+        {
+            yield return "Redis: ConnectTimeout and CommandTimeout must be positive.";
+        }
+
+        if (ReconnectBaseDelay <= TimeSpan.Zero || ReconnectMaxDelay < ReconnectBaseDelay)
+        {
+            yield return "Redis: ReconnectBaseDelay must be positive and not above ReconnectMaxDelay.";
+        }
+
+        if (string.IsNullOrEmpty(KeyPrefix))
+        {
+            yield return "Redis: KeyPrefix must not be empty (it keeps the broker's keys apart).";
+        }
+    }
+
+    /// <summary>The password to authenticate with, read from <see cref="PasswordFile"/> when that is set.</summary>
+    internal string? ResolvePassword() =>
+        PasswordFile is null ? Password : File.ReadAllText(PasswordFile).TrimEnd('\r', '\n');
+
+    public override string ToString()
+    {
+        var text = new StringBuilder("RedisOptions { ");
+        text.Append(UsesSentinel
+            ? $"Sentinel = [{string.Join(", ", SentinelEndpoints)}], Master = {SentinelMasterName}"
+            : $"Endpoint = {Endpoint}");
+        text.Append($", User = {User ?? "default"}, Password = {(Password is null && PasswordFile is null ? "none" : "***")}");
+        text.Append($", Database = {Database}, Tls = {UseTls}, KeyPrefix = {KeyPrefix} }}");
+        return text.ToString();
+    }
+}

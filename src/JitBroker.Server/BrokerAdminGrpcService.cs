@@ -1,0 +1,188 @@
+using Google.Protobuf.WellKnownTypes;
+using JitBroker.Core;
+using JitBroker.Protocol.V1;
+using JitBroker.Wire;
+
+namespace JitBroker.Server;
+
+/// <summary>
+/// <c>jitbroker.v1.BrokerAdmin</c> on the wire: every call authorises the caller as an admin principal
+/// first, then maps to <see cref="BrokerAdministration"/>. Audit tail/verify read the audit log through
+/// <see cref="IAuditReader"/>.
+/// </summary>
+public sealed class BrokerAdminGrpcService
+{
+    public const string ServiceName = "jitbroker.v1.BrokerAdmin";
+
+    private readonly BrokerAdministration _admin;
+    private readonly IAuditReader _auditReader;
+
+    public BrokerAdminGrpcService(BrokerAdministration admin, IAuditReader auditReader)
+    {
+        _admin = admin;
+        _auditReader = auditReader;
+    }
+
+    public void Register(GrpcServiceRegistry registry)
+    {
+        Add(registry, "ListLeases", ListLeasesRequest.Parser, ListLeasesAsync);
+        Add(registry, "RevokeLeases", RevokeLeasesRequest.Parser, RevokeLeasesAsync);
+        Add(registry, "BlockAgent", BlockAgentRequest.Parser, BlockAsync);
+        Add(registry, "UnblockAgent", UnblockAgentRequest.Parser, async (UnblockAgentRequest r, WorkloadIdentity a, CancellationToken ct) =>
+            new UnblockAgentResponse { Removed = await _admin.UnblockAsync(a, r.Pattern, ct) });
+        Add(registry, "ListBlocks", ListBlocksRequest.Parser, async (ListBlocksRequest _, WorkloadIdentity _, CancellationToken ct) =>
+        {
+            var response = new ListBlocksResponse();
+            response.Blocks.AddRange((await _admin.ListBlocksAsync(ct)).Select(ToMessage));
+            return response;
+        });
+        Add(registry, "ListApprovals", ListApprovalsRequest.Parser, async (ListApprovalsRequest r, WorkloadIdentity _, CancellationToken ct) =>
+        {
+            var response = new ListApprovalsResponse();
+            response.Approvals.AddRange((await _admin.ListApprovalsAsync(r.Max == 0 ? 100 : r.Max, ct)).Select(ToMessage));
+            return response;
+        });
+        Add(registry, "GetApproval", GetApprovalRequest.Parser, async (GetApprovalRequest r, WorkloadIdentity _, CancellationToken ct) =>
+            ToMessage(await _admin.GetApprovalAsync(r.ApprovalId, ct)
+                ?? throw new BrokerException(BrokerFailure.NotFound, ApprovalService.ReasonNotFound, $"No approval '{r.ApprovalId}'.")));
+        Add(registry, "DecideApproval", DecideApprovalRequest.Parser, async (DecideApprovalRequest r, WorkloadIdentity a, CancellationToken ct) =>
+            ToMessage(await _admin.DecideApprovalAsync(a, r.ApprovalId, r.Approve, r.Reason, ct)));
+        Add(registry, "TailAudit", TailAuditRequest.Parser, async (TailAuditRequest r, WorkloadIdentity _, CancellationToken ct) =>
+        {
+            var response = new TailAuditResponse();
+            response.Records.AddRange(await _auditReader.TailAsync(Math.Clamp(r.Count == 0 ? 20 : r.Count, 1, 10_000), ct));
+            return response;
+        });
+        Add(registry, "VerifyAudit", VerifyAuditRequest.Parser, async (VerifyAuditRequest _, WorkloadIdentity _, CancellationToken ct) =>
+            await _auditReader.VerifyAsync(ct));
+    }
+
+    private void Add<TRequest, TResponse>(GrpcServiceRegistry registry, string method, Google.Protobuf.MessageParser<TRequest> parser,
+        Func<TRequest, WorkloadIdentity, CancellationToken, Task<TResponse>> handler)
+        where TRequest : Google.Protobuf.IMessage<TRequest>
+        where TResponse : Google.Protobuf.IMessage<TResponse> =>
+        registry.AddUnary(ServiceName, method, parser, (TRequest request, ServerCallContext context) => WireErrors.Map(async () =>
+        {
+            var admin = await _admin.AuthorizeAsync(Evidence.From(context), context.CancellationToken);
+            return await handler(request, admin, context.CancellationToken);
+        }));
+
+    private async Task<ListLeasesResponse> ListLeasesAsync(ListLeasesRequest r, WorkloadIdentity _, CancellationToken ct)
+    {
+        var page = await _admin.ListLeasesAsync(new LeaseQuery
+        {
+            AgentId = Empty(r.AgentId),
+            TaskId = Empty(r.TaskId),
+            State = r.State.Length == 0 ? null : LeaseStates.Parse(r.State),
+            IssuerKind = Empty(r.IssuerKind),
+            ExpiresBefore = r.ExpiringBefore?.ToDateTimeOffset(),
+            PageSize = r.PageSize == 0 ? 100 : r.PageSize,
+            PageToken = Empty(r.PageToken),
+        }, ct);
+        var response = new ListLeasesResponse { NextPageToken = page.NextPageToken ?? "" };
+        response.Leases.AddRange(page.Leases.Select(ToMessage));
+        return response;
+    }
+
+    private async Task<RevokeLeasesResponse> RevokeLeasesAsync(RevokeLeasesRequest r, WorkloadIdentity admin, CancellationToken ct)
+    {
+        RevokeSelector selector = r.SelectorCase switch
+        {
+            RevokeLeasesRequest.SelectorOneofCase.LeaseId => new RevokeSelector.Lease(r.LeaseId),
+            RevokeLeasesRequest.SelectorOneofCase.TaskId => new RevokeSelector.Task(Empty(r.TaskAgentId), r.TaskId),
+            RevokeLeasesRequest.SelectorOneofCase.AgentId => new RevokeSelector.Agent(r.AgentId),
+            RevokeLeasesRequest.SelectorOneofCase.AgentPattern => new RevokeSelector.AgentPattern(r.AgentPattern),
+            RevokeLeasesRequest.SelectorOneofCase.All when r.All => new RevokeSelector.All(),
+            _ => throw Invalid("Name what to revoke: lease_id, task_id, agent_id, agent_pattern or all."),
+        };
+        return ToMessage(await _admin.RevokeAsync(admin, selector, r.Confirm, r.Reason, cancellationToken: ct));
+    }
+
+    private async Task<BlockAgentResponse> BlockAsync(BlockAgentRequest r, WorkloadIdentity admin, CancellationToken ct)
+    {
+        var (block, revocations) = await _admin.BlockAsync(admin, r.Pattern, r.Reason, ct);
+        return new BlockAgentResponse { Block = ToMessage(block), Revocations = ToMessage(revocations) };
+    }
+
+    private static BrokerException Invalid(string message) => new(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, message);
+
+    private static string? Empty(string value) => value.Length == 0 ? null : value;
+
+    internal static LeaseInfo ToMessage(Lease l)
+    {
+        var info = new LeaseInfo
+        {
+            LeaseId = l.LeaseId, TaskId = l.TaskId, AgentId = l.AgentId, ParentLeaseId = l.ParentLeaseId ?? "", IssuerKind = l.IssuerKind,
+            State = LeaseStates.Name(l.State), Audience = l.Scope.Audience, Action = l.Scope.Action,
+            IssuedAt = Timestamp.FromDateTimeOffset(l.IssuedAt), ExpiresAt = Timestamp.FromDateTimeOffset(l.ExpiresAt),
+            Attempts = l.Attempts, LastError = l.LastError ?? "", CredentialFingerprint = l.CredentialFingerprint,
+        };
+        info.Tools.AddRange(l.Scope.Tools);
+        info.Resources.AddRange(l.Scope.Resources);
+        info.RuleIds.AddRange(l.RuleIds);
+        return info;
+    }
+
+    private static RevokeLeasesResponse ToMessage(RevokeSummary s)
+    {
+        var response = new RevokeLeasesResponse { Matched = s.Matched, Revoked = s.Revoked, AlreadyRevoked = s.AlreadyRevoked, Failed = s.Failed };
+        response.Outcomes.AddRange(s.Outcomes.Select(o => new RevokeOutcome
+        {
+            LeaseId = o.LeaseId,
+            Outcome = o.Outcome switch { LeaseOutcomeKind.Revoked => "revoked", LeaseOutcomeKind.AlreadyRevoked => "already_revoked", _ => "failed" },
+            Error = o.Error ?? "",
+        }));
+        return response;
+    }
+
+    private static AgentBlockInfo ToMessage(AgentBlock b) => new()
+    {
+        Pattern = b.Pattern, Reason = b.Reason, BlockedBy = b.BlockedBy, BlockedAt = Timestamp.FromDateTimeOffset(b.BlockedAt),
+    };
+
+    private static ApprovalInfo ToMessage(ApprovalRecord a)
+    {
+        var info = new ApprovalInfo
+        {
+            ApprovalId = a.ApprovalId, State = a.State.ToString().ToLowerInvariant(), AgentId = a.AgentId, TaskId = a.Request.TaskId,
+            Action = a.Request.Intent.Action, Purpose = a.Request.Intent.Purpose, Audience = a.Request.Target, CredentialKind = a.Request.CredentialKind,
+            TtlSeconds = (long)(a.Request.RequestedTtl?.TotalSeconds ?? 0), CreatedAt = Timestamp.FromDateTimeOffset(a.CreatedAt),
+            ExpiresAt = Timestamp.FromDateTimeOffset(a.ExpiresAt), DecidedBy = a.DecidedBy ?? "", DecisionReason = a.DecisionReason ?? "",
+            RequestHash = a.RequestHash,
+        };
+        info.Tools.AddRange(a.Request.Intent.Tools);
+        info.Resources.AddRange(a.Request.Intent.Resources);
+        info.RuleIds.AddRange(a.RuleIds);
+        info.Approvers.AddRange(a.Approvers);
+        return info;
+    }
+}
+
+/// <summary>Lease states as operators type and read them.</summary>
+internal static class LeaseStates
+{
+    public static string Name(LeaseState state) => state switch
+    {
+        LeaseState.Active => "active",
+        LeaseState.Revoking => "revoking",
+        LeaseState.Revoked => "revoked",
+        _ => "revoke_failed",
+    };
+
+    public static LeaseState Parse(string value) => value switch
+    {
+        "active" => LeaseState.Active,
+        "revoking" => LeaseState.Revoking,
+        "revoked" => LeaseState.Revoked,
+        "revoke_failed" => LeaseState.RevokeFailed,
+        _ => throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, "state must be active, revoking, revoked or revoke_failed."),
+    };
+}
+
+/// <summary>Read access to the audit log for the admin API (implemented over the audit component).</summary>
+public interface IAuditReader
+{
+    Task<IReadOnlyList<string>> TailAsync(int count, CancellationToken cancellationToken = default);
+
+    Task<VerifyAuditResponse> VerifyAsync(CancellationToken cancellationToken = default);
+}

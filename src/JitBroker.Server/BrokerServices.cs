@@ -1,0 +1,148 @@
+using JitBroker.Attestation;
+using JitBroker.Audit;
+using JitBroker.Core;
+using JitBroker.Issuance;
+using JitBroker.Leases;
+using JitBroker.Policy;
+using JitBroker.Redis;
+using JitBroker.Revocation;
+using JitBroker.Vault;
+using JitBroker.Wire;
+
+namespace JitBroker.Server;
+
+/// <summary>Which implementation stands behind each interface, chosen from settings. Nothing else decides it.</summary>
+internal static class BrokerServices
+{
+    public static void Add(IServiceCollection services, JitBrokerSettings settings, BoundEndpoints endpoints)
+    {
+        services.AddSingleton(settings);
+        services.AddSingleton(endpoints);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(settings.Broker);
+        services.AddSingleton(settings.Admin);
+
+        // 1 attest
+        services.AddJitBrokerAttestation(settings.Attestation);
+        services.AddSingleton(sp => new AttestorRegistry(sp.GetServices<IWorkloadAttestor>()));
+
+        // 4 decide
+        services.AddJitBrokerPolicy(settings.Policy);
+
+        // 5 mint: the built-in JWT issuer always; Vault issuers when Vault is configured
+        services.AddSingleton(new SigningKeyOptions
+        {
+            DataDirectory = settings.DataDirectory,
+            PrivateKeyPemPath = settings.SigningKey.PrivateKeyPemPath,
+            PreviousPublicKeyPemPaths = settings.SigningKey.PreviousPublicKeyPemPaths,
+        });
+        services.AddSingleton<ISigningKeyProvider, FileSigningKeyProvider>();
+        services.AddSingleton(settings.Issuer);
+        services.AddSingleton<JwtCredentialIssuer>();
+        services.AddSingleton<ICredentialIssuer>(sp => sp.GetRequiredService<JwtCredentialIssuer>());
+        services.AddSingleton<ITaskCredentialVerifier>(sp => sp.GetRequiredService<JwtCredentialIssuer>());
+        if (settings.Vault.Address is not null)
+        {
+            services.AddJitBrokerVault(settings.Vault);
+            services.AddSingleton<IReadinessCheck>(sp => new DelegateReadiness("vault", sp.GetRequiredService<VaultReadiness>().IsReachableAsync));
+        }
+
+        services.AddSingleton(sp => new IssuerRegistry(sp.GetServices<ICredentialIssuer>()));
+
+        // 6 record: leases, replay cache, kill switch and approvals live together (Redis in production)
+        if (settings.UsesRedis)
+        {
+            services.AddJitBrokerRedis(settings.Redis);
+            services.AddSingleton<IReadinessCheck>(sp => new DelegateReadiness("redis", sp.GetRequiredService<IRedisConnection>().PingAsync));
+        }
+        else
+        {
+            services.AddJitBrokerInMemoryStores();
+        }
+
+        // 7 audit
+        services.AddJitBrokerAudit(settings.Audit);
+        services.AddSingleton<IAuditReader, FileAuditReader>();
+
+        services.AddSingleton<BrokerMetrics>();
+        services.AddSingleton<PrometheusExporter>();
+        services.AddSingleton(new RetryBackoff(settings.Broker.RetryInitialDelay, settings.Broker.RetryMaxDelay));
+        services.AddSingleton<LeaseRevoker>();
+        services.AddSingleton<ApprovalService>();
+        services.AddSingleton(sp => new BrokerCollaborators(
+            sp.GetRequiredService<ILeaseStore>(), sp.GetRequiredService<LeaseRevoker>(), sp.GetRequiredService<IReplayCache>(),
+            sp.GetRequiredService<IKillSwitch>(), sp.GetRequiredService<ApprovalService>(), sp.GetRequiredService<IAuditLog>(),
+            sp.GetRequiredService<BrokerMetrics>()));
+        services.AddSingleton<CredentialBroker>();
+        services.AddSingleton<BrokerAdministration>();
+        services.AddSingleton<PolicyReevaluator>();
+
+        services.AddSingleton<CredentialBrokerGrpcService>();
+        services.AddSingleton<BrokerAdminGrpcService>();
+        services.AddSingleton<GrpcHealthService>();
+        services.AddJitBrokerRevocation(settings.Revocation);
+        services.AddHostedService<PolicyReloadHook>();
+        services.AddHostedService<LeaseGauges>();
+    }
+
+    /// <summary>
+    /// Builds what can fail on configuration now, not on the first request: the policy loads, trust bundles
+    /// start fetching, the signing key is read or generated, the audit log checks its tail.
+    /// </summary>
+    public static void ResolveEagerly(IServiceProvider services, JitBrokerSettings settings)
+    {
+        var log = services.GetRequiredService<ILogger<BrokerStartup>>();
+        BrokerStartup.LogStarting(log, settings.Profile, settings.Leases.Store);
+        if (!settings.UsesRedis)
+        {
+            BrokerStartup.LogInMemoryLeases(log);
+        }
+
+        if (settings.IsEmbedded)
+        {
+            BrokerStartup.LogEmbeddedProfile(log, DevTrustDomain.Name);
+        }
+
+        try
+        {
+            _ = services.GetRequiredService<IPolicyEngine>();
+        }
+        catch (PolicyLoadException ex)
+        {
+            throw new InvalidBrokerConfigurationException([$"Policy: {ex.Message}"]);
+        }
+
+        try
+        {
+            _ = services.GetRequiredService<AttestorRegistry>();
+            _ = services.GetRequiredService<IssuerRegistry>();
+            _ = services.GetRequiredService<CredentialBroker>();
+        }
+        catch (BrokerException ex) when (ex.Failure == BrokerFailure.FailedPrecondition)
+        {
+            throw new InvalidBrokerConfigurationException([ex.Message]);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new InvalidBrokerConfigurationException([ex.Message]);
+        }
+    }
+}
+
+/// <summary>A readiness check from a delegate (Redis PING, Vault sys/health).</summary>
+internal sealed class DelegateReadiness(string name, Func<CancellationToken, Task<bool>> check) : IReadinessCheck
+{
+    public string Name => name;
+
+    public async Task<bool> IsReadyAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await check(cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,205 @@
+using JitBroker.Core;
+using JitBroker.Vault.Auth;
+using Microsoft.Extensions.Logging;
+
+namespace JitBroker.Vault.Issuers;
+
+/// <summary>
+/// Kind <c>vault-token</c>: mints a task-scoped Vault service token with <c>auth/token/create</c> (or
+/// <c>create/:role_name</c>, or <c>create-orphan</c>), revokes it by accessor, renews it by accessor
+/// (api-docs/auth/token.mdx). The token goes to the agent only; the lease keeps the accessor.
+/// </summary>
+/// <remarks>
+/// <c>ttl</c> and <c>explicit_max_ttl</c> are both the granted TTL: Vault will never let the token live past it,
+/// even if the broker dies, and so renewal cannot extend it either (a renewal reports the remaining time Vault
+/// allows). Child tokens (the default) die with the broker's token; the session keeps that token alive for at
+/// least the child's TTL first, and the reported expiry is clamped to the parent's if Vault could not.
+/// </remarks>
+public sealed partial class VaultTokenIssuer : ICredentialIssuer
+{
+    /// <summary>The issuer kind this class registers as.</summary>
+    public const string KindName = "vault-token";
+
+    private const string RevokeAccessor = "auth/token/revoke-accessor";
+    private const string RenewAccessor = "auth/token/renew-accessor";
+
+    private readonly VaultSession _session;
+    private readonly TimeProvider _time;
+    private readonly bool _createOrphans;
+    private readonly ILogger<VaultTokenIssuer> _log;
+
+    public VaultTokenIssuer(VaultSession session, VaultOptions options, TimeProvider time, ILogger<VaultTokenIssuer> log)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _session = session;
+        _time = time;
+        _createOrphans = options.CreateOrphanTokens;
+        _log = log;
+    }
+
+    public string Kind => KindName;
+
+    public async ValueTask<IssuedCredential> IssueAsync(IssueRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var template = VaultTokenTemplate.Parse(request.Grant.IssuerParameters);
+        var ttlSeconds = request.Grant.Ttl.Ticks / TimeSpan.TicksPerSecond;
+        if (ttlSeconds < 1)
+        {
+            throw VaultFailures.TemplateInvalid("The granted lifetime is shorter than one second.");
+        }
+
+        var path = template.Role is { } role ? $"auth/token/create/{role}" : _createOrphans ? "auth/token/create-orphan" : "auth/token/create";
+        var body = new TokenCreateRequest
+        {
+            Policies = template.Policies.Count > 0 ? [.. template.Policies] : null,
+            Meta = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["task_id"] = VaultTokenTemplate.BoundMetaValue(request.TaskId),
+                ["agent_id"] = VaultTokenTemplate.BoundMetaValue(request.Agent.Id),
+                ["lease_id"] = request.LeaseId,
+            },
+            Ttl = $"{ttlSeconds}s",
+            ExplicitMaxTtl = $"{ttlSeconds}s",
+            Renewable = template.Renewable,
+            NumUses = template.NumUses,
+            DisplayName = VaultTokenTemplate.DisplayNameFor(request.TaskId),
+            Type = "service",
+        };
+
+        var issuedAt = DateTimeOffset.FromUnixTimeSeconds(_time.GetUtcNow().ToUnixTimeSeconds());
+        VaultReply reply;
+        try
+        {
+            reply = await _session.SendAsync(HttpMethod.Post, path, body, VaultJsonContext.Default.TokenCreateRequest,
+                TimeSpan.FromSeconds(ttlSeconds), cancellationToken).ConfigureAwait(false);
+        }
+        catch (VaultException e)
+        {
+            LogIssueFailed(_log, request.LeaseId, path, e);
+            throw VaultFailures.ForIssue(e, path);
+        }
+
+        VaultLog.Warnings(_log, path, reply.Body?.Warnings);
+        var auth = reply.Body?.Auth;
+        if (auth?.ClientToken is not { Length: > 0 } token)
+        {
+            throw new BrokerException(BrokerFailure.Internal, VaultReasons.UnexpectedResponse, $"Vault's answer to '{path}' carries no token.");
+        }
+
+        if (auth.Accessor is not { Length: > 0 } accessor)
+        {
+            // A batch token: no accessor, cannot be revoked. Never hand out what the broker cannot take back.
+            await UndoWithoutAccessorAsync(token, CancellationToken.None).ConfigureAwait(false);
+            throw new BrokerException(BrokerFailure.FailedPrecondition, VaultReasons.TokenNotRevocable,
+                $"'{path}' produced a token without an accessor (a batch token), which cannot be revoked; configure the token role for service tokens.");
+        }
+
+        // Report what Vault granted when it is shorter (role or mount max TTL); lease_duration 0 would be a token
+        // that never expires (root policy): the broker's own TTL then bounds it, and the broker revokes it then.
+        var granted = auth.LeaseDuration > 0 ? Math.Min(auth.LeaseDuration, ttlSeconds) : ttlSeconds;
+        var expiresAt = issuedAt.AddSeconds(granted);
+        if (!auth.Orphan && _session.TokenExpiresAt is { } parentExpires && parentExpires < expiresAt)
+        {
+            // Vault revokes children with their parent: the token cannot outlive the broker's own.
+            expiresAt = DateTimeOffset.FromUnixTimeSeconds(parentExpires.ToUnixTimeSeconds());
+        }
+
+        if (expiresAt <= issuedAt)
+        {
+            await RevokeAsync(accessor, CancellationToken.None).ConfigureAwait(false);
+            throw new BrokerException(BrokerFailure.Unavailable, VaultReasons.Unavailable,
+                "The broker's Vault token is about to expire; no credential was issued. Retry later.");
+        }
+
+        LogIssued(_log, request.LeaseId, path, granted, auth.Orphan);
+        return new IssuedCredential(KindName, token, accessor, issuedAt, expiresAt);
+    }
+
+    /// <summary>
+    /// <c>POST auth/token/revoke-accessor</c>. 204 → revoked (with its children). 400 "invalid accessor" → Vault no
+    /// longer knows the token (expired or already revoked): done. A 404 is NOT taken as gone — for this endpoint it
+    /// means the token mount is not reachable for the broker (namespace, permission) — so it is retried like any failure.
+    /// </summary>
+    public async ValueTask<RevocationResult> RevokeAsync(Lease lease, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(lease);
+        return await RevokeAsync(lease.BackendHandle, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <c>POST auth/token/renew-accessor</c> with an increment up to <paramref name="newExpiresAt"/>. Vault answers with
+    /// the TTL it allowed, which the explicit max TTL caps at the original grant. Throws
+    /// <see cref="VaultReasons.NotRenewable"/> for a non-renewable or unknown token.
+    /// </summary>
+    public async ValueTask<RenewedCredential> RenewAsync(Lease lease, WorkloadIdentity agent, DateTimeOffset newExpiresAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(lease);
+        var now = _time.GetUtcNow();
+        var increment = (long)Math.Ceiling((newExpiresAt - now).TotalSeconds);
+        if (increment < 1)
+        {
+            throw new BrokerException(BrokerFailure.FailedPrecondition, VaultReasons.NotRenewable, "The requested expiry is not in the future.");
+        }
+
+        VaultReply reply;
+        try
+        {
+            reply = await _session.SendAsync(HttpMethod.Post, RenewAccessor, new AccessorRequest { Accessor = lease.BackendHandle, Increment = $"{increment}s" },
+                VaultJsonContext.Default.AccessorRequest, TimeSpan.FromSeconds(increment), cancellationToken).ConfigureAwait(false);
+        }
+        catch (VaultException e)
+        {
+            throw VaultFailures.ForRenew(e, RenewAccessor);
+        }
+
+        VaultLog.Warnings(_log, RenewAccessor, reply.Body?.Warnings);
+        var granted = reply.Body?.Auth?.LeaseDuration is > 0 and var seconds ? Math.Min(seconds, increment) : increment;
+        return new RenewedCredential(DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds() + granted), null);
+    }
+
+    private async Task<RevocationResult> RevokeAsync(string accessor, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _session.SendAsync(HttpMethod.Post, RevokeAccessor, new AccessorRequest { Accessor = accessor },
+                VaultJsonContext.Default.AccessorRequest, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+            return RevocationResult.Revoked;
+        }
+        catch (VaultException e) when (e.StatusCode == 400 && e.VaultSaid("invalid accessor"))
+        {
+            // vault/token_store.go lookupByAccessor: an accessor with no index entry answers 400 "invalid accessor".
+            return RevocationResult.AlreadyGone;
+        }
+        catch (VaultException e)
+        {
+            return VaultFailures.RevokeFailed(e);
+        }
+    }
+
+    private async Task UndoWithoutAccessorAsync(string token, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await _session.SendAsync(HttpMethod.Post, "auth/token/revoke", new TokenRequest { Token = token },
+                VaultJsonContext.Default.TokenRequest, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+        }
+        catch (VaultException e)
+        {
+            // Batch tokens cannot be revoked at all; its explicit max TTL still bounds it.
+            LogUndoFailed(_log, Fingerprints.Of(token), e);
+        }
+    }
+
+    [LoggerMessage(EventId = 6201, EventName = "VaultTokenIssued", Level = LogLevel.Debug,
+        Message = "Created Vault token for lease {LeaseId} at {Path}: TTL {GrantedSeconds}s, orphan {Orphan}")]
+    private static partial void LogIssued(ILogger logger, string leaseId, string path, long grantedSeconds, bool orphan);
+
+    [LoggerMessage(EventId = 6202, EventName = "VaultTokenIssueFailed", Level = LogLevel.Warning,
+        Message = "Creating a Vault token for lease {LeaseId} at {Path} failed")]
+    private static partial void LogIssueFailed(ILogger logger, string leaseId, string path, Exception exception);
+
+    [LoggerMessage(EventId = 6203, EventName = "VaultTokenUndoFailed", Level = LogLevel.Error,
+        Message = "Could not revoke accessor-less Vault token {Fingerprint}; its TTL bounds it")]
+    private static partial void LogUndoFailed(ILogger logger, string fingerprint, Exception exception);
+}

@@ -1,0 +1,133 @@
+using JitBroker.Core;
+using NUnit.Framework;
+
+namespace JitBroker.Core.Tests;
+
+public sealed class AdministrationTests
+{
+    [Test]
+    public void An_agent_calling_the_admin_api_is_always_denied()
+    {
+        var f = new PipelineFixture();
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Admin.AuthorizeAsync(f.As(PipelineFixture.Agent)));
+        Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.PermissionDenied));
+        Assert.That(ex.Reason, Is.EqualTo(BrokerAdministration.ReasonNotAdmin));
+    }
+
+    [Test]
+    public async Task Revocation_by_each_selector_revokes_exactly_what_it_names()
+    {
+        var f = new PipelineFixture();
+        var admin = await f.Admin.AuthorizeAsync(f.As(PipelineFixture.Human));
+        var a1 = await f.IssueAsync(PipelineFixture.Request("t1"));
+        var a2 = await f.IssueAsync(PipelineFixture.Request("t2"));
+        f.CurrentAgent = "spiffe://example.org/agents/other";
+        var b1 = await f.IssueAsync(PipelineFixture.Request("t1"));
+        f.CurrentAgent = "spiffe://other.org/bots/x";
+        var c1 = await f.IssueAsync(PipelineFixture.Request("t9"));
+
+        var byLease = await f.Admin.RevokeAsync(admin, new RevokeSelector.Lease(a1.Lease.LeaseId), false, "test");
+        Assert.That(byLease.Outcomes.Select(o => o.LeaseId), Is.EqualTo(new[] { a1.Lease.LeaseId }));
+
+        var byTask = await f.Admin.RevokeAsync(admin, new RevokeSelector.Task("spiffe://example.org/agents/other", "t1"), false, "test");
+        Assert.That(byTask.Outcomes.Select(o => o.LeaseId), Is.EqualTo(new[] { b1.Lease.LeaseId }));
+
+        var byPattern = await f.Admin.RevokeAsync(admin, new RevokeSelector.AgentPattern("spiffe://example.org/agents/*"), true, "test");
+        Assert.That(byPattern.Outcomes.Select(o => o.LeaseId), Is.EqualTo(new[] { a2.Lease.LeaseId }), "revoked ones need no work; other trust domain untouched");
+        Assert.That((await f.Leases.GetAsync(c1.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Active));
+
+        var all = await f.Admin.RevokeAsync(admin, new RevokeSelector.All(), true, "test");
+        Assert.That(all.Revoked, Is.EqualTo(1));
+        Assert.That((await f.Leases.CountByStateAsync())[LeaseState.Active], Is.Zero);
+    }
+
+    [Test]
+    public async Task Broad_revocations_need_confirmation()
+    {
+        var f = new PipelineFixture();
+        var admin = await f.Admin.AuthorizeAsync(f.As(PipelineFixture.Human));
+        await f.IssueAsync();
+
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Admin.RevokeAsync(admin, new RevokeSelector.All(), false, "oops"));
+        Assert.That(ex!.Reason, Is.EqualTo(BrokerAdministration.ReasonConfirm));
+        Assert.That((await f.Leases.CountByStateAsync())[LeaseState.Active], Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Kill_switch_revokes_existing_leases_and_refuses_new_requests_until_unblocked()
+    {
+        var f = new PipelineFixture();
+        var admin = await f.Admin.AuthorizeAsync(f.As(PipelineFixture.Human));
+        var held = await f.IssueAsync();
+
+        var (block, revocations) = await f.Admin.BlockAsync(admin, PipelineFixture.Agent, "exfiltration suspected");
+
+        Assert.That(block.BlockedBy, Is.EqualTo(PipelineFixture.Human));
+        Assert.That(revocations.Outcomes.Single().LeaseId, Is.EqualTo(held.Lease.LeaseId));
+        var refused = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request("t2")));
+        Assert.That(refused!.Reason, Is.EqualTo(CredentialBroker.ReasonBlocked));
+        Assert.That(f.Audit.OfType(AuditEventTypes.AgentBlocked).Single().Actor, Is.EqualTo(PipelineFixture.Human));
+
+        Assert.That(await f.Admin.UnblockAsync(admin, PipelineFixture.Agent), Is.True);
+        Assert.That((await f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request("t3"))).Granted, Is.Not.Null);
+    }
+
+    [Test]
+    public async Task No_live_credential_survives_a_block_issued_during_in_flight_requests()
+    {
+        var f = new PipelineFixture();
+        f.Issuer.MintDelay = TimeSpan.FromMilliseconds(3); // requests are mid-mint when the block lands
+        var admin = await f.Admin.AuthorizeAsync(f.As(PipelineFixture.Human));
+        using var stop = new CancellationTokenSource();
+        var issuedAfterBlock = 0;
+        var blockReturned = false;
+        var load = Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
+        {
+            for (var i = 0; !stop.IsCancellationRequested && i < 5_000; i++)
+            {
+                try
+                {
+                    await f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request($"w{w}-{i}"));
+                    if (Volatile.Read(ref blockReturned))
+                    {
+                        Interlocked.Increment(ref issuedAfterBlock);
+                    }
+                }
+                catch (BrokerException ex) when (ex.Reason == CredentialBroker.ReasonBlocked)
+                {
+                }
+            }
+        })).ToArray();
+
+        await Task.Delay(100);
+        await f.Admin.BlockAsync(admin, PipelineFixture.Agent, "incident");
+        Volatile.Write(ref blockReturned, true);
+        await Task.Delay(50);
+        await stop.CancelAsync();
+        await Task.WhenAll(load);
+
+        Assert.That(issuedAfterBlock, Is.Zero, "no request started after the block returned got a credential");
+        Assert.That((await f.Leases.CountByStateAsync())[LeaseState.Active], Is.Zero, "every credential issued around the block is revoked");
+    }
+
+    [Test]
+    public async Task Approval_decisions_are_audited_with_the_approver()
+    {
+        var f = new PipelineFixture();
+        f.Decide = (_, r) => PipelineFixture.Allow(r, TimeSpan.FromMinutes(5)) with
+        {
+            Effect = DecisionEffect.NeedsApproval,
+            Approval = new ApprovalRequirement(["spiffe://example.org/humans/*"], TimeSpan.FromMinutes(15)),
+        };
+        var pending = (await f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request())).PendingApproval!;
+        var admin = await f.Admin.AuthorizeAsync(f.As(PipelineFixture.Human));
+
+        Assert.That((await f.Admin.ListApprovalsAsync(10)).Single().ApprovalId, Is.EqualTo(pending.ApprovalId));
+        await f.Admin.DecideApprovalAsync(admin, pending.ApprovalId, approve: true, "INC-1");
+
+        var decided = f.Audit.OfType(AuditEventTypes.ApprovalDecided).Single();
+        Assert.That(decided.Actor, Is.EqualTo(PipelineFixture.Human));
+        Assert.That(decided.Decision, Is.EqualTo("approved"));
+        Assert.That(await f.Admin.ListApprovalsAsync(10), Is.Empty);
+    }
+}

@@ -1,0 +1,121 @@
+using JitBroker.Core;
+using JitBroker.Leases;
+using JitBroker.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Moq;
+
+namespace JitBroker.Core.Tests;
+
+/// <summary>
+/// The broker over a real in-memory lease store, a scriptable policy and a recording issuer: for flows that
+/// span several calls (approvals, renewal, cascade, re-evaluation).
+/// </summary>
+internal sealed class PipelineFixture
+{
+    public const string Agent = "spiffe://example.org/agents/worker";
+    public const string Human = "spiffe://example.org/humans/alice";
+
+    private int _tokens;
+
+    public FakeTimeProvider Time { get; } = new();
+    public InMemoryLeaseStore Leases { get; } = new();
+    public RecordingIssuer Issuer { get; }
+    public FakeKillSwitch KillSwitch { get; } = new();
+    public FakeApprovalStore ApprovalStore { get; } = new();
+    public CapturingAuditLog Audit { get; } = new();
+    public BrokerOptions Options { get; } = new();
+    public Func<WorkloadIdentity, CredentialRequest, PolicyDecision> Decide { get; set; }
+    public string CurrentAgent { get; set; } = Agent;
+    public LeaseRevoker Revoker { get; }
+    public ApprovalService Approvals { get; }
+    public CredentialBroker Broker { get; }
+    public BrokerAdministration Admin { get; }
+
+    public PipelineFixture()
+    {
+        Issuer = new RecordingIssuer(Time);
+        Decide = (_, r) => Allow(r, TimeSpan.FromMinutes(10));
+        var issuers = new IssuerRegistry([Issuer]);
+        Revoker = new LeaseRevoker(Leases, issuers, new RetryBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1)), Time, NullLogger<LeaseRevoker>.Instance, Audit);
+        Approvals = new ApprovalService(ApprovalStore, Time);
+        var attestor = new Moq.Mock<IWorkloadAttestor>();
+        attestor.SetupGet(a => a.Method).Returns("test");
+        attestor.Setup(a => a.Accepts(Moq.It.IsAny<AttestationEvidence>())).Returns(true);
+        attestor.Setup(a => a.AttestAsync(Moq.It.IsAny<AttestationEvidence>(), Moq.It.IsAny<CancellationToken>()))
+            .ReturnsAsync((AttestationEvidence e, CancellationToken _) => Identity(e.BearerToken!.StartsWith("as:", StringComparison.Ordinal) ? e.BearerToken[3..].Split('#')[0] : CurrentAgent, e.BearerToken));
+        var policy = new Moq.Mock<IPolicyEngine>();
+        policy.Setup(p => p.Decide(Moq.It.IsAny<WorkloadIdentity>(), Moq.It.IsAny<CredentialRequest>()))
+            .Returns((WorkloadIdentity a, CredentialRequest r) => Decide(a, r));
+        var collaborators = new BrokerCollaborators(Leases, Revoker, new FakeReplayCache(), KillSwitch, Approvals, Audit, new BrokerMetrics());
+        Broker = new CredentialBroker(new AttestorRegistry([attestor.Object]), policy.Object, issuers, [], collaborators, Options, Time,
+            NullLogger<CredentialBroker>.Instance);
+        Admin = new BrokerAdministration(new AttestorRegistry([attestor.Object]), new AdminOptions { Principals = ["spiffe://example.org/humans/*"] },
+            Broker, collaborators, Time);
+    }
+
+    /// <summary>Evidence that attests as <paramref name="id"/> (each call a distinct token).</summary>
+    public AttestationEvidence As(string id) => new($"as:{id}#{Interlocked.Increment(ref _tokens)}");
+
+    /// <summary>Evidence whose token is unique per call unless <paramref name="token"/> is given.</summary>
+    public AttestationEvidence Token(string? token = null) => new(token ?? "token-" + Interlocked.Increment(ref _tokens));
+
+    public static WorkloadIdentity Identity(string id, string token) => new()
+    {
+        Id = id,
+        TrustDomain = "example.org",
+        Method = "test",
+        EvidenceFingerprint = Fingerprints.Of(token),
+        EvidenceExpiresAt = DateTimeOffset.UnixEpoch.AddYears(100),
+        ReplayKey = "jti:" + token,
+        Facts = new Dictionary<string, string> { ["team"] = "support" },
+    };
+
+    public static CredentialRequest Request(string task = "t1", string action = "tickets.create", TimeSpan? ttl = null, params string[] tools) =>
+        new(task, new TaskIntent(action, "why", tools.Length == 0 ? ["zendesk"] : tools, ["tickets/1"], new Dictionary<string, string>()), "test", "aud", ttl);
+
+    public static PolicyDecision Allow(CredentialRequest r, TimeSpan ruleMax) =>
+        new(DecisionEffect.Allow,
+            new Grant("test", new GrantedScope(r.Target, r.Intent.Action, r.Intent.Tools, r.Intent.Resources),
+                r.RequestedTtl is { } t && t < ruleMax ? t : ruleMax, new Dictionary<string, string>()),
+            ["allow-rule"], "allowed by rule allow-rule");
+
+    public async Task<CredentialGrantResult> IssueAsync(CredentialRequest? request = null) =>
+        (await Broker.RequestCredentialAsync(Token(), request ?? Request())).Granted!;
+}
+
+/// <summary>An issuer that mints opaque tokens and records revocations; can be told to fail.</summary>
+internal sealed class RecordingIssuer(TimeProvider time) : ICredentialIssuer
+{
+    private int _n;
+
+    public string Kind => "test";
+
+    public List<string> Revoked { get; } = [];
+
+    /// <summary>Real time spent minting, so requests can be caught in flight (a Vault round trip, say).</summary>
+    public TimeSpan MintDelay { get; set; }
+
+    public async ValueTask<IssuedCredential> IssueAsync(IssueRequest request, CancellationToken cancellationToken = default)
+    {
+        if (MintDelay > TimeSpan.Zero)
+        {
+            await Task.Delay(MintDelay, cancellationToken);
+        }
+
+        var now = time.GetUtcNow();
+        return new IssuedCredential(Kind, "secret-" + Interlocked.Increment(ref _n), request.LeaseId, now, now + request.Grant.Ttl);
+    }
+
+    public ValueTask<RevocationResult> RevokeAsync(Lease lease, CancellationToken cancellationToken = default)
+    {
+        lock (Revoked)
+        {
+            Revoked.Add(lease.LeaseId);
+        }
+
+        return ValueTask.FromResult(RevocationResult.Revoked);
+    }
+
+    public ValueTask<RenewedCredential> RenewAsync(Lease lease, WorkloadIdentity agent, DateTimeOffset newExpiresAt, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(new RenewedCredential(newExpiresAt, "secret-renewed-" + Interlocked.Increment(ref _n)));
+}

@@ -1,0 +1,200 @@
+using System.Collections.Concurrent;
+using JitBroker.Core;
+using JitBroker.Leases.Redis;
+using JitBroker.Redis;
+using NUnit.Framework;
+
+namespace JitBroker.Leases.Tests.Redis;
+
+/// <summary>What only the Redis store promises: its key layout, compact records, forgetting, outages, several replicas.</summary>
+[TestFixture]
+[CancelAfter(60_000)]
+public sealed class RedisLeaseStoreTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 21, 12, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan ClaimTimeout = TimeSpan.FromSeconds(30);
+    private RedisConnection _redis = null!;
+    private string _prefix = null!;
+
+    [SetUp]
+    public async Task Connect()
+    {
+        _redis = await SharedRedis.ConnectionAsync();
+        _prefix = SharedRedis.NewPrefix();
+    }
+
+    private static Lease NewLease(string leaseId, TimeSpan expiresIn, string agentId = "spiffe://td/agents/a", string taskId = "task-1") => new()
+    {
+        LeaseId = leaseId,
+        TaskId = taskId,
+        AgentId = agentId,
+        IssuerKind = "jwt",
+        BackendHandle = leaseId,
+        Scope = new GrantedScope("https://tools.example/repo", "read", ["git.clone"], ["repo:acme/app"]),
+        IssuedAt = T0,
+        ExpiresAt = T0 + expiresIn,
+        RuleIds = ["rule-read"],
+        CredentialFingerprint = "sha256:" + new string('c', 64),
+    };
+
+    private async Task<bool> ExistsAsync(string key) => (await _redis.ExecuteAsync("EXISTS", [key])).AsInt64() == 1;
+
+    private async Task<bool> InSetAsync(string key, string member) => (await _redis.ExecuteAsync("SISMEMBER", [key, member])).AsInt64() == 1;
+
+    private async Task<bool> InZsetAsync(string key, string member) => !(await _redis.ExecuteAsync("ZSCORE", [key, member])).IsNull;
+
+    [Test]
+    public async Task A_lease_is_one_compact_listpack_hash_plus_index_entries()
+    {
+        var store = new RedisLeaseStore(_redis, _prefix);
+        var lease = NewLease(LeaseIds.New(), TimeSpan.FromMinutes(5)) with { ParentLeaseId = "lease_parent" };
+
+        await store.PutAsync(lease);
+
+        var key = $"{_prefix}lease:{{{lease.LeaseId}}}";
+        Assert.That((await _redis.ExecuteAsync("OBJECT", ["ENCODING", key])).AsString(), Is.EqualTo("listpack"));
+        var fields = (await _redis.ExecuteAsync("HKEYS", [key])).AsArray().Select(v => v.AsString()!).ToList();
+        Assert.That(fields, Has.All.Length.LessThanOrEqualTo(2), "short field names");
+        Assert.That(fields, Does.Not.Contain("h"), "a backend handle equal to the lease id is not stored twice");
+        Assert.That((await _redis.ExecuteAsync("HGET", [key, "f"])).AsBytes(), Has.Length.EqualTo(32), "the fingerprint as its raw digest");
+        Assert.That((await _redis.ExecuteAsync("HGET", [key, "e"])).AsString(), Is.EqualTo(lease.ExpiresAt.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.That(await InSetAsync($"{_prefix}task:{{{lease.AgentId}|task-1}}", lease.LeaseId));
+        Assert.That(await InSetAsync($"{_prefix}agent:{{{lease.AgentId}}}", "task-1"));
+        Assert.That(await InSetAsync($"{_prefix}children:{{lease_parent}}", lease.LeaseId));
+        Assert.That((await _redis.ExecuteAsync("ZSCORE", [$"{_prefix}due", lease.LeaseId])).AsInt64(), Is.EqualTo(lease.ExpiresAt.ToUnixTimeMilliseconds()));
+        Assert.That(await InZsetAsync($"{_prefix}ids", lease.LeaseId));
+    }
+
+    [Test]
+    public async Task Revoked_leases_expire_as_a_backstop_and_are_forgotten_with_their_index_entries_after_the_retention()
+    {
+        var store = new RedisLeaseStore(_redis, _prefix, TimeSpan.FromMinutes(10));
+        var lease = NewLease("lease_forget", TimeSpan.FromMinutes(5), "agent-x", "task-x");
+        var sibling = NewLease("lease_sibling", TimeSpan.FromHours(5), "agent-y", "task-y") with { ParentLeaseId = "lease_forget" };
+        await store.PutAsync(lease);
+        await store.PutAsync(sibling);
+        var revokedAt = T0 + TimeSpan.FromMinutes(1);
+        await store.MarkRevokedAsync(lease.LeaseId, revokedAt);
+        var key = $"{_prefix}lease:{{lease_forget}}";
+
+        var ttl = (await _redis.ExecuteAsync("PTTL", [key])).AsInt64();
+        Assert.That(ttl, Is.InRange(TimeSpan.FromMinutes(23).TotalMilliseconds, TimeSpan.FromMinutes(24).TotalMilliseconds),
+            "remaining life (4 min) + retention (10 min) + retention again as grace");
+
+        var forgetAt = lease.ExpiresAt + TimeSpan.FromMinutes(10);
+        await store.ClaimDueAsync(forgetAt - TimeSpan.FromMilliseconds(1), 10, ClaimTimeout);
+        Assert.That(await store.GetAsync(lease.LeaseId), Is.Not.Null);
+        Assert.That((await store.CountByStateAsync())[LeaseState.Revoked], Is.EqualTo(1));
+
+        await store.ClaimDueAsync(forgetAt, 10, ClaimTimeout);
+
+        Assert.That(await store.GetAsync(lease.LeaseId), Is.Null);
+        Assert.That(await ExistsAsync(key), Is.False);
+        Assert.That(await ExistsAsync($"{_prefix}task:{{agent-x|task-x}}"), Is.False);
+        Assert.That(await ExistsAsync($"{_prefix}agent:{{agent-x}}"), Is.False, "the agent's last task went with it");
+        Assert.That(await InZsetAsync($"{_prefix}ids", lease.LeaseId), Is.False);
+        Assert.That(await InZsetAsync($"{_prefix}revoked", lease.LeaseId), Is.False);
+        Assert.That((await store.CountByStateAsync())[LeaseState.Revoked], Is.Zero);
+        Assert.That(await store.GetAsync(sibling.LeaseId), Is.Not.Null);
+    }
+
+    [Test]
+    public async Task Index_entries_of_a_hash_that_expired_on_its_own_are_dropped_by_readers()
+    {
+        var store = new RedisLeaseStore(_redis, _prefix);
+        await store.PutAsync(NewLease("lease_vanished", TimeSpan.FromMinutes(5), "agent-v", "task-v"));
+        await _redis.ExecuteAsync("DEL", [$"{_prefix}lease:{{lease_vanished}}"]); // as if its backstop PEXPIRE fired
+
+        Assert.That(await store.ListByTaskAsync("agent-v", "task-v"), Is.Empty);
+        Assert.That((await store.ListAsync(new LeaseQuery())).Leases, Is.Empty);
+        Assert.That(await InSetAsync($"{_prefix}task:{{agent-v|task-v}}", "lease_vanished"), Is.False);
+        Assert.That(await InZsetAsync($"{_prefix}ids", "lease_vanished"), Is.False);
+        Assert.That(await store.ClaimDueAsync(T0 + TimeSpan.FromHours(1), 10, ClaimTimeout), Is.Empty);
+        Assert.That(await store.NextDueAsync(), Is.Null, "the claim dropped the dangling due entry");
+    }
+
+    [Test]
+    public async Task An_agent_and_task_whose_joined_index_key_collides_do_not_see_each_others_leases()
+    {
+        var store = new RedisLeaseStore(_redis, _prefix);
+        await store.PutAsync(NewLease("lease_1", TimeSpan.FromMinutes(5), "a|b", "c"));
+        await store.PutAsync(NewLease("lease_2", TimeSpan.FromMinutes(5), "a", "b|c"));
+
+        Assert.That((await store.ListByTaskAsync("a|b", "c")).Select(l => l.LeaseId), Is.EqualTo(new[] { "lease_1" }));
+        Assert.That((await store.ListByTaskAsync("a", "b|c")).Select(l => l.LeaseId), Is.EqualTo(new[] { "lease_2" }));
+    }
+
+    [Test]
+    public async Task Two_replicas_with_their_own_connections_never_claim_the_same_lease()
+    {
+        var server = await SharedRedis.ServerAsync();
+        await using var second = new RedisConnection(new RedisOptions { Endpoint = server.Endpoint });
+        var replicas = new[] { new RedisLeaseStore(_redis, _prefix), new RedisLeaseStore(second, _prefix) };
+        const int leaseCount = 2_000;
+        await Task.WhenAll(Enumerable.Range(0, leaseCount).Select(i => replicas[i % 2].PutAsync(NewLease($"lease_{i:00000}", TimeSpan.FromMilliseconds(i + 1)))));
+
+        var claims = new ConcurrentBag<string>();
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(worker => Task.Run(async () =>
+        {
+            var store = replicas[worker % 2];
+            for (var round = 0; round <= leaseCount; round++)
+            {
+                var batch = await store.ClaimDueAsync(T0 + TimeSpan.FromHours(1), 50, ClaimTimeout);
+                if (batch.Count == 0)
+                {
+                    return;
+                }
+
+                foreach (var lease in batch)
+                {
+                    claims.Add(lease.LeaseId);
+                    await store.MarkRevokedAsync(lease.LeaseId, T0 + TimeSpan.FromHours(1));
+                }
+            }
+        })));
+
+        Assert.That(claims, Has.Count.EqualTo(leaseCount));
+        Assert.That(claims.Distinct().Count(), Is.EqualTo(leaseCount));
+        Assert.That((await replicas[0].CountByStateAsync())[LeaseState.Revoked], Is.EqualTo(leaseCount));
+    }
+
+    [Test]
+    public async Task An_unreachable_redis_is_lease_store_unavailable_and_fails_fast()
+    {
+        await using var dead = new RedisConnection(new RedisOptions
+        {
+            Endpoint = $"127.0.0.1:{JitBroker.Redis.Tests.Harness.RedisServerProcess.FreePort()}",
+            ConnectTimeout = TimeSpan.FromSeconds(1),
+        });
+        var store = new RedisLeaseStore(dead, _prefix);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var put = Assert.ThrowsAsync<BrokerException>(() => store.PutAsync(NewLease("lease_1", TimeSpan.FromMinutes(1))));
+        var claim = Assert.ThrowsAsync<BrokerException>(() => store.ClaimDueAsync(T0, 10, ClaimTimeout));
+
+        Assert.That((put!.Failure, put.Reason), Is.EqualTo((BrokerFailure.Unavailable, Reasons.LeaseStoreUnavailable)));
+        Assert.That((claim!.Failure, claim.Reason), Is.EqualTo((BrokerFailure.Unavailable, Reasons.LeaseStoreUnavailable)));
+        Assert.That(put.Message, Does.Not.Contain("127.0.0.1"), "the caller-facing message names no infrastructure");
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(2.5)));
+    }
+
+    [Test]
+    public async Task A_cancelled_put_writes_nothing()
+    {
+        var store = new RedisLeaseStore(_redis, _prefix);
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+
+        Assert.CatchAsync<OperationCanceledException>(() => store.PutAsync(NewLease("lease_c", TimeSpan.FromMinutes(1)), cancelled.Token));
+
+        Assert.That(await store.GetAsync("lease_c"), Is.Null);
+    }
+
+    [Test]
+    public void List_values_holding_the_separator_are_refused()
+    {
+        var store = new RedisLeaseStore(_redis, _prefix);
+        var lease = NewLease("lease_sep", TimeSpan.FromMinutes(1)) with { RuleIds = ["a\u001fb"] };
+        Assert.ThrowsAsync<ArgumentException>(() => store.PutAsync(lease));
+    }
+}

@@ -1,0 +1,103 @@
+using JitBroker.Core;
+using NUnit.Framework;
+
+namespace JitBroker.Leases.Tests.Stores;
+
+/// <summary>The contract of <see cref="IKillSwitch"/>, run against every implementation.</summary>
+public abstract class KillSwitchConformanceTests
+{
+    protected static readonly DateTimeOffset T0 = new(2026, 11, 21, 12, 0, 0, TimeSpan.Zero);
+
+    protected IKillSwitch KillSwitch { get; private set; } = null!;
+
+    protected abstract Task<IKillSwitch> CreateKillSwitchAsync();
+
+    [SetUp]
+    public async Task Create() => KillSwitch = await CreateKillSwitchAsync();
+
+    protected static AgentBlock Block(string pattern, string reason = "incident 42") => new(pattern, reason, "admin:alice", T0);
+
+    [Test]
+    public async Task Nothing_is_blocked_by_default() =>
+        Assert.That(await KillSwitch.FindBlockAsync("spiffe://td/agents/a"), Is.Null);
+
+    [Test]
+    public async Task An_exact_block_applies_to_that_agent_only()
+    {
+        await KillSwitch.BlockAsync(Block("spiffe://td/agents/a"));
+
+        var block = await KillSwitch.FindBlockAsync("spiffe://td/agents/a");
+
+        Assert.That(block, Is.EqualTo(Block("spiffe://td/agents/a")), "every field round-trips");
+        Assert.That(await KillSwitch.FindBlockAsync("spiffe://td/agents/ab"), Is.Null);
+        Assert.That(await KillSwitch.FindBlockAsync("spiffe://td/agents"), Is.Null);
+    }
+
+    [TestCase("spiffe://td/agents/*", "spiffe://td/agents/a", true)]
+    [TestCase("spiffe://td/agents/*", "spiffe://td/agents/", true)]
+    [TestCase("spiffe://td/agents/*", "spiffe://td/agents/a/b", false)]
+    [TestCase("spiffe://td/agents/*", "spiffe://other/agents/a", false)]
+    [TestCase("spiffe://td/**", "spiffe://td/agents/a/b", true)]
+    [TestCase("spiffe://td/**", "spiffe://tdx/agents", false)]
+    [TestCase("spiffe://td/agents/ci-*", "spiffe://td/agents/ci-build", true)]
+    [TestCase("spiffe://td/agents/ci-*", "spiffe://td/agents/prod", false)]
+    [TestCase("spiffe://td/*/a", "spiffe://td/agents/a", true)]
+    [TestCase("spiffe://td/a.b", "spiffe://td/aXb", false)]
+    [TestCase("spiffe://td/a+(b)?*", "spiffe://td/a+(b)?z", true)]
+    public async Task Glob_patterns_match_within_and_across_segments(string pattern, string agentId, bool blocked)
+    {
+        await KillSwitch.BlockAsync(Block(pattern));
+        Assert.That(await KillSwitch.FindBlockAsync(agentId), blocked ? Is.Not.Null : Is.Null);
+    }
+
+    [Test]
+    public async Task An_exact_block_wins_then_the_ordinally_first_pattern()
+    {
+        await KillSwitch.BlockAsync(Block("spiffe://td/**", "everything"));
+        await KillSwitch.BlockAsync(Block("spiffe://td/agents/*", "agents"));
+        Assert.That((await KillSwitch.FindBlockAsync("spiffe://td/agents/a"))?.Reason, Is.EqualTo("everything"), "'**' sorts before 'a'");
+
+        await KillSwitch.BlockAsync(Block("spiffe://td/agents/a", "this one"));
+        Assert.That((await KillSwitch.FindBlockAsync("spiffe://td/agents/a"))?.Reason, Is.EqualTo("this one"));
+    }
+
+    [Test]
+    public async Task Blocking_a_pattern_again_replaces_it_and_unblocking_lifts_it()
+    {
+        await KillSwitch.BlockAsync(Block("spiffe://td/agents/*", "first"));
+        await KillSwitch.BlockAsync(Block("spiffe://td/agents/*", "second"));
+
+        Assert.That((await KillSwitch.FindBlockAsync("spiffe://td/agents/a"))?.Reason, Is.EqualTo("second"));
+        Assert.That(await KillSwitch.ListAsync(), Has.Count.EqualTo(1));
+
+        Assert.That(await KillSwitch.UnblockAsync("spiffe://td/agents/*"), Is.True);
+        Assert.That(await KillSwitch.UnblockAsync("spiffe://td/agents/*"), Is.False);
+        Assert.That(await KillSwitch.FindBlockAsync("spiffe://td/agents/a"), Is.Null);
+    }
+
+    [Test]
+    public async Task Unblock_takes_the_exact_pattern_not_a_match()
+    {
+        await KillSwitch.BlockAsync(Block("spiffe://td/agents/*"));
+
+        Assert.That(await KillSwitch.UnblockAsync("spiffe://td/agents/a"), Is.False);
+        Assert.That(await KillSwitch.FindBlockAsync("spiffe://td/agents/a"), Is.Not.Null);
+    }
+
+    [Test]
+    public async Task List_returns_every_block_ordered_by_pattern()
+    {
+        await KillSwitch.BlockAsync(Block("spiffe://td/b"));
+        await KillSwitch.BlockAsync(Block("spiffe://td/a*"));
+        await KillSwitch.BlockAsync(Block("spiffe://td/a"));
+
+        var blocks = await KillSwitch.ListAsync();
+
+        Assert.That(blocks.Select(b => b.Pattern), Is.EqualTo(new[] { "spiffe://td/a", "spiffe://td/a*", "spiffe://td/b" }));
+        Assert.That(blocks[0], Is.EqualTo(Block("spiffe://td/a")));
+    }
+
+    [Test]
+    public void An_empty_pattern_is_refused() =>
+        Assert.CatchAsync<ArgumentException>(async () => await KillSwitch.BlockAsync(Block(" ")));
+}

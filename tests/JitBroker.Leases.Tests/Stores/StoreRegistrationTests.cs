@@ -1,0 +1,51 @@
+using JitBroker.Core;
+using JitBroker.Leases.Redis;
+using JitBroker.Leases.Tests.Redis;
+using JitBroker.Redis;
+using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
+
+namespace JitBroker.Leases.Tests.Stores;
+
+[TestFixture]
+public sealed class StoreRegistrationTests
+{
+    [Test]
+    public async Task Redis_registration_shares_one_connection_between_all_four_stores_and_it_answers_the_readiness_probe()
+    {
+        var server = await SharedRedis.ServerAsync();
+        var services = new ServiceCollection().AddJitBrokerInMemoryStores();
+
+        services.AddJitBrokerRedis(new RedisOptions { Endpoint = server.Endpoint, KeyPrefix = SharedRedis.NewPrefix() });
+        await using var provider = services.BuildServiceProvider();
+
+        Assert.That(provider.GetRequiredService<ILeaseStore>(), Is.InstanceOf<RedisLeaseStore>(), "Redis replaces the embedded stores");
+        Assert.That(provider.GetRequiredService<IReplayCache>(), Is.InstanceOf<RedisReplayCache>());
+        Assert.That(provider.GetRequiredService<IKillSwitch>(), Is.InstanceOf<RedisKillSwitch>());
+        Assert.That(provider.GetRequiredService<IApprovalStore>(), Is.InstanceOf<RedisApprovalStore>());
+        Assert.That(provider.GetRequiredService<IRedisConnection>(), Is.SameAs(provider.GetRequiredService<RedisConnection>()));
+        Assert.That(await provider.GetRequiredService<IRedisConnection>().PingAsync(), Is.True);
+        Assert.That(await provider.GetRequiredService<ILeaseStore>().NextDueAsync(), Is.Null);
+    }
+
+    [Test]
+    public void Invalid_redis_options_fail_at_registration_with_every_problem()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() =>
+            new ServiceCollection().AddJitBrokerRedis(new RedisOptions { Database = -1, KeyPrefix = "" }));
+
+        Assert.That(error!.Message, Does.Contain("exactly one").And.Contain("Database").And.Contain("KeyPrefix"));
+    }
+
+    [Test]
+    public void The_embedded_profile_registers_the_in_memory_stores()
+    {
+        using var provider = new ServiceCollection().AddJitBrokerInMemoryStores().BuildServiceProvider();
+
+        Assert.That(provider.GetRequiredService<ILeaseStore>(), Is.InstanceOf<InMemoryLeaseStore>());
+        Assert.That(provider.GetRequiredService<IReplayCache>(), Is.InstanceOf<InMemoryReplayCache>());
+        Assert.That(provider.GetRequiredService<IKillSwitch>(), Is.InstanceOf<InMemoryKillSwitch>());
+        Assert.That(provider.GetRequiredService<IApprovalStore>(), Is.InstanceOf<InMemoryApprovalStore>());
+        Assert.That(provider.GetRequiredService<ILeaseStore>(), Is.SameAs(provider.GetRequiredService<ILeaseStore>()));
+    }
+}

@@ -1,0 +1,171 @@
+using System.Text;
+using JitBroker.Redis.Tests.Harness;
+using NUnit.Framework;
+
+namespace JitBroker.Redis.Tests;
+
+/// <summary>Commands, replies and pipelining against a real redis-server.</summary>
+[TestFixture]
+[CancelAfter(60_000)]
+public sealed class RedisConnectionTests
+{
+    private RedisServerProcess _server = null!;
+    private RedisConnection _redis = null!;
+
+    [OneTimeSetUp]
+    public async Task StartServer()
+    {
+        _server = await RedisServerProcess.StartServerAsync();
+        _redis = new RedisConnection(new RedisOptions { Endpoint = _server.Endpoint });
+    }
+
+    [OneTimeTearDown]
+    public async Task StopServer()
+    {
+        await _redis.DisposeAsync();
+        await _server.DisposeAsync();
+    }
+
+    [Test]
+    public async Task Replies_of_every_type_come_back()
+    {
+        await _redis.ExecuteAsync("DEL", ["list", "counter"]);
+
+        Assert.That((await _redis.ExecuteAsync("SET", ["greeting", "hello"])).AsString(), Is.EqualTo("OK"));
+        Assert.That((await _redis.ExecuteAsync("GET", ["greeting"])).AsString(), Is.EqualTo("hello"));
+        Assert.That((await _redis.ExecuteAsync("GET", ["never-set"])).IsNull, Is.True);
+        Assert.That((await _redis.ExecuteAsync("INCRBY", ["counter", 41])).AsInt64(), Is.EqualTo(41));
+        await _redis.ExecuteAsync("RPUSH", ["list", "a", "b", "c"]);
+        var list = (await _redis.ExecuteAsync("LRANGE", ["list", 0, -1])).AsArray();
+        Assert.That(list.Select(v => v.AsString()), Is.EqualTo(new[] { "a", "b", "c" }));
+        Assert.That(await _redis.PingAsync(), Is.True);
+    }
+
+    [Test]
+    public async Task An_error_reply_is_a_server_exception_and_the_connection_stays_in_step()
+    {
+        await _redis.ExecuteAsync("SET", ["text", "not a number"]);
+
+        var error = Assert.ThrowsAsync<RedisServerException>(() => _redis.ExecuteAsync("INCR", ["text"]));
+        Assert.That((error!.ErrorCode, error.Message), Is.EqualTo(("ERR", "ERR value is not an integer or out of range")));
+        Assert.ThrowsAsync<RedisServerException>(() => _redis.ExecuteAsync("NOSUCHCOMMAND", []));
+        Assert.That((await _redis.ExecuteAsync("ECHO", ["still in step"])).AsString(), Is.EqualTo("still in step"));
+    }
+
+    [Test]
+    public async Task Many_concurrent_callers_each_get_their_own_replies()
+    {
+        const int callers = 64;
+        const int perCaller = 1_000;
+        var mismatches = 0;
+
+        await Task.WhenAll(Enumerable.Range(0, callers).Select(caller => Task.Run(async () =>
+        {
+            // Fire in bursts without awaiting each one, so thousands of commands are in flight at once.
+            for (var burst = 0; burst < perCaller; burst += 100)
+            {
+                var sent = Enumerable.Range(burst, 100)
+                    .Select(i => (Expected: $"{caller}:{i}", Reply: _redis.ExecuteAsync("ECHO", [$"{caller}:{i}"])))
+                    .ToList();
+                foreach (var (expected, reply) in sent)
+                {
+                    if ((await reply).AsString() != expected)
+                    {
+                        Interlocked.Increment(ref mismatches);
+                    }
+                }
+            }
+        })));
+
+        Assert.That(mismatches, Is.Zero);
+    }
+
+    [Test]
+    public async Task Big_values_round_trip()
+    {
+        var value = new byte[16 * 1024 * 1024];
+        new Random(7).NextBytes(value);
+
+        await _redis.ExecuteAsync("SET", ["big", value]);
+        var back = (await _redis.ExecuteAsync("GET", ["big"])).AsBytes();
+
+        Assert.That(back, Is.EqualTo(value));
+        Assert.That((await _redis.ExecuteAsync("STRLEN", ["big"])).AsInt64(), Is.EqualTo(value.Length));
+        await _redis.ExecuteAsync("DEL", ["big"]);
+    }
+
+    [Test]
+    public async Task Keys_and_values_are_binary_safe()
+    {
+        var every = Enumerable.Range(0, 256).Select(i => (byte)i).ToArray();
+        byte[] key = [.. "bin:"u8, 13, 10, 0, 36, 42];
+
+        await _redis.ExecuteAsync("SET", [key, every]);
+
+        Assert.That((await _redis.ExecuteAsync("GET", [key])).AsBytes(), Is.EqualTo(every));
+        Assert.That((await _redis.ExecuteAsync("GET", ["bin:"])).IsNull, Is.True);
+    }
+
+    [Test]
+    public async Task Unicode_text_round_trips_as_utf8()
+    {
+        const string text = "grüße 👋 \r\n $3 *2";
+        await _redis.ExecuteAsync("SET", ["unicode", text]);
+        var raw = (await _redis.ExecuteAsync("GET", ["unicode"])).AsBytes();
+        Assert.That(raw, Is.EqualTo(Encoding.UTF8.GetBytes(text)));
+    }
+
+    [Test]
+    public async Task Evalsha_falls_back_to_eval_after_the_script_cache_is_flushed()
+    {
+        var script = new LuaScript("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+        await _redis.ExecuteAsync("DEL", ["script-counter"]);
+
+        Assert.That((await _redis.EvalAsync(script, ["script-counter"], [2])).AsInt64(), Is.EqualTo(2));
+        Assert.That((await _redis.ExecuteAsync("SCRIPT", ["EXISTS", script.Sha1])).AsArray()[0].AsInt64(), Is.EqualTo(1), "EVAL cached it");
+
+        await _redis.ExecuteAsync("SCRIPT", ["FLUSH"]);
+        Assert.That((await _redis.ExecuteAsync("SCRIPT", ["EXISTS", script.Sha1])).AsArray()[0].AsInt64(), Is.Zero);
+
+        Assert.That((await _redis.EvalAsync(script, ["script-counter"], [3])).AsInt64(), Is.EqualTo(5));
+        Assert.That((await _redis.ExecuteAsync("SCRIPT", ["EXISTS", script.Sha1])).AsArray()[0].AsInt64(), Is.EqualTo(1));
+        Assert.That(script.Sha1, Is.EqualTo((await _redis.ExecuteAsync("SCRIPT", ["LOAD", script.Source])).AsString()), "our SHA-1 is Redis' script id");
+    }
+
+    [Test]
+    public async Task A_script_error_is_a_server_exception()
+    {
+        var broken = new LuaScript("return redis.call('NOPE')");
+        var error = Assert.ThrowsAsync<RedisServerException>(() => _redis.EvalAsync(broken, [], []));
+        Assert.That(error!.Message, Does.Contain("Unknown Redis command"));
+        Assert.That(await _redis.PingAsync(), Is.True);
+    }
+
+    [Test]
+    public async Task Select_keeps_the_database_apart()
+    {
+        await using var db3 = new RedisConnection(new RedisOptions { Endpoint = _server.Endpoint, Database = 3 });
+
+        await db3.ExecuteAsync("SET", ["only-in-3", "x"]);
+
+        Assert.That((await db3.ExecuteAsync("GET", ["only-in-3"])).AsString(), Is.EqualTo("x"));
+        Assert.That((await _redis.ExecuteAsync("GET", ["only-in-3"])).IsNull, Is.True);
+        var clients = (await _redis.ExecuteAsync("CLIENT", ["LIST"])).AsString()!;
+        Assert.That(clients, Does.Contain("name=jitbroker").And.Contain("db=3"));
+    }
+
+    [Test]
+    public async Task A_cancelled_wait_does_not_shift_later_replies()
+    {
+        await using var redis = new RedisConnection(new RedisOptions { Endpoint = _server.Endpoint });
+        using var cancel = new CancellationTokenSource();
+        var slow = redis.ExecuteAsync("DEBUG", ["SLEEP", "0.3"], cancel.Token);
+        var behind = redis.ExecuteAsync("ECHO", ["behind"]);
+
+        cancel.Cancel();
+
+        Assert.That(async () => await slow, Throws.InstanceOf<OperationCanceledException>());
+        Assert.That((await behind).AsString(), Is.EqualTo("behind"));
+        Assert.That((await redis.ExecuteAsync("ECHO", ["after"])).AsString(), Is.EqualTo("after"));
+    }
+}

@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using JitBroker.Redis.Tests.Harness;
+using NUnit.Framework;
+
+namespace JitBroker.Redis.Tests;
+
+/// <summary>Timeouts, restarts and outages: the client fails fast, never hands out a wrong reply, and recovers.</summary>
+[TestFixture]
+[CancelAfter(60_000)]
+public sealed class RedisResilienceTests
+{
+    private static RedisOptions Options(string endpoint, int commandTimeoutMs = 400) => new()
+    {
+        Endpoint = endpoint,
+        ConnectTimeout = TimeSpan.FromSeconds(2),
+        CommandTimeout = TimeSpan.FromMilliseconds(commandTimeoutMs),
+        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
+        ReconnectMaxDelay = TimeSpan.FromMilliseconds(400),
+    };
+
+    /// <summary>Retries until the call succeeds or the deadline passes; for waiting on a server coming back.</summary>
+    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> call, TimeSpan within)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (RedisConnectionException) when (clock.Elapsed < within)
+            {
+                await Task.Delay(50);
+            }
+        }
+    }
+
+    [Test]
+    public async Task A_command_past_its_timeout_fails_resets_the_connection_and_the_next_one_works()
+    {
+        await using var server = await RedisServerProcess.StartServerAsync();
+        await using var redis = new RedisConnection(Options(server.Endpoint));
+        await redis.ExecuteAsync("SET", ["k", "v"]);
+        var clock = Stopwatch.StartNew();
+
+        var slow = redis.ExecuteAsync("DEBUG", ["SLEEP", "1.5"]);
+        var queuedBehind = redis.ExecuteAsync("GET", ["k"]);
+
+        Assert.That(async () => await slow, Throws.InstanceOf<RedisTimeoutException>());
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(1.4)), "failed at the command timeout, not when the server woke up");
+        // The GET was sent behind the sleeping command: its reply must never be handed to anyone else.
+        Assert.That(async () => await queuedBehind, Throws.InstanceOf<RedisConnectionException>());
+
+        var value = await EventuallyAsync(() => redis.ExecuteAsync("GET", ["k"]), TimeSpan.FromSeconds(10));
+        Assert.That(value.AsString(), Is.EqualTo("v"));
+        Assert.That((await redis.ExecuteAsync("ECHO", ["in step"])).AsString(), Is.EqualTo("in step"));
+    }
+
+    [Test]
+    public async Task After_a_server_restart_the_client_reconnects_and_aof_kept_the_data()
+    {
+        await using var server = await RedisServerProcess.StartServerAsync("--appendonly", "yes", "--appendfsync", "always");
+        await using var redis = new RedisConnection(Options(server.Endpoint));
+        await redis.ExecuteAsync("SET", ["survivor", "yes"]);
+        var before = redis.CurrentEndpoint;
+
+        await server.KillAsync();
+        Assert.That(async () => await redis.ExecuteAsync("GET", ["survivor"]), Throws.InstanceOf<RedisConnectionException>());
+        await server.RestartAsync();
+
+        var value = await EventuallyAsync(() => redis.ExecuteAsync("GET", ["survivor"]), TimeSpan.FromSeconds(15));
+        Assert.That(value.AsString(), Is.EqualTo("yes"));
+        Assert.That(redis.CurrentEndpoint, Is.EqualTo(before));
+    }
+
+    [Test]
+    public async Task An_unreachable_server_fails_promptly_and_calls_during_backoff_fail_at_once()
+    {
+        var port = RedisServerProcess.FreePort(); // nothing listens here
+        await using var redis = new RedisConnection(Options($"127.0.0.1:{port}"));
+        var clock = Stopwatch.StartNew();
+
+        Assert.That(async () => await redis.ExecuteAsync("PING", []), Throws.InstanceOf<RedisConnectionException>());
+        var firstFailure = clock.Elapsed;
+        clock.Restart();
+        var during = Assert.ThrowsAsync<RedisConnectionException>(() => redis.ExecuteAsync("PING", []));
+        var secondFailure = clock.Elapsed;
+
+        Assert.That(firstFailure, Is.LessThan(TimeSpan.FromSeconds(2.5)), "bounded by the connect timeout");
+        Assert.That(secondFailure, Is.LessThan(TimeSpan.FromMilliseconds(100)), "no hang while backing off");
+        Assert.That(during!.Message, Does.Contain("next connection attempt"));
+        Assert.That(await redis.PingAsync(), Is.False);
+
+        await using var server = await RedisServerProcess.StartServerAsync(port);
+        var pong = await EventuallyAsync(() => redis.ExecuteAsync("PING", []), TimeSpan.FromSeconds(10));
+        Assert.That(pong.AsString(), Is.EqualTo("PONG"));
+    }
+
+    [Test]
+    public async Task Commands_pending_when_the_server_dies_fail_instead_of_hanging()
+    {
+        await using var server = await RedisServerProcess.StartServerAsync();
+        await using var redis = new RedisConnection(Options(server.Endpoint, commandTimeoutMs: 30_000));
+        await redis.PingAsync();
+
+        var stuck = redis.ExecuteAsync("DEBUG", ["SLEEP", "5"]);
+        await Task.Delay(100);
+        await server.KillAsync();
+
+        Assert.That(async () => await stuck.WaitAsync(TimeSpan.FromSeconds(3)), Throws.InstanceOf<RedisConnectionException>());
+    }
+}

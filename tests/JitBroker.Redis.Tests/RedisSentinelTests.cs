@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using JitBroker.Redis.Tests.Harness;
+using NUnit.Framework;
+
+namespace JitBroker.Redis.Tests;
+
+/// <summary>Master discovery through redis-sentinel, and following a failover: 1 master, 1 replica, 1 sentinel (quorum 1).</summary>
+[TestFixture]
+[CancelAfter(90_000)]
+public sealed class RedisSentinelTests
+{
+    private const string MasterName = "mymaster";
+    private RedisServerProcess _master = null!;
+    private RedisServerProcess _replica = null!;
+    private RedisServerProcess _sentinel = null!;
+
+    [OneTimeSetUp]
+    public async Task StartTopology()
+    {
+        _master = await RedisServerProcess.StartServerAsync();
+        _replica = await RedisServerProcess.StartServerAsync("--replicaof", "127.0.0.1", _master.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _sentinel = await RedisServerProcess.StartSentinelAsync(_master.Port, MasterName);
+        await WaitUntilAsync(async () => (await _replica.RawCommandAsync("INFO replication")).Length > 0 && await ReplicaLinkUpAsync(), "replica in sync");
+        await WaitUntilAsync(async () => await SentinelKnowsReplicaAsync(), "sentinel sees the replica");
+    }
+
+    [OneTimeTearDown]
+    public async Task StopTopology()
+    {
+        await _sentinel.DisposeAsync();
+        await _replica.DisposeAsync();
+        await _master.DisposeAsync();
+    }
+
+    private RedisOptions Options() => new()
+    {
+        SentinelEndpoints = [$"127.0.0.1:{RedisServerProcess.FreePort()}", _sentinel.Endpoint], // the first sentinel is down
+        SentinelMasterName = MasterName,
+        ConnectTimeout = TimeSpan.FromSeconds(2),
+        CommandTimeout = TimeSpan.FromSeconds(2),
+        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
+        ReconnectMaxDelay = TimeSpan.FromMilliseconds(300),
+    };
+
+    [Test]
+    [Order(1)]
+    public async Task The_master_is_discovered_through_sentinel_skipping_a_dead_sentinel()
+    {
+        await using var redis = new RedisConnection(Options());
+
+        await redis.ExecuteAsync("SET", ["discovered", "1"]);
+
+        Assert.That(redis.CurrentEndpoint?.Port, Is.EqualTo(_master.Port));
+    }
+
+    [Test]
+    [Order(2)]
+    public async Task After_a_failover_the_client_follows_the_new_master()
+    {
+        await using var redis = new RedisConnection(Options());
+        await redis.ExecuteAsync("SET", ["before-failover", "kept"]);
+        await redis.ExecuteAsync("WAIT", [1, 2000]); // replicated before we fail over
+        Assert.That(redis.CurrentEndpoint?.Port, Is.EqualTo(_master.Port));
+
+        await using (var sentinel = new RedisConnection(new RedisOptions { Endpoint = _sentinel.Endpoint }))
+        {
+            Assert.That((await sentinel.ExecuteAsync("SENTINEL", ["FAILOVER", MasterName])).AsString(), Is.EqualTo("OK"));
+        }
+
+        // Writes fail (connection killed, or READONLY) until the client lands on the promoted replica.
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await redis.ExecuteAsync("SET", ["after-failover", "1"]);
+                if (redis.CurrentEndpoint?.Port == _replica.Port)
+                {
+                    break;
+                }
+            }
+            catch (RedisException) when (clock.Elapsed < TimeSpan.FromSeconds(30))
+            {
+            }
+
+            Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(30)), "the client did not follow the failover");
+            await Task.Delay(100);
+        }
+
+        Assert.That((await redis.ExecuteAsync("GET", ["before-failover"])).AsString(), Is.EqualTo("kept"));
+        var role = (await redis.ExecuteAsync("ROLE", [])).AsArray()[0].AsString();
+        Assert.That(role, Is.EqualTo("master"));
+    }
+
+    private async Task<bool> ReplicaLinkUpAsync()
+    {
+        await using var replica = new RedisConnection(new RedisOptions { Endpoint = _replica.Endpoint });
+        var info = (await replica.ExecuteAsync("INFO", ["replication"])).AsString()!;
+        return info.Contains("master_link_status:up", StringComparison.Ordinal);
+    }
+
+    private async Task<bool> SentinelKnowsReplicaAsync()
+    {
+        await using var sentinel = new RedisConnection(new RedisOptions { Endpoint = _sentinel.Endpoint });
+        var replicas = (await sentinel.ExecuteAsync("SENTINEL", ["REPLICAS", MasterName])).AsArray();
+        return replicas.Length == 1;
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(20)), $"timed out waiting for: {what}");
+            await Task.Delay(100);
+        }
+    }
+}
