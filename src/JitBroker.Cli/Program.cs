@@ -10,6 +10,7 @@ var root = new RootCommand("jitctl — JitBroker command line")
     BrokerCommands.Introspect(common),
     VerifyCommand.Create(),
     AuditCommands.Create(),
+    PolicyCommands.Create(),
 };
 foreach (var command in AdminCommands.Create(common))
 {

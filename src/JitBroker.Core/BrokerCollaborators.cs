@@ -11,4 +11,11 @@ public sealed record BrokerCollaborators(
     IKillSwitch KillSwitch,
     ApprovalService Approvals,
     IAuditLog Audit,
-    BrokerMetrics Metrics);
+    BrokerMetrics Metrics)
+{
+    /// <summary>Signs delegation offers; delegation is unavailable without it.</summary>
+    public IDelegationOfferCodec? DelegationOffers { get; init; }
+
+    /// <summary>Who may delegate to whom; without it nobody may.</summary>
+    public IDelegationPolicy? DelegationPolicy { get; init; }
+}

@@ -1,7 +1,11 @@
 namespace JitBroker.Core;
 
 /// <summary>A credential handed out, with the lease that tracks it and the decision that allowed it.</summary>
-public sealed record CredentialGrantResult(Lease Lease, IssuedCredential Credential, PolicyDecision Decision);
+public sealed record CredentialGrantResult(Lease Lease, IssuedCredential Credential, PolicyDecision Decision)
+{
+    /// <summary>For a delegated credential: the subject and the actor chain it carries.</summary>
+    public DelegationChain? Delegation { get; init; }
+}
 
 /// <summary>RequestCredential's answer: a credential, or a pending approval to collect later.</summary>
 public sealed record RequestOutcome(CredentialGrantResult? Granted, ApprovalRecord? PendingApproval)

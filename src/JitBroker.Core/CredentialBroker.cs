@@ -26,6 +26,9 @@ public sealed partial class CredentialBroker
     private readonly ApprovalService _approvals;
     private readonly IAuditLog _audit;
     private readonly BrokerMetrics _metrics;
+    private readonly IReplayCache _replayCache;
+    private readonly IDelegationOfferCodec? _offers;
+    private readonly IDelegationPolicy? _delegationPolicy;
     private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<CredentialBroker> _log;
@@ -51,6 +54,9 @@ public sealed partial class CredentialBroker
         _approvals = collaborators.Approvals;
         _audit = collaborators.Audit;
         _metrics = collaborators.Metrics;
+        _replayCache = collaborators.ReplayCache;
+        _offers = collaborators.DelegationOffers;
+        _delegationPolicy = collaborators.DelegationPolicy;
         _options = options;
         _time = time;
         _log = log;
@@ -140,13 +146,13 @@ public sealed partial class CredentialBroker
         }
 
         var grant = decision.Grant ?? throw new InvalidOperationException("An allow decision must carry a grant.");
-        var granted = await IssueAsync(agent, request.TaskId, request.Intent, grant, decision.RuleIds, parentLeaseId: null, cancellationToken).ConfigureAwait(false);
+        var granted = await IssueAsync(agent, request.TaskId, request.Intent, grant, decision.RuleIds, parentLeaseId: null, delegation: null, cancellationToken).ConfigureAwait(false);
         return RequestOutcome.Issued(granted with { Decision = decision with { Grant = grant } });
     }
 
     /// <summary>Steps 5-7: mint, record before handing out, audit — undoing the credential if either of the last two fails.</summary>
     private async Task<CredentialGrantResult> IssueAsync(WorkloadIdentity agent, string taskId, TaskIntent intent, Grant grant,
-        IReadOnlyList<string> ruleIds, string? parentLeaseId, CancellationToken cancellationToken)
+        IReadOnlyList<string> ruleIds, string? parentLeaseId, DelegationChain? delegation, CancellationToken cancellationToken)
     {
         var ttl = grant.Ttl < _options.MaxTtl ? grant.Ttl : _options.MaxTtl;
         if (ttl < _options.MinTtl)
@@ -158,7 +164,7 @@ public sealed partial class CredentialBroker
         grant = grant with { Ttl = ttl };
         var issuer = _issuers.Get(grant.CredentialKind);
         var leaseId = LeaseIds.New();
-        var credential = await issuer.IssueAsync(new IssueRequest(leaseId, agent, taskId, grant), cancellationToken).ConfigureAwait(false);
+        var credential = await issuer.IssueAsync(new IssueRequest(leaseId, agent, taskId, grant, delegation), cancellationToken).ConfigureAwait(false);
         var lease = new Lease
         {
             LeaseId = leaseId,
@@ -193,9 +199,12 @@ public sealed partial class CredentialBroker
         {
             await _audit.AppendAsync(new AuditEvent
             {
-                Type = AuditEventTypes.CredentialIssued, AgentId = agent.Id, TaskId = taskId, Intent = intent, Decision = "allow",
+                Type = delegation is null ? AuditEventTypes.CredentialIssued : AuditEventTypes.CredentialDelegated,
+                AgentId = agent.Id, TaskId = taskId, Intent = intent, Decision = "allow",
                 RuleIds = ruleIds, LeaseId = leaseId, ParentLeaseId = parentLeaseId, CredentialFingerprint = credential.Fingerprint,
-                Detail = $"{issuer.Kind} for {grant.Scope.Audience}, expires {lease.ExpiresAt:O}",
+                Detail = delegation is null
+                    ? $"{issuer.Kind} for {grant.Scope.Audience}, expires {lease.ExpiresAt:O}"
+                    : $"{issuer.Kind} for {grant.Scope.Audience}, expires {lease.ExpiresAt:O}; subject {delegation.Subject}, actors {string.Join(" <- ", delegation.Actors)}",
             }, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception auditError)
@@ -208,7 +217,7 @@ public sealed partial class CredentialBroker
         }
 
         LogIssued(_log, lease.LeaseId, agent.Id, taskId, grant.Scope.Audience, credential.Fingerprint, lease.ExpiresAt);
-        return new CredentialGrantResult(lease, credential, new PolicyDecision(DecisionEffect.Allow, grant, ruleIds, ""));
+        return new CredentialGrantResult(lease, credential, new PolicyDecision(DecisionEffect.Allow, grant, ruleIds, "")) { Delegation = delegation };
     }
 
     private async Task<WorkloadIdentity> AttestAsync(AttestationEvidence evidence, CancellationToken cancellationToken)

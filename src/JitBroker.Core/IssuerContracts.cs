@@ -1,7 +1,11 @@
 namespace JitBroker.Core;
 
-/// <summary>What an issuer is asked to mint. <see cref="Grant"/>.Ttl is the preferred TTL; the issuer may grant less.</summary>
-public sealed record IssueRequest(string LeaseId, WorkloadIdentity Agent, string TaskId, Grant Grant);
+/// <summary>
+/// What an issuer is asked to mint. <see cref="Grant"/>.Ttl is the preferred TTL; the issuer may grant less.
+/// <see cref="Delegation"/> is set for a delegated (child) credential: <see cref="Agent"/> is then the worker
+/// (the current actor) and the chain names the subject and every actor.
+/// </summary>
+public sealed record IssueRequest(string LeaseId, WorkloadIdentity Agent, string TaskId, Grant Grant, DelegationChain? Delegation = null);
 
 /// <summary>
 /// A freshly minted credential. <see cref="Secret"/> goes to the agent and nowhere else: it is never

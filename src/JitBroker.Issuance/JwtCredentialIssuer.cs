@@ -162,7 +162,9 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
         var scope = request.Grant.Scope;
         writer.WriteStartObject();
         writer.WriteString(TaskJwtClaimNames.IssuerName, _issuerValue);
-        writer.WriteString(TaskJwtClaimNames.SubjectName, request.Agent.Id);
+        // A delegated credential's subject is the root planner whose grant it carries (RFC 8693 §4.1); the
+        // worker holding it is the client and the current actor.
+        writer.WriteString(TaskJwtClaimNames.SubjectName, request.Delegation?.Subject ?? request.Agent.Id);
         writer.WriteString(TaskJwtClaimNames.AudienceName, scope.Audience);
         writer.WriteNumber(TaskJwtClaimNames.IssuedAtName, issuedAt);
         writer.WriteNumber(TaskJwtClaimNames.NotBeforeName, issuedAt);
@@ -185,6 +187,11 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
         writer.WriteString(TaskJwtClaimNames.ActionName, scope.Action);
         WriteArray(writer, TaskJwtClaimNames.ToolsName, scope.Tools);
         WriteArray(writer, TaskJwtClaimNames.ResourcesName, scope.Resources);
+        if (request.Delegation is { Actors.Count: > 0 } delegation)
+        {
+            WriteActorChain(writer, delegation.Actors);
+        }
+
         if (request.Agent.CertificateThumbprint is { Length: > 0 } thumbprint)
         {
             writer.WriteStartObject(TaskJwtClaimNames.ConfirmationName);
@@ -195,6 +202,21 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
         writer.WriteEndObject();
         writer.Flush();
         return buffer.WrittenMemory;
+    }
+
+    /// <summary>RFC 8693 §4.1 nested <c>act</c>: the current actor outermost, each prior actor nested inside.</summary>
+    private static void WriteActorChain(Utf8JsonWriter writer, IReadOnlyList<string> actors)
+    {
+        foreach (var actor in actors)
+        {
+            writer.WriteStartObject(TaskJwtClaimNames.ActorName);
+            writer.WriteString(TaskJwtClaimNames.SubjectName, actor);
+        }
+
+        for (var i = 0; i < actors.Count; i++)
+        {
+            writer.WriteEndObject();
+        }
     }
 
     // A rare huge grant (many long resources) must not pin its buffer to the thread for good.

@@ -37,6 +37,9 @@ public static class TaskJwtClaimNames
     /// <summary>Member of <c>cnf</c>: base64url SHA-256 of the client certificate (RFC 8705 §3.1).</summary>
     public const string CertificateThumbprint = "x5t#S256";
 
+    /// <summary>RFC 8693 §4.1 actor of a delegated credential; nested for earlier actors, current actor outermost.</summary>
+    public const string Actor = "act";
+
     /// <summary>Prefix of a tool entry in <c>scope</c>.</summary>
     public const string ToolScopePrefix = "tool:";
 
@@ -54,5 +57,6 @@ public static class TaskJwtClaimNames
     internal static readonly JsonEncodedText ToolsName = JsonEncodedText.Encode(Tools);
     internal static readonly JsonEncodedText ResourcesName = JsonEncodedText.Encode(Resources);
     internal static readonly JsonEncodedText ConfirmationName = JsonEncodedText.Encode(Confirmation);
+    internal static readonly JsonEncodedText ActorName = JsonEncodedText.Encode(Actor);
     internal static readonly JsonEncodedText CertificateThumbprintName = JsonEncodedText.Encode(CertificateThumbprint);
 }

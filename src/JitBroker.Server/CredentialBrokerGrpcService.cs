@@ -27,6 +27,10 @@ public sealed class CredentialBrokerGrpcService
             (IntrospectCredentialRequest r, ServerCallContext c) => WireErrors.Map(() => IntrospectAsync(r, c)));
         registry.AddUnary(ServiceName, "RenewCredential", RenewCredentialRequest.Parser,
             (RenewCredentialRequest r, ServerCallContext c) => WireErrors.Map(() => RenewAsync(r, c)));
+        registry.AddUnary(ServiceName, "OfferDelegation", OfferDelegationRequest.Parser,
+            (OfferDelegationRequest r, ServerCallContext c) => WireErrors.Map(() => OfferDelegationAsync(r, c)));
+        registry.AddUnary(ServiceName, "DelegateCredential", DelegateCredentialRequest.Parser,
+            (DelegateCredentialRequest r, ServerCallContext c) => WireErrors.Map(() => DelegateAsync(r, c)));
     }
 
     private async Task<RequestCredentialResponse> RequestCredentialAsync(RequestCredentialRequest request, ServerCallContext context)
@@ -105,6 +109,30 @@ public sealed class CredentialBrokerGrpcService
             Credential = result.NewSecret is null ? null : new Credential { Kind = result.Lease.IssuerKind, Token = result.NewSecret },
             ExpiresAt = Timestamp.FromDateTimeOffset(result.Lease.ExpiresAt),
         };
+    }
+
+    private async Task<OfferDelegationResponse> OfferDelegationAsync(OfferDelegationRequest request, ServerCallContext context)
+    {
+        var (token, offer) = await _broker.OfferDelegationAsync(Evidence.From(context), request.ParentLeaseId, request.WorkerId,
+            [.. request.Tools], [.. request.Resources], request.RequestedTtl is null ? null : ToTimeSpan(request.RequestedTtl), context.CancellationToken);
+        return new OfferDelegationResponse { Offer = token, OfferExpiresAt = Timestamp.FromDateTimeOffset(offer.ExpiresAt) };
+    }
+
+    private async Task<DelegateCredentialResponse> DelegateAsync(DelegateCredentialRequest request, ServerCallContext context)
+    {
+        var result = await _broker.DelegateCredentialAsync(Evidence.From(context), request.Offer, context.CancellationToken);
+        var lease = result.Lease;
+        var response = new DelegateCredentialResponse
+        {
+            LeaseId = lease.LeaseId,
+            Credential = new Credential { Kind = result.Credential.Kind, Token = result.Credential.Secret },
+            Scope = ToMessage(lease.Scope),
+            ExpiresAt = Timestamp.FromDateTimeOffset(lease.ExpiresAt),
+            ParentLeaseId = lease.ParentLeaseId ?? "",
+            Subject = result.Delegation?.Subject ?? "",
+        };
+        response.Actors.AddRange(result.Delegation?.Actors ?? []);
+        return response;
     }
 
     private async Task<IntrospectCredentialResponse> IntrospectAsync(IntrospectCredentialRequest request, ServerCallContext context)

@@ -23,6 +23,8 @@ internal sealed class PipelineFixture
     public FakeKillSwitch KillSwitch { get; } = new();
     public FakeApprovalStore ApprovalStore { get; } = new();
     public CapturingAuditLog Audit { get; } = new();
+    public FakeOfferCodec Offers { get; } = new();
+    public FakeDelegationPolicy DelegationPolicy { get; } = new();
     public BrokerOptions Options { get; } = new();
     public Func<WorkloadIdentity, CredentialRequest, PolicyDecision> Decide { get; set; }
     public string CurrentAgent { get; set; } = Agent;
@@ -46,8 +48,12 @@ internal sealed class PipelineFixture
         var policy = new Moq.Mock<IPolicyEngine>();
         policy.Setup(p => p.Decide(Moq.It.IsAny<WorkloadIdentity>(), Moq.It.IsAny<CredentialRequest>()))
             .Returns((WorkloadIdentity a, CredentialRequest r) => Decide(a, r));
-        var collaborators = new BrokerCollaborators(Leases, Revoker, new FakeReplayCache(), KillSwitch, Approvals, Audit, new BrokerMetrics());
-        Broker = new CredentialBroker(new AttestorRegistry([attestor.Object]), policy.Object, issuers, [], collaborators, Options, Time,
+        var collaborators = new BrokerCollaborators(Leases, Revoker, new FakeReplayCache(), KillSwitch, Approvals, Audit, new BrokerMetrics())
+        {
+            DelegationOffers = Offers,
+            DelegationPolicy = DelegationPolicy,
+        };
+        Broker = new CredentialBroker(new AttestorRegistry([attestor.Object]), policy.Object, issuers, [new FakeVerifier()], collaborators, Options, Time,
             NullLogger<CredentialBroker>.Instance);
         Admin = new BrokerAdministration(new AttestorRegistry([attestor.Object]), new AdminOptions { Principals = ["spiffe://example.org/humans/*"] },
             Broker, collaborators, Time);
@@ -118,4 +124,38 @@ internal sealed class RecordingIssuer(TimeProvider time) : ICredentialIssuer
 
     public ValueTask<RenewedCredential> RenewAsync(Lease lease, WorkloadIdentity agent, DateTimeOffset newExpiresAt, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(new RenewedCredential(newExpiresAt, "secret-renewed-" + Interlocked.Increment(ref _n)));
+}
+
+/// <summary>Offers kept in memory behind random handles (the real codec signs them; its tests live with the issuer).</summary>
+internal sealed class FakeOfferCodec : IDelegationOfferCodec
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DelegationOffer> _offers = new();
+
+    public string Encode(DelegationOffer offer)
+    {
+        var handle = "offer-" + Guid.NewGuid().ToString("N");
+        _offers[handle] = offer;
+        return handle;
+    }
+
+    public DelegationOffer? Decode(string token) => _offers.GetValueOrDefault(token);
+}
+
+/// <summary>Delegation rules as a list of (from, to, max depth); default: nobody.</summary>
+internal sealed class FakeDelegationPolicy : IDelegationPolicy
+{
+    public List<(string From, string To, int MaxDepth)> Rules { get; } = [];
+
+    public DelegationDecision Decide(WorkloadIdentity planner, string workerId, string action) =>
+        Rules.FirstOrDefault(r => Glob.Parse(r.From).IsMatch(planner.Id) && Glob.Parse(r.To).IsMatch(workerId)) is { From: not null } rule
+            ? new DelegationDecision(true, rule.MaxDepth, ["delegate-rule"], "allowed")
+            : DelegationDecision.Deny($"no delegation rule lets {planner.Id} delegate to {workerId}");
+}
+
+/// <summary>Marks the test issuer's kind as one the broker mints itself (delegable).</summary>
+internal sealed class FakeVerifier : ITaskCredentialVerifier
+{
+    public string Kind => "test";
+
+    public TaskCredentialClaims? Verify(string token) => null;
 }

@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using NUnit.Framework;
+
+namespace JitBroker.Chart.Tests.Server;
+
+/// <summary>
+/// Publishes src/JitBroker.Server once (<c>dotnet publish -c Release</c>, as the Dockerfile does) for every test of
+/// this namespace. JITBROKER_CHART_TEST_PUBLISH_DIR reuses an existing publish output instead.
+/// </summary>
+[SetUpFixture]
+public sealed class PublishedServer
+{
+    private static string? _directory;
+    private static bool _owned;
+
+    public static string Directory => _directory ?? throw new InvalidOperationException("The server was not published.");
+
+    [OneTimeSetUp]
+    public void Publish()
+    {
+        var existing = Environment.GetEnvironmentVariable("JITBROKER_CHART_TEST_PUBLISH_DIR");
+        if (!string.IsNullOrEmpty(existing))
+        {
+            Assert.That(File.Exists(Path.Combine(existing, "JitBroker.Server.dll")), $"{existing} holds no JitBroker.Server.dll");
+            _directory = existing;
+            return;
+        }
+
+        _directory = System.IO.Directory.CreateTempSubdirectory("jitbroker-publish-").FullName;
+        _owned = true;
+        var info = new ProcessStartInfo(DotnetHost.Path) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[]
+                 {
+                     "publish", Path.Combine(RepoPaths.Root, "src", "JitBroker.Server", "JitBroker.Server.csproj"), "-c", "Release",
+                     "-o", _directory, "--nologo", "-v", "quiet", "-p:UseAppHost=false", "--disable-build-servers",
+                 })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(4)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail("dotnet publish did not finish within 4 minutes");
+        }
+
+        Assert.That(process.ExitCode, Is.Zero, $"dotnet publish failed:\n{stdout.Result}\n{stderr.Result}");
+    }
+
+    [OneTimeTearDown]
+    public void Remove()
+    {
+        if (_owned && _directory is not null)
+        {
+            System.IO.Directory.Delete(_directory, recursive: true);
+        }
+    }
+}
+
+/// <summary>The dotnet host running this test (so the server runs on the same runtime).</summary>
+internal static class DotnetHost
+{
+    public static string Path { get; } =
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+}

@@ -1,0 +1,176 @@
+using JitBroker.Core;
+using NUnit.Framework;
+
+namespace JitBroker.Core.Tests;
+
+public sealed class DelegationTests
+{
+    private const string Planner = PipelineFixture.Agent;
+    private const string W1 = "spiffe://example.org/workers/w1";
+    private const string W2 = "spiffe://example.org/workers/w2";
+    private const string W3 = "spiffe://example.org/workers/w3";
+
+    private static PipelineFixture WithRules(int maxDepth = 3)
+    {
+        var f = new PipelineFixture();
+        f.DelegationPolicy.Rules.Add(("spiffe://example.org/**", "spiffe://example.org/workers/*", maxDepth));
+        return f;
+    }
+
+    private static Task<CredentialGrantResult> Root(PipelineFixture f) =>
+        f.IssueAsync(PipelineFixture.Request("t1", ttl: TimeSpan.FromMinutes(10), tools: ["zendesk", "crm"]) with
+        {
+            Intent = new TaskIntent("tickets.create", "why", ["zendesk", "crm"], ["tickets/1"], new Dictionary<string, string>()),
+        });
+
+    private static async Task<CredentialGrantResult> Hop(PipelineFixture f, string from, Lease parent, string to, string[] tools, string[]? resources = null, TimeSpan? ttl = null)
+    {
+        var (offer, _) = await f.Broker.OfferDelegationAsync(f.As(from), parent.LeaseId, to, tools, resources ?? ["tickets/1"], ttl);
+        return await f.Broker.DelegateCredentialAsync(f.As(to), offer);
+    }
+
+    [Test]
+    public async Task Three_hops_narrow_and_carry_the_actor_chain_current_actor_first()
+    {
+        var f = WithRules();
+        var root = await Root(f);
+
+        var c1 = await Hop(f, Planner, root.Lease, W1, ["zendesk", "crm"], ttl: TimeSpan.FromMinutes(8));
+        var c2 = await Hop(f, W1, c1.Lease, W2, ["zendesk"]);
+        var c3 = await Hop(f, W2, c2.Lease, W3, ["zendesk"], resources: []);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(c3.Delegation!.Subject, Is.EqualTo(Planner), "the subject is the root planner's grant");
+            Assert.That(c3.Delegation.Actors, Is.EqualTo(new[] { W3, W2, W1 }));
+            Assert.That(c1.Lease.ParentLeaseId, Is.EqualTo(root.Lease.LeaseId));
+            Assert.That(c3.Lease.ParentLeaseId, Is.EqualTo(c2.Lease.LeaseId));
+            Assert.That(c2.Lease.Scope.Tools, Is.EqualTo(new[] { "zendesk" }));
+            Assert.That(c3.Lease.Scope.Resources, Is.Empty);
+            Assert.That(c1.Lease.ExpiresAt, Is.LessThanOrEqualTo(root.Lease.ExpiresAt));
+            Assert.That(c3.Lease.ExpiresAt, Is.LessThanOrEqualTo(c2.Lease.ExpiresAt));
+            Assert.That(c3.Lease.AgentId, Is.EqualTo(W3));
+        });
+        Assert.That(f.Audit.OfType(AuditEventTypes.CredentialDelegated).Count(e => e.Decision == "allow"), Is.EqualTo(3));
+    }
+
+    [TestCase(new[] { "zendesk", "prod-db" }, new[] { "tickets/1" }, TestName = "an extra tool")]
+    [TestCase(new[] { "zendesk" }, new[] { "tickets/*" }, TestName = "a wider resource pattern")]
+    [TestCase(new[] { "zendesk" }, new[] { "tickets/2" }, TestName = "another resource")]
+    public async Task Any_widening_is_refused(string[] tools, string[] resources)
+    {
+        var f = WithRules();
+        var root = await Root(f);
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, W1, tools, resources, null));
+        Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.PermissionDenied));
+        Assert.That(ex.Reason, Is.EqualTo(CredentialBroker.ReasonDelegationWidening));
+    }
+
+    [Test]
+    public async Task A_child_never_outlives_its_parent()
+    {
+        var f = WithRules();
+        var root = await Root(f);
+        var child = await Hop(f, Planner, root.Lease, W1, ["zendesk"], ttl: TimeSpan.FromHours(5));
+        Assert.That(child.Lease.ExpiresAt, Is.LessThanOrEqualTo(root.Lease.ExpiresAt));
+    }
+
+    [Test]
+    public async Task Depth_beyond_the_policy_maximum_is_refused()
+    {
+        var f = WithRules(maxDepth: 2);
+        var root = await Root(f);
+        var c1 = await Hop(f, Planner, root.Lease, W1, ["zendesk"]);
+        var c2 = await Hop(f, W1, c1.Lease, W2, ["zendesk"]);
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.OfferDelegationAsync(f.As(W2), c2.Lease.LeaseId, W3, ["zendesk"], [], null));
+        Assert.That(ex!.Reason, Is.EqualTo(CredentialBroker.ReasonDelegationTooDeep));
+    }
+
+    [Test]
+    public async Task Delegating_back_into_the_chain_is_a_cycle()
+    {
+        var f = WithRules();
+        f.DelegationPolicy.Rules.Add(("spiffe://example.org/workers/*", "spiffe://example.org/**", 5));
+        var root = await Root(f);
+        var c1 = await Hop(f, Planner, root.Lease, W1, ["zendesk"]);
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.OfferDelegationAsync(f.As(W1), c1.Lease.LeaseId, Planner, ["zendesk"], [], null));
+        Assert.That(ex!.Reason, Is.EqualTo(CredentialBroker.ReasonDelegationCycle));
+    }
+
+    [Test]
+    public async Task Policy_decides_who_may_delegate_to_whom()
+    {
+        var f = WithRules();
+        var root = await Root(f);
+        var ex = Assert.ThrowsAsync<BrokerException>(() =>
+            f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, "spiffe://other.org/x", ["zendesk"], [], null));
+        Assert.That(ex!.Reason, Is.EqualTo(CredentialBroker.ReasonDelegationDenied));
+    }
+
+    [Test]
+    public async Task An_offer_is_single_use_and_only_for_the_named_worker()
+    {
+        var f = WithRules();
+        var root = await Root(f);
+        var (offer, _) = await f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], [], null);
+
+        var stranger = Assert.ThrowsAsync<BrokerException>(() => f.Broker.DelegateCredentialAsync(f.As(W2), offer));
+        Assert.That(stranger!.Reason, Is.EqualTo(CredentialBroker.ReasonOfferInvalid));
+
+        await f.Broker.DelegateCredentialAsync(f.As(W1), offer);
+        var again = Assert.ThrowsAsync<BrokerException>(() => f.Broker.DelegateCredentialAsync(f.As(W1), offer));
+        Assert.That(again!.Reason, Is.EqualTo(CredentialBroker.ReasonOfferUsed));
+
+        var forged = Assert.ThrowsAsync<BrokerException>(() => f.Broker.DelegateCredentialAsync(f.As(W1), "offer-forged"));
+        Assert.That(forged!.Reason, Is.EqualTo(CredentialBroker.ReasonOfferInvalid));
+    }
+
+    [Test]
+    public async Task An_offer_expires_and_dies_with_its_parent()
+    {
+        var f = WithRules();
+        var root = await Root(f);
+        var (late, _) = await f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], [], null);
+        f.Time.Advance(CredentialBroker.OfferLifetime + TimeSpan.FromSeconds(1));
+        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.Broker.DelegateCredentialAsync(f.As(W1), late))!.Reason,
+            Is.EqualTo(CredentialBroker.ReasonOfferExpired));
+
+        var (orphan, _) = await f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], [], null);
+        await f.Broker.EndTaskAsync(f.As(Planner), "t1");
+        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.Broker.DelegateCredentialAsync(f.As(W1), orphan))!.Reason,
+            Is.EqualTo(CredentialBroker.ReasonLeaseNotActive));
+    }
+
+    [Test]
+    public async Task Ending_the_planners_task_revokes_the_whole_chain()
+    {
+        var f = WithRules();
+        var root = await Root(f);
+        var c1 = await Hop(f, Planner, root.Lease, W1, ["zendesk"]);
+        var c2 = await Hop(f, W1, c1.Lease, W2, ["zendesk"]);
+        var c3 = await Hop(f, W2, c2.Lease, W3, ["zendesk"]);
+
+        var ended = await f.Broker.EndTaskAsync(f.As(Planner), "t1");
+
+        Assert.That(ended.Leases.Select(l => l.LeaseId), Is.EquivalentTo(new[] { root.Lease.LeaseId, c1.Lease.LeaseId, c2.Lease.LeaseId, c3.Lease.LeaseId }));
+        foreach (var id in new[] { c1, c2, c3 }.Select(c => c.Lease.LeaseId))
+        {
+            Assert.That((await f.Leases.GetAsync(id))!.State, Is.EqualTo(LeaseState.Revoked));
+        }
+    }
+
+    [Test]
+    public async Task The_kill_switch_on_a_planner_reaches_its_workers_leases()
+    {
+        var f = WithRules();
+        var admin = await f.Admin.AuthorizeAsync(f.As(PipelineFixture.Human));
+        var root = await Root(f);
+        var c1 = await Hop(f, Planner, root.Lease, W1, ["zendesk"]);
+        var c2 = await Hop(f, W1, c1.Lease, W2, ["zendesk"]);
+
+        var (_, revocations) = await f.Admin.BlockAsync(admin, Planner, "planner compromised");
+
+        Assert.That(revocations.Outcomes.Select(o => o.LeaseId), Is.EquivalentTo(new[] { root.Lease.LeaseId, c1.Lease.LeaseId, c2.Lease.LeaseId }));
+        Assert.That((await f.Leases.GetAsync(c2.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked));
+    }
+}

@@ -1,0 +1,68 @@
+using System.Text.Json;
+
+namespace JitBroker.Ha.Tests.Harness;
+
+/// <summary>
+/// Reads a replica's JSON-lines audit file (see docs/audit.md) while the replica may still be writing it. The
+/// JWT issuer's revoke is a no-op, so the audit trail is where a revocation leaves a trace per replica: the
+/// revoker writes one <c>lease.revoked</c> event after each revocation it carried out and recorded.
+/// </summary>
+internal static class AuditTrail
+{
+    public const string LeaseRevoked = "lease.revoked";
+
+    /// <summary>Lease id → how many events of <paramref name="type"/> name it. A torn last line (a killed writer) is ignored.</summary>
+    public static Dictionary<string, int> CountByLease(string path, string type = LeaseRevoked)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var line in ReadLines(path))
+        {
+            JsonDocument document;
+            try
+            {
+                document = JsonDocument.Parse(line);
+            }
+            catch (JsonException)
+            {
+                continue; // the line being written when the process was killed
+            }
+
+            using (document)
+            {
+                var root = document.RootElement;
+                if (root.TryGetProperty("type", out var t) && t.GetString() == type
+                    && root.TryGetProperty("lease_id", out var id) && id.GetString() is { } leaseId)
+                {
+                    counts[leaseId] = counts.GetValueOrDefault(leaseId) + 1;
+                }
+            }
+        }
+
+        return counts;
+    }
+
+    /// <summary>Number of <paramref name="type"/> events so far (cheap enough to poll a few times a second).</summary>
+    public static int Count(string path, string type = LeaseRevoked)
+    {
+        var needle = $"\"type\":\"{type}\"";
+        return ReadLines(path).Count(l => l.Contains(needle, StringComparison.Ordinal));
+    }
+
+    private static IEnumerable<string> ReadLines(string path)
+    {
+        if (!File.Exists(path))
+        {
+            yield break;
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        while (reader.ReadLine() is { } line)
+        {
+            if (line.Length > 0)
+            {
+                yield return line;
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using JitBroker.Core;
+using JitBroker.Leases.Redis;
+using JitBroker.Redis;
+
+namespace JitBroker.Ha.Tests.Harness;
+
+/// <summary>
+/// The test's own view of the Redis ledger the brokers share: a separate connection and a
+/// <see cref="RedisLeaseStore"/> on the brokers' key prefix, for writing leases fast (many concurrent
+/// <c>PutAsync</c> calls pipelined on one connection) and reading what the brokers did.
+/// </summary>
+internal sealed class LeaseLedger : IAsyncDisposable
+{
+    public const string KeyPrefix = "jitbroker:";
+
+    private LeaseLedger(RedisConnection redis)
+    {
+        Redis = redis;
+        Store = new RedisLeaseStore(redis, KeyPrefix);
+    }
+
+    public RedisConnection Redis { get; }
+
+    public RedisLeaseStore Store { get; }
+
+    public static LeaseLedger Connect(string endpoint, TimeSpan? commandTimeout = null) =>
+        new(new RedisConnection(new RedisOptions
+        {
+            Endpoint = endpoint,
+            CommandTimeout = commandTimeout ?? TimeSpan.FromSeconds(30),
+            ReconnectMaxDelay = TimeSpan.FromMilliseconds(200),
+            ClientName = "jitbroker-ha-test",
+        }));
+
+    /// <summary>A JWT lease shaped like production ones (four per task, 500 agents, realistic field sizes).</summary>
+    public static Lease NewLease(int i, DateTimeOffset issuedAt, DateTimeOffset expiresAt)
+    {
+        var id = LeaseIds.New();
+        return new Lease
+        {
+            LeaseId = id,
+            TaskId = $"task-{i / 4:x8}",
+            AgentId = $"spiffe://prod.example.org/ns/agents/sa/coder-{i / 4 % 500}",
+            IssuerKind = "jwt",
+            BackendHandle = id,
+            Scope = new GrantedScope("https://git.example.com", "read", ["git.clone", "git.fetch"], ["repo:acme/app"]),
+            IssuedAt = issuedAt,
+            ExpiresAt = expiresAt,
+            RuleIds = ["repo-read"],
+            CredentialFingerprint = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(BitConverter.GetBytes(i))),
+            AgentFacts = new Dictionary<string, string> { ["td"] = "prod.example.org", ["method"] = "jwt-svid" },
+        };
+    }
+
+    /// <summary>Writes <paramref name="count"/> leases with <paramref name="inFlight"/> puts outstanding at a time; returns their ids in index order.</summary>
+    public async Task<string[]> PutManyAsync(int count, Func<int, Lease> lease, int inFlight = 2000, CancellationToken cancellationToken = default)
+    {
+        var ids = new string[count];
+        var next = -1;
+        var workers = Enumerable.Range(0, Math.Min(inFlight, Math.Max(1, count))).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < count)
+            {
+                var l = lease(i);
+                await Store.PutAsync(l, cancellationToken);
+                ids[i] = l.LeaseId;
+            }
+        });
+        await Task.WhenAll(workers);
+        return ids;
+    }
+
+    /// <summary>Reads every lease (null for one the store no longer has), <paramref name="inFlight"/> reads outstanding at a time.</summary>
+    public async Task<Lease?[]> GetManyAsync(IReadOnlyList<string> ids, int inFlight = 1000, CancellationToken cancellationToken = default)
+    {
+        var leases = new Lease?[ids.Count];
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, Math.Min(inFlight, Math.Max(1, ids.Count))).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < ids.Count)
+            {
+                leases[i] = await Store.GetAsync(ids[i], cancellationToken);
+            }
+        }));
+        return leases;
+    }
+
+    /// <summary>Polls <see cref="ILeaseStore.CountByStateAsync"/> every 50 ms until <paramref name="done"/> holds; false on timeout.</summary>
+    public async Task<bool> WaitForCountsAsync(Func<IReadOnlyDictionary<LeaseState, long>, bool> done, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < timeout)
+        {
+            try
+            {
+                if (done(await Store.CountByStateAsync(cancellationToken)))
+                {
+                    return true;
+                }
+            }
+            catch (BrokerException)
+            {
+                // Redis is being restarted by the test; keep polling.
+            }
+
+            await Task.Delay(50, cancellationToken);
+        }
+
+        return false;
+    }
+
+    /// <summary>True when nothing is left to revoke: no active, revoking or revoke_failed lease.</summary>
+    public static bool NothingLeftToRevoke(IReadOnlyDictionary<LeaseState, long> counts) =>
+        counts.GetValueOrDefault(LeaseState.Active) + counts.GetValueOrDefault(LeaseState.Revoking) + counts.GetValueOrDefault(LeaseState.RevokeFailed) == 0;
+
+    /// <summary>One INFO section as name → value.</summary>
+    public async Task<IReadOnlyDictionary<string, string>> InfoAsync(string section, CancellationToken cancellationToken = default)
+    {
+        var text = (await Redis.ExecuteAsync("INFO", [section], cancellationToken)).AsString() ?? "";
+        return text.Split("\r\n")
+            .Where(l => l.Length > 0 && l[0] != '#' && l.Contains(':', StringComparison.Ordinal))
+            .Select(l => l.Split(':', 2))
+            .ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
+    }
+
+    public async Task<long> UsedMemoryAsync(CancellationToken cancellationToken = default) =>
+        long.Parse((await InfoAsync("memory", cancellationToken))["used_memory"], CultureInfo.InvariantCulture);
+
+    /// <summary>Commands Redis has run so far, counting those called inside scripts (INFO commandstats).</summary>
+    public async Task<long> CommandCallsAsync(CancellationToken cancellationToken = default) =>
+        (await InfoAsync("commandstats", cancellationToken)).Values
+            .Select(v => v.Split(',').First(p => p.StartsWith("calls=", StringComparison.Ordinal)))
+            .Sum(p => long.Parse(p["calls=".Length..], CultureInfo.InvariantCulture));
+
+    /// <summary>Nearest-rank percentile of a sorted list.</summary>
+    public static double Percentile(IReadOnlyList<double> sorted, double p) =>
+        sorted.Count == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Count) - 1, 0, sorted.Count - 1)];
+
+    public ValueTask DisposeAsync() => Redis.DisposeAsync();
+}
