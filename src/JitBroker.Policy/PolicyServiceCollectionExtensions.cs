@@ -9,10 +9,12 @@ namespace JitBroker.Policy;
 public static class PolicyServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers <paramref name="options"/> and <see cref="IPolicyEngine"/>. When <see cref="PolicyOptions.UsesReloadingEngine"/>
-    /// (a directory, or a positive <see cref="PolicyOptions.ReloadInterval"/>) the engine is a singleton
-    /// <see cref="ReloadingPolicyEngine"/>, also resolvable as itself so the host can subscribe to
-    /// <see cref="ReloadingPolicyEngine.PolicyReloaded"/>; otherwise a <see cref="YamlPolicyEngine"/> loaded once.
+    /// Registers <paramref name="options"/>, <see cref="IPolicyEngine"/> and <see cref="IDelegationPolicy"/>; both resolve
+    /// to the same engine instance, so credential rules and delegations always come from one policy version. When
+    /// <see cref="PolicyOptions.UsesReloadingEngine"/> (a directory, or a positive <see cref="PolicyOptions.ReloadInterval"/>)
+    /// the engine is a singleton <see cref="ReloadingPolicyEngine"/>, also resolvable as itself so the host can subscribe
+    /// to <see cref="ReloadingPolicyEngine.PolicyReloaded"/>; otherwise a <see cref="YamlPolicyEngine"/> loaded once,
+    /// also resolvable as itself.
     /// The engine is built on first resolution and throws <see cref="PolicyLoadException"/> if the policy does not
     /// load — resolve it at start-up to fail fast. Uses the container's <see cref="TimeProvider"/> (for time
     /// conditions and polling) and logging when registered.
@@ -37,11 +39,14 @@ public static class PolicyServiceCollectionExtensions
                 sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 sp.GetService<ILogger<ReloadingPolicyEngine>>()));
             services.Replace(ServiceDescriptor.Singleton<IPolicyEngine>(sp => sp.GetRequiredService<ReloadingPolicyEngine>()));
+            services.Replace(ServiceDescriptor.Singleton<IDelegationPolicy>(sp => sp.GetRequiredService<ReloadingPolicyEngine>()));
         }
         else
         {
-            services.Replace(ServiceDescriptor.Singleton<IPolicyEngine>(sp =>
+            services.Replace(ServiceDescriptor.Singleton(sp =>
                 YamlPolicyEngine.Load(options.Path, sp.GetService<TimeProvider>() ?? TimeProvider.System)));
+            services.Replace(ServiceDescriptor.Singleton<IPolicyEngine>(sp => sp.GetRequiredService<YamlPolicyEngine>()));
+            services.Replace(ServiceDescriptor.Singleton<IDelegationPolicy>(sp => sp.GetRequiredService<YamlPolicyEngine>()));
         }
 
         return services;

@@ -27,9 +27,10 @@ namespace JitBroker.Policy;
 /// </list>
 /// Policy order is: files in ordinal order of file name, rules in file order. Everything is compiled at load;
 /// <see cref="Decide"/> does no parsing, takes no locks and is safe to call concurrently. An instance is
-/// immutable: reloading means loading a new engine (see <see cref="ReloadingPolicyEngine"/>).
+/// immutable: reloading means loading a new engine (see <see cref="ReloadingPolicyEngine"/>). The same engine answers
+/// delegation questions from the policy's <c>delegations</c> (<see cref="IDelegationPolicy"/>, YamlPolicyEngine.Delegation.cs).
 /// </summary>
-public sealed class YamlPolicyEngine : IPolicyEngine
+public sealed partial class YamlPolicyEngine : IPolicyEngine
 {
     /// <summary>Largest policy file accepted, in bytes for files and characters for <see cref="Parse"/>.</summary>
     public const int MaxPolicySize = 4 * 1024 * 1024;
@@ -41,13 +42,14 @@ public sealed class YamlPolicyEngine : IPolicyEngine
     {
         Rules = [.. documents.SelectMany(d => d.Rules.Select(rule => new CompiledRule(rule, d.Defaults)))];
         _index = new RuleIndex(Rules);
+        Delegations = [.. documents.SelectMany(d => d.Delegations.Select(entry => new CompiledDelegation(entry)))];
         _time = time;
         SourceName = content.RootPath;
         SourceFiles = [.. content.Files.Select(f => f.Path)];
         ContentHash = content.ContentHash;
     }
 
-    /// <summary>Number of rules over all files.</summary>
+    /// <summary>Number of credential rules over all files (delegation entries: <see cref="DelegationCount"/>).</summary>
     public int RuleCount => Rules.Count;
 
     /// <summary>Where the policy came from: the file or directory path, or the name given to <see cref="Parse"/>.</summary>

@@ -41,6 +41,7 @@ internal static class BrokerServices
         services.AddSingleton<JwtCredentialIssuer>();
         services.AddSingleton<ICredentialIssuer>(sp => sp.GetRequiredService<JwtCredentialIssuer>());
         services.AddSingleton<ITaskCredentialVerifier>(sp => sp.GetRequiredService<JwtCredentialIssuer>());
+        services.AddSingleton<IDelegationOfferCodec, DelegationOfferCodec>();
         if (settings.Vault.Address is not null)
         {
             services.AddJitBrokerVault(settings.Vault);
@@ -72,7 +73,12 @@ internal static class BrokerServices
         services.AddSingleton(sp => new BrokerCollaborators(
             sp.GetRequiredService<ILeaseStore>(), sp.GetRequiredService<LeaseRevoker>(), sp.GetRequiredService<IReplayCache>(),
             sp.GetRequiredService<IKillSwitch>(), sp.GetRequiredService<ApprovalService>(), sp.GetRequiredService<IAuditLog>(),
-            sp.GetRequiredService<BrokerMetrics>()));
+            sp.GetRequiredService<BrokerMetrics>())
+        {
+            DelegationOffers = sp.GetRequiredService<IDelegationOfferCodec>(),
+            // The policy documents' `delegations:` section; without one, nobody may delegate.
+            DelegationPolicy = sp.GetService<IDelegationPolicy>(),
+        });
         services.AddSingleton<CredentialBroker>();
         services.AddSingleton<BrokerAdministration>();
         services.AddSingleton<PolicyReevaluator>();

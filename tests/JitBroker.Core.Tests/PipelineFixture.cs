@@ -18,7 +18,7 @@ internal sealed class PipelineFixture
     private int _tokens;
 
     public FakeTimeProvider Time { get; } = new();
-    public InMemoryLeaseStore Leases { get; } = new();
+    public ILeaseStore Leases { get; }
     public RecordingIssuer Issuer { get; }
     public FakeKillSwitch KillSwitch { get; } = new();
     public FakeApprovalStore ApprovalStore { get; } = new();
@@ -33,8 +33,9 @@ internal sealed class PipelineFixture
     public CredentialBroker Broker { get; }
     public BrokerAdministration Admin { get; }
 
-    public PipelineFixture()
+    public PipelineFixture(ILeaseStore? leases = null)
     {
+        Leases = leases ?? new InMemoryLeaseStore();
         Issuer = new RecordingIssuer(Time);
         Decide = (_, r) => Allow(r, TimeSpan.FromMinutes(10));
         var issuers = new IssuerRegistry([Issuer]);

@@ -55,10 +55,7 @@ app.kubernetes.io/component: broker
 {{- default (printf "%s-policies" (include "jitbroker.fullname" .)) .Values.policies.existingConfigMap }}
 {{- end }}
 
-{{/*
-The container security context. Fixed, not a value: a credential broker must not be weakened by a
-values file. Shared by the broker and its init container.
-*/}}
+{{/* The container security context. Fixed, not a value: a values file must not weaken a credential broker. */}}
 {{- define "jitbroker.containerSecurityContext" -}}
 runAsNonRoot: true
 readOnlyRootFilesystem: true

@@ -6,8 +6,9 @@ namespace JitBroker.Policy.Model;
 // separate from the evaluation form (Evaluation/CompiledRule) so that the reader can grow keys without
 // touching how a decision is computed.
 
-/// <summary>One validated policy document (one file).</summary>
-internal sealed record PolicyDocument(string SourceName, int Version, PolicyDefaults Defaults, IReadOnlyList<PolicyRule> Rules)
+/// <summary>One validated policy document (one file): credential rules and delegation entries.</summary>
+internal sealed record PolicyDocument(
+    string SourceName, int Version, PolicyDefaults Defaults, IReadOnlyList<PolicyRule> Rules, IReadOnlyList<DelegationRule> Delegations)
 {
     /// <summary>The only document version this build reads.</summary>
     public const int SupportedVersion = 1;

@@ -12,12 +12,12 @@ namespace JitBroker.Policy.Parsing;
 internal static class PolicyDocumentReader
 {
     private const string Document = "the policy document";
-    private static readonly string[] DocumentKeys = ["version", "defaults", "rules"];
+    private static readonly string[] DocumentKeys = ["version", "defaults", "rules", "delegations"];
     private static readonly string[] DefaultsKeys = ["max_ttl"];
 
     /// <summary>
-    /// Reads one file. <paramref name="seenIds"/> carries the rule ids of the files read before it, so that ids
-    /// are unique across a whole policy directory; pass a fresh dictionary for a single document.
+    /// Reads one file. <paramref name="seenIds"/> carries the rule and delegation ids of the files read before it, so
+    /// that ids are unique across a whole policy directory; pass a fresh dictionary for a single document.
     /// </summary>
     public static PolicyDocument Read(string yaml, string sourceName, Dictionary<string, SourcePosition>? seenIds = null)
     {
@@ -35,20 +35,47 @@ internal static class PolicyDocumentReader
             ? ReadDefaults(errors, defaultsNode)
             : new PolicyDefaults(MaxTtl: null);
 
-        var rulesNode = document.Require("rules", Document);
-        if (rulesNode is not YamlSequenceNode ruleNodes)
+        seenIds ??= new Dictionary<string, SourcePosition>(StringComparer.Ordinal);
+
+        // A file may hold only delegations (a 50-delegation.yaml next to the rule files); one with neither is a mistake.
+        var hasDelegations = document.TryGet("delegations", out var delegationsNode);
+        var rules = hasDelegations && !document.TryGet("rules", out _)
+            ? []
+            : ReadRules(errors, document.Require("rules", Document), defaults, seenIds);
+        var delegations = hasDelegations ? ReadDelegations(errors, delegationsNode, seenIds) : [];
+        return new PolicyDocument(sourceName, version, defaults, rules, delegations);
+    }
+
+    private static List<PolicyRule> ReadRules(PolicyErrors errors, YamlNode node, PolicyDefaults defaults, Dictionary<string, SourcePosition> seenIds)
+    {
+        if (node is not YamlSequenceNode ruleNodes)
         {
-            throw errors.At(rulesNode, $"rules must be a list of rules, not {YamlNodes.Describe(rulesNode)}");
+            throw errors.At(node, $"rules must be a list of rules, not {YamlNodes.Describe(node)}");
         }
 
-        seenIds ??= new Dictionary<string, SourcePosition>(StringComparer.Ordinal);
         var rules = new List<PolicyRule>(ruleNodes.Children.Count);
         for (var index = 0; index < ruleNodes.Children.Count; index++)
         {
             rules.Add(RuleReader.Read(errors, ruleNodes.Children[index], index, defaults, seenIds));
         }
 
-        return new PolicyDocument(sourceName, version, defaults, rules);
+        return rules;
+    }
+
+    private static List<DelegationRule> ReadDelegations(PolicyErrors errors, YamlNode node, Dictionary<string, SourcePosition> seenIds)
+    {
+        if (node is not YamlSequenceNode entryNodes)
+        {
+            throw errors.At(node, $"delegations must be a list of delegation entries, not {YamlNodes.Describe(node)}");
+        }
+
+        var delegations = new List<DelegationRule>(entryNodes.Children.Count);
+        for (var index = 0; index < entryNodes.Children.Count; index++)
+        {
+            delegations.Add(DelegationReader.Read(errors, entryNodes.Children[index], index, seenIds));
+        }
+
+        return delegations;
     }
 
     private static YamlNode LoadSingleDocument(PolicyErrors errors, string yaml)

@@ -4,7 +4,10 @@ using YamlDotNet.RepresentationModel;
 
 namespace JitBroker.Policy.Parsing;
 
-/// <summary>Reads a rule's <c>principals</c> block: who the rule is about.</summary>
+/// <summary>
+/// Reads a principal selector: a rule's <c>principals</c> block (who the rule is about) or a delegation's <c>from</c>
+/// block (who may delegate). <c>section</c> is the key it was read from, so errors name the block as written.
+/// </summary>
 internal static class PrincipalReader
 {
     public const int MaxEntries = 256;
@@ -18,25 +21,25 @@ internal static class PrincipalReader
     // Kubernetes object names are lowercase DNS labels/subdomains; anything else in a pattern is a typo.
     private static readonly SearchValues<char> KubernetesNameGlobChars = SearchValues.Create("abcdefghijklmnopqrstuvwxyz0123456789-.*?");
 
-    public static PrincipalSelector Read(PolicyErrors errors, YamlNode node, string owner)
+    public static PrincipalSelector Read(PolicyErrors errors, YamlNode node, string owner, string section = "principals")
     {
-        var principals = YamlMapping.Of(errors, node, $"{owner}: principals");
-        principals.RejectUnknownKeys($"{owner} principals", Keys);
+        var principals = YamlMapping.Of(errors, node, $"{owner}: {section}");
+        principals.RejectUnknownKeys($"{owner} {section}", Keys);
         if (!AnchorKeys.Any(k => principals.TryGet(k, out _)))
         {
-            throw errors.At(node, $"{owner}: principals must name at least one of spiffe_ids, trust_domains or issuers " +
+            throw errors.At(node, $"{owner}: {section} must name at least one of spiffe_ids, trust_domains or issuers " +
                 "(they tie the rule to a trust root; methods, subjects, namespaces and service_accounts only narrow it)");
         }
 
-        var spiffeIds = Optional(principals, "spiffe_ids", n => ReadSpiffeIds(errors, n, owner));
-        var trustDomains = Optional(principals, "trust_domains", n => ReadTrustDomains(errors, n, owner));
-        var methods = Optional(principals, "methods", n => ReadMethods(errors, n, owner));
-        var issuers = Optional(principals, "issuers", n => ReadGlobs(errors, n, $"{owner}: principals.issuers", AnchoredGlob.Problem, null));
-        var subjects = Optional(principals, "subjects", n => ReadGlobs(errors, n, $"{owner}: principals.subjects", null, null));
-        var namespaces = Optional(principals, "namespaces", n => ReadGlobs(errors, n, $"{owner}: principals.namespaces", null, KubernetesNameGlobChars));
-        var serviceAccounts = Optional(principals, "service_accounts", n => ReadGlobs(errors, n, $"{owner}: principals.service_accounts", null, KubernetesNameGlobChars));
+        var spiffeIds = Optional(principals, "spiffe_ids", n => ReadSpiffeIds(errors, n, owner, section));
+        var trustDomains = Optional(principals, "trust_domains", n => ReadTrustDomains(errors, n, owner, section));
+        var methods = Optional(principals, "methods", n => ReadMethods(errors, n, owner, section));
+        var issuers = Optional(principals, "issuers", n => ReadGlobs(errors, n, $"{owner}: {section}.issuers", AnchoredGlob.Problem, null));
+        var subjects = Optional(principals, "subjects", n => ReadGlobs(errors, n, $"{owner}: {section}.subjects", null, null));
+        var namespaces = Optional(principals, "namespaces", n => ReadGlobs(errors, n, $"{owner}: {section}.namespaces", null, KubernetesNameGlobChars));
+        var serviceAccounts = Optional(principals, "service_accounts", n => ReadGlobs(errors, n, $"{owner}: {section}.service_accounts", null, KubernetesNameGlobChars));
 
-        RejectContradictions(errors, principals, owner, spiffeIds, trustDomains, methods);
+        RejectContradictions(errors, principals, owner, section, spiffeIds, trustDomains, methods);
         return new PrincipalSelector(
             spiffeIds?.Select(s => s.Pattern).ToList(), trustDomains, methods, issuers, subjects, namespaces, serviceAccounts);
     }
@@ -46,7 +49,7 @@ internal static class PrincipalReader
 
     // A selector that can never match is a policy bug that would otherwise read as a working rule.
     private static void RejectContradictions(
-        PolicyErrors errors, YamlMapping principals, string owner,
+        PolicyErrors errors, YamlMapping principals, string owner, string section,
         List<(SpiffeIdPattern Pattern, YamlNode Node)>? spiffeIds, List<string>? trustDomains, List<string>? methods)
     {
         if (spiffeIds is null)
@@ -58,15 +61,15 @@ internal static class PrincipalReader
         {
             foreach (var (pattern, entryNode) in spiffeIds.Where(s => !trustDomains.Contains(s.Pattern.TrustDomain)))
             {
-                throw errors.At(entryNode, $"{owner}: principals.spiffe_ids '{pattern.Glob.Pattern}' is in trust domain " +
-                    $"'{pattern.TrustDomain}', which principals.trust_domains does not list, so it could never match");
+                throw errors.At(entryNode, $"{owner}: {section}.spiffe_ids '{pattern.Glob.Pattern}' is in trust domain " +
+                    $"'{pattern.TrustDomain}', which {section}.trust_domains does not list, so it could never match");
             }
         }
 
         if (methods is not null && !methods.Contains("jwt-svid") && !methods.Contains("x509-svid"))
         {
-            throw errors.At(principals.KeyNode("methods")!, $"{owner}: principals.spiffe_ids can only match SPIFFE identities, " +
-                "but principals.methods names no SPIFFE method (jwt-svid, x509-svid)");
+            throw errors.At(principals.KeyNode("methods")!, $"{owner}: {section}.spiffe_ids can only match SPIFFE identities, " +
+                $"but {section}.methods names no SPIFFE method (jwt-svid, x509-svid)");
         }
     }
 
@@ -86,10 +89,10 @@ internal static class PrincipalReader
         return entries;
     }
 
-    private static List<(SpiffeIdPattern Pattern, YamlNode Node)> ReadSpiffeIds(PolicyErrors errors, YamlNode node, string owner)
+    private static List<(SpiffeIdPattern Pattern, YamlNode Node)> ReadSpiffeIds(PolicyErrors errors, YamlNode node, string owner, string section)
     {
         var result = new List<(SpiffeIdPattern, YamlNode)>();
-        foreach (var (text, entryNode) in NonEmptyList(errors, node, $"{owner}: principals.spiffe_ids", "SPIFFE ID pattern"))
+        foreach (var (text, entryNode) in NonEmptyList(errors, node, $"{owner}: {section}.spiffe_ids", "SPIFFE ID pattern"))
         {
             result.Add((SpiffeIdPattern.TryParse(text, out var pattern, out var problem)
                 ? pattern
@@ -99,9 +102,9 @@ internal static class PrincipalReader
         return result;
     }
 
-    private static List<string> ReadTrustDomains(PolicyErrors errors, YamlNode node, string owner)
+    private static List<string> ReadTrustDomains(PolicyErrors errors, YamlNode node, string owner, string section)
     {
-        var field = $"{owner}: principals.trust_domains";
+        var field = $"{owner}: {section}.trust_domains";
         var result = new List<string>();
         foreach (var (text, entryNode) in NonEmptyList(errors, node, field, "trust domain"))
         {
@@ -122,9 +125,9 @@ internal static class PrincipalReader
         return result;
     }
 
-    private static List<string> ReadMethods(PolicyErrors errors, YamlNode node, string owner)
+    private static List<string> ReadMethods(PolicyErrors errors, YamlNode node, string owner, string section)
     {
-        var field = $"{owner}: principals.methods";
+        var field = $"{owner}: {section}.methods";
         var result = new List<string>();
         foreach (var (text, entryNode) in NonEmptyList(errors, node, field, "attestation method"))
         {

@@ -28,7 +28,7 @@ internal static class RuleReader
 
     // Actions and tools are ids in requests (CredentialRequestValidator); a pattern with any other character
     // could never match, so it is a typo and fails the load.
-    private static readonly SearchValues<char> IdGlobChars =
+    internal static readonly SearchValues<char> IdGlobChars =
         SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@*?");
 
     public static PolicyRule Read(
@@ -137,12 +137,13 @@ internal static class RuleReader
             : throw errors.At(timeoutNode, durationProblem!);
     }
 
-    private static string ReadRuleId(PolicyErrors errors, YamlNode node)
+    /// <summary>An id of a rule or delegation (<paramref name="what"/> names which in errors).</summary>
+    internal static string ReadRuleId(PolicyErrors errors, YamlNode node, string what = "rule id")
     {
-        var id = YamlNodes.ReadString(errors, node, "rule id");
+        var id = YamlNodes.ReadString(errors, node, what);
         if (id.Length is 0 or > MaxIdLength || id.AsSpan().IndexOfAnyExcept(RuleIdChars) >= 0)
         {
-            throw errors.At(node, $"rule id '{id}' must be 1-{MaxIdLength} characters of a-z 0-9 - _ .");
+            throw errors.At(node, $"{what} '{id}' must be 1-{MaxIdLength} characters of a-z 0-9 - _ .");
         }
 
         return id;
@@ -176,7 +177,7 @@ internal static class RuleReader
         }
     }
 
-    private static string ReadText(PolicyErrors errors, YamlNode node, string field, int maxLength, bool singleLine)
+    internal static string ReadText(PolicyErrors errors, YamlNode node, string field, int maxLength, bool singleLine)
     {
         var text = YamlNodes.ReadString(errors, node, field);
         var badChar = text.Any(c => char.IsControl(c) && (singleLine || c is not ('\n' or '\t')));
@@ -190,7 +191,7 @@ internal static class RuleReader
         return text;
     }
 
-    private static GlobPattern[] ReadGlobs(PolicyErrors errors, YamlNode node, string field, SearchValues<char>? allowedChars, bool allowEmpty)
+    internal static GlobPattern[] ReadGlobs(PolicyErrors errors, YamlNode node, string field, SearchValues<char>? allowedChars, bool allowEmpty)
     {
         var entries = YamlNodes.ReadStringList(errors, node, field);
         if (entries.Count == 0 && !allowEmpty)

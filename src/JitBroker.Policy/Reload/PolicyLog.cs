@@ -6,12 +6,12 @@ namespace JitBroker.Policy;
 internal static partial class PolicyLog
 {
     [LoggerMessage(EventId = 4101, EventName = "PolicyLoaded", Level = LogLevel.Information,
-        Message = "Policy {Version} loaded from {Path}: {RuleCount} rules in {FileCount} files, {ContentHash}")]
-    public static partial void PolicyLoaded(ILogger logger, long version, string path, int ruleCount, int fileCount, string contentHash);
+        Message = "Policy {Version} loaded from {Path}: {RuleCount} rules and {DelegationCount} delegations in {FileCount} files, {ContentHash}")]
+    public static partial void PolicyLoaded(ILogger logger, long version, string path, int ruleCount, int delegationCount, int fileCount, string contentHash);
 
     [LoggerMessage(EventId = 4102, EventName = "PolicyReloaded", Level = LogLevel.Information,
-        Message = "Policy {Version} now in force from {Path}: {RuleCount} rules in {FileCount} files, {ContentHash} (was {PreviousContentHash})")]
-    public static partial void PolicyReloaded(ILogger logger, long version, string path, int ruleCount, int fileCount, string contentHash, string previousContentHash);
+        Message = "Policy {Version} now in force from {Path}: {RuleCount} rules and {DelegationCount} delegations in {FileCount} files, {ContentHash} (was {PreviousContentHash})")]
+    public static partial void PolicyReloaded(ILogger logger, long version, string path, int ruleCount, int delegationCount, int fileCount, string contentHash, string previousContentHash);
 
     [LoggerMessage(EventId = 4103, EventName = "PolicyReloadFailed", Level = LogLevel.Error,
         Message = "Policy reload from {Path} failed; policy {Version} ({ContentHash}) stays in force: {Problem}")]

@@ -6,8 +6,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace JitBroker.Policy;
 
 /// <summary>
-/// An <see cref="IPolicyEngine"/> over a policy file or directory that follows edits: every poll interval it reads
-/// the files and, when their content hash changed, loads them and swaps the new policy in atomically. A policy
+/// An <see cref="IPolicyEngine"/> and <see cref="IDelegationPolicy"/> over a policy file or directory that follows
+/// edits: every poll interval it reads the files and, when their content hash changed, loads them and swaps the new
+/// policy in atomically (rules and delegations together). A policy
 /// that does not load leaves the old one in force and is reported once (log event 4103 and
 /// <see cref="PolicyReloaded"/>). Polling the content, not file-system events, is deliberate: a Kubernetes
 /// ConfigMap update swaps a <c>..data</c> symlink, which changes neither the names nor the mtimes of the
@@ -19,7 +20,7 @@ namespace JitBroker.Policy;
 /// A change is accepted only when two consecutive reads of the files agree, so a ConfigMap or editor caught
 /// mid-update is read again at the next poll rather than loaded half old, half new.
 /// </remarks>
-public sealed class ReloadingPolicyEngine : IPolicyEngine, IDisposable
+public sealed class ReloadingPolicyEngine : IPolicyEngine, IDelegationPolicy, IDisposable
 {
     private const int StableReadAttempts = 3;
 
@@ -49,7 +50,7 @@ public sealed class ReloadingPolicyEngine : IPolicyEngine, IDisposable
         var (content, problem) = ReadStable();
         var engine = YamlPolicyEngine.FromContent(content ?? throw new PolicyLoadException(path, 0, 0, problem!), _time);
         _current = new Snapshot(engine, 1);
-        PolicyLog.PolicyLoaded(_log, 1, path, engine.RuleCount, engine.SourceFiles.Count, engine.ContentHash);
+        PolicyLog.PolicyLoaded(_log, 1, path, engine.RuleCount, engine.DelegationCount, engine.SourceFiles.Count, engine.ContentHash);
         if (pollInterval > TimeSpan.Zero)
         {
             _timer = _time.CreateTimer(_ => _ = PollAsync(), null, pollInterval, pollInterval);
@@ -72,6 +73,10 @@ public sealed class ReloadingPolicyEngine : IPolicyEngine, IDisposable
     /// <inheritdoc />
     public PolicyDecision Decide(WorkloadIdentity agent, CredentialRequest request) =>
         Volatile.Read(ref _current).Engine.Decide(agent, request);
+
+    /// <summary>Decides a delegation against the policy in force; rules and delegations of one version are swapped together.</summary>
+    public DelegationDecision Decide(WorkloadIdentity planner, string workerId, string action) =>
+        Volatile.Read(ref _current).Engine.Decide(planner, workerId, action);
 
     /// <summary>
     /// Reads the files now and swaps in a changed policy that loads. Returns what happened; never throws for a
@@ -162,7 +167,7 @@ public sealed class ReloadingPolicyEngine : IPolicyEngine, IDisposable
         var next = new Snapshot(engine, current.Version + 1);
         Volatile.Write(ref _current, next);
         _lastFailure = null;
-        PolicyLog.PolicyReloaded(_log, next.Version, _path, engine.RuleCount, engine.SourceFiles.Count, engine.ContentHash, current.Engine.ContentHash);
+        PolicyLog.PolicyReloaded(_log, next.Version, _path, engine.RuleCount, engine.DelegationCount, engine.SourceFiles.Count, engine.ContentHash, current.Engine.ContentHash);
         return (Result(next, succeeded: true, changed: true, error: null, rejected: null), true);
     }
 

@@ -41,23 +41,27 @@ public sealed record PolicyProbe
     public DateTimeOffset? At { get; init; }
 
     /// <summary>The identity, with defaults filled in. Throws <see cref="ArgumentException"/> when they cannot be.</summary>
-    public WorkloadIdentity ToIdentity()
+    public WorkloadIdentity ToIdentity() => IdentityOf(Agent, TrustDomain, Method, Facts);
+
+    /// <summary>
+    /// An identity the way an attestor would report it: trust domain and method default from the shape of
+    /// <paramref name="id"/> (SPIFFE ID or <c>issuer#subject</c>); facts exactly as given.
+    /// </summary>
+    internal static WorkloadIdentity IdentityOf(string id, string? trustDomain, string? method, IReadOnlyDictionary<string, string> facts)
     {
         const string Spiffe = "spiffe://";
-        var isSpiffe = Agent.StartsWith(Spiffe, StringComparison.Ordinal);
-        var hash = Agent.IndexOf('#', StringComparison.Ordinal);
-        var trustDomain = TrustDomain
-            ?? (isSpiffe ? Agent[Spiffe.Length..].Split('/')[0]
-            : hash > 0 ? Agent[..hash]
-            : throw new ArgumentException($"agent '{Agent}' is neither spiffe://… nor issuer#subject; give its trust domain"));
-        var method = Method
-            ?? (isSpiffe ? "jwt-svid" : hash > 0 ? "oidc" : throw new ArgumentException($"agent '{Agent}': give its attestation method"));
+        var isSpiffe = id.StartsWith(Spiffe, StringComparison.Ordinal);
+        var hash = id.IndexOf('#', StringComparison.Ordinal);
         return new WorkloadIdentity
         {
-            Id = Agent,
-            TrustDomain = trustDomain,
-            Method = method,
-            Facts = Facts,
+            Id = id,
+            TrustDomain = trustDomain
+                ?? (isSpiffe ? id[Spiffe.Length..].Split('/')[0]
+                : hash > 0 ? id[..hash]
+                : throw new ArgumentException($"agent '{id}' is neither spiffe://… nor issuer#subject; give its trust domain")),
+            Method = method
+                ?? (isSpiffe ? "jwt-svid" : hash > 0 ? "oidc" : throw new ArgumentException($"agent '{id}': give its attestation method")),
+            Facts = facts,
             EvidenceFingerprint = "policy-probe",
         };
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using JitBroker.Core;
 using JitBroker.Policy.Loading;
+using JitBroker.Policy.Model;
 using JitBroker.Policy.Parsing;
 using YamlDotNet.RepresentationModel;
 
@@ -17,9 +18,11 @@ internal sealed record PolicyExpectation(
     string? ReasonContains,
     IReadOnlyDictionary<string, string>? IssuerParameters,
     IReadOnlyList<string>? Approvers,
-    TimeSpan? ApprovalTimeout);
+    TimeSpan? ApprovalTimeout,
+    int? MaxDepth = null);
 
-internal sealed record PolicyTestCase(string Source, int Line, string Name, PolicyProbe Probe, PolicyExpectation Expect);
+/// <summary>One case: exactly one of <see cref="Probe"/> (a credential request) or <see cref="Delegation"/>.</summary>
+internal sealed record PolicyTestCase(string Source, int Line, string Name, PolicyProbe? Probe, DelegationProbe? Delegation, PolicyExpectation Expect);
 
 /// <summary>
 /// Reads policy test files (format in docs/policy.md) with the same strictness as policy: unknown keys, wrong
@@ -28,7 +31,9 @@ internal sealed record PolicyTestCase(string Source, int Line, string Name, Poli
 internal static class PolicyTestReader
 {
     private static readonly string[] FileKeys = ["description", "cases"];
-    private static readonly string[] CaseKeys = ["name", "at", "request", "expect"];
+    private static readonly string[] CaseKeys = ["name", "at", "request", "delegation", "expect"];
+    private static readonly string[] DelegationKeys = ["planner", "trust_domain", "method", "facts", "worker", "action"];
+    private static readonly string[] DelegationExpectKeys = ["effect", "rule_ids", "max_depth", "reason", "reason_contains"];
     private static readonly string[] RequestKeys =
         ["agent", "trust_domain", "method", "facts", "action", "target", "kind", "tools", "resources", "purpose", "context", "ttl", "task"];
     private static readonly string[] ExpectKeys =
@@ -83,10 +88,46 @@ internal static class PolicyTestReader
         var name = YamlNodes.ReadString(errors, map.Require("name", "a test case"), "name");
         var owner = $"test case '{name}'";
         map.RejectUnknownKeys(owner, CaseKeys);
+        var hasRequest = map.TryGet("request", out var requestNode);
+        var hasDelegation = map.TryGet("delegation", out var delegationNode);
+        if (hasRequest == hasDelegation)
+        {
+            throw errors.At(node, $"{owner} needs exactly one of 'request' (a credential request) or 'delegation'");
+        }
+
+        if (hasDelegation)
+        {
+            if (map.KeyNode("at") is { } atKey)
+            {
+                throw errors.At(atKey, $"{owner}: 'at' applies only to request cases; a delegation decision does not depend on the time");
+            }
+
+            var delegation = ReadDelegation(errors, delegationNode, owner);
+            var delegationExpect = ReadExpect(errors, map.Require("expect", owner), owner, forDelegation: true);
+            return new PolicyTestCase(errors.SourceName, (int)node.Start.Line, name, null, delegation, delegationExpect);
+        }
+
         DateTimeOffset? at = map.TryGet("at", out var atNode) ? ReadInstant(errors, atNode, $"{owner}: at") : null;
-        var probe = ReadRequest(errors, map.Require("request", owner), owner) with { At = at };
-        var expect = ReadExpect(errors, map.Require("expect", owner), owner);
-        return new PolicyTestCase(errors.SourceName, (int)node.Start.Line, name, probe, expect);
+        var probe = ReadRequest(errors, requestNode, owner) with { At = at };
+        var expect = ReadExpect(errors, map.Require("expect", owner), owner, forDelegation: false);
+        return new PolicyTestCase(errors.SourceName, (int)node.Start.Line, name, probe, null, expect);
+    }
+
+    private static DelegationProbe ReadDelegation(PolicyErrors errors, YamlNode node, string owner)
+    {
+        var field = $"{owner}: delegation";
+        var map = YamlMapping.Of(errors, node, field);
+        map.RejectUnknownKeys($"{owner} delegation", DelegationKeys);
+        string? Text(string key) => map.TryGet(key, out var n) ? YamlNodes.ReadString(errors, n, $"{field}.{key}") : null;
+        return new DelegationProbe
+        {
+            Planner = YamlNodes.ReadString(errors, map.Require("planner", field), $"{field}.planner"),
+            TrustDomain = Text("trust_domain"),
+            Method = Text("method"),
+            Facts = map.TryGet("facts", out var facts) ? ReadStringMap(errors, facts, $"{field}.facts") : new Dictionary<string, string>(),
+            Worker = YamlNodes.ReadString(errors, map.Require("worker", field), $"{field}.worker"),
+            Action = YamlNodes.ReadString(errors, map.Require("action", field), $"{field}.action"),
+        };
     }
 
     private static PolicyProbe ReadRequest(PolicyErrors errors, YamlNode node, string owner)
@@ -113,18 +154,20 @@ internal static class PolicyTestReader
         };
     }
 
-    private static PolicyExpectation ReadExpect(PolicyErrors errors, YamlNode node, string owner)
+    private static PolicyExpectation ReadExpect(PolicyErrors errors, YamlNode node, string owner, bool forDelegation)
     {
         var field = $"{owner}: expect";
         var map = YamlMapping.Of(errors, node, field);
-        map.RejectUnknownKeys($"{owner} expect", ExpectKeys);
+        map.RejectUnknownKeys($"{owner} expect", forDelegation ? DelegationExpectKeys : ExpectKeys);
         var effectNode = map.Require("effect", field);
         var effect = YamlNodes.ReadString(errors, effectNode, $"{field}.effect") switch
         {
             "allow" => DecisionEffect.Allow,
             "deny" => DecisionEffect.Deny,
-            "needs_approval" => DecisionEffect.NeedsApproval,
-            var other => throw errors.At(effectNode, $"{field}.effect must be allow, deny or needs_approval, not '{other}'"),
+            "needs_approval" when !forDelegation => DecisionEffect.NeedsApproval,
+            var other => throw errors.At(effectNode, forDelegation
+                ? $"{field}.effect must be allow or deny for a delegation, not '{other}'"
+                : $"{field}.effect must be allow, deny or needs_approval, not '{other}'"),
         };
         string? Text(string key) => map.TryGet(key, out var n) ? YamlNodes.ReadString(errors, n, $"{field}.{key}") : null;
         IReadOnlyList<string>? List(string key) => map.TryGet(key, out var n) ? Strings(errors, n, $"{field}.{key}") : null;
@@ -140,7 +183,8 @@ internal static class PolicyTestReader
             Text("reason_contains"),
             map.TryGet("issuer_parameters", out var parameters) ? ReadStringMap(errors, parameters, $"{field}.issuer_parameters") : null,
             List("approvers"),
-            map.TryGet("approval_timeout", out var timeout) ? ReadDuration(errors, timeout, $"{field}.approval_timeout") : null);
+            map.TryGet("approval_timeout", out var timeout) ? ReadDuration(errors, timeout, $"{field}.approval_timeout") : null,
+            map.TryGet("max_depth", out var depth) ? YamlNodes.ReadInt(errors, depth, $"{field}.max_depth", 0, DelegationRule.DepthLimit) : null);
     }
 
     private static List<string> Strings(PolicyErrors errors, YamlNode node, string field) =>

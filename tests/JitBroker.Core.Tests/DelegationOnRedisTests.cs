@@ -1,0 +1,79 @@
+using JitBroker.Core;
+using JitBroker.Leases.Redis;
+using JitBroker.Redis;
+using JitBroker.Redis.Tests.Harness;
+using NUnit.Framework;
+
+namespace JitBroker.Core.Tests;
+
+/// <summary>Issue 8's cascade proof at depth 3 with the production lease store: a real redis-server on loopback.</summary>
+[NonParallelizable]
+public sealed class DelegationOnRedisTests
+{
+    private RedisServerProcess _server = null!;
+    private RedisConnection _redis = null!;
+
+    [OneTimeSetUp]
+    public async Task StartRedis()
+    {
+        _server = await RedisServerProcess.StartServerAsync();
+        _redis = new RedisConnection(new RedisOptions { Endpoint = _server.Endpoint });
+    }
+
+    [OneTimeTearDown]
+    public async Task StopRedis()
+    {
+        await _redis.DisposeAsync();
+        await _server.DisposeAsync();
+    }
+
+    private PipelineFixture Fixture()
+    {
+        var f = new PipelineFixture(new RedisLeaseStore(_redis, $"cascade-{Guid.NewGuid():N}:"));
+        f.DelegationPolicy.Rules.Add(("spiffe://example.org/**", "spiffe://example.org/workers/*", 3));
+        return f;
+    }
+
+    private static async Task<Lease> Hop(PipelineFixture f, string from, Lease parent, string to)
+    {
+        var (offer, _) = await f.Broker.OfferDelegationAsync(f.As(from), parent.LeaseId, to, ["zendesk"], ["tickets/1"], null);
+        return (await f.Broker.DelegateCredentialAsync(f.As(to), offer)).Lease;
+    }
+
+    [Test]
+    public async Task Ending_the_root_task_revokes_three_delegated_generations_in_redis()
+    {
+        var f = Fixture();
+        var root = (await f.IssueAsync(PipelineFixture.Request("t1", tools: "zendesk"))).Lease;
+        var c1 = await Hop(f, PipelineFixture.Agent, root, "spiffe://example.org/workers/w1");
+        var c2 = await Hop(f, "spiffe://example.org/workers/w1", c1, "spiffe://example.org/workers/w2");
+        var c3 = await Hop(f, "spiffe://example.org/workers/w2", c2, "spiffe://example.org/workers/w3");
+        Assert.That((await f.Leases.ListChildrenAsync(c2.LeaseId)).Single().LeaseId, Is.EqualTo(c3.LeaseId), "the child index lives in Redis");
+
+        var ended = await f.Broker.EndTaskAsync(f.As(PipelineFixture.Agent), "t1");
+
+        Assert.That(ended.Leases.Select(l => l.Outcome), Has.All.EqualTo(LeaseOutcomeKind.Revoked));
+        foreach (var lease in new[] { root, c1, c2, c3 })
+        {
+            Assert.That((await f.Leases.GetAsync(lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked), lease.LeaseId);
+        }
+    }
+
+    [Test]
+    public async Task Revoking_a_middle_generation_takes_its_descendants_and_spares_its_ancestors()
+    {
+        var f = Fixture();
+        var admin = await f.Admin.AuthorizeAsync(f.As(PipelineFixture.Human));
+        var root = (await f.IssueAsync(PipelineFixture.Request("t1", tools: "zendesk"))).Lease;
+        var c1 = await Hop(f, PipelineFixture.Agent, root, "spiffe://example.org/workers/w1");
+        var c2 = await Hop(f, "spiffe://example.org/workers/w1", c1, "spiffe://example.org/workers/w2");
+        var c3 = await Hop(f, "spiffe://example.org/workers/w2", c2, "spiffe://example.org/workers/w3");
+
+        await f.Admin.RevokeAsync(admin, new RevokeSelector.Lease(c2.LeaseId), confirmed: false, "worker w2 misbehaved");
+
+        Assert.That((await f.Leases.GetAsync(c3.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked));
+        Assert.That((await f.Leases.GetAsync(c2.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked));
+        Assert.That((await f.Leases.GetAsync(c1.LeaseId))!.State, Is.EqualTo(LeaseState.Active));
+        Assert.That((await f.Leases.GetAsync(root.LeaseId))!.State, Is.EqualTo(LeaseState.Active));
+    }
+}

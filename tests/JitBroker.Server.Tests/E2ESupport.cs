@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Google.Protobuf.WellKnownTypes;
+using JitBroker.Cli;
+using JitBroker.Protocol.V1;
+using JitBroker.Wire;
+using NUnit.Framework;
+
+namespace JitBroker.Server.Tests;
+
+/// <summary>What a jitctl process did: exit code and both output streams (printed whole on a failed assertion).</summary>
+internal sealed record CliResult(int Code, string Out, string Err)
+{
+    public JsonElement Json() => JsonDocument.Parse(Out).RootElement;
+
+    public override string ToString() => $"exit {Code}\n--- stdout\n{Out}\n--- stderr\n{Err}";
+}
+
+/// <summary>jitctl as operators run it: a separate process (jitctl.dll next to the tests), talking to a running broker.</summary>
+internal static class Jitctl
+{
+    public static async Task<CliResult> RunAsync(Uri broker, string? identity, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(TestContext.CurrentContext.TestDirectory, "jitctl.dll"));
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        start.Environment["JITCTL_BROKER"] = broker.ToString();
+        start.Environment.Remove("JITCTL_IDENTITY");
+        start.Environment.Remove("JITCTL_IDENTITY_FILE");
+        start.Environment.Remove("JITCTL_CONFIG");
+        if (identity is not null)
+        {
+            start.Environment["JITCTL_IDENTITY"] = identity;
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        return new CliResult(process.ExitCode, await stdout, await stderr);
+    }
+}
+
+/// <summary>Bounded polling for effects that happen in the broker's background (sweeper, policy reload).</summary>
+internal static class Eventually
+{
+    public static async Task<bool> TrueAsync(Func<Task<bool>> condition, TimeSpan within)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            if (await condition())
+            {
+                return true;
+            }
+
+            if (clock.Elapsed > within)
+            {
+                return false;
+            }
+
+            await Task.Delay(100);
+        }
+    }
+}
+
+/// <summary>A private policy directory; files are replaced atomically (write + rename) as a ConfigMap update would.</summary>
+internal sealed class PolicyDirectory : IDisposable
+{
+    public PolicyDirectory() => Path = Directory.CreateTempSubdirectory("jitbroker-policy-").FullName;
+
+    public string Path { get; }
+
+    public PolicyDirectory Write(string fileName, string yaml)
+    {
+        var temp = System.IO.Path.Combine(Path, "." + fileName + ".tmp");
+        File.WriteAllText(temp, yaml);
+        File.Move(temp, System.IO.Path.Combine(Path, fileName), overwrite: true);
+        return this;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort.
+        }
+    }
+}
+
+/// <summary>Calls and settings several end-to-end test classes share.</summary>
+internal static class E2E
+{
+    public const string TrustDomain = "spiffe://dev.jitbroker.local";
+    public const string AdminPattern = TrustDomain + "/humans/*";
+    public const string Alice = TrustDomain + "/humans/alice";
+
+    /// <summary>A rule that lets every agent of the dev trust domain read and create tickets (so each test can use its own agent).</summary>
+    public const string AnyAgentTicketsPolicy = """
+        version: 1
+        rules:
+          - id: agents-tickets
+            effect: allow
+            principals: { spiffe_ids: ["spiffe://dev.jitbroker.local/agents/*"] }
+            actions: ["tickets.read", "tickets.create"]
+            tools: ["zendesk", "crm"]
+            resources: ["tickets/*"]
+            credential: { kind: jwt, audiences: ["https://tickets.internal.example"], max_ttl: 10m }
+          - id: no-deletes
+            effect: deny
+            principals: { spiffe_ids: ["spiffe://dev.jitbroker.local/**"] }
+            actions: ["*.delete"]
+            reason: Deleting data needs a human operator.
+        """;
+
+    public const string PaymentsAudience = "https://payments.internal.example";
+    public const string Lead = TrustDomain + "/humans/leads/lena";
+    public const string SelfApprover = TrustDomain + "/agents/self-approver";
+
+    /// <summary>Refunds need a human lead's approval (or, to prove self-approval is refused, the self-approver agent's).</summary>
+    public const string ApprovalPolicy = """
+        version: 1
+        rules:
+          - id: refunds-need-approval
+            effect: allow
+            principals: { spiffe_ids: ["spiffe://dev.jitbroker.local/agents/*"] }
+            actions: ["payments.refund"]
+            resources: ["orders/*"]
+            approval:
+              approvers: ["spiffe://dev.jitbroker.local/humans/leads/*", "spiffe://dev.jitbroker.local/agents/self-approver"]
+              timeout: 10m
+            credential: { kind: jwt, audiences: ["https://payments.internal.example"], max_ttl: 5m }
+        """;
+
+    public static RequestCredentialRequest Refund(string task, string order = "orders/7", string approvalId = "", TimeSpan? wait = null)
+    {
+        var request = BrokerClient.NewRequest(task, "payments.refund", PaymentsAudience, resources: [order], purpose: "customer was double charged",
+            ttl: TimeSpan.FromMinutes(2));
+        request.ApprovalId = approvalId;
+        request.AwaitApproval = wait is null ? null : Duration.FromTimeSpan(wait.Value);
+        return request;
+    }
+
+    public static string Agent(string name) => $"{TrustDomain}/agents/{name}";
+
+    public static string AdminSvid(BrokerServerFixture broker, string id = Alice) =>
+        broker.Dev.MintSvid(id, "jitbroker", TimeSpan.FromMinutes(30));
+
+    public static AdminClient Admin(BrokerServerFixture broker, string id = Alice) =>
+        new(broker.GrpcUri, AdminSvid(broker, id), TimeSpan.FromSeconds(30));
+
+    public static RequestCredentialRequest Tickets(string task, string tool = "zendesk", string resource = "tickets/1", int ttlSeconds = 120) =>
+        BrokerClient.NewRequest(task, "tickets.read", BrokerServerFixture.TicketsAudience, [tool], [resource], "e2e", TimeSpan.FromSeconds(ttlSeconds));
+
+    /// <summary>Issues one ticket credential for <paramref name="agentId"/> with a fresh SVID (SVIDs are bound to their first task).</summary>
+    public static Task<RequestCredentialResponse> IssueAsync(BrokerServerFixture broker, BrokerClient client, string agentId, string task, string tool = "zendesk") =>
+        client.RequestCredentialAsync(broker.Svid(agentId), Tickets(task, tool));
+
+    public static async Task<bool> IsActiveAsync(BrokerServerFixture broker, BrokerClient client, string token) =>
+        (await client.IntrospectAsync(AdminSvid(broker), token)).Active;
+
+    public static async Task<List<LeaseInfo>> LeasesOfAsync(AdminClient admin, string agentId)
+    {
+        var all = new List<LeaseInfo>();
+        var page = "";
+        do
+        {
+            var response = await admin.ListLeasesAsync(new ListLeasesRequest { AgentId = agentId, PageSize = 1000, PageToken = page });
+            all.AddRange(response.Leases);
+            page = response.NextPageToken;
+        }
+        while (page.Length > 0);
+
+        return all;
+    }
+
+    /// <summary>RenewCredential over gRPC (the typed client has no method for it yet).</summary>
+    public static async Task<RenewCredentialResponse> RenewAsync(BrokerServerFixture broker, string identity, string leaseId, TimeSpan? ttl = null)
+    {
+        using var grpc = new GrpcClient(broker.GrpcUri);
+        var headers = new Metadata();
+        headers.Add("authorization", "Bearer " + identity);
+        var request = new RenewCredentialRequest { LeaseId = leaseId, RequestedTtl = ttl is null ? null : Duration.FromTimeSpan(ttl.Value) };
+        return await grpc.CallUnaryAsync("jitbroker.v1.CredentialBroker", "RenewCredential", request, RenewCredentialResponse.Parser,
+            new CallOptions(headers, TimeProvider.System.GetUtcNow().AddSeconds(30)));
+    }
+
+    public static string? Reason(RpcException e) => e.Trailers.Get("jitbroker-reason");
+
+    /// <summary>The leases of a <c>jitctl leases --json</c> answer (an empty page prints no <c>leases</c> member).</summary>
+    public static List<JsonElement> LeasesIn(CliResult result) =>
+        result.Json().TryGetProperty("leases", out var leases) ? [.. leases.EnumerateArray()] : [];
+}
