@@ -25,6 +25,13 @@ public sealed class BrokerClient : IDisposable
     public Task<IntrospectCredentialResponse> IntrospectAsync(string identityToken, string credential, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
         _grpc.CallUnaryAsync(Service, "IntrospectCredential", new IntrospectCredentialRequest { Token = credential }, IntrospectCredentialResponse.Parser, Options(identityToken, timeout), cancellationToken);
 
+    /// <summary>Any CredentialBroker method, with the caller's identity in the metadata.</summary>
+    public Task<TResponse> CallAsync<TRequest, TResponse>(string service, string method, string identityToken, TRequest request,
+        Google.Protobuf.MessageParser<TResponse> parser, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+        where TRequest : Google.Protobuf.IMessage<TRequest>
+        where TResponse : Google.Protobuf.IMessage<TResponse> =>
+        _grpc.CallUnaryAsync(service, method, request, parser, Options(identityToken, timeout), cancellationToken);
+
     /// <summary>Convenience builder for the common request shape.</summary>
     public static RequestCredentialRequest NewRequest(string taskId, string action, string audience, IEnumerable<string>? tools = null,
         IEnumerable<string>? resources = null, string purpose = "", TimeSpan? ttl = null, string kind = "")

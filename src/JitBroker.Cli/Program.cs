@@ -12,7 +12,7 @@ var root = new RootCommand("jitctl — JitBroker command line")
     AuditCommands.Create(),
     PolicyCommands.Create(),
 };
-foreach (var command in AdminCommands.Create(common))
+foreach (var command in DelegationCommands.Create(common).Concat(AdminCommands.Create(common)))
 {
     root.Subcommands.Add(command);
 }

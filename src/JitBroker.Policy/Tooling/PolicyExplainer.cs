@@ -85,7 +85,7 @@ public sealed record PolicyExplanation(
 /// policy order, without the engine's shortcuts, so the trace shows rules the engine never needed to look at. The
 /// decision shown is always the engine's own; the trace explains it.
 /// </summary>
-public static class PolicyExplainer
+public static partial class PolicyExplainer
 {
     public static PolicyExplanation Explain(YamlPolicyEngine policy, WorkloadIdentity agent, CredentialRequest request, DateTimeOffset? at = null)
     {

@@ -11,8 +11,12 @@ namespace JitBroker.Policy;
 /// <param name="Name">The case's name.</param>
 /// <param name="Passed">True when every expectation held.</param>
 /// <param name="Mismatches">One line per expectation that did not hold; empty when passed.</param>
-/// <param name="Decision">What the policy decided (null when the request itself could not be built).</param>
-public sealed record PolicyTestCaseResult(string Source, int Line, string Name, bool Passed, IReadOnlyList<string> Mismatches, PolicyDecision? Decision);
+/// <param name="Decision">What the policy decided on a request case (null for a delegation case, or when the request itself could not be built).</param>
+public sealed record PolicyTestCaseResult(string Source, int Line, string Name, bool Passed, IReadOnlyList<string> Mismatches, PolicyDecision? Decision)
+{
+    /// <summary>What the policy decided on a delegation case; null for a request case.</summary>
+    public DelegationDecision? Delegation { get; init; }
+}
 
 /// <summary>All case results of a run, in file and case order.</summary>
 public sealed record PolicyTestReport(IReadOnlyList<PolicyTestCaseResult> Results)
@@ -29,6 +33,8 @@ public sealed record PolicyTestReport(IReadOnlyList<PolicyTestCaseResult> Result
 /// Runs policy unit tests written in YAML (format in docs/policy.md): each case is a request — agent, facts,
 /// action, target, tools, resources, purpose, context, TTL, optionally a fixed instant — and the decision it must
 /// get: effect and rule ids, optionally the granted tools, resources, TTL, reason, issuer parameters and approval.
+/// A delegation case names a planner, a worker and an action and expects allow or deny, the rule ids and optionally
+/// the maximum depth and reason.
 /// </summary>
 public static class PolicyTestRunner
 {
@@ -57,20 +63,73 @@ public static class PolicyTestRunner
 
     private static PolicyTestCaseResult RunCase(YamlPolicyEngine policy, PolicyTestCase testCase)
     {
+        if (testCase.Delegation is { } delegation)
+        {
+            return RunDelegationCase(policy, testCase, delegation);
+        }
+
+        var probe = testCase.Probe!;
         WorkloadIdentity identity;
         try
         {
-            identity = testCase.Probe.ToIdentity();
+            identity = probe.ToIdentity();
         }
         catch (ArgumentException ex)
         {
             return new PolicyTestCaseResult(testCase.Source, testCase.Line, testCase.Name, false, [ex.Message], null);
         }
 
-        var time = testCase.Probe.At is { } at ? new FixedTimeProvider(at) : policy.TimeProvider;
-        var decision = policy.Decide(identity, testCase.Probe.ToRequest(), time);
+        var time = probe.At is { } at ? new FixedTimeProvider(at) : policy.TimeProvider;
+        var decision = policy.Decide(identity, probe.ToRequest(), time);
         var mismatches = Compare(testCase.Expect, decision);
         return new PolicyTestCaseResult(testCase.Source, testCase.Line, testCase.Name, mismatches.Count == 0, mismatches, decision);
+    }
+
+    private static PolicyTestCaseResult RunDelegationCase(YamlPolicyEngine policy, PolicyTestCase testCase, DelegationProbe probe)
+    {
+        WorkloadIdentity planner;
+        try
+        {
+            planner = probe.ToPlannerIdentity();
+        }
+        catch (ArgumentException ex)
+        {
+            return new PolicyTestCaseResult(testCase.Source, testCase.Line, testCase.Name, false, [ex.Message], null);
+        }
+
+        var decision = policy.Decide(planner, probe.Worker, probe.Action);
+        var expect = testCase.Expect;
+        var mismatches = new List<string>();
+        var effect = decision.Allowed ? DecisionEffect.Allow : DecisionEffect.Deny;
+        if (expect.Effect != effect)
+        {
+            mismatches.Add($"effect: expected {Name(expect.Effect)}, got {Name(effect)} ({decision.Reason})");
+        }
+
+        CompareList(mismatches, "rule_ids", expect.RuleIds, decision.RuleIds);
+        if (expect.MaxDepth is { } depth && depth != decision.MaxDepth)
+        {
+            mismatches.Add($"max_depth: expected {depth}, got {decision.MaxDepth}");
+        }
+
+        CompareReason(mismatches, expect, decision.Reason);
+        return new PolicyTestCaseResult(testCase.Source, testCase.Line, testCase.Name, mismatches.Count == 0, mismatches, null)
+        {
+            Delegation = decision,
+        };
+    }
+
+    private static void CompareReason(List<string> mismatches, PolicyExpectation expect, string actual)
+    {
+        if (expect.Reason is { } reason && reason != actual)
+        {
+            mismatches.Add($"reason: expected '{reason}', got '{actual}'");
+        }
+
+        if (expect.ReasonContains is { } part && !actual.Contains(part, StringComparison.Ordinal))
+        {
+            mismatches.Add($"reason: expected to contain '{part}', got '{actual}'");
+        }
     }
 
     private static List<string> Compare(PolicyExpectation expect, PolicyDecision decision)
@@ -98,15 +157,7 @@ public static class PolicyTestRunner
             mismatches.Add($"ttl: expected {PolicyDuration.Format(ttl)}, got {(grant is null ? "no grant" : PolicyDuration.Format(grant.Ttl))}");
         }
 
-        if (expect.Reason is { } reason && reason != decision.Reason)
-        {
-            mismatches.Add($"reason: expected '{reason}', got '{decision.Reason}'");
-        }
-
-        if (expect.ReasonContains is { } part && !decision.Reason.Contains(part, StringComparison.Ordinal))
-        {
-            mismatches.Add($"reason: expected to contain '{part}', got '{decision.Reason}'");
-        }
+        CompareReason(mismatches, expect, decision.Reason);
 
         if (expect.IssuerParameters is { } parameters)
         {
