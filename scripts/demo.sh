@@ -74,4 +74,8 @@ set -e
 [ "$rc" -eq 4 ] || { echo "  UNEXPECTED exit code $rc (want 4: permission denied)"; exit 1; }
 echo "  (exit code 4: permission denied)"
 
+step "Every step above is on the tamper-evident audit record (hash-chained, checkpoints signed with the broker key)"
+jitctl audit tail "$data_dir/audit.jsonl" -n 6 | sed 's/^/  /' | cut -c1-150
+jitctl audit verify "$data_dir/audit.jsonl" --jwks "http://$http_addr/.well-known/jwks.json" | sed 's/^/  /'
+
 bold "✔ demo complete"

@@ -35,7 +35,7 @@ public sealed partial class ManifestInvariantTests
                 Assert.That(Helpers, Does.Contain(setting));
             }
 
-            Assert.That(Regex.Matches(Deployment, @"include ""jitbroker\.containerSecurityContext""").Count, Is.EqualTo(2), "broker and init container");
+            Assert.That(Regex.Count(Deployment, @"include ""jitbroker\.containerSecurityContext"""), Is.EqualTo(2), "broker and init container");
             Assert.That(Deployment, Does.Contain("securityContext:\n        runAsNonRoot: true"));
             Assert.That(Deployment, Does.Contain("        seccompProfile:\n          type: RuntimeDefault"));
         });

@@ -54,7 +54,7 @@ public sealed partial class WellFormedTests
         var depth = 0;
         foreach (var (line, number) in text.Split('\n').Select((l, i) => (l, i + 1)))
         {
-            Assert.That(Regex.Matches(line, @"\{\{").Count, Is.EqualTo(Regex.Matches(line, @"\}\}").Count), $"{file}:{number}: an action spans lines");
+            Assert.That(Regex.Count(line, @"\{\{"), Is.EqualTo(Regex.Count(line, @"\}\}")), $"{file}:{number}: an action spans lines");
             foreach (Match action in Action().Matches(line))
             {
                 var body = action.Groups[1].Value.Trim();

@@ -34,6 +34,7 @@ public sealed class AuditE2ETests
         _broker = await BrokerServerFixture.StartAsync(new Dictionary<string, string?>
         {
             ["JitBroker:Admin:Principals:0"] = E2E.AdminPattern,
+            ["JitBroker:Admin:Principals:1"] = "spiffe://dev.jitbroker.local/humans/leads/*",
             ["JitBroker:Policy:Path"] = _policy.Path,
             ["JitBroker:Audit:CheckpointEveryEvents"] = "4", // several signed checkpoints in a short scenario
         });

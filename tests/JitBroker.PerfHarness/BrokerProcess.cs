@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace JitBroker.PerfHarness;
+
+/// <summary>
+/// A broker running as its own process (<c>dotnet JitBroker.Server.dll</c>), embedded profile (so the dev trust
+/// domain is trusted) with the Redis lease store, logging at Warning. Its CPU and memory are read from procfs.
+/// </summary>
+internal sealed class BrokerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StreamWriter _log;
+
+    private BrokerProcess(Process process, StreamWriter log, Uri grpc, Uri http, TimeSpan startup)
+    {
+        _process = process;
+        _log = log;
+        GrpcUri = grpc;
+        HttpUri = http;
+        StartupTime = startup;
+    }
+
+    public Uri GrpcUri { get; }
+
+    public Uri HttpUri { get; }
+
+    /// <summary>From process start to the first 200 from /readyz (which pings Redis).</summary>
+    public TimeSpan StartupTime { get; }
+
+    public int Pid => _process.Id;
+
+    public TimeSpan CpuTime => ProcFs.CpuTime(Pid);
+
+    public long RssKiB => ProcFs.RssKiB(Pid);
+
+    public long PeakRssKiB => ProcFs.PeakRssKiB(Pid);
+
+    /// <param name="settings">Extra configuration, key → value (for example "JitBroker:Audit:FsyncPolicy" → "Always").</param>
+    public static async Task<BrokerProcess> StartAsync(HarnessOptions options, string dataDirectory, IReadOnlyDictionary<string, string> settings, string logName)
+    {
+        var grpcPort = FreePort();
+        var httpPort = FreePort();
+        var info = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = Path.GetDirectoryName(Path.GetFullPath(options.BrokerDll))!,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Path.GetFullPath(options.BrokerDll));
+        var all = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["JitBroker:Profile"] = "embedded",
+            ["JitBroker:DataDirectory"] = dataDirectory,
+            ["JitBroker:Listen:Grpc"] = $"127.0.0.1:{grpcPort}",
+            ["JitBroker:Listen:Http"] = $"127.0.0.1:{httpPort}",
+            ["JitBroker:Leases:Store"] = "redis",
+            ["JitBroker:Redis:Endpoint"] = options.Redis,
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        foreach (var (key, value) in settings)
+        {
+            all[key] = value;
+        }
+
+        foreach (var (key, value) in all)
+        {
+            info.ArgumentList.Add($"--{key}={value}");
+        }
+
+        var log = new StreamWriter(Path.Combine(dataDirectory, logName + ".log"), append: true) { AutoFlush = true };
+        var watch = Stopwatch.StartNew();
+        var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the broker.");
+        process.OutputDataReceived += (_, e) => Write(log, e.Data);
+        process.ErrorDataReceived += (_, e) => Write(log, e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        var http = new Uri($"http://127.0.0.1:{httpPort}/");
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        while (true)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"The broker exited with code {process.ExitCode} before it was ready; see {logName}.log in {dataDirectory}.");
+            }
+
+            if (watch.Elapsed > TimeSpan.FromSeconds(90))
+            {
+                process.Kill(entireProcessTree: true);
+                throw new TimeoutException("The broker was not ready within 90 s.");
+            }
+
+            try
+            {
+                using var response = await client.GetAsync(new Uri(http, "readyz")).ConfigureAwait(false);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    break;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+            catch (TaskCanceledException)
+            {
+                // not answering yet
+            }
+
+            await Task.Delay(10).ConfigureAwait(false);
+        }
+
+        return new BrokerProcess(process, log, new Uri($"http://127.0.0.1:{grpcPort}"), http, watch.Elapsed);
+    }
+
+    /// <summary>SIGTERM (graceful host shutdown), then SIGKILL if it has not exited within 15 s.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            using (var kill = Process.Start("kill", ["-TERM", Pid.ToString(CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync().ConfigureAwait(false);
+            }
+
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            try
+            {
+                await _process.WaitForExitAsync(wait.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+
+        _process.Dispose();
+        await _log.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private static void Write(StreamWriter log, string? line)
+    {
+        if (line is not null)
+        {
+            lock (log)
+            {
+                log.WriteLine(line);
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

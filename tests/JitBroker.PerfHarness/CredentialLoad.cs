@@ -1,0 +1,107 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Google.Protobuf.WellKnownTypes;
+using JitBroker.Attestation;
+using JitBroker.Protocol.V1;
+using JitBroker.Wire;
+
+namespace JitBroker.PerfHarness;
+
+/// <summary>One concurrency level of RequestCredential against the broker process.</summary>
+internal sealed record LevelResult(
+    int Concurrency, double Seconds, int Requests, int Errors, string? FirstError, double Throughput, LatencySummary Latency,
+    double BrokerCpuUsPerRequest, double RedisCpuUsPerRequest, double LoadGeneratorCpuUsPerRequest, double BrokerCoresBusy);
+
+/// <summary>The agent side: our own gRPC client (src/JitBroker.Wire) with a JWT-SVID in the authorization metadata.</summary>
+internal sealed class AgentClient(Uri broker) : IDisposable
+{
+    private const string Service = "jitbroker.v1.CredentialBroker";
+    private readonly GrpcClient _grpc = new(broker);
+
+    public Task<RequestCredentialResponse> RequestAsync(string svid, string taskId) =>
+        _grpc.CallUnaryAsync(Service, "RequestCredential", NewRequest(taskId), RequestCredentialResponse.Parser, Options(svid));
+
+    public Task<EndTaskResponse> EndTaskAsync(string svid, string taskId) =>
+        _grpc.CallUnaryAsync(Service, "EndTask", new EndTaskRequest { TaskId = taskId }, EndTaskResponse.Parser, Options(svid));
+
+    public void Dispose() => _grpc.Dispose();
+
+    private static RequestCredentialRequest NewRequest(string taskId)
+    {
+        var intent = new TaskIntent { Action = "tickets.create" };
+        intent.Tools.Add("zendesk");
+        intent.Resources.Add("tickets/1");
+        return new RequestCredentialRequest
+        {
+            TaskId = taskId, Intent = intent, Target = "https://tickets.internal.example", RequestedTtl = Duration.FromTimeSpan(TimeSpan.FromMinutes(5)),
+        };
+    }
+
+    private static CallOptions Options(string svid)
+    {
+        var headers = new Metadata();
+        headers.Add("authorization", "Bearer " + svid);
+        return new CallOptions(headers, TimeProvider.System.GetUtcNow() + TimeSpan.FromSeconds(30));
+    }
+}
+
+/// <summary>
+/// Closed-loop load: <c>concurrency</c> workers, each running tasks of <see cref="RequestsPerTask"/> credential
+/// requests. A JWT-SVID is bound to the first task it is used for, so every task gets a fresh SVID, minted before
+/// the timed window so the load generator's own signing does not compete with the broker for the cores.
+/// </summary>
+internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev)
+{
+    public const int RequestsPerTask = 16;
+
+    public async Task<LevelResult> RunAsync(int concurrency, TimeSpan duration, int brokerPid, int redisPid, double expectedPerSecond)
+    {
+        var svids = MintPool((int)(expectedPerSecond * duration.TotalSeconds * 1.5 / RequestsPerTask) + (2 * concurrency));
+        var latencies = new List<long>[concurrency];
+        var errors = 0;
+        string? firstError = null;
+        var level = Guid.NewGuid().ToString("N")[..6];
+        var cpu = new CpuWindow(brokerPid, redisPid);
+        var watch = Stopwatch.StartNew();
+        var workers = Enumerable.Range(0, concurrency).Select(w => Task.Run(async () =>
+        {
+            var mine = latencies[w] = new List<long>(16384);
+            var task = 0;
+            while (watch.Elapsed < duration)
+            {
+                var svid = svids.TryDequeue(out var s) ? s : Mint();
+                var taskId = $"perf-{level}-{w}-{task++}";
+                for (var r = 0; r < RequestsPerTask && watch.Elapsed < duration; r++)
+                {
+                    var start = Stopwatch.GetTimestamp();
+                    try
+                    {
+                        await client.RequestAsync(svid, taskId).ConfigureAwait(false);
+                        mine.Add(Stopwatch.GetTimestamp() - start);
+                    }
+                    catch (RpcException ex)
+                    {
+                        Interlocked.Increment(ref errors);
+                        Interlocked.CompareExchange(ref firstError, $"{ex.StatusCode}: {ex.Detail}", null);
+                    }
+                }
+            }
+        })).ToArray();
+        await Task.WhenAll(workers).ConfigureAwait(false);
+        var seconds = watch.Elapsed.TotalSeconds;
+        var (broker, redis, self) = cpu.Elapsed();
+        var all = latencies.SelectMany(l => l).ToArray();
+        var n = Math.Max(1, all.Length);
+        return new LevelResult(concurrency, seconds, all.Length, errors, firstError, all.Length / seconds, LatencySummary.FromTicks(all),
+            broker.TotalMicroseconds / n, redis.TotalMicroseconds / n, self.TotalMicroseconds / n, broker.TotalSeconds / seconds);
+    }
+
+    public string Mint() => dev.MintSvid(LeaseFactory.AgentId, "jitbroker", TimeSpan.FromMinutes(30));
+
+    private ConcurrentQueue<string> MintPool(int count)
+    {
+        var pool = new ConcurrentQueue<string>();
+        Parallel.For(0, count, _ => pool.Enqueue(Mint()));
+        return pool;
+    }
+}

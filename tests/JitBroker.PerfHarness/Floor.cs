@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using JitBroker.Attestation;
+using JitBroker.Core;
+using JitBroker.Issuance;
+using JitBroker.Leases.Redis;
+using JitBroker.Redis;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace JitBroker.PerfHarness;
+
+/// <summary>One irreducible operation measured on all cores: throughput and CPU per operation.</summary>
+internal sealed record FloorOp(string Name, string Method, long Operations, double Seconds, double OpsPerSecond, double HarnessCpuUsPerOp, double RedisCpuUsPerOp);
+
+internal sealed record FloorResult(int Threads, int LeaseWritesInFlight, FloorOp Verify, FloorOp Sign, FloorOp LeaseWrite)
+{
+    /// <summary>
+    /// Issuances per second if each did exactly the three operations and nothing else: the three costs, each
+    /// measured as time per operation with all cores busy, add up (1 / Σ 1/throughput).
+    /// </summary>
+    public double IssuancesPerSecond => 1 / ((1 / Verify.OpsPerSecond) + (1 / Sign.OpsPerSecond) + (1 / LeaseWrite.OpsPerSecond));
+}
+
+/// <summary>
+/// The floor (issue 10, harness step 1): in this process, without gRPC, the real components doing the three
+/// things every issuance must do — verify the agent's ES256 JWT-SVID, sign the ES256 task JWT, write the lease
+/// to Redis — each on every core at once.
+/// </summary>
+internal sealed class Floor(HarnessOptions options, DevTrustDomain dev, string scratchDirectory, IRedisConnection redis, int redisPid)
+{
+    public async Task<FloorResult> RunAsync()
+    {
+        var threads = Environment.ProcessorCount;
+        var verify = MeasureVerify(threads);
+        var sign = MeasureSign(threads);
+        var write = await MeasureLeaseWritesAsync().ConfigureAwait(false);
+        return new FloorResult(threads, options.LeaseWritesInFlight, verify, sign, write);
+    }
+
+    private FloorOp MeasureVerify(int threads)
+    {
+        using var attestor = new JwtSvidAttestor(
+            new JwtSvidOptions { Audience = "jitbroker", TrustBundles = { [DevTrustDomain.Name] = dev.BundlePath } },
+            TimeProvider.System, NullLogger<JwtSvidAttestor>.Instance);
+        // Distinct tokens, as the broker sees them (each has its own jti); cycling through a pool keeps minting out of the loop.
+        var tokens = Enumerable.Range(0, 4096).Select(_ => dev.MintSvid(LeaseFactory.AgentId, "jitbroker", TimeSpan.FromMinutes(30))).ToArray();
+        return MeasureCpuBound("verify ES256 JWT-SVID", "JwtSvidAttestor.AttestAsync (dev trust domain bundle)", threads, i =>
+        {
+            var identity = attestor.AttestAsync(new AttestationEvidence(tokens[i & 4095], null)).AsTask().GetAwaiter().GetResult();
+            if (identity.Id.Length == 0)
+            {
+                throw new InvalidOperationException("Attestation returned no identity.");
+            }
+        });
+    }
+
+    private FloorOp MeasureSign(int threads)
+    {
+        using var keys = new FileSigningKeyProvider(new SigningKeyOptions { DataDirectory = scratchDirectory }, NullLogger<FileSigningKeyProvider>.Instance);
+        var issuer = new JwtCredentialIssuer(keys, new JwtIssuerOptions { Issuer = "http://127.0.0.1:8080" }, TimeProvider.System);
+        var agent = new WorkloadIdentity
+        {
+            Id = LeaseFactory.AgentId, TrustDomain = DevTrustDomain.Name, Method = JwtSvidAttestor.MethodName, EvidenceFingerprint = "sha256:00",
+        };
+        var grant = new Grant("jwt", new GrantedScope("https://tickets.internal.example", "tickets.create", ["zendesk"], ["tickets/1"]),
+            TimeSpan.FromMinutes(5), new Dictionary<string, string>());
+        var leaseIds = Enumerable.Range(0, 4096).Select(_ => LeaseIds.New()).ToArray();
+        return MeasureCpuBound("sign ES256 task JWT", "JwtCredentialIssuer.IssueAsync", threads, i =>
+        {
+            var credential = issuer.IssueAsync(new IssueRequest(leaseIds[i & 4095], agent, "task-1", grant)).AsTask().GetAwaiter().GetResult();
+            if (credential.Secret.Length == 0)
+            {
+                throw new InvalidOperationException("Issuer returned no token.");
+            }
+        });
+    }
+
+    private async Task<FloorOp> MeasureLeaseWritesAsync()
+    {
+        var store = new RedisLeaseStore(redis, "perf-floor:");
+        var now = TimeProvider.System.GetUtcNow();
+        var expires = now.AddMinutes(5);
+        var run = Guid.NewGuid().ToString("N")[..8];
+        long count = 0;
+        async Task Loop(int worker, CancellationToken stop, bool counted)
+        {
+            var n = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                // Four leases per task, like an agent asking for a few tools within one task.
+                await store.PutAsync(LeaseFactory.Jwt($"floor-{run}-{worker}-{n++ / 4}", now, expires), CancellationToken.None).ConfigureAwait(false);
+                if (counted)
+                {
+                    Interlocked.Increment(ref count);
+                }
+            }
+        }
+
+        using (var warm = new CancellationTokenSource(options.FloorWarmup))
+        {
+            await Task.WhenAll(Enumerable.Range(0, options.LeaseWritesInFlight).Select(w => Loop(w, warm.Token, false))).ConfigureAwait(false);
+        }
+
+        var cpu = new CpuWindow(0, redisPid);
+        var watch = Stopwatch.StartNew();
+        using (var timed = new CancellationTokenSource(options.FloorDuration))
+        {
+            await Task.WhenAll(Enumerable.Range(0, options.LeaseWritesInFlight).Select(w => Loop(1000 + w, timed.Token, true))).ConfigureAwait(false);
+        }
+
+        var seconds = watch.Elapsed.TotalSeconds;
+        var (_, redisCpu, self) = cpu.Elapsed();
+        await RedisAdmin.FlushAsync(redis).ConfigureAwait(false);
+        return new FloorOp("Redis lease write", $"RedisLeaseStore.PutAsync, {options.LeaseWritesInFlight} in flight on one connection",
+            count, seconds, count / seconds, self.TotalMicroseconds / count, redisCpu.TotalMicroseconds / count);
+    }
+
+    private FloorOp MeasureCpuBound(string name, string method, int threads, Action<int> operation)
+    {
+        RunThreads(threads, options.FloorWarmup, operation, out _);
+        var cpu = new CpuWindow(0, 0);
+        var watch = Stopwatch.StartNew();
+        var count = RunThreads(threads, options.FloorDuration, operation, out _);
+        var seconds = watch.Elapsed.TotalSeconds;
+        var (_, _, self) = cpu.Elapsed();
+        return new FloorOp(name, method, count, seconds, count / seconds, self.TotalMicroseconds / count, 0);
+    }
+
+    private static long RunThreads(int threads, TimeSpan duration, Action<int> operation, out double seconds)
+    {
+        long total = 0;
+        var watch = Stopwatch.StartNew();
+        var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
+        {
+            var n = 0;
+            var i = t * 1024;
+            while (watch.Elapsed < duration)
+            {
+                operation(i++);
+                n++;
+            }
+
+            Interlocked.Add(ref total, n);
+        })).ToList();
+        workers.ForEach(w => w.Start());
+        workers.ForEach(w => w.Join());
+        seconds = watch.Elapsed.TotalSeconds;
+        return total;
+    }
+}

@@ -1,0 +1,71 @@
+using System.Globalization;
+
+namespace JitBroker.PerfHarness;
+
+/// <summary>Command-line settings. Defaults are the documented run (scripts/perf.sh).</summary>
+internal sealed class HarnessOptions
+{
+    public required string BrokerDll { get; init; }
+
+    /// <summary>host:port of a Redis the harness owns: it is flushed between phases.</summary>
+    public required string Redis { get; init; }
+
+    public string OutputDirectory { get; init; } = "docs/benchmarks";
+
+    public string Label { get; init; } = "perf";
+
+    public TimeSpan LevelDuration { get; init; } = TimeSpan.FromSeconds(8);
+
+    public IReadOnlyList<int> Levels { get; init; } = [1, 8, 32, 128];
+
+    public TimeSpan FloorDuration { get; init; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan FloorWarmup { get; init; } = TimeSpan.FromSeconds(1);
+
+    public int LeaseWritesInFlight { get; init; } = 256;
+
+    public int EndTaskTasks { get; init; } = 1000;
+
+    public int RevocationLeases { get; init; } = 100_000;
+
+    public IReadOnlyList<string> SweepIntervals { get; init; } = ["00:00:01", "00:00:00.100"];
+
+    public IReadOnlyList<long> StartupLeases { get; init; } = [0, 100_000, 400_000];
+
+    public TimeSpan StartupLoad { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Phases to run: floor, broker, interval, endtask, revocation, startup.</summary>
+    public IReadOnlySet<string> Phases { get; init; } = new HashSet<string>(["floor", "broker", "interval", "endtask", "revocation", "startup"]);
+
+    public static HarnessOptions Parse(string[] args)
+    {
+        string? Get(string name)
+        {
+            var i = Array.IndexOf(args, name);
+            return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+        }
+
+        if (!args.Contains("--dedicated-redis"))
+        {
+            throw new ArgumentException("The harness flushes its Redis between phases: pass --dedicated-redis to confirm the server is the harness's own (scripts/perf.sh starts one).");
+        }
+
+        var defaults = new HarnessOptions { BrokerDll = "", Redis = "" };
+        static TimeSpan Seconds(string v) => TimeSpan.FromSeconds(double.Parse(v, CultureInfo.InvariantCulture));
+        return new HarnessOptions
+        {
+            BrokerDll = Get("--broker-dll") ?? throw new ArgumentException("--broker-dll <path to JitBroker.Server.dll> is required."),
+            Redis = Get("--redis") ?? throw new ArgumentException("--redis <host:port> is required."),
+            OutputDirectory = Get("--out") ?? defaults.OutputDirectory,
+            Label = Get("--label") ?? defaults.Label,
+            LevelDuration = Get("--seconds") is { } s ? Seconds(s) : defaults.LevelDuration,
+            Levels = Get("--levels") is { } l ? [.. l.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture))] : defaults.Levels,
+            FloorDuration = Get("--floor-seconds") is { } f ? Seconds(f) : defaults.FloorDuration,
+            EndTaskTasks = Get("--endtask-tasks") is { } e ? int.Parse(e, CultureInfo.InvariantCulture) : defaults.EndTaskTasks,
+            RevocationLeases = Get("--revocation-leases") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : defaults.RevocationLeases,
+            SweepIntervals = Get("--sweep-intervals") is { } w ? w.Split(',') : defaults.SweepIntervals,
+            StartupLeases = Get("--startup-leases") is { } u ? [.. u.Split(',').Select(v => long.Parse(v, CultureInfo.InvariantCulture))] : defaults.StartupLeases,
+            Phases = Get("--phases") is { } p ? new HashSet<string>(p.Split(',')) : defaults.Phases,
+        };
+    }
+}

@@ -1,0 +1,99 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using JitBroker.Core;
+using JitBroker.Leases.Redis;
+using JitBroker.Redis;
+
+namespace JitBroker.PerfHarness;
+
+/// <summary>Leases shaped like the ones the broker writes for the sample policy's support-bot grant.</summary>
+internal static class LeaseFactory
+{
+    public const string AgentId = "spiffe://dev.jitbroker.local/agents/support-bot";
+
+    private static readonly GrantedScope Scope = new("https://tickets.internal.example", "tickets.create", ["zendesk"], ["tickets/1"]);
+
+    private static readonly IReadOnlyDictionary<string, string> Facts = new Dictionary<string, string>
+    {
+        ["trust_domain"] = "dev.jitbroker.local",
+        ["method"] = "jwt-svid",
+        ["spiffe_id"] = AgentId,
+        ["path"] = "/agents/support-bot",
+    };
+
+    public static Lease Jwt(string taskId, DateTimeOffset issuedAt, DateTimeOffset expiresAt)
+    {
+        var leaseId = LeaseIds.New();
+        return new Lease
+        {
+            LeaseId = leaseId,
+            TaskId = taskId,
+            AgentId = AgentId,
+            IssuerKind = "jwt",
+            BackendHandle = leaseId,
+            Scope = Scope,
+            IssuedAt = issuedAt,
+            ExpiresAt = expiresAt,
+            DueAt = expiresAt,
+            RuleIds = ["support-bot-tickets"],
+            CredentialFingerprint = "sha256:" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
+            AgentFacts = Facts,
+        };
+    }
+}
+
+/// <summary>Writes many leases through the real <see cref="RedisLeaseStore"/>, pipelined.</summary>
+internal static class LeaseSeeder
+{
+    /// <summary>Writes <paramref name="count"/> leases, four per task, with <paramref name="inFlight"/> writes outstanding; returns their ids.</summary>
+    public static async Task<string[]> SeedAsync(RedisLeaseStore store, int count, Func<int, DateTimeOffset> expiresAt, DateTimeOffset now,
+        int inFlight = 256, CancellationToken cancellationToken = default)
+    {
+        var ids = new string[count];
+        var next = -1;
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var workers = Enumerable.Range(0, inFlight).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < count)
+            {
+                var lease = LeaseFactory.Jwt($"seed-{run}-{i / 4}", now, expiresAt(i));
+                await store.PutAsync(lease, cancellationToken).ConfigureAwait(false);
+                ids[i] = lease.LeaseId;
+            }
+        });
+        await Task.WhenAll(workers).ConfigureAwait(false);
+        return ids;
+    }
+}
+
+/// <summary>Small administrative reads and writes on the harness's own Redis.</summary>
+internal static class RedisAdmin
+{
+    public static async Task FlushAsync(IRedisConnection redis) => await redis.ExecuteAsync("FLUSHDB", []).ConfigureAwait(false);
+
+    public static async Task<long> UsedMemoryAsync(IRedisConnection redis) =>
+        long.Parse(InfoField((await redis.ExecuteAsync("INFO", ["memory"]).ConfigureAwait(false)).AsString()!, "used_memory"), CultureInfo.InvariantCulture);
+
+    public static async Task<int> ProcessIdAsync(IRedisConnection redis) =>
+        int.Parse(InfoField((await redis.ExecuteAsync("INFO", ["server"]).ConfigureAwait(false)).AsString()!, "process_id"), CultureInfo.InvariantCulture);
+
+    public static async Task<string> VersionAsync(IRedisConnection redis) =>
+        InfoField((await redis.ExecuteAsync("INFO", ["server"]).ConfigureAwait(false)).AsString()!, "redis_version");
+
+    public static async Task<long> CardAsync(IRedisConnection redis, string zsetKey) =>
+        (await redis.ExecuteAsync("ZCARD", [zsetKey]).ConfigureAwait(false)).AsInt64();
+
+    private static string InfoField(string info, string name)
+    {
+        foreach (var line in info.Split('\n'))
+        {
+            if (line.StartsWith(name + ":", StringComparison.Ordinal))
+            {
+                return line[(name.Length + 1)..].Trim();
+            }
+        }
+
+        throw new InvalidOperationException($"INFO has no field '{name}'.");
+    }
+}

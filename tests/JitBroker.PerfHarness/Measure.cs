@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace JitBroker.PerfHarness;
+
+/// <summary>Latency percentiles of one run, in milliseconds.</summary>
+internal sealed record LatencySummary(int Count, double P50, double P99, double P999, double Max, double Mean)
+{
+    public static LatencySummary FromTicks(IEnumerable<long> stopwatchTicks)
+    {
+        var ms = stopwatchTicks.Select(t => t * 1000.0 / Stopwatch.Frequency).ToArray();
+        return FromMilliseconds(ms);
+    }
+
+    public static LatencySummary FromMilliseconds(double[] ms)
+    {
+        Array.Sort(ms);
+        return ms.Length == 0
+            ? new LatencySummary(0, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN)
+            : new LatencySummary(ms.Length, Percentile(ms, 0.50), Percentile(ms, 0.99), Percentile(ms, 0.999), ms[^1], ms.Average());
+    }
+
+    /// <summary>Nearest-rank percentile: the smallest sample with at least p of the samples at or below it.</summary>
+    public static double Percentile(double[] sorted, double p) =>
+        sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+}
+
+/// <summary>
+/// Reads another process's CPU time and memory from procfs, so the broker's cost is measured in the broker's
+/// own process, not in the load generator that shares the machine with it.
+/// </summary>
+internal static class ProcFs
+{
+    private static readonly Lazy<int> ClockTicks = new(ReadClockTicks);
+
+    /// <summary>utime + stime of the process (all its threads), from /proc/&lt;pid&gt;/stat.</summary>
+    public static TimeSpan CpuTime(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        // The command name may contain spaces and parentheses: the fields proper start after the last ')'.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return TimeSpan.FromSeconds((double)ticks / ClockTicks.Value);
+    }
+
+    /// <summary>Resident set size in KiB (VmRSS).</summary>
+    public static long RssKiB(int pid) => StatusField(pid, "VmRSS:");
+
+    /// <summary>Peak resident set size in KiB (VmHWM).</summary>
+    public static long PeakRssKiB(int pid) => StatusField(pid, "VmHWM:");
+
+    private static long StatusField(int pid, string name)
+    {
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith(name, StringComparison.Ordinal))
+            {
+                return long.Parse(line[name.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return -1;
+    }
+
+    private static int ReadClockTicks()
+    {
+        using var getconf = Process.Start(new ProcessStartInfo("getconf", "CLK_TCK") { RedirectStandardOutput = true })!;
+        var text = getconf.StandardOutput.ReadToEnd().Trim();
+        getconf.WaitForExit();
+        return int.TryParse(text, CultureInfo.InvariantCulture, out var hz) && hz > 0 ? hz : 100;
+    }
+}
+
+/// <summary>CPU consumed by a set of processes over a window: broker, Redis, and this load generator.</summary>
+internal sealed class CpuWindow
+{
+    private readonly int _brokerPid;
+    private readonly int _redisPid;
+    private readonly TimeSpan _broker0;
+    private readonly TimeSpan _redis0;
+    private readonly TimeSpan _self0;
+
+    public CpuWindow(int brokerPid, int redisPid)
+    {
+        _brokerPid = brokerPid;
+        _redisPid = redisPid;
+        _broker0 = brokerPid > 0 ? ProcFs.CpuTime(brokerPid) : TimeSpan.Zero;
+        _redis0 = redisPid > 0 ? ProcFs.CpuTime(redisPid) : TimeSpan.Zero;
+        _self0 = Process.GetCurrentProcess().TotalProcessorTime;
+    }
+
+    public (TimeSpan Broker, TimeSpan Redis, TimeSpan LoadGenerator) Elapsed() =>
+        (_brokerPid > 0 ? ProcFs.CpuTime(_brokerPid) - _broker0 : TimeSpan.Zero,
+         _redisPid > 0 ? ProcFs.CpuTime(_redisPid) - _redis0 : TimeSpan.Zero,
+         Process.GetCurrentProcess().TotalProcessorTime - _self0);
+}

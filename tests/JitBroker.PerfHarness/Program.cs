@@ -1,0 +1,118 @@
+using JitBroker.Attestation;
+using JitBroker.PerfHarness;
+using JitBroker.Redis;
+
+// Issue 10's performance harness: the floor (three irreducible operations, in process), the broker (a separate
+// process, RequestCredential over gRPC at several concurrencies, audit fsync Always and Interval), EndTask of ten
+// JWT leases, revocation lag for 100k expiring leases, start-up time and RSS against active leases.
+// Run through scripts/perf.sh, which builds Release and owns the Redis server.
+if (!OperatingSystem.IsLinux())
+{
+    await Console.Error.WriteLineAsync("The harness reads broker CPU and memory from /proc: it runs on Linux only.");
+    return 2;
+}
+
+HarnessOptions options;
+try
+{
+    options = HarnessOptions.Parse(args);
+}
+catch (ArgumentException ex)
+{
+    await Console.Error.WriteLineAsync(ex.Message);
+    return 2;
+}
+
+var work = Directory.CreateTempSubdirectory("jitbroker-perf-").FullName;
+var dataDirectory = Path.Combine(work, "data");
+Directory.CreateDirectory(dataDirectory).UnixFileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+using var dev = DevTrustDomain.LoadOrCreate(Path.Combine(dataDirectory, "dev-trust-domain"), TimeProvider.System);
+await using var redis = new RedisConnection(new RedisOptions { Endpoint = options.Redis, CommandTimeout = TimeSpan.FromSeconds(30) });
+await redis.ConnectAsync();
+var redisPid = await RedisAdmin.ProcessIdAsync(redis);
+await RedisAdmin.FlushAsync(redis);
+
+var machine = await MachineInfo.ReadAsync(redis);
+Console.WriteLine($"# JitBroker performance harness — {machine.Cpu}, {machine.Cores} cores, {machine.RamGiB:0.0} GiB, .NET {machine.Dotnet}, Redis {machine.Redis}, {machine.Date}");
+var results = new HarnessResults { Label = options.Label, Machine = machine };
+
+if (options.Phases.Contains("floor"))
+{
+    Console.WriteLine("\n## Floor (in process, no gRPC, all cores)");
+    results.Floor = await new Floor(options, dev, work, redis, redisPid).RunAsync();
+    foreach (var op in new[] { results.Floor.Verify, results.Floor.Sign, results.Floor.LeaseWrite })
+    {
+        Console.WriteLine($"  {op.Name,-24} {op.OpsPerSecond,10:N0} ops/s   harness CPU {op.HarnessCpuUsPerOp,6:0.0} µs/op   redis CPU {op.RedisCpuUsPerOp,5:0.0} µs/op");
+    }
+
+    Console.WriteLine($"  floor per issuance       {results.Floor.IssuancesPerSecond,10:N0} issuances/s");
+}
+
+foreach (var (phase, policy) in new[] { ("broker", "Always"), ("interval", "Interval") })
+{
+    if (!options.Phases.Contains(phase))
+    {
+        continue;
+    }
+
+    await RedisAdmin.FlushAsync(redis);
+    Console.WriteLine($"\n## Broker process, RequestCredential over gRPC, audit FsyncPolicy={policy}");
+    var settings = new Dictionary<string, string> { ["JitBroker:Audit:FsyncPolicy"] = policy };
+    await using var broker = await BrokerProcess.StartAsync(options, dataDirectory, settings, "broker-" + phase);
+    using var client = new AgentClient(broker.GrpcUri);
+    var load = new CredentialLoad(client, dev);
+    await load.RunAsync(8, TimeSpan.FromSeconds(3), broker.Pid, redisPid, 15000); // JIT and connection warm-up, not recorded
+    var run = new BrokerRun(policy, []);
+    var expected = 15000.0;
+    Console.WriteLine("  conc   req/s     p50 ms   p99 ms  p99.9 ms  broker CPU µs/req  redis µs/req  loadgen µs/req  errors");
+    foreach (var level in options.Levels)
+    {
+        var r = await load.RunAsync(level, options.LevelDuration, broker.Pid, redisPid, expected);
+        expected = Math.Max(1000, r.Throughput);
+        run.Levels.Add(r);
+        Console.WriteLine($"  {level,4} {r.Throughput,8:N0} {r.Latency.P50,9:0.00} {r.Latency.P99,8:0.00} {r.Latency.P999,9:0.00} {r.BrokerCpuUsPerRequest,18:0} {r.RedisCpuUsPerRequest,13:0} {r.LoadGeneratorCpuUsPerRequest,15:0}  {r.Errors}{(r.FirstError is null ? "" : " " + r.FirstError)}");
+    }
+
+    results.Broker.Add(run);
+    if (phase == "broker" && options.Phases.Contains("endtask"))
+    {
+        Console.WriteLine($"\n## EndTask of a task with {EndTaskBench.LeasesPerTask} JWT leases (FsyncPolicy={policy}, one task at a time)");
+        results.EndTask = await EndTaskBench.RunAsync(client, load, options.EndTaskTasks, 50);
+        var e = results.EndTask;
+        Console.WriteLine($"  {e.Tasks} tasks: p50 {e.Latency.P50:0.00} ms, p99 {e.Latency.P99:0.00} ms, p99.9 {e.Latency.P999:0.00} ms, failures {e.Failures} {e.FirstFailure}");
+    }
+}
+
+if (results.Floor is not null && results.Broker.Count > 0)
+{
+    foreach (var run in results.Broker)
+    {
+        var best = run.Levels.MaxBy(l => l.Throughput)!;
+        Console.WriteLine($"\nratio broker ÷ floor ({run.Audit}): {best.Throughput:N0} / {results.Floor.IssuancesPerSecond:N0} = {best.Throughput / results.Floor.IssuancesPerSecond:P1} (best at concurrency {best.Concurrency})");
+    }
+}
+
+if (options.Phases.Contains("revocation"))
+{
+    var seedRate = results.Floor?.LeaseWrite.OpsPerSecond ?? 10_000;
+    foreach (var interval in options.SweepIntervals)
+    {
+        Console.WriteLine($"\n## Revocation lag, {options.RevocationLeases:N0} leases expiring within 10 s, SweepInterval={interval}");
+        var r = await RevocationLagBench.RunAsync(options, redis, redisPid, dataDirectory, interval, seedRate);
+        results.Revocation.Add(r);
+        Console.WriteLine($"  revoked {r.Revoked:N0}, not revoked {r.NotRevoked}; lag p50 {r.LagMs.P50:0} ms, p99 {r.LagMs.P99:0} ms, p99.9 {r.LagMs.P999:0} ms, max {r.LagMs.Max:0} ms; drained {r.DrainedAfterLastExpirySeconds:0.00} s after the last expiry; broker CPU {r.BrokerCpuSeconds:0.0} s");
+    }
+}
+
+if (options.Phases.Contains("startup"))
+{
+    Console.WriteLine("\n## Start-up time and broker RSS vs active leases");
+    results.Startup = await StartupBench.RunAsync(options, redis, redisPid, dataDirectory, dev);
+}
+
+await RedisAdmin.FlushAsync(redis);
+Directory.CreateDirectory(options.OutputDirectory);
+var written = Report.Write(results, options);
+Console.WriteLine($"\nwrote {string.Join(", ", written)}");
+Directory.Delete(work, recursive: true);
+return 0;

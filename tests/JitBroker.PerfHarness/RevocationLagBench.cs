@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using System.Globalization;
+using JitBroker.Leases.Redis;
+using JitBroker.Redis;
+
+namespace JitBroker.PerfHarness;
+
+internal sealed record RevocationLagResult(
+    string SweepInterval, int Leases, double ExpiryWindowSeconds, double SeedSeconds, int Revoked, int NotRevoked,
+    LatencySummary LagMs, double DrainedAfterLastExpirySeconds, double BrokerCpuSeconds, double RedisCpuSeconds, long BrokerPeakRssKiB);
+
+/// <summary>
+/// Revocation lag: N leases written through the real store with expiries spread evenly over a window, a broker
+/// process sweeping them; per lease, lag = the revoked-at time the broker recorded − the lease's expiry (both in
+/// the lease hash: <c>ra</c> and <c>e</c>, milliseconds).
+/// </summary>
+internal static class RevocationLagBench
+{
+    public static async Task<RevocationLagResult> RunAsync(HarnessOptions options, IRedisConnection redis, int redisPid, string dataDirectory,
+        string sweepInterval, double seedRatePerSecond)
+    {
+        await RedisAdmin.FlushAsync(redis).ConfigureAwait(false);
+        var settings = new Dictionary<string, string>
+        {
+            ["JitBroker:Audit:FsyncPolicy"] = "Always",
+            ["JitBroker:Revocation:SweepInterval"] = sweepInterval,
+        };
+        await using var broker = await BrokerProcess.StartAsync(options, dataDirectory, settings, "broker-revocation").ConfigureAwait(false);
+        var store = new RedisLeaseStore(redis, "jitbroker:");
+        var n = options.RevocationLeases;
+        var window = TimeSpan.FromSeconds(10);
+
+        // Expiries start once seeding is surely done, so no lease is due while the harness is still writing.
+        var lead = TimeSpan.FromSeconds(Math.Max(5, (1.5 * n / seedRatePerSecond) + 2));
+        var now = TimeProvider.System.GetUtcNow();
+        var first = now + lead;
+        var seedWatch = Stopwatch.StartNew();
+        var ids = await LeaseSeeder.SeedAsync(store, n, i => first + (window * ((double)i / n)), now).ConfigureAwait(false);
+        var seedSeconds = seedWatch.Elapsed.TotalSeconds;
+        if (TimeProvider.System.GetUtcNow() >= first)
+        {
+            throw new InvalidOperationException("Seeding took longer than the lead time; leases were due before all were written.");
+        }
+
+        var cpu = new CpuWindow(broker.Pid, redisPid);
+        var last = first + window;
+        await Task.Delay(last - TimeProvider.System.GetUtcNow() + TimeSpan.FromMilliseconds(50)).ConfigureAwait(false);
+        var drainWatch = Stopwatch.StartNew();
+        while (await RedisAdmin.CardAsync(redis, "jitbroker:due").ConfigureAwait(false) > 0 && drainWatch.Elapsed < TimeSpan.FromMinutes(3))
+        {
+            await Task.Delay(20).ConfigureAwait(false);
+        }
+
+        var drained = (TimeProvider.System.GetUtcNow() - last).TotalSeconds;
+        var (brokerCpu, redisCpu, _) = cpu.Elapsed();
+        var peak = broker.PeakRssKiB;
+
+        var lags = new double[n];
+        var revoked = 0;
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < n)
+            {
+                var fields = (await redis.ExecuteAsync("HMGET", [$"jitbroker:lease:{{{ids[i]}}}", "e", "ra"]).ConfigureAwait(false)).AsArray();
+                if (fields[1].IsNull)
+                {
+                    lags[i] = double.NaN;
+                    continue;
+                }
+
+                lags[i] = long.Parse(fields[1].AsString()!, CultureInfo.InvariantCulture) - long.Parse(fields[0].AsString()!, CultureInfo.InvariantCulture);
+                Interlocked.Increment(ref revoked);
+            }
+        })).ConfigureAwait(false);
+
+        var measured = lags.Where(l => !double.IsNaN(l)).ToArray();
+        return new RevocationLagResult(sweepInterval, n, window.TotalSeconds, seedSeconds, revoked, n - revoked,
+            LatencySummary.FromMilliseconds(measured), drained, brokerCpu.TotalSeconds, redisCpu.TotalSeconds, peak);
+    }
+}

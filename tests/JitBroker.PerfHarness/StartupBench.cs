@@ -1,0 +1,55 @@
+using System.Diagnostics;
+using JitBroker.Attestation;
+using JitBroker.Leases.Redis;
+using JitBroker.Redis;
+
+namespace JitBroker.PerfHarness;
+
+internal sealed record StartupPoint(
+    long ActiveLeases, double StartupMs, long RssReadyKiB, long RssAfterLoadKiB, long PeakRssKiB, int LoadRequests, double RedisBytesPerLease);
+
+/// <summary>
+/// Start-up time and broker memory against the number of active leases in Redis. The broker keeps nothing per
+/// lease in memory (the Redis due set is the schedule), so neither should grow with the count. Leases are added
+/// cumulatively between broker starts; each start is a cold process.
+/// </summary>
+internal static class StartupBench
+{
+    public static async Task<List<StartupPoint>> RunAsync(HarnessOptions options, IRedisConnection redis, int redisPid, string dataDirectory, DevTrustDomain dev)
+    {
+        await RedisAdmin.FlushAsync(redis).ConfigureAwait(false);
+        var store = new RedisLeaseStore(redis, "jitbroker:");
+        var points = new List<StartupPoint>();
+        long active = 0;
+        var baseMemory = await RedisAdmin.UsedMemoryAsync(redis).ConfigureAwait(false);
+        foreach (var target in options.StartupLeases)
+        {
+            if (target > active)
+            {
+                var now = TimeProvider.System.GetUtcNow();
+                // Long-lived, so none expires (or is swept) during the measurement.
+                await LeaseSeeder.SeedAsync(store, (int)(target - active), _ => now.AddHours(3), now).ConfigureAwait(false);
+                active = target;
+            }
+
+            var used = await RedisAdmin.UsedMemoryAsync(redis).ConfigureAwait(false);
+            var due = await RedisAdmin.CardAsync(redis, "jitbroker:due").ConfigureAwait(false);
+            var settings = new Dictionary<string, string> { ["JitBroker:Audit:FsyncPolicy"] = "Always" };
+            await using var broker = await BrokerProcess.StartAsync(options, dataDirectory, settings, "broker-startup").ConfigureAwait(false);
+            var startup = broker.StartupTime;
+            await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            var rssReady = broker.RssKiB;
+
+            using var client = new AgentClient(broker.GrpcUri);
+            var load = new CredentialLoad(client, dev);
+            var level = await load.RunAsync(8, options.StartupLoad, broker.Pid, redisPid, 8000).ConfigureAwait(false);
+            // Let a background GC settle so the reading is the steady state, not a transient peak.
+            await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            points.Add(new StartupPoint(due, startup.TotalMilliseconds, rssReady, broker.RssKiB, broker.PeakRssKiB, level.Requests,
+                due == 0 ? 0 : (double)(used - baseMemory) / due));
+            Console.WriteLine($"  {due,9:N0} active leases: ready in {startup.TotalMilliseconds:0} ms, RSS {rssReady / 1024.0:0.0} MiB ready, {broker.RssKiB / 1024.0:0.0} MiB after {level.Requests} requests");
+        }
+
+        return points;
+    }
+}
