@@ -52,6 +52,19 @@ for proj in tests/*.Tests/*.Tests.csproj; do
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); suites_failed=$((suites_failed + 1)); fi
 done
 
+# --- the shipped example policy set, through the operator's own tool ---
+log "jitctl policy test examples/policies"
+policy_out="$results/policy-examples.log"
+dotnet src/JitBroker.Cli/bin/Release/net10.0/jitctl.dll policy test examples/policies >"$policy_out" 2>&1
+policy_rc=$?
+grep -E "^FAIL" "$policy_out" | head -20
+line=$(grep -E "^[0-9]+ passed, [0-9]+ failed" "$policy_out" | tail -1)
+echo "  ${line:-no summary (rc=$policy_rc)}"
+if [ -n "$line" ]; then
+  passed=$((passed + $(cut -d' ' -f1 <<<"$line"))); failed=$((failed + $(cut -d' ' -f3 <<<"$line")))
+fi
+if [ "$policy_rc" -ne 0 ] && { [ -z "$line" ] || [ "$(cut -d' ' -f3 <<<"$line")" -eq 0 ]; }; then failed=$((failed + 1)); fi
+
 echo
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

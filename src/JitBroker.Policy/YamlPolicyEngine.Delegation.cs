@@ -60,7 +60,7 @@ public sealed partial class YamlPolicyEngine : IDelegationPolicy
             }
 
             (ruleIds ??= []).Add(entry.Id);
-            maxDepth = Math.Max(maxDepth, entry.MaxDepth);
+            maxDepth = entry.MaxDepth;
         }
 
         return ruleIds is null

@@ -67,6 +67,11 @@ internal static class BrokerServices
 
         services.AddSingleton<BrokerMetrics>();
         services.AddSingleton<PrometheusExporter>();
+        if (settings.Telemetry.OtlpEndpoint is { } otlp)
+        {
+            services.AddSingleton(_ => OtlpMetrics.Create(settings.Telemetry, otlp));
+        }
+
         services.AddSingleton(new RetryBackoff(settings.Broker.RetryInitialDelay, settings.Broker.RetryMaxDelay));
         services.AddSingleton<LeaseRevoker>();
         services.AddSingleton<ApprovalService>();
@@ -109,6 +114,8 @@ internal static class BrokerServices
             BrokerStartup.LogEmbeddedProfile(log, DevTrustDomain.Name);
         }
 
+        // Exporters listen from the start (the Meter is created with the broker below).
+        _ = services.GetService<OpenTelemetry.Metrics.MeterProvider>();
         try
         {
             _ = services.GetRequiredService<IPolicyEngine>();

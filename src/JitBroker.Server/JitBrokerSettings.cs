@@ -50,6 +50,8 @@ public sealed class JitBrokerSettings
 
     public AdminOptions Admin { get; set; } = new();
 
+    public TelemetrySettings Telemetry { get; set; } = new();
+
     public bool IsEmbedded => string.Equals(Profile, Profiles.Embedded, StringComparison.Ordinal);
 
     public bool UsesRedis => string.Equals(Leases.Store, LeaseStoreSettings.Redis, StringComparison.Ordinal);
@@ -95,4 +97,37 @@ public sealed class LeaseStoreSettings
 
     /// <summary><c>memory</c> (embedded, one node, lost on restart) or <c>redis</c> (production, many replicas).</summary>
     public string Store { get; set; } = Memory;
+}
+
+/// <summary>Metrics export besides <c>/metrics</c>: OTLP push when an endpoint is configured.</summary>
+public sealed class TelemetrySettings
+{
+    /// <summary>
+    /// OTLP endpoint. For <c>HttpProtobuf</c> the full URL including the path (for example
+    /// <c>http://otel-collector:4318/v1/metrics</c>); for <c>Grpc</c> the collector's base address (port 4317).
+    /// </summary>
+    public Uri? OtlpEndpoint { get; set; }
+
+    /// <summary><c>HttpProtobuf</c> (default) or <c>Grpc</c>.</summary>
+    public string OtlpProtocol { get; set; } = "HttpProtobuf";
+
+    public TimeSpan OtlpExportInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    public IEnumerable<string> Validate()
+    {
+        if (OtlpEndpoint is { } endpoint && (!endpoint.IsAbsoluteUri || endpoint.Scheme is not ("http" or "https")))
+        {
+            yield return "JitBroker:Telemetry:OtlpEndpoint must be an absolute http(s) URL.";
+        }
+
+        if (OtlpProtocol is not ("HttpProtobuf" or "Grpc"))
+        {
+            yield return "JitBroker:Telemetry:OtlpProtocol must be HttpProtobuf or Grpc.";
+        }
+
+        if (OtlpExportInterval < TimeSpan.FromMilliseconds(100) || OtlpExportInterval > TimeSpan.FromMinutes(10))
+        {
+            yield return "JitBroker:Telemetry:OtlpExportInterval must be between 100 ms and 10 minutes.";
+        }
+    }
 }

@@ -55,6 +55,7 @@ public static class SettingsValidator
         errors.AddRange(s.Policy.Validate());
         errors.AddRange(s.Audit.Validate().Select(e => "JitBroker:Audit: " + e));
         errors.AddRange(s.Admin.Validate().Select(e => "JitBroker:" + e));
+        errors.AddRange(s.Telemetry.Validate());
         if (s.Vault.Address is not null)
         {
             errors.AddRange(s.Vault.Validate().Select(e => "JitBroker:Vault: " + e));

@@ -62,22 +62,14 @@ public sealed class StartupTimeTests
     private static async Task<(bool, TimeSpan, long, long)> StartOnceAsync(BrokerFleet fleet, string name, bool isFull,
         RedisServerProcess redis, LeaseLedger ledger, CancellationToken cancellationToken)
     {
-        var commands = await NonPingCallsAsync(ledger, cancellationToken);
-        var bytes = await BytesOutAsync(ledger, cancellationToken);
+        var commands = await ledger.CommandCallsAsync(cancellationToken);
+        var bytes = await ledger.BytesSentAsync(cancellationToken);
         await using var broker = fleet.Start(name, redis.Endpoint);
         var ready = await broker.WaitReadyAsync(TimeSpan.FromSeconds(60), cancellationToken);
         broker.Kill();
         // Minus the INFO calls this method itself makes in between.
-        var ranCommands = await NonPingCallsAsync(ledger, cancellationToken) - commands - 1;
-        var sentBytes = await BytesOutAsync(ledger, cancellationToken) - bytes;
+        var ranCommands = await ledger.CommandCallsAsync(cancellationToken) - commands - 1;
+        var sentBytes = await ledger.BytesSentAsync(cancellationToken) - bytes;
         return (isFull, ready, ranCommands, sentBytes);
     }
-
-    private static async Task<long> NonPingCallsAsync(LeaseLedger ledger, CancellationToken cancellationToken) =>
-        (await ledger.InfoAsync("commandstats", cancellationToken))
-            .Where(s => s.Key is not "cmdstat_ping")
-            .Sum(s => long.Parse(s.Value.Split(',')[0]["calls=".Length..], CultureInfo.InvariantCulture));
-
-    private static async Task<long> BytesOutAsync(LeaseLedger ledger, CancellationToken cancellationToken) =>
-        long.Parse((await ledger.InfoAsync("stats", cancellationToken))["total_net_output_bytes"], CultureInfo.InvariantCulture);
 }

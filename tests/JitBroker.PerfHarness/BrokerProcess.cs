@@ -51,6 +51,12 @@ internal sealed class BrokerProcess : IAsyncDisposable
             UseShellExecute = false,
         };
         info.ArgumentList.Add(Path.GetFullPath(options.BrokerDll));
+        foreach (var variable in options.BrokerEnvironment)
+        {
+            var eq = variable.IndexOf('=', StringComparison.Ordinal);
+            info.Environment[variable[..eq]] = variable[(eq + 1)..];
+        }
+
         var all = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["JitBroker:Profile"] = "embedded",

@@ -10,7 +10,7 @@ namespace JitBroker.PerfHarness;
 /// <summary>One concurrency level of RequestCredential against the broker process.</summary>
 internal sealed record LevelResult(
     int Concurrency, double Seconds, int Requests, int Errors, string? FirstError, double Throughput, LatencySummary Latency,
-    double BrokerCpuUsPerRequest, double RedisCpuUsPerRequest, double LoadGeneratorCpuUsPerRequest, double BrokerCoresBusy);
+    double BrokerCpuUsPerRequest, double RedisCpuUsPerRequest, double LoadGeneratorCpuUsPerRequest, double BrokerCoresBusy, double OtherProcessesCoresBusy, double LoadAverage);
 
 /// <summary>The agent side: our own gRPC client (src/JitBroker.Wire) with a JWT-SVID in the authorization metadata.</summary>
 internal sealed class AgentClient(Uri broker) : IDisposable
@@ -90,10 +90,12 @@ internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev)
         await Task.WhenAll(workers).ConfigureAwait(false);
         var seconds = watch.Elapsed.TotalSeconds;
         var (broker, redis, self) = cpu.Elapsed();
+        var others = cpu.Others();
         var all = latencies.SelectMany(l => l).ToArray();
         var n = Math.Max(1, all.Length);
         return new LevelResult(concurrency, seconds, all.Length, errors, firstError, all.Length / seconds, LatencySummary.FromTicks(all),
-            broker.TotalMicroseconds / n, redis.TotalMicroseconds / n, self.TotalMicroseconds / n, broker.TotalSeconds / seconds);
+            broker.TotalMicroseconds / n, redis.TotalMicroseconds / n, self.TotalMicroseconds / n, broker.TotalSeconds / seconds,
+            others.TotalSeconds / seconds, ProcFs.LoadAverage());
     }
 
     public string Mint() => dev.MintSvid(LeaseFactory.AgentId, "jitbroker", TimeSpan.FromMinutes(30));

@@ -9,7 +9,11 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace JitBroker.PerfHarness;
 
 /// <summary>One irreducible operation measured on all cores: throughput and CPU per operation.</summary>
-internal sealed record FloorOp(string Name, string Method, long Operations, double Seconds, double OpsPerSecond, double HarnessCpuUsPerOp, double RedisCpuUsPerOp);
+internal sealed record FloorOp(string Name, string Method, long Operations, double Seconds, double OpsPerSecond, double HarnessCpuUsPerOp, double RedisCpuUsPerOp)
+{
+    /// <summary>Cores busy with other processes during the measurement (noise).</summary>
+    public double OtherProcessesCoresBusy { get; init; }
+}
 
 internal sealed record FloorResult(int Threads, int LeaseWritesInFlight, FloorOp Verify, FloorOp Sign, FloorOp LeaseWrite)
 {
@@ -109,9 +113,10 @@ internal sealed class Floor(HarnessOptions options, DevTrustDomain dev, string s
 
         var seconds = watch.Elapsed.TotalSeconds;
         var (_, redisCpu, self) = cpu.Elapsed();
+        var others = cpu.Others().TotalSeconds / seconds;
         await RedisAdmin.FlushAsync(redis).ConfigureAwait(false);
         return new FloorOp("Redis lease write", $"RedisLeaseStore.PutAsync, {options.LeaseWritesInFlight} in flight on one connection",
-            count, seconds, count / seconds, self.TotalMicroseconds / count, redisCpu.TotalMicroseconds / count);
+            count, seconds, count / seconds, self.TotalMicroseconds / count, redisCpu.TotalMicroseconds / count) { OtherProcessesCoresBusy = others };
     }
 
     private FloorOp MeasureCpuBound(string name, string method, int threads, Action<int> operation)
@@ -122,7 +127,7 @@ internal sealed class Floor(HarnessOptions options, DevTrustDomain dev, string s
         var count = RunThreads(threads, options.FloorDuration, operation, out _);
         var seconds = watch.Elapsed.TotalSeconds;
         var (_, _, self) = cpu.Elapsed();
-        return new FloorOp(name, method, count, seconds, count / seconds, self.TotalMicroseconds / count, 0);
+        return new FloorOp(name, method, count, seconds, count / seconds, self.TotalMicroseconds / count, 0) { OtherProcessesCoresBusy = cpu.Others().TotalSeconds / seconds };
     }
 
     private static long RunThreads(int threads, TimeSpan duration, Action<int> operation, out double seconds)

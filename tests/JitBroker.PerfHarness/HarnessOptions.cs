@@ -37,6 +37,9 @@ internal sealed class HarnessOptions
     /// <summary>Phases to run: floor, broker, interval, endtask, revocation, startup.</summary>
     public IReadOnlySet<string> Phases { get; init; } = new HashSet<string>(["floor", "broker", "interval", "endtask", "revocation", "startup"]);
 
+    /// <summary>Extra environment for the broker process (NAME=value), e.g. DOTNET_PerfMapEnabled=1 for perf.</summary>
+    public IReadOnlyList<string> BrokerEnvironment { get; init; } = [];
+
     public static HarnessOptions Parse(string[] args)
     {
         string? Get(string name)
@@ -65,6 +68,7 @@ internal sealed class HarnessOptions
             RevocationLeases = Get("--revocation-leases") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : defaults.RevocationLeases,
             SweepIntervals = Get("--sweep-intervals") is { } w ? w.Split(',') : defaults.SweepIntervals,
             StartupLeases = Get("--startup-leases") is { } u ? [.. u.Split(',').Select(v => long.Parse(v, CultureInfo.InvariantCulture))] : defaults.StartupLeases,
+            BrokerEnvironment = args.Select((a, i) => (a, i)).Where(x => x.a == "--broker-env" && x.i + 1 < args.Length).Select(x => args[x.i + 1]).ToList(),
             Phases = Get("--phases") is { } p ? new HashSet<string>(p.Split(',')) : defaults.Phases,
         };
     }

@@ -43,6 +43,24 @@ internal static class ProcFs
         return TimeSpan.FromSeconds((double)ticks / ClockTicks.Value);
     }
 
+    /// <summary>Busy CPU time of the whole machine (every process), from /proc/stat.</summary>
+    public static TimeSpan MachineBusy()
+    {
+        var cpu = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
+        long busy = 0;
+        for (var i = 1; i <= 8 && i < cpu.Length; i++)
+        {
+            busy += i is 4 or 5 ? 0 : long.Parse(cpu[i], CultureInfo.InvariantCulture);
+        }
+
+        return TimeSpan.FromSeconds((double)busy / ClockTicks.Value);
+    }
+
+    /// <summary>The 1-minute load average: how busy the machine was with work that is not ours.</summary>
+    public static double LoadAverage() =>
+        double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture);
+
     /// <summary>Resident set size in KiB (VmRSS).</summary>
     public static long RssKiB(int pid) => StatusField(pid, "VmRSS:");
 
@@ -79,6 +97,7 @@ internal sealed class CpuWindow
     private readonly TimeSpan _broker0;
     private readonly TimeSpan _redis0;
     private readonly TimeSpan _self0;
+    private readonly TimeSpan _machine0;
 
     public CpuWindow(int brokerPid, int redisPid)
     {
@@ -87,6 +106,15 @@ internal sealed class CpuWindow
         _broker0 = brokerPid > 0 ? ProcFs.CpuTime(brokerPid) : TimeSpan.Zero;
         _redis0 = redisPid > 0 ? ProcFs.CpuTime(redisPid) : TimeSpan.Zero;
         _self0 = Process.GetCurrentProcess().TotalProcessorTime;
+        _machine0 = ProcFs.MachineBusy();
+    }
+
+    /// <summary>CPU the rest of the machine (other people's builds and tests) used in the window: noise in our numbers.</summary>
+    public TimeSpan Others()
+    {
+        var (broker, redis, self) = Elapsed();
+        var others = ProcFs.MachineBusy() - _machine0 - broker - redis - self;
+        return others < TimeSpan.Zero ? TimeSpan.Zero : others;
     }
 
     public (TimeSpan Broker, TimeSpan Redis, TimeSpan LoadGenerator) Elapsed() =>

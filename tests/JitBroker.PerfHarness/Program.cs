@@ -42,7 +42,7 @@ if (options.Phases.Contains("floor"))
     results.Floor = await new Floor(options, dev, work, redis, redisPid).RunAsync();
     foreach (var op in new[] { results.Floor.Verify, results.Floor.Sign, results.Floor.LeaseWrite })
     {
-        Console.WriteLine($"  {op.Name,-24} {op.OpsPerSecond,10:N0} ops/s   harness CPU {op.HarnessCpuUsPerOp,6:0.0} µs/op   redis CPU {op.RedisCpuUsPerOp,5:0.0} µs/op");
+        Console.WriteLine($"  {op.Name,-24} {op.OpsPerSecond,10:N0} ops/s   harness CPU {op.HarnessCpuUsPerOp,6:0.0} µs/op   redis CPU {op.RedisCpuUsPerOp,5:0.0} µs/op   others {op.OtherProcessesCoresBusy:0.00} cores");
     }
 
     Console.WriteLine($"  floor per issuance       {results.Floor.IssuancesPerSecond,10:N0} issuances/s");
@@ -64,13 +64,13 @@ foreach (var (phase, policy) in new[] { ("broker", "Always"), ("interval", "Inte
     await load.RunAsync(8, TimeSpan.FromSeconds(3), broker.Pid, redisPid, 15000); // JIT and connection warm-up, not recorded
     var run = new BrokerRun(policy, []);
     var expected = 15000.0;
-    Console.WriteLine("  conc   req/s     p50 ms   p99 ms  p99.9 ms  broker CPU µs/req  redis µs/req  loadgen µs/req  errors");
+    Console.WriteLine("  conc   req/s     p50 ms   p99 ms  p99.9 ms  broker CPU µs/req  redis µs/req  loadgen µs/req  others(cores)  errors");
     foreach (var level in options.Levels)
     {
         var r = await load.RunAsync(level, options.LevelDuration, broker.Pid, redisPid, expected);
         expected = Math.Max(1000, r.Throughput);
         run.Levels.Add(r);
-        Console.WriteLine($"  {level,4} {r.Throughput,8:N0} {r.Latency.P50,9:0.00} {r.Latency.P99,8:0.00} {r.Latency.P999,9:0.00} {r.BrokerCpuUsPerRequest,18:0} {r.RedisCpuUsPerRequest,13:0} {r.LoadGeneratorCpuUsPerRequest,15:0}  {r.Errors}{(r.FirstError is null ? "" : " " + r.FirstError)}");
+        Console.WriteLine($"  {level,4} {r.Throughput,8:N0} {r.Latency.P50,9:0.00} {r.Latency.P99,8:0.00} {r.Latency.P999,9:0.00} {r.BrokerCpuUsPerRequest,18:0} {r.RedisCpuUsPerRequest,13:0} {r.LoadGeneratorCpuUsPerRequest,15:0} {r.OtherProcessesCoresBusy,13:0.00}  {r.Errors}{(r.FirstError is null ? "" : " " + r.FirstError)}");
     }
 
     results.Broker.Add(run);

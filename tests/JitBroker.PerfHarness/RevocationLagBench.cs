@@ -75,6 +75,7 @@ internal static class RevocationLagBench
             }
         })).ConfigureAwait(false);
 
+        Console.WriteLine($"    (debug) first {first.ToUnixTimeMilliseconds()} last {last.ToUnixTimeMilliseconds()} drained {drained:0.000}s");
         var measured = lags.Where(l => !double.IsNaN(l)).ToArray();
         return new RevocationLagResult(sweepInterval, n, window.TotalSeconds, seedSeconds, revoked, n - revoked,
             LatencySummary.FromMilliseconds(measured), drained, brokerCpu.TotalSeconds, redisCpu.TotalSeconds, peak);

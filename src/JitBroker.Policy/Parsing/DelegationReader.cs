@@ -51,15 +51,13 @@ internal static class DelegationReader
         for (var i = 0; i < entries.Count; i++)
         {
             var (text, entryNode) = entries[i];
-            globs[i] = WorkerPattern(text) is { } problem
-                ? throw errors.At(entryNode, $"{field}: {problem}")
-                : GlobPattern.Parse(text);
+            globs[i] = WorkerPatternProblem(text) is { } problem ? throw errors.At(entryNode, $"{field}: {problem}") : GlobPattern.Parse(text);
         }
 
         return globs;
     }
 
-    private static string? WorkerPattern(string text)
+    private static string? WorkerPatternProblem(string text)
     {
         if (!GlobPattern.TryParse(text, out _, out var problem))
         {
@@ -68,6 +66,7 @@ internal static class DelegationReader
 
         if (text.StartsWith("spiffe://", StringComparison.Ordinal))
         {
+            // A literal, lowercase trust domain: spiffe://corp*/… would also match spiffe://corp.attacker.example/….
             return SpiffeIdPattern.TryParse(text, out _, out var spiffeProblem) ? null : spiffeProblem;
         }
 

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -83,7 +84,11 @@ internal sealed partial class PodLayout : IDisposable
 
         var temp = Path.Combine(dir, "..data_tmp");
         File.CreateSymbolicLink(temp, stamp);
-        File.Move(temp, Path.Combine(dir, "..data"), overwrite: true);
+        // rename(2) replaces the old ..data link atomically; File.Move would follow the link to its directory.
+        if (Rename(temp, Path.Combine(dir, "..data")) != 0)
+        {
+            throw new IOException($"rename ..data failed: errno {Marshal.GetLastPInvokeError()}");
+        }
     }
 
     public void Dispose()
@@ -254,6 +259,9 @@ internal sealed partial class PodLayout : IDisposable
         File.WriteAllText(path, content);
         File.SetUnixFileMode(path, mode);
     }
+
+    [LibraryImport("libc", EntryPoint = "rename", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Rename(string oldPath, string newPath);
 
     [GeneratedRegex(@"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)")]
     private static partial Regex Reference();

@@ -18,6 +18,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
     private readonly StreamWriter _log;
     private readonly Lock _logGate = new();
     private readonly long _startedAt;
+    private int _disposed;
 
     private BrokerProcess(Process process, StreamWriter log, string logPath, string name, int grpcPort, int httpPort, long startedAt)
     {
@@ -154,6 +155,11 @@ internal sealed class BrokerProcess : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
         Kill();
         _process.Dispose();
         lock (_logGate)

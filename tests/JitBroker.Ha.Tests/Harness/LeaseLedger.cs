@@ -131,11 +131,18 @@ internal sealed class LeaseLedger : IAsyncDisposable
     public async Task<long> UsedMemoryAsync(CancellationToken cancellationToken = default) =>
         long.Parse((await InfoAsync("memory", cancellationToken))["used_memory"], CultureInfo.InvariantCulture);
 
-    /// <summary>Commands Redis has run so far, counting those called inside scripts (INFO commandstats).</summary>
+    /// <summary>
+    /// Commands Redis has run so far, those called inside scripts included (INFO commandstats), except PING — the
+    /// readiness probe's, whose number only says how long someone polled.
+    /// </summary>
     public async Task<long> CommandCallsAsync(CancellationToken cancellationToken = default) =>
-        (await InfoAsync("commandstats", cancellationToken)).Values
-            .Select(v => v.Split(',').First(p => p.StartsWith("calls=", StringComparison.Ordinal)))
-            .Sum(p => long.Parse(p["calls=".Length..], CultureInfo.InvariantCulture));
+        (await InfoAsync("commandstats", cancellationToken))
+            .Where(s => s.Key is not "cmdstat_ping")
+            .Sum(s => long.Parse(s.Value.Split(',')[0]["calls=".Length..], CultureInfo.InvariantCulture));
+
+    /// <summary>Bytes Redis has sent to all clients so far (INFO stats total_net_output_bytes).</summary>
+    public async Task<long> BytesSentAsync(CancellationToken cancellationToken = default) =>
+        long.Parse((await InfoAsync("stats", cancellationToken))["total_net_output_bytes"], CultureInfo.InvariantCulture);
 
     /// <summary>Nearest-rank percentile of a sorted list.</summary>
     public static double Percentile(IReadOnlyList<double> sorted, double p) =>
