@@ -23,9 +23,13 @@ public sealed partial class PolicyReevaluator
     private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<PolicyReevaluator> _log;
+    private readonly IDelegationPolicy? _delegation;
 
-    public PolicyReevaluator(ILeaseStore leases, LeaseRevoker revoker, IAuditLog audit, BrokerOptions options, TimeProvider time, ILogger<PolicyReevaluator> log)
+    /// <param name="delegation">Judges delegated (child) leases; without it a delegated lease is never still granted.</param>
+    public PolicyReevaluator(ILeaseStore leases, LeaseRevoker revoker, IAuditLog audit, BrokerOptions options, TimeProvider time, ILogger<PolicyReevaluator> log,
+        IDelegationPolicy? delegation = null)
     {
+        _delegation = delegation;
         _leases = leases;
         _revoker = revoker;
         _audit = audit;
@@ -44,7 +48,10 @@ public sealed partial class PolicyReevaluator
             var result = await _leases.ListAsync(new LeaseQuery { State = LeaseState.Active, PageSize = 500, PageToken = page }, cancellationToken).ConfigureAwait(false);
             foreach (var lease in result.Leases)
             {
-                if (StillGranted(policy, lease))
+                var stillGranted = lease.ParentLeaseId is null
+                    ? StillGranted(policy, lease)
+                    : await DelegationStillAllowedAsync(policy as IDelegationPolicy ?? _delegation, lease, cancellationToken).ConfigureAwait(false);
+                if (stillGranted)
                 {
                     continue;
                 }
@@ -74,13 +81,58 @@ public sealed partial class PolicyReevaluator
             CredentialBroker.Covers(grant.Scope, lease.Scope) && grant.Ttl >= lifetime - TimeSpan.FromSeconds(1);
     }
 
+    /// <summary>
+    /// A delegated lease is judged by the delegation rules, not the credential rules (the worker holds the
+    /// planner's grant, not one of its own): the planner (as recorded on the parent) may still delegate this
+    /// action to this worker at this depth. Its parent is judged on its own, and revoking it takes the child.
+    /// </summary>
+    private async Task<bool> DelegationStillAllowedAsync(IDelegationPolicy? delegation, Lease lease, CancellationToken cancellationToken)
+    {
+        if (delegation is null || lease.ParentLeaseId is null)
+        {
+            return false;
+        }
+
+        var parent = await _leases.GetAsync(lease.ParentLeaseId, cancellationToken).ConfigureAwait(false);
+        if (parent is null)
+        {
+            return false;
+        }
+
+        var depth = 1;
+        for (var up = parent; up.ParentLeaseId is { } next && depth <= 32; depth++)
+        {
+            up = await _leases.GetAsync(next, cancellationToken).ConfigureAwait(false);
+            if (up is null)
+            {
+                return false;
+            }
+        }
+
+        var decision = delegation.Decide(AgentFacts.Rebuild(parent), lease.AgentId, lease.Scope.Action);
+        return decision.Allowed && depth <= decision.MaxDepth;
+    }
+
     private async Task HandleAsync(Lease lease, ReloadAction action, CancellationToken cancellationToken)
     {
         LogNoLongerGranted(_log, lease.LeaseId, lease.AgentId, action);
-        if (action == ReloadAction.Revoke &&
-            await _leases.TryClaimAsync(lease.LeaseId, _time.GetUtcNow(), _options.RevocationClaimTimeout, cancellationToken).ConfigureAwait(false) is { } claimed)
+        if (action == ReloadAction.Revoke)
         {
-            await _revoker.RevokeClaimedAsync(claimed, cancellationToken).ConfigureAwait(false);
+            // The lease and everything delegated from it: a child never outlives its parent's grant.
+            var queue = new Queue<string>([lease.LeaseId]);
+            while (queue.TryDequeue(out var id))
+            {
+                foreach (var child in await _leases.ListChildrenAsync(id, cancellationToken).ConfigureAwait(false))
+                {
+                    queue.Enqueue(child.LeaseId);
+                }
+
+                if (await _leases.TryClaimAsync(id, _time.GetUtcNow(), _options.RevocationClaimTimeout, cancellationToken).ConfigureAwait(false) is { } claimed)
+                {
+                    await _revoker.RevokeClaimedAsync(claimed, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
             return;
         }
 

@@ -60,7 +60,7 @@ public sealed partial class YamlPolicyEngine : IDelegationPolicy
             }
 
             (ruleIds ??= []).Add(entry.Id);
-            maxDepth = entry.MaxDepth;
+            maxDepth = Math.Max(maxDepth, entry.MaxDepth);
         }
 
         return ruleIds is null

@@ -61,7 +61,13 @@ internal static class BrokerServices
             services.AddJitBrokerInMemoryStores();
         }
 
-        // 7 audit
+        // 7 audit: the file is the chain; with Redis, every record is mirrored to this replica's stream too
+        if (settings.UsesRedis)
+        {
+            services.AddSingleton<IAuditSink>(sp => new MirroredAuditSink(new AuditFileSink(settings.Audit),
+                sp.GetRequiredService<IRedisConnection>(), $"{settings.Redis.KeyPrefix}audit:{Environment.MachineName}"));
+        }
+
         services.AddJitBrokerAudit(settings.Audit);
         services.AddSingleton<IAuditReader, FileAuditReader>();
 

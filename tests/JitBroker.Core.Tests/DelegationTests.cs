@@ -174,3 +174,53 @@ public sealed class DelegationTests
         Assert.That((await f.Leases.GetAsync(c2.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked));
     }
 }
+
+public sealed class DelegationReevaluationTests
+{
+    private const string Planner = PipelineFixture.Agent;
+    private const string W1 = "spiffe://example.org/workers/w1";
+
+    [Test]
+    public async Task A_reload_judges_delegated_leases_by_the_delegation_rules_and_cascades_revocation()
+    {
+        var f = new PipelineFixture();
+        f.DelegationPolicy.Rules.Add(("spiffe://example.org/**", "spiffe://example.org/workers/*", 3));
+        var root = await f.IssueAsync(PipelineFixture.Request("t1", tools: "zendesk"));
+        var (offer, _) = await f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], ["tickets/1"], null);
+        var child = await f.Broker.DelegateCredentialAsync(f.As(W1), offer);
+        // Credential rules allow the planner only: the worker has no rule of its own.
+        f.Decide = (agent, r) => agent.Id == Planner ? PipelineFixture.Allow(r, TimeSpan.FromMinutes(10)) : PolicyDecision.Deny("workers get nothing directly");
+        var policy = new Moq.Mock<IPolicyEngine>();
+        policy.Setup(p => p.Decide(Moq.It.IsAny<WorkloadIdentity>(), Moq.It.IsAny<CredentialRequest>()))
+            .Returns((WorkloadIdentity a, CredentialRequest r) => f.Decide(a, r));
+        var reevaluator = new PolicyReevaluator(f.Leases, f.Revoker, f.Audit, f.Options, f.Time,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<PolicyReevaluator>.Instance, f.DelegationPolicy);
+
+        Assert.That(await reevaluator.ReevaluateAsync(policy.Object, ReloadAction.Revoke), Is.Empty, "the delegation rule still holds");
+        Assert.That((await f.Leases.GetAsync(child.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Active));
+
+        f.Decide = (_, _) => PolicyDecision.Deny("tickets frozen");
+        var offending = await reevaluator.ReevaluateAsync(policy.Object, ReloadAction.Revoke);
+        Assert.That(offending, Does.Contain(root.Lease.LeaseId));
+        Assert.That((await f.Leases.GetAsync(child.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked), "the child goes with its parent");
+    }
+
+    [Test]
+    public async Task A_reload_that_withdraws_the_delegation_rule_revokes_only_the_delegated_lease()
+    {
+        var f = new PipelineFixture();
+        f.DelegationPolicy.Rules.Add(("spiffe://example.org/**", "spiffe://example.org/workers/*", 3));
+        var root = await f.IssueAsync(PipelineFixture.Request("t1", tools: "zendesk"));
+        var (offer, _) = await f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], ["tickets/1"], null);
+        var child = await f.Broker.DelegateCredentialAsync(f.As(W1), offer);
+        var policy = new Moq.Mock<IPolicyEngine>();
+        policy.Setup(p => p.Decide(Moq.It.IsAny<WorkloadIdentity>(), Moq.It.IsAny<CredentialRequest>()))
+            .Returns((WorkloadIdentity a, CredentialRequest r) => PipelineFixture.Allow(r, TimeSpan.FromMinutes(10)));
+        f.DelegationPolicy.Rules.Clear();
+        var reevaluator = new PolicyReevaluator(f.Leases, f.Revoker, f.Audit, f.Options, f.Time,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<PolicyReevaluator>.Instance, f.DelegationPolicy);
+
+        Assert.That(await reevaluator.ReevaluateAsync(policy.Object, ReloadAction.Revoke), Is.EqualTo(new[] { child.Lease.LeaseId }));
+        Assert.That((await f.Leases.GetAsync(root.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Active));
+    }
+}

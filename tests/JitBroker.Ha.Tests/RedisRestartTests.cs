@@ -14,9 +14,9 @@ namespace JitBroker.Ha.Tests;
 /// <remarks>
 /// The 10,000 leases are written straight into the store (pipelined <c>PutAsync</c>, the same script the broker
 /// runs) rather than through RequestCredential, so the test spends its time on the restart, not on minting. They
-/// expire evenly over two seconds that start after the restart. "On time": revoked no earlier than its expiry and
-/// at most <see cref="OnTime"/> after it (sweep interval 100 ms, plus draining 5,000 expiries a second on a
-/// loaded 2-core box).
+/// expire evenly over ten seconds that start after the restart (1,000 a second, about half of what one broker
+/// revokes per second on a busy 2-core box — see docs/benchmarks.md). "On time": revoked no earlier than its
+/// expiry and at most <see cref="OnTime"/> after it (sweep interval 100 ms plus queueing on a shared box).
 /// </remarks>
 [TestFixture]
 [NonParallelizable]
@@ -24,8 +24,8 @@ namespace JitBroker.Ha.Tests;
 public sealed class RedisRestartTests
 {
     private const int Leases = 10_000;
-    private static readonly TimeSpan Spread = TimeSpan.FromSeconds(5);
-    private static readonly TimeSpan OnTime = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan Spread = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan OnTime = TimeSpan.FromSeconds(3);
 
     [Test]
     public async Task Ten_thousand_active_leases_survive_a_redis_crash_and_restart_and_are_revoked_on_time(CancellationToken cancellationToken)

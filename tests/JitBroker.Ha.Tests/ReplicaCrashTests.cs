@@ -13,9 +13,10 @@ namespace JitBroker.Ha.Tests;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Scale: ~4 s of load from 16 concurrent agents (a few thousand leases on this 2-core box — whatever the two
-/// replicas grant), TTLs chosen so most leases expire together in a one-second burst, then 1 s TTLs while the
-/// survivor works alone. Claim deadline 2 s, sweep every 100 ms, batches of 100 with 4 revocations at a time
+/// Scale: ~4 s of load from 8 concurrent agents (one to three thousand leases on a 2-core box — whatever the two
+/// replicas grant), TTLs chosen so they expire together in a one-second burst, plus 3,000 leases written straight
+/// into the ledger that fall due in the same burst (so the replicas sweep a backlog of several batches each and
+/// the kill is reliably mid-sweep); then 1 s TTLs while the survivor works alone. Claim deadline 2 s, sweep every 100 ms, batches of 100 with 16 revocations at a time
 /// (small batches keep the killed replica's orphaned claims few and the survivor's own batches far inside their
 /// deadline — see "twice in effect" below).
 /// </para>
@@ -36,8 +37,10 @@ public sealed class ReplicaCrashTests
     private static readonly TimeSpan SweepInterval = TimeSpan.FromMilliseconds(100);
     private const int ParallelRevocations = 16;
 
+    private const int BurstLeases = 3000;
+
     /// <summary>Beyond TTL + claim deadline: sweep interval, the survivor draining the backlog alone, a loaded 2-core box.</summary>
-    private static readonly TimeSpan Slack = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan Slack = TimeSpan.FromSeconds(4);
 
     [Test]
     public async Task Every_lease_is_revoked_once_within_ttl_plus_claim_deadline_when_a_replica_is_killed_mid_sweep(CancellationToken cancellationToken)
@@ -52,14 +55,18 @@ public sealed class ReplicaCrashTests
             ["Revocation:BatchSize"] = "100",
             ["Revocation:MaxParallelRevocations"] = ParallelRevocations.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
+        await using var ledger = LeaseLedger.Connect(redis.Endpoint);
         var a = fleet.Start("replica-a", redis.Endpoint, settings);
         var b = fleet.Start("replica-b", redis.Endpoint, settings);
         await Task.WhenAll(a.WaitReadyAsync(TimeSpan.FromSeconds(60), cancellationToken), b.WaitReadyAsync(TimeSpan.FromSeconds(60), cancellationToken));
-        await using var ledger = LeaseLedger.Connect(redis.Endpoint);
 
         // Load: the first leases all expire in a burst one second wide, so both replicas sweep a backlog together.
+        // A backlog the two replicas cannot clear in a few batches makes "mid-sweep" certain rather than lucky: on
+        // top of what the agents are granted, BurstLeases written straight into the ledger fall due in the burst.
         var time = TimeProvider.System;
         var burstAt = time.GetUtcNow() + TimeSpan.FromSeconds(5);
+        await ledger.PutManyAsync(BurstLeases, i => LeaseLedger.NewLease(i, time.GetUtcNow(), burstAt + TimeSpan.FromMilliseconds(i % 500)),
+            cancellationToken: cancellationToken);
         var burstPhase = true;
         using var load = new CredentialLoad(fleet, [a, b], () =>
         {
@@ -67,8 +74,8 @@ public sealed class ReplicaCrashTests
             return burstPhase && untilBurst > TimeSpan.FromSeconds(1) ? untilBurst : TimeSpan.FromSeconds(1);
         });
         using var stopLoad = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var loading = load.RunAsync(workers: 16, stopLoad.Token);
-        await Task.Delay(TimeSpan.FromSeconds(4), cancellationToken);
+        var loading = load.RunAsync(workers: 8, stopLoad.Token);
+        await Task.Delay(burstAt - time.GetUtcNow() - TimeSpan.FromSeconds(1), cancellationToken);
         burstPhase = false;
         var grantedBeforeBurst = load.Granted.Count;
 
@@ -80,8 +87,8 @@ public sealed class ReplicaCrashTests
         {
             await Task.Delay(20, cancellationToken);
             var now = AuditTrail.Count(fleet.AuditPath("replica-a"));
-            var counts = await ledger.Store.CountByStateAsync(cancellationToken);
-            if (now > revokedByA && counts.GetValueOrDefault(LeaseState.Revoking) > 0 && counts.GetValueOrDefault(LeaseState.Active) > 100)
+            var backlog = (await ledger.Redis.ExecuteAsync("ZCOUNT", [LeaseLedger.KeyPrefix + "due", "-inf", time.GetUtcNow().ToUnixTimeMilliseconds()], cancellationToken)).AsInt64();
+            if (now > revokedByA && backlog >= 500)
             {
                 break;
             }

@@ -119,10 +119,16 @@ internal sealed class LedgerBenchmarks(IReadOnlyDictionary<string, string> broke
             throw new InvalidOperationException("Writing the leases took longer than planned; the measurement would be wrong.");
         }
 
+        var brokerCpu = Cpu.OfProcess(broker.Pid);
+        var redisCpu = await Cpu.OfRedisAsync(ledger);
         if (!await ledger.WaitForCountsAsync(LeaseLedger.NothingLeftToRevoke, firstExpiry + window + TimeSpan.FromMinutes(5) - Time.GetUtcNow()))
         {
             throw new TimeoutException("Not every lease was revoked within 5 minutes:\n" + broker.Tail());
         }
+
+        brokerCpu = Cpu.OfProcess(broker.Pid) - brokerCpu;
+        redisCpu = await Cpu.OfRedisAsync(ledger) - redisCpu;
+        Console.WriteLine(F($"CPU while revoking: broker {brokerCpu.TotalSeconds:0.00} s ({brokerCpu.TotalMilliseconds * 1000 / count:0} µs per lease), redis-server {redisCpu.TotalSeconds:0.00} s ({redisCpu.TotalMilliseconds * 1000 / count:0} µs per lease; includes this program's polling)"));
 
         var leases = (await ledger.GetManyAsync(ids)).Select(l => l ?? throw new InvalidOperationException("A lease vanished.")).ToList();
         return (leases, firstExpiry);

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Google.Protobuf.WellKnownTypes;
 using JitBroker.Attestation;
 using JitBroker.Protocol.V1;
+using JitBroker.Redis;
 using JitBroker.Wire;
 
 namespace JitBroker.PerfHarness;
@@ -10,7 +11,11 @@ namespace JitBroker.PerfHarness;
 /// <summary>One concurrency level of RequestCredential against the broker process.</summary>
 internal sealed record LevelResult(
     int Concurrency, double Seconds, int Requests, int Errors, string? FirstError, double Throughput, LatencySummary Latency,
-    double BrokerCpuUsPerRequest, double RedisCpuUsPerRequest, double LoadGeneratorCpuUsPerRequest, double BrokerCoresBusy, double OtherProcessesCoresBusy, double LoadAverage);
+    double BrokerCpuUsPerRequest, double RedisCpuUsPerRequest, double LoadGeneratorCpuUsPerRequest, double BrokerCoresBusy, double OtherProcessesCoresBusy, double LoadAverage)
+{
+    /// <summary>Redis commands executed per request, by command (harness's own INFO calls excluded).</summary>
+    public Dictionary<string, double> RedisCommandsPerRequest { get; init; } = [];
+}
 
 /// <summary>The agent side: our own gRPC client (src/JitBroker.Wire) with a JWT-SVID in the authorization metadata.</summary>
 internal sealed class AgentClient(Uri broker) : IDisposable
@@ -50,7 +55,7 @@ internal sealed class AgentClient(Uri broker) : IDisposable
 /// requests. A JWT-SVID is bound to the first task it is used for, so every task gets a fresh SVID, minted before
 /// the timed window so the load generator's own signing does not compete with the broker for the cores.
 /// </summary>
-internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev)
+internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev, IRedisConnection? redis = null)
 {
     public const int RequestsPerTask = 16;
 
@@ -61,6 +66,7 @@ internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev)
         var errors = 0;
         string? firstError = null;
         var level = Guid.NewGuid().ToString("N")[..6];
+        var commands0 = redis is null ? [] : await RedisAdmin.CommandCallsAsync(redis).ConfigureAwait(false);
         var cpu = new CpuWindow(brokerPid, redisPid);
         var watch = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, concurrency).Select(w => Task.Run(async () =>
@@ -89,13 +95,19 @@ internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev)
         })).ToArray();
         await Task.WhenAll(workers).ConfigureAwait(false);
         var seconds = watch.Elapsed.TotalSeconds;
-        var (broker, redis, self) = cpu.Elapsed();
+        var (broker, redisCpu, self) = cpu.Elapsed();
         var others = cpu.Others();
+        var commands1 = redis is null ? [] : await RedisAdmin.CommandCallsAsync(redis).ConfigureAwait(false);
         var all = latencies.SelectMany(l => l).ToArray();
         var n = Math.Max(1, all.Length);
         return new LevelResult(concurrency, seconds, all.Length, errors, firstError, all.Length / seconds, LatencySummary.FromTicks(all),
-            broker.TotalMicroseconds / n, redis.TotalMicroseconds / n, self.TotalMicroseconds / n, broker.TotalSeconds / seconds,
-            others.TotalSeconds / seconds, ProcFs.LoadAverage());
+            broker.TotalMicroseconds / n, redisCpu.TotalMicroseconds / n, self.TotalMicroseconds / n, broker.TotalSeconds / seconds,
+            others.TotalSeconds / seconds, ProcFs.LoadAverage())
+        {
+            RedisCommandsPerRequest = commands1.Where(c => c.Key != "info")
+                .Select(c => (c.Key, PerRequest: (c.Value - commands0.GetValueOrDefault(c.Key)) / (double)n))
+                .Where(c => c.PerRequest > 0.001).ToDictionary(c => c.Key, c => Math.Round(c.PerRequest, 3)),
+        };
     }
 
     public string Mint() => dev.MintSvid(LeaseFactory.AgentId, "jitbroker", TimeSpan.FromMinutes(30));

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
 using JitBroker.Attestation;
 using JitBroker.Core;
 using JitBroker.Issuance;
@@ -17,6 +18,9 @@ internal sealed record FloorOp(string Name, string Method, long Operations, doub
 
 internal sealed record FloorResult(int Threads, int LeaseWritesInFlight, FloorOp Verify, FloorOp Sign, FloorOp LeaseWrite)
 {
+    /// <summary>Raw ECDSA P-256 (OpenSSL through the BCL) on the same threads: how much of each component is the crypto itself.</summary>
+    public List<FloorOp> CryptoReference { get; init; } = [];
+
     /// <summary>
     /// Issuances per second if each did exactly the three operations and nothing else: the three costs, each
     /// measured as time per operation with all cores busy, add up (1 / Σ 1/throughput).
@@ -37,7 +41,7 @@ internal sealed class Floor(HarnessOptions options, DevTrustDomain dev, string s
         var verify = MeasureVerify(threads);
         var sign = MeasureSign(threads);
         var write = await MeasureLeaseWritesAsync().ConfigureAwait(false);
-        return new FloorResult(threads, options.LeaseWritesInFlight, verify, sign, write);
+        return new FloorResult(threads, options.LeaseWritesInFlight, verify, sign, write) { CryptoReference = MeasureRawCrypto(threads) };
     }
 
     private FloorOp MeasureVerify(int threads)
@@ -117,6 +121,35 @@ internal sealed class Floor(HarnessOptions options, DevTrustDomain dev, string s
         await RedisAdmin.FlushAsync(redis).ConfigureAwait(false);
         return new FloorOp("Redis lease write", $"RedisLeaseStore.PutAsync, {options.LeaseWritesInFlight} in flight on one connection",
             count, seconds, count / seconds, self.TotalMicroseconds / count, redisCpu.TotalMicroseconds / count) { OtherProcessesCoresBusy = others };
+    }
+
+    private List<FloorOp> MeasureRawCrypto(int threads)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var data = new byte[420];
+        RandomNumberGenerator.Fill(data);
+        var signature = key.SignData(data, HashAlgorithmName.SHA256);
+        // One ECDsa per thread, as the attestor's verifier pool and the issuer's signer give each caller.
+        var verifiers = new ThreadLocal<ECDsa>(() => ECDsa.Create(key.ExportParameters(false)), trackAllValues: true);
+        var signers = new ThreadLocal<ECDsa>(() => ECDsa.Create(key.ExportParameters(true)), trackAllValues: true);
+        var result = new List<FloorOp>
+        {
+            MeasureCpuBound("raw ECDSA P-256 verify", "ECDsa.VerifyData, 420-byte input (reference, not part of the floor)", threads, _ =>
+            {
+                if (!verifiers.Value!.VerifyData(data, signature, HashAlgorithmName.SHA256))
+                {
+                    throw new InvalidOperationException("Reference signature did not verify.");
+                }
+            }),
+            MeasureCpuBound("raw ECDSA P-256 sign", "ECDsa.SignData, 420-byte input (reference, not part of the floor)", threads,
+                _ => signers.Value!.SignData(data, HashAlgorithmName.SHA256)),
+        };
+        foreach (var k in verifiers.Values.Concat(signers.Values))
+        {
+            k.Dispose();
+        }
+
+        return result;
     }
 
     private FloorOp MeasureCpuBound(string name, string method, int threads, Action<int> operation)

@@ -44,7 +44,7 @@ internal sealed class HarnessOptions
     {
         string? Get(string name)
         {
-            var i = Array.IndexOf(args, name);
+            var i = Array.LastIndexOf(args, name);
             return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
         }
 

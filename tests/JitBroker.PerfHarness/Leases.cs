@@ -84,6 +84,24 @@ internal static class RedisAdmin
     public static async Task<long> CardAsync(IRedisConnection redis, string zsetKey) =>
         (await redis.ExecuteAsync("ZCARD", [zsetKey]).ConfigureAwait(false)).AsInt64();
 
+    /// <summary>Commands Redis has executed so far, by command (INFO commandstats), to count round trips per request.</summary>
+    public static async Task<Dictionary<string, long>> CommandCallsAsync(IRedisConnection redis)
+    {
+        var info = (await redis.ExecuteAsync("INFO", ["commandstats"]).ConfigureAwait(false)).AsString()!;
+        var calls = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var line in info.Split('\n'))
+        {
+            // cmdstat_evalsha:calls=123,usec=...
+            if (line.StartsWith("cmdstat_", StringComparison.Ordinal) && line.IndexOf(":calls=", StringComparison.Ordinal) is var at and > 0)
+            {
+                var end = line.IndexOf(',', at);
+                calls[line[8..at]] = long.Parse(line[(at + 7)..end], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return calls;
+    }
+
     private static string InfoField(string info, string name)
     {
         foreach (var line in info.Split('\n'))

@@ -40,7 +40,7 @@ if (options.Phases.Contains("floor"))
 {
     Console.WriteLine("\n## Floor (in process, no gRPC, all cores)");
     results.Floor = await new Floor(options, dev, work, redis, redisPid).RunAsync();
-    foreach (var op in new[] { results.Floor.Verify, results.Floor.Sign, results.Floor.LeaseWrite })
+    foreach (var op in new[] { results.Floor.Verify, results.Floor.Sign, results.Floor.LeaseWrite }.Concat(results.Floor.CryptoReference))
     {
         Console.WriteLine($"  {op.Name,-24} {op.OpsPerSecond,10:N0} ops/s   harness CPU {op.HarnessCpuUsPerOp,6:0.0} µs/op   redis CPU {op.RedisCpuUsPerOp,5:0.0} µs/op   others {op.OtherProcessesCoresBusy:0.00} cores");
     }
@@ -60,8 +60,8 @@ foreach (var (phase, policy) in new[] { ("broker", "Always"), ("interval", "Inte
     var settings = new Dictionary<string, string> { ["JitBroker:Audit:FsyncPolicy"] = policy };
     await using var broker = await BrokerProcess.StartAsync(options, dataDirectory, settings, "broker-" + phase);
     using var client = new AgentClient(broker.GrpcUri);
-    var load = new CredentialLoad(client, dev);
-    await load.RunAsync(8, TimeSpan.FromSeconds(3), broker.Pid, redisPid, 15000); // JIT and connection warm-up, not recorded
+    var load = new CredentialLoad(client, dev, redis);
+    await load.RunAsync(16, TimeSpan.FromSeconds(15), broker.Pid, redisPid, 15000); // JIT tiering and connection warm-up, not recorded
     var run = new BrokerRun(policy, []);
     var expected = 15000.0;
     Console.WriteLine("  conc   req/s     p50 ms   p99 ms  p99.9 ms  broker CPU µs/req  redis µs/req  loadgen µs/req  others(cores)  errors");
@@ -73,6 +73,8 @@ foreach (var (phase, policy) in new[] { ("broker", "Always"), ("interval", "Inte
         Console.WriteLine($"  {level,4} {r.Throughput,8:N0} {r.Latency.P50,9:0.00} {r.Latency.P99,8:0.00} {r.Latency.P999,9:0.00} {r.BrokerCpuUsPerRequest,18:0} {r.RedisCpuUsPerRequest,13:0} {r.LoadGeneratorCpuUsPerRequest,15:0} {r.OtherProcessesCoresBusy,13:0.00}  {r.Errors}{(r.FirstError is null ? "" : " " + r.FirstError)}");
     }
 
+    var commands = run.Levels.MaxBy(l => l.Throughput)!.RedisCommandsPerRequest;
+    Console.WriteLine($"  Redis commands per request: {string.Join(", ", commands.OrderByDescending(c => c.Value).Select(c => $"{c.Key} {c.Value:0.##}"))}");
     results.Broker.Add(run);
     if (phase == "broker" && options.Phases.Contains("endtask"))
     {

@@ -48,6 +48,10 @@ internal static class Report
             }
 
             md.AppendLine(Inv($"| **floor per issuance** | 1 / Σ(1/ops) | **{f.IssuancesPerSecond:0}** | | | |"));
+            foreach (var op in f.CryptoReference)
+            {
+                md.AppendLine(Inv($"| {op.Name} | {op.Method} | {op.OpsPerSecond:0} | {op.HarnessCpuUsPerOp:0.0} | | {op.OtherProcessesCoresBusy:0.00} |"));
+            }
         }
 
         foreach (var run in r.Broker)
@@ -60,6 +64,7 @@ internal static class Report
                 md.AppendLine(Inv($"| {l.Concurrency} | {l.Requests} | {l.Throughput:0} | {l.Latency.P50:0.00} | {l.Latency.P99:0.00} | {l.Latency.P999:0.00} | {l.BrokerCpuUsPerRequest:0} | {l.BrokerCoresBusy:0.00} | {l.RedisCpuUsPerRequest:0} | {l.LoadGeneratorCpuUsPerRequest:0} | {l.OtherProcessesCoresBusy:0.00} | {l.Errors} |"));
             }
 
+            md.AppendLine().AppendLine(Inv($"Redis commands per request (best level): {string.Join(", ", run.Best.RedisCommandsPerRequest.OrderByDescending(c => c.Value).Select(c => Inv($"{c.Key} {c.Value:0.##}")))}."));
             if (r.Floor is not null)
             {
                 md.AppendLine().AppendLine(Inv($"Ratio broker ÷ floor: **{r.RatioToFloor[run.Audit]:P1}** (best level, concurrency {run.Best.Concurrency}); broker CPU-bound capacity ÷ floor: {r.BrokerCpuBoundRatioToFloor[run.Audit]:P1}."));

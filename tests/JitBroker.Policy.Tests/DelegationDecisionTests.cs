@@ -178,13 +178,14 @@ public sealed class DelegationDecisionTests
     }
 
     [Test]
-    public void Delegations_from_every_file_of_a_directory_are_merged_in_file_order()
+    public void Delegations_from_every_file_of_a_directory_are_merged_in_file_order_and_the_largest_depth_wins()
     {
         using var dir = new PolicyDirectory();
+        // The deeper entry comes first: the largest depth wins wherever it stands.
         dir.Write("20-b.yaml", "version: 1\ndelegations:\n  - id: b\n    from: { trust_domains: [corp] }\n" +
-            "    to: [\"spiffe://corp/agents/**\"]\n    actions: [\"x.read\"]\n    max_depth: 4\n");
+            "    to: [\"spiffe://corp/agents/**\"]\n    actions: [\"x.read\"]\n");
         dir.Write("10-a.yaml", "version: 1\nrules: []\ndelegations:\n  - id: a\n    from: { trust_domains: [corp] }\n" +
-            "    to: [\"spiffe://corp/agents/**\"]\n    actions: [\"x.*\"]\n");
+            "    to: [\"spiffe://corp/agents/**\"]\n    actions: [\"x.*\"]\n    max_depth: 4\n");
 
         var decision = YamlPolicyEngine.LoadDirectory(dir.Path).Decide(Agent(Planner), Worker, "x.read");
 

@@ -50,28 +50,41 @@ public sealed class AdminApiTests
         var other = await E2E.IssueAsync(_broker, _client, E2E.Agent("bystander"), "list-a");
         await _client.EndTaskAsync(_broker.Svid(agent), "list-b");
 
-        var byAgent = await Admin("leases", "--agent", agent, "--json");
+        // Read-only queries: run the jitctl processes side by side.
+        var queries = await Task.WhenAll(
+            Admin("leases", "--agent", agent, "--json"),
+            Admin("leases", "--task", "list-a", "--json"),
+            Admin("leases", "--agent", agent, "--state", "revoked", "--json"),
+            Admin("leases", "--agent", agent, "--state", "active", "--json"),
+            Admin("leases", "--agent", agent, "--failed", "--json"),
+            Admin("leases", "--agent", agent, "--kind", "jwt", "--json"),
+            Admin("leases", "--agent", agent, "--kind", "vault-token", "--json"),
+            Admin("leases", "--agent", agent),
+            Admin("leases", "--state", "sleeping"),
+            Admin("leases", "--agent", agent, "--expiring-within", "60", "--json"),
+            Admin("leases", "--agent", agent, "--expiring-within", "600", "--json"));
+        var (byAgent, byTask, revoked, active, failed, jwt, vault, table, badState) =
+            (queries[0], queries[1], queries[2], queries[3], queries[4], queries[5], queries[6], queries[7], queries[8]);
+        var (within60, within600) = (queries[9], queries[10]);
+
         Assert.That(byAgent.Code, Is.Zero, byAgent.ToString());
         Assert.That(E2E.LeasesIn(byAgent).Select(l => l.GetProperty("leaseId").GetString()),
             Is.EquivalentTo(new[] { a1.LeaseId, a2.LeaseId, b1.LeaseId }));
         Assert.That(E2E.LeasesIn(byAgent).Select(l => l.GetProperty("agentId").GetString()), Has.All.EqualTo(agent));
-
-        var byTask = await Admin("leases", "--task", "list-a", "--json");
         Assert.That(E2E.LeasesIn(byTask).Select(l => l.GetProperty("leaseId").GetString()),
             Is.EquivalentTo(new[] { a1.LeaseId, a2.LeaseId, other.LeaseId }), "a task id alone spans agents");
-
-        var revoked = await Admin("leases", "--agent", agent, "--state", "revoked", "--json");
         Assert.That(E2E.LeasesIn(revoked).Select(l => (l.GetProperty("leaseId").GetString(), l.GetProperty("state").GetString())),
             Is.EqualTo(new[] { (b1.LeaseId, "revoked") }));
-        var active = await Admin("leases", "--agent", agent, "--state", "active", "--json");
-        Assert.That(E2E.LeasesIn(active), Has.Count.EqualTo(2));
-
-        var failed = await Admin("leases", "--agent", agent, "--failed", "--json");
+        Assert.That(E2E.LeasesIn(active).Select(l => l.GetProperty("leaseId").GetString()), Is.EquivalentTo(new[] { a1.LeaseId, a2.LeaseId }));
         Assert.That(failed.Code, Is.Zero, failed.ToString());
         Assert.That(E2E.LeasesIn(failed), Is.Empty, "nothing of this agent is stuck in revoke_failed");
-
-        Assert.That(E2E.LeasesIn(await Admin("leases", "--agent", agent, "--kind", "jwt", "--json")), Has.Count.EqualTo(3));
-        Assert.That(E2E.LeasesIn(await Admin("leases", "--agent", agent, "--kind", "vault-token", "--json")), Is.Empty);
+        Assert.That(E2E.LeasesIn(jwt), Has.Count.EqualTo(3));
+        Assert.That(E2E.LeasesIn(vault), Is.Empty);
+        Assert.That(table.Code, Is.Zero, table.ToString());
+        Assert.That(table.Out, Does.Contain("LEASE").And.Contain(a1.LeaseId).And.Contain("list-b"));
+        Assert.That(badState.Code, Is.EqualTo(2), "INVALID_ARGUMENT is a usage error: " + badState);
+        Assert.That(E2E.LeasesIn(within60), Is.Empty, "the leases run for 120 s");
+        Assert.That(E2E.LeasesIn(within600).Select(l => l.GetProperty("leaseId").GetString()), Is.SupersetOf(new[] { a1.LeaseId, a2.LeaseId }));
 
         var first = await Admin("leases", "--agent", agent, "--page-size", "2", "--json");
         var token = first.Json().GetProperty("nextPageToken").GetString()!;
@@ -82,12 +95,6 @@ public sealed class AdminApiTests
         Assert.That(E2E.LeasesIn(first).Concat(E2E.LeasesIn(second)).Select(l => l.GetProperty("leaseId").GetString()),
             Is.EquivalentTo(new[] { a1.LeaseId, a2.LeaseId, b1.LeaseId }), "pages neither repeat nor skip a lease");
 
-        var table = await Admin("leases", "--agent", agent);
-        Assert.That(table.Code, Is.Zero, table.ToString());
-        Assert.That(table.Out, Does.Contain("LEASE").And.Contain(a1.LeaseId).And.Contain("list-b"));
-
-        var badState = await Admin("leases", "--state", "sleeping");
-        Assert.That(badState.Code, Is.EqualTo(2), "INVALID_ARGUMENT is a usage error: " + badState);
     }
 
     [Test]

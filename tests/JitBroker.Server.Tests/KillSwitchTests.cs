@@ -33,7 +33,7 @@ public sealed class KillSwitchTests
         var bystander = E2E.Agent("bystander");
         var clock = Stopwatch.StartNew();
         long blockReturnedTicks = long.MaxValue; // read by the workers while the test writes it
-        var received = new ConcurrentBag<(RequestCredentialResponse Response, TimeSpan StartedAt)>();
+        var received = new ConcurrentBag<(RequestCredentialResponse Response, TimeSpan StartedAt, TimeSpan EndedAt)>();
         var refusals = new ConcurrentBag<(string? Reason, TimeSpan StartedAt)>();
         var issuedBeforeBlock = new SemaphoreSlim(0);
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -46,7 +46,7 @@ public sealed class KillSwitchTests
                 try
                 {
                     var response = await client.RequestCredentialAsync(broker.Svid(rogue), E2E.Tickets($"ks-{worker}-{i}"));
-                    received.Add((response, startedAt));
+                    received.Add((response, startedAt, clock.Elapsed));
                     issuedBeforeBlock.Release();
                 }
                 catch (RpcException e) when (e.StatusCode == StatusCode.PermissionDenied)
@@ -71,12 +71,15 @@ public sealed class KillSwitchTests
             Assert.That(await issuedBeforeBlock.WaitAsync(TimeSpan.FromSeconds(20)), Is.True, "workers get credentials before the block");
         }
 
+        var blockCalledAt = clock.Elapsed;
         var block = await admin.BlockAsync(new BlockAgentRequest { Pattern = rogue, Reason = "kill switch test" });
         var blockReturnedAt = clock.Elapsed;
         Volatile.Write(ref blockReturnedTicks, blockReturnedAt.Ticks);
         await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.That(received, Has.Count.GreaterThanOrEqualTo(2 * Workers));
+        Assert.That(received.Count(r => r.StartedAt < blockReturnedAt && r.EndedAt > blockCalledAt)
+            + refusals.Count(r => r.StartedAt < blockReturnedAt), Is.GreaterThan(0), "some requests were in flight while BlockAgent ran");
         Assert.That(block.Revocations.Revoked, Is.GreaterThan(0), "the block revoked leases that were live");
         Assert.That(received.Where(r => r.StartedAt > blockReturnedAt).Select(r => r.Response.LeaseId), Is.Empty,
             "no request that started after BlockAgent returned got a credential");
@@ -84,7 +87,7 @@ public sealed class KillSwitchTests
 
         var introspector = E2E.AdminSvid(broker);
         var stillActive = new List<string>();
-        foreach (var (response, _) in received)
+        foreach (var (response, _, _) in received)
         {
             if ((await client.IntrospectAsync(introspector, response.Credential.Token)).Active)
             {

@@ -116,6 +116,54 @@ public sealed class RenewAndReloadTests
             "and it is the new policy, not the original, that stays in force");
     }
 
+    [Test]
+    public async Task In_flag_mode_a_reload_keeps_the_lease_but_renewal_re_evaluates_and_refuses()
+    {
+        using var policy = new PolicyDirectory().Write("10-tickets.yaml", ShortTickets);
+        await using var broker = await BrokerServerFixture.StartAsync(new Dictionary<string, string?>
+        {
+            ["JitBroker:Policy:Path"] = policy.Path,
+            ["JitBroker:Policy:ReloadInterval"] = "00:00:01",
+            ["JitBroker:Policy:RevokeOnReload"] = "false",
+        });
+        using var client = broker.Client();
+        var svid = broker.Svid(E2E.Agent("flagged"));
+        var issued = await client.RequestCredentialAsync(svid, E2E.Tickets("flag-1", tool: "crm", ttlSeconds: 30));
+
+        policy.Write("10-tickets.yaml", ShortTickets.Replace("tools: [\"zendesk\", \"crm\"]", "tools: [\"zendesk\"]", StringComparison.Ordinal));
+        var audit = Path.Combine(broker.DataDirectory, "audit.jsonl");
+        Assert.That(await Eventually.TrueAsync(() => Task.FromResult(AuditEvents(audit).Any(e => Type(e) == "policy.reloaded"
+            && e.TryGetProperty("lease_id", out var l) && l.GetString() == issued.LeaseId
+            && e.GetProperty("reason").GetString() == "policy.no_longer_granted")), TimeSpan.FromSeconds(15)), Is.True, "the lease is flagged");
+        Assert.That(await E2E.IsActiveAsync(broker, client, issued.Credential.Token), Is.True, "flag mode does not revoke");
+
+        var renew = Assert.ThrowsAsync<RpcException>(() => E2E.RenewAsync(broker, svid, issued.LeaseId, TimeSpan.FromSeconds(60)));
+        Assert.That((renew!.StatusCode, E2E.Reason(renew)), Is.EqualTo((StatusCode.PermissionDenied, "policy.denied")),
+            "renewal asks the policy in force, which no longer grants crm");
+    }
+
+    [Test]
+    public async Task An_agent_asking_for_more_than_its_rule_gets_only_the_intersection_and_the_rule_ttl()
+    {
+        using var policy = new PolicyDirectory().Write("10-tickets.yaml", ShortTickets);
+        await using var broker = await BrokerServerFixture.StartAsync(new Dictionary<string, string?> { ["JitBroker:Policy:Path"] = policy.Path });
+        using var client = broker.Client();
+        var request = BrokerClient.NewRequest("widen-1", "tickets.read", BrokerServerFixture.TicketsAudience, ["zendesk", "jira"],
+            ["tickets/1", "secrets/1", "tickets/*", "tickets/../secrets"], "widening", TimeSpan.FromMinutes(14));
+
+        var issued = await client.RequestCredentialAsync(broker.Svid(E2E.Agent("greedy")), request);
+
+        Assert.That(issued.Scope.Tools, Is.EqualTo(new[] { "zendesk" }));
+        Assert.That(issued.Scope.Resources, Is.EqualTo(new[] { "tickets/1" }), "no foreign resource, no wildcard, no traversal");
+        Assert.That(issued.GrantedTtl.ToTimeSpan(), Is.EqualTo(TimeSpan.FromMinutes(2)), "TTL = min(requested, rule max)");
+        var onlyForeign = BrokerClient.NewRequest("widen-2", "tickets.read", BrokerServerFixture.TicketsAudience, ["jira"], ["tickets/1"]);
+        var ex = Assert.ThrowsAsync<RpcException>(() => client.RequestCredentialAsync(broker.Svid(E2E.Agent("greedy")), onlyForeign));
+        Assert.That(ex!.StatusCode, Is.EqualTo(StatusCode.PermissionDenied), "asking only for tools the rule does not allow is a denial");
+        var wildcardTool = BrokerClient.NewRequest("widen-3", "tickets.read", BrokerServerFixture.TicketsAudience, ["*"], ["tickets/1"]);
+        var invalid = Assert.ThrowsAsync<RpcException>(() => client.RequestCredentialAsync(broker.Svid(E2E.Agent("greedy")), wildcardTool));
+        Assert.That(invalid!.StatusCode, Is.EqualTo(StatusCode.InvalidArgument), "a wildcard is not a tool name");
+    }
+
     private static List<JsonElement> AuditEvents(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
