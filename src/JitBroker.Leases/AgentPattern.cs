@@ -1,16 +1,14 @@
-using System.Text;
-using System.Text.RegularExpressions;
-
 namespace JitBroker.Leases;
 
 /// <summary>
-/// A kill-switch pattern over agent ids: <c>*</c> matches within one path segment (no <c>/</c>), <c>**</c>
-/// matches across segments, every other character is literal. <c>spiffe://td/agents/*</c> matches
-/// <c>spiffe://td/agents/a</c> but not <c>spiffe://td/agents/a/b</c>; <c>spiffe://td/**</c> matches both.
+/// A kill-switch pattern over agent ids, with exactly the semantics of <see cref="Core.Glob"/> (the same
+/// matcher the admin revocation by pattern uses, so a block and its revocation sweep cover the same agents):
+/// <c>*</c> within one path segment, <c>**</c> across segments, <c>?</c> one non-<c>/</c> character.
+/// Patterns without wildcards match exactly one agent id, without a regex.
 /// </summary>
 public sealed class AgentPattern
 {
-    private readonly Regex? _regex;
+    private readonly Core.Glob? _glob;
 
     public AgentPattern(string pattern)
     {
@@ -18,43 +16,19 @@ public sealed class AgentPattern
         Pattern = pattern;
         if (IsGlob(pattern))
         {
-            // Non-backtracking: an operator's pattern must never cost more than linear time per request.
-            _regex = new Regex(ToRegex(pattern), RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
+            _glob = Core.Glob.Parse(pattern);
         }
     }
 
     public string Pattern { get; }
 
     /// <summary>True when the pattern has wildcards; otherwise it matches exactly one agent id.</summary>
-    public bool IsWildcard => _regex is not null;
+    public bool IsWildcard => _glob is not null;
 
-    public static bool IsGlob(string pattern) => pattern.Contains('*', StringComparison.Ordinal);
+    public static bool IsGlob(string pattern) => pattern.AsSpan().IndexOfAny('*', '?') >= 0;
 
     public bool Matches(string agentId) =>
-        _regex is null ? string.Equals(Pattern, agentId, StringComparison.Ordinal) : _regex.IsMatch(agentId);
-
-    private static string ToRegex(string pattern)
-    {
-        var regex = new StringBuilder("^");
-        for (var i = 0; i < pattern.Length; i++)
-        {
-            if (pattern[i] != '*')
-            {
-                regex.Append(Regex.Escape(pattern[i].ToString()));
-            }
-            else if (i + 1 < pattern.Length && pattern[i + 1] == '*')
-            {
-                regex.Append(".*");
-                i++;
-            }
-            else
-            {
-                regex.Append("[^/]*");
-            }
-        }
-
-        return regex.Append('$').ToString();
-    }
+        _glob is null ? string.Equals(Pattern, agentId, StringComparison.Ordinal) : _glob.IsMatch(agentId);
 }
 
 /// <summary>
