@@ -1,4 +1,3 @@
-using System.Security.Cryptography.X509Certificates;
 using Grpc.Health.V1;
 using JitBroker.Attestation;
 using JitBroker.Wire;
@@ -91,13 +90,13 @@ public static class BrokerHost
         });
         if (settings.Listen.Mtls is { } mtls)
         {
-            var certificate = X509Certificate2.CreateFromPemFile(settings.Listen.MtlsCertificatePath!, settings.Listen.MtlsKeyPath);
+            var certificate = new ReloadingCertificate(settings.Listen.MtlsCertificatePath!, settings.Listen.MtlsKeyPath!, TimeProvider.System);
             kestrel.Listen(SettingsValidator.ParseEndpoint(mtls), o =>
             {
                 o.Protocols = HttpProtocols.Http2;
                 o.UseHttps(https =>
                 {
-                    https.ServerCertificate = certificate;
+                    https.ServerCertificateSelector = (_, _) => certificate.Current;
                     https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
                     // TLS only proves possession of the key; the X.509-SVID attestor validates the chain against the
                     // trust domain's bundle (never the system roots) and the SPIFFE rules.

@@ -38,6 +38,13 @@ internal sealed class BrokerProcess : IAsyncDisposable
 
     public long PeakRssKiB => ProcFs.PeakRssKiB(Pid);
 
+    /// <summary>
+    /// An audit file for one phase. The harness flushes Redis between phases; a broker that then finds an audit
+    /// file longer than the Redis audit stream backfills the stream from the file at start-up, which would
+    /// measure the backfill, not the broker. So every phase that starts on a flushed Redis gets its own file.
+    /// </summary>
+    public static string AuditPath(string dataDirectory, string phase) => Path.Combine(dataDirectory, $"audit-{phase}.jsonl");
+
     /// <param name="settings">Extra configuration, key → value (for example "JitBroker:Audit:FsyncPolicy" → "Always").</param>
     public static async Task<BrokerProcess> StartAsync(HarnessOptions options, string dataDirectory, IReadOnlyDictionary<string, string> settings, string logName)
     {

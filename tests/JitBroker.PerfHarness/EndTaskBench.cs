@@ -1,9 +1,14 @@
 using System.Diagnostics;
 using JitBroker.Protocol.V1;
+using JitBroker.Redis;
 
 namespace JitBroker.PerfHarness;
 
-internal sealed record EndTaskResult(int Tasks, int LeasesPerTask, LatencySummary Latency, LatencySummary IssueTenLatency, int Failures, string? FirstFailure);
+internal sealed record EndTaskResult(string Audit, int Tasks, int LeasesPerTask, LatencySummary Latency, LatencySummary IssueTenLatency, int Failures, string? FirstFailure)
+{
+    /// <summary>Redis commands one EndTask caused (sampled on one untimed task; commands inside scripts included).</summary>
+    public Dictionary<string, long> RedisCommandsPerEndTask { get; init; } = [];
+}
 
 /// <summary>
 /// EndTask of a task holding ten JWT leases, one task at a time: the ten leases are requested (in parallel, as an
@@ -13,11 +18,12 @@ internal static class EndTaskBench
 {
     public const int LeasesPerTask = 10;
 
-    public static async Task<EndTaskResult> RunAsync(AgentClient client, CredentialLoad load, int tasks, int warmup)
+    public static async Task<EndTaskResult> RunAsync(AgentClient client, CredentialLoad load, IRedisConnection redis, string audit, int tasks, int warmup)
     {
         var endTimes = new List<long>(tasks);
         var issueTimes = new List<long>(tasks);
         var failures = 0;
+        var commands = new Dictionary<string, long>();
         string? firstFailure = null;
         var run = Guid.NewGuid().ToString("N")[..6];
         var svids = Enumerable.Range(0, tasks + warmup).AsParallel().Select(_ => load.Mint()).ToArray();
@@ -28,9 +34,16 @@ internal static class EndTaskBench
             await Task.WhenAll(Enumerable.Range(0, LeasesPerTask).Select(_ => client.RequestAsync(svids[t], taskId))).ConfigureAwait(false);
             var issued = Stopwatch.GetTimestamp() - issueStart;
 
+            var before = t == 0 ? await RedisAdmin.CommandCallsAsync(redis).ConfigureAwait(false) : null;
             var start = Stopwatch.GetTimestamp();
             var response = await client.EndTaskAsync(svids[t], taskId).ConfigureAwait(false);
             var elapsed = Stopwatch.GetTimestamp() - start;
+            if (before is not null)
+            {
+                var after = await RedisAdmin.CommandCallsAsync(redis).ConfigureAwait(false);
+                commands = after.Where(c => c.Key != "info").Select(c => (c.Key, Count: c.Value - before.GetValueOrDefault(c.Key)))
+                    .Where(c => c.Count > 0).ToDictionary(c => c.Key, c => c.Count);
+            }
             var revoked = response.Leases.Count(l => l.Outcome == LeaseOutcome.Types.Outcome.Revoked);
             if (revoked != LeasesPerTask)
             {
@@ -45,6 +58,9 @@ internal static class EndTaskBench
             }
         }
 
-        return new EndTaskResult(tasks, LeasesPerTask, LatencySummary.FromTicks(endTimes), LatencySummary.FromTicks(issueTimes), failures, firstFailure);
+        return new EndTaskResult(audit, tasks, LeasesPerTask, LatencySummary.FromTicks(endTimes), LatencySummary.FromTicks(issueTimes), failures, firstFailure)
+        {
+            RedisCommandsPerEndTask = commands,
+        };
     }
 }

@@ -20,7 +20,7 @@ internal sealed class HarnessOptions
 
     public TimeSpan FloorDuration { get; init; } = TimeSpan.FromSeconds(5);
 
-    public TimeSpan FloorWarmup { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan FloorWarmup { get; init; } = TimeSpan.FromSeconds(3);
 
     public int LeaseWritesInFlight { get; init; } = 256;
 

@@ -57,7 +57,11 @@ foreach (var (phase, policy) in new[] { ("broker", "Always"), ("interval", "Inte
 
     await RedisAdmin.FlushAsync(redis);
     Console.WriteLine($"\n## Broker process, RequestCredential over gRPC, audit FsyncPolicy={policy}");
-    var settings = new Dictionary<string, string> { ["JitBroker:Audit:FsyncPolicy"] = policy };
+    var settings = new Dictionary<string, string>
+    {
+        ["JitBroker:Audit:FsyncPolicy"] = policy,
+        ["JitBroker:Audit:Path"] = BrokerProcess.AuditPath(dataDirectory, phase),
+    };
     await using var broker = await BrokerProcess.StartAsync(options, dataDirectory, settings, "broker-" + phase);
     using var client = new AgentClient(broker.GrpcUri);
     var load = new CredentialLoad(client, dev, redis);
@@ -76,12 +80,13 @@ foreach (var (phase, policy) in new[] { ("broker", "Always"), ("interval", "Inte
     var commands = run.Levels.MaxBy(l => l.Throughput)!.RedisCommandsPerRequest;
     Console.WriteLine($"  Redis commands per request: {string.Join(", ", commands.OrderByDescending(c => c.Value).Select(c => $"{c.Key} {c.Value:0.##}"))}");
     results.Broker.Add(run);
-    if (phase == "broker" && options.Phases.Contains("endtask"))
+    if (options.Phases.Contains("endtask"))
     {
         Console.WriteLine($"\n## EndTask of a task with {EndTaskBench.LeasesPerTask} JWT leases (FsyncPolicy={policy}, one task at a time)");
-        results.EndTask = await EndTaskBench.RunAsync(client, load, options.EndTaskTasks, 50);
-        var e = results.EndTask;
+        var e = await EndTaskBench.RunAsync(client, load, redis, policy, options.EndTaskTasks, 50);
+        results.EndTask.Add(e);
         Console.WriteLine($"  {e.Tasks} tasks: p50 {e.Latency.P50:0.00} ms, p99 {e.Latency.P99:0.00} ms, p99.9 {e.Latency.P999:0.00} ms, failures {e.Failures} {e.FirstFailure}");
+        Console.WriteLine($"  Redis commands per EndTask: {string.Join(", ", e.RedisCommandsPerEndTask.OrderByDescending(c => c.Value).Select(c => $"{c.Key} {c.Value}"))}");
     }
 }
 

@@ -43,7 +43,7 @@ internal sealed class HarnessResults
 
     public List<BrokerRun> Broker { get; } = [];
 
-    public EndTaskResult? EndTask { get; set; }
+    public List<EndTaskResult> EndTask { get; } = [];
 
     public List<RevocationLagResult> Revocation { get; } = [];
 

@@ -24,6 +24,8 @@ internal static class RevocationLagBench
         {
             ["JitBroker:Audit:FsyncPolicy"] = "Always",
             ["JitBroker:Revocation:SweepInterval"] = sweepInterval,
+            // A fresh audit file per flushed Redis: see BrokerProcess.AuditPath.
+            ["JitBroker:Audit:Path"] = BrokerProcess.AuditPath(dataDirectory, "revocation-" + sweepInterval.Replace(':', '-')),
         };
         await using var broker = await BrokerProcess.StartAsync(options, dataDirectory, settings, "broker-revocation").ConfigureAwait(false);
         var store = new RedisLeaseStore(redis, "jitbroker:");
@@ -75,7 +77,6 @@ internal static class RevocationLagBench
             }
         })).ConfigureAwait(false);
 
-        Console.WriteLine($"    (debug) first {first.ToUnixTimeMilliseconds()} last {last.ToUnixTimeMilliseconds()} drained {drained:0.000}s");
         var measured = lags.Where(l => !double.IsNaN(l)).ToArray();
         return new RevocationLagResult(sweepInterval, n, window.TotalSeconds, seedSeconds, revoked, n - revoked,
             LatencySummary.FromMilliseconds(measured), drained, brokerCpu.TotalSeconds, redisCpu.TotalSeconds, peak);

@@ -34,7 +34,11 @@ internal static class StartupBench
 
             var used = await RedisAdmin.UsedMemoryAsync(redis).ConfigureAwait(false);
             var due = await RedisAdmin.CardAsync(redis, "jitbroker:due").ConfigureAwait(false);
-            var settings = new Dictionary<string, string> { ["JitBroker:Audit:FsyncPolicy"] = "Always" };
+            var settings = new Dictionary<string, string>
+            {
+                ["JitBroker:Audit:FsyncPolicy"] = "Always",
+                ["JitBroker:Audit:Path"] = BrokerProcess.AuditPath(dataDirectory, "startup"),
+            };
             await using var broker = await BrokerProcess.StartAsync(options, dataDirectory, settings, "broker-startup").ConfigureAwait(false);
             var startup = broker.StartupTime;
             await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
