@@ -186,9 +186,9 @@ public sealed partial class AuditLog
         }
     }
 
-    private AuditRecord Next(System.Text.Json.Nodes.JsonObject body)
+    private AuditRecord Next(System.Text.Json.Nodes.JsonObject body, DateTimeOffset? at = null)
     {
-        var record = AuditRecord.Create(_seq + 1, _time.GetUtcNow(), _hash, body);
+        var record = AuditRecord.Create(_seq + 1, at ?? _time.GetUtcNow(), _hash, body);
         _seq = record.Seq;
         _hash = record.Hash;
         return record;
@@ -198,7 +198,10 @@ public sealed partial class AuditLog
     {
         var key = _keys.Current;
         var headSeq = _seq;
-        var record = Next(AuditCheckpoint.Body(_seq + 1, _time.GetUtcNow(), _seq, _hash, key));
+        // One reading of the clock: the signed statement and the stored record must name the same instant
+        // (two readings differ by microseconds, and the signature would never verify).
+        var at = _time.GetUtcNow();
+        var record = Next(AuditCheckpoint.Body(_seq + 1, at, _seq, _hash, key), at);
         _sinceCheckpoint = 0;
         AuditLogMessages.CheckpointWritten(_logger, record.Seq, headSeq, key.KeyId);
         return record;

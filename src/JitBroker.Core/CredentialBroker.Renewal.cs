@@ -48,7 +48,9 @@ public sealed partial class CredentialBroker
         var cap = lease.IssuedAt + ruleMax;
         var wanted = now + (requestedTtl ?? ruleMax);
         var newExpiry = wanted < cap ? wanted : cap;
-        if (newExpiry <= lease.ExpiresAt)
+        // Issuers grant whole seconds from a whole-second iat, so a lease renewed "to the cap" ends exactly one
+        // second short of it; a second or less more is no renewal at all.
+        if (newExpiry - lease.ExpiresAt <= TimeSpan.FromSeconds(1))
         {
             throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonRenewalLimit,
                 $"The lease already runs to its maximum ({cap:O}); request a new credential.");

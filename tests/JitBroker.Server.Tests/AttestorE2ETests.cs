@@ -27,6 +27,7 @@ public sealed class AttestorE2ETests
     private X509Certificate2 _serverCertificate = null!;
     private X509Certificate2 _ca = null!;
     private Uri _mtls = null!;
+    private string _pki = null!;
 
     [OneTimeSetUp]
     public async Task Start()
@@ -47,7 +48,7 @@ public sealed class AttestorE2ETests
 
         var now = TimeProvider.System.GetUtcNow();
         _ca = Track(X509SvidFactory.CreateCa("dev.jitbroker.local", now.AddHours(-1), now.AddHours(1)));
-        var pki = Directory.CreateTempSubdirectory("jitbroker-pki-").FullName;
+        var pki = _pki = Directory.CreateTempSubdirectory("jitbroker-pki-").FullName;
         var bundle = X509SvidFactory.WritePemFile(Path.Combine(pki, "x509-bundle.pem"), _ca);
         _serverCertificate = Track(ServerCertificate(now));
         var certPath = Path.Combine(pki, "server.pem");
@@ -77,6 +78,7 @@ public sealed class AttestorE2ETests
         await _oidc.DisposeAsync();
         _policy.Dispose();
         _disposables.ForEach(d => d.Dispose());
+        Directory.Delete(_pki, recursive: true);
     }
 
     private T Track<T>(T disposable)

@@ -157,9 +157,6 @@ public sealed class AuditE2ETests
     }
 
     [Test]
-    [Ignore("BUG (reported): AuditLog.Writer.NextCheckpoint reads the clock twice — once for the signed statement's time "
-        + "(AuditCheckpoint.Body) and again for the record's time (Next → AuditRecord.Create) — so with the real clock a checkpoint's "
-        + "signature covers a different time than the one stored and never verifies. Unit tests use a fake clock and miss it.")]
     public async Task Jitctl_verifies_the_live_log_against_the_broker_jwks()
     {
         var verify = await Jitctl.RunAsync(_broker.GrpcUri, null, "audit", "verify", _auditPath, "--jwks", Jwks());
@@ -234,9 +231,6 @@ public sealed class AuditE2ETests
     }
 
     [Test]
-    [Ignore("BUG (reported): AuditLog.Writer.NextCheckpoint reads the clock twice — once for the signed statement's time "
-        + "(AuditCheckpoint.Body) and again for the record's time (Next → AuditRecord.Create) — so with the real clock a checkpoint's "
-        + "signature covers a different time than the one stored and never verifies. Unit tests use a fake clock and miss it.")]
     public async Task Admin_api_verifies_the_live_log()
     {
         using var admin = E2E.Admin(_broker);
