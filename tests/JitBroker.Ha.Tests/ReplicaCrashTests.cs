@@ -15,10 +15,12 @@ namespace JitBroker.Ha.Tests;
 /// <para>
 /// Scale: ~4 s of load from 8 concurrent agents (one to three thousand leases on a 2-core box — whatever the two
 /// replicas grant), TTLs chosen so they expire together in a one-second burst, plus 1,500 leases written straight
-/// into the ledger that fall due in the same burst (so the replicas sweep a backlog of several batches each and
-/// the kill is reliably mid-sweep); then 1 s TTLs while the survivor works alone. Claim deadline 2 s, sweep every 100 ms, batches of 100 with 16 revocations at a time
-/// (small batches keep the killed replica's orphaned claims few and the survivor's own batches far inside their
-/// deadline — see "twice in effect" below).
+/// into the ledger that fall due in the same burst (a backlog of several batches); then 1 s TTLs while the survivor
+/// works alone. Sweep every 100 ms. The replica to be killed (A) claims batches of 500 with a 2 s claim deadline and
+/// revokes 4 at a time; the survivor (B) claims 100 and revokes 16 at a time, with a 3 s deadline only so the test
+/// can tell A's claims from B's by their deadlines. A is killed the moment it is seen holding at least 50
+/// unfinished claims, so the kill is mid-sweep by observation, not by luck. Both finish a batch far inside their
+/// deadline, so a live replica's claim never lapses (see "twice in effect" below).
 /// </para>
 /// <para>
 /// "Twice in effect": the JWT issuer's revoke is a no-op, so a revocation's effect is the ledger's transition to
@@ -33,9 +35,24 @@ namespace JitBroker.Ha.Tests;
 [CancelAfter(120_000)]
 public sealed class ReplicaCrashTests
 {
+    /// <summary>Replica A's claim deadline: the bound the takeover is measured against.</summary>
     private static readonly TimeSpan ClaimTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Replica B's, longer only so the test can tell whose a claim is: a claim's deadline is its claim time plus the
+    /// claimer's timeout, and both replicas finish a batch in well under half a second, so a revoking lease whose
+    /// deadline is less than <see cref="ClaimTimeout"/> + 0.5 s away was claimed by A.
+    /// </summary>
+    private static readonly TimeSpan ClaimTimeoutB = TimeSpan.FromSeconds(3);
+
     private static readonly TimeSpan SweepInterval = TimeSpan.FromMilliseconds(100);
-    private const int ParallelRevocations = 16;
+
+    /// <summary>Replica A (the one killed): big, slow batches, so whenever it is sweeping it holds many unfinished claims.</summary>
+    private const int BatchA = 500;
+    private const int ParallelA = 4;
+
+    /// <summary>A is killed as soon as it is seen holding at least this many claims.</summary>
+    private const int KillWhenAHolds = 50;
 
     private const int BurstLeases = 1500;
 
@@ -50,14 +67,21 @@ public sealed class ReplicaCrashTests
         var settings = new Dictionary<string, string>
         {
             ["Broker:MinTtl"] = "00:00:01",
-            ["Broker:RevocationClaimTimeout"] = BrokerFleet.Seconds(ClaimTimeout),
             ["Revocation:SweepInterval"] = BrokerFleet.Seconds(SweepInterval),
-            ["Revocation:BatchSize"] = "100",
-            ["Revocation:MaxParallelRevocations"] = ParallelRevocations.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         await using var ledger = LeaseLedger.Connect(redis.Endpoint);
-        var a = fleet.Start("replica-a", redis.Endpoint, settings);
-        var b = fleet.Start("replica-b", redis.Endpoint, settings);
+        var a = fleet.Start("replica-a", redis.Endpoint, new Dictionary<string, string>(settings)
+        {
+            ["Broker:RevocationClaimTimeout"] = BrokerFleet.Seconds(ClaimTimeout),
+            ["Revocation:BatchSize"] = BatchA.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Revocation:MaxParallelRevocations"] = ParallelA.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+        var b = fleet.Start("replica-b", redis.Endpoint, new Dictionary<string, string>(settings)
+        {
+            ["Broker:RevocationClaimTimeout"] = BrokerFleet.Seconds(ClaimTimeoutB),
+            ["Revocation:BatchSize"] = "100",
+            ["Revocation:MaxParallelRevocations"] = "16",
+        });
         await Task.WhenAll(a.WaitReadyAsync(TimeSpan.FromSeconds(60), cancellationToken), b.WaitReadyAsync(TimeSpan.FromSeconds(60), cancellationToken));
 
         // Load: the first leases all expire in a burst one second wide, so both replicas sweep a backlog together.
@@ -79,30 +103,22 @@ public sealed class ReplicaCrashTests
         burstPhase = false;
         var grantedBeforeBurst = load.Granted.Count;
 
-        // Kill A while it is sweeping: its audit trail is growing and due leases are still waiting.
-        await Task.Delay(burstAt - time.GetUtcNow() + TimeSpan.FromMilliseconds(100), cancellationToken);
+        // Kill A while it is sweeping: as soon as it is seen holding many unfinished claims.
+        await Task.Delay(burstAt - time.GetUtcNow(), cancellationToken);
         var killWatch = Stopwatch.StartNew();
-        var revokedByA = AuditTrail.Count(fleet.AuditPath("replica-a"));
-        while (true)
+        while ((await ClaimsOfAAsync(ledger, cancellationToken)).Count < KillWhenAHolds)
         {
-            await Task.Delay(20, cancellationToken);
-            var now = AuditTrail.Count(fleet.AuditPath("replica-a"));
-            var backlog = (await ledger.Redis.ExecuteAsync("ZCOUNT", [LeaseLedger.KeyPrefix + "due", "-inf", time.GetUtcNow().ToUnixTimeMilliseconds()], cancellationToken)).AsInt64();
-            if (now > revokedByA && backlog >= 300)
-            {
-                break;
-            }
-
-            Assert.That(killWatch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), $"replica A never swept a backlog (A's lease.revoked events: {now})");
-            revokedByA = now;
+            Assert.That(killWatch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "replica A was never seen sweeping a backlog");
+            await Task.Delay(10, cancellationToken);
         }
 
         a.Kill();
         var killedAt = time.GetUtcNow();
         load.Retarget([b]);
-        // What A held claimed when it died (frozen now): each lease with its claim deadline.
-        var claimedAtKill = (await ledger.Store.ListByStateAsync(LeaseState.Revoking, 100_000, cancellationToken))
-            .ToDictionary(l => l.LeaseId, l => l.DueAt!.Value, StringComparer.Ordinal);
+        // What A held when it died, with each claim's deadline. After a moment, so that commands A wrote to its socket
+        // just before dying have run (Redis still executes them) — B cannot take a claim over before its deadline.
+        await Task.Delay(100, cancellationToken);
+        var heldByA = await ClaimsOfAAsync(ledger, cancellationToken);
 
         await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
         await stopLoad.CancelAsync();
@@ -114,13 +130,13 @@ public sealed class ReplicaCrashTests
         var auditA = AuditTrail.CountByLease(fleet.AuditPath("replica-a"));
         var auditB = AuditTrail.CountByLease(fleet.AuditPath("replica-b"));
         var lags = leases.Select(l => (l.RevokedAt!.Value - l.ExpiresAt).TotalMilliseconds).Order().ToList();
-        var orphans = leases.Where(l => claimedAtKill.TryGetValue(l.LeaseId, out var deadline) && l.RevokedAt >= deadline - TimeSpan.FromMilliseconds(5)).ToList();
+        var orphans = leases.Where(l => heldByA.ContainsKey(l.LeaseId)).ToList();
         var unaudited = leases.Where(l => auditA.GetValueOrDefault(l.LeaseId) + auditB.GetValueOrDefault(l.LeaseId) == 0).ToList();
         var twice = leases.Where(l => auditA.GetValueOrDefault(l.LeaseId) + auditB.GetValueOrDefault(l.LeaseId) > 1).ToList();
         TestContext.Progress.WriteLine(
             $"[crash] granted {load.Granted.Count} ({grantedBeforeBurst} before the burst; by A {load.Granted.Values.Count(r => r == "replica-a")}), " +
             $"failures {string.Join(", ", load.Failures.Select(f => $"{f.Key}={f.Value}"))}; {leases.Count} leases in the ledger; " +
-            $"A killed {(killedAt - burstAt).TotalSeconds:0.00} s after the burst holding {claimedAtKill.Count} revoking claims, {orphans.Count} taken over by B; " +
+            $"A killed {(killedAt - burstAt).TotalSeconds:0.00} s after the burst holding {heldByA.Count} claims; " +
             $"revoked events A={auditA.Values.Sum()} B={auditB.Values.Sum()}, unaudited {unaudited.Count}, twice {twice.Count}; " +
             $"lag ms p50 {LeaseLedger.Percentile(lags, 50):0} p99 {LeaseLedger.Percentile(lags, 99):0} max {lags[^1]:0}");
 
@@ -131,15 +147,26 @@ public sealed class ReplicaCrashTests
             Assert.That(leases, Has.All.Matches<Lease>(l => l.State == LeaseState.Revoked), "every lease ends revoked");
             Assert.That(leases.Where(l => l.RevokedAt < l.ExpiresAt).Select(l => l.LeaseId), Is.Empty, "no lease is revoked before it expires");
             Assert.That(lags[^1], Is.LessThanOrEqualTo((ClaimTimeout + Slack).TotalMilliseconds), "revoked within TTL + claim deadline + slack");
-            Assert.That(orphans, Is.Not.Empty, "A died holding claims that B took over after their deadline (the kill was mid-sweep)");
+            Assert.That(orphans, Has.Count.EqualTo(heldByA.Count).And.Not.Empty, "A died holding claims (mid-sweep); they are in the ledger");
+            Assert.That(orphans.Where(l => l.RevokedAt < heldByA[l.LeaseId]).Select(l => l.LeaseId), Is.Empty,
+                "A's claims were taken over only once their deadline had passed");
             Assert.That(orphans.Where(l => auditA.ContainsKey(l.LeaseId) || auditB.GetValueOrDefault(l.LeaseId) != 1).Select(l => l.LeaseId), Is.Empty,
-                "each orphaned claim was revoked by B alone");
+                "each of A's orphaned claims was revoked by B, once");
             Assert.That(twice.Select(l => $"{l.LeaseId}: A {auditA.GetValueOrDefault(l.LeaseId)}, B {auditB.GetValueOrDefault(l.LeaseId)}"), Is.Empty,
                 "no lease revoked twice (one lease.revoked event across both replicas)");
-            Assert.That(unaudited.Count, Is.LessThanOrEqualTo(ParallelRevocations), "only A's in-flight revocations may lack their event");
+            Assert.That(unaudited.Count, Is.LessThanOrEqualTo(ParallelA), "only A's in-flight revocations may lack their event");
             Assert.That(unaudited.Where(l => l.RevokedAt > killedAt).Select(l => l.LeaseId), Is.Empty,
                 "a lease without an event was revoked by A before it died, never by the survivor");
         });
+    }
+
+    /// <summary>Revoking leases claimed by A (see <see cref="ClaimTimeoutB"/>): lease id → claim deadline.</summary>
+    private static async Task<Dictionary<string, DateTimeOffset>> ClaimsOfAAsync(LeaseLedger ledger, CancellationToken cancellationToken)
+    {
+        var now = TimeProvider.System.GetUtcNow();
+        return (await ledger.Store.ListByStateAsync(LeaseState.Revoking, 100_000, cancellationToken))
+            .Where(l => l.DueAt!.Value - now < ClaimTimeout + TimeSpan.FromMilliseconds(500))
+            .ToDictionary(l => l.LeaseId, l => l.DueAt!.Value, StringComparer.Ordinal);
     }
 
     private static async Task<List<Lease>> AllLeasesAsync(ILeaseStore store, CancellationToken cancellationToken)

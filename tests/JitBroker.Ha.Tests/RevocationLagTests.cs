@@ -14,7 +14,7 @@ namespace JitBroker.Ha.Tests;
 /// </summary>
 /// <remarks>
 /// Scaled down for the test budget: 10,000 leases expiring within 1 s — the density (100,000 within
-/// 10 s) for a tenth of the time. One broker revokes about 2,000 leases a second on a busy 2-core box, so at this
+/// 10 s) for a tenth of the time. One broker revokes 2,000–4,000 leases a second on a busy 2-core box, so at this
 /// density the lag is a queue: it grows with the count (≈ count / rate − window). The full 100,000-lease run is the benchmark program's (docs/benchmarks.md,
 /// "Redis lease ledger"); LAG_LEASES overrides the count here (expiry window = count / 10,000 s).
 /// </remarks>

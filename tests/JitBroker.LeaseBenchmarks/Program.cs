@@ -4,11 +4,12 @@ using JitBroker.LeaseBenchmarks;
 // Issue 5's Redis lease-ledger benchmarks: memory per active lease, broker start-up time at 0 and N active leases,
 // sweeper revocations per second, and revocation lag (expiry → revoked). Real redis-server processes on loopback,
 // the broker as a real process (`dotnet JitBroker.Server.dll`, Redis lease store, embedded profile for the dev
-// trust domain). Results are printed as Markdown for docs/benchmarks.md.
+// trust domain). Results are printed as Markdown for docs/benchmarks.md. "layout" (not run by default) measures what
+// cheaper key layouts would cost per lease, by rewriting the data in place (LayoutProbe.cs).
 //
 //   dotnet build tests/JitBroker.LeaseBenchmarks -c Release
 //   dotnet run -c Release --no-build --project tests/JitBroker.LeaseBenchmarks -- \
-//       [--only memory,startup,sweep,lag] [--memory-leases 1000000] [--startup-runs 3] [--sweep-leases 100000] \
+//       [--only memory,startup,layout,sweep,lag] [--memory-leases 1000000] [--startup-runs 3] [--sweep-leases 100000] \
 //       [--lag-leases 100000] [--lag-window 10] [--set Revocation:SweepInterval=00:00:00.100 …]
 //
 // --set passes broker settings (JitBroker:… paths) to the broker processes of the sweep and lag runs; without it
@@ -25,6 +26,11 @@ Console.WriteLine();
 if (only.Contains("memory") || only.Contains("startup"))
 {
     await bench.MemoryAndStartupAsync(IntArg("--memory-leases", 1_000_000), only.Contains("startup") ? IntArg("--startup-runs", 3) : 0);
+}
+
+if (only.Contains("layout"))
+{
+    await LayoutProbe.RunAsync(IntArg("--memory-leases", 1_000_000));
 }
 
 if (only.Contains("sweep"))

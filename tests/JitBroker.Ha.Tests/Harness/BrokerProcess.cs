@@ -68,6 +68,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
         info.Environment["JITBROKER__LISTEN__GRPC"] = $"127.0.0.1:{grpcPort}";
         info.Environment["JITBROKER__LISTEN__HTTP"] = $"127.0.0.1:{httpPort}";
         info.Environment["Logging__LogLevel__Default"] = "Warning";
+        // Workstation GC: several brokers, the tests and Redis share two cores (the shipped default is server GC).
         info.Environment["DOTNET_gcServer"] = "0";
         foreach (var (key, value) in settings)
         {
