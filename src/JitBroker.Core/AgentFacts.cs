@@ -6,7 +6,7 @@ namespace JitBroker.Core;
 /// </summary>
 public static class AgentFacts
 {
-    /// <summary>Same names the policy's lease re-evaluation reads (JitBroker.Policy.LeaseReevaluation).</summary>
+    /// <summary>Fact names the re-evaluation after a policy reload (PolicyReevaluator) rebuilds the identity from.</summary>
     public const string MethodKey = "method";
     public const string TrustDomainKey = "trust_domain";
 
