@@ -28,7 +28,8 @@ internal sealed class HarnessOptions
 
     public int RevocationLeases { get; init; } = 100_000;
 
-    public IReadOnlyList<string> SweepIntervals { get; init; } = ["00:00:01", "00:00:00.100"];
+    /// <summary>Revocation settings to measure, "SweepInterval/MaxParallelRevocations[/FsyncPolicy[/BatchSize]]": the defaults, then tuned ones.</summary>
+    public IReadOnlyList<string> SweepConfigs { get; init; } = ["00:00:01/16", "00:00:00.100/256"];
 
     public IReadOnlyList<long> StartupLeases { get; init; } = [0, 100_000, 400_000];
 
@@ -66,7 +67,7 @@ internal sealed class HarnessOptions
             FloorDuration = Get("--floor-seconds") is { } f ? Seconds(f) : defaults.FloorDuration,
             EndTaskTasks = Get("--endtask-tasks") is { } e ? int.Parse(e, CultureInfo.InvariantCulture) : defaults.EndTaskTasks,
             RevocationLeases = Get("--revocation-leases") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : defaults.RevocationLeases,
-            SweepIntervals = Get("--sweep-intervals") is { } w ? w.Split(',') : defaults.SweepIntervals,
+            SweepConfigs = Get("--sweep-configs") is { } w ? w.Split(',') : defaults.SweepConfigs,
             StartupLeases = Get("--startup-leases") is { } u ? [.. u.Split(',').Select(v => long.Parse(v, CultureInfo.InvariantCulture))] : defaults.StartupLeases,
             BrokerEnvironment = args.Select((a, i) => (a, i)).Where(x => x.a == "--broker-env" && x.i + 1 < args.Length).Select(x => args[x.i + 1]).ToList(),
             Phases = Get("--phases") is { } p ? new HashSet<string>(p.Split(',')) : defaults.Phases,

@@ -45,7 +45,7 @@ if (options.Phases.Contains("floor"))
         Console.WriteLine($"  {op.Name,-24} {op.OpsPerSecond,10:N0} ops/s   harness CPU {op.HarnessCpuUsPerOp,6:0.0} µs/op   redis CPU {op.RedisCpuUsPerOp,5:0.0} µs/op   others {op.OtherProcessesCoresBusy:0.00} cores");
     }
 
-    Console.WriteLine($"  floor per issuance       {results.Floor.IssuancesPerSecond,10:N0} issuances/s");
+    Console.WriteLine($"  floor per issuance       {results.Floor.IssuancesPerSecond,10:N0} issuances/s   CPU {results.Floor.CpuUsPerIssuance:0.0} µs per issuance (harness + redis)");
 }
 
 foreach (var (phase, policy) in new[] { ("broker", "Always"), ("interval", "Interval") })
@@ -95,17 +95,19 @@ if (results.Floor is not null && results.Broker.Count > 0)
     foreach (var run in results.Broker)
     {
         var best = run.Levels.MaxBy(l => l.Throughput)!;
-        Console.WriteLine($"\nratio broker ÷ floor ({run.Audit}): {best.Throughput:N0} / {results.Floor.IssuancesPerSecond:N0} = {best.Throughput / results.Floor.IssuancesPerSecond:P1} (best at concurrency {best.Concurrency})");
+        Console.WriteLine($"\nratio broker ÷ floor ({run.Audit}): {best.Throughput:N0} / {results.Floor.IssuancesPerSecond:N0} = {best.Throughput / results.Floor.IssuancesPerSecond:P1} (best at concurrency {best.Concurrency}); by CPU: {results.Floor.CpuUsPerIssuance:0} µs / {best.BrokerCpuUsPerRequest + best.RedisCpuUsPerRequest:0} µs = {results.CpuRatioToFloor[run.Audit]:P1}");
     }
 }
 
 if (options.Phases.Contains("revocation"))
 {
     var seedRate = results.Floor?.LeaseWrite.OpsPerSecond ?? 10_000;
-    foreach (var interval in options.SweepIntervals)
+    foreach (var config in options.SweepConfigs)
     {
-        Console.WriteLine($"\n## Revocation lag, {options.RevocationLeases:N0} leases expiring within 10 s, SweepInterval={interval}");
-        var r = await RevocationLagBench.RunAsync(options, redis, redisPid, dataDirectory, interval, seedRate);
+        var parts = config.Split('/');
+        var (interval, parallel, fsync, batch) = (parts[0], parts[1], parts.Length > 2 ? parts[2] : "Always", parts.Length > 3 ? parts[3] : "500");
+        Console.WriteLine($"\n## Revocation lag, {options.RevocationLeases:N0} leases expiring within 10 s, SweepInterval={interval}, BatchSize={batch}, MaxParallelRevocations={parallel}, audit FsyncPolicy={fsync}");
+        var r = await RevocationLagBench.RunAsync(options, redis, redisPid, dataDirectory, new RevocationSettings(interval, parallel, fsync, batch), seedRate);
         results.Revocation.Add(r);
         Console.WriteLine($"  revoked {r.Revoked:N0}, not revoked {r.NotRevoked}; lag p50 {r.LagMs.P50:0} ms, p99 {r.LagMs.P99:0} ms, p99.9 {r.LagMs.P999:0} ms, max {r.LagMs.Max:0} ms; drained {r.DrainedAfterLastExpirySeconds:0.00} s after the last expiry; broker CPU {r.BrokerCpuSeconds:0.0} s");
     }

@@ -47,7 +47,7 @@ internal static class Report
                 md.AppendLine(Inv($"| {op.Name} | {op.Method} | {op.OpsPerSecond:0} | {op.HarnessCpuUsPerOp:0.0} | {op.RedisCpuUsPerOp:0.0} | {op.OtherProcessesCoresBusy:0.00} |"));
             }
 
-            md.AppendLine(Inv($"| **floor per issuance** | 1 / Σ(1/ops) | **{f.IssuancesPerSecond:0}** | | | |"));
+            md.AppendLine(Inv($"| **floor per issuance** | 1 / Σ(1/ops); CPU = Σ harness + redis CPU | **{f.IssuancesPerSecond:0}** | **{f.CpuUsPerIssuance:0.0}** (both) | | |"));
             foreach (var op in f.CryptoReference)
             {
                 md.AppendLine(Inv($"| {op.Name} | {op.Method} | {op.OpsPerSecond:0} | {op.HarnessCpuUsPerOp:0.0} | | {op.OtherProcessesCoresBusy:0.00} |"));
@@ -67,7 +67,7 @@ internal static class Report
             md.AppendLine().AppendLine(Inv($"Redis commands per request (best level): {string.Join(", ", run.Best.RedisCommandsPerRequest.OrderByDescending(c => c.Value).Select(c => Inv($"{c.Key} {c.Value:0.##}")))}."));
             if (r.Floor is not null)
             {
-                md.AppendLine().AppendLine(Inv($"Ratio broker ÷ floor: **{r.RatioToFloor[run.Audit]:P1}** (best level, concurrency {run.Best.Concurrency}); broker CPU-bound capacity ÷ floor: {r.BrokerCpuBoundRatioToFloor[run.Audit]:P1}."));
+                md.AppendLine().AppendLine(Inv($"Ratio broker ÷ floor: **{r.RatioToFloor[run.Audit]:P1}** (best level, concurrency {run.Best.Concurrency}); by CPU (floor CPU per issuance ÷ broker+Redis CPU per request): {r.CpuRatioToFloor[run.Audit]:P1}."));
             }
         }
 
@@ -92,22 +92,22 @@ internal static class Report
         if (r.Revocation.Count > 0)
         {
             md.AppendLine().AppendLine("## Revocation lag (revoked-at − expires-at, per lease)").AppendLine();
-            md.AppendLine("| SweepInterval | leases | expiry window s | revoked | not revoked | lag p50 ms | p99 ms | p99.9 ms | max ms | drained after last expiry s | broker CPU s |");
-            md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            md.AppendLine("| SweepInterval | BatchSize | MaxParallelRevocations | audit fsync | leases | expiry window s | revoked | not revoked | lag p50 ms | p99 ms | p99.9 ms | max ms | drained after last expiry s | broker CPU s |");
+            md.AppendLine("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var v in r.Revocation)
             {
-                md.AppendLine(Inv($"| {v.SweepInterval} | {v.Leases} | {v.ExpiryWindowSeconds:0} | {v.Revoked} | {v.NotRevoked} | {v.LagMs.P50:0} | {v.LagMs.P99:0} | {v.LagMs.P999:0} | {v.LagMs.Max:0} | {v.DrainedAfterLastExpirySeconds:0.00} | {v.BrokerCpuSeconds:0.0} |"));
+                md.AppendLine(Inv($"| {v.SweepInterval} | {v.BatchSize} | {v.MaxParallelRevocations} | {v.AuditFsync} | {v.Leases} | {v.ExpiryWindowSeconds:0} | {v.Revoked} | {v.NotRevoked} | {v.LagMs.P50:0} | {v.LagMs.P99:0} | {v.LagMs.P999:0} | {v.LagMs.Max:0} | {v.DrainedAfterLastExpirySeconds:0.00} | {v.BrokerCpuSeconds:0.0} |"));
             }
         }
 
         if (r.Startup.Count > 0)
         {
             md.AppendLine().AppendLine("## Start-up time and broker memory vs active leases").AppendLine();
-            md.AppendLine("| active leases | start → ready ms | RSS at ready MiB | RSS after load MiB | peak RSS MiB | load requests | Redis bytes/lease |");
-            md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|");
+            md.AppendLine("| active leases | start → ready ms, three cold starts | best ms | RSS at ready MiB | RSS after load MiB | peak RSS MiB | load requests | Redis bytes/lease |");
+            md.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|");
             foreach (var s in r.Startup)
             {
-                md.AppendLine(Inv($"| {s.ActiveLeases} | {s.StartupMs:0} | {s.RssReadyKiB / 1024.0:0.0} | {s.RssAfterLoadKiB / 1024.0:0.0} | {s.PeakRssKiB / 1024.0:0.0} | {s.LoadRequests} | {s.RedisBytesPerLease:0} |"));
+                md.AppendLine(Inv($"| {s.ActiveLeases} | {string.Join(" / ", s.StartupRunsMs.Select(x => x.ToString("0", CultureInfo.InvariantCulture)))} | {s.StartupMs:0} | {s.RssReadyKiB / 1024.0:0.0} | {s.RssAfterLoadKiB / 1024.0:0.0} | {s.PeakRssKiB / 1024.0:0.0} | {s.LoadRequests} | {s.RedisBytesPerLease:0} |"));
             }
         }
 

@@ -55,11 +55,11 @@ internal sealed class HarnessResults
         : Broker.ToDictionary(b => b.Audit, b => b.Best.Throughput / Floor.IssuancesPerSecond);
 
     /// <summary>
-    /// What the broker process alone could serve if it had every core (cores ÷ its CPU per request at its best
-    /// level), ÷ floor. The load generator and Redis share this machine's cores, so this is the broker's own
-    /// efficiency, not a measured throughput.
+    /// The same ratio by CPU instead of wall clock: floor CPU per issuance ÷ (broker + Redis CPU per request at the
+    /// best level). Robust against other processes on the machine, and blind to the load generator's share of the
+    /// cores, which the measured throughput pays for.
     /// </summary>
-    public Dictionary<string, double> BrokerCpuBoundRatioToFloor => Floor is null
+    public Dictionary<string, double> CpuRatioToFloor => Floor is null
         ? []
-        : Broker.ToDictionary(b => b.Audit, b => Machine.Cores / (b.Best.BrokerCpuUsPerRequest / 1e6) / Floor.IssuancesPerSecond);
+        : Broker.ToDictionary(b => b.Audit, b => Floor.CpuUsPerIssuance / (b.Best.BrokerCpuUsPerRequest + b.Best.RedisCpuUsPerRequest));
 }

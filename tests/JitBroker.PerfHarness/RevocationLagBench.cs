@@ -6,7 +6,7 @@ using JitBroker.Redis;
 namespace JitBroker.PerfHarness;
 
 internal sealed record RevocationLagResult(
-    string SweepInterval, int Leases, double ExpiryWindowSeconds, double SeedSeconds, int Revoked, int NotRevoked,
+    string SweepInterval, int BatchSize, int MaxParallelRevocations, string AuditFsync, int Leases, double ExpiryWindowSeconds, double SeedSeconds, int Revoked, int NotRevoked,
     LatencySummary LagMs, double DrainedAfterLastExpirySeconds, double BrokerCpuSeconds, double RedisCpuSeconds, long BrokerPeakRssKiB);
 
 /// <summary>
@@ -14,18 +14,23 @@ internal sealed record RevocationLagResult(
 /// process sweeping them; per lease, lag = the revoked-at time the broker recorded − the lease's expiry (both in
 /// the lease hash: <c>ra</c> and <c>e</c>, milliseconds).
 /// </summary>
+/// <summary>One revocation configuration to measure (JitBroker:Revocation:* and JitBroker:Audit:FsyncPolicy).</summary>
+internal sealed record RevocationSettings(string SweepInterval, string MaxParallel, string Fsync, string BatchSize);
+
 internal static class RevocationLagBench
 {
     public static async Task<RevocationLagResult> RunAsync(HarnessOptions options, IRedisConnection redis, int redisPid, string dataDirectory,
-        string sweepInterval, double seedRatePerSecond)
+        RevocationSettings config, double seedRatePerSecond)
     {
         await RedisAdmin.FlushAsync(redis).ConfigureAwait(false);
         var settings = new Dictionary<string, string>
         {
-            ["JitBroker:Audit:FsyncPolicy"] = "Always",
-            ["JitBroker:Revocation:SweepInterval"] = sweepInterval,
+            ["JitBroker:Audit:FsyncPolicy"] = config.Fsync,
+            ["JitBroker:Revocation:SweepInterval"] = config.SweepInterval,
+            ["JitBroker:Revocation:MaxParallelRevocations"] = config.MaxParallel,
+            ["JitBroker:Revocation:BatchSize"] = config.BatchSize,
             // A fresh audit file per flushed Redis: see BrokerProcess.AuditPath.
-            ["JitBroker:Audit:Path"] = BrokerProcess.AuditPath(dataDirectory, "revocation-" + sweepInterval.Replace(':', '-')),
+            ["JitBroker:Audit:Path"] = BrokerProcess.AuditPath(dataDirectory, $"revocation-{config.SweepInterval.Replace(':', '-')}-{config.MaxParallel}-{config.Fsync}-{config.BatchSize}"),
         };
         await using var broker = await BrokerProcess.StartAsync(options, dataDirectory, settings, "broker-revocation").ConfigureAwait(false);
         var store = new RedisLeaseStore(redis, "jitbroker:");
@@ -33,7 +38,7 @@ internal static class RevocationLagBench
         var window = TimeSpan.FromSeconds(10);
 
         // Expiries start once seeding is surely done, so no lease is due while the harness is still writing.
-        var lead = TimeSpan.FromSeconds(Math.Max(5, (1.5 * n / seedRatePerSecond) + 2));
+        var lead = TimeSpan.FromSeconds(Math.Max(8, (3.0 * n / seedRatePerSecond) + 3));
         var now = TimeProvider.System.GetUtcNow();
         var first = now + lead;
         var seedWatch = Stopwatch.StartNew();
@@ -78,7 +83,7 @@ internal static class RevocationLagBench
         })).ConfigureAwait(false);
 
         var measured = lags.Where(l => !double.IsNaN(l)).ToArray();
-        return new RevocationLagResult(sweepInterval, n, window.TotalSeconds, seedSeconds, revoked, n - revoked,
+        return new RevocationLagResult(config.SweepInterval, int.Parse(config.BatchSize, CultureInfo.InvariantCulture), int.Parse(config.MaxParallel, CultureInfo.InvariantCulture), config.Fsync, n, window.TotalSeconds, seedSeconds, revoked, n - revoked,
             LatencySummary.FromMilliseconds(measured), drained, brokerCpu.TotalSeconds, redisCpu.TotalSeconds, peak);
     }
 }

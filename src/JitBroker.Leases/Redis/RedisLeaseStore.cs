@@ -24,6 +24,9 @@ namespace JitBroker.Leases.Redis;
 /// </remarks>
 public sealed partial class RedisLeaseStore : ILeaseStore
 {
+    /// <summary>Most leases one claim script returns (see <see cref="ClaimDueAsync"/>): about 64 KB of reply.</summary>
+    public const int ClaimChunkSize = 64;
+
     /// <summary>Longest last-error text kept per lease (memory), in characters.</summary>
     public const int MaxLastErrorLength = 1024;
 
@@ -104,13 +107,39 @@ public sealed partial class RedisLeaseStore : ILeaseStore
             .ThenBy(l => l.LeaseId, StringComparer.Ordinal)];
     }
 
+    /// <inheritdoc />
+    /// <remarks>
+    /// Claims in chunks of at most <see cref="ClaimChunkSize"/> leases, one atomic script each, until
+    /// <paramref name="max"/> are claimed or a chunk comes back short. Each lease is still claimed atomically (no two
+    /// sweepers ever hold the same one); only the batch as a whole is no longer one script. Why: a 500-lease reply
+    /// is ~0.5 MB, which reaches the RESP reader over many socket reads, and the reader re-parses an incomplete
+    /// reply from its start on every read — measured with tests/JitBroker.PerfHarness, that re-parsing took over
+    /// half the broker's CPU while 100k leases expired (docs/benchmarks.md, "Performance harness (issue 10)").
+    /// When <paramref name="cancellationToken"/> fires between chunks, the leases already claimed are returned.
+    /// </remarks>
     public async Task<IReadOnlyList<Lease>> ClaimDueAsync(DateTimeOffset now, int max, TimeSpan claimTimeout, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
-        var reply = await RunAsync(LeaseScripts.ClaimDue, [_prefix, LeaseCodec.Ms(now), max, LeaseCodec.Ms(now + claimTimeout)], cancellationToken)
-            .ConfigureAwait(false);
-        return LeaseCodec.FromPairs(reply.AsArray());
+        var deadline = LeaseCodec.Ms(now + claimTimeout);
+        List<Lease>? claimed = null;
+        while (true)
+        {
+            var want = Math.Min(ClaimChunkSize, max - (claimed?.Count ?? 0));
+            var reply = await RunAsync(LeaseScripts.ClaimDue, [_prefix, LeaseCodec.Ms(now), want, deadline], cancellationToken).ConfigureAwait(false);
+            var chunk = LeaseCodec.FromPairs(reply.AsArray());
+            if (claimed is null && (chunk.Count < want || want == max))
+            {
+                return chunk; // the common case: everything due fits in one chunk
+            }
+
+            (claimed ??= new List<Lease>(Math.Min(max, 4 * ClaimChunkSize))).AddRange(chunk);
+            if (chunk.Count < want || claimed.Count >= max || cancellationToken.IsCancellationRequested)
+            {
+                // The claims taken so far belong to the caller now; dropping them would only delay them to their deadline.
+                return claimed;
+            }
+        }
     }
 
     public async Task<Lease?> TryClaimAsync(string leaseId, DateTimeOffset now, TimeSpan claimTimeout, CancellationToken cancellationToken = default)

@@ -44,6 +44,28 @@ public sealed class RedisLeaseStoreTests
     private async Task<bool> InZsetAsync(string key, string member) => !(await _redis.ExecuteAsync("ZSCORE", [key, member])).IsNull;
 
     [Test]
+    public async Task A_claim_larger_than_one_chunk_takes_exactly_max_in_due_order_and_leaves_the_rest_due()
+    {
+        var store = new RedisLeaseStore(_redis, _prefix);
+        var count = (2 * RedisLeaseStore.ClaimChunkSize) + 22;
+        var leases = Enumerable.Range(0, count).Select(i => NewLease($"lease_{i:D4}", TimeSpan.FromSeconds(10 + i))).ToList();
+        foreach (var lease in leases)
+        {
+            await store.PutAsync(lease);
+        }
+
+        var now = T0 + TimeSpan.FromHours(1);
+        var first = await store.ClaimDueAsync(now, RedisLeaseStore.ClaimChunkSize + 10, ClaimTimeout);
+        var rest = await store.ClaimDueAsync(now, 1000, ClaimTimeout);
+        var none = await store.ClaimDueAsync(now, 1000, ClaimTimeout);
+
+        Assert.That(first.Select(l => l.LeaseId), Is.EqualTo(leases.Take(RedisLeaseStore.ClaimChunkSize + 10).Select(l => l.LeaseId)), "max across chunks, earliest due first");
+        Assert.That(rest.Select(l => l.LeaseId), Is.EqualTo(leases.Skip(RedisLeaseStore.ClaimChunkSize + 10).Select(l => l.LeaseId)), "the remainder, claimed once");
+        Assert.That(first.Concat(rest), Has.All.Property(nameof(Lease.State)).EqualTo(LeaseState.Revoking));
+        Assert.That(none, Is.Empty, "every lease is claimed exactly once");
+    }
+
+    [Test]
     public async Task A_lease_is_one_compact_listpack_hash_plus_index_entries()
     {
         var store = new RedisLeaseStore(_redis, _prefix);
