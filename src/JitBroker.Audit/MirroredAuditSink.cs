@@ -25,7 +25,7 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
         var mirrored = await LastMirroredSeqAsync(cancellationToken).ConfigureAwait(false);
         if (mirrored < last.Seq)
         {
-            await BackfillAsync(mirrored, last.Seq, cancellationToken).ConfigureAwait(false);
+            await BackfillAsync(mirrored, cancellationToken).ConfigureAwait(false);
         }
 
         return last;
@@ -82,12 +82,39 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
         }
     }
 
-    private async Task BackfillAsync(long mirroredSeq, long lastSeq, CancellationToken cancellationToken)
+    /// <summary>
+    /// Streams the file forward and mirrors what the stream lacks in batches, so memory stays bounded however
+    /// long Redis was away (the cost is one pass over the file, at start-up or after an outage).
+    /// </summary>
+    private async Task BackfillAsync(long mirroredSeq, CancellationToken cancellationToken)
     {
-        await using var stream = new FileStream(file.FilePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        var missing = (int)Math.Min(lastSeq - mirroredSeq, int.MaxValue);
-        var (lines, _) = AuditFileReader.ReadLastLines(stream, missing);
-        var records = lines.Select(AuditRecord.Parse).Where(r => r.Seq > mirroredSeq).Select(r => (r.Seq, r.Line)).ToList();
-        await MirrorAsync(records, cancellationToken).ConfigureAwait(false);
+        const int BatchSize = 1000;
+        using var reader = new StreamReader(new FileStream(file.FilePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
+        var batch = new List<(long Seq, string Line)>(BatchSize);
+        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        {
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            var record = AuditRecord.Parse(line);
+            if (record.Seq <= mirroredSeq)
+            {
+                continue;
+            }
+
+            batch.Add((record.Seq, record.Line));
+            if (batch.Count == BatchSize)
+            {
+                await MirrorAsync(batch, cancellationToken).ConfigureAwait(false);
+                batch.Clear();
+            }
+        }
+
+        if (batch.Count > 0)
+        {
+            await MirrorAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
     }
 }
