@@ -58,22 +58,21 @@ public sealed partial class CredentialBroker
         return IntrospectionResult.Inactive;
     }
 
-    /// <summary>The leases plus every lease delegated from them, breadth first, each once.</summary>
+    /// <summary>
+    /// The leases plus every lease delegated from them, breadth first, each once. One generation's child
+    /// lookups are issued together, so a pipelined store answers a whole level in one round trip.
+    /// </summary>
     internal async Task<IReadOnlyList<Lease>> WithDescendantsAsync(IReadOnlyList<Lease> roots, CancellationToken cancellationToken)
     {
         var seen = new HashSet<string>(roots.Select(l => l.LeaseId), StringComparer.Ordinal);
         var all = new List<Lease>(roots);
-        var queue = new Queue<Lease>(roots);
-        while (queue.TryDequeue(out var parent))
+        IReadOnlyList<Lease> level = roots;
+        while (level.Count > 0)
         {
-            foreach (var child in await _leases.ListChildrenAsync(parent.LeaseId, cancellationToken).ConfigureAwait(false))
-            {
-                if (seen.Add(child.LeaseId))
-                {
-                    all.Add(child);
-                    queue.Enqueue(child);
-                }
-            }
+            var children = await Task.WhenAll(level.Select(p => _leases.ListChildrenAsync(p.LeaseId, cancellationToken))).ConfigureAwait(false);
+            var next = children.SelectMany(c => c).Where(c => seen.Add(c.LeaseId)).ToList();
+            all.AddRange(next);
+            level = next;
         }
 
         return all;

@@ -108,7 +108,6 @@ public sealed partial class CredentialBroker
 
         // 2 replay. In bound mode a token is bound to the task it was first used for: retries and one lease per
         // tool within that task are fine, a different task is a replay.
-        var requestHash = RequestHash.Of(agent.Id, request);
         await _replay.CheckAsync(agent, RequestHash.ForTask(agent.Id, request.TaskId), cancellationToken).ConfigureAwait(false);
 
         // 3 kill switch.
@@ -127,7 +126,7 @@ public sealed partial class CredentialBroker
                 }, cancellationToken).ConfigureAwait(false);
                 throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.PolicyDenied, decision.Reason);
             case DecisionEffect.NeedsApproval when approval is null:
-                var pending = await _approvals.CreateAsync(agent, request, requestHash, decision, cancellationToken).ConfigureAwait(false);
+                var pending = await _approvals.CreateAsync(agent, request, RequestHash.Of(agent.Id, request), decision, cancellationToken).ConfigureAwait(false);
                 await AuditAsync(new AuditEvent
                 {
                     Type = AuditEventTypes.ApprovalRequested, AgentId = agent.Id, TaskId = request.TaskId, Intent = request.Intent,
@@ -136,7 +135,7 @@ public sealed partial class CredentialBroker
                 return RequestOutcome.Pending(pending);
             case DecisionEffect.NeedsApproval:
                 var wait = approval.Wait > _options.MaxApprovalWait ? _options.MaxApprovalWait : approval.Wait;
-                var collected = await _approvals.CollectAsync(approval.ApprovalId, agent, requestHash, wait, cancellationToken).ConfigureAwait(false);
+                var collected = await _approvals.CollectAsync(approval.ApprovalId, agent, RequestHash.Of(agent.Id, request), wait, cancellationToken).ConfigureAwait(false);
                 if (collected.State != ApprovalState.Consumed)
                 {
                     return RequestOutcome.Pending(collected);
