@@ -34,6 +34,9 @@ public sealed class AdminClient : IDisposable
 
     public Task<BlockAgentResponse> BlockAsync(BlockAgentRequest r, CancellationToken ct = default) => CallAsync("BlockAgent", r, BlockAgentResponse.Parser, ct);
 
+    public Task<RevocationProgress> GetRevocationProgressAsync(string revocationId, CancellationToken ct = default) =>
+        CallAsync("GetRevocationProgress", new GetRevocationProgressRequest { RevocationId = revocationId }, RevocationProgress.Parser, ct);
+
     public Task<UnblockAgentResponse> UnblockAsync(UnblockAgentRequest r, CancellationToken ct = default) => CallAsync("UnblockAgent", r, UnblockAgentResponse.Parser, ct);
 
     public Task<ListBlocksResponse> ListBlocksAsync(CancellationToken ct = default) => CallAsync("ListBlocks", new ListBlocksRequest(), ListBlocksResponse.Parser, ct);

@@ -64,7 +64,11 @@ internal static class AdminCommands
         var all = new Option<bool>("--all") { Description = "Every lease. Needs --yes." };
         var yes = new Option<bool>("--yes") { Description = "Confirm a broad revocation (--agent-pattern, --all)." };
         var reason = new Option<string>("--reason") { Description = "Why (kept in the audit log).", DefaultValueFactory = _ => "" };
-        var command = new Command("revoke", "Revoke leases now; delegated descendants go with them.") { lease, task, agent, pattern, all, yes, reason };
+        var wait = WaitOptions.Create();
+        var command = new Command("revoke", "Schedule leases for revocation now (delegated descendants with them); --wait follows until revoked.")
+        {
+            lease, task, agent, pattern, all, yes, reason, wait.Wait, wait.Timeout,
+        };
         common.AddTo(command);
         command.SetAction((r, ct) => RunAdmin(common, r, async admin =>
         {
@@ -81,8 +85,8 @@ internal static class AdminCommands
                 throw new UsageException("this revokes leases fleet-wide; add --yes to confirm.");
             }
 
-            var response = await Progress.WhileAsync("revoking", admin.RevokeAsync(request, ct));
-            return PrintRevocations(common, r, response);
+            var response = await Progress.WhileAsync("scheduling", admin.RevokeAsync(request, ct));
+            return await FollowAsync(common, r, admin, wait, response, ct);
         }));
         return command;
     }
@@ -91,18 +95,30 @@ internal static class AdminCommands
     {
         var pattern = new Argument<string>("agent") { Description = "Agent id or glob pattern, e.g. spiffe://corp/agents/*" };
         var reason = new Option<string>("--reason") { Description = "Why (shown to the agent, kept in the audit log).", Required = true };
-        var command = new Command("block", "Kill switch: refuse new requests from matching agents and revoke all their leases.") { pattern, reason };
+        var duration = new Option<TimeSpan?>("--for") { Description = "Lift the block by itself after this long (hh:mm:ss); revoked credentials stay revoked." };
+        var wait = WaitOptions.Create();
+        var command = new Command("block",
+            "Kill switch: refuse matching agents' requests and credentials at once, and schedule all their leases (and delegated ones) for revocation; --wait follows until revoked.")
+        {
+            pattern, reason, duration, wait.Wait, wait.Timeout,
+        };
         common.AddTo(command);
         command.SetAction((r, ct) => RunAdmin(common, r, async admin =>
         {
-            var response = await Progress.WhileAsync("blocking", admin.BlockAsync(new BlockAgentRequest { Pattern = r.GetValue(pattern)!, Reason = r.GetValue(reason)! }, ct));
-            if (Json(common, r, response))
+            var request = new BlockAgentRequest { Pattern = r.GetValue(pattern)!, Reason = r.GetValue(reason)! };
+            if (r.GetValue(duration) is { } d)
             {
-                return response.Revocations.Failed > 0 ? ExitCodes.OtherError : ExitCodes.Ok;
+                request.Duration = Duration.FromTimeSpan(d);
             }
 
-            Console.WriteLine($"blocked {response.Block.Pattern} (by {response.Block.BlockedBy}): {response.Block.Reason}");
-            return PrintRevocations(common, r, response.Revocations);
+            var response = await Progress.WhileAsync("blocking", admin.BlockAsync(request, ct));
+            if (!r.GetValue(common.Json))
+            {
+                var until = response.Block.ExpiresAt is { } end ? $" until {end.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture)}" : "";
+                Console.WriteLine($"blocked {response.Block.Pattern}{until} (by {response.Block.BlockedBy}): {response.Block.Reason}");
+            }
+
+            return await FollowAsync(common, r, admin, wait, response.Revocations, ct, whole: response);
         }));
         return command;
     }
@@ -110,11 +126,12 @@ internal static class AdminCommands
     private static Command Unblock(CommonOptions common)
     {
         var pattern = new Argument<string>("agent") { Description = "The exact pattern that was blocked." };
-        var command = new Command("unblock", "Lift a block (exit 1 when there was none).") { pattern };
+        var reason = new Option<string>("--reason") { Description = "Why (kept in the audit log).", Required = true };
+        var command = new Command("unblock", "Lift a block for new requests; never revives a revoked credential (exit 1 when there was none).") { pattern, reason };
         common.AddTo(command);
         command.SetAction((r, ct) => RunAdmin(common, r, async admin =>
         {
-            var response = await admin.UnblockAsync(new UnblockAgentRequest { Pattern = r.GetValue(pattern)! }, ct);
+            var response = await admin.UnblockAsync(new UnblockAgentRequest { Pattern = r.GetValue(pattern)!, Reason = r.GetValue(reason)! }, ct);
             if (!Json(common, r, response))
             {
                 Console.WriteLine(response.Removed ? "unblocked" : "no such block");
@@ -134,9 +151,10 @@ internal static class AdminCommands
             var response = await admin.ListBlocksAsync(ct);
             if (!Json(common, r, response))
             {
-                Table.PrintRows(["PATTERN", "BLOCKED BY", "SINCE", "REASON"], response.Blocks.Select(b => new[]
+                Table.PrintRows(["PATTERN", "BLOCKED BY", "SINCE", "UNTIL", "REASON"], response.Blocks.Select(b => new[]
                 {
-                    b.Pattern, b.BlockedBy, b.BlockedAt.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture), b.Reason,
+                    b.Pattern, b.BlockedBy, b.BlockedAt.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture),
+                    b.ExpiresAt is { } end ? end.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture) : "unblocked by an operator", b.Reason,
                 }));
             }
 
@@ -197,15 +215,43 @@ internal static class AdminCommands
         return ExitCodes.Ok;
     }
 
-    private static int PrintRevocations(CommonOptions common, ParseResult r, RevokeLeasesResponse response)
+    /// <summary>
+    /// Prints what was scheduled; with --wait polls the batch's progress (a bar on a terminal) until every lease is
+    /// revoked or the wait times out. Exit 0 when done (or not waiting), 1 when the wait ended with leases still pending.
+    /// </summary>
+    private static async Task<int> FollowAsync(CommonOptions common, ParseResult r, AdminClient admin, WaitOptions wait, RevokeLeasesResponse response,
+        CancellationToken ct, IMessage? whole = null)
     {
-        if (!Json(common, r, response))
+        var json = r.GetValue(common.Json);
+        if (!json)
         {
-            Table.PrintRows(["LEASE", "OUTCOME", "ERROR"], response.Outcomes.Select(o => new[] { o.LeaseId, o.Outcome, o.Error }));
-            Console.WriteLine($"{response.Matched} matched: {response.Revoked} revoked, {response.AlreadyRevoked} already revoked, {response.Failed} failed (retried until revoked)");
+            Console.WriteLine($"{response.Matched} matched: {response.Scheduled} scheduled for revocation, {response.InProgress} already being revoked, " +
+                $"{response.AlreadyRevoked} already revoked (revocation {response.RevocationId})");
         }
 
-        return response.Failed > 0 ? ExitCodes.OtherError : ExitCodes.Ok;
+        if (!r.GetValue(wait.Wait))
+        {
+            if (json)
+            {
+                Console.WriteLine(JsonFormatter.Default.Format(whole ?? response));
+            }
+
+            return ExitCodes.Ok;
+        }
+
+        var progress = await RevocationWatch.UntilDoneAsync(admin, response.RevocationId, r.GetValue(wait.Timeout), ct);
+        if (json)
+        {
+            Console.WriteLine(JsonFormatter.Default.Format(progress));
+        }
+        else
+        {
+            Console.WriteLine(progress.Done
+                ? $"all {progress.Total} revoked"
+                : $"{progress.Revoked}/{progress.Total} revoked, {progress.Failing} failing; the rest stay scheduled and are retried until revoked");
+        }
+
+        return progress.Done ? ExitCodes.Ok : ExitCodes.OtherError;
     }
 
     private static bool Json(CommonOptions common, ParseResult r, IMessage message)

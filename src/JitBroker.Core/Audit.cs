@@ -15,6 +15,8 @@ public static class AuditEventTypes
     public const string RevocationFailed = "revocation.failed";
     public const string AgentBlocked = "agent.blocked";
     public const string AgentUnblocked = "agent.unblocked";
+    /// <summary>An operator's (or a policy reload's) bulk revocation was scheduled; each lease's own lease.revoked follows.</summary>
+    public const string RevocationScheduled = "revocation.scheduled";
     public const string PolicyReloaded = "policy.reloaded";
 }
 

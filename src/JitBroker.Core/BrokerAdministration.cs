@@ -23,7 +23,18 @@ public abstract record RevokeSelector
     public bool IsBroad => this is AgentPattern or All;
 }
 
-public sealed record RevokeSummary(int Matched, int Revoked, int AlreadyRevoked, int Failed, IReadOnlyList<LeaseRevocationOutcome> Outcomes);
+/// <summary>
+/// What a bulk revocation scheduled. The revoking itself is done by the sweepers of every replica; follow it with
+/// <see cref="BrokerAdministration.GetProgressAsync"/> and <see cref="BatchId"/>.
+/// </summary>
+public sealed record RevokeSummary(string BatchId, long Scheduled, long InProgress, long AlreadyRevoked)
+{
+    /// <summary>Leases the selector (and delegation) reached, revoked ones included.</summary>
+    public long Matched => Scheduled + InProgress + AlreadyRevoked;
+
+    /// <summary>Leases the batch waits for.</summary>
+    public long Pending => Scheduled + InProgress;
+}
 
 /// <summary>Who may use the admin API: attested principals matching one of these globs. Agents never.</summary>
 public sealed class AdminOptions
@@ -57,18 +68,19 @@ public sealed class BrokerAdministration
 
     private readonly AttestorRegistry _attestors;
     private readonly Glob[] _admins;
-    private readonly CredentialBroker _broker;
     private readonly ILeaseStore _leases;
     private readonly IKillSwitch _killSwitch;
+    private readonly IRevocationSchedule _schedule;
     private readonly ApprovalService _approvals;
     private readonly IAuditLog _audit;
     private readonly TimeProvider _time;
 
-    public BrokerAdministration(AttestorRegistry attestors, AdminOptions options, CredentialBroker broker, BrokerCollaborators collaborators, TimeProvider time)
+    public BrokerAdministration(AttestorRegistry attestors, AdminOptions options, BrokerCollaborators collaborators, IRevocationSchedule schedule,
+        TimeProvider time)
     {
         _attestors = attestors;
         _admins = [.. options.Principals.Select(Glob.Parse)];
-        _broker = broker;
+        _schedule = schedule;
         _leases = collaborators.Leases;
         _killSwitch = collaborators.KillSwitch;
         _approvals = collaborators.Approvals;
@@ -88,8 +100,13 @@ public sealed class BrokerAdministration
     public Task<LeasePage> ListLeasesAsync(LeaseQuery query, CancellationToken cancellationToken = default) =>
         _leases.ListAsync(query with { PageSize = Math.Clamp(query.PageSize, 1, 1000) }, cancellationToken);
 
+    /// <summary>
+    /// Schedules every lease the selector reaches, and everything delegated from them, for revocation by the
+    /// sweepers, audits the operator's action, and returns. Once scheduling has begun the caller's cancellation is
+    /// no longer honoured: an operator's deadline may cut the answer short, never the work.
+    /// </summary>
     public async Task<RevokeSummary> RevokeAsync(WorkloadIdentity admin, RevokeSelector selector, bool confirmed, string reason,
-        IProgress<int>? progress = null, CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default)
     {
         if (selector.IsBroad && !confirmed)
         {
@@ -97,60 +114,71 @@ public sealed class BrokerAdministration
                 "Revoking by pattern or everything needs explicit confirmation (confirm = true).");
         }
 
-        var targets = await SelectAsync(selector, cancellationToken).ConfigureAwait(false);
-        var all = await _broker.WithDescendantsAsync(targets, cancellationToken).ConfigureAwait(false);
-        var outcomes = new List<LeaseRevocationOutcome>(all.Count);
-        foreach (var lease in all)
-        {
-            outcomes.Add(await _broker.RevokeNowAsync(lease, cancellationToken).ConfigureAwait(false));
-            progress?.Report(outcomes.Count);
-        }
-
-        var summary = Summarize(outcomes);
-        await _audit.AppendAsync(new AuditEvent
-        {
-            Type = AuditEventTypes.LeaseRevoked, Actor = admin.Id, Reason = "admin.revoke",
-            Detail = $"{Describe(selector)}: {summary.Revoked} revoked, {summary.Failed} failed, {summary.AlreadyRevoked} already revoked; {reason}",
-        }, cancellationToken).ConfigureAwait(false);
-        return summary;
+        var pattern = selector is RevokeSelector.AgentPattern p ? ParsePattern(p.Pattern) : null;
+        cancellationToken.ThrowIfCancellationRequested();
+        return await ScheduleAsync(admin, selector, pattern, reason).ConfigureAwait(false);
     }
 
-    /// <summary>Blocks first (no new credentials from this instant), then revokes everything the pattern covers.</summary>
+    /// <summary>
+    /// Blocks first — durably, before anything else: from this instant every credential of a matching agent, and
+    /// every credential delegated from one, is refused by introspection, renewal and delegation — then schedules
+    /// all of them for revocation at their backends.
+    /// </summary>
     public async Task<(AgentBlock Block, RevokeSummary Revocations)> BlockAsync(WorkloadIdentity admin, string pattern, string reason,
-        CancellationToken cancellationToken = default)
+        TimeSpan? duration = null, CancellationToken cancellationToken = default)
     {
-        if (!Glob.TryParse(pattern, out _, out var error))
+        var glob = ParsePattern(pattern);
+        RequireReason(reason, "A block");
+        if (duration is { } d && d <= TimeSpan.Zero)
         {
-            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, $"pattern: {error}");
+            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, "A block's duration must be positive.");
         }
 
-        if (string.IsNullOrWhiteSpace(reason))
-        {
-            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, "A block needs a reason.");
-        }
-
-        var block = new AgentBlock(pattern, reason, admin.Id, _time.GetUtcNow());
+        var now = _time.GetUtcNow();
+        var block = new AgentBlock(pattern, reason, admin.Id, now) { ExpiresAt = now + duration };
         await _killSwitch.BlockAsync(block, cancellationToken).ConfigureAwait(false);
-        await _audit.AppendAsync(new AuditEvent { Type = AuditEventTypes.AgentBlocked, AgentId = pattern, Actor = admin.Id, Detail = reason },
-            cancellationToken).ConfigureAwait(false);
-        var revocations = await RevokeAsync(admin, new RevokeSelector.AgentPattern(pattern), confirmed: true, "kill switch: " + reason,
-            cancellationToken: cancellationToken).ConfigureAwait(false);
+        // Recorded: from here on nothing depends on the caller still waiting.
+        await _audit.AppendAsync(new AuditEvent
+        {
+            Type = AuditEventTypes.AgentBlocked, AgentId = pattern, Actor = admin.Id,
+            Detail = block.ExpiresAt is { } end ? $"{reason} (until {end:O})" : reason,
+        }, CancellationToken.None).ConfigureAwait(false);
+        var revocations = await ScheduleAsync(admin, new RevokeSelector.AgentPattern(pattern), glob, "kill switch: " + reason).ConfigureAwait(false);
         return (block, revocations);
     }
 
-    public async Task<bool> UnblockAsync(WorkloadIdentity admin, string pattern, CancellationToken cancellationToken = default)
+    /// <summary>Lifts a block for new requests. Credentials revoked under it stay revoked: unblocking revives nothing.</summary>
+    public async Task<bool> UnblockAsync(WorkloadIdentity admin, string pattern, string reason, CancellationToken cancellationToken = default)
     {
+        RequireReason(reason, "Unblocking");
         var removed = await _killSwitch.UnblockAsync(pattern, cancellationToken).ConfigureAwait(false);
         if (removed)
         {
-            await _audit.AppendAsync(new AuditEvent { Type = AuditEventTypes.AgentUnblocked, AgentId = pattern, Actor = admin.Id },
-                cancellationToken).ConfigureAwait(false);
+            await _audit.AppendAsync(new AuditEvent { Type = AuditEventTypes.AgentUnblocked, AgentId = pattern, Actor = admin.Id, Detail = reason },
+                CancellationToken.None).ConfigureAwait(false);
         }
 
         return removed;
     }
 
-    public ValueTask<IReadOnlyList<AgentBlock>> ListBlocksAsync(CancellationToken cancellationToken = default) => _killSwitch.ListAsync(cancellationToken);
+    /// <summary>How far a bulk revocation got; NotFound for an unknown (or long finished) batch.</summary>
+    public async Task<RevocationProgress> GetProgressAsync(string batchId, CancellationToken cancellationToken = default)
+    {
+        if (!RevocationBatchIds.IsWellFormed(batchId))
+        {
+            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, "revocation_id is not a revocation batch id.");
+        }
+
+        return await _schedule.GetProgressAsync(batchId, cancellationToken).ConfigureAwait(false)
+            ?? throw new BrokerException(BrokerFailure.NotFound, Reasons.RevocationBatchNotFound, "No such revocation batch (or it finished long ago).");
+    }
+
+    /// <summary>Blocks in force now (an expired block refuses nothing and is not shown).</summary>
+    public async Task<IReadOnlyList<AgentBlock>> ListBlocksAsync(CancellationToken cancellationToken = default)
+    {
+        var now = _time.GetUtcNow();
+        return [.. (await _killSwitch.ListAsync(cancellationToken).ConfigureAwait(false)).Where(b => b.AppliesAt(now))];
+    }
 
     public Task<IReadOnlyList<ApprovalRecord>> ListApprovalsAsync(int max, CancellationToken cancellationToken = default) =>
         _approvals.ListPendingAsync(Math.Clamp(max, 1, 1000), cancellationToken);
@@ -170,49 +198,58 @@ public sealed class BrokerAdministration
         return decided;
     }
 
-    private async Task<IReadOnlyList<Lease>> SelectAsync(RevokeSelector selector, CancellationToken cancellationToken)
+    private async Task<RevokeSummary> ScheduleAsync(WorkloadIdentity admin, RevokeSelector selector, Glob? pattern, string reason)
     {
-        switch (selector)
+        var batchId = RevocationBatchIds.New();
+        var now = _time.GetUtcNow();
+        var none = CancellationToken.None;
+        var batch = selector switch
         {
-            case RevokeSelector.Lease l:
-                return await _leases.GetAsync(l.LeaseId, cancellationToken).ConfigureAwait(false) is { } lease ? [lease] : [];
-            case RevokeSelector.Task { AgentId: { } agentId } t:
-                return await _leases.ListByTaskAsync(agentId, t.TaskId, cancellationToken).ConfigureAwait(false);
-            case RevokeSelector.Task t:
-                return await CollectAsync(new LeaseQuery { TaskId = t.TaskId }, _ => true, cancellationToken).ConfigureAwait(false);
-            case RevokeSelector.Agent a:
-                return await CollectAsync(new LeaseQuery { AgentId = a.AgentId }, _ => true, cancellationToken).ConfigureAwait(false);
-            case RevokeSelector.AgentPattern p:
-                var glob = Glob.TryParse(p.Pattern, out var g, out var error) ? g! :
-                    throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, $"agent_pattern: {error}");
-                return await CollectAsync(new LeaseQuery(), l => glob.IsMatch(l.AgentId), cancellationToken).ConfigureAwait(false);
-            default:
-                return await CollectAsync(new LeaseQuery(), _ => true, cancellationToken).ConfigureAwait(false);
+            RevokeSelector.Lease l => await _schedule.ScheduleLeasesAsync([l.LeaseId], now, batchId, none).ConfigureAwait(false),
+            RevokeSelector.Task { AgentId: { } agentId } t => await _schedule.ScheduleLeasesAsync(
+                [.. (await _leases.ListByTaskAsync(agentId, t.TaskId, none).ConfigureAwait(false)).Select(x => x.LeaseId)], now, batchId, none).ConfigureAwait(false),
+            RevokeSelector.Task t => await _schedule.ScheduleLeasesAsync(
+                await CollectAsync(new LeaseQuery { TaskId = t.TaskId }, none).ConfigureAwait(false), now, batchId, none).ConfigureAwait(false),
+            RevokeSelector.Agent a => await _schedule.ScheduleAgentsAsync([a.AgentId], now, batchId, none).ConfigureAwait(false),
+            _ => await _schedule.ScheduleAgentsAsync(
+                [.. (await _schedule.ListAgentsAsync(none).ConfigureAwait(false)).Where(id => pattern?.IsMatch(id) ?? true)], now, batchId, none).ConfigureAwait(false),
+        };
+
+        var summary = new RevokeSummary(batchId, batch.Scheduled, batch.InProgress, batch.AlreadyRevoked);
+        await _audit.AppendAsync(new AuditEvent
+        {
+            Type = AuditEventTypes.RevocationScheduled, Actor = admin.Id, Reason = "admin.revoke",
+            Detail = $"{Describe(selector)}: {summary.Scheduled} scheduled, {summary.InProgress} already being revoked, {summary.AlreadyRevoked} already revoked (batch {batchId}); {reason}",
+        }, none).ConfigureAwait(false);
+        return summary;
+    }
+
+    private static Glob ParsePattern(string pattern) =>
+        Glob.TryParse(pattern, out var glob, out var error) ? glob! : throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, $"pattern: {error}");
+
+    private static void RequireReason(string reason, string what)
+    {
+        if (string.IsNullOrWhiteSpace(reason))
+        {
+            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, $"{what} needs a reason.");
         }
     }
 
-    /// <summary>Every not-yet-revoked lease matching the query and filter (revoked ones need no work).</summary>
-    private async Task<IReadOnlyList<Lease>> CollectAsync(LeaseQuery query, Func<Lease, bool> filter, CancellationToken cancellationToken)
+    /// <summary>Ids of every not-yet-revoked lease matching the query (revoked ones need no work).</summary>
+    private async Task<IReadOnlyCollection<string>> CollectAsync(LeaseQuery query, CancellationToken cancellationToken)
     {
-        var found = new List<Lease>();
+        var found = new List<string>();
         string? page = null;
         do
         {
             var result = await _leases.ListAsync(query with { PageSize = 1000, PageToken = page }, cancellationToken).ConfigureAwait(false);
-            found.AddRange(result.Leases.Where(l => l.State != LeaseState.Revoked && filter(l)));
+            found.AddRange(result.Leases.Where(l => l.State != LeaseState.Revoked).Select(l => l.LeaseId));
             page = result.NextPageToken;
         }
         while (page is not null);
 
         return found;
     }
-
-    private static RevokeSummary Summarize(List<LeaseRevocationOutcome> outcomes) => new(
-        outcomes.Count,
-        outcomes.Count(o => o.Outcome == LeaseOutcomeKind.Revoked),
-        outcomes.Count(o => o.Outcome == LeaseOutcomeKind.AlreadyRevoked),
-        outcomes.Count(o => o.Outcome == LeaseOutcomeKind.Failed),
-        outcomes);
 
     private static string Describe(RevokeSelector selector) => selector switch
     {

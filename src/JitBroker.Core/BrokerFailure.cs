@@ -52,4 +52,7 @@ public static class Reasons
     public const string LeaseNotFound = "lease.not_found";
     public const string TaskNotFound = "task.not_found";
     public const string CredentialInvalid = "credential.invalid";
+    /// <summary>A delegated lease cannot be recorded: its parent was revoked (or is being revoked) meanwhile.</summary>
+    public const string ParentLeaseNotActive = "lease.parent_not_active";
+    public const string RevocationBatchNotFound = "revocation.batch_not_found";
 }

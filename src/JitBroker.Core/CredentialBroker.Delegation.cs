@@ -38,6 +38,7 @@ public sealed partial class CredentialBroker
 
         var parent = await OwnLiveLeaseAsync(planner.Id, parentLeaseId, cancellationToken).ConfigureAwait(false);
         await EnsureNotBlockedAsync(planner, parent.TaskId, cancellationToken).ConfigureAwait(false);
+        await EnsureChainUsableAsync(parent, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
         var scope = NarrowedScope(parent, tools, resources);
         await CheckDelegationAsync(planner, workerId, parent, cancellationToken).ConfigureAwait(false);
 
@@ -87,6 +88,7 @@ public sealed partial class CredentialBroker
         await EnsureNotBlockedAsync(worker, parent.TaskId, cancellationToken).ConfigureAwait(false);
         var planner = AgentFacts.Rebuild(parent);
         await EnsureNotBlockedAsync(planner, parent.TaskId, cancellationToken).ConfigureAwait(false);
+        await EnsureChainUsableAsync(parent, now, cancellationToken).ConfigureAwait(false);
 
         // Everything is checked again at redemption: the policy or the parent may have changed since the offer.
         var scope = NarrowedScope(parent, offer.Tools, offer.Resources);
@@ -101,6 +103,15 @@ public sealed partial class CredentialBroker
         var grant = new Grant(parent.IssuerKind, scope, offer.Ttl < remaining ? offer.Ttl : remaining, new Dictionary<string, string>());
         var intent = new TaskIntent(scope.Action, $"delegated by {planner.Id}", scope.Tools, scope.Resources, new Dictionary<string, string>());
         return await IssueAsync(worker, parent.TaskId, intent, grant, parent.RuleIds, parent.LeaseId, chain, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A lease up the chain revoked, or its agent blocked, leaves nothing to delegate from.</summary>
+    private async Task EnsureChainUsableAsync(Lease parent, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (!await IsUsableAsync(parent, now, cancellationToken).ConfigureAwait(false))
+        {
+            throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonLeaseNotActive, "A lease up the delegation chain is no longer active.");
+        }
     }
 
     private (IDelegationOfferCodec Offers, IDelegationPolicy Policy) DelegationParts() =>

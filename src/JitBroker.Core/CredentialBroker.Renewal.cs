@@ -23,8 +23,10 @@ public sealed partial class CredentialBroker
         }
 
         var now = _time.GetUtcNow();
-        if (!lease.IsLiveAt(now))
+        if (!await IsUsableAsync(lease, now, cancellationToken).ConfigureAwait(false))
         {
+            // Blocked agents get the blocked answer (and its audit record); a revoked ancestor makes it not active.
+            await EnsureNotBlockedAsync(agent, lease.TaskId, cancellationToken).ConfigureAwait(false);
             throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonLeaseNotActive, "The lease is no longer active; request a new credential.");
         }
 

@@ -49,13 +49,43 @@ public sealed partial class CredentialBroker
             var lease = await _leases.GetAsync(claims.LeaseId, cancellationToken).ConfigureAwait(false);
             var now = _time.GetUtcNow();
             var active = lease is not null
-                && lease.IsLiveAt(now)
                 && now < claims.ExpiresAt
-                && string.Equals(lease.CredentialFingerprint, Fingerprints.Of(token), StringComparison.Ordinal);
+                && string.Equals(lease.CredentialFingerprint, Fingerprints.Of(token), StringComparison.Ordinal)
+                && await IsUsableAsync(lease, now, cancellationToken).ConfigureAwait(false);
             return active ? new IntrospectionResult(true, claims, verifier.Kind) : IntrospectionResult.Inactive;
         }
 
         return IntrospectionResult.Inactive;
+    }
+
+    /// <summary>
+    /// Whether a lease's credential may still be used: it is live, no block applies to its agent, and the same holds
+    /// for every lease up its delegation chain. Asked by introspection, renewal and delegation, so a block or a
+    /// parent's revocation makes a credential unusable the moment it is recorded — before the sweepers have revoked
+    /// anything at its backend.
+    /// </summary>
+    internal async Task<bool> IsUsableAsync(Lease lease, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        for (var (current, depth) = (lease, 0); ; depth++)
+        {
+            if (!current.IsLiveAt(now) || await _killSwitch.FindBlockAsync(current.AgentId, now, cancellationToken).ConfigureAwait(false) is not null)
+            {
+                return false;
+            }
+
+            if (current.ParentLeaseId is not { } parentId)
+            {
+                return true;
+            }
+
+            // A parent that is gone (forgotten after its revocation) or a chain longer than any delegation can make is not usable.
+            if (depth >= MaxChainWalk || await _leases.GetAsync(parentId, cancellationToken).ConfigureAwait(false) is not { } parent)
+            {
+                return false;
+            }
+
+            current = parent;
+        }
     }
 
     /// <summary>

@@ -188,7 +188,7 @@ public sealed partial class CredentialBroker
         // Kill switch, second look: a block stored while this request was minting either shows up here, or
         // came after the lease was recorded and the block's own sweep revokes it. Either way no live
         // credential leaves the broker once BlockAgent has returned.
-        if (await _killSwitch.FindBlockAsync(agent.Id, CancellationToken.None).ConfigureAwait(false) is { } block)
+        if (await _killSwitch.FindBlockAsync(agent.Id, _time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false) is { } block)
         {
             await RevokeUnauditedAsync(lease).ConfigureAwait(false);
             throw new BrokerException(BrokerFailure.PermissionDenied, ReasonBlocked, $"This agent is blocked by an operator: {block.Reason}");
@@ -239,7 +239,7 @@ public sealed partial class CredentialBroker
 
     private async Task EnsureNotBlockedAsync(WorkloadIdentity agent, string? taskId, CancellationToken cancellationToken)
     {
-        if (await _killSwitch.FindBlockAsync(agent.Id, cancellationToken).ConfigureAwait(false) is { } block)
+        if (await _killSwitch.FindBlockAsync(agent.Id, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false) is { } block)
         {
             await AuditAsync(new AuditEvent
             {
@@ -287,8 +287,12 @@ public sealed partial class CredentialBroker
                 LogUndoFailed(_log, lease.LeaseId, lease.IssuerKind, lease.CredentialFingerprint, undoError.GetType().Name);
             }
 
-            throw new BrokerException(BrokerFailure.Unavailable, Reasons.LeaseStoreUnavailable,
-                "The lease could not be recorded; no credential was issued. Retry later.", persistError);
+            // A refusal the ledger made on purpose (the parent was revoked meanwhile) is the answer; anything else
+            // means the ledger could not be reached.
+            throw persistError is BrokerException { Failure: not BrokerFailure.Unavailable } refusal
+                ? refusal
+                : new BrokerException(BrokerFailure.Unavailable, Reasons.LeaseStoreUnavailable,
+                    "The lease could not be recorded; no credential was issued. Retry later.", persistError);
         }
     }
 

@@ -54,7 +54,11 @@ public sealed record Lease
 /// </summary>
 public interface ILeaseStore
 {
-    /// <summary>Records a new active lease, due at its expiry. Fails if the lease id already exists.</summary>
+    /// <summary>
+    /// Records a new active lease, due at its expiry. Fails if the lease id already exists. A delegated lease whose
+    /// parent is no longer active is refused atomically with <see cref="BrokerException"/> (FailedPrecondition,
+    /// <see cref="Reasons.ParentLeaseNotActive"/>), so no child can appear under a revoked parent.
+    /// </summary>
     Task PutAsync(Lease lease, CancellationToken cancellationToken = default);
 
     Task<Lease?> GetAsync(string leaseId, CancellationToken cancellationToken = default);
@@ -76,8 +80,11 @@ public interface ILeaseStore
     /// </summary>
     Task<Lease?> TryClaimAsync(string leaseId, DateTimeOffset now, TimeSpan claimTimeout, CancellationToken cancellationToken = default);
 
-    /// <summary>Marks the lease revoked and drops it from the schedule. Idempotent.</summary>
-    Task MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Marks the lease revoked, drops it from the schedule and schedules its not-yet-revoked children, atomically.
+    /// Idempotent: true only for the call that changed the state (the one that must write the audit record).
+    /// </summary>
+    Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default);
 
     /// <summary>Records a failed attempt (attempts + 1, last error) and schedules the next one.</summary>
     Task MarkRevokeFailedAsync(string leaseId, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken = default);

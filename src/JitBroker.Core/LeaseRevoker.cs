@@ -58,20 +58,30 @@ public sealed partial class LeaseRevoker
         _metrics?.Revocation(result.Status, lease.IssuerKind);
         if (result.IsDone)
         {
-            await _leases.MarkRevokedAsync(lease.LeaseId, now, cancellationToken).ConfigureAwait(false);
-            LogRevoked(_log, lease.LeaseId, lease.TaskId, lease.AgentId, result.Status);
-            if (now >= lease.ExpiresAt)
+            // Once the backend said "done", recording it must not depend on the caller still waiting: an
+            // operator's cancelled call must not leave a revoked lease unmarked or marked but unaudited.
+            // Only the call that changed the state writes the audit record, so racing revokers (EndTask and a
+            // sweeper) leave exactly one lease.revoked event.
+            if (await _leases.MarkRevokedAsync(lease.LeaseId, now, CancellationToken.None).ConfigureAwait(false))
             {
-                _metrics?.RevocationLag(now - lease.ExpiresAt);
-            }
+                LogRevoked(_log, lease.LeaseId, lease.TaskId, lease.AgentId, result.Status);
+                if (now >= lease.ExpiresAt)
+                {
+                    _metrics?.RevocationLag(now - lease.ExpiresAt);
+                }
 
-            await AuditAsync(AuditEventTypes.LeaseRevoked, lease, result.Status.ToString()).ConfigureAwait(false);
+                await AuditAsync(AuditEventTypes.LeaseRevoked, lease, result.Status.ToString()).ConfigureAwait(false);
+            }
+            else
+            {
+                result = RevocationResult.AlreadyGone;
+            }
         }
         else
         {
             var attempt = lease.Attempts + 1;
             var next = now + _backoff.DelayFor(attempt);
-            await _leases.MarkRevokeFailedAsync(lease.LeaseId, result.Error ?? "unknown error", next, cancellationToken).ConfigureAwait(false);
+            await _leases.MarkRevokeFailedAsync(lease.LeaseId, result.Error ?? "unknown error", next, CancellationToken.None).ConfigureAwait(false);
             LogRevokeFailed(_log, lease.LeaseId, lease.IssuerKind, attempt, result.Error ?? "unknown error", next);
             await AuditAsync(AuditEventTypes.RevocationFailed, lease, $"attempt {attempt}: {result.Error}; next attempt {next:O}").ConfigureAwait(false);
         }

@@ -18,27 +18,29 @@ public enum ReloadAction
 public sealed partial class PolicyReevaluator
 {
     private readonly ILeaseStore _leases;
-    private readonly LeaseRevoker _revoker;
+    private readonly IRevocationSchedule _schedule;
     private readonly IAuditLog _audit;
-    private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<PolicyReevaluator> _log;
     private readonly IDelegationPolicy? _delegation;
 
     /// <param name="delegation">Judges delegated (child) leases; without it a delegated lease is never still granted.</param>
-    public PolicyReevaluator(ILeaseStore leases, LeaseRevoker revoker, IAuditLog audit, BrokerOptions options, TimeProvider time, ILogger<PolicyReevaluator> log,
+    public PolicyReevaluator(ILeaseStore leases, IRevocationSchedule schedule, IAuditLog audit, TimeProvider time, ILogger<PolicyReevaluator> log,
         IDelegationPolicy? delegation = null)
     {
         _delegation = delegation;
         _leases = leases;
-        _revoker = revoker;
+        _schedule = schedule;
         _audit = audit;
-        _options = options;
         _time = time;
         _log = log;
     }
 
-    /// <summary>Returns the ids of the leases the policy no longer grants (revoked or flagged per <paramref name="action"/>).</summary>
+    /// <summary>
+    /// Returns the ids of the leases the policy no longer grants. With <see cref="ReloadAction.Revoke"/> they (and
+    /// everything delegated from them) are scheduled for revocation through the same bulk path as an operator's
+    /// revoke — the sweepers revoke them; with <see cref="ReloadAction.Flag"/> each is audited and left to expire.
+    /// </summary>
     public async Task<IReadOnlyList<string>> ReevaluateAsync(IPolicyEngine policy, ReloadAction action, CancellationToken cancellationToken = default)
     {
         var offending = new List<string>();
@@ -63,6 +65,17 @@ public sealed partial class PolicyReevaluator
             page = result.NextPageToken;
         }
         while (page is not null);
+
+        if (action == ReloadAction.Revoke && offending.Count > 0)
+        {
+            var batchId = RevocationBatchIds.New();
+            var batch = await _schedule.ScheduleLeasesAsync(offending, _time.GetUtcNow(), batchId, CancellationToken.None).ConfigureAwait(false);
+            await AuditQuietlyAsync(new AuditEvent
+            {
+                Type = AuditEventTypes.RevocationScheduled, Reason = "policy.no_longer_granted",
+                Detail = $"policy reload: {batch.Scheduled} scheduled, {batch.InProgress} already being revoked (batch {batchId})",
+            }).ConfigureAwait(false);
+        }
 
         return offending;
     }
@@ -116,37 +129,26 @@ public sealed partial class PolicyReevaluator
     private async Task HandleAsync(Lease lease, ReloadAction action, CancellationToken cancellationToken)
     {
         LogNoLongerGranted(_log, lease.LeaseId, lease.AgentId, action);
-        if (action == ReloadAction.Revoke)
+        if (action == ReloadAction.Flag)
         {
-            // The lease and everything delegated from it: a child never outlives its parent's grant.
-            var queue = new Queue<string>([lease.LeaseId]);
-            while (queue.TryDequeue(out var id))
-            {
-                foreach (var child in await _leases.ListChildrenAsync(id, cancellationToken).ConfigureAwait(false))
-                {
-                    queue.Enqueue(child.LeaseId);
-                }
-
-                if (await _leases.TryClaimAsync(id, _time.GetUtcNow(), _options.RevocationClaimTimeout, cancellationToken).ConfigureAwait(false) is { } claimed)
-                {
-                    await _revoker.RevokeClaimedAsync(claimed, cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            return;
-        }
-
-        try
-        {
-            await _audit.AppendAsync(new AuditEvent
+            cancellationToken.ThrowIfCancellationRequested();
+            await AuditQuietlyAsync(new AuditEvent
             {
                 Type = AuditEventTypes.PolicyReloaded, AgentId = lease.AgentId, TaskId = lease.TaskId, LeaseId = lease.LeaseId,
                 Reason = "policy.no_longer_granted", Detail = "flagged: the reloaded policy would not grant this lease",
-            }, cancellationToken).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+        }
+    }
+
+    private async Task AuditQuietlyAsync(AuditEvent auditEvent)
+    {
+        try
+        {
+            await _audit.AppendAsync(auditEvent, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            LogFlagLost(_log, lease.LeaseId, ex);
+            LogFlagLost(_log, auditEvent.LeaseId ?? "(batch)", ex);
         }
     }
 

@@ -51,16 +51,16 @@ internal sealed class BlockMatcher
 
     public static BlockMatcher Empty { get; } = new([]);
 
-    public Core.AgentBlock? Find(string agentId)
+    public Core.AgentBlock? Find(string agentId, DateTimeOffset now)
     {
-        if (_exact.TryGetValue(agentId, out var exact))
+        if (_exact.TryGetValue(agentId, out var exact) && exact.AppliesAt(now))
         {
             return exact;
         }
 
         foreach (var (pattern, block) in _wildcards)
         {
-            if (pattern.Matches(agentId))
+            if (block.AppliesAt(now) && pattern.Matches(agentId))
             {
                 return block;
             }

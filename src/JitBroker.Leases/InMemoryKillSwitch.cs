@@ -9,11 +9,11 @@ public sealed class InMemoryKillSwitch : IKillSwitch
     private readonly Dictionary<string, AgentBlock> _blocks = new(StringComparer.Ordinal);
     private volatile BlockMatcher _matcher = BlockMatcher.Empty;
 
-    public ValueTask<AgentBlock?> FindBlockAsync(string agentId, CancellationToken cancellationToken = default)
+    public ValueTask<AgentBlock?> FindBlockAsync(string agentId, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(agentId);
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(_matcher.Find(agentId));
+        return ValueTask.FromResult(_matcher.Find(agentId, now));
     }
 
     /// <inheritdoc />

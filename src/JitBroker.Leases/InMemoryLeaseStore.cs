@@ -21,7 +21,7 @@ namespace JitBroker.Leases;
 /// which the sweeper calls continually, and uses the claim's <c>now</c> as the clock.
 /// </para>
 /// </remarks>
-public sealed partial class InMemoryLeaseStore : ILeaseStore
+public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedule
 {
     /// <summary>How long a revoked lease stays readable after it expired (or was revoked, if later).</summary>
     public static readonly TimeSpan DefaultRevokedRetention = TimeSpan.FromHours(1);
@@ -79,10 +79,17 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore
         };
         lock (_gate)
         {
-            if (!_leases.TryAdd(stored.LeaseId, stored))
+            if (_leases.ContainsKey(stored.LeaseId))
             {
                 throw new InvalidOperationException($"Lease '{stored.LeaseId}' already exists.");
             }
+
+            if (stored.ParentLeaseId is { } parentId && _leases.GetValueOrDefault(parentId)?.State != LeaseState.Active)
+            {
+                throw ParentNotActive(parentId);
+            }
+
+            _leases.Add(stored.LeaseId, stored);
 
             var key = (stored.AgentId, stored.TaskId);
             if (!_byTask.TryGetValue(key, out var ids))
@@ -183,22 +190,25 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore
         }
     }
 
-    public Task MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+    public Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(leaseId);
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
         {
             // Unknown (never stored, or already forgotten) and already revoked are both "done": idempotent.
-            if (_leases.TryGetValue(leaseId, out var lease) && lease.State != LeaseState.Revoked)
+            if (!_leases.TryGetValue(leaseId, out var lease) || lease.State == LeaseState.Revoked)
             {
-                var revoked = Replace(lease, lease with { State = LeaseState.Revoked, RevokedAt = revokedAt, DueAt = null });
-                var forgetAt = (revoked.ExpiresAt > revokedAt ? revoked.ExpiresAt : revokedAt) + _revokedRetention;
-                _forgettable.Add((forgetAt, leaseId));
+                return Task.FromResult(false);
             }
-        }
 
-        return Task.CompletedTask;
+            var revoked = Replace(lease, lease with { State = LeaseState.Revoked, RevokedAt = revokedAt, DueAt = null });
+            var forgetAt = (revoked.ExpiresAt > revokedAt ? revoked.ExpiresAt : revokedAt) + _revokedRetention;
+            _forgettable.Add((forgetAt, leaseId));
+            CountRevoked(lease);
+            ScheduleChildren(leaseId, revokedAt);
+            return Task.FromResult(true);
+        }
     }
 
     /// <inheritdoc />
@@ -215,6 +225,7 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore
         {
             if (_leases.TryGetValue(leaseId, out var lease) && lease.State != LeaseState.Revoked)
             {
+                CountFailed(lease);
                 Replace(lease, lease with
                 {
                     State = LeaseState.RevokeFailed,
@@ -285,6 +296,8 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore
             {
                 continue;
             }
+
+            _batchOf.Remove(leaseId);
 
             var key = (lease.AgentId, lease.TaskId);
             if (_byTask.TryGetValue(key, out var ids) && ids.Remove(leaseId) && ids.Count == 0)

@@ -34,8 +34,9 @@ public static class StoreServiceCollectionExtensions
         services.Replace(ServiceDescriptor.Singleton(sp => new RedisConnection(
             options, TimeProvider.System, sp.GetService<ILogger<RedisConnection>>())));
         services.Replace(ServiceDescriptor.Singleton<IRedisConnection>(sp => sp.GetRequiredService<RedisConnection>()));
-        services.Replace(ServiceDescriptor.Singleton<ILeaseStore>(sp =>
-            new RedisLeaseStore(sp.GetRequiredService<IRedisConnection>(), options.KeyPrefix)));
+        services.Replace(ServiceDescriptor.Singleton(sp => new RedisLeaseStore(sp.GetRequiredService<IRedisConnection>(), options.KeyPrefix)));
+        services.Replace(ServiceDescriptor.Singleton<ILeaseStore>(sp => sp.GetRequiredService<RedisLeaseStore>()));
+        services.Replace(ServiceDescriptor.Singleton<IRevocationSchedule>(sp => sp.GetRequiredService<RedisLeaseStore>()));
         services.Replace(ServiceDescriptor.Singleton<IReplayCache>(sp =>
             new RedisReplayCache(sp.GetRequiredService<IRedisConnection>(), options.KeyPrefix, sp.GetService<TimeProvider>() ?? TimeProvider.System)));
         services.Replace(ServiceDescriptor.Singleton<IKillSwitch>(sp =>
@@ -53,7 +54,9 @@ public static class StoreServiceCollectionExtensions
     public static IServiceCollection AddJitBrokerInMemoryStores(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.Replace(ServiceDescriptor.Singleton<ILeaseStore>(_ => new InMemoryLeaseStore()));
+        services.Replace(ServiceDescriptor.Singleton(_ => new InMemoryLeaseStore()));
+        services.Replace(ServiceDescriptor.Singleton<ILeaseStore>(sp => sp.GetRequiredService<InMemoryLeaseStore>()));
+        services.Replace(ServiceDescriptor.Singleton<IRevocationSchedule>(sp => sp.GetRequiredService<InMemoryLeaseStore>()));
         services.Replace(ServiceDescriptor.Singleton<IReplayCache>(sp => new InMemoryReplayCache(sp.GetService<TimeProvider>() ?? TimeProvider.System)));
         services.Replace(ServiceDescriptor.Singleton<IKillSwitch, InMemoryKillSwitch>());
         services.Replace(ServiceDescriptor.Singleton<IApprovalStore, InMemoryApprovalStore>());

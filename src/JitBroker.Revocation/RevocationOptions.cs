@@ -19,6 +19,12 @@ public sealed class RevocationOptions
     /// </summary>
     public int MaxParallelRevocations { get; set; } = 256;
 
+    /// <summary>
+    /// How often the consistency sweep looks for live leases that should already be revoking: delegated leases
+    /// with a dead parent, leases of blocked agents (see <c>RevocationConsistency</c>). A backstop, not the path.
+    /// </summary>
+    public TimeSpan ConsistencyInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Returns one message per invalid setting; empty when the options are usable.</summary>
     public IEnumerable<string> Validate()
     {
@@ -31,6 +37,11 @@ public sealed class RevocationOptions
         {
             // Expired credentials stay live at their backend until swept; minutes is already generous.
             yield return "Revocation:SweepInterval must be at most 5 minutes.";
+        }
+
+        if (ConsistencyInterval < TimeSpan.FromSeconds(1) || ConsistencyInterval > TimeSpan.FromHours(1))
+        {
+            yield return "Revocation:ConsistencyInterval must lie between 1 second and 1 hour.";
         }
 
         if (BatchSize is < 1 or > 10_000)

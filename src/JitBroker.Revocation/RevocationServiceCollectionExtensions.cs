@@ -13,11 +13,14 @@ public static class RevocationServiceCollectionExtensions
     /// <summary>Key of the sweep job in <see cref="SchedulerName"/>.</summary>
     public static readonly JobKey SweepJobKey = new("revocation-sweep", "jitbroker");
 
+    /// <summary>Key of the consistency job (orphaned delegations, leases of blocked agents) in <see cref="SchedulerName"/>.</summary>
+    public static readonly JobKey ConsistencyJobKey = new("revocation-consistency", "jitbroker");
+
     /// <summary>
     /// Registers <see cref="RevocationSweeper"/>, <paramref name="options"/>, and a Quartz scheduler (in-memory
     /// job store) that fires <see cref="RevocationSweepJob"/> every <see cref="RevocationOptions.SweepInterval"/>,
     /// plus the hosted service that starts it with the host and, on stop, interrupts and waits for the running
-    /// sweep. The host must already register <c>ILeaseStore</c>, <c>LeaseRevoker</c>, <c>BrokerOptions</c>,
+    /// sweep. The host must already register <c>ILeaseStore</c>, <c>IRevocationSchedule</c>, <c>IKillSwitch</c>, <c>LeaseRevoker</c>, <c>BrokerOptions</c>,
     /// <see cref="TimeProvider"/> and logging. Only the sweep cadence lives in Quartz: which leases are due is
     /// the lease store's schedule, judged by the registered <see cref="TimeProvider"/>.
     /// </summary>
@@ -35,6 +38,7 @@ public static class RevocationServiceCollectionExtensions
         // Replace, not TryAdd: the trigger below is built from this instance, so the sweeper must read the same one.
         services.Replace(ServiceDescriptor.Singleton(options));
         services.TryAddSingleton<RevocationSweeper>();
+        services.TryAddSingleton<Core.RevocationConsistency>();
 
         services.AddQuartz(SchedulerName, quartz =>
         {
@@ -42,7 +46,7 @@ public static class RevocationServiceCollectionExtensions
             // container, and a host running a fake clock would never see the trigger fire.
             quartz.UseTimeProvider(TimeProvider.System);
             quartz.UseInMemoryStore(_ => { });
-            quartz.UseDefaultThreadPool(1);
+            quartz.UseDefaultThreadPool(2); // the sweep and the consistency pass never wait for each other
             quartz.ConfigureScheduler(scheduler =>
                 scheduler.ShutdownJobInterruption = ShutdownJobInterruption.WhenWaitingForJobs);
             quartz.ScheduleJob<RevocationSweepJob>(
@@ -57,6 +61,17 @@ public static class RevocationServiceCollectionExtensions
                         .WithMisfireInstruction(SimpleTriggerMisfireInstruction.NowWithExistingCount)),
                 job => job
                     .WithIdentity(SweepJobKey)
+                    .DisallowConcurrentExecution());
+            quartz.ScheduleJob<RevocationConsistencyJob>(
+                trigger => trigger
+                    .WithIdentity("revocation-consistency-trigger", "jitbroker")
+                    .StartNow() // a pass at start-up covers whatever a replica that died left behind
+                    .WithSchedule(SimpleScheduleBuilder.Create()
+                        .WithInterval(options.ConsistencyInterval)
+                        .RepeatForever()
+                        .WithMisfireInstruction(SimpleTriggerMisfireInstruction.NowWithRemainingCount)),
+                job => job
+                    .WithIdentity(ConsistencyJobKey)
                     .DisallowConcurrentExecution());
         });
 

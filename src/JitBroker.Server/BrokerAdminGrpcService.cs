@@ -29,7 +29,9 @@ public sealed class BrokerAdminGrpcService
         Add(registry, "RevokeLeases", RevokeLeasesRequest.Parser, RevokeLeasesAsync);
         Add(registry, "BlockAgent", BlockAgentRequest.Parser, BlockAsync);
         Add(registry, "UnblockAgent", UnblockAgentRequest.Parser, async (UnblockAgentRequest r, WorkloadIdentity a, CancellationToken ct) =>
-            new UnblockAgentResponse { Removed = await _admin.UnblockAsync(a, r.Pattern, ct) });
+            new UnblockAgentResponse { Removed = await _admin.UnblockAsync(a, r.Pattern, r.Reason, ct) });
+        Add(registry, "GetRevocationProgress", GetRevocationProgressRequest.Parser, async (GetRevocationProgressRequest r, WorkloadIdentity _, CancellationToken ct) =>
+            ToMessage(await _admin.GetProgressAsync(r.RevocationId, ct)));
         Add(registry, "ListBlocks", ListBlocksRequest.Parser, async (ListBlocksRequest _, WorkloadIdentity _, CancellationToken ct) =>
         {
             var response = new ListBlocksResponse();
@@ -95,12 +97,12 @@ public sealed class BrokerAdminGrpcService
             RevokeLeasesRequest.SelectorOneofCase.All when r.All => new RevokeSelector.All(),
             _ => throw Invalid("Name what to revoke: lease_id, task_id, agent_id, agent_pattern or all."),
         };
-        return ToMessage(await _admin.RevokeAsync(admin, selector, r.Confirm, r.Reason, cancellationToken: ct));
+        return ToMessage(await _admin.RevokeAsync(admin, selector, r.Confirm, r.Reason, ct));
     }
 
     private async Task<BlockAgentResponse> BlockAsync(BlockAgentRequest r, WorkloadIdentity admin, CancellationToken ct)
     {
-        var (block, revocations) = await _admin.BlockAsync(admin, r.Pattern, r.Reason, ct);
+        var (block, revocations) = await _admin.BlockAsync(admin, r.Pattern, r.Reason, r.Duration?.ToTimeSpan(), ct);
         return new BlockAgentResponse { Block = ToMessage(block), Revocations = ToMessage(revocations) };
     }
 
@@ -123,21 +125,23 @@ public sealed class BrokerAdminGrpcService
         return info;
     }
 
-    private static RevokeLeasesResponse ToMessage(RevokeSummary s)
+    private static RevokeLeasesResponse ToMessage(RevokeSummary s) => new()
     {
-        var response = new RevokeLeasesResponse { Matched = s.Matched, Revoked = s.Revoked, AlreadyRevoked = s.AlreadyRevoked, Failed = s.Failed };
-        response.Outcomes.AddRange(s.Outcomes.Select(o => new RevokeOutcome
-        {
-            LeaseId = o.LeaseId,
-            Outcome = o.Outcome switch { LeaseOutcomeKind.Revoked => "revoked", LeaseOutcomeKind.AlreadyRevoked => "already_revoked", _ => "failed" },
-            Error = o.Error ?? "",
-        }));
-        return response;
-    }
+        Matched = Clamp(s.Matched), Scheduled = Clamp(s.Scheduled), InProgress = Clamp(s.InProgress), AlreadyRevoked = Clamp(s.AlreadyRevoked),
+        RevocationId = s.BatchId,
+    };
+
+    private static Protocol.V1.RevocationProgress ToMessage(Core.RevocationProgress p) => new()
+    {
+        RevocationId = p.BatchId, Total = p.Total, Revoked = p.Revoked, Failing = p.Failing, Done = p.IsDone,
+    };
+
+    private static int Clamp(long n) => (int)Math.Min(n, int.MaxValue);
 
     private static AgentBlockInfo ToMessage(AgentBlock b) => new()
     {
         Pattern = b.Pattern, Reason = b.Reason, BlockedBy = b.BlockedBy, BlockedAt = Timestamp.FromDateTimeOffset(b.BlockedAt),
+        ExpiresAt = b.ExpiresAt is { } end ? Timestamp.FromDateTimeOffset(end) : null,
     };
 
     private static ApprovalInfo ToMessage(ApprovalRecord a)

@@ -27,18 +27,31 @@ public sealed class AdministrationTests
         var c1 = await f.IssueAsync(PipelineFixture.Request("t9"));
 
         var byLease = await f.Admin.RevokeAsync(admin, new RevokeSelector.Lease(a1.Lease.LeaseId), false, "test");
-        Assert.That(byLease.Outcomes.Select(o => o.LeaseId), Is.EqualTo(new[] { a1.Lease.LeaseId }));
+        Assert.That(await StatesAsync(f), Is.EqualTo(new[] { LeaseState.Revoking, LeaseState.Active, LeaseState.Active, LeaseState.Active }), "scheduled, not yet swept");
+        Assert.That((byLease.Scheduled, byLease.Matched), Is.EqualTo((1, 1)));
+        Assert.That(await f.SweepAsync(), Is.EqualTo(1));
+        Assert.That((await f.Admin.GetProgressAsync(byLease.BatchId)).IsDone, Is.True);
 
         var byTask = await f.Admin.RevokeAsync(admin, new RevokeSelector.Task("spiffe://example.org/agents/other", "t1"), false, "test");
-        Assert.That(byTask.Outcomes.Select(o => o.LeaseId), Is.EqualTo(new[] { b1.Lease.LeaseId }));
+        Assert.That(byTask.Scheduled, Is.EqualTo(1));
+        Assert.That(await f.SweepAsync(), Is.EqualTo(1));
+        Assert.That(await StatesAsync(f), Is.EqualTo(new[] { LeaseState.Revoked, LeaseState.Active, LeaseState.Revoked, LeaseState.Active }));
 
         var byPattern = await f.Admin.RevokeAsync(admin, new RevokeSelector.AgentPattern("spiffe://example.org/agents/*"), true, "test");
-        Assert.That(byPattern.Outcomes.Select(o => o.LeaseId), Is.EqualTo(new[] { a2.Lease.LeaseId }), "revoked ones need no work; other trust domain untouched");
-        Assert.That((await f.Leases.GetAsync(c1.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Active));
+        Assert.That((byPattern.Scheduled, byPattern.AlreadyRevoked), Is.EqualTo((1, 2)), "revoked ones need no work; other trust domain untouched");
+        await f.SweepAsync();
+        Assert.That(await StatesAsync(f), Is.EqualTo(new[] { LeaseState.Revoked, LeaseState.Revoked, LeaseState.Revoked, LeaseState.Active }));
 
         var all = await f.Admin.RevokeAsync(admin, new RevokeSelector.All(), true, "test");
-        Assert.That(all.Revoked, Is.EqualTo(1));
+        Assert.That(all.Scheduled, Is.EqualTo(1));
+        await f.SweepAsync();
         Assert.That((await f.Leases.CountByStateAsync())[LeaseState.Active], Is.Zero);
+        Assert.That(f.Audit.OfType(AuditEventTypes.RevocationScheduled).Count(), Is.EqualTo(4));
+        Assert.That(f.Audit.OfType(AuditEventTypes.LeaseRevoked).Select(e => e.LeaseId), Is.EquivalentTo(new[] { a1, a2, b1, c1 }.Select(g => g.Lease.LeaseId)),
+            "each lease's own revocation is audited exactly once");
+
+        async Task<LeaseState[]> StatesAsync(PipelineFixture fx) =>
+            [.. await Task.WhenAll(new[] { a1, a2, b1, c1 }.Select(async g => (await fx.Leases.GetAsync(g.Lease.LeaseId))!.State))];
     }
 
     [Test]
@@ -63,12 +76,17 @@ public sealed class AdministrationTests
         var (block, revocations) = await f.Admin.BlockAsync(admin, PipelineFixture.Agent, "exfiltration suspected");
 
         Assert.That(block.BlockedBy, Is.EqualTo(PipelineFixture.Human));
-        Assert.That(revocations.Outcomes.Single().LeaseId, Is.EqualTo(held.Lease.LeaseId));
+        Assert.That(revocations.Scheduled, Is.EqualTo(1));
+        Assert.That((await f.Leases.GetAsync(held.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoking));
+        await f.SweepAsync();
+        Assert.That((await f.Leases.GetAsync(held.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked));
         var refused = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request("t2")));
         Assert.That(refused!.Reason, Is.EqualTo(CredentialBroker.ReasonBlocked));
         Assert.That(f.Audit.OfType(AuditEventTypes.AgentBlocked).Single().Actor, Is.EqualTo(PipelineFixture.Human));
 
-        Assert.That(await f.Admin.UnblockAsync(admin, PipelineFixture.Agent), Is.True);
+        Assert.That(await f.Admin.UnblockAsync(admin, PipelineFixture.Agent, "false alarm"), Is.True);
+        Assert.That(f.Audit.OfType(AuditEventTypes.AgentUnblocked).Single().Detail, Is.EqualTo("false alarm"));
+        Assert.That((await f.Leases.GetAsync(held.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked), "unblocking revives nothing");
         Assert.That((await f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request("t3"))).Granted, Is.Not.Null);
     }
 

@@ -69,8 +69,13 @@ public sealed class DelegationOnRedisTests
         var c2 = await Hop(f, "spiffe://example.org/workers/w1", c1, "spiffe://example.org/workers/w2");
         var c3 = await Hop(f, "spiffe://example.org/workers/w2", c2, "spiffe://example.org/workers/w3");
 
-        await f.Admin.RevokeAsync(admin, new RevokeSelector.Lease(c2.LeaseId), confirmed: false, "worker w2 misbehaved");
+        var scheduled = await f.Admin.RevokeAsync(admin, new RevokeSelector.Lease(c2.LeaseId), confirmed: false, "worker w2 misbehaved");
+        Assert.That(scheduled.Scheduled, Is.EqualTo(2), "the lease and its child, in one script");
+        Assert.That((await f.Leases.GetAsync(c3.LeaseId))!.State, Is.EqualTo(LeaseState.Revoking));
+        Assert.That((await f.Admin.GetProgressAsync(scheduled.BatchId)).Revoked, Is.Zero);
+        Assert.That(await f.SweepAsync(), Is.EqualTo(2));
 
+        Assert.That(await f.Admin.GetProgressAsync(scheduled.BatchId), Is.EqualTo(new RevocationProgress(scheduled.BatchId, 2, 2, 0)));
         Assert.That((await f.Leases.GetAsync(c3.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked));
         Assert.That((await f.Leases.GetAsync(c2.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked));
         Assert.That((await f.Leases.GetAsync(c1.LeaseId))!.State, Is.EqualTo(LeaseState.Active));

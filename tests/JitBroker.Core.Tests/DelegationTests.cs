@@ -170,8 +170,12 @@ public sealed class DelegationTests
 
         var (_, revocations) = await f.Admin.BlockAsync(admin, Planner, "planner compromised");
 
-        Assert.That(revocations.Outcomes.Select(o => o.LeaseId), Is.EquivalentTo(new[] { root.Lease.LeaseId, c1.Lease.LeaseId, c2.Lease.LeaseId }));
-        Assert.That((await f.Leases.GetAsync(c2.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked));
+        Assert.That(revocations.Scheduled, Is.EqualTo(3), "the planner's lease and both hops below it, in one step");
+        Assert.That(await f.SweepAsync(), Is.EqualTo(3));
+        foreach (var id in new[] { root, c1, c2 }.Select(c => c.Lease.LeaseId))
+        {
+            Assert.That((await f.Leases.GetAsync(id))!.State, Is.EqualTo(LeaseState.Revoked));
+        }
     }
 }
 
@@ -193,7 +197,7 @@ public sealed class DelegationReevaluationTests
         var policy = new Moq.Mock<IPolicyEngine>();
         policy.Setup(p => p.Decide(Moq.It.IsAny<WorkloadIdentity>(), Moq.It.IsAny<CredentialRequest>()))
             .Returns((WorkloadIdentity a, CredentialRequest r) => f.Decide(a, r));
-        var reevaluator = new PolicyReevaluator(f.Leases, f.Revoker, f.Audit, f.Options, f.Time,
+        var reevaluator = new PolicyReevaluator(f.Leases, f.Schedule, f.Audit, f.Time,
             Microsoft.Extensions.Logging.Abstractions.NullLogger<PolicyReevaluator>.Instance, f.DelegationPolicy);
 
         Assert.That(await reevaluator.ReevaluateAsync(policy.Object, ReloadAction.Revoke), Is.Empty, "the delegation rule still holds");
@@ -202,6 +206,8 @@ public sealed class DelegationReevaluationTests
         f.Decide = (_, _) => PolicyDecision.Deny("tickets frozen");
         var offending = await reevaluator.ReevaluateAsync(policy.Object, ReloadAction.Revoke);
         Assert.That(offending, Does.Contain(root.Lease.LeaseId));
+        Assert.That((await f.Leases.GetAsync(child.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoking), "scheduled with its parent at once");
+        await f.SweepAsync();
         Assert.That((await f.Leases.GetAsync(child.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked), "the child goes with its parent");
     }
 
@@ -217,7 +223,7 @@ public sealed class DelegationReevaluationTests
         policy.Setup(p => p.Decide(Moq.It.IsAny<WorkloadIdentity>(), Moq.It.IsAny<CredentialRequest>()))
             .Returns((WorkloadIdentity a, CredentialRequest r) => PipelineFixture.Allow(r, TimeSpan.FromMinutes(10)));
         f.DelegationPolicy.Rules.Clear();
-        var reevaluator = new PolicyReevaluator(f.Leases, f.Revoker, f.Audit, f.Options, f.Time,
+        var reevaluator = new PolicyReevaluator(f.Leases, f.Schedule, f.Audit, f.Time,
             Microsoft.Extensions.Logging.Abstractions.NullLogger<PolicyReevaluator>.Instance, f.DelegationPolicy);
 
         Assert.That(await reevaluator.ReevaluateAsync(policy.Object, ReloadAction.Revoke), Is.EqualTo(new[] { child.Lease.LeaseId }));

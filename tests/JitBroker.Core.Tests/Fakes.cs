@@ -20,8 +20,8 @@ internal sealed class FakeKillSwitch : IKillSwitch
 {
     public List<AgentBlock> Blocks { get; } = [];
 
-    public ValueTask<AgentBlock?> FindBlockAsync(string agentId, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(Blocks.FirstOrDefault(b => Glob.Parse(b.Pattern).IsMatch(agentId)));
+    public ValueTask<AgentBlock?> FindBlockAsync(string agentId, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Blocks.FirstOrDefault(b => b.AppliesAt(now) && Glob.Parse(b.Pattern).IsMatch(agentId)));
 
     public ValueTask BlockAsync(AgentBlock block, CancellationToken cancellationToken = default)
     {

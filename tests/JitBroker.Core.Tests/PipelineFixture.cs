@@ -56,8 +56,32 @@ internal sealed class PipelineFixture
         };
         Broker = new CredentialBroker(new AttestorRegistry([attestor.Object]), policy.Object, issuers, [new FakeVerifier()], collaborators, Options, Time,
             NullLogger<CredentialBroker>.Instance);
+        Schedule = (IRevocationSchedule)Leases;
         Admin = new BrokerAdministration(new AttestorRegistry([attestor.Object]), new AdminOptions { Principals = ["spiffe://example.org/humans/*"] },
-            Broker, collaborators, Time);
+            collaborators, Schedule, Time);
+    }
+
+    public IRevocationSchedule Schedule { get; }
+
+    /// <summary>What the sweepers do: claims every due lease and revokes it, until nothing is due. Returns how many.</summary>
+    public async Task<int> SweepAsync()
+    {
+        var total = 0;
+        while (true)
+        {
+            var batch = await Leases.ClaimDueAsync(Time.GetUtcNow(), 1000, Options.RevocationClaimTimeout);
+            if (batch.Count == 0)
+            {
+                return total;
+            }
+
+            foreach (var lease in batch)
+            {
+                await Revoker.RevokeClaimedAsync(lease);
+            }
+
+            total += batch.Count;
+        }
     }
 
     /// <summary>Evidence that attests as <paramref name="id"/> (each call a distinct token).</summary>
@@ -110,7 +134,8 @@ internal sealed class RecordingIssuer(TimeProvider time) : ICredentialIssuer
         }
 
         var now = time.GetUtcNow();
-        return new IssuedCredential(Kind, "secret-" + Interlocked.Increment(ref _n), request.LeaseId, now, now + request.Grant.Ttl);
+        // The lease id rides in the token so FakeVerifier can stand in for a signature check.
+        return new IssuedCredential(Kind, $"secret-{Interlocked.Increment(ref _n)}.{request.LeaseId}", request.LeaseId, now, now + request.Grant.Ttl);
     }
 
     public ValueTask<RevocationResult> RevokeAsync(Lease lease, CancellationToken cancellationToken = default)
@@ -158,5 +183,9 @@ internal sealed class FakeVerifier : ITaskCredentialVerifier
 {
     public string Kind => "test";
 
-    public TaskCredentialClaims? Verify(string token) => null;
+    /// <summary>Accepts what <see cref="RecordingIssuer"/> mints (the lease id after the dot); the broker still checks the ledger.</summary>
+    public TaskCredentialClaims? Verify(string token) =>
+        token.StartsWith("secret-", StringComparison.Ordinal) && token.IndexOf('.', StringComparison.Ordinal) is > 0 and var dot
+            ? new TaskCredentialClaims(token[(dot + 1)..], "test", "", "", new GrantedScope("aud", "", [], []), DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddYears(100))
+            : null;
 }

@@ -84,9 +84,10 @@ public sealed class RenewalCascadeAndReevaluationTests
         var policy = new Moq.Mock<IPolicyEngine>();
         policy.Setup(p => p.Decide(Moq.It.IsAny<WorkloadIdentity>(), Moq.It.IsAny<CredentialRequest>()))
             .Returns((WorkloadIdentity a, CredentialRequest r) => f.Decide(a, r));
-        var reevaluator = new PolicyReevaluator(f.Leases, f.Revoker, f.Audit, f.Options, f.Time, NullLogger<PolicyReevaluator>.Instance);
+        var reevaluator = new PolicyReevaluator(f.Leases, f.Schedule, f.Audit, f.Time, NullLogger<PolicyReevaluator>.Instance);
 
         var offending = await reevaluator.ReevaluateAsync(policy.Object, action);
+        await f.SweepAsync();
 
         Assert.That(offending, Is.EqualTo(new[] { crm.Lease.LeaseId }));
         Assert.That((await f.Leases.GetAsync(crm.Lease.LeaseId))!.State, Is.EqualTo(expected));

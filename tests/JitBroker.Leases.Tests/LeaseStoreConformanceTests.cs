@@ -77,9 +77,11 @@ public abstract partial class LeaseStoreConformanceTests
     [Test]
     public async Task Put_then_get_round_trips_every_field()
     {
+        var parent = NewLease(TimeSpan.FromMinutes(10));
+        await Store.PutAsync(parent);
         var lease = NewLease(TimeSpan.FromMinutes(5)) with
         {
-            ParentLeaseId = "lease-parent-1",
+            ParentLeaseId = parent.LeaseId,
             RuleIds = ["rule-read-repo", "rule-default-ttl"],
             DueAt = null,
         };
@@ -92,7 +94,7 @@ public abstract partial class LeaseStoreConformanceTests
             Assert.That(stored.LeaseId, Is.EqualTo(lease.LeaseId));
             Assert.That(stored.TaskId, Is.EqualTo(lease.TaskId));
             Assert.That(stored.AgentId, Is.EqualTo(lease.AgentId));
-            Assert.That(stored.ParentLeaseId, Is.EqualTo("lease-parent-1"));
+            Assert.That(stored.ParentLeaseId, Is.EqualTo(parent.LeaseId));
             Assert.That(stored.IssuerKind, Is.EqualTo(lease.IssuerKind));
             Assert.That(stored.BackendHandle, Is.EqualTo(lease.BackendHandle));
             Assert.That(stored.Scope.Audience, Is.EqualTo(lease.Scope.Audience));

@@ -107,15 +107,18 @@ public sealed class AdminApiTests
         var l4 = await E2E.IssueAsync(_broker, _client, E2E.Agent("revoke-3"), "rv-4");
         var l5 = await E2E.IssueAsync(_broker, _client, E2E.Agent("keeper"), "rv-5");
 
-        var byLease = await Admin("revoke", "--lease", l1.LeaseId, "--reason", "test", "--json");
+        var byLease = await Admin("revoke", "--lease", l1.LeaseId, "--reason", "test", "--wait", "--json");
         Assert.That(byLease.Code, Is.Zero, byLease.ToString());
-        Assert.That(byLease.Json().GetProperty("revoked").GetInt32(), Is.EqualTo(1));
+        Assert.That(byLease.Json().GetProperty("done").GetBoolean(), Is.True, "--wait follows the revocation until it is done");
+        Assert.That(byLease.Json().GetProperty("revoked").GetString(), Is.EqualTo("1"), "protobuf JSON writes int64 as a string");
+        Assert.That(E2E.LeasesIn(await Admin("leases", "--agent", r1, "--state", "revoked", "--json")).Select(l => l.GetProperty("leaseId").GetString()),
+            Is.EqualTo(new[] { l1.LeaseId }), "revoked in the ledger, not only refused");
         Assert.That(await E2E.IsActiveAsync(_broker, _client, l1.Credential.Token), Is.False);
         Assert.That(await E2E.IsActiveAsync(_broker, _client, l2.Credential.Token), Is.True, "only the named lease");
 
-        var byTask = await Admin("revoke", "--task", "rv-2", "--agent", r1);
+        var byTask = await Admin("revoke", "--task", "rv-2", "--agent", r1, "--wait");
         Assert.That(byTask.Code, Is.Zero, byTask.ToString());
-        Assert.That(byTask.Out, Does.Contain("1 matched: 1 revoked"));
+        Assert.That(byTask.Out, Does.Contain("1 matched: 1 scheduled for revocation").And.Contain("all 1 revoked"));
         Assert.That(await E2E.IsActiveAsync(_broker, _client, l2.Credential.Token), Is.False);
 
         const string pattern = "spiffe://dev.jitbroker.local/agents/revoke-*";
@@ -134,7 +137,9 @@ public sealed class AdminApiTests
 
         var confirmed = await Admin("revoke", "--agent-pattern", pattern, "--yes", "--json");
         Assert.That(confirmed.Code, Is.Zero, confirmed.ToString());
-        Assert.That(confirmed.Json().GetProperty("revoked").GetInt32(), Is.EqualTo(2), "revoke-2 and revoke-3; revoke-1's are already revoked");
+        Assert.That(confirmed.Json().GetProperty("scheduled").GetInt32(), Is.EqualTo(2), "revoke-2 and revoke-3; revoke-1's are already revoked");
+        Assert.That(confirmed.Json().GetProperty("alreadyRevoked").GetInt32(), Is.EqualTo(2));
+        // Without --wait the call returns once scheduled; the credentials are refused from that moment.
         Assert.That(await E2E.IsActiveAsync(_broker, _client, l3.Credential.Token), Is.False);
         Assert.That(await E2E.IsActiveAsync(_broker, _client, l4.Credential.Token), Is.False);
         Assert.That(await E2E.IsActiveAsync(_broker, _client, l5.Credential.Token), Is.True, "the pattern does not reach 'keeper'");
@@ -159,7 +164,7 @@ public sealed class AdminApiTests
 
         var all = await Admin("revoke", "--all", "--yes", "--json");
         Assert.That(all.Code, Is.Zero, all.ToString());
-        Assert.That(all.Json().GetProperty("revoked").GetInt32(), Is.GreaterThanOrEqualTo(2));
+        Assert.That(all.Json().GetProperty("scheduled").GetInt32(), Is.GreaterThanOrEqualTo(2));
         Assert.That(await E2E.IsActiveAsync(_broker, _client, a.Credential.Token), Is.False);
         Assert.That(await E2E.IsActiveAsync(_broker, _client, b.Credential.Token), Is.False);
         Assert.That(E2E.LeasesIn(await Admin("leases", "--state", "active", "--json")), Is.Empty);
@@ -176,7 +181,7 @@ public sealed class AdminApiTests
         var json = block.Json();
         Assert.That(json.GetProperty("block").GetProperty("pattern").GetString(), Is.EqualTo(agent));
         Assert.That(json.GetProperty("block").GetProperty("blockedBy").GetString(), Is.EqualTo(E2E.Alice), "who did it");
-        Assert.That(json.GetProperty("revocations").GetProperty("revoked").GetInt32(), Is.EqualTo(1));
+        Assert.That(json.GetProperty("revocations").GetProperty("scheduled").GetInt32(), Is.EqualTo(1));
         Assert.That(await E2E.IsActiveAsync(_broker, _client, held.Credential.Token), Is.False, "existing leases revoked");
 
         var request = await Jitctl.RunAsync(_broker.GrpcUri, _broker.Svid(agent), "request", "--task", "blk-2", "--action", "tickets.read",
@@ -191,10 +196,11 @@ public sealed class AdminApiTests
         Assert.That(listed.GetProperty("reason").GetString(), Is.EqualTo("prompt injection suspected"));
         Assert.That((await Admin("blocks")).Out, Does.Contain(agent).And.Contain("BLOCKED BY"));
 
-        var unblock = await Admin("unblock", agent);
+        Assert.That((await Admin("unblock", agent)).Code, Is.EqualTo(2), "--reason is required");
+        var unblock = await Admin("unblock", agent, "--reason", "false alarm");
         Assert.That(unblock.Code, Is.Zero, unblock.ToString());
         Assert.That(unblock.Out.Trim(), Is.EqualTo("unblocked"));
-        var again = await Admin("unblock", agent);
+        var again = await Admin("unblock", agent, "--reason", "again");
         Assert.That(again.Code, Is.EqualTo(1), "no such block → exit 1");
         Assert.That(await E2E.IssueAsync(_broker, _client, agent, "blk-4"), Has.Property("LeaseId").StartsWith("lease_"), "unblocked: requests work again");
     }
@@ -210,13 +216,13 @@ public sealed class AdminApiTests
 
         var block = await Admin("block", pattern, "--reason", "fleet incident");
         Assert.That(block.Code, Is.Zero, block.ToString());
-        Assert.That(block.Out, Does.Contain("2 matched: 2 revoked"));
+        Assert.That(block.Out, Does.Contain("2 matched: 2 scheduled for revocation"));
         Assert.That(await E2E.IsActiveAsync(_broker, _client, f1.Credential.Token), Is.False);
         Assert.That(await E2E.IsActiveAsync(_broker, _client, f2.Credential.Token), Is.False);
         Assert.ThrowsAsync<RpcException>(() => E2E.IssueAsync(_broker, _client, E2E.Agent("fleet-a3"), "fl-3"), "a new member of the fleet is blocked too");
         Assert.That(await E2E.IssueAsync(_broker, _client, E2E.Agent("fleet-b1"), "fl-4"), Has.Property("LeaseId").StartsWith("lease_"));
 
-        Assert.That((await Admin("unblock", pattern)).Code, Is.Zero);
+        Assert.That((await Admin("unblock", pattern, "--reason", "contained")).Code, Is.Zero);
     }
 
     [Test]

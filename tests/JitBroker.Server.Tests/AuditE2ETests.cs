@@ -57,10 +57,12 @@ public sealed class AuditE2ETests
 
         _revokedByAdmin = await client.RequestCredentialAsync(Secret(_broker.Svid(agent)), E2E.Tickets("au-2"));
         Secret(_revokedByAdmin.Credential.Token);
-        await admin.RevokeAsync(new RevokeLeasesRequest { LeaseId = _revokedByAdmin.LeaseId, Reason = "audit test" });
+        var scheduled = await admin.RevokeAsync(new RevokeLeasesRequest { LeaseId = _revokedByAdmin.LeaseId, Reason = "audit test" });
+        // The sweepers revoke what the operator scheduled; wait for it so its lease.revoked is in the log.
+        Assert.That(await Eventually.TrueAsync(async () => (await admin.GetRevocationProgressAsync(scheduled.RevocationId)).Done, TimeSpan.FromSeconds(15)), Is.True);
 
         await admin.BlockAsync(new BlockAgentRequest { Pattern = E2E.Agent("audited-blocked"), Reason = "audit block" });
-        await admin.UnblockAsync(new UnblockAgentRequest { Pattern = E2E.Agent("audited-blocked") });
+        await admin.UnblockAsync(new UnblockAgentRequest { Pattern = E2E.Agent("audited-blocked"), Reason = "cleared after review" });
 
         var pending = await client.RequestCredentialAsync(Secret(_broker.Svid(agent)), E2E.Refund("au-3"));
         _approvalId = pending.PendingApproval.ApprovalId;
@@ -120,7 +122,7 @@ public sealed class AuditE2ETests
 
         var byAdmin = One("lease.revoked", e => Str(e, "lease_id") == _revokedByAdmin.LeaseId);
         Assert.That(Str(byAdmin, "credential_fingerprint"), Is.EqualTo(Fingerprints.Of(_revokedByAdmin.Credential.Token)));
-        Assert.That(events.Any(e => Str(e, "type") == "lease.revoked" && Str(e, "actor") == E2E.Alice && (Str(e, "detail") ?? "").Contains("audit test")),
+        Assert.That(events.Any(e => Str(e, "type") == "revocation.scheduled" && Str(e, "actor") == E2E.Alice && (Str(e, "detail") ?? "").Contains("audit test")),
             "the operator's revocation names the operator and the reason");
 
         var blocked = One("agent.blocked", _ => true);

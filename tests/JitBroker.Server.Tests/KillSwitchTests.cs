@@ -80,7 +80,7 @@ public sealed class KillSwitchTests
         Assert.That(received, Has.Count.GreaterThanOrEqualTo(2 * Workers));
         Assert.That(received.Count(r => r.StartedAt < blockReturnedAt && r.EndedAt > blockCalledAt)
             + refusals.Count(r => r.StartedAt < blockReturnedAt), Is.GreaterThan(0), "some requests were in flight while BlockAgent ran");
-        Assert.That(block.Revocations.Revoked, Is.GreaterThan(0), "the block revoked leases that were live");
+        Assert.That(block.Revocations.Scheduled, Is.GreaterThan(0), "the block scheduled leases that were live");
         Assert.That(received.Where(r => r.StartedAt > blockReturnedAt).Select(r => r.Response.LeaseId), Is.Empty,
             "no request that started after BlockAgent returned got a credential");
         Assert.That(refusals.Where(r => r.StartedAt > blockReturnedAt).Select(r => r.Reason), Is.Not.Empty.And.All.EqualTo("agent.blocked"));
@@ -96,6 +96,13 @@ public sealed class KillSwitchTests
         }
 
         Assert.That(stillActive, Is.Empty, "every credential the blocked agent received is dead");
+        var progress = await admin.GetRevocationProgressAsync(block.Revocations.RevocationId);
+        for (var waited = Stopwatch.StartNew(); !progress.Done && waited.Elapsed < TimeSpan.FromSeconds(20); await Task.Delay(50))
+        {
+            progress = await admin.GetRevocationProgressAsync(block.Revocations.RevocationId);
+        }
+
+        Assert.That(progress.Done, Is.True, $"the sweepers revoked the scheduled leases: {progress}");
         var leases = await E2E.LeasesOfAsync(admin, rogue);
         Assert.That(leases.Where(l => l.State != "revoked").Select(l => $"{l.LeaseId}:{l.State}"), Is.Empty, "no lease of the agent is left unrevoked");
         Assert.That(leases.Select(l => l.LeaseId), Is.SupersetOf(received.Select(r => r.Response.LeaseId)));

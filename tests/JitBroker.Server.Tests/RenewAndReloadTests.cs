@@ -98,7 +98,8 @@ public sealed class RenewAndReloadTests
         var audit = Path.Combine(broker.DataDirectory, "audit.jsonl");
         var events = AuditEvents(audit);
         Assert.That(events.Any(e => Type(e) == "policy.reloaded" && !e.TryGetProperty("reason", out _)), Is.True, "the reload is audited");
-        Assert.That(events.Any(e => Type(e) == "lease.revoked" && e.GetProperty("lease_id").GetString() == lose.LeaseId), Is.True);
+        Assert.That(await Eventually.TrueAsync(() => Task.FromResult(AuditEvents(audit).Any(e => Type(e) == "lease.revoked" && e.GetProperty("lease_id").GetString() == lose.LeaseId)),
+            TimeSpan.FromSeconds(15)), Is.True, "the sweepers revoke what the reload scheduled");
 
         // A broken file: refused, audited as a failed reload, the policy in force stays.
         policy.Write("10-tickets.yaml", "version: 1\nrules:\n  - id: x\n    effect: maybe\n");

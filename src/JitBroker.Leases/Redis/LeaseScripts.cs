@@ -11,7 +11,7 @@ namespace JitBroker.Leases.Redis;
 /// States travel as digits: 0 active, 1 revoking, 2 revoked, 3 revoke_failed. Times are Unix milliseconds,
 /// formatted with <c>%d</c> before they are stored (Lua numbers are doubles and would print as <c>1.7e+12</c>).
 /// </remarks>
-internal static class LeaseScripts
+internal static partial class LeaseScripts
 {
     private const string Prelude = """
         local P = ARGV[1]
@@ -19,6 +19,8 @@ internal static class LeaseScripts
         local function lkey(id) return P .. 'lease:{' .. id .. '}' end
         local function tkey(agent, task) return P .. 'task:{' .. agent .. '|' .. task .. '}' end
         local function ms(n) return string.format('%d', n) end
+        local AGENTS, DELEGATED = P .. 'agents', P .. 'delegated'
+        local function bkey(b) return P .. 'batch:{' .. b .. '}' end
         local function restate(id, from, to, issued)
           if from == to then return end
           if from == '1' then redis.call('ZREM', REVOKING, id) elseif from == '3' then redis.call('ZREM', FAILED, id) end
@@ -40,25 +42,51 @@ internal static class LeaseScripts
           if f[1] then
             local tk = tkey(f[1], f[2])
             redis.call('SREM', tk, id)
-            if redis.call('SCARD', tk) == 0 then redis.call('SREM', P .. 'agent:{' .. f[1] .. '}', f[2]) end
-            if f[3] then redis.call('SREM', P .. 'children:{' .. f[3] .. '}', id) end
+            if redis.call('SCARD', tk) == 0 then
+              local ak = P .. 'agent:{' .. f[1] .. '}'
+              redis.call('SREM', ak, f[2])
+              if redis.call('SCARD', ak) == 0 then redis.call('SREM', AGENTS, f[1]) end
+            end
+            if f[3] then redis.call('SREM', P .. 'children:{' .. f[3] .. '}', id) redis.call('SREM', DELEGATED, id) end
             redis.call('DEL', k)
           end
           redis.call('ZREM', IDS, id)
           redis.call('ZREM', GONE, id)
         end
+        -- Active (0) and failed (3) leases become revoking and due now, so any sweeper claims them at once;
+        -- a revoking lease keeps its claim. With a batch id the lease is counted under that batch.
+        -- Returns 1 moved, 2 already revoking, 3 revoked, nil missing; and the attempts field.
+        local function schedule(id, now, batch)
+          local k = lkey(id)
+          local f = redis.call('HMGET', k, 's', 'i', 'n')
+          if not f[1] then return nil end
+          if f[1] == '2' then return 3, f[3] end
+          if f[1] == '1' then
+            if batch then redis.call('HSET', k, 'b', batch) end
+            return 2, f[3]
+          end
+          restate(id, f[1], '1', f[2])
+          if batch then redis.call('HSET', k, 's', '1', 'd', now, 'b', batch) else redis.call('HSET', k, 's', '1', 'd', now) end
+          redis.call('ZADD', DUE, now, id)
+          return 1, f[3]
+        end
 
         """;
 
-    /// <summary>ARGV: prefix, id, agent, task, parent or '', expires ms, field/value pairs… → 1 stored, 0 id taken.</summary>
+    /// <summary>ARGV: prefix, id, agent, task, parent or '', expires ms, field/value pairs… → 1 stored, 0 id taken, -1 parent not active.</summary>
     public static readonly LuaScript Put = new(Prelude + """
         local id = ARGV[2]
         local k = lkey(id)
         if redis.call('EXISTS', k) == 1 then return 0 end
+        if ARGV[5] ~= '' and redis.call('HGET', lkey(ARGV[5]), 's') ~= '0' then return -1 end
         redis.call('HSET', k, unpack(ARGV, 7))
         redis.call('SADD', tkey(ARGV[3], ARGV[4]), id)
         redis.call('SADD', P .. 'agent:{' .. ARGV[3] .. '}', ARGV[4])
-        if ARGV[5] ~= '' then redis.call('SADD', P .. 'children:{' .. ARGV[5] .. '}', id) end
+        redis.call('SADD', AGENTS, ARGV[3])
+        if ARGV[5] ~= '' then
+          redis.call('SADD', P .. 'children:{' .. ARGV[5] .. '}', id)
+          redis.call('SADD', DELEGATED, id)
+        end
         redis.call('ZADD', DUE, ARGV[6], id)
         redis.call('ZADD', IDS, 0, id)
         return 1
@@ -86,9 +114,16 @@ internal static class LeaseScripts
     public static readonly LuaScript MarkRevoked = new(Prelude + """
         local id = ARGV[2]
         local k = lkey(id)
-        local f = redis.call('HMGET', k, 's', 'e', 'i')
+        local f = redis.call('HMGET', k, 's', 'e', 'i', 'b', 'n')
         if not f[1] or f[1] == '2' then return 0 end
         restate(id, f[1], '2', f[3])
+        if f[4] then
+          redis.call('HINCRBY', bkey(f[4]), 'r', 1)
+          if f[5] and f[5] ~= '0' then redis.call('HINCRBY', bkey(f[4]), 'f', -1) end
+          redis.call('HDEL', k, 'b')
+        end
+        -- A revoked parent takes its children with it, in this same step: no child outlives its parent.
+        for _, c in ipairs(redis.call('SMEMBERS', P .. 'children:{' .. id .. '}')) do schedule(c, ARGV[3], nil) end
         local revokedAt, keep = tonumber(ARGV[3]), tonumber(ARGV[4])
         local forgetAt = math.max(revokedAt, tonumber(f[2])) + keep
         redis.call('HSET', k, 's', '2', 'ra', ARGV[3])
@@ -104,9 +139,10 @@ internal static class LeaseScripts
     public static readonly LuaScript MarkFailed = new(Prelude + """
         local id = ARGV[2]
         local k = lkey(id)
-        local f = redis.call('HMGET', k, 's', 'i')
+        local f = redis.call('HMGET', k, 's', 'i', 'b', 'n')
         if not f[1] or f[1] == '2' then return 0 end
         restate(id, f[1], '3', f[2])
+        if f[3] and (not f[4] or f[4] == '0') then redis.call('HINCRBY', bkey(f[3]), 'f', 1) end
         redis.call('HINCRBY', k, 'n', 1)
         redis.call('HSET', k, 's', '3', 'le', ARGV[3], 'd', ARGV[4])
         redis.call('ZADD', DUE, ARGV[4], id)

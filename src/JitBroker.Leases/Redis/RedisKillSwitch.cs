@@ -39,7 +39,7 @@ public sealed class RedisKillSwitch : IKillSwitch
         _keys = [keyPrefix + "blocks", keyPrefix + "blocks:version"];
     }
 
-    public async ValueTask<AgentBlock?> FindBlockAsync(string agentId, CancellationToken cancellationToken = default)
+    public async ValueTask<AgentBlock?> FindBlockAsync(string agentId, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(agentId);
         cancellationToken.ThrowIfCancellationRequested();
@@ -52,7 +52,7 @@ public sealed class RedisKillSwitch : IKillSwitch
                 cache = await LoadAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            return cache.Matcher.Find(agentId);
+            return cache.Matcher.Find(agentId, now);
         }
         catch (RedisException ex)
         {

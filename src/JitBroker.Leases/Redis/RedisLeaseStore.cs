@@ -69,9 +69,13 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         var args = new List<RedisArg>(48) { _prefix, lease.LeaseId, lease.AgentId, lease.TaskId, lease.ParentLeaseId ?? "", LeaseCodec.Ms(lease.ExpiresAt) };
         args.AddRange(LeaseCodec.ToFields(lease));
         var stored = await RunAsync(LeaseScripts.Put, args, cancellationToken).ConfigureAwait(false);
-        if (stored.AsInt64() == 0)
+        switch (stored.AsInt64())
         {
-            throw new InvalidOperationException($"Lease '{lease.LeaseId}' already exists.");
+            case 0:
+                throw new InvalidOperationException($"Lease '{lease.LeaseId}' already exists.");
+            case < 0:
+                throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.ParentLeaseNotActive,
+                    $"Parent lease '{lease.ParentLeaseId}' is no longer active.");
         }
     }
 
@@ -150,11 +154,12 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         return reply.IsNull ? null : LeaseCodec.FromFields(leaseId, reply.AsArray());
     }
 
-    public async Task MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+    public async Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(leaseId);
         // Unknown and already revoked are both "done": the script changes nothing then.
-        await RunAsync(LeaseScripts.MarkRevoked, [_prefix, leaseId, LeaseCodec.Ms(revokedAt), _retentionMs], cancellationToken).ConfigureAwait(false);
+        var changed = await RunAsync(LeaseScripts.MarkRevoked, [_prefix, leaseId, LeaseCodec.Ms(revokedAt), _retentionMs], cancellationToken).ConfigureAwait(false);
+        return changed.AsInt64() == 1;
     }
 
     /// <inheritdoc />

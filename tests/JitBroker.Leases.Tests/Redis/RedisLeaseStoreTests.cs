@@ -69,6 +69,7 @@ public sealed class RedisLeaseStoreTests
     public async Task A_lease_is_one_compact_listpack_hash_plus_index_entries()
     {
         var store = new RedisLeaseStore(_redis, _prefix);
+        await store.PutAsync(NewLease("lease_parent", TimeSpan.FromMinutes(10)));
         var lease = NewLease(LeaseIds.New(), TimeSpan.FromMinutes(5)) with { ParentLeaseId = "lease_parent" };
 
         await store.PutAsync(lease);
@@ -83,6 +84,8 @@ public sealed class RedisLeaseStoreTests
         Assert.That(await InSetAsync($"{_prefix}task:{{{lease.AgentId}|task-1}}", lease.LeaseId));
         Assert.That(await InSetAsync($"{_prefix}agent:{{{lease.AgentId}}}", "task-1"));
         Assert.That(await InSetAsync($"{_prefix}children:{{lease_parent}}", lease.LeaseId));
+        Assert.That(await InSetAsync($"{_prefix}delegated", lease.LeaseId), "delegated leases are indexed for the consistency sweep");
+        Assert.That(await InSetAsync($"{_prefix}agents", lease.AgentId), "agents are indexed for kill-switch patterns");
         Assert.That((await _redis.ExecuteAsync("ZSCORE", [$"{_prefix}due", lease.LeaseId])).AsInt64(), Is.EqualTo(lease.ExpiresAt.ToUnixTimeMilliseconds()));
         Assert.That(await InZsetAsync($"{_prefix}ids", lease.LeaseId));
     }

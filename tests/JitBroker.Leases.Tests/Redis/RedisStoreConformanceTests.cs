@@ -63,25 +63,25 @@ public sealed class RedisKillSwitchConformanceTests : KillSwitchConformanceTests
         var server = await SharedRedis.ServerAsync();
         await using var otherConnection = new RedisConnection(new RedisOptions { Endpoint = server.Endpoint });
         var otherReplica = new RedisKillSwitch(otherConnection, _prefix);
-        Assert.That(await otherReplica.FindBlockAsync("spiffe://td/agents/a"), Is.Null); // warms its cache
+        Assert.That(await otherReplica.FindBlockAsync("spiffe://td/agents/a", T0), Is.Null); // warms its cache
 
         await KillSwitch.BlockAsync(Block("spiffe://td/agents/*"));
-        Assert.That(await otherReplica.FindBlockAsync("spiffe://td/agents/a"), Is.Not.Null);
+        Assert.That(await otherReplica.FindBlockAsync("spiffe://td/agents/a", T0), Is.Not.Null);
 
         await KillSwitch.UnblockAsync("spiffe://td/agents/*");
-        Assert.That(await otherReplica.FindBlockAsync("spiffe://td/agents/a"), Is.Null);
+        Assert.That(await otherReplica.FindBlockAsync("spiffe://td/agents/a", T0), Is.Null);
     }
 
     [Test]
     public async Task A_lookup_with_an_unchanged_list_costs_one_get()
     {
         await KillSwitch.BlockAsync(Block("spiffe://td/agents/*"));
-        await KillSwitch.FindBlockAsync("spiffe://td/agents/a"); // loads the list
+        await KillSwitch.FindBlockAsync("spiffe://td/agents/a", T0); // loads the list
         var before = await CallsAsync();
 
         for (var i = 0; i < 10; i++)
         {
-            await KillSwitch.FindBlockAsync("spiffe://td/agents/a");
+            await KillSwitch.FindBlockAsync("spiffe://td/agents/a", T0);
         }
 
         var after = await CallsAsync();

@@ -29,7 +29,7 @@ internal sealed class FlakyLeaseStore(ILeaseStore inner) : ILeaseStore
     public Task<Lease?> TryClaimAsync(string leaseId, DateTimeOffset now, TimeSpan claimTimeout, CancellationToken cancellationToken = default) =>
         inner.TryClaimAsync(leaseId, now, claimTimeout, cancellationToken);
 
-    public Task MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) =>
+    public Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) =>
         MarksFail ? throw Outage() : inner.MarkRevokedAsync(leaseId, revokedAt, cancellationToken);
 
     public Task MarkRevokeFailedAsync(string leaseId, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken = default) =>

@@ -19,18 +19,18 @@ public abstract class KillSwitchConformanceTests
 
     [Test]
     public async Task Nothing_is_blocked_by_default() =>
-        Assert.That(await KillSwitch.FindBlockAsync("spiffe://td/agents/a"), Is.Null);
+        Assert.That(await KillSwitch.FindBlockAsync("spiffe://td/agents/a", T0), Is.Null);
 
     [Test]
     public async Task An_exact_block_applies_to_that_agent_only()
     {
         await KillSwitch.BlockAsync(Block("spiffe://td/agents/a"));
 
-        var block = await KillSwitch.FindBlockAsync("spiffe://td/agents/a");
+        var block = await KillSwitch.FindBlockAsync("spiffe://td/agents/a", T0);
 
         Assert.That(block, Is.EqualTo(Block("spiffe://td/agents/a")), "every field round-trips");
-        Assert.That(await KillSwitch.FindBlockAsync("spiffe://td/agents/ab"), Is.Null);
-        Assert.That(await KillSwitch.FindBlockAsync("spiffe://td/agents"), Is.Null);
+        Assert.That(await KillSwitch.FindBlockAsync("spiffe://td/agents/ab", T0), Is.Null);
+        Assert.That(await KillSwitch.FindBlockAsync("spiffe://td/agents", T0), Is.Null);
     }
 
     [TestCase("spiffe://td/agents/*", "spiffe://td/agents/a", true)]
@@ -47,7 +47,7 @@ public abstract class KillSwitchConformanceTests
     public async Task Glob_patterns_match_within_and_across_segments(string pattern, string agentId, bool blocked)
     {
         await KillSwitch.BlockAsync(Block(pattern));
-        Assert.That(await KillSwitch.FindBlockAsync(agentId), blocked ? Is.Not.Null : Is.Null);
+        Assert.That(await KillSwitch.FindBlockAsync(agentId, T0), blocked ? Is.Not.Null : Is.Null);
     }
 
     [Test]
@@ -55,10 +55,10 @@ public abstract class KillSwitchConformanceTests
     {
         await KillSwitch.BlockAsync(Block("spiffe://td/**", "everything"));
         await KillSwitch.BlockAsync(Block("spiffe://td/agents/*", "agents"));
-        Assert.That((await KillSwitch.FindBlockAsync("spiffe://td/agents/a"))?.Reason, Is.EqualTo("everything"), "'**' sorts before 'a'");
+        Assert.That((await KillSwitch.FindBlockAsync("spiffe://td/agents/a", T0))?.Reason, Is.EqualTo("everything"), "'**' sorts before 'a'");
 
         await KillSwitch.BlockAsync(Block("spiffe://td/agents/a", "this one"));
-        Assert.That((await KillSwitch.FindBlockAsync("spiffe://td/agents/a"))?.Reason, Is.EqualTo("this one"));
+        Assert.That((await KillSwitch.FindBlockAsync("spiffe://td/agents/a", T0))?.Reason, Is.EqualTo("this one"));
     }
 
     [Test]
@@ -67,12 +67,12 @@ public abstract class KillSwitchConformanceTests
         await KillSwitch.BlockAsync(Block("spiffe://td/agents/*", "first"));
         await KillSwitch.BlockAsync(Block("spiffe://td/agents/*", "second"));
 
-        Assert.That((await KillSwitch.FindBlockAsync("spiffe://td/agents/a"))?.Reason, Is.EqualTo("second"));
+        Assert.That((await KillSwitch.FindBlockAsync("spiffe://td/agents/a", T0))?.Reason, Is.EqualTo("second"));
         Assert.That(await KillSwitch.ListAsync(), Has.Count.EqualTo(1));
 
         Assert.That(await KillSwitch.UnblockAsync("spiffe://td/agents/*"), Is.True);
         Assert.That(await KillSwitch.UnblockAsync("spiffe://td/agents/*"), Is.False);
-        Assert.That(await KillSwitch.FindBlockAsync("spiffe://td/agents/a"), Is.Null);
+        Assert.That(await KillSwitch.FindBlockAsync("spiffe://td/agents/a", T0), Is.Null);
     }
 
     [Test]
@@ -81,7 +81,7 @@ public abstract class KillSwitchConformanceTests
         await KillSwitch.BlockAsync(Block("spiffe://td/agents/*"));
 
         Assert.That(await KillSwitch.UnblockAsync("spiffe://td/agents/a"), Is.False);
-        Assert.That(await KillSwitch.FindBlockAsync("spiffe://td/agents/a"), Is.Not.Null);
+        Assert.That(await KillSwitch.FindBlockAsync("spiffe://td/agents/a", T0), Is.Not.Null);
     }
 
     [Test]
@@ -100,4 +100,15 @@ public abstract class KillSwitchConformanceTests
     [Test]
     public void An_empty_pattern_is_refused() =>
         Assert.CatchAsync<ArgumentException>(async () => await KillSwitch.BlockAsync(Block(" ")));
+
+    [Test]
+    public async Task A_block_with_an_expiry_applies_until_then_and_keeps_its_expiry_in_the_list()
+    {
+        var until = T0 + TimeSpan.FromMinutes(10);
+        await KillSwitch.BlockAsync(Block("spiffe://td/agents/*") with { ExpiresAt = until });
+
+        Assert.That((await KillSwitch.FindBlockAsync("spiffe://td/agents/a", T0))?.ExpiresAt, Is.EqualTo(until));
+        Assert.That(await KillSwitch.FindBlockAsync("spiffe://td/agents/a", until), Is.Null, "expired at its end");
+        Assert.That((await KillSwitch.ListAsync()).Single().ExpiresAt, Is.EqualTo(until));
+    }
 }

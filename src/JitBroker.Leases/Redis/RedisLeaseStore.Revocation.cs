@@ -1,0 +1,109 @@
+using JitBroker.Core;
+using JitBroker.Redis;
+
+namespace JitBroker.Leases.Redis;
+
+/// <summary>Bulk revocation (<see cref="IRevocationSchedule"/>) on Redis: see <see cref="LeaseScripts.Schedule"/>.</summary>
+public sealed partial class RedisLeaseStore : IRevocationSchedule
+{
+    /// <summary>Agents per scheduling script: bounds how long one script holds Redis (about 10k leases ≈ 50 ms).</summary>
+    public const int AgentsPerScript = 64;
+
+    /// <summary>Lease ids per scheduling script.</summary>
+    public const int LeasesPerScript = 1000;
+
+    private const int OrphanScanCount = 500;
+    private static readonly long BatchRetentionMs = (long)InMemoryLeaseStore.BatchRetention.TotalMilliseconds;
+
+    public async Task<IReadOnlyList<string>> ListAgentsAsync(CancellationToken cancellationToken = default)
+    {
+        var reply = await ExecuteAsync("SMEMBERS", [_prefix + "agents"], cancellationToken).ConfigureAwait(false);
+        return [.. reply.AsArray().Select(v => v.AsString()!)];
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Lists the agents' lease ids (one script per <see cref="AgentsPerScript"/> agents), then schedules them in
+    /// chunks of <see cref="LeasesPerScript"/>: each chunk is atomic and Redis serves other callers between chunks,
+    /// so a 10,000-lease block never stalls introspection for the whole batch. A lease recorded after the listing
+    /// is not in this batch; for a block, its own request's second kill-switch check revokes it.
+    /// </remarks>
+    public async Task<RevocationBatch> ScheduleAgentsAsync(IReadOnlyCollection<string> agentIds, DateTimeOffset now, string? batchId,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(agentIds);
+        var ids = new List<string>();
+        foreach (var chunk in agentIds.Distinct(StringComparer.Ordinal).Chunk(AgentsPerScript))
+        {
+            var args = new List<RedisArg>(chunk.Length + 1) { _prefix };
+            args.AddRange(chunk.Select(a => (RedisArg)a));
+            ids.AddRange((await RunAsync(LeaseScripts.AgentLeases, args, cancellationToken).ConfigureAwait(false)).AsArray().Select(v => v.AsString()!));
+        }
+
+        return await ScheduleLeasesAsync(ids, now, batchId, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One script per <see cref="LeasesPerScript"/> ids: each chunk is atomic, and a chunk that ran stays scheduled
+    /// even if a later one fails (the caller sees the failure and may repeat; scheduling is idempotent).
+    /// </remarks>
+    public async Task<RevocationBatch> ScheduleLeasesAsync(IReadOnlyCollection<string> leaseIds, DateTimeOffset now, string? batchId,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leaseIds);
+        var total = new RevocationBatch(batchId, 0, 0, 0);
+        foreach (var chunk in leaseIds.Distinct(StringComparer.Ordinal).Chunk(LeasesPerScript))
+        {
+            var args = new List<RedisArg>(chunk.Length + 4) { _prefix, LeaseCodec.Ms(now), batchId ?? "", BatchRetentionMs };
+            args.AddRange(chunk.Select(m => (RedisArg)m));
+            var counts = (await RunAsync(LeaseScripts.Schedule, args, cancellationToken).ConfigureAwait(false)).AsArray();
+            total = total.Add(new RevocationBatch(batchId, counts[0].AsInt64(), counts[1].AsInt64(), counts[2].AsInt64()));
+        }
+
+        return total;
+    }
+
+    public async Task<RevocationProgress?> GetProgressAsync(string batchId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batchId);
+        var reply = await ExecuteAsync("HMGET", [BatchKey(batchId), "t", "r", "f"], cancellationToken).ConfigureAwait(false);
+        var f = reply.AsArray();
+        return f[0].IsNull ? null : new RevocationProgress(batchId, Long(f[0]), Long(f[1]), Long(f[2]));
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One full SSCAN cycle over the delegated-lease index, <c>500</c> members per script.</remarks>
+    public async Task<long> ScheduleOrphansAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        long moved = 0;
+        var cursor = "0";
+        do
+        {
+            var reply = (await RunAsync(LeaseScripts.ScheduleOrphans, [_prefix, LeaseCodec.Ms(now), cursor, OrphanScanCount], cancellationToken)
+                .ConfigureAwait(false)).AsArray();
+            cursor = reply[0].AsString()!;
+            moved += reply[1].AsInt64();
+        }
+        while (cursor != "0");
+
+        return moved;
+    }
+
+    private string BatchKey(string batchId) => $"{_prefix}batch:{{{batchId}}}";
+
+    private static long Long(RedisValue v) => v.IsNull ? 0 : long.Parse(v.AsString()!, System.Globalization.CultureInfo.InvariantCulture);
+
+    private async Task<RedisValue> ExecuteAsync(string command, IReadOnlyList<RedisArg> args, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            return await _redis.ExecuteAsync(command, args, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisException ex)
+        {
+            throw Unavailable(ex);
+        }
+    }
+}
