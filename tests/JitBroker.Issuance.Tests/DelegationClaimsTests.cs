@@ -1,6 +1,6 @@
 using System.Text.Json;
 using JitBroker.Core;
-using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.JsonWebTokens;
 using NUnit.Framework;
 

@@ -1,7 +1,7 @@
 using System.Buffers.Text;
 using System.Text.Json.Nodes;
 using JitBroker.Core;
-using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using NUnit.Framework;
 
 namespace JitBroker.Issuance.Tests;

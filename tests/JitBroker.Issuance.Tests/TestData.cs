@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using JitBroker.Core;
-using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace JitBroker.Issuance.Tests;
 
