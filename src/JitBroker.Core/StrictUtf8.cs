@@ -63,6 +63,25 @@ public static class StrictUtf8
         return true;
     }
 
+    /// <summary>
+    /// True when <paramref name="text"/> is well-formed UTF-16 without U+FFFD: no unpaired surrogate, and no
+    /// replacement character, which is what a lenient decoder (Google.Protobuf's, <see cref="System.Text.Encoding.UTF8"/>)
+    /// leaves where the caller sent bytes that were not UTF-8. Such a string is not what the caller sent, and two
+    /// different byte strings read as the same one, so it is refused rather than matched against policy.
+    /// </summary>
+    public static bool IsFaithfulText(ReadOnlySpan<char> text)
+    {
+        foreach (var rune in text.EnumerateRunes())
+        {
+            if (rune == Rune.ReplacementChar)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>Decodes <paramref name="bytes"/>; false (and no text) when they are not strictly valid UTF-8.</summary>
     public static bool TryDecode(ReadOnlySpan<byte> bytes, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? text)
     {
