@@ -16,7 +16,10 @@ public static class AttestationReasons
     /// <summary>Five segments: a JWE. Refused before any parser or library sees it (CVE-2024-21319).</summary>
     public const string JweRefused = "token.jwe_refused";
 
-    /// <summary>Not JWS compact serialization: wrong segment count, bad base64url, not JSON objects, duplicate members.</summary>
+    /// <summary>
+    /// Not JWS compact serialization: wrong segment count, bad base64url, not JSON objects, duplicate members,
+    /// or header or payload not strictly valid UTF-8 (invalid or overlong bytes, escaped lone surrogates).
+    /// </summary>
     public const string Malformed = "token.malformed";
 
     /// <summary><c>alg</c> missing or not one of RS/ES/PS 256/384/512 (so never <c>none</c> or HS*).</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using JitBroker.Core;
 
 namespace JitBroker.Attestation;
 
@@ -74,6 +75,11 @@ internal sealed class OidcJwksFetcher : IKeySetFetcher
     private async Task<Uri> DiscoverJwksUriAsync(string? bearer, CancellationToken cancellationToken)
     {
         var body = await KeySetHttp.GetAsync(_client, _discovery!, bearer, cancellationToken).ConfigureAwait(false);
+        if (!StrictUtf8.IsJsonText(body))
+        {
+            throw new KeySetFetchException("the discovery document is not strictly valid UTF-8");
+        }
+
         JsonDocument document;
         try
         {

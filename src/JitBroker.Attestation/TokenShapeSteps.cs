@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using JitBroker.Core;
 using static JitBroker.Attestation.TokenValidationContext;
 
 namespace JitBroker.Attestation;
@@ -55,6 +56,13 @@ internal sealed class CompactSerializationStep(int maxTokenLength) : SyncTokenVa
 
     private static JsonDocument ParseObject(byte[] utf8, string what)
     {
+        // Before the parser: invalid or overlong UTF-8 and escaped lone surrogates would otherwise surface as
+        // an InvalidOperationException from the first GetString (an INTERNAL answer), or not at all.
+        if (!StrictUtf8.IsJsonText(utf8))
+        {
+            throw Reject(AttestationReasons.Malformed, $"The token {what} is not strictly valid UTF-8 text.");
+        }
+
         JsonDocument document;
         try
         {

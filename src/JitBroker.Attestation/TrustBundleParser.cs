@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using JitBroker.Core;
 
 namespace JitBroker.Attestation;
 
@@ -80,6 +81,11 @@ internal static class TrustBundleParser
 
     public static TrustBundle Parse(string trustDomain, ReadOnlySpan<byte> json, KeySetProfile profile = KeySetProfile.SpiffeBundle)
     {
+        if (!StrictUtf8.IsJsonText(json))
+        {
+            throw new BundleFormatException("the document is not strictly valid UTF-8");
+        }
+
         using var document = JsonDocument.Parse(json.ToArray(), JsonOptions);
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object)

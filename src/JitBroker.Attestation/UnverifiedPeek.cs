@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using JitBroker.Core;
 
 namespace JitBroker.Attestation;
 
@@ -30,7 +31,7 @@ internal static class UnverifiedPeek
 
         var first = token.IndexOf('.', StringComparison.Ordinal);
         var second = token.IndexOf('.', first + 1);
-        if (!Base64UrlStrict.TryDecode(token.AsSpan(first + 1, second - first - 1), out var payload))
+        if (!Base64UrlStrict.TryDecode(token.AsSpan(first + 1, second - first - 1), out var payload) || !StrictUtf8.IsJsonText(payload))
         {
             return false;
         }

@@ -1,4 +1,5 @@
 using System.Text;
+using JitBroker.Core;
 
 namespace JitBroker.Audit;
 
@@ -10,8 +11,30 @@ public static class AuditFileReader
     /// <summary>
     /// The last <paramref name="count"/> lines of <paramref name="stream"/> (fewer when the file is shorter), and
     /// whether the file ends with a newline — false means the last line is torn (a write was interrupted).
+    /// For display only: bytes that are not UTF-8 show as U+FFFD. Anything that trusts the text (continuing
+    /// the hash chain) reads with <see cref="ReadLastLinesStrict"/>.
     /// </summary>
-    public static (IReadOnlyList<string> Lines, bool EndsWithNewline) ReadLastLines(Stream stream, int count)
+    public static (IReadOnlyList<string> Lines, bool EndsWithNewline) ReadLastLines(Stream stream, int count) =>
+        ReadLastLines(stream, count, Encoding.UTF8);
+
+    /// <summary>
+    /// As <see cref="ReadLastLines"/>, but bytes that are not strictly UTF-8 throw <see cref="InvalidDataException"/>
+    /// instead of becoming U+FFFD: a line whose invalid bytes decode to the same text as the recorded one would
+    /// otherwise still match its hash.
+    /// </summary>
+    public static (IReadOnlyList<string> Lines, bool EndsWithNewline) ReadLastLinesStrict(Stream stream, int count)
+    {
+        try
+        {
+            return ReadLastLines(stream, count, StrictUtf8.Encoding);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new InvalidDataException("the end of the file is not valid UTF-8");
+        }
+    }
+
+    private static (IReadOnlyList<string> Lines, bool EndsWithNewline) ReadLastLines(Stream stream, int count, Encoding encoding)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         var length = stream.Length;
@@ -46,7 +69,7 @@ public static class AuditFileReader
             tail.Insert(0, chunk);
         }
 
-        var text = Encoding.UTF8.GetString([.. tail.SelectMany(c => c)]);
+        var text = encoding.GetString([.. tail.SelectMany(c => c)]);
         var lines = text.Split('\n').ToList();
         if (endsWithNewline)
         {

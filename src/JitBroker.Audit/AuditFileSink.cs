@@ -110,7 +110,17 @@ public sealed class AuditFileSink : IAuditSink
     private AuditRecord? ReadTail()
     {
         using var stream = _files.OpenRead(_path);
-        var (lines, endsWithNewline) = AuditFileReader.ReadLastLines(stream, 2);
+        IReadOnlyList<string> lines;
+        bool endsWithNewline;
+        try
+        {
+            (lines, endsWithNewline) = AuditFileReader.ReadLastLinesStrict(stream, 2);
+        }
+        catch (InvalidDataException)
+        {
+            throw TailInvalid(AuditFileReader.CountLines(stream), "or the line before it is not valid UTF-8: the file was damaged or edited");
+        }
+
         if (lines.Count == 0)
         {
             return null;

@@ -7,7 +7,10 @@ namespace JitBroker.Cli;
 /// <summary>
 /// Verifies a task JWT offline, the way a tool (relying party) does: signature against the broker's
 /// published JWKS, audience, issuer, lifetime with an explicit clock skew. Uses Microsoft.IdentityModel,
-/// an implementation independent of the broker's own signer.
+/// an implementation independent of the broker's own signer. The token's shape is checked first: a JWE
+/// (five segments) or anything else that is not a three-segment JWS is refused before the JWKS is fetched
+/// and before IdentityModel parses a byte of it (CVE-2024-21319 was a denial of service through compressed JWE tokens in IdentityModel 6.x;
+/// a task JWT is never encrypted).
 /// </summary>
 internal static class VerifyCommand
 {
@@ -24,6 +27,12 @@ internal static class VerifyCommand
             if (token == "-")
             {
                 token = (await Console.In.ReadToEndAsync(ct)).Trim();
+            }
+
+            if (ShapeProblem(token) is { } problem)
+            {
+                Console.WriteLine("invalid: " + problem);
+                return ExitCodes.Negative;
             }
 
             string json;
@@ -49,7 +58,7 @@ internal static class VerifyCommand
                 RequireSignedTokens = true,
                 ClockSkew = TimeSpan.FromSeconds(30),
             };
-            var validation = new JsonWebTokenHandler().ValidateToken(token, parameters);
+            var validation = await new JsonWebTokenHandler().ValidateTokenAsync(token, parameters);
             if (!validation.IsValid || validation.SecurityToken is not JsonWebToken jwt || jwt.Typ != "at+jwt")
             {
                 Console.WriteLine($"invalid: {validation.Exception?.GetType().Name ?? "unexpected token type"}");
@@ -61,5 +70,33 @@ internal static class VerifyCommand
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Why <paramref name="token"/> is not a compact JWS (three base64url segments), or null when it is.
+    /// Only dots and the base64url alphabet are looked at, so nothing is decoded or parsed here.
+    /// </summary>
+    internal static string? ShapeProblem(string token)
+    {
+        var dots = token.AsSpan().Count('.');
+        if (dots == 4)
+        {
+            return "encrypted token (JWE, five segments) refused; a task JWT is a signed JWS";
+        }
+
+        if (dots != 2)
+        {
+            return "not a JWS in compact serialization (three dot-separated segments)";
+        }
+
+        foreach (var c in token)
+        {
+            if (c is not ('.' or '-' or '_' or (>= 'A' and <= 'Z') or (>= 'a' and <= 'z') or (>= '0' and <= '9')))
+            {
+                return "a token segment is not base64url";
+            }
+        }
+
+        return null;
     }
 }

@@ -37,6 +37,7 @@ public static class CredentialRequestValidator
         {
             Require(resource.Length is > 0 and <= MaxResourceLength && !resource.Any(char.IsControl),
                 $"intent.resources entries must be 1-{MaxResourceLength} printable characters.");
+            Require(StrictUtf8.IsFaithfulText(resource), NotUtf8("intent.resources entries"));
         }
 
         Require(request.Intent.Context.Count <= MaxContextEntries, $"intent.context has more than {MaxContextEntries} entries.");
@@ -44,10 +45,12 @@ public static class CredentialRequestValidator
         {
             RequireId(key, "intent.context key");
             Require(value.Length <= MaxContextValueLength, $"intent.context values are limited to {MaxContextValueLength} characters.");
+            Require(StrictUtf8.IsFaithfulText(value), NotUtf8("intent.context values"));
         }
 
         Require(request.Target.Length <= MaxTargetLength && !request.Target.Any(char.IsControl),
             $"target must be at most {MaxTargetLength} printable characters.");
+        Require(StrictUtf8.IsFaithfulText(request.Target), NotUtf8("target"));
         Require(request.CredentialKind.Length <= 64, "credential_kind is too long.");
         Require(request.RequestedTtl is null || request.RequestedTtl > TimeSpan.Zero, "requested_ttl must be positive when set.");
     }
@@ -57,6 +60,9 @@ public static class CredentialRequestValidator
     private static void RequireId(string value, string field) =>
         Require(value.Length is > 0 and <= MaxIdLength && value.AsSpan().IndexOfAnyExcept(IdChars) < 0,
             $"{field} must be 1-{MaxIdLength} characters of [A-Za-z0-9-_.:/@].");
+
+    private static string NotUtf8(string field) =>
+        $"{field} must be valid UTF-8 text (no invalid bytes, which arrive as U+FFFD, and no unpaired surrogates).";
 
     private static void Require(bool condition, string message)
     {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using JitBroker.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -152,6 +153,13 @@ public sealed partial class VaultHttpClient : IDisposable
         if (status == (int)HttpStatusCode.NoContent || content.Length == 0)
         {
             return null;
+        }
+
+        // Secret data stays a JsonElement that the serializer never decodes: refuse text that is not strictly
+        // UTF-8 here, rather than hand an issuer bytes that read as U+FFFD or throw when copied.
+        if (!StrictUtf8.IsJsonText(content))
+        {
+            throw new VaultException(VaultErrorKind.UnexpectedResponse, operation, status, [], "The response is not strictly valid UTF-8.");
         }
 
         try

@@ -1,5 +1,6 @@
 using JitBroker.Core;
 using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
@@ -50,7 +51,7 @@ public sealed class AttestationOptionsTests
     {
         var options = new AttestationOptions { JwtSvid = _svids.Options(), Oidc = OidcOnly(), X509Svid = _x509.Options() };
         var services = new ServiceCollection();
-        services.AddSingleton<TimeProvider>(new FakeTimeProvider());
+        services.AddSingleton<TimeProvider>(TestClock.Create());
 
         services.AddJitBrokerAttestation(options);
         using var provider = services.BuildServiceProvider();

@@ -186,6 +186,24 @@ public sealed class BundleEndpointTests
     }
 
     [Test]
+    public async Task Bundle_that_is_not_strict_UTF8_is_a_clean_fetch_failure_without_a_stack_trace()
+    {
+        var log = new Mock<ILogger<JwtSvidAttestor>>();
+        log.Setup(l => l.IsEnabled(It.IsAny<LogLevel>())).Returns(true);
+        // An escaped lone surrogate: valid UTF-8 bytes on the wire, but no valid UTF-16 string.
+        _server.Serve(BundlePath, Bundle([Es256]).Replace(Es256.Kid, Es256.Kid + "\\ud800", StringComparison.Ordinal));
+        var attestor = await StartAsync(log: log.Object);
+
+        var error = Assert.ThrowsAsync<BrokerException>(async () => await attestor.AttestAsync(new AttestationEvidence(Token(Es256))))!;
+
+        Assert.That(error.Reason, Is.EqualTo(AttestationReasons.BundleUnavailable));
+        log.Verify(l => l.Log(LogLevel.Warning, It.Is<EventId>(e => e.Id == 2006 && e.Name == "KeySetFetchFailed"),
+            It.IsAny<It.IsAnyType>(), It.Is<Exception?>(e => e == null), It.IsAny<Func<It.IsAnyType, Exception?, string>>()), Times.AtLeastOnce);
+        log.Verify(l => l.Log(It.IsAny<LogLevel>(), It.IsAny<EventId>(), It.IsAny<It.IsAnyType>(), It.Is<Exception?>(e => e != null),
+            It.IsAny<Func<It.IsAnyType, Exception?, string>>()), Times.Never, "a hostile document is a refusal, not an exception with a stack trace");
+    }
+
+    [Test]
     public async Task Broken_document_from_the_endpoint_keeps_the_last_good_bundle()
     {
         _server.Serve(BundlePath, Bundle([Es256]));

@@ -154,6 +154,18 @@ public sealed class BundleTests
         Assert.That(error.Message, Does.Contain(problem));
     }
 
+    [TestCase(new byte[] { 0xFF }, TestName = "Parser_refuses_a_key_set_with_an_invalid_UTF8_byte")]
+    [TestCase(new byte[] { 0xC0, 0xAF }, TestName = "Parser_refuses_a_key_set_with_an_overlong_UTF8_encoding")]
+    [TestCase(new byte[] { 0xED, 0xA0, 0x80 }, TestName = "Parser_refuses_a_key_set_with_a_UTF8_encoded_surrogate")]
+    [TestCase(new byte[] { 0x5C, 0x75, 0x64, 0x38, 0x30, 0x30 }, TestName = "Parser_refuses_a_key_set_with_an_escaped_lone_surrogate")]
+    public void Parser_refuses_key_sets_that_are_not_strict_UTF8(byte[] raw)
+    {
+        var json = HostileTokenTests.Spliced(new { keys = new[] { Es256.Jwk(kid: Es256.Kid + HostileTokenTests.Bad) } }, raw);
+
+        Assert.That(TrustBundleParser.TryParse(Prod, json, KeySetProfile.OidcJwks, out var bundle), Is.EqualTo("the document is not strictly valid UTF-8"));
+        Assert.That(bundle, Is.Null);
+    }
+
     [Test]
     public void Parser_refuses_duplicate_kids_as_ambiguous()
     {

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using JitBroker.Core;
 using NUnit.Framework;
 using static JitBroker.Attestation.Tests.SvidFixture;
@@ -43,6 +44,26 @@ public sealed class HostileTokenTests
         yield return Case("duplicate_claim", AttestationReasons.Malformed,
             f => RawText("{\"alg\":\"ES256\",\"kid\":\"prod-es256\"}", null, "{\"sub\":\"spiffe://prod.example.org/a\",\"sub\":\"spiffe://prod.example.org/b\"}"));
         yield return Case("json_serialization", AttestationReasons.Malformed, _ => "{\"payload\":\"eyJ9\",\"signatures\":[]}");
+
+        // Step 1: text encoding (issue 14 item 6). Each token is signed with the real key, so the only defect
+        // is its encoding: the refusal comes from the shape step, before any key lookup or signature check.
+        yield return Case("kid_invalid_utf8", AttestationReasons.Malformed, f => EncodedHeader(f.Header(Es256, "ES256"), "kid", Es256.Kid + Bad, [0xFF], f.Claims()));
+        yield return Case("kid_overlong_utf8", AttestationReasons.Malformed, f => EncodedHeader(f.Header(Es256, "ES256"), "kid", "prod" + Bad + "es256", [0xC0, 0xAD], f.Claims()));
+        yield return Case("kid_lone_surrogate_escape", AttestationReasons.Malformed, f => EncodedHeader(f.Header(Es256, "ES256"), "kid", Es256.Kid + Bad, "\\ud800"u8.ToArray(), f.Claims()));
+        yield return Case("typ_invalid_utf8", AttestationReasons.Malformed, f => EncodedHeader(f.Header(Es256, "ES256"), "typ", "JW" + Bad, [0xD4], f.Claims()));
+        yield return Case("header_name_invalid_utf8", AttestationReasons.Malformed, f => EncodedHeader(f.Header(Es256, "ES256"), "x" + Bad, "y", [0xFF], f.Claims()));
+        yield return Case("sub_invalid_utf8", AttestationReasons.Malformed, f => EncodedClaim(f.Header(Es256, "ES256"), f.Claims(), "sub", Subject + Bad, [0xFE]));
+        yield return Case("sub_overlong_slash", AttestationReasons.Malformed, f => EncodedClaim(f.Header(Es256, "ES256"), f.Claims(), "sub", "spiffe://prod.example.org/agents" + Bad + "planner", [0xC0, 0xAF]));
+        yield return Case("sub_four_byte_overlong", AttestationReasons.Malformed, f => EncodedClaim(f.Header(Es256, "ES256"), f.Claims(), "sub", Subject + Bad, [0xF0, 0x80, 0x80, 0xAF]));
+        yield return Case("sub_utf8_encoded_surrogate", AttestationReasons.Malformed, f => EncodedClaim(f.Header(Es256, "ES256"), f.Claims(), "sub", Subject + Bad, [0xED, 0xA0, 0x80]));
+        yield return Case("sub_truncated_sequence", AttestationReasons.Malformed, f => EncodedClaim(f.Header(Es256, "ES256"), f.Claims(), "sub", Subject + Bad, [0xE2, 0x82]));
+        yield return Case("sub_lone_surrogate_escape", AttestationReasons.Malformed, f => EncodedClaim(f.Header(Es256, "ES256"), f.Claims(), "sub", Subject + Bad, "\\udc00"u8.ToArray()));
+        yield return Case("unrelated_claim_latin1", AttestationReasons.Malformed, f => EncodedClaim(f.Header(Es256, "ES256"), f.Claims(), "note", "caf" + Bad, [0xE9]));
+        yield return Case("claim_name_invalid_utf8", AttestationReasons.Malformed, f => EncodedClaim(f.Header(Es256, "ES256"), f.Claims(), "n" + Bad, "v", [0x80]));
+        yield return Case("payload_utf16", AttestationReasons.Malformed, f => SignedBytes(Es256, "ES256",
+            JsonSerializer.SerializeToUtf8Bytes(f.Header(Es256, "ES256")), Encoding.Unicode.GetBytes(JsonSerializer.Serialize(f.Claims()))));
+        yield return Case("token_with_non_ascii_character", AttestationReasons.Malformed, f => f.Token().Replace('.', '\u2024'));
+        yield return Case("token_with_latin1_character", AttestationReasons.Malformed, f => "é" + f.Token());
 
         // Step 2: header.
         yield return Case("alg_none", AttestationReasons.AlgNotAllowed,
@@ -181,6 +202,38 @@ public sealed class HostileTokenTests
 
         Assert.That(message, Does.Not.Contain("-----BEGIN"));
         Assert.That(message, Does.Not.Contain("Exception"));
+    }
+
+    /// <summary>Where <see cref="Spliced"/> puts raw bytes into serialized JSON.</summary>
+    internal const string Bad = "@BAD@";
+
+    /// <summary>The UTF-8 JSON of <paramref name="value"/>, with the bytes of the <see cref="Bad"/> marker replaced by <paramref name="raw"/>.</summary>
+    internal static byte[] Spliced(object value, byte[] raw)
+    {
+        var json = JsonSerializer.SerializeToUtf8Bytes(value);
+        var at = json.AsSpan().IndexOf(Encoding.ASCII.GetBytes(Bad));
+        return [.. json[..at], .. raw, .. json[(at + Bad.Length)..]];
+    }
+
+    /// <summary>A token signed with <paramref name="key"/> over exactly these header and payload bytes.</summary>
+    internal static string SignedBytes(TestKey key, string alg, byte[] header, byte[] payload)
+    {
+        var input = TestKey.B64(header) + "." + TestKey.B64(payload);
+        return input + "." + TestKey.B64(key.Sign(alg, Encoding.ASCII.GetBytes(input)));
+    }
+
+    /// <summary>An ES256 token whose header member <paramref name="name"/> carries <paramref name="raw"/> bytes at the marker.</summary>
+    private static string EncodedHeader(Dictionary<string, object?> header, string name, string value, byte[] raw, object claims)
+    {
+        header[name] = value;
+        return SignedBytes(Es256, "ES256", Spliced(header, raw), JsonSerializer.SerializeToUtf8Bytes(claims));
+    }
+
+    /// <summary>An ES256 token whose claim <paramref name="name"/> carries <paramref name="raw"/> bytes at the marker.</summary>
+    private static string EncodedClaim(object header, Dictionary<string, object?> claims, string name, string value, byte[] raw)
+    {
+        claims[name] = value;
+        return SignedBytes(Es256, "ES256", JsonSerializer.SerializeToUtf8Bytes(header), Spliced(claims, raw));
     }
 
     private static string Raw(object header, string payloadSegment) =>

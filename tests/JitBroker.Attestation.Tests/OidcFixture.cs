@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -30,7 +31,7 @@ public sealed class OidcFixture : IAsyncDisposable
 
     public KeyServer Server { get; }
 
-    public FakeTimeProvider Time { get; } = new();
+    public FakeTimeProvider Time { get; } = TestClock.Create();
 
     public long NowSeconds => Time.GetUtcNow().ToUnixTimeSeconds();
 

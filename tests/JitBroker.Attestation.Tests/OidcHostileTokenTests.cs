@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using JitBroker.Core;
 using NUnit.Framework;
 using static JitBroker.Attestation.Tests.OidcFixture;
@@ -55,6 +56,27 @@ public sealed class OidcHostileTokenTests
         yield return Case("kid_missing", AttestationReasons.KidMissing, f => f.Token(header: h => h.Remove("kid")));
         yield return Case("huge", AttestationReasons.TooLarge, f => f.Token(claims: c => c["pad"] = new string('a', 9000)));
         yield return Case("truncated", AttestationReasons.Malformed, f => string.Join('.', f.Token().Split('.')[..2]));
+
+        // Text encoding (issue 14 item 6): signed with the issuer's real key, so only the encoding is wrong,
+        // and the refusal comes before any issuer, key or signature is looked at.
+        yield return Case("iss_invalid_utf8", AttestationReasons.Malformed, f => EncodedClaim(f, "iss", f.Issuer + HostileTokenTests.Bad, [0xFF]));
+        yield return Case("iss_overlong_utf8", AttestationReasons.Malformed, f => EncodedClaim(f, "iss", f.Issuer.Replace("://", ":" + HostileTokenTests.Bad, StringComparison.Ordinal), [0xC0, 0xAF, 0xC0, 0xAF]));
+        yield return Case("sub_invalid_utf8", AttestationReasons.Malformed, f => EncodedClaim(f, "sub", Subject + HostileTokenTests.Bad, [0xFF]));
+        yield return Case("sub_overlong_colon", AttestationReasons.Malformed, f => EncodedClaim(f, "sub", "system:serviceaccount:agents" + HostileTokenTests.Bad + "planner", [0xC0, 0xBA]));
+        yield return Case("sub_lone_surrogate_escape", AttestationReasons.Malformed, f => EncodedClaim(f, "sub", Subject + HostileTokenTests.Bad, "\\ud83d"u8.ToArray()));
+        yield return Case("sub_latin1", AttestationReasons.Malformed, f => EncodedClaim(f, "sub", Subject + HostileTokenTests.Bad, [0xE4]));
+        yield return Case("k8s_namespace_invalid_utf8", AttestationReasons.Malformed, f =>
+        {
+            var claims = f.Claims();
+            ((Dictionary<string, object?>)claims["kubernetes.io"]!)["namespace"] = "agents" + HostileTokenTests.Bad;
+            return HostileTokenTests.SignedBytes(ClusterKey, "RS256", JsonSerializer.SerializeToUtf8Bytes(f.Header(ClusterKey)), HostileTokenTests.Spliced(claims, [0xFF]));
+        });
+        yield return Case("kid_invalid_utf8", AttestationReasons.Malformed, f =>
+        {
+            var header = f.Header(ClusterKey);
+            header["kid"] = ClusterKey.Kid + HostileTokenTests.Bad;
+            return HostileTokenTests.SignedBytes(ClusterKey, "RS256", HostileTokenTests.Spliced(header, [0xFE, 0xFF]), JsonSerializer.SerializeToUtf8Bytes(f.Claims()));
+        });
 
         // Keys.
         yield return Case("unknown_kid_after_refresh", AttestationReasons.KidUnknown, f => f.Token(TestKey.Rsa("not-in-jwks")));
@@ -118,6 +140,21 @@ public sealed class OidcHostileTokenTests
                 Assert.That(error.Message, Does.Not.Contain(material[..16]));
             }
         });
+    }
+
+    [Test]
+    public void Routing_peek_at_an_issuer_that_is_not_UTF8_does_not_throw()
+    {
+        var token = EncodedClaim(_f, "iss", _f.Issuer + HostileTokenTests.Bad, [0xFF]);
+
+        Assert.That(_attestor.Accepts(new AttestationEvidence(token)), Is.False, "not a configured issuer: no exception, no match");
+    }
+
+    private static string EncodedClaim(OidcFixture f, string name, string value, byte[] raw)
+    {
+        var claims = f.Claims();
+        claims[name] = value;
+        return HostileTokenTests.SignedBytes(ClusterKey, "RS256", JsonSerializer.SerializeToUtf8Bytes(f.Header(ClusterKey)), HostileTokenTests.Spliced(claims, raw));
     }
 
     [Test]

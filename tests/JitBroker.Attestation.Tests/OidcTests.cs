@@ -1,5 +1,7 @@
 using JitBroker.Core;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Moq;
 using NUnit.Framework;
 using static JitBroker.Attestation.Tests.OidcFixture;
 
@@ -48,6 +50,26 @@ public sealed class OidcTests
         identity.EnsureWellFormed();
         Assert.That(_f.Server.Hits(DiscoveryPath), Is.EqualTo(1));
         Assert.That(_f.Server.Hits(JwksPath), Is.EqualTo(1), "the liar's discovery names another issuer, so its jwks_uri is never followed");
+    }
+
+    [Test]
+    public async Task Discovery_document_that_is_not_strict_UTF8_is_a_clean_fetch_failure_without_a_stack_trace()
+    {
+        var log = new Mock<ILogger<OidcAttestor>>();
+        log.Setup(l => l.IsEnabled(It.IsAny<LogLevel>())).Returns(true);
+        var issuer = _f.Issuer + "/broken";
+        // An escaped lone surrogate in 'issuer': valid UTF-8 bytes on the wire, but no valid UTF-16 string.
+        _f.Server.Serve("/broken" + DiscoveryPath, "{\"issuer\":\"" + issuer + "\\udfff\",\"jwks_uri\":\"" + _f.Server.Url(JwksPath) + "\"}");
+        var attestor = await _f.AttestorAsync(_f.Options(new OidcIssuerOptions { Issuer = issuer, Audience = Audience }), log.Object);
+
+        var error = Assert.ThrowsAsync<BrokerException>(async () => await attestor.AttestAsync(new AttestationEvidence(_f.Token(claims: c => c["iss"] = issuer))))!;
+
+        Assert.That(error.Reason, Is.EqualTo(AttestationReasons.BundleUnavailable));
+        Assert.That(_f.Server.Hits(JwksPath), Is.Zero, "a document that cannot be read is not followed");
+        log.Verify(l => l.Log(LogLevel.Warning, It.Is<EventId>(e => e.Id == 2006 && e.Name == "KeySetFetchFailed"),
+            It.IsAny<It.IsAnyType>(), It.Is<Exception?>(e => e == null), It.IsAny<Func<It.IsAnyType, Exception?, string>>()), Times.AtLeastOnce);
+        log.Verify(l => l.Log(It.IsAny<LogLevel>(), It.IsAny<EventId>(), It.IsAny<It.IsAnyType>(), It.Is<Exception?>(e => e != null),
+            It.IsAny<Func<It.IsAnyType, Exception?, string>>()), Times.Never, "a hostile document is a refusal, not an exception with a stack trace");
     }
 
     [Test]

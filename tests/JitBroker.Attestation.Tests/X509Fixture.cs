@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace JitBroker.Attestation.Tests;
@@ -26,7 +27,7 @@ public sealed class X509Fixture : IDisposable
 
     public string Directory { get; }
 
-    public FakeTimeProvider Time { get; } = new();
+    public FakeTimeProvider Time { get; } = TestClock.Create();
 
     public DateTimeOffset Now => Time.GetUtcNow();
 

@@ -43,6 +43,13 @@ public sealed class X509HostileTests
         yield return Case("two_uri_sans", AttestationReasons.UriSanInvalid, f => f.Leaf(customize: s => s.UriSans.Add("spiffe://prod.example.org/agents/admin")));
         yield return Case("no_uri_san_dns_only", AttestationReasons.UriSanInvalid, f => f.Leaf(customize: s => { s.UriSans.Clear(); s.DnsSans.Add("planner.prod.example.org"); }));
         yield return Case("no_san_at_all", AttestationReasons.UriSanInvalid, f => f.Leaf(customize: s => s.UriSans.Clear()));
+        // The URI SAN's bytes (issue 14 item 6): an IA5String is ASCII, so anything else is a malformed
+        // certificate, never a string decoded leniently (or a U+FFFD that makes two IDs look alike).
+        yield return Case("uri_san_utf8_non_ascii", AttestationReasons.CertificateMalformed, f => RawSan(f, "spiffe://prod.example.org/agents/pl\u00e4nner"u8.ToArray()));
+        yield return Case("uri_san_invalid_utf8", AttestationReasons.CertificateMalformed, f => RawSan(f, [.. "spiffe://prod.example.org/agents/planner"u8, 0xFF]));
+        yield return Case("uri_san_overlong_slash", AttestationReasons.CertificateMalformed, f => RawSan(f, [.. "spiffe://prod.example.org/agents"u8, 0xC0, 0xAF, .. "planner"u8]));
+        yield return Case("uri_san_latin1", AttestationReasons.CertificateMalformed, f => RawSan(f, [.. "spiffe://prod.example.org/agents/pl"u8, 0xE4, .. "nner"u8]));
+        yield return Case("uri_san_nul_byte", AttestationReasons.SpiffeIdInvalid, f => RawSan(f, [.. "spiffe://prod.example.org/agents/planner"u8, 0x00]));
         yield return Case("non_spiffe_uri", AttestationReasons.SpiffeIdInvalid, f => f.Leaf("https://prod.example.org/agents/planner"));
         yield return Case("bare_trust_domain_id", AttestationReasons.SpiffeIdInvalid, f => f.Leaf("spiffe://prod.example.org"));
         yield return Case("uppercase_trust_domain", AttestationReasons.SpiffeIdInvalid, f => f.Leaf("spiffe://Prod.example.org/agents/planner"));
@@ -93,4 +100,11 @@ public sealed class X509HostileTests
         var error = Assert.ThrowsAsync<BrokerException>(async () => await _f.Attestor().AttestAsync(new AttestationEvidence(null)))!;
         Assert.That(error.Reason, Is.EqualTo(AttestationReasons.CertificateMissing));
     }
+
+    /// <summary>A leaf whose only URI SAN holds exactly <paramref name="uri"/>.</summary>
+    private static X509Certificate2 RawSan(X509Fixture f, byte[] uri) => f.Leaf(customize: s =>
+    {
+        s.UriSans.Clear();
+        s.RawUriSans.Add(uri);
+    });
 }

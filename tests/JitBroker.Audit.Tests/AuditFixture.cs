@@ -1,6 +1,7 @@
 using JitBroker.Core;
 using JitBroker.Issuance;
 using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -22,7 +23,7 @@ internal sealed class AuditFixture : IDisposable
 
     public StaticSigningKeyProvider Keys { get; } = new(SigningKey.Generate());
 
-    public FakeTimeProvider Clock { get; } = new();
+    public FakeTimeProvider Clock { get; } = TestClock.Create();
 
     public string Jwks => JwksDocument.Build(Keys);
 

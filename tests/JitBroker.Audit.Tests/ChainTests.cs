@@ -24,7 +24,7 @@ public sealed class ChainTests
         Assert.That(lines, Has.Length.EqualTo(4), "3 events + the final checkpoint");
         var first = JsonNode.Parse(lines[0])!.AsObject();
         Assert.That((long)first["seq"]!, Is.EqualTo(1));
-        Assert.That((string)first["time"]!, Is.EqualTo("2026-11-21T12:00:00.000000Z"));
+        Assert.That((string)first["time"]!, Is.EqualTo("2026-11-01T12:00:00.000000Z"));
         Assert.That((string)first["type"]!, Is.EqualTo(AuditEventTypes.CredentialIssued));
         Assert.That((string)first["prev_hash"]!, Is.EqualTo(new string('0', 64)));
         Assert.That((string)first["intent"]!["action"]!, Is.EqualTo("tickets.read"));
@@ -37,7 +37,7 @@ public sealed class ChainTests
 
         var second = AuditRecord.Parse(lines[1]);
         Assert.That(second.PrevHash, Is.EqualTo(hash));
-        Assert.That(second.Time, Is.EqualTo("2026-11-21T12:00:00.250000Z"), "time comes from the injected clock");
+        Assert.That(second.Time, Is.EqualTo("2026-11-01T12:00:00.250000Z"), "time comes from the injected clock");
     }
 
     [Test]

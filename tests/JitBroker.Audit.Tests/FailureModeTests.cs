@@ -46,7 +46,7 @@ public sealed class FailureModeTests
         await log.AppendAsync(dropped); // no exception
 
         logger.Verify(l => l.Log(LogLevel.Error, It.Is<EventId>(e => e.Id == 4003 && e.Name == "AuditEventDropped"),
-            It.Is<It.IsAnyType>((state, _) => state.ToString()!.Contains(dropped.LeaseId!, StringComparison.Ordinal)),
+            It.Is<It.IsAnyType>((state, _) => state!.ToString()!.Contains(dropped.LeaseId!, StringComparison.Ordinal)),
             It.IsAny<BrokerException>(), It.IsAny<Func<It.IsAnyType, Exception?, string>>()), Times.Once);
         Assert.That(sink.Records.Any(r => r.GetString(AuditFields.LeaseId) == dropped.LeaseId), Is.False);
     }

@@ -73,6 +73,28 @@ public sealed class FileSinkTests
         Assert.That(_f.ReadLines(), Has.Length.EqualTo(2), "written all the same (event + final checkpoint)");
     }
 
+    [Test]
+    public async Task Start_up_is_refused_on_a_tail_that_is_not_UTF8_even_where_it_would_decode_to_the_hashed_text()
+    {
+        await using (var log = _f.Log(_f.Options()))
+        {
+            await log.AppendAsync(AuditFixture.Issued(1) with { TaskId = "task-\uFFFD" });
+        }
+
+        // Keep only the event, and spell its U+FFFD as an invalid byte: a lenient decoder reads the same text,
+        // so the record still matches its hash.
+        _f.WriteLines(_f.ReadLines().Where(l => !l.Contains("audit.checkpoint", StringComparison.Ordinal)));
+        var bytes = File.ReadAllBytes(_f.LogPath);
+        var at = bytes.AsSpan().IndexOf("\uFFFD"u8);
+        Assert.That(at, Is.GreaterThan(0));
+        File.WriteAllBytes(_f.LogPath, [.. bytes[..at], 0xFF, .. bytes[(at + 3)..]]);
+
+        await using var reopened = _f.Log(_f.Options());
+        var error = Assert.ThrowsAsync<BrokerException>(() => reopened.StartAsync());
+        Assert.That(error!.Reason, Is.EqualTo(AuditReasons.TailInvalid));
+        Assert.That(error.Message, Does.Contain("line 1 or the line before it is not valid UTF-8"));
+    }
+
     [TestCase("torn", "line 4 is incomplete")]
     [TestCase("edited", "line 4 (seq 4) does not match its hash")]
     [TestCase("unchained", "line 3 (seq 4) does not chain to the line before it (seq 2)")]

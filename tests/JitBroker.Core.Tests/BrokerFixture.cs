@@ -1,5 +1,6 @@
 using JitBroker.Core;
 using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Moq;
 
@@ -11,7 +12,7 @@ internal sealed class BrokerFixture
     public const string AgentId = "spiffe://example.org/agents/a";
     public const string Token = "header.payload.signature";
 
-    public FakeTimeProvider Time { get; } = new();
+    public FakeTimeProvider Time { get; } = TestClock.Create();
     public Mock<IWorkloadAttestor> Attestor { get; } = new(MockBehavior.Strict);
     public Mock<IPolicyEngine> Policy { get; } = new(MockBehavior.Strict);
     public Mock<ICredentialIssuer> Issuer { get; } = new(MockBehavior.Strict);

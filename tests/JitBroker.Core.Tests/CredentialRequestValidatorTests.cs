@@ -26,6 +26,11 @@ public sealed class CredentialRequestValidatorTests
         yield return new TestCaseData(v with { Intent = v.Intent with { Context = new Dictionary<string, string> { ["bad key"] = "v" } } }).SetName("context key with space");
         yield return new TestCaseData(v with { Target = "a\r\nb" }).SetName("target with CRLF");
         yield return new TestCaseData(v with { RequestedTtl = TimeSpan.FromSeconds(-5) }).SetName("negative ttl");
+        // What a lenient UTF-8 decoder leaves of bytes that were not UTF-8 (issue 14 item 6): never matched against policy.
+        yield return new TestCaseData(v with { Intent = v.Intent with { Resources = ["tickets/\uFFFD"] } }).SetName("resource decoded from invalid UTF-8");
+        yield return new TestCaseData(v with { Intent = v.Intent with { Resources = ["tickets/\ud800"] } }).SetName("resource with an unpaired surrogate");
+        yield return new TestCaseData(v with { Intent = v.Intent with { Context = new Dictionary<string, string> { ["ticket"] = "4\uFFFD2" } } }).SetName("context value decoded from invalid UTF-8");
+        yield return new TestCaseData(v with { Target = "https://tickets.example/\uFFFD" }).SetName("target decoded from invalid UTF-8");
     }
 
     [Test]

@@ -1,6 +1,7 @@
 using JitBroker.Core;
 using JitBroker.Leases;
 using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Moq;
 
@@ -17,7 +18,7 @@ internal sealed class PipelineFixture
 
     private int _tokens;
 
-    public FakeTimeProvider Time { get; } = new();
+    public FakeTimeProvider Time { get; } = TestClock.Create();
     public ILeaseStore Leases { get; }
     public RecordingIssuer Issuer { get; }
     public FakeKillSwitch KillSwitch { get; } = new();

@@ -1,6 +1,7 @@
+using System.Text;
 using System.Text.Json;
 using JitBroker.Core;
-using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.JsonWebTokens;
 using NUnit.Framework;
 
@@ -72,6 +73,14 @@ public sealed class DelegationClaimsTests
         Assert.That(new DelegationOfferCodec(other).Decode(token), Is.Null, "another broker's key");
         Assert.That(codec.Decode("garbage"), Is.Null);
         Assert.That(codec.Decode("a.b.c.d.e"), Is.Null);
+        // Issue 14 item 6: a header that is not UTF-8 text (read before the signature) is a refusal, never an exception.
+        var header = Base64UrlDecode(parts[0]);
+        var kid = Encoding.UTF8.GetBytes(_keys.Current.KeyId);
+        var at = header.AsSpan().IndexOf(kid) + kid.Length;
+        foreach (var raw in new byte[][] { [0xFF], [0xC0, 0xAD], "\\ud800"u8.ToArray() })
+        {
+            Assert.That(codec.Decode(TestData.ForgeBytes(_keys.Current, [.. header[..at], .. raw, .. header[at..]], Base64UrlDecode(parts[1]))), Is.Null);
+        }
 
         // A task credential is never accepted as an offer (distinct typ), whatever its signature.
         var credential = TestData.NewIssuer(_keys, new FakeTimeProvider(DateTimeOffset.UtcNow)).IssueAsync(TestData.Request(TimeSpan.FromMinutes(1))).AsTask().GetAwaiter().GetResult();

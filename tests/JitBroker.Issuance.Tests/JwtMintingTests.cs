@@ -1,13 +1,13 @@
 using System.Text.Json;
 using JitBroker.Core;
-using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using NUnit.Framework;
 
 namespace JitBroker.Issuance.Tests;
 
-/// <summary>Minted tokens, checked by an independent JWT implementation (Microsoft.IdentityModel 6.8.0).</summary>
+/// <summary>Minted tokens, checked by an independent JWT implementation (Microsoft.IdentityModel 8.x).</summary>
 public sealed class JwtMintingTests
 {
     private StaticSigningKeyProvider _keys = null!;
@@ -41,7 +41,7 @@ public sealed class JwtMintingTests
         var request = TestData.Request(TimeSpan.FromMinutes(5));
 
         var credential = await issuer.IssueAsync(request);
-        var result = new JsonWebTokenHandler().ValidateToken(credential.Secret, Parameters());
+        var result = await new JsonWebTokenHandler().ValidateTokenAsync(credential.Secret, Parameters());
 
         Assert.That(result.IsValid, Is.True, () => result.Exception?.ToString() ?? "");
         var jwt = (JsonWebToken)result.SecurityToken;
@@ -100,13 +100,14 @@ public sealed class JwtMintingTests
         var fresh = await TestData.NewIssuer(_keys, RealNow()).IssueAsync(TestData.Request());
         var handler = new JsonWebTokenHandler();
 
+        var valid = await handler.ValidateTokenAsync(fresh.Secret, Parameters());
+        var otherAudience = await handler.ValidateTokenAsync(fresh.Secret, Parameters("https://other.example"));
+        var afterExpiry = await handler.ValidateTokenAsync(expired.Secret, Parameters());
         Assert.Multiple(() =>
         {
-            Assert.That(handler.ValidateToken(fresh.Secret, Parameters()).IsValid, Is.True);
-            Assert.That(handler.ValidateToken(fresh.Secret, Parameters("https://other.example")).Exception,
-                Is.InstanceOf<SecurityTokenInvalidAudienceException>());
-            Assert.That(handler.ValidateToken(expired.Secret, Parameters()).Exception,
-                Is.InstanceOf<SecurityTokenExpiredException>());
+            Assert.That(valid.IsValid, Is.True);
+            Assert.That(otherAudience.Exception, Is.InstanceOf<SecurityTokenInvalidAudienceException>());
+            Assert.That(afterExpiry.Exception, Is.InstanceOf<SecurityTokenExpiredException>());
         });
     }
 

@@ -1,7 +1,8 @@
 using System.Buffers.Text;
+using System.Text;
 using System.Text.Json.Nodes;
 using JitBroker.Core;
-using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using NUnit.Framework;
 
 namespace JitBroker.Issuance.Tests;
@@ -183,6 +184,20 @@ public sealed class JwtVerificationTests
             Assert.That(duplicateAlg, Does.Contain('.'));
             Assert.That(_issuer.Verify(duplicateAlg), Is.Null);
         });
+    }
+
+    // Issue 14 item 6: text that is not UTF-8 in the header (read before the signature) is a refusal, never an exception.
+    [TestCase(new byte[] { 0xFF }, TestName = "kid with an invalid UTF-8 byte")]
+    [TestCase(new byte[] { 0xC0, 0xAD }, TestName = "kid with an overlong UTF-8 encoding")]
+    [TestCase(new byte[] { 0x5C, 0x75, 0x64, 0x38, 0x30, 0x30 }, TestName = "kid with an escaped lone surrogate")]
+    public void A_header_that_is_not_UTF8_text_is_refused_without_throwing(byte[] raw)
+    {
+        var header = Encoding.UTF8.GetBytes(Header);
+        var kid = Encoding.UTF8.GetBytes(_keys.Current.KeyId);
+        var at = header.AsSpan().IndexOf(kid) + kid.Length;
+        var token = TestData.ForgeBytes(_keys.Current, [.. header[..at], .. raw, .. header[at..]], Encoding.UTF8.GetBytes(Payload.ToJsonString()));
+
+        Assert.That(_issuer.Verify(token), Is.Null);
     }
 
     [Test]

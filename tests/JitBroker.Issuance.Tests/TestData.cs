@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using JitBroker.Core;
-using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace JitBroker.Issuance.Tests;
 
@@ -58,6 +58,13 @@ internal static class TestData
     }
 
     public static string Encode(string json) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(json));
+
+    /// <summary>A token signed by <paramref name="key"/> over exactly these header and payload bytes (which need not be UTF-8).</summary>
+    public static string ForgeBytes(SigningKey key, byte[] header, byte[] payload)
+    {
+        var signingInput = Base64Url.EncodeToString(header) + "." + Base64Url.EncodeToString(payload);
+        return signingInput + "." + Base64Url.EncodeToString(key.Sign(Encoding.ASCII.GetBytes(signingInput)));
+    }
 }
 
 /// <summary>A temporary directory removed after the test.</summary>

@@ -1,5 +1,5 @@
 using JitBroker.Core;
-using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using static JitBroker.Policy.Tests.TestData;
 
 namespace JitBroker.Policy.Tests;

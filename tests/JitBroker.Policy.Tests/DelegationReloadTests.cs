@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using JitBroker.Core;
 using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using static JitBroker.Policy.Tests.TestData;
 
 namespace JitBroker.Policy.Tests;
@@ -18,7 +19,7 @@ public sealed class DelegationReloadTests
     public void Create()
     {
         _dir = new PolicyDirectory();
-        _clock = new FakeTimeProvider();
+        _clock = TestClock.Create();
     }
 
     [TearDown]

@@ -1,5 +1,6 @@
 using JitBroker.Core;
 using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using static JitBroker.Policy.Tests.PolicyDirectory;
 
@@ -21,7 +22,7 @@ public sealed class DelegationServiceCollectionTests
     {
         _dir.Write("policy.yaml", Document(AllowRule("r")));
         var services = new ServiceCollection().AddJitBrokerPolicy(new PolicyOptions { Path = _dir.Path, ReloadInterval = TimeSpan.Zero });
-        var provider = new SingletonProvider(services, new FakeTimeProvider());
+        var provider = new SingletonProvider(services, TestClock.Create());
 
         var delegation = provider.GetRequiredService<IDelegationPolicy>();
 

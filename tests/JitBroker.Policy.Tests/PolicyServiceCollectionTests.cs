@@ -1,5 +1,6 @@
 using JitBroker.Core;
 using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Moq;
 using static JitBroker.Policy.Tests.PolicyDirectory;
@@ -21,7 +22,7 @@ public sealed class PolicyServiceCollectionTests
     public void Directory_registers_the_reloading_engine_on_the_container_clock()
     {
         _dir.Write("policy.yaml", Document(AllowRule("r")));
-        var clock = new FakeTimeProvider();
+        var clock = TestClock.Create();
         var services = new ServiceCollection().AddJitBrokerPolicy(new PolicyOptions { Path = _dir.Path, ReloadInterval = TimeSpan.Zero });
         var provider = Provider(services, clock);
 
@@ -49,7 +50,7 @@ public sealed class PolicyServiceCollectionTests
         var file = _dir.Write("policy.yaml", Document(AllowRule("r")));
         var services = new ServiceCollection().AddJitBrokerPolicy(new PolicyOptions { Path = file, ReloadInterval = TimeSpan.FromSeconds(5) });
 
-        using var engine = (ReloadingPolicyEngine)Resolve<IPolicyEngine>(services, Provider(services, new FakeTimeProvider()));
+        using var engine = (ReloadingPolicyEngine)Resolve<IPolicyEngine>(services, Provider(services, TestClock.Create()));
 
         Assert.That(engine.Version, Is.EqualTo(1));
     }

@@ -1,5 +1,6 @@
 using JitBroker.Core;
 using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Logging;
 using static JitBroker.Policy.Tests.PolicyDirectory;
 using static JitBroker.Policy.Tests.TestData;
@@ -19,7 +20,7 @@ public sealed class ReloadingPolicyEngineTests
     public void Create()
     {
         _dir = new PolicyDirectory();
-        _clock = new FakeTimeProvider();
+        _clock = TestClock.Create();
         _log = new ListLogger();
     }
 

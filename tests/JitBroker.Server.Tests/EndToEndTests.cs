@@ -49,7 +49,7 @@ public sealed class EndToEndTests
         // A relying party verifies offline with an independent JWT implementation and the published JWKS.
         using var http = new HttpClient();
         var jwks = new JsonWebKeySet(await http.GetStringAsync(new Uri(_broker.HttpUri, "/.well-known/jwks.json")));
-        var validation = new JsonWebTokenHandler().ValidateToken(issued.Credential.Token, new TokenValidationParameters
+        var validation = await new JsonWebTokenHandler().ValidateTokenAsync(issued.Credential.Token, new TokenValidationParameters
         {
             IssuerSigningKeys = jwks.GetSigningKeys(),
             ValidAudience = BrokerServerFixture.TicketsAudience,

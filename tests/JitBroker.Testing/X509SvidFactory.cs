@@ -22,6 +22,12 @@ public static class X509SvidFactory
         /// <summary>URI SANs written verbatim (no URI normalisation), in order.</summary>
         public List<string> UriSans { get; } = [];
 
+        /// <summary>
+        /// URI SANs whose IA5String content is these exact bytes (written after <see cref="UriSans"/>): hostile
+        /// tests need non-ASCII, invalid and overlong UTF-8 that no string spells.
+        /// </summary>
+        public List<byte[]> RawUriSans { get; } = [];
+
         /// <summary>DNS SANs (allowed in an SVID besides the one URI SAN).</summary>
         public List<string> DnsSans { get; } = [];
 
@@ -43,7 +49,7 @@ public static class X509SvidFactory
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        request.CertificateExtensions.Add(SubjectAltName(["spiffe://" + trustDomain], [], critical: false));
+        request.CertificateExtensions.Add(SubjectAltName(["spiffe://" + trustDomain], [], [], critical: false));
         return request.CreateSelfSigned(notBefore, notAfter);
     }
 
@@ -73,9 +79,9 @@ public static class X509SvidFactory
             request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(oids, false));
         }
 
-        if (spec.UriSans.Count + spec.DnsSans.Count > 0)
+        if (spec.UriSans.Count + spec.RawUriSans.Count + spec.DnsSans.Count > 0)
         {
-            request.CertificateExtensions.Add(SubjectAltName(spec.UriSans, spec.DnsSans, critical: false));
+            request.CertificateExtensions.Add(SubjectAltName(spec.UriSans, spec.RawUriSans, spec.DnsSans, critical: false));
         }
 
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
@@ -111,7 +117,7 @@ public static class X509SvidFactory
         return $$"""{"spiffe_sequence":1,"keys":[{{string.Join(",", keys)}}]}""";
     }
 
-    private static X509Extension SubjectAltName(IEnumerable<string> uris, IEnumerable<string> dnsNames, bool critical)
+    private static X509Extension SubjectAltName(IEnumerable<string> uris, IEnumerable<byte[]> rawUris, IEnumerable<string> dnsNames, bool critical)
     {
         // Written by hand: SubjectAlternativeNameBuilder.AddUri normalises through System.Uri, and hostile
         // tests need the exact bytes (upper-case hosts, odd paths).
@@ -126,6 +132,12 @@ public static class X509SvidFactory
             foreach (var uri in uris)
             {
                 writer.WriteCharacterString(UniversalTagNumber.IA5String, uri, new Asn1Tag(TagClass.ContextSpecific, 6));
+            }
+
+            foreach (var raw in rawUris)
+            {
+                // [6] IMPLICIT IA5String is primitive: the same encoding as an octet string with that tag.
+                writer.WriteOctetString(raw, new Asn1Tag(TagClass.ContextSpecific, 6));
             }
         }
 

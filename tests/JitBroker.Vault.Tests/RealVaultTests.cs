@@ -1,5 +1,5 @@
 using JitBroker.Core;
-using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using JitBroker.Vault.Auth;
 using JitBroker.Vault.Issuers;
 using JitBroker.Vault.Tests.Infrastructure;

@@ -111,6 +111,24 @@ public sealed class VaultHttpClientTests : VaultTestBase
         Assert.That(error.ToString(), Does.Not.Contain("hunter2"));
     }
 
+    // Secret data is passed on as a JsonElement, which the serializer does not decode: without a strict
+    // check these reached the issuer, which turned invalid bytes into U+FFFD or threw while copying them.
+    [TestCase(new byte[] { 0xFF }, TestName = "A_response_with_an_invalid_UTF8_byte_is_an_unexpected_response")]
+    [TestCase(new byte[] { 0xC0, 0xBD }, TestName = "A_response_with_an_overlong_UTF8_encoding_is_an_unexpected_response")]
+    [TestCase(new byte[] { 0x5C, 0x75, 0x64, 0x38, 0x30, 0x30 }, TestName = "A_response_with_an_escaped_lone_surrogate_is_an_unexpected_response")]
+    public void A_response_that_is_not_strict_UTF8_is_an_unexpected_response(byte[] raw)
+    {
+        var client = Client(Options());
+        byte[] body = [.. "{\"lease_id\":\"\",\"renewable\":false,\"lease_duration\":0,\"data\":{\"data\":{\"password\":\"hunter"u8, .. raw, .. "\"}}}"u8];
+        Vault.Enqueue(new Fault("secret/", FaultKind.Body, Body: body));
+
+        var error = Assert.ThrowsAsync<VaultException>(async () => await client.SendAsync(HttpMethod.Get, "secret/data/agents/db", Vault.RootToken));
+
+        Assert.That(error!.Kind, Is.EqualTo(VaultErrorKind.UnexpectedResponse));
+        Assert.That(error.Message, Does.Contain("UTF-8"));
+        Assert.That(error.ToString(), Does.Not.Contain("hunter"));
+    }
+
     [Test]
     public async Task Health_is_reachable_when_active_or_standby_and_not_when_sealed()
     {

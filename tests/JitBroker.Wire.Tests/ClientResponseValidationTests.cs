@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using Google.Protobuf;
 using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using JitBroker.Wire.Tests.Infrastructure;
 using JitBroker.Wire.Tests.Proto;
 using Moq;
@@ -23,7 +24,7 @@ public sealed class ClientResponseValidationTests
     {
         HttpRequestMessage? sent = null;
         byte[]? body = null;
-        var clock = new FakeTimeProvider();
+        var clock = TestClock.Create();
         var handler = MockHandler(async request =>
         {
             sent = request;

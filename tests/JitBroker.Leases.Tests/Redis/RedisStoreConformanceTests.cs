@@ -2,7 +2,7 @@ using JitBroker.Core;
 using JitBroker.Leases.Redis;
 using JitBroker.Leases.Tests.Stores;
 using JitBroker.Redis;
-using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using NUnit.Framework;
 
 namespace JitBroker.Leases.Tests.Redis;

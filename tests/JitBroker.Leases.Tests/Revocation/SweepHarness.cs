@@ -1,6 +1,6 @@
 using JitBroker.Core;
 using JitBroker.Revocation;
-using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Moq;
 

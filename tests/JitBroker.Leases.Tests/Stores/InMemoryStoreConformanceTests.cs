@@ -1,5 +1,5 @@
 using JitBroker.Core;
-using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using NUnit.Framework;
 
 namespace JitBroker.Leases.Tests.Stores;

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using JitBroker.Core;
-using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using NUnit.Framework;
 
 namespace JitBroker.Leases.Tests.Stores;

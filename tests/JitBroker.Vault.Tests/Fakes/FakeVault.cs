@@ -172,6 +172,11 @@ public sealed partial class FakeVault : IAsyncDisposable
             case FaultKind.Status:
                 await Error(context, fault.Status, fault.Errors ?? []);
                 return;
+            case FaultKind.Body:
+                context.Response.StatusCode = 200;
+                context.Response.ContentType = "application/json";
+                await context.Response.Body.WriteAsync(fault.Body);
+                return;
         }
 
         if (Sealed)

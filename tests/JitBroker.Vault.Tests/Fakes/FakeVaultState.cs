@@ -44,7 +44,7 @@ public sealed record RecordedRequest(string Method, string Path, IReadOnlyDictio
 }
 
 /// <summary>What to do to the next request whose path starts with <see cref="PathPrefix"/>.</summary>
-public sealed record Fault(string PathPrefix, FaultKind Kind, int Status = 0, string[]? Errors = null, TimeSpan Delay = default);
+public sealed record Fault(string PathPrefix, FaultKind Kind, int Status = 0, string[]? Errors = null, TimeSpan Delay = default, byte[]? Body = null);
 
 public enum FaultKind
 {
@@ -56,6 +56,8 @@ public enum FaultKind
     Reset,
     /// <summary>Answer 200 with a body that is not JSON (a proxy's page), containing a fake secret.</summary>
     Garbage,
+    /// <summary>Answer 200 (application/json) with exactly the bytes of <see cref="Fault.Body"/>.</summary>
+    Body,
 }
 
 public static class FakeIds

@@ -1,5 +1,6 @@
 using JitBroker.Core;
 using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using JitBroker.Vault.Auth;
 using JitBroker.Vault.Issuers;
 using JitBroker.Vault.Tests.Fakes;
@@ -32,7 +33,7 @@ public abstract class VaultTestBase
     public async Task StartVaultAsync()
     {
         Vault = await FakeVault.StartAsync();
-        Clock = new FakeTimeProvider();
+        Clock = TestClock.Create();
         Logs = new CapturingLogs();
         Dir = Directory.CreateTempSubdirectory("jitbroker-vault-").FullName;
     }

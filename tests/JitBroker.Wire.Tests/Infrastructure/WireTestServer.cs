@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using JitBroker.Testing;
+using Microsoft.Extensions.Time.Testing;
 using JitBroker.Wire.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -33,7 +34,7 @@ public sealed class WireTestServer
 
     internal static X509Certificate2 ServerCertificate { get; } = TestCertificates.Create("CN=127.0.0.1", serverAuth: true);
 
-    internal static FakeTimeProvider Clock { get; } = new();
+    internal static FakeTimeProvider Clock { get; } = TestClock.Create();
 
     internal static TestService Service { get; } = new();
 
