@@ -28,7 +28,8 @@ internal static class BrokerTelemetry
                     .AddRuntimeInstrumentation()
                     .AddView("jitbroker.issuance.duration", new ExplicitBucketHistogramConfiguration { Boundaries = DurationBuckets })
                     .AddView("jitbroker.revocation.lag", new ExplicitBucketHistogramConfiguration { Boundaries = DurationBuckets })
-                    .AddPrometheusExporter();
+                    // The series /metrics has always had: no otel_scope_* labels on them.
+                    .AddPrometheusExporter(o => o.ScopeInfoEnabled = false);
                 if (telemetry.OtlpEndpoint is { } endpoint)
                 {
                     metrics.AddOtlpExporter((exporter, reader) =>

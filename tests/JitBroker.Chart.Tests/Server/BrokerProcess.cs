@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Grpc.Health.V1;
-using JitBroker.Wire;
+using Grpc.Net.Client;
 
 namespace JitBroker.Chart.Tests.Server;
 
@@ -139,8 +139,8 @@ internal sealed class BrokerProcess : IAsyncDisposable
 
     public async Task<HealthCheckResponse.Types.ServingStatus> GrpcHealthAsync()
     {
-        using var grpc = new GrpcClient(GrpcUri);
-        var response = await grpc.CallUnaryAsync("grpc.health.v1.Health", "Check", new HealthCheckRequest(), HealthCheckResponse.Parser);
+        using var channel = GrpcChannel.ForAddress(GrpcUri);
+        var response = await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(10));
         return response.Status;
     }
 
