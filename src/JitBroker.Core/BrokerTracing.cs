@@ -24,6 +24,29 @@ public static class BrokerTracing
     /// <summary>Starts the span of one step (null when nobody listens); dispose it when the step ends.</summary>
     public static Activity? Step(string step) => Source.StartActivity("jitbroker." + step, ActivityKind.Internal);
 
+    /// <summary>Runs one step inside its span; a <see cref="BrokerException"/> marks the span failed with its reason code.</summary>
+    public static async Task<T> TraceAsync<T>(string step, Func<Task<T>> body)
+    {
+        using var activity = Step(step);
+        try
+        {
+            return await body().ConfigureAwait(false);
+        }
+        catch (BrokerException ex)
+        {
+            Fail(activity, ex.Reason);
+            throw;
+        }
+    }
+
+    /// <summary>Runs one step without a result inside its span.</summary>
+    public static Task TraceAsync(string step, Func<Task> body) =>
+        TraceAsync(step, async () =>
+        {
+            await body().ConfigureAwait(false);
+            return true;
+        });
+
     /// <summary>Marks a step's span as failed with the stable reason code (never a token or message text).</summary>
     public static void Fail(Activity? activity, string reason)
     {
