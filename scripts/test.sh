@@ -19,12 +19,17 @@ command -v redis-sentinel >/dev/null 2>&1 || need_pkgs+=(redis-sentinel)
 /usr/bin/python3 -c 'import cryptography' 2>/dev/null || need_pkgs+=(python3-cryptography)
 # The Helm chart's values.schema.json is checked with an independent JSON Schema implementation.
 /usr/bin/python3 -c 'import jsonschema' 2>/dev/null || need_pkgs+=(python3-jsonschema)
+# The second independent gRPC peer: npm's @grpc/grpc-js, run by node.
+command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
   $sudo apt-get update -qq || { echo "apt-get update failed"; exit 1; }
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_pkgs[@]}" >/dev/null || { echo "apt-get install failed"; exit 1; }
 fi
+log "npm ci (tests/interop-node: @grpc/grpc-js, @grpc/proto-loader at the committed lock file)"
+(cd tests/interop-node && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
 export JITBROKER_TEST_PYTHON=/usr/bin/python3   # Debian's python, which sees python3-grpcio (not a pyenv shim)
 
 # --- build once ---

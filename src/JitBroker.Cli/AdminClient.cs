@@ -1,60 +1,57 @@
-using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
 using JitBroker.Protocol.V1;
-using JitBroker.Wire;
 
 namespace JitBroker.Cli;
 
-/// <summary>Typed client for <c>jitbroker.v1.BrokerAdmin</c>; the operator's identity goes in the authorization metadata.</summary>
+/// <summary>
+/// Typed client for <c>jitbroker.v1.BrokerAdmin</c> (the admin listener, not the agents'); the operator's
+/// identity goes in the authorization metadata of every call.
+/// </summary>
 public sealed class AdminClient : IDisposable
 {
-    private const string Service = "jitbroker.v1.BrokerAdmin";
-    private readonly GrpcClient _grpc;
+    private readonly GrpcChannel _channel;
+    private readonly BrokerAdmin.BrokerAdminClient _client;
     private readonly string _identity;
     private readonly TimeSpan _timeout;
 
-    public AdminClient(Uri address, string identityToken, TimeSpan timeout, GrpcClientOptions? options = null)
+    public AdminClient(Uri address, string identityToken, TimeSpan timeout, HttpMessageHandler? handler = null)
     {
-        _grpc = new GrpcClient(address, options);
+        _channel = GrpcChannels.For(address, handler);
+        _client = new BrokerAdmin.BrokerAdminClient(_channel);
         _identity = identityToken;
         _timeout = timeout;
     }
 
-    public Task<TResponse> CallAsync<TRequest, TResponse>(string method, TRequest request, MessageParser<TResponse> parser, CancellationToken cancellationToken = default)
-        where TRequest : IMessage<TRequest>
-        where TResponse : IMessage<TResponse>
-    {
-        var headers = new Metadata();
-        headers.Add("authorization", "Bearer " + _identity);
-        return _grpc.CallUnaryAsync(Service, method, request, parser, new CallOptions(headers, TimeProvider.System.GetUtcNow() + _timeout), cancellationToken);
-    }
+    public Task<ListLeasesResponse> ListLeasesAsync(ListLeasesRequest r, CancellationToken ct = default) => _client.ListLeasesAsync(r, O(ct)).ResponseAsync;
 
-    public Task<ListLeasesResponse> ListLeasesAsync(ListLeasesRequest r, CancellationToken ct = default) => CallAsync("ListLeases", r, ListLeasesResponse.Parser, ct);
+    public Task<RevokeLeasesResponse> RevokeAsync(RevokeLeasesRequest r, CancellationToken ct = default) => _client.RevokeLeasesAsync(r, O(ct)).ResponseAsync;
 
-    public Task<RevokeLeasesResponse> RevokeAsync(RevokeLeasesRequest r, CancellationToken ct = default) => CallAsync("RevokeLeases", r, RevokeLeasesResponse.Parser, ct);
+    public Task<BlockAgentResponse> BlockAsync(BlockAgentRequest r, CancellationToken ct = default) => _client.BlockAgentAsync(r, O(ct)).ResponseAsync;
 
-    public Task<BlockAgentResponse> BlockAsync(BlockAgentRequest r, CancellationToken ct = default) => CallAsync("BlockAgent", r, BlockAgentResponse.Parser, ct);
+    public Task<UnblockAgentResponse> UnblockAsync(UnblockAgentRequest r, CancellationToken ct = default) => _client.UnblockAgentAsync(r, O(ct)).ResponseAsync;
 
     public Task<RevocationProgress> GetRevocationProgressAsync(string revocationId, CancellationToken ct = default) =>
-        CallAsync("GetRevocationProgress", new GetRevocationProgressRequest { RevocationId = revocationId }, RevocationProgress.Parser, ct);
+        _client.GetRevocationProgressAsync(new GetRevocationProgressRequest { RevocationId = revocationId }, O(ct)).ResponseAsync;
 
-    public Task<UnblockAgentResponse> UnblockAsync(UnblockAgentRequest r, CancellationToken ct = default) => CallAsync("UnblockAgent", r, UnblockAgentResponse.Parser, ct);
-
-    public Task<ListBlocksResponse> ListBlocksAsync(CancellationToken ct = default) => CallAsync("ListBlocks", new ListBlocksRequest(), ListBlocksResponse.Parser, ct);
+    public Task<ListBlocksResponse> ListBlocksAsync(CancellationToken ct = default) => _client.ListBlocksAsync(new ListBlocksRequest(), O(ct)).ResponseAsync;
 
     public Task<ListApprovalsResponse> ListApprovalsAsync(int max, CancellationToken ct = default) =>
-        CallAsync("ListApprovals", new ListApprovalsRequest { Max = max }, ListApprovalsResponse.Parser, ct);
+        _client.ListApprovalsAsync(new ListApprovalsRequest { Max = max }, O(ct)).ResponseAsync;
 
     public Task<ApprovalInfo> GetApprovalAsync(string id, CancellationToken ct = default) =>
-        CallAsync("GetApproval", new GetApprovalRequest { ApprovalId = id }, ApprovalInfo.Parser, ct);
+        _client.GetApprovalAsync(new GetApprovalRequest { ApprovalId = id }, O(ct)).ResponseAsync;
 
     public Task<ApprovalInfo> DecideApprovalAsync(string id, bool approve, string reason, CancellationToken ct = default) =>
-        CallAsync("DecideApproval", new DecideApprovalRequest { ApprovalId = id, Approve = approve, Reason = reason }, ApprovalInfo.Parser, ct);
+        _client.DecideApprovalAsync(new DecideApprovalRequest { ApprovalId = id, Approve = approve, Reason = reason }, O(ct)).ResponseAsync;
 
     public Task<TailAuditResponse> TailAuditAsync(int count, CancellationToken ct = default) =>
-        CallAsync("TailAudit", new TailAuditRequest { Count = count }, TailAuditResponse.Parser, ct);
+        _client.TailAuditAsync(new TailAuditRequest { Count = count }, O(ct)).ResponseAsync;
 
     public Task<VerifyAuditResponse> VerifyAuditAsync(CancellationToken ct = default) =>
-        CallAsync("VerifyAudit", new VerifyAuditRequest(), VerifyAuditResponse.Parser, ct);
+        _client.VerifyAuditAsync(new VerifyAuditRequest(), O(ct)).ResponseAsync;
 
-    public void Dispose() => _grpc.Dispose();
+    public void Dispose() => _channel.Dispose();
+
+    private CallOptions O(CancellationToken ct) => BrokerClient.Options(_identity, _timeout, ct);
 }

@@ -3,7 +3,7 @@ using System.Globalization;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using JitBroker.Protocol.V1;
-using JitBroker.Wire;
+using Grpc.Core;
 
 namespace JitBroker.Cli;
 
@@ -279,7 +279,7 @@ internal static class AdminCommands
         }
         catch (RpcException ex)
         {
-            await Console.Error.WriteLineAsync($"error: {StatusNames.Of(ex.StatusCode)}: {ex.Detail}");
+            await Console.Error.WriteLineAsync($"error: {StatusNames.Of(ex.StatusCode)}: {ex.Status.Detail}");
             return ExitCodes.From(ex.StatusCode);
         }
     }

@@ -1,36 +1,47 @@
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Grpc.Net.Client;
 using JitBroker.Protocol.V1;
-using JitBroker.Wire;
+using GeneratedClient = JitBroker.Protocol.V1.CredentialBroker.CredentialBrokerClient;
 
 namespace JitBroker.Cli;
 
 /// <summary>
-/// Typed client for <c>jitbroker.v1.CredentialBroker</c>. The caller's identity token goes in the
-/// <c>authorization</c> metadata of every call. Failures surface as <see cref="RpcException"/>; the
-/// stable reason code is in its <c>jitbroker-reason</c> trailer.
+/// Typed client for <c>jitbroker.v1.CredentialBroker</c> over Grpc.Net.Client (the generated client). The
+/// caller's identity token goes in the <c>authorization</c> metadata of every call. Failures surface as
+/// <see cref="RpcException"/>; the stable reason code is in its <c>jitbroker-reason</c> trailer. Dispose it to
+/// close its connections.
 /// </summary>
 public sealed class BrokerClient : IDisposable
 {
-    private const string Service = "jitbroker.v1.CredentialBroker";
-    private readonly GrpcClient _grpc;
+    private readonly GrpcChannel _channel;
 
-    public BrokerClient(Uri address, GrpcClientOptions? options = null) => _grpc = new GrpcClient(address, options);
+    public BrokerClient(Uri address, HttpMessageHandler? handler = null)
+    {
+        _channel = GrpcChannels.For(address, handler);
+        Generated = new GeneratedClient(_channel);
+    }
+
+    /// <summary>The generated client, for calls this wrapper has no shortcut for.</summary>
+    public GeneratedClient Generated { get; }
 
     public Task<RequestCredentialResponse> RequestCredentialAsync(string identityToken, RequestCredentialRequest request, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        _grpc.CallUnaryAsync(Service, "RequestCredential", request, RequestCredentialResponse.Parser, Options(identityToken, timeout), cancellationToken);
+        Generated.RequestCredentialAsync(request, Options(identityToken, timeout, cancellationToken)).ResponseAsync;
 
     public Task<EndTaskResponse> EndTaskAsync(string identityToken, string taskId, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        _grpc.CallUnaryAsync(Service, "EndTask", new EndTaskRequest { TaskId = taskId }, EndTaskResponse.Parser, Options(identityToken, timeout), cancellationToken);
+        Generated.EndTaskAsync(new EndTaskRequest { TaskId = taskId }, Options(identityToken, timeout, cancellationToken)).ResponseAsync;
 
     public Task<IntrospectCredentialResponse> IntrospectAsync(string identityToken, string credential, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        _grpc.CallUnaryAsync(Service, "IntrospectCredential", new IntrospectCredentialRequest { Token = credential }, IntrospectCredentialResponse.Parser, Options(identityToken, timeout), cancellationToken);
+        Generated.IntrospectCredentialAsync(new IntrospectCredentialRequest { Token = credential }, Options(identityToken, timeout, cancellationToken)).ResponseAsync;
 
-    /// <summary>Any CredentialBroker method, with the caller's identity in the metadata.</summary>
-    public Task<TResponse> CallAsync<TRequest, TResponse>(string service, string method, string identityToken, TRequest request,
-        Google.Protobuf.MessageParser<TResponse> parser, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
-        where TRequest : Google.Protobuf.IMessage<TRequest>
-        where TResponse : Google.Protobuf.IMessage<TResponse> =>
-        _grpc.CallUnaryAsync(service, method, request, parser, Options(identityToken, timeout), cancellationToken);
+    public Task<RenewCredentialResponse> RenewAsync(string identityToken, RenewCredentialRequest request, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        Generated.RenewCredentialAsync(request, Options(identityToken, timeout, cancellationToken)).ResponseAsync;
+
+    public Task<OfferDelegationResponse> OfferDelegationAsync(string identityToken, OfferDelegationRequest request, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        Generated.OfferDelegationAsync(request, Options(identityToken, timeout, cancellationToken)).ResponseAsync;
+
+    public Task<DelegateCredentialResponse> DelegateAsync(string identityToken, DelegateCredentialRequest request, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        Generated.DelegateCredentialAsync(request, Options(identityToken, timeout, cancellationToken)).ResponseAsync;
 
     /// <summary>Convenience builder for the common request shape.</summary>
     public static RequestCredentialRequest NewRequest(string taskId, string action, string audience, IEnumerable<string>? tools = null,
@@ -49,12 +60,35 @@ public sealed class BrokerClient : IDisposable
         };
     }
 
-    public void Dispose() => _grpc.Dispose();
+    public void Dispose() => _channel.Dispose();
 
-    private static CallOptions Options(string identityToken, TimeSpan? timeout)
+    /// <summary>Call options carrying the identity (when given) and a deadline.</summary>
+    public static CallOptions Options(string? identityToken, TimeSpan? timeout, CancellationToken cancellationToken = default)
     {
         var headers = new Metadata();
-        headers.Add("authorization", "Bearer " + identityToken);
-        return new CallOptions(headers, timeout is null ? null : TimeProvider.System.GetUtcNow() + timeout.Value);
+        if (identityToken is not null)
+        {
+            headers.Add("authorization", "Bearer " + identityToken);
+        }
+
+        return new CallOptions(headers, timeout is null ? null : TimeProvider.System.GetUtcNow().UtcDateTime + timeout.Value, cancellationToken);
     }
+}
+
+/// <summary>How jitctl and the tests open a channel: one HTTP/2 connection pool per address, h2c for http://.</summary>
+public static class GrpcChannels
+{
+    public static GrpcChannel For(Uri address, HttpMessageHandler? handler = null) =>
+        GrpcChannel.ForAddress(address, new GrpcChannelOptions
+        {
+            HttpHandler = handler ?? new SocketsHttpHandler
+            {
+                EnableMultipleHttp2Connections = true,
+                PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+                KeepAlivePingDelay = TimeSpan.FromSeconds(60),
+                KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
+            },
+            DisposeHttpClient = true,
+            MaxReceiveMessageSize = 16 * 1024 * 1024,
+        });
 }

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Google.Protobuf;
 using JitBroker.Protocol.V1;
-using JitBroker.Wire;
+using Grpc.Core;
 
 namespace JitBroker.Cli;
 
@@ -121,7 +121,7 @@ internal static class BrokerCommands
         }
         catch (RpcException ex)
         {
-            await Console.Error.WriteLineAsync($"error: {StatusNames.Of(ex.StatusCode)}: {ex.Detail}");
+            await Console.Error.WriteLineAsync($"error: {StatusNames.Of(ex.StatusCode)}: {ex.Status.Detail}");
             return ExitCodes.From(ex.StatusCode);
         }
     }

@@ -6,13 +6,19 @@ namespace JitBroker.Cli;
 /// <summary>
 /// Connection and output options shared by every broker command. Each setting resolves as: flag, then
 /// environment variable, then the config file (<c>--config</c>, env <c>JITCTL_CONFIG</c>, default
-/// <c>~/.config/jitctl/config.json</c>: <c>{"broker": "...", "identity_file": "...", "timeout": 10}</c>), then the default.
+/// <c>~/.config/jitctl/config.json</c>: <c>{"broker": "...", "admin_endpoint": "...", "identity_file": "...", "timeout": 10}</c>), then the default.
 /// </summary>
 internal sealed class CommonOptions
 {
     public const string DefaultBroker = "http://127.0.0.1:50051";
+    public const string DefaultAdminEndpoint = "http://127.0.0.1:50052";
 
     public Option<string?> Broker { get; } = new("--broker") { Description = $"Broker gRPC address (env JITCTL_BROKER; default {DefaultBroker})." };
+
+    public Option<string?> AdminEndpoint { get; } = new("--admin-endpoint")
+    {
+        Description = $"Admin API address, the broker's separate admin listener (env JITCTL_ADMIN_ENDPOINT; default {DefaultAdminEndpoint}).",
+    };
 
     public Option<string?> Identity { get; } = new("--identity") { Description = "Caller identity token, e.g. a JWT-SVID (env JITCTL_IDENTITY)." };
 
@@ -27,6 +33,7 @@ internal sealed class CommonOptions
     public void AddTo(Command command)
     {
         command.Options.Add(Broker);
+        command.Options.Add(AdminEndpoint);
         command.Options.Add(Identity);
         command.Options.Add(IdentityFile);
         command.Options.Add(Config);
@@ -56,9 +63,18 @@ internal sealed class CommonOptions
             : throw new UsageException($"broker address '{address}' is not an http(s) URL.");
     }
 
+    public Uri ResolveAdminEndpoint(ParseResult result)
+    {
+        var address = result.GetValue(AdminEndpoint) ?? Environment.GetEnvironmentVariable("JITCTL_ADMIN_ENDPOINT")
+            ?? LoadConfig(result).AdminEndpoint ?? DefaultAdminEndpoint;
+        return Uri.TryCreate(address, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+            ? uri
+            : throw new UsageException($"admin endpoint '{address}' is not an http(s) URL.");
+    }
+
     public BrokerClient CreateClient(ParseResult result) => new(ResolveBroker(result));
 
-    public AdminClient CreateAdminClient(ParseResult result) => new(ResolveBroker(result), ResolveIdentity(result), Timeout(result));
+    public AdminClient CreateAdminClient(ParseResult result) => new(ResolveAdminEndpoint(result), ResolveIdentity(result), Timeout(result));
 
     public TimeSpan Timeout(ParseResult result) =>
         TimeSpan.FromSeconds(Math.Max(1, result.GetValue(TimeoutSeconds) ?? LoadConfig(result).Timeout ?? 10));
@@ -78,6 +94,7 @@ internal sealed class CommonOptions
             var root = doc.RootElement;
             return new CliConfig(
                 root.TryGetProperty("broker", out var b) ? b.GetString() : null,
+                root.TryGetProperty("admin_endpoint", out var a) ? a.GetString() : null,
                 root.TryGetProperty("identity_file", out var f) ? f.GetString() : null,
                 root.TryGetProperty("timeout", out var t) && t.TryGetInt32(out var seconds) ? seconds : null);
         }
@@ -87,7 +104,7 @@ internal sealed class CommonOptions
         }
     }
 
-    private sealed record CliConfig(string? Broker = null, string? IdentityFile = null, int? Timeout = null);
+    private sealed record CliConfig(string? Broker = null, string? AdminEndpoint = null, string? IdentityFile = null, int? Timeout = null);
 }
 
 internal sealed class UsageException(string message) : Exception(message);

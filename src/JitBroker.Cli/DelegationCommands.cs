@@ -8,8 +8,6 @@ namespace JitBroker.Cli;
 /// <summary>Agent-side delegation: the planner offers, the worker redeems with its own identity.</summary>
 internal static class DelegationCommands
 {
-    private const string Service = "jitbroker.v1.CredentialBroker";
-
     public static IEnumerable<Command> Create(CommonOptions common) => [Offer(common), Redeem(common)];
 
     private static Command Offer(CommonOptions common)
@@ -31,7 +29,7 @@ internal static class DelegationCommands
             };
             request.Tools.AddRange(r.GetValue(tools) ?? []);
             request.Resources.AddRange(r.GetValue(resources) ?? []);
-            var response = await client.CallAsync(Service, "OfferDelegation", identity, request, OfferDelegationResponse.Parser, timeout, ct);
+            var response = await client.OfferDelegationAsync(identity, request, timeout, ct);
             Console.WriteLine(r.GetValue(common.Json) ? JsonFormatter.Default.Format(response) : response.Offer);
             return ExitCodes.Ok;
         }));
@@ -51,8 +49,7 @@ internal static class DelegationCommands
                 value = (await Console.In.ReadToEndAsync(ct)).Trim();
             }
 
-            var response = await client.CallAsync(Service, "DelegateCredential", identity, new DelegateCredentialRequest { Offer = value },
-                DelegateCredentialResponse.Parser, timeout, ct);
+            var response = await client.DelegateAsync(identity, new DelegateCredentialRequest { Offer = value }, timeout, ct);
             if (r.GetValue(common.Json))
             {
                 Console.WriteLine(JsonFormatter.Default.Format(response));

@@ -1,4 +1,4 @@
-using JitBroker.Wire;
+using Grpc.Core;
 
 namespace JitBroker.Cli;
 

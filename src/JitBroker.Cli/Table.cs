@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using JitBroker.Wire;
+using Grpc.Core;
 
 namespace JitBroker.Cli;
 

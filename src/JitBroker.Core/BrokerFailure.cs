@@ -41,6 +41,8 @@ public sealed class BrokerException : Exception
 public static class Reasons
 {
     public const string RequestInvalid = "request.invalid";
+    /// <summary>The request body is not the declared protobuf message (garbage, truncated, wrong wire types).</summary>
+    public const string RequestMalformed = "request.malformed";
     public const string IdentityMissing = "identity.missing";
     public const string IdentityUnsupported = "identity.unsupported";
     public const string PolicyDenied = "policy.denied";

@@ -92,7 +92,7 @@ public sealed partial class CredentialBroker
         AttestationEvidence evidence, CredentialRequest request, ApprovalTicket? approval, CancellationToken cancellationToken)
     {
         // 1 attest: nothing about the request is looked at before we know who is asking.
-        var agent = await AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
+        var agent = await BrokerTracing.TraceAsync(BrokerTracing.Attest, () => AttestAsync(evidence, cancellationToken)).ConfigureAwait(false);
 
         CredentialRequestValidator.Validate(request);
         if (request.RequestedTtl is { } wanted && wanted < _options.MinTtl)
@@ -108,13 +108,20 @@ public sealed partial class CredentialBroker
 
         // 2 replay. In bound mode a token is bound to the task it was first used for: retries and one lease per
         // tool within that task are fine, a different task is a replay.
-        await _replay.CheckAsync(agent, RequestHash.ForTask(agent.Id, request.TaskId), cancellationToken).ConfigureAwait(false);
+        await BrokerTracing.TraceAsync(BrokerTracing.Replay,
+            async () => await _replay.CheckAsync(agent, RequestHash.ForTask(agent.Id, request.TaskId), cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
 
         // 3 kill switch.
-        await EnsureNotBlockedAsync(agent, request.TaskId, cancellationToken).ConfigureAwait(false);
+        await BrokerTracing.TraceAsync(BrokerTracing.Block, () => EnsureNotBlockedAsync(agent, request.TaskId, cancellationToken)).ConfigureAwait(false);
 
         // 4 decide.
-        var decision = _policy.Decide(agent, request);
+        PolicyDecision decision;
+        using (var decideSpan = BrokerTracing.Step(BrokerTracing.Decide))
+        {
+            decision = _policy.Decide(agent, request);
+            decideSpan?.SetTag("jitbroker.decision", decision.Effect.ToString().ToLowerInvariant());
+        }
+
         switch (decision.Effect)
         {
             case DecisionEffect.Deny:
@@ -163,7 +170,8 @@ public sealed partial class CredentialBroker
         grant = grant with { Ttl = ttl };
         var issuer = _issuers.Get(grant.CredentialKind);
         var leaseId = LeaseIds.New();
-        var credential = await issuer.IssueAsync(new IssueRequest(leaseId, agent, taskId, grant, delegation), cancellationToken).ConfigureAwait(false);
+        var credential = await BrokerTracing.TraceAsync(BrokerTracing.Mint,
+            async () => await issuer.IssueAsync(new IssueRequest(leaseId, agent, taskId, grant, delegation), cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
         var lease = new Lease
         {
             LeaseId = leaseId,
@@ -183,7 +191,7 @@ public sealed partial class CredentialBroker
 
         // From here on the caller's cancellation is not honoured: a half-done persist must end either
         // recorded or undone, never in between.
-        await PersistOrUndoAsync(issuer, lease).ConfigureAwait(false);
+        await BrokerTracing.TraceAsync(BrokerTracing.Record, () => PersistOrUndoAsync(issuer, lease)).ConfigureAwait(false);
 
         // Kill switch, second look: a block stored while this request was minting either shows up here, or
         // came after the lease was recorded and the block's own sweep revokes it. Either way no live
@@ -194,6 +202,7 @@ public sealed partial class CredentialBroker
             throw new BrokerException(BrokerFailure.PermissionDenied, ReasonBlocked, $"This agent is blocked by an operator: {block.Reason}");
         }
 
+        using var auditSpan = BrokerTracing.Step(BrokerTracing.Audit);
         try
         {
             await _audit.AppendAsync(new AuditEvent
@@ -210,6 +219,7 @@ public sealed partial class CredentialBroker
         {
             // Fail closed: a credential the audit record does not show must not leave the broker.
             LogAuditFailed(_log, leaseId, auditError);
+            BrokerTracing.Fail(auditSpan, ReasonAuditUnavailable);
             await RevokeUnauditedAsync(lease).ConfigureAwait(false);
             throw new BrokerException(BrokerFailure.Unavailable, ReasonAuditUnavailable,
                 "The audit record could not be written; no credential was issued. Retry later.", auditError);

@@ -1,7 +1,7 @@
 using Google.Protobuf.WellKnownTypes;
 using JitBroker.Core;
+using Grpc.Core;
 using JitBroker.Protocol.V1;
-using JitBroker.Wire;
 
 namespace JitBroker.Server;
 
@@ -10,64 +10,70 @@ namespace JitBroker.Server;
 /// first, then maps to <see cref="BrokerAdministration"/>. Audit tail/verify read the audit log through
 /// <see cref="IAuditReader"/>.
 /// </summary>
-public sealed class BrokerAdminGrpcService
+[BindServiceMethod(typeof(StrictRequestBinding), nameof(StrictRequestBinding.BindAdmin))]
+public sealed class BrokerAdminGrpcService(BrokerAdministration admin, IAuditReader auditReader) : BrokerAdmin.BrokerAdminBase
 {
     public const string ServiceName = "jitbroker.v1.BrokerAdmin";
 
-    private readonly BrokerAdministration _admin;
-    private readonly IAuditReader _auditReader;
+    private readonly BrokerAdministration _admin = admin;
+    private readonly IAuditReader _auditReader = auditReader;
 
-    public BrokerAdminGrpcService(BrokerAdministration admin, IAuditReader auditReader)
-    {
-        _admin = admin;
-        _auditReader = auditReader;
-    }
+    public override Task<ListLeasesResponse> ListLeases(ListLeasesRequest request, ServerCallContext context) =>
+        AsAdmin(request, context, ListLeasesAsync);
 
-    public void Register(GrpcServiceRegistry registry)
-    {
-        Add(registry, "ListLeases", ListLeasesRequest.Parser, ListLeasesAsync);
-        Add(registry, "RevokeLeases", RevokeLeasesRequest.Parser, RevokeLeasesAsync);
-        Add(registry, "BlockAgent", BlockAgentRequest.Parser, BlockAsync);
-        Add(registry, "UnblockAgent", UnblockAgentRequest.Parser, async (UnblockAgentRequest r, WorkloadIdentity a, CancellationToken ct) =>
-            new UnblockAgentResponse { Removed = await _admin.UnblockAsync(a, r.Pattern, r.Reason, ct) });
-        Add(registry, "GetRevocationProgress", GetRevocationProgressRequest.Parser, async (GetRevocationProgressRequest r, WorkloadIdentity _, CancellationToken ct) =>
-            ToMessage(await _admin.GetProgressAsync(r.RevocationId, ct)));
-        Add(registry, "ListBlocks", ListBlocksRequest.Parser, async (ListBlocksRequest _, WorkloadIdentity _, CancellationToken ct) =>
+    public override Task<RevokeLeasesResponse> RevokeLeases(RevokeLeasesRequest request, ServerCallContext context) =>
+        AsAdmin(request, context, RevokeLeasesAsync);
+
+    public override Task<BlockAgentResponse> BlockAgent(BlockAgentRequest request, ServerCallContext context) =>
+        AsAdmin(request, context, BlockAsync);
+
+    public override Task<UnblockAgentResponse> UnblockAgent(UnblockAgentRequest request, ServerCallContext context) =>
+        AsAdmin(request, context, async (r, a, ct) => new UnblockAgentResponse { Removed = await _admin.UnblockAsync(a, r.Pattern, r.Reason, ct) });
+
+    public override Task<Protocol.V1.RevocationProgress> GetRevocationProgress(GetRevocationProgressRequest request, ServerCallContext context) =>
+        AsAdmin(request, context, async (r, _, ct) => ToMessage(await _admin.GetProgressAsync(r.RevocationId, ct)));
+
+    public override Task<ListBlocksResponse> ListBlocks(ListBlocksRequest request, ServerCallContext context) =>
+        AsAdmin(request, context, async (_, _, ct) =>
         {
             var response = new ListBlocksResponse();
             response.Blocks.AddRange((await _admin.ListBlocksAsync(ct)).Select(ToMessage));
             return response;
         });
-        Add(registry, "ListApprovals", ListApprovalsRequest.Parser, async (ListApprovalsRequest r, WorkloadIdentity _, CancellationToken ct) =>
+
+    public override Task<ListApprovalsResponse> ListApprovals(ListApprovalsRequest request, ServerCallContext context) =>
+        AsAdmin(request, context, async (r, _, ct) =>
         {
             var response = new ListApprovalsResponse();
             response.Approvals.AddRange((await _admin.ListApprovalsAsync(r.Max == 0 ? 100 : r.Max, ct)).Select(ToMessage));
             return response;
         });
-        Add(registry, "GetApproval", GetApprovalRequest.Parser, async (GetApprovalRequest r, WorkloadIdentity _, CancellationToken ct) =>
-            ToMessage(await _admin.GetApprovalAsync(r.ApprovalId, ct)
-                ?? throw new BrokerException(BrokerFailure.NotFound, ApprovalService.ReasonNotFound, $"No approval '{r.ApprovalId}'.")));
-        Add(registry, "DecideApproval", DecideApprovalRequest.Parser, async (DecideApprovalRequest r, WorkloadIdentity a, CancellationToken ct) =>
-            ToMessage(await _admin.DecideApprovalAsync(a, r.ApprovalId, r.Approve, r.Reason, ct)));
-        Add(registry, "TailAudit", TailAuditRequest.Parser, async (TailAuditRequest r, WorkloadIdentity _, CancellationToken ct) =>
+
+    public override Task<ApprovalInfo> GetApproval(GetApprovalRequest request, ServerCallContext context) =>
+        AsAdmin(request, context, async (r, _, ct) => ToMessage(await _admin.GetApprovalAsync(r.ApprovalId, ct)
+            ?? throw new BrokerException(BrokerFailure.NotFound, ApprovalService.ReasonNotFound, $"No approval '{r.ApprovalId}'.")));
+
+    public override Task<ApprovalInfo> DecideApproval(DecideApprovalRequest request, ServerCallContext context) =>
+        AsAdmin(request, context, async (r, a, ct) => ToMessage(await _admin.DecideApprovalAsync(a, r.ApprovalId, r.Approve, r.Reason, ct)));
+
+    public override Task<TailAuditResponse> TailAudit(TailAuditRequest request, ServerCallContext context) =>
+        AsAdmin(request, context, async (r, _, ct) =>
         {
             var response = new TailAuditResponse();
             response.Records.AddRange(await _auditReader.TailAsync(Math.Clamp(r.Count == 0 ? 20 : r.Count, 1, 10_000), ct));
             return response;
         });
-        Add(registry, "VerifyAudit", VerifyAuditRequest.Parser, async (VerifyAuditRequest _, WorkloadIdentity _, CancellationToken ct) =>
-            await _auditReader.VerifyAsync(ct));
-    }
 
-    private void Add<TRequest, TResponse>(GrpcServiceRegistry registry, string method, Google.Protobuf.MessageParser<TRequest> parser,
+    public override Task<VerifyAuditResponse> VerifyAudit(VerifyAuditRequest request, ServerCallContext context) =>
+        AsAdmin(request, context, (_, _, ct) => _auditReader.VerifyAsync(ct));
+
+    /// <summary>Every admin call authorises the caller as an admin principal first.</summary>
+    private async Task<TResponse> AsAdmin<TRequest, TResponse>(TRequest request, ServerCallContext context,
         Func<TRequest, WorkloadIdentity, CancellationToken, Task<TResponse>> handler)
-        where TRequest : Google.Protobuf.IMessage<TRequest>
-        where TResponse : Google.Protobuf.IMessage<TResponse> =>
-        registry.AddUnary(ServiceName, method, parser, (TRequest request, ServerCallContext context) => WireErrors.Map(async () =>
-        {
-            var admin = await _admin.AuthorizeAsync(Evidence.From(context), context.CancellationToken);
-            return await handler(request, admin, context.CancellationToken);
-        }));
+    {
+        var admin = await _admin.AuthorizeAsync(Evidence.From(context), context.CancellationToken);
+        return await handler(request, admin, context.CancellationToken);
+    }
 
     private async Task<ListLeasesResponse> ListLeasesAsync(ListLeasesRequest r, WorkloadIdentity _, CancellationToken ct)
     {

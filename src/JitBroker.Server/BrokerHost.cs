@@ -1,6 +1,5 @@
-using Grpc.Health.V1;
+using System.Security.Cryptography.X509Certificates;
 using JitBroker.Attestation;
-using JitBroker.Wire;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 
@@ -8,10 +7,11 @@ namespace JitBroker.Server;
 
 /// <summary>
 /// Composition root: reads and validates settings, wires the components (BrokerServices.cs), and opens the
-/// listeners: h2c gRPC, HTTP/1.1 for JWKS/health/metrics, and optionally TLS gRPC requiring client
-/// certificates for X.509-SVID agents.
+/// listeners: agent gRPC (h2c, TLS, mTLS), the admin API on its own listener, and HTTP/1.1 for
+/// JWKS/health/metrics. gRPC runs on Grpc.AspNetCore beside ordinary ASP.NET Core endpoints, so further HTTP
+/// endpoints (an OAuth front door) are mapped next to them in <see cref="HttpEndpoints"/>.
 /// </summary>
-public static class BrokerHost
+public static partial class BrokerHost
 {
     /// <summary>Builds a ready-to-run broker. Throws <see cref="InvalidBrokerConfigurationException"/> on any configuration error.</summary>
     public static WebApplication Build(string[] args, Action<ConfigurationManager>? configure = null)
@@ -23,19 +23,23 @@ public static class BrokerHost
         var endpoints = new BoundEndpoints();
         builder.WebHost.ConfigureKestrel(kestrel => ConfigureListeners(kestrel, settings, endpoints));
         BrokerServices.Add(builder.Services, settings, endpoints);
+        GrpcSetup.Add(builder.Services, settings);
+        BrokerTelemetry.Add(builder.Services, settings);
 
         var app = builder.Build();
         BrokerServices.ResolveEagerly(app.Services, settings);
+        if (!settings.IsEmbedded && settings.Listen.TlsTerminatedBySidecar)
+        {
+            var log = app.Services.GetRequiredService<ILogger<BrokerStartup>>();
+            foreach (var (name, address) in SettingsValidator.CleartextListeners(settings.Listen))
+            {
+                BrokerStartup.LogCleartextBehindSidecar(log, name, address);
+            }
+        }
 
-        var registry = new GrpcServiceRegistry();
-        app.Services.GetRequiredService<CredentialBrokerGrpcService>().Register(registry);
-        app.Services.GetRequiredService<BrokerAdminGrpcService>().Register(registry);
-        var health = app.Services.GetRequiredService<GrpcHealthService>();
-        health.Register(registry);
-        SetServing(health, HealthCheckResponse.Types.ServingStatus.Serving);
-        // Tell load balancers first, so no new call lands on a broker that is going away.
-        app.Lifetime.ApplicationStopping.Register(() => SetServing(health, HealthCheckResponse.Types.ServingStatus.NotServing));
-        app.UseGrpcWire(registry, new GrpcServerOptions { MaxReceiveMessageSize = settings.Listen.MaxReceiveMessageSize });
+        app.UseRouting();
+        app.UseListenerRoles(endpoints);
+        GrpcSetup.Map(app, settings);
         HttpEndpoints.Map(app);
         return app;
     }
@@ -77,20 +81,48 @@ public static class BrokerHost
 
     private static void ConfigureListeners(KestrelServerOptions kestrel, JitBrokerSettings settings, BoundEndpoints endpoints)
     {
+        var listen = settings.Listen;
         kestrel.AddServerHeader = false;
-        kestrel.Listen(SettingsValidator.ParseEndpoint(settings.Listen.Grpc), o =>
+        kestrel.Limits.MaxConcurrentConnections = listen.MaxConcurrentConnections;
+        kestrel.Limits.MaxRequestHeadersTotalSize = listen.MaxRequestHeadersTotalSize;
+        kestrel.Limits.MaxRequestHeaderCount = listen.MaxRequestHeaderCount;
+        kestrel.Limits.RequestHeadersTimeout = listen.RequestHeadersTimeout;
+        kestrel.Limits.Http2.MaxStreamsPerConnection = listen.MaxStreamsPerConnection;
+        kestrel.Limits.Http2.MaxRequestHeaderFieldSize = listen.MaxRequestHeaderFieldSize;
+
+        if (listen.Grpc.Length > 0)
         {
-            o.Protocols = HttpProtocols.Http2;
-            endpoints.Grpc = o;
-        });
-        kestrel.Listen(SettingsValidator.ParseEndpoint(settings.Listen.Http), o =>
+            kestrel.Listen(SettingsValidator.ParseEndpoint(listen.Grpc), o =>
+            {
+                o.Protocols = HttpProtocols.Http2;
+                endpoints.Grpc = o;
+            });
+        }
+
+        kestrel.Listen(SettingsValidator.ParseEndpoint(listen.Http), o =>
         {
             o.Protocols = HttpProtocols.Http1;
             endpoints.Http = o;
         });
-        if (settings.Listen.Mtls is { } mtls)
+        if (listen.Tls is { } tls)
         {
-            var certificate = new ReloadingCertificate(settings.Listen.MtlsCertificatePath!, settings.Listen.MtlsKeyPath!, TimeProvider.System);
+            // Server authentication only: agents present bearer JWT-SVIDs or OIDC tokens in the metadata.
+            var certificate = new ReloadingCertificate(listen.TlsCertificatePath!, listen.TlsKeyPath!, TimeProvider.System);
+            kestrel.Listen(SettingsValidator.ParseEndpoint(tls), o =>
+            {
+                o.Protocols = HttpProtocols.Http2;
+                o.UseHttps(https =>
+                {
+                    https.ServerCertificateSelector = (_, _) => certificate.Current;
+                    https.ClientCertificateMode = ClientCertificateMode.NoCertificate;
+                });
+                endpoints.Tls = o;
+            });
+        }
+
+        if (listen.Mtls is { } mtls)
+        {
+            var certificate = new ReloadingCertificate(listen.MtlsCertificatePath!, listen.MtlsKeyPath!, TimeProvider.System);
             kestrel.Listen(SettingsValidator.ParseEndpoint(mtls), o =>
             {
                 o.Protocols = HttpProtocols.Http2;
@@ -105,13 +137,46 @@ public static class BrokerHost
                 endpoints.Mtls = o;
             });
         }
+
+        kestrel.Listen(SettingsValidator.ParseEndpoint(listen.Admin), o =>
+        {
+            o.Protocols = HttpProtocols.Http2;
+            if (listen.AdminCertificatePath is { } adminCert)
+            {
+                var certificate = new ReloadingCertificate(adminCert, listen.AdminKeyPath!, TimeProvider.System);
+                var clientCas = listen.AdminClientCaPath is { } caPath ? LoadCas(caPath) : null;
+                o.UseHttps(https =>
+                {
+                    https.ServerCertificateSelector = (_, _) => certificate.Current;
+                    if (clientCas is not null)
+                    {
+                        https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
+                        https.ClientCertificateValidation = (cert, _, _) => ChainsTo(cert, clientCas);
+                    }
+                });
+                endpoints.AdminTls = true;
+            }
+
+            endpoints.Admin = o;
+        });
     }
 
-    private static void SetServing(GrpcHealthService health, HealthCheckResponse.Types.ServingStatus status)
+    private static X509Certificate2Collection LoadCas(string path)
     {
-        health.SetStatus("", status);
-        health.SetStatus(CredentialBrokerGrpcService.ServiceName, status);
-        health.SetStatus(BrokerAdminGrpcService.ServiceName, status);
+        var cas = new X509Certificate2Collection();
+        cas.ImportFromPemFile(path);
+        return cas;
+    }
+
+    /// <summary>The admin client certificate must chain to one of the configured CAs (never the system roots).</summary>
+    private static bool ChainsTo(X509Certificate2 certificate, X509Certificate2Collection cas)
+    {
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(cas);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2")); // clientAuth
+        return chain.Build(certificate);
     }
 
     /// <summary>Relative paths that do not exist from the working directory resolve against the shipped files.</summary>
@@ -126,22 +191,6 @@ public static class BrokerHost
             info.UnixFileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
         }
     }
-}
-
-/// <summary>The listeners Kestrel actually bound (port 0 resolves to a real port once started).</summary>
-public sealed class BoundEndpoints
-{
-    public ListenOptions? Grpc { get; set; }
-
-    public ListenOptions? Http { get; set; }
-
-    public ListenOptions? Mtls { get; set; }
-
-    public Uri GrpcUri => new($"http://{Grpc?.IPEndPoint}");
-
-    public Uri HttpUri => new($"http://{Http?.IPEndPoint}");
-
-    public Uri? MtlsUri => Mtls is null ? null : new Uri($"https://{Mtls.IPEndPoint}");
 }
 
 public sealed class InvalidBrokerConfigurationException(IReadOnlyList<string> errors)

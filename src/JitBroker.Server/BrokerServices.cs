@@ -7,7 +7,6 @@ using JitBroker.Policy;
 using JitBroker.Redis;
 using JitBroker.Revocation;
 using JitBroker.Vault;
-using JitBroker.Wire;
 
 namespace JitBroker.Server;
 
@@ -72,11 +71,6 @@ internal static class BrokerServices
         services.AddSingleton<IAuditReader, FileAuditReader>();
 
         services.AddSingleton<BrokerMetrics>();
-        services.AddSingleton<PrometheusExporter>();
-        if (settings.Telemetry.OtlpEndpoint is { } otlp)
-        {
-            services.AddSingleton(_ => OtlpMetrics.Create(settings.Telemetry, otlp));
-        }
 
         services.AddSingleton(new RetryBackoff(settings.Broker.RetryInitialDelay, settings.Broker.RetryMaxDelay));
         services.AddSingleton<LeaseRevoker>();
@@ -96,7 +90,6 @@ internal static class BrokerServices
 
         services.AddSingleton<CredentialBrokerGrpcService>();
         services.AddSingleton<BrokerAdminGrpcService>();
-        services.AddSingleton<GrpcHealthService>();
         services.AddJitBrokerRevocation(settings.Revocation);
         services.AddHostedService<PolicyReloadHook>();
         services.AddHostedService<LeaseGauges>();
@@ -122,6 +115,7 @@ internal static class BrokerServices
 
         // Exporters listen from the start (the Meter is created with the broker below).
         _ = services.GetService<OpenTelemetry.Metrics.MeterProvider>();
+        _ = services.GetService<OpenTelemetry.Trace.TracerProvider>();
         try
         {
             _ = services.GetRequiredService<IPolicyEngine>();

@@ -14,4 +14,8 @@ public sealed partial class BrokerStartup
     [LoggerMessage(EventId = 102, EventName = "EmbeddedProfile", Level = LogLevel.Warning,
         Message = "EMBEDDED PROFILE: the development trust domain '{TrustDomain}' is trusted; its private key is in the data directory. Never use this profile in production.")]
     public static partial void LogEmbeddedProfile(ILogger logger, string trustDomain);
+
+    [LoggerMessage(EventId = 103, EventName = "CleartextBehindSidecar", Level = LogLevel.Warning,
+        Message = "CLEARTEXT LISTENER {Listener} on {Address}: identity tokens cross it unencrypted. Allowed only because JitBroker:Listen:TlsTerminatedBySidecar says a mesh sidecar terminates TLS in front of it; if nothing does, every bearer token on this port can be read off the network.")]
+    public static partial void LogCleartextBehindSidecar(ILogger logger, string listener, string address);
 }

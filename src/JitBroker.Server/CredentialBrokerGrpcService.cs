@@ -1,37 +1,39 @@
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using JitBroker.Core;
 using JitBroker.Protocol.V1;
-using JitBroker.Wire;
+using DomainBroker = JitBroker.Core.CredentialBroker;
 
 namespace JitBroker.Server;
 
 /// <summary>
 /// <c>jitbroker.v1.CredentialBroker</c> on the wire. Thin by design: each method maps a message to a
-/// domain call and the result back to a message. Every decision lives in <see cref="CredentialBroker"/>.
+/// domain call and the result back to a message. Every decision lives in <see cref="DomainBroker"/>; failures
+/// are <see cref="BrokerException"/>s that <see cref="BrokerExceptionInterceptor"/> turns into statuses.
 /// </summary>
-public sealed class CredentialBrokerGrpcService
+[BindServiceMethod(typeof(StrictRequestBinding), nameof(StrictRequestBinding.BindCredentialBroker))]
+public sealed class CredentialBrokerGrpcService(DomainBroker broker) : Protocol.V1.CredentialBroker.CredentialBrokerBase
 {
     public const string ServiceName = "jitbroker.v1.CredentialBroker";
 
-    private readonly CredentialBroker _broker;
+    private readonly DomainBroker _broker = broker;
 
-    public CredentialBrokerGrpcService(CredentialBroker broker) => _broker = broker;
+    public override Task<RequestCredentialResponse> RequestCredential(RequestCredentialRequest request, ServerCallContext context) =>
+        RequestCredentialAsync(request, context);
 
-    public void Register(GrpcServiceRegistry registry)
-    {
-        registry.AddUnary(ServiceName, "RequestCredential", RequestCredentialRequest.Parser,
-            (RequestCredentialRequest r, ServerCallContext c) => WireErrors.Map(() => RequestCredentialAsync(r, c)));
-        registry.AddUnary(ServiceName, "EndTask", EndTaskRequest.Parser,
-            (EndTaskRequest r, ServerCallContext c) => WireErrors.Map(() => EndTaskAsync(r, c)));
-        registry.AddUnary(ServiceName, "IntrospectCredential", IntrospectCredentialRequest.Parser,
-            (IntrospectCredentialRequest r, ServerCallContext c) => WireErrors.Map(() => IntrospectAsync(r, c)));
-        registry.AddUnary(ServiceName, "RenewCredential", RenewCredentialRequest.Parser,
-            (RenewCredentialRequest r, ServerCallContext c) => WireErrors.Map(() => RenewAsync(r, c)));
-        registry.AddUnary(ServiceName, "OfferDelegation", OfferDelegationRequest.Parser,
-            (OfferDelegationRequest r, ServerCallContext c) => WireErrors.Map(() => OfferDelegationAsync(r, c)));
-        registry.AddUnary(ServiceName, "DelegateCredential", DelegateCredentialRequest.Parser,
-            (DelegateCredentialRequest r, ServerCallContext c) => WireErrors.Map(() => DelegateAsync(r, c)));
-    }
+    public override Task<EndTaskResponse> EndTask(EndTaskRequest request, ServerCallContext context) => EndTaskAsync(request, context);
+
+    public override Task<IntrospectCredentialResponse> IntrospectCredential(IntrospectCredentialRequest request, ServerCallContext context) =>
+        IntrospectAsync(request, context);
+
+    public override Task<RenewCredentialResponse> RenewCredential(RenewCredentialRequest request, ServerCallContext context) =>
+        RenewAsync(request, context);
+
+    public override Task<OfferDelegationResponse> OfferDelegation(OfferDelegationRequest request, ServerCallContext context) =>
+        OfferDelegationAsync(request, context);
+
+    public override Task<DelegateCredentialResponse> DelegateCredential(DelegateCredentialRequest request, ServerCallContext context) =>
+        DelegateAsync(request, context);
 
     private async Task<RequestCredentialResponse> RequestCredentialAsync(RequestCredentialRequest request, ServerCallContext context)
     {

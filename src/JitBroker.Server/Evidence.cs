@@ -1,5 +1,5 @@
+using Grpc.Core;
 using JitBroker.Core;
-using JitBroker.Wire;
 
 namespace JitBroker.Server;
 
@@ -7,13 +7,24 @@ namespace JitBroker.Server;
 internal static class Evidence
 {
     public const string MalformedAuthorization = "identity.malformed_authorization";
+    public const string DuplicateAuthorization = "identity.duplicate_authorization";
 
     public static AttestationEvidence From(ServerCallContext context)
     {
-        var header = context.RequestHeaders.Get("authorization");
-        string? token = null;
-        if (header is not null)
+        var http = context.GetHttpContext();
+        // RFC 9110: authorization is a single-value field. Two of them are refused outright, whichever comes
+        // first — never joined (ASP.NET Core would join them with a comma) and never "first one wins".
+        var values = http.Request.Headers.Authorization;
+        if (values.Count > 1)
         {
+            throw new BrokerException(BrokerFailure.Unauthenticated, DuplicateAuthorization,
+                "Send exactly one authorization metadata entry.");
+        }
+
+        string? token = null;
+        if (values.Count == 1)
+        {
+            var header = values[0] ?? "";
             const string scheme = "Bearer ";
             if (!header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) || header.Length == scheme.Length)
             {
@@ -24,6 +35,6 @@ internal static class Evidence
             token = header[scheme.Length..].Trim();
         }
 
-        return new AttestationEvidence(token, context.ClientCertificate);
+        return new AttestationEvidence(token, http.Connection.ClientCertificate);
     }
 }

@@ -1,9 +1,15 @@
 using JitBroker.Core;
 using JitBroker.Issuance;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using OpenTelemetry.Metrics;
 
 namespace JitBroker.Server;
 
-/// <summary>Plain HTTP endpoints: the JWKS relying parties verify task JWTs with, probes, and metrics.</summary>
+/// <summary>
+/// Plain HTTP endpoints on the HTTP listener: the JWKS relying parties verify task JWTs with, probes, and
+/// metrics. Further HTTP endpoints (an OAuth front door) go here, beside the gRPC services.
+/// </summary>
 internal static class HttpEndpoints
 {
     public static void Map(WebApplication app)
@@ -14,32 +20,17 @@ internal static class HttpEndpoints
         {
             context.Response.Headers.CacheControl = "public, max-age=300";
             return Results.Text(jwks, "application/jwk-set+json");
-        });
-        app.MapGet("/healthz", () => Results.Text("ok"));
-        app.MapGet("/readyz", ReadyAsync);
-        var exporter = app.Services.GetRequiredService<PrometheusExporter>();
-        app.MapGet("/metrics", () => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
-    }
-
-    /// <summary>Ready only when every backend answers within a short bound; names the ones that do not.</summary>
-    private static async Task<IResult> ReadyAsync(IEnumerable<IReadinessCheck> checks, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(2));
-        var results = await Task.WhenAll(checks.Select(async c => (c.Name, Ready: await SafeAsync(c, timeout.Token))));
-        var down = results.Where(r => !r.Ready).Select(r => r.Name).ToList();
-        return down.Count == 0 ? Results.Text("ready") : Results.Text("not ready: " + string.Join(", ", down), statusCode: 503);
-    }
-
-    private static async Task<bool> SafeAsync(IReadinessCheck check, CancellationToken cancellationToken)
-    {
-        try
+        }).OnlyOn(ListenerRole.Http);
+        app.MapGet("/healthz", () => Results.Text("ok")).OnlyOn(ListenerRole.Http);
+        // Ready only when every backend answers within a short bound; names the ones that do not.
+        app.MapHealthChecks("/readyz", new HealthCheckOptions
         {
-            return await check.IsReadyAsync(cancellationToken);
-        }
-        catch (Exception)
-        {
-            return false;
-        }
+            Predicate = r => r.Tags.Contains(GrpcSetup.ReadyTag),
+            ResponseWriter = (context, report) => context.Response.WriteAsync(report.Status == HealthStatus.Healthy
+                ? "ready"
+                : "not ready: " + string.Join(", ", report.Entries.Where(e => e.Value.Status != HealthStatus.Healthy)
+                    .Select(e => e.Value.Description ?? e.Key))),
+        }).OnlyOn(ListenerRole.Http);
+        app.MapPrometheusScrapingEndpoint("/metrics").OnlyOn(ListenerRole.Http);
     }
 }

@@ -65,11 +65,19 @@ public static class Profiles
 
 public sealed class ListenSettings
 {
-    /// <summary>Cleartext HTTP/2 (prior knowledge) endpoint for gRPC, host:port.</summary>
+    /// <summary>Cleartext HTTP/2 (prior knowledge) agent endpoint for gRPC, host:port; empty turns it off.</summary>
     public string Grpc { get; set; } = "127.0.0.1:50051";
 
     /// <summary>HTTP/1.1 endpoint for JWKS, health and metrics; h2c and HTTP/1.1 cannot share a cleartext port.</summary>
     public string Http { get; set; } = "127.0.0.1:8080";
+
+    /// <summary>Optional TLS agent endpoint for gRPC with server authentication only (bearer JWT-SVID / OIDC agents).</summary>
+    public string? Tls { get; set; }
+
+    /// <summary>The TLS listener's certificate and key (PEM), re-read when the files change.</summary>
+    public string? TlsCertificatePath { get; set; }
+
+    public string? TlsKeyPath { get; set; }
 
     /// <summary>Optional TLS endpoint for gRPC that requires a client certificate (X.509-SVID agents).</summary>
     public string? Mtls { get; set; }
@@ -79,8 +87,94 @@ public sealed class ListenSettings
 
     public string? MtlsKeyPath { get; set; }
 
+    /// <summary>The admin API's own listener (BrokerAdmin only; never served on agent listeners).</summary>
+    public string Admin { get; set; } = "127.0.0.1:50052";
+
+    /// <summary>When set (with <see cref="AdminKeyPath"/>), the admin listener speaks TLS with this certificate.</summary>
+    public string? AdminCertificatePath { get; set; }
+
+    public string? AdminKeyPath { get; set; }
+
+    /// <summary>When set, the (TLS) admin listener requires a client certificate issued by one of these CA certificates (PEM).</summary>
+    public string? AdminClientCaPath { get; set; }
+
+    /// <summary>
+    /// Production only: cleartext listeners on non-loopback addresses are allowed because a mesh sidecar
+    /// terminates TLS in front of the broker. Without it, the production profile refuses to start with one.
+    /// </summary>
+    public bool TlsTerminatedBySidecar { get; set; }
+
+    /// <summary>gRPC server reflection; unset means on in the embedded profile and off in production.</summary>
+    public bool? Reflection { get; set; }
+
     /// <summary>Largest gRPC message accepted, in bytes.</summary>
     public int MaxReceiveMessageSize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Largest gRPC message sent, in bytes.</summary>
+    public int MaxSendMessageSize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Kestrel: all request headers together, in bytes (HTTP/1.1 and HTTP/2).</summary>
+    public int MaxRequestHeadersTotalSize { get; set; } = 32 * 1024;
+
+    /// <summary>Kestrel: one HTTP/2 header field (name + value, HPACK-decoded), in bytes.</summary>
+    public int MaxRequestHeaderFieldSize { get; set; } = 16 * 1024;
+
+    /// <summary>Kestrel: most request headers per request.</summary>
+    public int MaxRequestHeaderCount { get; set; } = 100;
+
+    /// <summary>Kestrel: time a client gets to send all request headers.</summary>
+    public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Kestrel: concurrent HTTP/2 streams (calls) per connection.</summary>
+    public int MaxStreamsPerConnection { get; set; } = 100;
+
+    /// <summary>Kestrel: open connections across all listeners.</summary>
+    public long MaxConcurrentConnections { get; set; } = 10_000;
+
+    public bool ReflectionEnabled(bool embedded) => Reflection ?? embedded;
+
+    public IEnumerable<string> ValidateLimits()
+    {
+        if (MaxReceiveMessageSize is < 1024 or > 64 * 1024 * 1024)
+        {
+            yield return "JitBroker:Listen:MaxReceiveMessageSize must be between 1 KiB and 64 MiB.";
+        }
+
+        if (MaxSendMessageSize is < 1024 or > 64 * 1024 * 1024)
+        {
+            yield return "JitBroker:Listen:MaxSendMessageSize must be between 1 KiB and 64 MiB.";
+        }
+
+        if (MaxRequestHeadersTotalSize is < 4096 or > 1024 * 1024)
+        {
+            yield return "JitBroker:Listen:MaxRequestHeadersTotalSize must be between 4 KiB and 1 MiB.";
+        }
+
+        if (MaxRequestHeaderFieldSize is < 4096 or > 1024 * 1024 || MaxRequestHeaderFieldSize > MaxRequestHeadersTotalSize)
+        {
+            yield return "JitBroker:Listen:MaxRequestHeaderFieldSize must be between 4 KiB and 1 MiB and not above MaxRequestHeadersTotalSize.";
+        }
+
+        if (MaxRequestHeaderCount is < 16 or > 1000)
+        {
+            yield return "JitBroker:Listen:MaxRequestHeaderCount must be between 16 and 1000.";
+        }
+
+        if (RequestHeadersTimeout < TimeSpan.FromMilliseconds(100) || RequestHeadersTimeout > TimeSpan.FromMinutes(5))
+        {
+            yield return "JitBroker:Listen:RequestHeadersTimeout must be between 100 ms and 5 minutes.";
+        }
+
+        if (MaxStreamsPerConnection is < 1 or > 10_000)
+        {
+            yield return "JitBroker:Listen:MaxStreamsPerConnection must be between 1 and 10000.";
+        }
+
+        if (MaxConcurrentConnections is < 1 or > 1_000_000)
+        {
+            yield return "JitBroker:Listen:MaxConcurrentConnections must be between 1 and 1000000.";
+        }
+    }
 }
 
 public sealed class SigningKeySettings
@@ -99,7 +193,7 @@ public sealed class LeaseStoreSettings
     public string Store { get; set; } = Memory;
 }
 
-/// <summary>Metrics export besides <c>/metrics</c>: OTLP push when an endpoint is configured.</summary>
+/// <summary>Telemetry export besides <c>/metrics</c>: OTLP push of metrics and traces when an endpoint is configured.</summary>
 public sealed class TelemetrySettings
 {
     /// <summary>
@@ -113,11 +207,38 @@ public sealed class TelemetrySettings
 
     public TimeSpan OtlpExportInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// OTLP endpoint for traces. Unset: derived from <see cref="OtlpEndpoint"/> (<c>…/v1/metrics</c> becomes
+    /// <c>…/v1/traces</c> for HttpProtobuf; the same collector address for Grpc). No OTLP endpoint at all: no traces leave.
+    /// </summary>
+    public Uri? OtlpTracesEndpoint { get; set; }
+
+    public Uri? TracesEndpoint()
+    {
+        if (OtlpTracesEndpoint is not null || OtlpEndpoint is null)
+        {
+            return OtlpTracesEndpoint;
+        }
+
+        if (OtlpProtocol == "Grpc")
+        {
+            return OtlpEndpoint;
+        }
+
+        var text = OtlpEndpoint.AbsoluteUri;
+        return text.EndsWith("/v1/metrics", StringComparison.Ordinal) ? new Uri(text[..^"/v1/metrics".Length] + "/v1/traces") : null;
+    }
+
     public IEnumerable<string> Validate()
     {
         if (OtlpEndpoint is { } endpoint && (!endpoint.IsAbsoluteUri || endpoint.Scheme is not ("http" or "https")))
         {
             yield return "JitBroker:Telemetry:OtlpEndpoint must be an absolute http(s) URL.";
+        }
+
+        if (OtlpTracesEndpoint is { } traces && (!traces.IsAbsoluteUri || traces.Scheme is not ("http" or "https")))
+        {
+            yield return "JitBroker:Telemetry:OtlpTracesEndpoint must be an absolute http(s) URL.";
         }
 
         if (OtlpProtocol is not ("HttpProtobuf" or "Grpc"))

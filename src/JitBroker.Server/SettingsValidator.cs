@@ -22,32 +22,7 @@ public static class SettingsValidator
             errors.Add("JitBroker:DataDirectory must be set.");
         }
 
-        CheckEndpoint(s.Listen.Grpc, "JitBroker:Listen:Grpc", errors);
-        CheckEndpoint(s.Listen.Http, "JitBroker:Listen:Http", errors);
-        if (string.Equals(s.Listen.Grpc, s.Listen.Http, StringComparison.OrdinalIgnoreCase) && !s.Listen.Grpc.EndsWith(":0", StringComparison.Ordinal))
-        {
-            errors.Add("JitBroker:Listen:Grpc and JitBroker:Listen:Http must differ: cleartext HTTP/2 and HTTP/1.1 cannot share a port.");
-        }
-
-        if (s.Listen.MaxReceiveMessageSize is < 1024 or > 64 * 1024 * 1024)
-        {
-            errors.Add("JitBroker:Listen:MaxReceiveMessageSize must be between 1 KiB and 64 MiB.");
-        }
-
-        if (s.Listen.Mtls is { } mtls)
-        {
-            CheckEndpoint(mtls, "JitBroker:Listen:Mtls", errors);
-            if (!File.Exists(s.Listen.MtlsCertificatePath) || !File.Exists(s.Listen.MtlsKeyPath))
-            {
-                errors.Add("JitBroker:Listen:Mtls needs MtlsCertificatePath and MtlsKeyPath naming existing PEM files.");
-            }
-
-            if (!s.Attestation.X509Svid.IsConfigured())
-            {
-                errors.Add("JitBroker:Listen:Mtls is set but no X.509 trust bundle is configured (JitBroker:Attestation:X509Svid:TrustBundles).");
-            }
-        }
-
+        ValidateListeners(s, errors);
         errors.AddRange(s.Broker.Validate());
         errors.AddRange(s.Issuer.Validate());
         errors.AddRange(s.Revocation.Validate());
@@ -92,6 +67,99 @@ public static class SettingsValidator
         }
 
         return errors;
+    }
+
+    private static void ValidateListeners(JitBrokerSettings s, List<string> errors)
+    {
+        var l = s.Listen;
+        if (l.Grpc.Length > 0)
+        {
+            CheckEndpoint(l.Grpc, "JitBroker:Listen:Grpc", errors);
+        }
+
+        CheckEndpoint(l.Http, "JitBroker:Listen:Http", errors);
+        CheckEndpoint(l.Admin, "JitBroker:Listen:Admin", errors);
+        var named = new[] { ("Grpc", l.Grpc), ("Http", l.Http), ("Tls", l.Tls ?? ""), ("Mtls", l.Mtls ?? ""), ("Admin", l.Admin) }
+            .Where(e => e.Item2.Length > 0 && !e.Item2.EndsWith(":0", StringComparison.Ordinal))
+            .GroupBy(e => e.Item2, StringComparer.OrdinalIgnoreCase)
+            .Where(g => g.Count() > 1);
+        foreach (var clash in named)
+        {
+            errors.Add($"JitBroker:Listen: {string.Join(", ", clash.Select(e => e.Item1))} share the address '{clash.Key}'; every listener needs its own port.");
+        }
+
+        errors.AddRange(l.ValidateLimits());
+        if (l.Tls is { } tls)
+        {
+            CheckEndpoint(tls, "JitBroker:Listen:Tls", errors);
+            if (!File.Exists(l.TlsCertificatePath) || !File.Exists(l.TlsKeyPath))
+            {
+                errors.Add("JitBroker:Listen:Tls needs TlsCertificatePath and TlsKeyPath naming existing PEM files.");
+            }
+        }
+
+        if (l.Mtls is { } mtls)
+        {
+            CheckEndpoint(mtls, "JitBroker:Listen:Mtls", errors);
+            if (!File.Exists(l.MtlsCertificatePath) || !File.Exists(l.MtlsKeyPath))
+            {
+                errors.Add("JitBroker:Listen:Mtls needs MtlsCertificatePath and MtlsKeyPath naming existing PEM files.");
+            }
+
+            if (!s.Attestation.X509Svid.IsConfigured())
+            {
+                errors.Add("JitBroker:Listen:Mtls is set but no X.509 trust bundle is configured (JitBroker:Attestation:X509Svid:TrustBundles).");
+            }
+        }
+
+        if ((l.AdminCertificatePath is null) != (l.AdminKeyPath is null)
+            || (l.AdminCertificatePath is not null && (!File.Exists(l.AdminCertificatePath) || !File.Exists(l.AdminKeyPath))))
+        {
+            errors.Add("JitBroker:Listen:AdminCertificatePath and AdminKeyPath must both name existing PEM files (or both be unset).");
+        }
+
+        if (l.AdminClientCaPath is not null && (l.AdminCertificatePath is null || !File.Exists(l.AdminClientCaPath)))
+        {
+            errors.Add("JitBroker:Listen:AdminClientCaPath needs the admin listener on TLS (AdminCertificatePath) and must name an existing PEM file.");
+        }
+
+        if (!s.IsEmbedded && !l.TlsTerminatedBySidecar)
+        {
+            foreach (var (name, address) in CleartextListeners(l))
+            {
+                if (TryParse(address) is { } endpoint && !IPAddress.IsLoopback(endpoint.Address))
+                {
+                    errors.Add($"JitBroker:Listen:{name} ({address}) is cleartext on a non-loopback address: a production broker serves agents and admins over TLS. " +
+                        "Bind it to loopback, use Listen:Tls / Listen:AdminCertificatePath, or set Listen:TlsTerminatedBySidecar=true when a mesh sidecar terminates TLS.");
+                }
+            }
+        }
+    }
+
+    /// <summary>The gRPC listeners that carry identity tokens in cleartext (the HTTP listener carries only public data).</summary>
+    public static IEnumerable<(string Name, string Address)> CleartextListeners(ListenSettings l)
+    {
+        if (l.Grpc.Length > 0)
+        {
+            yield return ("Grpc", l.Grpc);
+        }
+
+        if (l.AdminCertificatePath is null)
+        {
+            yield return ("Admin", l.Admin);
+        }
+    }
+
+    private static IPEndPoint? TryParse(string value)
+    {
+        try
+        {
+            return ParseEndpoint(value);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Parses "host:port" into an endpoint; hosts are IP literals or "localhost".</summary>

@@ -1,5 +1,5 @@
+using Grpc.Core;
 using JitBroker.Core;
-using JitBroker.Wire;
 
 namespace JitBroker.Server;
 
@@ -8,23 +8,10 @@ public static class WireErrors
 {
     public const string ReasonTrailer = "jitbroker-reason";
 
-    public static async Task<T> Map<T>(Func<Task<T>> call)
-    {
-        try
-        {
-            return await call();
-        }
-        catch (BrokerException ex)
-        {
-            throw ToRpc(ex);
-        }
-    }
-
     public static RpcException ToRpc(BrokerException ex)
     {
-        var trailers = new Metadata();
-        trailers.Add(ReasonTrailer, ex.Reason);
-        return new RpcException(ToStatus(ex.Failure), $"{ex.Reason}: {ex.Message}", trailers);
+        var trailers = new Metadata { { ReasonTrailer, ex.Reason } };
+        return new RpcException(new Status(ToStatus(ex.Failure), $"{ex.Reason}: {ex.Message}"), trailers);
     }
 
     public static StatusCode ToStatus(BrokerFailure failure) => failure switch

@@ -3,7 +3,7 @@ using JitBroker.Cli;
 using JitBroker.Core;
 using JitBroker.Ha.Tests.Harness;
 using JitBroker.Redis.Tests.Harness;
-using JitBroker.Wire;
+using Grpc.Core;
 using NUnit.Framework;
 
 namespace JitBroker.Ha.Tests;

@@ -14,16 +14,20 @@ internal sealed class BrokerProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StreamWriter _log;
 
-    private BrokerProcess(Process process, StreamWriter log, Uri grpc, Uri http, TimeSpan startup)
+    private BrokerProcess(Process process, StreamWriter log, Uri grpc, Uri http, Uri admin, TimeSpan startup)
     {
         _process = process;
         _log = log;
         GrpcUri = grpc;
+        AdminUri = admin;
         HttpUri = http;
         StartupTime = startup;
     }
 
     public Uri GrpcUri { get; }
+
+    /// <summary>The admin API's own listener.</summary>
+    public Uri AdminUri { get; }
 
     public Uri HttpUri { get; }
 
@@ -50,6 +54,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
     {
         var grpcPort = FreePort();
         var httpPort = FreePort();
+        var adminPort = FreePort();
         var info = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = Path.GetDirectoryName(Path.GetFullPath(options.BrokerDll))!,
@@ -70,6 +75,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
             ["JitBroker:DataDirectory"] = dataDirectory,
             ["JitBroker:Listen:Grpc"] = $"127.0.0.1:{grpcPort}",
             ["JitBroker:Listen:Http"] = $"127.0.0.1:{httpPort}",
+            ["JitBroker:Listen:Admin"] = $"127.0.0.1:{adminPort}",
             ["JitBroker:Leases:Store"] = "redis",
             ["JitBroker:Redis:Endpoint"] = options.Redis,
             ["Logging:LogLevel:Default"] = "Warning",
@@ -127,7 +133,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
             await Task.Delay(10).ConfigureAwait(false);
         }
 
-        return new BrokerProcess(process, log, new Uri($"http://127.0.0.1:{grpcPort}"), http, watch.Elapsed);
+        return new BrokerProcess(process, log, new Uri($"http://127.0.0.1:{grpcPort}"), http, new Uri($"http://127.0.0.1:{adminPort}"), watch.Elapsed);
     }
 
     /// <summary>SIGTERM (graceful host shutdown), then SIGKILL if it has not exited within 15 s.</summary>

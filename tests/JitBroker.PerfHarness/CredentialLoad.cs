@@ -4,7 +4,8 @@ using Google.Protobuf.WellKnownTypes;
 using JitBroker.Attestation;
 using JitBroker.Protocol.V1;
 using JitBroker.Redis;
-using JitBroker.Wire;
+using Grpc.Core;
+using Grpc.Net.Client;
 
 namespace JitBroker.PerfHarness;
 
@@ -17,19 +18,21 @@ internal sealed record LevelResult(
     public Dictionary<string, double> RedisCommandsPerRequest { get; init; } = [];
 }
 
-/// <summary>The agent side: our own gRPC client (src/JitBroker.Wire) with a JWT-SVID in the authorization metadata.</summary>
+/// <summary>The agent side: the generated Grpc.Net.Client client with a JWT-SVID in the authorization metadata.</summary>
 internal sealed class AgentClient(Uri broker) : IDisposable
 {
-    private const string Service = "jitbroker.v1.CredentialBroker";
-    private readonly GrpcClient _grpc = new(broker);
+    private readonly GrpcChannel _channel = GrpcChannel.ForAddress(broker, new GrpcChannelOptions
+    {
+        HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan },
+    });
 
     public Task<RequestCredentialResponse> RequestAsync(string svid, string taskId) =>
-        _grpc.CallUnaryAsync(Service, "RequestCredential", NewRequest(taskId), RequestCredentialResponse.Parser, Options(svid));
+        new CredentialBroker.CredentialBrokerClient(_channel).RequestCredentialAsync(NewRequest(taskId), Options(svid)).ResponseAsync;
 
     public Task<EndTaskResponse> EndTaskAsync(string svid, string taskId) =>
-        _grpc.CallUnaryAsync(Service, "EndTask", new EndTaskRequest { TaskId = taskId }, EndTaskResponse.Parser, Options(svid));
+        new CredentialBroker.CredentialBrokerClient(_channel).EndTaskAsync(new EndTaskRequest { TaskId = taskId }, Options(svid)).ResponseAsync;
 
-    public void Dispose() => _grpc.Dispose();
+    public void Dispose() => _channel.Dispose();
 
     private static RequestCredentialRequest NewRequest(string taskId)
     {
@@ -46,7 +49,7 @@ internal sealed class AgentClient(Uri broker) : IDisposable
     {
         var headers = new Metadata();
         headers.Add("authorization", "Bearer " + svid);
-        return new CallOptions(headers, TimeProvider.System.GetUtcNow() + TimeSpan.FromSeconds(30));
+        return new CallOptions(headers, TimeProvider.System.GetUtcNow().UtcDateTime + TimeSpan.FromSeconds(30));
     }
 }
 
@@ -88,7 +91,7 @@ internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev, IRe
                     catch (RpcException ex)
                     {
                         Interlocked.Increment(ref errors);
-                        Interlocked.CompareExchange(ref firstError, $"{ex.StatusCode}: {ex.Detail}", null);
+                        Interlocked.CompareExchange(ref firstError, $"{ex.StatusCode}: {ex.Status.Detail}", null);
                     }
                 }
             }

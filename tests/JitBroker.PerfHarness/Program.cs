@@ -113,6 +113,15 @@ if (options.Phases.Contains("revocation"))
     }
 }
 
+if (options.Phases.Contains("killswitch"))
+{
+    Console.WriteLine("\n## Kill switch: block an agent holding 10,000 JWT leases (100 of them real credentials, sampled by introspection)");
+    var k = await KillSwitchBench.RunAsync(options, redis, dataDirectory, dev, 10_000, 100);
+    results.KillSwitch = k;
+    Console.WriteLine($"  block call {k.BlockCallMs:0} ms; all {k.InactiveSamples}/{k.Sampled} sampled credentials inactive (p100) {k.AllSampledInactiveMs:0} ms; " +
+        $"all {k.Revoked:N0} revoked in Redis {k.AllRevokedMs:0} ms; all lease.revoked in the audit file {k.AuditedMs:0} ms; failing {k.Failing}");
+}
+
 if (options.Phases.Contains("startup"))
 {
     Console.WriteLine("\n## Start-up time and broker RSS vs active leases");

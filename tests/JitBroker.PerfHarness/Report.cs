@@ -100,6 +100,14 @@ internal static class Report
             }
         }
 
+        if (r.KillSwitch is { } k)
+        {
+            md.AppendLine().AppendLine(Inv($"## Kill switch: an agent holding {k.Leases:N0} JWT leases is blocked ({k.Sampled} real credentials sampled by introspection)")).AppendLine();
+            md.AppendLine("| block call ms | all sampled inactive (p100) ms | all revoked in Redis ms | all lease.revoked in the audit file ms | revoked | failing |");
+            md.AppendLine("|---:|---:|---:|---:|---:|---:|");
+            md.AppendLine(Inv($"| {k.BlockCallMs:0} | {k.AllSampledInactiveMs:0} | {k.AllRevokedMs:0} | {k.AuditedMs:0} | {k.Revoked} | {k.Failing} |"));
+        }
+
         if (r.Startup.Count > 0)
         {
             md.AppendLine().AppendLine("## Start-up time and broker memory vs active leases").AppendLine();

@@ -49,6 +49,8 @@ internal sealed class HarnessResults
 
     public List<StartupPoint> Startup { get; set; } = [];
 
+    public KillSwitchResult? KillSwitch { get; set; }
+
     /// <summary>Best measured broker throughput ÷ floor, per audit policy.</summary>
     public Dictionary<string, double> RatioToFloor => Floor is null
         ? []

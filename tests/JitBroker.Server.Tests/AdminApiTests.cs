@@ -1,6 +1,6 @@
 using JitBroker.Cli;
 using JitBroker.Protocol.V1;
-using JitBroker.Wire;
+using Grpc.Core;
 using NUnit.Framework;
 
 namespace JitBroker.Server.Tests;

@@ -1,6 +1,6 @@
 using JitBroker.Cli;
 using JitBroker.Protocol.V1;
-using JitBroker.Wire;
+using Grpc.Core;
 using NUnit.Framework;
 
 namespace JitBroker.Server.Tests;
@@ -38,7 +38,7 @@ public sealed class AdminAuthorizationTests
     {
         var agent = E2E.Agent("sneaky");
         var held = await E2E.IssueAsync(_broker, _client, agent, "sneak-1");
-        using var admin = new AdminClient(_broker.GrpcUri, _broker.Svid(agent), TimeSpan.FromSeconds(10));
+        using var admin = new AdminClient(_broker.AdminUri, _broker.Svid(agent), TimeSpan.FromSeconds(10));
         var calls = new (string Method, Func<Task> Call)[]
         {
             ("ListLeases", () => admin.ListLeasesAsync(new ListLeasesRequest())),
@@ -105,7 +105,7 @@ public sealed class AdminAuthorizationTests
     public void An_admin_svid_for_another_audience_is_unauthenticated_not_an_admin()
     {
         var wrongAudience = _broker.Dev.MintSvid(E2E.Alice, "someone-else", TimeSpan.FromMinutes(5));
-        using var admin = new AdminClient(_broker.GrpcUri, wrongAudience, TimeSpan.FromSeconds(10));
+        using var admin = new AdminClient(_broker.AdminUri, wrongAudience, TimeSpan.FromSeconds(10));
         var ex = Assert.ThrowsAsync<RpcException>(() => admin.ListLeasesAsync(new ListLeasesRequest()));
         Assert.That(ex!.StatusCode, Is.EqualTo(StatusCode.Unauthenticated));
     }
@@ -113,9 +113,8 @@ public sealed class AdminAuthorizationTests
     [Test]
     public void Admin_requests_without_authorization_are_unauthenticated()
     {
-        using var grpc = new GrpcClient(_broker.GrpcUri);
-        var ex = Assert.ThrowsAsync<RpcException>(() => grpc.CallUnaryAsync("jitbroker.v1.BrokerAdmin", "ListBlocks",
-            new ListBlocksRequest(), ListBlocksResponse.Parser, new CallOptions()));
+        using var channel = GrpcChannels.For(_broker.AdminUri);
+        var ex = Assert.ThrowsAsync<RpcException>(async () => await new BrokerAdmin.BrokerAdminClient(channel).ListBlocksAsync(new ListBlocksRequest()));
         Assert.That(ex!.StatusCode, Is.EqualTo(StatusCode.Unauthenticated));
     }
 }

@@ -1,6 +1,6 @@
 using JitBroker.Cli;
 using JitBroker.Protocol.V1;
-using JitBroker.Wire;
+using Grpc.Core;
 using NUnit.Framework;
 
 namespace JitBroker.Server.Tests;
@@ -113,7 +113,7 @@ public sealed class ApprovalE2ETests
     {
         var (svid, id) = await PendingAsync(E2E.SelfApprover, "apr-self");
 
-        using var self = new AdminClient(_broker.GrpcUri, _broker.Svid(E2E.SelfApprover), TimeSpan.FromSeconds(10));
+        using var self = new AdminClient(_broker.AdminUri, _broker.Svid(E2E.SelfApprover), TimeSpan.FromSeconds(10));
         var ex = Assert.ThrowsAsync<RpcException>(() => self.DecideApprovalAsync(id, approve: true, "trust me"));
         Assert.That((ex!.StatusCode, E2E.Reason(ex)), Is.EqualTo((StatusCode.PermissionDenied, "approval.self_approval")));
         var cli = await Jitctl.RunAsync(_broker.GrpcUri, _broker.Svid(E2E.SelfApprover), "approvals", "approve", id);
@@ -143,7 +143,7 @@ public sealed class ApprovalE2ETests
 
         var ex = Assert.ThrowsAsync<RpcException>(() => _client.RequestCredentialAsync(svid, E2E.Refund("apr-deny", approvalId: id)));
         Assert.That((ex!.StatusCode, E2E.Reason(ex)), Is.EqualTo((StatusCode.PermissionDenied, "approval.denied")));
-        Assert.That(ex.Detail, Does.Contain("order already refunded"));
+        Assert.That(ex.Status.Detail, Does.Contain("order already refunded"));
     }
 
     [Test]

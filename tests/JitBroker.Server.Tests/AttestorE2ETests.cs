@@ -6,7 +6,7 @@ using System.Text.Json;
 using JitBroker.Cli;
 using JitBroker.Protocol.V1;
 using JitBroker.Testing;
-using JitBroker.Wire;
+using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
 
@@ -132,10 +132,9 @@ public sealed class AttestorE2ETests
         var now = TimeProvider.System.GetUtcNow();
         using var leaf = X509SvidFactory.CreateLeaf(_ca, BrokerServerFixture.SupportBot, now.AddMinutes(-5), now.AddMinutes(30));
         using var handler = Handler(leaf);
-        using var grpc = new GrpcClient(_mtls, new GrpcClientOptions { Handler = handler });
+        using var grpc = new BrokerClient(_mtls, handler);
 
-        var issued = await grpc.CallUnaryAsync("jitbroker.v1.CredentialBroker", "RequestCredential", E2E.Tickets("x509-1"),
-            RequestCredentialResponse.Parser, new CallOptions(new Metadata(), now.AddSeconds(30)));
+        var issued = await grpc.Generated.RequestCredentialAsync(E2E.Tickets("x509-1"), BrokerClient.Options(null, TimeSpan.FromSeconds(30)));
 
         Assert.That(issued.LeaseId, Does.StartWith("lease_"));
         var claims = Payload(issued.Credential.Token);
@@ -143,8 +142,7 @@ public sealed class AttestorE2ETests
         var expected = Base64Url.EncodeToString(SHA256.HashData(leaf.RawData));
         Assert.That(claims.GetProperty("cnf").GetProperty("x5t#S256").GetString(), Is.EqualTo(expected), "the credential is bound to the client certificate");
 
-        var ended = await grpc.CallUnaryAsync("jitbroker.v1.CredentialBroker", "EndTask", new EndTaskRequest { TaskId = "x509-1" },
-            EndTaskResponse.Parser, new CallOptions(new Metadata(), now.AddSeconds(30)));
+        var ended = await grpc.Generated.EndTaskAsync(new EndTaskRequest { TaskId = "x509-1" }, BrokerClient.Options(null, TimeSpan.FromSeconds(30)));
         Assert.That(ended.Leases.Single().LeaseId, Is.EqualTo(issued.LeaseId));
     }
 
@@ -155,10 +153,10 @@ public sealed class AttestorE2ETests
         using var rogueCa = X509SvidFactory.CreateCa("dev.jitbroker.local", now.AddHours(-1), now.AddHours(1));
         using var leaf = X509SvidFactory.CreateLeaf(rogueCa, BrokerServerFixture.SupportBot, now.AddMinutes(-5), now.AddMinutes(30));
         using var handler = Handler(leaf);
-        using var grpc = new GrpcClient(_mtls, new GrpcClientOptions { Handler = handler });
+        using var grpc = new BrokerClient(_mtls, handler);
 
-        var ex = Assert.ThrowsAsync<RpcException>(() => grpc.CallUnaryAsync("jitbroker.v1.CredentialBroker", "RequestCredential",
-            E2E.Tickets("x509-rogue"), RequestCredentialResponse.Parser, new CallOptions(new Metadata(), now.AddSeconds(30))));
+        var ex = Assert.ThrowsAsync<RpcException>(async () => await grpc.Generated.RequestCredentialAsync(E2E.Tickets("x509-rogue"),
+            BrokerClient.Options(null, TimeSpan.FromSeconds(30))));
         Assert.That(ex!.StatusCode, Is.EqualTo(StatusCode.Unauthenticated));
         Assert.That(E2E.Reason(ex), Is.Not.Null.And.Not.Empty);
     }

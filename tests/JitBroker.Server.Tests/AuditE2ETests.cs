@@ -4,7 +4,7 @@ using JitBroker.Audit;
 using JitBroker.Cli;
 using JitBroker.Core;
 using JitBroker.Protocol.V1;
-using JitBroker.Wire;
+using Grpc.Core;
 using NUnit.Framework;
 
 namespace JitBroker.Server.Tests;

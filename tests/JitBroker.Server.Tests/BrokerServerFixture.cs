@@ -25,6 +25,8 @@ public sealed class BrokerServerFixture : IAsyncDisposable
         var endpoints = app.Services.GetRequiredService<BoundEndpoints>();
         GrpcUri = endpoints.GrpcUri;
         HttpUri = endpoints.HttpUri;
+        AdminUri = endpoints.AdminUri;
+        AdminByAgentUri[GrpcUri.ToString()] = AdminUri;
         Dev = DevTrustDomain.LoadOrCreate(Path.Combine(dataDirectory, "dev-trust-domain"), TimeProvider.System);
     }
 
@@ -33,6 +35,14 @@ public sealed class BrokerServerFixture : IAsyncDisposable
     public Uri GrpcUri { get; }
 
     public Uri HttpUri { get; }
+
+    /// <summary>The admin API's own listener (BrokerAdmin is not served on <see cref="GrpcUri"/>).</summary>
+    public Uri AdminUri { get; }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Uri> AdminByAgentUri = new();
+
+    /// <summary>The admin listener of the running test broker whose agent listener is <paramref name="grpc"/> (itself when unknown).</summary>
+    public static Uri AdminFor(Uri grpc) => AdminByAgentUri.TryGetValue(grpc.ToString(), out var admin) ? admin : grpc;
 
     public DevTrustDomain Dev { get; }
 
@@ -47,6 +57,7 @@ public sealed class BrokerServerFixture : IAsyncDisposable
             ["JitBroker:DataDirectory"] = dataDirectory,
             ["JitBroker:Listen:Grpc"] = "127.0.0.1:0",
             ["JitBroker:Listen:Http"] = "127.0.0.1:0",
+            ["JitBroker:Listen:Admin"] = "127.0.0.1:0",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())

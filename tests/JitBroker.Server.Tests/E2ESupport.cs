@@ -3,7 +3,7 @@ using System.Text.Json;
 using Google.Protobuf.WellKnownTypes;
 using JitBroker.Cli;
 using JitBroker.Protocol.V1;
-using JitBroker.Wire;
+using Grpc.Core;
 using NUnit.Framework;
 
 namespace JitBroker.Server.Tests;
@@ -29,6 +29,7 @@ internal static class Jitctl
         }
 
         start.Environment["JITCTL_BROKER"] = broker.ToString();
+        start.Environment["JITCTL_ADMIN_ENDPOINT"] = BrokerServerFixture.AdminFor(broker).ToString();
         start.Environment.Remove("JITCTL_IDENTITY");
         start.Environment.Remove("JITCTL_IDENTITY_FILE");
         start.Environment.Remove("JITCTL_CONFIG");
@@ -156,7 +157,7 @@ internal static class E2E
         broker.Dev.MintSvid(id, "jitbroker", TimeSpan.FromMinutes(30));
 
     public static AdminClient Admin(BrokerServerFixture broker, string id = Alice) =>
-        new(broker.GrpcUri, AdminSvid(broker, id), TimeSpan.FromSeconds(30));
+        new(broker.AdminUri, AdminSvid(broker, id), TimeSpan.FromSeconds(30));
 
     public static RequestCredentialRequest Tickets(string task, string tool = "zendesk", string resource = "tickets/1", int ttlSeconds = 120) =>
         BrokerClient.NewRequest(task, "tickets.read", BrokerServerFixture.TicketsAudience, [tool], [resource], "e2e", TimeSpan.FromSeconds(ttlSeconds));
@@ -183,18 +184,15 @@ internal static class E2E
         return all;
     }
 
-    /// <summary>RenewCredential over gRPC (the typed client has no method for it yet).</summary>
+    /// <summary>RenewCredential over gRPC.</summary>
     public static async Task<RenewCredentialResponse> RenewAsync(BrokerServerFixture broker, string identity, string leaseId, TimeSpan? ttl = null)
     {
-        using var grpc = new GrpcClient(broker.GrpcUri);
-        var headers = new Metadata();
-        headers.Add("authorization", "Bearer " + identity);
+        using var client = broker.Client();
         var request = new RenewCredentialRequest { LeaseId = leaseId, RequestedTtl = ttl is null ? null : Duration.FromTimeSpan(ttl.Value) };
-        return await grpc.CallUnaryAsync("jitbroker.v1.CredentialBroker", "RenewCredential", request, RenewCredentialResponse.Parser,
-            new CallOptions(headers, TimeProvider.System.GetUtcNow().AddSeconds(30)));
+        return await client.RenewAsync(identity, request, TimeSpan.FromSeconds(30));
     }
 
-    public static string? Reason(RpcException e) => e.Trailers.Get("jitbroker-reason");
+    public static string? Reason(RpcException e) => e.Trailers.GetValue("jitbroker-reason");
 
     /// <summary>The leases of a <c>jitctl leases --json</c> answer (an empty page prints no <c>leases</c> member).</summary>
     public static List<JsonElement> LeasesIn(CliResult result) =>

@@ -1,6 +1,6 @@
 using JitBroker.Cli;
 using JitBroker.Protocol.V1;
-using JitBroker.Wire;
+using Grpc.Core;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using NUnit.Framework;
@@ -113,8 +113,8 @@ public sealed class EndToEndTests
         var ex = Assert.ThrowsAsync<RpcException>(() => _client.RequestCredentialAsync(_broker.Svid(), request));
 
         Assert.That(ex!.StatusCode, Is.EqualTo(StatusCode.PermissionDenied));
-        Assert.That(ex.Detail, Does.Contain("human"));
-        Assert.That(ex.Trailers.Get("jitbroker-reason"), Is.EqualTo("policy.denied"));
+        Assert.That(ex.Status.Detail, Does.Contain("human"));
+        Assert.That(ex.Trailers.GetValue("jitbroker-reason"), Is.EqualTo("policy.denied"));
     }
 
     [TestCase(null, "identity.missing")]
@@ -122,19 +122,18 @@ public sealed class EndToEndTests
     [TestCase("Bearer not-a-jwt", null)]
     public void Bad_identities_are_unauthenticated_with_a_reason(string? authorization, string? reason)
     {
-        using var grpc = new GrpcClient(_broker.GrpcUri);
+        using var client = _broker.Client();
         var headers = new Metadata();
         if (authorization is not null)
         {
             headers.Add("authorization", authorization);
         }
 
-        var ex = Assert.ThrowsAsync<RpcException>(() => grpc.CallUnaryAsync("jitbroker.v1.CredentialBroker", "RequestCredential",
-            TicketRequest("e2e-unauth"), RequestCredentialResponse.Parser, new CallOptions(headers)));
+        var ex = Assert.ThrowsAsync<RpcException>(async () => await client.Generated.RequestCredentialAsync(TicketRequest("e2e-unauth"), headers));
 
         Assert.That(ex!.StatusCode, Is.EqualTo(StatusCode.Unauthenticated));
-        Assert.That(ex.Trailers.Get("jitbroker-reason"), reason is null ? Is.Not.Null : Is.EqualTo(reason));
-        Assert.That(ex.Detail, Does.Not.Contain("at ").And.Not.Contain("Exception"), "no stack trace or exception text");
+        Assert.That(ex.Trailers.GetValue("jitbroker-reason"), reason is null ? Is.Not.Null : Is.EqualTo(reason));
+        Assert.That(ex.Status.Detail, Does.Not.Contain("at ").And.Not.Contain("Exception"), "no stack trace or exception text");
     }
 
     [Test]
@@ -156,9 +155,8 @@ public sealed class EndToEndTests
     [Test]
     public async Task Health_check_reports_serving()
     {
-        using var grpc = new GrpcClient(_broker.GrpcUri);
-        var health = await grpc.CallUnaryAsync("grpc.health.v1.Health", "Check", new Grpc.Health.V1.HealthCheckRequest(),
-            Grpc.Health.V1.HealthCheckResponse.Parser);
+        using var channel = GrpcChannels.For(_broker.GrpcUri);
+        var health = await new Grpc.Health.V1.Health.HealthClient(channel).CheckAsync(new Grpc.Health.V1.HealthCheckRequest());
         Assert.That(health.Status, Is.EqualTo(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving));
 
         using var http = new HttpClient();

@@ -26,6 +26,7 @@ public sealed class JitctlTests
         }
 
         start.Environment["JITCTL_BROKER"] = _broker.GrpcUri.ToString();
+        start.Environment["JITCTL_ADMIN_ENDPOINT"] = _broker.AdminUri.ToString();
         start.Environment["JITBROKER__DATADIRECTORY"] = _broker.DataDirectory;
         start.Environment.Remove("JITCTL_IDENTITY");
         if (identity is not null)

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using JitBroker.Cli;
 using JitBroker.Protocol.V1;
-using JitBroker.Wire;
+using Grpc.Core;
 using NUnit.Framework;
 
 namespace JitBroker.Server.Tests;

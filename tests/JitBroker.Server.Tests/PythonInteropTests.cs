@@ -5,43 +5,27 @@ using NUnit.Framework;
 namespace JitBroker.Server.Tests;
 
 /// <summary>
-/// Interop proof: Debian's python3-grpcio (gRPC C-core, an implementation independent of ours) drives
-/// the running broker. scripts/test.sh installs python3-grpcio and protoc; without them this test fails
-/// rather than skips, because the interop claim would otherwise go unproven.
+/// Interop proof: an independent gRPC implementation drives the running broker and reports what it saw; the
+/// same assertions hold for every peer. scripts/test.sh installs the peers (python3-grpcio + protoc from
+/// Debian; @grpc/grpc-js + @grpc/proto-loader from npm into tests/interop-node); without them these tests fail
+/// rather than skip, because the interop claim would otherwise go unproven.
 /// </summary>
-[NonParallelizable]
-public sealed class PythonInteropTests
+public abstract class InteropTests
 {
-    private static JsonElement _results;
+    private JsonElement _results;
+
+    protected abstract Task<string> RunPeerAsync(BrokerServerFixture broker, string protos, string[] identities);
 
     [OneTimeSetUp]
-    public static async Task RunInteropClient()
+    public async Task RunPeer()
     {
         await using var broker = await BrokerServerFixture.StartAsync();
-        var python = Environment.GetEnvironmentVariable("JITBROKER_TEST_PYTHON") ?? "/usr/bin/python3";
-        var stubs = Directory.CreateTempSubdirectory("jitbroker-pystubs-").FullName;
-        try
-        {
-            var protos = Path.Combine(TestContext.CurrentContext.TestDirectory, "protos");
-            // The health proto's path would make a python package "grpc" that shadows grpcio itself, so it is
-            // compiled from a copy under another directory name (the wire names come from its package line).
-            var healthRoot = Path.Combine(stubs, "src");
-            Directory.CreateDirectory(Path.Combine(healthRoot, "jb_health"));
-            File.Copy(Path.Combine(protos, "grpc/health/v1/health.proto"), Path.Combine(healthRoot, "jb_health", "health.proto"));
-            await Run("protoc", ["-I", protos, "--python_out", stubs, Path.Combine(protos, "jitbroker/v1/broker.proto")]);
-            await Run("protoc", ["-I", healthRoot, "--python_out", stubs, Path.Combine(healthRoot, "jb_health", "health.proto")]);
-            var script = Path.Combine(TestContext.CurrentContext.TestDirectory, "interop", "grpc_interop.py");
-            var json = await Run(python, [script, stubs, $"{broker.GrpcUri.Host}:{broker.GrpcUri.Port}",
-                string.Join(',', broker.Svid(), broker.Svid(), broker.Svid())]);
-            _results = JsonDocument.Parse(json).RootElement.Clone();
-        }
-        finally
-        {
-            Directory.Delete(stubs, recursive: true);
-        }
+        var protos = Path.Combine(TestContext.CurrentContext.TestDirectory, "protos");
+        var json = await RunPeerAsync(broker, protos, [broker.Svid(), broker.Svid(), broker.Svid()]);
+        _results = JsonDocument.Parse(json).RootElement.Clone();
     }
 
-    private static JsonElement R(string scenario) => _results.GetProperty(scenario);
+    protected JsonElement R(string scenario) => _results.GetProperty(scenario);
 
     [Test]
     public void Round_trip_issue_introspect_end_task()
@@ -53,7 +37,7 @@ public sealed class PythonInteropTests
             Assert.That(r.GetProperty("token_segments").GetInt32(), Is.EqualTo(3));
             Assert.That(r.GetProperty("tools")[0].GetString(), Is.EqualTo("zendesk"));
             Assert.That(r.GetProperty("active_before").GetBoolean(), Is.True);
-            Assert.That(r.GetProperty("task_before").GetString(), Is.EqualTo("py-task-1"));
+            Assert.That(r.GetProperty("task_before").GetString(), Does.EndWith("-task-1"));
             Assert.That(r.GetProperty("end_outcomes")[0].GetString(), Is.EqualTo("REVOKED"));
             Assert.That(r.GetProperty("end_lease_ids")[0].GetString(), Is.EqualTo(r.GetProperty("lease_id").GetString()));
             Assert.That(r.GetProperty("active_after").GetBoolean(), Is.False);
@@ -90,11 +74,27 @@ public sealed class PythonInteropTests
         Assert.That(R("deadline").GetProperty("code").GetString(), Is.EqualTo("DEADLINE_EXCEEDED"));
 
     [Test]
-    public void Server_stays_healthy() => Assert.That(R("health").GetString(), Is.EqualTo("SERVING"));
+    public void Health_check_and_watch_say_serving()
+    {
+        Assert.That(R("health").GetString(), Is.EqualTo("SERVING"));
+        Assert.That(R("watch").GetString(), Is.EqualTo("SERVING"));
+    }
 
-    private static async Task<string> Run(string file, string[] args)
+    [Test]
+    public void Reflection_lists_the_services() =>
+        Assert.That(R("reflection").EnumerateArray().Select(e => e.GetString()), Is.SupersetOf(new[]
+        {
+            "jitbroker.v1.CredentialBroker", "jitbroker.v1.BrokerAdmin", "grpc.health.v1.Health",
+        }));
+
+    protected static async Task<string> Run(string file, string[] args, string? workingDirectory = null)
     {
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (workingDirectory is not null)
+        {
+            start.WorkingDirectory = workingDirectory;
+        }
+
         foreach (var a in args)
         {
             start.ArgumentList.Add(a);
@@ -108,4 +108,59 @@ public sealed class PythonInteropTests
         Assert.That(process.ExitCode, Is.Zero, $"{file} failed: {await stderr}");
         return await stdout;
     }
+}
+
+/// <summary>Debian's python3-grpcio (gRPC C-core).</summary>
+[NonParallelizable]
+public sealed class PythonInteropTests : InteropTests
+{
+    protected override async Task<string> RunPeerAsync(BrokerServerFixture broker, string protos, string[] identities)
+    {
+        var python = Environment.GetEnvironmentVariable("JITBROKER_TEST_PYTHON") ?? "/usr/bin/python3";
+        var stubs = Directory.CreateTempSubdirectory("jitbroker-pystubs-").FullName;
+        try
+        {
+            // The health and reflection protos' paths would make a python package "grpc" that shadows grpcio itself,
+            // so they are compiled from copies under other directory names (the wire names come from the call paths).
+            var src = Path.Combine(stubs, "src");
+            Directory.CreateDirectory(Path.Combine(src, "jb_health"));
+            Directory.CreateDirectory(Path.Combine(src, "jb_reflection"));
+            File.Copy(Path.Combine(protos, "grpc/health/v1/health.proto"), Path.Combine(src, "jb_health", "health.proto"));
+            var interop = Path.Combine(TestContext.CurrentContext.TestDirectory, "interop");
+            File.Copy(Path.Combine(interop, "jb_reflection", "reflection.proto"), Path.Combine(src, "jb_reflection", "reflection.proto"));
+            await Run("protoc", ["-I", protos, "--python_out", stubs, Path.Combine(protos, "jitbroker/v1/broker.proto")]);
+            await Run("protoc", ["-I", src, "--python_out", stubs, Path.Combine(src, "jb_health", "health.proto"), Path.Combine(src, "jb_reflection", "reflection.proto")]);
+            return await Run(python, [Path.Combine(interop, "grpc_interop.py"), stubs, $"{broker.GrpcUri.Host}:{broker.GrpcUri.Port}", string.Join(',', identities)]);
+        }
+        finally
+        {
+            Directory.Delete(stubs, recursive: true);
+        }
+    }
+
+    /// <summary>C-core sends both entries as two header fields (Node's http2 refuses to send a second authorization at all).</summary>
+    [Test]
+    public void Two_authorization_entries_are_refused_outright()
+    {
+        Assert.That(R("two_authorization").GetProperty("code").GetString(), Is.EqualTo("UNAUTHENTICATED"));
+        Assert.That(R("two_authorization").GetProperty("reason").GetString(), Is.EqualTo("identity.duplicate_authorization"));
+    }
+}
+
+/// <summary>npm's @grpc/grpc-js (pure JavaScript), installed by scripts/test.sh into tests/interop-node.</summary>
+[NonParallelizable]
+public sealed class NodeInteropTests : InteropTests
+{
+    protected override Task<string> RunPeerAsync(BrokerServerFixture broker, string protos, string[] identities)
+    {
+        var folder = Path.GetFullPath(Path.Combine(TestContext.CurrentContext.TestDirectory, "../../../../interop-node"));
+        Assert.That(Path.Exists(Path.Combine(folder, "node_modules", "@grpc", "grpc-js")), Is.True,
+            $"run `npm ci` in {folder} (scripts/test.sh does)");
+        var reflection = Path.Combine(TestContext.CurrentContext.TestDirectory, "interop", "jb_reflection", "reflection.proto");
+        return Run("node", [Path.Combine(folder, "interop.js"), protos, reflection, $"{broker.GrpcUri.Host}:{broker.GrpcUri.Port}", string.Join(',', identities)], folder);
+    }
+
+    [Test]
+    public void An_admin_method_on_the_agent_port_is_unimplemented() =>
+        Assert.That(R("admin_on_agent_port").GetProperty("code").GetString(), Is.EqualTo("UNIMPLEMENTED"));
 }

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using JitBroker.Cli;
-using JitBroker.Wire;
+using Grpc.Core;
 using NUnit.Framework;
 
 namespace JitBroker.Server.Tests;

@@ -3,7 +3,7 @@ using JitBroker.Cli;
 using JitBroker.Core;
 using JitBroker.Protocol.V1;
 using JitBroker.Vault.Tests.Fakes;
-using JitBroker.Wire;
+using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
 

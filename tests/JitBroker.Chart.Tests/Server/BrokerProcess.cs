@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Grpc.Health.V1;
-using JitBroker.Wire;
+using Grpc.Net.Client;
 
 namespace JitBroker.Chart.Tests.Server;
 
@@ -75,6 +75,8 @@ internal sealed class BrokerProcess : IAsyncDisposable
 
         info.Environment["JITBROKER__LISTEN__GRPC"] = $"127.0.0.1:{grpcPort}";
         info.Environment["JITBROKER__LISTEN__HTTP"] = $"127.0.0.1:{httpPort}";
+        // A free port for the admin listener too: its default (50052) may be taken on a shared test machine.
+        info.Environment["JITBROKER__LISTEN__ADMIN"] = $"127.0.0.1:{FreePort()}";
         var process = Process.Start(info)!;
         var broker = new BrokerProcess(process, grpcPort, httpPort);
         process.OutputDataReceived += (_, e) => broker.Append(e.Data);
@@ -139,8 +141,8 @@ internal sealed class BrokerProcess : IAsyncDisposable
 
     public async Task<HealthCheckResponse.Types.ServingStatus> GrpcHealthAsync()
     {
-        using var grpc = new GrpcClient(GrpcUri);
-        var response = await grpc.CallUnaryAsync("grpc.health.v1.Health", "Check", new HealthCheckRequest(), HealthCheckResponse.Parser);
+        using var channel = GrpcChannel.ForAddress(GrpcUri);
+        var response = await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(10));
         return response.Status;
     }
 

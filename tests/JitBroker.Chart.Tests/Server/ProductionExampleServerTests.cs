@@ -47,7 +47,8 @@ public sealed class ProductionExampleServerTests
         Assert.Multiple(async () =>
         {
             Assert.That((status, body), Is.EqualTo((HttpStatusCode.ServiceUnavailable, "not ready: vault")), broker.Output);
-            Assert.That(await broker.GrpcHealthAsync(), Is.EqualTo(HealthCheckResponse.Types.ServingStatus.Serving));
+            // grpc.health.v1 follows the same checks as /readyz (issue 14): Vault down is NOT_SERVING there too.
+            Assert.That(await broker.GrpcHealthAsync(), Is.EqualTo(HealthCheckResponse.Types.ServingStatus.NotServing));
             Assert.That(await ChartDefaultsServerTests.JwksCoordinatesAsync(broker), Does.Contain(ChartDefaultsServerTests.Coordinates(cluster.SigningKey)));
         });
     }

@@ -20,13 +20,14 @@ internal sealed class BrokerProcess : IAsyncDisposable
     private readonly long _startedAt;
     private int _disposed;
 
-    private BrokerProcess(Process process, StreamWriter log, string logPath, string name, int grpcPort, int httpPort, long startedAt)
+    private BrokerProcess(Process process, StreamWriter log, string logPath, string name, int grpcPort, int httpPort, int adminPort, long startedAt)
     {
         _process = process;
         _log = log;
         LogPath = logPath;
         Name = name;
         GrpcUri = new Uri($"http://127.0.0.1:{grpcPort}");
+        AdminUri = new Uri($"http://127.0.0.1:{adminPort}");
         HttpUri = new Uri($"http://127.0.0.1:{httpPort}");
         _startedAt = startedAt;
     }
@@ -34,6 +35,9 @@ internal sealed class BrokerProcess : IAsyncDisposable
     public string Name { get; }
 
     public Uri GrpcUri { get; }
+
+    /// <summary>The admin API's own listener (BrokerAdmin is not served on the agent port).</summary>
+    public Uri AdminUri { get; }
 
     public Uri HttpUri { get; }
 
@@ -51,6 +55,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
     {
         var grpcPort = FreePort();
         var httpPort = FreePort();
+        var adminPort = FreePort();
         var dll = Path.Combine(AppContext.BaseDirectory, "JitBroker.Server.dll");
         if (!File.Exists(dll))
         {
@@ -67,6 +72,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
         info.ArgumentList.Add(dll);
         info.Environment["JITBROKER__LISTEN__GRPC"] = $"127.0.0.1:{grpcPort}";
         info.Environment["JITBROKER__LISTEN__HTTP"] = $"127.0.0.1:{httpPort}";
+        info.Environment["JITBROKER__LISTEN__ADMIN"] = $"127.0.0.1:{adminPort}";
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         // Workstation GC: several brokers, the tests and Redis share two cores (the shipped default is server GC).
         info.Environment["DOTNET_gcServer"] = "0";
@@ -80,7 +86,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
         var log = new StreamWriter(logPath, append: true) { AutoFlush = true };
         var startedAt = Stopwatch.GetTimestamp();
         var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the broker process.");
-        var broker = new BrokerProcess(process, log, logPath, name, grpcPort, httpPort, startedAt);
+        var broker = new BrokerProcess(process, log, logPath, name, grpcPort, httpPort, adminPort, startedAt);
         process.OutputDataReceived += (_, e) => broker.Write(e.Data);
         process.ErrorDataReceived += (_, e) => broker.Write(e.Data);
         process.BeginOutputReadLine();

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using JitBroker.Cli;
-using JitBroker.Wire;
+using Grpc.Core;
 
 namespace JitBroker.Ha.Tests.Harness;
 

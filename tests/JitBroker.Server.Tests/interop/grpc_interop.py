@@ -14,6 +14,7 @@ stubs, target, identities = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
 sys.path.insert(0, stubs)
 from jitbroker.v1 import broker_pb2 as pb  # noqa: E402
 from jb_health import health_pb2  # noqa: E402  (grpc.health.v1, compiled under another name)
+from jb_reflection import reflection_pb2 as refl  # noqa: E402  (grpc.reflection.v1alpha subset)
 
 def auth(n):
     return (("authorization", "Bearer " + identities[n]),)
@@ -104,5 +105,29 @@ with grpc.insecure_channel(target) as channel:
                                  response_deserializer=health_pb2.HealthCheckResponse.FromString)
     status = health(health_pb2.HealthCheckRequest(service="jitbroker.v1.CredentialBroker"), timeout=5)
     out["health"] = health_pb2.HealthCheckResponse.ServingStatus.Name(status.status)
+
+    # 8. health Watch: a server stream whose first message is the current status
+    watch = channel.unary_stream("/grpc.health.v1.Health/Watch",
+                                 request_serializer=lambda m: m.SerializeToString(),
+                                 response_deserializer=health_pb2.HealthCheckResponse.FromString)
+    stream = watch(health_pb2.HealthCheckRequest(service=""), timeout=10)
+    first = next(iter(stream))
+    stream.cancel()
+    out["watch"] = health_pb2.HealthCheckResponse.ServingStatus.Name(first.status)
+
+    # 9. server reflection lists the services
+    info = channel.stream_stream("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                 request_serializer=lambda m: m.SerializeToString(),
+                                 response_deserializer=refl.ServerReflectionResponse.FromString)
+    replies = info(iter([refl.ServerReflectionRequest(list_services="")]), timeout=10)
+    out["reflection"] = sorted(s.name for r in replies for s in r.list_services_response.service)
+
+    # 10. two authorization entries are refused outright
+    try:
+        call(channel, "IntrospectCredential", pb.IntrospectCredentialRequest(token="x"), pb.IntrospectCredentialResponse,
+             metadata=(("authorization", "Bearer " + identities[2]), ("authorization", "Bearer " + identities[2])))
+        out["two_authorization"] = {"code": "OK"}
+    except grpc.RpcError as e:
+        out["two_authorization"] = error(e)
 
 print(json.dumps(out))

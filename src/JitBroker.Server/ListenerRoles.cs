@@ -1,0 +1,100 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace JitBroker.Server;
+
+/// <summary>Which listener an endpoint may be reached on. Endpoints without a role (health, reflection) are served on every listener.</summary>
+public enum ListenerRole
+{
+    /// <summary>Agent gRPC listeners: h2c, TLS, mTLS.</summary>
+    Agent,
+
+    /// <summary>The admin API's own listener.</summary>
+    Admin,
+
+    /// <summary>The HTTP/1.1 listener: JWKS, probes, metrics.</summary>
+    Http,
+}
+
+/// <summary>
+/// Keeps each endpoint on its own listeners by the port the connection actually arrived on — never by the
+/// Host/:authority header, which the client chooses. A gRPC method asked for on the wrong listener answers
+/// exactly as an unknown method does (UNIMPLEMENTED), so an agent port does not even reveal that the admin
+/// API exists; a plain HTTP endpoint answers 404.
+/// </summary>
+internal static class ListenerRoles
+{
+    public static TBuilder OnlyOn<TBuilder>(this TBuilder builder, ListenerRole role)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new ListenerRoleMetadata(role));
+
+    /// <summary>Runs after routing: rejects a matched endpoint whose role does not own the connection's local port.</summary>
+    public static void UseListenerRoles(this WebApplication app, BoundEndpoints endpoints) =>
+        app.Use((context, next) =>
+        {
+            var role = context.GetEndpoint()?.Metadata.GetMetadata<ListenerRoleMetadata>()?.Role;
+            if (role is null || endpoints.Owns(role.Value, context.Connection.LocalPort))
+            {
+                return next(context);
+            }
+
+            return context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true
+                ? Unimplemented(context)
+                : NotFound(context);
+        });
+
+    private static Task Unimplemented(HttpContext context)
+    {
+        // A Trailers-Only response, as grpc-dotnet answers an unknown method.
+        var path = context.Request.Path.Value ?? "";
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "application/grpc";
+        context.Response.Headers["grpc-status"] = "12";
+        context.Response.Headers["grpc-message"] = Uri.EscapeDataString(
+            path.Count(c => c == '/') == 2 ? $"Method is unimplemented." : "Service is unimplemented.");
+        return Task.CompletedTask;
+    }
+
+    private static Task NotFound(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status404NotFound;
+        return Task.CompletedTask;
+    }
+
+    private sealed record ListenerRoleMetadata(ListenerRole Role);
+}
+
+/// <summary>The listeners Kestrel actually bound (port 0 resolves to a real port once started).</summary>
+public sealed class BoundEndpoints
+{
+    public ListenOptions? Grpc { get; set; }
+
+    public ListenOptions? Http { get; set; }
+
+    public ListenOptions? Tls { get; set; }
+
+    public ListenOptions? Mtls { get; set; }
+
+    public ListenOptions? Admin { get; set; }
+
+    /// <summary>True when the admin listener speaks TLS.</summary>
+    public bool AdminTls { get; set; }
+
+    public Uri GrpcUri => new($"http://{Grpc?.IPEndPoint}");
+
+    public Uri HttpUri => new($"http://{Http?.IPEndPoint}");
+
+    public Uri? TlsUri => Tls is null ? null : new Uri($"https://{Tls.IPEndPoint}");
+
+    public Uri? MtlsUri => Mtls is null ? null : new Uri($"https://{Mtls.IPEndPoint}");
+
+    public Uri AdminUri => new($"{(AdminTls ? "https" : "http")}://{Admin?.IPEndPoint}");
+
+    public bool Owns(ListenerRole role, int localPort) => role switch
+    {
+        ListenerRole.Agent => Is(Grpc, localPort) || Is(Tls, localPort) || Is(Mtls, localPort),
+        ListenerRole.Admin => Is(Admin, localPort),
+        _ => Is(Http, localPort),
+    };
+
+    private static bool Is(ListenOptions? listener, int port) => listener?.IPEndPoint is { } endpoint && endpoint.Port == port;
+}

@@ -1,0 +1,165 @@
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Grpc.Core;
+using JitBroker.Cli;
+using JitBroker.Protocol.V1;
+using JitBroker.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
+
+namespace JitBroker.Server.Tests;
+
+/// <summary>
+/// The listener layout over real Kestrel: agent h2c, agent TLS (server authentication only), the admin API on
+/// its own port; plus the gRPC protocol behaviour grpc-dotnet gives every call (limits, deadlines, unknown methods).
+/// </summary>
+[NonParallelizable]
+public sealed class ListenerTests
+{
+    private BrokerServerFixture _broker = null!;
+    private X509Certificate2 _serverCertificate = null!;
+    private string _pki = null!;
+    private Uri _tls = null!;
+
+    [OneTimeSetUp]
+    public async Task Start()
+    {
+        var now = TimeProvider.System.GetUtcNow();
+        _pki = Directory.CreateTempSubdirectory("jitbroker-tls-").FullName;
+        _serverCertificate = ServerCertificate(now);
+        var certPath = Path.Combine(_pki, "tls.crt");
+        var keyPath = Path.Combine(_pki, "tls.key");
+        await File.WriteAllTextAsync(certPath, _serverCertificate.ExportCertificatePem());
+        await File.WriteAllTextAsync(keyPath, _serverCertificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        _broker = await BrokerServerFixture.StartAsync(new Dictionary<string, string?>
+        {
+            ["JitBroker:Admin:Principals:0"] = E2E.AdminPattern,
+            ["JitBroker:Listen:Tls"] = "127.0.0.1:0",
+            ["JitBroker:Listen:TlsCertificatePath"] = certPath,
+            ["JitBroker:Listen:TlsKeyPath"] = keyPath,
+        });
+        _tls = _broker.Services.GetRequiredService<BoundEndpoints>().TlsUri!;
+    }
+
+    [OneTimeTearDown]
+    public async Task Stop()
+    {
+        await _broker.DisposeAsync();
+        _serverCertificate.Dispose();
+        Directory.Delete(_pki, recursive: true);
+    }
+
+    [Test]
+    public async Task A_bearer_agent_gets_a_credential_over_the_server_authenticated_TLS_listener()
+    {
+        using var client = new BrokerClient(_tls, TrustingOnly(_serverCertificate));
+        var issued = await client.RequestCredentialAsync(_broker.Svid(), E2E.Tickets("tls-1"), TimeSpan.FromSeconds(30));
+        Assert.That(issued.LeaseId, Does.StartWith("lease_"));
+        var ended = await client.EndTaskAsync(_broker.Svid(), "tls-1", TimeSpan.FromSeconds(30));
+        Assert.That(ended.Leases.Single().LeaseId, Is.EqualTo(issued.LeaseId));
+    }
+
+    [Test]
+    public void The_TLS_listener_does_not_speak_cleartext()
+    {
+        using var client = new BrokerClient(new Uri("http://" + _tls.Authority));
+        var ex = Assert.ThrowsAsync<RpcException>(() => client.RequestCredentialAsync(_broker.Svid(), E2E.Tickets("tls-2"), TimeSpan.FromSeconds(10)));
+        Assert.That(ex!.StatusCode, Is.Not.EqualTo(StatusCode.OK));
+    }
+
+    [Test]
+    public void An_admin_method_on_an_agent_port_is_unimplemented([Values("h2c", "tls")] string listener)
+    {
+        var address = listener == "h2c" ? _broker.GrpcUri : _tls;
+        using var admin = new AdminClient(address, E2E.AdminSvid(_broker), TimeSpan.FromSeconds(10), listener == "tls" ? TrustingOnly(_serverCertificate) : null);
+        var ex = Assert.ThrowsAsync<RpcException>(() => admin.ListLeasesAsync(new ListLeasesRequest()));
+        Assert.That(ex!.StatusCode, Is.EqualTo(StatusCode.Unimplemented));
+    }
+
+    [Test]
+    public void An_admin_method_with_a_forged_authority_naming_the_admin_port_is_still_unimplemented()
+    {
+        // The listener is decided by the port the connection arrived on, never by the client-chosen :authority.
+        using var handler = new ForgeAuthority(_broker.AdminUri.Authority);
+        using var admin = new AdminClient(_broker.GrpcUri, E2E.AdminSvid(_broker), TimeSpan.FromSeconds(10), handler);
+        var ex = Assert.ThrowsAsync<RpcException>(() => admin.ListLeasesAsync(new ListLeasesRequest()));
+        Assert.That(ex!.StatusCode, Is.EqualTo(StatusCode.Unimplemented));
+    }
+
+    [Test]
+    public void An_agent_method_on_the_admin_port_is_unimplemented()
+    {
+        using var client = new BrokerClient(_broker.AdminUri);
+        var ex = Assert.ThrowsAsync<RpcException>(() => client.RequestCredentialAsync(_broker.Svid(), E2E.Tickets("adm-1"), TimeSpan.FromSeconds(10)));
+        Assert.That(ex!.StatusCode, Is.EqualTo(StatusCode.Unimplemented));
+    }
+
+    [Test]
+    public async Task The_admin_API_answers_on_its_own_port()
+    {
+        using var admin = E2E.Admin(_broker);
+        var blocks = await admin.ListBlocksAsync();
+        Assert.That(blocks.Blocks, Is.Empty);
+    }
+
+    [Test]
+    public void A_message_over_the_receive_limit_is_resource_exhausted()
+    {
+        using var client = _broker.Client();
+        var request = BrokerClient.NewRequest("big-1", "tickets.read", BrokerServerFixture.TicketsAudience, ["zendesk"], ["tickets/1"], new string('x', 5 * 1024 * 1024));
+        var ex = Assert.ThrowsAsync<RpcException>(() => client.RequestCredentialAsync(_broker.Svid(), request, TimeSpan.FromSeconds(30)));
+        Assert.That(ex!.StatusCode, Is.EqualTo(StatusCode.ResourceExhausted));
+    }
+
+    [Test]
+    public void An_expired_deadline_is_deadline_exceeded()
+    {
+        using var client = _broker.Client();
+        var ex = Assert.ThrowsAsync<RpcException>(() => client.RequestCredentialAsync(_broker.Svid(), E2E.Tickets("dl-1"), TimeSpan.FromTicks(1)));
+        Assert.That(ex!.StatusCode, Is.EqualTo(StatusCode.DeadlineExceeded));
+    }
+
+    [Test]
+    public async Task A_metadata_header_over_the_field_limit_never_reaches_a_handler()
+    {
+        using var client = _broker.Client();
+        var headers = new Metadata { { "authorization", "Bearer " + new string('a', 40 * 1024) } };
+        var ex = Assert.ThrowsAsync<RpcException>(async () => await client.Generated.RequestCredentialAsync(E2E.Tickets("hdr-1"), headers,
+            TimeProvider.System.GetUtcNow().UtcDateTime.AddSeconds(10)));
+        Assert.That(ex!.StatusCode, Is.Not.EqualTo(StatusCode.OK).And.Not.EqualTo(StatusCode.Unauthenticated), "refused by Kestrel, not attested");
+        // The connection pool recovers: the next normal call works.
+        using var fresh = _broker.Client();
+        Assert.That((await fresh.RequestCredentialAsync(_broker.Svid(), E2E.Tickets("hdr-2"), TimeSpan.FromSeconds(30))).LeaseId, Does.StartWith("lease_"));
+    }
+
+    private static SocketsHttpHandler TrustingOnly(X509Certificate2 server) => new()
+    {
+        SslOptions = new SslClientAuthenticationOptions
+        {
+            RemoteCertificateValidationCallback = (_, presented, _, _) =>
+                presented is not null && presented.GetRawCertData().AsSpan().SequenceEqual(server.RawData),
+        },
+    };
+
+    private static X509Certificate2 ServerCertificate(DateTimeOffset now)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=jitbroker-tls-test", key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddIpAddress(System.Net.IPAddress.Loopback);
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(X509SvidFactory.ServerAuthOid)], false));
+        return request.CreateSelfSigned(now.AddMinutes(-5), now.AddHours(1));
+    }
+
+    /// <summary>Sends every request with a forged :authority (Host) while connecting to the real address.</summary>
+    private sealed class ForgeAuthority(string authority) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            request.Headers.Host = authority;
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+}
