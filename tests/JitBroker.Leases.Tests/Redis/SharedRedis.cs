@@ -34,7 +34,7 @@ public sealed class SharedRedis
     public static async Task<RedisConnection> ConnectionAsync()
     {
         var server = await ServerAsync();
-        return _connection ??= new RedisConnection(new RedisOptions { Endpoint = server.Endpoint });
+        return _connection ??= new RedisConnection(new RedisOptions { Endpoint = server.Endpoint, AllowAdminCommands = true });
     }
 
     /// <summary>A key prefix no other test uses.</summary>
