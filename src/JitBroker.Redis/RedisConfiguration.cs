@@ -42,6 +42,13 @@ internal static class RedisConfiguration
             SetClientLibrary = false,
             User = options.User,
             IncludeDetailInExceptions = true,
+            // Commands the library would try on its own and the documented ACL refuses: CONFIG GET (server
+            // auto-configuration; it could also read secrets such as masterauth), CLUSTER NODES/SLOTS (topology
+            // probing; standalone and Sentinel have none) and SCRIPT LOAD (scripts go EVALSHA, then EVAL).
+            // Tools and tests with AllowAdminCommands keep the full map.
+            CommandMap = options.AllowAdminCommands
+                ? CommandMap.Default
+                : CommandMap.Create(new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "CONFIG", "CLUSTER", "SCRIPT" }, available: false),
         };
 
         if (options.UsesSentinel)

@@ -34,6 +34,7 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
     private long _retryAfter;
     private string? _lastError;
     private bool _disposed;
+    private long _suspectUntil;
 
     /// <exception cref="ArgumentException">The options are invalid (all problems are listed).</exception>
     public RedisConnection(RedisOptions options, TimeProvider? time = null, ILogger<RedisConnection>? logger = null)
@@ -72,7 +73,7 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(args);
         cancellationToken.ThrowIfCancellationRequested();
         var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
-        return await database.ExecuteAsync(command, args as ICollection<object> ?? [.. args]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await Watch(database.ExecuteAsync(command, args as ICollection<object> ?? [.. args])).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<RedisResult> EvalAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default)
@@ -86,12 +87,12 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         var argArray = args as RedisValue[] ?? [.. args];
         try
         {
-            return await database.ScriptEvaluateAsync(script.Sha1Bytes, keyArray, argArray).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return await Watch(database.ScriptEvaluateAsync(script.Sha1Bytes, keyArray, argArray)).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (RedisServerException ex) when (ex.Kind == RedisErrorKind.NoScript)
         {
             // The server lost its script cache (restart, failover, SCRIPT FLUSH). EVAL runs the script and caches it again.
-            return await database.ScriptEvaluateAsync(script.Source, keyArray, argArray).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return await Watch(database.ScriptEvaluateAsync(script.Source, keyArray, argArray)).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -131,8 +132,52 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// After a command timed out, the server is suspect (hung, SIGSTOPped, overloaded) while the library still
+    /// counts the connection as up: every further command would wait out its own timeout, and a request that
+    /// needs several Redis calls would take several timeouts. So for one <see cref="RedisOptions.CommandTimeout"/>
+    /// after a timeout, commands fail at once (fail fast, as while disconnected) unless a probe <c>PING</c>
+    /// answers first.
+    /// </summary>
+    private async Task<RedisResult> Watch(Task<RedisResult> command)
+    {
+        try
+        {
+            return await command.ConfigureAwait(false);
+        }
+        catch (RedisTimeoutException)
+        {
+            Volatile.Write(ref _suspectUntil, _time.GetTimestamp() + (long)(_options.CommandTimeout.TotalSeconds * _time.TimestampFrequency));
+            _ = ProbeAsync();
+            throw;
+        }
+    }
+
+    private async Task ProbeAsync()
+    {
+        try
+        {
+            var multiplexer = Volatile.Read(ref _multiplexer);
+            if (multiplexer is not null)
+            {
+                await multiplexer.GetDatabase().PingAsync().ConfigureAwait(false);
+                Volatile.Write(ref _suspectUntil, 0);
+            }
+        }
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex) || ex is ObjectDisposedException)
+        {
+            // Still suspect: the window runs out by itself.
+        }
+    }
+
     private async ValueTask<IDatabase> DatabaseAsync(CancellationToken cancellationToken)
     {
+        var suspectUntil = Volatile.Read(ref _suspectUntil);
+        if (suspectUntil != 0 && _time.GetTimestamp() < suspectUntil)
+        {
+            throw new RedisTimeoutException(CommandFlags.None, "Redis did not answer within the command timeout; failing fast until it answers again.", CommandStatus.Unknown);
+        }
+
         var multiplexer = Volatile.Read(ref _multiplexer) ?? await ConnectOnceAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         return multiplexer.GetDatabase();
     }

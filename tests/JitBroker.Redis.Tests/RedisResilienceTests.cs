@@ -30,7 +30,7 @@ public sealed class RedisResilienceTests
             {
                 return await call();
             }
-            catch (RedisConnectionException) when (clock.Elapsed < within)
+            catch (Exception ex) when (RedisFailures.IsRedisFailure(ex) && clock.Elapsed < within)
             {
                 await Task.Delay(50);
             }

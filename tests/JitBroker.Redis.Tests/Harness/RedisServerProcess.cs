@@ -54,7 +54,7 @@ internal sealed class RedisServerProcess : IAsyncDisposable
     }
 
     /// <summary>Starts redis-sentinel monitoring <paramref name="masterPort"/> as <paramref name="masterName"/> with quorum 1.</summary>
-    public static async Task<RedisServerProcess> StartSentinelAsync(int masterPort, string masterName)
+    public static async Task<RedisServerProcess> StartSentinelAsync(int masterPort, string masterName, string? masterPassword = null)
     {
         var port = FreePort();
         var directory = System.IO.Directory.CreateTempSubdirectory("jitbroker-sentinel-").FullName;
@@ -69,6 +69,7 @@ internal sealed class RedisServerProcess : IAsyncDisposable
             sentinel down-after-milliseconds {masterName} 1000
             sentinel failover-timeout {masterName} 10000
             sentinel parallel-syncs {masterName} 1
+            {(masterPassword is null ? "" : $"sentinel auth-pass {masterName} {masterPassword}")}
             """);
         var sentinel = new RedisServerProcess(FindBinary("redis-sentinel"), directory, port, [config]);
         await sentinel.StartAsync();
