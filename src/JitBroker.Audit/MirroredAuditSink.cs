@@ -1,5 +1,6 @@
 using JitBroker.Core;
 using JitBroker.Redis;
+using StackExchange.Redis;
 
 namespace JitBroker.Audit;
 
@@ -47,9 +48,9 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
         {
             // Pipelined on the one connection: one round trip's latency for the whole batch, order kept by the connection.
             await Task.WhenAll(records.Select(r => redis.ExecuteAsync("XADD",
-                [streamKey, "MAXLEN", "~", maxLength, "*", "seq", r.Seq, "line", r.Line], cancellationToken))).ConfigureAwait(false);
+                [(RedisKey)streamKey, "MAXLEN", "~", maxLength, "*", "seq", r.Seq, "line", r.Line], cancellationToken))).ConfigureAwait(false);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
             throw new BrokerException(BrokerFailure.Unavailable, AuditReasons.Unavailable, "The audit stream in Redis cannot be written.", ex);
         }
@@ -59,7 +60,7 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
     {
         try
         {
-            var entries = (await redis.ExecuteAsync("XREVRANGE", [streamKey, "+", "-", "COUNT", 1], cancellationToken).ConfigureAwait(false)).AsArray();
+            var entries = (await redis.ExecuteAsync("XREVRANGE", [(RedisKey)streamKey, "+", "-", "COUNT", 1], cancellationToken).ConfigureAwait(false)).AsArray();
             if (entries.Length == 0)
             {
                 return 0;
@@ -76,7 +77,7 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
 
             return 0;
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
             throw new BrokerException(BrokerFailure.Unavailable, AuditReasons.Unavailable, "The audit stream in Redis cannot be read.", ex);
         }

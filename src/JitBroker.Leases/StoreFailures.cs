@@ -14,6 +14,12 @@ public static class StoreReasons
     /// Any Redis failure — unreachable, timed out, or an error reply such as OOM or READONLY — means the store
     /// cannot be trusted right now: UNAVAILABLE, with a message that names the store and nothing else.
     /// </summary>
-    internal static BrokerException Unavailable(string reason, string store, RedisException cause) =>
-        new(BrokerFailure.Unavailable, reason, $"The {store} is unavailable; retry later.", cause);
+    /// The stable cause (<see cref="RedisFailures.CauseOf"/>: <c>redis.timeout</c>, <c>redis.readonly</c> …) travels in
+    /// <see cref="Exception.Data"/> under <see cref="RedisFailures.CauseKey"/>, for logs and metrics.
+    internal static BrokerException Unavailable(string reason, string store, Exception cause)
+    {
+        var error = new BrokerException(BrokerFailure.Unavailable, reason, $"The {store} is unavailable; retry later.", cause);
+        error.Data[RedisFailures.CauseKey] = RedisFailures.CauseOf(cause);
+        return error;
+    }
 }

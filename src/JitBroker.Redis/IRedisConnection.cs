@@ -1,23 +1,26 @@
+using StackExchange.Redis;
+
 namespace JitBroker.Redis;
 
 /// <summary>
-/// What the stores need from Redis: one command at a time from any number of concurrent callers, pipelined
-/// over one connection. Thread-safe. Errors: <see cref="RedisServerException"/> for error replies,
-/// <see cref="RedisConnectionException"/> (and <see cref="RedisTimeoutException"/>) when the outcome is unknown.
+/// What the stores need from Redis, over StackExchange.Redis: one multiplexed connection shared by any number
+/// of concurrent callers. Thread-safe. Failures are StackExchange.Redis' own exceptions
+/// (<see cref="RedisServerException"/> for an error reply, <see cref="RedisConnectionException"/> and
+/// <see cref="RedisTimeoutException"/> when the outcome is unknown); <see cref="RedisFailures"/> tells them apart.
 /// </summary>
 /// <remarks>
-/// Argument memory (byte arrays, <see cref="ReadOnlyMemory{T}"/>) must not change until the returned task
-/// completes: it is written to the socket from the caller's buffers, not copied first. Cancelling a call
-/// abandons the wait; a command already sent still runs on the server (its reply is discarded).
+/// Nothing is queued while Redis is unreachable (fail fast) and nothing is retried by the adapter: after a
+/// connection failure a write ran entirely or not at all, and only the caller knows whether repeating it is
+/// safe. Cancelling a call abandons the wait; a command already sent still runs on the server.
 /// </remarks>
 public interface IRedisConnection
 {
-    /// <summary>Sends <paramref name="command"/> with <paramref name="args"/> and returns its reply (never an error reply).</summary>
-    Task<RedisValue> ExecuteAsync(string command, IReadOnlyList<RedisArg> args, CancellationToken cancellationToken = default);
+    /// <summary>Sends <paramref name="command"/> with <paramref name="args"/> (strings, numbers, byte arrays, <see cref="RedisKey"/>s) and returns its reply.</summary>
+    Task<RedisResult> ExecuteAsync(string command, IReadOnlyList<object> args, CancellationToken cancellationToken = default);
 
-    /// <summary>Runs <paramref name="script"/> by <c>EVALSHA</c>, falling back to <c>EVAL</c> on <c>NOSCRIPT</c>.</summary>
-    Task<RedisValue> EvalAsync(LuaScript script, IReadOnlyList<RedisArg> keys, IReadOnlyList<RedisArg> args, CancellationToken cancellationToken = default);
+    /// <summary>Runs <paramref name="script"/> atomically (<c>EVALSHA</c>, re-sent with <c>EVAL</c> when the server answers <c>NOSCRIPT</c>).</summary>
+    Task<RedisResult> EvalAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default);
 
-    /// <summary>Readiness: true when a <c>PING</c> round trip succeeds (connecting if needed); never throws for Redis failures.</summary>
+    /// <summary>Readiness: true when a <c>PING</c> round trip succeeds; never throws for Redis failures.</summary>
     Task<bool> PingAsync(CancellationToken cancellationToken = default);
 }

@@ -4,9 +4,9 @@ using System.Text;
 namespace JitBroker.Redis;
 
 /// <summary>
-/// A Lua script sent with <c>EVALSHA</c> by its SHA-1 and re-sent with <c>EVAL</c> (which also caches it on the
-/// server) when the server answers <c>NOSCRIPT</c>, after a restart, failover or <c>SCRIPT FLUSH</c>. Create
-/// each script once (a static field) so its text is encoded and hashed once.
+/// A Lua script, the unit of every multi-key change. Sent by its SHA-1 (<c>EVALSHA</c>) and re-sent with
+/// <c>EVAL</c> when the server lost its script cache (restart, failover, <c>SCRIPT FLUSH</c>). Create each
+/// script once (a static field) so its text is encoded and hashed once.
 /// </summary>
 public sealed class LuaScript
 {
@@ -14,20 +14,17 @@ public sealed class LuaScript
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(source);
         Source = source;
-        SourceBytes = Encoding.UTF8.GetBytes(source);
         // SHA-1 is not used for security here: it is the script id Redis itself defines for EVALSHA.
 #pragma warning disable CA5350
-        Sha1 = Convert.ToHexStringLower(SHA1.HashData(SourceBytes));
+        Sha1Bytes = SHA1.HashData(Encoding.UTF8.GetBytes(source));
 #pragma warning restore CA5350
-        Sha1Bytes = Encoding.ASCII.GetBytes(Sha1);
+        Sha1 = Convert.ToHexStringLower(Sha1Bytes);
     }
 
     public string Source { get; }
 
     /// <summary>Lowercase hex SHA-1 of the UTF-8 source, as <c>SCRIPT LOAD</c> returns it.</summary>
     public string Sha1 { get; }
-
-    internal byte[] SourceBytes { get; }
 
     internal byte[] Sha1Bytes { get; }
 

@@ -1,24 +1,26 @@
+using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
 
 namespace JitBroker.Redis;
 
 /// <summary>
-/// The client the stores share: one multiplexed, pipelined connection to the master, opened lazily, replaced
-/// when it breaks. Thread-safe; register one per process.
+/// The connection the stores share: one StackExchange.Redis <see cref="ConnectionMultiplexer"/>, created on
+/// first use, configured by <see cref="RedisConfiguration"/> (RESP2, fail fast, no admin commands). Thread-safe;
+/// register one per process.
 /// </summary>
 /// <remarks>
 /// <para>
-/// Reconnecting: a broken connection is replaced by the next command. When connecting fails, further attempts
-/// wait out a capped, jittered exponential backoff; commands arriving meanwhile fail at once with a
-/// <see cref="RedisConnectionException"/> instead of queueing, so a Redis outage surfaces as a prompt error
-/// (UNAVAILABLE to agents), never as a hang.
+/// Reconnecting is the library's: a broken connection is re-established in the background with capped
+/// exponential backoff (<see cref="RedisOptions.ReconnectBaseDelay"/>, <see cref="RedisOptions.ReconnectMaxDelay"/>).
+/// Meanwhile commands fail at once with <see cref="RedisConnectionException"/> (<see cref="BacklogPolicy.FailFast"/>),
+/// so a Redis outage surfaces as a prompt UNAVAILABLE, never as a hang or a queue.
 /// </para>
 /// <para>
-/// With Sentinel, every new connection asks the sentinels for the master and verifies it with <c>ROLE</c>;
-/// a <c>READONLY</c> reply (the master was demoted) drops the connection so the next command rediscovers.
-/// Commands are never retried automatically: after a connection failure the caller cannot know whether a
-/// write ran, and only the caller knows whether repeating it is safe.
+/// With Sentinel the library resolves the primary by service name, follows <c>+switch-master</c> and drops a
+/// connection whose server turns out to be a replica. Commands are never retried: after a connection failure
+/// the caller cannot know whether a write ran, and only the caller knows whether repeating it is safe.
 /// </para>
 /// </remarks>
 public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
@@ -27,12 +29,12 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly Lock _gate = new();
-    private readonly CancellationTokenSource _disposed = new();
-    private RedisPhysicalConnection? _current;
-    private Task<RedisPhysicalConnection>? _connecting;
-    private int _failures;
-    private long _nextAttemptAt;
+    private ConnectionMultiplexer? _multiplexer;
+    private Task<ConnectionMultiplexer>? _connecting;
+    private long _retryAfter;
     private string? _lastError;
+    private bool _disposed;
+    private long _suspectUntil;
 
     /// <exception cref="ArgumentException">The options are invalid (all problems are listed).</exception>
     public RedisConnection(RedisOptions options, TimeProvider? time = null, ILogger<RedisConnection>? logger = null)
@@ -49,49 +51,48 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         _log = logger ?? (ILogger)NullLogger.Instance;
     }
 
-    /// <summary>The server the current connection goes to, or null while disconnected.</summary>
-    public RedisEndpoint? CurrentEndpoint => _current is { IsFaulted: false } current ? current.Endpoint : null;
+    /// <summary>The primary the connection currently writes to, or null while none is connected.</summary>
+    public RedisEndpoint? CurrentEndpoint =>
+        _multiplexer?.GetServers().FirstOrDefault(s => s is { IsConnected: true, IsReplica: false, ServerType: not ServerType.Sentinel })?.EndPoint switch
+        {
+            IPEndPoint ip => new RedisEndpoint(ip.Address.ToString(), ip.Port),
+            DnsEndPoint dns => new RedisEndpoint(dns.Host, dns.Port),
+            _ => null,
+        };
 
-    /// <summary>Connects now (for a start-up check) instead of on the first command. Throws when it cannot.</summary>
-    public async Task ConnectAsync(CancellationToken cancellationToken = default) =>
-        await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+    /// <summary>Connects now and checks with <c>PING</c> (a start-up check) instead of on the first command. Throws when Redis cannot be reached.</summary>
+    public async Task ConnectAsync(CancellationToken cancellationToken = default)
+    {
+        var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        await database.PingAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
 
-    public async Task<RedisValue> ExecuteAsync(string command, IReadOnlyList<RedisArg> args, CancellationToken cancellationToken = default)
+    public async Task<RedisResult> ExecuteAsync(string command, IReadOnlyList<object> args, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(command);
         ArgumentNullException.ThrowIfNull(args);
-        var connection = await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
-        return await connection.SendAsync(command, args, cancellationToken).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        return await Watch(database.ExecuteAsync(command, args as ICollection<object> ?? [.. args])).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<RedisValue> EvalAsync(LuaScript script, IReadOnlyList<RedisArg> keys, IReadOnlyList<RedisArg> args, CancellationToken cancellationToken = default)
+    public async Task<RedisResult> EvalAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(script);
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(args);
-        var argv = new RedisArg[keys.Count + args.Count + 2];
-        argv[0] = script.Sha1Bytes;
-        argv[1] = keys.Count;
-        for (var i = 0; i < keys.Count; i++)
-        {
-            argv[i + 2] = keys[i];
-        }
-
-        for (var i = 0; i < args.Count; i++)
-        {
-            argv[keys.Count + i + 2] = args[i];
-        }
-
+        cancellationToken.ThrowIfCancellationRequested();
+        var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        var keyArray = keys as RedisKey[] ?? [.. keys];
+        var argArray = args as RedisValue[] ?? [.. args];
         try
         {
-            return await ExecuteAsync("EVALSHA", argv, cancellationToken).ConfigureAwait(false);
+            return await Watch(database.ScriptEvaluateAsync(script.Sha1Bytes, keyArray, argArray)).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (RedisServerException ex) when (ex.ErrorCode == "NOSCRIPT")
+        catch (RedisServerException ex) when (ex.Kind == RedisErrorKind.NoScript)
         {
-            // The server lost its script cache (restart, failover, SCRIPT FLUSH). EVAL runs it and caches it again.
-            var withSource = (RedisArg[])argv.Clone();
-            withSource[0] = script.SourceBytes;
-            return await ExecuteAsync("EVAL", withSource, cancellationToken).ConfigureAwait(false);
+            // The server lost its script cache (restart, failover, SCRIPT FLUSH). EVAL runs the script and caches it again.
+            return await Watch(database.ScriptEvaluateAsync(script.Source, keyArray, argArray)).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -99,10 +100,11 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
     {
         try
         {
-            var reply = await ExecuteAsync("PING", [], cancellationToken).ConfigureAwait(false);
-            return reply.AsString() == "PONG";
+            var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+            await database.PingAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+            return true;
         }
-        catch (RedisException)
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
             return false;
         }
@@ -110,145 +112,158 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        RedisPhysicalConnection? current;
+        ConnectionMultiplexer? multiplexer;
         lock (_gate)
         {
-            if (_disposed.IsCancellationRequested)
+            if (_disposed)
             {
                 return;
             }
 
-            _disposed.Cancel();
-            current = _current;
-            _current = null;
+            _disposed = true;
+            multiplexer = _multiplexer;
+            _multiplexer = null;
         }
 
-        if (current is not null)
+        if (multiplexer is not null)
         {
-            await current.DisposeAsync().ConfigureAwait(false);
+            await multiplexer.CloseAsync(allowCommandsToComplete: false).ConfigureAwait(false);
+            await multiplexer.DisposeAsync().ConfigureAwait(false);
         }
     }
 
-    private async ValueTask<RedisPhysicalConnection> GetConnectionAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// After a command timed out, the server is suspect (hung, SIGSTOPped, overloaded) while the library still
+    /// counts the connection as up: every further command would wait out its own timeout, and a request that
+    /// needs several Redis calls would take several timeouts. So for one <see cref="RedisOptions.CommandTimeout"/>
+    /// after a timeout, commands fail at once (fail fast, as while disconnected) unless a probe <c>PING</c>
+    /// answers first.
+    /// </summary>
+    private async Task<RedisResult> Watch(Task<RedisResult> command)
     {
-        var current = Volatile.Read(ref _current);
-        if (current is { IsFaulted: false })
+        try
         {
-            return current;
+            return await command.ConfigureAwait(false);
+        }
+        catch (RedisTimeoutException)
+        {
+            Volatile.Write(ref _suspectUntil, _time.GetTimestamp() + (long)(_options.CommandTimeout.TotalSeconds * _time.TimestampFrequency));
+            _ = ProbeAsync();
+            throw;
+        }
+    }
+
+    private async Task ProbeAsync()
+    {
+        try
+        {
+            var multiplexer = Volatile.Read(ref _multiplexer);
+            if (multiplexer is not null)
+            {
+                await multiplexer.GetDatabase().PingAsync().ConfigureAwait(false);
+                Volatile.Write(ref _suspectUntil, 0);
+            }
+        }
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex) || ex is ObjectDisposedException)
+        {
+            // Still suspect: the window runs out by itself.
+        }
+    }
+
+    private async ValueTask<IDatabase> DatabaseAsync(CancellationToken cancellationToken)
+    {
+        var suspectUntil = Volatile.Read(ref _suspectUntil);
+        if (suspectUntil != 0 && _time.GetTimestamp() < suspectUntil)
+        {
+            throw new RedisTimeoutException(CommandFlags.None, "Redis did not answer within the command timeout; failing fast until it answers again.", CommandStatus.Unknown);
         }
 
-        Task<RedisPhysicalConnection> connecting;
+        var multiplexer = Volatile.Read(ref _multiplexer) ?? await ConnectOnceAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        return multiplexer.GetDatabase();
+    }
+
+    /// <summary>
+    /// Creates the multiplexer, shared by every caller waiting. With <c>AbortOnConnectFail = false</c> that
+    /// succeeds even while Redis is down (the library keeps reconnecting); it fails only when Sentinel cannot
+    /// name a primary at all. Then further attempts wait out <see cref="RedisOptions.ReconnectBaseDelay"/>,
+    /// and calls before that fail at once.
+    /// </summary>
+    private Task<ConnectionMultiplexer> ConnectOnceAsync()
+    {
         lock (_gate)
         {
-            ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
-            if (_current is { IsFaulted: false } fresh)
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_multiplexer is { } ready)
             {
-                return fresh;
+                return Task.FromResult(ready);
             }
 
             if (_connecting is null)
             {
-                var wait = _failures == 0 ? TimeSpan.Zero : _time.GetElapsedTime(_time.GetTimestamp(), _nextAttemptAt);
-                if (wait > TimeSpan.Zero)
+                var wait = _time.GetElapsedTime(_time.GetTimestamp(), _retryAfter);
+                if (_retryAfter != 0 && wait > TimeSpan.Zero)
                 {
-                    throw new RedisConnectionException(
-                        $"Redis is unreachable ({_lastError}); the next connection attempt is in {wait.TotalMilliseconds:0} ms.");
+                    throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, CommandFlags.None,
+                        $"Redis is unreachable ({_lastError}); the next connection attempt is in {wait.TotalMilliseconds:0} ms.", null, CommandStatus.Unknown);
                 }
 
-                // Not tied to this caller's token: every caller waiting here shares the attempt.
-                _connecting = Task.Run(ConnectOnceAsync);
+                _connecting = Task.Run(CreateAsync);
             }
 
-            connecting = _connecting;
+            return _connecting;
         }
-
-        return await connecting.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<RedisPhysicalConnection> ConnectOnceAsync()
+    private async Task<ConnectionMultiplexer> CreateAsync()
     {
-        RedisPhysicalConnection? connection = null;
         try
         {
-            var endpoint = _options.UsesSentinel
-                ? await SentinelResolver.ResolveMasterAsync(_options, _time, _disposed.Token).ConfigureAwait(false)
-                : RedisEndpoint.Parse(_options.Endpoint!);
-            connection = await RedisConnector.OpenAsync(
-                endpoint, _options, _options.User, _options.ResolvePassword(), _options.Database, _time, _disposed.Token).ConfigureAwait(false);
-            if (_options.UsesSentinel)
-            {
-                await SentinelResolver.EnsureMasterAsync(connection, _options.ConnectTimeout, _disposed.Token).ConfigureAwait(false);
-            }
-
-            RedisPhysicalConnection? replaced;
+            var multiplexer = await ConnectionMultiplexer.ConnectAsync(RedisConfiguration.Build(_options)).ConfigureAwait(false);
+            multiplexer.ConnectionFailed += (_, e) => LogConnectionFailed(_log, e.EndPoint?.ToString() ?? "?", e.FailureType, e.Exception);
+            multiplexer.ConnectionRestored += (_, e) => LogConnectionRestored(_log, e.EndPoint?.ToString() ?? "?");
             lock (_gate)
             {
-                ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
-                replaced = _current;
-                _current = connection;
-                _failures = 0;
                 _connecting = null;
+                if (_disposed)
+                {
+                    multiplexer.Dispose();
+                    throw new ObjectDisposedException(nameof(RedisConnection));
+                }
+
+                _multiplexer = multiplexer;
+                _retryAfter = 0;
             }
 
-            if (replaced is not null)
-            {
-                await replaced.DisposeAsync().ConfigureAwait(false);
-            }
-
-            _ = connection.Faulted.ContinueWith(
-                static (faulted, state) => ((RedisConnection)state!).OnFaulted(faulted.Result), this,
-                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            LogConnected(_log, endpoint.ToString(), _options.UsesSentinel);
-            return connection;
+            LogCreated(_log, _options.UsesSentinel ? string.Join(",", _options.SentinelEndpoints) : _options.Endpoint!, _options.UsesSentinel);
+            return multiplexer;
         }
-        catch (Exception ex)
+        catch (Exception ex) when (ex is not ObjectDisposedException)
         {
-            if (connection is not null)
-            {
-                await connection.DisposeAsync().ConfigureAwait(false);
-            }
-
-            var error = ex as RedisConnectionException ?? new RedisConnectionException("Connecting to Redis failed: " + ex.Message, ex);
-            TimeSpan delay;
             lock (_gate)
             {
-                _failures++;
-                delay = BackoffDelay(_failures);
-                _nextAttemptAt = _time.GetTimestamp() + (long)(delay.TotalSeconds * _time.TimestampFrequency);
-                _lastError = error.Message;
                 _connecting = null;
+                _lastError = ex.Message;
+                _retryAfter = _time.GetTimestamp() + (long)(_options.ReconnectBaseDelay.TotalSeconds * _time.TimestampFrequency);
             }
 
-            LogConnectFailed(_log, _failures, (long)delay.TotalMilliseconds, error);
-            throw error;
+            LogCreateFailed(_log, ex);
+            throw ex as RedisConnectionException ?? new RedisConnectionException(ConnectionFailureType.UnableToConnect, CommandFlags.None, "Connecting to Redis failed: " + ex.Message, ex, CommandStatus.Unknown);
         }
-    }
-
-    private void OnFaulted(Exception reason)
-    {
-        if (!_disposed.IsCancellationRequested)
-        {
-            LogConnectionLost(_log, reason);
-        }
-    }
-
-    /// <summary>base × 2^(failures−1), capped, then scaled by a random 50–100 % so replicas do not reconnect in lockstep.</summary>
-    private TimeSpan BackoffDelay(int failures)
-    {
-        var exponent = Math.Min(failures - 1, 30);
-        var capped = Math.Min(_options.ReconnectBaseDelay.Ticks * Math.Pow(2, exponent), _options.ReconnectMaxDelay.Ticks);
-        return TimeSpan.FromTicks((long)(capped * (0.5 + (Random.Shared.NextDouble() * 0.5))));
     }
 
     [LoggerMessage(EventId = 5001, EventName = "RedisConnected", Level = LogLevel.Information,
-        Message = "Connected to Redis at {Endpoint} (via Sentinel: {ViaSentinel})")]
-    private static partial void LogConnected(ILogger logger, string endpoint, bool viaSentinel);
+        Message = "Redis client created for {Endpoints} (via Sentinel: {ViaSentinel})")]
+    private static partial void LogCreated(ILogger logger, string endpoints, bool viaSentinel);
 
     [LoggerMessage(EventId = 5002, EventName = "RedisConnectFailed", Level = LogLevel.Warning,
-        Message = "Connecting to Redis failed ({Failures} in a row); next attempt allowed in {DelayMs} ms")]
-    private static partial void LogConnectFailed(ILogger logger, int failures, long delayMs, Exception exception);
+        Message = "Creating the Redis client failed; commands fail until the next attempt")]
+    private static partial void LogCreateFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 5003, EventName = "RedisConnectionLost", Level = LogLevel.Warning,
-        Message = "Redis connection lost; pending commands failed, the next command reconnects")]
-    private static partial void LogConnectionLost(ILogger logger, Exception exception);
+        Message = "Redis connection to {Endpoint} lost ({FailureType}); commands fail fast until it is restored")]
+    private static partial void LogConnectionFailed(ILogger logger, string endpoint, ConnectionFailureType failureType, Exception? exception);
+
+    [LoggerMessage(EventId = 5004, EventName = "RedisConnectionRestored", Level = LogLevel.Information,
+        Message = "Redis connection to {Endpoint} restored")]
+    private static partial void LogConnectionRestored(ILogger logger, string endpoint);
 }

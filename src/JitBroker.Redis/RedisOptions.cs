@@ -50,16 +50,23 @@ public sealed class RedisOptions
 
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Longest wait for a reply; a command past it tears down its connection (see <see cref="RedisTimeoutException"/>).</summary>
+    /// <summary>Longest wait for a reply; a command past it fails with StackExchange.Redis' <c>RedisTimeoutException</c>.</summary>
     public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>First delay after a failed connect; doubles per failure (with jitter) up to <see cref="ReconnectMaxDelay"/>.</summary>
+    /// <summary>First delay after a failed connect; grows exponentially per failure up to <see cref="ReconnectMaxDelay"/>.</summary>
     public TimeSpan ReconnectBaseDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
     public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Prefix of every key the broker writes, so several deployments can share one database.</summary>
     public string KeyPrefix { get; set; } = "jitbroker:";
+
+    /// <summary>
+    /// Lets the client send administrative commands (<c>CONFIG</c>, <c>CLIENT</c>, <c>DEBUG</c>, <c>FLUSHDB</c> …), which
+    /// StackExchange.Redis refuses by default. For tests and operator tools only: the broker never needs them,
+    /// and the documented ACL denies them anyway.
+    /// </summary>
+    public bool AllowAdminCommands { get; set; }
 
     /// <summary>Shown by <c>CLIENT LIST</c>, so operators can tell broker connections apart.</summary>
     public string ClientName { get; set; } = "jitbroker";
@@ -143,10 +150,6 @@ public sealed class RedisOptions
             yield return "Redis: KeyPrefix must not be empty (it keeps the broker's keys apart).";
         }
     }
-
-    /// <summary>The password to authenticate with, read from <see cref="PasswordFile"/> when that is set.</summary>
-    internal string? ResolvePassword() =>
-        PasswordFile is null ? Password : File.ReadAllText(PasswordFile).TrimEnd('\r', '\n');
 
     public override string ToString()
     {

@@ -74,7 +74,7 @@ internal static class LayoutProbe
         await ledger.Redis.ExecuteAsync("DEL", [LeaseLedger.KeyPrefix + "ids"]);
         await Report("(1) without the `ids` zset");
 
-        RedisArg[] due = [LeaseLedger.KeyPrefix + "due"];
+        StackExchange.Redis.RedisKey[] due = [LeaseLedger.KeyPrefix + "due"];
         for (var start = 0; start < count; start += 10_000)
         {
             await ledger.Redis.EvalAsync(PackLeases, due, [LeaseLedger.KeyPrefix, start, start + 9_999]);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using JitBroker.Core;
 using JitBroker.Ha.Tests.Harness;
+using JitBroker.Redis;
 using JitBroker.Redis.Tests.Harness;
 
 namespace JitBroker.LeaseBenchmarks;

@@ -27,7 +27,7 @@ var work = Directory.CreateTempSubdirectory("jitbroker-perf-").FullName;
 var dataDirectory = Path.Combine(work, "data");
 Directory.CreateDirectory(dataDirectory).UnixFileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 using var dev = DevTrustDomain.LoadOrCreate(Path.Combine(dataDirectory, "dev-trust-domain"), TimeProvider.System);
-await using var redis = new RedisConnection(new RedisOptions { Endpoint = options.Redis, CommandTimeout = TimeSpan.FromSeconds(30) });
+await using var redis = new RedisConnection(new RedisOptions { Endpoint = options.Redis, CommandTimeout = TimeSpan.FromSeconds(30), AllowAdminCommands = true });
 await redis.ConnectAsync();
 var redisPid = await RedisAdmin.ProcessIdAsync(redis);
 await RedisAdmin.FlushAsync(redis);

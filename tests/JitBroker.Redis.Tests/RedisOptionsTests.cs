@@ -55,14 +55,18 @@ public sealed class RedisOptionsTests
     }
 
     [Test]
-    public void The_password_file_is_read_without_its_trailing_newline()
+    public void The_password_file_is_read_without_its_trailing_newline_each_time_the_library_asks()
     {
         var file = Path.GetTempFileName();
         try
         {
             File.WriteAllText(file, "from-a-secret\n");
             var options = new RedisOptions { Endpoint = "a:1", PasswordFile = file };
-            Assert.That((options.Validate(), options.ResolvePassword()), Is.EqualTo((Enumerable.Empty<string>(), "from-a-secret")));
+            var config = RedisConfiguration.Build(options);
+            Assert.That((options.Validate(), config.Password), Is.EqualTo((Enumerable.Empty<string>(), "from-a-secret")));
+            File.WriteAllText(file, "rotated\n");
+            Assert.That(config.Password, Is.EqualTo("rotated"), "a rotated secret is seen by the next handshake");
+            Assert.That(config.ToString(includePassword: false), Does.Not.Contain("rotated"));
         }
         finally
         {
@@ -82,4 +86,33 @@ public sealed class RedisOptionsTests
     [TestCase("host:0")]
     public void Bad_endpoints_do_not_parse(string text) =>
         Assert.That(RedisEndpoint.TryParse(text, out _), Is.False);
+}
+
+[TestFixture]
+public sealed class RedisConfigurationTests
+{
+    [Test]
+    public void The_library_is_configured_to_fail_fast_on_resp2_with_nothing_administrative()
+    {
+        var config = RedisConfiguration.Build(new RedisOptions { Endpoint = "127.0.0.1:6390", Database = 2, CommandTimeout = TimeSpan.FromMilliseconds(700), ConnectTimeout = TimeSpan.FromSeconds(3) });
+
+        Assert.That(config.Protocol, Is.EqualTo(StackExchange.Redis.RedisProtocol.Resp2));
+        Assert.That(config.AbortOnConnectFail, Is.False);
+        Assert.That(config.BacklogPolicy, Is.SameAs(StackExchange.Redis.BacklogPolicy.FailFast));
+        Assert.That((config.AllowAdmin, config.TieBreaker, config.ConfigurationChannel), Is.EqualTo((false, "", "")));
+        Assert.That((config.DefaultDatabase, config.AsyncTimeout, config.SyncTimeout, config.ConnectTimeout), Is.EqualTo(((int?)2, 700, 700, 3000)));
+    }
+
+    [Test]
+    public void Sentinel_mode_uses_the_service_name_and_the_sentinels_own_credentials()
+    {
+        var config = RedisConfiguration.Build(new RedisOptions
+        {
+            SentinelEndpoints = ["127.0.0.1:26379", "127.0.0.1:26380"], SentinelMasterName = "mymaster",
+            SentinelUser = "watcher", SentinelPassword = "s-pw", User = "jitbroker", Password = "pw",
+        });
+
+        Assert.That((config.ServiceName, config.EndPoints.Count, config.SentinelUser, config.SentinelPassword, config.User, config.Password),
+            Is.EqualTo(("mymaster", 2, "watcher", "s-pw", "jitbroker", "pw")));
+    }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using JitBroker.Redis.Tests.Harness;
 using NUnit.Framework;
+using StackExchange.Redis;
 
 namespace JitBroker.Redis.Tests;
 
@@ -20,7 +21,7 @@ public sealed class RedisSentinelTests
         _master = await RedisServerProcess.StartServerAsync();
         _replica = await RedisServerProcess.StartServerAsync("--replicaof", "127.0.0.1", _master.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         _sentinel = await RedisServerProcess.StartSentinelAsync(_master.Port, MasterName);
-        await WaitUntilAsync(async () => (await _replica.RawCommandAsync("INFO replication")).Length > 0 && await ReplicaLinkUpAsync(), "replica in sync");
+        await WaitUntilAsync(ReplicaLinkUpAsync, "replica in sync");
         await WaitUntilAsync(async () => await SentinelKnowsReplicaAsync(), "sentinel sees the replica");
     }
 
@@ -62,10 +63,7 @@ public sealed class RedisSentinelTests
         await redis.ExecuteAsync("WAIT", [1, 2000]); // replicated before we fail over
         Assert.That(redis.CurrentEndpoint?.Port, Is.EqualTo(_master.Port));
 
-        await using (var sentinel = new RedisConnection(new RedisOptions { Endpoint = _sentinel.Endpoint }))
-        {
-            Assert.That((await sentinel.ExecuteAsync("SENTINEL", ["FAILOVER", MasterName])).AsString(), Is.EqualTo("OK"));
-        }
+        Assert.That(await _sentinel.RawCommandAsync($"SENTINEL FAILOVER {MasterName}"), Is.EqualTo("+OK"));
 
         // Writes fail (connection killed, or READONLY) until the client lands on the promoted replica.
         var clock = Stopwatch.StartNew();
@@ -94,16 +92,12 @@ public sealed class RedisSentinelTests
 
     private async Task<bool> ReplicaLinkUpAsync()
     {
-        await using var replica = new RedisConnection(new RedisOptions { Endpoint = _replica.Endpoint });
-        var info = (await replica.ExecuteAsync("INFO", ["replication"])).AsString()!;
-        return info.Contains("master_link_status:up", StringComparison.Ordinal);
+        return (await _replica.RawReplyAsync("INFO replication")).Contains("master_link_status:up", StringComparison.Ordinal);
     }
 
     private async Task<bool> SentinelKnowsReplicaAsync()
     {
-        await using var sentinel = new RedisConnection(new RedisOptions { Endpoint = _sentinel.Endpoint });
-        var replicas = (await sentinel.ExecuteAsync("SENTINEL", ["REPLICAS", MasterName])).AsArray();
-        return replicas.Length == 1;
+        return await _sentinel.RawCommandAsync($"SENTINEL REPLICAS {MasterName}") == "*1";
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using JitBroker.Redis.Tests.Harness;
 using NUnit.Framework;
+using StackExchange.Redis;
 
 namespace JitBroker.Redis.Tests;
 
@@ -69,6 +70,7 @@ public sealed class RedisTlsTests
         CaCertificatePath = ca,
         TlsServerName = serverName,
         ConnectTimeout = TimeSpan.FromSeconds(3),
+        AllowAdminCommands = true,
     };
 
     [Test]

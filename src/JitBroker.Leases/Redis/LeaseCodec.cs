@@ -1,6 +1,7 @@
 using System.Globalization;
 using JitBroker.Core;
 using JitBroker.Redis;
+using StackExchange.Redis;
 
 namespace JitBroker.Leases.Redis;
 
@@ -18,9 +19,9 @@ internal static class LeaseCodec
     private const string Sha256Prefix = "sha256:";
 
     /// <summary>The hash fields of a new lease (state active, due at expiry), as alternating names and values.</summary>
-    public static List<RedisArg> ToFields(Lease lease)
+    public static List<RedisValue> ToFields(Lease lease)
     {
-        var fields = new List<RedisArg>(36)
+        var fields = new List<RedisValue>(36)
         {
             "t", lease.TaskId,
             "a", lease.AgentId,
@@ -54,7 +55,7 @@ internal static class LeaseCodec
     }
 
     /// <summary>The field and value holding <paramref name="fingerprint"/>: raw digest bytes when it is <c>sha256:&lt;64 hex&gt;</c>.</summary>
-    public static (string Field, RedisArg Value) Fingerprint(string fingerprint)
+    public static (string Field, RedisValue Value) Fingerprint(string fingerprint)
     {
         if (fingerprint.Length == Sha256Prefix.Length + 64 && fingerprint.StartsWith(Sha256Prefix, StringComparison.Ordinal))
         {
@@ -69,9 +70,9 @@ internal static class LeaseCodec
     }
 
     /// <summary>Rebuilds a lease from HGETALL's alternating names and values.</summary>
-    public static Lease FromFields(string leaseId, RedisValue[] flat)
+    public static Lease FromFields(string leaseId, RedisResult[] flat)
     {
-        var f = new Dictionary<string, RedisValue>(flat.Length / 2, StringComparer.Ordinal);
+        var f = new Dictionary<string, RedisResult>(flat.Length / 2, StringComparer.Ordinal);
         for (var i = 0; i + 1 < flat.Length; i += 2)
         {
             f[flat[i].AsString()!] = flat[i + 1];
@@ -115,7 +116,7 @@ internal static class LeaseCodec
     }
 
     /// <summary>Decodes a script's <c>[id, fields, id, fields, …]</c> reply, starting at <paramref name="offset"/>.</summary>
-    public static List<Lease> FromPairs(RedisValue[] pairs, int offset = 0)
+    public static List<Lease> FromPairs(RedisResult[] pairs, int offset = 0)
     {
         var leases = new List<Lease>((pairs.Length - offset) / 2);
         for (var i = offset; i + 1 < pairs.Length; i += 2)
@@ -138,7 +139,7 @@ internal static class LeaseCodec
         }
     }
 
-    private static void AddIfAny(List<RedisArg> fields, string name, string? value)
+    private static void AddIfAny(List<RedisValue> fields, string name, string? value)
     {
         if (value is not null)
         {
@@ -148,7 +149,7 @@ internal static class LeaseCodec
     }
 
     /// <summary>An empty list is left out; a present field always holds at least one item (possibly empty).</summary>
-    private static void AddList(List<RedisArg> fields, string name, IReadOnlyList<string> items)
+    private static void AddList(List<RedisValue> fields, string name, IReadOnlyList<string> items)
     {
         if (items.Count > 0)
         {

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using JitBroker.Core;
 using JitBroker.Redis;
+using StackExchange.Redis;
+using LuaScript = JitBroker.Redis.LuaScript;
 
 namespace JitBroker.Leases.Redis;
 
@@ -65,7 +67,7 @@ public sealed class RedisApprovalStore : IApprovalStore
 
     private readonly IRedisConnection _redis;
     private readonly string _prefix;
-    private readonly RedisArg[] _pendingKey;
+    private readonly RedisKey[] _pendingKey;
     private readonly TimeProvider _time;
 
     public RedisApprovalStore(IRedisConnection redis, string keyPrefix, TimeProvider time)
@@ -100,7 +102,7 @@ public sealed class RedisApprovalStore : IApprovalStore
             var json = await _redis.ExecuteAsync("HGET", [Key(approvalId), "j"], cancellationToken).ConfigureAwait(false);
             return json.IsNull ? null : Decode(json);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
             throw Unavailable(ex);
         }
@@ -128,7 +130,7 @@ public sealed class RedisApprovalStore : IApprovalStore
         return (await RunAsync(Transition, args, cancellationToken).ConfigureAwait(false)).AsInt64() == 1;
     }
 
-    private List<RedisArg> Args(ApprovalRecord approval)
+    private List<RedisValue> Args(ApprovalRecord approval)
     {
         var ttl = approval.ExpiresAt - _time.GetUtcNow() + Retention;
         return
@@ -141,23 +143,23 @@ public sealed class RedisApprovalStore : IApprovalStore
 
     private string Key(string approvalId) => $"{_prefix}approval:{{{approvalId}}}";
 
-    private static ApprovalRecord Decode(RedisValue json) =>
+    private static ApprovalRecord Decode(RedisResult json) =>
         JsonSerializer.Deserialize<ApprovalRecord>(json.AsBytes(), StoreJson.Options)
         ?? throw new InvalidOperationException("An approval record in Redis is empty.");
 
-    private async Task<RedisValue> RunAsync(LuaScript script, IReadOnlyList<RedisArg> args, CancellationToken cancellationToken)
+    private async Task<RedisResult> RunAsync(LuaScript script, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         try
         {
             return await _redis.EvalAsync(script, _pendingKey, args, cancellationToken).ConfigureAwait(false);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
             throw Unavailable(ex);
         }
     }
 
-    private static BrokerException Unavailable(RedisException ex) =>
+    private static BrokerException Unavailable(Exception ex) =>
         StoreReasons.Unavailable(StoreReasons.ApprovalStoreUnavailable, "approval store", ex);
 }

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using JitBroker.Core;
 using JitBroker.Redis;
+using StackExchange.Redis;
+using LuaScript = JitBroker.Redis.LuaScript;
 
 namespace JitBroker.Leases.Redis;
 
@@ -28,7 +30,7 @@ public sealed class RedisKillSwitch : IKillSwitch
         """);
 
     private readonly IRedisConnection _redis;
-    private readonly RedisArg[] _keys;
+    private readonly RedisKey[] _keys;
     private volatile CachedList _cache = new("", BlockMatcher.Empty);
 
     public RedisKillSwitch(IRedisConnection redis, string keyPrefix)
@@ -54,7 +56,7 @@ public sealed class RedisKillSwitch : IKillSwitch
 
             return cache.Matcher.Find(agentId, now);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
             throw Unavailable(ex);
         }
@@ -87,7 +89,7 @@ public sealed class RedisKillSwitch : IKillSwitch
             var (_, blocks) = Decode(await _redis.EvalAsync(Snapshot, _keys, [], cancellationToken).ConfigureAwait(false));
             return [.. blocks.OrderBy(b => b.Pattern, StringComparer.Ordinal)];
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
             throw Unavailable(ex);
         }
@@ -102,7 +104,7 @@ public sealed class RedisKillSwitch : IKillSwitch
         return cache;
     }
 
-    private static (string Version, List<AgentBlock> Blocks) Decode(RedisValue snapshot)
+    private static (string Version, List<AgentBlock> Blocks) Decode(RedisResult snapshot)
     {
         var parts = snapshot.AsArray();
         var flat = parts[1].AsArray();
@@ -116,19 +118,19 @@ public sealed class RedisKillSwitch : IKillSwitch
         return (parts[0].AsString()!, blocks);
     }
 
-    private async Task<RedisValue> RunAsync(LuaScript script, RedisArg[] args, CancellationToken cancellationToken)
+    private async Task<RedisResult> RunAsync(LuaScript script, RedisValue[] args, CancellationToken cancellationToken)
     {
         try
         {
             return await _redis.EvalAsync(script, _keys, args, cancellationToken).ConfigureAwait(false);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
             throw Unavailable(ex);
         }
     }
 
-    private static BrokerException Unavailable(RedisException ex) =>
+    private static BrokerException Unavailable(Exception ex) =>
         StoreReasons.Unavailable(StoreReasons.KillSwitchUnavailable, "kill-switch list", ex);
 
     private sealed record CachedList(string Version, BlockMatcher Matcher);

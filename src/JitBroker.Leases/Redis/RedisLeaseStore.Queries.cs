@@ -1,5 +1,6 @@
 using JitBroker.Core;
 using JitBroker.Redis;
+using StackExchange.Redis;
 
 namespace JitBroker.Leases.Redis;
 
@@ -22,7 +23,7 @@ public sealed partial class RedisLeaseStore
         ArgumentNullException.ThrowIfNull(query);
         ArgumentOutOfRangeException.ThrowIfLessThan(query.PageSize, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(query.PageSize, InMemoryLeaseStore.MaxPageSize);
-        RedisArg[] args =
+        RedisValue[] args =
         [
             _prefix, query.AgentId ?? "", query.TaskId ?? "",
             query.State is { } state ? ((int)state).ToString(System.Globalization.CultureInfo.InvariantCulture) : "",

@@ -1,5 +1,6 @@
 using JitBroker.Core;
 using JitBroker.Redis;
+using StackExchange.Redis;
 
 namespace JitBroker.Leases.Redis;
 
@@ -35,8 +36,8 @@ public sealed partial class RedisLeaseStore : IRevocationSchedule
         var ids = new List<string>();
         foreach (var chunk in agentIds.Distinct(StringComparer.Ordinal).Chunk(AgentsPerScript))
         {
-            var args = new List<RedisArg>(chunk.Length + 1) { _prefix };
-            args.AddRange(chunk.Select(a => (RedisArg)a));
+            var args = new List<RedisValue>(chunk.Length + 1) { _prefix };
+            args.AddRange(chunk.Select(a => (RedisValue)a));
             ids.AddRange((await RunAsync(LeaseScripts.AgentLeases, args, cancellationToken).ConfigureAwait(false)).AsArray().Select(v => v.AsString()!));
         }
 
@@ -55,8 +56,8 @@ public sealed partial class RedisLeaseStore : IRevocationSchedule
         var total = new RevocationBatch(batchId, 0, 0, 0);
         foreach (var chunk in leaseIds.Distinct(StringComparer.Ordinal).Chunk(LeasesPerScript))
         {
-            var args = new List<RedisArg>(chunk.Length + 4) { _prefix, LeaseCodec.Ms(now), batchId ?? "", BatchRetentionMs };
-            args.AddRange(chunk.Select(m => (RedisArg)m));
+            var args = new List<RedisValue>(chunk.Length + 4) { _prefix, LeaseCodec.Ms(now), batchId ?? "", BatchRetentionMs };
+            args.AddRange(chunk.Select(m => (RedisValue)m));
             var counts = (await RunAsync(LeaseScripts.Schedule, args, cancellationToken).ConfigureAwait(false)).AsArray();
             total = total.Add(new RevocationBatch(batchId, counts[0].AsInt64(), counts[1].AsInt64(), counts[2].AsInt64()));
         }
@@ -92,16 +93,16 @@ public sealed partial class RedisLeaseStore : IRevocationSchedule
 
     private string BatchKey(string batchId) => $"{_prefix}batch:{{{batchId}}}";
 
-    private static long Long(RedisValue v) => v.IsNull ? 0 : long.Parse(v.AsString()!, System.Globalization.CultureInfo.InvariantCulture);
+    private static long Long(RedisResult v) => v.IsNull ? 0 : long.Parse(v.AsString()!, System.Globalization.CultureInfo.InvariantCulture);
 
-    private async Task<RedisValue> ExecuteAsync(string command, IReadOnlyList<RedisArg> args, CancellationToken cancellationToken)
+    private async Task<RedisResult> ExecuteAsync(string command, IReadOnlyList<object> args, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         try
         {
             return await _redis.ExecuteAsync(command, args, cancellationToken).ConfigureAwait(false);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
             throw Unavailable(ex);
         }

@@ -1,6 +1,8 @@
 using System.Globalization;
 using JitBroker.Core;
 using JitBroker.Redis;
+using StackExchange.Redis;
+using LuaScript = JitBroker.Redis.LuaScript;
 
 namespace JitBroker.Leases.Redis;
 
@@ -32,7 +34,7 @@ public sealed partial class RedisLeaseStore : ILeaseStore
 
     private readonly IRedisConnection _redis;
     private readonly string _prefix;
-    private readonly RedisArg[] _dueKey;
+    private readonly RedisKey[] _dueKey;
     private readonly long _retentionMs;
 
     public RedisLeaseStore(IRedisConnection redis, string keyPrefix)
@@ -66,7 +68,7 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         }
 
         LeaseCodec.EnsureStorable(lease);
-        var args = new List<RedisArg>(48) { _prefix, lease.LeaseId, lease.AgentId, lease.TaskId, lease.ParentLeaseId ?? "", LeaseCodec.Ms(lease.ExpiresAt) };
+        var args = new List<RedisValue>(48) { _prefix, lease.LeaseId, lease.AgentId, lease.TaskId, lease.ParentLeaseId ?? "", LeaseCodec.Ms(lease.ExpiresAt) };
         args.AddRange(LeaseCodec.ToFields(lease));
         var stored = await RunAsync(LeaseScripts.Put, args, cancellationToken).ConfigureAwait(false);
         switch (stored.AsInt64())
@@ -83,12 +85,12 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     {
         ArgumentNullException.ThrowIfNull(leaseId);
         cancellationToken.ThrowIfCancellationRequested();
-        RedisValue reply;
+        RedisResult reply;
         try
         {
             reply = await _redis.ExecuteAsync("HGETALL", [LeaseKey(leaseId)], cancellationToken).ConfigureAwait(false);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
             throw Unavailable(ex);
         }
@@ -178,12 +180,12 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     public async Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        RedisValue reply;
+        RedisResult reply;
         try
         {
             reply = await _redis.ExecuteAsync("ZRANGE", [_dueKey[0], 0, 0, "WITHSCORES"], cancellationToken).ConfigureAwait(false);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
             throw Unavailable(ex);
         }
@@ -207,11 +209,11 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         return LeaseCodec.FromPairs(reply.AsArray());
     }
 
-    internal RedisArg LeaseKey(string leaseId) => $"{_prefix}lease:{{{leaseId}}}";
+    internal RedisKey LeaseKey(string leaseId) => $"{_prefix}lease:{{{leaseId}}}";
 
     internal string TaskKey(string agentId, string taskId) => $"{_prefix}task:{{{agentId}|{taskId}}}";
 
-    private async Task<RedisValue> RunAsync(LuaScript script, IReadOnlyList<RedisArg> args, CancellationToken cancellationToken)
+    private async Task<RedisResult> RunAsync(LuaScript script, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken)
     {
         // Checked here, not only by the connection: a call cancelled before it starts must change nothing.
         cancellationToken.ThrowIfCancellationRequested();
@@ -219,12 +221,12 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         {
             return await _redis.EvalAsync(script, _dueKey, args, cancellationToken).ConfigureAwait(false);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
             throw Unavailable(ex);
         }
     }
 
-    private static BrokerException Unavailable(RedisException ex) =>
-        new(BrokerFailure.Unavailable, Reasons.LeaseStoreUnavailable, "The lease store is unavailable; retry later.", ex);
+    private static BrokerException Unavailable(Exception ex) =>
+        StoreReasons.Unavailable(Reasons.LeaseStoreUnavailable, "lease store", ex);
 }

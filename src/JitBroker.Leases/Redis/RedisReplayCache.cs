@@ -2,6 +2,8 @@ using System.Security.Cryptography;
 using System.Text;
 using JitBroker.Core;
 using JitBroker.Redis;
+using StackExchange.Redis;
+using LuaScript = JitBroker.Redis.LuaScript;
 
 namespace JitBroker.Leases.Redis;
 
@@ -54,7 +56,7 @@ public sealed class RedisReplayCache : IReplayCache
             var verdict = await _redis.EvalAsync(CheckAndRecord, [Key(replayKey)], [binding, ttlMs], cancellationToken).ConfigureAwait(false);
             return (ReplayVerdict)verdict.AsInt64();
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
             throw StoreReasons.Unavailable(StoreReasons.ReplayCacheUnavailable, "replay cache", ex);
         }

@@ -33,6 +33,7 @@ internal sealed class LeaseLedger : IAsyncDisposable
             CommandTimeout = commandTimeout ?? TimeSpan.FromSeconds(30),
             ReconnectMaxDelay = TimeSpan.FromMilliseconds(200),
             ClientName = "jitbroker-ha-test",
+            AllowAdminCommands = true, // INFO, MEMORY, CONFIG for the probes; the brokers under test never get it
         }));
 
     /// <summary>A JWT lease shaped like production ones (four per task, 500 agents, realistic field sizes).</summary>

@@ -20,7 +20,7 @@ public sealed class RedisLeaseMemoryProbe
     {
         var count = int.Parse(Environment.GetEnvironmentVariable("LEASES") ?? "100000", CultureInfo.InvariantCulture);
         await using var server = await RedisServerProcess.StartServerAsync();
-        await using var redis = new RedisConnection(new RedisOptions { Endpoint = server.Endpoint });
+        await using var redis = new RedisConnection(new RedisOptions { Endpoint = server.Endpoint, AllowAdminCommands = true });
         var store = new RedisLeaseStore(redis, "jitbroker:");
         var t0 = new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero);
         var before = await UsedMemoryAsync(redis);

@@ -37,11 +37,11 @@ public sealed class RedisLeaseStoreTests
         CredentialFingerprint = "sha256:" + new string('c', 64),
     };
 
-    private async Task<bool> ExistsAsync(string key) => (await _redis.ExecuteAsync("EXISTS", [key])).AsInt64() == 1;
+    private async Task<bool> ExistsAsync(string key) => (await (await SharedRedis.AdminAsync()).ExecuteAsync("EXISTS", [key])).AsInt64() == 1;
 
-    private async Task<bool> InSetAsync(string key, string member) => (await _redis.ExecuteAsync("SISMEMBER", [key, member])).AsInt64() == 1;
+    private async Task<bool> InSetAsync(string key, string member) => (await (await SharedRedis.AdminAsync()).ExecuteAsync("SISMEMBER", [key, member])).AsInt64() == 1;
 
-    private async Task<bool> InZsetAsync(string key, string member) => !(await _redis.ExecuteAsync("ZSCORE", [key, member])).IsNull;
+    private async Task<bool> InZsetAsync(string key, string member) => !(await (await SharedRedis.AdminAsync()).ExecuteAsync("ZSCORE", [key, member])).IsNull;
 
     [Test]
     public async Task A_claim_larger_than_one_chunk_takes_exactly_max_in_due_order_and_leaves_the_rest_due()
@@ -75,18 +75,18 @@ public sealed class RedisLeaseStoreTests
         await store.PutAsync(lease);
 
         var key = $"{_prefix}lease:{{{lease.LeaseId}}}";
-        Assert.That((await _redis.ExecuteAsync("OBJECT", ["ENCODING", key])).AsString(), Is.EqualTo("listpack"));
-        var fields = (await _redis.ExecuteAsync("HKEYS", [key])).AsArray().Select(v => v.AsString()!).ToList();
+        Assert.That((await (await SharedRedis.AdminAsync()).ExecuteAsync("OBJECT", ["ENCODING", key])).AsString(), Is.EqualTo("listpack"));
+        var fields = (await (await SharedRedis.AdminAsync()).ExecuteAsync("HKEYS", [key])).AsArray().Select(v => v.AsString()!).ToList();
         Assert.That(fields, Has.All.Length.LessThanOrEqualTo(2), "short field names");
         Assert.That(fields, Does.Not.Contain("h"), "a backend handle equal to the lease id is not stored twice");
-        Assert.That((await _redis.ExecuteAsync("HGET", [key, "f"])).AsBytes(), Has.Length.EqualTo(32), "the fingerprint as its raw digest");
-        Assert.That((await _redis.ExecuteAsync("HGET", [key, "e"])).AsString(), Is.EqualTo(lease.ExpiresAt.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.That((await (await SharedRedis.AdminAsync()).ExecuteAsync("HGET", [key, "f"])).AsBytes(), Has.Length.EqualTo(32), "the fingerprint as its raw digest");
+        Assert.That((await (await SharedRedis.AdminAsync()).ExecuteAsync("HGET", [key, "e"])).AsString(), Is.EqualTo(lease.ExpiresAt.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture)));
         Assert.That(await InSetAsync($"{_prefix}task:{{{lease.AgentId}|task-1}}", lease.LeaseId));
         Assert.That(await InSetAsync($"{_prefix}agent:{{{lease.AgentId}}}", "task-1"));
         Assert.That(await InSetAsync($"{_prefix}children:{{lease_parent}}", lease.LeaseId));
         Assert.That(await InSetAsync($"{_prefix}delegated", lease.LeaseId), "delegated leases are indexed for the consistency sweep");
         Assert.That(await InSetAsync($"{_prefix}agents", lease.AgentId), "agents are indexed for kill-switch patterns");
-        Assert.That((await _redis.ExecuteAsync("ZSCORE", [$"{_prefix}due", lease.LeaseId])).AsInt64(), Is.EqualTo(lease.ExpiresAt.ToUnixTimeMilliseconds()));
+        Assert.That((await (await SharedRedis.AdminAsync()).ExecuteAsync("ZSCORE", [$"{_prefix}due", lease.LeaseId])).AsInt64(), Is.EqualTo(lease.ExpiresAt.ToUnixTimeMilliseconds()));
         Assert.That(await InZsetAsync($"{_prefix}ids", lease.LeaseId));
     }
 
@@ -102,7 +102,7 @@ public sealed class RedisLeaseStoreTests
         await store.MarkRevokedAsync(lease.LeaseId, revokedAt);
         var key = $"{_prefix}lease:{{lease_forget}}";
 
-        var ttl = (await _redis.ExecuteAsync("PTTL", [key])).AsInt64();
+        var ttl = (await (await SharedRedis.AdminAsync()).ExecuteAsync("PTTL", [key])).AsInt64();
         Assert.That(ttl, Is.InRange(TimeSpan.FromMinutes(23).TotalMilliseconds, TimeSpan.FromMinutes(24).TotalMilliseconds),
             "remaining life (4 min) + retention (10 min) + retention again as grace");
 
@@ -128,7 +128,7 @@ public sealed class RedisLeaseStoreTests
     {
         var store = new RedisLeaseStore(_redis, _prefix);
         await store.PutAsync(NewLease("lease_vanished", TimeSpan.FromMinutes(5), "agent-v", "task-v"));
-        await _redis.ExecuteAsync("DEL", [$"{_prefix}lease:{{lease_vanished}}"]); // as if its backstop PEXPIRE fired
+        await (await SharedRedis.AdminAsync()).ExecuteAsync("DEL", [$"{_prefix}lease:{{lease_vanished}}"]); // as if its backstop PEXPIRE fired
 
         Assert.That(await store.ListByTaskAsync("agent-v", "task-v"), Is.Empty);
         Assert.That((await store.ListAsync(new LeaseQuery())).Leases, Is.Empty);
@@ -153,7 +153,7 @@ public sealed class RedisLeaseStoreTests
     public async Task Two_replicas_with_their_own_connections_never_claim_the_same_lease()
     {
         var server = await SharedRedis.ServerAsync();
-        await using var second = new RedisConnection(new RedisOptions { Endpoint = server.Endpoint });
+        await using var second = new RedisConnection(SharedRedis.BrokerOptions(server));
         var replicas = new[] { new RedisLeaseStore(_redis, _prefix), new RedisLeaseStore(second, _prefix) };
         const int leaseCount = 2_000;
         await Task.WhenAll(Enumerable.Range(0, leaseCount).Select(i => replicas[i % 2].PutAsync(NewLease($"lease_{i:00000}", TimeSpan.FromMilliseconds(i + 1)))));

@@ -26,7 +26,7 @@ public sealed class RedisReplayCacheConformanceTests : ReplayCacheConformanceTes
     {
         await Cache.CheckAndRecordAsync("iss|ttl", "a", T0 + TimeSpan.FromMinutes(5));
 
-        var ttl = (await _redis.ExecuteAsync("PTTL", [$"{_prefix}replay:{{iss|ttl}}"])).AsInt64();
+        var ttl = (await (await SharedRedis.AdminAsync()).ExecuteAsync("PTTL", [$"{_prefix}replay:{{iss|ttl}}"])).AsInt64();
 
         Assert.That(ttl, Is.InRange(TimeSpan.FromMinutes(5).TotalMilliseconds - 2_000, TimeSpan.FromMinutes(5).TotalMilliseconds));
     }
@@ -61,7 +61,7 @@ public sealed class RedisKillSwitchConformanceTests : KillSwitchConformanceTests
     public async Task A_block_set_through_one_replica_applies_on_another_at_its_next_request()
     {
         var server = await SharedRedis.ServerAsync();
-        await using var otherConnection = new RedisConnection(new RedisOptions { Endpoint = server.Endpoint });
+        await using var otherConnection = new RedisConnection(SharedRedis.BrokerOptions(server));
         var otherReplica = new RedisKillSwitch(otherConnection, _prefix);
         Assert.That(await otherReplica.FindBlockAsync("spiffe://td/agents/a", T0), Is.Null); // warms its cache
 
@@ -90,7 +90,7 @@ public sealed class RedisKillSwitchConformanceTests : KillSwitchConformanceTests
 
     private async Task<(long Get, long Eval)> CallsAsync()
     {
-        var stats = (await _redis.ExecuteAsync("INFO", ["commandstats"])).AsString()!;
+        var stats = (await (await SharedRedis.AdminAsync()).ExecuteAsync("INFO", ["commandstats"])).AsString()!;
         static long Calls(string stats, string command)
         {
             var line = stats.Split("\r\n").FirstOrDefault(l => l.StartsWith($"cmdstat_{command}:", StringComparison.Ordinal));
@@ -120,7 +120,7 @@ public sealed class RedisApprovalStoreConformanceTests : ApprovalStoreConformanc
     {
         await Store.PutAsync(NewApproval("appr-ttl", expiresIn: TimeSpan.FromMinutes(15)));
 
-        var ttl = (await _redis.ExecuteAsync("PTTL", [$"{_prefix}approval:{{appr-ttl}}"])).AsInt64();
+        var ttl = (await (await SharedRedis.AdminAsync()).ExecuteAsync("PTTL", [$"{_prefix}approval:{{appr-ttl}}"])).AsInt64();
 
         var expected = (TimeSpan.FromMinutes(15) + RedisApprovalStore.Retention).TotalMilliseconds;
         Assert.That(ttl, Is.InRange(expected - 2_000, expected));

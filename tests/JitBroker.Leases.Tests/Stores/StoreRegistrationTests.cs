@@ -16,7 +16,9 @@ public sealed class StoreRegistrationTests
         var server = await SharedRedis.ServerAsync();
         var services = new ServiceCollection().AddJitBrokerInMemoryStores();
 
-        services.AddJitBrokerRedis(new RedisOptions { Endpoint = server.Endpoint, KeyPrefix = SharedRedis.NewPrefix() });
+        var options = SharedRedis.BrokerOptions(server);
+        options.KeyPrefix = SharedRedis.NewPrefix();
+        services.AddJitBrokerRedis(options);
         await using var provider = services.BuildServiceProvider();
 
         Assert.That(provider.GetRequiredService<ILeaseStore>(), Is.InstanceOf<RedisLeaseStore>(), "Redis replaces the embedded stores");

@@ -54,7 +54,7 @@ internal sealed class RedisServerProcess : IAsyncDisposable
     }
 
     /// <summary>Starts redis-sentinel monitoring <paramref name="masterPort"/> as <paramref name="masterName"/> with quorum 1.</summary>
-    public static async Task<RedisServerProcess> StartSentinelAsync(int masterPort, string masterName)
+    public static async Task<RedisServerProcess> StartSentinelAsync(int masterPort, string masterName, string? masterPassword = null)
     {
         var port = FreePort();
         var directory = System.IO.Directory.CreateTempSubdirectory("jitbroker-sentinel-").FullName;
@@ -69,6 +69,7 @@ internal sealed class RedisServerProcess : IAsyncDisposable
             sentinel down-after-milliseconds {masterName} 1000
             sentinel failover-timeout {masterName} 10000
             sentinel parallel-syncs {masterName} 1
+            {(masterPassword is null ? "" : $"sentinel auth-pass {masterName} {masterPassword}")}
             """);
         var sentinel = new RedisServerProcess(FindBinary("redis-sentinel"), directory, port, [config]);
         await sentinel.StartAsync();
@@ -129,15 +130,21 @@ internal sealed class RedisServerProcess : IAsyncDisposable
     /// <summary>Sends one inline command over a raw socket and returns the first reply line (for setup and probes).</summary>
     public async Task<string> RawCommandAsync(string inlineCommand)
     {
+        var text = await RawReplyAsync(inlineCommand);
+        var end = text.IndexOf("\r\n", StringComparison.Ordinal);
+        return end < 0 ? text : text[..end];
+    }
+
+    /// <summary>Sends one inline command over a raw socket and returns what the first read brings back (a short reply, whole).</summary>
+    public async Task<string> RawReplyAsync(string inlineCommand)
+    {
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, Port).WaitAsync(TimeSpan.FromSeconds(2));
         var stream = client.GetStream();
         await stream.WriteAsync(Encoding.ASCII.GetBytes(inlineCommand + "\r\n"));
         var buffer = new byte[4096];
         var read = await stream.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(2));
-        var text = Encoding.ASCII.GetString(buffer, 0, read);
-        var end = text.IndexOf("\r\n", StringComparison.Ordinal);
-        return end < 0 ? text : text[..end];
+        return Encoding.ASCII.GetString(buffer, 0, read);
     }
 
     private async Task StartAsync()
