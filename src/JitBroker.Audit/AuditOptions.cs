@@ -36,12 +36,29 @@ public sealed class AuditOptions
     /// </summary>
     public bool FailOpen { get; set; }
 
+    /// <summary>
+    /// This replica's identity in the audit mirror: its chain goes to the Redis stream <c>{prefix}audit:{ReplicaId}</c>.
+    /// Null: the host name plus a hash of the audit file's full path — stable across restarts and distinct for two
+    /// replicas on one host (each has its own audit file), so two chains never interleave in one stream. In
+    /// Kubernetes set it to the pod name.
+    /// </summary>
+    public string? ReplicaId { get; set; }
+
+    /// <summary>The replica identity in use: <see cref="ReplicaId"/>, or the default described there.</summary>
+    public string EffectiveReplicaId(string hostName) => ReplicaId ?? hostName + "-" + Convert.ToHexStringLower(
+        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(System.IO.Path.GetFullPath(Path))))[..12];
+
     /// <summary>Most events written in one batch (one write, one fsync).</summary>
     public int MaxBatchSize { get; set; } = 512;
 
     /// <summary>Returns one message per invalid setting; empty when the options are usable.</summary>
     public IEnumerable<string> Validate()
     {
+        if (ReplicaId is not null && (ReplicaId.Length is 0 or > 128 || !ReplicaId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':')))
+        {
+            yield return "Audit:ReplicaId must be 1-128 characters of letters, digits, '-', '_', '.' or ':'.";
+        }
+
         if (string.IsNullOrWhiteSpace(Path))
         {
             yield return "Audit:Path is required (the JSON-lines audit file).";

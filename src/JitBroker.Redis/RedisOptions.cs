@@ -33,6 +33,16 @@ public sealed class RedisOptions
     /// <summary>File holding the password (trailing newline ignored); read at every connect, so a rotated secret is picked up.</summary>
     public string? PasswordFile { get; set; }
 
+    /// <summary>
+    /// ACL user the audit mirror connects as (docs/redis.md: <c>jitbroker-audit</c>, append-only on the audit streams).
+    /// Null: the mirror shares the broker's connection and user. Set it so that a stolen broker credential cannot
+    /// touch the audit streams.
+    /// </summary>
+    public string? AuditUser { get; set; }
+
+    /// <summary>File holding <see cref="AuditUser"/>'s password; read at every connect.</summary>
+    public string? AuditPasswordFile { get; set; }
+
     public int Database { get; set; }
 
     public bool UseTls { get; set; }
@@ -112,6 +122,16 @@ public sealed class RedisOptions
             yield return "Redis: User needs Password or PasswordFile.";
         }
 
+        if ((AuditUser is null) != (AuditPasswordFile is null))
+        {
+            yield return "Redis: AuditUser and AuditPasswordFile go together.";
+        }
+
+        if (AuditPasswordFile is not null && !File.Exists(AuditPasswordFile))
+        {
+            yield return $"Redis: AuditPasswordFile '{AuditPasswordFile}' does not exist.";
+        }
+
         if (Database is < 0 or > 15_999)
         {
             yield return "Redis: Database must be 0 or more.";
@@ -149,6 +169,24 @@ public sealed class RedisOptions
         {
             yield return "Redis: KeyPrefix must not be empty (it keeps the broker's keys apart).";
         }
+    }
+
+    /// <summary>The same server and transport settings with the audit mirror's own credentials (null when none are set).</summary>
+    public RedisOptions? ForAuditMirror()
+    {
+        if (AuditUser is null)
+        {
+            return null;
+        }
+
+        var audit = (RedisOptions)MemberwiseClone();
+        audit.User = AuditUser;
+        audit.Password = null;
+        audit.PasswordFile = AuditPasswordFile;
+        audit.AuditUser = null;
+        audit.AuditPasswordFile = null;
+        audit.ClientName = ClientName + "-audit";
+        return audit;
     }
 
     public override string ToString()

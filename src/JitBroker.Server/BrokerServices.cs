@@ -63,8 +63,15 @@ internal static class BrokerServices
         // 7 audit: the file is the chain; with Redis, every record is mirrored to this replica's stream too
         if (settings.UsesRedis)
         {
+            // With Redis:AuditUser the mirror connects as the append-only audit user (docs/redis.md), not as the broker.
+            if (settings.Redis.ForAuditMirror() is { } auditRedis)
+            {
+                services.AddSingleton(sp => new AuditMirrorConnection(new RedisConnection(auditRedis, TimeProvider.System, sp.GetService<ILogger<RedisConnection>>())));
+            }
+
             services.AddSingleton<IAuditSink>(sp => new MirroredAuditSink(new AuditFileSink(settings.Audit),
-                sp.GetRequiredService<IRedisConnection>(), $"{settings.Redis.KeyPrefix}audit:{Environment.MachineName}"));
+                sp.GetService<AuditMirrorConnection>()?.Connection ?? sp.GetRequiredService<IRedisConnection>(),
+                $"{settings.Redis.KeyPrefix}audit:{settings.Audit.EffectiveReplicaId(Environment.MachineName)}"));
         }
 
         services.AddJitBrokerAudit(settings.Audit);
@@ -158,4 +165,12 @@ internal sealed class DelegateReadiness(string name, Func<CancellationToken, Tas
             return false;
         }
     }
+}
+
+/// <summary>The audit mirror's own Redis connection (its own ACL user); disposed with the container.</summary>
+internal sealed class AuditMirrorConnection(RedisConnection connection) : IAsyncDisposable
+{
+    public RedisConnection Connection { get; } = connection;
+
+    public ValueTask DisposeAsync() => Connection.DisposeAsync();
 }
