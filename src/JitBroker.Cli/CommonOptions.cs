@@ -6,7 +6,9 @@ namespace JitBroker.Cli;
 /// <summary>
 /// Connection and output options shared by every broker command. Each setting resolves as: flag, then
 /// environment variable, then the config file (<c>--config</c>, env <c>JITCTL_CONFIG</c>, default
-/// <c>~/.config/jitctl/config.json</c>: <c>{"broker": "...", "admin_endpoint": "...", "identity_file": "...", "timeout": 10}</c>), then the default.
+/// <c>~/.config/jitctl/config.json</c>: <c>{"broker": "...", "admin_endpoint": "...", "identity_file": "...", "timeout": 10,
+/// "admin_client_cert": "...", "admin_client_key": "...", "admin_ca": "..."}</c>), then the default. The admin TLS settings
+/// apply to the admin channel only; the agent channel never presents the operator's client certificate.
 /// </summary>
 internal sealed class CommonOptions
 {
@@ -18,6 +20,21 @@ internal sealed class CommonOptions
     public Option<string?> AdminEndpoint { get; } = new("--admin-endpoint")
     {
         Description = $"Admin API address, the broker's separate admin listener (env JITCTL_ADMIN_ENDPOINT; default {DefaultAdminEndpoint}).",
+    };
+
+    public Option<FileInfo?> AdminClientCert { get; } = new("--admin-client-cert")
+    {
+        Description = "PEM client certificate presented to the admin listener when it requires one (env JITCTL_ADMIN_CLIENT_CERT; needs --admin-client-key).",
+    };
+
+    public Option<FileInfo?> AdminClientKey { get; } = new("--admin-client-key")
+    {
+        Description = "PEM private key of --admin-client-cert (env JITCTL_ADMIN_CLIENT_KEY).",
+    };
+
+    public Option<FileInfo?> AdminCa { get; } = new("--admin-ca")
+    {
+        Description = "PEM CA certificate(s) that the admin listener's server certificate must chain to, instead of the system roots (env JITCTL_ADMIN_CA).",
     };
 
     public Option<string?> Identity { get; } = new("--identity") { Description = "Caller identity token, e.g. a JWT-SVID (env JITCTL_IDENTITY)." };
@@ -34,6 +51,9 @@ internal sealed class CommonOptions
     {
         command.Options.Add(Broker);
         command.Options.Add(AdminEndpoint);
+        command.Options.Add(AdminClientCert);
+        command.Options.Add(AdminClientKey);
+        command.Options.Add(AdminCa);
         command.Options.Add(Identity);
         command.Options.Add(IdentityFile);
         command.Options.Add(Config);
@@ -74,7 +94,26 @@ internal sealed class CommonOptions
 
     public BrokerClient CreateClient(ParseResult result) => new(ResolveBroker(result));
 
-    public AdminClient CreateAdminClient(ParseResult result) => new(ResolveAdminEndpoint(result), ResolveIdentity(result), Timeout(result));
+    public AdminClient CreateAdminClient(ParseResult result)
+    {
+        var address = ResolveAdminEndpoint(result);
+        var identity = ResolveIdentity(result);
+        var config = LoadConfig(result);
+        var certPath = result.GetValue(AdminClientCert)?.FullName ?? Environment.GetEnvironmentVariable("JITCTL_ADMIN_CLIENT_CERT") ?? config.AdminClientCert;
+        var keyPath = result.GetValue(AdminClientKey)?.FullName ?? Environment.GetEnvironmentVariable("JITCTL_ADMIN_CLIENT_KEY") ?? config.AdminClientKey;
+        var caPath = result.GetValue(AdminCa)?.FullName ?? Environment.GetEnvironmentVariable("JITCTL_ADMIN_CA") ?? config.AdminCa;
+        if (certPath is null && keyPath is null && caPath is null)
+        {
+            return new AdminClient(address, identity, Timeout(result));
+        }
+
+        if (address.Scheme != "https")
+        {
+            throw new UsageException($"--admin-client-cert, --admin-client-key and --admin-ca need an https admin endpoint (got '{address}').");
+        }
+
+        return new AdminClient(address, identity, Timeout(result), AdminTls.Handler(certPath, keyPath, caPath));
+    }
 
     public TimeSpan Timeout(ParseResult result) =>
         TimeSpan.FromSeconds(Math.Max(1, result.GetValue(TimeoutSeconds) ?? LoadConfig(result).Timeout ?? 10));
@@ -96,7 +135,10 @@ internal sealed class CommonOptions
                 root.TryGetProperty("broker", out var b) ? b.GetString() : null,
                 root.TryGetProperty("admin_endpoint", out var a) ? a.GetString() : null,
                 root.TryGetProperty("identity_file", out var f) ? f.GetString() : null,
-                root.TryGetProperty("timeout", out var t) && t.TryGetInt32(out var seconds) ? seconds : null);
+                root.TryGetProperty("timeout", out var t) && t.TryGetInt32(out var seconds) ? seconds : null,
+                root.TryGetProperty("admin_client_cert", out var cc) ? cc.GetString() : null,
+                root.TryGetProperty("admin_client_key", out var ck) ? ck.GetString() : null,
+                root.TryGetProperty("admin_ca", out var ca) ? ca.GetString() : null);
         }
         catch (JsonException ex)
         {
@@ -104,7 +146,8 @@ internal sealed class CommonOptions
         }
     }
 
-    private sealed record CliConfig(string? Broker = null, string? AdminEndpoint = null, string? IdentityFile = null, int? Timeout = null);
+    private sealed record CliConfig(string? Broker = null, string? AdminEndpoint = null, string? IdentityFile = null, int? Timeout = null,
+        string? AdminClientCert = null, string? AdminClientKey = null, string? AdminCa = null);
 }
 
 internal sealed class UsageException(string message) : Exception(message);

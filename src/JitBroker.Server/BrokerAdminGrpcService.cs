@@ -71,7 +71,7 @@ public sealed class BrokerAdminGrpcService(BrokerAdministration admin, IAuditRea
     private async Task<TResponse> AsAdmin<TRequest, TResponse>(TRequest request, ServerCallContext context,
         Func<TRequest, WorkloadIdentity, CancellationToken, Task<TResponse>> handler)
     {
-        var admin = await _admin.AuthorizeAsync(Evidence.From(context), context.CancellationToken);
+        var admin = await _admin.AuthorizeAsync(Evidence.From(context, transportCertificateOnly: true), context.CancellationToken);
         return await handler(request, admin, context.CancellationToken);
     }
 

@@ -9,7 +9,12 @@ internal static class Evidence
     public const string MalformedAuthorization = "identity.malformed_authorization";
     public const string DuplicateAuthorization = "identity.duplicate_authorization";
 
-    public static AttestationEvidence From(ServerCallContext context)
+    /// <summary>
+    /// The call's evidence. <paramref name="transportCertificateOnly"/> (the admin listener) leaves the TLS client
+    /// certificate out: there it is a transport requirement Kestrel already checked against
+    /// <c>Listen:AdminClientCaPath</c>, and the bearer identity alone decides who the caller is.
+    /// </summary>
+    public static AttestationEvidence From(ServerCallContext context, bool transportCertificateOnly = false)
     {
         var http = context.GetHttpContext();
         // RFC 9110: authorization is a single-value field. Two of them are refused outright, whichever comes
@@ -35,6 +40,6 @@ internal static class Evidence
             token = header[scheme.Length..].Trim();
         }
 
-        return new AttestationEvidence(token, http.Connection.ClientCertificate);
+        return new AttestationEvidence(token, transportCertificateOnly ? null : http.Connection.ClientCertificate);
     }
 }

@@ -1,3 +1,8 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using Google.Protobuf;
 using JitBroker.Cli;
 using JitBroker.Protocol.V1;
 using Grpc.Core;
@@ -174,6 +179,71 @@ public sealed class ApprovalE2ETests
         var granted = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.That(granted.LeaseId, Does.StartWith("lease_"));
         Assert.That(granted.Credential.Token, Is.Not.Empty);
+    }
+
+    /// <summary>
+    /// Server-side deadline enforcement: the call is sent with a raw HTTP/2 client that only carries the
+    /// <c>grpc-timeout</c> header (no client-side deadline timer at all), so DEADLINE_EXCEEDED can only come from
+    /// the server. The handler is waiting on an approval (20 s) well past the deadline (300 ms); the answer arrives
+    /// after the deadline, not at once, and the handler's cancelled token ends the wait: approving afterwards
+    /// mints nothing in the background, and the agent can still collect the approval itself.
+    /// </summary>
+    [Test]
+    public async Task A_deadline_shorter_than_the_approval_wait_is_enforced_by_the_server_and_the_wait_ends()
+    {
+        var agent = E2E.Agent("deadline-waiter");
+        var (svid, id) = await PendingAsync(agent, "apr-deadline");
+
+        var message = E2E.Refund("apr-deadline", approvalId: id, wait: TimeSpan.FromSeconds(20)).ToByteArray();
+        var frame = new byte[5 + message.Length];
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)message.Length);
+        message.CopyTo(frame, 5);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_broker.GrpcUri, "/jitbroker.v1.CredentialBroker/RequestCredential"))
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ByteArrayContent(frame),
+        };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
+        request.Headers.TE.Add(new TransferCodingWithQualityHeaderValue("trailers"));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", svid);
+        request.Headers.TryAddWithoutValidation("grpc-timeout", "300m");
+
+        using var http = new HttpClient(new SocketsHttpHandler()) { Timeout = TimeSpan.FromSeconds(15) };
+        var clock = Stopwatch.StartNew();
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var body = await response.Content.ReadAsByteArrayAsync();
+        clock.Stop();
+        var status = response.TrailingHeaders.TryGetValues("grpc-status", out var trailer) ? trailer.Single()
+            : response.Headers.TryGetValues("grpc-status", out var header) ? header.Single() : null; // Trailers-Only
+        Assert.Multiple(() =>
+        {
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(status, Is.EqualTo(((int)StatusCode.DeadlineExceeded).ToString()), "the server's own DEADLINE_EXCEEDED");
+            Assert.That(body, Is.Empty, "no response message");
+            Assert.That(clock.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(250)), "the handler was running until the deadline");
+            Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "not the 20 s approval wait");
+        });
+
+        // The broker is healthy and the approval untouched.
+        using var lead = E2E.Admin(_broker, E2E.Lead);
+        Assert.That((await lead.GetApprovalAsync(id)).State, Is.EqualTo("pending"));
+        using (var readiness = new HttpClient())
+        {
+            Assert.That((await readiness.GetAsync(new Uri(_broker.HttpUri, "/readyz"))).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        // Had the handler kept waiting after its deadline, this approval would be collected by it (a lease nobody receives).
+        await lead.DecideApprovalAsync(id, approve: true, "after the deadline");
+        await Task.Delay(1000); // five of the waiter's poll intervals
+        using (var admin = E2E.Admin(_broker))
+        {
+            Assert.That(await E2E.LeasesOfAsync(admin, agent), Is.Empty, "nothing was issued by the abandoned wait");
+        }
+
+        Assert.That((await lead.GetApprovalAsync(id)).State, Is.EqualTo("approved"), "approved, not consumed");
+        var collected = await _client.RequestCredentialAsync(svid, E2E.Refund("apr-deadline", approvalId: id));
+        Assert.That(collected.LeaseId, Does.StartWith("lease_"), "the agent itself still collects it, exactly once");
     }
 
     [Test]

@@ -133,7 +133,7 @@ public sealed class ListenerTests
         Assert.That((await fresh.RequestCredentialAsync(_broker.Svid(), E2E.Tickets("hdr-2"), TimeSpan.FromSeconds(30))).LeaseId, Does.StartWith("lease_"));
     }
 
-    private static SocketsHttpHandler TrustingOnly(X509Certificate2 server) => new()
+    internal static SocketsHttpHandler TrustingOnly(X509Certificate2 server) => new()
     {
         SslOptions = new SslClientAuthenticationOptions
         {
@@ -142,7 +142,7 @@ public sealed class ListenerTests
         },
     };
 
-    private static X509Certificate2 ServerCertificate(DateTimeOffset now)
+    internal static X509Certificate2 ServerCertificate(DateTimeOffset now)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=jitbroker-tls-test", key, HashAlgorithmName.SHA256);
