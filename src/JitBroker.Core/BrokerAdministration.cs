@@ -137,13 +137,14 @@ public sealed class BrokerAdministration
         var now = _time.GetUtcNow();
         var block = new AgentBlock(pattern, reason, admin.Id, now) { ExpiresAt = now + duration };
         await _killSwitch.BlockAsync(block, cancellationToken).ConfigureAwait(false);
-        // Recorded: from here on nothing depends on the caller still waiting.
+        // Recorded: from here on nothing depends on the caller still waiting. Containment before bookkeeping: the
+        // leases are scheduled before the block's own audit record, so an audit outage cannot hold up revocation.
+        var revocations = await ScheduleAsync(admin, new RevokeSelector.AgentPattern(pattern), glob, "kill switch: " + reason).ConfigureAwait(false);
         await _audit.AppendAsync(new AuditEvent
         {
             Type = AuditEventTypes.AgentBlocked, AgentId = pattern, Actor = admin.Id,
             Detail = block.ExpiresAt is { } end ? $"{reason} (until {end:O})" : reason,
         }, CancellationToken.None).ConfigureAwait(false);
-        var revocations = await ScheduleAsync(admin, new RevokeSelector.AgentPattern(pattern), glob, "kill switch: " + reason).ConfigureAwait(false);
         return (block, revocations);
     }
 
