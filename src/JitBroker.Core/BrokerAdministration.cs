@@ -66,6 +66,12 @@ public sealed class BrokerAdministration
     public const string ReasonNotAdmin = "admin.not_an_admin";
     public const string ReasonConfirm = "admin.confirmation_required";
 
+    /// <summary>Longest block with an expiry; longer means "until unblocked", which is said by giving none.</summary>
+    public static readonly TimeSpan MaxBlockDuration = TimeSpan.FromDays(366);
+
+    /// <summary>Longest reason kept with a block or an unblock (it lands in the kill-switch list and the audit chain).</summary>
+    public const int MaxReasonLength = 1024;
+
     private readonly AttestorRegistry _attestors;
     private readonly Glob[] _admins;
     private readonly ILeaseStore _leases;
@@ -129,9 +135,10 @@ public sealed class BrokerAdministration
     {
         var glob = ParsePattern(pattern);
         RequireReason(reason, "A block");
-        if (duration is { } d && d <= TimeSpan.Zero)
+        if (duration is { } d && (d <= TimeSpan.Zero || d > MaxBlockDuration))
         {
-            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, "A block's duration must be positive.");
+            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid,
+                $"A block's duration must be positive and at most {MaxBlockDuration.TotalDays:0} days (omit it for a block until unblocked).");
         }
 
         var now = _time.GetUtcNow();
@@ -230,9 +237,9 @@ public sealed class BrokerAdministration
 
     private static void RequireReason(string reason, string what)
     {
-        if (string.IsNullOrWhiteSpace(reason))
+        if (string.IsNullOrWhiteSpace(reason) || reason.Length > MaxReasonLength)
         {
-            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, $"{what} needs a reason.");
+            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, $"{what} needs a reason of at most {MaxReasonLength} characters.");
         }
     }
 

@@ -108,7 +108,7 @@ public sealed class BrokerAdminGrpcService(BrokerAdministration admin, IAuditRea
 
     private async Task<BlockAgentResponse> BlockAsync(BlockAgentRequest r, WorkloadIdentity admin, CancellationToken ct)
     {
-        var (block, revocations) = await _admin.BlockAsync(admin, r.Pattern, r.Reason, r.Duration?.ToTimeSpan(), ct);
+        var (block, revocations) = await _admin.BlockAsync(admin, r.Pattern, r.Reason, r.Duration is null ? null : CredentialBrokerGrpcService.ToTimeSpan(r.Duration, "duration"), ct);
         return new BlockAgentResponse { Block = ToMessage(block), Revocations = ToMessage(revocations) };
     }
 

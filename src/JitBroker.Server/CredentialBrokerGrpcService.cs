@@ -46,7 +46,7 @@ public sealed class CredentialBrokerGrpcService(DomainBroker broker) : Protocol.
             request.RequestedTtl is null ? null : ToTimeSpan(request.RequestedTtl));
 
         var ticket = request.ApprovalId.Length == 0 ? null
-            : new ApprovalTicket(request.ApprovalId, request.AwaitApproval is null ? TimeSpan.Zero : ToTimeSpan(request.AwaitApproval));
+            : new ApprovalTicket(request.ApprovalId, request.AwaitApproval is null ? TimeSpan.Zero : ToTimeSpan(request.AwaitApproval, "await_approval"));
         var outcome = await _broker.RequestCredentialAsync(Evidence.From(context), domainRequest, ticket, context.CancellationToken);
         if (outcome.PendingApproval is { } pending)
         {
@@ -171,12 +171,13 @@ public sealed class CredentialBrokerGrpcService(DomainBroker broker) : Protocol.
         return message;
     }
 
-    internal static TimeSpan ToTimeSpan(Duration duration)
+    internal static TimeSpan ToTimeSpan(Duration duration, string field = "requested_ttl")
     {
-        // Duration.ToTimeSpan throws on out-of-range values; a hostile request gets INVALID_ARGUMENT instead.
-        if (duration.Seconds is < 0 or > 366L * 24 * 3600 || duration.Nanos is < -999_999_999 or > 999_999_999)
+        // Duration.ToTimeSpan throws on out-of-range or unnormalised values (nanos of the other sign than seconds);
+        // a hostile request gets INVALID_ARGUMENT instead. Every duration the API takes is non-negative.
+        if (duration.Seconds is < 0 or > 366L * 24 * 3600 || duration.Nanos is < 0 or > 999_999_999)
         {
-            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, "requested_ttl is out of range.");
+            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, $"{field} is out of range.");
         }
 
         return duration.ToTimeSpan();
