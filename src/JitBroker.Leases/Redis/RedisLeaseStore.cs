@@ -156,11 +156,12 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         return reply.IsNull ? null : LeaseCodec.FromFields(leaseId, reply.AsArray());
     }
 
-    public async Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+    public async Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, string? auditOwner = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(leaseId);
         // Unknown and already revoked are both "done": the script changes nothing then.
-        var changed = await RunAsync(LeaseScripts.MarkRevoked, [_prefix, leaseId, LeaseCodec.Ms(revokedAt), _retentionMs], cancellationToken).ConfigureAwait(false);
+        var changed = await RunAsync(LeaseScripts.MarkRevoked, [_prefix, leaseId, LeaseCodec.Ms(revokedAt), _retentionMs, auditOwner ?? ""],
+            cancellationToken).ConfigureAwait(false);
         return changed.AsInt64() == 1;
     }
 
