@@ -88,6 +88,13 @@ public interface ILeaseStore
     /// </summary>
     Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, string? auditOwner = null, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// <see cref="MarkRevokedAsync"/> for many leases at once (the sweeper's batches): one result per id, in order. Atomic
+    /// per lease; a store may split the call into several atomic steps, and after a failure some leases may be marked.
+    /// </summary>
+    Task<IReadOnlyList<bool>> MarkRevokedManyAsync(IReadOnlyList<string> leaseIds, DateTimeOffset revokedAt, string? auditOwner = null,
+        CancellationToken cancellationToken = default);
+
     /// <summary>Records a failed attempt (attempts + 1, last error) and schedules the next one.</summary>
     Task MarkRevokeFailedAsync(string leaseId, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken = default);
 

@@ -36,7 +36,74 @@ public sealed partial class LeaseRevoker
     /// False lets the sweeper go on as soon as the ledger has the revocation: the <c>lease.revoked</c> record is then
     /// written behind it, and the ledger's outbox guarantees it even if this replica dies first.
     /// </param>
-    public async Task<RevocationResult> RevokeClaimedAsync(Lease lease, bool waitForAudit = true, CancellationToken cancellationToken = default)
+    public async Task<RevocationResult> RevokeClaimedAsync(Lease lease, bool waitForAudit = true, CancellationToken cancellationToken = default) =>
+        (await RevokeClaimedManyAsync([lease], 1, waitForAudit, cancellationToken).ConfigureAwait(false))[0];
+
+    /// <summary>
+    /// Revokes leases the caller has claimed: each at its issuer (at most <paramref name="parallelism"/> at once), then
+    /// the ones the backends call done are marked revoked together (one ledger call), the rest parked as failed. Never
+    /// throws for backend failures; a ledger failure throws and leaves the claims to lapse and be retried.
+    /// </summary>
+    public async Task<IReadOnlyList<RevocationResult>> RevokeClaimedManyAsync(IReadOnlyList<Lease> leases, int parallelism, bool waitForAudit = true,
+        CancellationToken cancellationToken = default)
+    {
+        var results = new RevocationResult[leases.Count];
+        if (leases.Count == 1)
+        {
+            results[0] = await RevokeAtIssuerAsync(leases[0], cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await Parallel.ForEachAsync(Enumerable.Range(0, leases.Count),
+                new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken },
+                async (i, ct) => results[i] = await RevokeAtIssuerAsync(leases[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
+        }
+
+        var now = _time.GetUtcNow();
+        var done = Enumerable.Range(0, leases.Count).Where(i => results[i].IsDone).ToList();
+        // Once the backend said "done", recording it must not depend on the caller still waiting: an operator's
+        // cancelled call must not leave a revoked lease unmarked or marked but unaudited. Only the call that changed
+        // the state writes the audit record, so racing revokers (EndTask and a sweeper) leave exactly one lease.revoked
+        // event; the mark puts the lease in this replica's outbox in the same atomic step.
+        var changed = done.Count == 0
+            ? []
+            : await _leases.MarkRevokedManyAsync([.. done.Select(i => leases[i].LeaseId)], now, _audit?.Owner, CancellationToken.None).ConfigureAwait(false);
+        var recorded = new List<Task>(done.Count);
+        for (var j = 0; j < done.Count; j++)
+        {
+            var (lease, result) = (leases[done[j]], results[done[j]]);
+            if (!changed[j])
+            {
+                results[done[j]] = RevocationResult.AlreadyGone;
+                continue;
+            }
+
+            LogRevoked(_log, lease.LeaseId, lease.TaskId, lease.AgentId, result.Status);
+            if (now >= lease.ExpiresAt)
+            {
+                _metrics?.RevocationLag(now - lease.ExpiresAt);
+            }
+
+            if (_audit is not null)
+            {
+                recorded.Add(await _audit.BeginRevokedAsync(lease, result.Status.ToString()).ConfigureAwait(false));
+            }
+        }
+
+        foreach (var i in Enumerable.Range(0, leases.Count).Where(i => !results[i].IsDone))
+        {
+            await ParkFailedAsync(leases[i], results[i], now).ConfigureAwait(false);
+        }
+
+        if (waitForAudit)
+        {
+            await Task.WhenAll(recorded).ConfigureAwait(false);
+        }
+
+        return results;
+    }
+
+    private async Task<RevocationResult> RevokeAtIssuerAsync(Lease lease, CancellationToken cancellationToken)
     {
         RevocationResult result;
         if (!_issuers.TryGet(lease.IssuerKind, out var issuer))
@@ -58,49 +125,20 @@ public sealed partial class LeaseRevoker
             }
         }
 
-        var now = _time.GetUtcNow();
         _metrics?.Revocation(result.Status, lease.IssuerKind);
-        if (result.IsDone)
-        {
-            // Once the backend said "done", recording it must not depend on the caller still waiting: an
-            // operator's cancelled call must not leave a revoked lease unmarked or marked but unaudited.
-            // Only the call that changed the state writes the audit record, so racing revokers (EndTask and a
-            // sweeper) leave exactly one lease.revoked event; the mark puts it in this replica's outbox atomically.
-            if (await _leases.MarkRevokedAsync(lease.LeaseId, now, _audit?.Owner, CancellationToken.None).ConfigureAwait(false))
-            {
-                LogRevoked(_log, lease.LeaseId, lease.TaskId, lease.AgentId, result.Status);
-                if (now >= lease.ExpiresAt)
-                {
-                    _metrics?.RevocationLag(now - lease.ExpiresAt);
-                }
-
-                if (_audit is not null)
-                {
-                    var recorded = await _audit.BeginRevokedAsync(lease, result.Status.ToString()).ConfigureAwait(false);
-                    if (waitForAudit)
-                    {
-                        await recorded.ConfigureAwait(false);
-                    }
-                }
-            }
-            else
-            {
-                result = RevocationResult.AlreadyGone;
-            }
-        }
-        else
-        {
-            var attempt = lease.Attempts + 1;
-            var next = now + _backoff.DelayFor(attempt);
-            await _leases.MarkRevokeFailedAsync(lease.LeaseId, result.Error ?? "unknown error", next, CancellationToken.None).ConfigureAwait(false);
-            LogRevokeFailed(_log, lease.LeaseId, lease.IssuerKind, attempt, result.Error ?? "unknown error", next);
-            if (_audit is not null)
-            {
-                await _audit.RecordAsync(AuditEventTypes.RevocationFailed, lease, $"attempt {attempt}: {result.Error}; next attempt {next:O}").ConfigureAwait(false);
-            }
-        }
-
         return result;
+    }
+
+    private async Task ParkFailedAsync(Lease lease, RevocationResult result, DateTimeOffset now)
+    {
+        var attempt = lease.Attempts + 1;
+        var next = now + _backoff.DelayFor(attempt);
+        await _leases.MarkRevokeFailedAsync(lease.LeaseId, result.Error ?? "unknown error", next, CancellationToken.None).ConfigureAwait(false);
+        LogRevokeFailed(_log, lease.LeaseId, lease.IssuerKind, attempt, result.Error ?? "unknown error", next);
+        if (_audit is not null)
+        {
+            await _audit.RecordAsync(AuditEventTypes.RevocationFailed, lease, $"attempt {attempt}: {result.Error}; next attempt {next:O}").ConfigureAwait(false);
+        }
     }
 
     [LoggerMessage(EventId = 3001, EventName = "LeaseRevoked", Level = LogLevel.Information,

@@ -190,6 +190,19 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
         }
     }
 
+    public async Task<IReadOnlyList<bool>> MarkRevokedManyAsync(IReadOnlyList<string> leaseIds, DateTimeOffset revokedAt, string? auditOwner = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leaseIds);
+        var changed = new bool[leaseIds.Count];
+        for (var i = 0; i < changed.Length; i++)
+        {
+            changed[i] = await MarkRevokedAsync(leaseIds[i], revokedAt, auditOwner, cancellationToken).ConfigureAwait(false);
+        }
+
+        return changed;
+    }
+
     public Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, string? auditOwner = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(leaseId);

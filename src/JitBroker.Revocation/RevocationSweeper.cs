@@ -11,6 +11,9 @@ namespace JitBroker.Revocation;
 /// </summary>
 public sealed partial class RevocationSweeper
 {
+    /// <summary>Most leases whose revocations are marked in one ledger call.</summary>
+    public const int MarksPerGroup = 64;
+
     private readonly ILeaseStore _leases;
     private readonly LeaseRevoker _revoker;
     private readonly BrokerOptions _broker;
@@ -77,7 +80,11 @@ public sealed partial class RevocationSweeper
                 break;
             }
 
-            await Parallel.ForEachAsync(batch, parallel, RevokeOneAsync).ConfigureAwait(false);
+            // Groups of up to MarksPerGroup leases: each group's revocations run at once and are marked in one ledger
+            // call; groups run side by side so that at most MaxParallelRevocations revocations are in flight.
+            var group = Math.Min(MarksPerGroup, _options.MaxParallelRevocations);
+            parallel.MaxDegreeOfParallelism = Math.Max(1, _options.MaxParallelRevocations / group);
+            await Parallel.ForEachAsync(batch.Chunk(group), parallel, RevokeGroupAsync).ConfigureAwait(false);
             processed += batch.Count;
 
             // A short batch means the due backlog is drained. A full one may hide more: claim again.
@@ -95,19 +102,22 @@ public sealed partial class RevocationSweeper
         return processed;
     }
 
-    private async ValueTask RevokeOneAsync(Lease lease, CancellationToken cancellationToken)
+    private async ValueTask RevokeGroupAsync(Lease[] group, CancellationToken cancellationToken)
     {
         try
         {
-            // The revoker records the outcome itself (revoked, or revoke_failed with the next attempt time). The
-            // lease.revoked record is written behind the sweep: the ledger's outbox holds it until it is stored.
-            await _revoker.RevokeClaimedAsync(lease, waitForAudit: false, cancellationToken).ConfigureAwait(false);
+            // The revoker records the outcomes itself (revoked, or revoke_failed with the next attempt time). The
+            // lease.revoked records are written behind the sweep: the ledger's outbox holds them until they are stored.
+            await _revoker.RevokeClaimedManyAsync(group, group.Length, waitForAudit: false, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            // Only recording the outcome can throw here (store unavailable). The lease keeps its claim
-            // deadline, so it is claimed and tried again once that lapses: nothing is lost.
-            LogOutcomeNotRecorded(_log, lease.LeaseId, lease.IssuerKind, ex);
+            // Only recording the outcomes can throw here (store unavailable). The leases keep their claim deadline, so
+            // they are claimed and tried again once it lapses: nothing is lost.
+            foreach (var lease in group)
+            {
+                LogOutcomeNotRecorded(_log, lease.LeaseId, lease.IssuerKind, ex);
+            }
         }
     }
 

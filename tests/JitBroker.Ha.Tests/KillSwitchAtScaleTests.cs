@@ -103,9 +103,12 @@ public sealed class KillSwitchAtScaleTests
             $"[kill switch] {expected} leases ({sample.Count} sampled credentials incl. {sample.Count(s => s.Depth > 0)} delegated): block call {callTook.TotalMilliseconds:0} ms, " +
             $"all sampled inactive p100 {inactiveP100.TotalMilliseconds:0} ms, all revoked {allRevoked.TotalMilliseconds:0} ms");
 
+        // The lease.revoked records follow the marks (the ledger's outbox guarantees them): wait for the last one.
+        var audit = await env.WaitForAuditAsync(["replica-a"], [.. sample.Select(s => s.LeaseId), .. bulk], cancellationToken);
+        var allAudited = clock.Elapsed;
+        TestContext.Progress.WriteLine($"[kill switch] all lease.revoked in the audit file {allAudited.TotalMilliseconds:0} ms");
         var rogueLeases = await env.Ledger.GetManyAsync([.. sample.Select(s => s.LeaseId), .. bulk], cancellationToken: cancellationToken);
         var others = await env.Ledger.GetManyAsync(bystanders, cancellationToken: cancellationToken);
-        var audit = AuditTrail.CountByLease(env.Fleet.AuditPath("replica-a"));
         Assert.Multiple(() =>
         {
             Assert.That(firstInactive, Has.Count.EqualTo(sample.Count), "every sampled credential went inactive");
@@ -154,7 +157,7 @@ public sealed class KillSwitchAtScaleTests
             TimeSpan.FromSeconds(60), cancellationToken), Is.True);
 
         var leases = await env.Ledger.GetManyAsync(ids, cancellationToken: cancellationToken);
-        var audit = AuditTrail.CountByLease(env.Fleet.AuditPath("replica-a"));
+        var audit = await env.WaitForAuditAsync(["replica-a"], ids, cancellationToken);
         Assert.That(leases, Has.All.Matches<Lease?>(l => l?.State == LeaseState.Revoked));
         Assert.That(ids.Where(id => audit.GetValueOrDefault(id) != 1), Is.Empty, "exactly one lease.revoked per lease, however the first call ended");
         await env.AssertChainVerifiesAsync("replica-a", cancellationToken);
@@ -193,15 +196,8 @@ public sealed class KillSwitchAtScaleTests
         // gets to A's outbox first writes the records A owed. Every revoked lease then has exactly one, in the two files.
         await env.RestartAsync("replica-a", cancellationToken);
         var leases = (await env.Ledger.GetManyAsync(ids, cancellationToken: cancellationToken)).Select(l => l!).ToList();
-        Dictionary<string, int> events;
-        var waited = Stopwatch.StartNew();
-        do
-        {
-            await Task.Delay(250, cancellationToken);
-            var (auditA, auditB) = (AuditTrail.CountByLease(env.Fleet.AuditPath("replica-a")), AuditTrail.CountByLease(env.Fleet.AuditPath("replica-b")));
-            events = leases.ToDictionary(l => l.LeaseId, l => auditA.GetValueOrDefault(l.LeaseId) + auditB.GetValueOrDefault(l.LeaseId));
-        }
-        while (events.Values.Any(n => n == 0) && waited.Elapsed < TimeSpan.FromSeconds(30));
+        var audited = await env.WaitForAuditAsync(["replica-a", "replica-b"], ids, cancellationToken);
+        var events = ids.ToDictionary(id => id, id => audited.GetValueOrDefault(id));
 
         var recovered = new[] { "replica-a", "replica-b" }.Sum(r => AuditTrail.FileLines(env.Fleet.AuditPath(r)).Count(l => l.Contains("recovered: marked", StringComparison.Ordinal)));
         TestContext.Progress.WriteLine($"[kill switch, replica killed] killed after enough revocations: {killAfter}; {events.Values.Sum()} lease.revoked events " +
@@ -326,6 +322,30 @@ public sealed class KillSwitchAtScaleTests
                 }
 
                 await Task.Delay(20, cancellationToken);
+            }
+        }
+
+        /// <summary>
+        /// Lease id → <c>lease.revoked</c> events across the replicas' audit files, once every id has one (or 30 s passed):
+        /// the records follow the ledger's marks, so "revoked" can be seen a moment before "audited".
+        /// </summary>
+        public async Task<Dictionary<string, int>> WaitForAuditAsync(string[] replicas, IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+        {
+            var waited = Stopwatch.StartNew();
+            while (true)
+            {
+                var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+                foreach (var (id, n) in replicas.SelectMany(r => AuditTrail.CountByLease(Fleet.AuditPath(r))))
+                {
+                    counts[id] = counts.GetValueOrDefault(id) + n;
+                }
+
+                if (ids.All(counts.ContainsKey) || waited.Elapsed > TimeSpan.FromSeconds(30))
+                {
+                    return counts;
+                }
+
+                await Task.Delay(100, cancellationToken);
             }
         }
 

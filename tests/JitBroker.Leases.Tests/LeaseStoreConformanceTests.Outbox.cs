@@ -30,6 +30,25 @@ public abstract partial class LeaseStoreConformanceTests
     }
 
     [Test]
+    public async Task Marking_many_answers_per_id_in_order_and_does_for_each_what_marking_one_does()
+    {
+        var parent = await PutAsync(Rogue, "t1");
+        var child = await PutAsync(Worker, "t1", parent: parent);
+        var done = await PutAsync(Rogue, "t2");
+        await Store.MarkRevokedAsync(done.LeaseId, T0);
+        var ids = new List<string> { parent.LeaseId, "lease-never-stored", done.LeaseId };
+        ids.AddRange((await Task.WhenAll(Enumerable.Range(0, 150).Select(i => PutAsync(Rogue, $"bulk-{i}")))).Select(l => l.LeaseId));
+
+        var changed = await Store.MarkRevokedManyAsync(ids, T0, "replica-a");
+
+        Assert.That(changed, Is.EqualTo(new[] { true, false, false }.Concat(Enumerable.Repeat(true, 150))), "one answer per id, in order, across chunks");
+        Assert.That(await StateAsync(parent), Is.EqualTo(LeaseState.Revoked));
+        Assert.That(await StateAsync(child), Is.EqualTo(LeaseState.Revoking), "the revoked parent's child is scheduled in the same step");
+        Assert.That((await Outbox.ListUnauditedAsync("replica-a", T0 + TimeSpan.FromMinutes(1), 1000)).Select(e => e.LeaseId),
+            Is.EquivalentTo(ids.Where((_, i) => changed[i])), "exactly the changed leases are owed a record");
+    }
+
+    [Test]
     public async Task Acknowledging_removes_entries_and_an_empty_outbox_leaves_the_owner_list()
     {
         var first = await PutAsync(Rogue, "t1");

@@ -111,35 +111,43 @@ internal static partial class LeaseScripts
         """);
 
     /// <summary>
-    /// ARGV: prefix, id, revoked-at ms, retention ms, audit owner or '' → 1 changed, 0 missing or already revoked.
-    /// With an owner the lease enters that owner's outbox (see <see cref="RedisLeaseStore"/>'s IRevocationOutbox) in this same step.
+    /// ARGV: prefix, revoked-at ms, retention ms, audit owner or '', ids… → per id 1 changed, 0 missing or already revoked.
+    /// With an owner each changed lease enters that owner's outbox (see <see cref="RedisLeaseStore"/>'s IRevocationOutbox)
+    /// in this same step.
     /// </summary>
     public static readonly LuaScript MarkRevoked = new(Prelude + """
-        local id = ARGV[2]
-        local k = lkey(id)
-        local f = redis.call('HMGET', k, 's', 'e', 'i', 'b', 'n')
-        if not f[1] or f[1] == '2' then return 0 end
-        restate(id, f[1], '2', f[3])
-        if f[4] then
-          redis.call('HINCRBY', bkey(f[4]), 'r', 1)
-          if f[5] and f[5] ~= '0' then redis.call('HINCRBY', bkey(f[4]), 'f', -1) end
-          redis.call('HDEL', k, 'b')
+        local revokedAt, keep, owner = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+        local out = {}
+        for i = 5, #ARGV do
+          local id = ARGV[i]
+          local k = lkey(id)
+          local f = redis.call('HMGET', k, 's', 'e', 'i', 'b', 'n')
+          if not f[1] or f[1] == '2' then
+            out[#out + 1] = 0
+          else
+            restate(id, f[1], '2', f[3])
+            if f[4] then
+              redis.call('HINCRBY', bkey(f[4]), 'r', 1)
+              if f[5] and f[5] ~= '0' then redis.call('HINCRBY', bkey(f[4]), 'f', -1) end
+              redis.call('HDEL', k, 'b')
+            end
+            -- A revoked parent takes its children with it, in this same step: no child outlives its parent.
+            for _, c in ipairs(redis.call('SMEMBERS', P .. 'children:{' .. id .. '}')) do schedule(c, ARGV[2], nil) end
+            local forgetAt = math.max(revokedAt, tonumber(f[2])) + keep
+            redis.call('HSET', k, 's', '2', 'ra', ARGV[2])
+            redis.call('HDEL', k, 'd')
+            redis.call('ZREM', DUE, id)
+            redis.call('ZADD', GONE, ms(forgetAt), id)
+            -- A backstop only: the sweeper forgets the lease (and its index entries) at forgetAt.
+            redis.call('PEXPIRE', k, ms(math.max(forgetAt - revokedAt + keep, 60000)))
+            if owner ~= '' then
+              redis.call('ZADD', P .. 'unaudited:' .. owner, ARGV[2], id)
+              redis.call('SADD', P .. 'unaudited-owners', owner)
+            end
+            out[#out + 1] = 1
+          end
         end
-        -- A revoked parent takes its children with it, in this same step: no child outlives its parent.
-        for _, c in ipairs(redis.call('SMEMBERS', P .. 'children:{' .. id .. '}')) do schedule(c, ARGV[3], nil) end
-        local revokedAt, keep = tonumber(ARGV[3]), tonumber(ARGV[4])
-        local forgetAt = math.max(revokedAt, tonumber(f[2])) + keep
-        redis.call('HSET', k, 's', '2', 'ra', ARGV[3])
-        redis.call('HDEL', k, 'd')
-        redis.call('ZREM', DUE, id)
-        redis.call('ZADD', GONE, ms(forgetAt), id)
-        -- A backstop only: the sweeper forgets the lease (and its index entries) at forgetAt.
-        redis.call('PEXPIRE', k, ms(math.max(forgetAt - revokedAt + keep, 60000)))
-        if ARGV[5] ~= '' then
-          redis.call('ZADD', P .. 'unaudited:' .. ARGV[5], ARGV[3], id)
-          redis.call('SADD', P .. 'unaudited-owners', ARGV[5])
-        end
-        return 1
+        return out
         """);
 
     /// <summary>ARGV: prefix, id, error, next attempt ms → 1 changed, 0 missing or already revoked.</summary>

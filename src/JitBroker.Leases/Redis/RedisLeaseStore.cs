@@ -29,6 +29,9 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     /// <summary>Most leases one claim script returns (see <see cref="ClaimDueAsync"/>): about 64 KB of reply.</summary>
     public const int ClaimChunkSize = 64;
 
+    /// <summary>Most leases one mark-revoked script marks (each may also schedule its children).</summary>
+    public const int MarksPerScript = 64;
+
     /// <summary>Longest last-error text kept per lease (memory), in characters.</summary>
     public const int MaxLastErrorLength = 1024;
 
@@ -159,10 +162,25 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     public async Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, string? auditOwner = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(leaseId);
-        // Unknown and already revoked are both "done": the script changes nothing then.
-        var changed = await RunAsync(LeaseScripts.MarkRevoked, [_prefix, leaseId, LeaseCodec.Ms(revokedAt), _retentionMs, auditOwner ?? ""],
-            cancellationToken).ConfigureAwait(false);
-        return changed.AsInt64() == 1;
+        return (await MarkRevokedManyAsync([leaseId], revokedAt, auditOwner, cancellationToken).ConfigureAwait(false))[0];
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One script per <see cref="MarksPerScript"/> ids; each script is atomic.</remarks>
+    public async Task<IReadOnlyList<bool>> MarkRevokedManyAsync(IReadOnlyList<string> leaseIds, DateTimeOffset revokedAt, string? auditOwner = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(leaseIds);
+        var changed = new List<bool>(leaseIds.Count);
+        foreach (var chunk in leaseIds.Chunk(MarksPerScript))
+        {
+            // Unknown and already revoked are both "done": the script changes nothing for them.
+            var args = new List<RedisValue>(chunk.Length + 4) { _prefix, LeaseCodec.Ms(revokedAt), _retentionMs, auditOwner ?? "" };
+            args.AddRange(chunk.Select(id => (RedisValue)(id ?? throw new ArgumentException("A lease id is null.", nameof(leaseIds)))));
+            changed.AddRange((await RunAsync(LeaseScripts.MarkRevoked, args, cancellationToken).ConfigureAwait(false)).AsArray().Select(r => r.AsInt64() == 1));
+        }
+
+        return changed;
     }
 
     /// <inheritdoc />

@@ -32,6 +32,10 @@ internal sealed class FlakyLeaseStore(ILeaseStore inner) : ILeaseStore
     public Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, string? auditOwner = null, CancellationToken cancellationToken = default) =>
         MarksFail ? throw Outage() : inner.MarkRevokedAsync(leaseId, revokedAt, auditOwner, cancellationToken);
 
+    public Task<IReadOnlyList<bool>> MarkRevokedManyAsync(IReadOnlyList<string> leaseIds, DateTimeOffset revokedAt, string? auditOwner = null,
+        CancellationToken cancellationToken = default) =>
+        MarksFail ? throw Outage() : inner.MarkRevokedManyAsync(leaseIds, revokedAt, auditOwner, cancellationToken);
+
     public Task MarkRevokeFailedAsync(string leaseId, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken = default) =>
         MarksFail ? throw Outage() : inner.MarkRevokeFailedAsync(leaseId, error, nextAttemptAt, cancellationToken);
 
