@@ -35,6 +35,7 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
     private string? _lastError;
     private bool _disposed;
     private long _suspectUntil;
+    private long _unreplicatedUntil;
 
     /// <exception cref="ArgumentException">The options are invalid (all problems are listed).</exception>
     public RedisConnection(RedisOptions options, TimeProvider? time = null, ILogger<RedisConnection>? logger = null)
@@ -94,6 +95,74 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
             // The server lost its script cache (restart, failover, SCRIPT FLUSH). EVAL runs the script and caches it again.
             return await Watch(database.ScriptEvaluateAsync(script.Source, keyArray, argArray)).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// <para>
+    /// The script and its <c>WAIT</c> go out as one batch: the library writes them back to back on one connection, so
+    /// the <c>WAIT</c> covers the script's write (it waits for everything this connection wrote before it). Were
+    /// they sent separately, a reconnect in between — to a newly promoted primary, say — would put the <c>WAIT</c> on a
+    /// fresh connection that has written nothing, and it would "acknowledge" a write the new primary never saw.
+    /// </para>
+    /// <para>
+    /// <c>WAIT</c> blocks the connection on the server, so every command behind it waits one replica round trip (see
+    /// docs/redis.md for the measured cost). After a <c>WAIT</c> came back short, durable writes fail at once for
+    /// <see cref="RedisOptions.ReplicaAckTimeout"/> (at least 1 s) without being sent: while the replicas are away,
+    /// the shared connection is not held up by one <c>WAIT</c> timeout per request, and nothing is written.
+    /// </para>
+    /// </remarks>
+    public async Task<RedisResult> EvalDurableAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default)
+    {
+        if (_options.MinReplicasToAck == 0)
+        {
+            return await EvalAsync(script, keys, args, cancellationToken).ConfigureAwait(false);
+        }
+
+        ArgumentNullException.ThrowIfNull(script);
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(args);
+        cancellationToken.ThrowIfCancellationRequested();
+        var unreplicatedUntil = Volatile.Read(ref _unreplicatedUntil);
+        if (unreplicatedUntil != 0 && _time.GetTimestamp() < unreplicatedUntil)
+        {
+            throw new RedisNotReplicatedException(
+                $"Fewer than {_options.MinReplicasToAck} replica(s) acknowledged a recent write; ledger writes are refused for a moment (not sent).");
+        }
+
+        var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        var keyArray = keys as RedisKey[] ?? [.. keys];
+        var argArray = args as RedisValue[] ?? [.. args];
+        try
+        {
+            return await AcknowledgedAsync(database, b => b.ScriptEvaluateAsync(script.Sha1Bytes, keyArray, argArray), cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (ex.Kind == RedisErrorKind.NoScript)
+        {
+            return await AcknowledgedAsync(database, b => b.ScriptEvaluateAsync(script.Source, keyArray, argArray), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<RedisResult> AcknowledgedAsync(IDatabase database, Func<IBatch, Task<RedisResult>> write, CancellationToken cancellationToken)
+    {
+        var batch = database.CreateBatch();
+        var written = write(batch);
+        var acknowledged = batch.ExecuteAsync("WAIT", [_options.MinReplicasToAck, (long)Math.Ceiling(_options.ReplicaAckTimeout.TotalMilliseconds)]);
+        batch.Execute();
+        // Observed either way, so a failure of one never goes unobserved when the other one throws first.
+        _ = acknowledged.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        var result = await Watch(written).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var replicas = (await Watch(acknowledged).WaitAsync(cancellationToken).ConfigureAwait(false)).AsInt64();
+        if (replicas < _options.MinReplicasToAck)
+        {
+            var window = _options.ReplicaAckTimeout < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : _options.ReplicaAckTimeout;
+            Volatile.Write(ref _unreplicatedUntil, _time.GetTimestamp() + (long)(window.TotalSeconds * _time.TimestampFrequency));
+            LogNotReplicated(_log, replicas, _options.MinReplicasToAck);
+            throw new RedisNotReplicatedException(
+                $"{replicas} of {_options.MinReplicasToAck} required replica(s) acknowledged the write within {_options.ReplicaAckTimeout.TotalMilliseconds:0} ms.");
+        }
+
+        return result;
     }
 
     public async Task<bool> PingAsync(CancellationToken cancellationToken = default)
@@ -262,6 +331,10 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
     [LoggerMessage(EventId = 5003, EventName = "RedisConnectionLost", Level = LogLevel.Warning,
         Message = "Redis connection to {Endpoint} lost ({FailureType}); commands fail fast until it is restored")]
     private static partial void LogConnectionFailed(ILogger logger, string endpoint, ConnectionFailureType failureType, Exception? exception);
+
+    [LoggerMessage(EventId = 5005, EventName = "RedisWriteNotReplicated", Level = LogLevel.Warning,
+        Message = "A ledger write was acknowledged by {Replicas} of {Required} required replica(s); ledger writes fail (UNAVAILABLE) until replicas acknowledge again")]
+    private static partial void LogNotReplicated(ILogger logger, long replicas, int required);
 
     [LoggerMessage(EventId = 5004, EventName = "RedisConnectionRestored", Level = LogLevel.Information,
         Message = "Redis connection to {Endpoint} restored")]

@@ -70,7 +70,8 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         LeaseCodec.EnsureStorable(lease);
         var args = new List<RedisValue>(48) { _prefix, lease.LeaseId, lease.AgentId, lease.TaskId, lease.ParentLeaseId ?? "", LeaseCodec.Ms(lease.ExpiresAt) };
         args.AddRange(LeaseCodec.ToFields(lease));
-        var stored = await RunAsync(LeaseScripts.Put, args, cancellationToken).ConfigureAwait(false);
+        // Durable: the credential leaves the broker only on this write, so it must survive a failover (see RunDurableAsync).
+        var stored = await RunDurableAsync(LeaseScripts.Put, args, cancellationToken).ConfigureAwait(false);
         switch (stored.AsInt64())
         {
             case 0:
@@ -160,7 +161,8 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     {
         ArgumentNullException.ThrowIfNull(leaseId);
         // Unknown and already revoked are both "done": the script changes nothing then.
-        var changed = await RunAsync(LeaseScripts.MarkRevoked, [_prefix, leaseId, LeaseCodec.Ms(revokedAt), _retentionMs], cancellationToken).ConfigureAwait(false);
+        // Durable: a mark lost in a failover would have the lease revoked (and audited) a second time.
+        var changed = await RunDurableAsync(LeaseScripts.MarkRevoked, [_prefix, leaseId, LeaseCodec.Ms(revokedAt), _retentionMs], cancellationToken).ConfigureAwait(false);
         return changed.AsInt64() == 1;
     }
 
@@ -220,6 +222,27 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         try
         {
             return await _redis.EvalAsync(script, _dueKey, args, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
+        {
+            throw Unavailable(ex);
+        }
+    }
+
+    /// <summary>
+    /// A write that must survive a failover: new leases, revocation marks and bulk schedules. With
+    /// <see cref="RedisOptions.MinReplicasToAck"/> set, too few replica acknowledgements make it UNAVAILABLE
+    /// (cause <c>redis.noreplicas</c>) although the script ran on the primary. What that leaves is safe: a lease
+    /// recorded for a credential that was never handed out (the broker undoes the credential and the sweeper revokes
+    /// the lease at its expiry); a mark or schedule that is repeated (the claim lapses and the lease is revoked again;
+    /// scheduling is idempotent). Claims and failure marks are not durable: losing one only makes a lease due again.
+    /// </summary>
+    private async Task<RedisResult> RunDurableAsync(LuaScript script, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            return await _redis.EvalDurableAsync(script, _dueKey, args, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
