@@ -152,6 +152,7 @@ public sealed class RedisFaultTests
         var halfWritten = await ledger.HalfWrittenAsync(cancellationToken);
         var issuedInAudit = AuditTrail.CountByLease(fleet.AuditPath("replica"), "credential.issued");
         var log = File.ReadAllText(broker.LogPath);
+        var noScriptErrors = (await ledger.InfoAsync("errorstats", cancellationToken)).GetValueOrDefault("errorstat_NOSCRIPT") ?? "count=0";
         TestContext.Progress.WriteLine(
             $"[fault {fault}] answers: {string.Join(", ", answers.Select(a => $"{a.Status?.ToString() ?? "OK"}/{a.Reason ?? "-"} in {a.Took.TotalMilliseconds:0} ms"))}; " +
             $"leases left by failed requests {leftBehind.Count}; lease due during the fault revoked {resumedAfter.TotalMilliseconds:0} ms after it cleared");
@@ -162,6 +163,7 @@ public sealed class RedisFaultTests
             {
                 Assert.That(answers.Select(a => a.Status), Has.All.Null, "no failure: NOSCRIPT is answered by re-sending the script");
                 Assert.That(answers.Select(a => a.Token), Has.All.Not.Null);
+                Assert.That(noScriptErrors, Is.Not.EqualTo("count=0"), "the broker did get NOSCRIPT (INFO errorstats), and recovered from it");
             }
             else
             {
