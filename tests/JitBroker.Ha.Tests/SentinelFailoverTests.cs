@@ -6,6 +6,7 @@ using JitBroker.Audit;
 using JitBroker.Cli;
 using JitBroker.Core;
 using JitBroker.Ha.Tests.Harness;
+using JitBroker.Redis;
 using JitBroker.Redis.Tests.Harness;
 using NUnit.Framework;
 
@@ -13,9 +14,9 @@ namespace JitBroker.Ha.Tests;
 
 /// <summary>
 /// Issue 15, item 2: a Sentinel failover under load loses no lease and no revocation. Real processes on loopback:
-/// a redis-server primary, one replica, three redis-sentinels (quorum 2) and a broker process that finds the
+/// a redis-server primary, its replica, three redis-sentinels (quorum 2) and a broker process that finds the
 /// primary through the sentinels (<c>Redis:SentinelEndpoints</c>, the library's service-name support) and waits
-/// for one replica's acknowledgement of every durable write (<c>Redis:MinReplicasToAck = 1</c>). Eight agents ask
+/// for the replica's acknowledgement of every durable write (<c>Redis:MinReplicasToAck = 1</c>). Eight agents ask
 /// for credentials with 1–3 s TTLs and end a third of their tasks at once; <c>SENTINEL FAILOVER</c> is issued
 /// mid-load.
 /// </summary>
@@ -27,10 +28,18 @@ namespace JitBroker.Ha.Tests;
 /// <c>lease.revoked</c> event per lease in the broker's audit file, whose hash chain verifies.
 /// </para>
 /// <para>
-/// Why this is a real test: <c>SENTINEL FAILOVER</c> promotes the replica without pausing the old primary, which
-/// keeps accepting (and acknowledging) writes until the sentinels reconfigure it, and then throws them away when
-/// it resyncs as a replica. Without <c>WAIT</c> a lease written in that window is handed out and lost (see the
-/// explicit control <see cref="Without_replica_acknowledgement_a_failover_can_lose_handed_out_leases"/>).
+/// Why this can fail: <c>SENTINEL FAILOVER</c> promotes a replica without pausing the old primary, which keeps
+/// accepting (and acknowledging) writes until the sentinels reconfigure it, and throws them away when it resyncs
+/// as a replica. The explicit controls show it: without <c>WAIT</c> (ack 0), and with two replicas but one required
+/// acknowledgement (the replica that acknowledged is not necessarily the one promoted — it keeps replicating from
+/// the old primary after the other was promoted), handed-out leases vanish and marks are lost (a lease revoked
+/// twice). Measured in the 2-replica/ack-1 control: 3 of 816 handed-out leases lost, one lease revoked twice. So
+/// the rule (docs/redis.md): <c>MinReplicasToAck</c> = the number of replicas.
+/// </para>
+/// <para>
+/// The cost, measured here: after the promotion the new primary has no replica until the sentinels convert the old
+/// primary (they notice it on their next 10 s INFO round) and it has resynced — 10–16 s during which every durable
+/// write (new leases, revocation marks) answers UNAVAILABLE. Reads and introspection keep working.
 /// </para>
 /// </remarks>
 [TestFixture]
@@ -45,35 +54,62 @@ public sealed class SentinelFailoverTests
     private static readonly TimeSpan ClaimTimeout = TimeSpan.FromSeconds(3);
 
     /// <summary>
-    /// Lease expiry (or EndTask) to revoked: the failover itself (measured 1–4 s on a busy 2-core box: the sentinels
-    /// promote, the library follows, the old primary resyncs so <c>WAIT</c> has a replica again), plus the claim
-    /// deadline of revocations it cut off, plus sweep interval and slack.
+    /// Lease expiry (or EndTask) to revoked: the time without an acknowledging replica (see the class remarks:
+    /// measured 10–16 s; the sentinels' 10 s INFO period plus a resync), plus the claim deadline of revocations it cut
+    /// off, plus sweep interval and slack on a busy 2-core box.
     /// </summary>
-    private static readonly TimeSpan RevokeBound = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan RevokeBound = TimeSpan.FromSeconds(30);
 
     [Test]
     public Task A_failover_under_load_loses_no_lease_and_no_revocation(CancellationToken cancellationToken) =>
-        RunAsync(minReplicasToAck: 1, expectNoLoss: true, cancellationToken);
+        RunAsync(replicas: 1, minReplicasToAck: 1, expectNoLoss: true, cancellationToken);
 
     /// <summary>
-    /// The control: the same run without <c>WAIT</c>. Reports how many handed-out leases the failover lost; it is
-    /// explicit because the loss depends on timing (it needs a write in the window described in the class remarks).
+    /// Controls: the same run without <c>WAIT</c>, and with two replicas but one required acknowledgement. They
+    /// report how many handed-out leases the failover lost (and assert nothing): explicit, because the loss depends on
+    /// timing (it needs a write in the window described in the class remarks).
     /// </summary>
-    [Test]
-    [Explicit("Control experiment: shows the loss that Redis:MinReplicasToAck prevents; the count depends on timing.")]
-    public Task Without_replica_acknowledgement_a_failover_can_lose_handed_out_leases(CancellationToken cancellationToken) =>
-        RunAsync(minReplicasToAck: 0, expectNoLoss: false, cancellationToken);
+    [TestCase(1, 0)]
+    [TestCase(2, 1)]
+    [Explicit("Control experiment: shows the loss the documented setting prevents; the count depends on timing.")]
+    public Task With_fewer_acknowledgements_than_replicas_a_failover_can_lose_handed_out_leases(int replicas, int minReplicasToAck, CancellationToken cancellationToken) =>
+        RunAsync(replicas, minReplicasToAck, expectNoLoss: false, cancellationToken);
 
-    private static async Task RunAsync(int minReplicasToAck, bool expectNoLoss, CancellationToken cancellationToken)
+    private static async Task RunAsync(int replicas, int minReplicasToAck, bool expectNoLoss, CancellationToken cancellationToken)
     {
         await using var primary = await RedisServerProcess.StartServerAsync();
-        await using var replica = await RedisServerProcess.StartServerAsync("--replicaof", "127.0.0.1", primary.Port.ToString(CultureInfo.InvariantCulture));
+        var replicaServers = new List<RedisServerProcess>();
+        for (var i = 0; i < replicas; i++)
+        {
+            replicaServers.Add(await RedisServerProcess.StartServerAsync("--replicaof", "127.0.0.1", primary.Port.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        try
+        {
+            await RunOnAsync(primary, replicaServers, minReplicasToAck, expectNoLoss, cancellationToken);
+        }
+        finally
+        {
+            foreach (var replica in replicaServers)
+            {
+                await replica.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task RunOnAsync(RedisServerProcess primary, List<RedisServerProcess> replicaServers, int minReplicasToAck, bool expectNoLoss,
+        CancellationToken cancellationToken)
+    {
         await using var s1 = await RedisServerProcess.StartSentinelAsync(primary.Port, MasterName, quorum: 2);
         await using var s2 = await RedisServerProcess.StartSentinelAsync(primary.Port, MasterName, quorum: 2);
         await using var s3 = await RedisServerProcess.StartSentinelAsync(primary.Port, MasterName, quorum: 2);
-        await WaitUntilAsync(async () => (await replica.RawReplyAsync("INFO replication")).Contains("master_link_status:up", StringComparison.Ordinal), "replica in sync");
+        foreach (var replica in replicaServers)
+        {
+            await WaitUntilAsync(async () => (await replica.RawReplyAsync("INFO replication")).Contains("master_link_status:up", StringComparison.Ordinal), "replica in sync");
+        }
+
         await WaitUntilAsync(async () => (await s1.RawCommandAsync($"SENTINEL CKQUORUM {MasterName}")).StartsWith("+OK 3 usable", StringComparison.Ordinal), "3 sentinels agree");
-        await WaitUntilAsync(async () => await s1.RawCommandAsync($"SENTINEL REPLICAS {MasterName}") == "*1", "sentinels see the replica");
+        await WaitUntilAsync(async () => await s1.RawCommandAsync($"SENTINEL REPLICAS {MasterName}") == $"*{replicaServers.Count}", "sentinels see the replicas");
 
         await using var fleet = BrokerFleet.Create();
         var broker = fleet.Start("replica", redisEndpoint: null, new Dictionary<string, string>
@@ -101,8 +137,13 @@ public sealed class SentinelFailoverTests
         var grantedBefore = load.Granted.Count;
         var failoverAt = TimeProvider.System.GetUtcNow();
         Assert.That(await s1.RawCommandAsync($"SENTINEL FAILOVER {MasterName}"), Is.EqualTo("+OK"));
-        await WaitUntilAsync(async () => (await s1.RawReplyAsync($"SENTINEL GET-MASTER-ADDR-BY-NAME {MasterName}")).Contains($"\r\n{replica.Port}\r\n", StringComparison.Ordinal),
-            "the sentinels name the replica as primary");
+        RedisServerProcess? promoted = null;
+        await WaitUntilAsync(async () =>
+        {
+            var named = await s1.RawReplyAsync($"SENTINEL GET-MASTER-ADDR-BY-NAME {MasterName}");
+            promoted = replicaServers.FirstOrDefault(r => named.Contains($"\r\n{r.Port}\r\n", StringComparison.Ordinal));
+            return promoted is not null;
+        }, "the sentinels name a replica as primary");
         // Keep the load on until the broker has issued on the new primary for a while.
         await WaitUntilAsync(() => Task.FromResult(load.GrantedSince(failoverAt + TimeSpan.FromSeconds(1)) >= 50), "issuing again after the failover", TimeSpan.FromSeconds(60));
         await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
@@ -110,12 +151,12 @@ public sealed class SentinelFailoverTests
         await loading;
 
         // Everything is read from the new primary, directly (not through the sentinels).
-        await using var ledger = LeaseLedger.Connect(replica.Endpoint);
-        Assert.That((await ledger.Redis.ExecuteAsync("ROLE", [], cancellationToken)).AsArray()[0].AsString(), Is.EqualTo("master"), "the former replica is the primary");
+        await using var ledger = LeaseLedger.Connect(promoted!.Endpoint);
+        Assert.That((await ledger.Redis.ExecuteAsync("ROLE", [], cancellationToken)).AsArray()[0].AsString(), Is.EqualTo("master"), "the promoted replica is the primary");
         var granted = load.Granted.ToDictionary(StringComparer.Ordinal);
         var leasesOfGranted = await ledger.GetManyAsync([.. granted.Keys], cancellationToken: cancellationToken);
         var lost = granted.Keys.Where((_, i) => leasesOfGranted[i] is null).ToList();
-        TestContext.Progress.WriteLine($"[failover] ack {minReplicasToAck}: granted {granted.Count} ({grantedBefore} before the failover), " +
+        TestContext.Progress.WriteLine($"[failover] replicas {replicaServers.Count}, ack {minReplicasToAck}: granted {granted.Count} ({grantedBefore} before the failover), " +
             $"failures {string.Join(", ", load.Failures.Select(f => $"{f.Key}={f.Value}"))}, ended tasks {load.Ended.Count}; " +
             $"issuance gap {load.LongestGap().TotalMilliseconds:0} ms; handed-out leases missing on the new primary: {lost.Count}");
         if (!expectNoLoss)
@@ -156,7 +197,7 @@ public sealed class SentinelFailoverTests
             Assert.That(leases.Where(l => revokedEvents.GetValueOrDefault(l.LeaseId) != 1).Select(l => $"{l.LeaseId}: {revokedEvents.GetValueOrDefault(l.LeaseId)}"), Is.Empty,
                 "exactly one lease.revoked event per lease");
             Assert.That(revokedEvents.Keys.Except(leases.Select(l => l.LeaseId)), Is.Empty, "no revocation of a lease the ledger does not know");
-            Assert.That(chain.Ok, Is.True, $"the audit chain verifies: {chain.Failure}");
+            Assert.That(chain.Ok, Is.True, $"the audit chain verifies: {chain.FirstFailure}");
         });
     }
 
