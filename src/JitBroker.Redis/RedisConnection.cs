@@ -36,6 +36,7 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
     private bool _disposed;
     private long _suspectUntil;
     private long _unreplicatedUntil;
+    private long _nextRebuild;
 
     /// <exception cref="ArgumentException">The options are invalid (all problems are listed).</exception>
     public RedisConnection(RedisOptions options, TimeProvider? time = null, ILogger<RedisConnection>? logger = null)
@@ -53,8 +54,10 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
     }
 
     /// <summary>The primary the connection currently writes to, or null while none is connected.</summary>
-    public RedisEndpoint? CurrentEndpoint =>
-        _multiplexer?.GetServers().FirstOrDefault(s => s is { IsConnected: true, IsReplica: false, ServerType: not ServerType.Sentinel })?.EndPoint switch
+    public RedisEndpoint? CurrentEndpoint => CurrentEndpointOf(Volatile.Read(ref _multiplexer));
+
+    private static RedisEndpoint? CurrentEndpointOf(ConnectionMultiplexer? multiplexer) =>
+        multiplexer?.GetServers().FirstOrDefault(s => s is { IsConnected: true, IsReplica: false, ServerType: not ServerType.Sentinel })?.EndPoint switch
         {
             IPEndPoint ip => new RedisEndpoint(ip.Address.ToString(), ip.Port),
             DnsEndPoint dns => new RedisEndpoint(dns.Host, dns.Port),
@@ -220,6 +223,54 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
             _ = ProbeAsync();
             throw;
         }
+        catch (RedisServerException ex) when (ex.Kind == RedisErrorKind.ReadOnly && _options.UsesSentinel)
+        {
+            RebuildAfterReadOnly();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// With Sentinel, <c>READONLY</c> means the server the library treats as primary was demoted. The library follows
+    /// a failover when it hears <c>+switch-master</c> or loses the connection; if neither happens (a missed message,
+    /// a demotion the sentinels did not announce that way) it would keep writing to the replica until its periodic
+    /// configuration check, a minute later. So the client is rebuilt, which asks the sentinels for the primary again
+    /// — at most once per second (or <see cref="RedisOptions.ReconnectBaseDelay"/>, if longer). The old client is
+    /// closed after one command timeout, so commands already sent on it finish or time out as usual.
+    /// </summary>
+    private void RebuildAfterReadOnly()
+    {
+        ConnectionMultiplexer? old;
+        lock (_gate)
+        {
+            var now = _time.GetTimestamp();
+            if (_disposed || now < _nextRebuild || _multiplexer is null)
+            {
+                return;
+            }
+
+            var pause = _options.ReconnectBaseDelay > TimeSpan.FromSeconds(1) ? _options.ReconnectBaseDelay : TimeSpan.FromSeconds(1);
+            _nextRebuild = now + (long)(pause.TotalSeconds * _time.TimestampFrequency);
+            old = _multiplexer;
+            _multiplexer = null;
+        }
+
+        LogDemoted(_log, CurrentEndpointOf(old)?.ToString() ?? "?");
+        _ = CloseLaterAsync(old);
+    }
+
+    private async Task CloseLaterAsync(ConnectionMultiplexer multiplexer)
+    {
+        try
+        {
+            await Task.Delay(_options.CommandTimeout, _time).ConfigureAwait(false);
+            await multiplexer.CloseAsync(allowCommandsToComplete: true).ConfigureAwait(false);
+            await multiplexer.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex) || ex is ObjectDisposedException)
+        {
+            // Closing a client that is being replaced: nothing to recover.
+        }
     }
 
     private async Task ProbeAsync()
@@ -335,6 +386,10 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
     [LoggerMessage(EventId = 5005, EventName = "RedisWriteNotReplicated", Level = LogLevel.Warning,
         Message = "A ledger write was acknowledged by {Replicas} of {Required} required replica(s); ledger writes fail (UNAVAILABLE) until replicas acknowledge again")]
     private static partial void LogNotReplicated(ILogger logger, long replicas, int required);
+
+    [LoggerMessage(EventId = 5006, EventName = "RedisPrimaryDemoted", Level = LogLevel.Warning,
+        Message = "Redis primary {Endpoint} answered READONLY (demoted); asking the sentinels for the primary again")]
+    private static partial void LogDemoted(ILogger logger, string endpoint);
 
     [LoggerMessage(EventId = 5004, EventName = "RedisConnectionRestored", Level = LogLevel.Information,
         Message = "Redis connection to {Endpoint} restored")]
