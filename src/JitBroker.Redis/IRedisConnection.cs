@@ -24,7 +24,8 @@ public interface IRedisConnection
     /// <summary>
     /// Like <see cref="EvalAsync"/>, for ledger writes that must survive a failover: when
     /// <see cref="RedisOptions.MinReplicasToAck"/> is above 0, the script is followed by <c>WAIT</c> in the same batch
-    /// on the same connection, and fewer acknowledgements than required throw <see cref="RedisNotReplicatedException"/>
+    /// on the same connection (one <c>WAIT</c> for all durable writes gathered meanwhile: group commit), and fewer
+    /// acknowledgements than required throw <see cref="RedisNotReplicatedException"/>
     /// (the script ran on the primary; whether it survives a failover is unknown).
     /// </summary>
     Task<RedisResult> EvalDurableAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default);

@@ -29,13 +29,13 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly Lock _gate = new();
+    private readonly AcknowledgedWrites? _acknowledged;
     private ConnectionMultiplexer? _multiplexer;
     private Task<ConnectionMultiplexer>? _connecting;
     private long _retryAfter;
     private string? _lastError;
     private bool _disposed;
     private long _suspectUntil;
-    private long _unreplicatedUntil;
     private long _nextRebuild;
 
     /// <exception cref="ArgumentException">The options are invalid (all problems are listed).</exception>
@@ -51,6 +51,10 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         _options = options;
         _time = time ?? TimeProvider.System;
         _log = logger ?? (ILogger)NullLogger.Instance;
+        if (options.MinReplicasToAck > 0)
+        {
+            _acknowledged = new AcknowledgedWrites(options, _time, DatabaseAsync, Watch, replicas => LogNotReplicated(_log, replicas, options.MinReplicasToAck));
+        }
     }
 
     /// <summary>The primary the connection currently writes to, or null while none is connected.</summary>
@@ -101,71 +105,18 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    /// <remarks>
-    /// <para>
-    /// The script and its <c>WAIT</c> go out as one batch: the library writes them back to back on one connection, so
-    /// the <c>WAIT</c> covers the script's write (it waits for everything this connection wrote before it). Were
-    /// they sent separately, a reconnect in between — to a newly promoted primary, say — would put the <c>WAIT</c> on a
-    /// fresh connection that has written nothing, and it would "acknowledge" a write the new primary never saw.
-    /// </para>
-    /// <para>
-    /// <c>WAIT</c> blocks the connection on the server, so every command behind it waits one replica round trip (see
-    /// docs/redis.md for the measured cost). After a <c>WAIT</c> came back short, durable writes fail at once for
-    /// <see cref="RedisOptions.ReplicaAckTimeout"/> (at least 1 s) without being sent: while the replicas are away,
-    /// the shared connection is not held up by one <c>WAIT</c> timeout per request, and nothing is written.
-    /// </para>
-    /// </remarks>
-    public async Task<RedisResult> EvalDurableAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default)
+    /// <remarks>Group commit: see <see cref="AcknowledgedWrites"/>.</remarks>
+    public Task<RedisResult> EvalDurableAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default)
     {
-        if (_options.MinReplicasToAck == 0)
+        if (_acknowledged is null)
         {
-            return await EvalAsync(script, keys, args, cancellationToken).ConfigureAwait(false);
+            return EvalAsync(script, keys, args, cancellationToken);
         }
 
         ArgumentNullException.ThrowIfNull(script);
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(args);
-        cancellationToken.ThrowIfCancellationRequested();
-        var unreplicatedUntil = Volatile.Read(ref _unreplicatedUntil);
-        if (unreplicatedUntil != 0 && _time.GetTimestamp() < unreplicatedUntil)
-        {
-            throw new RedisNotReplicatedException(
-                $"Fewer than {_options.MinReplicasToAck} replica(s) acknowledged a recent write; ledger writes are refused for a moment (not sent).");
-        }
-
-        var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
-        var keyArray = keys as RedisKey[] ?? [.. keys];
-        var argArray = args as RedisValue[] ?? [.. args];
-        try
-        {
-            return await AcknowledgedAsync(database, b => b.ScriptEvaluateAsync(script.Sha1Bytes, keyArray, argArray), cancellationToken).ConfigureAwait(false);
-        }
-        catch (RedisServerException ex) when (ex.Kind == RedisErrorKind.NoScript)
-        {
-            return await AcknowledgedAsync(database, b => b.ScriptEvaluateAsync(script.Source, keyArray, argArray), cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private async Task<RedisResult> AcknowledgedAsync(IDatabase database, Func<IBatch, Task<RedisResult>> write, CancellationToken cancellationToken)
-    {
-        var batch = database.CreateBatch();
-        var written = write(batch);
-        var acknowledged = batch.ExecuteAsync("WAIT", [_options.MinReplicasToAck, (long)Math.Ceiling(_options.ReplicaAckTimeout.TotalMilliseconds)]);
-        batch.Execute();
-        // Observed either way, so a failure of one never goes unobserved when the other one throws first.
-        _ = acknowledged.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-        var result = await Watch(written).WaitAsync(cancellationToken).ConfigureAwait(false);
-        var replicas = (await Watch(acknowledged).WaitAsync(cancellationToken).ConfigureAwait(false)).AsInt64();
-        if (replicas < _options.MinReplicasToAck)
-        {
-            var window = _options.ReplicaAckTimeout < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : _options.ReplicaAckTimeout;
-            Volatile.Write(ref _unreplicatedUntil, _time.GetTimestamp() + (long)(window.TotalSeconds * _time.TimestampFrequency));
-            LogNotReplicated(_log, replicas, _options.MinReplicasToAck);
-            throw new RedisNotReplicatedException(
-                $"{replicas} of {_options.MinReplicasToAck} required replica(s) acknowledged the write within {_options.ReplicaAckTimeout.TotalMilliseconds:0} ms.");
-        }
-
-        return result;
+        return _acknowledged.WriteAsync(script, keys as RedisKey[] ?? [.. keys], args as RedisValue[] ?? [.. args], cancellationToken);
     }
 
     public async Task<bool> PingAsync(CancellationToken cancellationToken = default)

@@ -61,6 +61,29 @@ public sealed class RedisReplicaAckTests
     }
 
     [Test]
+    public async Task Concurrent_durable_writes_share_their_wait_and_a_lost_script_cache_is_recovered()
+    {
+        await using var primary = await RedisServerProcess.StartServerAsync();
+        await using var replica = await ReplicaOfAsync(primary);
+        await using var redis = new RedisConnection(Options(primary.Endpoint, 1));
+        await redis.EvalDurableAsync(Write, ["gc:warm", "gc:due"], ["x", 1]);
+        Assert.That(await primary.RawCommandAsync("SCRIPT FLUSH"), Is.EqualTo("+OK"));
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 400).Select(i => redis.EvalDurableAsync(Write, [$"gc:{i}", "gc:due"], ["x", i])));
+
+        var stats = await primary.RawReplyAsync("INFO commandstats");
+        var waits = long.Parse(stats.Split("\r\n").Single(l => l.StartsWith("cmdstat_wait:", StringComparison.Ordinal)).Split(',')[0]["cmdstat_wait:calls=".Length..], CultureInfo.InvariantCulture);
+        TestContext.Progress.WriteLine($"[group-commit] 401 durable writes, {waits} WAITs");
+        Assert.Multiple(async () =>
+        {
+            Assert.That(results.Select(r => r.AsInt64()), Has.All.EqualTo(7), "every write ran (re-sent as EVAL after NOSCRIPT)");
+            Assert.That(waits, Is.LessThan(200), "WAITs are shared by the writes that gathered while one was in flight");
+            Assert.That((await primary.RawReplyAsync("INFO errorstats")), Does.Contain("errorstat_NOSCRIPT"), "the flush was noticed");
+            Assert.That(await replica.RawReplyAsync("ZCARD gc:due"), Is.EqualTo(":401\r\n"), "and every acknowledged write is on the replica");
+        });
+    }
+
+    [Test]
     public async Task Without_the_replica_a_durable_write_fails_as_not_replicated_then_fails_fast_unsent_until_the_replica_is_back()
     {
         await using var primary = await RedisServerProcess.StartServerAsync();
