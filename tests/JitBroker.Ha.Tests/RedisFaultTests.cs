@@ -28,7 +28,8 @@ namespace JitBroker.Ha.Tests;
 public sealed class RedisFaultTests
 {
     private static readonly TimeSpan RedisTimeout = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan Prompt = 2 * RedisTimeout;
+    /// <summary>The command timeout plus scheduling slack on a busy 2-core box (a hang would take the whole fault).</summary>
+    private static readonly TimeSpan Prompt = RedisTimeout + TimeSpan.FromSeconds(2);
 
     /// <summary>After the fault clears: claim deadline (2 s, for claims sent into a paused server) + sweep + slack.</summary>
     private static readonly TimeSpan ResumeBound = TimeSpan.FromSeconds(5);
@@ -170,7 +171,7 @@ public sealed class RedisFaultTests
                 Assert.That(answers.Select(a => a.Status), Has.All.EqualTo(StatusCode.Unavailable), "every call during the fault: UNAVAILABLE");
                 Assert.That(answers.Select(a => a.Reason), Has.All.EqualTo(reason), "with a stable reason code");
                 Assert.That(answers.Select(a => a.Token), Has.All.Null, "no credential handed out");
-                Assert.That(answers.Select(a => a.Took), Has.All.LessThan(Prompt), $"each answer within 2 × the Redis timeout ({Prompt})");
+                Assert.That(answers.Select(a => a.Took), Has.All.LessThan(Prompt), $"each answer within the Redis timeout + slack ({Prompt})");
                 Assert.That(log, Does.Contain($"answered UNAVAILABLE: {reason} (cause {cause})"), "the broker's log names the Redis cause");
                 Assert.That(issuedInAudit.Keys, Is.EquivalentTo(new[] { before.LeaseId, after.LeaseId }), "the audit shows only the credentials actually issued");
             }

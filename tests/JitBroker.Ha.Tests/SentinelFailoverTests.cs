@@ -38,7 +38,7 @@ namespace JitBroker.Ha.Tests;
 /// </para>
 /// <para>
 /// The cost, measured here: after the promotion the new primary has no replica until the sentinels convert the old
-/// primary (they notice it on their next 10 s INFO round) and it has resynced — 10–16 s during which every durable
+/// primary (they notice it on their next 10 s INFO round) and it has resynced — 10–17 s during which every durable
 /// write (new leases, revocation marks) answers UNAVAILABLE. Reads and introspection keep working.
 /// </para>
 /// </remarks>
@@ -55,7 +55,7 @@ public sealed class SentinelFailoverTests
 
     /// <summary>
     /// Lease expiry (or EndTask) to revoked: the time without an acknowledging replica (see the class remarks:
-    /// measured 10–16 s; the sentinels' 10 s INFO period plus a resync), plus the claim deadline of revocations it cut
+    /// measured 10–17 s; the sentinels' 10 s INFO period plus a resync), plus the claim deadline of revocations it cut
     /// off, plus sweep interval and slack on a busy 2-core box.
     /// </summary>
     private static readonly TimeSpan RevokeBound = TimeSpan.FromSeconds(30);
