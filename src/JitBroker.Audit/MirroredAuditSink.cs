@@ -5,12 +5,18 @@ using StackExchange.Redis;
 namespace JitBroker.Audit;
 
 /// <summary>
-/// The file stays the authoritative chain; every record is also appended, in order and unchanged, to a Redis
+/// The file is the chain operators verify; every record is also appended, in order and unchanged, to a Redis
 /// Stream (<c>XADD key MAXLEN ~ n * seq &lt;seq&gt; line &lt;line&gt;</c>) — an off-box copy that makes tail
-/// truncation of the file visible and feeds SIEM consumers. A write counts only when both copies took it
-/// (fail closed); when the stream missed records (Redis was down), re-opening back-fills them from the file
-/// before anything new is written, so the stream never has a gap.
+/// truncation of the file visible, feeds SIEM consumers and lets other replicas search this one's records
+/// (<see cref="RedisAuditChainIndex"/>). A write counts only when both copies took it (fail closed).
 /// </summary>
+/// <remarks>
+/// The stream is written first: a replica killed between the two writes leaves the record in the stream only, and
+/// re-opening copies it into the file (after checking it chains onto the file's tail). So the stream always holds
+/// every record the file holds, and another replica searching the stream of one that died sees all it recorded.
+/// When the stream missed records (a file written before the mirror was configured), re-opening back-fills them
+/// from the file before anything new is written.
+/// </remarks>
 public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis, string streamKey, long maxLength = 1_000_000) : IAuditSink
 {
     public string StreamKey => streamKey;
@@ -28,14 +34,18 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
         {
             await BackfillAsync(mirrored, cancellationToken).ConfigureAwait(false);
         }
+        else if (mirrored > last.Seq)
+        {
+            last = await CatchUpAsync(last, cancellationToken).ConfigureAwait(false);
+        }
 
         return last;
     }
 
     public async ValueTask WriteAsync(IReadOnlyList<AuditRecord> records, CancellationToken cancellationToken = default)
     {
-        await file.WriteAsync(records, cancellationToken).ConfigureAwait(false);
         await MirrorAsync(records.Select(r => (r.Seq, r.Line)), cancellationToken).ConfigureAwait(false);
+        await file.WriteAsync(records, cancellationToken).ConfigureAwait(false);
     }
 
     public ValueTask SyncAsync(CancellationToken cancellationToken = default) => file.SyncAsync(cancellationToken);
@@ -81,6 +91,87 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
         {
             throw new BrokerException(BrokerFailure.Unavailable, AuditReasons.Unavailable, "The audit stream in Redis cannot be read.", ex);
         }
+    }
+
+    /// <summary>
+    /// Copies into the file the records the stream took after the file's last one (a crash between the two writes),
+    /// refusing — <c>audit.tail_invalid</c> — unless they chain onto the file's tail seq by seq and hash by hash.
+    /// </summary>
+    private async Task<AuditRecord> CatchUpAsync(AuditRecord last, CancellationToken cancellationToken)
+    {
+        const int MaxCatchUp = 100_000; // one crashed write is at most one writer batch; more means something else
+        var newer = new List<AuditRecord>();
+        var end = "+";
+        try
+        {
+            while (newer.Count <= MaxCatchUp)
+            {
+                var page = (await redis.ExecuteAsync("XREVRANGE", [(RedisKey)streamKey, end, "-", "COUNT", 1000], cancellationToken)
+                    .ConfigureAwait(false)).AsArray();
+                foreach (var entry in page)
+                {
+                    var record = AuditRecord.Parse(Field(entry.AsArray()[1].AsArray(), "line") ?? throw new FormatException("An entry has no line."));
+                    if (record.Seq <= last.Seq)
+                    {
+                        return await AppendCaughtUpAsync(last, newer, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    newer.Add(record);
+                }
+
+                if (page.Length < 1000)
+                {
+                    break;
+                }
+
+                end = "(" + page[^1].AsArray()[0].AsString();
+            }
+        }
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
+        {
+            throw new BrokerException(BrokerFailure.Unavailable, AuditReasons.Unavailable, "The audit stream in Redis cannot be read.", ex);
+        }
+        catch (FormatException ex)
+        {
+            throw TailInvalid($"an entry of {streamKey} is not an audit record: {ex.Message}", ex);
+        }
+
+        throw TailInvalid($"{streamKey} holds records past the file's seq {last.Seq} that do not continue it", null);
+    }
+
+    private async Task<AuditRecord> AppendCaughtUpAsync(AuditRecord last, List<AuditRecord> newerFirst, CancellationToken cancellationToken)
+    {
+        newerFirst.Reverse();
+        var previous = last;
+        foreach (var record in newerFirst)
+        {
+            if (record.Seq != previous.Seq + 1 || record.PrevHash != previous.Hash || record.Hash != record.ComputedHash)
+            {
+                throw TailInvalid($"record {record.Seq} of {streamKey} does not chain onto the file's record {previous.Seq}", null);
+            }
+
+            previous = record;
+        }
+
+        await file.WriteAsync(newerFirst, cancellationToken).ConfigureAwait(false);
+        await file.SyncAsync(cancellationToken).ConfigureAwait(false);
+        return previous;
+    }
+
+    private static BrokerException TailInvalid(string detail, Exception? inner) =>
+        new(BrokerFailure.FailedPrecondition, AuditReasons.TailInvalid, "The audit stream cannot be reconciled with the file: " + detail + ".", inner);
+
+    private static string? Field(RedisResult[] fields, string name)
+    {
+        for (var i = 0; i + 1 < fields.Length; i += 2)
+        {
+            if (fields[i].AsString() == name)
+            {
+                return fields[i + 1].AsString();
+            }
+        }
+
+        return null;
     }
 
     /// <summary>

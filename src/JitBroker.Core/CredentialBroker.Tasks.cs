@@ -121,7 +121,7 @@ public sealed partial class CredentialBroker
             return new LeaseRevocationOutcome(lease.LeaseId, LeaseOutcomeKind.AlreadyRevoked, null);
         }
 
-        var result = await _revoker.RevokeClaimedAsync(claimed, cancellationToken).ConfigureAwait(false);
+        var result = await _revoker.RevokeClaimedAsync(claimed, cancellationToken: cancellationToken).ConfigureAwait(false);
         return result.IsDone
             ? new LeaseRevocationOutcome(lease.LeaseId, LeaseOutcomeKind.Revoked, null)
             : new LeaseRevocationOutcome(lease.LeaseId, LeaseOutcomeKind.Failed, result.Error);

@@ -313,7 +313,7 @@ public sealed partial class CredentialBroker
         {
             if (await _leases.TryClaimAsync(lease.LeaseId, _time.GetUtcNow(), _options.RevocationClaimTimeout, CancellationToken.None).ConfigureAwait(false) is { } claimed)
             {
-                await _revoker.RevokeClaimedAsync(claimed, CancellationToken.None).ConfigureAwait(false);
+                await _revoker.RevokeClaimedAsync(claimed, cancellationToken: CancellationToken.None).ConfigureAwait(false);
             }
         }
         catch (Exception ex)

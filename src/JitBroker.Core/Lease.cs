@@ -83,8 +83,10 @@ public interface ILeaseStore
     /// <summary>
     /// Marks the lease revoked, drops it from the schedule and schedules its not-yet-revoked children, atomically.
     /// Idempotent: true only for the call that changed the state (the one that must write the audit record).
+    /// With an <paramref name="auditOwner"/>, a store that is also an <see cref="IRevocationOutbox"/> puts the lease in
+    /// that owner's outbox in the same atomic step.
     /// </summary>
-    Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default);
+    Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, string? auditOwner = null, CancellationToken cancellationToken = default);
 
     /// <summary>Records a failed attempt (attempts + 1, last error) and schedules the next one.</summary>
     Task MarkRevokeFailedAsync(string leaseId, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken = default);

@@ -14,13 +14,13 @@ public sealed partial class LeaseRevoker
     private readonly RetryBackoff _backoff;
     private readonly TimeProvider _time;
     private readonly ILogger<LeaseRevoker> _log;
-    private readonly IAuditLog? _audit;
+    private readonly RevocationAuditTrail? _audit;
     private readonly BrokerMetrics? _metrics;
 
-    /// <param name="audit">Where revocations are recorded; a failure to record is logged, never allowed to undo a revocation.</param>
+    /// <param name="audit">Where revocations are recorded; a failure to record is logged (and recovered from the outbox), never allowed to undo a revocation.</param>
     /// <param name="metrics">Revocation outcome and lag instruments.</param>
     public LeaseRevoker(ILeaseStore leases, IssuerRegistry issuers, RetryBackoff backoff, TimeProvider time, ILogger<LeaseRevoker> log,
-        IAuditLog? audit = null, BrokerMetrics? metrics = null)
+        RevocationAuditTrail? audit = null, BrokerMetrics? metrics = null)
     {
         _leases = leases;
         _issuers = issuers;
@@ -32,7 +32,11 @@ public sealed partial class LeaseRevoker
     }
 
     /// <summary>Revokes a lease the caller has claimed. Never throws for backend failures.</summary>
-    public async Task<RevocationResult> RevokeClaimedAsync(Lease lease, CancellationToken cancellationToken = default)
+    /// <param name="waitForAudit">
+    /// False lets the sweeper go on as soon as the ledger has the revocation: the <c>lease.revoked</c> record is then
+    /// written behind it, and the ledger's outbox guarantees it even if this replica dies first.
+    /// </param>
+    public async Task<RevocationResult> RevokeClaimedAsync(Lease lease, bool waitForAudit = true, CancellationToken cancellationToken = default)
     {
         RevocationResult result;
         if (!_issuers.TryGet(lease.IssuerKind, out var issuer))
@@ -61,8 +65,8 @@ public sealed partial class LeaseRevoker
             // Once the backend said "done", recording it must not depend on the caller still waiting: an
             // operator's cancelled call must not leave a revoked lease unmarked or marked but unaudited.
             // Only the call that changed the state writes the audit record, so racing revokers (EndTask and a
-            // sweeper) leave exactly one lease.revoked event.
-            if (await _leases.MarkRevokedAsync(lease.LeaseId, now, CancellationToken.None).ConfigureAwait(false))
+            // sweeper) leave exactly one lease.revoked event; the mark puts it in this replica's outbox atomically.
+            if (await _leases.MarkRevokedAsync(lease.LeaseId, now, _audit?.Owner, CancellationToken.None).ConfigureAwait(false))
             {
                 LogRevoked(_log, lease.LeaseId, lease.TaskId, lease.AgentId, result.Status);
                 if (now >= lease.ExpiresAt)
@@ -70,7 +74,14 @@ public sealed partial class LeaseRevoker
                     _metrics?.RevocationLag(now - lease.ExpiresAt);
                 }
 
-                await AuditAsync(AuditEventTypes.LeaseRevoked, lease, result.Status.ToString()).ConfigureAwait(false);
+                if (_audit is not null)
+                {
+                    var recorded = await _audit.BeginRevokedAsync(lease, result.Status.ToString()).ConfigureAwait(false);
+                    if (waitForAudit)
+                    {
+                        await recorded.ConfigureAwait(false);
+                    }
+                }
             }
             else
             {
@@ -83,36 +94,14 @@ public sealed partial class LeaseRevoker
             var next = now + _backoff.DelayFor(attempt);
             await _leases.MarkRevokeFailedAsync(lease.LeaseId, result.Error ?? "unknown error", next, CancellationToken.None).ConfigureAwait(false);
             LogRevokeFailed(_log, lease.LeaseId, lease.IssuerKind, attempt, result.Error ?? "unknown error", next);
-            await AuditAsync(AuditEventTypes.RevocationFailed, lease, $"attempt {attempt}: {result.Error}; next attempt {next:O}").ConfigureAwait(false);
+            if (_audit is not null)
+            {
+                await _audit.RecordAsync(AuditEventTypes.RevocationFailed, lease, $"attempt {attempt}: {result.Error}; next attempt {next:O}").ConfigureAwait(false);
+            }
         }
 
         return result;
     }
-
-    private async Task AuditAsync(string type, Lease lease, string detail)
-    {
-        if (_audit is null)
-        {
-            return;
-        }
-
-        try
-        {
-            await _audit.AppendAsync(new AuditEvent
-            {
-                Type = type, AgentId = lease.AgentId, TaskId = lease.TaskId, LeaseId = lease.LeaseId,
-                ParentLeaseId = lease.ParentLeaseId, CredentialFingerprint = lease.CredentialFingerprint, Detail = detail,
-            }, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            LogAuditLost(_log, lease.LeaseId, ex);
-        }
-    }
-
-    [LoggerMessage(EventId = 3004, EventName = "RevocationAuditLost", Level = LogLevel.Error,
-        Message = "The audit record of lease {LeaseId}'s revocation could not be written")]
-    private static partial void LogAuditLost(ILogger logger, string leaseId, Exception exception);
 
     [LoggerMessage(EventId = 3001, EventName = "LeaseRevoked", Level = LogLevel.Information,
         Message = "Lease {LeaseId} of task {TaskId} (agent {AgentId}) revoked: {Status}")]

@@ -21,7 +21,7 @@ namespace JitBroker.Leases;
 /// which the sweeper calls continually, and uses the claim's <c>now</c> as the clock.
 /// </para>
 /// </remarks>
-public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedule
+public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedule, IRevocationOutbox
 {
     /// <summary>How long a revoked lease stays readable after it expired (or was revoked, if later).</summary>
     public static readonly TimeSpan DefaultRevokedRetention = TimeSpan.FromHours(1);
@@ -190,7 +190,7 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
         }
     }
 
-    public Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+    public Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, string? auditOwner = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(leaseId);
         cancellationToken.ThrowIfCancellationRequested();
@@ -207,6 +207,11 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
             _forgettable.Add((forgetAt, leaseId));
             CountRevoked(lease);
             ScheduleChildren(leaseId, revokedAt);
+            if (auditOwner is not null)
+            {
+                AddUnaudited(auditOwner, leaseId, revokedAt);
+            }
+
             return Task.FromResult(true);
         }
     }

@@ -37,6 +37,7 @@ public static class StoreServiceCollectionExtensions
         services.Replace(ServiceDescriptor.Singleton(sp => new RedisLeaseStore(sp.GetRequiredService<IRedisConnection>(), options.KeyPrefix)));
         services.Replace(ServiceDescriptor.Singleton<ILeaseStore>(sp => sp.GetRequiredService<RedisLeaseStore>()));
         services.Replace(ServiceDescriptor.Singleton<IRevocationSchedule>(sp => sp.GetRequiredService<RedisLeaseStore>()));
+        services.Replace(ServiceDescriptor.Singleton<IRevocationOutbox>(sp => sp.GetRequiredService<RedisLeaseStore>()));
         services.Replace(ServiceDescriptor.Singleton<IReplayCache>(sp =>
             new RedisReplayCache(sp.GetRequiredService<IRedisConnection>(), options.KeyPrefix, sp.GetService<TimeProvider>() ?? TimeProvider.System)));
         services.Replace(ServiceDescriptor.Singleton<IKillSwitch>(sp =>
@@ -57,6 +58,7 @@ public static class StoreServiceCollectionExtensions
         services.Replace(ServiceDescriptor.Singleton(_ => new InMemoryLeaseStore()));
         services.Replace(ServiceDescriptor.Singleton<ILeaseStore>(sp => sp.GetRequiredService<InMemoryLeaseStore>()));
         services.Replace(ServiceDescriptor.Singleton<IRevocationSchedule>(sp => sp.GetRequiredService<InMemoryLeaseStore>()));
+        services.Replace(ServiceDescriptor.Singleton<IRevocationOutbox>(sp => sp.GetRequiredService<InMemoryLeaseStore>()));
         services.Replace(ServiceDescriptor.Singleton<IReplayCache>(sp => new InMemoryReplayCache(sp.GetService<TimeProvider>() ?? TimeProvider.System)));
         services.Replace(ServiceDescriptor.Singleton<IKillSwitch, InMemoryKillSwitch>());
         services.Replace(ServiceDescriptor.Singleton<IApprovalStore, InMemoryApprovalStore>());

@@ -22,7 +22,11 @@ namespace JitBroker.Redis;
 /// <para>
 /// After a <c>WAIT</c> came back short, durable writes fail at once without being sent for
 /// max(1 s, <see cref="RedisOptions.ReplicaAckTimeout"/>): while the replicas are away nothing is written, and the
-/// shared connection is not held by one <c>WAIT</c> timeout after another.
+/// shared connection is not held by one <c>WAIT</c> timeout after another. After that window the next batch is
+/// preceded by a bare <c>WAIT</c> (a probe: it covers only what the connection wrote before, and writes nothing); only
+/// when enough replicas answer it is the batch sent. So real writes are never the probe: a write whose
+/// acknowledgement comes back short — a mark that may be on the primary or may vanish, a lease record for a
+/// credential not handed out — happens only when replicas disappear between the last good <c>WAIT</c> and the batch.
 /// </para>
 /// </remarks>
 internal sealed class AcknowledgedWrites(
@@ -40,6 +44,7 @@ internal sealed class AcknowledgedWrites(
     private List<Pending> _pending = [];
     private bool _flushing;
     private long _unreplicatedUntil;
+    private volatile bool _probeFirst;
 
     public Task<RedisResult> WriteAsync(LuaScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken)
     {
@@ -71,6 +76,15 @@ internal sealed class AcknowledgedWrites(
     {
         var until = Volatile.Read(ref _unreplicatedUntil);
         return until != 0 && time.GetTimestamp() < until;
+    }
+
+    /// <summary>Durable writes fail unsent for a moment, and the next batch after that waits for a probe.</summary>
+    private void RefuseForAWhile(long replicas)
+    {
+        var window = options.ReplicaAckTimeout < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : options.ReplicaAckTimeout;
+        Volatile.Write(ref _unreplicatedUntil, time.GetTimestamp() + (long)(window.TotalSeconds * time.TimestampFrequency));
+        _probeFirst = true;
+        onTooFewReplicas(replicas);
     }
 
     private RedisNotReplicatedException NotSent() => new(
@@ -125,6 +139,32 @@ internal sealed class AcknowledgedWrites(
             return;
         }
 
+        if (_probeFirst)
+        {
+            Exception? probeFailure = null;
+            try
+            {
+                var replicas = (await watch(db.ExecuteAsync("WAIT", [options.MinReplicasToAck, _ackTimeoutMs])).ConfigureAwait(false)).AsInt64();
+                if (replicas < options.MinReplicasToAck)
+                {
+                    RefuseForAWhile(replicas);
+                    probeFailure = NotSent();
+                }
+            }
+            catch (Exception ex)
+            {
+                probeFailure = ex;
+            }
+
+            if (probeFailure is not null)
+            {
+                writes.ForEach(w => w.Done.TrySetException(probeFailure));
+                return;
+            }
+
+            _probeFirst = false;
+        }
+
         var batch = db.CreateBatch();
         var sent = writes.Select(w => watch(w.Resend
             ? batch.ScriptEvaluateAsync(w.Script.Source, w.Keys, w.Args)
@@ -139,9 +179,7 @@ internal sealed class AcknowledgedWrites(
             var replicas = (await acknowledged.ConfigureAwait(false)).AsInt64();
             if (replicas < options.MinReplicasToAck)
             {
-                var window = options.ReplicaAckTimeout < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : options.ReplicaAckTimeout;
-                Volatile.Write(ref _unreplicatedUntil, time.GetTimestamp() + (long)(window.TotalSeconds * time.TimestampFrequency));
-                onTooFewReplicas(replicas);
+                RefuseForAWhile(replicas);
                 ackFailure = new RedisNotReplicatedException(
                     $"{replicas} of {options.MinReplicasToAck} required replica(s) acknowledged the write within {_ackTimeoutMs} ms.");
             }

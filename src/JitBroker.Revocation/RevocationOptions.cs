@@ -25,6 +25,16 @@ public sealed class RevocationOptions
     /// </summary>
     public TimeSpan ConsistencyInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// With a Redis ledger: how old an outbox entry (a revocation marked, its <c>lease.revoked</c> record not yet
+    /// acknowledged) must be before a consistency pass writes the record in its owner's place. Each pass also renews
+    /// this replica's heartbeat for <see cref="HeartbeatTtl"/>; a replica's outbox is only taken over once that lapsed.
+    /// </summary>
+    public TimeSpan UnauditedGrace { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long one consistency pass's heartbeat keeps this replica "alive": three intervals.</summary>
+    public TimeSpan HeartbeatTtl => ConsistencyInterval * 3;
+
     /// <summary>Returns one message per invalid setting; empty when the options are usable.</summary>
     public IEnumerable<string> Validate()
     {
@@ -42,6 +52,12 @@ public sealed class RevocationOptions
         if (ConsistencyInterval < TimeSpan.FromSeconds(1) || ConsistencyInterval > TimeSpan.FromHours(1))
         {
             yield return "Revocation:ConsistencyInterval must lie between 1 second and 1 hour.";
+        }
+
+        if (UnauditedGrace <= HeartbeatTtl || UnauditedGrace > TimeSpan.FromDays(1))
+        {
+            // Shorter than a heartbeat's life, a live replica's records in flight could be written twice.
+            yield return "Revocation:UnauditedGrace must exceed three ConsistencyIntervals and be at most 1 day.";
         }
 
         if (BatchSize is < 1 or > 10_000)

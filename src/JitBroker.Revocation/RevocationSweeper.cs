@@ -99,8 +99,9 @@ public sealed partial class RevocationSweeper
     {
         try
         {
-            // The revoker records the outcome itself (revoked, or revoke_failed with the next attempt time).
-            await _revoker.RevokeClaimedAsync(lease, cancellationToken).ConfigureAwait(false);
+            // The revoker records the outcome itself (revoked, or revoke_failed with the next attempt time). The
+            // lease.revoked record is written behind the sweep: the ledger's outbox holds it until it is stored.
+            await _revoker.RevokeClaimedAsync(lease, waitForAudit: false, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

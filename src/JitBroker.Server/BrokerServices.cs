@@ -61,6 +61,7 @@ internal static class BrokerServices
         }
 
         // 7 audit: the file is the chain; with Redis, every record is mirrored to this replica's stream too
+        var replicaId = settings.Audit.EffectiveReplicaId(Environment.MachineName);
         if (settings.UsesRedis)
         {
             // With Redis:AuditUser the mirror connects as the append-only audit user (docs/redis.md), not as the broker.
@@ -69,9 +70,22 @@ internal static class BrokerServices
                 services.AddSingleton(sp => new AuditMirrorConnection(new RedisConnection(auditRedis, TimeProvider.System, sp.GetService<ILogger<RedisConnection>>())));
             }
 
-            services.AddSingleton<IAuditSink>(sp => new MirroredAuditSink(new AuditFileSink(settings.Audit),
-                sp.GetService<AuditMirrorConnection>()?.Connection ?? sp.GetRequiredService<IRedisConnection>(),
-                $"{settings.Redis.KeyPrefix}audit:{settings.Audit.EffectiveReplicaId(Environment.MachineName)}"));
+            services.AddSingleton<IAuditSink>(sp => new MirroredAuditSink(new AuditFileSink(settings.Audit), AuditRedis(sp),
+                $"{settings.Redis.KeyPrefix}audit:{replicaId}"));
+            // Revocations are marked with this replica as the owner of their outbox entries; any replica writes the
+            // records a dead one owed, after searching the dead one's stream (read as the audit user: the broker's may not).
+            services.AddSingleton<IAuditChainIndex>(sp => new RedisAuditChainIndex(AuditRedis(sp), settings.Redis.KeyPrefix));
+            services.AddSingleton(sp => new RevocationAuditTrail(sp.GetRequiredService<IAuditLog>(), sp.GetRequiredService<ILogger<RevocationAuditTrail>>(),
+                sp.GetRequiredService<IRevocationOutbox>(), replicaId));
+            services.AddSingleton(sp => new UnauditedRevocationRecovery(sp.GetRequiredService<IRevocationOutbox>(), sp.GetRequiredService<IAuditChainIndex>(),
+                sp.GetRequiredService<ILeaseStore>(), sp.GetRequiredService<IAuditLog>(), sp.GetRequiredService<RevocationAuditTrail>(),
+                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<UnauditedRevocationRecovery>>(),
+                settings.Revocation.HeartbeatTtl, settings.Revocation.UnauditedGrace));
+        }
+        else
+        {
+            // One process holds the ledger and the log: nothing outlives it that an outbox would have to reconcile.
+            services.AddSingleton(sp => new RevocationAuditTrail(sp.GetRequiredService<IAuditLog>(), sp.GetRequiredService<ILogger<RevocationAuditTrail>>()));
         }
 
         services.AddJitBrokerAudit(settings.Audit);
@@ -101,6 +115,10 @@ internal static class BrokerServices
         services.AddHostedService<PolicyReloadHook>();
         services.AddHostedService<LeaseGauges>();
     }
+
+    // The audit mirror's connection: the append-only audit user's when configured (docs/redis.md), else the broker's.
+    private static IRedisConnection AuditRedis(IServiceProvider sp) =>
+        sp.GetService<AuditMirrorConnection>()?.Connection ?? sp.GetRequiredService<IRedisConnection>();
 
     /// <summary>
     /// Builds what can fail on configuration now, not on the first request: the policy loads, trust bundles

@@ -33,7 +33,7 @@ public sealed class CredentialBrokerEndTaskAndIntrospectTests
             .ReturnsAsync((string id, DateTimeOffset _, TimeSpan _, CancellationToken _) => (id == "lease_a" ? active : failing) with { State = LeaseState.Revoking });
         f.Issuer.Setup(i => i.RevokeAsync(It.Is<Lease>(l => l.LeaseId == "lease_a"), It.IsAny<CancellationToken>())).ReturnsAsync(RevocationResult.Revoked);
         f.Issuer.Setup(i => i.RevokeAsync(It.Is<Lease>(l => l.LeaseId == "lease_c"), It.IsAny<CancellationToken>())).ReturnsAsync(RevocationResult.Failed("backend down"));
-        f.Leases.Setup(l => l.MarkRevokedAsync("lease_a", It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>())).ReturnsAsync(true);
+        f.Leases.Setup(l => l.MarkRevokedAsync("lease_a", It.IsAny<DateTimeOffset>(), It.IsAny<string?>(), It.IsAny<CancellationToken>())).ReturnsAsync(true);
         f.Leases.Setup(l => l.MarkRevokeFailedAsync("lease_c", "backend down", It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
 
         var result = await f.Build().EndTaskAsync(BrokerFixture.Evidence(), "task-1");

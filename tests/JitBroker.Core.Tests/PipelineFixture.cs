@@ -40,7 +40,8 @@ internal sealed class PipelineFixture
         Issuer = new RecordingIssuer(Time);
         Decide = (_, r) => Allow(r, TimeSpan.FromMinutes(10));
         var issuers = new IssuerRegistry([Issuer]);
-        Revoker = new LeaseRevoker(Leases, issuers, new RetryBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1)), Time, NullLogger<LeaseRevoker>.Instance, Audit);
+        Revoker = new LeaseRevoker(Leases, issuers, new RetryBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1)), Time, NullLogger<LeaseRevoker>.Instance,
+            new RevocationAuditTrail(Audit, NullLogger<RevocationAuditTrail>.Instance));
         Approvals = new ApprovalService(ApprovalStore, Time);
         var attestor = new Moq.Mock<IWorkloadAttestor>();
         attestor.SetupGet(a => a.Method).Returns("test");

@@ -110,7 +110,10 @@ internal static partial class LeaseScripts
         return claim(ARGV[2], ARGV[3])
         """);
 
-    /// <summary>ARGV: prefix, id, revoked-at ms, retention ms → 1 changed, 0 missing or already revoked.</summary>
+    /// <summary>
+    /// ARGV: prefix, id, revoked-at ms, retention ms, audit owner or '' → 1 changed, 0 missing or already revoked.
+    /// With an owner the lease enters that owner's outbox (see <see cref="RedisLeaseStore"/>'s IRevocationOutbox) in this same step.
+    /// </summary>
     public static readonly LuaScript MarkRevoked = new(Prelude + """
         local id = ARGV[2]
         local k = lkey(id)
@@ -132,6 +135,10 @@ internal static partial class LeaseScripts
         redis.call('ZADD', GONE, ms(forgetAt), id)
         -- A backstop only: the sweeper forgets the lease (and its index entries) at forgetAt.
         redis.call('PEXPIRE', k, ms(math.max(forgetAt - revokedAt + keep, 60000)))
+        if ARGV[5] ~= '' then
+          redis.call('ZADD', P .. 'unaudited:' .. ARGV[5], ARGV[3], id)
+          redis.call('SADD', P .. 'unaudited-owners', ARGV[5])
+        end
         return 1
         """);
 

@@ -157,12 +157,13 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         return reply.IsNull ? null : LeaseCodec.FromFields(leaseId, reply.AsArray());
     }
 
-    public async Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+    public async Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, string? auditOwner = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(leaseId);
         // Unknown and already revoked are both "done": the script changes nothing then.
         // Durable: a mark lost in a failover would have the lease revoked (and audited) a second time.
-        var changed = await RunDurableAsync(LeaseScripts.MarkRevoked, [_prefix, leaseId, LeaseCodec.Ms(revokedAt), _retentionMs], cancellationToken).ConfigureAwait(false);
+        var changed = await RunDurableAsync(LeaseScripts.MarkRevoked, [_prefix, leaseId, LeaseCodec.Ms(revokedAt), _retentionMs, auditOwner ?? ""],
+            cancellationToken).ConfigureAwait(false);
         return changed.AsInt64() == 1;
     }
 

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using JitBroker.Redis;
+using StackExchange.Redis;
 
 namespace JitBroker.Ha.Tests.Harness;
 
@@ -12,10 +14,22 @@ internal static class AuditTrail
     public const string LeaseRevoked = "lease.revoked";
 
     /// <summary>Lease id → how many events of <paramref name="type"/> name it. A torn last line (a killed writer) is ignored.</summary>
-    public static Dictionary<string, int> CountByLease(string path, string type = LeaseRevoked)
+    public static Dictionary<string, int> CountByLease(string path, string type = LeaseRevoked) => CountByLease(ReadLines(path), type);
+
+    /// <summary>The lines of a replica's audit mirror stream (<c>jitbroker:audit:&lt;replica id&gt;</c>), in order.</summary>
+    public static async Task<List<string>> StreamLinesAsync(IRedisConnection redis, string replicaId)
+    {
+        var entries = (await redis.ExecuteAsync("XRANGE", [(RedisKey)(LeaseLedger.KeyPrefix + "audit:" + replicaId), "-", "+"])).AsArray();
+        return [.. entries.Select(e => e.AsArray()[1].AsArray()).Select(f => f[3].AsString()!)];
+    }
+
+    /// <summary>The lines of an audit file; a torn last line (a killed writer) is left out.</summary>
+    public static List<string> FileLines(string path) => [.. ReadLines(path).Where(l => l.EndsWith('}'))];
+
+    public static Dictionary<string, int> CountByLease(IEnumerable<string> lines, string type = LeaseRevoked)
     {
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var line in ReadLines(path))
+        foreach (var line in lines)
         {
             JsonDocument document;
             try

@@ -29,8 +29,8 @@ internal sealed class FlakyLeaseStore(ILeaseStore inner) : ILeaseStore
     public Task<Lease?> TryClaimAsync(string leaseId, DateTimeOffset now, TimeSpan claimTimeout, CancellationToken cancellationToken = default) =>
         inner.TryClaimAsync(leaseId, now, claimTimeout, cancellationToken);
 
-    public Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) =>
-        MarksFail ? throw Outage() : inner.MarkRevokedAsync(leaseId, revokedAt, cancellationToken);
+    public Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, string? auditOwner = null, CancellationToken cancellationToken = default) =>
+        MarksFail ? throw Outage() : inner.MarkRevokedAsync(leaseId, revokedAt, auditOwner, cancellationToken);
 
     public Task MarkRevokeFailedAsync(string leaseId, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken = default) =>
         MarksFail ? throw Outage() : inner.MarkRevokeFailedAsync(leaseId, error, nextAttemptAt, cancellationToken);

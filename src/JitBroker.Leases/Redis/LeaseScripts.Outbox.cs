@@ -1,0 +1,48 @@
+using JitBroker.Redis;
+
+namespace JitBroker.Leases.Redis;
+
+/// <summary>
+/// The outbox of revocation records: <c>unaudited:&lt;owner&gt;</c> (sorted set, lease id by revoked-at ms) is filled by
+/// <see cref="MarkRevoked"/>; <c>unaudited-owners</c> lists owners with entries; <c>replica:&lt;id&gt;</c> is a replica's
+/// heartbeat; <c>recovering:&lt;owner&gt;</c> the current recoverer and <c>recoverers:&lt;owner&gt;</c> every recoverer so far.
+/// </summary>
+internal static partial class LeaseScripts
+{
+    private const string OutboxPrelude = """
+        local function box(o) return P .. 'unaudited:' .. o end
+        local OWNERS = P .. 'unaudited-owners'
+
+        """;
+
+    /// <summary>ARGV: prefix, owner, lease ids… → removed count; an emptied outbox leaves the owners list.</summary>
+    public static readonly LuaScript Acknowledge = new(Prelude + OutboxPrelude + """
+        local removed = redis.call('ZREM', box(ARGV[2]), unpack(ARGV, 3))
+        if redis.call('EXISTS', box(ARGV[2])) == 0 then redis.call('SREM', OWNERS, ARGV[2]) end
+        return removed
+        """);
+
+    /// <summary>ARGV: prefix, owner, recoverer, hold ms → every recoverer, or nil while the owner lives or another recovers.</summary>
+    public static readonly LuaScript BeginRecovery = new(Prelude + OutboxPrelude + """
+        local owner, rec = ARGV[2], ARGV[3]
+        if owner ~= rec and redis.call('EXISTS', P .. 'replica:' .. owner) == 1 then return nil end
+        local hold = P .. 'recovering:' .. owner
+        local holder = redis.call('GET', hold)
+        if holder and holder ~= rec then return nil end
+        redis.call('SET', hold, rec, 'PX', ARGV[4])
+        redis.call('SADD', P .. 'recoverers:' .. owner, rec)
+        return redis.call('SMEMBERS', P .. 'recoverers:' .. owner)
+        """);
+
+    /// <summary>ARGV: prefix, owner, recoverer → 1.</summary>
+    public static readonly LuaScript EndRecovery = new(Prelude + OutboxPrelude + """
+        local owner, rec = ARGV[2], ARGV[3]
+        local hold = P .. 'recovering:' .. owner
+        if redis.call('GET', hold) == rec then redis.call('DEL', hold) end
+        if redis.call('EXISTS', box(owner)) == 0 then
+          redis.call('DEL', P .. 'recoverers:' .. owner)
+          redis.call('SREM', OWNERS, owner)
+        end
+        return 1
+        """);
+}

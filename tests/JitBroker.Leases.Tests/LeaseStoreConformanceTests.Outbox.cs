@@ -1,0 +1,75 @@
+using JitBroker.Core;
+using NUnit.Framework;
+
+namespace JitBroker.Leases.Tests;
+
+/// <summary>The contract of <see cref="IRevocationOutbox"/> (revocations whose audit record is owed), run against every lease store.</summary>
+public abstract partial class LeaseStoreConformanceTests
+{
+    private IRevocationOutbox Outbox => (IRevocationOutbox)Store;
+
+    [Test]
+    public async Task Marking_with_an_owner_puts_the_lease_in_that_owners_outbox_in_the_same_step_and_only_once()
+    {
+        var first = await PutAsync(Rogue, "t1");
+        var second = await PutAsync(Rogue, "t2");
+        var untracked = await PutAsync(Rogue, "t3");
+
+        Assert.That(await Store.MarkRevokedAsync(first.LeaseId, T0, "replica-a"), Is.True);
+        Assert.That(await Store.MarkRevokedAsync(second.LeaseId, T0 + TimeSpan.FromSeconds(1), "replica-a"), Is.True);
+        Assert.That(await Store.MarkRevokedAsync(first.LeaseId, T0 + TimeSpan.FromSeconds(2), "replica-b"), Is.False, "already revoked: no second entry");
+        await Store.MarkRevokedAsync(untracked.LeaseId, T0);
+
+        Assert.That(await Outbox.ListUnauditedOwnersAsync(), Is.EqualTo(new[] { "replica-a" }));
+        var entries = await Outbox.ListUnauditedAsync("replica-a", T0 + TimeSpan.FromMinutes(1), 10);
+        Assert.That(entries, Is.EqualTo(new[] { new UnauditedRevocation(first.LeaseId, T0), new UnauditedRevocation(second.LeaseId, T0 + TimeSpan.FromSeconds(1)) }),
+            "oldest first, with the time of the mark");
+        Assert.That((await Outbox.ListUnauditedAsync("replica-a", T0 + TimeSpan.FromSeconds(1), 10)).Select(e => e.LeaseId), Is.EqualTo(new[] { first.LeaseId }),
+            "only entries marked strictly before the bound");
+        Assert.That(await Outbox.ListUnauditedAsync("replica-b", T0 + TimeSpan.FromMinutes(1), 10), Is.Empty);
+    }
+
+    [Test]
+    public async Task Acknowledging_removes_entries_and_an_empty_outbox_leaves_the_owner_list()
+    {
+        var first = await PutAsync(Rogue, "t1");
+        var second = await PutAsync(Rogue, "t2");
+        await Store.MarkRevokedAsync(first.LeaseId, T0, "replica-a");
+        await Store.MarkRevokedAsync(second.LeaseId, T0, "replica-a");
+
+        await Outbox.AcknowledgeAuditedAsync("replica-a", [first.LeaseId, "lease-never-there"]);
+        Assert.That((await Outbox.ListUnauditedAsync("replica-a", T0 + TimeSpan.FromMinutes(1), 10)).Select(e => e.LeaseId), Is.EqualTo(new[] { second.LeaseId }));
+        Assert.That(await Outbox.ListUnauditedOwnersAsync(), Is.EqualTo(new[] { "replica-a" }));
+
+        await Outbox.AcknowledgeAuditedAsync("replica-a", [second.LeaseId]);
+        Assert.That(await Outbox.ListUnauditedOwnersAsync(), Is.Empty);
+    }
+
+    [Test]
+    public async Task Recovery_of_an_outbox_is_refused_while_its_owner_is_alive_or_another_replica_holds_it_and_remembers_every_recoverer()
+    {
+        var lease = await PutAsync(Rogue);
+        await Store.MarkRevokedAsync(lease.LeaseId, T0, "replica-a");
+        await Outbox.HeartbeatAsync("replica-a", TimeSpan.FromMilliseconds(300));
+
+        Assert.That(await Outbox.BeginRecoveryAsync("replica-a", "replica-b", TimeSpan.FromMinutes(1)), Is.Null, "the owner is alive");
+        Assert.That(await Outbox.BeginRecoveryAsync("replica-a", "replica-a", TimeSpan.FromMinutes(1)), Is.EqualTo(new[] { "replica-a" }),
+            "an owner may always recover its own outbox");
+        await Outbox.EndRecoveryAsync("replica-a", "replica-a");
+
+        await Task.Delay(TimeSpan.FromMilliseconds(600));
+        Assert.That(await Outbox.BeginRecoveryAsync("replica-a", "replica-b", TimeSpan.FromMinutes(1)), Is.EqualTo(new[] { "replica-a", "replica-b" }),
+            "the heartbeat lapsed: b may recover, and learns a recovered before");
+        Assert.That(await Outbox.BeginRecoveryAsync("replica-a", "replica-c", TimeSpan.FromMinutes(1)), Is.Null, "b holds it");
+
+        await Outbox.EndRecoveryAsync("replica-a", "replica-b");
+        Assert.That(await Outbox.BeginRecoveryAsync("replica-a", "replica-c", TimeSpan.FromMinutes(1)), Is.EqualTo(new[] { "replica-a", "replica-b", "replica-c" }),
+            "entries remain, so every earlier recoverer is still named");
+        await Outbox.AcknowledgeAuditedAsync("replica-a", [lease.LeaseId]);
+        await Outbox.EndRecoveryAsync("replica-a", "replica-c");
+
+        await Store.MarkRevokedAsync((await PutAsync(Rogue, "t9")).LeaseId, T0, "replica-a");
+        Assert.That(await Outbox.BeginRecoveryAsync("replica-a", "replica-d", TimeSpan.FromMinutes(1)), Is.EqualTo(new[] { "replica-d" }),
+            "an outbox emptied and ended forgets its recoverers");
+    }
+}
