@@ -21,6 +21,15 @@ public interface IRedisConnection
     /// <summary>Runs <paramref name="script"/> atomically (<c>EVALSHA</c>, re-sent with <c>EVAL</c> when the server answers <c>NOSCRIPT</c>).</summary>
     Task<RedisResult> EvalAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Like <see cref="EvalAsync"/>, for ledger writes that must survive a failover: when
+    /// <see cref="RedisOptions.MinReplicasToAck"/> is above 0, the script is followed by <c>WAIT</c> in the same batch
+    /// on the same connection (one <c>WAIT</c> for all durable writes gathered meanwhile: group commit), and fewer
+    /// acknowledgements than required throw <see cref="RedisNotReplicatedException"/>
+    /// (the script ran on the primary; whether it survives a failover is unknown).
+    /// </summary>
+    Task<RedisResult> EvalDurableAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default);
+
     /// <summary>Readiness: true when a <c>PING</c> round trip succeeds; never throws for Redis failures.</summary>
     Task<bool> PingAsync(CancellationToken cancellationToken = default);
 }

@@ -29,12 +29,14 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly Lock _gate = new();
+    private readonly AcknowledgedWrites? _acknowledged;
     private ConnectionMultiplexer? _multiplexer;
     private Task<ConnectionMultiplexer>? _connecting;
     private long _retryAfter;
     private string? _lastError;
     private bool _disposed;
     private long _suspectUntil;
+    private long _nextRebuild;
 
     /// <exception cref="ArgumentException">The options are invalid (all problems are listed).</exception>
     public RedisConnection(RedisOptions options, TimeProvider? time = null, ILogger<RedisConnection>? logger = null)
@@ -49,11 +51,17 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         _options = options;
         _time = time ?? TimeProvider.System;
         _log = logger ?? (ILogger)NullLogger.Instance;
+        if (options.MinReplicasToAck > 0)
+        {
+            _acknowledged = new AcknowledgedWrites(options, _time, DatabaseAsync, Watch, replicas => LogNotReplicated(_log, replicas, options.MinReplicasToAck));
+        }
     }
 
     /// <summary>The primary the connection currently writes to, or null while none is connected.</summary>
-    public RedisEndpoint? CurrentEndpoint =>
-        _multiplexer?.GetServers().FirstOrDefault(s => s is { IsConnected: true, IsReplica: false, ServerType: not ServerType.Sentinel })?.EndPoint switch
+    public RedisEndpoint? CurrentEndpoint => CurrentEndpointOf(Volatile.Read(ref _multiplexer));
+
+    private static RedisEndpoint? CurrentEndpointOf(ConnectionMultiplexer? multiplexer) =>
+        multiplexer?.GetServers().FirstOrDefault(s => s is { IsConnected: true, IsReplica: false, ServerType: not ServerType.Sentinel })?.EndPoint switch
         {
             IPEndPoint ip => new RedisEndpoint(ip.Address.ToString(), ip.Port),
             DnsEndPoint dns => new RedisEndpoint(dns.Host, dns.Port),
@@ -94,6 +102,21 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
             // The server lost its script cache (restart, failover, SCRIPT FLUSH). EVAL runs the script and caches it again.
             return await Watch(database.ScriptEvaluateAsync(script.Source, keyArray, argArray)).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Group commit: see <see cref="AcknowledgedWrites"/>.</remarks>
+    public Task<RedisResult> EvalDurableAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default)
+    {
+        if (_acknowledged is null)
+        {
+            return EvalAsync(script, keys, args, cancellationToken);
+        }
+
+        ArgumentNullException.ThrowIfNull(script);
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(args);
+        return _acknowledged.WriteAsync(script, keys as RedisKey[] ?? [.. keys], args as RedisValue[] ?? [.. args], cancellationToken);
     }
 
     public async Task<bool> PingAsync(CancellationToken cancellationToken = default)
@@ -150,6 +173,54 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
             Volatile.Write(ref _suspectUntil, _time.GetTimestamp() + (long)(_options.CommandTimeout.TotalSeconds * _time.TimestampFrequency));
             _ = ProbeAsync();
             throw;
+        }
+        catch (RedisServerException ex) when (ex.Kind == RedisErrorKind.ReadOnly && _options.UsesSentinel)
+        {
+            RebuildAfterReadOnly();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// With Sentinel, <c>READONLY</c> means the server the library treats as primary was demoted. The library follows
+    /// a failover when it hears <c>+switch-master</c> or loses the connection; if neither happens (a missed message,
+    /// a demotion the sentinels did not announce that way) it would keep writing to the replica until its periodic
+    /// configuration check, a minute later. So the client is rebuilt, which asks the sentinels for the primary again
+    /// — at most once per second (or <see cref="RedisOptions.ReconnectBaseDelay"/>, if longer). The old client is
+    /// closed after one command timeout, so commands already sent on it finish or time out as usual.
+    /// </summary>
+    private void RebuildAfterReadOnly()
+    {
+        ConnectionMultiplexer? old;
+        lock (_gate)
+        {
+            var now = _time.GetTimestamp();
+            if (_disposed || now < _nextRebuild || _multiplexer is null)
+            {
+                return;
+            }
+
+            var pause = _options.ReconnectBaseDelay > TimeSpan.FromSeconds(1) ? _options.ReconnectBaseDelay : TimeSpan.FromSeconds(1);
+            _nextRebuild = now + (long)(pause.TotalSeconds * _time.TimestampFrequency);
+            old = _multiplexer;
+            _multiplexer = null;
+        }
+
+        LogDemoted(_log, CurrentEndpointOf(old)?.ToString() ?? "?");
+        _ = CloseLaterAsync(old);
+    }
+
+    private async Task CloseLaterAsync(ConnectionMultiplexer multiplexer)
+    {
+        try
+        {
+            await Task.Delay(_options.CommandTimeout, _time).ConfigureAwait(false);
+            await multiplexer.CloseAsync(allowCommandsToComplete: true).ConfigureAwait(false);
+            await multiplexer.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex) || ex is ObjectDisposedException)
+        {
+            // Closing a client that is being replaced: nothing to recover.
         }
     }
 
@@ -262,6 +333,14 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
     [LoggerMessage(EventId = 5003, EventName = "RedisConnectionLost", Level = LogLevel.Warning,
         Message = "Redis connection to {Endpoint} lost ({FailureType}); commands fail fast until it is restored")]
     private static partial void LogConnectionFailed(ILogger logger, string endpoint, ConnectionFailureType failureType, Exception? exception);
+
+    [LoggerMessage(EventId = 5005, EventName = "RedisWriteNotReplicated", Level = LogLevel.Warning,
+        Message = "A ledger write was acknowledged by {Replicas} of {Required} required replica(s); ledger writes fail (UNAVAILABLE) until replicas acknowledge again")]
+    private static partial void LogNotReplicated(ILogger logger, long replicas, int required);
+
+    [LoggerMessage(EventId = 5006, EventName = "RedisPrimaryDemoted", Level = LogLevel.Warning,
+        Message = "Redis primary {Endpoint} answered READONLY (demoted); asking the sentinels for the primary again")]
+    private static partial void LogDemoted(ILogger logger, string endpoint);
 
     [LoggerMessage(EventId = 5004, EventName = "RedisConnectionRestored", Level = LogLevel.Information,
         Message = "Redis connection to {Endpoint} restored")]

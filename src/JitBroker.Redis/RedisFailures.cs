@@ -15,6 +15,9 @@ public static class RedisFailures
     public const string Unreachable = "redis.unreachable";
     public const string Timeout = "redis.timeout";
     public const string ReadOnly = "redis.readonly";
+
+    /// <summary>Too few replicas acknowledged a write (our <c>WAIT</c>, or the server's <c>min-replicas-to-write</c>: <c>NOREPLICAS</c>).</summary>
+    public const string NotReplicated = "redis.noreplicas";
     public const string NoScript = "redis.noscript";
     public const string OutOfMemory = "redis.oom";
     public const string NoPermission = "redis.noperm";
@@ -36,11 +39,13 @@ public static class RedisFailures
     public static string CauseOf(Exception exception) => exception switch
     {
         RedisTimeoutException => Timeout,
+        RedisNotReplicatedException => NotReplicated,
         RedisConnectionException => Unreachable,
         RedisServerException server => server.Kind switch
         {
             RedisErrorKind.ReadOnly or RedisErrorKind.MasterDown => ReadOnly,
             RedisErrorKind.NoScript => NoScript,
+            RedisErrorKind.NoReplicas => NotReplicated,
             RedisErrorKind.OutOfMemory => OutOfMemory,
             RedisErrorKind.NoPermission or RedisErrorKind.NoAuth or RedisErrorKind.WrongPass => NoPermission,
             RedisErrorKind.Loading => Loading,

@@ -68,6 +68,22 @@ public sealed class RedisOptions
 
     public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Replicas that must acknowledge a ledger write (a new lease, a revocation mark, a revocation schedule) before
+    /// it counts as done: the adapter sends <c>WAIT</c> after the script, on the same connection. 0 (the default)
+    /// sends no <c>WAIT</c>. With Sentinel set it to 1 (or more with more replicas): Redis replication is
+    /// asynchronous, and a lease write the old primary acknowledged just before a failover can vanish — a credential
+    /// handed out on it would never be revoked early. Costs one replica round trip per such write; see docs/redis.md.
+    /// </summary>
+    public int MinReplicasToAck { get; set; }
+
+    /// <summary>
+    /// How long a ledger write waits for <see cref="MinReplicasToAck"/> replicas (the <c>WAIT</c> timeout). Fewer
+    /// acknowledgements by then fail the write (UNAVAILABLE, cause <c>redis.noreplicas</c>). Must be below
+    /// <see cref="CommandTimeout"/>: <c>WAIT</c> holds the shared connection while it waits.
+    /// </summary>
+    public TimeSpan ReplicaAckTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>Prefix of every key the broker writes, so several deployments can share one database.</summary>
     public string KeyPrefix { get; set; } = "jitbroker:";
 
@@ -165,6 +181,17 @@ public sealed class RedisOptions
             yield return "Redis: ReconnectBaseDelay must be positive and not above ReconnectMaxDelay.";
         }
 
+        if (MinReplicasToAck is < 0 or > 16)
+        {
+            yield return "Redis: MinReplicasToAck must be between 0 and 16.";
+        }
+
+        if (MinReplicasToAck > 0 && (ReplicaAckTimeout < TimeSpan.FromMilliseconds(1) || ReplicaAckTimeout >= CommandTimeout))
+        {
+            // WAIT 0 would block forever; a WAIT as long as the command timeout would time out instead of reporting its count.
+            yield return "Redis: ReplicaAckTimeout must be at least 1 ms and below CommandTimeout.";
+        }
+
         if (string.IsNullOrEmpty(KeyPrefix))
         {
             yield return "Redis: KeyPrefix must not be empty (it keeps the broker's keys apart).";
@@ -196,7 +223,7 @@ public sealed class RedisOptions
             ? $"Sentinel = [{string.Join(", ", SentinelEndpoints)}], Master = {SentinelMasterName}"
             : $"Endpoint = {Endpoint}");
         text.Append($", User = {User ?? "default"}, Password = {(Password is null && PasswordFile is null ? "none" : "***")}");
-        text.Append($", Database = {Database}, Tls = {UseTls}, KeyPrefix = {KeyPrefix} }}");
+        text.Append($", Database = {Database}, Tls = {UseTls}, KeyPrefix = {KeyPrefix}, MinReplicasToAck = {MinReplicasToAck} }}");
         return text.ToString();
     }
 }

@@ -1,6 +1,8 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using JitBroker.Core;
+using JitBroker.Redis;
+using Microsoft.Extensions.Logging;
 
 namespace JitBroker.Server;
 
@@ -10,7 +12,12 @@ namespace JitBroker.Server;
 /// Services know nothing about statuses. A call whose deadline passed or whose client went away while the
 /// handler was cancelled is left to grpc-dotnet, which answers DEADLINE_EXCEEDED / CANCELLED itself.
 /// </summary>
-internal sealed class BrokerExceptionInterceptor : Interceptor
+/// <remarks>
+/// An UNAVAILABLE answer is logged with its infrastructure cause (for Redis: <c>redis.readonly</c>,
+/// <c>redis.timeout</c> … from <see cref="RedisFailures"/>), which the agent never sees: the agent gets the stable
+/// reason (<c>lease_store.unavailable</c> …) and a message that names no infrastructure.
+/// </remarks>
+internal sealed partial class BrokerExceptionInterceptor(ILogger<BrokerExceptionInterceptor> log) : Interceptor
 {
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
         UnaryServerMethod<TRequest, TResponse> continuation)
@@ -21,7 +28,35 @@ internal sealed class BrokerExceptionInterceptor : Interceptor
         }
         catch (BrokerException ex)
         {
+            if (ex.Failure == BrokerFailure.Unavailable)
+            {
+                LogUnavailable(log, context.Method, ex.Reason, CauseOf(ex));
+            }
+
             throw WireErrors.ToRpc(ex);
         }
     }
+
+    /// <summary>The infrastructure cause code anywhere on the exception chain (the stores put it on theirs), or "unknown".</summary>
+    private static string CauseOf(Exception ex)
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+        {
+            if (e.Data[RedisFailures.CauseKey] is string cause)
+            {
+                return cause;
+            }
+
+            if (RedisFailures.IsRedisFailure(e))
+            {
+                return RedisFailures.CauseOf(e);
+            }
+        }
+
+        return "unknown";
+    }
+
+    [LoggerMessage(EventId = 120, EventName = "RequestUnavailable", Level = LogLevel.Warning,
+        Message = "{Method} answered UNAVAILABLE: {Reason} (cause {Cause})")]
+    private static partial void LogUnavailable(ILogger logger, string method, string reason, string cause);
 }

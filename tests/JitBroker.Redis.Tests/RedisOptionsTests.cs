@@ -23,6 +23,19 @@ public sealed class RedisOptionsTests
     }
 
     [Test]
+    public void Replica_acknowledgement_settings_are_checked_only_when_used()
+    {
+        Assert.That(new RedisOptions { Endpoint = "a:1", MinReplicasToAck = -1 }.Validate(), Has.Some.Contains("MinReplicasToAck"));
+        Assert.That(new RedisOptions { Endpoint = "a:1", MinReplicasToAck = 17 }.Validate(), Has.Some.Contains("MinReplicasToAck"));
+        Assert.That(new RedisOptions { Endpoint = "a:1", MinReplicasToAck = 1, ReplicaAckTimeout = TimeSpan.Zero }.Validate(), Has.Some.Contains("ReplicaAckTimeout"));
+        Assert.That(new RedisOptions { Endpoint = "a:1", MinReplicasToAck = 1, CommandTimeout = TimeSpan.FromMilliseconds(500), ReplicaAckTimeout = TimeSpan.FromMilliseconds(500) }.Validate(),
+            Has.Some.Contains("below CommandTimeout"), "WAIT must answer before the command times out");
+        Assert.That(new RedisOptions { Endpoint = "a:1", MinReplicasToAck = 1 }.Validate(), Is.Empty, "the defaults work together");
+        Assert.That(new RedisOptions { Endpoint = "a:1", CommandTimeout = TimeSpan.FromMilliseconds(400) }.Validate(), Is.Empty,
+            "without acknowledgements the ack timeout is not checked");
+    }
+
+    [Test]
     public void Nonsense_values_are_each_reported()
     {
         var options = new RedisOptions

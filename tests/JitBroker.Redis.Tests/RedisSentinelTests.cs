@@ -90,6 +90,56 @@ public sealed class RedisSentinelTests
         Assert.That(role, Is.EqualTo("master"));
     }
 
+    /// <summary>
+    /// The case the library alone does not cover: the sentinels name a new primary, but the client never hears of it
+    /// (no <c>+switch-master</c> reaches it, its connection to the demoted primary is not cut) and gets <c>READONLY</c>
+    /// on every write. The adapter answers each of those with cause <c>redis.readonly</c> and rebuilds its client,
+    /// asking the sentinels again — so writes reach the new primary within seconds, not at the library's next
+    /// periodic configuration check (60 s). Made here by hand: the roles are swapped with REPLICAOF, and the
+    /// sentinel is told about the new primary with SENTINEL REMOVE/MONITOR (which publishes no <c>+switch-master</c>).
+    /// </summary>
+    [Test]
+    [Order(3)]
+    public async Task A_readonly_primary_makes_the_client_ask_the_sentinels_again()
+    {
+        // After test 2 the replica process is the primary and the master process its replica; put the roles back
+        // under the sentinel's nose first, so this test starts from a client connected to _master.
+        await using var redis = new RedisConnection(Options());
+        await redis.ExecuteAsync("SET", ["readonly-probe", "0"]);
+        var primary = redis.CurrentEndpoint?.Port == _master.Port ? _master : _replica;
+        var other = primary == _master ? _replica : _master;
+
+        Assert.That(await other.RawCommandAsync("REPLICAOF NO ONE"), Is.EqualTo("+OK"));
+        Assert.That(await primary.RawCommandAsync($"REPLICAOF 127.0.0.1 {other.Port}"), Is.EqualTo("+OK"));
+        Assert.That(await _sentinel.RawCommandAsync($"SENTINEL REMOVE {MasterName}"), Is.EqualTo("+OK"));
+        Assert.That(await _sentinel.RawCommandAsync($"SENTINEL MONITOR {MasterName} 127.0.0.1 {other.Port} 1"), Is.EqualTo("+OK"));
+
+        var causes = new List<string>();
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await redis.ExecuteAsync("SET", ["readonly-probe", "1"]);
+                if (redis.CurrentEndpoint?.Port == other.Port)
+                {
+                    break;
+                }
+            }
+            catch (RedisException ex) when (clock.Elapsed < TimeSpan.FromSeconds(20))
+            {
+                causes.Add(RedisFailures.CauseOf(ex));
+            }
+
+            Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(20)), $"the client stayed on the demoted primary (causes seen: {string.Join(", ", causes.Distinct())})");
+            await Task.Delay(100);
+        }
+
+        TestContext.Progress.WriteLine($"[readonly] on the new primary after {clock.Elapsed.TotalMilliseconds:0} ms; causes seen: {string.Join(", ", causes.GroupBy(c => c).Select(g => $"{g.Key}×{g.Count()}"))}");
+        Assert.That(causes, Does.Contain(RedisFailures.ReadOnly), "the demoted primary answered READONLY");
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "well before the library's own 60 s configuration check");
+    }
+
     private async Task<bool> ReplicaLinkUpAsync()
     {
         return (await _replica.RawReplyAsync("INFO replication")).Contains("master_link_status:up", StringComparison.Ordinal);

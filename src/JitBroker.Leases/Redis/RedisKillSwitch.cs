@@ -118,11 +118,12 @@ public sealed class RedisKillSwitch : IKillSwitch
         return (parts[0].AsString()!, blocks);
     }
 
+    /// <summary>Blocks and unblocks are durable writes: a block lost in a failover would let a blocked agent back in.</summary>
     private async Task<RedisResult> RunAsync(LuaScript script, RedisValue[] args, CancellationToken cancellationToken)
     {
         try
         {
-            return await _redis.EvalAsync(script, _keys, args, cancellationToken).ConfigureAwait(false);
+            return await _redis.EvalDurableAsync(script, _keys, args, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {

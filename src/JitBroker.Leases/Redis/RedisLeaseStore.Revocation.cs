@@ -58,7 +58,8 @@ public sealed partial class RedisLeaseStore : IRevocationSchedule
         {
             var args = new List<RedisValue>(chunk.Length + 4) { _prefix, LeaseCodec.Ms(now), batchId ?? "", BatchRetentionMs };
             args.AddRange(chunk.Select(m => (RedisValue)m));
-            var counts = (await RunAsync(LeaseScripts.Schedule, args, cancellationToken).ConfigureAwait(false)).AsArray();
+            // Durable: an operator's (or the kill switch's) schedule lost in a failover would leave the leases active.
+            var counts = (await RunDurableAsync(LeaseScripts.Schedule, args, cancellationToken).ConfigureAwait(false)).AsArray();
             total = total.Add(new RevocationBatch(batchId, counts[0].AsInt64(), counts[1].AsInt64(), counts[2].AsInt64()));
         }
 

@@ -73,7 +73,8 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         LeaseCodec.EnsureStorable(lease);
         var args = new List<RedisValue>(48) { _prefix, lease.LeaseId, lease.AgentId, lease.TaskId, lease.ParentLeaseId ?? "", LeaseCodec.Ms(lease.ExpiresAt) };
         args.AddRange(LeaseCodec.ToFields(lease));
-        var stored = await RunAsync(LeaseScripts.Put, args, cancellationToken).ConfigureAwait(false);
+        // Durable: the credential leaves the broker only on this write, so it must survive a failover (see RunDurableAsync).
+        var stored = await RunDurableAsync(LeaseScripts.Put, args, cancellationToken).ConfigureAwait(false);
         switch (stored.AsInt64())
         {
             case 0:
@@ -174,10 +175,11 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         var changed = new List<bool>(leaseIds.Count);
         foreach (var chunk in leaseIds.Chunk(MarksPerScript))
         {
-            // Unknown and already revoked are both "done": the script changes nothing for them.
+            // Unknown and already revoked are both "done": the script changes nothing for them. Durable: a mark lost in a
+            // failover would have the lease revoked (and audited) a second time.
             var args = new List<RedisValue>(chunk.Length + 4) { _prefix, LeaseCodec.Ms(revokedAt), _retentionMs, auditOwner ?? "" };
             args.AddRange(chunk.Select(id => (RedisValue)(id ?? throw new ArgumentException("A lease id is null.", nameof(leaseIds)))));
-            changed.AddRange((await RunAsync(LeaseScripts.MarkRevoked, args, cancellationToken).ConfigureAwait(false)).AsArray().Select(r => r.AsInt64() == 1));
+            changed.AddRange((await RunDurableAsync(LeaseScripts.MarkRevoked, args, cancellationToken).ConfigureAwait(false)).AsArray().Select(r => r.AsInt64() == 1));
         }
 
         return changed;
@@ -239,6 +241,27 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         try
         {
             return await _redis.EvalAsync(script, _dueKey, args, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
+        {
+            throw Unavailable(ex);
+        }
+    }
+
+    /// <summary>
+    /// A write that must survive a failover: new leases, revocation marks and bulk schedules. With
+    /// <see cref="RedisOptions.MinReplicasToAck"/> set, too few replica acknowledgements make it UNAVAILABLE
+    /// (cause <c>redis.noreplicas</c>) although the script ran on the primary. What that leaves is safe: a lease
+    /// recorded for a credential that was never handed out (the broker undoes the credential and the sweeper revokes
+    /// the lease at its expiry); a mark or schedule that is repeated (the claim lapses and the lease is revoked again;
+    /// scheduling is idempotent). Claims and failure marks are not durable: losing one only makes a lease due again.
+    /// </summary>
+    private async Task<RedisResult> RunDurableAsync(LuaScript script, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            return await _redis.EvalDurableAsync(script, _dueKey, args, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {

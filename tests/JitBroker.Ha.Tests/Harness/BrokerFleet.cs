@@ -52,9 +52,10 @@ internal sealed class BrokerFleet : IAsyncDisposable
 
     /// <summary>
     /// Starts replica <paramref name="name"/> on Redis at <paramref name="redisEndpoint"/> (embedded profile — for
-    /// the dev trust domain — with the Redis lease store). <paramref name="extra"/> overrides or adds settings.
+    /// the dev trust domain — with the Redis lease store). <paramref name="extra"/> overrides or adds settings; with
+    /// a null endpoint it must say where Redis is (for example <c>Redis:SentinelEndpoints:0</c>).
     /// </summary>
-    public BrokerProcess Start(string name, string redisEndpoint, IReadOnlyDictionary<string, string>? extra = null)
+    public BrokerProcess Start(string name, string? redisEndpoint, IReadOnlyDictionary<string, string>? extra = null)
     {
         var data = DataDirectory(name);
         var trust = Path.Combine(data, "dev-trust-domain");
@@ -74,10 +75,14 @@ internal sealed class BrokerFleet : IAsyncDisposable
             ["Profile"] = "embedded",
             ["DataDirectory"] = data,
             ["Leases:Store"] = "redis",
-            ["Redis:Endpoint"] = redisEndpoint,
             ["SigningKey:PrivateKeyPemPath"] = SigningKeyPath,
             ["Issuer:Issuer"] = "http://127.0.0.1",
         };
+        if (redisEndpoint is not null)
+        {
+            settings["Redis:Endpoint"] = redisEndpoint;
+        }
+
         foreach (var (key, value) in extra ?? new Dictionary<string, string>())
         {
             settings[key] = value;

@@ -119,6 +119,53 @@ internal sealed class LeaseLedger : IAsyncDisposable
     public static bool NothingLeftToRevoke(IReadOnlyDictionary<LeaseState, long> counts) =>
         counts.GetValueOrDefault(LeaseState.Active) + counts.GetValueOrDefault(LeaseState.Revoking) + counts.GetValueOrDefault(LeaseState.RevokeFailed) == 0;
 
+    /// <summary>Every lease the ledger remembers (all pages of <see cref="ILeaseStore.ListAsync"/>).</summary>
+    public async Task<List<Lease>> AllLeasesAsync(CancellationToken cancellationToken = default)
+    {
+        var all = new List<Lease>();
+        string? token = null;
+        do
+        {
+            var page = await Store.ListAsync(new LeaseQuery { PageSize = 1000, PageToken = token }, cancellationToken);
+            all.AddRange(page.Leases);
+            token = page.NextPageToken;
+        }
+        while (token is not null);
+        return all;
+    }
+
+    /// <summary>
+    /// Half-written leases, through the store's own read paths only (so the check does not depend on the key
+    /// layout): a lease must be found by id, by its task, and — unless revoked — by its state, whose active listing
+    /// walks the revocation schedule. So an active lease missing from the schedule, or a record missing from its
+    /// task's index, is reported. Empty when every lease is whole.
+    /// </summary>
+    public async Task<List<string>> HalfWrittenAsync(CancellationToken cancellationToken = default)
+    {
+        var all = await AllLeasesAsync(cancellationToken);
+        var problems = new List<string>();
+        var byState = new Dictionary<LeaseState, HashSet<string>>();
+        foreach (var state in new[] { LeaseState.Active, LeaseState.Revoking, LeaseState.RevokeFailed })
+        {
+            byState[state] = [.. (await Store.ListByStateAsync(state, 1_000_000, cancellationToken)).Select(l => l.LeaseId)];
+        }
+
+        foreach (var lease in all)
+        {
+            if (lease.State != LeaseState.Revoked && !byState[lease.State].Contains(lease.LeaseId))
+            {
+                problems.Add($"{lease.LeaseId}: {lease.State} but not in the schedule / state index");
+            }
+
+            if (!(await Store.ListByTaskAsync(lease.AgentId, lease.TaskId, cancellationToken)).Any(l => l.LeaseId == lease.LeaseId))
+            {
+                problems.Add($"{lease.LeaseId}: not in its task's index");
+            }
+        }
+
+        return problems;
+    }
+
     /// <summary>One INFO section as name → value.</summary>
     public async Task<IReadOnlyDictionary<string, string>> InfoAsync(string section, CancellationToken cancellationToken = default)
     {

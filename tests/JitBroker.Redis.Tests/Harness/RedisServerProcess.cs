@@ -53,8 +53,8 @@ internal sealed class RedisServerProcess : IAsyncDisposable
         return server;
     }
 
-    /// <summary>Starts redis-sentinel monitoring <paramref name="masterPort"/> as <paramref name="masterName"/> with quorum 1.</summary>
-    public static async Task<RedisServerProcess> StartSentinelAsync(int masterPort, string masterName, string? masterPassword = null)
+    /// <summary>Starts redis-sentinel monitoring <paramref name="masterPort"/> as <paramref name="masterName"/> with quorum <paramref name="quorum"/>.</summary>
+    public static async Task<RedisServerProcess> StartSentinelAsync(int masterPort, string masterName, string? masterPassword = null, int quorum = 1)
     {
         var port = FreePort();
         var directory = System.IO.Directory.CreateTempSubdirectory("jitbroker-sentinel-").FullName;
@@ -65,7 +65,7 @@ internal sealed class RedisServerProcess : IAsyncDisposable
             daemonize no
             dir {directory}
             logfile {Path.Combine(directory, "server.log")}
-            sentinel monitor {masterName} 127.0.0.1 {masterPort} 1
+            sentinel monitor {masterName} 127.0.0.1 {masterPort} {quorum}
             sentinel down-after-milliseconds {masterName} 1000
             sentinel failover-timeout {masterName} 10000
             sentinel parallel-syncs {masterName} 1
