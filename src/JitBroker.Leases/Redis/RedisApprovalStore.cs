@@ -141,7 +141,7 @@ public sealed class RedisApprovalStore : IApprovalStore
         ];
     }
 
-    private string Key(string approvalId) => $"{_prefix}approval:{{{approvalId}}}";
+    private RedisKey Key(string approvalId) => $"{_prefix}approval:{{{approvalId}}}";
 
     private static ApprovalRecord Decode(RedisResult json) =>
         JsonSerializer.Deserialize<ApprovalRecord>(json.AsBytes(), StoreJson.Options)

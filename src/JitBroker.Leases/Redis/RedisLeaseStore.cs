@@ -33,9 +33,10 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     public const int MaxLastErrorLength = 1024;
 
     private readonly IRedisConnection _redis;
-    private readonly string _prefix;
-    private readonly RedisKey[] _dueKey;
+    private readonly RedisKeyLayout _layout;
+    private readonly RedisKey[][] _dueKeys;
     private readonly long _retentionMs;
+    private int _nextBucket;
 
     public RedisLeaseStore(IRedisConnection redis, string keyPrefix)
         : this(redis, keyPrefix, InMemoryLeaseStore.DefaultRevokedRetention)
@@ -46,15 +47,30 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     /// <param name="keyPrefix">Prefix of every key (<see cref="RedisOptions.KeyPrefix"/>).</param>
     /// <param name="revokedRetention">How long revoked leases stay readable; see the class remarks.</param>
     public RedisLeaseStore(IRedisConnection redis, string keyPrefix, TimeSpan revokedRetention)
+        : this(redis, new RedisKeyLayout(keyPrefix), revokedRetention)
+    {
+    }
+
+    /// <param name="redis">The shared connection.</param>
+    /// <param name="layout">Key prefix and bucket count (<see cref="RedisOptions.Buckets"/>).</param>
+    /// <param name="revokedRetention">How long revoked leases stay readable; see the class remarks.</param>
+    public RedisLeaseStore(IRedisConnection redis, RedisKeyLayout layout, TimeSpan revokedRetention)
     {
         ArgumentNullException.ThrowIfNull(redis);
-        ArgumentException.ThrowIfNullOrEmpty(keyPrefix);
+        ArgumentNullException.ThrowIfNull(layout);
         ArgumentOutOfRangeException.ThrowIfLessThan(revokedRetention, TimeSpan.Zero);
         _redis = redis;
-        _prefix = keyPrefix;
-        _dueKey = [keyPrefix + "due"];
+        _layout = layout;
+        _dueKeys = [.. Enumerable.Range(0, layout.Buckets).Select(b => new RedisKey[] { layout.BucketPrefix(b) + "due" })];
         _retentionMs = (long)revokedRetention.TotalMilliseconds;
+        // Each replica starts its round over the buckets somewhere else, so replicas spread over the shards.
+        _nextBucket = layout.Buckets == 1 ? 0 : System.Security.Cryptography.RandomNumberGenerator.GetInt32(layout.Buckets);
     }
+
+    /// <summary>Key prefix and buckets.</summary>
+    public RedisKeyLayout Layout => _layout;
+
+    private int Buckets => _layout.Buckets;
 
     /// <inheritdoc />
     /// <remarks>The lease must be <see cref="LeaseState.Active"/>; it is stored due at its expiry whatever <see cref="Lease.DueAt"/> says.</remarks>
@@ -68,9 +84,17 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         }
 
         LeaseCodec.EnsureStorable(lease);
-        var args = new List<RedisValue>(48) { _prefix, lease.LeaseId, lease.AgentId, lease.TaskId, lease.ParentLeaseId ?? "", LeaseCodec.Ms(lease.ExpiresAt) };
+        var bucket = _layout.BucketOf(lease.LeaseId);
+        if (lease.ParentLeaseId is { } parentId && _layout.BucketOf(parentId) != bucket)
+        {
+            // A delegation tree must share a bucket (one slot), or cascades could not be atomic. The broker places a
+            // delegated lease's id with its parent (LeaseIds.New(LeaseIds.PlacementOf(parent))); anything else is a bug.
+            throw new ArgumentException($"Lease '{lease.LeaseId}' is not placed with its parent '{parentId}' (see LeaseIds.PlacementOf).", nameof(lease));
+        }
+
+        var args = new List<RedisValue>(48) { _layout.BucketPrefix(bucket), lease.LeaseId, lease.AgentId, lease.TaskId, lease.ParentLeaseId ?? "", LeaseCodec.Ms(lease.ExpiresAt) };
         args.AddRange(LeaseCodec.ToFields(lease));
-        var stored = await RunAsync(LeaseScripts.Put, args, cancellationToken).ConfigureAwait(false);
+        var stored = await RunAsync(LeaseScripts.Put, bucket, args, cancellationToken).ConfigureAwait(false);
         switch (stored.AsInt64())
         {
             case 0:
@@ -105,9 +129,11 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     {
         ArgumentNullException.ThrowIfNull(agentId);
         ArgumentNullException.ThrowIfNull(taskId);
-        var reply = await RunAsync(LeaseScripts.FetchSet, [_prefix, TaskKey(agentId, taskId)], cancellationToken).ConfigureAwait(false);
+        // A task's own leases share a bucket, but leases delegated to it live in their delegation tree's bucket: ask each.
+        var replies = await ForEachBucketAsync(b => RunAsync(LeaseScripts.FetchSet, b, [_layout.BucketPrefix(b), TaskKey(b, agentId, taskId)], cancellationToken))
+            .ConfigureAwait(false);
         // The index key joins agent and task with '|', which both may contain: filter out any collision.
-        return [.. LeaseCodec.FromPairs(reply.AsArray())
+        return [.. replies.SelectMany(r => LeaseCodec.FromPairs(r.AsArray()))
             .Where(l => string.Equals(l.AgentId, agentId, StringComparison.Ordinal) && string.Equals(l.TaskId, taskId, StringComparison.Ordinal))
             .OrderBy(l => l.IssuedAt)
             .ThenBy(l => l.LeaseId, StringComparer.Ordinal)];
@@ -129,30 +155,46 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
         var deadline = LeaseCodec.Ms(now + claimTimeout);
         List<Lease>? claimed = null;
-        while (true)
+        // The buckets are visited round-robin from a per-replica starting point that moves on every call, each bucket
+        // its own script: replicas claim buckets, not single leases, and a busy bucket cannot starve the others.
+        var start = Buckets == 1 ? 0 : (int)((uint)Interlocked.Increment(ref _nextBucket) % (uint)Buckets);
+        for (var i = 0; i < Buckets; i++)
         {
-            var want = Math.Min(ClaimChunkSize, max - (claimed?.Count ?? 0));
-            var reply = await RunAsync(LeaseScripts.ClaimDue, [_prefix, LeaseCodec.Ms(now), want, deadline], cancellationToken).ConfigureAwait(false);
-            var chunk = LeaseCodec.FromPairs(reply.AsArray());
-            if (claimed is null && (chunk.Count < want || want == max))
+            var bucket = (start + i) % Buckets;
+            while (true)
             {
-                return chunk; // the common case: everything due fits in one chunk
-            }
+                var want = Math.Min(ClaimChunkSize, max - (claimed?.Count ?? 0));
+                var reply = await RunAsync(LeaseScripts.ClaimDue, bucket, [_layout.BucketPrefix(bucket), LeaseCodec.Ms(now), want, deadline], cancellationToken)
+                    .ConfigureAwait(false);
+                var chunk = LeaseCodec.FromPairs(reply.AsArray());
+                if (claimed is null && Buckets == 1 && (chunk.Count < want || want == max))
+                {
+                    return chunk; // the common case: everything due fits in one chunk
+                }
 
-            (claimed ??= new List<Lease>(Math.Min(max, 4 * ClaimChunkSize))).AddRange(chunk);
-            if (chunk.Count < want || claimed.Count >= max || cancellationToken.IsCancellationRequested)
-            {
-                // The claims taken so far belong to the caller now; dropping them would only delay them to their deadline.
-                return claimed;
+                (claimed ??= new List<Lease>(Math.Min(max, 4 * ClaimChunkSize))).AddRange(chunk);
+                if (claimed.Count >= max || cancellationToken.IsCancellationRequested)
+                {
+                    // The claims taken so far belong to the caller now; dropping them would only delay them to their deadline.
+                    return claimed;
+                }
+
+                if (chunk.Count < want)
+                {
+                    break;
+                }
             }
         }
+
+        return claimed ?? [];
     }
 
     public async Task<Lease?> TryClaimAsync(string leaseId, DateTimeOffset now, TimeSpan claimTimeout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(leaseId);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
-        var reply = await RunAsync(LeaseScripts.TryClaim, [_prefix, leaseId, LeaseCodec.Ms(now + claimTimeout)], cancellationToken).ConfigureAwait(false);
+        var bucket = _layout.BucketOf(leaseId);
+        var reply = await RunAsync(LeaseScripts.TryClaim, bucket, [_layout.BucketPrefix(bucket), leaseId, LeaseCodec.Ms(now + claimTimeout)], cancellationToken).ConfigureAwait(false);
         return reply.IsNull ? null : LeaseCodec.FromFields(leaseId, reply.AsArray());
     }
 
@@ -160,7 +202,8 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     {
         ArgumentNullException.ThrowIfNull(leaseId);
         // Unknown and already revoked are both "done": the script changes nothing then.
-        var changed = await RunAsync(LeaseScripts.MarkRevoked, [_prefix, leaseId, LeaseCodec.Ms(revokedAt), _retentionMs], cancellationToken).ConfigureAwait(false);
+        var bucket = _layout.BucketOf(leaseId);
+        var changed = await RunAsync(LeaseScripts.MarkRevoked, bucket, [_layout.BucketPrefix(bucket), leaseId, LeaseCodec.Ms(revokedAt), _retentionMs], cancellationToken).ConfigureAwait(false);
         return changed.AsInt64() == 1;
     }
 
@@ -174,26 +217,26 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         ArgumentNullException.ThrowIfNull(leaseId);
         ArgumentNullException.ThrowIfNull(error);
         var kept = error.Length <= MaxLastErrorLength ? error : error[..MaxLastErrorLength];
-        await RunAsync(LeaseScripts.MarkFailed, [_prefix, leaseId, kept, LeaseCodec.Ms(nextAttemptAt)], cancellationToken).ConfigureAwait(false);
+        var bucket = _layout.BucketOf(leaseId);
+        await RunAsync(LeaseScripts.MarkFailed, bucket, [_layout.BucketPrefix(bucket), leaseId, kept, LeaseCodec.Ms(nextAttemptAt)], cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        RedisResult reply;
-        try
+        var replies = await ForEachBucketAsync(b => ExecuteAsync("ZRANGE", [_dueKeys[b][0], 0, 0, "WITHSCORES"], cancellationToken)).ConfigureAwait(false);
+        DateTimeOffset? next = null;
+        foreach (var reply in replies)
         {
-            reply = await _redis.ExecuteAsync("ZRANGE", [_dueKey[0], 0, 0, "WITHSCORES"], cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
-        {
-            throw Unavailable(ex);
+            var first = reply.AsArray();
+            if (first.Length >= 2)
+            {
+                var due = DateTimeOffset.FromUnixTimeMilliseconds((long)double.Parse(first[1].AsString()!, NumberStyles.Float, CultureInfo.InvariantCulture));
+                next = next is null || due < next ? due : next;
+            }
         }
 
-        var first = reply.AsArray();
-        return first.Length < 2
-            ? null
-            : DateTimeOffset.FromUnixTimeMilliseconds((long)double.Parse(first[1].AsString()!, NumberStyles.Float, CultureInfo.InvariantCulture));
+        return next;
     }
 
     /// <inheritdoc />
@@ -205,27 +248,49 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     public async Task<IReadOnlyList<Lease>> ListByStateAsync(LeaseState state, int max, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(max);
-        var reply = await RunAsync(LeaseScripts.ListByState, [_prefix, (int)state, max], cancellationToken).ConfigureAwait(false);
-        return LeaseCodec.FromPairs(reply.AsArray());
+        var replies = await ForEachBucketAsync(b => RunAsync(LeaseScripts.ListByState, b, [_layout.BucketPrefix(b), (int)state, max], cancellationToken))
+            .ConfigureAwait(false);
+        if (replies.Length == 1)
+        {
+            return LeaseCodec.FromPairs(replies[0].AsArray());
+        }
+
+        var all = replies.SelectMany(r => LeaseCodec.FromPairs(r.AsArray()));
+        // Each bucket answers in its index order; merged in the same order across buckets.
+        all = state switch
+        {
+            LeaseState.Active => all.OrderBy(l => l.DueAt ?? l.ExpiresAt),
+            LeaseState.Revoked => all.OrderBy(l => l.RevokedAt > l.ExpiresAt ? l.RevokedAt : l.ExpiresAt),
+            _ => all.OrderBy(l => l.IssuedAt),
+        };
+        return [.. all.Take(max)];
     }
 
-    internal RedisKey LeaseKey(string leaseId) => $"{_prefix}lease:{{{leaseId}}}";
+    internal RedisKey LeaseKey(string leaseId) => $"{_layout.BucketPrefix(_layout.BucketOf(leaseId))}lease:{{{leaseId}}}";
 
-    internal string TaskKey(string agentId, string taskId) => $"{_prefix}task:{{{agentId}|{taskId}}}";
+    internal string TaskKey(int bucket, string agentId, string taskId) => $"{_layout.BucketPrefix(bucket)}task:{{{agentId}|{taskId}}}";
 
-    private async Task<RedisResult> RunAsync(LuaScript script, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken)
+    private async Task<RedisResult> RunAsync(LuaScript script, int bucket, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken)
     {
         // Checked here, not only by the connection: a call cancelled before it starts must change nothing.
         cancellationToken.ThrowIfCancellationRequested();
         try
         {
-            return await _redis.EvalAsync(script, _dueKey, args, cancellationToken).ConfigureAwait(false);
+            // KEYS[1] is the bucket's due set: the client routes the script to its slot, and every other key the
+            // script touches carries the same hash tag (ARGV[1], the bucket prefix).
+            return await _redis.EvalAsync(script, _dueKeys[bucket], args, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
             throw Unavailable(ex);
         }
     }
+
+    /// <summary>Runs <paramref name="call"/> for every bucket at once (each on its own shard), answers in bucket order.</summary>
+    private Task<T[]> ForEachBucketAsync<T>(Func<int, Task<T>> call) =>
+        Buckets == 1 ? OneAsync(call(0)) : Task.WhenAll(Enumerable.Range(0, Buckets).Select(call));
+
+    private static async Task<T[]> OneAsync<T>(Task<T> task) => [await task.ConfigureAwait(false)];
 
     private static BrokerException Unavailable(Exception ex) =>
         StoreReasons.Unavailable(Reasons.LeaseStoreUnavailable, "lease store", ex);
