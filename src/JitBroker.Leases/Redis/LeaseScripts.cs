@@ -103,6 +103,19 @@ internal static partial class LeaseScripts
         return out
         """);
 
+    /// <summary>
+    /// ARGV: prefix, now ms, max → the due times (ms) of up to max due leases, earliest first (no ids: a small reply).
+    /// Also forgets revoked leases whose time has come, as <see cref="ClaimDue"/> does: a bucket with nothing due is
+    /// never asked to claim.
+    /// </summary>
+    public static readonly LuaScript DueScores = new(Prelude + """
+        for _, id in ipairs(redis.call('ZRANGEBYSCORE', GONE, '-inf', ARGV[2], 'LIMIT', 0, 256)) do forget(id) end
+        local r = redis.call('ZRANGEBYSCORE', DUE, '-inf', ARGV[2], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+        local out = {}
+        for i = 2, #r, 2 do out[#out + 1] = tonumber(r[i]) end
+        return out
+        """);
+
     /// <summary>ARGV: prefix, id, claim deadline ms → fields, or nil when missing or revoked.</summary>
     public static readonly LuaScript TryClaim = new(Prelude + """
         local s = redis.call('HGET', lkey(ARGV[2]), 's')

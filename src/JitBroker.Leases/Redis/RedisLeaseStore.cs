@@ -154,39 +154,60 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
         var deadline = LeaseCodec.Ms(now + claimTimeout);
-        List<Lease>? claimed = null;
-        // The buckets are visited round-robin from a per-replica starting point that moves on every call, each bucket
-        // its own script: replicas claim buckets, not single leases, and a busy bucket cannot starve the others.
-        var start = Buckets == 1 ? 0 : (int)((uint)Interlocked.Increment(ref _nextBucket) % (uint)Buckets);
-        for (var i = 0; i < Buckets; i++)
+        if (Buckets == 1)
         {
-            var bucket = (start + i) % Buckets;
-            while (true)
-            {
-                var want = Math.Min(ClaimChunkSize, max - (claimed?.Count ?? 0));
-                var reply = await RunAsync(LeaseScripts.ClaimDue, bucket, [_layout.BucketPrefix(bucket), LeaseCodec.Ms(now), want, deadline], cancellationToken)
-                    .ConfigureAwait(false);
-                var chunk = LeaseCodec.FromPairs(reply.AsArray());
-                if (claimed is null && Buckets == 1 && (chunk.Count < want || want == max))
-                {
-                    return chunk; // the common case: everything due fits in one chunk
-                }
-
-                (claimed ??= new List<Lease>(Math.Min(max, 4 * ClaimChunkSize))).AddRange(chunk);
-                if (claimed.Count >= max || cancellationToken.IsCancellationRequested)
-                {
-                    // The claims taken so far belong to the caller now; dropping them would only delay them to their deadline.
-                    return claimed;
-                }
-
-                if (chunk.Count < want)
-                {
-                    break;
-                }
-            }
+            return await ClaimFromBucketAsync(0, LeaseCodec.Ms(now), max, deadline, cancellationToken).ConfigureAwait(false);
         }
 
-        return claimed ?? [];
+        // Sharded: first the due times of up to max due leases per bucket (scores only, one small script per bucket, all
+        // at once), which say how many of the max earliest each bucket holds; then each bucket claims its share with its
+        // own scripts, all buckets at once. So a claim is still in due order across buckets (bar races with other
+        // sweepers, which only make it shorter), and a replica claims from buckets on every shard in parallel.
+        var nowMs = LeaseCodec.Ms(now);
+        var peeks = await ForEachBucketAsync(b => RunAsync(LeaseScripts.DueScores, b, [_layout.BucketPrefix(b), nowMs, max], cancellationToken))
+            .ConfigureAwait(false);
+        var scores = peeks.Select(p => p.AsArray().Select(v => v.AsInt64()).ToArray()).ToArray();
+        // Ties go to the buckets in a per-replica rotating order, so replicas racing for equal due times spread out.
+        var start = (int)((uint)Interlocked.Increment(ref _nextBucket) % (uint)Buckets);
+        var share = new int[Buckets];
+        foreach (var (_, bucket) in scores
+            .SelectMany((dues, bucket) => dues.Select(due => (Due: due, Bucket: bucket)))
+            .OrderBy(c => c.Due).ThenBy(c => (c.Bucket - start + Buckets) % Buckets)
+            .Take(max))
+        {
+            share[bucket]++;
+        }
+
+        var parts = await Task.WhenAll(Enumerable.Range(0, Buckets).Where(b => share[b] > 0).Select(async b =>
+            (Bucket: b, Leases: await ClaimFromBucketAsync(b, nowMs, share[b], deadline, cancellationToken).ConfigureAwait(false)))).ConfigureAwait(false);
+        // Each bucket's claims come in its due order, so its i-th claim had (about) its i-th peeked due time.
+        return [.. parts
+            .SelectMany(p => p.Leases.Select((lease, i) => (Lease: lease, Due: i < scores[p.Bucket].Length ? scores[p.Bucket][i] : long.MaxValue)))
+            .OrderBy(c => c.Due).ThenBy(c => c.Lease.LeaseId, StringComparer.Ordinal)
+            .Select(c => c.Lease)];
+    }
+
+    /// <summary>Claims up to <paramref name="max"/> due leases of one bucket, in chunks of <see cref="ClaimChunkSize"/>.</summary>
+    private async Task<IReadOnlyList<Lease>> ClaimFromBucketAsync(int bucket, long nowMs, int max, long deadline, CancellationToken cancellationToken)
+    {
+        List<Lease>? claimed = null;
+        while (true)
+        {
+            var want = Math.Min(ClaimChunkSize, max - (claimed?.Count ?? 0));
+            var reply = await RunAsync(LeaseScripts.ClaimDue, bucket, [_layout.BucketPrefix(bucket), nowMs, want, deadline], cancellationToken).ConfigureAwait(false);
+            var chunk = LeaseCodec.FromPairs(reply.AsArray());
+            if (claimed is null && (chunk.Count < want || want == max))
+            {
+                return chunk; // the common case: everything due fits in one chunk
+            }
+
+            (claimed ??= new List<Lease>(Math.Min(max, 4 * ClaimChunkSize))).AddRange(chunk);
+            if (chunk.Count < want || claimed.Count >= max || cancellationToken.IsCancellationRequested)
+            {
+                // The claims taken so far belong to the caller now; dropping them would only delay them to their deadline.
+                return claimed;
+            }
+        }
     }
 
     public async Task<Lease?> TryClaimAsync(string leaseId, DateTimeOffset now, TimeSpan claimTimeout, CancellationToken cancellationToken = default)
