@@ -1,0 +1,242 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using JitBroker.Core;
+using JitBroker.Leases.Redis;
+using JitBroker.Redis;
+using JitBroker.Redis.Tests.Harness;
+using NUnit.Framework;
+
+namespace JitBroker.Leases.Tests.Redis.Cluster;
+
+/// <summary>
+/// A primary of a real 3+3 cluster is failed over while leases are being created and expiring: once by
+/// <c>CLUSTER FAILOVER</c> on its replica, once by SIGKILL (cluster-node-timeout 2 s). Two in-process sweepers (each
+/// its own connection and store, as two broker replicas) claim and revoke. Afterwards: every lease the ledger holds
+/// is revoked (none orphaned), none before its expiry, each within the documented bound of its expiry, every
+/// acknowledged write is still there, and no lease changed to revoked twice (the mark-revoked transitions, which is
+/// what writes the <c>lease.revoked</c> audit event). Every failure a caller saw was UNAVAILABLE with
+/// <c>lease_store.unavailable</c>.
+/// </summary>
+/// <remarks>The sweepers are in-process loops of ClaimDue → (revoke) → MarkRevoked, not broker processes.</remarks>
+[TestFixture]
+[NonParallelizable]
+[CancelAfter(240_000)]
+public sealed class ClusterFailoverTests
+{
+    private static readonly TimeSpan ClaimTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>docs/redis.md: revocation lag bound on a cluster = 2 × cluster-node-timeout + claim timeout + 3 s.</summary>
+    private static readonly TimeSpan LagBound = TimeSpan.FromMilliseconds(2 * RedisClusterProcess.NodeTimeoutMs) + ClaimTimeout + TimeSpan.FromSeconds(3);
+
+    [TestCase(false, TestName = "No lease is orphaned or revoked twice across a CLUSTER FAILOVER under load")]
+    [TestCase(true, TestName = "No lease is orphaned or revoked twice when a primary is SIGKILLed under load")]
+    public async Task Failover_under_load(bool kill)
+    {
+        await using var cluster = await RedisClusterProcess.StartAsync();
+        var layout = new RedisKeyLayout("jitbroker:", SharedCluster.Buckets);
+        RedisOptions Options(string name) => new()
+        {
+            ClusterEndpoints = [.. cluster.Endpoints], User = DocumentedAcl.BrokerUser, Password = DocumentedAcl.BrokerPassword,
+            Buckets = SharedCluster.Buckets, ConnectTimeout = TimeSpan.FromSeconds(2), CommandTimeout = TimeSpan.FromSeconds(2),
+            ReconnectMaxDelay = TimeSpan.FromSeconds(1), ClientName = name,
+        };
+        await using var writerConnection = new RedisConnection(Options("writer"));
+        await using var sweeperA = new RedisConnection(Options("sweeper-a"));
+        await using var sweeperB = new RedisConnection(Options("sweeper-b"));
+        var writer = new RedisLeaseStore(writerConnection, layout, InMemoryLeaseStore.DefaultRevokedRetention);
+        await writerConnection.ConnectAsync();
+
+        var acknowledged = new ConcurrentDictionary<string, Lease>();
+        var unknownOutcome = new ConcurrentDictionary<string, Lease>();
+        var transitions = new ConcurrentDictionary<string, int>();
+        var revokedAt = new ConcurrentDictionary<string, DateTimeOffset>();
+        var causes = new ConcurrentDictionary<string, int>();
+        var strayFailures = new ConcurrentQueue<Exception>();
+        void Failed(Exception ex)
+        {
+            if (ex is BrokerException { Failure: BrokerFailure.Unavailable, Reason: Reasons.LeaseStoreUnavailable } b)
+            {
+                causes.AddOrUpdate((string)b.Data[RedisFailures.CauseKey]!, 1, (_, n) => n + 1);
+            }
+            else if (ex is not BrokerException { Reason: Reasons.ParentLeaseNotActive })
+            {
+                strayFailures.Enqueue(ex);
+            }
+        }
+
+        using var stop = new CancellationTokenSource();
+        using var stopSweeping = new CancellationTokenSource();
+        var sweepers = new[] { sweeperA, sweeperB }.Select(c => Task.Run(() => SweepAsync(
+            new RedisLeaseStore(c, layout, InMemoryLeaseStore.DefaultRevokedRetention), transitions, revokedAt, Failed, stopSweeping.Token))).ToList();
+
+        // Load: ~100 leases/s from 4 writers, TTL 1-3 s, every fifth one delegated from a recent lease (same bucket).
+        var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+        {
+            var random = new Random(w);
+            var recent = new List<Lease>();
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                var now = TimeProvider.System.GetUtcNow();
+                var agent = $"spiffe://td/agents/w{w}-{random.Next(20)}";
+                var task = $"task-{random.Next(50)}";
+                var parent = i % 5 == 4 && recent.Count > 0 ? recent[random.Next(recent.Count)] : null;
+                var lease = NewLease(parent is null ? LeaseIds.New(LeaseIds.PlacementFor(agent, task)) : LeaseIds.New(LeaseIds.PlacementOf(parent.LeaseId)),
+                    agent, task, parent?.LeaseId, now, now + TimeSpan.FromMilliseconds(1000 + random.Next(2000)));
+                try
+                {
+                    await writer.PutAsync(lease);
+                    acknowledged[lease.LeaseId] = lease;
+                    recent.Add(lease);
+                    if (recent.Count > 20)
+                    {
+                        recent.RemoveAt(0);
+                    }
+                }
+                catch (Exception ex)
+                {
+                    if (ex is BrokerException { Failure: BrokerFailure.Unavailable })
+                    {
+                        unknownOutcome[lease.LeaseId] = lease; // ran entirely or not at all
+                    }
+
+                    Failed(ex);
+                }
+
+                await Task.Delay(40);
+            }
+        })).ToList();
+
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var primaries = await cluster.PrimariesAsync();
+        var victim = primaries[1];
+        var replica = await cluster.ReplicaOfAsync(victim);
+        var clock = Stopwatch.StartNew();
+        IReadOnlyCollection<RedisServerProcess> gone = [];
+        if (kill)
+        {
+            await victim.KillAsync();
+            gone = [victim];
+        }
+        else
+        {
+            Assert.That(await cluster.CliAsync(replica, ["CLUSTER", "FAILOVER"]), Does.Contain("OK"));
+        }
+
+        while (!(await cluster.PrimariesAsync(gone)).Contains(replica))
+        {
+            Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(30)), "the replica was never promoted");
+            await Task.Delay(100);
+        }
+
+        var promotedAfter = clock.Elapsed;
+        await Task.Delay(TimeSpan.FromSeconds(4)); // load continues on the new topology
+        await stop.CancelAsync();
+        await Task.WhenAll(writers);
+        var lastExpiry = acknowledged.Values.Concat(unknownOutcome.Values).Max(l => l.ExpiresAt);
+        // Let everything fall due and the sweepers finish, then read the ledger back.
+        var quiet = lastExpiry + LagBound;
+        var endBy = Stopwatch.StartNew();
+        var wait = quiet - TimeProvider.System.GetUtcNow();
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait);
+        }
+
+        await stopSweeping.CancelAsync();
+        await Task.WhenAll(sweepers);
+
+        var stored = new Dictionary<string, Lease>();
+        string? token = null;
+        do
+        {
+            var page = await writer.ListAsync(new LeaseQuery { PageSize = 1000, PageToken = token });
+            foreach (var lease in page.Leases)
+            {
+                stored[lease.LeaseId] = lease;
+            }
+
+            token = page.NextPageToken;
+        }
+        while (token is not null);
+
+        var orphans = stored.Values.Where(l => l.State != LeaseState.Revoked).ToList();
+        var lost = acknowledged.Keys.Where(id => !stored.ContainsKey(id)).ToList();
+        var twice = transitions.Where(t => t.Value > 1).Select(t => t.Key).ToList();
+        var lags = stored.Values.Where(l => revokedAt.ContainsKey(l.LeaseId)).Select(l => revokedAt[l.LeaseId] - l.ExpiresAt).OrderBy(t => t).ToList();
+        var early = stored.Values.Where(l => l.ParentLeaseId is null && revokedAt.TryGetValue(l.LeaseId, out var at) && at < l.ExpiresAt).ToList();
+        TestContext.Progress.WriteLine(
+            $"[cluster {(kill ? "sigkill" : "failover")}] promoted after {promotedAfter.TotalMilliseconds:0} ms; {acknowledged.Count} acknowledged puts, " +
+            $"{unknownOutcome.Count} refused (of which stored: {unknownOutcome.Keys.Count(stored.ContainsKey)}), {stored.Count} in the ledger, " +
+            $"{transitions.Count} revoked by the sweepers; lag p50 {Pct(lags, 0.5)} ms, p99 {Pct(lags, 0.99)} ms, max {Pct(lags, 1)} ms; " +
+            $"causes seen: {string.Join(", ", causes.Select(c => $"{c.Key}={c.Value}"))}");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(strayFailures, Is.Empty, "every failure is UNAVAILABLE / lease_store.unavailable");
+            Assert.That(orphans.Select(l => $"{l.LeaseId} {l.State} expired {l.ExpiresAt:O}"), Is.Empty, "no lease orphaned");
+            Assert.That(lost, Is.Empty, "no acknowledged lease lost");
+            Assert.That(twice, Is.Empty, "no lease revoked twice");
+            Assert.That(early.Select(l => l.LeaseId), Is.Empty, "no root lease revoked before its expiry");
+            Assert.That(stored.Values.All(l => transitions.ContainsKey(l.LeaseId)), Is.True, "every revoked lease was revoked by a sweeper");
+            Assert.That(lags.Count == 0 ? TimeSpan.Zero : lags[^1], Is.LessThanOrEqualTo(LagBound), "each within the documented bound of its expiry");
+            Assert.That(acknowledged.Count, Is.GreaterThan(300), "enough load");
+        });
+    }
+
+    private static async Task SweepAsync(RedisLeaseStore store, ConcurrentDictionary<string, int> transitions,
+        ConcurrentDictionary<string, DateTimeOffset> revokedAt, Action<Exception> failed, CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            IReadOnlyList<Lease> batch;
+            try
+            {
+                batch = await store.ClaimDueAsync(TimeProvider.System.GetUtcNow(), 100, ClaimTimeout);
+            }
+            catch (Exception ex)
+            {
+                failed(ex);
+                batch = [];
+            }
+
+            foreach (var lease in batch)
+            {
+                try
+                {
+                    var now = TimeProvider.System.GetUtcNow();
+                    if (await store.MarkRevokedAsync(lease.LeaseId, now))
+                    {
+                        transitions.AddOrUpdate(lease.LeaseId, 1, (_, n) => n + 1);
+                        revokedAt[lease.LeaseId] = now;
+                    }
+                }
+                catch (Exception ex)
+                {
+                    failed(ex); // the claim lapses and the lease is claimed again
+                }
+            }
+
+            if (batch.Count == 0)
+            {
+                try
+                {
+                    await Task.Delay(100, stopping);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private static string Pct(List<TimeSpan> sorted, double p) =>
+        sorted.Count == 0 ? "-" : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1 < 0 ? 0 : (int)Math.Ceiling(p * sorted.Count) - 1)].TotalMilliseconds.ToString("0", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static Lease NewLease(string id, string agent, string task, string? parent, DateTimeOffset issued, DateTimeOffset expires) => new()
+    {
+        LeaseId = id, AgentId = agent, TaskId = task, ParentLeaseId = parent, IssuerKind = "jwt", BackendHandle = id,
+        Scope = new GrantedScope("https://tools.example", "read", ["t"], ["r"]), IssuedAt = issued, ExpiresAt = expires,
+        CredentialFingerprint = "sha256:" + new string('b', 64),
+    };
+}
