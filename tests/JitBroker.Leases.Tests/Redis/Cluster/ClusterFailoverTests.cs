@@ -28,10 +28,19 @@ public sealed class ClusterFailoverTests
     /// <summary>docs/redis.md: revocation lag bound on a cluster = 2 × cluster-node-timeout + claim timeout + 3 s.</summary>
     private static readonly TimeSpan LagBound = TimeSpan.FromMilliseconds(2 * RedisClusterProcess.NodeTimeoutMs) + ClaimTimeout + TimeSpan.FromSeconds(3);
 
-    [TestCase(false, TestName = "No lease is orphaned or revoked twice across a CLUSTER FAILOVER under load")]
-    [TestCase(true, TestName = "No lease is orphaned or revoked twice when a primary is SIGKILLed under load")]
-    public async Task Failover_under_load(bool kill)
+    public enum Fault
     {
+        Failover,
+        Kill,
+        Reshard,
+    }
+
+    [TestCase(Fault.Failover, TestName = "No lease is orphaned or revoked twice across a CLUSTER FAILOVER under load")]
+    [TestCase(Fault.Kill, TestName = "No lease is orphaned or revoked twice when a primary is SIGKILLed under load")]
+    [TestCase(Fault.Reshard, TestName = "No lease is orphaned or revoked twice while buckets' slots are resharded under load (MOVED and ASK)")]
+    public async Task Fault_under_load(Fault fault)
+    {
+        var kill = fault == Fault.Kill;
         await using var cluster = await RedisClusterProcess.StartAsync();
         var layout = new RedisKeyLayout("jitbroker:", SharedCluster.Buckets);
         RedisOptions Options(string name) => new()
@@ -112,20 +121,36 @@ public sealed class ClusterFailoverTests
         var replica = await cluster.ReplicaOfAsync(victim);
         var clock = Stopwatch.StartNew();
         IReadOnlyCollection<RedisServerProcess> gone = [];
-        if (kill)
+        var movedBuckets = 0;
+        if (fault == Fault.Reshard)
         {
-            await victim.KillAsync();
-            gone = [victim];
+            // 2,500 slots from one primary to another: at least two whole buckets' ranges (1,024 slots each) move, key by key.
+            var target = primaries[2];
+            var from = (await cluster.CliAsync(victim, ["CLUSTER", "MYID"])).Trim();
+            var to = (await cluster.CliAsync(target, ["CLUSTER", "MYID"])).Trim();
+            var before = await OwnersAsync(cluster, target, layout);
+            var resharded = await cluster.CliAsync(null, ["--cluster", "reshard", victim.Endpoint, "--cluster-from", from, "--cluster-to", to,
+                "--cluster-slots", "2500", "--cluster-yes"], TimeSpan.FromSeconds(120));
+            Assert.That(resharded, Does.Not.Contain("ERR").And.Not.Contain("[ERR]"), resharded.Length > 2000 ? resharded[^2000..] : resharded);
+            movedBuckets = (await OwnersAsync(cluster, target, layout)) - before;
         }
         else
         {
-            Assert.That(await cluster.CliAsync(replica, ["CLUSTER", "FAILOVER"]), Does.Contain("OK"));
-        }
+            if (kill)
+            {
+                await victim.KillAsync();
+                gone = [victim];
+            }
+            else
+            {
+                Assert.That(await cluster.CliAsync(replica, ["CLUSTER", "FAILOVER"]), Does.Contain("OK"));
+            }
 
-        while (!(await cluster.PrimariesAsync(gone)).Contains(replica))
-        {
-            Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(30)), "the replica was never promoted");
-            await Task.Delay(100);
+            while (!(await cluster.PrimariesAsync(gone)).Contains(replica))
+            {
+                Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(30)), "the replica was never promoted");
+                await Task.Delay(100);
+            }
         }
 
         var promotedAfter = clock.Elapsed;
@@ -159,13 +184,37 @@ public sealed class ClusterFailoverTests
         }
         while (token is not null);
 
+        var redirects = "";
+        if (fault == Fault.Reshard)
+        {
+            long moved = 0, ask = 0;
+            foreach (var node in await cluster.PrimariesAsync())
+            {
+                foreach (var line in (await cluster.CliAsync(node, ["INFO", "errorstats"])).Split('\n'))
+                {
+                    long Count() => long.Parse(line.Split("count=")[1].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+                    if (line.StartsWith("errorstat_MOVED:", StringComparison.Ordinal))
+                    {
+                        moved += Count();
+                    }
+                    else if (line.StartsWith("errorstat_ASK:", StringComparison.Ordinal))
+                    {
+                        ask += Count();
+                    }
+                }
+            }
+
+            redirects = $"MOVED {moved}, ASK {ask} answered; ";
+            Assert.That(moved + ask, Is.GreaterThan(0), "the client was redirected (else the resharding proved nothing)");
+        }
+
         var orphans = stored.Values.Where(l => l.State != LeaseState.Revoked).ToList();
         var lost = acknowledged.Keys.Where(id => !stored.ContainsKey(id)).ToList();
         var twice = transitions.Where(t => t.Value > 1).Select(t => t.Key).ToList();
         var lags = stored.Values.Where(l => revokedAt.ContainsKey(l.LeaseId)).Select(l => revokedAt[l.LeaseId] - l.ExpiresAt).OrderBy(t => t).ToList();
         var early = stored.Values.Where(l => l.ParentLeaseId is null && revokedAt.TryGetValue(l.LeaseId, out var at) && at < l.ExpiresAt).ToList();
         TestContext.Progress.WriteLine(
-            $"[cluster {(kill ? "sigkill" : "failover")}] promoted after {promotedAfter.TotalMilliseconds:0} ms; {acknowledged.Count} acknowledged puts, " +
+            $"[cluster {fault}] {(fault == Fault.Reshard ? $"{movedBuckets} buckets moved, resharding took" : "promoted after")} {promotedAfter.TotalMilliseconds:0} ms; {redirects}{acknowledged.Count} acknowledged puts, " +
             $"{unknownOutcome.Count} refused (of which stored: {unknownOutcome.Keys.Count(stored.ContainsKey)}), {stored.Count} in the ledger, " +
             $"{transitions.Count} revoked by the sweepers; lag p50 {Pct(lags, 0.5)} ms, p99 {Pct(lags, 0.99)} ms, max {Pct(lags, 1)} ms; " +
             $"causes seen: {string.Join(", ", causes.Select(c => $"{c.Key}={c.Value}"))}");
@@ -180,6 +229,23 @@ public sealed class ClusterFailoverTests
             Assert.That(stored.Values.All(l => transitions.ContainsKey(l.LeaseId)), Is.True, "every revoked lease was revoked by a sweeper");
             Assert.That(lags.Count == 0 ? TimeSpan.Zero : lags[^1], Is.LessThanOrEqualTo(LagBound), "each within the documented bound of its expiry");
             Assert.That(acknowledged.Count, Is.GreaterThan(300), "enough load");
+            Assert.That(movedBuckets, fault == Fault.Reshard ? Is.GreaterThanOrEqualTo(2) : Is.Zero, "buckets moved by the resharding");
+        });
+    }
+
+    /// <summary>How many buckets <paramref name="node"/> serves (by <c>CLUSTER NODES</c> slot ranges).</summary>
+    private static async Task<int> OwnersAsync(RedisClusterProcess cluster, RedisServerProcess node, RedisKeyLayout layout)
+    {
+        var self = (await cluster.CliAsync(node, ["CLUSTER", "NODES"])).Split('\n').First(l => l.Contains("myself", StringComparison.Ordinal));
+        var ranges = self.Split(' ').Skip(8).Where(r => !r.StartsWith('[')).Select(r =>
+        {
+            var parts = r.Split('-');
+            return (Low: int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), High: int.Parse(parts[^1], System.Globalization.CultureInfo.InvariantCulture));
+        }).ToList();
+        return Enumerable.Range(0, layout.Buckets).Count(b =>
+        {
+            var slot = RedisKeyLayout.SlotOf(layout.BucketPrefix(b) + "due");
+            return ranges.Any(r => slot >= r.Low && slot <= r.High);
         });
     }
 
