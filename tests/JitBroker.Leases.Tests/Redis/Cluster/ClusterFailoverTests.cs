@@ -33,11 +33,13 @@ public sealed class ClusterFailoverTests
         Failover,
         Kill,
         Reshard,
+        SlowMigration,
     }
 
     [TestCase(Fault.Failover, TestName = "No lease is orphaned or revoked twice across a CLUSTER FAILOVER under load")]
     [TestCase(Fault.Kill, TestName = "No lease is orphaned or revoked twice when a primary is SIGKILLed under load")]
     [TestCase(Fault.Reshard, TestName = "No lease is orphaned or revoked twice while buckets' slots are resharded under load (MOVED and ASK)")]
+    [TestCase(Fault.SlowMigration, TestName = "No lease is orphaned, half-written or revoked twice while a busy bucket's slot migrates key by key under load (ASK and TRYAGAIN)")]
     public async Task Fault_under_load(Fault fault)
     {
         var kill = fault == Fault.Kill;
@@ -134,6 +136,39 @@ public sealed class ClusterFailoverTests
             Assert.That(resharded, Does.Not.Contain("ERR").And.Not.Contain("[ERR]"), resharded.Length > 2000 ? resharded[^2000..] : resharded);
             movedBuckets = (await OwnersAsync(cluster, target, layout)) - before;
         }
+        else if (fault == Fault.SlowMigration)
+        {
+            // One bucket's slot, a few keys at a time, with pauses: scripts on that bucket meet a half-moved slot.
+            var target = primaries[2];
+            var from = (await cluster.CliAsync(victim, ["CLUSTER", "MYID"])).Trim();
+            var to = (await cluster.CliAsync(target, ["CLUSTER", "MYID"])).Trim();
+            var slot = (await SlotsOfAsync(cluster, victim, layout)).First().ToString(System.Globalization.CultureInfo.InvariantCulture);
+            Assert.That(await cluster.CliAsync(target, ["CLUSTER", "SETSLOT", slot, "IMPORTING", from]), Does.Contain("OK"));
+            Assert.That(await cluster.CliAsync(victim, ["CLUSTER", "SETSLOT", slot, "MIGRATING", to]), Does.Contain("OK"));
+            var migrated = 0;
+            while (true)
+            {
+                var keys = (await cluster.CliAsync(victim, ["CLUSTER", "GETKEYSINSLOT", slot, "3"])).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+                if (keys.Length == 0)
+                {
+                    break;
+                }
+
+                var reply = await cluster.CliAsync(victim, ["MIGRATE", "127.0.0.1", target.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "", "0", "5000",
+                    "AUTH", DocumentedAcl.AdminPassword, "KEYS", .. keys]);
+                Assert.That(reply, Does.Contain("OK"), "MIGRATE: " + reply);
+                migrated += keys.Length;
+                await Task.Delay(100);
+            }
+
+            foreach (var node in new[] { target, victim })
+            {
+                Assert.That(await cluster.CliAsync(node, ["CLUSTER", "SETSLOT", slot, "NODE", to]), Does.Contain("OK"));
+            }
+
+            movedBuckets = (await SlotsOfAsync(cluster, target, layout)).Contains(int.Parse(slot, System.Globalization.CultureInfo.InvariantCulture)) ? 1 : 0;
+            TestContext.Progress.WriteLine($"[cluster SlowMigration] slot {slot}: {migrated} keys migrated in {clock.ElapsedMilliseconds} ms");
+        }
         else
         {
             if (kill)
@@ -185,7 +220,7 @@ public sealed class ClusterFailoverTests
         while (token is not null);
 
         var redirects = "";
-        if (fault == Fault.Reshard)
+        if (fault is Fault.Reshard or Fault.SlowMigration)
         {
             long moved = 0, ask = 0;
             foreach (var node in await cluster.PrimariesAsync())
@@ -197,24 +232,32 @@ public sealed class ClusterFailoverTests
                     {
                         moved += Count();
                     }
-                    else if (line.StartsWith("errorstat_ASK:", StringComparison.Ordinal))
+                    else if (line.StartsWith("errorstat_ASK:", StringComparison.Ordinal) || line.StartsWith("errorstat_TRYAGAIN:", StringComparison.Ordinal))
                     {
                         ask += Count();
                     }
                 }
             }
 
-            redirects = $"MOVED {moved}, ASK {ask} answered; ";
+            redirects = $"MOVED {moved}, ASK/TRYAGAIN {ask} answered; ";
             Assert.That(moved + ask, Is.GreaterThan(0), "the client was redirected (else the resharding proved nothing)");
         }
 
+        // Half-written leases would be hashes the indexes do not list: every lease hash on every primary must be listed.
+        var hashes = new List<string>();
+        foreach (var node in await cluster.PrimariesAsync(gone))
+        {
+            hashes.AddRange((await cluster.CliAsync(node, ["--scan", "--pattern", "jitbroker:{*}:lease:*"])).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+
+        var unlisted = hashes.Select(k => k[(k.IndexOf(":lease:{", StringComparison.Ordinal) + 8)..^1]).Where(id => !stored.ContainsKey(id)).ToList();
         var orphans = stored.Values.Where(l => l.State != LeaseState.Revoked).ToList();
         var lost = acknowledged.Keys.Where(id => !stored.ContainsKey(id)).ToList();
         var twice = transitions.Where(t => t.Value > 1).Select(t => t.Key).ToList();
         var lags = stored.Values.Where(l => revokedAt.ContainsKey(l.LeaseId)).Select(l => revokedAt[l.LeaseId] - l.ExpiresAt).OrderBy(t => t).ToList();
         var early = stored.Values.Where(l => l.ParentLeaseId is null && revokedAt.TryGetValue(l.LeaseId, out var at) && at < l.ExpiresAt).ToList();
         TestContext.Progress.WriteLine(
-            $"[cluster {fault}] {(fault == Fault.Reshard ? $"{movedBuckets} buckets moved, resharding took" : "promoted after")} {promotedAfter.TotalMilliseconds:0} ms; {redirects}{acknowledged.Count} acknowledged puts, " +
+            $"[cluster {fault}] {(fault is Fault.Reshard or Fault.SlowMigration ? $"{movedBuckets} buckets moved, migration took" : "promoted after")} {promotedAfter.TotalMilliseconds:0} ms; {redirects}{acknowledged.Count} acknowledged puts, " +
             $"{unknownOutcome.Count} refused (of which stored: {unknownOutcome.Keys.Count(stored.ContainsKey)}), {stored.Count} in the ledger, " +
             $"{transitions.Count} revoked by the sweepers; lag p50 {Pct(lags, 0.5)} ms, p99 {Pct(lags, 0.99)} ms, max {Pct(lags, 1)} ms; " +
             $"causes seen: {string.Join(", ", causes.Select(c => $"{c.Key}={c.Value}"))}");
@@ -222,19 +265,27 @@ public sealed class ClusterFailoverTests
         Assert.Multiple(() =>
         {
             Assert.That(strayFailures, Is.Empty, "every failure is UNAVAILABLE / lease_store.unavailable");
+            Assert.That(causes.Keys, Is.SubsetOf(new[] { RedisFailures.Unreachable, RedisFailures.Timeout, RedisFailures.ClusterDown, RedisFailures.Redirect, RedisFailures.ReadOnly }),
+                "every Redis cause named by a specific code (no generic redis.error)");
             Assert.That(orphans.Select(l => $"{l.LeaseId} {l.State} expired {l.ExpiresAt:O}"), Is.Empty, "no lease orphaned");
             Assert.That(lost, Is.Empty, "no acknowledged lease lost");
+            Assert.That(hashes, Has.Count.EqualTo(stored.Count), "every lease hash found by the key scan");
+            Assert.That(unlisted, Is.Empty, "no lease hash outside the indexes (half-written)");
             Assert.That(twice, Is.Empty, "no lease revoked twice");
             Assert.That(early.Select(l => l.LeaseId), Is.Empty, "no root lease revoked before its expiry");
             Assert.That(stored.Values.All(l => transitions.ContainsKey(l.LeaseId)), Is.True, "every revoked lease was revoked by a sweeper");
             Assert.That(lags.Count == 0 ? TimeSpan.Zero : lags[^1], Is.LessThanOrEqualTo(LagBound), "each within the documented bound of its expiry");
             Assert.That(acknowledged.Count, Is.GreaterThan(300), "enough load");
-            Assert.That(movedBuckets, fault == Fault.Reshard ? Is.GreaterThanOrEqualTo(2) : Is.Zero, "buckets moved by the resharding");
+            Assert.That(movedBuckets, fault switch { Fault.Reshard => Is.GreaterThanOrEqualTo(2), Fault.SlowMigration => Is.EqualTo(1), _ => Is.Zero }, "buckets moved");
         });
     }
 
     /// <summary>How many buckets <paramref name="node"/> serves (by <c>CLUSTER NODES</c> slot ranges).</summary>
-    private static async Task<int> OwnersAsync(RedisClusterProcess cluster, RedisServerProcess node, RedisKeyLayout layout)
+    private static async Task<int> OwnersAsync(RedisClusterProcess cluster, RedisServerProcess node, RedisKeyLayout layout) =>
+        (await SlotsOfAsync(cluster, node, layout)).Count;
+
+    /// <summary>The bucket slots <paramref name="node"/> serves (by <c>CLUSTER NODES</c> slot ranges).</summary>
+    private static async Task<List<int>> SlotsOfAsync(RedisClusterProcess cluster, RedisServerProcess node, RedisKeyLayout layout)
     {
         var self = (await cluster.CliAsync(node, ["CLUSTER", "NODES"])).Split('\n').First(l => l.Contains("myself", StringComparison.Ordinal));
         var ranges = self.Split(' ').Skip(8).Where(r => !r.StartsWith('[')).Select(r =>
@@ -242,11 +293,8 @@ public sealed class ClusterFailoverTests
             var parts = r.Split('-');
             return (Low: int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), High: int.Parse(parts[^1], System.Globalization.CultureInfo.InvariantCulture));
         }).ToList();
-        return Enumerable.Range(0, layout.Buckets).Count(b =>
-        {
-            var slot = RedisKeyLayout.SlotOf(layout.BucketPrefix(b) + "due");
-            return ranges.Any(r => slot >= r.Low && slot <= r.High);
-        });
+        return [.. Enumerable.Range(0, layout.Buckets).Select(b => RedisKeyLayout.SlotOf(layout.BucketPrefix(b) + "due"))
+            .Where(slot => ranges.Any(r => slot >= r.Low && slot <= r.High))];
     }
 
     private static async Task SweepAsync(RedisLeaseStore store, ConcurrentDictionary<string, int> transitions,
