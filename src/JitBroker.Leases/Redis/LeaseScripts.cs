@@ -4,8 +4,9 @@ namespace JitBroker.Leases.Redis;
 
 /// <summary>
 /// The Lua scripts behind <see cref="RedisLeaseStore"/>: every change that touches more than one key runs as
-/// one script, so Redis applies it atomically. ARGV[1] is always the key prefix; KEYS[1] is always the due set
-/// (declared so a cluster-aware proxy routes the script to the slot holding it).
+/// one script, so Redis applies it atomically. Every script works inside one bucket (<see cref="RedisKeyLayout"/>):
+/// ARGV[1] is always the bucket's key prefix and KEYS[1] its due set (declared, so the client routes the script to the
+/// slot holding the bucket); every other key is derived from ARGV[1] and carries the same hash tag.
 /// </summary>
 /// <remarks>
 /// States travel as digits: 0 active, 1 revoking, 2 revoked, 3 revoke_failed. Times are Unix milliseconds,
