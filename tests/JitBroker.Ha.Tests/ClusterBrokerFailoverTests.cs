@@ -37,8 +37,11 @@ public sealed class ClusterBrokerFailoverTests
         {
             ["Redis:Endpoint"] = "",
             ["Redis:Buckets"] = "16",
+            // The documented users (docs/redis.md): the broker's, and the append-only one for the audit mirror.
             ["Redis:User"] = DocumentedAcl.BrokerUser,
-            ["Redis:Password"] = DocumentedAcl.BrokerPassword,
+            ["Redis:PasswordFile"] = Secret(fleet, "broker.pw", DocumentedAcl.BrokerPassword),
+            ["Redis:AuditUser"] = DocumentedAcl.AuditUser,
+            ["Redis:AuditPasswordFile"] = Secret(fleet, "audit.pw", DocumentedAcl.AuditPassword),
             ["Redis:ConnectTimeout"] = "00:00:02",
             ["Redis:CommandTimeout"] = "00:00:02",
             ["Redis:ReconnectMaxDelay"] = "00:00:00.500",
@@ -149,8 +152,10 @@ public sealed class ClusterBrokerFailoverTests
             $"revoked events A={auditA.Values.Sum()} B={auditB.Values.Sum()}, without event {unaudited.Count}; " +
             $"lag ms p50 {LeaseLedger.Percentile(lags, 50):0} p99 {LeaseLedger.Percentile(lags, 99):0} max {(lags.Count > 0 ? lags[^1] : double.NaN):0}");
 
+        var refusals = await cluster.RefusalsAsync(gone);
         Assert.Multiple(() =>
         {
+            Assert.That(refusals, Is.Empty, "nothing either replica did was refused by the documented ACL");
             Assert.That(LeaseLedger.NothingLeftToRevoke(counts), Is.True, "nothing left to revoke: " + string.Join(", ", counts));
             Assert.That(load.Granted.Count, Is.GreaterThan(50), "the replicas were under load");
             Assert.That(written.Concat(load.Granted.Keys).Except(leases.Select(l => l.LeaseId)), Is.Empty, "every written or granted lease is in the ledger");
@@ -159,5 +164,13 @@ public sealed class ClusterBrokerFailoverTests
             Assert.That(lags.Count > 0 ? lags[^1] : 0, Is.LessThanOrEqualTo(Bound.TotalMilliseconds), "each within the documented bound");
             Assert.That(leases.Where(l => Events(l.LeaseId) > 1).Select(l => l.LeaseId), Is.Empty, "no lease revoked twice (two lease.revoked events)");
         });
+    }
+
+    private static string Secret(BrokerFleet fleet, string name, string value)
+    {
+        var path = Path.Combine(fleet.Root, name);
+        File.WriteAllText(path, value + "\n");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return path;
     }
 }
