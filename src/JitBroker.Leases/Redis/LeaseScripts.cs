@@ -26,8 +26,10 @@ internal static partial class LeaseScripts
         -- Before a unit of change writes anything, it touches every key it will use in one multi-key command. Outside
         -- a slot migration that is a cheap no-op; while the bucket's slot migrates and any of those keys has moved
         -- (or does not exist yet), Redis refuses that command (ASK / TRYAGAIN) and the script stops before its first
-        -- write, so resharding can make a unit fail, never half-apply it.
-        local function touch(...) redis.call('EXISTS', DUE, ...) end
+        -- write, so resharding can make a unit fail, never half-apply it. Only hash-tagged (cluster) layouts need it:
+        -- a prefix without '{' is the single-Redis layout, which never migrates slots.
+        local TAGGED = string.find(P, '{', 1, true) ~= nil
+        local function touch(...) if TAGGED then redis.call('EXISTS', DUE, ...) end end
         local function restate(id, from, to, issued)
           if from == to then return end
           if from == '1' then redis.call('ZREM', REVOKING, id) elseif from == '3' then redis.call('ZREM', FAILED, id) end
