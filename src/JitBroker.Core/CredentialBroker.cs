@@ -169,7 +169,9 @@ public sealed partial class CredentialBroker
 
         grant = grant with { Ttl = ttl };
         var issuer = _issuers.Get(grant.CredentialKind);
-        var leaseId = LeaseIds.New();
+        // A delegated lease shares its parent's placement (a delegation tree stays in one ledger bucket); a root
+        // lease takes its task's, so a task's leases stay together (docs/redis.md, "Redis Cluster").
+        var leaseId = LeaseIds.New(parentLeaseId is null ? LeaseIds.PlacementFor(agent.Id, taskId) : LeaseIds.PlacementOf(parentLeaseId));
         var credential = await BrokerTracing.TraceAsync(BrokerTracing.Mint,
             async () => await issuer.IssueAsync(new IssueRequest(leaseId, agent, taskId, grant, delegation), cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
         var lease = new Lease

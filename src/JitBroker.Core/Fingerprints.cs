@@ -14,17 +14,38 @@ public static class Fingerprints
     }
 }
 
-/// <summary>Lease ids: 128 random bits, lowercase base32, prefixed so operators can tell them from other ids.</summary>
+/// <summary>
+/// Lease ids: lowercase base32, prefixed so operators can tell them from other ids. The first two characters after
+/// the prefix carry a <em>placement</em> (10 bits, 0..<see cref="Placements"/> − 1) and the rest 118 random bits.
+/// </summary>
+/// <remarks>
+/// The placement lets a sharded ledger find a lease from its id alone and keep related leases together: the broker
+/// places a task's leases by <see cref="PlacementFor"/>(agent, task) and a delegated lease with its parent
+/// (<see cref="PlacementOf"/>), so a delegation tree shares one placement (the Redis store puts a placement in a
+/// bucket, docs/redis.md "Redis Cluster"). The id stays opaque to clients: same length, alphabet and check as before.
+/// </remarks>
 public static class LeaseIds
 {
     private const string Alphabet = "abcdefghijklmnopqrstuvwxyz234567";
     private static readonly System.Buffers.SearchValues<char> AlphabetChars = System.Buffers.SearchValues.Create(Alphabet);
     public const string Prefix = "lease_";
 
-    public static string New()
+    /// <summary>Number of distinct placements (10 bits).</summary>
+    public const int Placements = 1024;
+
+    /// <summary>A new id with a random placement.</summary>
+    public static string New() => New(RandomNumberGenerator.GetInt32(Placements));
+
+    /// <summary>A new id carrying <paramref name="placement"/> (0..<see cref="Placements"/> − 1).</summary>
+    public static string New(int placement)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(placement);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(placement, Placements);
         Span<byte> random = stackalloc byte[16];
         RandomNumberGenerator.Fill(random);
+        // The top 10 bits become the first two base32 characters.
+        random[0] = (byte)(placement >> 2);
+        random[1] = (byte)(((placement & 3) << 6) | (random[1] & 0x3F));
         var chars = new char[26];
         int buffer = 0, bits = 0, n = 0;
         foreach (var b in random)
@@ -42,8 +63,47 @@ public static class LeaseIds
         return Prefix + new string(chars);
     }
 
+    /// <summary>
+    /// The placement an id carries; for a string that is not a well-formed lease id (tests, imported records) a stable
+    /// hash of it, so every string has exactly one placement.
+    /// </summary>
+    public static int PlacementOf(string leaseId)
+    {
+        ArgumentNullException.ThrowIfNull(leaseId);
+        return IsWellFormed(leaseId)
+            ? (Alphabet.IndexOf(leaseId[Prefix.Length], StringComparison.Ordinal) << 5) | Alphabet.IndexOf(leaseId[Prefix.Length + 1], StringComparison.Ordinal)
+            : (int)(Fnv1a(leaseId, "") % Placements);
+    }
+
+    /// <summary>The placement of an agent's task: every root lease of the task gets it.</summary>
+    public static int PlacementFor(string agentId, string taskId)
+    {
+        ArgumentNullException.ThrowIfNull(agentId);
+        ArgumentNullException.ThrowIfNull(taskId);
+        return (int)(Fnv1a(agentId, taskId) % Placements);
+    }
+
     /// <summary>Cheap shape check before any lookup, so junk ids never reach the store.</summary>
     public static bool IsWellFormed(string? id) =>
         id is { Length: 32 } && id.StartsWith(Prefix, StringComparison.Ordinal) &&
         id.AsSpan(Prefix.Length).IndexOfAnyExcept(AlphabetChars) < 0;
+
+    // FNV-1a over the UTF-16 code units of a, a separator no string contains (0xFFFF is a noncharacter), then b:
+    // stable across processes and versions, unlike string.GetHashCode.
+    private static uint Fnv1a(string a, string b)
+    {
+        var hash = 2166136261u;
+        foreach (var c in a)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        hash = (hash ^ 0xFFFF) * 16777619u;
+        foreach (var c in b)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return hash;
+    }
 }

@@ -34,16 +34,18 @@ public static class StoreServiceCollectionExtensions
         services.Replace(ServiceDescriptor.Singleton(sp => new RedisConnection(
             options, TimeProvider.System, sp.GetService<ILogger<RedisConnection>>())));
         services.Replace(ServiceDescriptor.Singleton<IRedisConnection>(sp => sp.GetRequiredService<RedisConnection>()));
-        services.Replace(ServiceDescriptor.Singleton(sp => new RedisLeaseStore(sp.GetRequiredService<IRedisConnection>(), options.KeyPrefix)));
+        var layout = new RedisKeyLayout(options.KeyPrefix, options.Buckets);
+        services.Replace(ServiceDescriptor.Singleton(layout));
+        services.Replace(ServiceDescriptor.Singleton(sp => new RedisLeaseStore(sp.GetRequiredService<IRedisConnection>(), layout, InMemoryLeaseStore.DefaultRevokedRetention)));
         services.Replace(ServiceDescriptor.Singleton<ILeaseStore>(sp => sp.GetRequiredService<RedisLeaseStore>()));
         services.Replace(ServiceDescriptor.Singleton<IRevocationSchedule>(sp => sp.GetRequiredService<RedisLeaseStore>()));
         services.Replace(ServiceDescriptor.Singleton<IRevocationOutbox>(sp => sp.GetRequiredService<RedisLeaseStore>()));
         services.Replace(ServiceDescriptor.Singleton<IReplayCache>(sp =>
             new RedisReplayCache(sp.GetRequiredService<IRedisConnection>(), options.KeyPrefix, sp.GetService<TimeProvider>() ?? TimeProvider.System)));
         services.Replace(ServiceDescriptor.Singleton<IKillSwitch>(sp =>
-            new RedisKillSwitch(sp.GetRequiredService<IRedisConnection>(), options.KeyPrefix)));
+            new RedisKillSwitch(sp.GetRequiredService<IRedisConnection>(), layout.KillSwitchPrefix)));
         services.Replace(ServiceDescriptor.Singleton<IApprovalStore>(sp =>
-            new RedisApprovalStore(sp.GetRequiredService<IRedisConnection>(), options.KeyPrefix, sp.GetService<TimeProvider>() ?? TimeProvider.System)));
+            new RedisApprovalStore(sp.GetRequiredService<IRedisConnection>(), layout.ApprovalPrefix, sp.GetService<TimeProvider>() ?? TimeProvider.System)));
         return services;
     }
 

@@ -44,11 +44,15 @@ internal static class RedisConfiguration
             IncludeDetailInExceptions = true,
             // Commands the library would try on its own and the documented ACL refuses: CONFIG GET (server
             // auto-configuration; it could also read secrets such as masterauth), CLUSTER NODES/SLOTS (topology
-            // probing; standalone and Sentinel have none) and SCRIPT LOAD (scripts go EVALSHA, then EVAL).
-            // Tools and tests with AllowAdminCommands keep the full map.
+            // probing; standalone and Sentinel have none — a cluster needs it) and SCRIPT LOAD (scripts go EVALSHA,
+            // then EVAL). Tools and tests with AllowAdminCommands keep the full map.
             CommandMap = options.AllowAdminCommands
                 ? CommandMap.Default
-                : CommandMap.Create(new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "CONFIG", "CLUSTER", "SCRIPT" }, available: false),
+                : CommandMap.Create(
+                    options.UsesCluster
+                        ? new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "CONFIG", "SCRIPT" }
+                        : new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "CONFIG", "CLUSTER", "SCRIPT" },
+                    available: false),
         };
 
         if (options.UsesSentinel)
@@ -63,6 +67,15 @@ internal static class RedisConfiguration
             // sentinel password without a user is the sentinel's default user (requirepass).
             config.SentinelUser = options.SentinelUser ?? (options.SentinelPassword is null ? null : "default");
             config.SentinelPassword = options.SentinelPassword;
+        }
+        else if (options.UsesCluster)
+        {
+            // Any reachable node will do: the library reads the topology (CLUSTER NODES), connects to every primary
+            // and follows MOVED/ASK itself. Writes while a shard is failing over fail fast like any outage.
+            foreach (var node in options.ClusterEndpoints)
+            {
+                config.EndPoints.Add(ToEndPoint(RedisEndpoint.Parse(node)));
+            }
         }
         else
         {

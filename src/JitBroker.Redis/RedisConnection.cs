@@ -305,7 +305,8 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
                 _retryAfter = 0;
             }
 
-            LogCreated(_log, _options.UsesSentinel ? string.Join(",", _options.SentinelEndpoints) : _options.Endpoint!, _options.UsesSentinel);
+            LogCreated(_log, _options.UsesSentinel ? string.Join(",", _options.SentinelEndpoints)
+                : _options.UsesCluster ? string.Join(",", _options.ClusterEndpoints) : _options.Endpoint!, _options.UsesSentinel);
             return multiplexer;
         }
         catch (Exception ex) when (ex is not ObjectDisposedException)

@@ -54,8 +54,16 @@ public static class RedisFailures
             RedisErrorKind.Moved or RedisErrorKind.Ask or RedisErrorKind.CrossSlot or RedisErrorKind.UnknownRedirectTarget => Redirect,
             RedisErrorKind.ConnectionFault => Unreachable,
             RedisErrorKind.Timeout => Timeout,
+            // A script stopped by the cluster because a key it touched is not (or no longer) on this node: the slot is
+            // migrating (ASK / TRYAGAIN inside a script) or moved. Another attempt after the topology settles will do.
+            _ when IsClusterRefusalInScript(server.Message) => Redirect,
             _ => ErrorReply,
         },
         _ => ErrorReply,
     };
+
+    private static bool IsClusterRefusalInScript(string message) =>
+        message.Contains("non local key in a cluster node", StringComparison.Ordinal)
+        || message.Contains("TRYAGAIN", StringComparison.Ordinal)
+        || message.Contains("do not hash to the same slot", StringComparison.Ordinal);
 }

@@ -15,6 +15,20 @@ public sealed class RedisOptions
     /// <summary>Sentinel servers, <c>host:port</c> each; the master is discovered through them.</summary>
     public IList<string> SentinelEndpoints { get; set; } = [];
 
+    /// <summary>
+    /// Redis Cluster: some of its nodes, <c>host:port</c> each (the library discovers the rest and follows
+    /// <c>MOVED</c>/<c>ASK</c>). Needs <see cref="Buckets"/> &gt; 1.
+    /// </summary>
+    public IList<string> ClusterEndpoints { get; set; } = [];
+
+    /// <summary>
+    /// Buckets the lease ledger is split into (1..1024). 1 (the default) keeps the single-Redis key layout; more
+    /// puts each bucket in its own hash slot (docs/redis.md, "Redis Cluster"): required for Redis Cluster, where
+    /// 16 or more spread the expiry schedule over the shards. Fixed for the life of a ledger: changing it hides
+    /// the leases stored under the old layout.
+    /// </summary>
+    public int Buckets { get; set; } = 1;
+
     /// <summary>The master name the sentinels monitor (<c>sentinel monitor &lt;name&gt; …</c>).</summary>
     public string? SentinelMasterName { get; set; }
 
@@ -99,13 +113,40 @@ public sealed class RedisOptions
 
     internal bool UsesSentinel => SentinelEndpoints.Count > 0;
 
+    internal bool UsesCluster => ClusterEndpoints.Count > 0;
+
     /// <summary>Every problem with these options; empty when they are usable.</summary>
     public IEnumerable<string> Validate()
     {
         var hasEndpoint = !string.IsNullOrWhiteSpace(Endpoint);
-        if (hasEndpoint == UsesSentinel)
+        if ((hasEndpoint ? 1 : 0) + (UsesSentinel ? 1 : 0) + (UsesCluster ? 1 : 0) != 1)
         {
-            yield return "Redis: set exactly one of Endpoint (standalone) or SentinelEndpoints (Sentinel).";
+            yield return "Redis: set exactly one of Endpoint (standalone), SentinelEndpoints (Sentinel) or ClusterEndpoints (Cluster).";
+        }
+
+        foreach (var node in ClusterEndpoints.Where(s => !RedisEndpoint.TryParse(s, out _)))
+        {
+            yield return $"Redis: ClusterEndpoints entry '{node}' is not host:port.";
+        }
+
+        if (Buckets is < 1 or > 1024)
+        {
+            yield return "Redis: Buckets must be between 1 and 1024.";
+        }
+
+        if (UsesCluster && Buckets < 2)
+        {
+            yield return "Redis: Redis Cluster needs Buckets of 2 or more (16 or more recommended): with one bucket the ledger's scripts span hash slots.";
+        }
+
+        if (UsesCluster && Database != 0)
+        {
+            yield return "Redis: Redis Cluster has only database 0.";
+        }
+
+        if (Buckets > 1 && KeyPrefix?.Contains('{', StringComparison.Ordinal) == true)
+        {
+            yield return "Redis: with Buckets above 1 the KeyPrefix must not contain '{' (it would override the buckets' hash tags).";
         }
 
         if (hasEndpoint && !RedisEndpoint.TryParse(Endpoint, out _))
@@ -221,9 +262,9 @@ public sealed class RedisOptions
         var text = new StringBuilder("RedisOptions { ");
         text.Append(UsesSentinel
             ? $"Sentinel = [{string.Join(", ", SentinelEndpoints)}], Master = {SentinelMasterName}"
-            : $"Endpoint = {Endpoint}");
+            : UsesCluster ? $"Cluster = [{string.Join(", ", ClusterEndpoints)}]" : $"Endpoint = {Endpoint}");
         text.Append($", User = {User ?? "default"}, Password = {(Password is null && PasswordFile is null ? "none" : "***")}");
-        text.Append($", Database = {Database}, Tls = {UseTls}, KeyPrefix = {KeyPrefix}, MinReplicasToAck = {MinReplicasToAck} }}");
+        text.Append($", Database = {Database}, Tls = {UseTls}, KeyPrefix = {KeyPrefix}, Buckets = {Buckets}, MinReplicasToAck = {MinReplicasToAck} }}");
         return text.ToString();
     }
 }

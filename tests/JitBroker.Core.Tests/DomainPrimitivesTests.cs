@@ -15,6 +15,34 @@ public sealed class DomainPrimitivesTests
         Assert.That(ids[0], Does.Match("^lease_[a-z2-7]{26}$"));
     }
 
+    [Test]
+    public void A_lease_id_carries_its_placement_and_stays_an_opaque_well_formed_id()
+    {
+        foreach (var placement in new[] { 0, 1, 31, 32, 511, 1023 })
+        {
+            var ids = Enumerable.Range(0, 200).Select(_ => LeaseIds.New(placement)).ToList();
+            Assert.That(ids, Has.All.Matches<string>(LeaseIds.IsWellFormed));
+            Assert.That(ids.Select(LeaseIds.PlacementOf), Has.All.EqualTo(placement));
+            Assert.That(ids, Is.Unique);
+        }
+
+        Assert.That(() => LeaseIds.New(LeaseIds.Placements), Throws.InstanceOf<ArgumentOutOfRangeException>());
+        Assert.That(() => LeaseIds.New(-1), Throws.InstanceOf<ArgumentOutOfRangeException>());
+        var random = Enumerable.Range(0, 4000).Select(_ => LeaseIds.PlacementOf(LeaseIds.New())).Distinct().Count();
+        Assert.That(random, Is.GreaterThan(900), "New() spreads over the placements");
+    }
+
+    [Test]
+    public void A_tasks_placement_is_stable_and_any_string_has_one()
+    {
+        Assert.That(LeaseIds.PlacementFor("spiffe://td/agents/a", "task-1"), Is.EqualTo(LeaseIds.PlacementFor("spiffe://td/agents/a", "task-1")));
+        Assert.That(LeaseIds.PlacementFor("", ""), Is.InRange(0, LeaseIds.Placements - 1));
+        Assert.That(LeaseIds.PlacementOf("lease-not-well-formed"), Is.InRange(0, LeaseIds.Placements - 1));
+        Assert.That(LeaseIds.PlacementOf("lease-not-well-formed"), Is.EqualTo(LeaseIds.PlacementOf("lease-not-well-formed")));
+        var spread = Enumerable.Range(0, 5000).Select(i => LeaseIds.PlacementFor("spiffe://td/agents/a", "task-" + i)).Distinct().Count();
+        Assert.That(spread, Is.GreaterThan(900), "tasks spread over the placements");
+    }
+
     [TestCase(null)]
     [TestCase("")]
     [TestCase("lease_")]

@@ -116,17 +116,21 @@ public abstract partial class LeaseStoreConformanceTests
     [Test]
     public async Task Children_are_the_direct_delegations_in_any_state()
     {
-        await PutWithIdAsync("lease-parent", TimeSpan.FromMinutes(5));
-        await PutWithIdAsync("lease-child-2", TimeSpan.FromMinutes(5), parent: "lease-parent");
-        await PutWithIdAsync("lease-child-1", TimeSpan.FromMinutes(5), parent: "lease-parent");
-        await PutWithIdAsync("lease-grandchild", TimeSpan.FromMinutes(5), parent: "lease-child-1");
-        await Store.MarkRevokedAsync("lease-child-2", T0);
+        // Delegated ids are placed with their parent, as the broker places them (a sharded store needs it).
+        var parent = LeaseIds.New();
+        var placed = Enumerable.Range(0, 3).Select(_ => LeaseIds.New(LeaseIds.PlacementOf(parent))).Order(StringComparer.Ordinal).ToArray();
+        string child1 = placed[0], child2 = placed[1], grandchild = placed[2];
+        await PutWithIdAsync(parent, TimeSpan.FromMinutes(5));
+        await PutWithIdAsync(child2, TimeSpan.FromMinutes(5), parent: parent);
+        await PutWithIdAsync(child1, TimeSpan.FromMinutes(5), parent: parent);
+        await PutWithIdAsync(grandchild, TimeSpan.FromMinutes(5), parent: child1);
+        await Store.MarkRevokedAsync(child2, T0);
 
-        var children = await Store.ListChildrenAsync("lease-parent");
+        var children = await Store.ListChildrenAsync(parent);
 
-        Assert.That(Ids(children), Is.EqualTo(new[] { "lease-child-1", "lease-child-2" }));
+        Assert.That(Ids(children), Is.EqualTo(new[] { child1, child2 }));
         Assert.That(children[1].State, Is.EqualTo(LeaseState.Revoked));
-        Assert.That(await Store.ListChildrenAsync("lease-grandchild"), Is.Empty);
+        Assert.That(await Store.ListChildrenAsync(grandchild), Is.Empty);
     }
 
     [Test]

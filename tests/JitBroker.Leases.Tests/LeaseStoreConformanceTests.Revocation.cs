@@ -13,7 +13,7 @@ public abstract partial class LeaseStoreConformanceTests
 
     private async Task<Lease> PutAsync(string agent, string task = "task-1", Lease? parent = null, TimeSpan? expiresIn = null)
     {
-        var lease = NewLease(expiresIn ?? TimeSpan.FromMinutes(5), agent, task) with { ParentLeaseId = parent?.LeaseId };
+        var lease = NewLease(expiresIn ?? TimeSpan.FromMinutes(5), agent, task, parentLeaseId: parent?.LeaseId);
         await Store.PutAsync(lease);
         return lease;
     }
@@ -65,7 +65,7 @@ public abstract partial class LeaseStoreConformanceTests
 
         var refused = Assert.ThrowsAsync<BrokerException>(() => PutAsync(Worker, parent: parent));
         Assert.That(refused!.Reason, Is.EqualTo(Reasons.ParentLeaseNotActive));
-        var orphan = NewLease(TimeSpan.FromMinutes(1), Worker) with { ParentLeaseId = "lease-never-stored" };
+        var orphan = NewLease(TimeSpan.FromMinutes(1), Worker, parentLeaseId: "lease-never-stored");
         Assert.That(Assert.ThrowsAsync<BrokerException>(() => Store.PutAsync(orphan))!.Reason, Is.EqualTo(Reasons.ParentLeaseNotActive));
         Assert.That(await Store.GetAsync(orphan.LeaseId), Is.Null, "nothing half-written");
     }

@@ -48,9 +48,15 @@ public abstract partial class LeaseStoreConformanceTests
         }
     }
 
-    protected static Lease NewLease(TimeSpan expiresIn, string agentId = "spiffe://dev.local/agent/a", string taskId = "task-1", string? leaseId = null) => new()
+    /// <summary>
+    /// A lease; with <paramref name="parentLeaseId"/> a delegated one whose id is placed with its parent's, as the broker
+    /// places it (<see cref="LeaseIds.PlacementOf"/>): a sharded store keeps a delegation tree in one bucket.
+    /// </summary>
+    protected static Lease NewLease(TimeSpan expiresIn, string agentId = "spiffe://dev.local/agent/a", string taskId = "task-1", string? leaseId = null,
+        string? parentLeaseId = null) => new()
     {
-        LeaseId = leaseId ?? "lease-" + Guid.NewGuid().ToString("N"),
+        LeaseId = leaseId ?? (parentLeaseId is null ? "lease-" + Guid.NewGuid().ToString("N") : LeaseIds.New(LeaseIds.PlacementOf(parentLeaseId))),
+        ParentLeaseId = parentLeaseId,
         TaskId = taskId,
         AgentId = agentId,
         IssuerKind = "fake",
@@ -79,9 +85,8 @@ public abstract partial class LeaseStoreConformanceTests
     {
         var parent = NewLease(TimeSpan.FromMinutes(10));
         await Store.PutAsync(parent);
-        var lease = NewLease(TimeSpan.FromMinutes(5)) with
+        var lease = NewLease(TimeSpan.FromMinutes(5), parentLeaseId: parent.LeaseId) with
         {
-            ParentLeaseId = parent.LeaseId,
             RuleIds = ["rule-read-repo", "rule-default-ttl"],
             DueAt = null,
         };

@@ -6,6 +6,21 @@ namespace JitBroker.Redis.Tests;
 public sealed class RedisOptionsTests
 {
     [Test]
+    public void Cluster_needs_buckets_database_zero_and_a_prefix_without_hash_tag()
+    {
+        Assert.That(new RedisOptions { ClusterEndpoints = ["n1:7000", "n2:7000"], Buckets = 16 }.Validate(), Is.Empty);
+        Assert.That(new RedisOptions { ClusterEndpoints = ["n1:7000"] }.Validate(), Has.Some.Contains("Buckets of 2 or more"));
+        Assert.That(new RedisOptions { ClusterEndpoints = ["n1:7000"], Buckets = 16, Database = 3 }.Validate(), Has.Some.Contains("database 0"));
+        Assert.That(new RedisOptions { ClusterEndpoints = ["n1"], Buckets = 16, Endpoint = "r:6379" }.Validate(), Has.Some.Contains("exactly one"));
+        Assert.That(new RedisOptions { ClusterEndpoints = ["n1:port"], Buckets = 16 }.Validate(), Has.Some.Contains("ClusterEndpoints entry"));
+        Assert.That(new RedisOptions { Endpoint = "r:6379", Buckets = 0 }.Validate(), Has.Some.Contains("between 1 and 1024"));
+        Assert.That(new RedisOptions { Endpoint = "r:6379", Buckets = 1025 }.Validate(), Has.Some.Contains("between 1 and 1024"));
+        Assert.That(new RedisOptions { Endpoint = "r:6379", Buckets = 16, KeyPrefix = "{jb}:" }.Validate(), Has.Some.Contains("must not contain '{'"));
+        Assert.That(new RedisOptions { Endpoint = "r:6379", Buckets = 1, KeyPrefix = "{jb}:" }.Validate(), Is.Empty, "one bucket: today's single-slot trick still allowed");
+        Assert.That(new RedisOptions { ClusterEndpoints = ["n1:7000"], Buckets = 16 }.ToString(), Does.Contain("Cluster = [n1:7000]").And.Contain("Buckets = 16"));
+    }
+
+    [Test]
     public void A_standalone_endpoint_is_valid() =>
         Assert.That(new RedisOptions { Endpoint = "redis.internal:6380" }.Validate(), Is.Empty);
 

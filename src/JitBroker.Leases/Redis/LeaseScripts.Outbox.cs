@@ -3,9 +3,10 @@ using JitBroker.Redis;
 namespace JitBroker.Leases.Redis;
 
 /// <summary>
-/// The outbox of revocation records: <c>unaudited:&lt;owner&gt;</c> (sorted set, lease id by revoked-at ms) is filled by
-/// <see cref="MarkRevoked"/>; <c>unaudited-owners</c> lists owners with entries; <c>replica:&lt;id&gt;</c> is a replica's
-/// heartbeat; <c>recovering:&lt;owner&gt;</c> the current recoverer and <c>recoverers:&lt;owner&gt;</c> every recoverer so far.
+/// The outbox of revocation records, per bucket: <c>unaudited:&lt;owner&gt;</c> (sorted set, lease id by revoked-at ms) is
+/// filled by <see cref="MarkRevoked"/>; <c>unaudited-owners</c> lists owners with entries in the bucket. Under the replicas'
+/// prefix: <c>replica:&lt;id&gt;</c> is a replica's heartbeat; <c>recovering:&lt;owner&gt;</c> the current recoverer and
+/// <c>recoverers:&lt;owner&gt;</c> every recoverer so far.
 /// </summary>
 internal static partial class LeaseScripts
 {
@@ -22,8 +23,8 @@ internal static partial class LeaseScripts
         return removed
         """);
 
-    /// <summary>ARGV: prefix, owner, recoverer, hold ms → every recoverer, or nil while the owner lives or another recovers.</summary>
-    public static readonly LuaScript BeginRecovery = new(Prelude + OutboxPrelude + """
+    /// <summary>ARGV: replicas prefix, owner, recoverer, hold ms → every recoverer, or nil while the owner lives or another recovers.</summary>
+    public static readonly LuaScript BeginRecovery = new(Prelude + """
         local owner, rec = ARGV[2], ARGV[3]
         if owner ~= rec and redis.call('EXISTS', P .. 'replica:' .. owner) == 1 then return nil end
         local hold = P .. 'recovering:' .. owner
@@ -34,15 +35,12 @@ internal static partial class LeaseScripts
         return redis.call('SMEMBERS', P .. 'recoverers:' .. owner)
         """);
 
-    /// <summary>ARGV: prefix, owner, recoverer → 1.</summary>
-    public static readonly LuaScript EndRecovery = new(Prelude + OutboxPrelude + """
+    /// <summary>ARGV: replicas prefix, owner, recoverer, '1' when the owner's outbox is empty → 1.</summary>
+    public static readonly LuaScript EndRecovery = new(Prelude + """
         local owner, rec = ARGV[2], ARGV[3]
         local hold = P .. 'recovering:' .. owner
         if redis.call('GET', hold) == rec then redis.call('DEL', hold) end
-        if redis.call('EXISTS', box(owner)) == 0 then
-          redis.call('DEL', P .. 'recoverers:' .. owner)
-          redis.call('SREM', OWNERS, owner)
-        end
+        if ARGV[4] == '1' then redis.call('DEL', P .. 'recoverers:' .. owner) end
         return 1
         """);
 }

@@ -43,13 +43,14 @@ internal static partial class LeaseScripts
           if r then
             if r == 1 then moved = moved + 1 elseif r == 2 then pending = pending + 1 else done = done + 1 end
             if r ~= 3 and n and n ~= '0' then failing = failing + 1 end
-            for _, c in ipairs(redis.call('SMEMBERS', P .. 'children:{' .. id .. '}')) do
+            for _, c in ipairs(redis.call('SMEMBERS', ckey(id))) do
               if not seen[c] then seen[c] = true queue[#queue + 1] = c end
             end
           end
         end
         if batch then
           local bk = bkey(batch)
+          touch(bk)
           redis.call('HINCRBY', bk, 't', moved + pending)
           redis.call('HINCRBY', bk, 'r', 0)
           if failing > 0 then redis.call('HINCRBY', bk, 'f', failing) end

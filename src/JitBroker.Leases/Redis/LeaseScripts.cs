@@ -4,8 +4,9 @@ namespace JitBroker.Leases.Redis;
 
 /// <summary>
 /// The Lua scripts behind <see cref="RedisLeaseStore"/>: every change that touches more than one key runs as
-/// one script, so Redis applies it atomically. ARGV[1] is always the key prefix; KEYS[1] is always the due set
-/// (declared so a cluster-aware proxy routes the script to the slot holding it).
+/// one script, so Redis applies it atomically. Every script works inside one bucket (<see cref="RedisKeyLayout"/>):
+/// ARGV[1] is always the bucket's key prefix and KEYS[1] its due set (declared, so the client routes the script to the
+/// slot holding the bucket); every other key is derived from ARGV[1] and carries the same hash tag.
 /// </summary>
 /// <remarks>
 /// States travel as digits: 0 active, 1 revoking, 2 revoked, 3 revoke_failed. Times are Unix milliseconds,
@@ -21,6 +22,14 @@ internal static partial class LeaseScripts
         local function ms(n) return string.format('%d', n) end
         local AGENTS, DELEGATED = P .. 'agents', P .. 'delegated'
         local function bkey(b) return P .. 'batch:{' .. b .. '}' end
+        local function ckey(id) return P .. 'children:{' .. id .. '}' end
+        -- Before a unit of change writes anything, it touches every key it will use in one multi-key command. Outside
+        -- a slot migration that is a cheap no-op; while the bucket's slot migrates and any of those keys has moved
+        -- (or does not exist yet), Redis refuses that command (ASK / TRYAGAIN) and the script stops before its first
+        -- write, so resharding can make a unit fail, never half-apply it. Only hash-tagged (cluster) layouts need it:
+        -- a prefix without '{' is the single-Redis layout, which never migrates slots.
+        local TAGGED = string.find(P, '{', 1, true) ~= nil
+        local function touch(...) if TAGGED then redis.call('EXISTS', DUE, ...) end end
         local function restate(id, from, to, issued)
           if from == to then return end
           if from == '1' then redis.call('ZREM', REVOKING, id) elseif from == '3' then redis.call('ZREM', FAILED, id) end
@@ -28,6 +37,7 @@ internal static partial class LeaseScripts
         end
         local function claim(id, deadline)
           local k = lkey(id)
+          touch(k, REVOKING, FAILED)
           local f = redis.call('HMGET', k, 's', 'i')
           if not f[1] then return nil end
           restate(id, f[1], '1', f[2])
@@ -37,17 +47,18 @@ internal static partial class LeaseScripts
         end
         local function forget(id)
           local k = lkey(id)
+          touch(k, GONE, IDS)
           local f = redis.call('HMGET', k, 'a', 't', 'p', 's')
           if f[4] and f[4] ~= '2' then redis.call('ZREM', GONE, id) return end
           if f[1] then
-            local tk = tkey(f[1], f[2])
+            local tk, ak = tkey(f[1], f[2]), P .. 'agent:{' .. f[1] .. '}'
+            if f[3] then touch(tk, ak, AGENTS, ckey(f[3]), DELEGATED) else touch(tk, ak, AGENTS) end
             redis.call('SREM', tk, id)
             if redis.call('SCARD', tk) == 0 then
-              local ak = P .. 'agent:{' .. f[1] .. '}'
               redis.call('SREM', ak, f[2])
               if redis.call('SCARD', ak) == 0 then redis.call('SREM', AGENTS, f[1]) end
             end
-            if f[3] then redis.call('SREM', P .. 'children:{' .. f[3] .. '}', id) redis.call('SREM', DELEGATED, id) end
+            if f[3] then redis.call('SREM', ckey(f[3]), id) redis.call('SREM', DELEGATED, id) end
             redis.call('DEL', k)
           end
           redis.call('ZREM', IDS, id)
@@ -58,6 +69,7 @@ internal static partial class LeaseScripts
         -- Returns 1 moved, 2 already revoking, 3 revoked, nil missing; and the attempts field.
         local function schedule(id, now, batch)
           local k = lkey(id)
+          touch(k, REVOKING, FAILED)
           local f = redis.call('HMGET', k, 's', 'i', 'n')
           if not f[1] then return nil end
           if f[1] == '2' then return 3, f[3] end
@@ -77,14 +89,16 @@ internal static partial class LeaseScripts
     public static readonly LuaScript Put = new(Prelude + """
         local id = ARGV[2]
         local k = lkey(id)
+        local tk, ak = tkey(ARGV[3], ARGV[4]), P .. 'agent:{' .. ARGV[3] .. '}'
+        if ARGV[5] ~= '' then touch(k, tk, ak, AGENTS, IDS, lkey(ARGV[5]), ckey(ARGV[5]), DELEGATED) else touch(k, tk, ak, AGENTS, IDS) end
         if redis.call('EXISTS', k) == 1 then return 0 end
         if ARGV[5] ~= '' and redis.call('HGET', lkey(ARGV[5]), 's') ~= '0' then return -1 end
         redis.call('HSET', k, unpack(ARGV, 7))
-        redis.call('SADD', tkey(ARGV[3], ARGV[4]), id)
-        redis.call('SADD', P .. 'agent:{' .. ARGV[3] .. '}', ARGV[4])
+        redis.call('SADD', tk, id)
+        redis.call('SADD', ak, ARGV[4])
         redis.call('SADD', AGENTS, ARGV[3])
         if ARGV[5] ~= '' then
-          redis.call('SADD', P .. 'children:{' .. ARGV[5] .. '}', id)
+          redis.call('SADD', ckey(ARGV[5]), id)
           redis.call('SADD', DELEGATED, id)
         end
         redis.call('ZADD', DUE, ARGV[6], id)
@@ -103,6 +117,19 @@ internal static partial class LeaseScripts
         return out
         """);
 
+    /// <summary>
+    /// ARGV: prefix, now ms, max → the due times (ms) of up to max due leases, earliest first (no ids: a small reply).
+    /// Also forgets revoked leases whose time has come, as <see cref="ClaimDue"/> does: a bucket with nothing due is
+    /// never asked to claim.
+    /// </summary>
+    public static readonly LuaScript DueScores = new(Prelude + """
+        for _, id in ipairs(redis.call('ZRANGEBYSCORE', GONE, '-inf', ARGV[2], 'LIMIT', 0, 256)) do forget(id) end
+        local r = redis.call('ZRANGEBYSCORE', DUE, '-inf', ARGV[2], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+        local out = {}
+        for i = 2, #r, 2 do out[#out + 1] = tonumber(r[i]) end
+        return out
+        """);
+
     /// <summary>ARGV: prefix, id, claim deadline ms → fields, or nil when missing or revoked.</summary>
     public static readonly LuaScript TryClaim = new(Prelude + """
         local s = redis.call('HGET', lkey(ARGV[2]), 's')
@@ -117,14 +144,29 @@ internal static partial class LeaseScripts
     /// </summary>
     public static readonly LuaScript MarkRevoked = new(Prelude + """
         local revokedAt, keep, owner = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-        local out = {}
+        local OUTBOX, OWNERS = P .. 'unaudited:' .. owner, P .. 'unaudited-owners'
+        -- First every read and touch, then every write: a lease whose keys are migrating fails the whole call
+        -- before anything is written (see touch).
+        local found = {}
         for i = 5, #ARGV do
           local id = ARGV[i]
           local k = lkey(id)
+          if owner ~= '' then touch(k, REVOKING, FAILED, GONE, ckey(id), OUTBOX, OWNERS) else touch(k, REVOKING, FAILED, GONE, ckey(id)) end
           local f = redis.call('HMGET', k, 's', 'e', 'i', 'b', 'n')
-          if not f[1] or f[1] == '2' then
+          if f[1] and f[1] ~= '2' then
+            local children = redis.call('SMEMBERS', ckey(id))
+            for _, c in ipairs(children) do touch(lkey(c)) end
+            if f[4] then touch(bkey(f[4])) end
+            found[i] = { f, children }
+          end
+        end
+        local out = {}
+        for i = 5, #ARGV do
+          local id, hit = ARGV[i], found[i]
+          if not hit then
             out[#out + 1] = 0
           else
+            local k, f = lkey(id), hit[1]
             restate(id, f[1], '2', f[3])
             if f[4] then
               redis.call('HINCRBY', bkey(f[4]), 'r', 1)
@@ -132,7 +174,7 @@ internal static partial class LeaseScripts
               redis.call('HDEL', k, 'b')
             end
             -- A revoked parent takes its children with it, in this same step: no child outlives its parent.
-            for _, c in ipairs(redis.call('SMEMBERS', P .. 'children:{' .. id .. '}')) do schedule(c, ARGV[2], nil) end
+            for _, c in ipairs(hit[2]) do schedule(c, ARGV[2], nil) end
             local forgetAt = math.max(revokedAt, tonumber(f[2])) + keep
             redis.call('HSET', k, 's', '2', 'ra', ARGV[2])
             redis.call('HDEL', k, 'd')
@@ -141,8 +183,8 @@ internal static partial class LeaseScripts
             -- A backstop only: the sweeper forgets the lease (and its index entries) at forgetAt.
             redis.call('PEXPIRE', k, ms(math.max(forgetAt - revokedAt + keep, 60000)))
             if owner ~= '' then
-              redis.call('ZADD', P .. 'unaudited:' .. owner, ARGV[2], id)
-              redis.call('SADD', P .. 'unaudited-owners', owner)
+              redis.call('ZADD', OUTBOX, ARGV[2], id)
+              redis.call('SADD', OWNERS, owner)
             end
             out[#out + 1] = 1
           end
@@ -154,8 +196,10 @@ internal static partial class LeaseScripts
     public static readonly LuaScript MarkFailed = new(Prelude + """
         local id = ARGV[2]
         local k = lkey(id)
+        touch(k, REVOKING, FAILED)
         local f = redis.call('HMGET', k, 's', 'i', 'b', 'n')
         if not f[1] or f[1] == '2' then return 0 end
+        if f[3] then touch(bkey(f[3])) end
         restate(id, f[1], '3', f[2])
         if f[3] and (not f[4] or f[4] == '0') then redis.call('HINCRBY', bkey(f[3]), 'f', 1) end
         redis.call('HINCRBY', k, 'n', 1)
@@ -167,6 +211,7 @@ internal static partial class LeaseScripts
     /// <summary>ARGV: prefix, id, new expiry ms, fingerprint field, fingerprint value, other fingerprint field → fields or nil.</summary>
     public static readonly LuaScript Renew = new(Prelude + """
         local k = lkey(ARGV[2])
+        touch(k)
         if redis.call('HGET', k, 's') ~= '0' then return nil end
         redis.call('HSET', k, 'e', ARGV[3], 'd', ARGV[3], ARGV[4], ARGV[5])
         redis.call('HDEL', k, ARGV[6])

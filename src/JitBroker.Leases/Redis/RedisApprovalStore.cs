@@ -22,6 +22,9 @@ public sealed class RedisApprovalStore : IApprovalStore
 
     private const string ScriptPrelude = """
         local function save(k, id, state, expires, created, json, ttl)
+          -- Both keys in one command first: while the slot migrates with either key moved, Redis refuses this
+          -- (ASK / TRYAGAIN) before anything is written (see LeaseScripts' touch).
+          redis.call('EXISTS', KEYS[1], k)
           redis.call('HSET', k, 's', state, 'e', expires, 'j', json)
           redis.call('PEXPIRE', k, ttl)
           if state == '0' then redis.call('ZADD', KEYS[1], created, id) else redis.call('ZREM', KEYS[1], id) end
@@ -141,7 +144,7 @@ public sealed class RedisApprovalStore : IApprovalStore
         ];
     }
 
-    private string Key(string approvalId) => $"{_prefix}approval:{{{approvalId}}}";
+    private RedisKey Key(string approvalId) => $"{_prefix}approval:{{{approvalId}}}";
 
     private static ApprovalRecord Decode(RedisResult json) =>
         JsonSerializer.Deserialize<ApprovalRecord>(json.AsBytes(), StoreJson.Options)

@@ -23,24 +23,53 @@ public sealed partial class RedisLeaseStore
         ArgumentNullException.ThrowIfNull(query);
         ArgumentOutOfRangeException.ThrowIfLessThan(query.PageSize, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(query.PageSize, InMemoryLeaseStore.MaxPageSize);
-        RedisValue[] args =
+        var budget = Math.Max(1, ListScanBudget / Buckets);
+        RedisValue[] Args(int bucket) =>
         [
-            _prefix, query.AgentId ?? "", query.TaskId ?? "",
+            _layout.BucketPrefix(bucket), query.AgentId ?? "", query.TaskId ?? "",
             query.State is { } state ? ((int)state).ToString(System.Globalization.CultureInfo.InvariantCulture) : "",
             query.IssuerKind ?? "",
             query.ExpiresBefore is { } before ? LeaseCodec.Ms(before).ToString(System.Globalization.CultureInfo.InvariantCulture) : "",
-            query.PageSize, query.PageToken ?? "", ListScanBudget,
+            query.PageSize, query.PageToken ?? "", budget,
         ];
-        var reply = (await RunAsync(LeaseScripts.List, args, cancellationToken).ConfigureAwait(false)).AsArray();
-        var leases = LeaseCodec.FromPairs(reply, offset: 1);
-        var next = reply[0].AsString();
-        return new LeasePage(leases, string.IsNullOrEmpty(next) ? null : next);
+        var replies = await ForEachBucketAsync(b => RunAsync(LeaseScripts.List, b, Args(b), cancellationToken)).ConfigureAwait(false);
+
+        // Each bucket answers the matches after the token in id order and a token of its own: everything up to it was
+        // examined there ('' when the bucket is exhausted). Merged, a match is certain to be in order only up to the
+        // smallest bucket token; with one bucket this is exactly that bucket's page.
+        string? limit = null;
+        var leases = new List<Lease>();
+        foreach (var reply in replies)
+        {
+            var items = reply.AsArray();
+            var next = items[0].AsString();
+            if (!string.IsNullOrEmpty(next) && (limit is null || string.CompareOrdinal(next, limit) < 0))
+            {
+                limit = next;
+            }
+
+            leases.AddRange(LeaseCodec.FromPairs(items, offset: 1));
+        }
+
+        var page = leases
+            .Where(l => limit is null || string.CompareOrdinal(l.LeaseId, limit) <= 0)
+            .OrderBy(l => l.LeaseId, StringComparer.Ordinal)
+            .ToList();
+        if (page.Count > query.PageSize)
+        {
+            page.RemoveRange(query.PageSize, page.Count - query.PageSize);
+            limit = page[^1].LeaseId;
+        }
+
+        return new LeasePage(page, limit);
     }
 
     public async Task<IReadOnlyList<Lease>> ListChildrenAsync(string parentLeaseId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(parentLeaseId);
-        var reply = await RunAsync(LeaseScripts.FetchSet, [_prefix, $"{_prefix}children:{{{parentLeaseId}}}"], cancellationToken).ConfigureAwait(false);
+        var bucket = _layout.BucketOf(parentLeaseId);
+        var prefix = _layout.BucketPrefix(bucket);
+        var reply = await RunAsync(LeaseScripts.FetchSet, bucket, [prefix, $"{prefix}children:{{{parentLeaseId}}}"], cancellationToken).ConfigureAwait(false);
         return [.. LeaseCodec.FromPairs(reply.AsArray()).OrderBy(l => l.LeaseId, StringComparer.Ordinal)];
     }
 
@@ -51,21 +80,35 @@ public sealed partial class RedisLeaseStore
         var (field, value) = LeaseCodec.Fingerprint(credentialFingerprint);
         var other = field == LeaseCodec.FingerprintDigest ? LeaseCodec.FingerprintText : LeaseCodec.FingerprintDigest;
         var expires = LeaseCodec.Ms(newExpiresAt);
-        var reply = await RunAsync(LeaseScripts.Renew, [_prefix, leaseId, expires, field, value, other], cancellationToken).ConfigureAwait(false);
+        var bucket = _layout.BucketOf(leaseId);
+        var reply = await RunAsync(LeaseScripts.Renew, bucket, [_layout.BucketPrefix(bucket), leaseId, expires, field, value, other], cancellationToken).ConfigureAwait(false);
         return reply.IsNull ? null : LeaseCodec.FromFields(leaseId, reply.AsArray());
     }
 
     /// <inheritdoc />
-    /// <remarks>O(1): sizes of the due set and the per-state indexes, read in one script so they are consistent.</remarks>
+    /// <remarks>
+    /// O(buckets): sizes of the due set and the per-state indexes, read in one script per bucket so each bucket's
+    /// figures are consistent (across buckets they are summed from slightly different instants).
+    /// </remarks>
     public async Task<IReadOnlyDictionary<LeaseState, long>> CountByStateAsync(CancellationToken cancellationToken = default)
     {
-        var counts = (await RunAsync(LeaseScripts.Count, [_prefix], cancellationToken).ConfigureAwait(false)).AsArray();
+        var replies = await ForEachBucketAsync(b => RunAsync(LeaseScripts.Count, b, [_layout.BucketPrefix(b)], cancellationToken)).ConfigureAwait(false);
+        var sums = new long[4];
+        foreach (var reply in replies)
+        {
+            var counts = reply.AsArray();
+            for (var i = 0; i < sums.Length; i++)
+            {
+                sums[i] += counts[i].AsInt64();
+            }
+        }
+
         return new Dictionary<LeaseState, long>
         {
-            [LeaseState.Active] = counts[0].AsInt64(),
-            [LeaseState.Revoking] = counts[1].AsInt64(),
-            [LeaseState.Revoked] = counts[2].AsInt64(),
-            [LeaseState.RevokeFailed] = counts[3].AsInt64(),
+            [LeaseState.Active] = sums[0],
+            [LeaseState.Revoking] = sums[1],
+            [LeaseState.Revoked] = sums[2],
+            [LeaseState.RevokeFailed] = sums[3],
         };
     }
 }

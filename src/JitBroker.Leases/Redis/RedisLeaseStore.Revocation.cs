@@ -18,8 +18,9 @@ public sealed partial class RedisLeaseStore : IRevocationSchedule
 
     public async Task<IReadOnlyList<string>> ListAgentsAsync(CancellationToken cancellationToken = default)
     {
-        var reply = await ExecuteAsync("SMEMBERS", [_prefix + "agents"], cancellationToken).ConfigureAwait(false);
-        return [.. reply.AsArray().Select(v => v.AsString()!)];
+        var replies = await ForEachBucketAsync(b => ExecuteAsync("SMEMBERS", [(RedisKey)(_layout.BucketPrefix(b) + "agents")], cancellationToken))
+            .ConfigureAwait(false);
+        return [.. replies.SelectMany(r => r.AsArray()).Select(v => v.AsString()!).Distinct(StringComparer.Ordinal)];
     }
 
     /// <inheritdoc />
@@ -33,15 +34,23 @@ public sealed partial class RedisLeaseStore : IRevocationSchedule
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(agentIds);
-        var ids = new List<string>();
-        foreach (var chunk in agentIds.Distinct(StringComparer.Ordinal).Chunk(AgentsPerScript))
+        var chunks = agentIds.Distinct(StringComparer.Ordinal).Chunk(AgentsPerScript).ToList();
+        // Every bucket may hold leases of these agents (their tasks are spread by placement): each bucket is listed
+        // on its own shard, all at once.
+        var perBucket = await ForEachBucketAsync(async b =>
         {
-            var args = new List<RedisValue>(chunk.Length + 1) { _prefix };
-            args.AddRange(chunk.Select(a => (RedisValue)a));
-            ids.AddRange((await RunAsync(LeaseScripts.AgentLeases, args, cancellationToken).ConfigureAwait(false)).AsArray().Select(v => v.AsString()!));
-        }
+            var ids = new List<string>();
+            foreach (var chunk in chunks)
+            {
+                var args = new List<RedisValue>(chunk.Length + 1) { _layout.BucketPrefix(b) };
+                args.AddRange(chunk.Select(a => (RedisValue)a));
+                ids.AddRange((await RunAsync(LeaseScripts.AgentLeases, b, args, cancellationToken).ConfigureAwait(false)).AsArray().Select(v => v.AsString()!));
+            }
 
-        return await ScheduleLeasesAsync(ids, now, batchId, cancellationToken).ConfigureAwait(false);
+            return ids;
+        }).ConfigureAwait(false);
+
+        return await ScheduleLeasesAsync([.. perBucket.SelectMany(ids => ids)], now, batchId, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -53,46 +62,68 @@ public sealed partial class RedisLeaseStore : IRevocationSchedule
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(leaseIds);
-        var total = new RevocationBatch(batchId, 0, 0, 0);
-        foreach (var chunk in leaseIds.Distinct(StringComparer.Ordinal).Chunk(LeasesPerScript))
+        // A lease and all its descendants share a bucket, so each bucket's part is scheduled by that bucket's scripts
+        // (on its own shard, all buckets at once); the batch is counted per bucket and summed by GetProgressAsync.
+        var byBucket = leaseIds.Distinct(StringComparer.Ordinal).ToLookup(_layout.BucketOf);
+        var parts = await Task.WhenAll(byBucket.Select(async group =>
         {
-            var args = new List<RedisValue>(chunk.Length + 4) { _prefix, LeaseCodec.Ms(now), batchId ?? "", BatchRetentionMs };
-            args.AddRange(chunk.Select(m => (RedisValue)m));
-            // Durable: an operator's (or the kill switch's) schedule lost in a failover would leave the leases active.
-            var counts = (await RunDurableAsync(LeaseScripts.Schedule, args, cancellationToken).ConfigureAwait(false)).AsArray();
-            total = total.Add(new RevocationBatch(batchId, counts[0].AsInt64(), counts[1].AsInt64(), counts[2].AsInt64()));
-        }
+            var part = new RevocationBatch(batchId, 0, 0, 0);
+            foreach (var chunk in group.Chunk(LeasesPerScript))
+            {
+                var args = new List<RedisValue>(chunk.Length + 4) { _layout.BucketPrefix(group.Key), LeaseCodec.Ms(now), batchId ?? "", BatchRetentionMs };
+                args.AddRange(chunk.Select(m => (RedisValue)m));
+                // Durable: an operator's (or the kill switch's) schedule lost in a failover would leave the leases active.
+                var counts = (await RunDurableAsync(LeaseScripts.Schedule, group.Key, args, cancellationToken).ConfigureAwait(false)).AsArray();
+                part = part.Add(new RevocationBatch(batchId, counts[0].AsInt64(), counts[1].AsInt64(), counts[2].AsInt64()));
+            }
 
-        return total;
+            return part;
+        })).ConfigureAwait(false);
+
+        return parts.Aggregate(new RevocationBatch(batchId, 0, 0, 0), (total, part) => total.Add(part));
     }
 
     public async Task<RevocationProgress?> GetProgressAsync(string batchId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batchId);
-        var reply = await ExecuteAsync("HMGET", [BatchKey(batchId), "t", "r", "f"], cancellationToken).ConfigureAwait(false);
-        var f = reply.AsArray();
-        return f[0].IsNull ? null : new RevocationProgress(batchId, Long(f[0]), Long(f[1]), Long(f[2]));
+        var replies = await ForEachBucketAsync(b => ExecuteAsync("HMGET", [BatchKey(b, batchId), "t", "r", "f"], cancellationToken)).ConfigureAwait(false);
+        RevocationProgress? progress = null;
+        foreach (var reply in replies)
+        {
+            var f = reply.AsArray();
+            if (!f[0].IsNull)
+            {
+                progress = new RevocationProgress(batchId, (progress?.Total ?? 0) + Long(f[0]), (progress?.Revoked ?? 0) + Long(f[1]), (progress?.Failing ?? 0) + Long(f[2]));
+            }
+        }
+
+        return progress;
     }
 
     /// <inheritdoc />
     /// <remarks>One full SSCAN cycle over the delegated-lease index, <c>500</c> members per script.</remarks>
     public async Task<long> ScheduleOrphansAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
     {
-        long moved = 0;
-        var cursor = "0";
-        do
+        var moved = await ForEachBucketAsync(async b =>
         {
-            var reply = (await RunAsync(LeaseScripts.ScheduleOrphans, [_prefix, LeaseCodec.Ms(now), cursor, OrphanScanCount], cancellationToken)
-                .ConfigureAwait(false)).AsArray();
-            cursor = reply[0].AsString()!;
-            moved += reply[1].AsInt64();
-        }
-        while (cursor != "0");
+            long bucketMoved = 0;
+            var cursor = "0";
+            do
+            {
+                var reply = (await RunAsync(LeaseScripts.ScheduleOrphans, b, [_layout.BucketPrefix(b), LeaseCodec.Ms(now), cursor, OrphanScanCount], cancellationToken)
+                    .ConfigureAwait(false)).AsArray();
+                cursor = reply[0].AsString()!;
+                bucketMoved += reply[1].AsInt64();
+            }
+            while (cursor != "0");
 
-        return moved;
+            return bucketMoved;
+        }).ConfigureAwait(false);
+
+        return moved.Sum();
     }
 
-    private string BatchKey(string batchId) => $"{_prefix}batch:{{{batchId}}}";
+    private RedisKey BatchKey(int bucket, string batchId) => $"{_layout.BucketPrefix(bucket)}batch:{{{batchId}}}";
 
     private static long Long(RedisResult v) => v.IsNull ? 0 : long.Parse(v.AsString()!, System.Globalization.CultureInfo.InvariantCulture);
 

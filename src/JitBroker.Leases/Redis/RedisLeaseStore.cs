@@ -36,9 +36,10 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     public const int MaxLastErrorLength = 1024;
 
     private readonly IRedisConnection _redis;
-    private readonly string _prefix;
-    private readonly RedisKey[] _dueKey;
+    private readonly RedisKeyLayout _layout;
+    private readonly RedisKey[][] _dueKeys;
     private readonly long _retentionMs;
+    private int _nextBucket;
 
     public RedisLeaseStore(IRedisConnection redis, string keyPrefix)
         : this(redis, keyPrefix, InMemoryLeaseStore.DefaultRevokedRetention)
@@ -49,15 +50,30 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     /// <param name="keyPrefix">Prefix of every key (<see cref="RedisOptions.KeyPrefix"/>).</param>
     /// <param name="revokedRetention">How long revoked leases stay readable; see the class remarks.</param>
     public RedisLeaseStore(IRedisConnection redis, string keyPrefix, TimeSpan revokedRetention)
+        : this(redis, new RedisKeyLayout(keyPrefix), revokedRetention)
+    {
+    }
+
+    /// <param name="redis">The shared connection.</param>
+    /// <param name="layout">Key prefix and bucket count (<see cref="RedisOptions.Buckets"/>).</param>
+    /// <param name="revokedRetention">How long revoked leases stay readable; see the class remarks.</param>
+    public RedisLeaseStore(IRedisConnection redis, RedisKeyLayout layout, TimeSpan revokedRetention)
     {
         ArgumentNullException.ThrowIfNull(redis);
-        ArgumentException.ThrowIfNullOrEmpty(keyPrefix);
+        ArgumentNullException.ThrowIfNull(layout);
         ArgumentOutOfRangeException.ThrowIfLessThan(revokedRetention, TimeSpan.Zero);
         _redis = redis;
-        _prefix = keyPrefix;
-        _dueKey = [keyPrefix + "due"];
+        _layout = layout;
+        _dueKeys = [.. Enumerable.Range(0, layout.Buckets).Select(b => new RedisKey[] { layout.BucketPrefix(b) + "due" })];
         _retentionMs = (long)revokedRetention.TotalMilliseconds;
+        // Each replica starts its round over the buckets somewhere else, so replicas spread over the shards.
+        _nextBucket = layout.Buckets == 1 ? 0 : System.Security.Cryptography.RandomNumberGenerator.GetInt32(layout.Buckets);
     }
+
+    /// <summary>Key prefix and buckets.</summary>
+    public RedisKeyLayout Layout => _layout;
+
+    private int Buckets => _layout.Buckets;
 
     /// <inheritdoc />
     /// <remarks>The lease must be <see cref="LeaseState.Active"/>; it is stored due at its expiry whatever <see cref="Lease.DueAt"/> says.</remarks>
@@ -71,10 +87,18 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         }
 
         LeaseCodec.EnsureStorable(lease);
-        var args = new List<RedisValue>(48) { _prefix, lease.LeaseId, lease.AgentId, lease.TaskId, lease.ParentLeaseId ?? "", LeaseCodec.Ms(lease.ExpiresAt) };
+        var bucket = _layout.BucketOf(lease.LeaseId);
+        if (lease.ParentLeaseId is { } parentId && _layout.BucketOf(parentId) != bucket)
+        {
+            // A delegation tree must share a bucket (one slot), or cascades could not be atomic. The broker places a
+            // delegated lease's id with its parent (LeaseIds.New(LeaseIds.PlacementOf(parent))); anything else is a bug.
+            throw new ArgumentException($"Lease '{lease.LeaseId}' is not placed with its parent '{parentId}' (see LeaseIds.PlacementOf).", nameof(lease));
+        }
+
+        var args = new List<RedisValue>(48) { _layout.BucketPrefix(bucket), lease.LeaseId, lease.AgentId, lease.TaskId, lease.ParentLeaseId ?? "", LeaseCodec.Ms(lease.ExpiresAt) };
         args.AddRange(LeaseCodec.ToFields(lease));
         // Durable: the credential leaves the broker only on this write, so it must survive a failover (see RunDurableAsync).
-        var stored = await RunDurableAsync(LeaseScripts.Put, args, cancellationToken).ConfigureAwait(false);
+        var stored = await RunDurableAsync(LeaseScripts.Put, bucket, args, cancellationToken).ConfigureAwait(false);
         switch (stored.AsInt64())
         {
             case 0:
@@ -109,9 +133,11 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     {
         ArgumentNullException.ThrowIfNull(agentId);
         ArgumentNullException.ThrowIfNull(taskId);
-        var reply = await RunAsync(LeaseScripts.FetchSet, [_prefix, TaskKey(agentId, taskId)], cancellationToken).ConfigureAwait(false);
+        // A task's own leases share a bucket, but leases delegated to it live in their delegation tree's bucket: ask each.
+        var replies = await ForEachBucketAsync(b => RunAsync(LeaseScripts.FetchSet, b, [_layout.BucketPrefix(b), TaskKey(b, agentId, taskId)], cancellationToken))
+            .ConfigureAwait(false);
         // The index key joins agent and task with '|', which both may contain: filter out any collision.
-        return [.. LeaseCodec.FromPairs(reply.AsArray())
+        return [.. replies.SelectMany(r => LeaseCodec.FromPairs(r.AsArray()))
             .Where(l => string.Equals(l.AgentId, agentId, StringComparison.Ordinal) && string.Equals(l.TaskId, taskId, StringComparison.Ordinal))
             .OrderBy(l => l.IssuedAt)
             .ThenBy(l => l.LeaseId, StringComparer.Ordinal)];
@@ -132,11 +158,47 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
         var deadline = LeaseCodec.Ms(now + claimTimeout);
+        if (Buckets == 1)
+        {
+            return await ClaimFromBucketAsync(0, LeaseCodec.Ms(now), max, deadline, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Sharded: first the due times of up to max due leases per bucket (scores only, one small script per bucket, all
+        // at once), which say how many of the max earliest each bucket holds; then each bucket claims its share with its
+        // own scripts, all buckets at once. So a claim is still in due order across buckets (bar races with other
+        // sweepers, which only make it shorter), and a replica claims from buckets on every shard in parallel.
+        var nowMs = LeaseCodec.Ms(now);
+        var peeks = await ForEachBucketAsync(b => RunAsync(LeaseScripts.DueScores, b, [_layout.BucketPrefix(b), nowMs, max], cancellationToken))
+            .ConfigureAwait(false);
+        var scores = peeks.Select(p => p.AsArray().Select(v => v.AsInt64()).ToArray()).ToArray();
+        // Ties go to the buckets in a per-replica rotating order, so replicas racing for equal due times spread out.
+        var start = (int)((uint)Interlocked.Increment(ref _nextBucket) % (uint)Buckets);
+        var share = new int[Buckets];
+        foreach (var (_, bucket) in scores
+            .SelectMany((dues, bucket) => dues.Select(due => (Due: due, Bucket: bucket)))
+            .OrderBy(c => c.Due).ThenBy(c => (c.Bucket - start + Buckets) % Buckets)
+            .Take(max))
+        {
+            share[bucket]++;
+        }
+
+        var parts = await Task.WhenAll(Enumerable.Range(0, Buckets).Where(b => share[b] > 0).Select(async b =>
+            (Bucket: b, Leases: await ClaimFromBucketAsync(b, nowMs, share[b], deadline, cancellationToken).ConfigureAwait(false)))).ConfigureAwait(false);
+        // Each bucket's claims come in its due order, so its i-th claim had (about) its i-th peeked due time.
+        return [.. parts
+            .SelectMany(p => p.Leases.Select((lease, i) => (Lease: lease, Due: i < scores[p.Bucket].Length ? scores[p.Bucket][i] : long.MaxValue)))
+            .OrderBy(c => c.Due).ThenBy(c => c.Lease.LeaseId, StringComparer.Ordinal)
+            .Select(c => c.Lease)];
+    }
+
+    /// <summary>Claims up to <paramref name="max"/> due leases of one bucket, in chunks of <see cref="ClaimChunkSize"/>.</summary>
+    private async Task<IReadOnlyList<Lease>> ClaimFromBucketAsync(int bucket, long nowMs, int max, long deadline, CancellationToken cancellationToken)
+    {
         List<Lease>? claimed = null;
         while (true)
         {
             var want = Math.Min(ClaimChunkSize, max - (claimed?.Count ?? 0));
-            var reply = await RunAsync(LeaseScripts.ClaimDue, [_prefix, LeaseCodec.Ms(now), want, deadline], cancellationToken).ConfigureAwait(false);
+            var reply = await RunAsync(LeaseScripts.ClaimDue, bucket, [_layout.BucketPrefix(bucket), nowMs, want, deadline], cancellationToken).ConfigureAwait(false);
             var chunk = LeaseCodec.FromPairs(reply.AsArray());
             if (claimed is null && (chunk.Count < want || want == max))
             {
@@ -156,7 +218,8 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     {
         ArgumentNullException.ThrowIfNull(leaseId);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
-        var reply = await RunAsync(LeaseScripts.TryClaim, [_prefix, leaseId, LeaseCodec.Ms(now + claimTimeout)], cancellationToken).ConfigureAwait(false);
+        var bucket = _layout.BucketOf(leaseId);
+        var reply = await RunAsync(LeaseScripts.TryClaim, bucket, [_layout.BucketPrefix(bucket), leaseId, LeaseCodec.Ms(now + claimTimeout)], cancellationToken).ConfigureAwait(false);
         return reply.IsNull ? null : LeaseCodec.FromFields(leaseId, reply.AsArray());
     }
 
@@ -167,19 +230,28 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     }
 
     /// <inheritdoc />
-    /// <remarks>One script per <see cref="MarksPerScript"/> ids; each script is atomic.</remarks>
+    /// <remarks>One script per bucket and <see cref="MarksPerScript"/> ids; each script is atomic.</remarks>
     public async Task<IReadOnlyList<bool>> MarkRevokedManyAsync(IReadOnlyList<string> leaseIds, DateTimeOffset revokedAt, string? auditOwner = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(leaseIds);
-        var changed = new List<bool>(leaseIds.Count);
-        foreach (var chunk in leaseIds.Chunk(MarksPerScript))
+        var changed = new bool[leaseIds.Count];
+        var byBucket = Enumerable.Range(0, leaseIds.Count)
+            .GroupBy(i => _layout.BucketOf(leaseIds[i] ?? throw new ArgumentException("A lease id is null.", nameof(leaseIds))));
+        foreach (var group in byBucket)
         {
-            // Unknown and already revoked are both "done": the script changes nothing for them. Durable: a mark lost in a
-            // failover would have the lease revoked (and audited) a second time.
-            var args = new List<RedisValue>(chunk.Length + 4) { _prefix, LeaseCodec.Ms(revokedAt), _retentionMs, auditOwner ?? "" };
-            args.AddRange(chunk.Select(id => (RedisValue)(id ?? throw new ArgumentException("A lease id is null.", nameof(leaseIds)))));
-            changed.AddRange((await RunDurableAsync(LeaseScripts.MarkRevoked, args, cancellationToken).ConfigureAwait(false)).AsArray().Select(r => r.AsInt64() == 1));
+            foreach (var chunk in group.Chunk(MarksPerScript))
+            {
+                // Unknown and already revoked are both "done": the script changes nothing for them. Durable: a mark lost in a
+                // failover would have the lease revoked (and audited) a second time.
+                var args = new List<RedisValue>(chunk.Length + 4) { _layout.BucketPrefix(group.Key), LeaseCodec.Ms(revokedAt), _retentionMs, auditOwner ?? "" };
+                args.AddRange(chunk.Select(i => (RedisValue)leaseIds[i]));
+                var reply = (await RunDurableAsync(LeaseScripts.MarkRevoked, group.Key, args, cancellationToken).ConfigureAwait(false)).AsArray();
+                for (var k = 0; k < chunk.Length; k++)
+                {
+                    changed[chunk[k]] = reply[k].AsInt64() == 1;
+                }
+            }
         }
 
         return changed;
@@ -195,26 +267,26 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         ArgumentNullException.ThrowIfNull(leaseId);
         ArgumentNullException.ThrowIfNull(error);
         var kept = error.Length <= MaxLastErrorLength ? error : error[..MaxLastErrorLength];
-        await RunAsync(LeaseScripts.MarkFailed, [_prefix, leaseId, kept, LeaseCodec.Ms(nextAttemptAt)], cancellationToken).ConfigureAwait(false);
+        var bucket = _layout.BucketOf(leaseId);
+        await RunAsync(LeaseScripts.MarkFailed, bucket, [_layout.BucketPrefix(bucket), leaseId, kept, LeaseCodec.Ms(nextAttemptAt)], cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        RedisResult reply;
-        try
+        var replies = await ForEachBucketAsync(b => ExecuteAsync("ZRANGE", [_dueKeys[b][0], 0, 0, "WITHSCORES"], cancellationToken)).ConfigureAwait(false);
+        DateTimeOffset? next = null;
+        foreach (var reply in replies)
         {
-            reply = await _redis.ExecuteAsync("ZRANGE", [_dueKey[0], 0, 0, "WITHSCORES"], cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
-        {
-            throw Unavailable(ex);
+            var first = reply.AsArray();
+            if (first.Length >= 2)
+            {
+                var due = DateTimeOffset.FromUnixTimeMilliseconds((long)double.Parse(first[1].AsString()!, NumberStyles.Float, CultureInfo.InvariantCulture));
+                next = next is null || due < next ? due : next;
+            }
         }
 
-        var first = reply.AsArray();
-        return first.Length < 2
-            ? null
-            : DateTimeOffset.FromUnixTimeMilliseconds((long)double.Parse(first[1].AsString()!, NumberStyles.Float, CultureInfo.InvariantCulture));
+        return next;
     }
 
     /// <inheritdoc />
@@ -226,21 +298,37 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     public async Task<IReadOnlyList<Lease>> ListByStateAsync(LeaseState state, int max, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(max);
-        var reply = await RunAsync(LeaseScripts.ListByState, [_prefix, (int)state, max], cancellationToken).ConfigureAwait(false);
-        return LeaseCodec.FromPairs(reply.AsArray());
+        var replies = await ForEachBucketAsync(b => RunAsync(LeaseScripts.ListByState, b, [_layout.BucketPrefix(b), (int)state, max], cancellationToken))
+            .ConfigureAwait(false);
+        if (replies.Length == 1)
+        {
+            return LeaseCodec.FromPairs(replies[0].AsArray());
+        }
+
+        var all = replies.SelectMany(r => LeaseCodec.FromPairs(r.AsArray()));
+        // Each bucket answers in its index order; merged in the same order across buckets.
+        all = state switch
+        {
+            LeaseState.Active => all.OrderBy(l => l.DueAt ?? l.ExpiresAt),
+            LeaseState.Revoked => all.OrderBy(l => l.RevokedAt > l.ExpiresAt ? l.RevokedAt : l.ExpiresAt),
+            _ => all.OrderBy(l => l.IssuedAt),
+        };
+        return [.. all.Take(max)];
     }
 
-    internal RedisKey LeaseKey(string leaseId) => $"{_prefix}lease:{{{leaseId}}}";
+    internal RedisKey LeaseKey(string leaseId) => $"{_layout.BucketPrefix(_layout.BucketOf(leaseId))}lease:{{{leaseId}}}";
 
-    internal string TaskKey(string agentId, string taskId) => $"{_prefix}task:{{{agentId}|{taskId}}}";
+    internal string TaskKey(int bucket, string agentId, string taskId) => $"{_layout.BucketPrefix(bucket)}task:{{{agentId}|{taskId}}}";
 
-    private async Task<RedisResult> RunAsync(LuaScript script, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken)
+    private async Task<RedisResult> RunAsync(LuaScript script, int bucket, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken)
     {
         // Checked here, not only by the connection: a call cancelled before it starts must change nothing.
         cancellationToken.ThrowIfCancellationRequested();
         try
         {
-            return await _redis.EvalAsync(script, _dueKey, args, cancellationToken).ConfigureAwait(false);
+            // KEYS[1] is the bucket's due set: the client routes the script to its slot, and every other key the
+            // script touches carries the same hash tag (ARGV[1], the bucket prefix).
+            return await _redis.EvalAsync(script, _dueKeys[bucket], args, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
@@ -256,18 +344,24 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     /// the lease at its expiry); a mark or schedule that is repeated (the claim lapses and the lease is revoked again;
     /// scheduling is idempotent). Claims and failure marks are not durable: losing one only makes a lease due again.
     /// </summary>
-    private async Task<RedisResult> RunDurableAsync(LuaScript script, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken)
+    private async Task<RedisResult> RunDurableAsync(LuaScript script, int bucket, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         try
         {
-            return await _redis.EvalDurableAsync(script, _dueKey, args, cancellationToken).ConfigureAwait(false);
+            return await _redis.EvalDurableAsync(script, _dueKeys[bucket], args, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
             throw Unavailable(ex);
         }
     }
+
+    /// <summary>Runs <paramref name="call"/> for every bucket at once (each on its own shard), answers in bucket order.</summary>
+    private Task<T[]> ForEachBucketAsync<T>(Func<int, Task<T>> call) =>
+        Buckets == 1 ? OneAsync(call(0)) : Task.WhenAll(Enumerable.Range(0, Buckets).Select(call));
+
+    private static async Task<T[]> OneAsync<T>(Task<T> task) => [await task.ConfigureAwait(false)];
 
     private static BrokerException Unavailable(Exception ex) =>
         StoreReasons.Unavailable(Reasons.LeaseStoreUnavailable, "lease store", ex);

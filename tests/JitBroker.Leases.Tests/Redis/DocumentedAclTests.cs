@@ -96,11 +96,11 @@ public sealed class DocumentedAclTests
     }
 
     /// <summary>Every store, every kind of call (scripts and direct reads), as the broker makes them.</summary>
-    private static async Task RunEveryStoreAsync(RedisConnection redis)
+    internal static async Task RunEveryStoreAsync(RedisConnection redis, RedisKeyLayout? layout = null)
     {
-        const string Prefix = "jitbroker:";
+        layout ??= new RedisKeyLayout("jitbroker:");
         var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(Now);
-        var leases = new RedisLeaseStore(redis, Prefix);
+        var leases = new RedisLeaseStore(redis, layout, InMemoryLeaseStore.DefaultRevokedRetention);
         var lease = new Lease
         {
             LeaseId = "lease_acl_1", TaskId = "task-1", AgentId = "spiffe://td/agents/a", IssuerKind = "jwt", BackendHandle = "lease_acl_1",
@@ -122,7 +122,7 @@ public sealed class DocumentedAclTests
         var schedule = (IRevocationSchedule)leases;
         var second = lease with { LeaseId = "lease_acl_2", ExpiresAt = Now.AddMinutes(5) };
         await leases.PutAsync(second);
-        var child = lease with { LeaseId = "lease_acl_3", AgentId = "spiffe://td/agents/b", ParentLeaseId = second.LeaseId, ExpiresAt = Now.AddMinutes(5) };
+        var child = lease with { LeaseId = LeaseIds.New(LeaseIds.PlacementOf(second.LeaseId)), AgentId = "spiffe://td/agents/b", ParentLeaseId = second.LeaseId, ExpiresAt = Now.AddMinutes(5) };
         await leases.PutAsync(child);
         Assert.That(await schedule.ListAgentsAsync(), Does.Contain(lease.AgentId));
         var batch = await schedule.ScheduleAgentsAsync([lease.AgentId], Now, RevocationBatchIds.New());
@@ -131,15 +131,15 @@ public sealed class DocumentedAclTests
         Assert.That((await schedule.ScheduleLeasesAsync([child.LeaseId], Now, batchId: null)).InProgress, Is.EqualTo(1));
         Assert.That(await schedule.ScheduleOrphansAsync(Now), Is.Zero);
 
-        var replay = new RedisReplayCache(redis, Prefix, clock);
+        var replay = new RedisReplayCache(redis, layout.Prefix, clock);
         Assert.That(await replay.CheckAndRecordAsync("iss|jti", "b", Now.AddMinutes(5)), Is.EqualTo(ReplayVerdict.FirstUse));
 
-        var kill = new RedisKillSwitch(redis, Prefix);
+        var kill = new RedisKillSwitch(redis, layout.KillSwitchPrefix);
         await kill.BlockAsync(new AgentBlock("spiffe://td/agents/*", "test", "operator", Now));
         Assert.That(await kill.FindBlockAsync("spiffe://td/agents/a", Now), Is.Not.Null);
         Assert.That(await kill.UnblockAsync("spiffe://td/agents/*"), Is.True);
 
-        var approvals = new RedisApprovalStore(redis, Prefix, clock);
+        var approvals = new RedisApprovalStore(redis, layout.ApprovalPrefix, clock);
         var approval = new ApprovalRecord
         {
             ApprovalId = "appr-acl", State = ApprovalState.Pending, CreatedAt = Now, ExpiresAt = Now.AddMinutes(10),

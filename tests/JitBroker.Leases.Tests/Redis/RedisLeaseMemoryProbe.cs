@@ -9,7 +9,8 @@ namespace JitBroker.Leases.Tests.Redis;
 
 /// <summary>
 /// Measures Redis memory per active lease (INFO used_memory before and after). Explicit: a measurement, not a
-/// check — run with <c>dotnet test --filter FullyQualifiedName~RedisLeaseMemoryProbe</c>; LEASES sets the count.
+/// check — run with <c>dotnet test --filter FullyQualifiedName~RedisLeaseMemoryProbe</c>; LEASES sets the count,
+/// BUCKETS the ledger's buckets (1 = the single-Redis layout; 16 = the Cluster layout, here on one server).
 /// </summary>
 [TestFixture]
 [Explicit("measurement, run on demand")]
@@ -21,7 +22,8 @@ public sealed class RedisLeaseMemoryProbe
         var count = int.Parse(Environment.GetEnvironmentVariable("LEASES") ?? "100000", CultureInfo.InvariantCulture);
         await using var server = await RedisServerProcess.StartServerAsync();
         await using var redis = new RedisConnection(new RedisOptions { Endpoint = server.Endpoint, AllowAdminCommands = true });
-        var store = new RedisLeaseStore(redis, "jitbroker:");
+        var layout = new RedisKeyLayout("jitbroker:", int.Parse(Environment.GetEnvironmentVariable("BUCKETS") ?? "1", CultureInfo.InvariantCulture));
+        var store = new RedisLeaseStore(redis, layout, InMemoryLeaseStore.DefaultRevokedRetention);
         var t0 = new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero);
         var before = await UsedMemoryAsync(redis);
 
@@ -29,12 +31,13 @@ public sealed class RedisLeaseMemoryProbe
         {
             await Task.WhenAll(Enumerable.Range(start, Math.Min(1000, count - start)).Select(i =>
             {
-                var id = LeaseIds.New();
+                var (task, agent) = ($"task-{i / 4:x8}", $"spiffe://prod.example.org/ns/agents/sa/coder-{i / 4 % 500}"); // four credentials per task
+                var id = LeaseIds.New(LeaseIds.PlacementFor(agent, task)); // placed as the broker places them
                 return store.PutAsync(new Lease
                 {
                     LeaseId = id,
-                    TaskId = $"task-{i / 4:x8}", // four credentials per task
-                    AgentId = $"spiffe://prod.example.org/ns/agents/sa/coder-{i / 4 % 500}",
+                    TaskId = task,
+                    AgentId = agent,
                     IssuerKind = "jwt",
                     BackendHandle = id,
                     Scope = new GrantedScope("https://git.example.com", "read", ["git.clone", "git.fetch"], ["repo:acme/app"]),
@@ -49,12 +52,14 @@ public sealed class RedisLeaseMemoryProbe
 
         var after = await UsedMemoryAsync(redis);
         var perLease = (after - before) / (double)count;
-        await TestContext.Out.WriteLineAsync($"{count} active leases: {after - before} bytes, {perLease:0} bytes per lease");
-        var sample = (await redis.ExecuteAsync("ZRANGE", ["jitbroker:due", 0, 0])).AsArray()[0].AsString();
-        foreach (var key in new[] { $"jitbroker:lease:{{{sample}}}", "jitbroker:due", "jitbroker:ids" })
+        await TestContext.Out.WriteLineAsync($"{count} active leases, {layout.Buckets} bucket(s): {after - before} bytes, {perLease:0} bytes per lease");
+        var b0 = layout.BucketPrefix(0);
+        var sample = (await redis.ExecuteAsync("ZRANGE", [(StackExchange.Redis.RedisKey)(b0 + "due"), 0, 0])).AsArray()[0].AsString();
+        var inBucket = (await redis.ExecuteAsync("ZCARD", [(StackExchange.Redis.RedisKey)(b0 + "due")])).AsInt64();
+        foreach (var key in new[] { $"{b0}lease:{{{sample}}}", b0 + "due", b0 + "ids" })
         {
-            var bytes = (await redis.ExecuteAsync("MEMORY", ["USAGE", key, "SAMPLES", 0])).AsInt64();
-            await TestContext.Out.WriteLineAsync($"  {key}: {bytes} bytes ({bytes / (double)count:0.0} per lease)");
+            var bytes = (await redis.ExecuteAsync("MEMORY", ["USAGE", (StackExchange.Redis.RedisKey)key, "SAMPLES", 0])).AsInt64();
+            await TestContext.Out.WriteLineAsync($"  {key}: {bytes} bytes ({bytes / (double)inBucket:0.0} per lease of the bucket)");
         }
 
         var keys = (await redis.ExecuteAsync("DBSIZE", [])).AsInt64();
