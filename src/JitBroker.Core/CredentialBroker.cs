@@ -109,7 +109,7 @@ public sealed partial class CredentialBroker
         // 2 replay. In bound mode a token is bound to the task it was first used for: retries and one lease per
         // tool within that task are fine, a different task is a replay.
         await BrokerTracing.TraceAsync(BrokerTracing.Replay,
-            async () => await _replay.CheckAsync(agent, RequestHash.ForTask(agent.Id, request.TaskId), cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+            () => _replay.CheckAsync(agent, RequestHash.ForTask(agent.Id, request.TaskId), cancellationToken).AsTask()).ConfigureAwait(false);
 
         // 3 kill switch.
         await BrokerTracing.TraceAsync(BrokerTracing.Block, () => EnsureNotBlockedAsync(agent, request.TaskId, cancellationToken)).ConfigureAwait(false);
@@ -171,7 +171,7 @@ public sealed partial class CredentialBroker
         var issuer = _issuers.Get(grant.CredentialKind);
         var leaseId = LeaseIds.New();
         var credential = await BrokerTracing.TraceAsync(BrokerTracing.Mint,
-            async () => await issuer.IssueAsync(new IssueRequest(leaseId, agent, taskId, grant, delegation), cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+            () => issuer.IssueAsync(new IssueRequest(leaseId, agent, taskId, grant, delegation), cancellationToken).AsTask()).ConfigureAwait(false);
         var lease = new Lease
         {
             LeaseId = leaseId,
