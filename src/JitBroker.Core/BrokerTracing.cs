@@ -22,10 +22,25 @@ public static class BrokerTracing
     public static readonly ActivitySource Source = new(SourceName);
 
     /// <summary>Starts the span of one step (null when nobody listens); dispose it when the step ends.</summary>
-    public static Activity? Step(string step) => Source.StartActivity("jitbroker." + step, ActivityKind.Internal);
+    public static Activity? Step(string step) =>
+        Source.HasListeners() ? Source.StartActivity("jitbroker." + step, ActivityKind.Internal) : null;
 
     /// <summary>Runs one step inside its span; a <see cref="BrokerException"/> marks the span failed with its reason code.</summary>
-    public static async Task<T> TraceAsync<T>(string step, Func<Task<T>> body)
+    /// <remarks>Without a listener the step runs as it is: no wrapper state machine per step and request.</remarks>
+    public static Task<T> TraceAsync<T>(string step, Func<Task<T>> body) =>
+        Source.HasListeners() ? TraceCoreAsync(step, body) : body();
+
+    /// <summary>Runs one step without a result inside its span.</summary>
+    public static Task TraceAsync(string step, Func<Task> body) =>
+        Source.HasListeners()
+            ? TraceCoreAsync(step, async () =>
+            {
+                await body().ConfigureAwait(false);
+                return true;
+            })
+            : body();
+
+    private static async Task<T> TraceCoreAsync<T>(string step, Func<Task<T>> body)
     {
         using var activity = Step(step);
         try
@@ -38,14 +53,6 @@ public static class BrokerTracing
             throw;
         }
     }
-
-    /// <summary>Runs one step without a result inside its span.</summary>
-    public static Task TraceAsync(string step, Func<Task> body) =>
-        TraceAsync(step, async () =>
-        {
-            await body().ConfigureAwait(false);
-            return true;
-        });
 
     /// <summary>Marks a step's span as failed with the stable reason code (never a token or message text).</summary>
     public static void Fail(Activity? activity, string reason)

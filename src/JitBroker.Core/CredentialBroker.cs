@@ -109,7 +109,7 @@ public sealed partial class CredentialBroker
         // 2 replay. In bound mode a token is bound to the task it was first used for: retries and one lease per
         // tool within that task are fine, a different task is a replay.
         await BrokerTracing.TraceAsync(BrokerTracing.Replay,
-            async () => await _replay.CheckAsync(agent, RequestHash.ForTask(agent.Id, request.TaskId), cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+            () => _replay.CheckAsync(agent, RequestHash.ForTask(agent.Id, request.TaskId), cancellationToken).AsTask()).ConfigureAwait(false);
 
         // 3 kill switch.
         await BrokerTracing.TraceAsync(BrokerTracing.Block, () => EnsureNotBlockedAsync(agent, request.TaskId, cancellationToken)).ConfigureAwait(false);
@@ -173,7 +173,7 @@ public sealed partial class CredentialBroker
         // lease takes its task's, so a task's leases stay together (docs/redis.md, "Redis Cluster").
         var leaseId = LeaseIds.New(parentLeaseId is null ? LeaseIds.PlacementFor(agent.Id, taskId) : LeaseIds.PlacementOf(parentLeaseId));
         var credential = await BrokerTracing.TraceAsync(BrokerTracing.Mint,
-            async () => await issuer.IssueAsync(new IssueRequest(leaseId, agent, taskId, grant, delegation), cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+            () => issuer.IssueAsync(new IssueRequest(leaseId, agent, taskId, grant, delegation), cancellationToken).AsTask()).ConfigureAwait(false);
         var lease = new Lease
         {
             LeaseId = leaseId,

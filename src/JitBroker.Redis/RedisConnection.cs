@@ -81,7 +81,15 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(args);
         cancellationToken.ThrowIfCancellationRequested();
         var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
-        return await Watch(database.ExecuteAsync(command, args as ICollection<object> ?? [.. args])).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var sent = database.ExecuteAsync(command, args as ICollection<object> ?? [.. args]);
+        try
+        {
+            return await sent.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (NoteFailure(ex, sent))
+        {
+            throw; // not reached: the filter only looks
+        }
     }
 
     public async Task<RedisResult> EvalAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default)
@@ -93,14 +101,28 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
         var keyArray = keys as RedisKey[] ?? [.. keys];
         var argArray = args as RedisValue[] ?? [.. args];
+        var sent = database.ScriptEvaluateAsync(script.Sha1Bytes, keyArray, argArray);
         try
         {
-            return await Watch(database.ScriptEvaluateAsync(script.Sha1Bytes, keyArray, argArray)).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return await sent.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (RedisServerException ex) when (ex.Kind == RedisErrorKind.NoScript)
         {
-            // The server lost its script cache (restart, failover, SCRIPT FLUSH). EVAL runs the script and caches it again.
-            return await Watch(database.ScriptEvaluateAsync(script.Source, keyArray, argArray)).WaitAsync(cancellationToken).ConfigureAwait(false);
+            // The server lost its script cache (restart, failover, SCRIPT FLUSH). EVAL (below) runs the script and caches it again.
+        }
+        catch (Exception ex) when (NoteFailure(ex, sent))
+        {
+            throw; // not reached: the filter only looks
+        }
+
+        sent = database.ScriptEvaluateAsync(script.Source, keyArray, argArray);
+        try
+        {
+            return await sent.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (NoteFailure(ex, sent))
+        {
+            throw; // not reached: the filter only looks
         }
     }
 
@@ -162,22 +184,53 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
     /// after a timeout, commands fail at once (fail fast, as while disconnected) unless a probe <c>PING</c>
     /// answers first.
     /// </summary>
+    /// <remarks>
+    /// The same applies to <c>READONLY</c> with Sentinel (<see cref="RebuildAfterReadOnly"/>). Both are noted by
+    /// <see cref="NoteFailure"/>, an exception filter that never catches, so each call awaits the library's task
+    /// directly: one async state machine per Redis call instead of a wrapper around every command (docs/benchmarks.md,
+    /// issue 14 item 9). <see cref="Watch"/> wraps a command for callers that hold only its task.
+    /// </remarks>
     private async Task<RedisResult> Watch(Task<RedisResult> command)
     {
         try
         {
             return await command.ConfigureAwait(false);
         }
-        catch (RedisTimeoutException)
+        catch (Exception ex) when (NoteFailure(ex, command))
+        {
+            throw; // not reached: the filter only looks
+        }
+    }
+
+    /// <summary>
+    /// Notes what a failed command says about the server; returns false, so as an exception filter it never catches.
+    /// A caller that stopped waiting (cancelled) still gets its command's failure noted when it comes.
+    /// </summary>
+    private bool NoteFailure(Exception exception, Task<RedisResult> sent)
+    {
+        if (exception is OperationCanceledException && !sent.IsCompleted)
+        {
+            sent.ContinueWith(static (command, state) => ((RedisConnection)state!).Note(command.Exception!.InnerException!), this,
+                CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+        else
+        {
+            Note(exception);
+        }
+
+        return false;
+    }
+
+    private void Note(Exception exception)
+    {
+        if (exception is RedisTimeoutException)
         {
             Volatile.Write(ref _suspectUntil, _time.GetTimestamp() + (long)(_options.CommandTimeout.TotalSeconds * _time.TimestampFrequency));
             _ = ProbeAsync();
-            throw;
         }
-        catch (RedisServerException ex) when (ex.Kind == RedisErrorKind.ReadOnly && _options.UsesSentinel)
+        else if (exception is RedisServerException { Kind: RedisErrorKind.ReadOnly } && _options.UsesSentinel)
         {
             RebuildAfterReadOnly();
-            throw;
         }
     }
 

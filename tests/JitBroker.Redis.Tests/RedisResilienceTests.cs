@@ -67,6 +67,25 @@ public sealed class RedisResilienceTests
     }
 
     [Test]
+    public async Task A_caller_that_stopped_waiting_still_leaves_the_server_suspect_when_its_command_times_out()
+    {
+        await using var server = await RedisServerProcess.StartServerAsync();
+        await using var redis = new RedisConnection(Options(server.Endpoint, commandTimeoutMs: 2000));
+        await redis.ExecuteAsync("SET", ["k", "v"]);
+        var clock = Stopwatch.StartNew();
+
+        using (var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(100)))
+        {
+            Assert.That(async () => await redis.ExecuteAsync("DEBUG", ["SLEEP", "6"], cancel.Token), Throws.InstanceOf<OperationCanceledException>());
+        }
+
+        // Nothing else was sent: only the abandoned command's own timeout (at 2-3 s) can make the next call fail fast.
+        await Task.Delay(TimeSpan.FromSeconds(3.5) - clock.Elapsed);
+        var failedFast = Assert.ThrowsAsync<RedisTimeoutException>(async () => await redis.ExecuteAsync("GET", ["k"]));
+        Assert.That(failedFast!.Message, Does.Contain("failing fast"));
+    }
+
+    [Test]
     public async Task After_a_server_restart_the_client_reconnects_and_aof_kept_the_data()
     {
         await using var server = await RedisServerProcess.StartServerAsync("--appendonly", "yes", "--appendfsync", "always");
