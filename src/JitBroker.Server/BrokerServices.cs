@@ -74,7 +74,7 @@ internal static class BrokerServices
                 $"{settings.Redis.KeyPrefix}audit:{replicaId}"));
             // Revocations are marked with this replica as the owner of their outbox entries; any replica writes the
             // records a dead one owed, after searching the dead one's stream (read as the audit user: the broker's may not).
-            services.AddSingleton<IAuditChainIndex>(sp => new RedisAuditChainIndex(AuditRedis(sp), settings.Redis.KeyPrefix));
+            services.AddSingleton<IAuditChainIndex>(sp => new RedisAuditChainIndex(AuditRedis(sp), settings.Redis.KeyPrefix, replicaId, settings.Audit.Path));
             services.AddSingleton(sp => new RevocationAuditTrail(sp.GetRequiredService<IAuditLog>(), sp.GetRequiredService<ILogger<RevocationAuditTrail>>(),
                 sp.GetRequiredService<IRevocationOutbox>(), replicaId));
             services.AddSingleton(sp => new UnauditedRevocationRecovery(sp.GetRequiredService<IRevocationOutbox>(), sp.GetRequiredService<IAuditChainIndex>(),

@@ -124,6 +124,28 @@ public sealed class MirroredSinkTests
         Assert.That(await index.RevokedLeaseIdsAsync("replica-b", DateTimeOffset.UtcNow - TimeSpan.FromMinutes(1)), Is.Empty, "another replica's stream");
     }
 
+    [Test]
+    public async Task For_its_own_replica_the_chain_index_also_reads_the_file_which_no_failover_can_shorten()
+    {
+        using var fixture = new AuditFixture();
+        await using var server = await RedisServerProcess.StartServerAsync();
+        await using var redis = new RedisConnection(new RedisOptions { Endpoint = server.Endpoint });
+        var options = fixture.Options();
+        await using (var log = fixture.Log(options, new MirroredAuditSink(new AuditFileSink(options), redis, "jb:audit:replica-a")))
+        {
+            await log.AppendAsync(new AuditEvent { Type = AuditEventTypes.LeaseRevoked, LeaseId = "lease-1", Detail = "Revoked" });
+        }
+
+        // A failover to a replica that never received the stream's last appends.
+        await redis.ExecuteAsync("DEL", [(StackExchange.Redis.RedisKey)"jb:audit:replica-a"]);
+        var since = fixture.Clock.GetUtcNow() - TimeSpan.FromMinutes(1); // the records carry the fixture's clock
+        Assert.That(await new RedisAuditChainIndex(redis, "jb:").RevokedLeaseIdsAsync("replica-a", since), Is.Empty, "the stream alone lost it");
+        Assert.That(await new RedisAuditChainIndex(redis, "jb:", "replica-a", fixture.LogPath).RevokedLeaseIdsAsync("replica-a", since),
+            Is.EquivalentTo(new[] { "lease-1" }), "its own file still has it");
+        Assert.That(await new RedisAuditChainIndex(redis, "jb:", "replica-a", fixture.LogPath).RevokedLeaseIdsAsync("replica-a", fixture.Clock.GetUtcNow() + TimeSpan.FromMinutes(1)),
+            Is.Empty, "records older than the bound are not reported");
+    }
+
     private static async Task<string[]> ReadStreamAsync(IRedisConnection redis, string stream)
     {
         var entries = (await redis.ExecuteAsync("XRANGE", [stream, "-", "+"])).AsArray();
