@@ -145,8 +145,10 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         {
             return await command.ConfigureAwait(false);
         }
-        catch (RedisTimeoutException)
+        catch (RedisTimeoutException) when (!_options.UsesCluster)
         {
+            // Not on a cluster: a shard that timed out says nothing about the others, which must keep serving while
+            // it fails over (the library already fails commands for an unreachable shard fast).
             Volatile.Write(ref _suspectUntil, _time.GetTimestamp() + (long)(_options.CommandTimeout.TotalSeconds * _time.TimestampFrequency));
             _ = ProbeAsync();
             throw;
