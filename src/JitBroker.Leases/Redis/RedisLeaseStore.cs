@@ -164,12 +164,14 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         // own scripts, all buckets at once. So a claim is still in due order across buckets (bar races with other
         // sweepers, which only make it shorter), and a replica claims from buckets on every shard in parallel.
         var nowMs = LeaseCodec.Ms(now);
-        // A bucket whose shard is failing over must not hold up the others: it counts as nothing due (or nothing
-        // claimed) this time, and only when every bucket fails does the call fail.
-        var peeks = await ForEachBucketAsync(b => TolerateAsync(RunAsync(LeaseScripts.DueScores, b, [_layout.BucketPrefix(b), nowMs, max], cancellationToken)))
+        // Any bucket failing fails the whole claim (the sweep pass ends and the next one retries), even though the
+        // other buckets could be claimed: the replica's audit stream lives on one shard, and revoking on healthy shards
+        // while it is unreachable would revoke leases whose lease.revoked event cannot be written (measured: 506 in one
+        // SIGKILL run with broker processes). Tolerate failed buckets once the revocation's audit record is written by
+        // the mark-revoked script itself, per bucket (issue 15 item 5). docs/redis.md, "Sweeping".
+        var peeks = await ForEachBucketAsync(b => RunAsync(LeaseScripts.DueScores, b, [_layout.BucketPrefix(b), nowMs, max], cancellationToken))
             .ConfigureAwait(false);
-        ThrowIfAllFailed(peeks.Select(p => p.Error));
-        var scores = peeks.Select(p => p.Error is null ? p.Value!.AsArray().Select(v => v.AsInt64()).ToArray() : []).ToArray();
+        var scores = peeks.Select(p => p.AsArray().Select(v => v.AsInt64()).ToArray()).ToArray();
         // Ties go to the buckets in a per-replica rotating order, so replicas racing for equal due times spread out.
         var start = (int)((uint)Interlocked.Increment(ref _nextBucket) % (uint)Buckets);
         var share = new int[Buckets];
@@ -182,36 +184,12 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         }
 
         var parts = await Task.WhenAll(Enumerable.Range(0, Buckets).Where(b => share[b] > 0).Select(async b =>
-            (Bucket: b, Claimed: await TolerateAsync(ClaimFromBucketAsync(b, nowMs, share[b], deadline, cancellationToken)).ConfigureAwait(false))))
-            .ConfigureAwait(false);
-        ThrowIfAllFailed(parts.Select(p => p.Claimed.Error));
+            (Bucket: b, Leases: await ClaimFromBucketAsync(b, nowMs, share[b], deadline, cancellationToken).ConfigureAwait(false)))).ConfigureAwait(false);
         // Each bucket's claims come in its due order, so its i-th claim had (about) its i-th peeked due time.
         return [.. parts
-            .Where(p => p.Claimed.Error is null)
-            .SelectMany(p => p.Claimed.Value!.Select((lease, i) => (Lease: lease, Due: i < scores[p.Bucket].Length ? scores[p.Bucket][i] : long.MaxValue)))
+            .SelectMany(p => p.Leases.Select((lease, i) => (Lease: lease, Due: i < scores[p.Bucket].Length ? scores[p.Bucket][i] : long.MaxValue)))
             .OrderBy(c => c.Due).ThenBy(c => c.Lease.LeaseId, StringComparer.Ordinal)
             .Select(c => c.Lease)];
-    }
-
-    private static async Task<(T? Value, BrokerException? Error)> TolerateAsync<T>(Task<T> call)
-    {
-        try
-        {
-            return (await call.ConfigureAwait(false), null);
-        }
-        catch (BrokerException ex) when (ex.Failure == BrokerFailure.Unavailable)
-        {
-            return (default, ex);
-        }
-    }
-
-    private static void ThrowIfAllFailed(IEnumerable<BrokerException?> errors)
-    {
-        var all = errors.ToList();
-        if (all.Count > 0 && all.All(e => e is not null))
-        {
-            throw all[0]!;
-        }
     }
 
     /// <summary>Claims up to <paramref name="max"/> due leases of one bucket, in chunks of <see cref="ClaimChunkSize"/>.</summary>
