@@ -223,8 +223,10 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
 
     private void Note(Exception exception)
     {
-        if (exception is RedisTimeoutException)
+        if (exception is RedisTimeoutException && !_options.UsesCluster)
         {
+            // Not on a cluster: a shard that timed out says nothing about the others, which must keep serving while
+            // it fails over (the library already fails commands for an unreachable shard fast).
             Volatile.Write(ref _suspectUntil, _time.GetTimestamp() + (long)(_options.CommandTimeout.TotalSeconds * _time.TimestampFrequency));
             _ = ProbeAsync();
         }

@@ -14,7 +14,9 @@ namespace JitBroker.Ha.Tests;
 /// user), under RequestCredential load plus 3,000 leases written into the ledger that expire over 12 s; while they
 /// expire a primary is failed over (<c>CLUSTER FAILOVER</c> on its replica) or SIGKILLed. Afterwards every lease is
 /// revoked (none orphaned), none before its expiry, each within the documented bound, every granted lease is in
-/// the ledger, and no lease has two <c>lease.revoked</c> events across both replicas' audit files.
+/// the ledger, and no lease has two <c>lease.revoked</c> events across both replicas' audit files. Leases revoked
+/// with no event at all are reported, not asserted: a revocation recorded on a dying shard whose reply was lost, or
+/// whose audit append failed, has none until issue 15 item 5 makes the event part of the mark-revoked step.
 /// </summary>
 [TestFixture]
 [NonParallelizable]

@@ -168,6 +168,11 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         // own scripts, all buckets at once. So a claim is still in due order across buckets (bar races with other
         // sweepers, which only make it shorter), and a replica claims from buckets on every shard in parallel.
         var nowMs = LeaseCodec.Ms(now);
+        // Any bucket failing fails the whole claim (the sweep pass ends and the next one retries), even though the
+        // other buckets could be claimed: the replica's audit stream lives on one shard, and revoking on healthy shards
+        // while it is unreachable would revoke leases whose lease.revoked event cannot be written (measured: 506 in one
+        // SIGKILL run with broker processes). Tolerate failed buckets once the revocation's audit record is written by
+        // the mark-revoked script itself, per bucket (issue 15 item 5). docs/redis.md, "Sweeping".
         var peeks = await ForEachBucketAsync(b => RunAsync(LeaseScripts.DueScores, b, [_layout.BucketPrefix(b), nowMs, max], cancellationToken))
             .ConfigureAwait(false);
         var scores = peeks.Select(p => p.AsArray().Select(v => v.AsInt64()).ToArray()).ToArray();

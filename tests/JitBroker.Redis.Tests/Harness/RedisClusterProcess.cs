@@ -33,6 +33,8 @@ internal sealed class RedisClusterProcess : IAsyncDisposable
                     "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                     "--cluster-port", RedisServerProcess.FreePort().ToString(CultureInfo.InvariantCulture),
                     "--cluster-node-timeout", nodeTimeoutMs.ToString(CultureInfo.InvariantCulture),
+                    // As docs/redis.md recommends: the shards that still have a primary keep serving while one fails over.
+                    "--cluster-require-full-coverage", "no",
                     "--requirepass", DocumentedAcl.AdminPassword, "--masterauth", DocumentedAcl.AdminPassword));
             }
 
