@@ -16,6 +16,8 @@ command -v protoc >/dev/null 2>&1 || need_pkgs+=(protobuf-compiler)
 # processes on loopback ports, so nothing here is left running.
 command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 command -v redis-sentinel >/dev/null 2>&1 || need_pkgs+=(redis-sentinel)
+# redis-cli joins the Redis Cluster the cluster tests start (Debian ships it in redis-tools).
+command -v redis-cli >/dev/null 2>&1 || need_pkgs+=(redis-tools)
 /usr/bin/python3 -c 'import cryptography' 2>/dev/null || need_pkgs+=(python3-cryptography)
 # The Helm chart's values.schema.json is checked with an independent JSON Schema implementation.
 /usr/bin/python3 -c 'import jsonschema' 2>/dev/null || need_pkgs+=(python3-jsonschema)

@@ -70,26 +70,16 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
     {
         try
         {
-            var entries = (await redis.ExecuteAsync("XREVRANGE", [(RedisKey)streamKey, "+", "-", "COUNT", 1], cancellationToken).ConfigureAwait(false)).AsArray();
-            if (entries.Length == 0)
+            await foreach (var fields in AuditStream.EntriesNewestFirstAsync(redis, streamKey, "-", pageSize: 1, cancellationToken).ConfigureAwait(false))
             {
-                return 0;
-            }
-
-            var fields = entries[0].AsArray()[1].AsArray();
-            for (var i = 0; i + 1 < fields.Length; i += 2)
-            {
-                if (fields[i].AsString() == "seq")
-                {
-                    return fields[i + 1].AsInt64();
-                }
+                return AuditStream.Field(fields, "seq")?.AsInt64() ?? 0;
             }
 
             return 0;
         }
         catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
-            throw new BrokerException(BrokerFailure.Unavailable, AuditReasons.Unavailable, "The audit stream in Redis cannot be read.", ex);
+            throw AuditStream.Unreadable(ex);
         }
     }
 
@@ -101,35 +91,26 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
     {
         const int MaxCatchUp = 100_000; // one crashed write is at most one writer batch; more means something else
         var newer = new List<AuditRecord>();
-        var end = "+";
         try
         {
-            while (newer.Count <= MaxCatchUp)
+            await foreach (var fields in AuditStream.EntriesNewestFirstAsync(redis, streamKey, "-", cancellationToken: cancellationToken).ConfigureAwait(false))
             {
-                var page = (await redis.ExecuteAsync("XREVRANGE", [(RedisKey)streamKey, end, "-", "COUNT", 1000], cancellationToken)
-                    .ConfigureAwait(false)).AsArray();
-                foreach (var entry in page)
+                var record = AuditRecord.Parse(AuditStream.Field(fields, "line")?.AsString() ?? throw new FormatException("An entry has no line."));
+                if (record.Seq <= last.Seq)
                 {
-                    var record = AuditRecord.Parse(Field(entry.AsArray()[1].AsArray(), "line") ?? throw new FormatException("An entry has no line."));
-                    if (record.Seq <= last.Seq)
-                    {
-                        return await AppendCaughtUpAsync(last, newer, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    newer.Add(record);
+                    return await AppendCaughtUpAsync(last, newer, cancellationToken).ConfigureAwait(false);
                 }
 
-                if (page.Length < 1000)
+                newer.Add(record);
+                if (newer.Count > MaxCatchUp)
                 {
                     break;
                 }
-
-                end = "(" + page[^1].AsArray()[0].AsString();
             }
         }
         catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
-            throw new BrokerException(BrokerFailure.Unavailable, AuditReasons.Unavailable, "The audit stream in Redis cannot be read.", ex);
+            throw AuditStream.Unreadable(ex);
         }
         catch (FormatException ex)
         {
@@ -160,19 +141,6 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
 
     private static BrokerException TailInvalid(string detail, Exception? inner) =>
         new(BrokerFailure.FailedPrecondition, AuditReasons.TailInvalid, "The audit stream cannot be reconciled with the file: " + detail + ".", inner);
-
-    private static string? Field(RedisResult[] fields, string name)
-    {
-        for (var i = 0; i + 1 < fields.Length; i += 2)
-        {
-            if (fields[i].AsString() == name)
-            {
-                return fields[i + 1].AsString();
-            }
-        }
-
-        return null;
-    }
 
     /// <summary>
     /// Streams the file forward and mirrors what the stream lacks in batches, so memory stays bounded however

@@ -15,8 +15,6 @@ namespace JitBroker.Audit;
 /// </summary>
 public sealed class RedisAuditChainIndex(IRedisConnection redis, string keyPrefix, string? self = null, string? ownFile = null) : IAuditChainIndex
 {
-    private const int PageSize = 1000;
-
     public async Task<IReadOnlySet<string>> RevokedLeaseIdsAsync(string replica, DateTimeOffset since, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(replica);
@@ -26,35 +24,23 @@ public sealed class RedisAuditChainIndex(IRedisConnection redis, string keyPrefi
             SearchFile(ownFile, since, found);
         }
 
-        RedisKey key = keyPrefix + "audit:" + replica;
-        var end = "+";
         var start = Math.Max(0, since.ToUnixTimeMilliseconds()) + "-0";
         try
         {
-            while (true)
+            await foreach (var fields in AuditStream.EntriesNewestFirstAsync(redis, keyPrefix + "audit:" + replica, start, cancellationToken: cancellationToken).ConfigureAwait(false))
             {
-                var page = (await redis.ExecuteAsync("XREVRANGE", [key, end, start, "COUNT", PageSize], cancellationToken).ConfigureAwait(false)).AsArray();
-                foreach (var entry in page)
+                if (AuditStream.Field(fields, "line")?.AsString() is { } line && AuditRecord.Parse(line) is { Type: AuditEventTypes.LeaseRevoked } record
+                    && record.GetString(AuditFields.LeaseId) is { } leaseId)
                 {
-                    var parts = entry.AsArray();
-                    if (LineOf(parts[1].AsArray()) is { } line && AuditRecord.Parse(line) is { Type: AuditEventTypes.LeaseRevoked } record
-                        && record.GetString(AuditFields.LeaseId) is { } leaseId)
-                    {
-                        found.Add(leaseId);
-                    }
+                    found.Add(leaseId);
                 }
-
-                if (page.Length < PageSize)
-                {
-                    return found;
-                }
-
-                end = "(" + page[^1].AsArray()[0].AsString();
             }
+
+            return found;
         }
         catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
-            throw new BrokerException(BrokerFailure.Unavailable, AuditReasons.Unavailable, "The audit stream in Redis cannot be read.", ex);
+            throw AuditStream.Unreadable(ex);
         }
     }
 
@@ -99,18 +85,5 @@ public sealed class RedisAuditChainIndex(IRedisConnection redis, string keyPrefi
                 return;
             }
         }
-    }
-
-    private static string? LineOf(RedisResult[] fields)
-    {
-        for (var i = 0; i + 1 < fields.Length; i += 2)
-        {
-            if (fields[i].AsString() == "line")
-            {
-                return fields[i + 1].AsString();
-            }
-        }
-
-        return null;
     }
 }

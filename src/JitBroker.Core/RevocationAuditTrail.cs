@@ -81,9 +81,9 @@ public sealed partial class RevocationAuditTrail : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // The slots are not disposed: records still in flight release theirs when they finish.
         _acks.Writer.TryComplete();
         await _acking.ConfigureAwait(false);
-        _slots.Dispose();
     }
 
     private async Task WriteRevokedAsync(Lease lease, string detail)

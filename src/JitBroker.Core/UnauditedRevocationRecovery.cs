@@ -5,7 +5,7 @@ namespace JitBroker.Core;
 /// <summary>
 /// Turns the ledger's outbox (<see cref="IRevocationOutbox"/>) into exactly one <c>lease.revoked</c> record per revoked
 /// lease. For each owner with entries — this replica's own entries from before it started, any of its own whose record
-/// failed (older than <see cref="Grace"/> and not still being written), and the entries of replicas whose heartbeat has
+/// failed (older than the grace (<c>Revocation:UnauditedGrace</c>) and not still being written), and the entries of replicas whose heartbeat has
 /// lapsed — it searches the owner's chain and the chains of earlier recoverers of that outbox, writes to this replica's
 /// chain a record for every lease found in none of them, and acknowledges the entries.
 /// </summary>
@@ -18,9 +18,6 @@ namespace JitBroker.Core;
 /// </remarks>
 public sealed partial class UnauditedRevocationRecovery
 {
-    /// <summary>Age below which another replica's entries (and this one's current ones) are left to their writer.</summary>
-    public static readonly TimeSpan Grace = TimeSpan.FromSeconds(60);
-
     private const int MaxPerPass = 10_000;
     private const int WriteParallelism = 64;
 
@@ -39,7 +36,7 @@ public sealed partial class UnauditedRevocationRecovery
     private readonly TimeSpan _heartbeatTtl;
 
     public UnauditedRevocationRecovery(IRevocationOutbox outbox, IAuditChainIndex chains, ILeaseStore leases, IAuditLog audit,
-        RevocationAuditTrail trail, TimeProvider time, ILogger<UnauditedRevocationRecovery> log, TimeSpan heartbeatTtl, TimeSpan? grace = null)
+        RevocationAuditTrail trail, TimeProvider time, ILogger<UnauditedRevocationRecovery> log, TimeSpan heartbeatTtl, TimeSpan grace)
     {
         _heartbeatTtl = heartbeatTtl;
         _outbox = outbox;
@@ -49,7 +46,7 @@ public sealed partial class UnauditedRevocationRecovery
         _trail = trail;
         _time = time;
         _log = log;
-        _grace = grace ?? Grace;
+        _grace = grace;
         _startedAt = time.GetUtcNow();
         Self = trail.Owner ?? throw new ArgumentException("The audit trail has no owner: revocations are not tracked.", nameof(trail));
     }

@@ -53,9 +53,12 @@ public sealed partial class RevocationSweeper
     public async Task<int> SweepOnceAsync(CancellationToken cancellationToken = default)
     {
         var processed = 0;
+        // Groups of up to MarksPerGroup leases: each group's revocations run at once and are marked in one ledger call;
+        // groups run side by side so that at most MaxParallelRevocations revocations are in flight.
+        var group = Math.Min(MarksPerGroup, _options.MaxParallelRevocations);
         var parallel = new ParallelOptions
         {
-            MaxDegreeOfParallelism = _options.MaxParallelRevocations,
+            MaxDegreeOfParallelism = Math.Max(1, _options.MaxParallelRevocations / group),
             CancellationToken = cancellationToken,
         };
 
@@ -80,10 +83,6 @@ public sealed partial class RevocationSweeper
                 break;
             }
 
-            // Groups of up to MarksPerGroup leases: each group's revocations run at once and are marked in one ledger
-            // call; groups run side by side so that at most MaxParallelRevocations revocations are in flight.
-            var group = Math.Min(MarksPerGroup, _options.MaxParallelRevocations);
-            parallel.MaxDegreeOfParallelism = Math.Max(1, _options.MaxParallelRevocations / group);
             await Parallel.ForEachAsync(batch.Chunk(group), parallel, RevokeGroupAsync).ConfigureAwait(false);
             processed += batch.Count;
 
