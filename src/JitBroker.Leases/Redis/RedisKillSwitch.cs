@@ -9,8 +9,9 @@ namespace JitBroker.Leases.Redis;
 /// <summary>
 /// The shared kill-switch list: a hash <c>{prefix}blocks</c> of pattern → block (JSON) and a version counter
 /// <c>{prefix}blocks:version</c> that every change increments in the same script. <see cref="FindBlockAsync"/>
-/// costs one <c>GET</c> of the version per request; the compiled patterns are cached per version, so a block
-/// set on any replica applies on every replica from its next request — no staleness window.
+/// reads the version with a <c>GET</c> sent after the check began (concurrent checks share one, see
+/// <see cref="CoalescedRead{T}"/>); the compiled patterns are cached per version, so a block set on any replica
+/// applies on every replica from its next request — no staleness window.
 /// </summary>
 public sealed class RedisKillSwitch : IKillSwitch
 {
@@ -31,6 +32,7 @@ public sealed class RedisKillSwitch : IKillSwitch
 
     private readonly IRedisConnection _redis;
     private readonly RedisKey[] _keys;
+    private readonly CoalescedRead<string> _version;
     private volatile CachedList _cache = new("", BlockMatcher.Empty);
 
     public RedisKillSwitch(IRedisConnection redis, string keyPrefix)
@@ -39,6 +41,8 @@ public sealed class RedisKillSwitch : IKillSwitch
         ArgumentException.ThrowIfNullOrEmpty(keyPrefix);
         _redis = redis;
         _keys = [keyPrefix + "blocks", keyPrefix + "blocks:version"];
+        _version = new CoalescedRead<string>(async () =>
+            (await _redis.ExecuteAsync("GET", [_keys[1]], CancellationToken.None).ConfigureAwait(false)).AsString() ?? "0");
     }
 
     public async ValueTask<AgentBlock?> FindBlockAsync(string agentId, DateTimeOffset now, CancellationToken cancellationToken = default)
@@ -47,7 +51,7 @@ public sealed class RedisKillSwitch : IKillSwitch
         cancellationToken.ThrowIfCancellationRequested();
         try
         {
-            var version = (await _redis.ExecuteAsync("GET", [_keys[1]], cancellationToken).ConfigureAwait(false)).AsString() ?? "0";
+            var version = await _version.ReadAsync(cancellationToken).ConfigureAwait(false);
             var cache = _cache;
             if (!string.Equals(cache.Version, version, StringComparison.Ordinal))
             {
