@@ -19,16 +19,58 @@ broker_dll="$root/src/JitBroker.Server/bin/Release/net10.0/JitBroker.Server.dll"
 harness_dll="$root/tests/JitBroker.PerfHarness/bin/Release/net10.0/JitBroker.PerfHarness.dll"
 [ -f "$broker_dll" ] && [ -f "$harness_dll" ] || { echo "build failed"; exit 1; }
 
+# PERF_CLUSTER=1: instead of one server, a Redis Cluster of 3 primaries (no replicas, the same AOF settings) created
+# with redis-cli --cluster create; the ledger is split into 16 buckets (--buckets N to change). Phases broker,
+# interval and revocation only. Redis CPU is then the sum over the three primaries.
 work=$(mktemp -d -t jitbroker-perf-redis-XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-redis-server --bind 127.0.0.1 --port "$port" --dir "$work" --appendonly yes --appendfsync everysec --save "" \
-  --daemonize yes --pidfile "$work/redis.pid" --logfile "$work/redis.log"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# A cluster node also listens on port + 10000 (cluster bus): pick a port ≤ 55535 whose bus port is free too.
+free_cluster_port() {
+  python3 -c '
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 55000)
+    try:
+        a = socket.socket(); a.bind(("127.0.0.1", p)); b = socket.socket(); b.bind(("127.0.0.1", p + 10000))
+        a.close(); b.close(); print(p); break
+    except OSError:
+        pass'
+}
+start_redis() { # port dir [extra args…]
+  local port=$1 dir=$2; shift 2
+  mkdir -p "$dir"
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --appendonly yes --appendfsync everysec --save "" \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "$@"
+  for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+}
 stop_redis() {
-  if [ -f "$work/redis.pid" ]; then kill "$(cat "$work/redis.pid")" 2>/dev/null || true; sleep 0.5; fi
+  for pidfile in "$work"/*/redis.pid; do
+    [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+  done
+  sleep 0.5
   rm -rf "$work"
 }
 trap stop_redis EXIT
-for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+if [ "${PERF_CLUSTER:-0}" = 1 ]; then
+  command -v redis-cli >/dev/null 2>&1 || { echo "redis-cli is required (apt-get install redis-tools)"; exit 2; }
+  nodes=()
+  for i in 1 2 3; do
+    port=$(free_cluster_port)
+    start_redis "$port" "$work/node$i" --cluster-enabled yes --cluster-config-file "$work/node$i/nodes.conf" --cluster-node-timeout 5000
+    nodes+=("127.0.0.1:$port")
+  done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$work/cluster-create.log" 2>&1 \
+    || { cat "$work/cluster-create.log"; exit 1; }
+  for _ in $(seq 1 100); do
+    redis-cli -p "${nodes[0]##*:}" cluster info | grep -q "cluster_state:ok" && break; sleep 0.1
+  done
+  redis_args=(--redis-cluster "$(IFS=,; echo "${nodes[*]}")")
+  echo "== Redis Cluster: ${nodes[*]}"
+else
+  port=$(free_port)
+  start_redis "$port" "$work/node1"
+  redis_args=(--redis "127.0.0.1:$port")
+fi
 
 if [ "${PERF_WAIT_QUIET:-0}" -gt 0 ]; then
   echo "== waiting up to ${PERF_WAIT_QUIET}s for a quiet machine (load average < 1)"
@@ -39,5 +81,5 @@ if [ "${PERF_WAIT_QUIET:-0}" -gt 0 ]; then
   echo "   load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
 
-echo "== running the harness (redis 127.0.0.1:$port)"
-dotnet "$harness_dll" --dedicated-redis --redis "127.0.0.1:$port" --broker-dll "$broker_dll" --out "$root/docs/benchmarks" "$@"
+echo "== running the harness (${redis_args[*]})"
+dotnet "$harness_dll" --dedicated-redis "${redis_args[@]}" --broker-dll "$broker_dll" --out "$root/docs/benchmarks" "$@"

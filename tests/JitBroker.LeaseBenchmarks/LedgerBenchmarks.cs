@@ -16,6 +16,54 @@ internal sealed class LedgerBenchmarks(IReadOnlyDictionary<string, string> broke
     /// Writes <paramref name="count"/> active leases (expiring in 2 h, so none is due), reports INFO used_memory
     /// per lease, then times broker start-up against that Redis and against an empty one, alternately.
     /// </summary>
+    /// <summary>What one lease hash holds: each field's name and value length (the listpack adds 2–3 bytes per entry).</summary>
+    private static async Task PrintLeaseFieldsAsync(LeaseLedger ledger, string key)
+    {
+        var flat = (await ledger.Redis.ExecuteAsync("HGETALL", [key])).AsArray();
+        var parts = new List<string>();
+        var total = 0;
+        for (var i = 0; i + 1 < flat.Length; i += 2)
+        {
+            var (name, value) = (flat[i].AsString()!, ((byte[])flat[i + 1]!).Length);
+            parts.Add(F($"{name} {name.Length}+{value}"));
+            total += name.Length + value;
+        }
+
+        Console.WriteLine(F($"  lease hash: {flat.Length / 2} fields, {total} bytes of names and values (name+value): {string.Join(", ", parts)}"));
+    }
+
+    /// <summary>Every kind of key the ledger wrote (by the part of its name before the id), sampled with MEMORY USAGE and scaled by its count.</summary>
+    private static async Task PrintKeyKindsAsync(LeaseLedger ledger, int leases, long usedDelta)
+    {
+        var kinds = new Dictionary<string, (long Count, string Sample)>(StringComparer.Ordinal);
+        var cursor = "0";
+        do
+        {
+            var reply = (await ledger.Redis.ExecuteAsync("SCAN", [cursor, "COUNT", 10000])).AsArray();
+            cursor = reply[0].AsString()!;
+            foreach (var k in reply[1].AsArray())
+            {
+                var name = k.AsString()!;
+                var brace = name.IndexOf('{', StringComparison.Ordinal);
+                var kind = brace < 0 ? name : name[..brace];
+                kinds[kind] = kinds.TryGetValue(kind, out var seen) ? (seen.Count + 1, seen.Sample) : (1, name);
+            }
+        }
+        while (cursor != "0");
+
+        long accounted = 0;
+        foreach (var (kind, (n, sample)) in kinds.OrderByDescending(k => k.Value.Count))
+        {
+            var bytes = (await ledger.Redis.ExecuteAsync("MEMORY", ["USAGE", sample, "SAMPLES", "0"])).AsInt64();
+            // One sample stands for every key of its kind: exact for the fixed-shape kinds, an estimate for sets of varying size.
+            var estimate = n == 1 ? bytes : bytes * n;
+            accounted += estimate;
+            Console.WriteLine(F($"  {kind}*: {n:N0} key(s), MEMORY USAGE of one {bytes:N0} bytes → {estimate / (double)leases:0.0} per lease"));
+        }
+
+        Console.WriteLine(F($"  not in any key's MEMORY USAGE (the keyspace's own hash table, allocator rounding): {(usedDelta - accounted) / (double)leases:0.0} per lease"));
+    }
+
     public async Task MemoryAndStartupAsync(int count, int startupRuns)
     {
         await using var full = await RedisServerProcess.StartServerAsync();
@@ -46,6 +94,8 @@ internal sealed class LedgerBenchmarks(IReadOnlyDictionary<string, string> broke
             Console.WriteLine(F($"  MEMORY USAGE one task set (4 leases): {taskBytes:N0} bytes"));
         }
 
+        await PrintLeaseFieldsAsync(ledger, $"{LeaseLedger.KeyPrefix}lease:{{{ids[0]}}}");
+        await PrintKeyKindsAsync(ledger, count, after - before);
         Console.WriteLine();
         if (startupRuns == 0)
         {

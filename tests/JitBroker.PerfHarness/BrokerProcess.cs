@@ -77,9 +77,13 @@ internal sealed class BrokerProcess : IAsyncDisposable
             ["JitBroker:Listen:Http"] = $"127.0.0.1:{httpPort}",
             ["JitBroker:Listen:Admin"] = $"127.0.0.1:{adminPort}",
             ["JitBroker:Leases:Store"] = "redis",
-            ["JitBroker:Redis:Endpoint"] = options.Redis,
             ["Logging:LogLevel:Default"] = "Warning",
         };
+        foreach (var (key, value) in RedisUnderTest.BrokerSettings(options))
+        {
+            all[key] = value;
+        }
+
         foreach (var (key, value) in settings)
         {
             all[key] = value;

@@ -58,19 +58,19 @@ internal sealed class AgentClient(Uri broker) : IDisposable
 /// requests. A JWT-SVID is bound to the first task it is used for, so every task gets a fresh SVID, minted before
 /// the timed window so the load generator's own signing does not compete with the broker for the cores.
 /// </summary>
-internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev, IRedisConnection? redis = null)
+internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev, RedisUnderTest? redis = null)
 {
     public const int RequestsPerTask = 16;
 
-    public async Task<LevelResult> RunAsync(int concurrency, TimeSpan duration, int brokerPid, int redisPid, double expectedPerSecond)
+    public async Task<LevelResult> RunAsync(int concurrency, TimeSpan duration, int brokerPid, int[] redisPids, double expectedPerSecond)
     {
         var svids = MintPool((int)(expectedPerSecond * duration.TotalSeconds * 1.5 / RequestsPerTask) + (2 * concurrency));
         var latencies = new List<long>[concurrency];
         var errors = 0;
         string? firstError = null;
         var level = Guid.NewGuid().ToString("N")[..6];
-        var commands0 = redis is null ? [] : await RedisAdmin.CommandCallsAsync(redis).ConfigureAwait(false);
-        var cpu = new CpuWindow(brokerPid, redisPid);
+        var commands0 = redis is null ? [] : await redis.CommandCallsAsync().ConfigureAwait(false);
+        var cpu = new CpuWindow(brokerPid, redisPids);
         var watch = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, concurrency).Select(w => Task.Run(async () =>
         {
@@ -100,7 +100,7 @@ internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev, IRe
         var seconds = watch.Elapsed.TotalSeconds;
         var (broker, redisCpu, self) = cpu.Elapsed();
         var others = cpu.Others();
-        var commands1 = redis is null ? [] : await RedisAdmin.CommandCallsAsync(redis).ConfigureAwait(false);
+        var commands1 = redis is null ? [] : await redis.CommandCallsAsync().ConfigureAwait(false);
         var all = latencies.SelectMany(l => l).ToArray();
         var n = Math.Max(1, all.Length);
         return new LevelResult(concurrency, seconds, all.Length, errors, firstError, all.Length / seconds, LatencySummary.FromTicks(all),

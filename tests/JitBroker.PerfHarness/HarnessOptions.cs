@@ -10,6 +10,12 @@ internal sealed class HarnessOptions
     /// <summary>host:port of a Redis the harness owns: it is flushed between phases.</summary>
     public required string Redis { get; init; }
 
+    /// <summary>Instead of <see cref="Redis"/>: the primaries of a Redis Cluster the harness owns (host:port each).</summary>
+    public IReadOnlyList<string> ClusterNodes { get; init; } = [];
+
+    /// <summary>Lease-ledger buckets on a cluster (JitBroker:Redis:Buckets).</summary>
+    public int Buckets { get; init; } = 16;
+
     public string OutputDirectory { get; init; } = "docs/benchmarks";
 
     public string Label { get; init; } = "perf";
@@ -59,7 +65,9 @@ internal sealed class HarnessOptions
         return new HarnessOptions
         {
             BrokerDll = Get("--broker-dll") ?? throw new ArgumentException("--broker-dll <path to JitBroker.Server.dll> is required."),
-            Redis = Get("--redis") ?? throw new ArgumentException("--redis <host:port> is required."),
+            Redis = Get("--redis") ?? (Get("--redis-cluster") is null ? throw new ArgumentException("--redis <host:port> or --redis-cluster <host:port,…> is required.") : ""),
+            ClusterNodes = Get("--redis-cluster") is { } c ? c.Split(',', StringSplitOptions.RemoveEmptyEntries) : [],
+            Buckets = Get("--buckets") is { } b ? int.Parse(b, CultureInfo.InvariantCulture) : defaults.Buckets,
             OutputDirectory = Get("--out") ?? defaults.OutputDirectory,
             Label = Get("--label") ?? defaults.Label,
             LevelDuration = Get("--seconds") is { } s ? Seconds(s) : defaults.LevelDuration,

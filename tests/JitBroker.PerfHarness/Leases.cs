@@ -23,7 +23,8 @@ internal static class LeaseFactory
 
     public static Lease Jwt(string taskId, DateTimeOffset issuedAt, DateTimeOffset expiresAt)
     {
-        var leaseId = LeaseIds.New();
+        // A task's leases share a placement, as the broker places them (one bucket per task on a cluster).
+        var leaseId = LeaseIds.New(LeaseIds.PlacementFor(AgentId, taskId));
         return new Lease
         {
             LeaseId = leaseId,
@@ -85,9 +86,12 @@ internal static class RedisAdmin
         (await redis.ExecuteAsync("ZCARD", [zsetKey]).ConfigureAwait(false)).AsInt64();
 
     /// <summary>Commands Redis has executed so far, by command (INFO commandstats), to count round trips per request.</summary>
-    public static async Task<Dictionary<string, long>> CommandCallsAsync(IRedisConnection redis)
+    public static async Task<Dictionary<string, long>> CommandCallsAsync(IRedisConnection redis) =>
+        ParseCommandStats((await redis.ExecuteAsync("INFO", ["commandstats"]).ConfigureAwait(false)).AsString()!);
+
+    /// <summary>Parses INFO commandstats: calls by command.</summary>
+    public static Dictionary<string, long> ParseCommandStats(string info)
     {
-        var info = (await redis.ExecuteAsync("INFO", ["commandstats"]).ConfigureAwait(false)).AsString()!;
         var calls = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var line in info.Split('\n'))
         {

@@ -93,18 +93,20 @@ internal static class ProcFs
 internal sealed class CpuWindow
 {
     private readonly int _brokerPid;
-    private readonly int _redisPid;
+    private readonly int[] _redisPids;
     private readonly TimeSpan _broker0;
     private readonly TimeSpan _redis0;
     private readonly TimeSpan _self0;
     private readonly TimeSpan _machine0;
 
-    public CpuWindow(int brokerPid, int redisPid)
+    /// <param name="brokerPid">The broker process (0: none).</param>
+    /// <param name="redisPids">The Redis server processes (every primary of a cluster; 0: none), counted together.</param>
+    public CpuWindow(int brokerPid, params int[] redisPids)
     {
         _brokerPid = brokerPid;
-        _redisPid = redisPid;
+        _redisPids = redisPids;
         _broker0 = brokerPid > 0 ? ProcFs.CpuTime(brokerPid) : TimeSpan.Zero;
-        _redis0 = redisPid > 0 ? ProcFs.CpuTime(redisPid) : TimeSpan.Zero;
+        _redis0 = RedisCpu();
         _self0 = Process.GetCurrentProcess().TotalProcessorTime;
         _machine0 = ProcFs.MachineBusy();
     }
@@ -119,6 +121,8 @@ internal sealed class CpuWindow
 
     public (TimeSpan Broker, TimeSpan Redis, TimeSpan LoadGenerator) Elapsed() =>
         (_brokerPid > 0 ? ProcFs.CpuTime(_brokerPid) - _broker0 : TimeSpan.Zero,
-         _redisPid > 0 ? ProcFs.CpuTime(_redisPid) - _redis0 : TimeSpan.Zero,
+         RedisCpu() - _redis0,
          Process.GetCurrentProcess().TotalProcessorTime - _self0);
+
+    private TimeSpan RedisCpu() => _redisPids.Where(p => p > 0).Aggregate(TimeSpan.Zero, (sum, pid) => sum + ProcFs.CpuTime(pid));
 }

@@ -27,13 +27,22 @@ var work = Directory.CreateTempSubdirectory("jitbroker-perf-").FullName;
 var dataDirectory = Path.Combine(work, "data");
 Directory.CreateDirectory(dataDirectory).UnixFileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 using var dev = DevTrustDomain.LoadOrCreate(Path.Combine(dataDirectory, "dev-trust-domain"), TimeProvider.System);
-await using var redis = new RedisConnection(new RedisOptions { Endpoint = options.Redis, CommandTimeout = TimeSpan.FromSeconds(30), AllowAdminCommands = true });
-await redis.ConnectAsync();
-var redisPid = await RedisAdmin.ProcessIdAsync(redis);
-await RedisAdmin.FlushAsync(redis);
+if (options.ClusterNodes.Count > 0 && options.Phases.Except(["broker", "interval", "revocation"]).Any())
+{
+    await Console.Error.WriteLineAsync("On a Redis Cluster the harness runs the broker, interval and revocation phases only.");
+    return 2;
+}
+
+await using var target = await RedisUnderTest.ConnectAsync(options);
+var redis = target.Connection;
+var redisPid = target.Pids[0];
+await target.FlushAsync();
 
 var machine = await MachineInfo.ReadAsync(redis);
 Console.WriteLine($"# JitBroker performance harness — {machine.Cpu}, {machine.Cores} cores, {machine.RamGiB:0.0} GiB, .NET {machine.Dotnet}, Redis {machine.Redis}, {machine.Date}");
+Console.WriteLine(target.IsCluster
+    ? $"Redis Cluster: {target.Nodes.Count} primaries ({string.Join(", ", target.Nodes)}), ledger in {target.Layout.Buckets} buckets; Redis CPU is the sum over the primaries"
+    : $"Redis: one server ({target.Nodes[0]})");
 var results = new HarnessResults { Label = options.Label, Machine = machine };
 
 if (options.Phases.Contains("floor"))
@@ -55,7 +64,7 @@ foreach (var (phase, policy) in new[] { ("broker", "Always"), ("interval", "Inte
         continue;
     }
 
-    await RedisAdmin.FlushAsync(redis);
+    await target.FlushAsync();
     Console.WriteLine($"\n## Broker process, RequestCredential over gRPC, audit FsyncPolicy={policy}");
     var settings = new Dictionary<string, string>
     {
@@ -64,14 +73,14 @@ foreach (var (phase, policy) in new[] { ("broker", "Always"), ("interval", "Inte
     };
     await using var broker = await BrokerProcess.StartAsync(options, dataDirectory, settings, "broker-" + phase);
     using var client = new AgentClient(broker.GrpcUri);
-    var load = new CredentialLoad(client, dev, redis);
-    await load.RunAsync(16, TimeSpan.FromSeconds(15), broker.Pid, redisPid, 15000); // JIT tiering and connection warm-up, not recorded
+    var load = new CredentialLoad(client, dev, target);
+    await load.RunAsync(16, TimeSpan.FromSeconds(15), broker.Pid, target.Pids, 15000); // JIT tiering and connection warm-up, not recorded
     var run = new BrokerRun(policy, []);
     var expected = 15000.0;
     Console.WriteLine("  conc   req/s     p50 ms   p99 ms  p99.9 ms  broker CPU µs/req  redis µs/req  loadgen µs/req  others(cores)  errors");
     foreach (var level in options.Levels)
     {
-        var r = await load.RunAsync(level, options.LevelDuration, broker.Pid, redisPid, expected);
+        var r = await load.RunAsync(level, options.LevelDuration, broker.Pid, target.Pids, expected);
         expected = Math.Max(1000, r.Throughput);
         run.Levels.Add(r);
         Console.WriteLine($"  {level,4} {r.Throughput,8:N0} {r.Latency.P50,9:0.00} {r.Latency.P99,8:0.00} {r.Latency.P999,9:0.00} {r.BrokerCpuUsPerRequest,18:0} {r.RedisCpuUsPerRequest,13:0} {r.LoadGeneratorCpuUsPerRequest,15:0} {r.OtherProcessesCoresBusy,13:0.00}  {r.Errors}{(r.FirstError is null ? "" : " " + r.FirstError)}");
@@ -107,7 +116,7 @@ if (options.Phases.Contains("revocation"))
         var parts = config.Split('/');
         var (interval, parallel, fsync, batch) = (parts[0], parts[1], parts.Length > 2 ? parts[2] : "Always", parts.Length > 3 ? parts[3] : "500");
         Console.WriteLine($"\n## Revocation lag, {options.RevocationLeases:N0} leases expiring within 10 s, SweepInterval={interval}, BatchSize={batch}, MaxParallelRevocations={parallel}, audit FsyncPolicy={fsync}");
-        var r = await RevocationLagBench.RunAsync(options, redis, redisPid, dataDirectory, new RevocationSettings(interval, parallel, fsync, batch), seedRate);
+        var r = await RevocationLagBench.RunAsync(options, target, dataDirectory, new RevocationSettings(interval, parallel, fsync, batch), seedRate);
         results.Revocation.Add(r);
         Console.WriteLine($"  revoked {r.Revoked:N0}, not revoked {r.NotRevoked}; lag p50 {r.LagMs.P50:0} ms, p99 {r.LagMs.P99:0} ms, p99.9 {r.LagMs.P999:0} ms, max {r.LagMs.Max:0} ms; drained {r.DrainedAfterLastExpirySeconds:0.00} s after the last expiry; broker CPU {r.BrokerCpuSeconds:0.0} s");
     }
@@ -128,7 +137,7 @@ if (options.Phases.Contains("startup"))
     results.Startup = await StartupBench.RunAsync(options, redis, redisPid, dataDirectory, dev);
 }
 
-await RedisAdmin.FlushAsync(redis);
+await target.FlushAsync();
 Directory.CreateDirectory(options.OutputDirectory);
 var written = Report.Write(results, options);
 Console.WriteLine($"\nwrote {string.Join(", ", written)}");

@@ -19,10 +19,11 @@ internal sealed record RevocationSettings(string SweepInterval, string MaxParall
 
 internal static class RevocationLagBench
 {
-    public static async Task<RevocationLagResult> RunAsync(HarnessOptions options, IRedisConnection redis, int redisPid, string dataDirectory,
+    public static async Task<RevocationLagResult> RunAsync(HarnessOptions options, RedisUnderTest target, string dataDirectory,
         RevocationSettings config, double seedRatePerSecond)
     {
-        await RedisAdmin.FlushAsync(redis).ConfigureAwait(false);
+        await target.FlushAsync().ConfigureAwait(false);
+        var redis = target.Connection;
         var settings = new Dictionary<string, string>
         {
             ["JitBroker:Audit:FsyncPolicy"] = config.Fsync,
@@ -33,7 +34,7 @@ internal static class RevocationLagBench
             ["JitBroker:Audit:Path"] = BrokerProcess.AuditPath(dataDirectory, $"revocation-{config.SweepInterval.Replace(':', '-')}-{config.MaxParallel}-{config.Fsync}-{config.BatchSize}"),
         };
         await using var broker = await BrokerProcess.StartAsync(options, dataDirectory, settings, "broker-revocation").ConfigureAwait(false);
-        var store = new RedisLeaseStore(redis, "jitbroker:");
+        var store = target.LeaseStore();
         var n = options.RevocationLeases;
         var window = TimeSpan.FromSeconds(10);
 
@@ -49,11 +50,11 @@ internal static class RevocationLagBench
             throw new InvalidOperationException("Seeding took longer than the lead time; leases were due before all were written.");
         }
 
-        var cpu = new CpuWindow(broker.Pid, redisPid);
+        var cpu = new CpuWindow(broker.Pid, target.Pids);
         var last = first + window;
         await Task.Delay(last - TimeProvider.System.GetUtcNow() + TimeSpan.FromMilliseconds(50)).ConfigureAwait(false);
         var drainWatch = Stopwatch.StartNew();
-        while (await RedisAdmin.CardAsync(redis, "jitbroker:due").ConfigureAwait(false) > 0 && drainWatch.Elapsed < TimeSpan.FromMinutes(3))
+        while (await target.DueAsync().ConfigureAwait(false) > 0 && drainWatch.Elapsed < TimeSpan.FromMinutes(3))
         {
             await Task.Delay(20).ConfigureAwait(false);
         }
@@ -70,7 +71,7 @@ internal static class RevocationLagBench
             int i;
             while ((i = Interlocked.Increment(ref next)) < n)
             {
-                var fields = (await redis.ExecuteAsync("HMGET", [$"jitbroker:lease:{{{ids[i]}}}", "e", "ra"]).ConfigureAwait(false)).AsArray();
+                var fields = (await redis.ExecuteAsync("HMGET", [(StackExchange.Redis.RedisKey)target.LeaseKey(ids[i]), "e", "ra"]).ConfigureAwait(false)).AsArray();
                 if (fields[1].IsNull)
                 {
                     lags[i] = double.NaN;

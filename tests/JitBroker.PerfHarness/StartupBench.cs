@@ -57,7 +57,7 @@ internal static class StartupBench
 
             using var client = new AgentClient(broker.GrpcUri);
             var load = new CredentialLoad(client, dev);
-            var level = await load.RunAsync(8, options.StartupLoad, broker.Pid, redisPid, 8000).ConfigureAwait(false);
+            var level = await load.RunAsync(8, options.StartupLoad, broker.Pid, [redisPid], 8000).ConfigureAwait(false);
             // Let a background GC settle so the reading is the steady state, not a transient peak.
             await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
             points.Add(new StartupPoint(due, runs, startup.TotalMilliseconds, rssReady, broker.RssKiB, broker.PeakRssKiB, level.Requests,
