@@ -56,9 +56,9 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
     {
         try
         {
-            // Pipelined on the one connection: one round trip's latency for the whole batch, order kept by the connection.
-            await Task.WhenAll(records.Select(r => redis.ExecuteAsync("XADD",
-                [(RedisKey)streamKey, "MAXLEN", "~", maxLength, "*", "seq", r.Seq, "line", r.Line], cancellationToken))).ConfigureAwait(false);
+            // One pipelined write for the whole batch (one round trip, one socket write), in order.
+            await redis.ExecuteManyAsync([.. records.Select(r => new PipelinedCommand("XADD",
+                [(RedisKey)streamKey, "MAXLEN", "~", maxLength, "*", "seq", r.Seq, "line", r.Line]))], cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {

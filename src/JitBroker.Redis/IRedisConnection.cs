@@ -18,6 +18,13 @@ public interface IRedisConnection
     /// <summary>Sends <paramref name="command"/> with <paramref name="args"/> (strings, numbers, byte arrays, <see cref="RedisKey"/>s) and returns its reply.</summary>
     Task<RedisResult> ExecuteAsync(string command, IReadOnlyList<object> args, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Sends <paramref name="commands"/> together in one write (a pipeline, not a transaction: each runs on its own,
+    /// in order) and returns their replies in order. For many small commands at once — one socket write and one
+    /// read on the server instead of one per command. The first failure (an error reply included) fails the call.
+    /// </summary>
+    Task<RedisResult[]> ExecuteManyAsync(IReadOnlyList<PipelinedCommand> commands, CancellationToken cancellationToken = default);
+
     /// <summary>Runs <paramref name="script"/> atomically (<c>EVALSHA</c>, re-sent with <c>EVAL</c> when the server answers <c>NOSCRIPT</c>).</summary>
     Task<RedisResult> EvalAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default);
 
@@ -33,3 +40,6 @@ public interface IRedisConnection
     /// <summary>Readiness: true when a <c>PING</c> round trip succeeds; never throws for Redis failures.</summary>
     Task<bool> PingAsync(CancellationToken cancellationToken = default);
 }
+
+/// <summary>One command of <see cref="IRedisConnection.ExecuteManyAsync"/>: its name and arguments (as for <see cref="IRedisConnection.ExecuteAsync"/>).</summary>
+public readonly record struct PipelinedCommand(string Command, object[] Args);

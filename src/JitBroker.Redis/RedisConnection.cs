@@ -92,6 +92,41 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         }
     }
 
+    public async Task<RedisResult[]> ExecuteManyAsync(IReadOnlyList<PipelinedCommand> commands, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(commands);
+        foreach (var command in commands)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(command.Command);
+            ArgumentNullException.ThrowIfNull(command.Args);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        if (commands.Count == 0)
+        {
+            return [];
+        }
+
+        var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        // A batch is written to the socket as one block (no other caller's command in between) when Execute is called.
+        var batch = database.CreateBatch();
+        var sent = new Task<RedisResult>[commands.Count];
+        for (var i = 0; i < sent.Length; i++)
+        {
+            sent[i] = batch.ExecuteAsync(commands[i].Command, commands[i].Args);
+        }
+
+        batch.Execute();
+        try
+        {
+            return await Task.WhenAll(sent).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (NoteFailure(ex, sent[^1]))
+        {
+            throw; // not reached: the filter only looks
+        }
+    }
+
     public async Task<RedisResult> EvalAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(script);

@@ -56,6 +56,36 @@ public sealed class RedisConnectionTests
     }
 
     [Test]
+    public async Task A_pipeline_runs_every_command_in_order_and_returns_each_reply()
+    {
+        await _redis.ExecuteAsync("DEL", ["piped"]);
+
+        var replies = await _redis.ExecuteManyAsync([.. Enumerable.Range(1, 200).Select(i => new PipelinedCommand("RPUSH", ["piped", i]))]);
+
+        Assert.That(replies.Select(r => r.AsInt64()), Is.EqualTo(Enumerable.Range(1, 200).Select(i => (long)i)), "each reply is its own command's, in order");
+        var stored = (await _redis.ExecuteAsync("LRANGE", ["piped", 0, -1])).AsArray().Select(v => v.AsInt64());
+        Assert.That(stored, Is.EqualTo(Enumerable.Range(1, 200).Select(i => (long)i)));
+        Assert.That(await _redis.ExecuteManyAsync([]), Is.Empty);
+    }
+
+    [Test]
+    public async Task An_error_reply_in_a_pipeline_fails_the_call_and_the_other_commands_still_ran()
+    {
+        await _redis.ExecuteAsync("DEL", ["piped-a", "piped-b"]);
+        await _redis.ExecuteAsync("SET", ["piped-text", "not a number"]);
+
+        Assert.ThrowsAsync<RedisServerException>(() => _redis.ExecuteManyAsync(
+        [
+            new PipelinedCommand("SET", ["piped-a", "1"]), new PipelinedCommand("INCR", ["piped-text"]), new PipelinedCommand("SET", ["piped-b", "2"]),
+        ]));
+
+        // Not a transaction: the commands around the failed one ran, and the connection is still in step.
+        Assert.That((await _redis.ExecuteAsync("MGET", ["piped-a", "piped-b"])).AsArray().Select(v => v.AsString()), Is.EqualTo(new[] { "1", "2" }));
+        Assert.That((await _redis.ExecuteAsync("ECHO", ["still in step"])).AsString(), Is.EqualTo("still in step"));
+        Assert.Throws<ArgumentException>(() => _redis.ExecuteManyAsync([new PipelinedCommand("", [])]).GetAwaiter().GetResult());
+    }
+
+    [Test]
     public async Task Big_values_round_trip()
     {
         var value = new byte[16 * 1024 * 1024];
