@@ -1,15 +1,39 @@
-namespace JitBroker.Core;
+namespace JitBroker.Core.Handlers;
 
-/// <summary>RenewCredential: extend a live lease within its original maximum, re-evaluating policy.</summary>
-public sealed partial class CredentialBroker
+/// <summary>
+/// RenewCredential: extends a usable lease within its original maximum, asking policy again. What the issuer produces
+/// (a new expiry; for a JWT a replacement token) leaves only through <see cref="CredentialCommit"/>, like any other
+/// credential: if it cannot be recorded and audited, the lease is revoked and the caller refused.
+/// </summary>
+public sealed class RenewCredentialHandler
 {
-    public const string ReasonLeaseNotActive = "lease.not_active";
     public const string ReasonRenewalLimit = "renewal.max_ttl_reached";
 
-    public async Task<RenewalResult> RenewCredentialAsync(
-        AttestationEvidence evidence, string leaseId, TimeSpan? requestedTtl, CancellationToken cancellationToken = default)
+    private readonly AgentAdmission _admission;
+    private readonly ILeaseStore _leases;
+    private readonly LeaseUsability _usability;
+    private readonly IPolicyEngine _policy;
+    private readonly IssuerRegistry _issuers;
+    private readonly CredentialCommit _commit;
+    private readonly BrokerOptions _options;
+    private readonly TimeProvider _time;
+
+    public RenewCredentialHandler(AgentAdmission admission, ILeaseStore leases, LeaseUsability usability, IPolicyEngine policy, IssuerRegistry issuers,
+        CredentialCommit commit, BrokerOptions options, TimeProvider time)
     {
-        var agent = await AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
+        _admission = admission;
+        _leases = leases;
+        _usability = usability;
+        _policy = policy;
+        _issuers = issuers;
+        _commit = commit;
+        _options = options;
+        _time = time;
+    }
+
+    public async Task<RenewalResult> HandleAsync(AttestationEvidence evidence, string leaseId, TimeSpan? requestedTtl, CancellationToken cancellationToken = default)
+    {
+        var agent = await _admission.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
         if (!LeaseIds.IsWellFormed(leaseId))
         {
             throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, "lease_id is not a lease id.");
@@ -23,21 +47,21 @@ public sealed partial class CredentialBroker
         }
 
         var now = _time.GetUtcNow();
-        if (!await IsUsableAsync(lease, now, cancellationToken).ConfigureAwait(false))
+        if (!await _usability.IsUsableAsync(lease, now, cancellationToken).ConfigureAwait(false))
         {
             // Blocked agents get the blocked answer (and its audit record); a revoked ancestor makes it not active.
-            await EnsureNotBlockedAsync(agent, lease.TaskId, cancellationToken).ConfigureAwait(false);
-            throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonLeaseNotActive, "The lease is no longer active; request a new credential.");
+            await _admission.EnsureNotBlockedAsync(agent, lease.TaskId, cancellationToken).ConfigureAwait(false);
+            throw LeaseUsability.NotActive("The lease is no longer active; request a new credential.");
         }
 
-        await EnsureNotBlockedAsync(agent, lease.TaskId, cancellationToken).ConfigureAwait(false);
+        await _admission.EnsureNotBlockedAsync(agent, lease.TaskId, cancellationToken).ConfigureAwait(false);
 
         // Policy is asked again, today, with the current identity: a renewal never outlives a rule change.
         var request = new CredentialRequest(lease.TaskId,
             new TaskIntent(lease.Scope.Action, "", lease.Scope.Tools, lease.Scope.Resources, new Dictionary<string, string>()),
             lease.IssuerKind, lease.Scope.Audience, null);
         var decision = _policy.Decide(agent, request);
-        if (decision.Effect != DecisionEffect.Allow || decision.Grant is not { } grant || !Covers(grant.Scope, lease.Scope))
+        if (decision.Effect != DecisionEffect.Allow || decision.Grant is not { } grant || !ScopeCoverage.Covers(grant.Scope, lease.Scope))
         {
             var reason = decision.Effect == DecisionEffect.NeedsApproval
                 ? "The credential now needs approval; request a new one."
@@ -58,22 +82,12 @@ public sealed partial class CredentialBroker
                 $"The lease already runs to its maximum ({cap:O}); request a new credential.");
         }
 
-        var issuer = _issuers.Get(lease.IssuerKind);
-        var renewed = await issuer.RenewAsync(lease, agent, newExpiry, cancellationToken).ConfigureAwait(false);
-        var updated = await _leases.RenewAsync(lease.LeaseId, renewed.ExpiresAt, renewed.Fingerprint ?? lease.CredentialFingerprint, CancellationToken.None).ConfigureAwait(false)
-            ?? throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonLeaseNotActive, "The lease was revoked while it was being renewed.");
-        await AuditAsync(new AuditEvent
+        var renewed = await _issuers.Get(lease.IssuerKind).RenewAsync(lease, agent, newExpiry, cancellationToken).ConfigureAwait(false);
+        var updated = await _commit.CommitRenewedAsync(lease, renewed, new AuditEvent
         {
             Type = AuditEventTypes.CredentialRenewed, AgentId = agent.Id, TaskId = lease.TaskId, LeaseId = lease.LeaseId,
-            RuleIds = decision.RuleIds, CredentialFingerprint = updated.CredentialFingerprint, Detail = $"expires {updated.ExpiresAt:O}",
-        }, cancellationToken).ConfigureAwait(false);
+            RuleIds = decision.RuleIds, CredentialFingerprint = renewed.Fingerprint ?? lease.CredentialFingerprint, Detail = $"expires {renewed.ExpiresAt:O}",
+        }).ConfigureAwait(false);
         return new RenewalResult(updated, renewed.NewSecret);
     }
-
-    /// <summary>True when <paramref name="allowed"/> still includes everything <paramref name="held"/> grants.</summary>
-    internal static bool Covers(GrantedScope allowed, GrantedScope held) =>
-        string.Equals(allowed.Audience, held.Audience, StringComparison.Ordinal) &&
-        string.Equals(allowed.Action, held.Action, StringComparison.Ordinal) &&
-        held.Tools.All(t => allowed.Tools.Contains(t, StringComparer.Ordinal)) &&
-        held.Resources.All(r => allowed.Resources.Contains(r, StringComparer.Ordinal));
 }

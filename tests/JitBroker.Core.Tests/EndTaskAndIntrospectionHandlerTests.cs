@@ -1,10 +1,11 @@
 using NUnit.Framework;
 using JitBroker.Core;
+using JitBroker.Core.Handlers;
 using Moq;
 
 namespace JitBroker.Core.Tests;
 
-public sealed class CredentialBrokerEndTaskAndIntrospectTests
+public sealed class EndTaskAndIntrospectionHandlerTests
 {
     private static Lease LeaseFor(BrokerFixture f, string id, LeaseState state = LeaseState.Active, string token = "tok") => new()
     {
@@ -37,7 +38,7 @@ public sealed class CredentialBrokerEndTaskAndIntrospectTests
             It.IsAny<string?>(), It.IsAny<CancellationToken>())).ReturnsAsync([true]);
         f.Leases.Setup(l => l.MarkRevokeFailedAsync("lease_c", "backend down", It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
 
-        var result = await f.Build().EndTaskAsync(BrokerFixture.Evidence(), "task-1");
+        var result = await f.EndTaskHandler().HandleAsync(BrokerFixture.Evidence(), "task-1");
 
         Assert.That(result.Leases.Select(o => (o.LeaseId, o.Outcome)), Is.EqualTo(new[]
         {
@@ -55,7 +56,7 @@ public sealed class CredentialBrokerEndTaskAndIntrospectTests
     {
         var f = new BrokerFixture();
         f.Leases.Setup(l => l.ListByTaskAsync(BrokerFixture.AgentId, "nope", It.IsAny<CancellationToken>())).ReturnsAsync([]);
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Build().EndTaskAsync(BrokerFixture.Evidence(), "nope"));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.EndTaskHandler().HandleAsync(BrokerFixture.Evidence(), "nope"));
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.NotFound));
     }
 
@@ -63,7 +64,7 @@ public sealed class CredentialBrokerEndTaskAndIntrospectTests
     public void EndTask_rejects_a_malformed_task_id()
     {
         var f = new BrokerFixture();
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Build().EndTaskAsync(BrokerFixture.Evidence(), "bad task\n"));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.EndTaskHandler().HandleAsync(BrokerFixture.Evidence(), "bad task\n"));
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.InvalidArgument));
     }
 
@@ -81,7 +82,7 @@ public sealed class CredentialBrokerEndTaskAndIntrospectTests
         f.Leases.Setup(l => l.GetAsync("lease_x", It.IsAny<CancellationToken>())).ReturnsAsync(lease);
         f.Time.Advance(TimeSpan.FromMinutes(minutesLater));
 
-        var result = await f.Build().IntrospectAsync(BrokerFixture.Evidence(), "the-token");
+        var result = await f.IntrospectionHandler().HandleAsync(BrokerFixture.Evidence(), "the-token");
 
         Assert.That(result.Active, Is.EqualTo(expected));
         Assert.That(result.Claims is not null, Is.EqualTo(expected), "inactive answers carry no claims (RFC 7662 §2.2)");
@@ -95,7 +96,7 @@ public sealed class CredentialBrokerEndTaskAndIntrospectTests
         f.Verifier.Setup(v => v.Verify("other")).Returns(new TaskCredentialClaims("lease_x", "iss", "s", "t", lease.Scope, lease.IssuedAt, lease.ExpiresAt));
         f.Leases.Setup(l => l.GetAsync("lease_x", It.IsAny<CancellationToken>())).ReturnsAsync(lease);
 
-        Assert.That((await f.Build().IntrospectAsync(BrokerFixture.Evidence(), "other")).Active, Is.False);
+        Assert.That((await f.IntrospectionHandler().HandleAsync(BrokerFixture.Evidence(), "other")).Active, Is.False);
     }
 
     [Test]
@@ -103,18 +104,18 @@ public sealed class CredentialBrokerEndTaskAndIntrospectTests
     {
         var f = new BrokerFixture();
         f.Verifier.Setup(v => v.Verify(It.IsAny<string>())).Returns((TaskCredentialClaims?)null);
-        var broker = f.Build();
+        var introspection = f.IntrospectionHandler();
 
-        Assert.That((await broker.IntrospectAsync(BrokerFixture.Evidence(), "garbage")).Active, Is.False);
-        Assert.That((await broker.IntrospectAsync(BrokerFixture.Evidence(), "")).Active, Is.False);
-        Assert.That((await broker.IntrospectAsync(BrokerFixture.Evidence(), new string('a', 20_000))).Active, Is.False);
-        f.Verifier.Verify(v => v.Verify(It.Is<string>(s => s.Length > CredentialBroker.MaxIntrospectedTokenLength)), Times.Never);
+        Assert.That((await introspection.HandleAsync(BrokerFixture.Evidence(), "garbage")).Active, Is.False);
+        Assert.That((await introspection.HandleAsync(BrokerFixture.Evidence(), "")).Active, Is.False);
+        Assert.That((await introspection.HandleAsync(BrokerFixture.Evidence(), new string('a', 20_000))).Active, Is.False);
+        f.Verifier.Verify(v => v.Verify(It.Is<string>(s => s.Length > IntrospectionHandler.MaxTokenLength)), Times.Never);
     }
 
     [Test]
     public void Introspection_requires_an_attested_caller()
     {
         var f = new BrokerFixture();
-        Assert.ThrowsAsync<BrokerException>(() => f.Build().IntrospectAsync(new AttestationEvidence(null), "x"));
+        Assert.ThrowsAsync<BrokerException>(() => f.IntrospectionHandler().HandleAsync(new AttestationEvidence(null), "x"));
     }
 }
