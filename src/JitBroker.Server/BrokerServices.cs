@@ -99,11 +99,10 @@ internal static class BrokerServices
         services.AddSingleton<ApprovalService>();
         services.AddSingleton<ReplayGuard>();
 
-        // The use cases (one handler each) and the steps they share: admission (attest, replay, kill switch), mint,
-        // commit (record, kill switch again, audit — or undo), usability up a delegation chain, revocation now.
+        // The use cases (one handler each) and the steps they share: admission (attest, replay, kill switch), commit (mint,
+        // record, kill switch again, audit — or undo), usability up a delegation chain, revocation now.
         services.AddSingleton<BestEffortAudit>();
         services.AddSingleton<AgentAdmission>();
-        services.AddSingleton<CredentialMint>();
         services.AddSingleton<LeaseTermination>();
         services.AddSingleton<CredentialCommit>();
         services.AddSingleton<LeaseUsability>();

@@ -60,10 +60,10 @@ internal sealed class BrokerFixture
         new("jwt", new GrantedScope("https://tickets", "tickets.create", ["zendesk"], ["tickets/1"]), ttl, new Dictionary<string, string>());
 
     public RequestCredentialHandler RequestHandler() =>
-        new(Admission(), Policy.Object, new ApprovalService(Approvals, Time), new CredentialMint(Issuers(), Options), Commit(),
+        new(Admission(), Policy.Object, new ApprovalService(Approvals, Time), Commit(),
             new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance), new BrokerMetrics(), Options, NullLogger<RequestCredentialHandler>.Instance);
 
-    public CredentialCommit Commit() => new(Leases.Object, KillSwitch, Audit, Termination(), Time, NullLogger<CredentialCommit>.Instance);
+    public CredentialCommit Commit() => new(Issuers(), Leases.Object, KillSwitch, Audit, Termination(), Options, Time, NullLogger<CredentialCommit>.Instance);
 
     public EndTaskHandler EndTaskHandler() =>
         new(Admission(), Leases.Object, Termination(), new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance), NullLogger<EndTaskHandler>.Instance);

@@ -137,8 +137,8 @@ public sealed class CredentialCommitTests
         f.Leases.Setup(l => l.MarkRevokedManyAsync(It.IsAny<IReadOnlyList<string>>(), It.IsAny<DateTimeOffset>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync([true]);
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Commit().CommitRenewedAsync(lease,
-            new RenewedCredential(lease.ExpiresAt.AddMinutes(5), "new-token"), new AuditEvent { Type = AuditEventTypes.CredentialRenewed }));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Commit().CommitRenewalAsync(BrokerFixture.Identity(BrokerFixture.AgentId), lease,
+            new RenewedCredential(lease.ExpiresAt.AddMinutes(5), "new-token"), ["rule-1"]));
 
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.Unavailable));
         Assert.That(ex.Reason, Is.EqualTo(Reasons.LeaseStoreUnavailable));

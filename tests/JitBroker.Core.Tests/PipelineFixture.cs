@@ -68,19 +68,17 @@ internal sealed class PipelineFixture
         var replayCache = new FakeReplayCache();
         var admission = new AgentAdmission(attestors, new ReplayGuard(replayCache, Options, Time), KillSwitch, audit, new BrokerMetrics(), Time);
         var termination = new LeaseTermination(Leases, Revoker, Options, Time);
-        var commit = new CredentialCommit(Leases, KillSwitch, Audit, termination, Time, NullLogger<CredentialCommit>.Instance);
-        var mint = new CredentialMint(issuers, Options);
+        var commit = new CredentialCommit(issuers, Leases, KillSwitch, Audit, termination, Options, Time, NullLogger<CredentialCommit>.Instance);
         var usability = new LeaseUsability(Leases, KillSwitch);
         var verifiers = new[] { new FakeVerifier() };
         var delegation = new DelegationRules(verifiers, Leases, DelegationPolicy);
-        RequestCredential = new RequestCredentialHandler(admission, policy.Object, Approvals, mint, commit, audit, new BrokerMetrics(), Options,
+        RequestCredential = new RequestCredentialHandler(admission, policy.Object, Approvals, commit, audit, new BrokerMetrics(), Options,
             NullLogger<RequestCredentialHandler>.Instance);
         EndTask = new EndTaskHandler(admission, Leases, termination, audit, NullLogger<EndTaskHandler>.Instance);
         Introspection = new IntrospectionHandler(admission, verifiers, Leases, usability, Time);
         RenewCredential = new RenewCredentialHandler(admission, Leases, usability, policy.Object, issuers, commit, Options, Time);
         OfferDelegation = new OfferDelegationHandler(admission, Leases, usability, delegation, audit, Options, Time, Offers);
-        DelegateCredential = new DelegateCredentialHandler(admission, Leases, usability, delegation, replayCache, mint, commit, Options, Time,
-            NullLogger<DelegateCredentialHandler>.Instance, Offers);
+        DelegateCredential = new DelegateCredentialHandler(admission, Leases, usability, delegation, replayCache, commit, Options, Time, Offers);
         AdminAuthorization = new AdminAuthorization(attestors, new AdminOptions { Principals = ["spiffe://example.org/humans/*"] });
         var operatorRevocation = new OperatorRevocation(Leases, Schedule, Audit, Time);
         RevokeLeases = new RevokeLeasesHandler(operatorRevocation, Schedule);

@@ -3,53 +3,108 @@ using Microsoft.Extensions.Logging;
 namespace JitBroker.Core.Handlers;
 
 /// <summary>
-/// Steps 6–7, the one way a credential leaves the broker — new (request, delegation, later the OAuth token endpoint)
-/// or renewed: record the lease first; look at the kill switch again; append the audit record. When recording fails
-/// the credential is undone at its issuer; when the agent turns out blocked or the audit record cannot be written, the
-/// lease is revoked. Either way the caller gets a refusal with a stable reason code and must not hand anything out.
+/// The one way a credential leaves the broker — new (request, delegation, later the OAuth token endpoint) or renewed.
+/// For a new one: 5 mint; then for both: 6 record the lease; look at the kill switch again; 7 append the audit record.
+/// When recording fails the credential is undone at its issuer; when the agent turns out blocked or the audit record
+/// cannot be written, the lease is revoked. Either way the caller gets a refusal with a stable reason code and nothing
+/// is handed out.
 /// </summary>
 /// <remarks>
-/// Once a credential is minted the caller's cancellation is no longer honoured here: a half-done commit must end
-/// either committed or undone, never in between.
+/// Once a credential is minted the caller's cancellation is no longer honoured: a half-done commit must end either
+/// committed or undone, never in between.
 /// </remarks>
 public sealed class CredentialCommit
 {
     public const string ReasonAuditUnavailable = "audit.unavailable";
 
+    private readonly IssuerRegistry _issuers;
     private readonly ILeaseStore _leases;
     private readonly IKillSwitch _killSwitch;
     private readonly IAuditLog _audit;
     private readonly LeaseTermination _termination;
+    private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<CredentialCommit> _log;
 
-    public CredentialCommit(ILeaseStore leases, IKillSwitch killSwitch, IAuditLog audit, LeaseTermination termination, TimeProvider time,
-        ILogger<CredentialCommit> log)
+    public CredentialCommit(IssuerRegistry issuers, ILeaseStore leases, IKillSwitch killSwitch, IAuditLog audit, LeaseTermination termination,
+        BrokerOptions options, TimeProvider time, ILogger<CredentialCommit> log)
     {
+        _issuers = issuers;
         _leases = leases;
         _killSwitch = killSwitch;
         _audit = audit;
         _termination = termination;
+        _options = options;
         _time = time;
         _log = log;
     }
 
-    /// <summary>Commits a new credential; <paramref name="issued"/> is its audit record. Returns when the secret may leave.</summary>
-    public async Task CommitIssuedAsync(MintedCredential minted, AuditEvent issued)
+    /// <summary>
+    /// Mints a credential of the granted kind (lifetime clamped to the broker's limits) and commits it. A delegated
+    /// credential names its <paramref name="parentLeaseId"/> and <paramref name="delegation"/> chain. Returns once the
+    /// secret may leave; the decision in the result is the grant as issued.
+    /// </summary>
+    public async Task<CredentialGrantResult> IssueAsync(WorkloadIdentity agent, string taskId, TaskIntent intent, Grant grant, IReadOnlyList<string> ruleIds,
+        string? parentLeaseId = null, DelegationChain? delegation = null, CancellationToken cancellationToken = default)
     {
-        await BrokerTracing.TraceAsync(BrokerTracing.Record, () => RecordOrUndoAsync(minted.Issuer, minted.Lease)).ConfigureAwait(false);
-        await ConfirmAsync(minted.Lease, issued).ConfigureAwait(false);
+        var ttl = grant.Ttl < _options.MaxTtl ? grant.Ttl : _options.MaxTtl;
+        if (ttl < _options.MinTtl)
+        {
+            throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.PolicyDenied,
+                $"The granted lifetime ({ttl.TotalSeconds:0}s) is below the broker minimum.");
+        }
+
+        grant = grant with { Ttl = ttl };
+        var issuer = _issuers.Get(grant.CredentialKind);
+        // A delegated lease shares its parent's placement (a delegation tree stays in one ledger bucket); a root
+        // lease takes its task's, so a task's leases stay together (docs/redis.md, "Redis Cluster").
+        var leaseId = LeaseIds.New(parentLeaseId is null ? LeaseIds.PlacementFor(agent.Id, taskId) : LeaseIds.PlacementOf(parentLeaseId));
+        var credential = await BrokerTracing.TraceAsync(BrokerTracing.Mint,
+            () => issuer.IssueAsync(new IssueRequest(leaseId, agent, taskId, grant, delegation), cancellationToken).AsTask()).ConfigureAwait(false);
+        var lease = new Lease
+        {
+            LeaseId = leaseId,
+            TaskId = taskId,
+            AgentId = agent.Id,
+            ParentLeaseId = parentLeaseId,
+            IssuerKind = issuer.Kind,
+            BackendHandle = credential.BackendHandle,
+            Scope = grant.Scope,
+            IssuedAt = credential.IssuedAt,
+            ExpiresAt = credential.ExpiresAt,
+            DueAt = credential.ExpiresAt,
+            RuleIds = ruleIds,
+            CredentialFingerprint = credential.Fingerprint,
+            AgentFacts = AgentFacts.From(agent),
+        };
+
+        await BrokerTracing.TraceAsync(BrokerTracing.Record, () => RecordOrUndoAsync(issuer, lease)).ConfigureAwait(false);
+        await ConfirmAsync(lease, new AuditEvent
+        {
+            Type = delegation is null ? AuditEventTypes.CredentialIssued : AuditEventTypes.CredentialDelegated,
+            AgentId = agent.Id, TaskId = taskId, Intent = intent, Decision = "allow",
+            RuleIds = ruleIds, LeaseId = leaseId, ParentLeaseId = parentLeaseId, CredentialFingerprint = credential.Fingerprint,
+            Detail = delegation is null
+                ? $"{issuer.Kind} for {grant.Scope.Audience}, expires {lease.ExpiresAt:O}"
+                : $"{issuer.Kind} for {grant.Scope.Audience}, expires {lease.ExpiresAt:O}; subject {delegation.Subject}, actors {string.Join(" <- ", delegation.Actors)}",
+        }).ConfigureAwait(false);
+        BrokerLog.Issued(_log, leaseId, agent.Id, taskId, grant.Scope.Audience, credential.Fingerprint, lease.ExpiresAt);
+        return new CredentialGrantResult(lease, credential, new PolicyDecision(DecisionEffect.Allow, grant, ruleIds, "")) { Delegation = delegation };
     }
 
     /// <summary>
-    /// Commits what an issuer's renewal produced for <paramref name="lease"/> (a new expiry, for a JWT a replacement
-    /// token); <paramref name="renewedEvent"/> is its audit record. Returns the updated lease once the new secret may
-    /// leave. A refusal revokes the lease: the old credential dies with the new one.
+    /// Commits what the issuer's renewal of <paramref name="lease"/> produced (a new expiry; for a JWT a replacement
+    /// token), renewed for <paramref name="agent"/> under <paramref name="ruleIds"/>. Returns the updated lease once the
+    /// new secret may leave. A refusal revokes the lease: the old credential dies with the new one.
     /// </summary>
-    public async Task<Lease> CommitRenewedAsync(Lease lease, RenewedCredential renewed, AuditEvent renewedEvent)
+    public async Task<Lease> CommitRenewalAsync(WorkloadIdentity agent, Lease lease, RenewedCredential renewed, IReadOnlyList<string> ruleIds)
     {
         var updated = await BrokerTracing.TraceAsync(BrokerTracing.Record, () => RecordRenewalAsync(lease, renewed)).ConfigureAwait(false);
-        await ConfirmAsync(updated, renewedEvent).ConfigureAwait(false);
+        await ConfirmAsync(updated, new AuditEvent
+        {
+            Type = AuditEventTypes.CredentialRenewed, AgentId = agent.Id, TaskId = lease.TaskId, LeaseId = lease.LeaseId,
+            RuleIds = ruleIds, CredentialFingerprint = updated.CredentialFingerprint, Detail = $"expires {updated.ExpiresAt:O}",
+        }).ConfigureAwait(false);
         return updated;
     }
 

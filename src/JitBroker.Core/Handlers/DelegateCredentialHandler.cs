@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Logging;
-
 namespace JitBroker.Core.Handlers;
 
 /// <summary>
@@ -19,28 +17,23 @@ public sealed class DelegateCredentialHandler
     private readonly LeaseUsability _usability;
     private readonly DelegationRules _rules;
     private readonly IReplayCache _replayCache;
-    private readonly CredentialMint _mint;
     private readonly CredentialCommit _commit;
     private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
-    private readonly ILogger<DelegateCredentialHandler> _log;
     private readonly IDelegationOfferCodec? _offers;
 
     /// <param name="offers">Verifies delegation offers; delegation is unavailable without it.</param>
     public DelegateCredentialHandler(AgentAdmission admission, ILeaseStore leases, LeaseUsability usability, DelegationRules rules, IReplayCache replayCache,
-        CredentialMint mint, CredentialCommit commit, BrokerOptions options, TimeProvider time, ILogger<DelegateCredentialHandler> log,
-        IDelegationOfferCodec? offers = null)
+        CredentialCommit commit, BrokerOptions options, TimeProvider time, IDelegationOfferCodec? offers = null)
     {
         _admission = admission;
         _leases = leases;
         _usability = usability;
         _rules = rules;
         _replayCache = replayCache;
-        _mint = mint;
         _commit = commit;
         _options = options;
         _time = time;
-        _log = log;
         _offers = offers;
     }
 
@@ -84,15 +77,6 @@ public sealed class DelegateCredentialHandler
         var remaining = parent.ExpiresAt - now;
         var grant = new Grant(parent.IssuerKind, scope, offer.Ttl < remaining ? offer.Ttl : remaining, new Dictionary<string, string>());
         var intent = new TaskIntent(scope.Action, $"delegated by {planner.Id}", scope.Tools, scope.Resources, new Dictionary<string, string>());
-        var minted = await _mint.MintAsync(worker, parent.TaskId, grant, parent.RuleIds, parent.LeaseId, chain, cancellationToken).ConfigureAwait(false);
-        var lease = minted.Lease;
-        await _commit.CommitIssuedAsync(minted, new AuditEvent
-        {
-            Type = AuditEventTypes.CredentialDelegated, AgentId = worker.Id, TaskId = parent.TaskId, Intent = intent, Decision = "allow",
-            RuleIds = parent.RuleIds, LeaseId = lease.LeaseId, ParentLeaseId = parent.LeaseId, CredentialFingerprint = lease.CredentialFingerprint,
-            Detail = $"{lease.IssuerKind} for {lease.Scope.Audience}, expires {lease.ExpiresAt:O}; subject {chain.Subject}, actors {string.Join(" <- ", chain.Actors)}",
-        }).ConfigureAwait(false);
-        BrokerLog.Issued(_log, lease.LeaseId, worker.Id, parent.TaskId, lease.Scope.Audience, lease.CredentialFingerprint, lease.ExpiresAt);
-        return new CredentialGrantResult(lease, minted.Credential, new PolicyDecision(DecisionEffect.Allow, minted.Grant, parent.RuleIds, "")) { Delegation = chain };
+        return await _commit.IssueAsync(worker, parent.TaskId, intent, grant, parent.RuleIds, parent.LeaseId, chain, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -83,11 +83,7 @@ public sealed class RenewCredentialHandler
         }
 
         var renewed = await _issuers.Get(lease.IssuerKind).RenewAsync(lease, agent, newExpiry, cancellationToken).ConfigureAwait(false);
-        var updated = await _commit.CommitRenewedAsync(lease, renewed, new AuditEvent
-        {
-            Type = AuditEventTypes.CredentialRenewed, AgentId = agent.Id, TaskId = lease.TaskId, LeaseId = lease.LeaseId,
-            RuleIds = decision.RuleIds, CredentialFingerprint = renewed.Fingerprint ?? lease.CredentialFingerprint, Detail = $"expires {renewed.ExpiresAt:O}",
-        }).ConfigureAwait(false);
+        var updated = await _commit.CommitRenewalAsync(agent, lease, renewed, decision.RuleIds).ConfigureAwait(false);
         return new RenewalResult(updated, renewed.NewSecret);
     }
 }

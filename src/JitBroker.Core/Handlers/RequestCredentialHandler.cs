@@ -5,27 +5,25 @@ namespace JitBroker.Core.Handlers;
 
 /// <summary>
 /// RequestCredential, the request path of DESIGN.md step by step: 1 attest → validate → 2 replay → 3 kill switch →
-/// 4 decide (or open / collect a step-up approval) → 5 mint → 6–7 commit (record, kill switch again, audit) → return.
+/// 4 decide (or open / collect a step-up approval) → 5–7 commit (mint, record, kill switch again, audit) → return.
 /// </summary>
 public sealed class RequestCredentialHandler
 {
     private readonly AgentAdmission _admission;
     private readonly IPolicyEngine _policy;
     private readonly ApprovalService _approvals;
-    private readonly CredentialMint _mint;
     private readonly CredentialCommit _commit;
     private readonly BestEffortAudit _audit;
     private readonly BrokerMetrics _metrics;
     private readonly BrokerOptions _options;
     private readonly ILogger<RequestCredentialHandler> _log;
 
-    public RequestCredentialHandler(AgentAdmission admission, IPolicyEngine policy, ApprovalService approvals, CredentialMint mint,
-        CredentialCommit commit, BestEffortAudit audit, BrokerMetrics metrics, BrokerOptions options, ILogger<RequestCredentialHandler> log)
+    public RequestCredentialHandler(AgentAdmission admission, IPolicyEngine policy, ApprovalService approvals, CredentialCommit commit,
+        BestEffortAudit audit, BrokerMetrics metrics, BrokerOptions options, ILogger<RequestCredentialHandler> log)
     {
         _admission = admission;
         _policy = policy;
         _approvals = approvals;
-        _mint = mint;
         _commit = commit;
         _audit = audit;
         _metrics = metrics;
@@ -109,18 +107,10 @@ public sealed class RequestCredentialHandler
 
         var grant = decision.Grant ?? throw new InvalidOperationException("An allow decision must carry a grant.");
 
-        // 5 mint, 6–7 commit.
-        var minted = await _mint.MintAsync(agent, request.TaskId, grant, decision.RuleIds, parentLeaseId: null, delegation: null, cancellationToken)
+        // 5 mint, 6 record, kill switch again, 7 audit.
+        var granted = await _commit.IssueAsync(agent, request.TaskId, request.Intent, grant, decision.RuleIds, cancellationToken: cancellationToken)
             .ConfigureAwait(false);
-        var lease = minted.Lease;
-        await _commit.CommitIssuedAsync(minted, new AuditEvent
-        {
-            Type = AuditEventTypes.CredentialIssued, AgentId = agent.Id, TaskId = request.TaskId, Intent = request.Intent, Decision = "allow",
-            RuleIds = decision.RuleIds, LeaseId = lease.LeaseId, CredentialFingerprint = lease.CredentialFingerprint,
-            Detail = $"{lease.IssuerKind} for {lease.Scope.Audience}, expires {lease.ExpiresAt:O}",
-        }).ConfigureAwait(false);
-        BrokerLog.Issued(_log, lease.LeaseId, agent.Id, request.TaskId, lease.Scope.Audience, lease.CredentialFingerprint, lease.ExpiresAt);
-        return RequestOutcome.Issued(new CredentialGrantResult(lease, minted.Credential, decision));
+        return RequestOutcome.Issued(granted with { Decision = decision });
     }
 
     private CredentialRequest Validated(CredentialRequest request)
