@@ -170,7 +170,6 @@ internal static class BrokerServices
             _ = services.GetRequiredService<IssuerRegistry>();
             _ = services.GetRequiredService<RequestCredentialHandler>();
             _ = services.GetRequiredService<DelegateCredentialHandler>();
-            _ = services.GetRequiredService<AdminAuthorization>();
         }
         catch (BrokerException ex) when (ex.Failure == BrokerFailure.FailedPrecondition)
         {

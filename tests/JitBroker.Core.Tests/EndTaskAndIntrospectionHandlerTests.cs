@@ -52,6 +52,27 @@ public sealed class EndTaskAndIntrospectionHandlerTests
     }
 
     [Test]
+    public async Task EndTask_marks_the_tasks_revocations_in_one_ledger_call_as_the_sweeper_does()
+    {
+        var f = new BrokerFixture();
+        var first = LeaseFor(f, "lease_a");
+        var second = LeaseFor(f, "lease_b");
+        f.Leases.Setup(l => l.ListByTaskAsync(BrokerFixture.AgentId, "task-1", It.IsAny<CancellationToken>())).ReturnsAsync([first, second]);
+        f.Leases.Setup(l => l.ListChildrenAsync(It.IsAny<string>(), It.IsAny<CancellationToken>())).ReturnsAsync([]);
+        f.Leases.Setup(l => l.TryClaimAsync(It.IsAny<string>(), It.IsAny<DateTimeOffset>(), It.IsAny<TimeSpan>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((string id, DateTimeOffset _, TimeSpan _, CancellationToken _) => (id == "lease_a" ? first : second) with { State = LeaseState.Revoking });
+        f.Issuer.Setup(i => i.RevokeAsync(It.IsAny<Lease>(), It.IsAny<CancellationToken>())).ReturnsAsync(RevocationResult.Revoked);
+        f.Leases.Setup(l => l.MarkRevokedManyAsync(It.IsAny<IReadOnlyList<string>>(), It.IsAny<DateTimeOffset>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((IReadOnlyList<string> ids, DateTimeOffset _, string? _, CancellationToken _) => [.. ids.Select(_ => true)]);
+
+        var result = await f.EndTaskHandler().HandleAsync(BrokerFixture.Evidence(), "task-1");
+
+        Assert.That(result.Leases.Select(o => o.Outcome), Has.All.EqualTo(LeaseOutcomeKind.Revoked));
+        f.Leases.Verify(l => l.MarkRevokedManyAsync(It.Is<IReadOnlyList<string>>(ids => ids.OrderBy(x => x).SequenceEqual(new[] { "lease_a", "lease_b" })),
+            It.IsAny<DateTimeOffset>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()), Times.Once, "LeaseRevoker.RevokeClaimedManyAsync, not one call per lease");
+    }
+
+    [Test]
     public void EndTask_of_an_unknown_task_is_not_found()
     {
         var f = new BrokerFixture();
