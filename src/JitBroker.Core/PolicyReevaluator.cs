@@ -91,7 +91,7 @@ public sealed partial class PolicyReevaluator
         // An approval-gated grant was approved once, for the rule as it was; a reload that still requires
         // approval for it does not withdraw that approval. A lowered maximum TTL does withdraw a longer lease.
         return decision.Effect != DecisionEffect.Deny && decision.Grant is { } grant &&
-            CredentialBroker.Covers(grant.Scope, lease.Scope) && grant.Ttl >= lifetime - TimeSpan.FromSeconds(1);
+            ScopeCoverage.Covers(grant.Scope, lease.Scope) && grant.Ttl >= lifetime - TimeSpan.FromSeconds(1);
     }
 
     /// <summary>

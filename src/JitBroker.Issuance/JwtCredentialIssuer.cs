@@ -32,7 +32,7 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
     public const string KindName = "jwt";
 
     /// <summary>Largest token <see cref="Verify"/> looks at; anything longer is not one of ours.</summary>
-    public const int MaxTokenLength = CredentialBroker.MaxIntrospectedTokenLength;
+    public const int MaxTokenLength = Core.Handlers.IntrospectionHandler.MaxTokenLength;
 
     // RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\'.
     private static readonly SearchValues<char> ScopeTokenChars = SearchValues.Create(

@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using JitBroker.Core;
+using JitBroker.Core.Handlers;
 using Grpc.Core;
 using JitBroker.Protocol.V1;
 
@@ -7,15 +8,20 @@ namespace JitBroker.Server;
 
 /// <summary>
 /// <c>jitbroker.v1.BrokerAdmin</c> on the wire: every call authorises the caller as an admin principal
-/// first, then maps to <see cref="BrokerAdministration"/>. Audit tail/verify read the audit log through
-/// <see cref="IAuditReader"/>.
+/// first (<see cref="AdminAuthorization"/>), then maps to the handler of the operation. Audit tail/verify read the
+/// audit log through <see cref="IAuditReader"/>.
 /// </summary>
 [BindServiceMethod(typeof(StrictRequestBinding), nameof(StrictRequestBinding.BindAdmin))]
-public sealed class BrokerAdminGrpcService(BrokerAdministration admin, IAuditReader auditReader) : BrokerAdmin.BrokerAdminBase
+public sealed class BrokerAdminGrpcService(
+    AdminAuthorization authorization,
+    ListLeasesHandler listLeases,
+    RevokeLeasesHandler revokeLeases,
+    KillSwitchHandler killSwitch,
+    ApprovalDecisionHandler approvals,
+    IAuditReader auditReader) : BrokerAdmin.BrokerAdminBase
 {
     public const string ServiceName = "jitbroker.v1.BrokerAdmin";
 
-    private readonly BrokerAdministration _admin = admin;
     private readonly IAuditReader _auditReader = auditReader;
 
     public override Task<ListLeasesResponse> ListLeases(ListLeasesRequest request, ServerCallContext context) =>
@@ -28,16 +34,16 @@ public sealed class BrokerAdminGrpcService(BrokerAdministration admin, IAuditRea
         AsAdmin(request, context, BlockAsync);
 
     public override Task<UnblockAgentResponse> UnblockAgent(UnblockAgentRequest request, ServerCallContext context) =>
-        AsAdmin(request, context, async (r, a, ct) => new UnblockAgentResponse { Removed = await _admin.UnblockAsync(a, r.Pattern, r.Reason, ct) });
+        AsAdmin(request, context, async (r, a, ct) => new UnblockAgentResponse { Removed = await killSwitch.UnblockAsync(a, r.Pattern, r.Reason, ct) });
 
     public override Task<Protocol.V1.RevocationProgress> GetRevocationProgress(GetRevocationProgressRequest request, ServerCallContext context) =>
-        AsAdmin(request, context, async (r, _, ct) => ToMessage(await _admin.GetProgressAsync(r.RevocationId, ct)));
+        AsAdmin(request, context, async (r, _, ct) => ToMessage(await revokeLeases.GetProgressAsync(r.RevocationId, ct)));
 
     public override Task<ListBlocksResponse> ListBlocks(ListBlocksRequest request, ServerCallContext context) =>
         AsAdmin(request, context, async (_, _, ct) =>
         {
             var response = new ListBlocksResponse();
-            response.Blocks.AddRange((await _admin.ListBlocksAsync(ct)).Select(ToMessage));
+            response.Blocks.AddRange((await killSwitch.ListBlocksAsync(ct)).Select(ToMessage));
             return response;
         });
 
@@ -45,16 +51,16 @@ public sealed class BrokerAdminGrpcService(BrokerAdministration admin, IAuditRea
         AsAdmin(request, context, async (r, _, ct) =>
         {
             var response = new ListApprovalsResponse();
-            response.Approvals.AddRange((await _admin.ListApprovalsAsync(r.Max == 0 ? 100 : r.Max, ct)).Select(ToMessage));
+            response.Approvals.AddRange((await approvals.ListPendingAsync(r.Max == 0 ? 100 : r.Max, ct)).Select(ToMessage));
             return response;
         });
 
     public override Task<ApprovalInfo> GetApproval(GetApprovalRequest request, ServerCallContext context) =>
-        AsAdmin(request, context, async (r, _, ct) => ToMessage(await _admin.GetApprovalAsync(r.ApprovalId, ct)
+        AsAdmin(request, context, async (r, _, ct) => ToMessage(await approvals.GetAsync(r.ApprovalId, ct)
             ?? throw new BrokerException(BrokerFailure.NotFound, ApprovalService.ReasonNotFound, $"No approval '{r.ApprovalId}'.")));
 
     public override Task<ApprovalInfo> DecideApproval(DecideApprovalRequest request, ServerCallContext context) =>
-        AsAdmin(request, context, async (r, a, ct) => ToMessage(await _admin.DecideApprovalAsync(a, r.ApprovalId, r.Approve, r.Reason, ct)));
+        AsAdmin(request, context, async (r, a, ct) => ToMessage(await approvals.DecideAsync(a, r.ApprovalId, r.Approve, r.Reason, ct)));
 
     public override Task<TailAuditResponse> TailAudit(TailAuditRequest request, ServerCallContext context) =>
         AsAdmin(request, context, async (r, _, ct) =>
@@ -71,13 +77,13 @@ public sealed class BrokerAdminGrpcService(BrokerAdministration admin, IAuditRea
     private async Task<TResponse> AsAdmin<TRequest, TResponse>(TRequest request, ServerCallContext context,
         Func<TRequest, WorkloadIdentity, CancellationToken, Task<TResponse>> handler)
     {
-        var admin = await _admin.AuthorizeAsync(Evidence.From(context, transportCertificateOnly: true), context.CancellationToken);
+        var admin = await authorization.AuthorizeAsync(Evidence.From(context, transportCertificateOnly: true), context.CancellationToken);
         return await handler(request, admin, context.CancellationToken);
     }
 
     private async Task<ListLeasesResponse> ListLeasesAsync(ListLeasesRequest r, WorkloadIdentity _, CancellationToken ct)
     {
-        var page = await _admin.ListLeasesAsync(new LeaseQuery
+        var page = await listLeases.ListAsync(new LeaseQuery
         {
             AgentId = Empty(r.AgentId),
             TaskId = Empty(r.TaskId),
@@ -103,12 +109,12 @@ public sealed class BrokerAdminGrpcService(BrokerAdministration admin, IAuditRea
             RevokeLeasesRequest.SelectorOneofCase.All when r.All => new RevokeSelector.All(),
             _ => throw Invalid("Name what to revoke: lease_id, task_id, agent_id, agent_pattern or all."),
         };
-        return ToMessage(await _admin.RevokeAsync(admin, selector, r.Confirm, r.Reason, ct));
+        return ToMessage(await revokeLeases.RevokeAsync(admin, selector, r.Confirm, r.Reason, ct));
     }
 
     private async Task<BlockAgentResponse> BlockAsync(BlockAgentRequest r, WorkloadIdentity admin, CancellationToken ct)
     {
-        var (block, revocations) = await _admin.BlockAsync(admin, r.Pattern, r.Reason, r.Duration is null ? null : CredentialBrokerGrpcService.ToTimeSpan(r.Duration, "duration"), ct);
+        var (block, revocations) = await killSwitch.BlockAsync(admin, r.Pattern, r.Reason, r.Duration is null ? null : CredentialBrokerGrpcService.ToTimeSpan(r.Duration, "duration"), ct);
         return new BlockAgentResponse { Block = ToMessage(block), Revocations = ToMessage(revocations) };
     }
 

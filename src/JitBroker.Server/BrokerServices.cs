@@ -1,6 +1,7 @@
 using JitBroker.Attestation;
 using JitBroker.Audit;
 using JitBroker.Core;
+using JitBroker.Core.Handlers;
 using JitBroker.Issuance;
 using JitBroker.Leases;
 using JitBroker.Policy;
@@ -96,17 +97,30 @@ internal static class BrokerServices
         services.AddSingleton(new RetryBackoff(settings.Broker.RetryInitialDelay, settings.Broker.RetryMaxDelay));
         services.AddSingleton<LeaseRevoker>();
         services.AddSingleton<ApprovalService>();
-        services.AddSingleton(sp => new BrokerCollaborators(
-            sp.GetRequiredService<ILeaseStore>(), sp.GetRequiredService<LeaseRevoker>(), sp.GetRequiredService<IReplayCache>(),
-            sp.GetRequiredService<IKillSwitch>(), sp.GetRequiredService<ApprovalService>(), sp.GetRequiredService<IAuditLog>(),
-            sp.GetRequiredService<BrokerMetrics>())
-        {
-            DelegationOffers = sp.GetRequiredService<IDelegationOfferCodec>(),
-            // The policy documents' `delegations:` section; without one, nobody may delegate.
-            DelegationPolicy = sp.GetService<IDelegationPolicy>(),
-        });
-        services.AddSingleton<CredentialBroker>();
-        services.AddSingleton<BrokerAdministration>();
+        services.AddSingleton<ReplayGuard>();
+
+        // The use cases (one handler each) and the steps they share: admission (attest, replay, kill switch), commit (mint,
+        // record, kill switch again, audit — or undo), usability up a delegation chain, revocation now.
+        services.AddSingleton<BestEffortAudit>();
+        services.AddSingleton<AgentAdmission>();
+        services.AddSingleton<LeaseTermination>();
+        services.AddSingleton<CredentialCommit>();
+        services.AddSingleton<LeaseUsability>();
+        // The policy documents' `delegations:` section; without one, nobody may delegate.
+        services.AddSingleton(sp => new DelegationRules(sp.GetServices<ITaskCredentialVerifier>(), sp.GetRequiredService<ILeaseStore>(),
+            sp.GetService<IDelegationPolicy>()));
+        services.AddSingleton<RequestCredentialHandler>();
+        services.AddSingleton<EndTaskHandler>();
+        services.AddSingleton<IntrospectionHandler>();
+        services.AddSingleton<RenewCredentialHandler>();
+        services.AddSingleton<OfferDelegationHandler>();
+        services.AddSingleton<DelegateCredentialHandler>();
+        services.AddSingleton<AdminAuthorization>();
+        services.AddSingleton<OperatorRevocation>();
+        services.AddSingleton<ListLeasesHandler>();
+        services.AddSingleton<RevokeLeasesHandler>();
+        services.AddSingleton<KillSwitchHandler>();
+        services.AddSingleton<ApprovalDecisionHandler>();
         services.AddSingleton<PolicyReevaluator>();
 
         services.AddSingleton<CredentialBrokerGrpcService>();
@@ -154,7 +168,8 @@ internal static class BrokerServices
         {
             _ = services.GetRequiredService<AttestorRegistry>();
             _ = services.GetRequiredService<IssuerRegistry>();
-            _ = services.GetRequiredService<CredentialBroker>();
+            _ = services.GetRequiredService<RequestCredentialHandler>();
+            _ = services.GetRequiredService<DelegateCredentialHandler>();
         }
         catch (BrokerException ex) when (ex.Failure == BrokerFailure.FailedPrecondition)
         {

@@ -1,22 +1,27 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using JitBroker.Core;
+using JitBroker.Core.Handlers;
 using JitBroker.Protocol.V1;
-using DomainBroker = JitBroker.Core.CredentialBroker;
 
 namespace JitBroker.Server;
 
 /// <summary>
 /// <c>jitbroker.v1.CredentialBroker</c> on the wire. Thin by design: each method maps a message to a
-/// domain call and the result back to a message. Every decision lives in <see cref="DomainBroker"/>; failures
-/// are <see cref="BrokerException"/>s that <see cref="BrokerExceptionInterceptor"/> turns into statuses.
+/// call of the use case's handler and the result back to a message. Every decision lives in the handlers
+/// (<c>JitBroker.Core.Handlers</c>); failures are <see cref="BrokerException"/>s that
+/// <see cref="BrokerExceptionInterceptor"/> turns into statuses.
 /// </summary>
 [BindServiceMethod(typeof(StrictRequestBinding), nameof(StrictRequestBinding.BindCredentialBroker))]
-public sealed class CredentialBrokerGrpcService(DomainBroker broker) : Protocol.V1.CredentialBroker.CredentialBrokerBase
+public sealed class CredentialBrokerGrpcService(
+    RequestCredentialHandler requestCredential,
+    EndTaskHandler endTask,
+    IntrospectionHandler introspection,
+    RenewCredentialHandler renewCredential,
+    OfferDelegationHandler offerDelegation,
+    DelegateCredentialHandler delegateCredential) : Protocol.V1.CredentialBroker.CredentialBrokerBase
 {
     public const string ServiceName = "jitbroker.v1.CredentialBroker";
-
-    private readonly DomainBroker _broker = broker;
 
     public override Task<RequestCredentialResponse> RequestCredential(RequestCredentialRequest request, ServerCallContext context) =>
         RequestCredentialAsync(request, context);
@@ -47,7 +52,7 @@ public sealed class CredentialBrokerGrpcService(DomainBroker broker) : Protocol.
 
         var ticket = request.ApprovalId.Length == 0 ? null
             : new ApprovalTicket(request.ApprovalId, request.AwaitApproval is null ? TimeSpan.Zero : ToTimeSpan(request.AwaitApproval, "await_approval"));
-        var outcome = await _broker.RequestCredentialAsync(Evidence.From(context), domainRequest, ticket, context.CancellationToken);
+        var outcome = await requestCredential.HandleAsync(Evidence.From(context), domainRequest, ticket, context.CancellationToken);
         if (outcome.PendingApproval is { } pending)
         {
             var waiting = new RequestCredentialResponse
@@ -81,7 +86,7 @@ public sealed class CredentialBrokerGrpcService(DomainBroker broker) : Protocol.
 
     private async Task<EndTaskResponse> EndTaskAsync(EndTaskRequest request, ServerCallContext context)
     {
-        var result = await _broker.EndTaskAsync(Evidence.From(context), request.TaskId, context.CancellationToken);
+        var result = await endTask.HandleAsync(Evidence.From(context), request.TaskId, context.CancellationToken);
         var response = new EndTaskResponse { TaskId = result.TaskId };
         foreach (var outcome in result.Leases)
         {
@@ -103,7 +108,7 @@ public sealed class CredentialBrokerGrpcService(DomainBroker broker) : Protocol.
 
     private async Task<RenewCredentialResponse> RenewAsync(RenewCredentialRequest request, ServerCallContext context)
     {
-        var result = await _broker.RenewCredentialAsync(Evidence.From(context), request.LeaseId,
+        var result = await renewCredential.HandleAsync(Evidence.From(context), request.LeaseId,
             request.RequestedTtl is null ? null : ToTimeSpan(request.RequestedTtl), context.CancellationToken);
         return new RenewCredentialResponse
         {
@@ -115,14 +120,14 @@ public sealed class CredentialBrokerGrpcService(DomainBroker broker) : Protocol.
 
     private async Task<OfferDelegationResponse> OfferDelegationAsync(OfferDelegationRequest request, ServerCallContext context)
     {
-        var (token, offer) = await _broker.OfferDelegationAsync(Evidence.From(context), request.ParentLeaseId, request.WorkerId,
+        var (token, offer) = await offerDelegation.HandleAsync(Evidence.From(context), request.ParentLeaseId, request.WorkerId,
             [.. request.Tools], [.. request.Resources], request.RequestedTtl is null ? null : ToTimeSpan(request.RequestedTtl), context.CancellationToken);
         return new OfferDelegationResponse { Offer = token, OfferExpiresAt = Timestamp.FromDateTimeOffset(offer.ExpiresAt) };
     }
 
     private async Task<DelegateCredentialResponse> DelegateAsync(DelegateCredentialRequest request, ServerCallContext context)
     {
-        var result = await _broker.DelegateCredentialAsync(Evidence.From(context), request.Offer, context.CancellationToken);
+        var result = await delegateCredential.HandleAsync(Evidence.From(context), request.Offer, context.CancellationToken);
         var lease = result.Lease;
         var response = new DelegateCredentialResponse
         {
@@ -139,7 +144,7 @@ public sealed class CredentialBrokerGrpcService(DomainBroker broker) : Protocol.
 
     private async Task<IntrospectCredentialResponse> IntrospectAsync(IntrospectCredentialRequest request, ServerCallContext context)
     {
-        var result = await _broker.IntrospectAsync(Evidence.From(context), request.Token, context.CancellationToken);
+        var result = await introspection.HandleAsync(Evidence.From(context), request.Token, context.CancellationToken);
         if (!result.Active || result.Claims is not { } claims)
         {
             return new IntrospectCredentialResponse { Active = false };

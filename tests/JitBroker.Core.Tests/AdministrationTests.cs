@@ -1,4 +1,5 @@
 using JitBroker.Core;
+using JitBroker.Core.Handlers;
 using NUnit.Framework;
 
 namespace JitBroker.Core.Tests;
@@ -9,16 +10,16 @@ public sealed class AdministrationTests
     public void An_agent_calling_the_admin_api_is_always_denied()
     {
         var f = new PipelineFixture();
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Admin.AuthorizeAsync(f.As(PipelineFixture.Agent)));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.AdminAuthorization.AuthorizeAsync(f.As(PipelineFixture.Agent)));
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.PermissionDenied));
-        Assert.That(ex.Reason, Is.EqualTo(BrokerAdministration.ReasonNotAdmin));
+        Assert.That(ex.Reason, Is.EqualTo(AdminAuthorization.ReasonNotAdmin));
     }
 
     [Test]
     public async Task Revocation_by_each_selector_revokes_exactly_what_it_names()
     {
         var f = new PipelineFixture();
-        var admin = await f.Admin.AuthorizeAsync(f.As(PipelineFixture.Human));
+        var admin = await f.AdminAuthorization.AuthorizeAsync(f.As(PipelineFixture.Human));
         var a1 = await f.IssueAsync(PipelineFixture.Request("t1"));
         var a2 = await f.IssueAsync(PipelineFixture.Request("t2"));
         f.CurrentAgent = "spiffe://example.org/agents/other";
@@ -26,23 +27,23 @@ public sealed class AdministrationTests
         f.CurrentAgent = "spiffe://other.org/bots/x";
         var c1 = await f.IssueAsync(PipelineFixture.Request("t9"));
 
-        var byLease = await f.Admin.RevokeAsync(admin, new RevokeSelector.Lease(a1.Lease.LeaseId), false, "test");
+        var byLease = await f.RevokeLeases.RevokeAsync(admin, new RevokeSelector.Lease(a1.Lease.LeaseId), false, "test");
         Assert.That(await StatesAsync(f), Is.EqualTo(new[] { LeaseState.Revoking, LeaseState.Active, LeaseState.Active, LeaseState.Active }), "scheduled, not yet swept");
         Assert.That((byLease.Scheduled, byLease.Matched), Is.EqualTo((1, 1)));
         Assert.That(await f.SweepAsync(), Is.EqualTo(1));
-        Assert.That((await f.Admin.GetProgressAsync(byLease.BatchId)).IsDone, Is.True);
+        Assert.That((await f.RevokeLeases.GetProgressAsync(byLease.BatchId)).IsDone, Is.True);
 
-        var byTask = await f.Admin.RevokeAsync(admin, new RevokeSelector.Task("spiffe://example.org/agents/other", "t1"), false, "test");
+        var byTask = await f.RevokeLeases.RevokeAsync(admin, new RevokeSelector.Task("spiffe://example.org/agents/other", "t1"), false, "test");
         Assert.That(byTask.Scheduled, Is.EqualTo(1));
         Assert.That(await f.SweepAsync(), Is.EqualTo(1));
         Assert.That(await StatesAsync(f), Is.EqualTo(new[] { LeaseState.Revoked, LeaseState.Active, LeaseState.Revoked, LeaseState.Active }));
 
-        var byPattern = await f.Admin.RevokeAsync(admin, new RevokeSelector.AgentPattern("spiffe://example.org/agents/*"), true, "test");
+        var byPattern = await f.RevokeLeases.RevokeAsync(admin, new RevokeSelector.AgentPattern("spiffe://example.org/agents/*"), true, "test");
         Assert.That((byPattern.Scheduled, byPattern.AlreadyRevoked), Is.EqualTo((1, 2)), "revoked ones need no work; other trust domain untouched");
         await f.SweepAsync();
         Assert.That(await StatesAsync(f), Is.EqualTo(new[] { LeaseState.Revoked, LeaseState.Revoked, LeaseState.Revoked, LeaseState.Active }));
 
-        var all = await f.Admin.RevokeAsync(admin, new RevokeSelector.All(), true, "test");
+        var all = await f.RevokeLeases.RevokeAsync(admin, new RevokeSelector.All(), true, "test");
         Assert.That(all.Scheduled, Is.EqualTo(1));
         await f.SweepAsync();
         Assert.That((await f.Leases.CountByStateAsync())[LeaseState.Active], Is.Zero);
@@ -58,11 +59,11 @@ public sealed class AdministrationTests
     public async Task Broad_revocations_need_confirmation()
     {
         var f = new PipelineFixture();
-        var admin = await f.Admin.AuthorizeAsync(f.As(PipelineFixture.Human));
+        var admin = await f.AdminAuthorization.AuthorizeAsync(f.As(PipelineFixture.Human));
         await f.IssueAsync();
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Admin.RevokeAsync(admin, new RevokeSelector.All(), false, "oops"));
-        Assert.That(ex!.Reason, Is.EqualTo(BrokerAdministration.ReasonConfirm));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RevokeLeases.RevokeAsync(admin, new RevokeSelector.All(), false, "oops"));
+        Assert.That(ex!.Reason, Is.EqualTo(RevokeLeasesHandler.ReasonConfirm));
         Assert.That((await f.Leases.CountByStateAsync())[LeaseState.Active], Is.EqualTo(1));
     }
 
@@ -70,24 +71,24 @@ public sealed class AdministrationTests
     public async Task Kill_switch_revokes_existing_leases_and_refuses_new_requests_until_unblocked()
     {
         var f = new PipelineFixture();
-        var admin = await f.Admin.AuthorizeAsync(f.As(PipelineFixture.Human));
+        var admin = await f.AdminAuthorization.AuthorizeAsync(f.As(PipelineFixture.Human));
         var held = await f.IssueAsync();
 
-        var (block, revocations) = await f.Admin.BlockAsync(admin, PipelineFixture.Agent, "exfiltration suspected");
+        var (block, revocations) = await f.KillSwitchAdmin.BlockAsync(admin, PipelineFixture.Agent, "exfiltration suspected");
 
         Assert.That(block.BlockedBy, Is.EqualTo(PipelineFixture.Human));
         Assert.That(revocations.Scheduled, Is.EqualTo(1));
         Assert.That((await f.Leases.GetAsync(held.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoking));
         await f.SweepAsync();
         Assert.That((await f.Leases.GetAsync(held.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked));
-        var refused = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request("t2")));
-        Assert.That(refused!.Reason, Is.EqualTo(CredentialBroker.ReasonBlocked));
+        var refused = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t2")));
+        Assert.That(refused!.Reason, Is.EqualTo(AgentAdmission.ReasonBlocked));
         Assert.That(f.Audit.OfType(AuditEventTypes.AgentBlocked).Single().Actor, Is.EqualTo(PipelineFixture.Human));
 
-        Assert.That(await f.Admin.UnblockAsync(admin, PipelineFixture.Agent, "false alarm"), Is.True);
+        Assert.That(await f.KillSwitchAdmin.UnblockAsync(admin, PipelineFixture.Agent, "false alarm"), Is.True);
         Assert.That(f.Audit.OfType(AuditEventTypes.AgentUnblocked).Single().Detail, Is.EqualTo("false alarm"));
         Assert.That((await f.Leases.GetAsync(held.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked), "unblocking revives nothing");
-        Assert.That((await f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request("t3"))).Granted, Is.Not.Null);
+        Assert.That((await f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t3"))).Granted, Is.Not.Null);
     }
 
     [Test]
@@ -95,7 +96,7 @@ public sealed class AdministrationTests
     {
         var f = new PipelineFixture();
         f.Issuer.MintDelay = TimeSpan.FromMilliseconds(3); // requests are mid-mint when the block lands
-        var admin = await f.Admin.AuthorizeAsync(f.As(PipelineFixture.Human));
+        var admin = await f.AdminAuthorization.AuthorizeAsync(f.As(PipelineFixture.Human));
         using var stop = new CancellationTokenSource();
         var issuedAfterBlock = 0;
         var blockReturned = false;
@@ -105,20 +106,20 @@ public sealed class AdministrationTests
             {
                 try
                 {
-                    await f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request($"w{w}-{i}"));
+                    await f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request($"w{w}-{i}"));
                     if (Volatile.Read(ref blockReturned))
                     {
                         Interlocked.Increment(ref issuedAfterBlock);
                     }
                 }
-                catch (BrokerException ex) when (ex.Reason == CredentialBroker.ReasonBlocked)
+                catch (BrokerException ex) when (ex.Reason == AgentAdmission.ReasonBlocked)
                 {
                 }
             }
         })).ToArray();
 
         await Task.Delay(100);
-        await f.Admin.BlockAsync(admin, PipelineFixture.Agent, "incident");
+        await f.KillSwitchAdmin.BlockAsync(admin, PipelineFixture.Agent, "incident");
         Volatile.Write(ref blockReturned, true);
         await Task.Delay(50);
         await stop.CancelAsync();
@@ -137,15 +138,15 @@ public sealed class AdministrationTests
             Effect = DecisionEffect.NeedsApproval,
             Approval = new ApprovalRequirement(["spiffe://example.org/humans/*"], TimeSpan.FromMinutes(15)),
         };
-        var pending = (await f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request())).PendingApproval!;
-        var admin = await f.Admin.AuthorizeAsync(f.As(PipelineFixture.Human));
+        var pending = (await f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request())).PendingApproval!;
+        var admin = await f.AdminAuthorization.AuthorizeAsync(f.As(PipelineFixture.Human));
 
-        Assert.That((await f.Admin.ListApprovalsAsync(10)).Single().ApprovalId, Is.EqualTo(pending.ApprovalId));
-        await f.Admin.DecideApprovalAsync(admin, pending.ApprovalId, approve: true, "INC-1");
+        Assert.That((await f.ApprovalDecisions.ListPendingAsync(10)).Single().ApprovalId, Is.EqualTo(pending.ApprovalId));
+        await f.ApprovalDecisions.DecideAsync(admin, pending.ApprovalId, approve: true, "INC-1");
 
         var decided = f.Audit.OfType(AuditEventTypes.ApprovalDecided).Single();
         Assert.That(decided.Actor, Is.EqualTo(PipelineFixture.Human));
         Assert.That(decided.Decision, Is.EqualTo("approved"));
-        Assert.That(await f.Admin.ListApprovalsAsync(10), Is.Empty);
+        Assert.That(await f.ApprovalDecisions.ListPendingAsync(10), Is.Empty);
     }
 }

@@ -1,4 +1,5 @@
 using JitBroker.Core;
+using JitBroker.Core.Handlers;
 using NUnit.Framework;
 
 namespace JitBroker.Core.Tests;
@@ -23,17 +24,17 @@ public sealed class ApprovalFlowTests
     public async Task Approved_request_is_collected_once_by_resubmitting_the_same_request()
     {
         var f = NeedsApproval();
-        var pending = (await f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request())).PendingApproval!;
+        var pending = (await f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request())).PendingApproval!;
         Assert.That(pending.State, Is.EqualTo(ApprovalState.Pending));
         Assert.That((await f.Approvals.ListPendingAsync(10)).Select(a => a.ApprovalId), Is.EqualTo(new[] { pending.ApprovalId }));
         Assert.That(pending.Request.Intent.Action, Is.EqualTo("tickets.create"), "the approver sees the canonical request");
 
         await f.Approvals.DecideAsync(Human(), pending.ApprovalId, approve: true, "ok for INC-42");
         var ticket = new ApprovalTicket(pending.ApprovalId, TimeSpan.Zero);
-        var issued = await f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request(), ticket);
+        var issued = await f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request(), ticket);
         Assert.That(issued.Granted, Is.Not.Null);
 
-        var again = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request(), ticket));
+        var again = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request(), ticket));
         Assert.That(again!.Reason, Is.EqualTo(ApprovalService.ReasonUsed), "an approval is single-use");
         Assert.That(f.Audit.OfType(AuditEventTypes.ApprovalRequested).Count(), Is.EqualTo(1));
     }
@@ -42,12 +43,12 @@ public sealed class ApprovalFlowTests
     public async Task An_approval_is_bound_to_the_exact_request()
     {
         var f = NeedsApproval();
-        var pending = (await f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request(tools: "zendesk"))).PendingApproval!;
+        var pending = (await f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request(tools: "zendesk"))).PendingApproval!;
         await f.Approvals.DecideAsync(Human(), pending.ApprovalId, approve: true, "ok");
 
         var widened = PipelineFixture.Request(tools: ["zendesk", "prod-db"]);
         var ex = Assert.ThrowsAsync<BrokerException>(() =>
-            f.Broker.RequestCredentialAsync(f.Token(), widened, new ApprovalTicket(pending.ApprovalId, TimeSpan.Zero)));
+            f.RequestCredential.HandleAsync(f.Token(), widened, new ApprovalTicket(pending.ApprovalId, TimeSpan.Zero)));
         Assert.That(ex!.Reason, Is.EqualTo(ApprovalService.ReasonMismatch));
     }
 
@@ -55,7 +56,7 @@ public sealed class ApprovalFlowTests
     public async Task The_agent_can_never_approve_its_own_request()
     {
         var f = NeedsApproval();
-        var pending = (await f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request())).PendingApproval!;
+        var pending = (await f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request())).PendingApproval!;
         var self = PipelineFixture.Identity(PipelineFixture.Agent, "agent-token");
         f.Decide = (_, r) => PipelineFixture.Allow(r, TimeSpan.FromMinutes(5));
 
@@ -67,7 +68,7 @@ public sealed class ApprovalFlowTests
     public async Task Only_approvers_named_by_the_rule_may_decide()
     {
         var f = NeedsApproval();
-        var pending = (await f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request())).PendingApproval!;
+        var pending = (await f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request())).PendingApproval!;
 
         var ex = Assert.ThrowsAsync<BrokerException>(() =>
             f.Approvals.DecideAsync(PipelineFixture.Identity("spiffe://example.org/agents/other", "t"), pending.ApprovalId, true, "sure"));
@@ -78,18 +79,18 @@ public sealed class ApprovalFlowTests
     public async Task Denied_and_expired_approvals_yield_no_credential()
     {
         var f = NeedsApproval();
-        var denied = (await f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request("t-denied"))).PendingApproval!;
+        var denied = (await f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t-denied"))).PendingApproval!;
         await f.Approvals.DecideAsync(Human(), denied.ApprovalId, approve: false, "not during the freeze");
         var ex = Assert.ThrowsAsync<BrokerException>(() =>
-            f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request("t-denied"), new ApprovalTicket(denied.ApprovalId, TimeSpan.Zero)));
+            f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t-denied"), new ApprovalTicket(denied.ApprovalId, TimeSpan.Zero)));
         Assert.That(ex!.Reason, Is.EqualTo(ApprovalService.ReasonDenied));
         Assert.That(ex.Message, Does.Contain("freeze"));
 
-        var late = (await f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request("t-late"))).PendingApproval!;
+        var late = (await f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t-late"))).PendingApproval!;
         await f.Approvals.DecideAsync(Human(), late.ApprovalId, approve: true, "ok");
         f.Time.Advance(TimeSpan.FromMinutes(16));
         ex = Assert.ThrowsAsync<BrokerException>(() =>
-            f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request("t-late"), new ApprovalTicket(late.ApprovalId, TimeSpan.Zero)));
+            f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t-late"), new ApprovalTicket(late.ApprovalId, TimeSpan.Zero)));
         Assert.That(ex!.Reason, Is.EqualTo(ApprovalService.ReasonExpired));
     }
 
@@ -97,7 +98,7 @@ public sealed class ApprovalFlowTests
     public async Task Two_approvers_racing_cannot_both_win()
     {
         var f = NeedsApproval();
-        var pending = (await f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request())).PendingApproval!;
+        var pending = (await f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request())).PendingApproval!;
         var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(async () =>
         {
             try
@@ -117,8 +118,8 @@ public sealed class ApprovalFlowTests
     public async Task Waiting_on_a_pending_approval_returns_pending_when_the_wait_runs_out()
     {
         var f = NeedsApproval();
-        var pending = (await f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request())).PendingApproval!;
-        var outcome = await f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request(), new ApprovalTicket(pending.ApprovalId, TimeSpan.Zero));
+        var pending = (await f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request())).PendingApproval!;
+        var outcome = await f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request(), new ApprovalTicket(pending.ApprovalId, TimeSpan.Zero));
         Assert.That(outcome.PendingApproval?.ApprovalId, Is.EqualTo(pending.ApprovalId));
         Assert.That(outcome.Granted, Is.Null);
     }

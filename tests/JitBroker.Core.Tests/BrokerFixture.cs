@@ -1,4 +1,5 @@
 using JitBroker.Core;
+using JitBroker.Core.Handlers;
 using JitBroker.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -6,7 +7,7 @@ using Moq;
 
 namespace JitBroker.Core.Tests;
 
-/// <summary>A CredentialBroker over mocks, for tests of the pipeline's own rules.</summary>
+/// <summary>The request, EndTask and introspection handlers over mocks, for tests of the pipeline's own rules.</summary>
 internal sealed class BrokerFixture
 {
     public const string AgentId = "spiffe://example.org/agents/a";
@@ -58,15 +59,27 @@ internal sealed class BrokerFixture
     public static Grant Grant(TimeSpan ttl) =>
         new("jwt", new GrantedScope("https://tickets", "tickets.create", ["zendesk"], ["tickets/1"]), ttl, new Dictionary<string, string>());
 
-    public CredentialBroker Build()
-    {
-        var issuers = new IssuerRegistry([Issuer.Object]);
-        var revoker = new LeaseRevoker(Leases.Object, issuers, new RetryBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1), () => 0.5),
-            Time, NullLogger<LeaseRevoker>.Instance);
-        var collaborators = new BrokerCollaborators(Leases.Object, revoker, Replay, KillSwitch, new ApprovalService(Approvals, Time), Audit, new BrokerMetrics());
-        return new CredentialBroker(new AttestorRegistry([Attestor.Object]), Policy.Object, issuers, [Verifier.Object], collaborators,
-            Options, Time, NullLogger<CredentialBroker>.Instance);
-    }
+    public RequestCredentialHandler RequestHandler() =>
+        new(Admission(), Policy.Object, new ApprovalService(Approvals, Time), Commit(),
+            new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance), new BrokerMetrics(), Options, NullLogger<RequestCredentialHandler>.Instance);
+
+    public CredentialCommit Commit() => new(Issuers(), Leases.Object, KillSwitch, Audit, Termination(), Options, Time, NullLogger<CredentialCommit>.Instance);
+
+    public EndTaskHandler EndTaskHandler() =>
+        new(Admission(), Leases.Object, Termination(), new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance), NullLogger<EndTaskHandler>.Instance);
+
+    public IntrospectionHandler IntrospectionHandler() =>
+        new(Admission(), [Verifier.Object], Leases.Object, new LeaseUsability(Leases.Object, KillSwitch), Time);
+
+    private IssuerRegistry Issuers() => new([Issuer.Object]);
+
+    private AgentAdmission Admission() =>
+        new(new AttestorRegistry([Attestor.Object]), new ReplayGuard(Replay, Options, Time), KillSwitch,
+            new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance), new BrokerMetrics(), Time);
+
+    private LeaseTermination Termination() =>
+        new(Leases.Object, new LeaseRevoker(Leases.Object, Issuers(), new RetryBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1), () => 0.5),
+            Time, NullLogger<LeaseRevoker>.Instance), Options, Time);
 
     public void AllowWith(TimeSpan ttl) =>
         Policy.Setup(p => p.Decide(It.IsAny<WorkloadIdentity>(), It.IsAny<CredentialRequest>()))

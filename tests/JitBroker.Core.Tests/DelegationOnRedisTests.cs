@@ -1,4 +1,5 @@
 using JitBroker.Core;
+using JitBroker.Core.Handlers;
 using JitBroker.Leases.Redis;
 using JitBroker.Redis;
 using JitBroker.Redis.Tests.Harness;
@@ -36,8 +37,8 @@ public sealed class DelegationOnRedisTests
 
     private static async Task<Lease> Hop(PipelineFixture f, string from, Lease parent, string to)
     {
-        var (offer, _) = await f.Broker.OfferDelegationAsync(f.As(from), parent.LeaseId, to, ["zendesk"], ["tickets/1"], null);
-        return (await f.Broker.DelegateCredentialAsync(f.As(to), offer)).Lease;
+        var (offer, _) = await f.OfferDelegation.HandleAsync(f.As(from), parent.LeaseId, to, ["zendesk"], ["tickets/1"], null);
+        return (await f.DelegateCredential.HandleAsync(f.As(to), offer)).Lease;
     }
 
     [Test]
@@ -50,7 +51,7 @@ public sealed class DelegationOnRedisTests
         var c3 = await Hop(f, "spiffe://example.org/workers/w2", c2, "spiffe://example.org/workers/w3");
         Assert.That((await f.Leases.ListChildrenAsync(c2.LeaseId)).Single().LeaseId, Is.EqualTo(c3.LeaseId), "the child index lives in Redis");
 
-        var ended = await f.Broker.EndTaskAsync(f.As(PipelineFixture.Agent), "t1");
+        var ended = await f.EndTask.HandleAsync(f.As(PipelineFixture.Agent), "t1");
 
         Assert.That(ended.Leases.Select(l => l.Outcome), Has.All.EqualTo(LeaseOutcomeKind.Revoked));
         foreach (var lease in new[] { root, c1, c2, c3 })
@@ -63,19 +64,19 @@ public sealed class DelegationOnRedisTests
     public async Task Revoking_a_middle_generation_takes_its_descendants_and_spares_its_ancestors()
     {
         var f = Fixture();
-        var admin = await f.Admin.AuthorizeAsync(f.As(PipelineFixture.Human));
+        var admin = await f.AdminAuthorization.AuthorizeAsync(f.As(PipelineFixture.Human));
         var root = (await f.IssueAsync(PipelineFixture.Request("t1", tools: "zendesk"))).Lease;
         var c1 = await Hop(f, PipelineFixture.Agent, root, "spiffe://example.org/workers/w1");
         var c2 = await Hop(f, "spiffe://example.org/workers/w1", c1, "spiffe://example.org/workers/w2");
         var c3 = await Hop(f, "spiffe://example.org/workers/w2", c2, "spiffe://example.org/workers/w3");
 
-        var scheduled = await f.Admin.RevokeAsync(admin, new RevokeSelector.Lease(c2.LeaseId), confirmed: false, "worker w2 misbehaved");
+        var scheduled = await f.RevokeLeases.RevokeAsync(admin, new RevokeSelector.Lease(c2.LeaseId), confirmed: false, "worker w2 misbehaved");
         Assert.That(scheduled.Scheduled, Is.EqualTo(2), "the lease and its child, in one script");
         Assert.That((await f.Leases.GetAsync(c3.LeaseId))!.State, Is.EqualTo(LeaseState.Revoking));
-        Assert.That((await f.Admin.GetProgressAsync(scheduled.BatchId)).Revoked, Is.Zero);
+        Assert.That((await f.RevokeLeases.GetProgressAsync(scheduled.BatchId)).Revoked, Is.Zero);
         Assert.That(await f.SweepAsync(), Is.EqualTo(2));
 
-        Assert.That(await f.Admin.GetProgressAsync(scheduled.BatchId), Is.EqualTo(new RevocationProgress(scheduled.BatchId, 2, 2, 0)));
+        Assert.That(await f.RevokeLeases.GetProgressAsync(scheduled.BatchId), Is.EqualTo(new RevocationProgress(scheduled.BatchId, 2, 2, 0)));
         Assert.That((await f.Leases.GetAsync(c3.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked));
         Assert.That((await f.Leases.GetAsync(c2.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked));
         Assert.That((await f.Leases.GetAsync(c1.LeaseId))!.State, Is.EqualTo(LeaseState.Active));

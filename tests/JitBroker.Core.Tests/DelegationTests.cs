@@ -1,4 +1,5 @@
 using JitBroker.Core;
+using JitBroker.Core.Handlers;
 using NUnit.Framework;
 
 namespace JitBroker.Core.Tests;
@@ -25,8 +26,8 @@ public sealed class DelegationTests
 
     private static async Task<CredentialGrantResult> Hop(PipelineFixture f, string from, Lease parent, string to, string[] tools, string[]? resources = null, TimeSpan? ttl = null)
     {
-        var (offer, _) = await f.Broker.OfferDelegationAsync(f.As(from), parent.LeaseId, to, tools, resources ?? ["tickets/1"], ttl);
-        return await f.Broker.DelegateCredentialAsync(f.As(to), offer);
+        var (offer, _) = await f.OfferDelegation.HandleAsync(f.As(from), parent.LeaseId, to, tools, resources ?? ["tickets/1"], ttl);
+        return await f.DelegateCredential.HandleAsync(f.As(to), offer);
     }
 
     [Test]
@@ -61,9 +62,9 @@ public sealed class DelegationTests
     {
         var f = WithRules();
         var root = await Root(f);
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, W1, tools, resources, null));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.OfferDelegation.HandleAsync(f.As(Planner), root.Lease.LeaseId, W1, tools, resources, null));
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.PermissionDenied));
-        Assert.That(ex.Reason, Is.EqualTo(CredentialBroker.ReasonDelegationWidening));
+        Assert.That(ex.Reason, Is.EqualTo(DelegationRules.ReasonWidening));
     }
 
     [Test]
@@ -82,8 +83,8 @@ public sealed class DelegationTests
         var root = await Root(f);
         var c1 = await Hop(f, Planner, root.Lease, W1, ["zendesk"]);
         var c2 = await Hop(f, W1, c1.Lease, W2, ["zendesk"]);
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.OfferDelegationAsync(f.As(W2), c2.Lease.LeaseId, W3, ["zendesk"], [], null));
-        Assert.That(ex!.Reason, Is.EqualTo(CredentialBroker.ReasonDelegationTooDeep));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.OfferDelegation.HandleAsync(f.As(W2), c2.Lease.LeaseId, W3, ["zendesk"], [], null));
+        Assert.That(ex!.Reason, Is.EqualTo(DelegationRules.ReasonTooDeep));
     }
 
     [Test]
@@ -93,8 +94,8 @@ public sealed class DelegationTests
         f.DelegationPolicy.Rules.Add(("spiffe://example.org/workers/*", "spiffe://example.org/**", 5));
         var root = await Root(f);
         var c1 = await Hop(f, Planner, root.Lease, W1, ["zendesk"]);
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.OfferDelegationAsync(f.As(W1), c1.Lease.LeaseId, Planner, ["zendesk"], [], null));
-        Assert.That(ex!.Reason, Is.EqualTo(CredentialBroker.ReasonDelegationCycle));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.OfferDelegation.HandleAsync(f.As(W1), c1.Lease.LeaseId, Planner, ["zendesk"], [], null));
+        Assert.That(ex!.Reason, Is.EqualTo(DelegationRules.ReasonCycle));
     }
 
     [Test]
@@ -103,8 +104,8 @@ public sealed class DelegationTests
         var f = WithRules();
         var root = await Root(f);
         var ex = Assert.ThrowsAsync<BrokerException>(() =>
-            f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, "spiffe://other.org/x", ["zendesk"], [], null));
-        Assert.That(ex!.Reason, Is.EqualTo(CredentialBroker.ReasonDelegationDenied));
+            f.OfferDelegation.HandleAsync(f.As(Planner), root.Lease.LeaseId, "spiffe://other.org/x", ["zendesk"], [], null));
+        Assert.That(ex!.Reason, Is.EqualTo(DelegationRules.ReasonDenied));
     }
 
     [Test]
@@ -112,17 +113,17 @@ public sealed class DelegationTests
     {
         var f = WithRules();
         var root = await Root(f);
-        var (offer, _) = await f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], [], null);
+        var (offer, _) = await f.OfferDelegation.HandleAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], [], null);
 
-        var stranger = Assert.ThrowsAsync<BrokerException>(() => f.Broker.DelegateCredentialAsync(f.As(W2), offer));
-        Assert.That(stranger!.Reason, Is.EqualTo(CredentialBroker.ReasonOfferInvalid));
+        var stranger = Assert.ThrowsAsync<BrokerException>(() => f.DelegateCredential.HandleAsync(f.As(W2), offer));
+        Assert.That(stranger!.Reason, Is.EqualTo(DelegateCredentialHandler.ReasonOfferInvalid));
 
-        await f.Broker.DelegateCredentialAsync(f.As(W1), offer);
-        var again = Assert.ThrowsAsync<BrokerException>(() => f.Broker.DelegateCredentialAsync(f.As(W1), offer));
-        Assert.That(again!.Reason, Is.EqualTo(CredentialBroker.ReasonOfferUsed));
+        await f.DelegateCredential.HandleAsync(f.As(W1), offer);
+        var again = Assert.ThrowsAsync<BrokerException>(() => f.DelegateCredential.HandleAsync(f.As(W1), offer));
+        Assert.That(again!.Reason, Is.EqualTo(DelegateCredentialHandler.ReasonOfferUsed));
 
-        var forged = Assert.ThrowsAsync<BrokerException>(() => f.Broker.DelegateCredentialAsync(f.As(W1), "offer-forged"));
-        Assert.That(forged!.Reason, Is.EqualTo(CredentialBroker.ReasonOfferInvalid));
+        var forged = Assert.ThrowsAsync<BrokerException>(() => f.DelegateCredential.HandleAsync(f.As(W1), "offer-forged"));
+        Assert.That(forged!.Reason, Is.EqualTo(DelegateCredentialHandler.ReasonOfferInvalid));
     }
 
     [Test]
@@ -130,15 +131,15 @@ public sealed class DelegationTests
     {
         var f = WithRules();
         var root = await Root(f);
-        var (late, _) = await f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], [], null);
-        f.Time.Advance(CredentialBroker.OfferLifetime + TimeSpan.FromSeconds(1));
-        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.Broker.DelegateCredentialAsync(f.As(W1), late))!.Reason,
-            Is.EqualTo(CredentialBroker.ReasonOfferExpired));
+        var (late, _) = await f.OfferDelegation.HandleAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], [], null);
+        f.Time.Advance(OfferDelegationHandler.OfferLifetime + TimeSpan.FromSeconds(1));
+        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.DelegateCredential.HandleAsync(f.As(W1), late))!.Reason,
+            Is.EqualTo(DelegateCredentialHandler.ReasonOfferExpired));
 
-        var (orphan, _) = await f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], [], null);
-        await f.Broker.EndTaskAsync(f.As(Planner), "t1");
-        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.Broker.DelegateCredentialAsync(f.As(W1), orphan))!.Reason,
-            Is.EqualTo(CredentialBroker.ReasonLeaseNotActive));
+        var (orphan, _) = await f.OfferDelegation.HandleAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], [], null);
+        await f.EndTask.HandleAsync(f.As(Planner), "t1");
+        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.DelegateCredential.HandleAsync(f.As(W1), orphan))!.Reason,
+            Is.EqualTo(LeaseUsability.ReasonLeaseNotActive));
     }
 
     [Test]
@@ -150,7 +151,7 @@ public sealed class DelegationTests
         var c2 = await Hop(f, W1, c1.Lease, W2, ["zendesk"]);
         var c3 = await Hop(f, W2, c2.Lease, W3, ["zendesk"]);
 
-        var ended = await f.Broker.EndTaskAsync(f.As(Planner), "t1");
+        var ended = await f.EndTask.HandleAsync(f.As(Planner), "t1");
 
         Assert.That(ended.Leases.Select(l => l.LeaseId), Is.EquivalentTo(new[] { root.Lease.LeaseId, c1.Lease.LeaseId, c2.Lease.LeaseId, c3.Lease.LeaseId }));
         foreach (var id in new[] { c1, c2, c3 }.Select(c => c.Lease.LeaseId))
@@ -163,12 +164,12 @@ public sealed class DelegationTests
     public async Task The_kill_switch_on_a_planner_reaches_its_workers_leases()
     {
         var f = WithRules();
-        var admin = await f.Admin.AuthorizeAsync(f.As(PipelineFixture.Human));
+        var admin = await f.AdminAuthorization.AuthorizeAsync(f.As(PipelineFixture.Human));
         var root = await Root(f);
         var c1 = await Hop(f, Planner, root.Lease, W1, ["zendesk"]);
         var c2 = await Hop(f, W1, c1.Lease, W2, ["zendesk"]);
 
-        var (_, revocations) = await f.Admin.BlockAsync(admin, Planner, "planner compromised");
+        var (_, revocations) = await f.KillSwitchAdmin.BlockAsync(admin, Planner, "planner compromised");
 
         Assert.That(revocations.Scheduled, Is.EqualTo(3), "the planner's lease and both hops below it, in one step");
         Assert.That(await f.SweepAsync(), Is.EqualTo(3));
@@ -190,8 +191,8 @@ public sealed class DelegationReevaluationTests
         var f = new PipelineFixture();
         f.DelegationPolicy.Rules.Add(("spiffe://example.org/**", "spiffe://example.org/workers/*", 3));
         var root = await f.IssueAsync(PipelineFixture.Request("t1", tools: "zendesk"));
-        var (offer, _) = await f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], ["tickets/1"], null);
-        var child = await f.Broker.DelegateCredentialAsync(f.As(W1), offer);
+        var (offer, _) = await f.OfferDelegation.HandleAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], ["tickets/1"], null);
+        var child = await f.DelegateCredential.HandleAsync(f.As(W1), offer);
         // Credential rules allow the planner only: the worker has no rule of its own.
         f.Decide = (agent, r) => agent.Id == Planner ? PipelineFixture.Allow(r, TimeSpan.FromMinutes(10)) : PolicyDecision.Deny("workers get nothing directly");
         var policy = new Moq.Mock<IPolicyEngine>();
@@ -217,8 +218,8 @@ public sealed class DelegationReevaluationTests
         var f = new PipelineFixture();
         f.DelegationPolicy.Rules.Add(("spiffe://example.org/**", "spiffe://example.org/workers/*", 3));
         var root = await f.IssueAsync(PipelineFixture.Request("t1", tools: "zendesk"));
-        var (offer, _) = await f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], ["tickets/1"], null);
-        var child = await f.Broker.DelegateCredentialAsync(f.As(W1), offer);
+        var (offer, _) = await f.OfferDelegation.HandleAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], ["tickets/1"], null);
+        var child = await f.DelegateCredential.HandleAsync(f.As(W1), offer);
         var policy = new Moq.Mock<IPolicyEngine>();
         policy.Setup(p => p.Decide(Moq.It.IsAny<WorkloadIdentity>(), Moq.It.IsAny<CredentialRequest>()))
             .Returns((WorkloadIdentity a, CredentialRequest r) => PipelineFixture.Allow(r, TimeSpan.FromMinutes(10)));

@@ -1,4 +1,5 @@
 using JitBroker.Core;
+using JitBroker.Core.Handlers;
 using Microsoft.Extensions.Logging.Abstractions;
 using NUnit.Framework;
 
@@ -26,12 +27,12 @@ public sealed class KillSwitchContainmentTests
 
     private static async Task<CredentialGrantResult> HopAsync(PipelineFixture f, string from, Lease parent, string to)
     {
-        var (offer, _) = await f.Broker.OfferDelegationAsync(f.As(from), parent.LeaseId, to, ["zendesk"], ["tickets/1"], null);
-        return await f.Broker.DelegateCredentialAsync(f.As(to), offer);
+        var (offer, _) = await f.OfferDelegation.HandleAsync(f.As(from), parent.LeaseId, to, ["zendesk"], ["tickets/1"], null);
+        return await f.DelegateCredential.HandleAsync(f.As(to), offer);
     }
 
     private static async Task<bool> ActiveAsync(PipelineFixture f, CredentialGrantResult g) =>
-        (await f.Broker.IntrospectAsync(f.Token(), g.Credential.Secret)).Active;
+        (await f.Introspection.HandleAsync(f.Token(), g.Credential.Secret)).Active;
 
     [Test]
     public async Task A_recorded_block_makes_the_agents_and_its_delegates_credentials_unusable_before_anything_is_revoked()
@@ -48,50 +49,50 @@ public sealed class KillSwitchContainmentTests
             Assert.That(await ActiveAsync(f, held), Is.False, held.Lease.AgentId);
         }
 
-        var renew = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RenewCredentialAsync(f.As(W2), c2.Lease.LeaseId, TimeSpan.FromMinutes(5)));
-        Assert.That(renew!.Reason, Is.EqualTo(CredentialBroker.ReasonLeaseNotActive), "the worker's own lease, under a blocked planner");
-        var offer = Assert.ThrowsAsync<BrokerException>(() => f.Broker.OfferDelegationAsync(f.As(W2), c2.Lease.LeaseId, "spiffe://example.org/workers/w3", ["zendesk"], ["tickets/1"], null));
-        Assert.That(offer!.Reason, Is.EqualTo(CredentialBroker.ReasonLeaseNotActive));
+        var renew = Assert.ThrowsAsync<BrokerException>(() => f.RenewCredential.HandleAsync(f.As(W2), c2.Lease.LeaseId, TimeSpan.FromMinutes(5)));
+        Assert.That(renew!.Reason, Is.EqualTo(LeaseUsability.ReasonLeaseNotActive), "the worker's own lease, under a blocked planner");
+        var offer = Assert.ThrowsAsync<BrokerException>(() => f.OfferDelegation.HandleAsync(f.As(W2), c2.Lease.LeaseId, "spiffe://example.org/workers/w3", ["zendesk"], ["tickets/1"], null));
+        Assert.That(offer!.Reason, Is.EqualTo(LeaseUsability.ReasonLeaseNotActive));
     }
 
     [Test]
     public async Task An_offer_made_before_the_block_cannot_be_redeemed_after_it()
     {
         var (f, _, c1, _) = await ChainAsync();
-        var (offer, _) = await f.Broker.OfferDelegationAsync(f.As(W1), c1.Lease.LeaseId, "spiffe://example.org/workers/w3", ["zendesk"], ["tickets/1"], null);
+        var (offer, _) = await f.OfferDelegation.HandleAsync(f.As(W1), c1.Lease.LeaseId, "spiffe://example.org/workers/w3", ["zendesk"], ["tickets/1"], null);
 
         await f.KillSwitch.BlockAsync(new AgentBlock(Planner, "incident", "oncall", f.Time.GetUtcNow()));
 
-        var redeem = Assert.ThrowsAsync<BrokerException>(() => f.Broker.DelegateCredentialAsync(f.As("spiffe://example.org/workers/w3"), offer));
-        Assert.That(redeem!.Reason, Is.EqualTo(CredentialBroker.ReasonLeaseNotActive));
+        var redeem = Assert.ThrowsAsync<BrokerException>(() => f.DelegateCredential.HandleAsync(f.As("spiffe://example.org/workers/w3"), offer));
+        Assert.That(redeem!.Reason, Is.EqualTo(LeaseUsability.ReasonLeaseNotActive));
     }
 
     [Test]
     public async Task An_expired_block_refuses_nothing_and_lists_as_gone()
     {
         var f = new PipelineFixture();
-        var admin = await f.Admin.AuthorizeAsync(f.As(PipelineFixture.Human));
-        var (block, _) = await f.Admin.BlockAsync(admin, Planner, "cool-off", TimeSpan.FromMinutes(10));
+        var admin = await f.AdminAuthorization.AuthorizeAsync(f.As(PipelineFixture.Human));
+        var (block, _) = await f.KillSwitchAdmin.BlockAsync(admin, Planner, "cool-off", TimeSpan.FromMinutes(10));
         Assert.That(block.ExpiresAt, Is.EqualTo(block.BlockedAt + TimeSpan.FromMinutes(10)));
-        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.IssueAsync())!.Reason, Is.EqualTo(CredentialBroker.ReasonBlocked));
-        Assert.That((await f.Admin.ListBlocksAsync()).Single().ExpiresAt, Is.EqualTo(block.ExpiresAt));
+        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.IssueAsync())!.Reason, Is.EqualTo(AgentAdmission.ReasonBlocked));
+        Assert.That((await f.KillSwitchAdmin.ListBlocksAsync()).Single().ExpiresAt, Is.EqualTo(block.ExpiresAt));
 
         f.Time.Advance(TimeSpan.FromMinutes(10));
 
         Assert.That(await f.IssueAsync(), Is.Not.Null);
-        Assert.That(await f.Admin.ListBlocksAsync(), Is.Empty);
+        Assert.That(await f.KillSwitchAdmin.ListBlocksAsync(), Is.Empty);
     }
 
     [Test]
     public async Task Blocks_and_unblocks_need_a_reason_and_a_positive_duration()
     {
         var f = new PipelineFixture();
-        var admin = await f.Admin.AuthorizeAsync(f.As(PipelineFixture.Human));
-        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.Admin.BlockAsync(admin, Planner, " "))!.Failure, Is.EqualTo(BrokerFailure.InvalidArgument));
-        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.Admin.BlockAsync(admin, Planner, "x", TimeSpan.Zero))!.Failure, Is.EqualTo(BrokerFailure.InvalidArgument));
-        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.Admin.UnblockAsync(admin, Planner, ""))!.Failure, Is.EqualTo(BrokerFailure.InvalidArgument));
-        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.Admin.GetProgressAsync("rvb_nothex!"))!.Failure, Is.EqualTo(BrokerFailure.InvalidArgument));
-        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.Admin.GetProgressAsync(RevocationBatchIds.New()))!.Reason, Is.EqualTo(Reasons.RevocationBatchNotFound));
+        var admin = await f.AdminAuthorization.AuthorizeAsync(f.As(PipelineFixture.Human));
+        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.KillSwitchAdmin.BlockAsync(admin, Planner, " "))!.Failure, Is.EqualTo(BrokerFailure.InvalidArgument));
+        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.KillSwitchAdmin.BlockAsync(admin, Planner, "x", TimeSpan.Zero))!.Failure, Is.EqualTo(BrokerFailure.InvalidArgument));
+        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.KillSwitchAdmin.UnblockAsync(admin, Planner, ""))!.Failure, Is.EqualTo(BrokerFailure.InvalidArgument));
+        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.RevokeLeases.GetProgressAsync("rvb_nothex!"))!.Failure, Is.EqualTo(BrokerFailure.InvalidArgument));
+        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.RevokeLeases.GetProgressAsync(RevocationBatchIds.New()))!.Reason, Is.EqualTo(Reasons.RevocationBatchNotFound));
     }
 
     [Test]

@@ -1,4 +1,5 @@
 using JitBroker.Core;
+using JitBroker.Core.Handlers;
 using JitBroker.Leases;
 using JitBroker.Testing;
 using Microsoft.Extensions.Time.Testing;
@@ -31,8 +32,18 @@ internal sealed class PipelineFixture
     public string CurrentAgent { get; set; } = Agent;
     public LeaseRevoker Revoker { get; }
     public ApprovalService Approvals { get; }
-    public CredentialBroker Broker { get; }
-    public BrokerAdministration Admin { get; }
+
+    // The use cases, wired as the host wires them (BrokerServices).
+    public RequestCredentialHandler RequestCredential { get; }
+    public EndTaskHandler EndTask { get; }
+    public IntrospectionHandler Introspection { get; }
+    public RenewCredentialHandler RenewCredential { get; }
+    public OfferDelegationHandler OfferDelegation { get; }
+    public DelegateCredentialHandler DelegateCredential { get; }
+    public AdminAuthorization AdminAuthorization { get; }
+    public RevokeLeasesHandler RevokeLeases { get; }
+    public KillSwitchHandler KillSwitchAdmin { get; }
+    public ApprovalDecisionHandler ApprovalDecisions { get; }
 
     public PipelineFixture(ILeaseStore? leases = null)
     {
@@ -51,16 +62,28 @@ internal sealed class PipelineFixture
         var policy = new Moq.Mock<IPolicyEngine>();
         policy.Setup(p => p.Decide(Moq.It.IsAny<WorkloadIdentity>(), Moq.It.IsAny<CredentialRequest>()))
             .Returns((WorkloadIdentity a, CredentialRequest r) => Decide(a, r));
-        var collaborators = new BrokerCollaborators(Leases, Revoker, new FakeReplayCache(), KillSwitch, Approvals, Audit, new BrokerMetrics())
-        {
-            DelegationOffers = Offers,
-            DelegationPolicy = DelegationPolicy,
-        };
-        Broker = new CredentialBroker(new AttestorRegistry([attestor.Object]), policy.Object, issuers, [new FakeVerifier()], collaborators, Options, Time,
-            NullLogger<CredentialBroker>.Instance);
         Schedule = (IRevocationSchedule)Leases;
-        Admin = new BrokerAdministration(new AttestorRegistry([attestor.Object]), new AdminOptions { Principals = ["spiffe://example.org/humans/*"] },
-            collaborators, Schedule, Time);
+        var attestors = new AttestorRegistry([attestor.Object]);
+        var audit = new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance);
+        var replayCache = new FakeReplayCache();
+        var admission = new AgentAdmission(attestors, new ReplayGuard(replayCache, Options, Time), KillSwitch, audit, new BrokerMetrics(), Time);
+        var termination = new LeaseTermination(Leases, Revoker, Options, Time);
+        var commit = new CredentialCommit(issuers, Leases, KillSwitch, Audit, termination, Options, Time, NullLogger<CredentialCommit>.Instance);
+        var usability = new LeaseUsability(Leases, KillSwitch);
+        var verifiers = new[] { new FakeVerifier() };
+        var delegation = new DelegationRules(verifiers, Leases, DelegationPolicy);
+        RequestCredential = new RequestCredentialHandler(admission, policy.Object, Approvals, commit, audit, new BrokerMetrics(), Options,
+            NullLogger<RequestCredentialHandler>.Instance);
+        EndTask = new EndTaskHandler(admission, Leases, termination, audit, NullLogger<EndTaskHandler>.Instance);
+        Introspection = new IntrospectionHandler(admission, verifiers, Leases, usability, Time);
+        RenewCredential = new RenewCredentialHandler(admission, Leases, usability, policy.Object, issuers, commit, Options, Time);
+        OfferDelegation = new OfferDelegationHandler(admission, Leases, usability, delegation, audit, Options, Time, Offers);
+        DelegateCredential = new DelegateCredentialHandler(admission, Leases, usability, delegation, replayCache, commit, Options, Time, Offers);
+        AdminAuthorization = new AdminAuthorization(attestors, new AdminOptions { Principals = ["spiffe://example.org/humans/*"] });
+        var operatorRevocation = new OperatorRevocation(Leases, Schedule, Audit, Time);
+        RevokeLeases = new RevokeLeasesHandler(operatorRevocation, Schedule);
+        KillSwitchAdmin = new KillSwitchHandler(KillSwitch, operatorRevocation, Audit, Time);
+        ApprovalDecisions = new ApprovalDecisionHandler(Approvals, Audit);
     }
 
     public IRevocationSchedule Schedule { get; }
@@ -113,7 +136,7 @@ internal sealed class PipelineFixture
             ["allow-rule"], "allowed by rule allow-rule");
 
     public async Task<CredentialGrantResult> IssueAsync(CredentialRequest? request = null) =>
-        (await Broker.RequestCredentialAsync(Token(), request ?? Request())).Granted!;
+        (await RequestCredential.HandleAsync(Token(), request ?? Request())).Granted!;
 }
 
 /// <summary>An issuer that mints opaque tokens and records revocations; can be told to fail.</summary>
@@ -128,6 +151,12 @@ internal sealed class RecordingIssuer(TimeProvider time) : ICredentialIssuer
     /// <summary>Real time spent minting, so requests can be caught in flight (a Vault round trip, say).</summary>
     public TimeSpan MintDelay { get; set; }
 
+    /// <summary>Runs while a credential is being minted or renewed: lets a test land a block between the broker's two looks.</summary>
+    public Func<Task>? WhileMinting { get; set; }
+
+    /// <summary>Every secret minted or renewed, in order: what would have left the broker had the commit let it.</summary>
+    public List<string> Secrets { get; } = [];
+
     public async ValueTask<IssuedCredential> IssueAsync(IssueRequest request, CancellationToken cancellationToken = default)
     {
         if (MintDelay > TimeSpan.Zero)
@@ -135,9 +164,14 @@ internal sealed class RecordingIssuer(TimeProvider time) : ICredentialIssuer
             await Task.Delay(MintDelay, cancellationToken);
         }
 
+        if (WhileMinting is { } hook)
+        {
+            await hook();
+        }
+
         var now = time.GetUtcNow();
         // The lease id rides in the token so FakeVerifier can stand in for a signature check.
-        return new IssuedCredential(Kind, $"secret-{Interlocked.Increment(ref _n)}.{request.LeaseId}", request.LeaseId, now, now + request.Grant.Ttl);
+        return new IssuedCredential(Kind, Remember($"secret-{Interlocked.Increment(ref _n)}.{request.LeaseId}"), request.LeaseId, now, now + request.Grant.Ttl);
     }
 
     public ValueTask<RevocationResult> RevokeAsync(Lease lease, CancellationToken cancellationToken = default)
@@ -150,8 +184,26 @@ internal sealed class RecordingIssuer(TimeProvider time) : ICredentialIssuer
         return ValueTask.FromResult(RevocationResult.Revoked);
     }
 
-    public ValueTask<RenewedCredential> RenewAsync(Lease lease, WorkloadIdentity agent, DateTimeOffset newExpiresAt, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(new RenewedCredential(newExpiresAt, "secret-renewed-" + Interlocked.Increment(ref _n)));
+    public async ValueTask<RenewedCredential> RenewAsync(Lease lease, WorkloadIdentity agent, DateTimeOffset newExpiresAt, CancellationToken cancellationToken = default)
+    {
+        if (WhileMinting is { } hook)
+        {
+            await hook();
+        }
+
+        // A replacement token for the same lease, verifiable like a fresh one (a JWT issuer's renewal).
+        return new RenewedCredential(newExpiresAt, Remember($"secret-renewed-{Interlocked.Increment(ref _n)}.{lease.LeaseId}"));
+    }
+
+    private string Remember(string secret)
+    {
+        lock (Secrets)
+        {
+            Secrets.Add(secret);
+        }
+
+        return secret;
+    }
 }
 
 /// <summary>Offers kept in memory behind random handles (the real codec signs them; its tests live with the issuer).</summary>

@@ -1,4 +1,5 @@
 using JitBroker.Core;
+using JitBroker.Core.Handlers;
 using Microsoft.Extensions.Logging.Abstractions;
 using NUnit.Framework;
 
@@ -13,17 +14,17 @@ public sealed class RenewalCascadeAndReevaluationTests
         var granted = await f.IssueAsync(PipelineFixture.Request(ttl: TimeSpan.FromMinutes(2)));
         f.Time.Advance(TimeSpan.FromMinutes(1));
 
-        var renewed = await f.Broker.RenewCredentialAsync(f.Token(), granted.Lease.LeaseId, TimeSpan.FromMinutes(5));
+        var renewed = await f.RenewCredential.HandleAsync(f.Token(), granted.Lease.LeaseId, TimeSpan.FromMinutes(5));
 
         Assert.That(renewed.Lease.ExpiresAt, Is.EqualTo(f.Time.GetUtcNow() + TimeSpan.FromMinutes(5)));
         Assert.That(renewed.NewSecret, Is.Not.Null);
         Assert.That(renewed.Lease.CredentialFingerprint, Is.EqualTo(Fingerprints.Of(renewed.NewSecret!)));
 
-        var capped = await f.Broker.RenewCredentialAsync(f.Token(), granted.Lease.LeaseId, TimeSpan.FromMinutes(30));
+        var capped = await f.RenewCredential.HandleAsync(f.Token(), granted.Lease.LeaseId, TimeSpan.FromMinutes(30));
         Assert.That(capped.Lease.ExpiresAt, Is.EqualTo(granted.Lease.IssuedAt + TimeSpan.FromMinutes(10)), "capped at issue time + rule max");
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RenewCredentialAsync(f.Token(), granted.Lease.LeaseId, TimeSpan.FromMinutes(30)));
-        Assert.That(ex!.Reason, Is.EqualTo(CredentialBroker.ReasonRenewalLimit));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RenewCredential.HandleAsync(f.Token(), granted.Lease.LeaseId, TimeSpan.FromMinutes(30)));
+        Assert.That(ex!.Reason, Is.EqualTo(RenewCredentialHandler.ReasonRenewalLimit));
     }
 
     [Test]
@@ -33,12 +34,12 @@ public sealed class RenewalCascadeAndReevaluationTests
         var granted = await f.IssueAsync();
 
         f.Decide = (_, _) => PolicyDecision.Deny("tickets are frozen", "freeze");
-        var denied = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RenewCredentialAsync(f.Token(), granted.Lease.LeaseId, null));
+        var denied = Assert.ThrowsAsync<BrokerException>(() => f.RenewCredential.HandleAsync(f.Token(), granted.Lease.LeaseId, null));
         Assert.That(denied!.Failure, Is.EqualTo(BrokerFailure.PermissionDenied));
         Assert.That(denied.Message, Does.Contain("frozen"));
 
         f.CurrentAgent = "spiffe://example.org/agents/other";
-        var stranger = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RenewCredentialAsync(f.Token(), granted.Lease.LeaseId, null));
+        var stranger = Assert.ThrowsAsync<BrokerException>(() => f.RenewCredential.HandleAsync(f.Token(), granted.Lease.LeaseId, null));
         Assert.That(stranger!.Failure, Is.EqualTo(BrokerFailure.NotFound));
     }
 
@@ -47,10 +48,10 @@ public sealed class RenewalCascadeAndReevaluationTests
     {
         var f = new PipelineFixture();
         var granted = await f.IssueAsync();
-        await f.Broker.EndTaskAsync(f.Token(), "t1");
+        await f.EndTask.HandleAsync(f.Token(), "t1");
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RenewCredentialAsync(f.Token(), granted.Lease.LeaseId, null));
-        Assert.That(ex!.Reason, Is.EqualTo(CredentialBroker.ReasonLeaseNotActive));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RenewCredential.HandleAsync(f.Token(), granted.Lease.LeaseId, null));
+        Assert.That(ex!.Reason, Is.EqualTo(LeaseUsability.ReasonLeaseNotActive));
     }
 
     [Test]
@@ -63,7 +64,7 @@ public sealed class RenewalCascadeAndReevaluationTests
         await f.Leases.PutAsync(child);
         await f.Leases.PutAsync(grandchild);
 
-        var ended = await f.Broker.EndTaskAsync(f.Token(), "t1");
+        var ended = await f.EndTask.HandleAsync(f.Token(), "t1");
 
         Assert.That(ended.Leases.Select(l => l.LeaseId), Is.EquivalentTo(new[] { parent.Lease.LeaseId, child.LeaseId, grandchild.LeaseId }));
         Assert.That(ended.Leases.Select(l => l.Outcome), Has.All.EqualTo(LeaseOutcomeKind.Revoked));

@@ -1,4 +1,5 @@
 using JitBroker.Core;
+using JitBroker.Core.Handlers;
 using Moq;
 using NUnit.Framework;
 
@@ -11,11 +12,11 @@ public sealed class ReplayAndKillSwitchTests
     {
         var f = new PipelineFixture();
         var token = f.Token("cached-svid");
-        await f.Broker.RequestCredentialAsync(token, PipelineFixture.Request("t1"));
-        await f.Broker.RequestCredentialAsync(token, PipelineFixture.Request("t1"));
-        await f.Broker.RequestCredentialAsync(token, PipelineFixture.Request("t1", tools: "crm"));
+        await f.RequestCredential.HandleAsync(token, PipelineFixture.Request("t1"));
+        await f.RequestCredential.HandleAsync(token, PipelineFixture.Request("t1"));
+        await f.RequestCredential.HandleAsync(token, PipelineFixture.Request("t1", tools: "crm"));
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RequestCredentialAsync(token, PipelineFixture.Request("t2")));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(token, PipelineFixture.Request("t2")));
         Assert.That(ex!.Reason, Is.EqualTo(ReplayGuard.ReasonReplayed));
         Assert.That(ex.Failure, Is.EqualTo(BrokerFailure.Unauthenticated));
     }
@@ -26,9 +27,9 @@ public sealed class ReplayAndKillSwitchTests
         var f = new PipelineFixture();
         f.Options.ReplayMode = ReplayMode.Strict;
         var token = f.Token("one-shot");
-        await f.Broker.RequestCredentialAsync(token, PipelineFixture.Request("t1"));
+        await f.RequestCredential.HandleAsync(token, PipelineFixture.Request("t1"));
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RequestCredentialAsync(token, PipelineFixture.Request("t1")));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(token, PipelineFixture.Request("t1")));
         Assert.That(ex!.Reason, Is.EqualTo(ReplayGuard.ReasonReplayed));
     }
 
@@ -49,13 +50,13 @@ public sealed class ReplayAndKillSwitchTests
         var f = new PipelineFixture();
         await f.KillSwitch.BlockAsync(new AgentBlock("spiffe://example.org/agents/*", "compromised", "oncall@example.org", f.Time.GetUtcNow()));
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request()));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request()));
 
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.PermissionDenied));
-        Assert.That(ex.Reason, Is.EqualTo(CredentialBroker.ReasonBlocked));
+        Assert.That(ex.Reason, Is.EqualTo(AgentAdmission.ReasonBlocked));
         Assert.That(ex.Message, Does.Contain("compromised"));
         Assert.That((await f.Leases.CountByStateAsync())[LeaseState.Active], Is.Zero);
-        Assert.That(f.Audit.OfType(AuditEventTypes.RequestDenied).Single().Reason, Is.EqualTo(CredentialBroker.ReasonBlocked));
+        Assert.That(f.Audit.OfType(AuditEventTypes.RequestDenied).Single().Reason, Is.EqualTo(AgentAdmission.ReasonBlocked));
     }
 
     [Test]
@@ -80,10 +81,10 @@ public sealed class ReplayAndKillSwitchTests
         var f = new PipelineFixture();
         f.Audit.Fail = true;
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request()));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request()));
 
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.Unavailable));
-        Assert.That(ex.Reason, Is.EqualTo(CredentialBroker.ReasonAuditUnavailable));
+        Assert.That(ex.Reason, Is.EqualTo(CredentialCommit.ReasonAuditUnavailable));
         var counts = await f.Leases.CountByStateAsync();
         Assert.That(counts[LeaseState.Active], Is.Zero, "no live lease is left behind");
         Assert.That(counts[LeaseState.Revoked], Is.EqualTo(1));
@@ -97,7 +98,7 @@ public sealed class ReplayAndKillSwitchTests
         f.Attestor.Setup(a => a.AttestAsync(Moq.It.IsAny<AttestationEvidence>(), Moq.It.IsAny<CancellationToken>()))
             .ThrowsAsync(new BrokerException(BrokerFailure.Unauthenticated, "token.expired", "expired"));
 
-        Assert.ThrowsAsync<BrokerException>(() => f.Build().RequestCredentialAsync(BrokerFixture.Evidence(), BrokerFixture.Request()));
+        Assert.ThrowsAsync<BrokerException>(() => f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request()));
 
         var failed = f.Audit.OfType(AuditEventTypes.AttestationFailed).Single();
         Assert.That(failed.Reason, Is.EqualTo("token.expired"));

@@ -1,10 +1,11 @@
 using NUnit.Framework;
 using JitBroker.Core;
+using JitBroker.Core.Handlers;
 using Moq;
 
 namespace JitBroker.Core.Tests;
 
-public sealed class CredentialBrokerRequestTests
+public sealed class RequestCredentialHandlerTests
 {
     [Test]
     public async Task Lease_is_recorded_before_the_credential_is_returned()
@@ -16,7 +17,7 @@ public sealed class CredentialBrokerRequestTests
         f.Leases.Setup(l => l.PutAsync(It.IsAny<Lease>(), It.IsAny<CancellationToken>()))
             .Callback((Lease l, CancellationToken _) => stored = l).Returns(Task.CompletedTask);
 
-        var result = (await f.Build().RequestCredentialAsync(BrokerFixture.Evidence(), BrokerFixture.Request())).Granted!;
+        var result = (await f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request())).Granted!;
 
         Assert.That(stored, Is.Not.Null);
         Assert.Multiple(() =>
@@ -41,7 +42,7 @@ public sealed class CredentialBrokerRequestTests
         f.Leases.Setup(l => l.PutAsync(It.IsAny<Lease>(), It.IsAny<CancellationToken>())).ThrowsAsync(new IOException("redis down"));
         f.Issuer.Setup(i => i.RevokeAsync(It.IsAny<Lease>(), It.IsAny<CancellationToken>())).ReturnsAsync(RevocationResult.Revoked);
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Build().RequestCredentialAsync(BrokerFixture.Evidence(), BrokerFixture.Request()));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request()));
 
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.Unavailable));
         Assert.That(ex.Reason, Is.EqualTo(Reasons.LeaseStoreUnavailable));
@@ -55,7 +56,7 @@ public sealed class CredentialBrokerRequestTests
         f.Policy.Setup(p => p.Decide(It.IsAny<WorkloadIdentity>(), It.IsAny<CredentialRequest>()))
             .Returns(PolicyDecision.Deny("Deleting data needs a human operator.", "nobody-deletes"));
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Build().RequestCredentialAsync(BrokerFixture.Evidence(), BrokerFixture.Request()));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request()));
 
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.PermissionDenied));
         Assert.That(ex.Reason, Is.EqualTo(Reasons.PolicyDenied));
@@ -72,7 +73,7 @@ public sealed class CredentialBrokerRequestTests
         f.IssueEchoingTtl();
         f.Leases.Setup(l => l.PutAsync(It.IsAny<Lease>(), It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
 
-        var result = (await f.Build().RequestCredentialAsync(BrokerFixture.Evidence(), BrokerFixture.Request())).Granted!;
+        var result = (await f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request())).Granted!;
 
         Assert.That(result.Lease.ExpiresAt - result.Lease.IssuedAt, Is.EqualTo(TimeSpan.FromMinutes(2)));
         f.Issuer.Verify(i => i.IssueAsync(It.Is<IssueRequest>(r => r.Grant.Ttl == TimeSpan.FromMinutes(2)), It.IsAny<CancellationToken>()));
@@ -83,7 +84,7 @@ public sealed class CredentialBrokerRequestTests
     {
         var f = new BrokerFixture();
         var ex = Assert.ThrowsAsync<BrokerException>(() =>
-            f.Build().RequestCredentialAsync(BrokerFixture.Evidence(), BrokerFixture.Request(ttl: TimeSpan.FromSeconds(1))));
+            f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request(ttl: TimeSpan.FromSeconds(1))));
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.InvalidArgument));
     }
 
@@ -94,7 +95,7 @@ public sealed class CredentialBrokerRequestTests
         f.Attestor.Setup(a => a.AttestAsync(It.IsAny<AttestationEvidence>(), It.IsAny<CancellationToken>()))
             .ThrowsAsync(new BrokerException(BrokerFailure.Unauthenticated, "token.expired", "expired"));
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Build().RequestCredentialAsync(BrokerFixture.Evidence(), BrokerFixture.Request()));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request()));
 
         Assert.That(ex!.Reason, Is.EqualTo("token.expired"));
         f.Policy.Verify(p => p.Decide(It.IsAny<WorkloadIdentity>(), It.IsAny<CredentialRequest>()), Times.Never);
@@ -104,7 +105,7 @@ public sealed class CredentialBrokerRequestTests
     public void Missing_identity_is_unauthenticated()
     {
         var f = new BrokerFixture();
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Build().RequestCredentialAsync(new AttestationEvidence(null), BrokerFixture.Request()));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestHandler().HandleAsync(new AttestationEvidence(null), BrokerFixture.Request()));
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.Unauthenticated));
         Assert.That(ex.Reason, Is.EqualTo(Reasons.IdentityMissing));
     }
@@ -116,7 +117,7 @@ public sealed class CredentialBrokerRequestTests
         f.Policy.Setup(p => p.Decide(It.IsAny<WorkloadIdentity>(), It.IsAny<CredentialRequest>()))
             .Returns(new PolicyDecision(DecisionEffect.Allow, BrokerFixture.Grant(TimeSpan.FromMinutes(1)) with { CredentialKind = "vault-token" }, ["r"], "ok"));
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Build().RequestCredentialAsync(BrokerFixture.Evidence(), BrokerFixture.Request(kind: "vault-token")));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request(kind: "vault-token")));
         Assert.That(ex!.Reason, Is.EqualTo(Reasons.IssuerUnknownKind));
     }
 
@@ -128,7 +129,7 @@ public sealed class CredentialBrokerRequestTests
         f.IssueEchoingTtl();
         f.Leases.Setup(l => l.PutAsync(It.IsAny<Lease>(), It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
 
-        await f.Build().RequestCredentialAsync(BrokerFixture.Evidence(), BrokerFixture.Request(kind: ""));
+        await f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request(kind: ""));
 
         f.Policy.Verify(p => p.Decide(It.IsAny<WorkloadIdentity>(), It.Is<CredentialRequest>(r => r.CredentialKind == "jwt")));
     }
@@ -139,6 +140,6 @@ public sealed class CredentialBrokerRequestTests
         var f = new BrokerFixture();
         f.Attestor.Setup(a => a.AttestAsync(It.IsAny<AttestationEvidence>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync(BrokerFixture.Identity("") with { });
-        Assert.ThrowsAsync<InvalidOperationException>(() => f.Build().RequestCredentialAsync(BrokerFixture.Evidence(), BrokerFixture.Request()));
+        Assert.ThrowsAsync<InvalidOperationException>(() => f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request()));
     }
 }

@@ -1,10 +1,11 @@
 using NUnit.Framework;
 using JitBroker.Core;
+using JitBroker.Core.Handlers;
 using Moq;
 
 namespace JitBroker.Core.Tests;
 
-public sealed class CredentialBrokerEndTaskAndIntrospectTests
+public sealed class EndTaskAndIntrospectionHandlerTests
 {
     private static Lease LeaseFor(BrokerFixture f, string id, LeaseState state = LeaseState.Active, string token = "tok") => new()
     {
@@ -37,7 +38,7 @@ public sealed class CredentialBrokerEndTaskAndIntrospectTests
             It.IsAny<string?>(), It.IsAny<CancellationToken>())).ReturnsAsync([true]);
         f.Leases.Setup(l => l.MarkRevokeFailedAsync("lease_c", "backend down", It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
 
-        var result = await f.Build().EndTaskAsync(BrokerFixture.Evidence(), "task-1");
+        var result = await f.EndTaskHandler().HandleAsync(BrokerFixture.Evidence(), "task-1");
 
         Assert.That(result.Leases.Select(o => (o.LeaseId, o.Outcome)), Is.EqualTo(new[]
         {
@@ -51,11 +52,32 @@ public sealed class CredentialBrokerEndTaskAndIntrospectTests
     }
 
     [Test]
+    public async Task EndTask_marks_the_tasks_revocations_in_one_ledger_call_as_the_sweeper_does()
+    {
+        var f = new BrokerFixture();
+        var first = LeaseFor(f, "lease_a");
+        var second = LeaseFor(f, "lease_b");
+        f.Leases.Setup(l => l.ListByTaskAsync(BrokerFixture.AgentId, "task-1", It.IsAny<CancellationToken>())).ReturnsAsync([first, second]);
+        f.Leases.Setup(l => l.ListChildrenAsync(It.IsAny<string>(), It.IsAny<CancellationToken>())).ReturnsAsync([]);
+        f.Leases.Setup(l => l.TryClaimAsync(It.IsAny<string>(), It.IsAny<DateTimeOffset>(), It.IsAny<TimeSpan>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((string id, DateTimeOffset _, TimeSpan _, CancellationToken _) => (id == "lease_a" ? first : second) with { State = LeaseState.Revoking });
+        f.Issuer.Setup(i => i.RevokeAsync(It.IsAny<Lease>(), It.IsAny<CancellationToken>())).ReturnsAsync(RevocationResult.Revoked);
+        f.Leases.Setup(l => l.MarkRevokedManyAsync(It.IsAny<IReadOnlyList<string>>(), It.IsAny<DateTimeOffset>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((IReadOnlyList<string> ids, DateTimeOffset _, string? _, CancellationToken _) => [.. ids.Select(_ => true)]);
+
+        var result = await f.EndTaskHandler().HandleAsync(BrokerFixture.Evidence(), "task-1");
+
+        Assert.That(result.Leases.Select(o => o.Outcome), Has.All.EqualTo(LeaseOutcomeKind.Revoked));
+        f.Leases.Verify(l => l.MarkRevokedManyAsync(It.Is<IReadOnlyList<string>>(ids => ids.OrderBy(x => x).SequenceEqual(new[] { "lease_a", "lease_b" })),
+            It.IsAny<DateTimeOffset>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()), Times.Once, "LeaseRevoker.RevokeClaimedManyAsync, not one call per lease");
+    }
+
+    [Test]
     public void EndTask_of_an_unknown_task_is_not_found()
     {
         var f = new BrokerFixture();
         f.Leases.Setup(l => l.ListByTaskAsync(BrokerFixture.AgentId, "nope", It.IsAny<CancellationToken>())).ReturnsAsync([]);
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Build().EndTaskAsync(BrokerFixture.Evidence(), "nope"));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.EndTaskHandler().HandleAsync(BrokerFixture.Evidence(), "nope"));
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.NotFound));
     }
 
@@ -63,7 +85,7 @@ public sealed class CredentialBrokerEndTaskAndIntrospectTests
     public void EndTask_rejects_a_malformed_task_id()
     {
         var f = new BrokerFixture();
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.Build().EndTaskAsync(BrokerFixture.Evidence(), "bad task\n"));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.EndTaskHandler().HandleAsync(BrokerFixture.Evidence(), "bad task\n"));
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.InvalidArgument));
     }
 
@@ -81,7 +103,7 @@ public sealed class CredentialBrokerEndTaskAndIntrospectTests
         f.Leases.Setup(l => l.GetAsync("lease_x", It.IsAny<CancellationToken>())).ReturnsAsync(lease);
         f.Time.Advance(TimeSpan.FromMinutes(minutesLater));
 
-        var result = await f.Build().IntrospectAsync(BrokerFixture.Evidence(), "the-token");
+        var result = await f.IntrospectionHandler().HandleAsync(BrokerFixture.Evidence(), "the-token");
 
         Assert.That(result.Active, Is.EqualTo(expected));
         Assert.That(result.Claims is not null, Is.EqualTo(expected), "inactive answers carry no claims (RFC 7662 §2.2)");
@@ -95,7 +117,7 @@ public sealed class CredentialBrokerEndTaskAndIntrospectTests
         f.Verifier.Setup(v => v.Verify("other")).Returns(new TaskCredentialClaims("lease_x", "iss", "s", "t", lease.Scope, lease.IssuedAt, lease.ExpiresAt));
         f.Leases.Setup(l => l.GetAsync("lease_x", It.IsAny<CancellationToken>())).ReturnsAsync(lease);
 
-        Assert.That((await f.Build().IntrospectAsync(BrokerFixture.Evidence(), "other")).Active, Is.False);
+        Assert.That((await f.IntrospectionHandler().HandleAsync(BrokerFixture.Evidence(), "other")).Active, Is.False);
     }
 
     [Test]
@@ -103,18 +125,18 @@ public sealed class CredentialBrokerEndTaskAndIntrospectTests
     {
         var f = new BrokerFixture();
         f.Verifier.Setup(v => v.Verify(It.IsAny<string>())).Returns((TaskCredentialClaims?)null);
-        var broker = f.Build();
+        var introspection = f.IntrospectionHandler();
 
-        Assert.That((await broker.IntrospectAsync(BrokerFixture.Evidence(), "garbage")).Active, Is.False);
-        Assert.That((await broker.IntrospectAsync(BrokerFixture.Evidence(), "")).Active, Is.False);
-        Assert.That((await broker.IntrospectAsync(BrokerFixture.Evidence(), new string('a', 20_000))).Active, Is.False);
-        f.Verifier.Verify(v => v.Verify(It.Is<string>(s => s.Length > CredentialBroker.MaxIntrospectedTokenLength)), Times.Never);
+        Assert.That((await introspection.HandleAsync(BrokerFixture.Evidence(), "garbage")).Active, Is.False);
+        Assert.That((await introspection.HandleAsync(BrokerFixture.Evidence(), "")).Active, Is.False);
+        Assert.That((await introspection.HandleAsync(BrokerFixture.Evidence(), new string('a', 20_000))).Active, Is.False);
+        f.Verifier.Verify(v => v.Verify(It.Is<string>(s => s.Length > IntrospectionHandler.MaxTokenLength)), Times.Never);
     }
 
     [Test]
     public void Introspection_requires_an_attested_caller()
     {
         var f = new BrokerFixture();
-        Assert.ThrowsAsync<BrokerException>(() => f.Build().IntrospectAsync(new AttestationEvidence(null), "x"));
+        Assert.ThrowsAsync<BrokerException>(() => f.IntrospectionHandler().HandleAsync(new AttestationEvidence(null), "x"));
     }
 }

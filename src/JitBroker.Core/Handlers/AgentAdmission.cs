@@ -1,0 +1,79 @@
+namespace JitBroker.Core.Handlers;
+
+/// <summary>
+/// Steps 1–3 of the request path, shared by every agent-facing handler: attest the caller (a failure is counted and
+/// audited without the token), refuse a replayed identity token, refuse a blocked agent (audited). Handlers call the
+/// steps they need in this order; nothing about a request is looked at before the caller is attested.
+/// </summary>
+public sealed class AgentAdmission
+{
+    public const string ReasonBlocked = "agent.blocked";
+
+    private readonly AttestorRegistry _attestors;
+    private readonly ReplayGuard _replay;
+    private readonly IKillSwitch _killSwitch;
+    private readonly BestEffortAudit _audit;
+    private readonly BrokerMetrics _metrics;
+    private readonly TimeProvider _time;
+
+    public AgentAdmission(AttestorRegistry attestors, ReplayGuard replay, IKillSwitch killSwitch, BestEffortAudit audit, BrokerMetrics metrics,
+        TimeProvider time)
+    {
+        _attestors = attestors;
+        _replay = replay;
+        _killSwitch = killSwitch;
+        _audit = audit;
+        _metrics = metrics;
+        _time = time;
+    }
+
+    /// <summary>1 attest. Throws Unauthenticated (with the attestor's reason code) for an identity that does not attest.</summary>
+    public Task<WorkloadIdentity> AttestAsync(AttestationEvidence evidence, CancellationToken cancellationToken = default) =>
+        BrokerTracing.TraceAsync(BrokerTracing.Attest, () => AttestCoreAsync(evidence, cancellationToken));
+
+    /// <summary>
+    /// 2 replay and 3 kill switch for an attested agent: its identity token is recorded as used for
+    /// <paramref name="replayBinding"/> (see <see cref="RequestHash.ForTask"/>), then a block on the agent refuses it.
+    /// </summary>
+    public async Task AdmitAsync(WorkloadIdentity agent, string replayBinding, string? taskId, CancellationToken cancellationToken = default)
+    {
+        await BrokerTracing.TraceAsync(BrokerTracing.Replay,
+            () => _replay.CheckAsync(agent, replayBinding, cancellationToken).AsTask()).ConfigureAwait(false);
+        await BrokerTracing.TraceAsync(BrokerTracing.Block, () => EnsureNotBlockedAsync(agent, taskId, cancellationToken)).ConfigureAwait(false);
+    }
+
+    /// <summary>3 kill switch alone: PermissionDenied with <see cref="ReasonBlocked"/> when a block applies to the agent; the refusal is audited.</summary>
+    public async Task EnsureNotBlockedAsync(WorkloadIdentity agent, string? taskId, CancellationToken cancellationToken = default)
+    {
+        if (await _killSwitch.FindBlockAsync(agent.Id, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false) is { } block)
+        {
+            await _audit.RecordAsync(new AuditEvent
+            {
+                Type = AuditEventTypes.RequestDenied, AgentId = agent.Id, TaskId = taskId, Decision = "deny",
+                Reason = ReasonBlocked, Detail = $"blocked by {block.BlockedBy} ({block.Pattern}): {block.Reason}",
+            }, cancellationToken).ConfigureAwait(false);
+            throw Blocked(block);
+        }
+    }
+
+    internal static BrokerException Blocked(AgentBlock block) =>
+        new(BrokerFailure.PermissionDenied, ReasonBlocked, $"This agent is blocked by an operator: {block.Reason}");
+
+    private async Task<WorkloadIdentity> AttestCoreAsync(AttestationEvidence evidence, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _attestors.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
+        }
+        catch (BrokerException ex)
+        {
+            _metrics.AttestationFailed(ex.Reason);
+            await _audit.RecordAsync(new AuditEvent
+            {
+                Type = AuditEventTypes.AttestationFailed, Reason = ex.Reason,
+                CredentialFingerprint = evidence.BearerToken is { } token ? Fingerprints.Of(token) : null,
+            }, cancellationToken).ConfigureAwait(false);
+            throw;
+        }
+    }
+}

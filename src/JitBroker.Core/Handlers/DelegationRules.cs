@@ -1,0 +1,98 @@
+namespace JitBroker.Core.Handlers;
+
+/// <summary>
+/// What a delegation must satisfy, checked when the planner offers and again when the worker redeems (policy or the
+/// parent may have changed in between): the parent's kind is one the broker signs itself, the child scope only narrows,
+/// the delegation policy lets this planner delegate to this worker for this action and depth, and the worker is not
+/// already in the chain.
+/// </summary>
+public sealed class DelegationRules
+{
+    public const string ReasonUnavailable = "delegation.not_configured";
+    public const string ReasonDenied = "delegation.denied";
+    public const string ReasonWidening = "delegation.widening";
+    public const string ReasonTooDeep = "delegation.too_deep";
+    public const string ReasonCycle = "delegation.cycle";
+    public const string ReasonKind = "delegation.kind_not_delegable";
+
+    private readonly IReadOnlyList<ITaskCredentialVerifier> _verifiers;
+    private readonly ILeaseStore _leases;
+    private readonly IDelegationPolicy? _policy;
+
+    /// <param name="policy">Who may delegate to whom (the policy documents' <c>delegations:</c> section); without one, delegation is not configured.</param>
+    public DelegationRules(IEnumerable<ITaskCredentialVerifier> verifiers, ILeaseStore leases, IDelegationPolicy? policy = null)
+    {
+        _verifiers = [.. verifiers];
+        _leases = leases;
+        _policy = policy;
+    }
+
+    /// <summary>The offer codec when delegation is configured on this broker; FailedPrecondition otherwise.</summary>
+    public IDelegationOfferCodec RequireConfigured(IDelegationOfferCodec? offers) =>
+        offers is not null && _policy is not null
+            ? offers
+            : throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonUnavailable, "Delegation is not configured on this broker.");
+
+    /// <summary>The child's scope: the parent's audience and action, and a subset of its tools and resources — never more.</summary>
+    public GrantedScope NarrowedScope(Lease parent, IReadOnlyList<string> tools, IReadOnlyList<string> resources)
+    {
+        if (!_verifiers.Any(v => string.Equals(v.Kind, parent.IssuerKind, StringComparison.Ordinal)))
+        {
+            // The broker can attenuate only credentials it signs itself; a Vault token cannot be narrowed.
+            throw Denied(ReasonKind, $"Credentials of kind '{parent.IssuerKind}' cannot be delegated.");
+        }
+
+        var extraTools = tools.Where(t => !parent.Scope.Tools.Contains(t, StringComparer.Ordinal)).ToList();
+        var extraResources = resources.Where(r => !parent.Scope.Resources.Contains(r, StringComparer.Ordinal)).ToList();
+        if (extraTools.Count > 0 || extraResources.Count > 0)
+        {
+            throw Denied(ReasonWidening,
+                $"A delegation may only narrow: not held by the parent: {string.Join(", ", extraTools.Select(t => "tool " + t).Concat(extraResources.Select(r => "resource " + r)))}.");
+        }
+
+        return new GrantedScope(parent.Scope.Audience, parent.Scope.Action, [.. tools.Distinct(StringComparer.Ordinal)], [.. resources.Distinct(StringComparer.Ordinal)]);
+    }
+
+    /// <summary>Policy, depth and cycles; returns the chain the child credential will carry.</summary>
+    public async Task<DelegationChain> CheckAsync(WorkloadIdentity planner, string workerId, Lease parent, CancellationToken cancellationToken = default)
+    {
+        var policy = _policy ?? throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonUnavailable, "Delegation is not configured on this broker.");
+
+        // Walk up to the root: the agents already in the chain, root last.
+        var ancestors = new List<Lease> { parent };
+        for (var current = parent; current.ParentLeaseId is { } up;)
+        {
+            current = await _leases.GetAsync(up, cancellationToken).ConfigureAwait(false)
+                ?? throw LeaseUsability.NotActive("A lease up the delegation chain is gone.");
+            ancestors.Add(current);
+            if (ancestors.Count > LeaseUsability.MaxChainLength)
+            {
+                throw Denied(ReasonTooDeep, "The delegation chain is too long.");
+            }
+        }
+
+        if (ancestors.Any(a => string.Equals(a.AgentId, workerId, StringComparison.Ordinal)))
+        {
+            throw Denied(ReasonCycle, "The worker is already in this delegation chain; delegating back would make a cycle.");
+        }
+
+        var decision = policy.Decide(planner, workerId, parent.Scope.Action);
+        if (!decision.Allowed)
+        {
+            throw Denied(ReasonDenied, decision.Reason);
+        }
+
+        var depth = ancestors.Count; // the child's depth: 1 for a direct delegation from a root lease
+        if (depth > decision.MaxDepth)
+        {
+            throw Denied(ReasonTooDeep, $"Delegation depth {depth} exceeds the allowed {decision.MaxDepth}.");
+        }
+
+        // Current actor first, then every earlier delegate; the root lease's agent is the subject.
+        var actors = new List<string> { workerId };
+        actors.AddRange(ancestors.Take(ancestors.Count - 1).Select(a => a.AgentId));
+        return new DelegationChain(ancestors[^1].AgentId, actors);
+    }
+
+    internal static BrokerException Denied(string reason, string message) => new(BrokerFailure.PermissionDenied, reason, message);
+}

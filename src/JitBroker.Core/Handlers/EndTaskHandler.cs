@@ -1,0 +1,47 @@
+using Microsoft.Extensions.Logging;
+
+namespace JitBroker.Core.Handlers;
+
+/// <summary>
+/// EndTask: revokes every lease the calling agent holds for the task, and everything delegated from them, in this call,
+/// and reports each lease's outcome. A failed revocation stays scheduled and is retried.
+/// </summary>
+public sealed class EndTaskHandler
+{
+    private readonly AgentAdmission _admission;
+    private readonly ILeaseStore _leases;
+    private readonly LeaseTermination _termination;
+    private readonly BestEffortAudit _audit;
+    private readonly ILogger<EndTaskHandler> _log;
+
+    public EndTaskHandler(AgentAdmission admission, ILeaseStore leases, LeaseTermination termination, BestEffortAudit audit, ILogger<EndTaskHandler> log)
+    {
+        _admission = admission;
+        _leases = leases;
+        _termination = termination;
+        _audit = audit;
+        _log = log;
+    }
+
+    public async Task<EndTaskResult> HandleAsync(AttestationEvidence evidence, string taskId, CancellationToken cancellationToken = default)
+    {
+        var agent = await _admission.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
+        CredentialRequestValidator.RequireTaskId(taskId);
+
+        // Only the calling agent's leases: one agent can never end another agent's task.
+        var leases = await _leases.ListByTaskAsync(agent.Id, taskId, cancellationToken).ConfigureAwait(false);
+        if (leases.Count == 0)
+        {
+            throw new BrokerException(BrokerFailure.NotFound, Reasons.TaskNotFound, $"No leases for task '{taskId}' held by the calling agent.");
+        }
+
+        var outcomes = await _termination.RevokeWithDescendantsAsync(leases, cancellationToken).ConfigureAwait(false);
+        await _audit.RecordAsync(new AuditEvent
+        {
+            Type = AuditEventTypes.TaskEnded, AgentId = agent.Id, TaskId = taskId,
+            Detail = $"{outcomes.Count(o => o.Outcome == LeaseOutcomeKind.Revoked)} revoked, {outcomes.Count(o => o.Outcome == LeaseOutcomeKind.Failed)} failed, {outcomes.Count(o => o.Outcome == LeaseOutcomeKind.AlreadyRevoked)} already revoked",
+        }, cancellationToken).ConfigureAwait(false);
+        BrokerLog.TaskEnded(_log, taskId, agent.Id, outcomes.Count);
+        return new EndTaskResult(taskId, outcomes);
+    }
+}

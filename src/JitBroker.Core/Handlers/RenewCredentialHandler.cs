@@ -1,0 +1,89 @@
+namespace JitBroker.Core.Handlers;
+
+/// <summary>
+/// RenewCredential: extends a usable lease within its original maximum, asking policy again. What the issuer produces
+/// (a new expiry; for a JWT a replacement token) leaves only through <see cref="CredentialCommit"/>, like any other
+/// credential: if it cannot be recorded and audited, the lease is revoked and the caller refused.
+/// </summary>
+public sealed class RenewCredentialHandler
+{
+    public const string ReasonRenewalLimit = "renewal.max_ttl_reached";
+
+    private readonly AgentAdmission _admission;
+    private readonly ILeaseStore _leases;
+    private readonly LeaseUsability _usability;
+    private readonly IPolicyEngine _policy;
+    private readonly IssuerRegistry _issuers;
+    private readonly CredentialCommit _commit;
+    private readonly BrokerOptions _options;
+    private readonly TimeProvider _time;
+
+    public RenewCredentialHandler(AgentAdmission admission, ILeaseStore leases, LeaseUsability usability, IPolicyEngine policy, IssuerRegistry issuers,
+        CredentialCommit commit, BrokerOptions options, TimeProvider time)
+    {
+        _admission = admission;
+        _leases = leases;
+        _usability = usability;
+        _policy = policy;
+        _issuers = issuers;
+        _commit = commit;
+        _options = options;
+        _time = time;
+    }
+
+    public async Task<RenewalResult> HandleAsync(AttestationEvidence evidence, string leaseId, TimeSpan? requestedTtl, CancellationToken cancellationToken = default)
+    {
+        var agent = await _admission.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
+        if (!LeaseIds.IsWellFormed(leaseId))
+        {
+            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, "lease_id is not a lease id.");
+        }
+
+        var lease = await _leases.GetAsync(leaseId, cancellationToken).ConfigureAwait(false);
+        // Someone else's lease is indistinguishable from an unknown one.
+        if (lease is null || !string.Equals(lease.AgentId, agent.Id, StringComparison.Ordinal))
+        {
+            throw new BrokerException(BrokerFailure.NotFound, Reasons.LeaseNotFound, "No such lease held by the calling agent.");
+        }
+
+        var now = _time.GetUtcNow();
+        if (!await _usability.IsUsableAsync(lease, now, cancellationToken).ConfigureAwait(false))
+        {
+            // Blocked agents get the blocked answer (and its audit record); a revoked ancestor makes it not active.
+            await _admission.EnsureNotBlockedAsync(agent, lease.TaskId, cancellationToken).ConfigureAwait(false);
+            throw LeaseUsability.NotActive("The lease is no longer active; request a new credential.");
+        }
+
+        await _admission.EnsureNotBlockedAsync(agent, lease.TaskId, cancellationToken).ConfigureAwait(false);
+
+        // Policy is asked again, today, with the current identity: a renewal never outlives a rule change.
+        var request = new CredentialRequest(lease.TaskId,
+            new TaskIntent(lease.Scope.Action, "", lease.Scope.Tools, lease.Scope.Resources, new Dictionary<string, string>()),
+            lease.IssuerKind, lease.Scope.Audience, null);
+        var decision = _policy.Decide(agent, request);
+        if (decision.Effect != DecisionEffect.Allow || decision.Grant is not { } grant || !ScopeCoverage.Covers(grant.Scope, lease.Scope))
+        {
+            var reason = decision.Effect == DecisionEffect.NeedsApproval
+                ? "The credential now needs approval; request a new one."
+                : "Policy no longer grants this credential: " + decision.Reason;
+            throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.PolicyDenied, reason);
+        }
+
+        // The original maximum: issue time + the rule's (and the broker's) longest lifetime.
+        var ruleMax = grant.Ttl < _options.MaxTtl ? grant.Ttl : _options.MaxTtl;
+        var cap = lease.IssuedAt + ruleMax;
+        var wanted = now + (requestedTtl ?? ruleMax);
+        var newExpiry = wanted < cap ? wanted : cap;
+        // Issuers grant whole seconds from a whole-second iat, so a lease renewed "to the cap" ends exactly one
+        // second short of it; a second or less more is no renewal at all.
+        if (newExpiry - lease.ExpiresAt <= TimeSpan.FromSeconds(1))
+        {
+            throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonRenewalLimit,
+                $"The lease already runs to its maximum ({cap:O}); request a new credential.");
+        }
+
+        var renewed = await _issuers.Get(lease.IssuerKind).RenewAsync(lease, agent, newExpiry, cancellationToken).ConfigureAwait(false);
+        var updated = await _commit.CommitRenewalAsync(agent, lease, renewed, decision.RuleIds).ConfigureAwait(false);
+        return new RenewalResult(updated, renewed.NewSecret);
+    }
+}

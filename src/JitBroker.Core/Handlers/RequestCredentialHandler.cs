@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace JitBroker.Core.Handlers;
+
+/// <summary>
+/// RequestCredential, the request path of DESIGN.md step by step: 1 attest → validate → 2 replay → 3 kill switch →
+/// 4 decide (or open / collect a step-up approval) → 5–7 commit (mint, record, kill switch again, audit) → return.
+/// </summary>
+public sealed class RequestCredentialHandler
+{
+    private readonly AgentAdmission _admission;
+    private readonly IPolicyEngine _policy;
+    private readonly ApprovalService _approvals;
+    private readonly CredentialCommit _commit;
+    private readonly BestEffortAudit _audit;
+    private readonly BrokerMetrics _metrics;
+    private readonly BrokerOptions _options;
+    private readonly ILogger<RequestCredentialHandler> _log;
+
+    public RequestCredentialHandler(AgentAdmission admission, IPolicyEngine policy, ApprovalService approvals, CredentialCommit commit,
+        BestEffortAudit audit, BrokerMetrics metrics, BrokerOptions options, ILogger<RequestCredentialHandler> log)
+    {
+        _admission = admission;
+        _policy = policy;
+        _approvals = approvals;
+        _commit = commit;
+        _audit = audit;
+        _metrics = metrics;
+        _options = options;
+        _log = log;
+    }
+
+    /// <summary>
+    /// Attests, decides and either issues a credential or opens (or collects) a step-up approval.
+    /// <paramref name="approval"/> is set when the agent re-submits a request it was told needs approval.
+    /// </summary>
+    public async Task<RequestOutcome> HandleAsync(
+        AttestationEvidence evidence, CredentialRequest request, ApprovalTicket? approval = null, CancellationToken cancellationToken = default)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var outcome = await DecideAndIssueAsync(evidence, request, approval, cancellationToken).ConfigureAwait(false);
+            _metrics.RequestCompleted(outcome.Granted is null ? "pending" : "issued");
+            if (outcome.Granted is { } granted)
+            {
+                _metrics.Issued(Stopwatch.GetElapsedTime(started), granted.Lease.IssuerKind);
+            }
+
+            return outcome;
+        }
+        catch (BrokerException ex)
+        {
+            _metrics.RequestCompleted(ex.Failure.ToString().ToLowerInvariant());
+            throw;
+        }
+    }
+
+    private async Task<RequestOutcome> DecideAndIssueAsync(
+        AttestationEvidence evidence, CredentialRequest request, ApprovalTicket? approval, CancellationToken cancellationToken)
+    {
+        // 1 attest: nothing about the request is looked at before we know who is asking.
+        var agent = await _admission.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
+        request = Validated(request);
+
+        // 2 replay, 3 kill switch. In bound mode a token is bound to the task it was first used for: retries and one
+        // lease per tool within that task are fine, a different task is a replay.
+        await _admission.AdmitAsync(agent, RequestHash.ForTask(agent.Id, request.TaskId), request.TaskId, cancellationToken).ConfigureAwait(false);
+
+        // 4 decide.
+        PolicyDecision decision;
+        using (var decideSpan = BrokerTracing.Step(BrokerTracing.Decide))
+        {
+            decision = _policy.Decide(agent, request);
+            decideSpan?.SetTag("jitbroker.decision", decision.Effect.ToString().ToLowerInvariant());
+        }
+
+        switch (decision.Effect)
+        {
+            case DecisionEffect.Deny:
+                BrokerLog.Denied(_log, agent.Id, request.TaskId, request.Intent.Action, decision.RuleIds, decision.Reason);
+                await _audit.RecordAsync(new AuditEvent
+                {
+                    Type = AuditEventTypes.RequestDenied, AgentId = agent.Id, TaskId = request.TaskId, Intent = request.Intent,
+                    Decision = "deny", RuleIds = decision.RuleIds, Reason = Reasons.PolicyDenied, Detail = decision.Reason,
+                }, cancellationToken).ConfigureAwait(false);
+                throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.PolicyDenied, decision.Reason);
+            case DecisionEffect.NeedsApproval when approval is null:
+                var pending = await _approvals.CreateAsync(agent, request, RequestHash.Of(agent.Id, request), decision, cancellationToken).ConfigureAwait(false);
+                await _audit.RecordAsync(new AuditEvent
+                {
+                    Type = AuditEventTypes.ApprovalRequested, AgentId = agent.Id, TaskId = request.TaskId, Intent = request.Intent,
+                    Decision = "needs-approval", RuleIds = decision.RuleIds, Detail = pending.ApprovalId,
+                }, cancellationToken).ConfigureAwait(false);
+                return RequestOutcome.Pending(pending);
+            case DecisionEffect.NeedsApproval:
+                var wait = approval.Wait > _options.MaxApprovalWait ? _options.MaxApprovalWait : approval.Wait;
+                var collected = await _approvals.CollectAsync(approval.ApprovalId, agent, RequestHash.Of(agent.Id, request), wait, cancellationToken).ConfigureAwait(false);
+                if (collected.State != ApprovalState.Consumed)
+                {
+                    return RequestOutcome.Pending(collected);
+                }
+
+                break;
+        }
+
+        var grant = decision.Grant ?? throw new InvalidOperationException("An allow decision must carry a grant.");
+
+        // 5 mint, 6 record, kill switch again, 7 audit.
+        var granted = await _commit.IssueAsync(agent, request.TaskId, request.Intent, grant, decision.RuleIds, cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+        return RequestOutcome.Issued(granted with { Decision = decision });
+    }
+
+    private CredentialRequest Validated(CredentialRequest request)
+    {
+        CredentialRequestValidator.Validate(request);
+        if (request.RequestedTtl is { } wanted && wanted < _options.MinTtl)
+        {
+            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid,
+                $"requested_ttl must be at least {_options.MinTtl.TotalSeconds:0}s.");
+        }
+
+        return request.CredentialKind.Length == 0 ? request with { CredentialKind = _options.DefaultCredentialKind } : request;
+    }
+}
