@@ -62,32 +62,33 @@ public sealed partial class RevocationSweeper
             CancellationToken = cancellationToken,
         };
 
+        // The next claim is taken while the current batch is being revoked: a sweep alternates a Redis round trip
+        // (claim) with revocations that mostly wait on Redis too (marking), so overlapping them keeps both busy.
+        var next = ClaimAsync(processed, cancellationToken);
         while (true)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            IReadOnlyList<Lease> batch;
+            var batch = await next.ConfigureAwait(false);
+            if (batch is null || batch.Count == 0)
+            {
+                break;
+            }
+
+            // A short batch means the due backlog is drained. A full one may hide more: claim again, now.
+            var more = batch.Count >= _options.BatchSize;
+            next = more ? ClaimAsync(processed + batch.Count, cancellationToken) : Task.FromResult<IReadOnlyList<Lease>?>(null);
             try
             {
-                // A fresh "now" per batch, so each claim's deadline is measured from when it was taken.
-                batch = await _leases.ClaimDueAsync(_time.GetUtcNow(), _options.BatchSize, _broker.RevocationClaimTimeout, cancellationToken)
-                    .ConfigureAwait(false);
+                await Parallel.ForEachAsync(batch.Chunk(group), parallel, RevokeGroupAsync).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            catch (Exception)
             {
-                LogClaimFailed(_log, processed, ex);
-                break;
+                // Cancelled (or a bug): the claim taken ahead lapses into a later sweep like any claimed lease; observe it.
+                _ = next.ContinueWith(static t => t.Exception, TaskScheduler.Default);
+                throw;
             }
 
-            if (batch.Count == 0)
-            {
-                break;
-            }
-
-            await Parallel.ForEachAsync(batch.Chunk(group), parallel, RevokeGroupAsync).ConfigureAwait(false);
             processed += batch.Count;
-
-            // A short batch means the due backlog is drained. A full one may hide more: claim again.
-            if (batch.Count < _options.BatchSize)
+            if (!more)
             {
                 break;
             }
@@ -99,6 +100,23 @@ public sealed partial class RevocationSweeper
         }
 
         return processed;
+    }
+
+    /// <summary>One claim of up to a batch of due leases; null when the store failed (logged: the pass ends, the next sweep retries).</summary>
+    private async Task<IReadOnlyList<Lease>?> ClaimAsync(int processedSoFar, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            // A fresh "now" per batch, so each claim's deadline is measured from when it was taken.
+            return await _leases.ClaimDueAsync(_time.GetUtcNow(), _options.BatchSize, _broker.RevocationClaimTimeout, cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogClaimFailed(_log, processedSoFar, ex);
+            return null;
+        }
     }
 
     private async ValueTask RevokeGroupAsync(Lease[] group, CancellationToken cancellationToken)

@@ -52,9 +52,8 @@ internal sealed class BrokerProcess : IAsyncDisposable
     /// <param name="settings">Extra configuration, key → value (for example "JitBroker:Audit:FsyncPolicy" → "Always").</param>
     public static async Task<BrokerProcess> StartAsync(HarnessOptions options, string dataDirectory, IReadOnlyDictionary<string, string> settings, string logName)
     {
-        var grpcPort = FreePort();
-        var httpPort = FreePort();
-        var adminPort = FreePort();
+        var ports = FreePorts(3);
+        var (grpcPort, httpPort, adminPort) = (ports[0], ports[1], ports[2]);
         var info = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = Path.GetDirectoryName(Path.GetFullPath(options.BrokerDll))!,
@@ -176,10 +175,30 @@ internal sealed class BrokerProcess : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
+    /// <summary>
+    /// Distinct free loopback ports. The listeners stay open until all are chosen: closed one by one, the OS may hand
+    /// out the same port twice (seen under load: two listeners of one broker given one port).
+    /// </summary>
+    private static int[] FreePorts(int count)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var listeners = new TcpListener[count];
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                listeners[i] = new TcpListener(IPAddress.Loopback, 0);
+                listeners[i].Start();
+            }
+
+            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
+        }
+        finally
+        {
+            foreach (var listener in listeners)
+            {
+                listener?.Stop();
+                listener?.Dispose();
+            }
+        }
     }
 }

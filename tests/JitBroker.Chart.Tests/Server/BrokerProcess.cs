@@ -44,8 +44,8 @@ internal sealed class BrokerProcess : IAsyncDisposable
     /// </summary>
     public static BrokerProcess Start(PodLayout pod, IReadOnlyDictionary<string, string> imageEnvironment)
     {
-        var grpcPort = FreePort();
-        var httpPort = FreePort();
+        var ports = FreePorts(3);
+        var (grpcPort, httpPort, adminPort) = (ports[0], ports[1], ports[2]);
         var info = new ProcessStartInfo(DotnetHost.Path)
         {
             WorkingDirectory = pod.Map("/app"),
@@ -76,7 +76,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
         info.Environment["JITBROKER__LISTEN__GRPC"] = $"127.0.0.1:{grpcPort}";
         info.Environment["JITBROKER__LISTEN__HTTP"] = $"127.0.0.1:{httpPort}";
         // A free port for the admin listener too: its default (50052) may be taken on a shared test machine.
-        info.Environment["JITBROKER__LISTEN__ADMIN"] = $"127.0.0.1:{FreePort()}";
+        info.Environment["JITBROKER__LISTEN__ADMIN"] = $"127.0.0.1:{adminPort}";
         var process = Process.Start(info)!;
         var broker = new BrokerProcess(process, grpcPort, httpPort);
         process.OutputDataReceived += (_, e) => broker.Append(e.Data);
@@ -174,11 +174,31 @@ internal sealed class BrokerProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static int FreePort()
+    /// <summary>
+    /// Distinct free loopback ports. The listeners stay open until all are chosen: closed one by one, the OS may hand
+    /// out the same port twice (seen under load: two listeners of one broker given one port).
+    /// </summary>
+    private static int[] FreePorts(int count)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var listeners = new TcpListener[count];
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                listeners[i] = new TcpListener(IPAddress.Loopback, 0);
+                listeners[i].Start();
+            }
+
+            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
+        }
+        finally
+        {
+            foreach (var listener in listeners)
+            {
+                listener?.Stop();
+                listener?.Dispose();
+            }
+        }
     }
 
     private void Append(string? line)

@@ -48,6 +48,36 @@ public sealed class RevocationSweeperResilienceTests
     }
 
     [Test]
+    public async Task The_next_batch_is_claimed_while_the_current_one_is_being_revoked()
+    {
+        var h = new SweepHarness(new RevocationOptions { BatchSize = 5 });
+        var claimedAhead = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sawClaimAhead = false;
+        h.Issuer.Setup(i => i.RevokeAsync(It.IsAny<Lease>(), It.IsAny<CancellationToken>()))
+            .Returns(async () =>
+            {
+                // The first batch's revocations wait (bounded) for the sweeper to claim the second batch.
+                for (var waited = 0; h.Store.ClaimCalls < 2 && waited < 200; waited++)
+                {
+                    await Task.Delay(10);
+                }
+
+                sawClaimAhead |= h.Store.ClaimCalls >= 2 && h.RevokeCalls <= 5;
+                return RevocationResult.Revoked;
+            });
+        for (var i = 0; i < 12; i++)
+        {
+            await h.PutAsync(TimeSpan.FromSeconds(1));
+        }
+
+        h.Time.Advance(TimeSpan.FromSeconds(2));
+
+        Assert.That(await h.Sweeper.SweepOnceAsync(), Is.EqualTo(12));
+        Assert.That(sawClaimAhead, Is.True, "the second claim must be in flight while the first batch is still being revoked");
+        Assert.That(h.Store.ClaimCalls, Is.EqualTo(3), "5 + 5 + 2: the short third batch ends the pass");
+    }
+
+    [Test]
     public async Task Revocations_run_in_parallel_but_never_more_than_the_limit()
     {
         const int limit = 4;
