@@ -189,6 +189,9 @@ public sealed partial class CredentialBroker
             RuleIds = ruleIds,
             CredentialFingerprint = credential.Fingerprint,
             AgentFacts = AgentFacts.From(agent),
+            // What policy read to grant it, so a reload or renewal decides on the same ask. A delegated lease is judged
+            // by the delegation rules, which read none of it.
+            DecidedIntent = parentLeaseId is null ? DecidedIntent.Keep(intent, _policy) : DecidedIntent.None,
         };
 
         // From here on the caller's cancellation is not honoured: a half-done persist must end either

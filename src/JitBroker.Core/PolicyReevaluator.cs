@@ -85,8 +85,7 @@ public sealed partial class PolicyReevaluator
         // The request the lease answers: what the agent holds, for the whole lifetime it holds it.
         var lifetime = lease.ExpiresAt - lease.IssuedAt;
         var request = new CredentialRequest(lease.TaskId,
-            new TaskIntent(lease.Scope.Action, "", lease.Scope.Tools, lease.Scope.Resources, new Dictionary<string, string>()),
-            lease.IssuerKind, lease.Scope.Audience, lifetime);
+            DecidedIntent.Of(lease), lease.IssuerKind, lease.Scope.Audience, lifetime);
         var decision = policy.Decide(AgentFacts.Rebuild(lease), request);
         // An approval-gated grant was approved once, for the rule as it was; a reload that still requires
         // approval for it does not withdraw that approval. A lowered maximum TTL does withdraw a longer lease.
