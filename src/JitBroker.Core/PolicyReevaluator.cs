@@ -40,8 +40,8 @@ public sealed partial class PolicyReevaluator
     /// Returns the ids of the leases the policy no longer grants. With <see cref="ReloadAction.Revoke"/> they (and
     /// everything delegated from them) are scheduled for revocation through the same bulk path as an operator's
     /// revoke — the sweepers revoke them; with <see cref="ReloadAction.Flag"/> each is audited and left to expire.
-    /// Cancelling (the host stopping) stops the examination, not the commit: what was found is still scheduled and
-    /// audited, and the audit record says the pass was cut short, so no decision taken is lost with the process.
+    /// Cancelling (the host stopping) stops the examination at the next page, not the commit: what was found is still
+    /// scheduled and audited, and the audit record says the pass was cut short, so no decision taken is lost with the process.
     /// </summary>
     public async Task<IReadOnlyList<string>> ReevaluateAsync(IPolicyEngine policy, ReloadAction action, CancellationToken cancellationToken = default)
     {
@@ -55,9 +55,9 @@ public sealed partial class PolicyReevaluator
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var result = await _leases.ListAsync(new LeaseQuery { State = LeaseState.Active, PageSize = 500, PageToken = page }, cancellationToken).ConfigureAwait(false);
+                // A page in hand is judged to its end (policy decisions are in-memory work); cancelling stops the next one.
                 foreach (var lease in result.Leases)
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
                     var stillGranted = lease.ParentLeaseId is null
                         ? StillGranted(policy, lease)
                         : await DelegationStillAllowedAsync(policy as IDelegationPolicy ?? _delegation, lease, cancellationToken).ConfigureAwait(false);

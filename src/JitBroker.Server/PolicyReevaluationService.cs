@@ -100,7 +100,7 @@ internal sealed partial class PolicyReevaluationService(
     }
 
     // The record of the reload itself is written whatever the stopping token says: it describes what already happened.
-    private Task AuditReloadAsync(PolicyReloadResult result, string note) =>
+    private ValueTask AuditReloadAsync(PolicyReloadResult result, string note) =>
         audit.AppendAsync(new AuditEvent
         {
             Type = AuditEventTypes.PolicyReloaded,

@@ -8,13 +8,13 @@ namespace JitBroker.Core.Tests;
 public sealed class ReevaluationShutdownTests
 {
     [Test]
-    public async Task A_pass_cancelled_midway_still_schedules_and_audits_what_it_found_and_says_it_was_cut_short()
+    public async Task A_pass_cancelled_midway_finishes_its_page_commits_and_audits_what_it_found_and_says_it_was_cut_short()
     {
         var f = new PipelineFixture();
-        var leases = new List<string>();
-        for (var i = 0; i < 3; i++)
+        var template = (await f.IssueAsync()).Lease;
+        for (var i = 1; i < 600; i++)
         {
-            leases.Add((await f.IssueAsync(PipelineFixture.Request($"t{i}"))).Lease.LeaseId);
+            await f.Leases.PutAsync(template with { LeaseId = LeaseIds.New() });
         }
 
         // The new policy grants nothing; the host begins to stop while the first lease is being judged.
@@ -29,14 +29,14 @@ public sealed class ReevaluationShutdownTests
         var reevaluator = new PolicyReevaluator(f.Leases, f.Schedule, f.Audit, f.Time, NullLogger<PolicyReevaluator>.Instance);
 
         var offending = await reevaluator.ReevaluateAsync(policy.Object, ReloadAction.Revoke, stopping.Token);
-        await f.SweepAsync();
+        var revoked = await f.SweepAsync();
 
-        Assert.That(offending, Has.Count.EqualTo(1));
-        Assert.That((await f.Leases.GetAsync(offending[0]))!.State, Is.EqualTo(LeaseState.Revoked), "what was found is committed");
-        var untouched = leases.Except(offending).ToList();
-        Assert.That(await Task.WhenAll(untouched.Select(async id => (await f.Leases.GetAsync(id))!.State)), Has.All.EqualTo(LeaseState.Active));
+        Assert.That(offending, Has.Count.EqualTo(500), "the page in hand (500 leases) is judged to its end, the next is not fetched");
+        Assert.That(revoked, Is.EqualTo(500), "what was found is committed to the schedule");
+        var counts = await f.Leases.CountByStateAsync();
+        Assert.That(counts.GetValueOrDefault(LeaseState.Active), Is.EqualTo(100));
         var scheduled = f.Audit.OfType(AuditEventTypes.RevocationScheduled).Single();
-        Assert.That(scheduled.Detail, Does.Contain("interrupted by shutdown after 1 lease(s)"));
+        Assert.That(scheduled.Detail, Does.Contain("500 scheduled").And.Contain("interrupted by shutdown after 500 lease(s)"));
     }
 
     [Test]

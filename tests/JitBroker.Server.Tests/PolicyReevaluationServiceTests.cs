@@ -3,6 +3,9 @@ using JitBroker.Core;
 using JitBroker.Issuance;
 using JitBroker.Leases;
 using JitBroker.Policy;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Moq;
 using NUnit.Framework;
 
@@ -87,22 +90,30 @@ public sealed class PolicyReevaluationServiceTests
         var services = builder.Services;
         services.AddLogging();
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<ISigningKeyProvider>(new StaticSigningKeyProvider(SigningKey.Generate()));
+        services.AddSingleton<ISigningKeyProvider>(_ => new StaticSigningKeyProvider(SigningKey.Generate()));
         services.AddSingleton<IAuditSink>(sink);
         services.AddJitBrokerAudit(new AuditOptions { Path = Path.Combine(Path.GetTempPath(), "unused-audit.jsonl") });
         services.AddSingleton(engine);
         services.AddSingleton(new PolicyOptions { Path = "unused", RevokeOnReload = true });
 
-        // The listing answers only once shutdown has begun, whatever token it was given: a Redis call already sent.
+        // The listing answers only once the token it was given (the host's stopping token, passed all the way down) is
+        // cancelled: a Redis call already sent, whose reply arrives during shutdown.
         var leases = new Mock<ILeaseStore>(MockBehavior.Strict);
         services.AddSingleton(sp =>
         {
-            var stopping = sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
             leases.Setup(l => l.ListAsync(It.IsAny<LeaseQuery>(), It.IsAny<CancellationToken>()))
-                .Returns(async (LeaseQuery query, CancellationToken _) =>
+                .Returns(async (LeaseQuery query, CancellationToken stopping) =>
                 {
                     listing.TrySetResult();
-                    await Task.Delay(Timeout.Infinite, stopping).ContinueWith(_ => { }, TaskScheduler.Default);
+                    try
+                    {
+                        await Task.Delay(Timeout.Infinite, stopping);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        // Shutdown has begun: now the reply arrives.
+                    }
+
                     return await store.ListAsync(query);
                 });
             return new PolicyReevaluator(leases.Object, store, sp.GetRequiredService<IAuditLog>(), TimeProvider.System,

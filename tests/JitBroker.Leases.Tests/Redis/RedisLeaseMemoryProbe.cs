@@ -83,11 +83,17 @@ public sealed class RedisLeaseMemoryProbe
             ("none", DecidedIntent.None),
             ("typical", new DecidedIntent { Purpose = "triage ticket 4711 for a refund", Context = new Dictionary<string, string> { ["data_sensitivity"] = "2" } }),
             ("long purpose", new DecidedIntent { Purpose = new string('p', 120), Context = new Dictionary<string, string> { ["data_sensitivity"] = "2" } }),
+            ("long purpose, hash-max-listpack-value 256", new DecidedIntent { Purpose = new string('p', 120), Context = new Dictionary<string, string> { ["data_sensitivity"] = "2" } }),
         };
 
         var bytes = new List<long>();
         foreach (var (name, intent) in intents)
         {
+            if (name.Contains("256", StringComparison.Ordinal))
+            {
+                await redis.ExecuteAsync("CONFIG", ["SET", "hash-max-listpack-value", "256"]);
+            }
+
             const string Agent = "spiffe://prod.example.org/ns/agents/sa/coder-17";
             var id = LeaseIds.New(LeaseIds.PlacementFor(Agent, "task-0000002a"));
             await store.PutAsync(new Lease
