@@ -42,6 +42,12 @@ public sealed record Lease
     /// </summary>
     public IReadOnlyDictionary<string, string> AgentFacts { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// The purpose and context policy read when it granted the lease (the scope holds the rest of the intent), so
+    /// re-evaluation and renewal decide on what was asked. <see cref="DecidedIntent.None"/> for leases recorded before.
+    /// </summary>
+    public DecidedIntent DecidedIntent { get; init; } = DecidedIntent.None;
+
     /// <summary>Active and not yet expired at <paramref name="now"/>: what introspection calls "active".</summary>
     public bool IsLiveAt(DateTimeOffset now) => State == LeaseState.Active && now < ExpiresAt;
 }

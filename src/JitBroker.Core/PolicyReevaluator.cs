@@ -40,32 +40,47 @@ public sealed partial class PolicyReevaluator
     /// Returns the ids of the leases the policy no longer grants. With <see cref="ReloadAction.Revoke"/> they (and
     /// everything delegated from them) are scheduled for revocation through the same bulk path as an operator's
     /// revoke — the sweepers revoke them; with <see cref="ReloadAction.Flag"/> each is audited and left to expire.
+    /// Cancelling (the host stopping) stops the examination at the next page, not the commit: what was found is still
+    /// scheduled and audited, and the audit record says the pass was cut short, so no decision taken is lost with the process.
     /// </summary>
     public async Task<IReadOnlyList<string>> ReevaluateAsync(IPolicyEngine policy, ReloadAction action, CancellationToken cancellationToken = default)
     {
         var offending = new List<string>();
+        var examined = 0;
+        var interrupted = false;
         string? page = null;
-        do
+        try
         {
-            var result = await _leases.ListAsync(new LeaseQuery { State = LeaseState.Active, PageSize = 500, PageToken = page }, cancellationToken).ConfigureAwait(false);
-            foreach (var lease in result.Leases)
+            do
             {
-                var stillGranted = lease.ParentLeaseId is null
-                    ? StillGranted(policy, lease)
-                    : await DelegationStillAllowedAsync(policy as IDelegationPolicy ?? _delegation, lease, cancellationToken).ConfigureAwait(false);
-                if (stillGranted)
+                cancellationToken.ThrowIfCancellationRequested();
+                var result = await _leases.ListAsync(new LeaseQuery { State = LeaseState.Active, PageSize = 500, PageToken = page }, cancellationToken).ConfigureAwait(false);
+                // A page in hand is judged to its end (policy decisions are in-memory work); cancelling stops the next one.
+                foreach (var lease in result.Leases)
                 {
-                    continue;
+                    var stillGranted = lease.ParentLeaseId is null
+                        ? StillGranted(policy, lease)
+                        : await DelegationStillAllowedAsync(policy as IDelegationPolicy ?? _delegation, lease, cancellationToken).ConfigureAwait(false);
+                    examined++;
+                    if (stillGranted)
+                    {
+                        continue;
+                    }
+
+                    offending.Add(lease.LeaseId);
+                    await HandleAsync(lease, action).ConfigureAwait(false);
                 }
 
-                offending.Add(lease.LeaseId);
-                await HandleAsync(lease, action, cancellationToken).ConfigureAwait(false);
+                page = result.NextPageToken;
             }
-
-            page = result.NextPageToken;
+            while (page is not null);
         }
-        while (page is not null);
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            interrupted = true;
+        }
 
+        var cutShort = interrupted ? $"; interrupted by shutdown after {examined} lease(s), the rest not re-evaluated" : "";
         if (action == ReloadAction.Revoke && offending.Count > 0)
         {
             var batchId = RevocationBatchIds.New();
@@ -73,7 +88,15 @@ public sealed partial class PolicyReevaluator
             await AuditQuietlyAsync(new AuditEvent
             {
                 Type = AuditEventTypes.RevocationScheduled, Reason = "policy.no_longer_granted",
-                Detail = $"policy reload: {batch.Scheduled} scheduled, {batch.InProgress} already being revoked (batch {batchId})",
+                Detail = $"policy reload: {batch.Scheduled} scheduled, {batch.InProgress} already being revoked (batch {batchId}){cutShort}",
+            }).ConfigureAwait(false);
+        }
+        else if (interrupted)
+        {
+            await AuditQuietlyAsync(new AuditEvent
+            {
+                Type = AuditEventTypes.PolicyReloaded, Reason = "policy.no_longer_granted",
+                Detail = $"policy reload: {offending.Count} lease(s) no longer granted{cutShort}",
             }).ConfigureAwait(false);
         }
 
@@ -85,8 +108,7 @@ public sealed partial class PolicyReevaluator
         // The request the lease answers: what the agent holds, for the whole lifetime it holds it.
         var lifetime = lease.ExpiresAt - lease.IssuedAt;
         var request = new CredentialRequest(lease.TaskId,
-            new TaskIntent(lease.Scope.Action, "", lease.Scope.Tools, lease.Scope.Resources, new Dictionary<string, string>()),
-            lease.IssuerKind, lease.Scope.Audience, lifetime);
+            DecidedIntent.Of(lease), lease.IssuerKind, lease.Scope.Audience, lifetime);
         var decision = policy.Decide(AgentFacts.Rebuild(lease), request);
         // An approval-gated grant was approved once, for the rule as it was; a reload that still requires
         // approval for it does not withdraw that approval. A lowered maximum TTL does withdraw a longer lease.
@@ -126,12 +148,11 @@ public sealed partial class PolicyReevaluator
         return decision.Allowed && depth <= decision.MaxDepth;
     }
 
-    private async Task HandleAsync(Lease lease, ReloadAction action, CancellationToken cancellationToken)
+    private async Task HandleAsync(Lease lease, ReloadAction action)
     {
         LogNoLongerGranted(_log, lease.LeaseId, lease.AgentId, action);
         if (action == ReloadAction.Flag)
         {
-            cancellationToken.ThrowIfCancellationRequested();
             await AuditQuietlyAsync(new AuditEvent
             {
                 Type = AuditEventTypes.PolicyReloaded, AgentId = lease.AgentId, TaskId = lease.TaskId, LeaseId = lease.LeaseId,

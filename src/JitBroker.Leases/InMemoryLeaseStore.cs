@@ -76,6 +76,8 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
             DueAt = lease.ExpiresAt,
             Scope = lease.Scope with { Tools = [.. lease.Scope.Tools], Resources = [.. lease.Scope.Resources] },
             RuleIds = [.. lease.RuleIds],
+            DecidedIntent = lease.DecidedIntent.IsEmpty ? DecidedIntent.None
+                : lease.DecidedIntent with { Context = new Dictionary<string, string>(lease.DecidedIntent.Context, StringComparer.Ordinal) },
         };
         lock (_gate)
         {

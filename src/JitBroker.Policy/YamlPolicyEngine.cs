@@ -30,7 +30,7 @@ namespace JitBroker.Policy;
 /// immutable: reloading means loading a new engine (see <see cref="ReloadingPolicyEngine"/>). The same engine answers
 /// delegation questions from the policy's <c>delegations</c> (<see cref="IDelegationPolicy"/>, YamlPolicyEngine.Delegation.cs).
 /// </summary>
-public sealed partial class YamlPolicyEngine : IPolicyEngine
+public sealed partial class YamlPolicyEngine : IPolicyEngine, IPolicyIntentInputs
 {
     /// <summary>Largest policy file accepted, in bytes for files and characters for <see cref="Parse"/>.</summary>
     public const int MaxPolicySize = 4 * 1024 * 1024;
@@ -42,6 +42,7 @@ public sealed partial class YamlPolicyEngine : IPolicyEngine
     {
         Rules = [.. documents.SelectMany(d => d.Rules.Select(rule => new CompiledRule(rule, d.Defaults)))];
         _index = new RuleIndex(Rules);
+        IntentInputs = RuleInputs.Of(Rules);
         Delegations = [.. documents.SelectMany(d => d.Delegations.Select(entry => new CompiledDelegation(entry)))];
         _time = time;
         SourceName = content.RootPath;
@@ -60,6 +61,9 @@ public sealed partial class YamlPolicyEngine : IPolicyEngine
 
     /// <summary><c>sha256:&lt;hex&gt;</c> over the names and contents of the files read: equal hashes, equal policy.</summary>
     public string ContentHash { get; }
+
+    /// <inheritdoc />
+    public IntentInputs IntentInputs { get; }
 
     /// <summary>Rules in policy order, for explanations and tests.</summary>
     internal IReadOnlyList<CompiledRule> Rules { get; }

@@ -126,7 +126,8 @@ internal static class BrokerServices
         services.AddSingleton<CredentialBrokerGrpcService>();
         services.AddSingleton<BrokerAdminGrpcService>();
         services.AddJitBrokerRevocation(settings.Revocation);
-        services.AddHostedService<PolicyReloadHook>();
+        // After AddJitBrokerAudit: hosted services stop in reverse order, so a re-evaluation in flight is audited before the log closes.
+        services.AddHostedService<PolicyReevaluationService>();
         services.AddHostedService<LeaseGauges>();
     }
 

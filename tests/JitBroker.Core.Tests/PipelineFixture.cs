@@ -29,6 +29,8 @@ internal sealed class PipelineFixture
     public FakeDelegationPolicy DelegationPolicy { get; } = new();
     public BrokerOptions Options { get; } = new();
     public Func<WorkloadIdentity, CredentialRequest, PolicyDecision> Decide { get; set; }
+    /// <summary>What the scripted policy says it reads of an intent (what leases keep of it).</summary>
+    public IntentInputs Reads { get; set; } = IntentInputs.Everything;
     public string CurrentAgent { get; set; } = Agent;
     public LeaseRevoker Revoker { get; }
     public ApprovalService Approvals { get; }
@@ -62,6 +64,7 @@ internal sealed class PipelineFixture
         var policy = new Moq.Mock<IPolicyEngine>();
         policy.Setup(p => p.Decide(Moq.It.IsAny<WorkloadIdentity>(), Moq.It.IsAny<CredentialRequest>()))
             .Returns((WorkloadIdentity a, CredentialRequest r) => Decide(a, r));
+        policy.As<IPolicyIntentInputs>().SetupGet(p => p.IntentInputs).Returns(() => Reads);
         Schedule = (IRevocationSchedule)Leases;
         var attestors = new AttestorRegistry([attestor.Object]);
         var audit = new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance);

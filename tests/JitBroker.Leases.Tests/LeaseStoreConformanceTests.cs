@@ -119,6 +119,55 @@ public abstract partial class LeaseStoreConformanceTests
     }
 
     [Test]
+    public async Task Put_then_get_round_trips_the_decided_intent_whatever_its_text()
+    {
+        // Free text: separators, digits before a colon, non-ASCII and an empty value must all come back as they went in.
+        var lease = NewLease(TimeSpan.FromMinutes(5)) with
+        {
+            DecidedIntent = new DecidedIntent
+            {
+                Purpose = "12:fix\u001fbuild — ticket #42",
+                Context = new Dictionary<string, string> { ["risk"] = "3:low", ["ticket"] = "", ["env"] = "prod\u001f" },
+            },
+        };
+
+        await Store.PutAsync(lease);
+        var stored = await GetAsync(lease.LeaseId);
+
+        Assert.That(stored.DecidedIntent.Purpose, Is.EqualTo("12:fix\u001fbuild — ticket #42"));
+        Assert.That(stored.DecidedIntent.Context, Is.EquivalentTo(lease.DecidedIntent.Context));
+    }
+
+    [Test]
+    public async Task A_lease_recorded_without_a_decided_intent_reads_back_with_none()
+    {
+        var lease = NewLease(TimeSpan.FromMinutes(5));
+
+        await Store.PutAsync(lease);
+        var stored = await GetAsync(lease.LeaseId);
+
+        Assert.That(stored.DecidedIntent.IsEmpty, Is.True);
+        Assert.That(DecidedIntent.Of(stored).Purpose, Is.Empty, "judged with no purpose, as before leases kept it");
+    }
+
+    [Test]
+    public async Task The_decided_intent_survives_claims_failures_and_renewal()
+    {
+        var lease = NewLease(TimeSpan.FromMinutes(5)) with { DecidedIntent = new DecidedIntent { Purpose = "triage", Context = new Dictionary<string, string> { ["risk"] = "2" } } };
+        await Store.PutAsync(lease);
+
+        var renewed = await Store.RenewAsync(lease.LeaseId, lease.ExpiresAt + TimeSpan.FromMinutes(1), lease.CredentialFingerprint);
+        var claimed = await Store.TryClaimAsync(lease.LeaseId, T0, ClaimTimeout);
+        await Store.MarkRevokeFailedAsync(lease.LeaseId, "backend down", T0 + TimeSpan.FromMinutes(1));
+        var failed = await GetAsync(lease.LeaseId);
+
+        foreach (var seen in new[] { renewed!, claimed!, failed })
+        {
+            Assert.That((seen.DecidedIntent.Purpose, seen.DecidedIntent.Context["risk"]), Is.EqualTo(("triage", "2")));
+        }
+    }
+
+    [Test]
     public async Task Get_of_an_unknown_lease_is_null() =>
         Assert.That(await Store.GetAsync("lease-never-stored"), Is.Null);
 

@@ -44,8 +44,9 @@ public sealed class CredentialCommit
     /// credential names its <paramref name="parentLeaseId"/> and <paramref name="delegation"/> chain. Returns once the
     /// secret may leave; the decision in the result is the grant as issued.
     /// </summary>
+    /// <param name="decidedIntent">What policy read to grant it (<see cref="DecidedIntent.Keep"/>), kept on the lease so a reload or renewal decides on the same ask; none for a delegated lease.</param>
     public async Task<CredentialGrantResult> IssueAsync(WorkloadIdentity agent, string taskId, TaskIntent intent, Grant grant, IReadOnlyList<string> ruleIds,
-        string? parentLeaseId = null, DelegationChain? delegation = null, CancellationToken cancellationToken = default)
+        string? parentLeaseId = null, DelegationChain? delegation = null, DecidedIntent? decidedIntent = null, CancellationToken cancellationToken = default)
     {
         var ttl = grant.Ttl < _options.MaxTtl ? grant.Ttl : _options.MaxTtl;
         if (ttl < _options.MinTtl)
@@ -76,6 +77,7 @@ public sealed class CredentialCommit
             RuleIds = ruleIds,
             CredentialFingerprint = credential.Fingerprint,
             AgentFacts = AgentFacts.From(agent),
+            DecidedIntent = decidedIntent ?? DecidedIntent.None,
         };
 
         await BrokerTracing.TraceAsync(BrokerTracing.Record, () => RecordOrUndoAsync(issuer, lease)).ConfigureAwait(false);

@@ -77,6 +77,6 @@ public sealed class DelegateCredentialHandler
         var remaining = parent.ExpiresAt - now;
         var grant = new Grant(parent.IssuerKind, scope, offer.Ttl < remaining ? offer.Ttl : remaining, new Dictionary<string, string>());
         var intent = new TaskIntent(scope.Action, $"delegated by {planner.Id}", scope.Tools, scope.Resources, new Dictionary<string, string>());
-        return await _commit.IssueAsync(worker, parent.TaskId, intent, grant, parent.RuleIds, parent.LeaseId, chain, cancellationToken).ConfigureAwait(false);
+        return await _commit.IssueAsync(worker, parent.TaskId, intent, grant, parent.RuleIds, parent.LeaseId, chain, cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 }

@@ -57,9 +57,7 @@ public sealed class RenewCredentialHandler
         await _admission.EnsureNotBlockedAsync(agent, lease.TaskId, cancellationToken).ConfigureAwait(false);
 
         // Policy is asked again, today, with the current identity: a renewal never outlives a rule change.
-        var request = new CredentialRequest(lease.TaskId,
-            new TaskIntent(lease.Scope.Action, "", lease.Scope.Tools, lease.Scope.Resources, new Dictionary<string, string>()),
-            lease.IssuerKind, lease.Scope.Audience, null);
+        var request = new CredentialRequest(lease.TaskId, DecidedIntent.Of(lease), lease.IssuerKind, lease.Scope.Audience, null);
         var decision = _policy.Decide(agent, request);
         if (decision.Effect != DecisionEffect.Allow || decision.Grant is not { } grant || !ScopeCoverage.Covers(grant.Scope, lease.Scope))
         {

@@ -108,7 +108,8 @@ public sealed class RequestCredentialHandler
         var grant = decision.Grant ?? throw new InvalidOperationException("An allow decision must carry a grant.");
 
         // 5 mint, 6 record, kill switch again, 7 audit.
-        var granted = await _commit.IssueAsync(agent, request.TaskId, request.Intent, grant, decision.RuleIds, cancellationToken: cancellationToken)
+        var granted = await _commit.IssueAsync(agent, request.TaskId, request.Intent, grant, decision.RuleIds,
+            decidedIntent: DecidedIntent.Keep(request.Intent, _policy), cancellationToken: cancellationToken)
             .ConfigureAwait(false);
         return RequestOutcome.Issued(granted with { Decision = decision });
     }

@@ -21,7 +21,7 @@ internal static class LeaseCodec
     /// <summary>The hash fields of a new lease (state active, due at expiry), as alternating names and values.</summary>
     public static List<RedisValue> ToFields(Lease lease)
     {
-        var fields = new List<RedisValue>(36)
+        var fields = new List<RedisValue>(38)
         {
             "t", lease.TaskId,
             "a", lease.AgentId,
@@ -46,6 +46,12 @@ internal static class LeaseCodec
         if (lease.AgentFacts.Count > 0)
         {
             AddList(fields, "af", [.. lease.AgentFacts.OrderBy(f => f.Key, StringComparer.Ordinal).SelectMany(f => new[] { f.Key, f.Value })]);
+        }
+
+        if (!lease.DecidedIntent.IsEmpty)
+        {
+            fields.Add(DecidedIntentCodec.Field);
+            fields.Add(DecidedIntentCodec.Encode(lease.DecidedIntent));
         }
 
         var (name, value) = Fingerprint(lease.CredentialFingerprint);
@@ -112,6 +118,7 @@ internal static class LeaseCodec
                 ? Sha256Prefix + Convert.ToHexStringLower(digest.AsBytes()!)
                 : Text(FingerprintText),
             AgentFacts = agentFacts,
+            DecidedIntent = DecidedIntentCodec.Decode(Optional(DecidedIntentCodec.Field)),
         };
     }
 

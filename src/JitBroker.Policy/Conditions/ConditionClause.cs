@@ -13,6 +13,9 @@ internal abstract class ConditionClause(string op, SourcePosition position)
 
     public SourcePosition Position { get; } = position;
 
+    /// <summary>The key the clause reads; null for clauses that read only the clock.</summary>
+    public virtual ConditionKey? Key => null;
+
     public abstract ConditionOutcome Evaluate(ref DecisionInput input);
 
     /// <summary>The clause in one line, for explanations: <c>context.risk NumericLessThan 5</c>.</summary>

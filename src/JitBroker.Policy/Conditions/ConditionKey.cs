@@ -64,6 +64,12 @@ internal sealed class ConditionKey
     /// <summary>The key as written in the policy.</summary>
     public string Text { get; }
 
+    /// <summary>The context key read (<c>context.&lt;key&gt;</c>), else null.</summary>
+    public string? ContextName => _source == Source.Context ? _name : null;
+
+    /// <summary>True for <c>request.purpose</c>.</summary>
+    public bool ReadsPurpose => _source == Source.RequestPurpose;
+
     public static bool TryParse(string text, [NotNullWhen(true)] out ConditionKey? key, [NotNullWhen(false)] out string? error)
     {
         key = null;

@@ -43,6 +43,8 @@ internal sealed class StringClause : ConditionClause
         return met ? ConditionOutcome.Met : ConditionOutcome.NotMet;
     }
 
+    public override ConditionKey Key => _key;
+
     public override string Describe() => $"{_key} {Operator} {ClauseText.List(_values)}";
 
     public override string Observed(ref DecisionInput input) => ClauseText.Observed(_key, ref input);
@@ -115,6 +117,8 @@ internal sealed class NumericClause(string op, SourcePosition position, Conditio
         return met ? ConditionOutcome.Met : ConditionOutcome.NotMet;
     }
 
+    public override ConditionKey Key => key;
+
     public override string Describe() => $"{key} {Operator} {ClauseText.List(_values.Select(ConditionValues.Format))}";
 
     public override string Observed(ref DecisionInput input) => ClauseText.Observed(key, ref input);
@@ -136,6 +140,8 @@ internal sealed class BoolClause(SourcePosition position, ConditionKey key, bool
         !key.TryGet(ref input, out var text) || !ConditionValues.TryParseBool(text, out var value) ? ConditionOutcome.Indeterminate
         : value == expected ? ConditionOutcome.Met
         : ConditionOutcome.NotMet;
+
+    public override ConditionKey Key => key;
 
     public override string Describe() => $"{key} Bool {(expected ? "true" : "false")}";
 

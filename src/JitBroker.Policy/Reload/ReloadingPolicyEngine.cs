@@ -20,7 +20,7 @@ namespace JitBroker.Policy;
 /// A change is accepted only when two consecutive reads of the files agree, so a ConfigMap or editor caught
 /// mid-update is read again at the next poll rather than loaded half old, half new.
 /// </remarks>
-public sealed class ReloadingPolicyEngine : IPolicyEngine, IDelegationPolicy, IDisposable
+public sealed class ReloadingPolicyEngine : IPolicyEngine, IPolicyIntentInputs, IDelegationPolicy, IDisposable
 {
     private const int StableReadAttempts = 3;
 
@@ -73,6 +73,9 @@ public sealed class ReloadingPolicyEngine : IPolicyEngine, IDelegationPolicy, ID
     /// <inheritdoc />
     public PolicyDecision Decide(WorkloadIdentity agent, CredentialRequest request) =>
         Volatile.Read(ref _current).Engine.Decide(agent, request);
+
+    /// <summary>What the policy in force reads of an intent (a reload may change it).</summary>
+    public IntentInputs IntentInputs => Volatile.Read(ref _current).Engine.IntentInputs;
 
     /// <summary>Decides a delegation against the policy in force; rules and delegations of one version are swapped together.</summary>
     public DelegationDecision Decide(WorkloadIdentity planner, string workerId, string action) =>

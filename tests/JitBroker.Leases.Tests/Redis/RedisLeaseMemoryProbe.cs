@@ -67,6 +67,54 @@ public sealed class RedisLeaseMemoryProbe
         Assert.That((await store.CountByStateAsync())[LeaseState.Active], Is.EqualTo(count));
     }
 
+    /// <summary>
+    /// What the decided intent (issue 16 item 9) adds to one lease hash: MEMORY USAGE of the same lease without it,
+    /// with a typical one (a short purpose and the one context key a condition reads), and with a long purpose.
+    /// </summary>
+    [Test]
+    public async Task Extra_bytes_of_the_decided_intent()
+    {
+        await using var server = await RedisServerProcess.StartServerAsync();
+        await using var redis = new RedisConnection(new RedisOptions { Endpoint = server.Endpoint, AllowAdminCommands = true });
+        var store = new RedisLeaseStore(redis, new RedisKeyLayout("jitbroker:", 1), InMemoryLeaseStore.DefaultRevokedRetention);
+        var t0 = new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero);
+        var intents = new (string Name, DecidedIntent Intent)[]
+        {
+            ("none", DecidedIntent.None),
+            ("typical", new DecidedIntent { Purpose = "triage ticket 4711 for a refund", Context = new Dictionary<string, string> { ["data_sensitivity"] = "2" } }),
+            ("long purpose", new DecidedIntent { Purpose = new string('p', 120), Context = new Dictionary<string, string> { ["data_sensitivity"] = "2" } }),
+            ("long purpose, hash-max-listpack-value 256", new DecidedIntent { Purpose = new string('p', 120), Context = new Dictionary<string, string> { ["data_sensitivity"] = "2" } }),
+        };
+
+        var bytes = new List<long>();
+        foreach (var (name, intent) in intents)
+        {
+            if (name.Contains("256", StringComparison.Ordinal))
+            {
+                await redis.ExecuteAsync("CONFIG", ["SET", "hash-max-listpack-value", "256"]);
+            }
+
+            const string Agent = "spiffe://prod.example.org/ns/agents/sa/coder-17";
+            var id = LeaseIds.New(LeaseIds.PlacementFor(Agent, "task-0000002a"));
+            await store.PutAsync(new Lease
+            {
+                LeaseId = id, TaskId = "task-0000002a", AgentId = Agent, IssuerKind = "jwt", BackendHandle = id,
+                Scope = new GrantedScope("https://git.example.com", "read", ["git.clone", "git.fetch"], ["repo:acme/app"]),
+                IssuedAt = t0, ExpiresAt = t0 + TimeSpan.FromMinutes(5), RuleIds = ["repo-read"],
+                CredentialFingerprint = "sha256:" + new string('a', 64),
+                AgentFacts = new Dictionary<string, string> { ["td"] = "prod.example.org", ["method"] = "jwt-svid" },
+                DecidedIntent = intent,
+            });
+            var key = (StackExchange.Redis.RedisKey)$"jitbroker:lease:{{{id}}}";
+            var usage = (await redis.ExecuteAsync("MEMORY", ["USAGE", key, "SAMPLES", 0])).AsInt64();
+            var encoding = (await redis.ExecuteAsync("OBJECT", ["ENCODING", key])).AsString();
+            bytes.Add(usage);
+            await TestContext.Out.WriteLineAsync($"{name}: {usage} bytes ({encoding}), {usage - bytes[0]:+0;-0;0} against none");
+        }
+
+        Assert.That(bytes[1], Is.GreaterThan(bytes[0]), "the intent is stored");
+    }
+
     private static async Task<long> UsedMemoryAsync(RedisConnection redis)
     {
         var info = (await redis.ExecuteAsync("INFO", ["memory"])).AsString()!;
