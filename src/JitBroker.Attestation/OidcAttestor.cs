@@ -58,7 +58,7 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
                 new SignatureStep(),
                 new LifetimeStep(options.Leeway, options.MaxTokenAge),
                 new AudienceStep(issuer.Audience),
-                new OidcSubjectStep([.. (issuer.SubjectPatterns ?? []).Select(p => new SubjectPattern(p))]),
+                new OidcSubjectStep([.. (issuer.SubjectPatterns ?? []).Select(GlobPattern.Parse)]),
                 new OptionalClaimsStep(),
                 new KubernetesClaimsStep(),
             ];

@@ -1,55 +1,15 @@
-using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
+using JitBroker.Core;
 using static JitBroker.Attestation.TokenValidationContext;
 
 namespace JitBroker.Attestation;
 
 /// <summary>
-/// A subject glob: <c>*</c> is any run of characters except <c>:</c> (the separator of Kubernetes and CI
-/// subjects, so <c>system:serviceaccount:agents:*</c> cannot reach into another namespace), <c>**</c> any
-/// run at all, <c>?</c> one character except <c>:</c>. Everything else is literal; the whole subject must
-/// match, ordinal and case-sensitive. Compiled to a non-backtracking regex, so no pattern can be slow.
-/// </summary>
-internal sealed class SubjectPattern
-{
-    private readonly Regex _regex;
-
-    public SubjectPattern(string pattern)
-    {
-        Pattern = pattern;
-        var regex = new StringBuilder(@"\A");
-        for (var i = 0; i < pattern.Length; i++)
-        {
-            if (pattern[i] == '*' && i + 1 < pattern.Length && pattern[i + 1] == '*')
-            {
-                regex.Append(".*");
-                i++;
-            }
-            else
-            {
-                regex.Append(pattern[i] switch
-                {
-                    '*' => "[^:]*",
-                    '?' => "[^:]",
-                    var c => Regex.Escape(c.ToString()),
-                });
-            }
-        }
-
-        _regex = new Regex(regex.Append(@"\z").ToString(), RegexOptions.CultureInvariant | RegexOptions.Singleline | RegexOptions.NonBacktracking);
-    }
-
-    public string Pattern { get; }
-
-    public bool IsMatch(string subject) => _regex.IsMatch(subject);
-}
-
-/// <summary>
 /// Step 6d (OIDC): <c>sub</c> is a non-empty string of at most 1024 characters without control characters
-/// and, when the issuer has subject patterns, matches one of them.
+/// and, when the issuer has subject patterns, matches one of them (<see cref="GlobPattern"/>: <c>*</c> stops at <c>:</c>
+/// and <c>/</c>, so <c>system:serviceaccount:agents:*</c> cannot reach into another namespace).
 /// </summary>
-internal sealed class OidcSubjectStep(IReadOnlyList<SubjectPattern> patterns) : SyncTokenValidationStep
+internal sealed class OidcSubjectStep(IReadOnlyList<GlobPattern> patterns) : SyncTokenValidationStep
 {
     public const int MaxSubjectLength = 1024;
 

@@ -115,7 +115,7 @@ public sealed class ApprovalService
             throw Denied(ReasonSelfApproval, "An agent can never approve its own request.");
         }
 
-        if (!record.Approvers.Any(p => Glob.TryParse(p, out var glob, out _) && glob!.IsMatch(approver.Id)))
+        if (!record.Approvers.Any(p => GlobPattern.TryParse(p, out var glob, out _) && glob!.IsMatch(approver.Id)))
         {
             throw Denied(ReasonNotApprover, "The rule that asked for this approval does not name you as an approver.");
         }

@@ -45,13 +45,10 @@ public sealed class AdminOptions
     {
         foreach (var p in Principals)
         {
-            if (!Glob.TryParse(p, out _, out var error))
+            // The same anchoring rule as a policy's approvers: '*', '**' or 'https://*.example/…' would make agents operators.
+            if ((GlobPattern.TryParse(p, out _, out var error) ? GlobPattern.AnchorProblem(p) : error) is { } problem)
             {
-                yield return $"Admin:Principals '{p}': {error}.";
-            }
-            else if (p is "*" or "**")
-            {
-                yield return "Admin:Principals must not be '*' or '**': that would make every agent an operator.";
+                yield return $"Admin:Principals '{p}': {problem}.";
             }
         }
     }
@@ -73,7 +70,7 @@ public sealed class BrokerAdministration
     public const int MaxReasonLength = 1024;
 
     private readonly AttestorRegistry _attestors;
-    private readonly Glob[] _admins;
+    private readonly GlobPattern[] _admins;
     private readonly ILeaseStore _leases;
     private readonly IKillSwitch _killSwitch;
     private readonly IRevocationSchedule _schedule;
@@ -85,7 +82,7 @@ public sealed class BrokerAdministration
         TimeProvider time)
     {
         _attestors = attestors;
-        _admins = [.. options.Principals.Select(Glob.Parse)];
+        _admins = [.. options.Principals.Select(GlobPattern.Parse)];
         _schedule = schedule;
         _leases = collaborators.Leases;
         _killSwitch = collaborators.KillSwitch;
@@ -206,7 +203,7 @@ public sealed class BrokerAdministration
         return decided;
     }
 
-    private async Task<RevokeSummary> ScheduleAsync(WorkloadIdentity admin, RevokeSelector selector, Glob? pattern, string reason)
+    private async Task<RevokeSummary> ScheduleAsync(WorkloadIdentity admin, RevokeSelector selector, GlobPattern? pattern, string reason)
     {
         var batchId = RevocationBatchIds.New();
         var now = _time.GetUtcNow();
@@ -232,8 +229,8 @@ public sealed class BrokerAdministration
         return summary;
     }
 
-    private static Glob ParsePattern(string pattern) =>
-        Glob.TryParse(pattern, out var glob, out var error) ? glob! : throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, $"pattern: {error}");
+    private static GlobPattern ParsePattern(string pattern) =>
+        GlobPattern.TryParse(pattern, out var glob, out var error) ? glob : throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.PatternInvalid, $"pattern: {error}");
 
     private static void RequireReason(string reason, string what)
     {

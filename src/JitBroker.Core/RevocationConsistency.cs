@@ -42,7 +42,7 @@ public sealed partial class RevocationConsistency
         long blocked = 0;
         if (blocks.Count > 0)
         {
-            var globs = blocks.Select(b => Glob.Parse(b.Pattern)).ToList();
+            var globs = blocks.Select(b => GlobPattern.Parse(b.Pattern)).ToList();
             var agents = (await _schedule.ListAgentsAsync(cancellationToken).ConfigureAwait(false)).Where(a => globs.Any(g => g.IsMatch(a))).ToList();
             if (agents.Count > 0)
             {

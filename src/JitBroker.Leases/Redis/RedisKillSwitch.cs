@@ -67,7 +67,7 @@ public sealed class RedisKillSwitch : IKillSwitch
     public async ValueTask BlockAsync(AgentBlock block, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(block);
-        _ = new AgentPattern(block.Pattern);
+        BlockMatcher.RequireValid(block.Pattern);
         cancellationToken.ThrowIfCancellationRequested();
         await RunAsync(Block, [block.Pattern, JsonSerializer.Serialize(block, StoreJson.Options)], cancellationToken).ConfigureAwait(false);
     }
