@@ -82,12 +82,12 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
         var token = evidence.BearerToken;
         if (string.IsNullOrEmpty(token))
         {
-            throw TokenValidationContext.Reject(AttestationReasons.TokenMissing, "No OIDC token presented: send 'authorization: Bearer <token>'.");
+            throw TokenValidationContext.Reject(Reasons.Attestation.TokenMissing, "No OIDC token presented: send 'authorization: Bearer <token>'.");
         }
 
         if (evidence.ClientCertificate is not null)
         {
-            throw TokenValidationContext.Reject(AttestationReasons.EvidenceAmbiguous,
+            throw TokenValidationContext.Reject(Reasons.Attestation.EvidenceAmbiguous,
                 "Both a bearer token and a client certificate were presented; present exactly one identity.");
         }
 
@@ -104,7 +104,7 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
         }
         catch (BrokerException rejected)
         {
-            var fingerprint = rejected.Reason == AttestationReasons.TooLarge ? "-" : Fingerprints.Of(token);
+            var fingerprint = rejected.Reason == Reasons.Attestation.TooLarge ? "-" : Fingerprints.Of(token);
             AttestationLog.OidcRejected(_log, fingerprint, rejected.Reason, issuer);
             throw;
         }
@@ -153,7 +153,7 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
             return pipeline;
         }
 
-        throw TokenValidationContext.Reject(AttestationReasons.IssuerUnknown, "The token's 'iss' is not an issuer this broker accepts tokens from.");
+        throw TokenValidationContext.Reject(Reasons.Attestation.IssuerUnknown, "The token's 'iss' is not an issuer this broker accepts tokens from.");
     }
 
     private WorkloadIdentity ToIdentity(TokenValidationContext context, string? issuer)

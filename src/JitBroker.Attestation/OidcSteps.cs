@@ -18,12 +18,12 @@ internal sealed class OidcSubjectStep(IReadOnlyList<GlobPattern> patterns) : Syn
         if (!context.Claims.TryGetProperty("sub", out var sub) || sub.ValueKind != JsonValueKind.String
             || sub.GetString() is not { Length: > 0 and <= MaxSubjectLength } subject || subject.Any(char.IsControl))
         {
-            throw Reject(AttestationReasons.SubInvalid, $"The token 'sub' must be a non-empty string of at most {MaxSubjectLength} characters without control characters.");
+            throw Reject(Reasons.Attestation.SubInvalid, $"The token 'sub' must be a non-empty string of at most {MaxSubjectLength} characters without control characters.");
         }
 
         if (patterns.Count > 0 && !patterns.Any(p => p.IsMatch(subject)))
         {
-            throw Reject(AttestationReasons.SubNotAllowed, "The token's subject is not one this issuer's workloads are accepted as.");
+            throw Reject(Reasons.Attestation.SubNotAllowed, "The token's subject is not one this issuer's workloads are accepted as.");
         }
 
         context.OidcSubject = subject;
@@ -64,7 +64,7 @@ internal sealed class KubernetesClaimsStep : SyncTokenValidationStep
 
         if (!string.Equals(context.OidcSubject, $"system:serviceaccount:{ns}:{serviceAccountName}", StringComparison.Ordinal))
         {
-            throw Reject(AttestationReasons.ClaimInvalid, "The token's 'kubernetes.io' claim names another service account than its 'sub'.");
+            throw Reject(Reasons.Attestation.ClaimInvalid, "The token's 'kubernetes.io' claim names another service account than its 'sub'.");
         }
 
         var facts = context.ExtraFacts;
@@ -95,5 +95,5 @@ internal sealed class KubernetesClaimsStep : SyncTokenValidationStep
     }
 
     private static Exception Invalid() =>
-        Reject(AttestationReasons.ClaimInvalid, "The token's 'kubernetes.io' claim is not well-formed (namespace, serviceaccount.name, optional pod.name and uids).");
+        Reject(Reasons.Attestation.ClaimInvalid, "The token's 'kubernetes.io' claim is not well-formed (namespace, serviceaccount.name, optional pod.name and uids).");
 }

@@ -60,8 +60,6 @@ public sealed class AdminOptions
 /// </summary>
 public sealed class BrokerAdministration
 {
-    public const string ReasonNotAdmin = "admin.not_an_admin";
-    public const string ReasonConfirm = "admin.confirmation_required";
 
     /// <summary>Longest block with an expiry; longer means "until unblocked", which is said by giving none.</summary>
     public static readonly TimeSpan MaxBlockDuration = TimeSpan.FromDays(366);
@@ -97,7 +95,7 @@ public sealed class BrokerAdministration
         var caller = await _attestors.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
         return _admins.Any(a => a.IsMatch(caller.Id))
             ? caller
-            : throw new BrokerException(BrokerFailure.PermissionDenied, ReasonNotAdmin, "The admin API is for configured operators only.");
+            : throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.Admin.NotAnAdmin, "The admin API is for configured operators only.");
     }
 
     public Task<LeasePage> ListLeasesAsync(LeaseQuery query, CancellationToken cancellationToken = default) =>
@@ -113,7 +111,7 @@ public sealed class BrokerAdministration
     {
         if (selector.IsBroad && !confirmed)
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonConfirm,
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Admin.ConfirmationRequired,
                 "Revoking by pattern or everything needs explicit confirmation (confirm = true).");
         }
 
@@ -223,7 +221,7 @@ public sealed class BrokerAdministration
         var summary = new RevokeSummary(batchId, batch.Scheduled, batch.InProgress, batch.AlreadyRevoked);
         await _audit.AppendAsync(new AuditEvent
         {
-            Type = AuditEventTypes.RevocationScheduled, Actor = admin.Id, Reason = "admin.revoke",
+            Type = AuditEventTypes.RevocationScheduled, Actor = admin.Id, Reason = Reasons.Revocation.AdminRevoke,
             Detail = $"{Describe(selector)}: {summary.Scheduled} scheduled, {summary.InProgress} already being revoked, {summary.AlreadyRevoked} already revoked (batch {batchId}); {reason}",
         }, none).ConfigureAwait(false);
         return summary;

@@ -10,15 +10,6 @@ namespace JitBroker.Core;
 /// </summary>
 public sealed partial class CredentialBroker
 {
-    public const string ReasonDelegationUnavailable = "delegation.not_configured";
-    public const string ReasonDelegationDenied = "delegation.denied";
-    public const string ReasonDelegationWidening = "delegation.widening";
-    public const string ReasonDelegationTooDeep = "delegation.too_deep";
-    public const string ReasonDelegationCycle = "delegation.cycle";
-    public const string ReasonDelegationKind = "delegation.kind_not_delegable";
-    public const string ReasonOfferInvalid = "delegation.offer_invalid";
-    public const string ReasonOfferUsed = "delegation.offer_used";
-    public const string ReasonOfferExpired = "delegation.offer_expired";
 
     /// <summary>How long a worker has to redeem an offer (never beyond the parent lease).</summary>
     public static readonly TimeSpan OfferLifetime = TimeSpan.FromMinutes(5);
@@ -47,7 +38,7 @@ public sealed partial class CredentialBroker
         var ttl = requestedTtl is { } wanted && wanted < remaining ? wanted : remaining;
         if (ttl < _options.MinTtl)
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonLeaseNotActive, "The parent lease has too little time left to delegate.");
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.LeaseNotActive, "The parent lease has too little time left to delegate.");
         }
 
         var offer = new DelegationOffer(NewOfferId(), parent.LeaseId, planner.Id, workerId, scope.Tools, scope.Resources, ttl,
@@ -66,22 +57,22 @@ public sealed partial class CredentialBroker
         var (offers, _) = DelegationParts();
         var worker = await AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
         var offer = (offerToken.Length is > 0 and <= MaxIntrospectedTokenLength ? offers.Decode(offerToken) : null)
-            ?? throw Denied(ReasonOfferInvalid, "The delegation offer is not valid.");
+            ?? throw Denied(Reasons.Delegation.OfferInvalid, "The delegation offer is not valid.");
         if (!string.Equals(offer.WorkerId, worker.Id, StringComparison.Ordinal))
         {
-            throw Denied(ReasonOfferInvalid, "The delegation offer was made to another worker.");
+            throw Denied(Reasons.Delegation.OfferInvalid, "The delegation offer was made to another worker.");
         }
 
         var now = _time.GetUtcNow();
         if (now >= offer.ExpiresAt)
         {
-            throw Denied(ReasonOfferExpired, "The delegation offer expired; ask the planner for a new one.");
+            throw Denied(Reasons.Delegation.OfferExpired, "The delegation offer expired; ask the planner for a new one.");
         }
 
         var parent = await _leases.GetAsync(offer.ParentLeaseId, cancellationToken).ConfigureAwait(false);
         if (parent is null || !parent.IsLiveAt(now) || !string.Equals(parent.AgentId, offer.PlannerId, StringComparison.Ordinal))
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonLeaseNotActive, "The planner's lease is no longer active.");
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.LeaseNotActive, "The planner's lease is no longer active.");
         }
 
         await _replay.CheckAsync(worker, RequestHash.ForTask(worker.Id, parent.TaskId), cancellationToken).ConfigureAwait(false);
@@ -96,7 +87,7 @@ public sealed partial class CredentialBroker
         if (await _replayCache.CheckAndRecordAsync("offer:" + offer.OfferId, worker.Id, offer.ExpiresAt + _options.ReplaySlack, cancellationToken).ConfigureAwait(false)
             != ReplayVerdict.FirstUse)
         {
-            throw Denied(ReasonOfferUsed, "The delegation offer was already used.");
+            throw Denied(Reasons.Delegation.OfferUsed, "The delegation offer was already used.");
         }
 
         var remaining = parent.ExpiresAt - now;
@@ -110,14 +101,14 @@ public sealed partial class CredentialBroker
     {
         if (!await IsUsableAsync(parent, now, cancellationToken).ConfigureAwait(false))
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonLeaseNotActive, "A lease up the delegation chain is no longer active.");
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.LeaseNotActive, "A lease up the delegation chain is no longer active.");
         }
     }
 
     private (IDelegationOfferCodec Offers, IDelegationPolicy Policy) DelegationParts() =>
         _offers is { } offers && _delegationPolicy is { } policy
             ? (offers, policy)
-            : throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonDelegationUnavailable, "Delegation is not configured on this broker.");
+            : throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Delegation.NotConfigured, "Delegation is not configured on this broker.");
 
     private async Task<Lease> OwnLiveLeaseAsync(string agentId, string leaseId, CancellationToken cancellationToken)
     {
@@ -134,7 +125,7 @@ public sealed partial class CredentialBroker
 
         return lease.IsLiveAt(_time.GetUtcNow())
             ? lease
-            : throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonLeaseNotActive, "The lease is no longer active.");
+            : throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.LeaseNotActive, "The lease is no longer active.");
     }
 
     /// <summary>The child's scope: the parent's audience and action, and a subset of its tools and resources — never more.</summary>
@@ -143,14 +134,14 @@ public sealed partial class CredentialBroker
         if (!_verifiers.Any(v => string.Equals(v.Kind, parent.IssuerKind, StringComparison.Ordinal)))
         {
             // The broker can attenuate only credentials it signs itself; a Vault token cannot be narrowed.
-            throw Denied(ReasonDelegationKind, $"Credentials of kind '{parent.IssuerKind}' cannot be delegated.");
+            throw Denied(Reasons.Delegation.KindNotDelegable, $"Credentials of kind '{parent.IssuerKind}' cannot be delegated.");
         }
 
         var extraTools = tools.Where(t => !parent.Scope.Tools.Contains(t, StringComparer.Ordinal)).ToList();
         var extraResources = resources.Where(r => !parent.Scope.Resources.Contains(r, StringComparer.Ordinal)).ToList();
         if (extraTools.Count > 0 || extraResources.Count > 0)
         {
-            throw Denied(ReasonDelegationWidening,
+            throw Denied(Reasons.Delegation.Widening,
                 $"A delegation may only narrow: not held by the parent: {string.Join(", ", extraTools.Select(t => "tool " + t).Concat(extraResources.Select(r => "resource " + r)))}.");
         }
 
@@ -165,29 +156,29 @@ public sealed partial class CredentialBroker
         for (var current = parent; current.ParentLeaseId is { } up;)
         {
             current = await _leases.GetAsync(up, cancellationToken).ConfigureAwait(false)
-                ?? throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonLeaseNotActive, "A lease up the delegation chain is gone.");
+                ?? throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.LeaseNotActive, "A lease up the delegation chain is gone.");
             ancestors.Add(current);
             if (ancestors.Count > MaxChainWalk)
             {
-                throw Denied(ReasonDelegationTooDeep, "The delegation chain is too long.");
+                throw Denied(Reasons.Delegation.TooDeep, "The delegation chain is too long.");
             }
         }
 
         if (ancestors.Any(a => string.Equals(a.AgentId, workerId, StringComparison.Ordinal)))
         {
-            throw Denied(ReasonDelegationCycle, "The worker is already in this delegation chain; delegating back would make a cycle.");
+            throw Denied(Reasons.Delegation.Cycle, "The worker is already in this delegation chain; delegating back would make a cycle.");
         }
 
         var decision = DelegationParts().Policy.Decide(planner, workerId, parent.Scope.Action);
         if (!decision.Allowed)
         {
-            throw Denied(ReasonDelegationDenied, decision.Reason);
+            throw Denied(Reasons.Delegation.Denied, decision.Reason);
         }
 
         var depth = ancestors.Count; // the child's depth: 1 for a direct delegation from a root lease
         if (depth > decision.MaxDepth)
         {
-            throw Denied(ReasonDelegationTooDeep, $"Delegation depth {depth} exceeds the allowed {decision.MaxDepth}.");
+            throw Denied(Reasons.Delegation.TooDeep, $"Delegation depth {depth} exceeds the allowed {decision.MaxDepth}.");
         }
 
         // Current actor first, then every earlier delegate; the root lease's agent is the subject.

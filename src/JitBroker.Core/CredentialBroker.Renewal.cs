@@ -3,8 +3,6 @@ namespace JitBroker.Core;
 /// <summary>RenewCredential: extend a live lease within its original maximum, re-evaluating policy.</summary>
 public sealed partial class CredentialBroker
 {
-    public const string ReasonLeaseNotActive = "lease.not_active";
-    public const string ReasonRenewalLimit = "renewal.max_ttl_reached";
 
     public async Task<RenewalResult> RenewCredentialAsync(
         AttestationEvidence evidence, string leaseId, TimeSpan? requestedTtl, CancellationToken cancellationToken = default)
@@ -27,7 +25,7 @@ public sealed partial class CredentialBroker
         {
             // Blocked agents get the blocked answer (and its audit record); a revoked ancestor makes it not active.
             await EnsureNotBlockedAsync(agent, lease.TaskId, cancellationToken).ConfigureAwait(false);
-            throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonLeaseNotActive, "The lease is no longer active; request a new credential.");
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.LeaseNotActive, "The lease is no longer active; request a new credential.");
         }
 
         await EnsureNotBlockedAsync(agent, lease.TaskId, cancellationToken).ConfigureAwait(false);
@@ -54,14 +52,14 @@ public sealed partial class CredentialBroker
         // second short of it; a second or less more is no renewal at all.
         if (newExpiry - lease.ExpiresAt <= TimeSpan.FromSeconds(1))
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonRenewalLimit,
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.RenewalMaxTtlReached,
                 $"The lease already runs to its maximum ({cap:O}); request a new credential.");
         }
 
         var issuer = _issuers.Get(lease.IssuerKind);
         var renewed = await issuer.RenewAsync(lease, agent, newExpiry, cancellationToken).ConfigureAwait(false);
         var updated = await _leases.RenewAsync(lease.LeaseId, renewed.ExpiresAt, renewed.Fingerprint ?? lease.CredentialFingerprint, CancellationToken.None).ConfigureAwait(false)
-            ?? throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonLeaseNotActive, "The lease was revoked while it was being renewed.");
+            ?? throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.LeaseNotActive, "The lease was revoked while it was being renewed.");
         await AuditAsync(new AuditEvent
         {
             Type = AuditEventTypes.CredentialRenewed, AgentId = agent.Id, TaskId = lease.TaskId, LeaseId = lease.LeaseId,

@@ -12,8 +12,6 @@ public sealed partial class CredentialBroker
 {
     /// <summary>Tokens larger than this are never a credential we minted; answer inactive without parsing.</summary>
     public const int MaxIntrospectedTokenLength = 16 * 1024;
-    public const string ReasonBlocked = "agent.blocked";
-    public const string ReasonAuditUnavailable = "audit.unavailable";
 
     private readonly AttestorRegistry _attestors;
     private readonly IPolicyEngine _policy;
@@ -201,7 +199,7 @@ public sealed partial class CredentialBroker
         if (await _killSwitch.FindBlockAsync(agent.Id, _time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false) is { } block)
         {
             await RevokeUnauditedAsync(lease).ConfigureAwait(false);
-            throw new BrokerException(BrokerFailure.PermissionDenied, ReasonBlocked, $"This agent is blocked by an operator: {block.Reason}");
+            throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.AgentBlocked, $"This agent is blocked by an operator: {block.Reason}");
         }
 
         using var auditSpan = BrokerTracing.Step(BrokerTracing.Audit);
@@ -221,9 +219,9 @@ public sealed partial class CredentialBroker
         {
             // Fail closed: a credential the audit record does not show must not leave the broker.
             LogAuditFailed(_log, leaseId, auditError);
-            BrokerTracing.Fail(auditSpan, ReasonAuditUnavailable);
+            BrokerTracing.Fail(auditSpan, Reasons.Audit.Unavailable);
             await RevokeUnauditedAsync(lease).ConfigureAwait(false);
-            throw new BrokerException(BrokerFailure.Unavailable, ReasonAuditUnavailable,
+            throw new BrokerException(BrokerFailure.Unavailable, Reasons.Audit.Unavailable,
                 "The audit record could not be written; no credential was issued. Retry later.", auditError);
         }
 
@@ -256,9 +254,9 @@ public sealed partial class CredentialBroker
             await AuditAsync(new AuditEvent
             {
                 Type = AuditEventTypes.RequestDenied, AgentId = agent.Id, TaskId = taskId, Decision = "deny",
-                Reason = ReasonBlocked, Detail = $"blocked by {block.BlockedBy} ({block.Pattern}): {block.Reason}",
+                Reason = Reasons.AgentBlocked, Detail = $"blocked by {block.BlockedBy} ({block.Pattern}): {block.Reason}",
             }, cancellationToken).ConfigureAwait(false);
-            throw new BrokerException(BrokerFailure.PermissionDenied, ReasonBlocked,
+            throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.AgentBlocked,
                 $"This agent is blocked by an operator: {block.Reason}");
         }
     }

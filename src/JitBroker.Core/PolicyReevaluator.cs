@@ -72,7 +72,7 @@ public sealed partial class PolicyReevaluator
             var batch = await _schedule.ScheduleLeasesAsync(offending, _time.GetUtcNow(), batchId, CancellationToken.None).ConfigureAwait(false);
             await AuditQuietlyAsync(new AuditEvent
             {
-                Type = AuditEventTypes.RevocationScheduled, Reason = "policy.no_longer_granted",
+                Type = AuditEventTypes.RevocationScheduled, Reason = Reasons.Revocation.PolicyNoLongerGranted,
                 Detail = $"policy reload: {batch.Scheduled} scheduled, {batch.InProgress} already being revoked (batch {batchId})",
             }).ConfigureAwait(false);
         }
@@ -135,7 +135,7 @@ public sealed partial class PolicyReevaluator
             await AuditQuietlyAsync(new AuditEvent
             {
                 Type = AuditEventTypes.PolicyReloaded, AgentId = lease.AgentId, TaskId = lease.TaskId, LeaseId = lease.LeaseId,
-                Reason = "policy.no_longer_granted", Detail = "flagged: the reloaded policy would not grant this lease",
+                Reason = Reasons.Revocation.PolicyNoLongerGranted, Detail = "flagged: the reloaded policy would not grant this lease",
             }).ConfigureAwait(false);
         }
     }

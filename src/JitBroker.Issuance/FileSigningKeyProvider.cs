@@ -10,7 +10,7 @@ namespace JitBroker.Issuance;
 /// <c>&lt;DataDirectory&gt;/signing-key.pem</c> (mode 0600 from the moment the file exists) and reused on
 /// every later start, so the <c>kid</c> stays stable across restarts. Keys are read once, at construction.
 /// Throws <see cref="BrokerException"/> (<see cref="BrokerFailure.FailedPrecondition"/>, reasons in
-/// <see cref="IssuanceReasons"/>) for invalid options, unreadable files, private key files that group or
+/// <see cref="Reasons.Issuance"/>) for invalid options, unreadable files, private key files that group or
 /// other may access (Unix), and keys that are not P-256.
 /// </summary>
 public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDisposable
@@ -32,7 +32,7 @@ public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDispo
         var problems = options.Validate().ToList();
         if (problems.Count > 0)
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, IssuanceReasons.SigningKeyOptionsInvalid, string.Join(" ", problems));
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyOptionsInvalid, string.Join(" ", problems));
         }
 
         try
@@ -112,7 +112,7 @@ public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDispo
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             TryDelete(temp);
-            throw new BrokerException(BrokerFailure.FailedPrecondition, IssuanceReasons.SigningKeyUnreadable,
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyUnreadable,
                 $"Could not write a new signing key to '{path}': {e.GetType().Name}.", e);
         }
 
@@ -128,7 +128,7 @@ public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDispo
             var mode = File.GetUnixFileMode(path);
             if ((mode & ForbiddenForPrivateKeys) != 0)
             {
-                throw new BrokerException(BrokerFailure.FailedPrecondition, IssuanceReasons.SigningKeyInsecurePermissions,
+                throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyInsecurePermissions,
                     $"The signing key '{path}' is accessible to group or other (mode {Convert.ToString((int)mode, 8)}); " +
                     "restrict it to its owner (chmod 600) and start again.");
             }
@@ -165,7 +165,7 @@ public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDispo
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, IssuanceReasons.SigningKeyUnreadable,
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyUnreadable,
                 $"Could not read the key file '{path}': {e.GetType().Name}.", e);
         }
     }

@@ -35,7 +35,7 @@ public sealed class SigningKey : IDisposable
         var parameters = key.ExportParameters(includePrivateParameters: false);
         if (!IsP256(parameters.Curve) || parameters.Q.X is null || parameters.Q.Y is null)
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, IssuanceReasons.SigningKeyUnsupported,
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyUnsupported,
                 "The signing key must be an EC P-256 key (ES256).");
         }
 
@@ -135,7 +135,7 @@ public sealed class SigningKey : IDisposable
     {
         if (!PemEncoding.TryFind(pem, out var fields) || !labels.Contains(pem[fields.Label].ToString(), StringComparer.Ordinal))
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, IssuanceReasons.SigningKeyUnreadable,
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyUnreadable,
                 $"Expected a PEM block labelled {string.Join(" or ", labels)}.");
         }
 
@@ -151,7 +151,7 @@ public sealed class SigningKey : IDisposable
         {
             key.Dispose();
             // RSA and other non-EC keys fail here: ECDsa cannot import them.
-            throw new BrokerException(BrokerFailure.FailedPrecondition, IssuanceReasons.SigningKeyUnsupported,
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyUnsupported,
                 "The key is not an EC P-256 key (ES256).", e);
         }
         catch

@@ -51,7 +51,7 @@ public sealed class BrokerAdminGrpcService(BrokerAdministration admin, IAuditRea
 
     public override Task<ApprovalInfo> GetApproval(GetApprovalRequest request, ServerCallContext context) =>
         AsAdmin(request, context, async (r, _, ct) => ToMessage(await _admin.GetApprovalAsync(r.ApprovalId, ct)
-            ?? throw new BrokerException(BrokerFailure.NotFound, ApprovalService.ReasonNotFound, $"No approval '{r.ApprovalId}'.")));
+            ?? throw new BrokerException(BrokerFailure.NotFound, Reasons.Approval.NotFound, $"No approval '{r.ApprovalId}'.")));
 
     public override Task<ApprovalInfo> DecideApproval(DecideApprovalRequest request, ServerCallContext context) =>
         AsAdmin(request, context, async (r, a, ct) => ToMessage(await _admin.DecideApprovalAsync(a, r.ApprovalId, r.Approve, r.Reason, ct)));

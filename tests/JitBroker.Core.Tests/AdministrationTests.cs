@@ -11,7 +11,7 @@ public sealed class AdministrationTests
         var f = new PipelineFixture();
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.Admin.AuthorizeAsync(f.As(PipelineFixture.Agent)));
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.PermissionDenied));
-        Assert.That(ex.Reason, Is.EqualTo(BrokerAdministration.ReasonNotAdmin));
+        Assert.That(ex.Reason, Is.EqualTo(Reasons.Admin.NotAnAdmin));
     }
 
     [Test]
@@ -62,7 +62,7 @@ public sealed class AdministrationTests
         await f.IssueAsync();
 
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.Admin.RevokeAsync(admin, new RevokeSelector.All(), false, "oops"));
-        Assert.That(ex!.Reason, Is.EqualTo(BrokerAdministration.ReasonConfirm));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.Admin.ConfirmationRequired));
         Assert.That((await f.Leases.CountByStateAsync())[LeaseState.Active], Is.EqualTo(1));
     }
 
@@ -81,7 +81,7 @@ public sealed class AdministrationTests
         await f.SweepAsync();
         Assert.That((await f.Leases.GetAsync(held.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked));
         var refused = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request("t2")));
-        Assert.That(refused!.Reason, Is.EqualTo(CredentialBroker.ReasonBlocked));
+        Assert.That(refused!.Reason, Is.EqualTo(Reasons.AgentBlocked));
         Assert.That(f.Audit.OfType(AuditEventTypes.AgentBlocked).Single().Actor, Is.EqualTo(PipelineFixture.Human));
 
         Assert.That(await f.Admin.UnblockAsync(admin, PipelineFixture.Agent, "false alarm"), Is.True);
@@ -111,7 +111,7 @@ public sealed class AdministrationTests
                         Interlocked.Increment(ref issuedAfterBlock);
                     }
                 }
-                catch (BrokerException ex) when (ex.Reason == CredentialBroker.ReasonBlocked)
+                catch (BrokerException ex) when (ex.Reason == Reasons.AgentBlocked)
                 {
                 }
             }

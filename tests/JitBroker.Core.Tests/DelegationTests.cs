@@ -63,7 +63,7 @@ public sealed class DelegationTests
         var root = await Root(f);
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, W1, tools, resources, null));
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.PermissionDenied));
-        Assert.That(ex.Reason, Is.EqualTo(CredentialBroker.ReasonDelegationWidening));
+        Assert.That(ex.Reason, Is.EqualTo(Reasons.Delegation.Widening));
     }
 
     [Test]
@@ -83,7 +83,7 @@ public sealed class DelegationTests
         var c1 = await Hop(f, Planner, root.Lease, W1, ["zendesk"]);
         var c2 = await Hop(f, W1, c1.Lease, W2, ["zendesk"]);
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.OfferDelegationAsync(f.As(W2), c2.Lease.LeaseId, W3, ["zendesk"], [], null));
-        Assert.That(ex!.Reason, Is.EqualTo(CredentialBroker.ReasonDelegationTooDeep));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.Delegation.TooDeep));
     }
 
     [Test]
@@ -94,7 +94,7 @@ public sealed class DelegationTests
         var root = await Root(f);
         var c1 = await Hop(f, Planner, root.Lease, W1, ["zendesk"]);
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.OfferDelegationAsync(f.As(W1), c1.Lease.LeaseId, Planner, ["zendesk"], [], null));
-        Assert.That(ex!.Reason, Is.EqualTo(CredentialBroker.ReasonDelegationCycle));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.Delegation.Cycle));
     }
 
     [Test]
@@ -104,7 +104,7 @@ public sealed class DelegationTests
         var root = await Root(f);
         var ex = Assert.ThrowsAsync<BrokerException>(() =>
             f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, "spiffe://other.org/x", ["zendesk"], [], null));
-        Assert.That(ex!.Reason, Is.EqualTo(CredentialBroker.ReasonDelegationDenied));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.Delegation.Denied));
     }
 
     [Test]
@@ -115,14 +115,14 @@ public sealed class DelegationTests
         var (offer, _) = await f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], [], null);
 
         var stranger = Assert.ThrowsAsync<BrokerException>(() => f.Broker.DelegateCredentialAsync(f.As(W2), offer));
-        Assert.That(stranger!.Reason, Is.EqualTo(CredentialBroker.ReasonOfferInvalid));
+        Assert.That(stranger!.Reason, Is.EqualTo(Reasons.Delegation.OfferInvalid));
 
         await f.Broker.DelegateCredentialAsync(f.As(W1), offer);
         var again = Assert.ThrowsAsync<BrokerException>(() => f.Broker.DelegateCredentialAsync(f.As(W1), offer));
-        Assert.That(again!.Reason, Is.EqualTo(CredentialBroker.ReasonOfferUsed));
+        Assert.That(again!.Reason, Is.EqualTo(Reasons.Delegation.OfferUsed));
 
         var forged = Assert.ThrowsAsync<BrokerException>(() => f.Broker.DelegateCredentialAsync(f.As(W1), "offer-forged"));
-        Assert.That(forged!.Reason, Is.EqualTo(CredentialBroker.ReasonOfferInvalid));
+        Assert.That(forged!.Reason, Is.EqualTo(Reasons.Delegation.OfferInvalid));
     }
 
     [Test]
@@ -133,12 +133,12 @@ public sealed class DelegationTests
         var (late, _) = await f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], [], null);
         f.Time.Advance(CredentialBroker.OfferLifetime + TimeSpan.FromSeconds(1));
         Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.Broker.DelegateCredentialAsync(f.As(W1), late))!.Reason,
-            Is.EqualTo(CredentialBroker.ReasonOfferExpired));
+            Is.EqualTo(Reasons.Delegation.OfferExpired));
 
         var (orphan, _) = await f.Broker.OfferDelegationAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], [], null);
         await f.Broker.EndTaskAsync(f.As(Planner), "t1");
         Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.Broker.DelegateCredentialAsync(f.As(W1), orphan))!.Reason,
-            Is.EqualTo(CredentialBroker.ReasonLeaseNotActive));
+            Is.EqualTo(Reasons.LeaseNotActive));
     }
 
     [Test]

@@ -23,7 +23,7 @@ public sealed class RenewalCascadeAndReevaluationTests
         Assert.That(capped.Lease.ExpiresAt, Is.EqualTo(granted.Lease.IssuedAt + TimeSpan.FromMinutes(10)), "capped at issue time + rule max");
 
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RenewCredentialAsync(f.Token(), granted.Lease.LeaseId, TimeSpan.FromMinutes(30)));
-        Assert.That(ex!.Reason, Is.EqualTo(CredentialBroker.ReasonRenewalLimit));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.RenewalMaxTtlReached));
     }
 
     [Test]
@@ -50,7 +50,7 @@ public sealed class RenewalCascadeAndReevaluationTests
         await f.Broker.EndTaskAsync(f.Token(), "t1");
 
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RenewCredentialAsync(f.Token(), granted.Lease.LeaseId, null));
-        Assert.That(ex!.Reason, Is.EqualTo(CredentialBroker.ReasonLeaseNotActive));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.LeaseNotActive));
     }
 
     [Test]

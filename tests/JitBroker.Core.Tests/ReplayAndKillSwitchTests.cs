@@ -16,7 +16,7 @@ public sealed class ReplayAndKillSwitchTests
         await f.Broker.RequestCredentialAsync(token, PipelineFixture.Request("t1", tools: "crm"));
 
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RequestCredentialAsync(token, PipelineFixture.Request("t2")));
-        Assert.That(ex!.Reason, Is.EqualTo(ReplayGuard.ReasonReplayed));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.TokenReplayed));
         Assert.That(ex.Failure, Is.EqualTo(BrokerFailure.Unauthenticated));
     }
 
@@ -29,7 +29,7 @@ public sealed class ReplayAndKillSwitchTests
         await f.Broker.RequestCredentialAsync(token, PipelineFixture.Request("t1"));
 
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RequestCredentialAsync(token, PipelineFixture.Request("t1")));
-        Assert.That(ex!.Reason, Is.EqualTo(ReplayGuard.ReasonReplayed));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.TokenReplayed));
     }
 
     [Test]
@@ -52,10 +52,10 @@ public sealed class ReplayAndKillSwitchTests
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request()));
 
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.PermissionDenied));
-        Assert.That(ex.Reason, Is.EqualTo(CredentialBroker.ReasonBlocked));
+        Assert.That(ex.Reason, Is.EqualTo(Reasons.AgentBlocked));
         Assert.That(ex.Message, Does.Contain("compromised"));
         Assert.That((await f.Leases.CountByStateAsync())[LeaseState.Active], Is.Zero);
-        Assert.That(f.Audit.OfType(AuditEventTypes.RequestDenied).Single().Reason, Is.EqualTo(CredentialBroker.ReasonBlocked));
+        Assert.That(f.Audit.OfType(AuditEventTypes.RequestDenied).Single().Reason, Is.EqualTo(Reasons.AgentBlocked));
     }
 
     [Test]
@@ -83,7 +83,7 @@ public sealed class ReplayAndKillSwitchTests
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.Broker.RequestCredentialAsync(f.Token(), PipelineFixture.Request()));
 
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.Unavailable));
-        Assert.That(ex.Reason, Is.EqualTo(CredentialBroker.ReasonAuditUnavailable));
+        Assert.That(ex.Reason, Is.EqualTo(Reasons.Audit.Unavailable));
         var counts = await f.Leases.CountByStateAsync();
         Assert.That(counts[LeaseState.Active], Is.Zero, "no live lease is left behind");
         Assert.That(counts[LeaseState.Revoked], Is.EqualTo(1));

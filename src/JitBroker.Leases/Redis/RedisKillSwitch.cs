@@ -132,7 +132,7 @@ public sealed class RedisKillSwitch : IKillSwitch
     }
 
     private static BrokerException Unavailable(Exception ex) =>
-        StoreReasons.Unavailable(StoreReasons.KillSwitchUnavailable, "kill-switch list", ex);
+        StoreFailures.Unavailable(Reasons.Store.KillSwitchUnavailable, "kill-switch list", ex);
 
     private sealed record CachedList(string Version, BlockMatcher Matcher);
 }
