@@ -136,11 +136,11 @@ public sealed partial class RevocationAuditTrail : IAsyncDisposable
         }
     }
 
-    [LoggerMessage(EventId = 3004, EventName = "RevocationAuditLost", Level = LogLevel.Error,
+    [LoggerMessage(EventId = 1204, EventName = "RevocationAuditLost", Level = LogLevel.Error,
         Message = "The {Type} record of lease {LeaseId} could not be written; a lease.revoked record is recovered from the outbox")]
     private static partial void LogAuditLost(ILogger logger, string leaseId, string type, Exception exception);
 
-    [LoggerMessage(EventId = 3005, EventName = "RevocationAuditAckFailed", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 1205, EventName = "RevocationAuditAckFailed", Level = LogLevel.Warning,
         Message = "Acknowledging {Count} audited revocation(s) failed; recovery acknowledges them later")]
     private static partial void LogAckFailed(ILogger logger, int count, Exception exception);
 }

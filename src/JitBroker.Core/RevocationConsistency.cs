@@ -58,7 +58,7 @@ public sealed partial class RevocationConsistency
         return orphans + blocked;
     }
 
-    [LoggerMessage(EventId = 3201, EventName = "RevocationConsistencyFound", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 1301, EventName = "RevocationConsistencyFound", Level = LogLevel.Warning,
         Message = "Consistency sweep scheduled {Orphans} delegated lease(s) with a dead parent and {Blocked} lease(s) of blocked agents")]
     private static partial void LogFound(ILogger logger, long orphans, long blocked);
 }

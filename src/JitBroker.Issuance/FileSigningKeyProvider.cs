@@ -182,15 +182,15 @@ public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDispo
         }
     }
 
-    [LoggerMessage(EventId = 3001, EventName = "SigningKeyGenerated", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 7001, EventName = "SigningKeyGenerated", Level = LogLevel.Warning,
         Message = "Generated a new signing key {KeyId} at {Path}; tokens signed by any earlier key no longer verify")]
     private static partial void LogKeyGenerated(ILogger logger, string path, string keyId);
 
-    [LoggerMessage(EventId = 3002, EventName = "SigningKeyLoaded", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 7002, EventName = "SigningKeyLoaded", Level = LogLevel.Information,
         Message = "Loaded signing key {KeyId} from {Path} (generated: {Generated})")]
     private static partial void LogKeyLoaded(ILogger logger, string path, string keyId, bool generated);
 
-    [LoggerMessage(EventId = 3003, EventName = "PreviousKeyLoaded", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 7003, EventName = "PreviousKeyLoaded", Level = LogLevel.Information,
         Message = "Publishing previous verification key {KeyId} from {Path}")]
     private static partial void LogPreviousKeyLoaded(ILogger logger, string path, string keyId);
 }
