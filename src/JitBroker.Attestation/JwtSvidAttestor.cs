@@ -48,7 +48,9 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
         foreach (var (trustDomain, url) in options.TrustBundleUrls)
         {
             KeySetHttp.Problem(url, options.AllowInsecureHttp, out var uri);
+            #pragma warning disable CA2000 // owned by the fetcher, which the key source disposes with the attestor
             var client = KeySetHttp.CreateClient(httpHandler, caCertificatesPath: null, options.Refresh.FetchTimeout);
+            #pragma warning restore CA2000
             sources[trustDomain] = new RefreshingKeySource(Owner(trustDomain), new SpiffeBundleFetcher(trustDomain, uri!, client), options.Refresh, time, log);
         }
 

@@ -48,7 +48,9 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
         _shape = new CompactSerializationStep(options.MaxTokenLength);
         foreach (var issuer in options.Issuers)
         {
+            #pragma warning disable CA2000 // stored in the issuer pipeline and disposed by Dispose
             var keys = CreateKeySource(issuer, options.Refresh, httpHandler);
+            #pragma warning restore CA2000
             IReadOnlySet<string>? algorithms = issuer.AllowedAlgorithms is { Count: > 0 } a ? a.ToHashSet(StringComparer.Ordinal) : null;
             IReadOnlySet<string>? tolerated = issuer.ToleratedHeaders is { Count: > 0 } h ? h.ToHashSet(StringComparer.Ordinal) : null;
             ITokenValidationStep[] steps =

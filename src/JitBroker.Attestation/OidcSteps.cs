@@ -94,6 +94,6 @@ internal sealed class KubernetesClaimsStep : SyncTokenValidationStep
         }
     }
 
-    private static Exception Invalid() =>
+    private static BrokerException Invalid() =>
         Reject(Reasons.Attestation.ClaimInvalid, "The token's 'kubernetes.io' claim is not well-formed (namespace, serviceaccount.name, optional pod.name and uids).");
 }

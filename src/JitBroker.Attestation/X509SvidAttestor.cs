@@ -97,15 +97,16 @@ public sealed class X509SvidAttestor : IWorkloadAttestor
         }
 
         var id = context.SpiffeId!.Value;
-        AttestationLog.X509Accepted(_log, fingerprint, id.ToString());
+        var spiffeId = id.ToString();
+        AttestationLog.X509Accepted(_log, fingerprint, spiffeId);
         return ValueTask.FromResult(new WorkloadIdentity
         {
-            Id = id.ToString(),
+            Id = spiffeId,
             TrustDomain = id.TrustDomain,
             Method = MethodName,
             Facts = new Dictionary<string, string>(StringComparer.Ordinal)
             {
-                ["spiffe_id"] = id.ToString(),
+                ["spiffe_id"] = spiffeId,
                 ["trust_domain"] = id.TrustDomain,
                 ["path"] = id.Path,
             },

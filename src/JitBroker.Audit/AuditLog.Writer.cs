@@ -171,7 +171,7 @@ public sealed partial class AuditLog
         }
     }
 
-    private System.Text.Json.Nodes.JsonObject? Body(Work work)
+    private static System.Text.Json.Nodes.JsonObject? Body(Work work)
     {
         try
         {

@@ -289,12 +289,12 @@ public sealed partial class CredentialBroker
                 var undo = await issuer.RevokeAsync(lease, CancellationToken.None).ConfigureAwait(false);
                 if (!undo.IsDone)
                 {
-                    LogUndoFailed(_log, lease.LeaseId, lease.IssuerKind, lease.CredentialFingerprint, undo.Error ?? "unknown");
+                    LogUndoFailed(_log, lease.LeaseId, lease.IssuerKind, lease.CredentialFingerprint, undo.Error ?? "unknown", null);
                 }
             }
             catch (Exception undoError)
             {
-                LogUndoFailed(_log, lease.LeaseId, lease.IssuerKind, lease.CredentialFingerprint, undoError.GetType().Name);
+                LogUndoFailed(_log, lease.LeaseId, lease.IssuerKind, lease.CredentialFingerprint, "the issuer threw", undoError);
             }
 
             // A refusal the ledger made on purpose (the parent was revoked meanwhile) is the answer; anything else

@@ -21,7 +21,9 @@ public sealed partial class RevocationAuditTrail : IAsyncDisposable
     private readonly IAuditLog? _audit;
     private readonly IRevocationOutbox? _outbox;
     private readonly ILogger _log;
+    #pragma warning disable CA2213 // records in flight still release their slot after DisposeAsync; its wait handle is never created
     private readonly SemaphoreSlim _slots = new(MaxInFlight, MaxInFlight);
+    #pragma warning restore CA2213
     private readonly ConcurrentDictionary<string, byte> _pending = new(StringComparer.Ordinal);
     private readonly Channel<string> _acks = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _acking;

@@ -50,7 +50,9 @@ public sealed class SigningKey : IDisposable
     public string KeyId { get; }
 
     /// <summary>Always <c>ES256</c>.</summary>
+#pragma warning disable CA1822 // a key answers for its own algorithm, so callers never hard-code ES256
     public string Algorithm => Es256;
+#pragma warning restore CA1822
 
     /// <summary>False for a verification-only key built from a public key.</summary>
     public bool CanSign { get; }
