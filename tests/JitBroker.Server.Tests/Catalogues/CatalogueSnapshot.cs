@@ -17,7 +17,10 @@ internal static class CatalogueSnapshot
         "JitBroker.Server", "JitBroker.Vault",
     ];
 
-    public static IEnumerable<Assembly> SourceAssemblies() => SourceProjects.Select(name => Assembly.Load(new AssemblyName(name)));
+    public static IEnumerable<Assembly> SourceAssemblies() => SourceProjects.Select(name => Assembly.Load(new AssemblyName(AssemblyOf(name))));
+
+    /// <summary>The assembly a src project builds; the CLI is named after its command.</summary>
+    public static string AssemblyOf(string project) => project == "JitBroker.Cli" ? "jitctl" : project;
 
     public static string RepositoryRoot()
     {

@@ -23,7 +23,7 @@ public sealed class LogEventCatalogueTests
         ["JitBroker.Vault"] = (6000, 6999),
         ["JitBroker.Issuance"] = (7000, 7999),
         ["JitBroker.Leases"] = (8000, 8999),
-        ["JitBroker.Cli"] = (9000, 9499),
+        ["jitctl"] = (9000, 9499),
         ["JitBroker.Protocol"] = (9500, 9999),
     };
 
@@ -32,7 +32,7 @@ public sealed class LogEventCatalogueTests
     {
         var projects = Directory.GetDirectories(Path.Combine(CatalogueSnapshot.RepositoryRoot(), "src"))
             .Where(d => Directory.EnumerateFiles(d, "*.csproj").Any()).Select(Path.GetFileName).Order(StringComparer.Ordinal);
-        Assert.That(Ranges.Keys.Order(StringComparer.Ordinal), Is.EqualTo(projects));
+        Assert.That(Ranges.Keys.Order(StringComparer.Ordinal), Is.EqualTo(projects.Select(CatalogueSnapshot.AssemblyOf!).Order(StringComparer.Ordinal)));
         Assert.That(CatalogueSnapshot.SourceProjects.Order(StringComparer.Ordinal), Is.EqualTo(projects));
 
         var sorted = Ranges.Values.OrderBy(r => r.From).ToList();
