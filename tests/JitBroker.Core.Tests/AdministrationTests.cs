@@ -66,6 +66,34 @@ public sealed class AdministrationTests
         Assert.That((await f.Leases.CountByStateAsync())[LeaseState.Active], Is.EqualTo(1));
     }
 
+    [TestCase("spiffe://example.org/agents/***")]
+    [TestCase(" spiffe://example.org/agents/*")]
+    [TestCase("")]
+    public async Task An_invalid_pattern_is_refused_with_pattern_invalid_and_changes_nothing(string pattern)
+    {
+        var f = new PipelineFixture();
+        var admin = await f.Admin.AuthorizeAsync(f.As(PipelineFixture.Human));
+        await f.IssueAsync();
+
+        var block = Assert.ThrowsAsync<BrokerException>(() => f.Admin.BlockAsync(admin, pattern, "incident"));
+        var revoke = Assert.ThrowsAsync<BrokerException>(() => f.Admin.RevokeAsync(admin, new RevokeSelector.AgentPattern(pattern), true, "incident"));
+
+        Assert.That((block!.Failure, block.Reason), Is.EqualTo((BrokerFailure.InvalidArgument, Reasons.PatternInvalid)));
+        Assert.That((revoke!.Failure, revoke.Reason), Is.EqualTo((BrokerFailure.InvalidArgument, Reasons.PatternInvalid)));
+        Assert.That(f.KillSwitch.Blocks, Is.Empty);
+        Assert.That((await f.Leases.CountByStateAsync())[LeaseState.Active], Is.EqualTo(1));
+    }
+
+    [TestCase("spiffe://example.org/humans/*", true)]
+    [TestCase("https://idp.example#system:serviceaccount:ops:*", true)]
+    [TestCase("*", false)]
+    [TestCase("**", false)]
+    [TestCase("spiffe://**", false)]
+    [TestCase("https://*.example/admins/*", false)]
+    [TestCase("spiffe://example.org/humans/***", false)]
+    public void Admin_principals_are_anchored_like_approvers(string pattern, bool valid) =>
+        Assert.That(new AdminOptions { Principals = [pattern] }.Validate(), valid ? Is.Empty : Has.One.StartsWith($"Admin:Principals '{pattern}'"));
+
     [Test]
     public async Task Kill_switch_revokes_existing_leases_and_refuses_new_requests_until_unblocked()
     {
