@@ -82,7 +82,9 @@ internal sealed class BundleKey
             return false;
         }
 
+        #pragma warning disable CA2000 // returned to the pool or disposed in the finally below
         var verifier = _pool.TryTake(out var pooled) ? pooled : _create();
+        #pragma warning restore CA2000
         try
         {
             return verifier switch

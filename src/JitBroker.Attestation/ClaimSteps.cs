@@ -1,4 +1,5 @@
 using System.Text.Json;
+using JitBroker.Core;
 using static JitBroker.Attestation.TokenValidationContext;
 
 namespace JitBroker.Attestation;
@@ -17,32 +18,32 @@ internal sealed class LifetimeStep(TimeSpan leeway, TimeSpan maxTokenAge) : Sync
     {
         var claims = context.Claims;
         var now = context.Now;
-        var exp = NumericDate(claims, "exp") ?? throw Reject(AttestationReasons.ExpMissing, "The token has no 'exp' claim; tokens must expire.");
+        var exp = NumericDate(claims, "exp") ?? throw Reject(Reasons.Attestation.ExpMissing, "The token has no 'exp' claim; tokens must expire.");
         if (now >= exp + leeway)
         {
-            throw Reject(AttestationReasons.Expired, "The token has expired.");
+            throw Reject(Reasons.Attestation.Expired, "The token has expired.");
         }
 
         if (NumericDate(claims, "nbf") is { } nbf && now + leeway < nbf)
         {
-            throw Reject(AttestationReasons.NotYetValid, "The token is not valid yet ('nbf' is in the future).");
+            throw Reject(Reasons.Attestation.NotYetValid, "The token is not valid yet ('nbf' is in the future).");
         }
 
         if (NumericDate(claims, "iat") is { } iat)
         {
             if (iat > now + leeway)
             {
-                throw Reject(AttestationReasons.NotYetValid, "The token claims to be issued in the future ('iat').");
+                throw Reject(Reasons.Attestation.NotYetValid, "The token claims to be issued in the future ('iat').");
             }
 
             if (now - iat > maxTokenAge + leeway)
             {
-                throw Reject(AttestationReasons.TooOld, $"The token was issued more than {maxTokenAge.TotalMinutes:0.#} minutes ago; fetch a fresh token.");
+                throw Reject(Reasons.Attestation.TooOld, $"The token was issued more than {maxTokenAge.TotalMinutes:0.#} minutes ago; fetch a fresh token.");
             }
         }
         else if (exp - now > maxTokenAge + leeway)
         {
-            throw Reject(AttestationReasons.TooOld, $"The token has no 'iat' and is valid for more than {maxTokenAge.TotalMinutes:0.#} minutes.");
+            throw Reject(Reasons.Attestation.TooOld, $"The token has no 'iat' and is valid for more than {maxTokenAge.TotalMinutes:0.#} minutes.");
         }
 
         context.ExpiresAt = exp;
@@ -59,7 +60,7 @@ internal sealed class LifetimeStep(TimeSpan leeway, TimeSpan maxTokenAge) : Sync
         if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out var seconds)
             || !double.IsFinite(seconds) || seconds < 0 || seconds > MaxNumericDate)
         {
-            throw Reject(AttestationReasons.ClaimInvalid, $"The token '{name}' claim must be a NumericDate (seconds since the epoch).");
+            throw Reject(Reasons.Attestation.ClaimInvalid, $"The token '{name}' claim must be a NumericDate (seconds since the epoch).");
         }
 
         return DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Floor(seconds * 1000));
@@ -76,7 +77,7 @@ internal sealed class AudienceStep(string audience) : SyncTokenValidationStep
     {
         if (!context.Claims.TryGetProperty("aud", out var aud))
         {
-            throw Reject(AttestationReasons.AudienceMissing, "The token has no 'aud' claim.");
+            throw Reject(Reasons.Attestation.AudienceMissing, "The token has no 'aud' claim.");
         }
 
         switch (aud.ValueKind)
@@ -91,7 +92,7 @@ internal sealed class AudienceStep(string audience) : SyncTokenValidationStep
             case JsonValueKind.Array:
                 if (aud.GetArrayLength() == 0)
                 {
-                    throw Reject(AttestationReasons.AudienceMissing, "The token 'aud' claim is empty.");
+                    throw Reject(Reasons.Attestation.AudienceMissing, "The token 'aud' claim is empty.");
                 }
 
                 var found = false;
@@ -99,7 +100,7 @@ internal sealed class AudienceStep(string audience) : SyncTokenValidationStep
                 {
                     if (element.ValueKind != JsonValueKind.String)
                     {
-                        throw Reject(AttestationReasons.ClaimInvalid, "The token 'aud' claim must be a string or an array of strings.");
+                        throw Reject(Reasons.Attestation.ClaimInvalid, "The token 'aud' claim must be a string or an array of strings.");
                     }
 
                     found |= element.ValueEquals(audience);
@@ -112,10 +113,10 @@ internal sealed class AudienceStep(string audience) : SyncTokenValidationStep
 
                 return;
             default:
-                throw Reject(AttestationReasons.ClaimInvalid, "The token 'aud' claim must be a string or an array of strings.");
+                throw Reject(Reasons.Attestation.ClaimInvalid, "The token 'aud' claim must be a string or an array of strings.");
         }
 
-        Exception Mismatch() => Reject(AttestationReasons.AudienceMismatch, $"The token is not addressed to this broker (expected audience '{audience}').");
+        Exception Mismatch() => Reject(Reasons.Attestation.AudienceMismatch, $"The token is not addressed to this broker (expected audience '{audience}').");
     }
 }
 
@@ -140,7 +141,7 @@ internal sealed class OptionalClaimsStep : SyncTokenValidationStep
 
         if (value.ValueKind != JsonValueKind.String || value.GetString() is not { Length: > 0 } text || text.Length > maxLength)
         {
-            throw Reject(AttestationReasons.ClaimInvalid, $"The token '{name}' claim must be a non-empty string of at most {maxLength} characters.");
+            throw Reject(Reasons.Attestation.ClaimInvalid, $"The token '{name}' claim must be a non-empty string of at most {maxLength} characters.");
         }
 
         return text;

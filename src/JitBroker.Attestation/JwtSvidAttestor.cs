@@ -9,7 +9,7 @@ namespace JitBroker.Attestation;
 /// (refreshed in the background). Reports facts only: the SPIFFE ID, its trust domain and path, and the
 /// token's issuer when present; whether the workload may do anything is policy's decision. Every failure
 /// is a <see cref="BrokerException"/> with <see cref="BrokerFailure.Unauthenticated"/> and a reason from
-/// <see cref="AttestationReasons"/>. Thread-safe; bundle keys are parsed once per load. Dispose to stop
+/// <see cref="Reasons.Attestation"/>. Thread-safe; bundle keys are parsed once per load. Dispose to stop
 /// background refreshes.
 /// </summary>
 public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
@@ -48,7 +48,9 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
         foreach (var (trustDomain, url) in options.TrustBundleUrls)
         {
             KeySetHttp.Problem(url, options.AllowInsecureHttp, out var uri);
+            #pragma warning disable CA2000 // owned by the fetcher, which the key source disposes with the attestor
             var client = KeySetHttp.CreateClient(httpHandler, caCertificatesPath: null, options.Refresh.FetchTimeout);
+            #pragma warning restore CA2000
             sources[trustDomain] = new RefreshingKeySource(Owner(trustDomain), new SpiffeBundleFetcher(trustDomain, uri!, client), options.Refresh, time, log);
         }
 
@@ -90,12 +92,12 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
         var token = evidence.BearerToken;
         if (string.IsNullOrEmpty(token))
         {
-            throw TokenValidationContext.Reject(AttestationReasons.TokenMissing, "No JWT-SVID presented: send 'authorization: Bearer <JWT-SVID>'.");
+            throw TokenValidationContext.Reject(Reasons.Attestation.TokenMissing, "No JWT-SVID presented: send 'authorization: Bearer <JWT-SVID>'.");
         }
 
         if (evidence.ClientCertificate is not null)
         {
-            throw TokenValidationContext.Reject(AttestationReasons.EvidenceAmbiguous,
+            throw TokenValidationContext.Reject(Reasons.Attestation.EvidenceAmbiguous,
                 "Both a bearer token and a client certificate were presented; present exactly one identity.");
         }
 
@@ -107,7 +109,7 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
         catch (BrokerException rejected)
         {
             // Never hash an oversized token: that would be work an attacker chooses the size of.
-            var fingerprint = rejected.Reason == AttestationReasons.TooLarge ? "-" : Fingerprints.Of(token);
+            var fingerprint = rejected.Reason == Reasons.Attestation.TooLarge ? "-" : Fingerprints.Of(token);
             AttestationLog.SvidRejected(_log, fingerprint, rejected.Reason, context.SpiffeSubject?.TrustDomain);
             throw;
         }

@@ -53,17 +53,25 @@ internal static class KeySetHttp
         }
         else
         {
+            // Roots first: a CA file that cannot be read must not leave a handler behind.
+            X509Certificate2Collection? roots = null;
+            if (!string.IsNullOrEmpty(caCertificatesPath))
+            {
+                roots = [];
+                roots.ImportFromPemFile(caCertificatesPath);
+            }
+
+            #pragma warning disable CA2000 // handed to the HttpClient below with disposeHandler: true; nothing between can throw
             var handler = new SocketsHttpHandler
+            #pragma warning restore CA2000
             {
                 AllowAutoRedirect = false,
                 AutomaticDecompression = DecompressionMethods.None,
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
                 ConnectTimeout = timeout,
             };
-            if (!string.IsNullOrEmpty(caCertificatesPath))
+            if (roots is not null)
             {
-                var roots = new X509Certificate2Collection();
-                roots.ImportFromPemFile(caCertificatesPath);
                 handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
                     ValidateAgainst(roots, certificate, errors);
             }

@@ -1,3 +1,4 @@
+using JitBroker.Core;
 using static JitBroker.Attestation.TokenValidationContext;
 
 namespace JitBroker.Attestation;
@@ -13,7 +14,7 @@ internal sealed class TrustDomainStep(IReadOnlyDictionary<string, IKeySource> so
         var trustDomain = context.SpiffeSubject!.Value.TrustDomain;
         context.KeySource = sources.TryGetValue(trustDomain, out var source)
             ? source
-            : throw Reject(AttestationReasons.TrustDomainUnknown, $"Trust domain '{trustDomain}' is not trusted by this broker.");
+            : throw Reject(Reasons.Attestation.TrustDomainUnknown, $"Trust domain '{trustDomain}' is not trusted by this broker.");
     }
 }
 
@@ -38,23 +39,23 @@ internal sealed class KeySelectionStep : ITokenValidationStep
 
         if (bundle is null)
         {
-            throw Reject(AttestationReasons.BundleUnavailable, $"The keys of {source.Owner} could not be fetched yet; its tokens are not accepted until they are.");
+            throw Reject(Reasons.Attestation.BundleUnavailable, $"The keys of {source.Owner} could not be fetched yet; its tokens are not accepted until they are.");
         }
 
         if (bundle.IsEmpty)
         {
-            throw Reject(AttestationReasons.BundleEmpty, $"The keys of {source.Owner} hold no usable signing key; its tokens are not accepted.");
+            throw Reject(Reasons.Attestation.BundleEmpty, $"The keys of {source.Owner} hold no usable signing key; its tokens are not accepted.");
         }
 
         if (!bundle.Keys.TryGetValue(keyId, out var key))
         {
-            throw Reject(AttestationReasons.KidUnknown, $"The token's 'kid' names no signing key of {source.Owner}.");
+            throw Reject(Reasons.Attestation.KidUnknown, $"The token's 'kid' names no signing key of {source.Owner}.");
         }
 
         var mismatch = key.MismatchWith(context.Algorithm!);
         if (mismatch is not null)
         {
-            throw Reject(AttestationReasons.KeyMismatch, $"The token's key cannot verify its 'alg': {mismatch}.");
+            throw Reject(Reasons.Attestation.KeyMismatch, $"The token's key cannot verify its 'alg': {mismatch}.");
         }
 
         context.Key = key;
@@ -68,7 +69,7 @@ internal sealed class SignatureStep : SyncTokenValidationStep
     {
         if (!context.Key!.Verify(context.Algorithm!, context.SigningInput, context.Signature))
         {
-            throw Reject(AttestationReasons.SignatureInvalid, "The token signature does not verify.");
+            throw Reject(Reasons.Attestation.SignatureInvalid, "The token signature does not verify.");
         }
     }
 }

@@ -48,7 +48,9 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
         _shape = new CompactSerializationStep(options.MaxTokenLength);
         foreach (var issuer in options.Issuers)
         {
+            #pragma warning disable CA2000 // stored in the issuer pipeline and disposed by Dispose
             var keys = CreateKeySource(issuer, options.Refresh, httpHandler);
+            #pragma warning restore CA2000
             IReadOnlySet<string>? algorithms = issuer.AllowedAlgorithms is { Count: > 0 } a ? a.ToHashSet(StringComparer.Ordinal) : null;
             IReadOnlySet<string>? tolerated = issuer.ToleratedHeaders is { Count: > 0 } h ? h.ToHashSet(StringComparer.Ordinal) : null;
             ITokenValidationStep[] steps =
@@ -58,7 +60,7 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
                 new SignatureStep(),
                 new LifetimeStep(options.Leeway, options.MaxTokenAge),
                 new AudienceStep(issuer.Audience),
-                new OidcSubjectStep([.. (issuer.SubjectPatterns ?? []).Select(p => new SubjectPattern(p))]),
+                new OidcSubjectStep([.. (issuer.SubjectPatterns ?? []).Select(GlobPattern.Parse)]),
                 new OptionalClaimsStep(),
                 new KubernetesClaimsStep(),
             ];
@@ -82,12 +84,12 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
         var token = evidence.BearerToken;
         if (string.IsNullOrEmpty(token))
         {
-            throw TokenValidationContext.Reject(AttestationReasons.TokenMissing, "No OIDC token presented: send 'authorization: Bearer <token>'.");
+            throw TokenValidationContext.Reject(Reasons.Attestation.TokenMissing, "No OIDC token presented: send 'authorization: Bearer <token>'.");
         }
 
         if (evidence.ClientCertificate is not null)
         {
-            throw TokenValidationContext.Reject(AttestationReasons.EvidenceAmbiguous,
+            throw TokenValidationContext.Reject(Reasons.Attestation.EvidenceAmbiguous,
                 "Both a bearer token and a client certificate were presented; present exactly one identity.");
         }
 
@@ -104,7 +106,7 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
         }
         catch (BrokerException rejected)
         {
-            var fingerprint = rejected.Reason == AttestationReasons.TooLarge ? "-" : Fingerprints.Of(token);
+            var fingerprint = rejected.Reason == Reasons.Attestation.TooLarge ? "-" : Fingerprints.Of(token);
             AttestationLog.OidcRejected(_log, fingerprint, rejected.Reason, issuer);
             throw;
         }
@@ -153,7 +155,7 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
             return pipeline;
         }
 
-        throw TokenValidationContext.Reject(AttestationReasons.IssuerUnknown, "The token's 'iss' is not an issuer this broker accepts tokens from.");
+        throw TokenValidationContext.Reject(Reasons.Attestation.IssuerUnknown, "The token's 'iss' is not an issuer this broker accepts tokens from.");
     }
 
     private WorkloadIdentity ToIdentity(TokenValidationContext context, string? issuer)

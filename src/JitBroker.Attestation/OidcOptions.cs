@@ -103,8 +103,8 @@ public sealed class OidcIssuerOptions
 
     /// <summary>
     /// Patterns the token's <c>sub</c> must match (any one); empty accepts every subject of the issuer.
-    /// <c>*</c> matches any run of characters except <c>:</c>, <c>**</c> any run at all, <c>?</c> one
-    /// character except <c>:</c>; everything else is literal and the whole subject must match.
+    /// Globs in the broker's one pattern language (<see cref="JitBroker.Core.GlobPattern"/>, docs/policy.md "Globs"):
+    /// <c>*</c> never crosses <c>:</c> or <c>/</c>, <c>**</c> does; the whole subject must match.
     /// </summary>
     public List<string> SubjectPatterns { get; set; } = [];
 
@@ -197,9 +197,9 @@ public sealed class OidcIssuerOptions
 
         foreach (var pattern in SubjectPatterns ?? [])
         {
-            if (string.IsNullOrWhiteSpace(pattern))
+            if (!JitBroker.Core.GlobPattern.TryParse(pattern, out _, out var problem))
             {
-                yield return $"{prefix}:SubjectPatterns must not contain empty patterns.";
+                yield return $"{prefix}:SubjectPatterns: {problem}.";
             }
         }
     }

@@ -1,55 +1,15 @@
-using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
+using JitBroker.Core;
 using static JitBroker.Attestation.TokenValidationContext;
 
 namespace JitBroker.Attestation;
 
 /// <summary>
-/// A subject glob: <c>*</c> is any run of characters except <c>:</c> (the separator of Kubernetes and CI
-/// subjects, so <c>system:serviceaccount:agents:*</c> cannot reach into another namespace), <c>**</c> any
-/// run at all, <c>?</c> one character except <c>:</c>. Everything else is literal; the whole subject must
-/// match, ordinal and case-sensitive. Compiled to a non-backtracking regex, so no pattern can be slow.
-/// </summary>
-internal sealed class SubjectPattern
-{
-    private readonly Regex _regex;
-
-    public SubjectPattern(string pattern)
-    {
-        Pattern = pattern;
-        var regex = new StringBuilder(@"\A");
-        for (var i = 0; i < pattern.Length; i++)
-        {
-            if (pattern[i] == '*' && i + 1 < pattern.Length && pattern[i + 1] == '*')
-            {
-                regex.Append(".*");
-                i++;
-            }
-            else
-            {
-                regex.Append(pattern[i] switch
-                {
-                    '*' => "[^:]*",
-                    '?' => "[^:]",
-                    var c => Regex.Escape(c.ToString()),
-                });
-            }
-        }
-
-        _regex = new Regex(regex.Append(@"\z").ToString(), RegexOptions.CultureInvariant | RegexOptions.Singleline | RegexOptions.NonBacktracking);
-    }
-
-    public string Pattern { get; }
-
-    public bool IsMatch(string subject) => _regex.IsMatch(subject);
-}
-
-/// <summary>
 /// Step 6d (OIDC): <c>sub</c> is a non-empty string of at most 1024 characters without control characters
-/// and, when the issuer has subject patterns, matches one of them.
+/// and, when the issuer has subject patterns, matches one of them (<see cref="GlobPattern"/>: <c>*</c> stops at <c>:</c>
+/// and <c>/</c>, so <c>system:serviceaccount:agents:*</c> cannot reach into another namespace).
 /// </summary>
-internal sealed class OidcSubjectStep(IReadOnlyList<SubjectPattern> patterns) : SyncTokenValidationStep
+internal sealed class OidcSubjectStep(IReadOnlyList<GlobPattern> patterns) : SyncTokenValidationStep
 {
     public const int MaxSubjectLength = 1024;
 
@@ -58,12 +18,12 @@ internal sealed class OidcSubjectStep(IReadOnlyList<SubjectPattern> patterns) : 
         if (!context.Claims.TryGetProperty("sub", out var sub) || sub.ValueKind != JsonValueKind.String
             || sub.GetString() is not { Length: > 0 and <= MaxSubjectLength } subject || subject.Any(char.IsControl))
         {
-            throw Reject(AttestationReasons.SubInvalid, $"The token 'sub' must be a non-empty string of at most {MaxSubjectLength} characters without control characters.");
+            throw Reject(Reasons.Attestation.SubInvalid, $"The token 'sub' must be a non-empty string of at most {MaxSubjectLength} characters without control characters.");
         }
 
         if (patterns.Count > 0 && !patterns.Any(p => p.IsMatch(subject)))
         {
-            throw Reject(AttestationReasons.SubNotAllowed, "The token's subject is not one this issuer's workloads are accepted as.");
+            throw Reject(Reasons.Attestation.SubNotAllowed, "The token's subject is not one this issuer's workloads are accepted as.");
         }
 
         context.OidcSubject = subject;
@@ -104,7 +64,7 @@ internal sealed class KubernetesClaimsStep : SyncTokenValidationStep
 
         if (!string.Equals(context.OidcSubject, $"system:serviceaccount:{ns}:{serviceAccountName}", StringComparison.Ordinal))
         {
-            throw Reject(AttestationReasons.ClaimInvalid, "The token's 'kubernetes.io' claim names another service account than its 'sub'.");
+            throw Reject(Reasons.Attestation.ClaimInvalid, "The token's 'kubernetes.io' claim names another service account than its 'sub'.");
         }
 
         var facts = context.ExtraFacts;
@@ -134,6 +94,6 @@ internal sealed class KubernetesClaimsStep : SyncTokenValidationStep
         }
     }
 
-    private static Exception Invalid() =>
-        Reject(AttestationReasons.ClaimInvalid, "The token's 'kubernetes.io' claim is not well-formed (namespace, serviceaccount.name, optional pod.name and uids).");
+    private static BrokerException Invalid() =>
+        Reject(Reasons.Attestation.ClaimInvalid, "The token's 'kubernetes.io' claim is not well-formed (namespace, serviceaccount.name, optional pod.name and uids).");
 }

@@ -19,18 +19,18 @@ internal sealed class CompactSerializationStep(int maxTokenLength) : SyncTokenVa
         var token = context.Token;
         if (token.Length > maxTokenLength)
         {
-            throw Reject(AttestationReasons.TooLarge, $"The token is longer than {maxTokenLength} characters.");
+            throw Reject(Reasons.Attestation.TooLarge, $"The token is longer than {maxTokenLength} characters.");
         }
 
         var dots = token.AsSpan().Count('.');
         if (dots == 4)
         {
-            throw Reject(AttestationReasons.JweRefused, "Encrypted tokens (JWE) are not accepted; a JWT-SVID is a signed JWS.");
+            throw Reject(Reasons.Attestation.JweRefused, "Encrypted tokens (JWE) are not accepted; a JWT-SVID is a signed JWS.");
         }
 
         if (dots != 2)
         {
-            throw Reject(AttestationReasons.Malformed, "The token is not a JWS in compact serialization (three dot-separated segments).");
+            throw Reject(Reasons.Attestation.Malformed, "The token is not a JWS in compact serialization (three dot-separated segments).");
         }
 
         var first = token.IndexOf('.', StringComparison.Ordinal);
@@ -45,7 +45,7 @@ internal sealed class CompactSerializationStep(int maxTokenLength) : SyncTokenVa
             || !Base64UrlStrict.TryDecode(payload, out var payloadBytes)
             || !Base64UrlStrict.TryDecode(signature, out var signatureBytes))
         {
-            throw Reject(AttestationReasons.Malformed, "A token segment is not canonical unpadded base64url.");
+            throw Reject(Reasons.Attestation.Malformed, "A token segment is not canonical unpadded base64url.");
         }
 
         context.Header = ParseObject(headerBytes, "header");
@@ -60,7 +60,7 @@ internal sealed class CompactSerializationStep(int maxTokenLength) : SyncTokenVa
         // an InvalidOperationException from the first GetString (an INTERNAL answer), or not at all.
         if (!StrictUtf8.IsJsonText(utf8))
         {
-            throw Reject(AttestationReasons.Malformed, $"The token {what} is not strictly valid UTF-8 text.");
+            throw Reject(Reasons.Attestation.Malformed, $"The token {what} is not strictly valid UTF-8 text.");
         }
 
         JsonDocument document;
@@ -70,13 +70,13 @@ internal sealed class CompactSerializationStep(int maxTokenLength) : SyncTokenVa
         }
         catch (JsonException)
         {
-            throw Reject(AttestationReasons.Malformed, $"The token {what} is not valid UTF-8 JSON.");
+            throw Reject(Reasons.Attestation.Malformed, $"The token {what} is not valid UTF-8 JSON.");
         }
 
         if (document.RootElement.ValueKind != JsonValueKind.Object || !JsonStrict.HasUniqueMembers(document.RootElement))
         {
             document.Dispose();
-            throw Reject(AttestationReasons.Malformed, $"The token {what} must be a JSON object with unique member names.");
+            throw Reject(Reasons.Attestation.Malformed, $"The token {what} must be a JSON object with unique member names.");
         }
 
         return document;
@@ -103,29 +103,29 @@ internal sealed class HeaderStep(IReadOnlySet<string>? allowedAlgorithms = null,
         {
             if (member.Name is not ("alg" or "kid" or "typ") && toleratedHeaders?.Contains(member.Name) != true)
             {
-                throw Reject(AttestationReasons.HeaderNotAllowed, "The token header may contain only 'alg', 'kid' and 'typ'.");
+                throw Reject(Reasons.Attestation.HeaderNotAllowed, "The token header may contain only 'alg', 'kid' and 'typ'.");
             }
         }
 
         if (header.TryGetProperty("typ", out var typ) && !(typ.ValueKind == JsonValueKind.String && typ.GetString() is "JWT" or "JOSE"))
         {
-            throw Reject(AttestationReasons.TypNotAllowed, "The token header 'typ', when present, must be 'JWT' or 'JOSE'.");
+            throw Reject(Reasons.Attestation.TypNotAllowed, "The token header 'typ', when present, must be 'JWT' or 'JOSE'.");
         }
 
         if (!header.TryGetProperty("alg", out var alg) || alg.ValueKind != JsonValueKind.String
             || !JwsAlgorithm.TryGet(alg.GetString()!, out var algorithm))
         {
-            throw Reject(AttestationReasons.AlgNotAllowed, "The token 'alg' must be one of RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512.");
+            throw Reject(Reasons.Attestation.AlgNotAllowed, "The token 'alg' must be one of RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512.");
         }
 
         if (allowedAlgorithms is not null && !allowedAlgorithms.Contains(algorithm.Name))
         {
-            throw Reject(AttestationReasons.AlgNotAllowed, $"The token 'alg' must be one of {string.Join(", ", allowedAlgorithms.Order(StringComparer.Ordinal))} for its issuer.");
+            throw Reject(Reasons.Attestation.AlgNotAllowed, $"The token 'alg' must be one of {string.Join(", ", allowedAlgorithms.Order(StringComparer.Ordinal))} for its issuer.");
         }
 
         if (!header.TryGetProperty("kid", out var kid) || kid.ValueKind != JsonValueKind.String || kid.GetString() is not { Length: > 0 } keyId)
         {
-            throw Reject(AttestationReasons.KidMissing, "The token header must name its signing key in 'kid'.");
+            throw Reject(Reasons.Attestation.KidMissing, "The token header must name its signing key in 'kid'.");
         }
 
         context.Algorithm = algorithm;
@@ -143,17 +143,17 @@ internal sealed class SubjectStep : SyncTokenValidationStep
     {
         if (!context.Claims.TryGetProperty("sub", out var sub) || sub.ValueKind != JsonValueKind.String)
         {
-            throw Reject(AttestationReasons.SubInvalid, "The token 'sub' must be the workload's SPIFFE ID.");
+            throw Reject(Reasons.Attestation.SubInvalid, "The token 'sub' must be the workload's SPIFFE ID.");
         }
 
         if (!SpiffeId.TryParse(sub.GetString(), out var id, out var error))
         {
-            throw Reject(AttestationReasons.SubInvalid, $"The token 'sub' is not a valid SPIFFE ID: {error}.");
+            throw Reject(Reasons.Attestation.SubInvalid, $"The token 'sub' is not a valid SPIFFE ID: {error}.");
         }
 
         if (id.Path.Length == 0)
         {
-            throw Reject(AttestationReasons.SubInvalid, "The token 'sub' must name a workload, not a bare trust domain.");
+            throw Reject(Reasons.Attestation.SubInvalid, "The token 'sub' must name a workload, not a bare trust domain.");
         }
 
         context.SpiffeSubject = id;

@@ -14,7 +14,7 @@ namespace JitBroker.Attestation;
 /// <c>CertificateThumbprint</c> = base64url SHA-256 of the leaf's DER (RFC 8705 <c>x5t#S256</c>, for
 /// binding minted credentials to the certificate), no replay key (a TLS handshake proves possession of the
 /// key anew each time). Accepts evidence with a client certificate and no bearer token only; when both are
-/// presented, the token attestors refuse with <see cref="AttestationReasons.EvidenceAmbiguous"/>.
+/// presented, the token attestors refuse with <see cref="Reasons.Attestation.EvidenceAmbiguous"/>.
 /// </summary>
 public sealed class X509SvidAttestor : IWorkloadAttestor
 {
@@ -68,10 +68,10 @@ public sealed class X509SvidAttestor : IWorkloadAttestor
     {
         cancellationToken.ThrowIfCancellationRequested();
         var leaf = evidence.ClientCertificate
-            ?? throw TokenValidationContext.Reject(AttestationReasons.CertificateMissing, "No client certificate presented: connect over mutual TLS with an X.509-SVID.");
+            ?? throw TokenValidationContext.Reject(Reasons.Attestation.CertificateMissing, "No client certificate presented: connect over mutual TLS with an X.509-SVID.");
         if (evidence.BearerToken is not null)
         {
-            throw TokenValidationContext.Reject(AttestationReasons.EvidenceAmbiguous,
+            throw TokenValidationContext.Reject(Reasons.Attestation.EvidenceAmbiguous,
                 "Both a bearer token and a client certificate were presented; present exactly one identity.");
         }
 
@@ -92,20 +92,21 @@ public sealed class X509SvidAttestor : IWorkloadAttestor
         catch (CryptographicException)
         {
             // An extension the platform cannot decode: the certificate is refused, never an internal error.
-            AttestationLog.X509Rejected(_log, fingerprint, AttestationReasons.CertificateMalformed, context.SpiffeId?.TrustDomain);
-            throw TokenValidationContext.Reject(AttestationReasons.CertificateMalformed, "The client certificate cannot be parsed.");
+            AttestationLog.X509Rejected(_log, fingerprint, Reasons.Attestation.CertificateMalformed, context.SpiffeId?.TrustDomain);
+            throw TokenValidationContext.Reject(Reasons.Attestation.CertificateMalformed, "The client certificate cannot be parsed.");
         }
 
         var id = context.SpiffeId!.Value;
-        AttestationLog.X509Accepted(_log, fingerprint, id.ToString());
+        var spiffeId = id.ToString();
+        AttestationLog.X509Accepted(_log, fingerprint, spiffeId);
         return ValueTask.FromResult(new WorkloadIdentity
         {
-            Id = id.ToString(),
+            Id = spiffeId,
             TrustDomain = id.TrustDomain,
             Method = MethodName,
             Facts = new Dictionary<string, string>(StringComparer.Ordinal)
             {
-                ["spiffe_id"] = id.ToString(),
+                ["spiffe_id"] = spiffeId,
                 ["trust_domain"] = id.TrustDomain,
                 ["path"] = id.Path,
             },

@@ -1,6 +1,7 @@
 using System.Formats.Asn1;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using JitBroker.Core;
 using static JitBroker.Attestation.TokenValidationContext;
 
 namespace JitBroker.Attestation;
@@ -34,23 +35,23 @@ internal sealed class UriSanStep : IX509SvidStep
         var sans = context.Leaf.Extensions.Where(e => e.Oid?.Value == SubjectAltNameOid).ToList();
         if (sans.Count > 1)
         {
-            throw Reject(AttestationReasons.CertificateMalformed, "The client certificate has more than one subjectAltName extension.");
+            throw Reject(Reasons.Attestation.CertificateMalformed, "The client certificate has more than one subjectAltName extension.");
         }
 
         var uris = sans.Count == 0 ? [] : ReadUris(sans[0].RawData);
         if (uris.Count != 1)
         {
-            throw Reject(AttestationReasons.UriSanInvalid, $"An X.509-SVID carries exactly one URI SAN; the client certificate has {uris.Count}.");
+            throw Reject(Reasons.Attestation.UriSanInvalid, $"An X.509-SVID carries exactly one URI SAN; the client certificate has {uris.Count}.");
         }
 
         if (!SpiffeId.TryParse(uris[0], out var id, out var error))
         {
-            throw Reject(AttestationReasons.SpiffeIdInvalid, $"The client certificate's URI SAN is not a valid SPIFFE ID: {error}.");
+            throw Reject(Reasons.Attestation.SpiffeIdInvalid, $"The client certificate's URI SAN is not a valid SPIFFE ID: {error}.");
         }
 
         if (id.Path.Length == 0)
         {
-            throw Reject(AttestationReasons.SpiffeIdInvalid, "The client certificate's SPIFFE ID must name a workload, not a bare trust domain.");
+            throw Reject(Reasons.Attestation.SpiffeIdInvalid, "The client certificate's SPIFFE ID must name a workload, not a bare trust domain.");
         }
 
         context.SpiffeId = id;
@@ -80,7 +81,7 @@ internal sealed class UriSanStep : IX509SvidStep
         }
         catch (AsnContentException)
         {
-            throw Reject(AttestationReasons.CertificateMalformed, "The client certificate's subjectAltName extension is not valid DER.");
+            throw Reject(Reasons.Attestation.CertificateMalformed, "The client certificate's subjectAltName extension is not valid DER.");
         }
     }
 }
@@ -93,7 +94,7 @@ internal sealed class X509TrustDomainStep(IReadOnlyDictionary<string, ReloadingF
         var trustDomain = context.SpiffeId!.Value.TrustDomain;
         context.Authorities = bundles.TryGetValue(trustDomain, out var bundle)
             ? bundle.Current
-            : throw Reject(AttestationReasons.X509TrustDomainUnknown, $"Trust domain '{trustDomain}' has no X.509 bundle on this broker.");
+            : throw Reject(Reasons.Attestation.X509TrustDomainUnknown, $"Trust domain '{trustDomain}' has no X.509 bundle on this broker.");
     }
 }
 
@@ -104,12 +105,12 @@ internal sealed class ValidityStep(TimeSpan leeway) : IX509SvidStep
     {
         if (context.Now >= NotAfter(context.Leaf) + leeway)
         {
-            throw Reject(AttestationReasons.CertificateExpired, "The client certificate has expired.");
+            throw Reject(Reasons.Attestation.CertificateExpired, "The client certificate has expired.");
         }
 
         if (context.Now + leeway < NotBefore(context.Leaf))
         {
-            throw Reject(AttestationReasons.CertificateNotYetValid, "The client certificate is not valid yet.");
+            throw Reject(Reasons.Attestation.CertificateNotYetValid, "The client certificate is not valid yet.");
         }
     }
 
@@ -168,7 +169,7 @@ internal sealed class ChainStep(X509RevocationMode revocationMode) : IX509SvidSt
 
         if (!trusted)
         {
-            throw Reject(AttestationReasons.CertificateUntrusted,
+            throw Reject(Reasons.Attestation.CertificateUntrusted,
                 $"The client certificate does not chain to an X.509 authority of trust domain '{context.SpiffeId!.Value.TrustDomain}'.");
         }
     }
@@ -188,27 +189,27 @@ internal sealed class LeafConstraintsStep : IX509SvidStep
         var extensions = context.Leaf.Extensions;
         if (extensions.OfType<X509BasicConstraintsExtension>().Any(b => b.CertificateAuthority))
         {
-            throw Reject(AttestationReasons.LeafIsCa, "The client certificate is a CA certificate; only leaf X.509-SVIDs authenticate.");
+            throw Reject(Reasons.Attestation.LeafIsCa, "The client certificate is a CA certificate; only leaf X.509-SVIDs authenticate.");
         }
 
         var usages = extensions.OfType<X509KeyUsageExtension>().ToList();
         var extendedUsages = extensions.OfType<X509EnhancedKeyUsageExtension>().ToList();
         if (usages.Count > 1 || extendedUsages.Count > 1)
         {
-            throw Reject(AttestationReasons.CertificateMalformed, "The client certificate repeats a key usage extension.");
+            throw Reject(Reasons.Attestation.CertificateMalformed, "The client certificate repeats a key usage extension.");
         }
 
         var usage = usages.FirstOrDefault()?.KeyUsages;
         if (usage is not { } flags || !flags.HasFlag(X509KeyUsageFlags.DigitalSignature)
             || (flags & (X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign)) != 0)
         {
-            throw Reject(AttestationReasons.KeyUsageInvalid, "An X.509-SVID's key usage must include digitalSignature and exclude keyCertSign and cRLSign.");
+            throw Reject(Reasons.Attestation.KeyUsageInvalid, "An X.509-SVID's key usage must include digitalSignature and exclude keyCertSign and cRLSign.");
         }
 
         var extended = extendedUsages.FirstOrDefault();
         if (extended is not null && !extended.EnhancedKeyUsages.Cast<System.Security.Cryptography.Oid>().Any(o => o.Value == ClientAuthOid))
         {
-            throw Reject(AttestationReasons.KeyUsageInvalid, "The client certificate's extended key usage does not permit client authentication.");
+            throw Reject(Reasons.Attestation.KeyUsageInvalid, "The client certificate's extended key usage does not permit client authentication.");
         }
     }
 }

@@ -168,9 +168,9 @@ public sealed class AuditFileSink : IAuditSink
     }
 
     private BrokerException TailInvalid(long line, string problem) =>
-        new(BrokerFailure.FailedPrecondition, AuditReasons.TailInvalid,
+        new(BrokerFailure.FailedPrecondition, Reasons.Audit.TailInvalid,
             $"The audit file {_path} cannot be continued: line {line} {problem}. Run 'jitctl audit verify {_path}' for the full picture.");
 
     private static BrokerException Unavailable(string message, Exception inner) =>
-        new(BrokerFailure.Unavailable, AuditReasons.Unavailable, message, inner);
+        new(BrokerFailure.Unavailable, Reasons.Audit.Unavailable, message, inner);
 }

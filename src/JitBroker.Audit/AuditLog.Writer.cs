@@ -171,7 +171,7 @@ public sealed partial class AuditLog
         }
     }
 
-    private System.Text.Json.Nodes.JsonObject? Body(Work work)
+    private static System.Text.Json.Nodes.JsonObject? Body(Work work)
     {
         try
         {
@@ -180,7 +180,7 @@ public sealed partial class AuditLog
         catch (Exception e) when (e is NullReferenceException or ArgumentException or FormatException)
         {
             // One malformed event (a null list inside an init-only record) must not fail its batch-mates.
-            work.Done.TrySetException(new BrokerException(BrokerFailure.InvalidArgument, AuditReasons.EventInvalid,
+            work.Done.TrySetException(new BrokerException(BrokerFailure.InvalidArgument, Reasons.Audit.EventInvalid,
                 "The audit event could not be serialized.", e));
             return null;
         }
@@ -225,9 +225,9 @@ public sealed partial class AuditLog
     }
 
     private static BrokerException Unavailable(Exception e) =>
-        e is BrokerException { Reason: AuditReasons.Unavailable } b
+        e is BrokerException { Reason: Reasons.Audit.Unavailable } b
             ? b
-            : new BrokerException(BrokerFailure.Unavailable, AuditReasons.Unavailable, "The audit record could not be written.", e);
+            : new BrokerException(BrokerFailure.Unavailable, Reasons.Audit.Unavailable, "The audit record could not be written.", e);
 
     private sealed class Work
     {

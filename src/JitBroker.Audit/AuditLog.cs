@@ -75,7 +75,7 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(auditEvent);
         if (string.IsNullOrEmpty(auditEvent.Type) || auditEvent.Type == AuditRecordTypes.Checkpoint || !EventType().IsMatch(auditEvent.Type))
         {
-            throw new BrokerException(BrokerFailure.InvalidArgument, AuditReasons.EventInvalid,
+            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.Audit.EventInvalid,
                 "An audit event type is dotted lowercase and not reserved by the log.");
         }
 
@@ -85,7 +85,7 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable
             await EnqueueAsync(work, cancellationToken);
             await work.Done.Task.WaitAsync(cancellationToken);
         }
-        catch (BrokerException e) when (_options.FailOpen && e.Reason == AuditReasons.Unavailable)
+        catch (BrokerException e) when (_options.FailOpen && e.Reason == Reasons.Audit.Unavailable)
         {
             AuditLogMessages.EventDropped(_logger, auditEvent.Type, auditEvent.AgentId, auditEvent.TaskId, auditEvent.LeaseId, e.Reason, e);
         }
@@ -163,10 +163,10 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable
         {
             throw Closed();
         }
-        catch (BrokerException e) when (e.Reason == AuditReasons.TailInvalid)
+        catch (BrokerException e) when (e.Reason == Reasons.Audit.TailInvalid)
         {
             // Callers of AppendAsync see one failure: the record could not be written.
-            throw new BrokerException(BrokerFailure.Unavailable, AuditReasons.Unavailable, "The audit log cannot be written.", e);
+            throw new BrokerException(BrokerFailure.Unavailable, Reasons.Audit.Unavailable, "The audit log cannot be written.", e);
         }
 
         try
@@ -194,7 +194,7 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable
     }
 
     private static BrokerException Closed() =>
-        new(BrokerFailure.Unavailable, AuditReasons.Unavailable, "The audit log is closed.");
+        new(BrokerFailure.Unavailable, Reasons.Audit.Unavailable, "The audit log is closed.");
 
     [GeneratedRegex("^[a-z0-9_]+(\\.[a-z0-9_]+)*$", RegexOptions.CultureInvariant)]
     private static partial Regex EventType();

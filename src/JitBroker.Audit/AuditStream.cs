@@ -48,5 +48,5 @@ internal static class AuditStream
     }
 
     public static BrokerException Unreadable(Exception ex) =>
-        new(BrokerFailure.Unavailable, AuditReasons.Unavailable, "The audit stream in Redis cannot be read.", ex);
+        new(BrokerFailure.Unavailable, Reasons.Audit.Unavailable, "The audit stream in Redis cannot be read.", ex);
 }

@@ -1,3 +1,5 @@
+using JitBroker.Core;
+
 namespace JitBroker.Audit;
 
 /// <summary>
@@ -10,9 +12,9 @@ public interface IAuditSink : IAsyncDisposable
 {
     /// <summary>
     /// Opens the store — or re-opens it after a failed write — and returns its last record, or null when it is
-    /// empty. Throws <see cref="JitBroker.Core.BrokerException"/> with <see cref="AuditReasons.TailInvalid"/>
+    /// empty. Throws <see cref="JitBroker.Core.BrokerException"/> with <see cref="Reasons.Audit.TailInvalid"/>
     /// when the stored tail cannot be continued (torn, edited, not chained), and with
-    /// <see cref="AuditReasons.Unavailable"/> when the store cannot be reached.
+    /// <see cref="Reasons.Audit.Unavailable"/> when the store cannot be reached.
     /// </summary>
     ValueTask<AuditRecord?> OpenAsync(CancellationToken cancellationToken = default);
 

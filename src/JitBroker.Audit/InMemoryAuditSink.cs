@@ -54,7 +54,7 @@ public sealed class InMemoryAuditSink : IAuditSink
     {
         if (FailWrites)
         {
-            throw new BrokerException(BrokerFailure.Unavailable, AuditReasons.Unavailable, "The in-memory audit sink is set to fail.");
+            throw new BrokerException(BrokerFailure.Unavailable, Reasons.Audit.Unavailable, "The in-memory audit sink is set to fail.");
         }
     }
 }

@@ -62,7 +62,7 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
         }
         catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
-            throw new BrokerException(BrokerFailure.Unavailable, AuditReasons.Unavailable, "The audit stream in Redis cannot be written.", ex);
+            throw new BrokerException(BrokerFailure.Unavailable, Reasons.Audit.Unavailable, "The audit stream in Redis cannot be written.", ex);
         }
     }
 
@@ -140,7 +140,7 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
     }
 
     private static BrokerException TailInvalid(string detail, Exception? inner) =>
-        new(BrokerFailure.FailedPrecondition, AuditReasons.TailInvalid, "The audit stream cannot be reconciled with the file: " + detail + ".", inner);
+        new(BrokerFailure.FailedPrecondition, Reasons.Audit.TailInvalid, "The audit stream cannot be reconciled with the file: " + detail + ".", inner);
 
     /// <summary>
     /// Streams the file forward and mirrors what the stream lacks in batches, so memory stays bounded however

@@ -47,11 +47,14 @@ internal static class AdminTls
         X509Certificate2 leaf;
         try
         {
+            #pragma warning disable CA2000 // the leaf is owned by the returned SslStreamCertificateContext for the process lifetime
             leaf = X509Certificate2.CreateFromPemFile(certPath, keyPath);
+            #pragma warning restore CA2000
             if (OperatingSystem.IsWindows())
             {
                 // SChannel cannot use an ephemeral key: round-trip through PKCS#12 in memory.
-                leaf = X509CertificateLoader.LoadPkcs12(leaf.Export(X509ContentType.Pkcs12), null);
+                using var ephemeral = leaf;
+                leaf = X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pkcs12), null);
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
@@ -61,6 +64,7 @@ internal static class AdminTls
 
         if (!leaf.HasPrivateKey)
         {
+            leaf.Dispose();
             throw new UsageException($"admin client key '{keyPath}' does not match certificate '{certPath}'.");
         }
 

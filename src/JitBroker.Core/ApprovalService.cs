@@ -8,14 +8,6 @@ namespace JitBroker.Core;
 /// </summary>
 public sealed class ApprovalService
 {
-    public const string ReasonNotFound = "approval.not_found";
-    public const string ReasonMismatch = "approval.request_mismatch";
-    public const string ReasonDenied = "approval.denied";
-    public const string ReasonExpired = "approval.expired";
-    public const string ReasonUsed = "approval.already_used";
-    public const string ReasonNotApprover = "approval.not_an_approver";
-    public const string ReasonSelfApproval = "approval.self_approval";
-    public const string ReasonNotPending = "approval.not_pending";
 
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
     private readonly IApprovalStore _store;
@@ -63,12 +55,12 @@ public sealed class ApprovalService
             // Another agent's approval id is indistinguishable from an unknown one.
             if (record is null || !string.Equals(record.AgentId, agent.Id, StringComparison.Ordinal))
             {
-                throw Denied(ReasonNotFound, "No such approval for the calling agent.");
+                throw Denied(Reasons.Approval.NotFound, "No such approval for the calling agent.");
             }
 
             if (!string.Equals(record.RequestHash, requestHash, StringComparison.Ordinal))
             {
-                throw Denied(ReasonMismatch, "The approval was granted for a different request; re-submit exactly the approved request.");
+                throw Denied(Reasons.Approval.RequestMismatch, "The approval was granted for a different request; re-submit exactly the approved request.");
             }
 
             var now = _time.GetUtcNow();
@@ -91,12 +83,12 @@ public sealed class ApprovalService
                     await Task.Delay(PollInterval, _time, cancellationToken).ConfigureAwait(false);
                     continue;
                 case ApprovalState.Denied:
-                    throw Denied(ReasonDenied, $"An approver denied the request{(record.DecisionReason is { Length: > 0 } r ? ": " + r : ".")}");
+                    throw Denied(Reasons.Approval.Denied, $"An approver denied the request{(record.DecisionReason is { Length: > 0 } r ? ": " + r : ".")}");
                 case ApprovalState.Consumed:
-                    throw Denied(ReasonUsed, "The approval was already used; an approval is good for one credential.");
+                    throw Denied(Reasons.Approval.AlreadyUsed, "The approval was already used; an approval is good for one credential.");
                 default:
                     await ExpireAsync(record, cancellationToken).ConfigureAwait(false);
-                    throw Denied(ReasonExpired, "The approval expired before it was used.");
+                    throw Denied(Reasons.Approval.Expired, "The approval expired before it was used.");
             }
         }
     }
@@ -109,21 +101,21 @@ public sealed class ApprovalService
         CancellationToken cancellationToken = default)
     {
         var record = await _store.GetAsync(approvalId, cancellationToken).ConfigureAwait(false)
-            ?? throw new BrokerException(BrokerFailure.NotFound, ReasonNotFound, $"No approval '{approvalId}'.");
+            ?? throw new BrokerException(BrokerFailure.NotFound, Reasons.Approval.NotFound, $"No approval '{approvalId}'.");
         if (string.Equals(approver.Id, record.AgentId, StringComparison.Ordinal))
         {
-            throw Denied(ReasonSelfApproval, "An agent can never approve its own request.");
+            throw Denied(Reasons.Approval.SelfApproval, "An agent can never approve its own request.");
         }
 
-        if (!record.Approvers.Any(p => Glob.TryParse(p, out var glob, out _) && glob!.IsMatch(approver.Id)))
+        if (!record.Approvers.Any(p => GlobPattern.TryParse(p, out var glob, out _) && glob!.IsMatch(approver.Id)))
         {
-            throw Denied(ReasonNotApprover, "The rule that asked for this approval does not name you as an approver.");
+            throw Denied(Reasons.Approval.NotAnApprover, "The rule that asked for this approval does not name you as an approver.");
         }
 
         var now = _time.GetUtcNow();
         if (record.State != ApprovalState.Pending || now >= record.ExpiresAt)
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonNotPending, $"The approval is {(now >= record.ExpiresAt && record.State == ApprovalState.Pending ? "expired" : record.State.ToString().ToLowerInvariant())}.");
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Approval.NotPending, $"The approval is {(now >= record.ExpiresAt && record.State == ApprovalState.Pending ? "expired" : record.State.ToString().ToLowerInvariant())}.");
         }
 
         var decided = record with
@@ -135,7 +127,7 @@ public sealed class ApprovalService
         };
         return await _store.TransitionAsync(decided, ApprovalState.Pending, cancellationToken).ConfigureAwait(false)
             ? decided
-            : throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonNotPending, "Someone else decided this approval first.");
+            : throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Approval.NotPending, "Someone else decided this approval first.");
     }
 
     public Task<ApprovalRecord?> GetAsync(string approvalId, CancellationToken cancellationToken = default) =>

@@ -48,13 +48,10 @@ public sealed class AdminOptions
     {
         foreach (var p in Principals)
         {
-            if (!Glob.TryParse(p, out _, out var error))
+            // The same anchoring rule as a policy's approvers: '*', '**' or 'https://*.example/…' would make agents operators.
+            if ((GlobPattern.TryParse(p, out _, out var error) ? GlobPattern.AnchorProblem(p) : error) is { } problem)
             {
-                yield return $"Admin:Principals '{p}': {error}.";
-            }
-            else if (p is "*" or "**")
-            {
-                yield return "Admin:Principals must not be '*' or '**': that would make every agent an operator.";
+                yield return $"Admin:Principals '{p}': {problem}.";
             }
         }
     }

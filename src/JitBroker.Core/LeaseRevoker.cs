@@ -141,15 +141,15 @@ public sealed partial class LeaseRevoker
         }
     }
 
-    [LoggerMessage(EventId = 3001, EventName = "LeaseRevoked", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 1201, EventName = "LeaseRevoked", Level = LogLevel.Information,
         Message = "Lease {LeaseId} of task {TaskId} (agent {AgentId}) revoked: {Status}")]
     private static partial void LogRevoked(ILogger logger, string leaseId, string taskId, string agentId, RevocationStatus status);
 
-    [LoggerMessage(EventId = 3002, EventName = "LeaseRevokeFailed", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 1202, EventName = "LeaseRevokeFailed", Level = LogLevel.Warning,
         Message = "Revoking lease {LeaseId} ({IssuerKind}) failed on attempt {Attempt}: {Error}; next attempt at {NextAttemptAt:O}")]
     private static partial void LogRevokeFailed(ILogger logger, string leaseId, string issuerKind, int attempt, string error, DateTimeOffset nextAttemptAt);
 
-    [LoggerMessage(EventId = 3003, EventName = "IssuerRevokeThrew", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 1203, EventName = "IssuerRevokeThrew", Level = LogLevel.Warning,
         Message = "Issuer {IssuerKind} threw while revoking lease {LeaseId}")]
     private static partial void LogIssuerThrew(ILogger logger, string leaseId, string issuerKind, Exception exception);
 }

@@ -87,7 +87,7 @@ public sealed partial class PolicyReevaluator
             var batch = await _schedule.ScheduleLeasesAsync(offending, _time.GetUtcNow(), batchId, CancellationToken.None).ConfigureAwait(false);
             await AuditQuietlyAsync(new AuditEvent
             {
-                Type = AuditEventTypes.RevocationScheduled, Reason = "policy.no_longer_granted",
+                Type = AuditEventTypes.RevocationScheduled, Reason = Reasons.Revocation.PolicyNoLongerGranted,
                 Detail = $"policy reload: {batch.Scheduled} scheduled, {batch.InProgress} already being revoked (batch {batchId}){cutShort}",
             }).ConfigureAwait(false);
         }
@@ -95,7 +95,7 @@ public sealed partial class PolicyReevaluator
         {
             await AuditQuietlyAsync(new AuditEvent
             {
-                Type = AuditEventTypes.PolicyReloaded, Reason = "policy.no_longer_granted",
+                Type = AuditEventTypes.PolicyReloaded, Reason = Reasons.Revocation.PolicyNoLongerGranted,
                 Detail = $"policy reload: {offending.Count} lease(s) no longer granted{cutShort}",
             }).ConfigureAwait(false);
         }
@@ -156,7 +156,7 @@ public sealed partial class PolicyReevaluator
             await AuditQuietlyAsync(new AuditEvent
             {
                 Type = AuditEventTypes.PolicyReloaded, AgentId = lease.AgentId, TaskId = lease.TaskId, LeaseId = lease.LeaseId,
-                Reason = "policy.no_longer_granted", Detail = "flagged: the reloaded policy would not grant this lease",
+                Reason = Reasons.Revocation.PolicyNoLongerGranted, Detail = "flagged: the reloaded policy would not grant this lease",
             }).ConfigureAwait(false);
         }
     }

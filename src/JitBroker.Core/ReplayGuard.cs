@@ -6,7 +6,6 @@ namespace JitBroker.Core;
 /// </summary>
 public sealed class ReplayGuard
 {
-    public const string ReasonReplayed = "token.replayed";
 
     private readonly IReplayCache _cache;
     private readonly BrokerOptions _options;
@@ -38,7 +37,7 @@ public sealed class ReplayGuard
         };
         if (!accepted)
         {
-            throw new BrokerException(BrokerFailure.Unauthenticated, ReasonReplayed,
+            throw new BrokerException(BrokerFailure.Unauthenticated, Reasons.TokenReplayed,
                 _options.ReplayMode == ReplayMode.Strict
                     ? "This identity token was already used; present a fresh one for each request."
                     : "This identity token was already used for another task; present a fresh one.");

@@ -21,7 +21,9 @@ public sealed partial class RevocationAuditTrail : IAsyncDisposable
     private readonly IAuditLog? _audit;
     private readonly IRevocationOutbox? _outbox;
     private readonly ILogger _log;
+    #pragma warning disable CA2213 // records in flight still release their slot after DisposeAsync; its wait handle is never created
     private readonly SemaphoreSlim _slots = new(MaxInFlight, MaxInFlight);
+    #pragma warning restore CA2213
     private readonly ConcurrentDictionary<string, byte> _pending = new(StringComparer.Ordinal);
     private readonly Channel<string> _acks = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _acking;
@@ -136,11 +138,11 @@ public sealed partial class RevocationAuditTrail : IAsyncDisposable
         }
     }
 
-    [LoggerMessage(EventId = 3004, EventName = "RevocationAuditLost", Level = LogLevel.Error,
+    [LoggerMessage(EventId = 1204, EventName = "RevocationAuditLost", Level = LogLevel.Error,
         Message = "The {Type} record of lease {LeaseId} could not be written; a lease.revoked record is recovered from the outbox")]
     private static partial void LogAuditLost(ILogger logger, string leaseId, string type, Exception exception);
 
-    [LoggerMessage(EventId = 3005, EventName = "RevocationAuditAckFailed", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 1205, EventName = "RevocationAuditAckFailed", Level = LogLevel.Warning,
         Message = "Acknowledging {Count} audited revocation(s) failed; recovery acknowledges them later")]
     private static partial void LogAckFailed(ILogger logger, int count, Exception exception);
 }

@@ -42,7 +42,7 @@ public sealed partial class RevocationConsistency
         long blocked = 0;
         if (blocks.Count > 0)
         {
-            var globs = blocks.Select(b => Glob.Parse(b.Pattern)).ToList();
+            var globs = blocks.Select(b => GlobPattern.Parse(b.Pattern)).ToList();
             var agents = (await _schedule.ListAgentsAsync(cancellationToken).ConfigureAwait(false)).Where(a => globs.Any(g => g.IsMatch(a))).ToList();
             if (agents.Count > 0)
             {
@@ -58,7 +58,7 @@ public sealed partial class RevocationConsistency
         return orphans + blocked;
     }
 
-    [LoggerMessage(EventId = 3201, EventName = "RevocationConsistencyFound", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 1301, EventName = "RevocationConsistencyFound", Level = LogLevel.Warning,
         Message = "Consistency sweep scheduled {Orphans} delegated lease(s) with a dead parent and {Blocked} lease(s) of blocked agents")]
     private static partial void LogFound(ILogger logger, long orphans, long blocked);
 }

@@ -118,7 +118,7 @@ public sealed partial class UnauditedRevocationRecovery
 
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
-    [LoggerMessage(EventId = 3202, EventName = "UnauditedRevocationsRecovered", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 1302, EventName = "UnauditedRevocationsRecovered", Level = LogLevel.Warning,
         Message = "Outbox of replica {Owner}: {Entries} revocation(s) checked, {Written} lease.revoked record(s) recovered")]
     private static partial void LogRecovered(ILogger logger, string owner, int entries, int written);
 }

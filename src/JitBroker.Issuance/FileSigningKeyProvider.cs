@@ -10,7 +10,7 @@ namespace JitBroker.Issuance;
 /// <c>&lt;DataDirectory&gt;/signing-key.pem</c> (mode 0600 from the moment the file exists) and reused on
 /// every later start, so the <c>kid</c> stays stable across restarts. Keys are read once, at construction.
 /// Throws <see cref="BrokerException"/> (<see cref="BrokerFailure.FailedPrecondition"/>, reasons in
-/// <see cref="IssuanceReasons"/>) for invalid options, unreadable files, private key files that group or
+/// <see cref="Reasons.Issuance"/>) for invalid options, unreadable files, private key files that group or
 /// other may access (Unix), and keys that are not P-256.
 /// </summary>
 public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDisposable
@@ -32,7 +32,7 @@ public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDispo
         var problems = options.Validate().ToList();
         if (problems.Count > 0)
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, IssuanceReasons.SigningKeyOptionsInvalid, string.Join(" ", problems));
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyOptionsInvalid, string.Join(" ", problems));
         }
 
         try
@@ -112,7 +112,7 @@ public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDispo
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             TryDelete(temp);
-            throw new BrokerException(BrokerFailure.FailedPrecondition, IssuanceReasons.SigningKeyUnreadable,
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyUnreadable,
                 $"Could not write a new signing key to '{path}': {e.GetType().Name}.", e);
         }
 
@@ -128,7 +128,7 @@ public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDispo
             var mode = File.GetUnixFileMode(path);
             if ((mode & ForbiddenForPrivateKeys) != 0)
             {
-                throw new BrokerException(BrokerFailure.FailedPrecondition, IssuanceReasons.SigningKeyInsecurePermissions,
+                throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyInsecurePermissions,
                     $"The signing key '{path}' is accessible to group or other (mode {Convert.ToString((int)mode, 8)}); " +
                     "restrict it to its owner (chmod 600) and start again.");
             }
@@ -165,7 +165,7 @@ public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDispo
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, IssuanceReasons.SigningKeyUnreadable,
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyUnreadable,
                 $"Could not read the key file '{path}': {e.GetType().Name}.", e);
         }
     }
@@ -182,15 +182,15 @@ public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDispo
         }
     }
 
-    [LoggerMessage(EventId = 3001, EventName = "SigningKeyGenerated", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 7001, EventName = "SigningKeyGenerated", Level = LogLevel.Warning,
         Message = "Generated a new signing key {KeyId} at {Path}; tokens signed by any earlier key no longer verify")]
     private static partial void LogKeyGenerated(ILogger logger, string path, string keyId);
 
-    [LoggerMessage(EventId = 3002, EventName = "SigningKeyLoaded", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 7002, EventName = "SigningKeyLoaded", Level = LogLevel.Information,
         Message = "Loaded signing key {KeyId} from {Path} (generated: {Generated})")]
     private static partial void LogKeyLoaded(ILogger logger, string path, string keyId, bool generated);
 
-    [LoggerMessage(EventId = 3003, EventName = "PreviousKeyLoaded", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 7003, EventName = "PreviousKeyLoaded", Level = LogLevel.Information,
         Message = "Publishing previous verification key {KeyId} from {Path}")]
     private static partial void LogPreviousKeyLoaded(ILogger logger, string path, string keyId);
 }

@@ -58,7 +58,7 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
         var problems = options.Validate().ToList();
         if (problems.Count > 0)
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, IssuanceReasons.JwtOptionsInvalid, string.Join(" ", problems));
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.JwtOptionsInvalid, string.Join(" ", problems));
         }
 
         _keys = keys;
@@ -75,7 +75,7 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
     /// Mints the task JWT. The lifetime granted is <c>Grant.Ttl</c> rounded down to whole seconds (JWT
     /// times are whole seconds); <see cref="IssuedCredential.IssuedAt"/> and <see cref="IssuedCredential.ExpiresAt"/>
     /// equal the token's <c>iat</c> and <c>exp</c> exactly. Throws <see cref="BrokerException"/>
-    /// (<see cref="IssuanceReasons.JwtGrantInvalid"/>) for a grant a JWT cannot carry: no audience, a
+    /// (<see cref="Reasons.Issuance.JwtGrantInvalid"/>) for a grant a JWT cannot carry: no audience, a
     /// lifetime under one second, or an action or tool that is not a valid scope token.
     /// </summary>
     public ValueTask<IssuedCredential> IssueAsync(IssueRequest request, CancellationToken cancellationToken = default)
@@ -272,7 +272,7 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
     {
         if (!condition)
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, IssuanceReasons.JwtGrantInvalid, message);
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.JwtGrantInvalid, message);
         }
     }
 

@@ -35,7 +35,7 @@ public sealed class SigningKey : IDisposable
         var parameters = key.ExportParameters(includePrivateParameters: false);
         if (!IsP256(parameters.Curve) || parameters.Q.X is null || parameters.Q.Y is null)
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, IssuanceReasons.SigningKeyUnsupported,
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyUnsupported,
                 "The signing key must be an EC P-256 key (ES256).");
         }
 
@@ -50,7 +50,9 @@ public sealed class SigningKey : IDisposable
     public string KeyId { get; }
 
     /// <summary>Always <c>ES256</c>.</summary>
+#pragma warning disable CA1822 // a key answers for its own algorithm, so callers never hard-code ES256
     public string Algorithm => Es256;
+#pragma warning restore CA1822
 
     /// <summary>False for a verification-only key built from a public key.</summary>
     public bool CanSign { get; }
@@ -135,7 +137,7 @@ public sealed class SigningKey : IDisposable
     {
         if (!PemEncoding.TryFind(pem, out var fields) || !labels.Contains(pem[fields.Label].ToString(), StringComparer.Ordinal))
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, IssuanceReasons.SigningKeyUnreadable,
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyUnreadable,
                 $"Expected a PEM block labelled {string.Join(" or ", labels)}.");
         }
 
@@ -151,7 +153,7 @@ public sealed class SigningKey : IDisposable
         {
             key.Dispose();
             // RSA and other non-EC keys fail here: ECDsa cannot import them.
-            throw new BrokerException(BrokerFailure.FailedPrecondition, IssuanceReasons.SigningKeyUnsupported,
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyUnsupported,
                 "The key is not an EC P-256 key (ES256).", e);
         }
         catch

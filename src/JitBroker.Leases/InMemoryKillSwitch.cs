@@ -21,7 +21,7 @@ public sealed class InMemoryKillSwitch : IKillSwitch
     public ValueTask BlockAsync(AgentBlock block, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(block);
-        _ = new AgentPattern(block.Pattern); // refuse an empty pattern before storing it
+        BlockMatcher.RequireValid(block.Pattern);
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
         {

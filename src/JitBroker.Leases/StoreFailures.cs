@@ -4,7 +4,7 @@ using JitBroker.Redis;
 namespace JitBroker.Leases;
 
 /// <summary>Reason codes of the stores in this project, and the one way a Redis failure reaches a caller.</summary>
-public static class StoreReasons
+public static class StoreFailures
 {
     public const string ReplayCacheUnavailable = "replay_cache.unavailable";
     public const string KillSwitchUnavailable = "kill_switch.unavailable";

@@ -116,7 +116,9 @@ internal static class RedisConfiguration
         };
         if (options.ClientCertificatePath is not null && options.ClientKeyPath is not null)
         {
+            #pragma warning disable CA2000 // the client certificate lives as long as the connection configuration that holds it
             tls.ClientCertificates = [X509Certificate2.CreateFromPemFile(options.ClientCertificatePath, options.ClientKeyPath)];
+            #pragma warning restore CA2000
         }
 
         if (options.CaCertificatePath is not null)

@@ -380,8 +380,8 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         try
         {
             var multiplexer = await ConnectionMultiplexer.ConnectAsync(RedisConfiguration.Build(_options)).ConfigureAwait(false);
-            multiplexer.ConnectionFailed += (_, e) => LogConnectionFailed(_log, e.EndPoint?.ToString() ?? "?", e.FailureType, e.Exception);
-            multiplexer.ConnectionRestored += (_, e) => LogConnectionRestored(_log, e.EndPoint?.ToString() ?? "?");
+            multiplexer.ConnectionFailed += (_, e) => LogConnectionFailed(_log, e.EndPoint, e.FailureType, e.Exception);
+            multiplexer.ConnectionRestored += (_, e) => LogConnectionRestored(_log, e.EndPoint);
             lock (_gate)
             {
                 _connecting = null;
@@ -423,7 +423,7 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
 
     [LoggerMessage(EventId = 5003, EventName = "RedisConnectionLost", Level = LogLevel.Warning,
         Message = "Redis connection to {Endpoint} lost ({FailureType}); commands fail fast until it is restored")]
-    private static partial void LogConnectionFailed(ILogger logger, string endpoint, ConnectionFailureType failureType, Exception? exception);
+    private static partial void LogConnectionFailed(ILogger logger, EndPoint? endpoint, ConnectionFailureType failureType, Exception? exception);
 
     [LoggerMessage(EventId = 5005, EventName = "RedisWriteNotReplicated", Level = LogLevel.Warning,
         Message = "A ledger write was acknowledged by {Replicas} of {Required} required replica(s); ledger writes fail (UNAVAILABLE) until replicas acknowledge again")]
@@ -435,5 +435,5 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
 
     [LoggerMessage(EventId = 5004, EventName = "RedisConnectionRestored", Level = LogLevel.Information,
         Message = "Redis connection to {Endpoint} restored")]
-    private static partial void LogConnectionRestored(ILogger logger, string endpoint);
+    private static partial void LogConnectionRestored(ILogger logger, EndPoint? endpoint);
 }

@@ -57,7 +57,7 @@ public sealed class BrokerAdminGrpcService(
 
     public override Task<ApprovalInfo> GetApproval(GetApprovalRequest request, ServerCallContext context) =>
         AsAdmin(request, context, async (r, _, ct) => ToMessage(await approvals.GetAsync(r.ApprovalId, ct)
-            ?? throw new BrokerException(BrokerFailure.NotFound, ApprovalService.ReasonNotFound, $"No approval '{r.ApprovalId}'.")));
+            ?? throw new BrokerException(BrokerFailure.NotFound, Reasons.Approval.NotFound, $"No approval '{r.ApprovalId}'.")));
 
     public override Task<ApprovalInfo> DecideApproval(DecideApprovalRequest request, ServerCallContext context) =>
         AsAdmin(request, context, async (r, a, ct) => ToMessage(await approvals.DecideAsync(a, r.ApprovalId, r.Approve, r.Reason, ct)));

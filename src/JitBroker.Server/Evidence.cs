@@ -6,9 +6,6 @@ namespace JitBroker.Server;
 /// <summary>Reads the caller's identity evidence from gRPC metadata (JWT-SVID spec: <c>authorization: Bearer</c>).</summary>
 internal static class Evidence
 {
-    public const string MalformedAuthorization = "identity.malformed_authorization";
-    public const string DuplicateAuthorization = "identity.duplicate_authorization";
-
     /// <summary>
     /// The call's evidence. <paramref name="transportCertificateOnly"/> (the admin listener) leaves the TLS client
     /// certificate out: there it is a transport requirement Kestrel already checked against
@@ -22,7 +19,7 @@ internal static class Evidence
         var values = http.Request.Headers.Authorization;
         if (values.Count > 1)
         {
-            throw new BrokerException(BrokerFailure.Unauthenticated, DuplicateAuthorization,
+            throw new BrokerException(BrokerFailure.Unauthenticated, Reasons.IdentityDuplicateAuthorization,
                 "Send exactly one authorization metadata entry.");
         }
 
@@ -33,7 +30,7 @@ internal static class Evidence
             const string scheme = "Bearer ";
             if (!header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) || header.Length == scheme.Length)
             {
-                throw new BrokerException(BrokerFailure.Unauthenticated, MalformedAuthorization,
+                throw new BrokerException(BrokerFailure.Unauthenticated, Reasons.IdentityMalformedAuthorization,
                     "The authorization metadata must be 'Bearer <token>'.");
             }
 

@@ -45,12 +45,16 @@ public sealed partial class VaultHttpClient : IDisposable
         _namespace = string.IsNullOrWhiteSpace(options.Namespace) ? null : options.Namespace.Trim();
         _timeout = options.Timeout;
         _log = log ?? NullLogger<VaultHttpClient>.Instance;
-        _http = new HttpClient(handler ?? VaultTls.CreateHandler(options), disposeHandler: true)
-        {
-            // Per-request timeouts below, so a timeout is told apart from the caller's cancellation.
-            Timeout = System.Threading.Timeout.InfiniteTimeSpan,
-            MaxResponseContentBufferSize = 4 * 1024 * 1024,
-        };
+        // A lent handler stays the lender's (as in KeySetHttp); only the one made here is ours to dispose.
+        _http = handler is null
+            #pragma warning disable CA2000 // the HttpClient owns the handler it is given (disposeHandler: true)
+            ? new HttpClient(VaultTls.CreateHandler(options), disposeHandler: true)
+            #pragma warning restore CA2000
+            : new HttpClient(handler, disposeHandler: false);
+
+        // Per-request timeouts below, so a timeout is told apart from the caller's cancellation.
+        _http.Timeout = System.Threading.Timeout.InfiniteTimeSpan;
+        _http.MaxResponseContentBufferSize = 4 * 1024 * 1024;
     }
 
     /// <summary>The <c>/v1/</c> base every path is relative to.</summary>

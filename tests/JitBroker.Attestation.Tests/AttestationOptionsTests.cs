@@ -46,6 +46,16 @@ public sealed class AttestationOptionsTests
         Assert.That(options.Validate(), Has.One.Contains("X509Svid:TrustBundles:x.example.org"));
     }
 
+    [TestCase("system:serviceaccount:agents:***", "three or more consecutive '*'")]
+    [TestCase(" system:serviceaccount:agents:*", "leading or trailing white space")]
+    [TestCase("", "must not be empty")]
+    public void An_invalid_subject_pattern_stops_start_up_naming_the_problem(string pattern, string problem)
+    {
+        var options = new AttestationOptions { Oidc = OidcOnly() };
+        options.Oidc.Issuers[0].SubjectPatterns = [pattern];
+        Assert.That(options.Validate(), Has.One.Contains("SubjectPatterns").And.Contains(problem));
+    }
+
     [Test]
     public void Registers_each_configured_attestor_in_routing_order()
     {

@@ -67,11 +67,11 @@ public sealed class BundleEndpointTests
         _server.Serve(BundlePath, "oops", status: 503);
         var attestor = await StartAsync();
 
-        await AssertRefusedAsync(attestor, Token(Es256), AttestationReasons.BundleUnavailable);
+        await AssertRefusedAsync(attestor, Token(Es256), Reasons.Attestation.BundleUnavailable);
         Assert.That(_server.Hits(BundlePath), Is.EqualTo(2), "start-up fetch plus one unknown-key refresh");
 
         _server.Serve(BundlePath, Bundle([Es256]));
-        await AssertRefusedAsync(attestor, Token(Es256), AttestationReasons.BundleUnavailable);
+        await AssertRefusedAsync(attestor, Token(Es256), Reasons.Attestation.BundleUnavailable);
         Assert.That(_server.Hits(BundlePath), Is.EqualTo(2), "rate-limited: no fetch within 30 s");
 
         _f.Time.Advance(TimeSpan.FromSeconds(30));
@@ -97,7 +97,7 @@ public sealed class BundleEndpointTests
         _f.Time.Advance(TimeSpan.FromSeconds(1));
         await Source(attestor).Refreshing;
         Assert.That(_server.Hits(BundlePath), Is.EqualTo(2));
-        await AssertRefusedAsync(attestor, oldToken, AttestationReasons.KidUnknown);
+        await AssertRefusedAsync(attestor, oldToken, Reasons.Attestation.KidUnknown);
         Assert.That((await attestor.AttestAsync(new AttestationEvidence(Token(rotated)))).Id, Is.EqualTo(Workload));
     }
 
@@ -153,7 +153,7 @@ public sealed class BundleEndpointTests
                     return e.Reason;
                 }
             })));
-            Assert.That(reasons, Is.All.EqualTo(AttestationReasons.KidUnknown));
+            Assert.That(reasons, Is.All.EqualTo(Reasons.Attestation.KidUnknown));
         }
 
         await FloodAsync();
@@ -196,7 +196,7 @@ public sealed class BundleEndpointTests
 
         var error = Assert.ThrowsAsync<BrokerException>(async () => await attestor.AttestAsync(new AttestationEvidence(Token(Es256))))!;
 
-        Assert.That(error.Reason, Is.EqualTo(AttestationReasons.BundleUnavailable));
+        Assert.That(error.Reason, Is.EqualTo(Reasons.Attestation.BundleUnavailable));
         log.Verify(l => l.Log(LogLevel.Warning, It.Is<EventId>(e => e.Id == 2006 && e.Name == "KeySetFetchFailed"),
             It.IsAny<It.IsAnyType>(), It.Is<Exception?>(e => e == null), It.IsAny<Func<It.IsAnyType, Exception?, string>>()), Times.AtLeastOnce);
         log.Verify(l => l.Log(It.IsAny<LogLevel>(), It.IsAny<EventId>(), It.IsAny<It.IsAnyType>(), It.Is<Exception?>(e => e != null),
@@ -229,7 +229,7 @@ public sealed class BundleEndpointTests
 
         _f.Time.Advance(TimeSpan.FromSeconds(2));
         var error = Assert.ThrowsAsync<BrokerException>(async () => await attempt.WaitAsync(TimeSpan.FromSeconds(30)))!;
-        Assert.That(error.Reason, Is.EqualTo(AttestationReasons.BundleUnavailable));
+        Assert.That(error.Reason, Is.EqualTo(Reasons.Attestation.BundleUnavailable));
     }
 
     [Test]

@@ -33,7 +33,7 @@ public sealed class BundleTests
 
         _f.Time.Advance(TimeSpan.FromSeconds(1));
         var error = Assert.ThrowsAsync<BrokerException>(async () => await attestor.AttestAsync(new AttestationEvidence(oldToken)))!;
-        Assert.That(error.Reason, Is.EqualTo(AttestationReasons.KidUnknown));
+        Assert.That(error.Reason, Is.EqualTo(Reasons.Attestation.KidUnknown));
         Assert.That((await attestor.AttestAsync(new AttestationEvidence(_f.Token(rotated)))).Id, Is.EqualTo(Subject));
     }
 
@@ -45,7 +45,7 @@ public sealed class BundleTests
         _f.Time.Advance(TimeSpan.FromSeconds(5));
 
         var error = Assert.ThrowsAsync<BrokerException>(async () => await attestor.AttestAsync(new AttestationEvidence(_f.Token())))!;
-        Assert.That(error.Reason, Is.EqualTo(AttestationReasons.BundleEmpty));
+        Assert.That(error.Reason, Is.EqualTo(Reasons.Attestation.BundleEmpty));
         Assert.That((await attestor.AttestAsync(new AttestationEvidence(_f.Token(OtherKey, subject: "spiffe://other.example.org/x")))).TrustDomain,
             Is.EqualTo(Other), "other trust domains are unaffected");
     }

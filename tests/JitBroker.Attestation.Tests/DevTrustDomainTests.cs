@@ -120,7 +120,7 @@ public sealed class DevTrustDomainTests
 
         _time.Advance(TimeSpan.FromMinutes(6));
         var expired = Assert.ThrowsAsync<BrokerException>(async () => await attestor.AttestAsync(new AttestationEvidence(token)))!;
-        Assert.That(expired.Reason, Is.EqualTo(AttestationReasons.Expired));
+        Assert.That(expired.Reason, Is.EqualTo(Reasons.Attestation.Expired));
     }
 
     [Test]

@@ -128,7 +128,7 @@ public sealed class HappyPathTests
         Assert.That((await attestor.AttestAsync(new AttestationEvidence(expiredWithinLeeway))).Id, Is.EqualTo(Subject));
         Assert.That((await attestor.AttestAsync(new AttestationEvidence(notBeforeWithinLeeway))).Id, Is.EqualTo(Subject));
         var error = Assert.ThrowsAsync<BrokerException>(async () => await attestor.AttestAsync(new AttestationEvidence(expiredAtLeeway)))!;
-        Assert.That(error.Reason, Is.EqualTo(AttestationReasons.Expired));
+        Assert.That(error.Reason, Is.EqualTo(Reasons.Attestation.Expired));
     }
 
     [Test]
@@ -141,7 +141,7 @@ public sealed class HappyPathTests
         _f.Time.Advance(TimeSpan.FromSeconds(300));
 
         var error = Assert.ThrowsAsync<BrokerException>(async () => await attestor.AttestAsync(new AttestationEvidence(token)))!;
-        Assert.That(error.Reason, Is.EqualTo(AttestationReasons.Expired));
+        Assert.That(error.Reason, Is.EqualTo(Reasons.Attestation.Expired));
     }
 
     [Test]

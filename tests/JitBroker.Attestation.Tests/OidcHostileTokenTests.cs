@@ -36,42 +36,42 @@ public sealed class OidcHostileTokenTests
             new TestCaseData(token, reason).SetName("Refuses_oidc_" + name);
 
         // Issuer.
-        yield return Case("wrong_issuer", AttestationReasons.IssuerUnknown, f => f.Token(claims: c => c["iss"] = "https://evil.example"));
-        yield return Case("issuer_with_trailing_slash", AttestationReasons.IssuerUnknown, f => f.Token(claims: c => c["iss"] = f.Issuer + "/"));
-        yield return Case("issuer_case_differs", AttestationReasons.IssuerUnknown, f => f.Token(claims: c => c["iss"] = f.Issuer.ToUpperInvariant()));
-        yield return Case("issuer_missing", AttestationReasons.IssuerUnknown, f => f.Token(claims: c => c.Remove("iss")));
-        yield return Case("issuer_not_string", AttestationReasons.IssuerUnknown, f => f.Token(claims: c => c["iss"] = new[] { f.Issuer }));
-        yield return Case("discovery_issuer_mismatch", AttestationReasons.BundleUnavailable, f => f.Token(claims: c => c["iss"] = f.LiarIssuer));
+        yield return Case("wrong_issuer", Reasons.Attestation.IssuerUnknown, f => f.Token(claims: c => c["iss"] = "https://evil.example"));
+        yield return Case("issuer_with_trailing_slash", Reasons.Attestation.IssuerUnknown, f => f.Token(claims: c => c["iss"] = f.Issuer + "/"));
+        yield return Case("issuer_case_differs", Reasons.Attestation.IssuerUnknown, f => f.Token(claims: c => c["iss"] = f.Issuer.ToUpperInvariant()));
+        yield return Case("issuer_missing", Reasons.Attestation.IssuerUnknown, f => f.Token(claims: c => c.Remove("iss")));
+        yield return Case("issuer_not_string", Reasons.Attestation.IssuerUnknown, f => f.Token(claims: c => c["iss"] = new[] { f.Issuer }));
+        yield return Case("discovery_issuer_mismatch", Reasons.Attestation.BundleUnavailable, f => f.Token(claims: c => c["iss"] = f.LiarIssuer));
 
         // Algorithm and header.
-        yield return Case("alg_none", AttestationReasons.AlgNotAllowed,
+        yield return Case("alg_none", Reasons.Attestation.AlgNotAllowed,
             f => TestKey.B64Json(new { alg = "none", kid = ClusterKey.Kid }) + "." + TestKey.B64Json(f.Claims()) + ".");
-        yield return Case("hs256_with_public_key_pem", AttestationReasons.AlgNotAllowed,
+        yield return Case("hs256_with_public_key_pem", Reasons.Attestation.AlgNotAllowed,
             f => Hmac(f.Header(ClusterKey, "HS256"), f.Claims(), Encoding.ASCII.GetBytes(((RSA)ClusterKey.Key).ExportSubjectPublicKeyInfoPem())));
-        yield return Case("jwe", AttestationReasons.JweRefused,
+        yield return Case("jwe", Reasons.Attestation.JweRefused,
             _ => TestKey.B64Json(new { alg = "RSA-OAEP", enc = "A256GCM", zip = "DEF" }) + ".a2V5.aXY.Y2lwaGVy.dGFn");
-        yield return Case("x5t_header_not_tolerated", AttestationReasons.HeaderNotAllowed, f => f.Token(header: h => h["x5t"] = "ykNaY4qM_ta4k2TgZOCEYLkcYlA"));
-        yield return Case("jku_header", AttestationReasons.HeaderNotAllowed, f => f.Token(header: h => h["jku"] = f.Server.Url("/evil-jwks")));
-        yield return Case("typ_at_jwt", AttestationReasons.TypNotAllowed, f => f.Token(header: h => h["typ"] = "at+jwt"));
-        yield return Case("kid_missing", AttestationReasons.KidMissing, f => f.Token(header: h => h.Remove("kid")));
-        yield return Case("huge", AttestationReasons.TooLarge, f => f.Token(claims: c => c["pad"] = new string('a', 9000)));
-        yield return Case("truncated", AttestationReasons.Malformed, f => string.Join('.', f.Token().Split('.')[..2]));
+        yield return Case("x5t_header_not_tolerated", Reasons.Attestation.HeaderNotAllowed, f => f.Token(header: h => h["x5t"] = "ykNaY4qM_ta4k2TgZOCEYLkcYlA"));
+        yield return Case("jku_header", Reasons.Attestation.HeaderNotAllowed, f => f.Token(header: h => h["jku"] = f.Server.Url("/evil-jwks")));
+        yield return Case("typ_at_jwt", Reasons.Attestation.TypNotAllowed, f => f.Token(header: h => h["typ"] = "at+jwt"));
+        yield return Case("kid_missing", Reasons.Attestation.KidMissing, f => f.Token(header: h => h.Remove("kid")));
+        yield return Case("huge", Reasons.Attestation.TooLarge, f => f.Token(claims: c => c["pad"] = new string('a', 9000)));
+        yield return Case("truncated", Reasons.Attestation.Malformed, f => string.Join('.', f.Token().Split('.')[..2]));
 
         // Text encoding (issue 14 item 6): signed with the issuer's real key, so only the encoding is wrong,
         // and the refusal comes before any issuer, key or signature is looked at.
-        yield return Case("iss_invalid_utf8", AttestationReasons.Malformed, f => EncodedClaim(f, "iss", f.Issuer + HostileTokenTests.Bad, [0xFF]));
-        yield return Case("iss_overlong_utf8", AttestationReasons.Malformed, f => EncodedClaim(f, "iss", f.Issuer.Replace("://", ":" + HostileTokenTests.Bad, StringComparison.Ordinal), [0xC0, 0xAF, 0xC0, 0xAF]));
-        yield return Case("sub_invalid_utf8", AttestationReasons.Malformed, f => EncodedClaim(f, "sub", Subject + HostileTokenTests.Bad, [0xFF]));
-        yield return Case("sub_overlong_colon", AttestationReasons.Malformed, f => EncodedClaim(f, "sub", "system:serviceaccount:agents" + HostileTokenTests.Bad + "planner", [0xC0, 0xBA]));
-        yield return Case("sub_lone_surrogate_escape", AttestationReasons.Malformed, f => EncodedClaim(f, "sub", Subject + HostileTokenTests.Bad, "\\ud83d"u8.ToArray()));
-        yield return Case("sub_latin1", AttestationReasons.Malformed, f => EncodedClaim(f, "sub", Subject + HostileTokenTests.Bad, [0xE4]));
-        yield return Case("k8s_namespace_invalid_utf8", AttestationReasons.Malformed, f =>
+        yield return Case("iss_invalid_utf8", Reasons.Attestation.Malformed, f => EncodedClaim(f, "iss", f.Issuer + HostileTokenTests.Bad, [0xFF]));
+        yield return Case("iss_overlong_utf8", Reasons.Attestation.Malformed, f => EncodedClaim(f, "iss", f.Issuer.Replace("://", ":" + HostileTokenTests.Bad, StringComparison.Ordinal), [0xC0, 0xAF, 0xC0, 0xAF]));
+        yield return Case("sub_invalid_utf8", Reasons.Attestation.Malformed, f => EncodedClaim(f, "sub", Subject + HostileTokenTests.Bad, [0xFF]));
+        yield return Case("sub_overlong_colon", Reasons.Attestation.Malformed, f => EncodedClaim(f, "sub", "system:serviceaccount:agents" + HostileTokenTests.Bad + "planner", [0xC0, 0xBA]));
+        yield return Case("sub_lone_surrogate_escape", Reasons.Attestation.Malformed, f => EncodedClaim(f, "sub", Subject + HostileTokenTests.Bad, "\\ud83d"u8.ToArray()));
+        yield return Case("sub_latin1", Reasons.Attestation.Malformed, f => EncodedClaim(f, "sub", Subject + HostileTokenTests.Bad, [0xE4]));
+        yield return Case("k8s_namespace_invalid_utf8", Reasons.Attestation.Malformed, f =>
         {
             var claims = f.Claims();
             ((Dictionary<string, object?>)claims["kubernetes.io"]!)["namespace"] = "agents" + HostileTokenTests.Bad;
             return HostileTokenTests.SignedBytes(ClusterKey, "RS256", JsonSerializer.SerializeToUtf8Bytes(f.Header(ClusterKey)), HostileTokenTests.Spliced(claims, [0xFF]));
         });
-        yield return Case("kid_invalid_utf8", AttestationReasons.Malformed, f =>
+        yield return Case("kid_invalid_utf8", Reasons.Attestation.Malformed, f =>
         {
             var header = f.Header(ClusterKey);
             header["kid"] = ClusterKey.Kid + HostileTokenTests.Bad;
@@ -79,12 +79,12 @@ public sealed class OidcHostileTokenTests
         });
 
         // Keys.
-        yield return Case("unknown_kid_after_refresh", AttestationReasons.KidUnknown, f => f.Token(TestKey.Rsa("not-in-jwks")));
-        yield return Case("signed_by_stranger_with_cluster_kid", AttestationReasons.SignatureInvalid,
+        yield return Case("unknown_kid_after_refresh", Reasons.Attestation.KidUnknown, f => f.Token(TestKey.Rsa("not-in-jwks")));
+        yield return Case("signed_by_stranger_with_cluster_kid", Reasons.Attestation.SignatureInvalid,
             f => SvidFixture.Sign(RotatedKey, "RS256", f.Header(ClusterKey), f.Claims()));
-        yield return Case("rs256_kid_of_ec_key", AttestationReasons.KeyMismatch,
+        yield return Case("rs256_kid_of_ec_key", Reasons.Attestation.KeyMismatch,
             f => SvidFixture.Sign(ClusterKey, "RS256", f.Header(ClusterEcKey), f.Claims()));
-        yield return Case("payload_swapped_after_signing", AttestationReasons.SignatureInvalid, f =>
+        yield return Case("payload_swapped_after_signing", Reasons.Attestation.SignatureInvalid, f =>
         {
             var parts = f.Token().Split('.');
             var claims = f.Claims();
@@ -93,32 +93,32 @@ public sealed class OidcHostileTokenTests
         });
 
         // Claims of a correctly signed token.
-        yield return Case("wrong_audience", AttestationReasons.AudienceMismatch, f => f.Token(claims: c => c["aud"] = new[] { "https://kubernetes.default.svc" }));
-        yield return Case("missing_audience", AttestationReasons.AudienceMissing, f => f.Token(claims: c => c.Remove("aud")));
-        yield return Case("expired", AttestationReasons.Expired, f => f.Token(claims: c => { c["exp"] = f.NowSeconds - 31; c["iat"] = f.NowSeconds - 600; }));
-        yield return Case("not_yet_valid", AttestationReasons.NotYetValid, f => f.Token(claims: c => c["nbf"] = f.NowSeconds + 120));
-        yield return Case("too_old", AttestationReasons.TooOld, f => f.Token(claims: c => { c["iat"] = f.NowSeconds - 7300; c["nbf"] = f.NowSeconds - 7300; }));
-        yield return Case("missing_exp", AttestationReasons.ExpMissing, f => f.Token(claims: c => c.Remove("exp")));
-        yield return Case("sub_outside_pattern", AttestationReasons.SubNotAllowed, f => f.Token(claims: c =>
+        yield return Case("wrong_audience", Reasons.Attestation.AudienceMismatch, f => f.Token(claims: c => c["aud"] = new[] { "https://kubernetes.default.svc" }));
+        yield return Case("missing_audience", Reasons.Attestation.AudienceMissing, f => f.Token(claims: c => c.Remove("aud")));
+        yield return Case("expired", Reasons.Attestation.Expired, f => f.Token(claims: c => { c["exp"] = f.NowSeconds - 31; c["iat"] = f.NowSeconds - 600; }));
+        yield return Case("not_yet_valid", Reasons.Attestation.NotYetValid, f => f.Token(claims: c => c["nbf"] = f.NowSeconds + 120));
+        yield return Case("too_old", Reasons.Attestation.TooOld, f => f.Token(claims: c => { c["iat"] = f.NowSeconds - 7300; c["nbf"] = f.NowSeconds - 7300; }));
+        yield return Case("missing_exp", Reasons.Attestation.ExpMissing, f => f.Token(claims: c => c.Remove("exp")));
+        yield return Case("sub_outside_pattern", Reasons.Attestation.SubNotAllowed, f => f.Token(claims: c =>
         {
             c["sub"] = "system:serviceaccount:kube-system:admin";
             ((Dictionary<string, object?>)c["kubernetes.io"]!)["namespace"] = "kube-system";
             ((Dictionary<string, object?>)((Dictionary<string, object?>)c["kubernetes.io"]!)["serviceaccount"]!)["name"] = "admin";
         }));
-        yield return Case("sub_reaching_across_colon", AttestationReasons.SubNotAllowed, f => f.Token(claims: c =>
+        yield return Case("sub_reaching_across_colon", Reasons.Attestation.SubNotAllowed, f => f.Token(claims: c =>
         {
             c["sub"] = "system:serviceaccount:agents:x:y";
             c.Remove("kubernetes.io");
         }));
-        yield return Case("sub_missing", AttestationReasons.SubInvalid, f => f.Token(claims: c => c.Remove("sub")));
-        yield return Case("sub_empty", AttestationReasons.SubInvalid, f => f.Token(claims: c => c["sub"] = ""));
-        yield return Case("sub_control_character", AttestationReasons.SubInvalid, f => f.Token(claims: c => c["sub"] = Subject + "\n"));
-        yield return Case("k8s_claim_names_other_namespace", AttestationReasons.ClaimInvalid,
+        yield return Case("sub_missing", Reasons.Attestation.SubInvalid, f => f.Token(claims: c => c.Remove("sub")));
+        yield return Case("sub_empty", Reasons.Attestation.SubInvalid, f => f.Token(claims: c => c["sub"] = ""));
+        yield return Case("sub_control_character", Reasons.Attestation.SubInvalid, f => f.Token(claims: c => c["sub"] = Subject + "\n"));
+        yield return Case("k8s_claim_names_other_namespace", Reasons.Attestation.ClaimInvalid,
             f => f.Token(claims: c => ((Dictionary<string, object?>)c["kubernetes.io"]!)["namespace"] = "kube-system"));
-        yield return Case("k8s_claim_not_object", AttestationReasons.ClaimInvalid, f => f.Token(claims: c => c["kubernetes.io"] = "agents"));
-        yield return Case("k8s_claim_without_serviceaccount", AttestationReasons.ClaimInvalid,
+        yield return Case("k8s_claim_not_object", Reasons.Attestation.ClaimInvalid, f => f.Token(claims: c => c["kubernetes.io"] = "agents"));
+        yield return Case("k8s_claim_without_serviceaccount", Reasons.Attestation.ClaimInvalid,
             f => f.Token(claims: c => ((Dictionary<string, object?>)c["kubernetes.io"]!).Remove("serviceaccount")));
-        yield return Case("k8s_pod_name_not_string", AttestationReasons.ClaimInvalid,
+        yield return Case("k8s_pod_name_not_string", Reasons.Attestation.ClaimInvalid,
             f => f.Token(claims: c => ((Dictionary<string, object?>)c["kubernetes.io"]!)["pod"] = new Dictionary<string, object?> { ["name"] = 7 }));
     }
 
@@ -166,7 +166,7 @@ public sealed class OidcHostileTokenTests
 
         var error = Assert.ThrowsAsync<BrokerException>(async () => await _attestor.AttestAsync(new AttestationEvidence(_f.Token(), leaf)))!;
 
-        Assert.That(error.Reason, Is.EqualTo(AttestationReasons.EvidenceAmbiguous));
+        Assert.That(error.Reason, Is.EqualTo(Reasons.Attestation.EvidenceAmbiguous));
     }
 
     private static string Hmac(object header, object claims, byte[] secret)

@@ -27,51 +27,51 @@ public sealed class X509HostileTests
             new TestCaseData(leaf, reason).SetName("Refuses_x509_" + name);
 
         // Trust.
-        yield return Case("untrusted_ca", AttestationReasons.CertificateUntrusted,
+        yield return Case("untrusted_ca", Reasons.Attestation.CertificateUntrusted,
             f => X509SvidFactory.CreateLeaf(X509SvidFactory.CreateCa("nobody.example.org", f.Now.AddDays(-1), f.Now.AddDays(9)), Workload, f.Now.AddHours(-1), f.Now.AddHours(1)));
-        yield return Case("look_alike_ca_same_name_other_key", AttestationReasons.CertificateUntrusted, f => f.Leaf(ca: f.StrangerCa));
-        yield return Case("trust_domain_a_chained_to_b_ca", AttestationReasons.CertificateUntrusted, f => f.Leaf(ca: f.OtherCa));
-        yield return Case("trust_domain_b_chained_to_a_ca", AttestationReasons.CertificateUntrusted, f => f.Leaf("spiffe://other.example.org/agents/x"));
-        yield return Case("self_signed_leaf", AttestationReasons.CertificateUntrusted, f =>
+        yield return Case("look_alike_ca_same_name_other_key", Reasons.Attestation.CertificateUntrusted, f => f.Leaf(ca: f.StrangerCa));
+        yield return Case("trust_domain_a_chained_to_b_ca", Reasons.Attestation.CertificateUntrusted, f => f.Leaf(ca: f.OtherCa));
+        yield return Case("trust_domain_b_chained_to_a_ca", Reasons.Attestation.CertificateUntrusted, f => f.Leaf("spiffe://other.example.org/agents/x"));
+        yield return Case("self_signed_leaf", Reasons.Attestation.CertificateUntrusted, f =>
         {
             var self = X509SvidFactory.CreateCa(Prod, f.Now.AddDays(-1), f.Now.AddDays(1));
             return X509SvidFactory.CreateLeaf(self, Workload, f.Now.AddHours(-1), f.Now.AddHours(1), s => s.CertificateAuthority = false);
         });
-        yield return Case("trust_domain_not_configured", AttestationReasons.X509TrustDomainUnknown, f => f.Leaf("spiffe://evil.example.org/agents/planner"));
+        yield return Case("trust_domain_not_configured", Reasons.Attestation.X509TrustDomainUnknown, f => f.Leaf("spiffe://evil.example.org/agents/planner"));
 
         // SAN.
-        yield return Case("two_uri_sans", AttestationReasons.UriSanInvalid, f => f.Leaf(customize: s => s.UriSans.Add("spiffe://prod.example.org/agents/admin")));
-        yield return Case("no_uri_san_dns_only", AttestationReasons.UriSanInvalid, f => f.Leaf(customize: s => { s.UriSans.Clear(); s.DnsSans.Add("planner.prod.example.org"); }));
-        yield return Case("no_san_at_all", AttestationReasons.UriSanInvalid, f => f.Leaf(customize: s => s.UriSans.Clear()));
+        yield return Case("two_uri_sans", Reasons.Attestation.UriSanInvalid, f => f.Leaf(customize: s => s.UriSans.Add("spiffe://prod.example.org/agents/admin")));
+        yield return Case("no_uri_san_dns_only", Reasons.Attestation.UriSanInvalid, f => f.Leaf(customize: s => { s.UriSans.Clear(); s.DnsSans.Add("planner.prod.example.org"); }));
+        yield return Case("no_san_at_all", Reasons.Attestation.UriSanInvalid, f => f.Leaf(customize: s => s.UriSans.Clear()));
         // The URI SAN's bytes (issue 14 item 6): an IA5String is ASCII, so anything else is a malformed
         // certificate, never a string decoded leniently (or a U+FFFD that makes two IDs look alike).
-        yield return Case("uri_san_utf8_non_ascii", AttestationReasons.CertificateMalformed, f => RawSan(f, "spiffe://prod.example.org/agents/pl\u00e4nner"u8.ToArray()));
-        yield return Case("uri_san_invalid_utf8", AttestationReasons.CertificateMalformed, f => RawSan(f, [.. "spiffe://prod.example.org/agents/planner"u8, 0xFF]));
-        yield return Case("uri_san_overlong_slash", AttestationReasons.CertificateMalformed, f => RawSan(f, [.. "spiffe://prod.example.org/agents"u8, 0xC0, 0xAF, .. "planner"u8]));
-        yield return Case("uri_san_latin1", AttestationReasons.CertificateMalformed, f => RawSan(f, [.. "spiffe://prod.example.org/agents/pl"u8, 0xE4, .. "nner"u8]));
-        yield return Case("uri_san_nul_byte", AttestationReasons.SpiffeIdInvalid, f => RawSan(f, [.. "spiffe://prod.example.org/agents/planner"u8, 0x00]));
-        yield return Case("non_spiffe_uri", AttestationReasons.SpiffeIdInvalid, f => f.Leaf("https://prod.example.org/agents/planner"));
-        yield return Case("bare_trust_domain_id", AttestationReasons.SpiffeIdInvalid, f => f.Leaf("spiffe://prod.example.org"));
-        yield return Case("uppercase_trust_domain", AttestationReasons.SpiffeIdInvalid, f => f.Leaf("spiffe://Prod.example.org/agents/planner"));
-        yield return Case("dotdot_path", AttestationReasons.SpiffeIdInvalid, f => f.Leaf("spiffe://prod.example.org/agents/../admin"));
+        yield return Case("uri_san_utf8_non_ascii", Reasons.Attestation.CertificateMalformed, f => RawSan(f, "spiffe://prod.example.org/agents/pl\u00e4nner"u8.ToArray()));
+        yield return Case("uri_san_invalid_utf8", Reasons.Attestation.CertificateMalformed, f => RawSan(f, [.. "spiffe://prod.example.org/agents/planner"u8, 0xFF]));
+        yield return Case("uri_san_overlong_slash", Reasons.Attestation.CertificateMalformed, f => RawSan(f, [.. "spiffe://prod.example.org/agents"u8, 0xC0, 0xAF, .. "planner"u8]));
+        yield return Case("uri_san_latin1", Reasons.Attestation.CertificateMalformed, f => RawSan(f, [.. "spiffe://prod.example.org/agents/pl"u8, 0xE4, .. "nner"u8]));
+        yield return Case("uri_san_nul_byte", Reasons.Attestation.SpiffeIdInvalid, f => RawSan(f, [.. "spiffe://prod.example.org/agents/planner"u8, 0x00]));
+        yield return Case("non_spiffe_uri", Reasons.Attestation.SpiffeIdInvalid, f => f.Leaf("https://prod.example.org/agents/planner"));
+        yield return Case("bare_trust_domain_id", Reasons.Attestation.SpiffeIdInvalid, f => f.Leaf("spiffe://prod.example.org"));
+        yield return Case("uppercase_trust_domain", Reasons.Attestation.SpiffeIdInvalid, f => f.Leaf("spiffe://Prod.example.org/agents/planner"));
+        yield return Case("dotdot_path", Reasons.Attestation.SpiffeIdInvalid, f => f.Leaf("spiffe://prod.example.org/agents/../admin"));
 
         // Leaf rules.
-        yield return Case("ca_leaf", AttestationReasons.LeafIsCa, f => f.Leaf(customize: s =>
+        yield return Case("ca_leaf", Reasons.Attestation.LeafIsCa, f => f.Leaf(customize: s =>
         {
             s.CertificateAuthority = true;
             s.KeyUsage = System.Security.Cryptography.X509Certificates.X509KeyUsageFlags.DigitalSignature;
         }));
-        yield return Case("missing_digital_signature", AttestationReasons.KeyUsageInvalid, f => f.Leaf(customize: s => s.KeyUsage = X509KeyUsageFlags.KeyEncipherment));
-        yield return Case("key_cert_sign_on_leaf", AttestationReasons.KeyUsageInvalid,
+        yield return Case("missing_digital_signature", Reasons.Attestation.KeyUsageInvalid, f => f.Leaf(customize: s => s.KeyUsage = X509KeyUsageFlags.KeyEncipherment));
+        yield return Case("key_cert_sign_on_leaf", Reasons.Attestation.KeyUsageInvalid,
             f => f.Leaf(customize: s => s.KeyUsage = X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyCertSign));
-        yield return Case("crl_sign_on_leaf", AttestationReasons.KeyUsageInvalid,
+        yield return Case("crl_sign_on_leaf", Reasons.Attestation.KeyUsageInvalid,
             f => f.Leaf(customize: s => s.KeyUsage = X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.CrlSign));
-        yield return Case("no_key_usage", AttestationReasons.KeyUsageInvalid, f => f.Leaf(customize: s => s.KeyUsage = null));
-        yield return Case("eku_server_auth_only", AttestationReasons.KeyUsageInvalid, f => f.Leaf(customize: s => s.ExtendedKeyUsages = [X509SvidFactory.ServerAuthOid]));
+        yield return Case("no_key_usage", Reasons.Attestation.KeyUsageInvalid, f => f.Leaf(customize: s => s.KeyUsage = null));
+        yield return Case("eku_server_auth_only", Reasons.Attestation.KeyUsageInvalid, f => f.Leaf(customize: s => s.ExtendedKeyUsages = [X509SvidFactory.ServerAuthOid]));
 
         // Time.
-        yield return Case("expired", AttestationReasons.CertificateExpired, f => f.Leaf(notBefore: TimeSpan.FromHours(-2), notAfter: TimeSpan.FromMinutes(-1)));
-        yield return Case("not_yet_valid", AttestationReasons.CertificateNotYetValid, f => f.Leaf(notBefore: TimeSpan.FromMinutes(5), notAfter: TimeSpan.FromHours(2)));
+        yield return Case("expired", Reasons.Attestation.CertificateExpired, f => f.Leaf(notBefore: TimeSpan.FromHours(-2), notAfter: TimeSpan.FromMinutes(-1)));
+        yield return Case("not_yet_valid", Reasons.Attestation.CertificateNotYetValid, f => f.Leaf(notBefore: TimeSpan.FromMinutes(5), notAfter: TimeSpan.FromHours(2)));
     }
 
     [TestCaseSource(nameof(Cases))]
@@ -98,7 +98,7 @@ public sealed class X509HostileTests
     public void Missing_certificate_is_refused()
     {
         var error = Assert.ThrowsAsync<BrokerException>(async () => await _f.Attestor().AttestAsync(new AttestationEvidence(null)))!;
-        Assert.That(error.Reason, Is.EqualTo(AttestationReasons.CertificateMissing));
+        Assert.That(error.Reason, Is.EqualTo(Reasons.Attestation.CertificateMissing));
     }
 
     /// <summary>A leaf whose only URI SAN holds exactly <paramref name="uri"/>.</summary>

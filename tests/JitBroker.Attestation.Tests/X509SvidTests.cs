@@ -52,7 +52,7 @@ public sealed class X509SvidTests
         Assert.That((await _f.Attestor().AttestAsync(new AttestationEvidence(null, almostValid))).Id, Is.EqualTo(Workload));
         var error = Assert.ThrowsAsync<BrokerException>(async () =>
             await _f.Attestor(o => o.Leeway = TimeSpan.Zero).AttestAsync(new AttestationEvidence(null, justExpired)))!;
-        Assert.That(error.Reason, Is.EqualTo(AttestationReasons.CertificateExpired));
+        Assert.That(error.Reason, Is.EqualTo(Reasons.Attestation.CertificateExpired));
     }
 
     [Test]
@@ -79,7 +79,7 @@ public sealed class X509SvidTests
         var registry = new AttestorRegistry([_f.Attestor(), jwtSvid]);
         var routed = Assert.ThrowsAsync<BrokerException>(async () => await registry.AttestAsync(new AttestationEvidence(svids.Token(), leaf)))!;
 
-        Assert.That(new[] { byX509.Reason, byToken.Reason, routed.Reason }, Is.All.EqualTo(AttestationReasons.EvidenceAmbiguous));
+        Assert.That(new[] { byX509.Reason, byToken.Reason, routed.Reason }, Is.All.EqualTo(Reasons.Attestation.EvidenceAmbiguous));
         Assert.That(routed.Failure, Is.EqualTo(BrokerFailure.Unauthenticated));
     }
 
@@ -118,7 +118,7 @@ public sealed class X509SvidTests
         _f.Time.Advance(TimeSpan.FromSeconds(5));
 
         var error = Assert.ThrowsAsync<BrokerException>(async () => await attestor.AttestAsync(new AttestationEvidence(null, oldLeaf)))!;
-        Assert.That(error.Reason, Is.EqualTo(AttestationReasons.CertificateUntrusted));
+        Assert.That(error.Reason, Is.EqualTo(Reasons.Attestation.CertificateUntrusted));
         Assert.That((await attestor.AttestAsync(new AttestationEvidence(null, newLeaf))).Id, Is.EqualTo(Workload));
     }
 

@@ -154,7 +154,7 @@ public sealed class ChainTests
     {
         await using var log = _f.Log(_f.Options());
         var reserved = Assert.ThrowsAsync<BrokerException>(async () => await log.AppendAsync(new AuditEvent { Type = AuditRecordTypes.Checkpoint }));
-        Assert.That(reserved!.Reason, Is.EqualTo(AuditReasons.EventInvalid));
+        Assert.That(reserved!.Reason, Is.EqualTo(Reasons.Audit.EventInvalid));
         Assert.ThrowsAsync<BrokerException>(async () => await log.AppendAsync(new AuditEvent { Type = "Credential Issued" }));
     }
 

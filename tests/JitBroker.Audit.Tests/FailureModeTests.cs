@@ -58,7 +58,7 @@ public sealed class FailureModeTests
         await log.AppendAsync(AuditFixture.Issued(1));
         await log.DisposeAsync();
         var error = Assert.ThrowsAsync<BrokerException>(async () => await log.AppendAsync(AuditFixture.Issued(2)));
-        Assert.That(error!.Reason, Is.EqualTo(AuditReasons.Unavailable));
+        Assert.That(error!.Reason, Is.EqualTo(Reasons.Audit.Unavailable));
     }
 
     [Test]

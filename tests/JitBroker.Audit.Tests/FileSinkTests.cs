@@ -91,7 +91,7 @@ public sealed class FileSinkTests
 
         await using var reopened = _f.Log(_f.Options());
         var error = Assert.ThrowsAsync<BrokerException>(() => reopened.StartAsync());
-        Assert.That(error!.Reason, Is.EqualTo(AuditReasons.TailInvalid));
+        Assert.That(error!.Reason, Is.EqualTo(Reasons.Audit.TailInvalid));
         Assert.That(error.Message, Does.Contain("line 1 or the line before it is not valid UTF-8"));
     }
 
@@ -124,12 +124,12 @@ public sealed class FileSinkTests
         var before = File.ReadAllBytes(_f.LogPath);
         await using var log = _f.Log(_f.Options());
         var error = Assert.ThrowsAsync<BrokerException>(() => log.StartAsync());
-        Assert.That(error!.Reason, Is.EqualTo(AuditReasons.TailInvalid));
+        Assert.That(error!.Reason, Is.EqualTo(Reasons.Audit.TailInvalid));
         Assert.That(error.Message, Does.Contain(expected));
         Assert.That(File.ReadAllBytes(_f.LogPath), Is.EqualTo(before), "the file is left for the operator");
 
         var append = Assert.ThrowsAsync<BrokerException>(async () => await log.AppendAsync(AuditFixture.Issued(9)));
-        Assert.That((append!.Failure, append.Reason), Is.EqualTo((BrokerFailure.Unavailable, AuditReasons.Unavailable)));
+        Assert.That((append!.Failure, append.Reason), Is.EqualTo((BrokerFailure.Unavailable, Reasons.Audit.Unavailable)));
     }
 
     [Test]
@@ -151,7 +151,7 @@ public sealed class FileSinkTests
             options.Path = path;
             await using var log = _f.Log(options);
             var error = Assert.ThrowsAsync<BrokerException>(async () => await log.AppendAsync(AuditFixture.Issued(1)));
-            Assert.That((error!.Failure, error.Reason), Is.EqualTo((BrokerFailure.Unavailable, AuditReasons.Unavailable)), path);
+            Assert.That((error!.Failure, error.Reason), Is.EqualTo((BrokerFailure.Unavailable, Reasons.Audit.Unavailable)), path);
         }
     }
 
@@ -164,7 +164,7 @@ public sealed class FileSinkTests
             await log.AppendAsync(AuditFixture.Issued(1));
             files.FailWrites = true;
             var error = Assert.ThrowsAsync<BrokerException>(async () => await log.AppendAsync(AuditFixture.Issued(2)));
-            Assert.That(error!.Reason, Is.EqualTo(AuditReasons.Unavailable));
+            Assert.That(error!.Reason, Is.EqualTo(Reasons.Audit.Unavailable));
             Assert.That(error.InnerException, Is.TypeOf<IOException>());
             Assert.ThrowsAsync<BrokerException>(async () => await log.AppendAsync(AuditFixture.Issued(3)), "still failing");
 
@@ -188,6 +188,6 @@ public sealed class FileSinkTests
         files.TearWrites = false;
 
         var error = Assert.ThrowsAsync<BrokerException>(async () => await log.AppendAsync(AuditFixture.Issued(3)));
-        Assert.That(error!.InnerException, Is.TypeOf<BrokerException>().With.Property(nameof(BrokerException.Reason)).EqualTo(AuditReasons.TailInvalid));
+        Assert.That(error!.InnerException, Is.TypeOf<BrokerException>().With.Property(nameof(BrokerException.Reason)).EqualTo(Reasons.Audit.TailInvalid));
     }
 }

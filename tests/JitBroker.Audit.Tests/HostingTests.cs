@@ -37,7 +37,7 @@ public sealed class HostingTests
         await File.WriteAllTextAsync(_f.LogPath, "{\"seq\":1,\"tor");
         using var host = Build(_f.Options());
         var error = Assert.ThrowsAsync<BrokerException>(() => host.StartAsync());
-        Assert.That(error!.Reason, Is.EqualTo(AuditReasons.TailInvalid));
+        Assert.That(error!.Reason, Is.EqualTo(Reasons.Audit.TailInvalid));
         Assert.That(error.Message, Does.Contain("line 1"));
     }
 

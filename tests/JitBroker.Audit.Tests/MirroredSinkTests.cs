@@ -27,7 +27,7 @@ public sealed class MirroredSinkTests
 
             await server.KillAsync();
             var outage = Assert.ThrowsAsync<BrokerException>(async () => await log.AppendAsync(AuditFixture.Issued(6)));
-            Assert.That(outage!.Reason, Is.EqualTo(AuditReasons.Unavailable), "fail closed when the stream cannot be written");
+            Assert.That(outage!.Reason, Is.EqualTo(Reasons.Audit.Unavailable), "fail closed when the stream cannot be written");
 
             await server.RestartAsync();
             await WaitUntilAsync(() => redis.PingAsync());
@@ -97,7 +97,7 @@ public sealed class MirroredSinkTests
 
         await using var reopened = fixture.Log(options, new MirroredAuditSink(new AuditFileSink(options), redis, stream));
         var refused = Assert.ThrowsAsync<BrokerException>(async () => await reopened.StartAsync());
-        Assert.That(refused!.Reason, Is.EqualTo(AuditReasons.TailInvalid), refused.Message);
+        Assert.That(refused!.Reason, Is.EqualTo(Reasons.Audit.TailInvalid), refused.Message);
     }
 
     [Test]

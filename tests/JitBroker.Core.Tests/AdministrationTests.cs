@@ -12,7 +12,7 @@ public sealed class AdministrationTests
         var f = new PipelineFixture();
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.AdminAuthorization.AuthorizeAsync(f.As(PipelineFixture.Agent)));
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.PermissionDenied));
-        Assert.That(ex.Reason, Is.EqualTo(AdminAuthorization.ReasonNotAdmin));
+        Assert.That(ex.Reason, Is.EqualTo(Reasons.Admin.NotAnAdmin));
     }
 
     [Test]
@@ -63,9 +63,37 @@ public sealed class AdministrationTests
         await f.IssueAsync();
 
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.RevokeLeases.RevokeAsync(admin, new RevokeSelector.All(), false, "oops"));
-        Assert.That(ex!.Reason, Is.EqualTo(RevokeLeasesHandler.ReasonConfirm));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.Admin.ConfirmationRequired));
         Assert.That((await f.Leases.CountByStateAsync())[LeaseState.Active], Is.EqualTo(1));
     }
+
+    [TestCase("spiffe://example.org/agents/***")]
+    [TestCase(" spiffe://example.org/agents/*")]
+    [TestCase("")]
+    public async Task An_invalid_pattern_is_refused_with_pattern_invalid_and_changes_nothing(string pattern)
+    {
+        var f = new PipelineFixture();
+        var admin = await f.AdminAuthorization.AuthorizeAsync(f.As(PipelineFixture.Human));
+        await f.IssueAsync();
+
+        var block = Assert.ThrowsAsync<BrokerException>(() => f.KillSwitchAdmin.BlockAsync(admin, pattern, "incident"));
+        var revoke = Assert.ThrowsAsync<BrokerException>(() => f.RevokeLeases.RevokeAsync(admin, new RevokeSelector.AgentPattern(pattern), true, "incident"));
+
+        Assert.That((block!.Failure, block.Reason), Is.EqualTo((BrokerFailure.InvalidArgument, Reasons.PatternInvalid)));
+        Assert.That((revoke!.Failure, revoke.Reason), Is.EqualTo((BrokerFailure.InvalidArgument, Reasons.PatternInvalid)));
+        Assert.That(f.KillSwitch.Blocks, Is.Empty);
+        Assert.That((await f.Leases.CountByStateAsync())[LeaseState.Active], Is.EqualTo(1));
+    }
+
+    [TestCase("spiffe://example.org/humans/*", true)]
+    [TestCase("https://idp.example#system:serviceaccount:ops:*", true)]
+    [TestCase("*", false)]
+    [TestCase("**", false)]
+    [TestCase("spiffe://**", false)]
+    [TestCase("https://*.example/admins/*", false)]
+    [TestCase("spiffe://example.org/humans/***", false)]
+    public void Admin_principals_are_anchored_like_approvers(string pattern, bool valid) =>
+        Assert.That(new AdminOptions { Principals = [pattern] }.Validate(), valid ? Is.Empty : Has.One.StartsWith($"Admin:Principals '{pattern}'"));
 
     [Test]
     public async Task Kill_switch_revokes_existing_leases_and_refuses_new_requests_until_unblocked()
@@ -82,7 +110,7 @@ public sealed class AdministrationTests
         await f.SweepAsync();
         Assert.That((await f.Leases.GetAsync(held.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked));
         var refused = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t2")));
-        Assert.That(refused!.Reason, Is.EqualTo(AgentAdmission.ReasonBlocked));
+        Assert.That(refused!.Reason, Is.EqualTo(Reasons.AgentBlocked));
         Assert.That(f.Audit.OfType(AuditEventTypes.AgentBlocked).Single().Actor, Is.EqualTo(PipelineFixture.Human));
 
         Assert.That(await f.KillSwitchAdmin.UnblockAsync(admin, PipelineFixture.Agent, "false alarm"), Is.True);
@@ -112,7 +140,7 @@ public sealed class AdministrationTests
                         Interlocked.Increment(ref issuedAfterBlock);
                     }
                 }
-                catch (BrokerException ex) when (ex.Reason == AgentAdmission.ReasonBlocked)
+                catch (BrokerException ex) when (ex.Reason == Reasons.AgentBlocked)
                 {
                 }
             }

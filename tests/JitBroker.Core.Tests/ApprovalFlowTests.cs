@@ -35,7 +35,7 @@ public sealed class ApprovalFlowTests
         Assert.That(issued.Granted, Is.Not.Null);
 
         var again = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request(), ticket));
-        Assert.That(again!.Reason, Is.EqualTo(ApprovalService.ReasonUsed), "an approval is single-use");
+        Assert.That(again!.Reason, Is.EqualTo(Reasons.Approval.AlreadyUsed), "an approval is single-use");
         Assert.That(f.Audit.OfType(AuditEventTypes.ApprovalRequested).Count(), Is.EqualTo(1));
     }
 
@@ -49,7 +49,7 @@ public sealed class ApprovalFlowTests
         var widened = PipelineFixture.Request(tools: ["zendesk", "prod-db"]);
         var ex = Assert.ThrowsAsync<BrokerException>(() =>
             f.RequestCredential.HandleAsync(f.Token(), widened, new ApprovalTicket(pending.ApprovalId, TimeSpan.Zero)));
-        Assert.That(ex!.Reason, Is.EqualTo(ApprovalService.ReasonMismatch));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.Approval.RequestMismatch));
     }
 
     [Test]
@@ -61,7 +61,7 @@ public sealed class ApprovalFlowTests
         f.Decide = (_, r) => PipelineFixture.Allow(r, TimeSpan.FromMinutes(5));
 
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.Approvals.DecideAsync(self, pending.ApprovalId, true, "me"));
-        Assert.That(ex!.Reason, Is.EqualTo(ApprovalService.ReasonSelfApproval));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.Approval.SelfApproval));
     }
 
     [Test]
@@ -72,7 +72,7 @@ public sealed class ApprovalFlowTests
 
         var ex = Assert.ThrowsAsync<BrokerException>(() =>
             f.Approvals.DecideAsync(PipelineFixture.Identity("spiffe://example.org/agents/other", "t"), pending.ApprovalId, true, "sure"));
-        Assert.That(ex!.Reason, Is.EqualTo(ApprovalService.ReasonNotApprover));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.Approval.NotAnApprover));
     }
 
     [Test]
@@ -83,7 +83,7 @@ public sealed class ApprovalFlowTests
         await f.Approvals.DecideAsync(Human(), denied.ApprovalId, approve: false, "not during the freeze");
         var ex = Assert.ThrowsAsync<BrokerException>(() =>
             f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t-denied"), new ApprovalTicket(denied.ApprovalId, TimeSpan.Zero)));
-        Assert.That(ex!.Reason, Is.EqualTo(ApprovalService.ReasonDenied));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.Approval.Denied));
         Assert.That(ex.Message, Does.Contain("freeze"));
 
         var late = (await f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t-late"))).PendingApproval!;
@@ -91,7 +91,7 @@ public sealed class ApprovalFlowTests
         f.Time.Advance(TimeSpan.FromMinutes(16));
         ex = Assert.ThrowsAsync<BrokerException>(() =>
             f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t-late"), new ApprovalTicket(late.ApprovalId, TimeSpan.Zero)));
-        Assert.That(ex!.Reason, Is.EqualTo(ApprovalService.ReasonExpired));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.Approval.Expired));
     }
 
     [Test]

@@ -42,7 +42,7 @@ public sealed class CredentialCommitTests
         f.Audit.Fail = false;
 
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.Unavailable));
-        Assert.That(ex.Reason, Is.EqualTo(CredentialCommit.ReasonAuditUnavailable));
+        Assert.That(ex.Reason, Is.EqualTo(Reasons.Audit.Unavailable));
         var renewedToken = f.Issuer.Secrets[^1];
         Assert.That(renewedToken, Does.StartWith("secret-renewed-"), "the issuer did mint a replacement");
         Assert.That(await ActiveAsync(f, renewedToken), Is.False, "the renewed token is dead");
@@ -61,7 +61,7 @@ public sealed class CredentialCommitTests
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request()));
         f.Audit.Fail = false;
 
-        Assert.That(ex!.Reason, Is.EqualTo(CredentialCommit.ReasonAuditUnavailable));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.Audit.Unavailable));
         var minted = f.Issuer.Secrets.Single();
         Assert.That(await ActiveAsync(f, minted), Is.False);
         Assert.That(f.Issuer.Revoked, Has.Count.EqualTo(1));
@@ -80,7 +80,7 @@ public sealed class CredentialCommitTests
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.DelegateCredential.HandleAsync(f.As(Worker), offer));
         f.Audit.Fail = false;
 
-        Assert.That(ex!.Reason, Is.EqualTo(CredentialCommit.ReasonAuditUnavailable));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.Audit.Unavailable));
         var childToken = f.Issuer.Secrets[^1];
         var childLeaseId = childToken[(childToken.IndexOf('.', StringComparison.Ordinal) + 1)..];
         Assert.That(childLeaseId, Is.Not.EqualTo(root.Lease.LeaseId));
@@ -100,7 +100,7 @@ public sealed class CredentialCommitTests
 
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.RenewCredential.HandleAsync(f.Token(), granted.Lease.LeaseId, TimeSpan.FromMinutes(5)));
 
-        Assert.That(ex!.Reason, Is.EqualTo(AgentAdmission.ReasonBlocked));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.AgentBlocked));
         Assert.That((await f.Leases.GetAsync(granted.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked));
         Assert.That(f.Audit.OfType(AuditEventTypes.CredentialRenewed), Is.Empty);
     }
@@ -113,7 +113,7 @@ public sealed class CredentialCommitTests
 
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request()));
 
-        Assert.That(ex!.Reason, Is.EqualTo(AgentAdmission.ReasonBlocked));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.AgentBlocked));
         Assert.That((await f.Leases.CountByStateAsync())[LeaseState.Revoked], Is.EqualTo(1));
         Assert.That(f.Issuer.Revoked, Has.Count.EqualTo(1));
         Assert.That(f.Audit.OfType(AuditEventTypes.CredentialIssued), Is.Empty);

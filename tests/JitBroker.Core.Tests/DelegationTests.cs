@@ -64,7 +64,7 @@ public sealed class DelegationTests
         var root = await Root(f);
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.OfferDelegation.HandleAsync(f.As(Planner), root.Lease.LeaseId, W1, tools, resources, null));
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.PermissionDenied));
-        Assert.That(ex.Reason, Is.EqualTo(DelegationRules.ReasonWidening));
+        Assert.That(ex.Reason, Is.EqualTo(Reasons.Delegation.Widening));
     }
 
     [Test]
@@ -84,7 +84,7 @@ public sealed class DelegationTests
         var c1 = await Hop(f, Planner, root.Lease, W1, ["zendesk"]);
         var c2 = await Hop(f, W1, c1.Lease, W2, ["zendesk"]);
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.OfferDelegation.HandleAsync(f.As(W2), c2.Lease.LeaseId, W3, ["zendesk"], [], null));
-        Assert.That(ex!.Reason, Is.EqualTo(DelegationRules.ReasonTooDeep));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.Delegation.TooDeep));
     }
 
     [Test]
@@ -95,7 +95,7 @@ public sealed class DelegationTests
         var root = await Root(f);
         var c1 = await Hop(f, Planner, root.Lease, W1, ["zendesk"]);
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.OfferDelegation.HandleAsync(f.As(W1), c1.Lease.LeaseId, Planner, ["zendesk"], [], null));
-        Assert.That(ex!.Reason, Is.EqualTo(DelegationRules.ReasonCycle));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.Delegation.Cycle));
     }
 
     [Test]
@@ -105,7 +105,7 @@ public sealed class DelegationTests
         var root = await Root(f);
         var ex = Assert.ThrowsAsync<BrokerException>(() =>
             f.OfferDelegation.HandleAsync(f.As(Planner), root.Lease.LeaseId, "spiffe://other.org/x", ["zendesk"], [], null));
-        Assert.That(ex!.Reason, Is.EqualTo(DelegationRules.ReasonDenied));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.Delegation.Denied));
     }
 
     [Test]
@@ -116,14 +116,14 @@ public sealed class DelegationTests
         var (offer, _) = await f.OfferDelegation.HandleAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], [], null);
 
         var stranger = Assert.ThrowsAsync<BrokerException>(() => f.DelegateCredential.HandleAsync(f.As(W2), offer));
-        Assert.That(stranger!.Reason, Is.EqualTo(DelegateCredentialHandler.ReasonOfferInvalid));
+        Assert.That(stranger!.Reason, Is.EqualTo(Reasons.Delegation.OfferInvalid));
 
         await f.DelegateCredential.HandleAsync(f.As(W1), offer);
         var again = Assert.ThrowsAsync<BrokerException>(() => f.DelegateCredential.HandleAsync(f.As(W1), offer));
-        Assert.That(again!.Reason, Is.EqualTo(DelegateCredentialHandler.ReasonOfferUsed));
+        Assert.That(again!.Reason, Is.EqualTo(Reasons.Delegation.OfferUsed));
 
         var forged = Assert.ThrowsAsync<BrokerException>(() => f.DelegateCredential.HandleAsync(f.As(W1), "offer-forged"));
-        Assert.That(forged!.Reason, Is.EqualTo(DelegateCredentialHandler.ReasonOfferInvalid));
+        Assert.That(forged!.Reason, Is.EqualTo(Reasons.Delegation.OfferInvalid));
     }
 
     [Test]
@@ -134,12 +134,12 @@ public sealed class DelegationTests
         var (late, _) = await f.OfferDelegation.HandleAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], [], null);
         f.Time.Advance(OfferDelegationHandler.OfferLifetime + TimeSpan.FromSeconds(1));
         Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.DelegateCredential.HandleAsync(f.As(W1), late))!.Reason,
-            Is.EqualTo(DelegateCredentialHandler.ReasonOfferExpired));
+            Is.EqualTo(Reasons.Delegation.OfferExpired));
 
         var (orphan, _) = await f.OfferDelegation.HandleAsync(f.As(Planner), root.Lease.LeaseId, W1, ["zendesk"], [], null);
         await f.EndTask.HandleAsync(f.As(Planner), "t1");
         Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.DelegateCredential.HandleAsync(f.As(W1), orphan))!.Reason,
-            Is.EqualTo(LeaseUsability.ReasonLeaseNotActive));
+            Is.EqualTo(Reasons.LeaseNotActive));
     }
 
     [Test]

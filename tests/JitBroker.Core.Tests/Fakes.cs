@@ -21,7 +21,7 @@ internal sealed class FakeKillSwitch : IKillSwitch
     public List<AgentBlock> Blocks { get; } = [];
 
     public ValueTask<AgentBlock?> FindBlockAsync(string agentId, DateTimeOffset now, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(Blocks.FirstOrDefault(b => b.AppliesAt(now) && Glob.Parse(b.Pattern).IsMatch(agentId)));
+        ValueTask.FromResult(Blocks.FirstOrDefault(b => b.AppliesAt(now) && GlobPattern.Parse(b.Pattern).IsMatch(agentId)));
 
     public ValueTask BlockAsync(AgentBlock block, CancellationToken cancellationToken = default)
     {

@@ -50,9 +50,9 @@ public sealed class KillSwitchContainmentTests
         }
 
         var renew = Assert.ThrowsAsync<BrokerException>(() => f.RenewCredential.HandleAsync(f.As(W2), c2.Lease.LeaseId, TimeSpan.FromMinutes(5)));
-        Assert.That(renew!.Reason, Is.EqualTo(LeaseUsability.ReasonLeaseNotActive), "the worker's own lease, under a blocked planner");
+        Assert.That(renew!.Reason, Is.EqualTo(Reasons.LeaseNotActive), "the worker's own lease, under a blocked planner");
         var offer = Assert.ThrowsAsync<BrokerException>(() => f.OfferDelegation.HandleAsync(f.As(W2), c2.Lease.LeaseId, "spiffe://example.org/workers/w3", ["zendesk"], ["tickets/1"], null));
-        Assert.That(offer!.Reason, Is.EqualTo(LeaseUsability.ReasonLeaseNotActive));
+        Assert.That(offer!.Reason, Is.EqualTo(Reasons.LeaseNotActive));
     }
 
     [Test]
@@ -64,7 +64,7 @@ public sealed class KillSwitchContainmentTests
         await f.KillSwitch.BlockAsync(new AgentBlock(Planner, "incident", "oncall", f.Time.GetUtcNow()));
 
         var redeem = Assert.ThrowsAsync<BrokerException>(() => f.DelegateCredential.HandleAsync(f.As("spiffe://example.org/workers/w3"), offer));
-        Assert.That(redeem!.Reason, Is.EqualTo(LeaseUsability.ReasonLeaseNotActive));
+        Assert.That(redeem!.Reason, Is.EqualTo(Reasons.LeaseNotActive));
     }
 
     [Test]
@@ -74,7 +74,7 @@ public sealed class KillSwitchContainmentTests
         var admin = await f.AdminAuthorization.AuthorizeAsync(f.As(PipelineFixture.Human));
         var (block, _) = await f.KillSwitchAdmin.BlockAsync(admin, Planner, "cool-off", TimeSpan.FromMinutes(10));
         Assert.That(block.ExpiresAt, Is.EqualTo(block.BlockedAt + TimeSpan.FromMinutes(10)));
-        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.IssueAsync())!.Reason, Is.EqualTo(AgentAdmission.ReasonBlocked));
+        Assert.That(Assert.ThrowsAsync<BrokerException>(() => f.IssueAsync())!.Reason, Is.EqualTo(Reasons.AgentBlocked));
         Assert.That((await f.KillSwitchAdmin.ListBlocksAsync()).Single().ExpiresAt, Is.EqualTo(block.ExpiresAt));
 
         f.Time.Advance(TimeSpan.FromMinutes(10));

@@ -230,7 +230,7 @@ internal sealed class FakeDelegationPolicy : IDelegationPolicy
     public List<(string From, string To, int MaxDepth)> Rules { get; } = [];
 
     public DelegationDecision Decide(WorkloadIdentity planner, string workerId, string action) =>
-        Rules.FirstOrDefault(r => Glob.Parse(r.From).IsMatch(planner.Id) && Glob.Parse(r.To).IsMatch(workerId)) is { From: not null } rule
+        Rules.FirstOrDefault(r => GlobPattern.Parse(r.From).IsMatch(planner.Id) && GlobPattern.Parse(r.To).IsMatch(workerId)) is { From: not null } rule
             ? new DelegationDecision(true, rule.MaxDepth, ["delegate-rule"], "allowed")
             : DelegationDecision.Deny($"no delegation rule lets {planner.Id} delegate to {workerId}");
 }

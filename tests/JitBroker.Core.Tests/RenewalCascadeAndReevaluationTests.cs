@@ -24,7 +24,7 @@ public sealed class RenewalCascadeAndReevaluationTests
         Assert.That(capped.Lease.ExpiresAt, Is.EqualTo(granted.Lease.IssuedAt + TimeSpan.FromMinutes(10)), "capped at issue time + rule max");
 
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.RenewCredential.HandleAsync(f.Token(), granted.Lease.LeaseId, TimeSpan.FromMinutes(30)));
-        Assert.That(ex!.Reason, Is.EqualTo(RenewCredentialHandler.ReasonRenewalLimit));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.RenewalMaxTtlReached));
     }
 
     [Test]
@@ -51,7 +51,7 @@ public sealed class RenewalCascadeAndReevaluationTests
         await f.EndTask.HandleAsync(f.Token(), "t1");
 
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.RenewCredential.HandleAsync(f.Token(), granted.Lease.LeaseId, null));
-        Assert.That(ex!.Reason, Is.EqualTo(LeaseUsability.ReasonLeaseNotActive));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.LeaseNotActive));
     }
 
     [Test]

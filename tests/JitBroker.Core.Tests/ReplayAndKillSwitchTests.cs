@@ -17,7 +17,7 @@ public sealed class ReplayAndKillSwitchTests
         await f.RequestCredential.HandleAsync(token, PipelineFixture.Request("t1", tools: "crm"));
 
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(token, PipelineFixture.Request("t2")));
-        Assert.That(ex!.Reason, Is.EqualTo(ReplayGuard.ReasonReplayed));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.TokenReplayed));
         Assert.That(ex.Failure, Is.EqualTo(BrokerFailure.Unauthenticated));
     }
 
@@ -30,7 +30,7 @@ public sealed class ReplayAndKillSwitchTests
         await f.RequestCredential.HandleAsync(token, PipelineFixture.Request("t1"));
 
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(token, PipelineFixture.Request("t1")));
-        Assert.That(ex!.Reason, Is.EqualTo(ReplayGuard.ReasonReplayed));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.TokenReplayed));
     }
 
     [Test]
@@ -53,10 +53,10 @@ public sealed class ReplayAndKillSwitchTests
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request()));
 
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.PermissionDenied));
-        Assert.That(ex.Reason, Is.EqualTo(AgentAdmission.ReasonBlocked));
+        Assert.That(ex.Reason, Is.EqualTo(Reasons.AgentBlocked));
         Assert.That(ex.Message, Does.Contain("compromised"));
         Assert.That((await f.Leases.CountByStateAsync())[LeaseState.Active], Is.Zero);
-        Assert.That(f.Audit.OfType(AuditEventTypes.RequestDenied).Single().Reason, Is.EqualTo(AgentAdmission.ReasonBlocked));
+        Assert.That(f.Audit.OfType(AuditEventTypes.RequestDenied).Single().Reason, Is.EqualTo(Reasons.AgentBlocked));
     }
 
     [Test]
@@ -84,7 +84,7 @@ public sealed class ReplayAndKillSwitchTests
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request()));
 
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.Unavailable));
-        Assert.That(ex.Reason, Is.EqualTo(CredentialCommit.ReasonAuditUnavailable));
+        Assert.That(ex.Reason, Is.EqualTo(Reasons.Audit.Unavailable));
         var counts = await f.Leases.CountByStateAsync();
         Assert.That(counts[LeaseState.Active], Is.Zero, "no live lease is left behind");
         Assert.That(counts[LeaseState.Revoked], Is.EqualTo(1));

@@ -79,9 +79,9 @@ public sealed class FileSigningKeyProviderTests
         var generatedError = Assert.Throws<BrokerException>(() => OpenGenerated());
         Assert.Multiple(() =>
         {
-            Assert.That(configuredError!.Reason, Is.EqualTo(IssuanceReasons.SigningKeyInsecurePermissions));
+            Assert.That(configuredError!.Reason, Is.EqualTo(Reasons.Issuance.SigningKeyInsecurePermissions));
             Assert.That(configuredError.Message, Does.Contain("chmod 600"));
-            Assert.That(generatedError!.Reason, Is.EqualTo(IssuanceReasons.SigningKeyInsecurePermissions));
+            Assert.That(generatedError!.Reason, Is.EqualTo(Reasons.Issuance.SigningKeyInsecurePermissions));
         });
     }
 
@@ -118,7 +118,7 @@ public sealed class FileSigningKeyProviderTests
         {
             Assert.That(provider.Current.KeyId, Is.EqualTo(Thumbprints.Rfc7638(source)));
             Assert.That(() => Open(new SigningKeyOptions { PrivateKeyPemPath = link }), Throws.InstanceOf<BrokerException>()
-                .With.Property(nameof(BrokerException.Reason)).EqualTo(IssuanceReasons.SigningKeyInsecurePermissions));
+                .With.Property(nameof(BrokerException.Reason)).EqualTo(Reasons.Issuance.SigningKeyInsecurePermissions));
         });
     }
 
@@ -141,20 +141,20 @@ public sealed class FileSigningKeyProviderTests
 
     private static IEnumerable<TestCaseData> UnsupportedKeys()
     {
-        yield return new TestCaseData((Func<string>)(() => RSA.Create(2048).ExportPkcs8PrivateKeyPem()), IssuanceReasons.SigningKeyUnsupported)
+        yield return new TestCaseData((Func<string>)(() => RSA.Create(2048).ExportPkcs8PrivateKeyPem()), Reasons.Issuance.SigningKeyUnsupported)
             .SetName("RSA PKCS#8");
-        yield return new TestCaseData((Func<string>)(() => RSA.Create(2048).ExportRSAPrivateKeyPem()), IssuanceReasons.SigningKeyUnreadable)
+        yield return new TestCaseData((Func<string>)(() => RSA.Create(2048).ExportRSAPrivateKeyPem()), Reasons.Issuance.SigningKeyUnreadable)
             .SetName("RSA PKCS#1");
-        yield return new TestCaseData((Func<string>)(() => ECDsa.Create(ECCurve.NamedCurves.nistP384).ExportPkcs8PrivateKeyPem()), IssuanceReasons.SigningKeyUnsupported)
+        yield return new TestCaseData((Func<string>)(() => ECDsa.Create(ECCurve.NamedCurves.nistP384).ExportPkcs8PrivateKeyPem()), Reasons.Issuance.SigningKeyUnsupported)
             .SetName("P-384 PKCS#8");
-        yield return new TestCaseData((Func<string>)(() => ECDsa.Create(ECCurve.NamedCurves.nistP384).ExportECPrivateKeyPem()), IssuanceReasons.SigningKeyUnsupported)
+        yield return new TestCaseData((Func<string>)(() => ECDsa.Create(ECCurve.NamedCurves.nistP384).ExportECPrivateKeyPem()), Reasons.Issuance.SigningKeyUnsupported)
             .SetName("P-384 SEC1");
-        yield return new TestCaseData((Func<string>)(() => ECDsa.Create(ECCurve.NamedCurves.nistP256).ExportSubjectPublicKeyInfoPem()), IssuanceReasons.SigningKeyUnreadable)
+        yield return new TestCaseData((Func<string>)(() => ECDsa.Create(ECCurve.NamedCurves.nistP256).ExportSubjectPublicKeyInfoPem()), Reasons.Issuance.SigningKeyUnreadable)
             .SetName("public key where a private key is needed");
         yield return new TestCaseData((Func<string>)(() => ECDsa.Create(ECCurve.NamedCurves.nistP256).ExportEncryptedPkcs8PrivateKeyPem("pw",
-                new PbeParameters(PbeEncryptionAlgorithm.Aes128Cbc, HashAlgorithmName.SHA256, 1000))), IssuanceReasons.SigningKeyUnreadable)
+                new PbeParameters(PbeEncryptionAlgorithm.Aes128Cbc, HashAlgorithmName.SHA256, 1000))), Reasons.Issuance.SigningKeyUnreadable)
             .SetName("encrypted PKCS#8");
-        yield return new TestCaseData((Func<string>)(() => "not a pem"), IssuanceReasons.SigningKeyUnreadable).SetName("not a PEM");
+        yield return new TestCaseData((Func<string>)(() => "not a pem"), Reasons.Issuance.SigningKeyUnreadable).SetName("not a PEM");
     }
 
     [TestCaseSource(nameof(UnsupportedKeys))]
@@ -179,7 +179,7 @@ public sealed class FileSigningKeyProviderTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(error!.Reason, Is.EqualTo(IssuanceReasons.SigningKeyUnreadable));
+            Assert.That(error!.Reason, Is.EqualTo(Reasons.Issuance.SigningKeyUnreadable));
             Assert.That(Directory.Exists(_dir.File("data")), Is.False);
         });
     }
@@ -226,7 +226,7 @@ public sealed class FileSigningKeyProviderTests
             PreviousPublicKeyPemPaths = [_dir.Write("old.pem", ECDsa.Create(ECCurve.NamedCurves.nistP256).ExportPkcs8PrivateKeyPem())],
         }));
 
-        Assert.That(error!.Reason, Is.EqualTo(IssuanceReasons.SigningKeyUnreadable));
+        Assert.That(error!.Reason, Is.EqualTo(Reasons.Issuance.SigningKeyUnreadable));
     }
 
     [Test]
@@ -251,7 +251,7 @@ public sealed class FileSigningKeyProviderTests
         Assert.Multiple(() =>
         {
             Assert.That(options.Validate(), Is.Not.Empty);
-            Assert.That(error!.Reason, Is.EqualTo(IssuanceReasons.SigningKeyOptionsInvalid));
+            Assert.That(error!.Reason, Is.EqualTo(Reasons.Issuance.SigningKeyOptionsInvalid));
             Assert.That(new SigningKeyOptions { DataDirectory = "/x", PreviousPublicKeyPemPaths = [" "] }.Validate(), Is.Not.Empty);
             Assert.That(new SigningKeyOptions { PrivateKeyPemPath = "/k.pem" }.Validate(), Is.Empty);
         });

@@ -175,7 +175,7 @@ public sealed class JwtMintingTests
         var request = TestData.Request(TimeSpan.FromSeconds(ttlSeconds), scope: new GrantedScope(audience, action, [tool], []));
 
         var error = Assert.ThrowsAsync<BrokerException>(async () => await issuer.IssueAsync(request));
-        Assert.That(error!.Reason, Is.EqualTo(IssuanceReasons.JwtGrantInvalid));
+        Assert.That(error!.Reason, Is.EqualTo(Reasons.Issuance.JwtGrantInvalid));
     }
 
     [Test]
@@ -232,7 +232,7 @@ public sealed class JwtMintingTests
     public void Invalid_options_are_refused_at_construction()
     {
         var error = Assert.Throws<BrokerException>(() => TestData.NewIssuer(_keys, issuer: "not a url"));
-        Assert.That(error!.Reason, Is.EqualTo(IssuanceReasons.JwtOptionsInvalid));
+        Assert.That(error!.Reason, Is.EqualTo(Reasons.Issuance.JwtOptionsInvalid));
     }
 
     [TestCase("https://jitbroker.local", "at+jwt", true)]

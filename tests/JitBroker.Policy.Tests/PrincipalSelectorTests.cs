@@ -56,6 +56,17 @@ public sealed class PrincipalSelectorTests
     }
 
     [Test]
+    public void Subject_globs_stop_at_colons_as_everywhere_else()
+    {
+        // The one glob language (Core GlobPatternTests): the same pattern means the same as an OIDC SubjectPattern.
+        var engine = Rule($$"""{ issuers: ["{{K8sIssuer}}"], subjects: ["system:serviceaccount:billing:*", "system:serviceaccount:ops:**"] }""");
+
+        Assert.That(Allows(engine, Oidc(K8sIssuer, "system:serviceaccount:billing:invoice-runner")), Is.True);
+        Assert.That(Allows(engine, Oidc(K8sIssuer, "system:serviceaccount:billing:invoice-runner:extra")), Is.False, "'*' does not cross ':'");
+        Assert.That(Allows(engine, Oidc(K8sIssuer, "system:serviceaccount:ops:deep:er")), Is.True, "'**' does");
+    }
+
+    [Test]
     public void Spiffe_ids_and_methods_combine()
     {
         var engine = Rule("""{ spiffe_ids: ["spiffe://dev.jitbroker.local/agents/*"], methods: [x509-svid] }""");

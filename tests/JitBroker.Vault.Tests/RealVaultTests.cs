@@ -133,6 +133,6 @@ public sealed class RealVaultTests
 
         var error = Assert.ThrowsAsync<BrokerException>(async () => await issuer.IssueAsync(request));
 
-        Assert.That(error!.Reason, Is.EqualTo(VaultReasons.PathNotAllowed));
+        Assert.That(error!.Reason, Is.EqualTo(Reasons.Vault.PathNotAllowed));
     }
 }

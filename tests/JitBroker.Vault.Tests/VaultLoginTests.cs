@@ -76,7 +76,7 @@ public sealed class VaultLoginTests : VaultTestBase
         var error = Assert.ThrowsAsync<BrokerException>(async () => await issuer.IssueAsync(
             Request(new Dictionary<string, string> { [IssuerParameterNames.VaultPolicies] = "task-read" }, TimeSpan.FromMinutes(5))));
 
-        Assert.That((error!.Failure, error.Reason), Is.EqualTo((BrokerFailure.FailedPrecondition, VaultReasons.LoginFailed)));
+        Assert.That((error!.Failure, error.Reason), Is.EqualTo((BrokerFailure.FailedPrecondition, Reasons.Vault.LoginFailed)));
         Assert.That(error.InnerException!.Message, Does.Contain("invalid role or secret ID").And.Contain("auth/approle/login"));
     }
 

@@ -112,14 +112,14 @@ public sealed class VaultSecretIssuerTests : VaultTestBase
         });
     }
 
-    [TestCase("../sys/raw/core", VaultReasons.TemplateInvalid)]
-    [TestCase("database/../sys/raw", VaultReasons.TemplateInvalid)]
-    [TestCase("/database/creds/readonly", VaultReasons.TemplateInvalid)]
-    [TestCase("database//creds/readonly", VaultReasons.TemplateInvalid)]
-    [TestCase("database/creds/readonly?list=true", VaultReasons.TemplateInvalid)]
-    [TestCase("database/creds/", VaultReasons.TemplateInvalid)]
-    [TestCase("kv/data/app", VaultReasons.PathNotAllowed)]
-    [TestCase("database/credsX/readonly", VaultReasons.PathNotAllowed)]
+    [TestCase("../sys/raw/core", Reasons.Vault.TemplateInvalid)]
+    [TestCase("database/../sys/raw", Reasons.Vault.TemplateInvalid)]
+    [TestCase("/database/creds/readonly", Reasons.Vault.TemplateInvalid)]
+    [TestCase("database//creds/readonly", Reasons.Vault.TemplateInvalid)]
+    [TestCase("database/creds/readonly?list=true", Reasons.Vault.TemplateInvalid)]
+    [TestCase("database/creds/", Reasons.Vault.TemplateInvalid)]
+    [TestCase("kv/data/app", Reasons.Vault.PathNotAllowed)]
+    [TestCase("database/credsX/readonly", Reasons.Vault.PathNotAllowed)]
     public void Paths_outside_the_allowed_prefixes_or_escaping_their_mount_never_reach_Vault(string path, string reason)
     {
         var error = Assert.ThrowsAsync<BrokerException>(async () => await SecretIssuer(Session()).IssueAsync(SecretRequest(path, 300)));
@@ -135,7 +135,7 @@ public sealed class VaultSecretIssuerTests : VaultTestBase
 
         var error = Assert.ThrowsAsync<BrokerException>(async () => await SecretIssuer(Session()).IssueAsync(SecretRequest("database/creds/static", 300)));
 
-        Assert.That(error!.Reason, Is.EqualTo(VaultReasons.SecretNotLeased));
+        Assert.That(error!.Reason, Is.EqualTo(Reasons.Vault.SecretNotLeased));
     }
 
     [Test]
@@ -150,9 +150,9 @@ public sealed class VaultSecretIssuerTests : VaultTestBase
 
         Assert.Multiple(() =>
         {
-            Assert.That((missing!.Failure, missing.Reason), Is.EqualTo((BrokerFailure.FailedPrecondition, VaultReasons.RequestRejected)));
+            Assert.That((missing!.Failure, missing.Reason), Is.EqualTo((BrokerFailure.FailedPrecondition, Reasons.Vault.RequestRejected)));
             Assert.That(missing.Message, Does.Contain("database/creds/nothing"));
-            Assert.That((denied!.Failure, denied.Reason), Is.EqualTo((BrokerFailure.FailedPrecondition, VaultReasons.PermissionDenied)));
+            Assert.That((denied!.Failure, denied.Reason), Is.EqualTo((BrokerFailure.FailedPrecondition, Reasons.Vault.PermissionDenied)));
             Assert.That(denied.Message, Does.Contain("'database/creds/denied'"));
             Assert.That(Vault.Leases, Is.Empty);
         });
@@ -192,8 +192,8 @@ public sealed class VaultSecretIssuerTests : VaultTestBase
         await issuer.RevokeAsync(lease);
         var gone = Assert.ThrowsAsync<BrokerException>(async () => await issuer.RenewAsync(lease, Agent, Clock.GetUtcNow().AddSeconds(60)));
 
-        Assert.That(notRenewable!.Reason, Is.EqualTo(VaultReasons.NotRenewable));
-        Assert.That(gone!.Reason, Is.EqualTo(VaultReasons.NotRenewable));
+        Assert.That(notRenewable!.Reason, Is.EqualTo(Reasons.Vault.NotRenewable));
+        Assert.That(gone!.Reason, Is.EqualTo(Reasons.Vault.NotRenewable));
         Assert.That(gone.Message, Does.Contain("lease not found"));
     }
 }

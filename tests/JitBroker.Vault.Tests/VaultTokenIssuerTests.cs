@@ -156,7 +156,7 @@ public sealed class VaultTokenIssuerTests : VaultTestBase
         Assert.Multiple(() =>
         {
             Assert.That(error!.Failure, Is.EqualTo(BrokerFailure.FailedPrecondition));
-            Assert.That(error.Reason, Is.EqualTo(VaultReasons.PermissionDenied));
+            Assert.That(error.Reason, Is.EqualTo(Reasons.Vault.PermissionDenied));
             Assert.That(error.Message, Does.Contain("'auth/token/create'").And.Not.Contain(Vault.RootToken));
             Assert.That(Vault.RequestsTo("auth/token/create"), Has.Count.EqualTo(2), "retried once after logging in again");
             Assert.That(Vault.RequestsTo("auth/token/lookup-self"), Has.Count.EqualTo(2), "the token file was read and looked up again");
@@ -171,7 +171,7 @@ public sealed class VaultTokenIssuerTests : VaultTestBase
         var error = Assert.ThrowsAsync<BrokerException>(async () =>
             await TokenIssuer(Session()).IssueAsync(Request(new Dictionary<string, string> { [IssuerParameterNames.VaultRole] = "batchy" }, TimeSpan.FromMinutes(5))));
 
-        Assert.That(error!.Reason, Is.EqualTo(VaultReasons.TokenNotRevocable));
+        Assert.That(error!.Reason, Is.EqualTo(Reasons.Vault.TokenNotRevocable));
         Assert.That(Vault.Tokens.Values.Where(t => t.Id.StartsWith("hvb.", StringComparison.Ordinal)).Select(t => t.Revoked), Is.EqualTo(new[] { true }));
         await Task.CompletedTask;
     }
@@ -189,7 +189,7 @@ public sealed class VaultTokenIssuerTests : VaultTestBase
 
         var error = Assert.ThrowsAsync<BrokerException>(async () => await TokenIssuer(Session()).IssueAsync(Request(parameters, TimeSpan.FromMinutes(5))));
 
-        Assert.That(error!.Reason, Is.EqualTo(VaultReasons.TemplateInvalid));
+        Assert.That(error!.Reason, Is.EqualTo(Reasons.Vault.TemplateInvalid));
         Assert.That(error.Message, Does.Contain(expected));
         Assert.That(Vault.Requests, Is.Empty);
     }
@@ -224,7 +224,7 @@ public sealed class VaultTokenIssuerTests : VaultTestBase
 
         var error = Assert.ThrowsAsync<BrokerException>(async () => await issuer.RenewAsync(LeaseFor(request, credential), Agent, Clock.GetUtcNow().AddSeconds(60)));
 
-        Assert.That((error!.Failure, error.Reason), Is.EqualTo((BrokerFailure.FailedPrecondition, VaultReasons.NotRenewable)));
+        Assert.That((error!.Failure, error.Reason), Is.EqualTo((BrokerFailure.FailedPrecondition, Reasons.Vault.NotRenewable)));
     }
 
     [Test]

@@ -36,7 +36,7 @@ public sealed class VaultUnavailableTests : VaultTestBase
 
         Assert.Multiple(() =>
         {
-            Assert.That((error!.Failure, error.Reason), Is.EqualTo((BrokerFailure.Unavailable, VaultReasons.Unavailable)));
+            Assert.That((error!.Failure, error.Reason), Is.EqualTo((BrokerFailure.Unavailable, Reasons.Vault.Unavailable)));
             Assert.That(error.Message, Does.Contain("no credential was issued"));
             Assert.That(Vault.Tokens, Has.Count.EqualTo(1), "only the broker's own token exists");
             Assert.That(watch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)), "the client's timeout bounds a hanging Vault");
@@ -53,7 +53,7 @@ public sealed class VaultUnavailableTests : VaultTestBase
         var error = Assert.ThrowsAsync<BrokerException>(async () => await issuer.IssueAsync(
             Request(new Dictionary<string, string> { [IssuerParameterNames.VaultSecretPath] = "database/creds/readonly" }, TimeSpan.FromMinutes(5), VaultSecretIssuer.KindName)));
 
-        Assert.That((error!.Failure, error.Reason), Is.EqualTo((BrokerFailure.Unavailable, VaultReasons.Unavailable)));
+        Assert.That((error!.Failure, error.Reason), Is.EqualTo((BrokerFailure.Unavailable, Reasons.Vault.Unavailable)));
         Assert.That(Vault.Leases, Is.Empty);
     }
 

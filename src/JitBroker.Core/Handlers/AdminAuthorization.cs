@@ -3,15 +3,14 @@ namespace JitBroker.Core.Handlers;
 /// <summary>Who may use the admin API: attested principals matching one of <see cref="AdminOptions.Principals"/>. Agents never.</summary>
 public sealed class AdminAuthorization
 {
-    public const string ReasonNotAdmin = "admin.not_an_admin";
 
     private readonly AttestorRegistry _attestors;
-    private readonly Glob[] _admins;
+    private readonly GlobPattern[] _admins;
 
     public AdminAuthorization(AttestorRegistry attestors, AdminOptions options)
     {
         _attestors = attestors;
-        _admins = [.. options.Principals.Select(Glob.Parse)];
+        _admins = [.. options.Principals.Select(GlobPattern.Parse)];
     }
 
     /// <summary>Attests the caller and requires an admin principal; PermissionDenied for everyone else.</summary>
@@ -20,6 +19,6 @@ public sealed class AdminAuthorization
         var caller = await _attestors.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
         return _admins.Any(a => a.IsMatch(caller.Id))
             ? caller
-            : throw new BrokerException(BrokerFailure.PermissionDenied, ReasonNotAdmin, "The admin API is for configured operators only.");
+            : throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.Admin.NotAnAdmin, "The admin API is for configured operators only.");
     }
 }

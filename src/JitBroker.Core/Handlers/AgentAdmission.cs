@@ -7,7 +7,6 @@ namespace JitBroker.Core.Handlers;
 /// </summary>
 public sealed class AgentAdmission
 {
-    public const string ReasonBlocked = "agent.blocked";
 
     private readonly AttestorRegistry _attestors;
     private readonly ReplayGuard _replay;
@@ -42,7 +41,7 @@ public sealed class AgentAdmission
         await BrokerTracing.TraceAsync(BrokerTracing.Block, () => EnsureNotBlockedAsync(agent, taskId, cancellationToken)).ConfigureAwait(false);
     }
 
-    /// <summary>3 kill switch alone: PermissionDenied with <see cref="ReasonBlocked"/> when a block applies to the agent; the refusal is audited.</summary>
+    /// <summary>3 kill switch alone: PermissionDenied with <see cref="Reasons.AgentBlocked"/> when a block applies to the agent; the refusal is audited.</summary>
     public async Task EnsureNotBlockedAsync(WorkloadIdentity agent, string? taskId, CancellationToken cancellationToken = default)
     {
         if (await _killSwitch.FindBlockAsync(agent.Id, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false) is { } block)
@@ -50,14 +49,14 @@ public sealed class AgentAdmission
             await _audit.RecordAsync(new AuditEvent
             {
                 Type = AuditEventTypes.RequestDenied, AgentId = agent.Id, TaskId = taskId, Decision = "deny",
-                Reason = ReasonBlocked, Detail = $"blocked by {block.BlockedBy} ({block.Pattern}): {block.Reason}",
+                Reason = Reasons.AgentBlocked, Detail = $"blocked by {block.BlockedBy} ({block.Pattern}): {block.Reason}",
             }, cancellationToken).ConfigureAwait(false);
             throw Blocked(block);
         }
     }
 
     internal static BrokerException Blocked(AgentBlock block) =>
-        new(BrokerFailure.PermissionDenied, ReasonBlocked, $"This agent is blocked by an operator: {block.Reason}");
+        new(BrokerFailure.PermissionDenied, Reasons.AgentBlocked, $"This agent is blocked by an operator: {block.Reason}");
 
     private async Task<WorkloadIdentity> AttestCoreAsync(AttestationEvidence evidence, CancellationToken cancellationToken)
     {

@@ -26,7 +26,7 @@ internal static partial class BrokerLog
 
     [LoggerMessage(EventId = 1005, EventName = "UndoFailed", Level = LogLevel.Critical,
         Message = "Could not undo untracked credential {Fingerprint} of lease {LeaseId} ({IssuerKind}): {Error}")]
-    public static partial void UndoFailed(ILogger logger, string leaseId, string issuerKind, string fingerprint, string error);
+    public static partial void UndoFailed(ILogger logger, string leaseId, string issuerKind, string fingerprint, string error, Exception? exception);
 
     [LoggerMessage(EventId = 1006, EventName = "AuditFailed", Level = LogLevel.Error,
         Message = "The audit record for lease {LeaseId} could not be written; revoking the credential (fail closed)")]

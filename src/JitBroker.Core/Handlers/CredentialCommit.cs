@@ -15,7 +15,6 @@ namespace JitBroker.Core.Handlers;
 /// </remarks>
 public sealed class CredentialCommit
 {
-    public const string ReasonAuditUnavailable = "audit.unavailable";
 
     private readonly IssuerRegistry _issuers;
     private readonly ILeaseStore _leases;
@@ -131,9 +130,9 @@ public sealed class CredentialCommit
         {
             // Fail closed: a credential the audit record does not show must not leave the broker.
             BrokerLog.AuditFailed(_log, lease.LeaseId, auditError);
-            BrokerTracing.Fail(auditSpan, ReasonAuditUnavailable);
+            BrokerTracing.Fail(auditSpan, Reasons.Audit.Unavailable);
             await RevokeQuietlyAsync(lease).ConfigureAwait(false);
-            throw new BrokerException(BrokerFailure.Unavailable, ReasonAuditUnavailable,
+            throw new BrokerException(BrokerFailure.Unavailable, Reasons.Audit.Unavailable,
                 "The audit record could not be written; no credential was issued. Retry later.", auditError);
         }
     }
@@ -153,12 +152,12 @@ public sealed class CredentialCommit
                 var undo = await issuer.RevokeAsync(lease, CancellationToken.None).ConfigureAwait(false);
                 if (!undo.IsDone)
                 {
-                    BrokerLog.UndoFailed(_log, lease.LeaseId, lease.IssuerKind, lease.CredentialFingerprint, undo.Error ?? "unknown");
+                    BrokerLog.UndoFailed(_log, lease.LeaseId, lease.IssuerKind, lease.CredentialFingerprint, undo.Error ?? "unknown", null);
                 }
             }
             catch (Exception undoError)
             {
-                BrokerLog.UndoFailed(_log, lease.LeaseId, lease.IssuerKind, lease.CredentialFingerprint, undoError.GetType().Name);
+                BrokerLog.UndoFailed(_log, lease.LeaseId, lease.IssuerKind, lease.CredentialFingerprint, "the issuer threw", undoError);
             }
 
             throw NotRecorded(persistError);

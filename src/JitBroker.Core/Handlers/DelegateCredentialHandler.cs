@@ -8,9 +8,6 @@ namespace JitBroker.Core.Handlers;
 /// </summary>
 public sealed class DelegateCredentialHandler
 {
-    public const string ReasonOfferInvalid = "delegation.offer_invalid";
-    public const string ReasonOfferUsed = "delegation.offer_used";
-    public const string ReasonOfferExpired = "delegation.offer_expired";
 
     private readonly AgentAdmission _admission;
     private readonly ILeaseStore _leases;
@@ -42,16 +39,16 @@ public sealed class DelegateCredentialHandler
         var offers = _rules.RequireConfigured(_offers);
         var worker = await _admission.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
         var offer = (offerToken.Length is > 0 and <= IntrospectionHandler.MaxTokenLength ? offers.Decode(offerToken) : null)
-            ?? throw DelegationRules.Denied(ReasonOfferInvalid, "The delegation offer is not valid.");
+            ?? throw DelegationRules.Denied(Reasons.Delegation.OfferInvalid, "The delegation offer is not valid.");
         if (!string.Equals(offer.WorkerId, worker.Id, StringComparison.Ordinal))
         {
-            throw DelegationRules.Denied(ReasonOfferInvalid, "The delegation offer was made to another worker.");
+            throw DelegationRules.Denied(Reasons.Delegation.OfferInvalid, "The delegation offer was made to another worker.");
         }
 
         var now = _time.GetUtcNow();
         if (now >= offer.ExpiresAt)
         {
-            throw DelegationRules.Denied(ReasonOfferExpired, "The delegation offer expired; ask the planner for a new one.");
+            throw DelegationRules.Denied(Reasons.Delegation.OfferExpired, "The delegation offer expired; ask the planner for a new one.");
         }
 
         var parent = await _leases.GetAsync(offer.ParentLeaseId, cancellationToken).ConfigureAwait(false);
@@ -71,7 +68,7 @@ public sealed class DelegateCredentialHandler
         if (await _replayCache.CheckAndRecordAsync("offer:" + offer.OfferId, worker.Id, offer.ExpiresAt + _options.ReplaySlack, cancellationToken).ConfigureAwait(false)
             != ReplayVerdict.FirstUse)
         {
-            throw DelegationRules.Denied(ReasonOfferUsed, "The delegation offer was already used.");
+            throw DelegationRules.Denied(Reasons.Delegation.OfferUsed, "The delegation offer was already used.");
         }
 
         var remaining = parent.ExpiresAt - now;

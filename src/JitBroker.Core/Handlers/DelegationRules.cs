@@ -8,12 +8,6 @@ namespace JitBroker.Core.Handlers;
 /// </summary>
 public sealed class DelegationRules
 {
-    public const string ReasonUnavailable = "delegation.not_configured";
-    public const string ReasonDenied = "delegation.denied";
-    public const string ReasonWidening = "delegation.widening";
-    public const string ReasonTooDeep = "delegation.too_deep";
-    public const string ReasonCycle = "delegation.cycle";
-    public const string ReasonKind = "delegation.kind_not_delegable";
 
     private readonly IReadOnlyList<ITaskCredentialVerifier> _verifiers;
     private readonly ILeaseStore _leases;
@@ -31,7 +25,7 @@ public sealed class DelegationRules
     public IDelegationOfferCodec RequireConfigured(IDelegationOfferCodec? offers) =>
         offers is not null && _policy is not null
             ? offers
-            : throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonUnavailable, "Delegation is not configured on this broker.");
+            : throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Delegation.NotConfigured, "Delegation is not configured on this broker.");
 
     /// <summary>The child's scope: the parent's audience and action, and a subset of its tools and resources — never more.</summary>
     public GrantedScope NarrowedScope(Lease parent, IReadOnlyList<string> tools, IReadOnlyList<string> resources)
@@ -39,14 +33,14 @@ public sealed class DelegationRules
         if (!_verifiers.Any(v => string.Equals(v.Kind, parent.IssuerKind, StringComparison.Ordinal)))
         {
             // The broker can attenuate only credentials it signs itself; a Vault token cannot be narrowed.
-            throw Denied(ReasonKind, $"Credentials of kind '{parent.IssuerKind}' cannot be delegated.");
+            throw Denied(Reasons.Delegation.KindNotDelegable, $"Credentials of kind '{parent.IssuerKind}' cannot be delegated.");
         }
 
         var extraTools = tools.Where(t => !parent.Scope.Tools.Contains(t, StringComparer.Ordinal)).ToList();
         var extraResources = resources.Where(r => !parent.Scope.Resources.Contains(r, StringComparer.Ordinal)).ToList();
         if (extraTools.Count > 0 || extraResources.Count > 0)
         {
-            throw Denied(ReasonWidening,
+            throw Denied(Reasons.Delegation.Widening,
                 $"A delegation may only narrow: not held by the parent: {string.Join(", ", extraTools.Select(t => "tool " + t).Concat(extraResources.Select(r => "resource " + r)))}.");
         }
 
@@ -56,7 +50,7 @@ public sealed class DelegationRules
     /// <summary>Policy, depth and cycles; returns the chain the child credential will carry.</summary>
     public async Task<DelegationChain> CheckAsync(WorkloadIdentity planner, string workerId, Lease parent, CancellationToken cancellationToken = default)
     {
-        var policy = _policy ?? throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonUnavailable, "Delegation is not configured on this broker.");
+        var policy = _policy ?? throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Delegation.NotConfigured, "Delegation is not configured on this broker.");
 
         // Walk up to the root: the agents already in the chain, root last.
         var ancestors = new List<Lease> { parent };
@@ -67,25 +61,25 @@ public sealed class DelegationRules
             ancestors.Add(current);
             if (ancestors.Count > LeaseUsability.MaxChainLength)
             {
-                throw Denied(ReasonTooDeep, "The delegation chain is too long.");
+                throw Denied(Reasons.Delegation.TooDeep, "The delegation chain is too long.");
             }
         }
 
         if (ancestors.Any(a => string.Equals(a.AgentId, workerId, StringComparison.Ordinal)))
         {
-            throw Denied(ReasonCycle, "The worker is already in this delegation chain; delegating back would make a cycle.");
+            throw Denied(Reasons.Delegation.Cycle, "The worker is already in this delegation chain; delegating back would make a cycle.");
         }
 
         var decision = policy.Decide(planner, workerId, parent.Scope.Action);
         if (!decision.Allowed)
         {
-            throw Denied(ReasonDenied, decision.Reason);
+            throw Denied(Reasons.Delegation.Denied, decision.Reason);
         }
 
         var depth = ancestors.Count; // the child's depth: 1 for a direct delegation from a root lease
         if (depth > decision.MaxDepth)
         {
-            throw Denied(ReasonTooDeep, $"Delegation depth {depth} exceeds the allowed {decision.MaxDepth}.");
+            throw Denied(Reasons.Delegation.TooDeep, $"Delegation depth {depth} exceeds the allowed {decision.MaxDepth}.");
         }
 
         // Current actor first, then every earlier delegate; the root lease's agent is the subject.

@@ -8,7 +8,6 @@ namespace JitBroker.Core.Handlers;
 /// </summary>
 public sealed class LeaseUsability
 {
-    public const string ReasonLeaseNotActive = "lease.not_active";
 
     /// <summary>Longer than any chain a delegation policy can allow; a longer walk means a corrupt ledger and is refused.</summary>
     public const int MaxChainLength = 32;
@@ -46,7 +45,7 @@ public sealed class LeaseUsability
         }
     }
 
-    /// <summary>As <see cref="IsUsableAsync"/>, refusing with FailedPrecondition and <see cref="ReasonLeaseNotActive"/>.</summary>
+    /// <summary>As <see cref="IsUsableAsync"/>, refusing with FailedPrecondition and <see cref="Reasons.LeaseNotActive"/>.</summary>
     public async Task EnsureUsableAsync(Lease lease, DateTimeOffset now, string message, CancellationToken cancellationToken = default)
     {
         if (!await IsUsableAsync(lease, now, cancellationToken).ConfigureAwait(false))
@@ -55,5 +54,5 @@ public sealed class LeaseUsability
         }
     }
 
-    internal static BrokerException NotActive(string message) => new(BrokerFailure.FailedPrecondition, ReasonLeaseNotActive, message);
+    internal static BrokerException NotActive(string message) => new(BrokerFailure.FailedPrecondition, Reasons.LeaseNotActive, message);
 }

@@ -22,7 +22,7 @@ public sealed class OperatorRevocation
     }
 
     /// <summary>Schedules what <paramref name="selector"/> names; <paramref name="pattern"/> is the parsed glob of an <see cref="RevokeSelector.AgentPattern"/>.</summary>
-    public async Task<RevokeSummary> ScheduleAsync(WorkloadIdentity admin, RevokeSelector selector, Glob? pattern, string reason)
+    public async Task<RevokeSummary> ScheduleAsync(WorkloadIdentity admin, RevokeSelector selector, GlobPattern? pattern, string reason)
     {
         var batchId = RevocationBatchIds.New();
         var now = _time.GetUtcNow();
@@ -48,8 +48,8 @@ public sealed class OperatorRevocation
         return summary;
     }
 
-    internal static Glob ParsePattern(string pattern) =>
-        Glob.TryParse(pattern, out var glob, out var error) ? glob! : throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, $"pattern: {error}");
+    internal static GlobPattern ParsePattern(string pattern) =>
+        GlobPattern.TryParse(pattern, out var glob, out var error) ? glob : throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.PatternInvalid, $"pattern: {error}");
 
     /// <summary>Ids of every not-yet-revoked lease matching the query (revoked ones need no work).</summary>
     private async Task<IReadOnlyCollection<string>> CollectAsync(LeaseQuery query, CancellationToken cancellationToken)

@@ -7,7 +7,6 @@ namespace JitBroker.Core.Handlers;
 /// </summary>
 public sealed class RenewCredentialHandler
 {
-    public const string ReasonRenewalLimit = "renewal.max_ttl_reached";
 
     private readonly AgentAdmission _admission;
     private readonly ILeaseStore _leases;
@@ -76,7 +75,7 @@ public sealed class RenewCredentialHandler
         // second short of it; a second or less more is no renewal at all.
         if (newExpiry - lease.ExpiresAt <= TimeSpan.FromSeconds(1))
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonRenewalLimit,
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.RenewalMaxTtlReached,
                 $"The lease already runs to its maximum ({cap:O}); request a new credential.");
         }
 

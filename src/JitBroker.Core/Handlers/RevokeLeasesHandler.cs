@@ -3,7 +3,6 @@ namespace JitBroker.Core.Handlers;
 /// <summary>An operator's revocation by any selector, and how far it got.</summary>
 public sealed class RevokeLeasesHandler
 {
-    public const string ReasonConfirm = "admin.confirmation_required";
 
     private readonly OperatorRevocation _revocation;
     private readonly IRevocationSchedule _schedule;
@@ -23,7 +22,7 @@ public sealed class RevokeLeasesHandler
     {
         if (selector.IsBroad && !confirmed)
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, ReasonConfirm,
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Admin.ConfirmationRequired,
                 "Revoking by pattern or everything needs explicit confirmation (confirm = true).");
         }
 

@@ -164,5 +164,5 @@ public sealed class RedisApprovalStore : IApprovalStore
     }
 
     private static BrokerException Unavailable(Exception ex) =>
-        StoreReasons.Unavailable(StoreReasons.ApprovalStoreUnavailable, "approval store", ex);
+        StoreFailures.Unavailable(Reasons.Store.ApprovalStoreUnavailable, "approval store", ex);
 }

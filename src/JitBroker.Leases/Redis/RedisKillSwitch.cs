@@ -71,7 +71,7 @@ public sealed class RedisKillSwitch : IKillSwitch
     public async ValueTask BlockAsync(AgentBlock block, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(block);
-        _ = new AgentPattern(block.Pattern);
+        BlockMatcher.RequireValid(block.Pattern);
         cancellationToken.ThrowIfCancellationRequested();
         await RunAsync(Block, [block.Pattern, JsonSerializer.Serialize(block, StoreJson.Options)], cancellationToken).ConfigureAwait(false);
     }
@@ -136,7 +136,7 @@ public sealed class RedisKillSwitch : IKillSwitch
     }
 
     private static BrokerException Unavailable(Exception ex) =>
-        StoreReasons.Unavailable(StoreReasons.KillSwitchUnavailable, "kill-switch list", ex);
+        StoreFailures.Unavailable(Reasons.Store.KillSwitchUnavailable, "kill-switch list", ex);
 
     private sealed record CachedList(string Version, BlockMatcher Matcher);
 }

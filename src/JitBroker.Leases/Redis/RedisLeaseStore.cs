@@ -369,5 +369,5 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     private static async Task<T[]> OneAsync<T>(Task<T> task) => [await task.ConfigureAwait(false)];
 
     private static BrokerException Unavailable(Exception ex) =>
-        StoreReasons.Unavailable(Reasons.LeaseStoreUnavailable, "lease store", ex);
+        StoreFailures.Unavailable(Reasons.LeaseStoreUnavailable, "lease store", ex);
 }

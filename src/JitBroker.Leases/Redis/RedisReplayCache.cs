@@ -58,7 +58,7 @@ public sealed class RedisReplayCache : IReplayCache
         }
         catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
-            throw StoreReasons.Unavailable(StoreReasons.ReplayCacheUnavailable, "replay cache", ex);
+            throw StoreFailures.Unavailable(Reasons.Store.ReplayCacheUnavailable, "replay cache", ex);
         }
     }
 

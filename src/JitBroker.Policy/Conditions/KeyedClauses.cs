@@ -1,4 +1,5 @@
 using JitBroker.Policy.Model;
+using JitBroker.Core;
 
 namespace JitBroker.Policy.Conditions;
 

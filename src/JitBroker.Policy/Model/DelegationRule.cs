@@ -1,3 +1,5 @@
+using JitBroker.Core;
+
 namespace JitBroker.Policy.Model;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using JitBroker.Policy.Conditions;
+using JitBroker.Core;
 
 namespace JitBroker.Policy.Model;
 

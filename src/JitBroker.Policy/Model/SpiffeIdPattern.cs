@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
+using JitBroker.Core;
 
 namespace JitBroker.Policy.Model;
 

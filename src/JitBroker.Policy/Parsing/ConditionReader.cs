@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using JitBroker.Policy.Conditions;
 using YamlDotNet.RepresentationModel;
+using JitBroker.Core;
 
 namespace JitBroker.Policy.Parsing;
 

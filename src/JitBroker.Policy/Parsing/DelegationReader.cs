@@ -1,5 +1,6 @@
 using JitBroker.Policy.Model;
 using YamlDotNet.RepresentationModel;
+using JitBroker.Core;
 
 namespace JitBroker.Policy.Parsing;
 
@@ -70,7 +71,7 @@ internal static class DelegationReader
             return SpiffeIdPattern.TryParse(text, out _, out var spiffeProblem) ? null : spiffeProblem;
         }
 
-        return AnchoredGlob.Problem(text) is null ? null
+        return GlobPattern.AnchorProblem(text) is null ? null
             : $"'{text}' must be a SPIFFE ID pattern (spiffe://<trust-domain>/<path glob>) or an OIDC worker id pattern " +
               "(<issuer>#<subject glob>, with a literal scheme://authority)";
     }

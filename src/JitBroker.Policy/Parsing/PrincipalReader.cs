@@ -1,6 +1,7 @@
 using System.Buffers;
 using JitBroker.Policy.Model;
 using YamlDotNet.RepresentationModel;
+using JitBroker.Core;
 
 namespace JitBroker.Policy.Parsing;
 
@@ -34,7 +35,7 @@ internal static class PrincipalReader
         var spiffeIds = Optional(principals, "spiffe_ids", n => ReadSpiffeIds(errors, n, owner, section));
         var trustDomains = Optional(principals, "trust_domains", n => ReadTrustDomains(errors, n, owner, section));
         var methods = Optional(principals, "methods", n => ReadMethods(errors, n, owner, section));
-        var issuers = Optional(principals, "issuers", n => ReadGlobs(errors, n, $"{owner}: {section}.issuers", AnchoredGlob.Problem, null));
+        var issuers = Optional(principals, "issuers", n => ReadGlobs(errors, n, $"{owner}: {section}.issuers", GlobPattern.AnchorProblem, null));
         var subjects = Optional(principals, "subjects", n => ReadGlobs(errors, n, $"{owner}: {section}.subjects", null, null));
         var namespaces = Optional(principals, "namespaces", n => ReadGlobs(errors, n, $"{owner}: {section}.namespaces", null, KubernetesNameGlobChars));
         var serviceAccounts = Optional(principals, "service_accounts", n => ReadGlobs(errors, n, $"{owner}: {section}.service_accounts", null, KubernetesNameGlobChars));
@@ -172,25 +173,5 @@ internal static class PrincipalReader
         }
 
         return result;
-    }
-}
-
-/// <summary>
-/// Globs over URL-shaped principals (OIDC issuers, approvers) must spell out scheme and authority literally:
-/// <c>https://login.example/*</c> is fine, <c>https://*.example/…</c> would also match a lookalike host.
-/// </summary>
-internal static class AnchoredGlob
-{
-    public static string? Problem(string pattern)
-    {
-        var wildcard = pattern.AsSpan().IndexOfAny('*', '?');
-        var literal = wildcard < 0 ? pattern : pattern[..wildcard];
-        var scheme = literal.IndexOf("://", StringComparison.Ordinal);
-        var authorityAndRest = scheme > 0 ? literal[(scheme + 3)..] : string.Empty;
-        var separator = authorityAndRest.AsSpan().IndexOfAny('/', '#');
-        var anchored = scheme > 0 && (wildcard < 0 ? authorityAndRest.Length > 0 : separator > 0);
-        return anchored
-            ? null
-            : $"'{pattern}' must begin with a literal scheme://authority (wildcards only after the first '/' or '#' that follows it)";
     }
 }

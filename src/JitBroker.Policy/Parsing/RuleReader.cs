@@ -122,9 +122,9 @@ internal static class RuleReader
         {
             // Approvers are admin principals (SPIFFE IDs, issuer#subject): anchored like issuers, so "**" cannot
             // make every authenticated caller, the requesting agent included, an approver.
-            if (!GlobPattern.TryParse(text, out var glob, out var problem) || AnchoredGlob.Problem(text) is not null)
+            if (!GlobPattern.TryParse(text, out var glob, out var problem) || GlobPattern.AnchorProblem(text) is not null)
             {
-                throw errors.At(entryNode, $"{field}.approvers: {problem ?? AnchoredGlob.Problem(text)}");
+                throw errors.At(entryNode, $"{field}.approvers: {problem ?? GlobPattern.AnchorProblem(text)}");
             }
 
             approvers.Add(glob);

@@ -23,9 +23,13 @@ public sealed partial class VaultSession : IDisposable
     private readonly TimeProvider _time;
     private readonly double _renewFraction;
     private readonly ILogger<VaultSession> _log;
+    #pragma warning disable CA2213 // a refresh in flight still releases it after Dispose; its wait handle is never created
     private readonly SemaphoreSlim _gate = new(1, 1);
+    #pragma warning restore CA2213
     private readonly Lock _timerLock = new();
+    #pragma warning disable CA2213 // a refresh in flight may still observe it after Dispose (see Dispose); no timer or registrations to release
     private readonly CancellationTokenSource _stopping = new();
+    #pragma warning restore CA2213
     private volatile TokenState? _state;
     private ITimer? _timer;
     private Task _background = Task.CompletedTask;

@@ -11,17 +11,17 @@ internal static class VaultFailures
 {
     public static BrokerException ForIssue(VaultException e, string path) => e.Kind switch
     {
-        VaultErrorKind.Unavailable => new BrokerException(BrokerFailure.Unavailable, VaultReasons.Unavailable,
+        VaultErrorKind.Unavailable => new BrokerException(BrokerFailure.Unavailable, Reasons.Vault.Unavailable,
             $"Vault is unavailable{Status(e)}; no credential was issued. Retry later.", e),
-        VaultErrorKind.PermissionDenied => new BrokerException(BrokerFailure.FailedPrecondition, VaultReasons.PermissionDenied,
+        VaultErrorKind.PermissionDenied => new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Vault.PermissionDenied,
             $"Vault denied the broker access to '{path}'. An operator must grant the broker's Vault policy the needed capability on that path.", e),
-        VaultErrorKind.LoginFailed => new BrokerException(BrokerFailure.FailedPrecondition, VaultReasons.LoginFailed,
+        VaultErrorKind.LoginFailed => new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Vault.LoginFailed,
             "The broker could not log in to Vault; an operator must check the broker's Vault auth configuration.", e),
-        VaultErrorKind.NotFound => new BrokerException(BrokerFailure.FailedPrecondition, VaultReasons.RequestRejected,
+        VaultErrorKind.NotFound => new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Vault.RequestRejected,
             $"Vault has no '{path}' the broker may use (404: the path does not exist, or the broker may not see it).", e),
-        VaultErrorKind.InvalidRequest or VaultErrorKind.UnsupportedOperation => new BrokerException(BrokerFailure.FailedPrecondition, VaultReasons.RequestRejected,
+        VaultErrorKind.InvalidRequest or VaultErrorKind.UnsupportedOperation => new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Vault.RequestRejected,
             $"Vault rejected the request to '{path}'{Status(e)}{FirstError(e)}; an operator must check the credential template and the Vault role.", e),
-        _ => new BrokerException(BrokerFailure.Internal, VaultReasons.UnexpectedResponse,
+        _ => new BrokerException(BrokerFailure.Internal, Reasons.Vault.UnexpectedResponse,
             $"Vault gave an unexpected answer for '{path}'.", e),
     };
 
@@ -29,7 +29,7 @@ internal static class VaultFailures
         e.Kind == VaultErrorKind.InvalidRequest
             // sys/leases/renew: 400 "lease not found or lease is not renewable", "lease expired", "lease is not
             // renewable"; auth/token/renew-accessor: 400 "invalid accessor" or "lease is not renewable".
-            ? new BrokerException(BrokerFailure.FailedPrecondition, VaultReasons.NotRenewable,
+            ? new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Vault.NotRenewable,
                 $"Vault cannot renew this credential{FirstError(e)}.", e)
             : ForIssue(e, path);
 
@@ -41,5 +41,5 @@ internal static class VaultFailures
     private static string FirstError(VaultException e) => e.VaultErrors.Count > 0 ? $": {e.VaultErrors[0]}" : "";
 
     public static BrokerException TemplateInvalid(string message) =>
-        new(BrokerFailure.FailedPrecondition, VaultReasons.TemplateInvalid, message);
+        new(BrokerFailure.FailedPrecondition, Reasons.Vault.TemplateInvalid, message);
 }

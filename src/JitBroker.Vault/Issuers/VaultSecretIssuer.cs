@@ -69,14 +69,14 @@ public sealed partial class VaultSecretIssuer : ICredentialIssuer
         VaultLog.Warnings(_log, path, body?.Warnings);
         if (body?.LeaseId is not { Length: > 0 } leaseId)
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, VaultReasons.SecretNotLeased,
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Vault.SecretNotLeased,
                 $"'{path}' returned no Vault lease (a static secret?): the broker only hands out secrets it can revoke.");
         }
 
         if (body.Data is not { ValueKind: JsonValueKind.Object } data || body.LeaseDuration <= 0)
         {
             await RevokeLeaseAsync(leaseId, CancellationToken.None).ConfigureAwait(false);
-            throw new BrokerException(BrokerFailure.Internal, VaultReasons.UnexpectedResponse,
+            throw new BrokerException(BrokerFailure.Internal, Reasons.Vault.UnexpectedResponse,
                 $"'{path}' returned a lease without data or without a lifetime; it was revoked.");
         }
 
@@ -91,7 +91,7 @@ public sealed partial class VaultSecretIssuer : ICredentialIssuer
         if (expiresAt <= issuedAt)
         {
             await RevokeLeaseAsync(leaseId, CancellationToken.None).ConfigureAwait(false);
-            throw new BrokerException(BrokerFailure.Unavailable, VaultReasons.Unavailable,
+            throw new BrokerException(BrokerFailure.Unavailable, Reasons.Vault.Unavailable,
                 "The broker's Vault token is about to expire; no credential was issued. Retry later.");
         }
 
@@ -124,7 +124,7 @@ public sealed partial class VaultSecretIssuer : ICredentialIssuer
         var increment = (long)Math.Floor((newExpiresAt - now).TotalSeconds);
         if (increment < 1)
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, VaultReasons.NotRenewable, "The requested expiry is not in the future.");
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Vault.NotRenewable, "The requested expiry is not in the future.");
         }
 
         VaultReply reply;
@@ -141,7 +141,7 @@ public sealed partial class VaultSecretIssuer : ICredentialIssuer
         VaultLog.Warnings(_log, LeasesRenew, reply.Body?.Warnings);
         if (reply.Body is not { LeaseDuration: > 0 } renewed)
         {
-            throw new BrokerException(BrokerFailure.Internal, VaultReasons.UnexpectedResponse, "Vault's renewal answer carries no lease_duration.");
+            throw new BrokerException(BrokerFailure.Internal, Reasons.Vault.UnexpectedResponse, "Vault's renewal answer carries no lease_duration.");
         }
 
         var granted = Math.Min(renewed.LeaseDuration, increment);
@@ -169,7 +169,7 @@ public sealed partial class VaultSecretIssuer : ICredentialIssuer
 
         if (!VaultPaths.IsAllowed(path, _allowedPrefixes))
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, VaultReasons.PathNotAllowed,
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Vault.PathNotAllowed,
                 $"The Vault path '{path}' is not under any of the broker's allowed secret path prefixes.");
         }
 

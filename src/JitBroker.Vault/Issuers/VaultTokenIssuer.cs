@@ -84,14 +84,14 @@ public sealed partial class VaultTokenIssuer : ICredentialIssuer
         var auth = reply.Body?.Auth;
         if (auth?.ClientToken is not { Length: > 0 } token)
         {
-            throw new BrokerException(BrokerFailure.Internal, VaultReasons.UnexpectedResponse, $"Vault's answer to '{path}' carries no token.");
+            throw new BrokerException(BrokerFailure.Internal, Reasons.Vault.UnexpectedResponse, $"Vault's answer to '{path}' carries no token.");
         }
 
         if (auth.Accessor is not { Length: > 0 } accessor)
         {
             // A batch token: no accessor, cannot be revoked. Never hand out what the broker cannot take back.
             await UndoWithoutAccessorAsync(token, CancellationToken.None).ConfigureAwait(false);
-            throw new BrokerException(BrokerFailure.FailedPrecondition, VaultReasons.TokenNotRevocable,
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Vault.TokenNotRevocable,
                 $"'{path}' produced a token without an accessor (a batch token), which cannot be revoked; configure the token role for service tokens.");
         }
 
@@ -108,7 +108,7 @@ public sealed partial class VaultTokenIssuer : ICredentialIssuer
         if (expiresAt <= issuedAt)
         {
             await RevokeAsync(accessor, CancellationToken.None).ConfigureAwait(false);
-            throw new BrokerException(BrokerFailure.Unavailable, VaultReasons.Unavailable,
+            throw new BrokerException(BrokerFailure.Unavailable, Reasons.Vault.Unavailable,
                 "The broker's Vault token is about to expire; no credential was issued. Retry later.");
         }
 
@@ -130,7 +130,7 @@ public sealed partial class VaultTokenIssuer : ICredentialIssuer
     /// <summary>
     /// <c>POST auth/token/renew-accessor</c> with an increment up to <paramref name="newExpiresAt"/>. Vault answers with
     /// the TTL it allowed, which the explicit max TTL caps at the original grant. Throws
-    /// <see cref="VaultReasons.NotRenewable"/> for a non-renewable or unknown token.
+    /// <see cref="Reasons.Vault.NotRenewable"/> for a non-renewable or unknown token.
     /// </summary>
     public async ValueTask<RenewedCredential> RenewAsync(Lease lease, WorkloadIdentity agent, DateTimeOffset newExpiresAt, CancellationToken cancellationToken = default)
     {
@@ -139,7 +139,7 @@ public sealed partial class VaultTokenIssuer : ICredentialIssuer
         var increment = (long)Math.Ceiling((newExpiresAt - now).TotalSeconds);
         if (increment < 1)
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, VaultReasons.NotRenewable, "The requested expiry is not in the future.");
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Vault.NotRenewable, "The requested expiry is not in the future.");
         }
 
         VaultReply reply;

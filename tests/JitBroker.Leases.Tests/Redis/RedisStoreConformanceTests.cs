@@ -39,7 +39,7 @@ public sealed class RedisReplayCacheConformanceTests : ReplayCacheConformanceTes
 
         var error = Assert.ThrowsAsync<BrokerException>(async () => await cache.CheckAndRecordAsync("k", "b", T0 + TimeSpan.FromMinutes(1)));
 
-        Assert.That((error!.Failure, error.Reason), Is.EqualTo((BrokerFailure.Unavailable, StoreReasons.ReplayCacheUnavailable)));
+        Assert.That((error!.Failure, error.Reason), Is.EqualTo((BrokerFailure.Unavailable, Reasons.Store.ReplayCacheUnavailable)));
     }
 }
 

@@ -33,17 +33,13 @@ public abstract class KillSwitchConformanceTests
         Assert.That(await KillSwitch.FindBlockAsync("spiffe://td/agents", T0), Is.Null);
     }
 
+    // The language itself is tested in Core's GlobPatternTests; these show every store matches through it.
     [TestCase("spiffe://td/agents/*", "spiffe://td/agents/a", true)]
-    [TestCase("spiffe://td/agents/*", "spiffe://td/agents/", true)]
     [TestCase("spiffe://td/agents/*", "spiffe://td/agents/a/b", false)]
-    [TestCase("spiffe://td/agents/*", "spiffe://other/agents/a", false)]
     [TestCase("spiffe://td/**", "spiffe://td/agents/a/b", true)]
-    [TestCase("spiffe://td/**", "spiffe://tdx/agents", false)]
-    [TestCase("spiffe://td/agents/ci-*", "spiffe://td/agents/ci-build", true)]
-    [TestCase("spiffe://td/agents/ci-*", "spiffe://td/agents/prod", false)]
-    [TestCase("spiffe://td/*/a", "spiffe://td/agents/a", true)]
     [TestCase("spiffe://td/a.b", "spiffe://td/aXb", false)]
-    [TestCase("spiffe://td/a+(b)?*", "spiffe://td/a+(b)?z", true)]
+    [TestCase("https://idp.example#system:serviceaccount:agents:*", "https://idp.example#system:serviceaccount:agents:bot", true)]
+    [TestCase("https://idp.example#system:serviceaccount:*", "https://idp.example#system:serviceaccount:agents:bot", false)]
     public async Task Glob_patterns_match_within_and_across_segments(string pattern, string agentId, bool blocked)
     {
         await KillSwitch.BlockAsync(Block(pattern));
@@ -97,9 +93,14 @@ public abstract class KillSwitchConformanceTests
         Assert.That(blocks[0], Is.EqualTo(Block("spiffe://td/a")));
     }
 
-    [Test]
-    public void An_empty_pattern_is_refused() =>
-        Assert.CatchAsync<ArgumentException>(async () => await KillSwitch.BlockAsync(Block(" ")));
+    [TestCase(" ")]
+    [TestCase("spiffe://td/***")]
+    [TestCase("spiffe://td/a\tb")]
+    public async Task An_invalid_pattern_is_refused_and_not_stored(string pattern)
+    {
+        Assert.CatchAsync<ArgumentException>(async () => await KillSwitch.BlockAsync(Block(pattern)));
+        Assert.That(await KillSwitch.ListAsync(), Is.Empty);
+    }
 
     [Test]
     public async Task A_block_with_an_expiry_applies_until_then_and_keeps_its_expiry_in_the_list()

@@ -1,21 +1,27 @@
+using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace JitBroker.Policy;
+namespace JitBroker.Core;
 
 /// <summary>
-/// A glob compiled once, at policy load, and matched many times. The language is deliberately tiny:
+/// The one pattern language of the broker: policy selectors, actions, tools, resources, <c>StringLike</c>,
+/// approver lists, admin principals, kill-switch blocks, revocation by agent pattern and OIDC subject patterns
+/// all compile through here, so a pattern means the same wherever it is written (docs/policy.md, "Globs").
 /// <list type="bullet">
-/// <item><c>*</c> matches any run of characters, possibly empty, that contains no <c>/</c>;</item>
-/// <item><c>**</c> matches any run of characters, possibly empty, including <c>/</c>;</item>
-/// <item><c>?</c> matches exactly one character (UTF-16 code unit) other than <c>/</c>;</item>
+/// <item><c>*</c> matches any run of characters, possibly empty, that contains no separator (<c>/</c> or <c>:</c>);</item>
+/// <item><c>**</c> matches any run of characters, possibly empty, separators included;</item>
+/// <item><c>?</c> matches exactly one character (UTF-16 code unit) that is not a separator;</item>
 /// <item>every other character matches itself, ordinal and case-sensitive. There are no escapes,
 /// character classes, braces or negations: <c>[</c>, <c>\</c>, <c>{</c>, <c>.</c> and friends are literal.</item>
 /// </list>
+/// Both <c>/</c> and <c>:</c> are separators because identities use both for hierarchy (SPIFFE paths,
+/// <c>system:serviceaccount:ns:name</c>, <c>repo:org/name:ref:…</c>): a single <c>*</c> never reaches into a
+/// sibling namespace, repository or ref; crossing one takes a deliberate <c>**</c>.
 /// A pattern always matches the whole value. Invalid patterns (empty, longer than <see cref="MaxLength"/>,
-/// three or more consecutive <c>*</c>, control characters, leading or trailing white space) are rejected by
-/// <see cref="Parse"/> so that a typo fails the policy load rather than silently matching something else.
+/// three or more consecutive <c>*</c>, control characters, leading or trailing white space) are refused by
+/// <see cref="TryParse"/> so that a typo fails loudly rather than silently matching something else.
 /// </summary>
 /// <remarks>
 /// Matching never backtracks: common shapes (<c>literal</c>, <c>prefix*</c>, <c>prefix**</c>, <c>*suffix</c>,
@@ -28,6 +34,8 @@ public sealed class GlobPattern
 {
     /// <summary>Longest pattern accepted, in characters.</summary>
     public const int MaxLength = 512;
+
+    private static readonly SearchValues<char> Separators = SearchValues.Create("/:");
 
     private readonly Shape _shape;
     private readonly string _literal;
@@ -51,20 +59,22 @@ public sealed class GlobPattern
         General,
     }
 
-    /// <summary>The pattern text exactly as written in the policy.</summary>
+    /// <summary>The pattern text exactly as written.</summary>
     public string Pattern { get; }
 
     /// <summary>True when the pattern has no wildcard and therefore matches exactly one value.</summary>
     public bool IsLiteral => _shape == Shape.Literal;
+
+    /// <summary>True when <paramref name="pattern"/> contains a wildcard character (it need not be valid).</summary>
+    public static bool HasWildcard(string pattern) => pattern.AsSpan().IndexOfAny('*', '?') >= 0;
 
     /// <summary>Compiles <paramref name="pattern"/>; throws <see cref="FormatException"/> saying what is wrong.</summary>
     public static GlobPattern Parse(string pattern) =>
         TryParse(pattern, out var glob, out var error) ? glob : throw new FormatException(error);
 
     /// <summary>Compiles <paramref name="pattern"/>, or returns false with a one-line explanation.</summary>
-    public static bool TryParse(string pattern, [NotNullWhen(true)] out GlobPattern? glob, [NotNullWhen(false)] out string? error)
+    public static bool TryParse(string? pattern, [NotNullWhen(true)] out GlobPattern? glob, [NotNullWhen(false)] out string? error)
     {
-        ArgumentNullException.ThrowIfNull(pattern);
         glob = null;
         error = Validate(pattern);
         if (error is not null)
@@ -72,19 +82,39 @@ public sealed class GlobPattern
             return false;
         }
 
-        var tokens = Tokenize(pattern);
+        var tokens = Tokenize(pattern!);
         glob = tokens switch
         {
-            [{ Kind: TokenKind.Literal } only] => new GlobPattern(pattern, Shape.Literal, only.Text, null),
-            [{ Kind: TokenKind.Star }] => new GlobPattern(pattern, Shape.PrefixThenSegment, string.Empty, null),
-            [{ Kind: TokenKind.DoubleStar }] => new GlobPattern(pattern, Shape.PrefixThenAnything, string.Empty, null),
-            [{ Kind: TokenKind.Literal } head, { Kind: TokenKind.Star }] => new GlobPattern(pattern, Shape.PrefixThenSegment, head.Text, null),
-            [{ Kind: TokenKind.Literal } head, { Kind: TokenKind.DoubleStar }] => new GlobPattern(pattern, Shape.PrefixThenAnything, head.Text, null),
-            [{ Kind: TokenKind.Star }, { Kind: TokenKind.Literal } tail] => new GlobPattern(pattern, Shape.SegmentThenSuffix, tail.Text, null),
-            [{ Kind: TokenKind.DoubleStar }, { Kind: TokenKind.Literal } tail] => new GlobPattern(pattern, Shape.AnythingThenSuffix, tail.Text, null),
-            _ => new GlobPattern(pattern, Shape.General, string.Empty, ToRegex(tokens)),
+            [{ Kind: TokenKind.Literal } only] => new GlobPattern(pattern!, Shape.Literal, only.Text, null),
+            [{ Kind: TokenKind.Star }] => new GlobPattern(pattern!, Shape.PrefixThenSegment, string.Empty, null),
+            [{ Kind: TokenKind.DoubleStar }] => new GlobPattern(pattern!, Shape.PrefixThenAnything, string.Empty, null),
+            [{ Kind: TokenKind.Literal } head, { Kind: TokenKind.Star }] => new GlobPattern(pattern!, Shape.PrefixThenSegment, head.Text, null),
+            [{ Kind: TokenKind.Literal } head, { Kind: TokenKind.DoubleStar }] => new GlobPattern(pattern!, Shape.PrefixThenAnything, head.Text, null),
+            [{ Kind: TokenKind.Star }, { Kind: TokenKind.Literal } tail] => new GlobPattern(pattern!, Shape.SegmentThenSuffix, tail.Text, null),
+            [{ Kind: TokenKind.DoubleStar }, { Kind: TokenKind.Literal } tail] => new GlobPattern(pattern!, Shape.AnythingThenSuffix, tail.Text, null),
+            _ => new GlobPattern(pattern!, Shape.General, string.Empty, ToRegex(tokens)),
         };
         return true;
+    }
+
+    /// <summary>
+    /// For patterns over URL-shaped principals (OIDC issuers, approvers, admin principals): null when the
+    /// pattern begins with a literal <c>scheme://authority</c> and has wildcards only after the first <c>/</c>
+    /// or <c>#</c> that follows it, else why not. <c>https://*.example/…</c> would also match a lookalike host,
+    /// and <c>**</c> would make every caller, agents included, match.
+    /// </summary>
+    public static string? AnchorProblem(string pattern)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        var wildcard = pattern.AsSpan().IndexOfAny('*', '?');
+        var literal = wildcard < 0 ? pattern : pattern[..wildcard];
+        var scheme = literal.IndexOf("://", StringComparison.Ordinal);
+        var authorityAndRest = scheme > 0 ? literal[(scheme + 3)..] : string.Empty;
+        var separator = authorityAndRest.AsSpan().IndexOfAny('/', '#');
+        var anchored = scheme > 0 && (wildcard < 0 ? authorityAndRest.Length > 0 : separator > 0);
+        return anchored
+            ? null
+            : $"'{pattern}' must begin with a literal scheme://authority (wildcards only after the first '/' or '#' that follows it)";
     }
 
     /// <summary>True when the whole of <paramref name="value"/> matches the pattern.</summary>
@@ -95,18 +125,18 @@ public sealed class GlobPattern
         {
             Shape.Literal => string.Equals(value, _literal, StringComparison.Ordinal),
             Shape.PrefixThenAnything => value.StartsWith(_literal, StringComparison.Ordinal),
-            Shape.PrefixThenSegment => value.StartsWith(_literal, StringComparison.Ordinal) && value.IndexOf('/', _literal.Length) < 0,
+            Shape.PrefixThenSegment => value.StartsWith(_literal, StringComparison.Ordinal) && value.AsSpan(_literal.Length).IndexOfAny(Separators) < 0,
             Shape.AnythingThenSuffix => value.EndsWith(_literal, StringComparison.Ordinal),
-            Shape.SegmentThenSuffix => value.EndsWith(_literal, StringComparison.Ordinal) && value.AsSpan(0, value.Length - _literal.Length).IndexOf('/') < 0,
+            Shape.SegmentThenSuffix => value.EndsWith(_literal, StringComparison.Ordinal) && value.AsSpan(0, value.Length - _literal.Length).IndexOfAny(Separators) < 0,
             _ => _regex!.IsMatch(value),
         };
     }
 
     public override string ToString() => Pattern;
 
-    private static string? Validate(string pattern)
+    private static string? Validate(string? pattern)
     {
-        if (pattern.Length == 0)
+        if (string.IsNullOrEmpty(pattern))
         {
             return "a glob pattern must not be empty";
         }
@@ -116,7 +146,7 @@ public sealed class GlobPattern
             return $"a glob pattern must be at most {MaxLength} characters";
         }
 
-        if (pattern.AsSpan().ContainsAnyInRange('\0', '\x1f') || pattern.Contains('\x7f'))
+        if (pattern.AsSpan().ContainsAnyInRange('\0', '\x1f') || pattern.AsSpan().ContainsAnyInRange('\x7f', '\x9f'))
         {
             return $"glob pattern '{Printable(pattern)}' contains a control character";
         }
@@ -128,7 +158,7 @@ public sealed class GlobPattern
 
         if (pattern.Contains("***", StringComparison.Ordinal))
         {
-            return $"glob pattern '{pattern}' has three or more consecutive '*'; write '*' (one path segment) or '**' (any depth)";
+            return $"glob pattern '{pattern}' has three or more consecutive '*'; write '*' (one segment) or '**' (any depth)";
         }
 
         return null;
@@ -184,9 +214,9 @@ public sealed class GlobPattern
             regex.Append(token.Kind switch
             {
                 TokenKind.Literal => Regex.Escape(token.Text),
-                TokenKind.Star => "[^/]*",
+                TokenKind.Star => "[^/:]*",
                 TokenKind.DoubleStar => ".*",
-                _ => "[^/]",
+                _ => "[^/:]",
             });
         }
 
