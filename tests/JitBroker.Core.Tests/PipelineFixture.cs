@@ -21,8 +21,8 @@ internal sealed class PipelineFixture
     public FakeTimeProvider Time { get; } = TestClock.Create();
     public ILeaseStore Leases { get; }
     public RecordingIssuer Issuer { get; }
-    public FakeKillSwitch KillSwitch { get; } = new();
-    public FakeApprovalStore ApprovalStore { get; } = new();
+    public InMemoryKillSwitch KillSwitch { get; } = new();
+    public InMemoryApprovalStore ApprovalStore { get; } = new();
     public CapturingAuditLog Audit { get; } = new();
     public FakeOfferCodec Offers { get; } = new();
     public FakeDelegationPolicy DelegationPolicy { get; } = new();
@@ -51,7 +51,7 @@ internal sealed class PipelineFixture
         var policy = new Moq.Mock<IPolicyEngine>();
         policy.Setup(p => p.Decide(Moq.It.IsAny<WorkloadIdentity>(), Moq.It.IsAny<CredentialRequest>()))
             .Returns((WorkloadIdentity a, CredentialRequest r) => Decide(a, r));
-        var collaborators = new BrokerCollaborators(Leases, Revoker, new FakeReplayCache(), KillSwitch, Approvals, Audit, new BrokerMetrics())
+        var collaborators = new BrokerCollaborators(Leases, Revoker, new InMemoryReplayCache(Time), KillSwitch, Approvals, Audit, new BrokerMetrics())
         {
             DelegationOffers = Offers,
             DelegationPolicy = DelegationPolicy,
