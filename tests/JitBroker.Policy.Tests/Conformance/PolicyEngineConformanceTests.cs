@@ -15,7 +15,7 @@ public abstract class PolicyEngineConformanceTests
     protected const string Tickets = "https://tickets.example";
     protected const string SupportBot = "spiffe://example.org/agents/support-bot";
 
-    protected const string Policy = """
+    protected const string PolicyText = """
         version: 1
         defaults:
           max_ttl: 15m
@@ -55,7 +55,7 @@ public abstract class PolicyEngineConformanceTests
     }
 
     [SetUp]
-    public void CreateEngine() => _engine = Create(Policy, TestClock.Create());
+    public void CreateEngine() => _engine = Create(PolicyText, TestClock.Create());
 
     [TearDown]
     public void DestroyEngine()
