@@ -11,6 +11,7 @@ public sealed class JwtSvidAttestorConformanceTests : WorkloadAttestorConformanc
     private SvidFixture _f = null!;
     private JwtSvidAttestor? _attestor;
     private X509Fixture? _x509;
+    private X509Certificate2? _leaf;
 
     protected override string Workload => SvidFixture.Subject;
 
@@ -26,7 +27,9 @@ public sealed class JwtSvidAttestorConformanceTests : WorkloadAttestorConformanc
     protected override Task DestroyAsync()
     {
         _attestor?.Dispose();
+        _leaf?.Dispose();
         _x509?.Dispose();
+        (_leaf, _x509) = (null, null);
         _f.Dispose();
         return Task.CompletedTask;
     }
@@ -48,7 +51,8 @@ public sealed class JwtSvidAttestorConformanceTests : WorkloadAttestorConformanc
     protected override AttestationEvidence Ambiguous()
     {
         _x509 ??= new X509Fixture();
-        return new AttestationEvidence(_f.Token(), _x509.Leaf());
+        _leaf ??= _x509.Leaf();
+        return new AttestationEvidence(_f.Token(), _leaf);
     }
 }
 
@@ -58,6 +62,7 @@ public sealed class OidcAttestorConformanceTests : WorkloadAttestorConformanceTe
 {
     private OidcFixture _f = null!;
     private X509Fixture? _x509;
+    private X509Certificate2? _leaf;
 
     protected override string Workload => OidcFixture.Subject;
 
@@ -71,7 +76,9 @@ public sealed class OidcAttestorConformanceTests : WorkloadAttestorConformanceTe
 
     protected override async Task DestroyAsync()
     {
+        _leaf?.Dispose();
         _x509?.Dispose();
+        (_leaf, _x509) = (null, null);
         await _f.DisposeAsync();
     }
 
@@ -99,7 +106,8 @@ public sealed class OidcAttestorConformanceTests : WorkloadAttestorConformanceTe
     protected override AttestationEvidence Ambiguous()
     {
         _x509 ??= new X509Fixture();
-        return new AttestationEvidence(_f.Token(), _x509.Leaf());
+        _leaf ??= _x509.Leaf();
+        return new AttestationEvidence(_f.Token(), _leaf);
     }
 }
 
