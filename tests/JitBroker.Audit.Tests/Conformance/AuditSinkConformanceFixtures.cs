@@ -86,7 +86,7 @@ public sealed class MirroredAuditSinkConformanceTests : AuditSinkConformanceTest
     {
         _dir = Directory.CreateTempSubdirectory("jitbroker-audit-mirror-").FullName;
         _stream = "conformance:audit:" + Guid.NewGuid().ToString("N");
-        return Task.FromResult(Mirrored(_redis));
+        return Task.FromResult<IAuditSink>(Mirrored(_redis));
     }
 
     protected override async Task<IAuditSink> ReopenAsync(IAuditSink sink)
