@@ -32,18 +32,39 @@ internal static class ConfigurationProbes
             key.PrivateKeyPemPath = generated;
         }
 
-        if (!string.IsNullOrEmpty(key.PrivateKeyPemPath))
+        try
         {
-            try
+            if (!string.IsNullOrEmpty(key.PrivateKeyPemPath))
             {
                 new FileSigningKeyProvider(key, NullLogger<FileSigningKeyProvider>.Instance).Dispose();
             }
-            catch (BrokerException ex)
+            else
             {
-                problems.Add($"{SigningKeyOptions.SectionPath}: {ex.Message}");
+                // The key is generated at start-up; the previous keys it publishes beside it must load now.
+                foreach (var path in key.PreviousPublicKeyPemPaths)
+                {
+                    SigningKey.FromPublicKeyPem(ReadPublicKey(path)).Dispose();
+                }
             }
+        }
+        catch (BrokerException ex)
+        {
+            problems.Add($"{SigningKeyOptions.SectionPath}: {ex.Message}");
         }
 
         return problems;
+    }
+
+    private static string ReadPublicKey(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new BrokerException(BrokerFailure.FailedPrecondition, IssuanceReasons.SigningKeyUnreadable,
+                $"The previous public key '{path}' cannot be read ({ex.GetType().Name}).", ex);
+        }
     }
 }

@@ -31,6 +31,7 @@ public static class SettingsValidator
         ValidateListeners(s, errors);
         errors.AddRange(s.Broker.Validate());
         errors.AddRange(s.Issuer.Validate());
+        errors.AddRange(s.SigningKey.ToOptions(s.DataDirectory).Validate());
         errors.AddRange(s.Revocation.Validate());
         errors.AddRange(s.Attestation.Validate(jwtSvidBundleProvidedLater: devTrustDomainPending));
 

@@ -105,7 +105,17 @@ public sealed class ConfigurationCheckTests
         Assert.That(Errors(("JitBroker:SigningKey:PrivateKeyPemPath", key)), Has.Some.StartsWith("JitBroker:SigningKey"));
     }
 
+    [Test]
+    public void A_previous_public_key_that_cannot_be_read_is_found_by_check_before_any_key_is_generated()
+    {
+        var errors = Errors(("JitBroker:SigningKey:PreviousPublicKeyPemPaths:0", Path.Combine(_dir, "missing.pem")));
+
+        Assert.That(errors, Has.Some.StartsWith("JitBroker:SigningKey").And.Contain("missing.pem"));
+        Assert.That(Directory.EnumerateFileSystemEntries(_dir), Is.Empty);
+    }
+
     [TestCase("JitBroker:Issuer:Issuer", "ftp://broker.example", "JitBroker:Issuer:Issuer")]
+    [TestCase("JitBroker:SigningKey:PreviousPublicKeyPemPaths:0", " ", "JitBroker:SigningKey:PreviousPublicKeyPemPaths")]
     [TestCase("JitBroker:Broker:MinTtl", "00:00:00", "JitBroker:Broker:MinTtl")]
     [TestCase("JitBroker:Revocation:BatchSize", "0", "JitBroker:Revocation:BatchSize")]
     [TestCase("JitBroker:Audit:MaxBatchSize", "0", "JitBroker:Audit:MaxBatchSize")]
