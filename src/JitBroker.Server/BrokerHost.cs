@@ -79,20 +79,8 @@ public static partial class BrokerHost
             throw new InvalidBrokerConfigurationException([ex.Message]);
         }
 
-        var devTrustDomainPending = false;
         if (settings.IsEmbedded)
         {
-            // An existing development trust domain is validated like any bundle; a missing one is created at start-up.
-            var devBundle = Path.Combine(settings.DataDirectory, DevTrustDomainDirectory, DevTrustDomain.BundleFileName);
-            if (File.Exists(devBundle))
-            {
-                settings.Attestation.JwtSvid.TrustBundles.TryAdd(DevTrustDomain.Name, devBundle);
-            }
-            else
-            {
-                devTrustDomainPending = true;
-            }
-
             if (string.IsNullOrWhiteSpace(settings.Issuer.Issuer))
             {
                 settings.Issuer.Issuer = "http://" + settings.Listen.Http;
@@ -105,7 +93,9 @@ public static partial class BrokerHost
         }
 
         settings.Policy.Path = ResolveShipped(settings.Policy.Path);
-        var errors = SettingsValidator.Validate(settings, devTrustDomainPending);
+        // The embedded profile's development trust domain is the broker's own: start-up creates (or repairs) it after
+        // validation, so it is never read here and counts as the JWT-SVID bundle to come.
+        var errors = SettingsValidator.Validate(settings, devTrustDomainPending: settings.IsEmbedded);
         if (errors.Count == 0)
         {
             errors = [.. ConfigurationProbes.Run(settings)];

@@ -12,8 +12,8 @@ public static class SettingsValidator
 {
     /// <param name="s">The bound settings, embedded defaults applied.</param>
     /// <param name="devTrustDomainPending">
-    /// Embedded profile whose development trust domain does not exist yet: start-up creates it, so it counts as the
-    /// trust source <c>check</c> (which creates nothing) cannot see.
+    /// Embedded profile: start-up creates (or repairs) the development trust domain after validation, so it counts as
+    /// a JWT-SVID bundle that <c>check</c>, which creates nothing, cannot see yet.
     /// </param>
     public static IReadOnlyList<string> Validate(JitBrokerSettings s, bool devTrustDomainPending = false)
     {

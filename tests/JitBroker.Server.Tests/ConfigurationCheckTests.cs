@@ -89,7 +89,7 @@ public sealed class ConfigurationCheckTests
         var created = Directory.EnumerateFileSystemEntries(_dir).Select(Path.GetFileName).ToList();
 
         Assert.That(created, Does.Contain("dev-trust-domain").And.Contain(SigningKeyOptions.GeneratedKeyFileName));
-        Assert.That(await CheckAsync(Settings()), Is.EqualTo(BrokerProgram.Ok), "the existing dev trust domain and key are read and accepted");
+        Assert.That(await CheckAsync(Settings()), Is.EqualTo(BrokerProgram.Ok), "the existing signing key is read and accepted");
     }
 
     [Test]
