@@ -147,6 +147,19 @@ public abstract class WorkloadAttestorConformanceTests
         Assert.That(ex.Reason, Is.EqualTo(AttestationReasons.EvidenceAmbiguous));
     }
 
+    [TestCase("a.b")]
+    [TestCase(".....")]
+    [TestCase("e30.e30.")]
+    [TestCase("bm90IGpzb24.bm90IGpzb24.c2ln")]
+    [TestCase("huge")]
+    public void Junk_is_neither_claimed_with_an_exception_nor_attested(string junk)
+    {
+        var evidence = new AttestationEvidence(junk == "huge" ? new string('x', 1_000_000) : junk);
+
+        Assert.DoesNotThrow(() => Attestor.Accepts(evidence), "routing looks, it never throws");
+        AssertRefused(evidence);
+    }
+
     [Test]
     public void A_cancelled_call_is_cancelled_not_refused()
     {
