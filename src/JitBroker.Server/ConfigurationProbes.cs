@@ -43,7 +43,7 @@ internal static class ConfigurationProbes
                 // The key is generated at start-up; the previous keys it publishes beside it must load now.
                 foreach (var path in key.PreviousPublicKeyPemPaths)
                 {
-                    SigningKey.FromPublicKeyPem(ReadPublicKey(path)).Dispose();
+                    SigningKey.FromPublicKeyPem(File.ReadAllText(path)).Dispose();
                 }
             }
         }
@@ -51,20 +51,11 @@ internal static class ConfigurationProbes
         {
             problems.Add($"{SigningKeyOptions.SectionPath}: {ex.Message}");
         }
-
-        return problems;
-    }
-
-    private static string ReadPublicKey(string path)
-    {
-        try
-        {
-            return File.ReadAllText(path);
-        }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, IssuanceReasons.SigningKeyUnreadable,
-                $"The previous public key '{path}' cannot be read ({ex.GetType().Name}).", ex);
+            problems.Add($"{SigningKeyOptions.SectionPath}:PreviousPublicKeyPemPaths: a file cannot be read ({ex.Message}).");
         }
+
+        return problems;
     }
 }

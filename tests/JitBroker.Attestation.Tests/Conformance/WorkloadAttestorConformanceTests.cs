@@ -1,6 +1,8 @@
 using System.Reflection;
 using JitBroker.Core;
 using NUnit.Framework;
+// The reason-code catalogue of attestation: the one name to change if the catalogue moves.
+using Catalogue = JitBroker.Attestation.AttestationReasons;
 
 namespace JitBroker.Attestation.Tests.Conformance;
 
@@ -8,11 +10,11 @@ namespace JitBroker.Attestation.Tests.Conformance;
 /// The contract of <see cref="IWorkloadAttestor"/>, run against every attestor: subclass it and say how to build
 /// valid, expired, untrusted and malformed evidence of the attestor's kind. An attestor reports facts about the
 /// evidence and never decides what the workload may do; anything it cannot verify is refused at the boundary with
-/// <see cref="BrokerFailure.Unauthenticated"/> and a reason code from the <see cref="AttestationReasons"/> catalogue.
+/// <see cref="BrokerFailure.Unauthenticated"/> and a reason code from the attestation catalogue.
 /// </summary>
 public abstract class WorkloadAttestorConformanceTests
 {
-    private static readonly HashSet<string> Catalogue = [.. typeof(AttestationReasons)
+    private static readonly HashSet<string> Catalogued = [.. typeof(Catalogue)
         .GetFields(BindingFlags.Public | BindingFlags.Static)
         .Where(f => f.IsLiteral && f.FieldType == typeof(string))
         .Select(f => (string)f.GetRawConstantValue()!)];
@@ -144,7 +146,7 @@ public abstract class WorkloadAttestorConformanceTests
     {
         var ex = AssertRefused(Ambiguous());
 
-        Assert.That(ex.Reason, Is.EqualTo(AttestationReasons.EvidenceAmbiguous));
+        Assert.That(ex.Reason, Is.EqualTo(Catalogue.EvidenceAmbiguous));
     }
 
     [TestCase("a.b")]
@@ -179,7 +181,7 @@ public abstract class WorkloadAttestorConformanceTests
         Assert.Multiple(() =>
         {
             Assert.That(ex.Failure, Is.EqualTo(BrokerFailure.Unauthenticated));
-            Assert.That(Catalogue, Does.Contain(ex.Reason), "reason codes are a public contract: only catalogued ones");
+            Assert.That(Catalogued, Does.Contain(ex.Reason), "reason codes are a public contract: only catalogued ones");
             if (evidence.BearerToken is { Length: > 16 } token)
             {
                 Assert.That(ex.Message, Does.Not.Contain(token));

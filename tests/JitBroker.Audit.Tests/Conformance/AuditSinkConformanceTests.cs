@@ -2,6 +2,8 @@ using System.Text.Json.Nodes;
 using JitBroker.Core;
 using JitBroker.Testing;
 using NUnit.Framework;
+// The reason-code catalogue of the audit log: the one name to change if the catalogue moves.
+using Catalogue = JitBroker.Audit.AuditReasons;
 
 namespace JitBroker.Audit.Tests.Conformance;
 
@@ -9,7 +11,7 @@ namespace JitBroker.Audit.Tests.Conformance;
 /// The contract of <see cref="IAuditSink"/>, run against every sink: subclass it, return a sink over a fresh, empty
 /// store from <see cref="CreateSinkAsync"/>, and say how to read the store back and open it again. A sink stores
 /// records exactly as given and in order, hands back its last record when opened, refuses a tail it cannot continue
-/// (<see cref="AuditReasons.TailInvalid"/>) and fails closed (<see cref="AuditReasons.Unavailable"/>) when its store
+/// (<c>audit.tail_invalid</c>) and fails closed (<c>audit.unavailable</c>) when its store
 /// cannot be reached.
 /// </summary>
 public abstract class AuditSinkConformanceTests
@@ -116,7 +118,7 @@ public abstract class AuditSinkConformanceTests
         _sink = await ReopenAsync(Sink);
         var ex = Assert.ThrowsAsync<BrokerException>(async () => await Sink.OpenAsync());
 
-        Assert.That(ex!.Reason, Is.EqualTo(AuditReasons.TailInvalid), "the chain must not be continued from a record that breaks it");
+        Assert.That(ex!.Reason, Is.EqualTo(Catalogue.TailInvalid), "the chain must not be continued from a record that breaks it");
     }
 
     [Test]
@@ -130,6 +132,6 @@ public abstract class AuditSinkConformanceTests
             await unreachable.WriteAsync(Chain(1));
         });
 
-        Assert.That(ex!.Reason, Is.EqualTo(AuditReasons.Unavailable));
+        Assert.That(ex!.Reason, Is.EqualTo(Catalogue.Unavailable));
     }
 }
