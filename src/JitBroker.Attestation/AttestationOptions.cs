@@ -6,6 +6,9 @@ namespace JitBroker.Attestation;
 /// </summary>
 public sealed class AttestationOptions
 {
+    /// <summary>Where the host binds these options; every validation message names its key under this path.</summary>
+    public const string SectionPath = "JitBroker:Attestation";
+
     /// <summary>JWT-SVIDs (<c>JitBroker:Attestation:JwtSvid</c>).</summary>
     public JwtSvidOptions JwtSvid { get; set; } = new();
 
@@ -15,14 +18,18 @@ public sealed class AttestationOptions
     /// <summary>X.509-SVIDs over mutual TLS (<c>JitBroker:Attestation:X509Svid</c>).</summary>
     public X509SvidOptions X509Svid { get; set; } = new();
 
-    /// <summary>Start-up validation of every configured attestor; at least one must be configured.</summary>
-    public IEnumerable<string> Validate()
+    /// <summary>
+    /// Start-up validation of every configured attestor; at least one must be configured. With
+    /// <paramref name="jwtSvidBundleProvidedLater"/> the JWT-SVID attestor counts as configured before its bundle exists
+    /// (see <see cref="JwtSvidOptions.Validate"/>).
+    /// </summary>
+    public IEnumerable<string> Validate(bool jwtSvidBundleProvidedLater = false)
     {
         var any = false;
-        if (JwtSvid?.IsConfigured() == true)
+        if (JwtSvid?.IsConfigured() == true || (jwtSvidBundleProvidedLater && JwtSvid is not null))
         {
             any = true;
-            foreach (var problem in JwtSvid.Validate())
+            foreach (var problem in JwtSvid.Validate(jwtSvidBundleProvidedLater))
             {
                 yield return problem;
             }
@@ -48,7 +55,7 @@ public sealed class AttestationOptions
 
         if (!any)
         {
-            yield return "Attestation: configure at least one of JwtSvid:TrustBundles, JwtSvid:TrustBundleUrls, Oidc:Issuers, X509Svid:TrustBundles; otherwise no workload can prove its identity.";
+            yield return $"{SectionPath}: configure at least one of JwtSvid:TrustBundles, JwtSvid:TrustBundleUrls, Oidc:Issuers, X509Svid:TrustBundles; otherwise no workload can prove its identity.";
         }
     }
 }

@@ -6,6 +6,9 @@ namespace JitBroker.Attestation;
 /// </summary>
 public sealed class JwtSvidOptions
 {
+    /// <summary>Where the host binds these options; every validation message names its key under this path.</summary>
+    public const string SectionPath = "JitBroker:Attestation:JwtSvid";
+
     /// <summary>Largest <see cref="Leeway"/> accepted: beyond 5 minutes clock skew stops being skew.</summary>
     public static readonly TimeSpan MaxLeeway = TimeSpan.FromMinutes(5);
 
@@ -46,36 +49,40 @@ public sealed class JwtSvidOptions
     /// <summary>True when at least one trust domain has a JWT-SVID bundle, so the attestor should run.</summary>
     public bool IsConfigured() => (TrustBundles?.Count ?? 0) + (TrustBundleUrls?.Count ?? 0) > 0;
 
-    /// <summary>Start-up validation: one message per problem; empty means the options are usable.</summary>
-    public IEnumerable<string> Validate()
+    /// <summary>
+    /// Start-up validation: one message per problem; empty means the options are usable. With
+    /// <paramref name="bundleProvidedLater"/> no bundle is required yet: start-up adds one it creates itself (the
+    /// embedded profile's development trust domain, which a dry run does not create).
+    /// </summary>
+    public IEnumerable<string> Validate(bool bundleProvidedLater = false)
     {
         if (string.IsNullOrWhiteSpace(Audience))
         {
-            yield return "JwtSvid:Audience must be set: JWT-SVIDs are only accepted when their 'aud' names this broker.";
+            yield return $"{SectionPath}:Audience must be set: JWT-SVIDs are only accepted when their 'aud' names this broker.";
         }
 
         if (Leeway < TimeSpan.Zero || Leeway > MaxLeeway)
         {
-            yield return $"JwtSvid:Leeway must lie between 0 and {MaxLeeway.TotalSeconds:0}s.";
+            yield return $"{SectionPath}:Leeway must lie between 0 and {MaxLeeway.TotalSeconds:0}s.";
         }
 
         if (MaxTokenAge <= TimeSpan.Zero || MaxTokenAge > TimeSpan.FromHours(24))
         {
-            yield return "JwtSvid:MaxTokenAge must be positive and at most 24h.";
+            yield return $"{SectionPath}:MaxTokenAge must be positive and at most 24h.";
         }
 
         if (MaxTokenLength is < 256 or > MaxTokenLengthLimit)
         {
-            yield return $"JwtSvid:MaxTokenLength must lie between 256 and {MaxTokenLengthLimit}.";
+            yield return $"{SectionPath}:MaxTokenLength must lie between 256 and {MaxTokenLengthLimit}.";
         }
 
-        if (!IsConfigured())
+        if (!IsConfigured() && !bundleProvidedLater)
         {
-            yield return "JwtSvid:TrustBundles or JwtSvid:TrustBundleUrls must name at least one trust domain and its bundle.";
+            yield return $"{SectionPath}:TrustBundles or {SectionPath}:TrustBundleUrls must name at least one trust domain and its bundle.";
             yield break;
         }
 
-        foreach (var problem in Refresh?.Validate("JwtSvid:Refresh") ?? ["JwtSvid:Refresh must not be null."])
+        foreach (var problem in Refresh?.Validate($"{SectionPath}:Refresh") ?? [$"{SectionPath}:Refresh must not be null."])
         {
             yield return problem;
         }
@@ -84,15 +91,15 @@ public sealed class JwtSvidOptions
         {
             if (!SpiffeId.IsValidTrustDomain(trustDomain, out var error))
             {
-                yield return $"JwtSvid:TrustBundleUrls key '{trustDomain}' is not a valid trust domain name: {error}.";
+                yield return $"{SectionPath}:TrustBundleUrls key '{trustDomain}' is not a valid trust domain name: {error}.";
             }
             else if (TrustBundles?.ContainsKey(trustDomain) == true)
             {
-                yield return $"Trust domain '{trustDomain}' is configured in both JwtSvid:TrustBundles and JwtSvid:TrustBundleUrls; choose one.";
+                yield return $"Trust domain '{trustDomain}' is configured in both {SectionPath}:TrustBundles and {SectionPath}:TrustBundleUrls; choose one.";
             }
             else if (KeySetHttp.Problem(url, AllowInsecureHttp, out _) is { } problem)
             {
-                yield return $"JwtSvid:TrustBundleUrls:{trustDomain} {problem}.";
+                yield return $"{SectionPath}:TrustBundleUrls:{trustDomain} {problem}.";
             }
         }
 
@@ -100,26 +107,26 @@ public sealed class JwtSvidOptions
         {
             if (!SpiffeId.IsValidTrustDomain(trustDomain, out var error))
             {
-                yield return $"JwtSvid:TrustBundles key '{trustDomain}' is not a valid trust domain name: {error}.";
+                yield return $"{SectionPath}:TrustBundles key '{trustDomain}' is not a valid trust domain name: {error}.";
                 continue;
             }
 
             if (string.IsNullOrWhiteSpace(path))
             {
-                yield return $"JwtSvid:TrustBundles:{trustDomain} must name a bundle file.";
+                yield return $"{SectionPath}:TrustBundles:{trustDomain} must name a bundle file.";
                 continue;
             }
 
             if (!File.Exists(path))
             {
-                yield return $"JwtSvid:TrustBundles:{trustDomain}: bundle file '{path}' does not exist.";
+                yield return $"{SectionPath}:TrustBundles:{trustDomain}: bundle file '{path}' does not exist.";
                 continue;
             }
 
             var problem = TrustBundleParser.TryLoadFile(trustDomain, path, out _);
             if (problem is not null)
             {
-                yield return $"JwtSvid:TrustBundles:{trustDomain}: bundle file '{path}' is not a valid SPIFFE bundle: {problem}.";
+                yield return $"{SectionPath}:TrustBundles:{trustDomain}: bundle file '{path}' is not a valid SPIFFE bundle: {problem}.";
             }
         }
     }

@@ -6,6 +6,9 @@ namespace JitBroker.Attestation;
 /// </summary>
 public sealed class OidcOptions
 {
+    /// <summary>Where the host binds these options; every validation message names its key under this path.</summary>
+    public const string SectionPath = "JitBroker:Attestation:Oidc";
+
     /// <summary>The accepted issuers; each token is checked against the one its <c>iss</c> names exactly.</summary>
     public List<OidcIssuerOptions> Issuers { get; set; } = [];
 
@@ -32,26 +35,26 @@ public sealed class OidcOptions
     {
         if (!IsConfigured())
         {
-            yield return "Oidc:Issuers must name at least one issuer.";
+            yield return $"{SectionPath}:Issuers must name at least one issuer.";
             yield break;
         }
 
         if (Leeway < TimeSpan.Zero || Leeway > JwtSvidOptions.MaxLeeway)
         {
-            yield return $"Oidc:Leeway must lie between 0 and {JwtSvidOptions.MaxLeeway.TotalSeconds:0}s.";
+            yield return $"{SectionPath}:Leeway must lie between 0 and {JwtSvidOptions.MaxLeeway.TotalSeconds:0}s.";
         }
 
         if (MaxTokenAge <= TimeSpan.Zero || MaxTokenAge > TimeSpan.FromHours(48))
         {
-            yield return "Oidc:MaxTokenAge must be positive and at most 48h.";
+            yield return $"{SectionPath}:MaxTokenAge must be positive and at most 48h.";
         }
 
         if (MaxTokenLength is < 256 or > JwtSvidOptions.MaxTokenLengthLimit)
         {
-            yield return $"Oidc:MaxTokenLength must lie between 256 and {JwtSvidOptions.MaxTokenLengthLimit}.";
+            yield return $"{SectionPath}:MaxTokenLength must lie between 256 and {JwtSvidOptions.MaxTokenLengthLimit}.";
         }
 
-        foreach (var problem in Refresh?.Validate("Oidc:Refresh") ?? ["Oidc:Refresh must not be null."])
+        foreach (var problem in Refresh?.Validate($"{SectionPath}:Refresh") ?? [$"{SectionPath}:Refresh must not be null."])
         {
             yield return problem;
         }
@@ -62,16 +65,16 @@ public sealed class OidcOptions
             var issuer = Issuers[i];
             if (issuer is null)
             {
-                yield return $"Oidc:Issuers:{i} is empty.";
+                yield return $"{SectionPath}:Issuers:{i} is empty.";
                 continue;
             }
 
             if (!string.IsNullOrEmpty(issuer.Issuer) && !seen.Add(issuer.Issuer))
             {
-                yield return $"Oidc:Issuers:{i}: issuer '{issuer.Issuer}' is configured twice.";
+                yield return $"{SectionPath}:Issuers:{i}: issuer '{issuer.Issuer}' is configured twice.";
             }
 
-            foreach (var problem in issuer.Validate($"Oidc:Issuers:{i}"))
+            foreach (var problem in issuer.Validate($"{SectionPath}:Issuers:{i}"))
             {
                 yield return problem;
             }

@@ -5,6 +5,9 @@ namespace JitBroker.Attestation;
 /// <summary>Configuration of <see cref="X509SvidAttestor"/> (X.509-SVIDs presented as TLS client certificates).</summary>
 public sealed class X509SvidOptions
 {
+    /// <summary>Where the host binds these options; every validation message names its key under this path.</summary>
+    public const string SectionPath = "JitBroker:Attestation:X509Svid";
+
     /// <summary>
     /// Trust domain name → file of that trust domain's X.509 authorities: PEM CA certificates, or a SPIFFE
     /// bundle (JSON, its <c>use</c> = <c>x509-svid</c> entries' <c>x5c</c>). Reloaded when the file changes.
@@ -25,33 +28,33 @@ public sealed class X509SvidOptions
     {
         if (!IsConfigured())
         {
-            yield return "X509Svid:TrustBundles must name at least one trust domain and its X.509 bundle file.";
+            yield return $"{SectionPath}:TrustBundles must name at least one trust domain and its X.509 bundle file.";
             yield break;
         }
 
         if (Leeway < TimeSpan.Zero || Leeway > JwtSvidOptions.MaxLeeway)
         {
-            yield return $"X509Svid:Leeway must lie between 0 and {JwtSvidOptions.MaxLeeway.TotalSeconds:0}s.";
+            yield return $"{SectionPath}:Leeway must lie between 0 and {JwtSvidOptions.MaxLeeway.TotalSeconds:0}s.";
         }
 
         if (!Enum.IsDefined(RevocationMode))
         {
-            yield return "X509Svid:RevocationMode must be NoCheck, Online or Offline.";
+            yield return $"{SectionPath}:RevocationMode must be NoCheck, Online or Offline.";
         }
 
         foreach (var (trustDomain, path) in TrustBundles)
         {
             if (!SpiffeId.IsValidTrustDomain(trustDomain, out var error))
             {
-                yield return $"X509Svid:TrustBundles key '{trustDomain}' is not a valid trust domain name: {error}.";
+                yield return $"{SectionPath}:TrustBundles key '{trustDomain}' is not a valid trust domain name: {error}.";
             }
             else if (string.IsNullOrWhiteSpace(path) || !File.Exists(path))
             {
-                yield return $"X509Svid:TrustBundles:{trustDomain}: bundle file '{path}' does not exist.";
+                yield return $"{SectionPath}:TrustBundles:{trustDomain}: bundle file '{path}' does not exist.";
             }
             else if (X509Authorities.Load(path).Problem is { } problem)
             {
-                yield return $"X509Svid:TrustBundles:{trustDomain}: bundle file '{path}' is not usable: {problem}.";
+                yield return $"{SectionPath}:TrustBundles:{trustDomain}: bundle file '{path}' is not usable: {problem}.";
             }
         }
     }

@@ -13,9 +13,12 @@ public enum AuditFsyncPolicy
     Never,
 }
 
-/// <summary>Audit log settings (section <c>Audit</c>). Validated when the audit log is registered.</summary>
+/// <summary>Audit log settings (section <c>JitBroker:Audit</c>). Validated by the host at start-up and again when the audit log is registered.</summary>
 public sealed class AuditOptions
 {
+    /// <summary>Where the host binds these options; every validation message names its key under this path.</summary>
+    public const string SectionPath = "JitBroker:Audit";
+
     /// <summary>The JSON-lines file. Created with mode 0600 when absent; an existing file's chain is continued.</summary>
     public string Path { get; set; } = "";
 
@@ -56,37 +59,37 @@ public sealed class AuditOptions
     {
         if (ReplicaId is not null && (ReplicaId.Length is 0 or > 128 || !ReplicaId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':')))
         {
-            yield return "Audit:ReplicaId must be 1-128 characters of letters, digits, '-', '_', '.' or ':'.";
+            yield return $"{SectionPath}:ReplicaId must be 1-128 characters of letters, digits, '-', '_', '.' or ':'.";
         }
 
         if (string.IsNullOrWhiteSpace(Path))
         {
-            yield return "Audit:Path is required (the JSON-lines audit file).";
+            yield return $"{SectionPath}:Path is required (the JSON-lines audit file).";
         }
 
         if (FsyncPolicy == AuditFsyncPolicy.Interval && (FsyncInterval < TimeSpan.FromMilliseconds(10) || FsyncInterval > TimeSpan.FromMinutes(5)))
         {
-            yield return "Audit:FsyncInterval must lie between 10ms and 5 minutes.";
+            yield return $"{SectionPath}:FsyncInterval must lie between 10ms and 5 minutes.";
         }
 
         if (!Enum.IsDefined(FsyncPolicy))
         {
-            yield return "Audit:FsyncPolicy must be Always, Interval or Never.";
+            yield return $"{SectionPath}:FsyncPolicy must be Always, Interval or Never.";
         }
 
         if (CheckpointEveryEvents is < 1 or > 1_000_000)
         {
-            yield return "Audit:CheckpointEveryEvents must lie between 1 and 1000000.";
+            yield return $"{SectionPath}:CheckpointEveryEvents must lie between 1 and 1000000.";
         }
 
         if (CheckpointInterval < TimeSpan.FromSeconds(1) || CheckpointInterval > TimeSpan.FromHours(24))
         {
-            yield return "Audit:CheckpointInterval must lie between 1 second and 24 hours.";
+            yield return $"{SectionPath}:CheckpointInterval must lie between 1 second and 24 hours.";
         }
 
         if (MaxBatchSize is < 1 or > 65_536)
         {
-            yield return "Audit:MaxBatchSize must lie between 1 and 65536.";
+            yield return $"{SectionPath}:MaxBatchSize must lie between 1 and 65536.";
         }
     }
 }

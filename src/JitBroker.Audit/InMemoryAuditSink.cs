@@ -26,12 +26,25 @@ public sealed class InMemoryAuditSink : IAuditSink
     /// <summary>The stored lines as a JSON-lines document (each line ends with a newline).</summary>
     public string ToJsonLines() => string.Concat(Records.Select(r => r.Line + "\n"));
 
+    /// <summary>Returns the last record, refusing (like the file) to continue from one that does not chain onto the record before it.</summary>
     public ValueTask<AuditRecord?> OpenAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfFailing();
         lock (_gate)
         {
-            return ValueTask.FromResult(_records.Count == 0 ? null : _records[^1]);
+            if (_records.Count == 0)
+            {
+                return ValueTask.FromResult<AuditRecord?>(null);
+            }
+
+            var last = _records[^1];
+            var chained = _records.Count == 1
+                ? last.Seq == 1 && last.PrevHash == AuditRecord.GenesisHash
+                : last.Seq == _records[^2].Seq + 1 && last.PrevHash == _records[^2].Hash;
+            return chained && last.Hash == last.ComputedHash
+                ? ValueTask.FromResult<AuditRecord?>(last)
+                : throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Audit.TailInvalid,
+                    $"The in-memory audit store cannot be continued: record {last.Seq} does not chain onto the record before it.");
         }
     }
 

@@ -3,6 +3,9 @@ namespace JitBroker.Core;
 /// <summary>Limits the broker enforces whatever the policy says.</summary>
 public sealed class BrokerOptions
 {
+    /// <summary>Where the host binds these options; every validation message names its key under this path.</summary>
+    public const string SectionPath = "JitBroker:Broker";
+
     /// <summary>Global maximum credential lifetime; policy rules can only lower it.</summary>
     public TimeSpan MaxTtl { get; set; } = TimeSpan.FromMinutes(15);
 
@@ -35,52 +38,52 @@ public sealed class BrokerOptions
     {
         if (MinTtl <= TimeSpan.Zero)
         {
-            yield return "Broker:MinTtl must be positive.";
+            yield return $"{SectionPath}:MinTtl must be positive.";
         }
 
         if (MaxTtl < MinTtl)
         {
-            yield return "Broker:MaxTtl must be at least Broker:MinTtl.";
+            yield return $"{SectionPath}:MaxTtl must be at least {SectionPath}:MinTtl.";
         }
 
         if (MaxTtl > TimeSpan.FromHours(12))
         {
-            yield return "Broker:MaxTtl above 12h defeats just-in-time credentials.";
+            yield return $"{SectionPath}:MaxTtl above 12h defeats just-in-time credentials.";
         }
 
         if (DefaultTtl < MinTtl || DefaultTtl > MaxTtl)
         {
-            yield return "Broker:DefaultTtl must lie between Broker:MinTtl and Broker:MaxTtl.";
+            yield return $"{SectionPath}:DefaultTtl must lie between {SectionPath}:MinTtl and {SectionPath}:MaxTtl.";
         }
 
         if (RevocationClaimTimeout < TimeSpan.FromSeconds(1))
         {
-            yield return "Broker:RevocationClaimTimeout must be at least 1s.";
+            yield return $"{SectionPath}:RevocationClaimTimeout must be at least 1s.";
         }
 
         if (RetryInitialDelay <= TimeSpan.Zero || RetryMaxDelay < RetryInitialDelay)
         {
-            yield return "Broker:RetryInitialDelay must be positive and at most Broker:RetryMaxDelay.";
+            yield return $"{SectionPath}:RetryInitialDelay must be positive and at most {SectionPath}:RetryMaxDelay.";
         }
 
         if (ReplaySlack < TimeSpan.Zero || ReplaySlack > TimeSpan.FromMinutes(5))
         {
-            yield return "Broker:ReplaySlack must be between 0 and 5 minutes.";
+            yield return $"{SectionPath}:ReplaySlack must be between 0 and 5 minutes.";
         }
 
         if (MaxApprovalWait < TimeSpan.Zero || MaxApprovalWait > TimeSpan.FromMinutes(30))
         {
-            yield return "Broker:MaxApprovalWait must be between 0 and 30 minutes.";
+            yield return $"{SectionPath}:MaxApprovalWait must be between 0 and 30 minutes.";
         }
 
         if (!Enum.IsDefined(ReplayMode))
         {
-            yield return "Broker:ReplayMode must be Strict or Bound.";
+            yield return $"{SectionPath}:ReplayMode must be Strict or Bound.";
         }
 
         if (string.IsNullOrWhiteSpace(DefaultCredentialKind))
         {
-            yield return "Broker:DefaultCredentialKind must name an issuer kind.";
+            yield return $"{SectionPath}:DefaultCredentialKind must name an issuer kind.";
         }
     }
 }

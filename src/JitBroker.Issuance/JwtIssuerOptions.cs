@@ -1,8 +1,11 @@
 namespace JitBroker.Issuance;
 
-/// <summary>Settings of the built-in task-JWT issuer (configuration section <c>Jwt</c>).</summary>
+/// <summary>Settings of the built-in task-JWT issuer (configuration section <c>JitBroker:Issuer</c>).</summary>
 public sealed class JwtIssuerOptions
 {
+    /// <summary>Where the host binds these options; every validation message names its key under this path.</summary>
+    public const string SectionPath = "JitBroker:Issuer";
+
     /// <summary>
     /// The <c>iss</c> claim: an https URL without query or fragment (RFC 9068 §2.2, RFC 8414 §2), for
     /// example <c>https://jitbroker.local</c>. Plain http is accepted only for a loopback host (development).
@@ -17,24 +20,24 @@ public sealed class JwtIssuerOptions
     {
         if (!Uri.TryCreate(Issuer, UriKind.Absolute, out var issuer))
         {
-            yield return "Jwt:Issuer must be an absolute https URL.";
+            yield return $"{SectionPath}:Issuer must be an absolute https URL.";
         }
         else
         {
             if (issuer.Scheme != Uri.UriSchemeHttps && !(issuer.Scheme == Uri.UriSchemeHttp && issuer.IsLoopback))
             {
-                yield return "Jwt:Issuer must use https (http only for a loopback host).";
+                yield return $"{SectionPath}:Issuer must use https (http only for a loopback host).";
             }
 
             if (issuer.Query.Length > 0 || issuer.Fragment.Length > 0 || Issuer.Contains('#', StringComparison.Ordinal))
             {
-                yield return "Jwt:Issuer must not have a query or fragment.";
+                yield return $"{SectionPath}:Issuer must not have a query or fragment.";
             }
         }
 
         if (string.IsNullOrWhiteSpace(TokenType) || TokenType.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
         {
-            yield return "Jwt:TokenType must be a media type without spaces, for example at+jwt.";
+            yield return $"{SectionPath}:TokenType must be a media type without spaces, for example at+jwt.";
         }
     }
 }

@@ -1,8 +1,14 @@
 namespace JitBroker.Issuance;
 
-/// <summary>Where the task-JWT signing key comes from (configuration section <c>SigningKey</c>).</summary>
+/// <summary>
+/// Where the task-JWT signing key comes from: the host builds it from <c>JitBroker:SigningKey</c> and
+/// <c>JitBroker:DataDirectory</c>, and validation messages name those keys.
+/// </summary>
 public sealed class SigningKeyOptions
 {
+    /// <summary>Where the host binds the key paths from.</summary>
+    public const string SectionPath = "JitBroker:SigningKey";
+
     /// <summary>The file name of a generated key inside <see cref="DataDirectory"/>.</summary>
     public const string GeneratedKeyFileName = "signing-key.pem";
 
@@ -26,17 +32,17 @@ public sealed class SigningKeyOptions
     {
         if (string.IsNullOrWhiteSpace(PrivateKeyPemPath) && string.IsNullOrWhiteSpace(DataDirectory))
         {
-            yield return "SigningKey:PrivateKeyPemPath or SigningKey:DataDirectory must be set.";
+            yield return $"{SectionPath}:PrivateKeyPemPath or JitBroker:DataDirectory must be set.";
         }
 
         if (PrivateKeyPemPath is { } path && path.Length > 0 && string.IsNullOrWhiteSpace(path))
         {
-            yield return "SigningKey:PrivateKeyPemPath must not be blank when set.";
+            yield return $"{SectionPath}:PrivateKeyPemPath must not be blank when set.";
         }
 
         if (PreviousPublicKeyPemPaths.Any(string.IsNullOrWhiteSpace))
         {
-            yield return "SigningKey:PreviousPublicKeyPemPaths must not contain blank entries.";
+            yield return $"{SectionPath}:PreviousPublicKeyPemPaths must not contain blank entries.";
         }
     }
 }

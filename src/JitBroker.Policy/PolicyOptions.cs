@@ -3,6 +3,9 @@ namespace JitBroker.Policy;
 /// <summary>Where the broker reads policy and how it follows changes. Validated when policy is registered.</summary>
 public sealed class PolicyOptions
 {
+    /// <summary>Where the host binds these options; every validation message names its key under this path.</summary>
+    public const string SectionPath = "JitBroker:Policy";
+
     /// <summary>Shortest poll interval accepted: each poll reads every policy file.</summary>
     public static readonly TimeSpan MinReloadInterval = TimeSpan.FromSeconds(1);
 
@@ -32,16 +35,16 @@ public sealed class PolicyOptions
     {
         if (string.IsNullOrWhiteSpace(Path))
         {
-            yield return "Policy:Path must name a policy file or directory.";
+            yield return $"{SectionPath}:Path must name a policy file or directory.";
         }
         else if (!File.Exists(Path) && !Directory.Exists(Path))
         {
-            yield return $"Policy:Path '{Path}' is neither a file nor a directory.";
+            yield return $"{SectionPath}:Path '{Path}' is neither a file nor a directory.";
         }
 
         if (ReloadInterval != TimeSpan.Zero && (ReloadInterval < MinReloadInterval || ReloadInterval > MaxReloadInterval))
         {
-            yield return "Policy:ReloadInterval must be 0 (no polling) or between 1 second and 1 hour.";
+            yield return $"{SectionPath}:ReloadInterval must be 0 (no polling) or between 1 second and 1 hour.";
         }
     }
 }

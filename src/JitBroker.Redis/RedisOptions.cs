@@ -9,6 +9,9 @@ namespace JitBroker.Redis;
 /// </summary>
 public sealed class RedisOptions
 {
+    /// <summary>Where the host binds these options; every validation message names its key under this path.</summary>
+    public const string SectionPath = "JitBroker:Redis";
+
     /// <summary>Standalone server, <c>host:port</c>. Leave empty when using Sentinel.</summary>
     public string? Endpoint { get; set; }
 
@@ -121,121 +124,121 @@ public sealed class RedisOptions
         var hasEndpoint = !string.IsNullOrWhiteSpace(Endpoint);
         if ((hasEndpoint ? 1 : 0) + (UsesSentinel ? 1 : 0) + (UsesCluster ? 1 : 0) != 1)
         {
-            yield return "Redis: set exactly one of Endpoint (standalone), SentinelEndpoints (Sentinel) or ClusterEndpoints (Cluster).";
+            yield return $"{SectionPath}: set exactly one of Endpoint (standalone), SentinelEndpoints (Sentinel) or ClusterEndpoints (Cluster).";
         }
 
         foreach (var node in ClusterEndpoints.Where(s => !RedisEndpoint.TryParse(s, out _)))
         {
-            yield return $"Redis: ClusterEndpoints entry '{node}' is not host:port.";
+            yield return $"{SectionPath}:ClusterEndpoints entry '{node}' is not host:port.";
         }
 
         if (Buckets is < 1 or > 1024)
         {
-            yield return "Redis: Buckets must be between 1 and 1024.";
+            yield return $"{SectionPath}:Buckets must be between 1 and 1024.";
         }
 
         if (UsesCluster && Buckets < 2)
         {
-            yield return "Redis: Redis Cluster needs Buckets of 2 or more (16 or more recommended): with one bucket the ledger's scripts span hash slots.";
+            yield return $"{SectionPath}: Redis Cluster needs Buckets of 2 or more (16 or more recommended): with one bucket the ledger's scripts span hash slots.";
         }
 
         if (UsesCluster && Database != 0)
         {
-            yield return "Redis: Redis Cluster has only database 0.";
+            yield return $"{SectionPath}: Redis Cluster has only database 0.";
         }
 
         if (Buckets > 1 && KeyPrefix?.Contains('{', StringComparison.Ordinal) == true)
         {
-            yield return "Redis: with Buckets above 1 the KeyPrefix must not contain '{' (it would override the buckets' hash tags).";
+            yield return $"{SectionPath}: with Buckets above 1 the KeyPrefix must not contain '{{' (it would override the buckets' hash tags).";
         }
 
         if (hasEndpoint && !RedisEndpoint.TryParse(Endpoint, out _))
         {
-            yield return $"Redis: Endpoint '{Endpoint}' is not host:port.";
+            yield return $"{SectionPath}:Endpoint '{Endpoint}' is not host:port.";
         }
 
         foreach (var sentinel in SentinelEndpoints.Where(s => !RedisEndpoint.TryParse(s, out _)))
         {
-            yield return $"Redis: SentinelEndpoints entry '{sentinel}' is not host:port.";
+            yield return $"{SectionPath}:SentinelEndpoints entry '{sentinel}' is not host:port.";
         }
 
         if (UsesSentinel && string.IsNullOrWhiteSpace(SentinelMasterName))
         {
-            yield return "Redis: SentinelMasterName is required with SentinelEndpoints.";
+            yield return $"{SectionPath}:SentinelMasterName is required with SentinelEndpoints.";
         }
 
         if (Password is not null && PasswordFile is not null)
         {
-            yield return "Redis: set Password or PasswordFile, not both.";
+            yield return $"{SectionPath}: set Password or PasswordFile, not both.";
         }
 
         if (PasswordFile is not null && !File.Exists(PasswordFile))
         {
-            yield return $"Redis: PasswordFile '{PasswordFile}' does not exist.";
+            yield return $"{SectionPath}:PasswordFile '{PasswordFile}' does not exist.";
         }
 
         if (User is not null && Password is null && PasswordFile is null)
         {
-            yield return "Redis: User needs Password or PasswordFile.";
+            yield return $"{SectionPath}:User needs Password or PasswordFile.";
         }
 
         if ((AuditUser is null) != (AuditPasswordFile is null))
         {
-            yield return "Redis: AuditUser and AuditPasswordFile go together.";
+            yield return $"{SectionPath}:AuditUser and AuditPasswordFile go together.";
         }
 
         if (AuditPasswordFile is not null && !File.Exists(AuditPasswordFile))
         {
-            yield return $"Redis: AuditPasswordFile '{AuditPasswordFile}' does not exist.";
+            yield return $"{SectionPath}:AuditPasswordFile '{AuditPasswordFile}' does not exist.";
         }
 
         if (Database is < 0 or > 15_999)
         {
-            yield return "Redis: Database must be 0 or more.";
+            yield return $"{SectionPath}:Database must be 0 or more.";
         }
 
         foreach (var (name, path) in new[] { ("CaCertificatePath", CaCertificatePath), ("ClientCertificatePath", ClientCertificatePath), ("ClientKeyPath", ClientKeyPath) })
         {
             if (path is not null && !UseTls)
             {
-                yield return $"Redis: {name} is set but UseTls is false.";
+                yield return $"{SectionPath}: {name} is set but UseTls is false.";
             }
 
             if (path is not null && !File.Exists(path))
             {
-                yield return $"Redis: {name} '{path}' does not exist.";
+                yield return $"{SectionPath}: {name} '{path}' does not exist.";
             }
         }
 
         if ((ClientCertificatePath is null) != (ClientKeyPath is null))
         {
-            yield return "Redis: ClientCertificatePath and ClientKeyPath go together.";
+            yield return $"{SectionPath}:ClientCertificatePath and ClientKeyPath go together.";
         }
 
         if (ConnectTimeout <= TimeSpan.Zero || CommandTimeout <= TimeSpan.Zero)
         {
-            yield return "Redis: ConnectTimeout and CommandTimeout must be positive.";
+            yield return $"{SectionPath}:ConnectTimeout and CommandTimeout must be positive.";
         }
 
         if (ReconnectBaseDelay <= TimeSpan.Zero || ReconnectMaxDelay < ReconnectBaseDelay)
         {
-            yield return "Redis: ReconnectBaseDelay must be positive and not above ReconnectMaxDelay.";
+            yield return $"{SectionPath}:ReconnectBaseDelay must be positive and not above ReconnectMaxDelay.";
         }
 
         if (MinReplicasToAck is < 0 or > 16)
         {
-            yield return "Redis: MinReplicasToAck must be between 0 and 16.";
+            yield return $"{SectionPath}:MinReplicasToAck must be between 0 and 16.";
         }
 
         if (MinReplicasToAck > 0 && (ReplicaAckTimeout < TimeSpan.FromMilliseconds(1) || ReplicaAckTimeout >= CommandTimeout))
         {
             // WAIT 0 would block forever; a WAIT as long as the command timeout would time out instead of reporting its count.
-            yield return "Redis: ReplicaAckTimeout must be at least 1 ms and below CommandTimeout.";
+            yield return $"{SectionPath}:ReplicaAckTimeout must be at least 1 ms and below CommandTimeout.";
         }
 
         if (string.IsNullOrEmpty(KeyPrefix))
         {
-            yield return "Redis: KeyPrefix must not be empty (it keeps the broker's keys apart).";
+            yield return $"{SectionPath}:KeyPrefix must not be empty (it keeps the broker's keys apart).";
         }
     }
 

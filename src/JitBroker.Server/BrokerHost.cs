@@ -13,12 +13,15 @@ namespace JitBroker.Server;
 /// </summary>
 public static partial class BrokerHost
 {
+    /// <summary>The embedded profile's development trust domain lives here, under the data directory.</summary>
+    private const string DevTrustDomainDirectory = "dev-trust-domain";
+
     /// <summary>Builds a ready-to-run broker. Throws <see cref="InvalidBrokerConfigurationException"/> on any configuration error.</summary>
     public static WebApplication Build(string[] args, Action<ConfigurationManager>? configure = null)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
-        configure?.Invoke(builder.Configuration);
+        var builder = CreateBuilder(args, configure);
         var settings = LoadSettings(builder.Configuration);
+        ProvisionEmbedded(settings);
 
         var endpoints = new BoundEndpoints();
         builder.WebHost.ConfigureKestrel(kestrel => ConfigureListeners(kestrel, settings, endpoints));
@@ -44,7 +47,25 @@ public static partial class BrokerHost
         return app;
     }
 
-    /// <summary>Binds and validates settings; the embedded profile first creates its dev trust domain and defaults.</summary>
+    /// <summary>
+    /// The <c>check</c> command: the configuration <see cref="Build"/> would read, bound and validated by the same
+    /// code (<see cref="LoadSettings"/>), and nothing written — no data directory, no development trust domain, no
+    /// signing key. Throws <see cref="InvalidBrokerConfigurationException"/> listing every problem.
+    /// </summary>
+    public static JitBrokerSettings Check(string[] args, Action<ConfigurationManager>? configure = null) =>
+        LoadSettings(CreateBuilder(args, configure).Configuration);
+
+    private static WebApplicationBuilder CreateBuilder(string[] args, Action<ConfigurationManager>? configure)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
+        configure?.Invoke(builder.Configuration);
+        return builder;
+    }
+
+    /// <summary>
+    /// Binds and validates settings, applying the embedded profile's defaults; reads files but writes none (start-up
+    /// creates what the embedded profile needs afterwards, in <see cref="ProvisionEmbedded"/>).
+    /// </summary>
     public static JitBrokerSettings LoadSettings(IConfiguration configuration)
     {
         JitBrokerSettings settings;
@@ -60,9 +81,6 @@ public static partial class BrokerHost
 
         if (settings.IsEmbedded)
         {
-            CreatePrivateDirectory(settings.DataDirectory);
-            var dev = DevTrustDomain.LoadOrCreate(Path.Combine(settings.DataDirectory, "dev-trust-domain"), TimeProvider.System);
-            settings.Attestation.JwtSvid.TrustBundles.TryAdd(DevTrustDomain.Name, dev.BundlePath);
             if (string.IsNullOrWhiteSpace(settings.Issuer.Issuer))
             {
                 settings.Issuer.Issuer = "http://" + settings.Listen.Http;
@@ -75,8 +93,28 @@ public static partial class BrokerHost
         }
 
         settings.Policy.Path = ResolveShipped(settings.Policy.Path);
-        var errors = SettingsValidator.Validate(settings);
+        // The embedded profile's development trust domain is the broker's own: start-up creates (or repairs) it after
+        // validation, so it is never read here and counts as the JWT-SVID bundle to come.
+        var errors = SettingsValidator.Validate(settings, devTrustDomainPending: settings.IsEmbedded);
+        if (errors.Count == 0)
+        {
+            errors = [.. ConfigurationProbes.Run(settings)];
+        }
+
         return errors.Count == 0 ? settings : throw new InvalidBrokerConfigurationException(errors);
+    }
+
+    /// <summary>Start-up only, after validation: the embedded profile's data directory (mode 0700) and development trust domain.</summary>
+    private static void ProvisionEmbedded(JitBrokerSettings settings)
+    {
+        if (!settings.IsEmbedded)
+        {
+            return;
+        }
+
+        CreatePrivateDirectory(settings.DataDirectory);
+        using var dev = DevTrustDomain.LoadOrCreate(Path.Combine(settings.DataDirectory, DevTrustDomainDirectory), TimeProvider.System);
+        settings.Attestation.JwtSvid.TrustBundles.TryAdd(DevTrustDomain.Name, dev.BundlePath);
     }
 
     private static void ConfigureListeners(KestrelServerOptions kestrel, JitBrokerSettings settings, BoundEndpoints endpoints)

@@ -30,12 +30,7 @@ internal static class BrokerServices
         services.AddJitBrokerPolicy(settings.Policy);
 
         // 5 mint: the built-in JWT issuer always; Vault issuers when Vault is configured
-        services.AddSingleton(new SigningKeyOptions
-        {
-            DataDirectory = settings.DataDirectory,
-            PrivateKeyPemPath = settings.SigningKey.PrivateKeyPemPath,
-            PreviousPublicKeyPemPaths = settings.SigningKey.PreviousPublicKeyPemPaths,
-        });
+        services.AddSingleton(settings.SigningKey.ToOptions(settings.DataDirectory));
         services.AddSingleton<ISigningKeyProvider, FileSigningKeyProvider>();
         services.AddSingleton(settings.Issuer);
         services.AddSingleton<JwtCredentialIssuer>();

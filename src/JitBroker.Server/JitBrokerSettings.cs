@@ -182,6 +182,14 @@ public sealed class SigningKeySettings
     public string? PrivateKeyPemPath { get; set; }
 
     public List<string> PreviousPublicKeyPemPaths { get; set; } = [];
+
+    /// <summary>The key provider's options: this key, or one generated into <paramref name="dataDirectory"/>.</summary>
+    public SigningKeyOptions ToOptions(string dataDirectory) => new()
+    {
+        DataDirectory = dataDirectory,
+        PrivateKeyPemPath = PrivateKeyPemPath,
+        PreviousPublicKeyPemPaths = PreviousPublicKeyPemPaths,
+    };
 }
 
 public sealed class LeaseStoreSettings

@@ -4,12 +4,18 @@ using JitBroker.Attestation;
 namespace JitBroker.Server;
 
 /// <summary>
-/// One code path for start-up validation and the dry-run <c>check</c> command: every problem is
-/// reported at once, and any problem stops the broker before it listens.
+/// One code path for start-up validation and the dry-run <c>check</c> command: every options type validates
+/// itself here, once, and names its keys by their full configuration path (<c>JitBroker:Issuer:Issuer</c>); every
+/// problem is reported at once, and any problem stops the broker before it listens.
 /// </summary>
 public static class SettingsValidator
 {
-    public static IReadOnlyList<string> Validate(JitBrokerSettings s)
+    /// <param name="s">The bound settings, embedded defaults applied.</param>
+    /// <param name="devTrustDomainPending">
+    /// Embedded profile: start-up creates (or repairs) the development trust domain after validation, so it counts as
+    /// a JWT-SVID bundle that <c>check</c>, which creates nothing, cannot see yet.
+    /// </param>
+    public static IReadOnlyList<string> Validate(JitBrokerSettings s, bool devTrustDomainPending = false)
     {
         var errors = new List<string>();
         if (s.Profile is not (Profiles.Embedded or Profiles.Production))
@@ -25,15 +31,17 @@ public static class SettingsValidator
         ValidateListeners(s, errors);
         errors.AddRange(s.Broker.Validate());
         errors.AddRange(s.Issuer.Validate());
+        errors.AddRange(s.SigningKey.ToOptions(s.DataDirectory).Validate());
         errors.AddRange(s.Revocation.Validate());
-        errors.AddRange(s.Attestation.Validate());
+        errors.AddRange(s.Attestation.Validate(jwtSvidBundleProvidedLater: devTrustDomainPending));
+
         errors.AddRange(s.Policy.Validate());
-        errors.AddRange(s.Audit.Validate().Select(e => "JitBroker:Audit: " + e));
+        errors.AddRange(s.Audit.Validate());
         errors.AddRange(s.Admin.Validate().Select(e => "JitBroker:" + e));
         errors.AddRange(s.Telemetry.Validate());
         if (s.Vault.Address is not null)
         {
-            errors.AddRange(s.Vault.Validate().Select(e => "JitBroker:Vault: " + e));
+            errors.AddRange(s.Vault.Validate());
         }
 
         if (s.Leases.Store is not (LeaseStoreSettings.Memory or LeaseStoreSettings.Redis))
@@ -42,7 +50,7 @@ public static class SettingsValidator
         }
         else if (s.UsesRedis)
         {
-            errors.AddRange(s.Redis.Validate().Select(e => "JitBroker:Redis: " + e));
+            errors.AddRange(s.Redis.Validate());
         }
 
         if (!s.IsEmbedded)
@@ -55,7 +63,7 @@ public static class SettingsValidator
                 errors.Add($"The development trust domain '{DevTrustDomain.Name}' exists only in the embedded profile; remove it from the trust bundles.");
             }
 
-            if (!s.Attestation.JwtSvid.IsConfigured() && !s.Attestation.Oidc.IsConfigured() && !s.Attestation.X509Svid.IsConfigured())
+            if (!AnyTrustSource(s))
             {
                 errors.Add("A production broker needs at least one trust bundle or OIDC issuer (JitBroker:Attestation).");
             }
@@ -68,6 +76,9 @@ public static class SettingsValidator
 
         return errors;
     }
+
+    private static bool AnyTrustSource(JitBrokerSettings s) =>
+        s.Attestation.JwtSvid.IsConfigured() || s.Attestation.Oidc.IsConfigured() || s.Attestation.X509Svid.IsConfigured();
 
     private static void ValidateListeners(JitBrokerSettings s, List<string> errors)
     {

@@ -51,6 +51,9 @@ public sealed class VaultAuthOptions
 /// <summary>Configuration of the Vault component. Validate with <see cref="Validate"/> at start-up.</summary>
 public sealed class VaultOptions
 {
+    /// <summary>Where the host binds these options; every validation message names its key under this path.</summary>
+    public const string SectionPath = "JitBroker:Vault";
+
     /// <summary>Vault's address, for example <c>https://vault.example:8200</c> (no <c>/v1</c>).</summary>
     public Uri? Address { get; set; }
 
@@ -86,30 +89,30 @@ public sealed class VaultOptions
     {
         if (Address is null)
         {
-            yield return "Vault.Address is required.";
+            yield return $"{SectionPath}:Address is required.";
         }
         else if (!Address.IsAbsoluteUri || (Address.Scheme != Uri.UriSchemeHttps && Address.Scheme != Uri.UriSchemeHttp))
         {
-            yield return "Vault.Address must be an absolute http(s) URI.";
+            yield return $"{SectionPath}:Address must be an absolute http(s) URI.";
         }
         else if (Address.AbsolutePath.TrimEnd('/').Length > 0)
         {
-            yield return "Vault.Address must not contain a path (the client adds /v1/).";
+            yield return $"{SectionPath}:Address must not contain a path (the client adds /v1/).";
         }
 
         if (Timeout <= TimeSpan.Zero || Timeout > TimeSpan.FromMinutes(5))
         {
-            yield return "Vault.Timeout must be between 0 and 5 minutes.";
+            yield return $"{SectionPath}:Timeout must be between 0 and 5 minutes.";
         }
 
         if (RenewAtFractionOfTtl is <= 0.1 or >= 0.95)
         {
-            yield return "Vault.RenewAtFractionOfTtl must be between 0.1 and 0.95.";
+            yield return $"{SectionPath}:RenewAtFractionOfTtl must be between 0.1 and 0.95.";
         }
 
         if (CaCertificatePath is { Length: > 0 } ca && Address?.Scheme == Uri.UriSchemeHttp)
         {
-            yield return $"Vault.CaCertificatePath ('{ca}') is set but Vault.Address is plain http.";
+            yield return $"{SectionPath}:CaCertificatePath ('{ca}') is set but {SectionPath}:Address is plain http.";
         }
 
         foreach (var problem in ValidateAuth())
@@ -121,7 +124,7 @@ public sealed class VaultOptions
         {
             if (!VaultPaths.IsWellFormed(prefix.TrimEnd('/')))
             {
-                yield return $"Vault.AllowedSecretPathPrefixes entry '{prefix}' is not a valid relative Vault path.";
+                yield return $"{SectionPath}:AllowedSecretPathPrefixes entry '{prefix}' is not a valid relative Vault path.";
             }
         }
     }
@@ -134,37 +137,37 @@ public sealed class VaultOptions
             case VaultAuthMethod.Token:
                 if (string.IsNullOrWhiteSpace(auth.TokenPath))
                 {
-                    yield return "Vault.Auth.TokenPath is required for the token method.";
+                    yield return $"{SectionPath}:Auth:TokenPath is required for the token method.";
                 }
 
                 break;
             case VaultAuthMethod.AppRole:
                 if (string.IsNullOrWhiteSpace(auth.RoleIdPath) || string.IsNullOrWhiteSpace(auth.SecretIdPath))
                 {
-                    yield return "Vault.Auth.RoleIdPath and Vault.Auth.SecretIdPath are required for the approle method.";
+                    yield return $"{SectionPath}:Auth:RoleIdPath and {SectionPath}:Auth:SecretIdPath are required for the approle method.";
                 }
 
                 break;
             case VaultAuthMethod.Kubernetes or VaultAuthMethod.Jwt:
                 if (string.IsNullOrWhiteSpace(auth.ServiceAccountTokenPath))
                 {
-                    yield return "Vault.Auth.ServiceAccountTokenPath is required for the kubernetes and jwt methods.";
+                    yield return $"{SectionPath}:Auth:ServiceAccountTokenPath is required for the kubernetes and jwt methods.";
                 }
 
                 if (auth.Method == VaultAuthMethod.Kubernetes && string.IsNullOrWhiteSpace(auth.Role))
                 {
-                    yield return "Vault.Auth.Role is required for the kubernetes method.";
+                    yield return $"{SectionPath}:Auth:Role is required for the kubernetes method.";
                 }
 
                 break;
             default:
-                yield return $"Vault.Auth.Method '{auth.Method}' is not supported.";
+                yield return $"{SectionPath}:Auth:Method '{auth.Method}' is not supported.";
                 break;
         }
 
         if (auth.MountPath is { Length: > 0 } mount && !VaultPaths.IsWellFormed(mount.Trim('/')))
         {
-            yield return $"Vault.Auth.MountPath '{mount}' is not a valid relative Vault path.";
+            yield return $"{SectionPath}:Auth:MountPath '{mount}' is not a valid relative Vault path.";
         }
     }
 }

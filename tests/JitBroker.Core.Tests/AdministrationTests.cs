@@ -81,7 +81,7 @@ public sealed class AdministrationTests
 
         Assert.That((block!.Failure, block.Reason), Is.EqualTo((BrokerFailure.InvalidArgument, Reasons.PatternInvalid)));
         Assert.That((revoke!.Failure, revoke.Reason), Is.EqualTo((BrokerFailure.InvalidArgument, Reasons.PatternInvalid)));
-        Assert.That(f.KillSwitch.Blocks, Is.Empty);
+        Assert.That(await f.KillSwitch.ListAsync(), Is.Empty);
         Assert.That((await f.Leases.CountByStateAsync())[LeaseState.Active], Is.EqualTo(1));
     }
 

@@ -1,5 +1,6 @@
 using JitBroker.Core;
 using JitBroker.Core.Handlers;
+using JitBroker.Leases;
 using JitBroker.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -20,13 +21,14 @@ internal sealed class BrokerFixture
     public Mock<ILeaseStore> Leases { get; } = new(MockBehavior.Strict);
     public Mock<ITaskCredentialVerifier> Verifier { get; } = new(MockBehavior.Strict);
     public BrokerOptions Options { get; } = new();
-    public FakeReplayCache Replay { get; } = new();
-    public FakeKillSwitch KillSwitch { get; } = new();
-    public FakeApprovalStore Approvals { get; } = new();
+    public InMemoryReplayCache Replay { get; }
+    public InMemoryKillSwitch KillSwitch { get; } = new();
+    public InMemoryApprovalStore Approvals { get; } = new();
     public CapturingAuditLog Audit { get; } = new();
 
     public BrokerFixture()
     {
+        Replay = new InMemoryReplayCache(Time);
         Attestor.SetupGet(a => a.Method).Returns("test");
         Attestor.Setup(a => a.Accepts(It.IsAny<AttestationEvidence>())).Returns(true);
         Attestor.Setup(a => a.AttestAsync(It.IsAny<AttestationEvidence>(), It.IsAny<CancellationToken>()))

@@ -22,8 +22,8 @@ internal sealed class PipelineFixture
     public FakeTimeProvider Time { get; } = TestClock.Create();
     public ILeaseStore Leases { get; }
     public RecordingIssuer Issuer { get; }
-    public FakeKillSwitch KillSwitch { get; } = new();
-    public FakeApprovalStore ApprovalStore { get; } = new();
+    public InMemoryKillSwitch KillSwitch { get; } = new();
+    public InMemoryApprovalStore ApprovalStore { get; } = new();
     public CapturingAuditLog Audit { get; } = new();
     public FakeOfferCodec Offers { get; } = new();
     public FakeDelegationPolicy DelegationPolicy { get; } = new();
@@ -68,7 +68,7 @@ internal sealed class PipelineFixture
         Schedule = (IRevocationSchedule)Leases;
         var attestors = new AttestorRegistry([attestor.Object]);
         var audit = new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance);
-        var replayCache = new FakeReplayCache();
+        var replayCache = new InMemoryReplayCache(Time);
         var admission = new AgentAdmission(attestors, new ReplayGuard(replayCache, Options, Time), KillSwitch, audit, new BrokerMetrics(), Time);
         var termination = new LeaseTermination(Leases, Revoker, Options, Time);
         var commit = new CredentialCommit(issuers, Leases, KillSwitch, Audit, termination, Options, Time, NullLogger<CredentialCommit>.Instance);

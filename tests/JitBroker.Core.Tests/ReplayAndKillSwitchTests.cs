@@ -36,7 +36,7 @@ public sealed class ReplayAndKillSwitchTests
     [Test]
     public async Task Identities_without_a_replay_key_are_not_replay_checked()
     {
-        var cache = new FakeReplayCache();
+        var cache = new JitBroker.Leases.InMemoryReplayCache(TimeProvider.System);
         var guard = new ReplayGuard(cache, new BrokerOptions { ReplayMode = ReplayMode.Strict }, TimeProvider.System);
         var mtls = PipelineFixture.Identity("spiffe://example.org/a", "cert") with { ReplayKey = null };
 

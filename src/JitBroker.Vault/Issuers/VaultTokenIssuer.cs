@@ -136,7 +136,8 @@ public sealed partial class VaultTokenIssuer : ICredentialIssuer
     {
         ArgumentNullException.ThrowIfNull(lease);
         var now = _time.GetUtcNow();
-        var increment = (long)Math.Ceiling((newExpiresAt - now).TotalSeconds);
+        // Rounded down: the contract is "at most newExpiresAt", and a rounded-up increment could outlive it by a second.
+        var increment = (long)Math.Floor((newExpiresAt - now).TotalSeconds);
         if (increment < 1)
         {
             throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Vault.NotRenewable, "The requested expiry is not in the future.");
