@@ -1,3 +1,4 @@
+using JitBroker.Testing;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -52,7 +53,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
     /// <param name="settings">Extra configuration, key → value (for example "JitBroker:Audit:FsyncPolicy" → "Always").</param>
     public static async Task<BrokerProcess> StartAsync(HarnessOptions options, string dataDirectory, IReadOnlyDictionary<string, string> settings, string logName)
     {
-        var ports = FreePorts(3);
+        var ports = LoopbackPorts.Free(3);
         var (grpcPort, httpPort, adminPort) = (ports[0], ports[1], ports[2]);
         var info = new ProcessStartInfo("dotnet")
         {
@@ -175,30 +176,4 @@ internal sealed class BrokerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Distinct free loopback ports. The listeners stay open until all are chosen: closed one by one, the OS may hand
-    /// out the same port twice (seen under load: two listeners of one broker given one port).
-    /// </summary>
-    private static int[] FreePorts(int count)
-    {
-        var listeners = new TcpListener[count];
-        try
-        {
-            for (var i = 0; i < count; i++)
-            {
-                listeners[i] = new TcpListener(IPAddress.Loopback, 0);
-                listeners[i].Start();
-            }
-
-            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
-        }
-        finally
-        {
-            foreach (var listener in listeners)
-            {
-                listener?.Stop();
-                listener?.Dispose();
-            }
-        }
-    }
 }

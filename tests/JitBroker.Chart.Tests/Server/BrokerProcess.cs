@@ -1,3 +1,4 @@
+using JitBroker.Testing;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -44,7 +45,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
     /// </summary>
     public static BrokerProcess Start(PodLayout pod, IReadOnlyDictionary<string, string> imageEnvironment)
     {
-        var ports = FreePorts(3);
+        var ports = LoopbackPorts.Free(3);
         var (grpcPort, httpPort, adminPort) = (ports[0], ports[1], ports[2]);
         var info = new ProcessStartInfo(DotnetHost.Path)
         {
@@ -172,33 +173,6 @@ internal sealed class BrokerProcess : IAsyncDisposable
         }
 
         _process.Dispose();
-    }
-
-    /// <summary>
-    /// Distinct free loopback ports. The listeners stay open until all are chosen: closed one by one, the OS may hand
-    /// out the same port twice (seen under load: two listeners of one broker given one port).
-    /// </summary>
-    private static int[] FreePorts(int count)
-    {
-        var listeners = new TcpListener[count];
-        try
-        {
-            for (var i = 0; i < count; i++)
-            {
-                listeners[i] = new TcpListener(IPAddress.Loopback, 0);
-                listeners[i].Start();
-            }
-
-            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
-        }
-        finally
-        {
-            foreach (var listener in listeners)
-            {
-                listener?.Stop();
-                listener?.Dispose();
-            }
-        }
     }
 
     private void Append(string? line)

@@ -1,3 +1,4 @@
+using JitBroker.Testing;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -53,7 +54,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
     /// </summary>
     public static BrokerProcess Start(string name, string logDirectory, IReadOnlyDictionary<string, string> settings)
     {
-        var ports = FreePorts(3);
+        var ports = LoopbackPorts.Free(3);
         var (grpcPort, httpPort, adminPort) = (ports[0], ports[1], ports[2]);
         var dll = Path.Combine(AppContext.BaseDirectory, "JitBroker.Server.dll");
         if (!File.Exists(dll))
@@ -207,33 +208,6 @@ internal sealed class BrokerProcess : IAsyncDisposable
 
         var self = Environment.ProcessPath;
         return self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self : "dotnet";
-    }
-
-    /// <summary>
-    /// Distinct free loopback ports. The listeners stay open until all are chosen: closed one by one, the OS may hand
-    /// out the same port twice (seen under load: two listeners of one broker given one port).
-    /// </summary>
-    private static int[] FreePorts(int count)
-    {
-        var listeners = new TcpListener[count];
-        try
-        {
-            for (var i = 0; i < count; i++)
-            {
-                listeners[i] = new TcpListener(IPAddress.Loopback, 0);
-                listeners[i].Start();
-            }
-
-            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
-        }
-        finally
-        {
-            foreach (var listener in listeners)
-            {
-                listener?.Stop();
-                listener?.Dispose();
-            }
-        }
     }
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Name} (pid {Pid}, grpc {GrpcUri})");
