@@ -9,7 +9,7 @@ namespace JitBroker.Core;
 /// </summary>
 public sealed partial class LeaseRevoker
 {
-    private readonly ILeaseStore _leases;
+    private readonly IRevocationQueue _queue;
     private readonly IssuerRegistry _issuers;
     private readonly RetryBackoff _backoff;
     private readonly TimeProvider _time;
@@ -19,10 +19,10 @@ public sealed partial class LeaseRevoker
 
     /// <param name="audit">Where revocations are recorded; a failure to record is logged (and recovered from the outbox), never allowed to undo a revocation.</param>
     /// <param name="metrics">Revocation outcome and lag instruments.</param>
-    public LeaseRevoker(ILeaseStore leases, IssuerRegistry issuers, RetryBackoff backoff, TimeProvider time, ILogger<LeaseRevoker> log,
+    public LeaseRevoker(IRevocationQueue queue, IssuerRegistry issuers, RetryBackoff backoff, TimeProvider time, ILogger<LeaseRevoker> log,
         RevocationAuditTrail? audit = null, BrokerMetrics? metrics = null)
     {
-        _leases = leases;
+        _queue = queue;
         _issuers = issuers;
         _backoff = backoff;
         _time = time;
@@ -67,7 +67,7 @@ public sealed partial class LeaseRevoker
         // event; the mark puts the lease in this replica's outbox in the same atomic step.
         var changed = done.Count == 0
             ? []
-            : await _leases.MarkRevokedManyAsync([.. done.Select(i => leases[i].LeaseId)], now, _audit?.Owner, CancellationToken.None).ConfigureAwait(false);
+            : await _queue.MarkRevokedManyAsync([.. done.Select(i => leases[i].LeaseId)], now, _audit?.Owner, CancellationToken.None).ConfigureAwait(false);
         var recorded = new List<Task>(done.Count);
         for (var j = 0; j < done.Count; j++)
         {
@@ -133,7 +133,7 @@ public sealed partial class LeaseRevoker
     {
         var attempt = lease.Attempts + 1;
         var next = now + _backoff.DelayFor(attempt);
-        await _leases.MarkRevokeFailedAsync(lease.LeaseId, result.Error ?? "unknown error", next, CancellationToken.None).ConfigureAwait(false);
+        await _queue.MarkRevokeFailedAsync(lease.LeaseId, result.Error ?? "unknown error", next, CancellationToken.None).ConfigureAwait(false);
         LogRevokeFailed(_log, lease.LeaseId, lease.IssuerKind, attempt, result.Error ?? "unknown error", next);
         if (_audit is not null)
         {

@@ -17,7 +17,8 @@ public enum ReloadAction
 /// </summary>
 public sealed partial class PolicyReevaluator
 {
-    private readonly ILeaseStore _leases;
+    private readonly ILeaseQueries _queries;
+    private readonly ILeaseLedger _ledger;
     private readonly IRevocationSchedule _schedule;
     private readonly IAuditLog _audit;
     private readonly TimeProvider _time;
@@ -25,11 +26,12 @@ public sealed partial class PolicyReevaluator
     private readonly IDelegationPolicy? _delegation;
 
     /// <param name="delegation">Judges delegated (child) leases; without it a delegated lease is never still granted.</param>
-    public PolicyReevaluator(ILeaseStore leases, IRevocationSchedule schedule, IAuditLog audit, TimeProvider time, ILogger<PolicyReevaluator> log,
+    public PolicyReevaluator(ILeaseQueries queries, ILeaseLedger ledger, IRevocationSchedule schedule, IAuditLog audit, TimeProvider time, ILogger<PolicyReevaluator> log,
         IDelegationPolicy? delegation = null)
     {
         _delegation = delegation;
-        _leases = leases;
+        _queries = queries;
+        _ledger = ledger;
         _schedule = schedule;
         _audit = audit;
         _time = time;
@@ -54,7 +56,7 @@ public sealed partial class PolicyReevaluator
             do
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var result = await _leases.ListAsync(new LeaseQuery { State = LeaseState.Active, PageSize = 500, PageToken = page }, cancellationToken).ConfigureAwait(false);
+                var result = await _queries.ListAsync(new LeaseQuery { State = LeaseState.Active, PageSize = 500, PageToken = page }, cancellationToken).ConfigureAwait(false);
                 // A page in hand is judged to its end (policy decisions are in-memory work); cancelling stops the next one.
                 foreach (var lease in result.Leases)
                 {
@@ -128,7 +130,7 @@ public sealed partial class PolicyReevaluator
             return false;
         }
 
-        var parent = await _leases.GetAsync(lease.ParentLeaseId, cancellationToken).ConfigureAwait(false);
+        var parent = await _ledger.GetAsync(lease.ParentLeaseId, cancellationToken).ConfigureAwait(false);
         if (parent is null)
         {
             return false;
@@ -137,7 +139,7 @@ public sealed partial class PolicyReevaluator
         var depth = 1;
         for (var up = parent; up.ParentLeaseId is { } next && depth <= 32; depth++)
         {
-            up = await _leases.GetAsync(next, cancellationToken).ConfigureAwait(false);
+            up = await _ledger.GetAsync(next, cancellationToken).ConfigureAwait(false);
             if (up is null)
             {
                 return false;

@@ -40,7 +40,7 @@ public sealed partial class RevocationAuditTrail : IAsyncDisposable
         _acking = outbox is null ? Task.CompletedTask : Task.Run(AcknowledgeLoopAsync);
     }
 
-    /// <summary>The owner passed to <see cref="ILeaseStore.MarkRevokedAsync"/>, or null when revocations are not tracked.</summary>
+    /// <summary>The owner passed to <see cref="IRevocationQueue.MarkRevokedManyAsync"/>, or null when revocations are not tracked.</summary>
     public string? Owner { get; }
 
     /// <summary>True while this replica is still writing the lease's record (recovery must leave it alone).</summary>

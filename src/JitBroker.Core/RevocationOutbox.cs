@@ -4,7 +4,7 @@ namespace JitBroker.Core;
 public sealed record UnauditedRevocation(string LeaseId, DateTimeOffset RevokedAt);
 
 /// <summary>
-/// The ledger's outbox of revocation records. <see cref="ILeaseStore.MarkRevokedAsync"/> with an audit owner adds an
+/// The ledger's outbox of revocation records. <see cref="IRevocationQueue.MarkRevokedManyAsync"/> with an audit owner adds an
 /// entry in the same atomic step that marks the lease, so a replica that dies between marking a lease and writing its
 /// <c>lease.revoked</c> event leaves evidence behind; <see cref="UnauditedRevocationRecovery"/> turns that evidence into
 /// exactly one event. The owner is the replica identity whose audit chain the event belongs in.

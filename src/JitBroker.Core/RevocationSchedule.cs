@@ -30,7 +30,7 @@ public sealed record RevocationProgress(string BatchId, long Total, long Revoked
 /// </summary>
 /// <remarks>
 /// Every implementation also keeps two invariants that make orphaned delegations impossible in the ledger:
-/// a lease cannot be recorded under a parent that is no longer active (<see cref="ILeaseStore.PutAsync"/>
+/// a lease cannot be recorded under a parent that is no longer active (<see cref="ILeaseLedger.PutAsync"/>
 /// refuses with <see cref="Reasons.ParentLeaseNotActive"/>), and marking a lease revoked schedules its
 /// not-yet-revoked children in the same atomic step. <see cref="ScheduleOrphansAsync"/> is the backstop.
 /// </remarks>

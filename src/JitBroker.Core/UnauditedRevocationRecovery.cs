@@ -26,7 +26,7 @@ public sealed partial class UnauditedRevocationRecovery
 
     private readonly IRevocationOutbox _outbox;
     private readonly IAuditChainIndex _chains;
-    private readonly ILeaseStore _leases;
+    private readonly ILeaseLedger _leases;
     private readonly IAuditLog _audit;
     private readonly RevocationAuditTrail _trail;
     private readonly TimeProvider _time;
@@ -35,7 +35,7 @@ public sealed partial class UnauditedRevocationRecovery
     private readonly TimeSpan _grace;
     private readonly TimeSpan _heartbeatTtl;
 
-    public UnauditedRevocationRecovery(IRevocationOutbox outbox, IAuditChainIndex chains, ILeaseStore leases, IAuditLog audit,
+    public UnauditedRevocationRecovery(IRevocationOutbox outbox, IAuditChainIndex chains, ILeaseLedger leases, IAuditLog audit,
         RevocationAuditTrail trail, TimeProvider time, ILogger<UnauditedRevocationRecovery> log, TimeSpan heartbeatTtl, TimeSpan grace)
     {
         _heartbeatTtl = heartbeatTtl;

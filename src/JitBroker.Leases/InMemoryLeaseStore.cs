@@ -192,43 +192,49 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
         }
     }
 
-    public async Task<IReadOnlyList<bool>> MarkRevokedManyAsync(IReadOnlyList<string> leaseIds, DateTimeOffset revokedAt, string? auditOwner = null,
+    /// <inheritdoc />
+    /// <remarks>All the ids in one step: the whole call is atomic here.</remarks>
+    public Task<IReadOnlyList<bool>> MarkRevokedManyAsync(IReadOnlyList<string> leaseIds, DateTimeOffset revokedAt, string? auditOwner = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(leaseIds);
-        var changed = new bool[leaseIds.Count];
-        for (var i = 0; i < changed.Length; i++)
+        foreach (var leaseId in leaseIds)
         {
-            changed[i] = await MarkRevokedAsync(leaseIds[i], revokedAt, auditOwner, cancellationToken).ConfigureAwait(false);
+            ArgumentNullException.ThrowIfNull(leaseId, nameof(leaseIds));
         }
 
-        return changed;
-    }
-
-    public Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, string? auditOwner = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(leaseId);
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
         {
-            // Unknown (never stored, or already forgotten) and already revoked are both "done": idempotent.
-            if (!_leases.TryGetValue(leaseId, out var lease) || lease.State == LeaseState.Revoked)
+            var changed = new bool[leaseIds.Count];
+            for (var i = 0; i < changed.Length; i++)
             {
-                return Task.FromResult(false);
+                changed[i] = MarkRevoked(leaseIds[i], revokedAt, auditOwner);
             }
 
-            var revoked = Replace(lease, lease with { State = LeaseState.Revoked, RevokedAt = revokedAt, DueAt = null });
-            var forgetAt = (revoked.ExpiresAt > revokedAt ? revoked.ExpiresAt : revokedAt) + _revokedRetention;
-            _forgettable.Add((forgetAt, leaseId));
-            CountRevoked(lease);
-            ScheduleChildren(leaseId, revokedAt);
-            if (auditOwner is not null)
-            {
-                AddUnaudited(auditOwner, leaseId, revokedAt);
-            }
-
-            return Task.FromResult(true);
+            return Task.FromResult<IReadOnlyList<bool>>(changed);
         }
+    }
+
+    // Under _gate. Unknown (never stored, or already forgotten) and already revoked are both "done": idempotent.
+    private bool MarkRevoked(string leaseId, DateTimeOffset revokedAt, string? auditOwner)
+    {
+        if (!_leases.TryGetValue(leaseId, out var lease) || lease.State == LeaseState.Revoked)
+        {
+            return false;
+        }
+
+        var revoked = Replace(lease, lease with { State = LeaseState.Revoked, RevokedAt = revokedAt, DueAt = null });
+        var forgetAt = (revoked.ExpiresAt > revokedAt ? revoked.ExpiresAt : revokedAt) + _revokedRetention;
+        _forgettable.Add((forgetAt, leaseId));
+        CountRevoked(lease);
+        ScheduleChildren(leaseId, revokedAt);
+        if (auditOwner is not null)
+        {
+            AddUnaudited(auditOwner, leaseId, revokedAt);
+        }
+
+        return true;
     }
 
     /// <inheritdoc />
@@ -257,32 +263,6 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
         }
 
         return Task.CompletedTask;
-    }
-
-    public Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken = default)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
-        {
-            return Task.FromResult<DateTimeOffset?>(_due.Count == 0 ? null : _due.Min.At);
-        }
-    }
-
-    /// <inheritdoc />
-    /// <remarks>Ordered by issue time, then lease id. A scan of every record: meant for operators and metrics, not hot paths.</remarks>
-    public Task<IReadOnlyList<Lease>> ListByStateAsync(LeaseState state, int max, CancellationToken cancellationToken = default)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(max);
-        cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
-        {
-            IReadOnlyList<Lease> leases = [.. _leases.Values
-                .Where(l => l.State == state)
-                .OrderBy(l => l.IssuedAt)
-                .ThenBy(l => l.LeaseId, StringComparer.Ordinal)
-                .Take(max)];
-            return Task.FromResult(leases);
-        }
     }
 
     private Lease Claim(Lease lease, DateTimeOffset claimDeadline) =>

@@ -13,8 +13,9 @@ public static class StoreServiceCollectionExtensions
     /// <summary>
     /// Registers one <see cref="RedisConnection"/> (also as <see cref="IRedisConnection"/>; its
     /// <see cref="IRedisConnection.PingAsync"/> is the readiness probe) and the Redis implementations of
-    /// <see cref="ILeaseStore"/>, <see cref="IReplayCache"/>, <see cref="IKillSwitch"/> and <see cref="IApprovalStore"/>,
-    /// replacing any registered before. The stores use the container's <see cref="TimeProvider"/> (for replay and
+    /// <see cref="ILeaseStore"/> (registered as each of its parts, <see cref="ILeaseLedger"/>, <see cref="IRevocationQueue"/>,
+    /// <see cref="ILeaseQueries"/>, <see cref="IRevocationSchedule"/> and <see cref="IRevocationOutbox"/>, all one singleton),
+    /// <see cref="IReplayCache"/>, <see cref="IKillSwitch"/> and <see cref="IApprovalStore"/>, replacing any registered before. The stores use the container's <see cref="TimeProvider"/> (for replay and
     /// approval expiry); the connection's timeouts and backoff always run on the system clock.
     /// Nothing connects until first use (or <see cref="RedisConnection.ConnectAsync"/>).
     /// </summary>
@@ -37,9 +38,7 @@ public static class StoreServiceCollectionExtensions
         var layout = new RedisKeyLayout(options.KeyPrefix, options.Buckets);
         services.Replace(ServiceDescriptor.Singleton(layout));
         services.Replace(ServiceDescriptor.Singleton(sp => new RedisLeaseStore(sp.GetRequiredService<IRedisConnection>(), layout, InMemoryLeaseStore.DefaultRevokedRetention)));
-        services.Replace(ServiceDescriptor.Singleton<ILeaseStore>(sp => sp.GetRequiredService<RedisLeaseStore>()));
-        services.Replace(ServiceDescriptor.Singleton<IRevocationSchedule>(sp => sp.GetRequiredService<RedisLeaseStore>()));
-        services.Replace(ServiceDescriptor.Singleton<IRevocationOutbox>(sp => sp.GetRequiredService<RedisLeaseStore>()));
+        AddLeaseStoreParts<RedisLeaseStore>(services);
         services.Replace(ServiceDescriptor.Singleton<IReplayCache>(sp =>
             new RedisReplayCache(sp.GetRequiredService<IRedisConnection>(), options.KeyPrefix, sp.GetService<TimeProvider>() ?? TimeProvider.System)));
         services.Replace(ServiceDescriptor.Singleton<IKillSwitch>(sp =>
@@ -50,7 +49,7 @@ public static class StoreServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Registers the embedded, single-node implementations (<see cref="InMemoryLeaseStore"/>,
+    /// Registers the embedded, single-node implementations (<see cref="InMemoryLeaseStore"/>, as each of its parts,
     /// <see cref="InMemoryReplayCache"/>, <see cref="InMemoryKillSwitch"/>, <see cref="InMemoryApprovalStore"/>),
     /// replacing any registered before. Nothing survives a restart.
     /// </summary>
@@ -58,12 +57,22 @@ public static class StoreServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         services.Replace(ServiceDescriptor.Singleton(_ => new InMemoryLeaseStore()));
-        services.Replace(ServiceDescriptor.Singleton<ILeaseStore>(sp => sp.GetRequiredService<InMemoryLeaseStore>()));
-        services.Replace(ServiceDescriptor.Singleton<IRevocationSchedule>(sp => sp.GetRequiredService<InMemoryLeaseStore>()));
-        services.Replace(ServiceDescriptor.Singleton<IRevocationOutbox>(sp => sp.GetRequiredService<InMemoryLeaseStore>()));
+        AddLeaseStoreParts<InMemoryLeaseStore>(services);
         services.Replace(ServiceDescriptor.Singleton<IReplayCache>(sp => new InMemoryReplayCache(sp.GetService<TimeProvider>() ?? TimeProvider.System)));
         services.Replace(ServiceDescriptor.Singleton<IKillSwitch, InMemoryKillSwitch>());
         services.Replace(ServiceDescriptor.Singleton<IApprovalStore, InMemoryApprovalStore>());
         return services;
+    }
+
+    // Each part a consumer may take is the one store singleton; ILeaseStore itself is not registered, so nothing can take
+    // the whole store when it uses a part.
+    private static void AddLeaseStoreParts<TStore>(IServiceCollection services)
+        where TStore : class, ILeaseStore, IRevocationSchedule, IRevocationOutbox
+    {
+        services.Replace(ServiceDescriptor.Singleton<ILeaseLedger>(sp => sp.GetRequiredService<TStore>()));
+        services.Replace(ServiceDescriptor.Singleton<IRevocationQueue>(sp => sp.GetRequiredService<TStore>()));
+        services.Replace(ServiceDescriptor.Singleton<ILeaseQueries>(sp => sp.GetRequiredService<TStore>()));
+        services.Replace(ServiceDescriptor.Singleton<IRevocationSchedule>(sp => sp.GetRequiredService<TStore>()));
+        services.Replace(ServiceDescriptor.Singleton<IRevocationOutbox>(sp => sp.GetRequiredService<TStore>()));
     }
 }

@@ -20,7 +20,7 @@ public static class RevocationServiceCollectionExtensions
     /// Registers <see cref="RevocationSweeper"/>, <paramref name="options"/>, and a Quartz scheduler (in-memory
     /// job store) that fires <see cref="RevocationSweepJob"/> every <see cref="RevocationOptions.SweepInterval"/>,
     /// plus the hosted service that starts it with the host and, on stop, interrupts and waits for the running
-    /// sweep. The host must already register <c>ILeaseStore</c>, <c>IRevocationSchedule</c>, <c>IKillSwitch</c>, <c>LeaseRevoker</c>, <c>BrokerOptions</c>,
+    /// sweep. The host must already register <c>IRevocationQueue</c>, <c>IRevocationSchedule</c>, <c>IKillSwitch</c>, <c>LeaseRevoker</c>, <c>BrokerOptions</c>,
     /// <see cref="TimeProvider"/> and logging. Only the sweep cadence lives in Quartz: which leases are due is
     /// the lease store's schedule, judged by the registered <see cref="TimeProvider"/>.
     /// </summary>

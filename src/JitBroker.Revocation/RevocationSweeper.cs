@@ -14,7 +14,7 @@ public sealed partial class RevocationSweeper
     /// <summary>Most leases whose revocations are marked in one ledger call.</summary>
     public const int MarksPerGroup = 64;
 
-    private readonly ILeaseStore _leases;
+    private readonly IRevocationQueue _queue;
     private readonly LeaseRevoker _revoker;
     private readonly BrokerOptions _broker;
     private readonly RevocationOptions _options;
@@ -22,14 +22,14 @@ public sealed partial class RevocationSweeper
     private readonly ILogger<RevocationSweeper> _log;
 
     public RevocationSweeper(
-        ILeaseStore leases,
+        IRevocationQueue queue,
         LeaseRevoker revoker,
         BrokerOptions broker,
         RevocationOptions options,
         TimeProvider time,
         ILogger<RevocationSweeper> log)
     {
-        _leases = leases;
+        _queue = queue;
         _revoker = revoker;
         _broker = broker;
         _options = options;
@@ -109,7 +109,7 @@ public sealed partial class RevocationSweeper
         try
         {
             // A fresh "now" per batch, so each claim's deadline is measured from when it was taken.
-            return await _leases.ClaimDueAsync(_time.GetUtcNow(), _options.BatchSize, _broker.RevocationClaimTimeout, cancellationToken)
+            return await _queue.ClaimDueAsync(_time.GetUtcNow(), _options.BatchSize, _broker.RevocationClaimTimeout, cancellationToken)
                 .ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

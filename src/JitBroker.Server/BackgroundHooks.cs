@@ -6,7 +6,7 @@ namespace JitBroker.Server;
 /// Lease gauges (active, revoke_failed) and the approval queue size, refreshed in the background: a
 /// metrics scrape must never wait on Redis.
 /// </summary>
-internal sealed class LeaseGauges(ILeaseStore leases, ApprovalService approvals, BrokerMetrics metrics, TimeProvider time) : BackgroundService
+internal sealed class LeaseGauges(ILeaseQueries leases, ApprovalService approvals, BrokerMetrics metrics, TimeProvider time) : BackgroundService
 {
     private long _active;
     private long _failed;

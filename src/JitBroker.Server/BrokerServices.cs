@@ -74,7 +74,7 @@ internal static class BrokerServices
             services.AddSingleton(sp => new RevocationAuditTrail(sp.GetRequiredService<IAuditLog>(), sp.GetRequiredService<ILogger<RevocationAuditTrail>>(),
                 sp.GetRequiredService<IRevocationOutbox>(), replicaId));
             services.AddSingleton(sp => new UnauditedRevocationRecovery(sp.GetRequiredService<IRevocationOutbox>(), sp.GetRequiredService<IAuditChainIndex>(),
-                sp.GetRequiredService<ILeaseStore>(), sp.GetRequiredService<IAuditLog>(), sp.GetRequiredService<RevocationAuditTrail>(),
+                sp.GetRequiredService<ILeaseLedger>(), sp.GetRequiredService<IAuditLog>(), sp.GetRequiredService<RevocationAuditTrail>(),
                 sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<UnauditedRevocationRecovery>>(),
                 settings.Revocation.HeartbeatTtl, settings.Revocation.UnauditedGrace));
         }
@@ -102,7 +102,7 @@ internal static class BrokerServices
         services.AddSingleton<CredentialCommit>();
         services.AddSingleton<LeaseUsability>();
         // The policy documents' `delegations:` section; without one, nobody may delegate.
-        services.AddSingleton(sp => new DelegationRules(sp.GetServices<ITaskCredentialVerifier>(), sp.GetRequiredService<ILeaseStore>(),
+        services.AddSingleton(sp => new DelegationRules(sp.GetServices<ITaskCredentialVerifier>(), sp.GetRequiredService<ILeaseLedger>(),
             sp.GetService<IDelegationPolicy>()));
         services.AddSingleton<RequestCredentialHandler>();
         services.AddSingleton<EndTaskHandler>();

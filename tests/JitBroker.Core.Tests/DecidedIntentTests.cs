@@ -62,7 +62,7 @@ public sealed class DecidedIntentTests
     }
 
     private static PolicyReevaluator Reevaluator(PipelineFixture f) =>
-        new(f.Leases, f.Schedule, f.Audit, f.Time, NullLogger<PolicyReevaluator>.Instance);
+        new(f.Leases, f.Leases, f.Schedule, f.Audit, f.Time, NullLogger<PolicyReevaluator>.Instance);
 
     [Test]
     public async Task A_lease_keeps_the_purpose_and_only_the_context_keys_policy_reads()

@@ -198,7 +198,7 @@ public sealed class DelegationReevaluationTests
         var policy = new Moq.Mock<IPolicyEngine>();
         policy.Setup(p => p.Decide(Moq.It.IsAny<WorkloadIdentity>(), Moq.It.IsAny<CredentialRequest>()))
             .Returns((WorkloadIdentity a, CredentialRequest r) => f.Decide(a, r));
-        var reevaluator = new PolicyReevaluator(f.Leases, f.Schedule, f.Audit, f.Time,
+        var reevaluator = new PolicyReevaluator(f.Leases, f.Leases, f.Schedule, f.Audit, f.Time,
             Microsoft.Extensions.Logging.Abstractions.NullLogger<PolicyReevaluator>.Instance, f.DelegationPolicy);
 
         Assert.That(await reevaluator.ReevaluateAsync(policy.Object, ReloadAction.Revoke), Is.Empty, "the delegation rule still holds");
@@ -224,7 +224,7 @@ public sealed class DelegationReevaluationTests
         policy.Setup(p => p.Decide(Moq.It.IsAny<WorkloadIdentity>(), Moq.It.IsAny<CredentialRequest>()))
             .Returns((WorkloadIdentity a, CredentialRequest r) => PipelineFixture.Allow(r, TimeSpan.FromMinutes(10)));
         f.DelegationPolicy.Rules.Clear();
-        var reevaluator = new PolicyReevaluator(f.Leases, f.Schedule, f.Audit, f.Time,
+        var reevaluator = new PolicyReevaluator(f.Leases, f.Leases, f.Schedule, f.Audit, f.Time,
             Microsoft.Extensions.Logging.Abstractions.NullLogger<PolicyReevaluator>.Instance, f.DelegationPolicy);
 
         Assert.That(await reevaluator.ReevaluateAsync(policy.Object, ReloadAction.Revoke), Is.EqualTo(new[] { child.Lease.LeaseId }));

@@ -70,7 +70,7 @@ internal sealed class PipelineFixture
         var audit = new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance);
         var replayCache = new InMemoryReplayCache(Time);
         var admission = new AgentAdmission(attestors, new ReplayGuard(replayCache, Options, Time), KillSwitch, audit, new BrokerMetrics(), Time);
-        var termination = new LeaseTermination(Leases, Revoker, Options, Time);
+        var termination = new LeaseTermination(Leases, Leases, Revoker, Options, Time);
         var commit = new CredentialCommit(issuers, Leases, KillSwitch, Audit, termination, Options, Time, NullLogger<CredentialCommit>.Instance);
         var usability = new LeaseUsability(Leases, KillSwitch);
         var verifiers = new[] { new FakeVerifier() };
@@ -83,7 +83,7 @@ internal sealed class PipelineFixture
         OfferDelegation = new OfferDelegationHandler(admission, Leases, usability, delegation, audit, Options, Time, Offers);
         DelegateCredential = new DelegateCredentialHandler(admission, Leases, usability, delegation, replayCache, commit, Options, Time, Offers);
         AdminAuthorization = new AdminAuthorization(attestors, new AdminOptions { Principals = ["spiffe://example.org/humans/*"] });
-        var operatorRevocation = new OperatorRevocation(Leases, Schedule, Audit, Time);
+        var operatorRevocation = new OperatorRevocation(Leases, Leases, Schedule, Audit, Time);
         RevokeLeases = new RevokeLeasesHandler(operatorRevocation, Schedule);
         KillSwitchAdmin = new KillSwitchHandler(KillSwitch, operatorRevocation, Audit, Time);
         ApprovalDecisions = new ApprovalDecisionHandler(Approvals, Audit);

@@ -26,7 +26,7 @@ public sealed class ReevaluationShutdownTests
                 stopping.Cancel();
                 return PolicyDecision.Deny("nothing is granted any more");
             });
-        var reevaluator = new PolicyReevaluator(f.Leases, f.Schedule, f.Audit, f.Time, NullLogger<PolicyReevaluator>.Instance);
+        var reevaluator = new PolicyReevaluator(f.Leases, f.Leases, f.Schedule, f.Audit, f.Time, NullLogger<PolicyReevaluator>.Instance);
 
         var offending = await reevaluator.ReevaluateAsync(policy.Object, ReloadAction.Revoke, stopping.Token);
         var revoked = await f.SweepAsync();
@@ -44,7 +44,7 @@ public sealed class ReevaluationShutdownTests
     {
         var f = new PipelineFixture();
         await f.IssueAsync();
-        var reevaluator = new PolicyReevaluator(f.Leases, f.Schedule, f.Audit, f.Time, NullLogger<PolicyReevaluator>.Instance);
+        var reevaluator = new PolicyReevaluator(f.Leases, f.Leases, f.Schedule, f.Audit, f.Time, NullLogger<PolicyReevaluator>.Instance);
 
         var offending = await reevaluator.ReevaluateAsync(new Moq.Mock<IPolicyEngine>(Moq.MockBehavior.Strict).Object, ReloadAction.Flag, new CancellationToken(canceled: true));
 

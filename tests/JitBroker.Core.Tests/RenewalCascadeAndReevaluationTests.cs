@@ -85,7 +85,7 @@ public sealed class RenewalCascadeAndReevaluationTests
         var policy = new Moq.Mock<IPolicyEngine>();
         policy.Setup(p => p.Decide(Moq.It.IsAny<WorkloadIdentity>(), Moq.It.IsAny<CredentialRequest>()))
             .Returns((WorkloadIdentity a, CredentialRequest r) => f.Decide(a, r));
-        var reevaluator = new PolicyReevaluator(f.Leases, f.Schedule, f.Audit, f.Time, NullLogger<PolicyReevaluator>.Instance);
+        var reevaluator = new PolicyReevaluator(f.Leases, f.Leases, f.Schedule, f.Audit, f.Time, NullLogger<PolicyReevaluator>.Instance);
 
         var offending = await reevaluator.ReevaluateAsync(policy.Object, action);
         await f.SweepAsync();

@@ -126,7 +126,7 @@ public sealed class UnauditedRevocationRecoveryTests
                 IssuedAt = now, ExpiresAt = now + TimeSpan.FromMinutes(5),
             };
             await _ledger.PutAsync(lease);
-            Assert.That(await _ledger.MarkRevokedAsync(lease.LeaseId, now, owner), Is.True);
+            Assert.That(await _ledger.MarkOneRevokedAsync(lease.LeaseId, now, owner), Is.True);
             leases.Add(lease);
         }
 

@@ -8,7 +8,7 @@ namespace JitBroker.Ha.Tests;
 
 /// <summary>
 /// Issue 5, proof 2: redis-server (AOF on, <c>appendfsync always</c>) is SIGKILLed and restarted while it holds
-/// 10,000 active leases. All of them are still there afterwards (counted with <see cref="ILeaseStore.CountByStateAsync"/>),
+/// 10,000 active leases. All of them are still there afterwards (counted with <see cref="ILeaseQueries.CountByStateAsync"/>),
 /// and the broker process that was running all along — it reconnects by itself — revokes every one on time.
 /// </summary>
 /// <remarks>

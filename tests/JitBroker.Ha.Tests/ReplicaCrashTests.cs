@@ -2,6 +2,7 @@ using System.Diagnostics;
 using JitBroker.Core;
 using JitBroker.Ha.Tests.Harness;
 using JitBroker.Redis.Tests.Harness;
+using JitBroker.Testing;
 using NUnit.Framework;
 
 namespace JitBroker.Ha.Tests;
@@ -189,12 +190,12 @@ public sealed class ReplicaCrashTests
     private static async Task<Dictionary<string, DateTimeOffset>> ClaimsOfAAsync(LeaseLedger ledger, CancellationToken cancellationToken)
     {
         var now = TimeProvider.System.GetUtcNow();
-        return (await ledger.Store.ListByStateAsync(LeaseState.Revoking, 100_000, cancellationToken))
+        return (await ledger.Store.ListAllInStateAsync(LeaseState.Revoking, cancellationToken))
             .Where(l => l.DueAt!.Value - now < ClaimTimeout + TimeSpan.FromMilliseconds(500))
             .ToDictionary(l => l.LeaseId, l => l.DueAt!.Value, StringComparer.Ordinal);
     }
 
-    private static async Task<List<Lease>> AllLeasesAsync(ILeaseStore store, CancellationToken cancellationToken)
+    private static async Task<List<Lease>> AllLeasesAsync(ILeaseQueries store, CancellationToken cancellationToken)
     {
         var all = new List<Lease>();
         string? token = null;

@@ -1,13 +1,47 @@
 using JitBroker.Core;
+using JitBroker.Testing;
 using NUnit.Framework;
 
 namespace JitBroker.Leases.Tests;
 
 /// <summary>The shared contract, run against the embedded store.</summary>
 [TestFixture]
-public sealed class InMemoryLeaseStoreConformanceTests : LeaseStoreConformanceTests
+public sealed class InMemoryLeaseLedgerConformanceTests : LeaseLedgerConformanceTests
 {
-    protected override Task<ILeaseStore> CreateStoreAsync() => Task.FromResult<ILeaseStore>(new InMemoryLeaseStore());
+    protected override Task<ILeaseStore> CreateStoreAsync() => InMemoryStores.Create();
+}
+
+/// <summary>The shared contract, run against the embedded store.</summary>
+[TestFixture]
+public sealed class InMemoryRevocationQueueConformanceTests : RevocationQueueConformanceTests
+{
+    protected override Task<ILeaseStore> CreateStoreAsync() => InMemoryStores.Create();
+}
+
+/// <summary>The shared contract, run against the embedded store.</summary>
+[TestFixture]
+public sealed class InMemoryLeaseQueriesConformanceTests : LeaseQueriesConformanceTests
+{
+    protected override Task<ILeaseStore> CreateStoreAsync() => InMemoryStores.Create();
+}
+
+/// <summary>The shared contract, run against the embedded store.</summary>
+[TestFixture]
+public sealed class InMemoryRevocationScheduleConformanceTests : RevocationScheduleConformanceTests
+{
+    protected override Task<ILeaseStore> CreateStoreAsync() => InMemoryStores.Create();
+}
+
+/// <summary>The shared contract, run against the embedded store.</summary>
+[TestFixture]
+public sealed class InMemoryRevocationOutboxConformanceTests : RevocationOutboxConformanceTests
+{
+    protected override Task<ILeaseStore> CreateStoreAsync() => InMemoryStores.Create();
+}
+
+internal static class InMemoryStores
+{
+    public static Task<ILeaseStore> Create() => Task.FromResult<ILeaseStore>(new InMemoryLeaseStore());
 }
 
 /// <summary>What only the embedded store promises: memory bounds and its own argument checks.</summary>
@@ -36,7 +70,7 @@ public sealed class InMemoryLeaseStoreTests
         var store = new InMemoryLeaseStore();
         await store.PutAsync(NewLease("lease-revoked", TimeSpan.FromMinutes(5)));
         await store.PutAsync(NewLease("lease-active", TimeSpan.FromHours(3)));
-        await store.MarkRevokedAsync("lease-revoked", T0 + TimeSpan.FromMinutes(1));
+        await store.MarkOneRevokedAsync("lease-revoked", T0 + TimeSpan.FromMinutes(1));
         var forgetAt = T0 + TimeSpan.FromMinutes(5) + InMemoryLeaseStore.DefaultRevokedRetention;
 
         await store.ClaimDueAsync(forgetAt - TimeSpan.FromMilliseconds(1), 10, ClaimTimeout);
@@ -56,7 +90,7 @@ public sealed class InMemoryLeaseStoreTests
         var store = new InMemoryLeaseStore(TimeSpan.FromMinutes(10));
         await store.PutAsync(NewLease("lease-stubborn", TimeSpan.FromMinutes(1)));
         var revokedAt = T0 + TimeSpan.FromHours(2);
-        await store.MarkRevokedAsync("lease-stubborn", revokedAt);
+        await store.MarkOneRevokedAsync("lease-stubborn", revokedAt);
 
         await store.ClaimDueAsync(revokedAt + TimeSpan.FromMinutes(9), 10, ClaimTimeout);
         Assert.That(store.Count, Is.EqualTo(1));

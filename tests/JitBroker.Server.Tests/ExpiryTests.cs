@@ -24,7 +24,7 @@ public sealed class ExpiryTests
         var issued = await client.RequestCredentialAsync(svid, request);
         Assert.That((await client.IntrospectAsync(svid, issued.Credential.Token)).Active, Is.True);
 
-        var store = broker.Services.GetRequiredService<ILeaseStore>();
+        var store = broker.Services.GetRequiredService<ILeaseLedger>();
         var deadline = DateTime.UtcNow.AddSeconds(10);
         Lease? lease;
         do

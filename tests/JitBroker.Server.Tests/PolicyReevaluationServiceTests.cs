@@ -98,7 +98,7 @@ public sealed class PolicyReevaluationServiceTests
 
         // The listing answers only once the token it was given (the host's stopping token, passed all the way down) is
         // cancelled: a Redis call already sent, whose reply arrives during shutdown.
-        var leases = new Mock<ILeaseStore>(MockBehavior.Strict);
+        var leases = new Mock<ILeaseQueries>(MockBehavior.Strict);
         services.AddSingleton(sp =>
         {
             leases.Setup(l => l.ListAsync(It.IsAny<LeaseQuery>(), It.IsAny<CancellationToken>()))
@@ -116,7 +116,7 @@ public sealed class PolicyReevaluationServiceTests
 
                     return await store.ListAsync(query);
                 });
-            return new PolicyReevaluator(leases.Object, store, sp.GetRequiredService<IAuditLog>(), TimeProvider.System,
+            return new PolicyReevaluator(leases.Object, store, store, sp.GetRequiredService<IAuditLog>(), TimeProvider.System,
                 sp.GetRequiredService<ILogger<PolicyReevaluator>>());
         });
         services.AddHostedService<PolicyReevaluationService>();

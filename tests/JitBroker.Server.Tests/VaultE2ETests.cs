@@ -88,7 +88,7 @@ public sealed class VaultE2ETests
         BrokerClient.NewRequest(task, "db.read", "postgres-reporting", ttl: TimeSpan.FromMinutes(2), kind: "vault-secret");
 
     private async Task<Lease> StoredLeaseAsync(string leaseId) =>
-        (await _broker.Services.GetRequiredService<ILeaseStore>().GetAsync(leaseId))!;
+        (await _broker.Services.GetRequiredService<ILeaseLedger>().GetAsync(leaseId))!;
 
     [Test]
     public async Task Vault_token_is_issued_scoped_kept_by_accessor_and_revoked_at_task_end()

@@ -17,7 +17,7 @@ public sealed class CredentialCommit
 {
 
     private readonly IssuerRegistry _issuers;
-    private readonly ILeaseStore _leases;
+    private readonly ILeaseLedger _leases;
     private readonly IKillSwitch _killSwitch;
     private readonly IAuditLog _audit;
     private readonly LeaseTermination _termination;
@@ -25,7 +25,7 @@ public sealed class CredentialCommit
     private readonly TimeProvider _time;
     private readonly ILogger<CredentialCommit> _log;
 
-    public CredentialCommit(IssuerRegistry issuers, ILeaseStore leases, IKillSwitch killSwitch, IAuditLog audit, LeaseTermination termination,
+    public CredentialCommit(IssuerRegistry issuers, ILeaseLedger leases, IKillSwitch killSwitch, IAuditLog audit, LeaseTermination termination,
         BrokerOptions options, TimeProvider time, ILogger<CredentialCommit> log)
     {
         _issuers = issuers;

@@ -10,7 +10,7 @@ public sealed class DelegateCredentialHandler
 {
 
     private readonly AgentAdmission _admission;
-    private readonly ILeaseStore _leases;
+    private readonly ILeaseLedger _leases;
     private readonly LeaseUsability _usability;
     private readonly DelegationRules _rules;
     private readonly IReplayCache _replayCache;
@@ -20,7 +20,7 @@ public sealed class DelegateCredentialHandler
     private readonly IDelegationOfferCodec? _offers;
 
     /// <param name="offers">Verifies delegation offers; delegation is unavailable without it.</param>
-    public DelegateCredentialHandler(AgentAdmission admission, ILeaseStore leases, LeaseUsability usability, DelegationRules rules, IReplayCache replayCache,
+    public DelegateCredentialHandler(AgentAdmission admission, ILeaseLedger leases, LeaseUsability usability, DelegationRules rules, IReplayCache replayCache,
         CredentialCommit commit, BrokerOptions options, TimeProvider time, IDelegationOfferCodec? offers = null)
     {
         _admission = admission;

@@ -10,11 +10,11 @@ public sealed class DelegationRules
 {
 
     private readonly IReadOnlyList<ITaskCredentialVerifier> _verifiers;
-    private readonly ILeaseStore _leases;
+    private readonly ILeaseLedger _leases;
     private readonly IDelegationPolicy? _policy;
 
     /// <param name="policy">Who may delegate to whom (the policy documents' <c>delegations:</c> section); without one, delegation is not configured.</param>
-    public DelegationRules(IEnumerable<ITaskCredentialVerifier> verifiers, ILeaseStore leases, IDelegationPolicy? policy = null)
+    public DelegationRules(IEnumerable<ITaskCredentialVerifier> verifiers, ILeaseLedger leases, IDelegationPolicy? policy = null)
     {
         _verifiers = [.. verifiers];
         _leases = leases;

@@ -9,12 +9,12 @@ namespace JitBroker.Core.Handlers;
 public sealed class EndTaskHandler
 {
     private readonly AgentAdmission _admission;
-    private readonly ILeaseStore _leases;
+    private readonly ILeaseLedger _leases;
     private readonly LeaseTermination _termination;
     private readonly BestEffortAudit _audit;
     private readonly ILogger<EndTaskHandler> _log;
 
-    public EndTaskHandler(AgentAdmission admission, ILeaseStore leases, LeaseTermination termination, BestEffortAudit audit, ILogger<EndTaskHandler> log)
+    public EndTaskHandler(AgentAdmission admission, ILeaseLedger leases, LeaseTermination termination, BestEffortAudit audit, ILogger<EndTaskHandler> log)
     {
         _admission = admission;
         _leases = leases;

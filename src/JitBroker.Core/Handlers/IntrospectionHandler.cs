@@ -11,11 +11,11 @@ public sealed class IntrospectionHandler
 
     private readonly AgentAdmission _admission;
     private readonly IReadOnlyList<ITaskCredentialVerifier> _verifiers;
-    private readonly ILeaseStore _leases;
+    private readonly ILeaseLedger _leases;
     private readonly LeaseUsability _usability;
     private readonly TimeProvider _time;
 
-    public IntrospectionHandler(AgentAdmission admission, IEnumerable<ITaskCredentialVerifier> verifiers, ILeaseStore leases, LeaseUsability usability,
+    public IntrospectionHandler(AgentAdmission admission, IEnumerable<ITaskCredentialVerifier> verifiers, ILeaseLedger leases, LeaseUsability usability,
         TimeProvider time)
     {
         _admission = admission;

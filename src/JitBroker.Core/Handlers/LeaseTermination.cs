@@ -12,14 +12,16 @@ public sealed class LeaseTermination
     /// <summary>Revocations in flight at once for one call (the sweeper's group size).</summary>
     public const int MaxParallelRevocations = 64;
 
-    private readonly ILeaseStore _leases;
+    private readonly ILeaseLedger _ledger;
+    private readonly IRevocationQueue _queue;
     private readonly LeaseRevoker _revoker;
     private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
 
-    public LeaseTermination(ILeaseStore leases, LeaseRevoker revoker, BrokerOptions options, TimeProvider time)
+    public LeaseTermination(ILeaseLedger ledger, IRevocationQueue queue, LeaseRevoker revoker, BrokerOptions options, TimeProvider time)
     {
-        _leases = leases;
+        _ledger = ledger;
+        _queue = queue;
         _revoker = revoker;
         _options = options;
         _time = time;
@@ -41,7 +43,7 @@ public sealed class LeaseTermination
         // revoked (or is revoking) yields no claim and needs nothing from us.
         var claims = await Task.WhenAll(leases.Select(l => l.State == LeaseState.Revoked
             ? Task.FromResult<Lease?>(null)
-            : _leases.TryClaimAsync(l.LeaseId, now, _options.RevocationClaimTimeout, cancellationToken))).ConfigureAwait(false);
+            : _queue.TryClaimAsync(l.LeaseId, now, _options.RevocationClaimTimeout, cancellationToken))).ConfigureAwait(false);
         var claimed = claims.OfType<Lease>().ToList();
         var results = claimed.Count == 0
             ? []
@@ -68,7 +70,7 @@ public sealed class LeaseTermination
         IReadOnlyList<Lease> level = roots;
         while (level.Count > 0)
         {
-            var children = await Task.WhenAll(level.Select(p => _leases.ListChildrenAsync(p.LeaseId, cancellationToken))).ConfigureAwait(false);
+            var children = await Task.WhenAll(level.Select(p => _ledger.ListChildrenAsync(p.LeaseId, cancellationToken))).ConfigureAwait(false);
             var next = children.SelectMany(c => c).Where(c => seen.Add(c.LeaseId)).ToList();
             all.AddRange(next);
             level = next;

@@ -12,10 +12,10 @@ public sealed class LeaseUsability
     /// <summary>Longer than any chain a delegation policy can allow; a longer walk means a corrupt ledger and is refused.</summary>
     public const int MaxChainLength = 32;
 
-    private readonly ILeaseStore _leases;
+    private readonly ILeaseLedger _leases;
     private readonly IKillSwitch _killSwitch;
 
-    public LeaseUsability(ILeaseStore leases, IKillSwitch killSwitch)
+    public LeaseUsability(ILeaseLedger leases, IKillSwitch killSwitch)
     {
         _leases = leases;
         _killSwitch = killSwitch;

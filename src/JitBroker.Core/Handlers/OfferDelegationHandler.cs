@@ -12,7 +12,7 @@ public sealed class OfferDelegationHandler
     public static readonly TimeSpan OfferLifetime = TimeSpan.FromMinutes(5);
 
     private readonly AgentAdmission _admission;
-    private readonly ILeaseStore _leases;
+    private readonly ILeaseLedger _leases;
     private readonly LeaseUsability _usability;
     private readonly DelegationRules _rules;
     private readonly BestEffortAudit _audit;
@@ -21,7 +21,7 @@ public sealed class OfferDelegationHandler
     private readonly IDelegationOfferCodec? _offers;
 
     /// <param name="offers">Signs delegation offers; delegation is unavailable without it.</param>
-    public OfferDelegationHandler(AgentAdmission admission, ILeaseStore leases, LeaseUsability usability, DelegationRules rules, BestEffortAudit audit,
+    public OfferDelegationHandler(AgentAdmission admission, ILeaseLedger leases, LeaseUsability usability, DelegationRules rules, BestEffortAudit audit,
         BrokerOptions options, TimeProvider time, IDelegationOfferCodec? offers = null)
     {
         _admission = admission;

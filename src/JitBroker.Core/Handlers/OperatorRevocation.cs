@@ -8,14 +8,16 @@ namespace JitBroker.Core.Handlers;
 /// </summary>
 public sealed class OperatorRevocation
 {
-    private readonly ILeaseStore _leases;
+    private readonly ILeaseLedger _ledger;
+    private readonly ILeaseQueries _queries;
     private readonly IRevocationSchedule _schedule;
     private readonly IAuditLog _audit;
     private readonly TimeProvider _time;
 
-    public OperatorRevocation(ILeaseStore leases, IRevocationSchedule schedule, IAuditLog audit, TimeProvider time)
+    public OperatorRevocation(ILeaseLedger ledger, ILeaseQueries queries, IRevocationSchedule schedule, IAuditLog audit, TimeProvider time)
     {
-        _leases = leases;
+        _ledger = ledger;
+        _queries = queries;
         _schedule = schedule;
         _audit = audit;
         _time = time;
@@ -31,7 +33,7 @@ public sealed class OperatorRevocation
         {
             RevokeSelector.Lease l => await _schedule.ScheduleLeasesAsync([l.LeaseId], now, batchId, none).ConfigureAwait(false),
             RevokeSelector.Task { AgentId: { } agentId } t => await _schedule.ScheduleLeasesAsync(
-                [.. (await _leases.ListByTaskAsync(agentId, t.TaskId, none).ConfigureAwait(false)).Select(x => x.LeaseId)], now, batchId, none).ConfigureAwait(false),
+                [.. (await _ledger.ListByTaskAsync(agentId, t.TaskId, none).ConfigureAwait(false)).Select(x => x.LeaseId)], now, batchId, none).ConfigureAwait(false),
             RevokeSelector.Task t => await _schedule.ScheduleLeasesAsync(
                 await CollectAsync(new LeaseQuery { TaskId = t.TaskId }, none).ConfigureAwait(false), now, batchId, none).ConfigureAwait(false),
             RevokeSelector.Agent a => await _schedule.ScheduleAgentsAsync([a.AgentId], now, batchId, none).ConfigureAwait(false),
@@ -58,7 +60,7 @@ public sealed class OperatorRevocation
         string? page = null;
         do
         {
-            var result = await _leases.ListAsync(query with { PageSize = 1000, PageToken = page }, cancellationToken).ConfigureAwait(false);
+            var result = await _queries.ListAsync(query with { PageSize = 1000, PageToken = page }, cancellationToken).ConfigureAwait(false);
             found.AddRange(result.Leases.Where(l => l.State != LeaseState.Revoked).Select(l => l.LeaseId));
             page = result.NextPageToken;
         }

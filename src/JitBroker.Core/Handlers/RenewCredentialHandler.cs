@@ -9,7 +9,7 @@ public sealed class RenewCredentialHandler
 {
 
     private readonly AgentAdmission _admission;
-    private readonly ILeaseStore _leases;
+    private readonly ILeaseLedger _leases;
     private readonly LeaseUsability _usability;
     private readonly IPolicyEngine _policy;
     private readonly IssuerRegistry _issuers;
@@ -17,7 +17,7 @@ public sealed class RenewCredentialHandler
     private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
 
-    public RenewCredentialHandler(AgentAdmission admission, ILeaseStore leases, LeaseUsability usability, IPolicyEngine policy, IssuerRegistry issuers,
+    public RenewCredentialHandler(AgentAdmission admission, ILeaseLedger leases, LeaseUsability usability, IPolicyEngine policy, IssuerRegistry issuers,
         CredentialCommit commit, BrokerOptions options, TimeProvider time)
     {
         _admission = admission;

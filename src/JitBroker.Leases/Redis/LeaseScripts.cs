@@ -229,32 +229,6 @@ internal static partial class LeaseScripts
         return out
         """);
 
-    /// <summary>ARGV: prefix, state digit, max → [id, fields, …]. Active leases are found by walking the due set.</summary>
-    public static readonly LuaScript ListByState = new(Prelude + """
-        local st, max = ARGV[2], tonumber(ARGV[3])
-        local out = {}
-        if max < 1 then return out end
-        local function add(id)
-          local h = redis.call('HGETALL', lkey(id))
-          if #h > 0 then out[#out + 1] = id; out[#out + 1] = h end
-        end
-        if st ~= '0' then
-          local source = (st == '1' and REVOKING) or (st == '3' and FAILED) or GONE
-          for _, id in ipairs(redis.call('ZRANGE', source, 0, max - 1)) do add(id) end
-          return out
-        end
-        local offset, budget = 0, max + 10000
-        while #out < 2 * max and offset < budget do
-          local ids = redis.call('ZRANGE', DUE, offset, offset + 255)
-          if #ids == 0 then break end
-          for _, id in ipairs(ids) do
-            if #out < 2 * max and redis.call('HGET', lkey(id), 's') == '0' then add(id) end
-          end
-          offset = offset + #ids
-        end
-        return out
-        """);
-
     /// <summary>
     /// ARGV: prefix, agent, task, state, kind, expires-before ms ('' = any), page size, page token, scan budget →
     /// [next token or '', id, fields, …] ordered by lease id.

@@ -1,4 +1,3 @@
-using System.Globalization;
 using JitBroker.Core;
 using JitBroker.Redis;
 using StackExchange.Redis;
@@ -228,12 +227,6 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         return reply.IsNull ? null : LeaseCodec.FromFields(leaseId, reply.AsArray());
     }
 
-    public async Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, string? auditOwner = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(leaseId);
-        return (await MarkRevokedManyAsync([leaseId], revokedAt, auditOwner, cancellationToken).ConfigureAwait(false))[0];
-    }
-
     /// <inheritdoc />
     /// <remarks>One script per bucket and <see cref="MarksPerScript"/> ids; each script is atomic.</remarks>
     public async Task<IReadOnlyList<bool>> MarkRevokedManyAsync(IReadOnlyList<string> leaseIds, DateTimeOffset revokedAt, string? auditOwner = null,
@@ -274,51 +267,6 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         var kept = error.Length <= MaxLastErrorLength ? error : error[..MaxLastErrorLength];
         var bucket = _layout.BucketOf(leaseId);
         await RunAsync(LeaseScripts.MarkFailed, bucket, [_layout.BucketPrefix(bucket), leaseId, kept, LeaseCodec.Ms(nextAttemptAt)], cancellationToken).ConfigureAwait(false);
-    }
-
-    public async Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken = default)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        var replies = await ForEachBucketAsync(b => ExecuteAsync("ZRANGE", [_dueKeys[b][0], 0, 0, "WITHSCORES"], cancellationToken)).ConfigureAwait(false);
-        DateTimeOffset? next = null;
-        foreach (var reply in replies)
-        {
-            var first = reply.AsArray();
-            if (first.Length >= 2)
-            {
-                var due = DateTimeOffset.FromUnixTimeMilliseconds((long)double.Parse(first[1].AsString()!, NumberStyles.Float, CultureInfo.InvariantCulture));
-                next = next is null || due < next ? due : next;
-            }
-        }
-
-        return next;
-    }
-
-    /// <inheritdoc />
-    /// <remarks>
-    /// Revoking and failed leases come from small per-state indexes, ordered by issue time; revoked ones by
-    /// when they will be forgotten. Active leases are found by walking the due set in due order (looking at no
-    /// more than <paramref name="max"/> + 10,000 entries), which is cheap because nearly all of it is active.
-    /// </remarks>
-    public async Task<IReadOnlyList<Lease>> ListByStateAsync(LeaseState state, int max, CancellationToken cancellationToken = default)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(max);
-        var replies = await ForEachBucketAsync(b => RunAsync(LeaseScripts.ListByState, b, [_layout.BucketPrefix(b), (int)state, max], cancellationToken))
-            .ConfigureAwait(false);
-        if (replies.Length == 1)
-        {
-            return LeaseCodec.FromPairs(replies[0].AsArray());
-        }
-
-        var all = replies.SelectMany(r => LeaseCodec.FromPairs(r.AsArray()));
-        // Each bucket answers in its index order; merged in the same order across buckets.
-        all = state switch
-        {
-            LeaseState.Active => all.OrderBy(l => l.DueAt ?? l.ExpiresAt),
-            LeaseState.Revoked => all.OrderBy(l => l.RevokedAt > l.ExpiresAt ? l.RevokedAt : l.ExpiresAt),
-            _ => all.OrderBy(l => l.IssuedAt),
-        };
-        return [.. all.Take(max)];
     }
 
     internal RedisKey LeaseKey(string leaseId) => $"{_layout.BucketPrefix(_layout.BucketOf(leaseId))}lease:{{{leaseId}}}";

@@ -91,7 +91,7 @@ internal sealed class LeaseLedger : IAsyncDisposable
         return leases;
     }
 
-    /// <summary>Polls <see cref="ILeaseStore.CountByStateAsync"/> every 50 ms until <paramref name="done"/> holds; false on timeout.</summary>
+    /// <summary>Polls <see cref="ILeaseQueries.CountByStateAsync"/> every 50 ms until <paramref name="done"/> holds; false on timeout.</summary>
     public async Task<bool> WaitForCountsAsync(Func<IReadOnlyDictionary<LeaseState, long>, bool> done, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         var waited = Stopwatch.StartNew();
@@ -119,7 +119,7 @@ internal sealed class LeaseLedger : IAsyncDisposable
     public static bool NothingLeftToRevoke(IReadOnlyDictionary<LeaseState, long> counts) =>
         counts.GetValueOrDefault(LeaseState.Active) + counts.GetValueOrDefault(LeaseState.Revoking) + counts.GetValueOrDefault(LeaseState.RevokeFailed) == 0;
 
-    /// <summary>Every lease the ledger remembers (all pages of <see cref="ILeaseStore.ListAsync"/>).</summary>
+    /// <summary>Every lease the ledger remembers (all pages of <see cref="ILeaseQueries.ListAsync"/>).</summary>
     public async Task<List<Lease>> AllLeasesAsync(CancellationToken cancellationToken = default)
     {
         var all = new List<Lease>();
@@ -135,26 +135,26 @@ internal sealed class LeaseLedger : IAsyncDisposable
     }
 
     /// <summary>
-    /// Half-written leases, through the store's own read paths only (so the check does not depend on the key
-    /// layout): a lease must be found by id, by its task, and — unless revoked — by its state, whose active listing
-    /// walks the revocation schedule. So an active lease missing from the schedule, or a record missing from its
-    /// task's index, is reported. Empty when every lease is whole.
+    /// Half-written leases: a lease must be found by id, by its task (the store's own read paths), and — unless revoked —
+    /// in the revocation schedule (the due set) and, when revoking or failed, in its state index (read from the
+    /// single-bucket key layout this ledger uses, docs/redis.md). So a lease missing from the schedule, or a record
+    /// missing from an index, is reported. Empty when every lease is whole.
     /// </summary>
     public async Task<List<string>> HalfWrittenAsync(CancellationToken cancellationToken = default)
     {
         var all = await AllLeasesAsync(cancellationToken);
         var problems = new List<string>();
-        var byState = new Dictionary<LeaseState, HashSet<string>>();
-        foreach (var state in new[] { LeaseState.Active, LeaseState.Revoking, LeaseState.RevokeFailed })
-        {
-            byState[state] = [.. (await Store.ListByStateAsync(state, 1_000_000, cancellationToken)).Select(l => l.LeaseId)];
-        }
-
         foreach (var lease in all)
         {
-            if (lease.State != LeaseState.Revoked && !byState[lease.State].Contains(lease.LeaseId))
+            if (lease.State != LeaseState.Revoked && !await InZsetAsync(KeyPrefix + "due", lease.LeaseId, cancellationToken))
             {
-                problems.Add($"{lease.LeaseId}: {lease.State} but not in the schedule / state index");
+                problems.Add($"{lease.LeaseId}: {lease.State} but not in the schedule");
+            }
+
+            if (lease.State is LeaseState.Revoking or LeaseState.RevokeFailed
+                && !await InZsetAsync(KeyPrefix + (lease.State == LeaseState.Revoking ? "state:revoking" : "state:failed"), lease.LeaseId, cancellationToken))
+            {
+                problems.Add($"{lease.LeaseId}: {lease.State} but not in its state index");
             }
 
             if (!(await Store.ListByTaskAsync(lease.AgentId, lease.TaskId, cancellationToken)).Any(l => l.LeaseId == lease.LeaseId))
@@ -165,6 +165,9 @@ internal sealed class LeaseLedger : IAsyncDisposable
 
         return problems;
     }
+
+    private async Task<bool> InZsetAsync(string key, string member, CancellationToken cancellationToken) =>
+        !(await Redis.ExecuteAsync("ZSCORE", [key, member], cancellationToken)).IsNull;
 
     /// <summary>One INFO section as name → value.</summary>
     public async Task<IReadOnlyDictionary<string, string>> InfoAsync(string section, CancellationToken cancellationToken = default)

@@ -111,12 +111,11 @@ public sealed class DocumentedAclTests
         Assert.That(await leases.GetAsync(lease.LeaseId), Is.Not.Null);
         Assert.That(await leases.ListByTaskAsync(lease.AgentId, lease.TaskId), Has.Count.EqualTo(1));
         Assert.That(await leases.ListAsync(new LeaseQuery { PageSize = 10 }), Is.Not.Null);
-        Assert.That(await leases.NextDueAsync(), Is.Not.Null);
         Assert.That(await leases.ClaimDueAsync(Now, 10, TimeSpan.FromSeconds(30)), Has.Count.EqualTo(1));
         await leases.MarkRevokeFailedAsync(lease.LeaseId, "boom", Now);
-        await leases.MarkRevokedAsync(lease.LeaseId, Now);
+        Assert.That(await leases.MarkRevokedManyAsync([lease.LeaseId], Now), Is.EqualTo(new[] { true }));
         Assert.That((await leases.CountByStateAsync())[LeaseState.Revoked], Is.EqualTo(1));
-        Assert.That(await leases.ListByStateAsync(LeaseState.Revoked, 10), Has.Count.EqualTo(1));
+        Assert.That((await leases.ListAsync(new LeaseQuery { State = LeaseState.Revoked, PageSize = 10 })).Leases, Has.Count.EqualTo(1));
 
         // Bulk revocation (kill switch, operator revoke, policy reload) and the consistency sweep.
         var schedule = (IRevocationSchedule)leases;

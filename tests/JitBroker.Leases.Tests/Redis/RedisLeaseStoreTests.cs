@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using JitBroker.Core;
 using JitBroker.Leases.Redis;
 using JitBroker.Redis;
+using JitBroker.Testing;
 using NUnit.Framework;
 
 namespace JitBroker.Leases.Tests.Redis;
@@ -99,7 +100,7 @@ public sealed class RedisLeaseStoreTests
         await store.PutAsync(lease);
         await store.PutAsync(sibling);
         var revokedAt = T0 + TimeSpan.FromMinutes(1);
-        await store.MarkRevokedAsync(lease.LeaseId, revokedAt);
+        await store.MarkOneRevokedAsync(lease.LeaseId, revokedAt);
         var key = $"{_prefix}lease:{{lease_forget}}";
 
         var ttl = (await (await SharedRedis.AdminAsync()).ExecuteAsync("PTTL", [key])).AsInt64();
@@ -135,7 +136,7 @@ public sealed class RedisLeaseStoreTests
         Assert.That(await InSetAsync($"{_prefix}task:{{agent-v|task-v}}", "lease_vanished"), Is.False);
         Assert.That(await InZsetAsync($"{_prefix}ids", "lease_vanished"), Is.False);
         Assert.That(await store.ClaimDueAsync(T0 + TimeSpan.FromHours(1), 10, ClaimTimeout), Is.Empty);
-        Assert.That(await store.NextDueAsync(), Is.Null, "the claim dropped the dangling due entry");
+        Assert.That(await InZsetAsync($"{_prefix}due", "lease_vanished"), Is.False, "the claim dropped the dangling due entry");
     }
 
     [Test]
@@ -173,7 +174,7 @@ public sealed class RedisLeaseStoreTests
                 foreach (var lease in batch)
                 {
                     claims.Add(lease.LeaseId);
-                    await store.MarkRevokedAsync(lease.LeaseId, T0 + TimeSpan.FromHours(1));
+                    await store.MarkOneRevokedAsync(lease.LeaseId, T0 + TimeSpan.FromHours(1));
                 }
             }
         })));

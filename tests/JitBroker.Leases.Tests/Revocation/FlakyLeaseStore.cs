@@ -29,20 +29,12 @@ internal sealed class FlakyLeaseStore(ILeaseStore inner) : ILeaseStore
     public Task<Lease?> TryClaimAsync(string leaseId, DateTimeOffset now, TimeSpan claimTimeout, CancellationToken cancellationToken = default) =>
         inner.TryClaimAsync(leaseId, now, claimTimeout, cancellationToken);
 
-    public Task<bool> MarkRevokedAsync(string leaseId, DateTimeOffset revokedAt, string? auditOwner = null, CancellationToken cancellationToken = default) =>
-        MarksFail ? throw Outage() : inner.MarkRevokedAsync(leaseId, revokedAt, auditOwner, cancellationToken);
-
     public Task<IReadOnlyList<bool>> MarkRevokedManyAsync(IReadOnlyList<string> leaseIds, DateTimeOffset revokedAt, string? auditOwner = null,
         CancellationToken cancellationToken = default) =>
         MarksFail ? throw Outage() : inner.MarkRevokedManyAsync(leaseIds, revokedAt, auditOwner, cancellationToken);
 
     public Task MarkRevokeFailedAsync(string leaseId, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken = default) =>
         MarksFail ? throw Outage() : inner.MarkRevokeFailedAsync(leaseId, error, nextAttemptAt, cancellationToken);
-
-    public Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken = default) => inner.NextDueAsync(cancellationToken);
-
-    public Task<IReadOnlyList<Lease>> ListByStateAsync(LeaseState state, int max, CancellationToken cancellationToken = default) =>
-        inner.ListByStateAsync(state, max, cancellationToken);
 
     public Task<LeasePage> ListAsync(LeaseQuery query, CancellationToken cancellationToken = default) => inner.ListAsync(query, cancellationToken);
 

@@ -96,7 +96,7 @@ public sealed class RevocationHostTests
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(store);
+        builder.Services.AddSingleton<IRevocationQueue>(store);
         builder.Services.AddSingleton(new BrokerOptions());
         builder.Services.AddSingleton(new IssuerRegistry([issuer]));
         builder.Services.AddSingleton(new RetryBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1)));

@@ -1,5 +1,6 @@
 using JitBroker.Core;
 using JitBroker.Revocation;
+using JitBroker.Testing;
 using Moq;
 using NUnit.Framework;
 
@@ -104,7 +105,7 @@ public sealed class RevocationSweeperTests
         await h.Sweeper.SweepOnceAsync();
 
         Assert.That((await h.GetAsync(lease.LeaseId)).State, Is.EqualTo(LeaseState.Revoked));
-        Assert.That(await h.Store.NextDueAsync(), Is.Null);
+        Assert.That(await h.Store.ClaimDueAsync(SweepHarness.T0 + TimeSpan.FromDays(365), 10, h.Broker.RevocationClaimTimeout), Is.Empty, "off the schedule");
     }
 
     [Test]
@@ -121,7 +122,10 @@ public sealed class RevocationSweeperTests
         var failed = await h.GetAsync(lease.LeaseId);
         Assert.That((failed.State, failed.Attempts), Is.EqualTo((LeaseState.RevokeFailed, 1)));
         Assert.That(failed.LastError, Is.Not.Null.And.Not.Empty);
-        Assert.That(await h.Store.NextDueAsync(), Is.EqualTo(failed.DueAt));
+        Assert.That(failed.DueAt, Is.Not.Null);
+        Assert.That(await h.Store.ClaimDueAsync(failed.DueAt!.Value - TimeSpan.FromMilliseconds(1), 10, h.Broker.RevocationClaimTimeout), Is.Empty);
+        Assert.That((await h.Store.ClaimDueAsync(failed.DueAt.Value, 10, h.Broker.RevocationClaimTimeout)).Select(l => l.LeaseId), Is.EqualTo(new[] { lease.LeaseId }),
+            "still scheduled, for its retry time");
     }
 
     [Test]
@@ -154,8 +158,10 @@ public sealed class RevocationSweeperTests
         h.Time.Advance(TimeSpan.FromSeconds(2));
 
         Assert.That(await h.Sweeper.SweepOnceAsync(), Is.EqualTo(leaseCount));
-        Assert.That(await h.Store.ListByStateAsync(LeaseState.Revoked, 1000), Has.Count.EqualTo(leaseCount));
-        Assert.That(await h.Store.NextDueAsync(), Is.EqualTo(notYet.ExpiresAt));
+        Assert.That(await h.Store.ListAllInStateAsync(LeaseState.Revoked), Has.Count.EqualTo(leaseCount));
         Assert.That(h.Store.ClaimCalls, Is.EqualTo((leaseCount / 10) + 1), "claims until a batch comes back short");
+        Assert.That(await h.Store.ClaimDueAsync(notYet.ExpiresAt - TimeSpan.FromMilliseconds(1), 100, h.Broker.RevocationClaimTimeout), Is.Empty);
+        Assert.That((await h.Store.ClaimDueAsync(notYet.ExpiresAt, 100, h.Broker.RevocationClaimTimeout)).Select(l => l.LeaseId), Is.EqualTo(new[] { notYet.LeaseId }),
+            "what is left is due at its own expiry");
     }
 }

@@ -21,13 +21,14 @@ public sealed class StoreRegistrationTests
         services.AddJitBrokerRedis(options);
         await using var provider = services.BuildServiceProvider();
 
-        Assert.That(provider.GetRequiredService<ILeaseStore>(), Is.InstanceOf<RedisLeaseStore>(), "Redis replaces the embedded stores");
+        AssertLeaseStorePartsAreOne<RedisLeaseStore>(provider); // Redis replaces the embedded stores
         Assert.That(provider.GetRequiredService<IReplayCache>(), Is.InstanceOf<RedisReplayCache>());
         Assert.That(provider.GetRequiredService<IKillSwitch>(), Is.InstanceOf<RedisKillSwitch>());
         Assert.That(provider.GetRequiredService<IApprovalStore>(), Is.InstanceOf<RedisApprovalStore>());
         Assert.That(provider.GetRequiredService<IRedisConnection>(), Is.SameAs(provider.GetRequiredService<RedisConnection>()));
         Assert.That(await provider.GetRequiredService<IRedisConnection>().PingAsync(), Is.True);
-        Assert.That(await provider.GetRequiredService<ILeaseStore>().NextDueAsync(), Is.Null);
+        Assert.That(await provider.GetRequiredService<IRevocationQueue>().ClaimDueAsync(DateTimeOffset.UnixEpoch.AddYears(100), 10, TimeSpan.FromSeconds(30)), Is.Empty,
+            "the resolved parts reach the store through the shared connection");
     }
 
     [Test]
@@ -44,10 +45,29 @@ public sealed class StoreRegistrationTests
     {
         using var provider = new ServiceCollection().AddJitBrokerInMemoryStores().BuildServiceProvider();
 
-        Assert.That(provider.GetRequiredService<ILeaseStore>(), Is.InstanceOf<InMemoryLeaseStore>());
+        AssertLeaseStorePartsAreOne<InMemoryLeaseStore>(provider);
         Assert.That(provider.GetRequiredService<IReplayCache>(), Is.InstanceOf<InMemoryReplayCache>());
         Assert.That(provider.GetRequiredService<IKillSwitch>(), Is.InstanceOf<InMemoryKillSwitch>());
         Assert.That(provider.GetRequiredService<IApprovalStore>(), Is.InstanceOf<InMemoryApprovalStore>());
-        Assert.That(provider.GetRequiredService<ILeaseStore>(), Is.SameAs(provider.GetRequiredService<ILeaseStore>()));
+    }
+
+    [Test]
+    public void The_whole_lease_store_is_not_registered_so_consumers_take_only_the_parts_they_use()
+    {
+        using var provider = new ServiceCollection().AddJitBrokerInMemoryStores().BuildServiceProvider();
+
+        Assert.That(provider.GetService<ILeaseStore>(), Is.Null);
+    }
+
+    // Every part resolves to the one store singleton: a lease recorded through the ledger is the one the sweeper claims.
+    private static void AssertLeaseStorePartsAreOne<TStore>(IServiceProvider provider)
+        where TStore : class
+    {
+        var store = provider.GetRequiredService<TStore>();
+        Assert.That(provider.GetRequiredService<ILeaseLedger>(), Is.SameAs(store));
+        Assert.That(provider.GetRequiredService<IRevocationQueue>(), Is.SameAs(store));
+        Assert.That(provider.GetRequiredService<ILeaseQueries>(), Is.SameAs(store));
+        Assert.That(provider.GetRequiredService<IRevocationSchedule>(), Is.SameAs(store));
+        Assert.That(provider.GetRequiredService<IRevocationOutbox>(), Is.SameAs(store));
     }
 }

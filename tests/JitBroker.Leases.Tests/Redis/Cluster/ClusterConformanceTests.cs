@@ -6,12 +6,49 @@ using NUnit.Framework;
 
 namespace JitBroker.Leases.Tests.Redis.Cluster;
 
-/// <summary>The lease-store (and revocation-schedule) contract on a real 3+3 Redis Cluster, 16 buckets, as the documented ACL user.</summary>
+/// <summary>The lease-store contracts on a real 3+3 Redis Cluster, 16 buckets, as the documented ACL user.</summary>
 [TestFixture]
 [CancelAfter(180_000)]
-public sealed class ClusterLeaseStoreConformanceTests : LeaseStoreConformanceTests
+public sealed class ClusterLeaseLedgerConformanceTests : LeaseLedgerConformanceTests
 {
-    protected override async Task<ILeaseStore> CreateStoreAsync() =>
+    protected override Task<ILeaseStore> CreateStoreAsync() => ClusterStores.CreateAsync();
+}
+
+/// <summary>The lease-store contracts on a real 3+3 Redis Cluster, 16 buckets, as the documented ACL user.</summary>
+[TestFixture]
+[CancelAfter(180_000)]
+public sealed class ClusterRevocationQueueConformanceTests : RevocationQueueConformanceTests
+{
+    protected override Task<ILeaseStore> CreateStoreAsync() => ClusterStores.CreateAsync();
+}
+
+/// <summary>The lease-store contracts on a real 3+3 Redis Cluster, 16 buckets, as the documented ACL user.</summary>
+[TestFixture]
+[CancelAfter(180_000)]
+public sealed class ClusterLeaseQueriesConformanceTests : LeaseQueriesConformanceTests
+{
+    protected override Task<ILeaseStore> CreateStoreAsync() => ClusterStores.CreateAsync();
+}
+
+/// <summary>The lease-store contracts on a real 3+3 Redis Cluster, 16 buckets, as the documented ACL user.</summary>
+[TestFixture]
+[CancelAfter(180_000)]
+public sealed class ClusterRevocationScheduleConformanceTests : RevocationScheduleConformanceTests
+{
+    protected override Task<ILeaseStore> CreateStoreAsync() => ClusterStores.CreateAsync();
+}
+
+/// <summary>The lease-store contracts on a real 3+3 Redis Cluster, 16 buckets, as the documented ACL user.</summary>
+[TestFixture]
+[CancelAfter(180_000)]
+public sealed class ClusterRevocationOutboxConformanceTests : RevocationOutboxConformanceTests
+{
+    protected override Task<ILeaseStore> CreateStoreAsync() => ClusterStores.CreateAsync();
+}
+
+internal static class ClusterStores
+{
+    public static async Task<ILeaseStore> CreateAsync() =>
         new RedisLeaseStore(await SharedCluster.ConnectionAsync(), SharedCluster.NewLayout(), InMemoryLeaseStore.DefaultRevokedRetention);
 }
 

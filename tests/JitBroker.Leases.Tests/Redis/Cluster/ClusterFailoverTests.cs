@@ -4,6 +4,7 @@ using JitBroker.Core;
 using JitBroker.Leases.Redis;
 using JitBroker.Redis;
 using JitBroker.Redis.Tests.Harness;
+using JitBroker.Testing;
 using NUnit.Framework;
 
 namespace JitBroker.Leases.Tests.Redis.Cluster;
@@ -324,7 +325,7 @@ public sealed class ClusterFailoverTests
                 try
                 {
                     var now = TimeProvider.System.GetUtcNow();
-                    if (await store.MarkRevokedAsync(lease.LeaseId, now))
+                    if (await store.MarkOneRevokedAsync(lease.LeaseId, now))
                     {
                         transitions.AddOrUpdate(lease.LeaseId, 1, (_, n) => n + 1);
                         revokedAt[lease.LeaseId] = now;

@@ -1,24 +1,13 @@
 using JitBroker.Core;
+using JitBroker.Testing;
 using NUnit.Framework;
 
 namespace JitBroker.Leases.Tests;
 
 /// <summary>The contract of <see cref="IRevocationSchedule"/> (bulk revocation), run against every lease store.</summary>
-public abstract partial class LeaseStoreConformanceTests
+public abstract class RevocationScheduleConformanceTests : LeaseStoreSuite
 {
-    private const string Rogue = "spiffe://dev.local/agent/rogue";
-    private const string Worker = "spiffe://dev.local/agent/worker";
-
     private IRevocationSchedule Schedule => (IRevocationSchedule)Store;
-
-    private async Task<Lease> PutAsync(string agent, string task = "task-1", Lease? parent = null, TimeSpan? expiresIn = null)
-    {
-        var lease = NewLease(expiresIn ?? TimeSpan.FromMinutes(5), agent, task, parentLeaseId: parent?.LeaseId);
-        await Store.PutAsync(lease);
-        return lease;
-    }
-
-    private async Task<LeaseState> StateAsync(Lease lease) => (await Store.GetAsync(lease.LeaseId))!.State;
 
     [Test]
     public async Task Scheduling_an_agent_moves_its_leases_and_every_descendant_to_revoking_due_now_and_nothing_else()
@@ -49,9 +38,9 @@ public abstract partial class LeaseStoreConformanceTests
         var child = await PutAsync(Worker, parent: parent);
         // A parent revoked by some earlier path that (in an older ledger) left its child live.
         Assert.That(await Store.TryClaimAsync(parent.LeaseId, T0, ClaimTimeout), Is.Not.Null);
-        Assert.That(await Store.MarkRevokedAsync(parent.LeaseId, T0), Is.True);
+        Assert.That(await Store.MarkOneRevokedAsync(parent.LeaseId, T0), Is.True);
         Assert.That(await StateAsync(child), Is.EqualTo(LeaseState.Revoking), "marking a parent revoked schedules its children in the same step");
-        Assert.That(await Store.MarkRevokedAsync(parent.LeaseId, T0), Is.False, "only the first mark changes anything");
+        Assert.That(await Store.MarkOneRevokedAsync(parent.LeaseId, T0), Is.False, "only the first mark changes anything");
 
         var batch = await Schedule.ScheduleAgentsAsync([Rogue], T0, RevocationBatchIds.New());
         Assert.That((batch.Scheduled, batch.InProgress, batch.AlreadyRevoked), Is.EqualTo((0L, 1L, 1L)), "child already revoking, parent done");
@@ -80,7 +69,7 @@ public abstract partial class LeaseStoreConformanceTests
 
         var claimed = await Store.ClaimDueAsync(T0, 10, ClaimTimeout);
         Assert.That(claimed, Has.Count.EqualTo(3));
-        await Store.MarkRevokedAsync(leases[0].LeaseId, T0);
+        await Store.MarkOneRevokedAsync(leases[0].LeaseId, T0);
         await Store.MarkRevokeFailedAsync(leases[1].LeaseId, "vault down", T0 + TimeSpan.FromSeconds(1));
         Assert.That(await Schedule.GetProgressAsync(batchId), Is.EqualTo(new RevocationProgress(batchId, 3, 1, 1)));
 
@@ -88,8 +77,8 @@ public abstract partial class LeaseStoreConformanceTests
         await Store.TryClaimAsync(leases[1].LeaseId, T0, ClaimTimeout);
         await Store.MarkRevokeFailedAsync(leases[1].LeaseId, "vault down", T0 + TimeSpan.FromSeconds(2));
         Assert.That((await Schedule.GetProgressAsync(batchId))!.Failing, Is.EqualTo(1));
-        await Store.MarkRevokedAsync(leases[1].LeaseId, T0);
-        await Store.MarkRevokedAsync(leases[2].LeaseId, T0);
+        await Store.MarkOneRevokedAsync(leases[1].LeaseId, T0);
+        await Store.MarkOneRevokedAsync(leases[2].LeaseId, T0);
 
         var done = await Schedule.GetProgressAsync(batchId);
         Assert.That(done, Is.EqualTo(new RevocationProgress(batchId, 3, 3, 0)));

@@ -1,10 +1,11 @@
 using JitBroker.Core;
+using JitBroker.Testing;
 using NUnit.Framework;
 
 namespace JitBroker.Leases.Tests;
 
 /// <summary>The contract of <see cref="IRevocationOutbox"/> (revocations whose audit record is owed), run against every lease store.</summary>
-public abstract partial class LeaseStoreConformanceTests
+public abstract class RevocationOutboxConformanceTests : LeaseStoreSuite
 {
     private IRevocationOutbox Outbox => (IRevocationOutbox)Store;
 
@@ -15,10 +16,10 @@ public abstract partial class LeaseStoreConformanceTests
         var second = await PutAsync(Rogue, "t2");
         var untracked = await PutAsync(Rogue, "t3");
 
-        Assert.That(await Store.MarkRevokedAsync(first.LeaseId, T0, "replica-a"), Is.True);
-        Assert.That(await Store.MarkRevokedAsync(second.LeaseId, T0 + TimeSpan.FromSeconds(1), "replica-a"), Is.True);
-        Assert.That(await Store.MarkRevokedAsync(first.LeaseId, T0 + TimeSpan.FromSeconds(2), "replica-b"), Is.False, "already revoked: no second entry");
-        await Store.MarkRevokedAsync(untracked.LeaseId, T0);
+        Assert.That(await Store.MarkOneRevokedAsync(first.LeaseId, T0, "replica-a"), Is.True);
+        Assert.That(await Store.MarkOneRevokedAsync(second.LeaseId, T0 + TimeSpan.FromSeconds(1), "replica-a"), Is.True);
+        Assert.That(await Store.MarkOneRevokedAsync(first.LeaseId, T0 + TimeSpan.FromSeconds(2), "replica-b"), Is.False, "already revoked: no second entry");
+        await Store.MarkOneRevokedAsync(untracked.LeaseId, T0);
 
         Assert.That(await Outbox.ListUnauditedOwnersAsync(), Is.EqualTo(new[] { "replica-a" }));
         var entries = await Outbox.ListUnauditedAsync("replica-a", T0 + TimeSpan.FromMinutes(1), 10);
@@ -30,12 +31,12 @@ public abstract partial class LeaseStoreConformanceTests
     }
 
     [Test]
-    public async Task Marking_many_answers_per_id_in_order_and_does_for_each_what_marking_one_does()
+    public async Task Marking_many_with_an_owner_answers_per_id_in_order_across_chunks_and_owes_records_for_exactly_the_changed_leases()
     {
         var parent = await PutAsync(Rogue, "t1");
         var child = await PutAsync(Worker, "t1", parent: parent);
         var done = await PutAsync(Rogue, "t2");
-        await Store.MarkRevokedAsync(done.LeaseId, T0);
+        await Store.MarkOneRevokedAsync(done.LeaseId, T0);
         var ids = new List<string> { parent.LeaseId, "lease-never-stored", done.LeaseId };
         ids.AddRange((await Task.WhenAll(Enumerable.Range(0, 150).Select(i => PutAsync(Rogue, $"bulk-{i}")))).Select(l => l.LeaseId));
 
@@ -53,8 +54,8 @@ public abstract partial class LeaseStoreConformanceTests
     {
         var first = await PutAsync(Rogue, "t1");
         var second = await PutAsync(Rogue, "t2");
-        await Store.MarkRevokedAsync(first.LeaseId, T0, "replica-a");
-        await Store.MarkRevokedAsync(second.LeaseId, T0, "replica-a");
+        await Store.MarkOneRevokedAsync(first.LeaseId, T0, "replica-a");
+        await Store.MarkOneRevokedAsync(second.LeaseId, T0, "replica-a");
 
         await Outbox.AcknowledgeAuditedAsync("replica-a", [first.LeaseId, "lease-never-there"]);
         Assert.That((await Outbox.ListUnauditedAsync("replica-a", T0 + TimeSpan.FromMinutes(1), 10)).Select(e => e.LeaseId), Is.EqualTo(new[] { second.LeaseId }));
@@ -68,7 +69,7 @@ public abstract partial class LeaseStoreConformanceTests
     public async Task Recovery_of_an_outbox_is_refused_while_its_owner_is_alive_or_another_replica_holds_it_and_remembers_every_recoverer()
     {
         var lease = await PutAsync(Rogue);
-        await Store.MarkRevokedAsync(lease.LeaseId, T0, "replica-a");
+        await Store.MarkOneRevokedAsync(lease.LeaseId, T0, "replica-a");
         await Outbox.HeartbeatAsync("replica-a", TimeSpan.FromMilliseconds(300));
 
         Assert.That(await Outbox.BeginRecoveryAsync("replica-a", "replica-b", TimeSpan.FromMinutes(1)), Is.Null, "the owner is alive");
@@ -87,7 +88,7 @@ public abstract partial class LeaseStoreConformanceTests
         await Outbox.AcknowledgeAuditedAsync("replica-a", [lease.LeaseId]);
         await Outbox.EndRecoveryAsync("replica-a", "replica-c");
 
-        await Store.MarkRevokedAsync((await PutAsync(Rogue, "t9")).LeaseId, T0, "replica-a");
+        await Store.MarkOneRevokedAsync((await PutAsync(Rogue, "t9")).LeaseId, T0, "replica-a");
         Assert.That(await Outbox.BeginRecoveryAsync("replica-a", "replica-d", TimeSpan.FromMinutes(1)), Is.EqualTo(new[] { "replica-d" }),
             "an outbox emptied and ended forgets its recoverers");
     }

@@ -1,0 +1,244 @@
+using System.Collections.Concurrent;
+using JitBroker.Core;
+using JitBroker.Testing;
+using NUnit.Framework;
+
+namespace JitBroker.Leases.Tests;
+
+/// <summary>The contract of <see cref="IRevocationQueue"/> (claims and revocation outcomes: the sweeper, EndTask), for every store.</summary>
+public abstract class RevocationQueueConformanceTests : LeaseStoreSuite
+{
+    [Test]
+    public async Task Claim_due_takes_only_due_leases_in_due_order_and_respects_max()
+    {
+        // Stored out of order, so an implementation that returns insertion order fails.
+        var bySecond = new Dictionary<int, Lease>();
+        foreach (var second in new[] { 4, 1, 5, 3, 2 })
+        {
+            bySecond[second] = await PutAsync(TimeSpan.FromSeconds(second));
+        }
+
+        var notDue = await PutAsync(TimeSpan.FromMinutes(10));
+        var now = T0 + TimeSpan.FromSeconds(10);
+
+        var firstBatch = await Store.ClaimDueAsync(now, 3, ClaimTimeout);
+        var secondBatch = await Store.ClaimDueAsync(now, 10, ClaimTimeout);
+
+        Assert.That(Ids(firstBatch), Is.EqualTo(new[] { bySecond[1].LeaseId, bySecond[2].LeaseId, bySecond[3].LeaseId }));
+        Assert.That(Ids(secondBatch), Is.EqualTo(new[] { bySecond[4].LeaseId, bySecond[5].LeaseId }));
+        Assert.That((await GetAsync(notDue.LeaseId)).State, Is.EqualTo(LeaseState.Active));
+    }
+
+    [Test]
+    public async Task Claim_marks_revoking_moves_due_to_now_plus_timeout_and_a_second_claim_gets_nothing()
+    {
+        var lease = await PutAsync(TimeSpan.FromSeconds(1));
+        var now = T0 + TimeSpan.FromSeconds(2);
+
+        var claimed = await Store.ClaimDueAsync(now, 10, ClaimTimeout);
+        var again = await Store.ClaimDueAsync(now, 10, ClaimTimeout);
+
+        Assert.That(claimed, Has.Count.EqualTo(1));
+        Assert.That((claimed[0].State, claimed[0].DueAt), Is.EqualTo((LeaseState.Revoking, (DateTimeOffset?)(now + ClaimTimeout))));
+        var stored = await GetAsync(lease.LeaseId);
+        Assert.That((stored.State, stored.DueAt), Is.EqualTo((LeaseState.Revoking, (DateTimeOffset?)(now + ClaimTimeout))));
+        Assert.That(again, Is.Empty);
+        await AssertDueExactlyAtAsync(now + ClaimTimeout, lease.LeaseId);
+    }
+
+    [Test]
+    public async Task A_lapsed_claim_is_claimed_again_after_its_deadline()
+    {
+        // The first claimer is a replica that died: it never marks the lease revoked or failed.
+        var lease = await PutAsync(TimeSpan.FromSeconds(1));
+        var claimedAt = T0 + TimeSpan.FromSeconds(1);
+        await Store.ClaimDueAsync(claimedAt, 10, ClaimTimeout);
+
+        var beforeDeadline = await Store.ClaimDueAsync(claimedAt + ClaimTimeout - TimeSpan.FromMilliseconds(1), 10, ClaimTimeout);
+        var atDeadline = await Store.ClaimDueAsync(claimedAt + ClaimTimeout, 10, ClaimTimeout);
+
+        Assert.That(beforeDeadline, Is.Empty);
+        Assert.That(Ids(atDeadline), Is.EqualTo(new[] { lease.LeaseId }));
+        Assert.That(atDeadline[0].DueAt, Is.EqualTo(claimedAt + ClaimTimeout + ClaimTimeout));
+    }
+
+    [Test]
+    public async Task Concurrent_claimers_never_claim_the_same_lease_twice()
+    {
+        const int leaseCount = 800;
+        var expected = new List<string>();
+        for (var i = 0; i < leaseCount; i++)
+        {
+            expected.Add((await PutAsync(TimeSpan.FromMilliseconds(i + 1))).LeaseId);
+        }
+
+        var claims = new ConcurrentBag<string>();
+        var now = T0 + TimeSpan.FromHours(1);
+        var claimers = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            // Bounded, so a store that hands out the same leases forever fails instead of hanging.
+            for (var round = 0; round <= leaseCount; round++)
+            {
+                var batch = await Store.ClaimDueAsync(now, 7, ClaimTimeout);
+                if (batch.Count == 0)
+                {
+                    return;
+                }
+
+                foreach (var lease in batch)
+                {
+                    claims.Add(lease.LeaseId);
+                }
+            }
+        }));
+        await Task.WhenAll(claimers);
+
+        Assert.That(claims, Has.Count.EqualTo(leaseCount), "a lease claimed twice shows up as an extra entry");
+        Assert.That(claims, Is.EquivalentTo(expected));
+    }
+
+    [Test]
+    public async Task Claim_due_takes_failed_leases_once_their_retry_time_came()
+    {
+        var lease = await PutAsync(TimeSpan.FromSeconds(1));
+        var now = T0 + TimeSpan.FromSeconds(1);
+        await Store.ClaimDueAsync(now, 10, ClaimTimeout);
+        await Store.MarkRevokeFailedAsync(lease.LeaseId, "backend unavailable", now + TimeSpan.FromSeconds(4));
+
+        var early = await Store.ClaimDueAsync(now + TimeSpan.FromSeconds(3), 10, ClaimTimeout);
+        var due = await Store.ClaimDueAsync(now + TimeSpan.FromSeconds(4), 10, ClaimTimeout);
+
+        Assert.That(early, Is.Empty);
+        Assert.That(Ids(due), Is.EqualTo(new[] { lease.LeaseId }));
+        Assert.That((due[0].State, due[0].Attempts, due[0].LastError), Is.EqualTo((LeaseState.Revoking, 1, "backend unavailable")));
+    }
+
+    [Test]
+    public async Task Try_claim_takes_an_unexpired_lease_whatever_its_due_time()
+    {
+        var lease = await PutAsync(TimeSpan.FromMinutes(5));
+        var now = T0 + TimeSpan.FromSeconds(1);
+
+        var claimed = await Store.TryClaimAsync(lease.LeaseId, now, ClaimTimeout);
+
+        Assert.That(claimed, Is.Not.Null);
+        Assert.That((claimed!.State, claimed.DueAt), Is.EqualTo((LeaseState.Revoking, (DateTimeOffset?)(now + ClaimTimeout))));
+        Assert.That((await GetAsync(lease.LeaseId)).State, Is.EqualTo(LeaseState.Revoking));
+        Assert.That(await Store.ClaimDueAsync(now, 10, ClaimTimeout), Is.Empty, "claimed by EndTask, so not due for the sweeper");
+    }
+
+    [Test]
+    public async Task Try_claim_takes_a_failed_lease_and_keeps_its_attempts()
+    {
+        var lease = await PutAsync(TimeSpan.FromMinutes(5));
+        await Store.MarkRevokeFailedAsync(lease.LeaseId, "vault 502", T0 + TimeSpan.FromMinutes(1));
+
+        var claimed = await Store.TryClaimAsync(lease.LeaseId, T0, ClaimTimeout);
+
+        Assert.That((claimed?.State, claimed?.Attempts), Is.EqualTo(((LeaseState?)LeaseState.Revoking, (int?)1)));
+    }
+
+    [Test]
+    public async Task Try_claim_of_a_revoked_or_missing_lease_is_null()
+    {
+        var lease = await PutAsync(TimeSpan.FromMinutes(5));
+        await Store.MarkOneRevokedAsync(lease.LeaseId, T0);
+
+        Assert.That(await Store.TryClaimAsync(lease.LeaseId, T0, ClaimTimeout), Is.Null);
+        Assert.That(await Store.TryClaimAsync("lease-never-stored", T0, ClaimTimeout), Is.Null);
+        Assert.That((await GetAsync(lease.LeaseId)).State, Is.EqualTo(LeaseState.Revoked));
+    }
+
+    [Test]
+    public async Task Mark_revoked_drops_the_lease_from_the_schedule_and_is_idempotent()
+    {
+        var lease = await PutAsync(TimeSpan.FromSeconds(1));
+        var revokedAt = T0 + TimeSpan.FromMilliseconds(500);
+
+        var first = await Store.MarkRevokedManyAsync([lease.LeaseId, "lease-never-stored"], revokedAt);
+        var again = await Store.MarkRevokedManyAsync([lease.LeaseId], revokedAt + TimeSpan.FromMinutes(1));
+
+        Assert.That(first, Is.EqualTo(new[] { true, false }), "only the call that changed the state says so; unknown is done");
+        Assert.That(again, Is.EqualTo(new[] { false }));
+
+        var stored = await GetAsync(lease.LeaseId);
+        Assert.That((stored.State, stored.RevokedAt, stored.DueAt), Is.EqualTo((LeaseState.Revoked, (DateTimeOffset?)revokedAt, (DateTimeOffset?)null)));
+        Assert.That(stored.IsLiveAt(revokedAt), Is.False);
+        await AssertNothingScheduledAsync();
+    }
+
+    [Test]
+    public async Task Mark_revoke_failed_counts_attempts_keeps_the_error_and_reschedules()
+    {
+        var lease = await PutAsync(TimeSpan.FromSeconds(1));
+        var firstRetry = T0 + TimeSpan.FromSeconds(2);
+        var secondRetry = T0 + TimeSpan.FromSeconds(6);
+
+        await Store.MarkRevokeFailedAsync(lease.LeaseId, "vault 502", firstRetry);
+        var afterFirst = await GetAsync(lease.LeaseId);
+        await Store.MarkRevokeFailedAsync(lease.LeaseId, "vault 503", secondRetry);
+        var afterSecond = await GetAsync(lease.LeaseId);
+
+        Assert.That((afterFirst.State, afterFirst.Attempts, afterFirst.LastError, afterFirst.DueAt),
+            Is.EqualTo((LeaseState.RevokeFailed, 1, "vault 502", (DateTimeOffset?)firstRetry)));
+        Assert.That((afterSecond.State, afterSecond.Attempts, afterSecond.LastError, afterSecond.DueAt),
+            Is.EqualTo((LeaseState.RevokeFailed, 2, "vault 503", (DateTimeOffset?)secondRetry)));
+        await AssertDueExactlyAtAsync(secondRetry, lease.LeaseId);
+    }
+
+    [Test]
+    public async Task A_late_failure_report_does_not_put_a_revoked_lease_back_on_the_schedule()
+    {
+        // EndTask and the sweeper can both hold a claim on one lease; the revoked outcome must win.
+        var lease = await PutAsync(TimeSpan.FromSeconds(1));
+        await Store.MarkOneRevokedAsync(lease.LeaseId, T0);
+
+        await Store.MarkRevokeFailedAsync(lease.LeaseId, "timeout", T0 + TimeSpan.FromSeconds(5));
+        await Store.MarkRevokeFailedAsync("lease-never-stored", "timeout", T0);
+
+        Assert.That((await GetAsync(lease.LeaseId)).State, Is.EqualTo(LeaseState.Revoked));
+        await AssertNothingScheduledAsync();
+    }
+
+    [Test]
+    public async Task The_schedule_follows_expiry_and_a_revoked_lease_leaves_it()
+    {
+        await AssertNothingScheduledAsync();
+        var early = await PutAsync(TimeSpan.FromSeconds(30));
+        var late = await PutAsync(TimeSpan.FromSeconds(90));
+        await AssertDueExactlyAtAsync(early.ExpiresAt, early.LeaseId);
+
+        await Store.MarkOneRevokedAsync(early.LeaseId, T0);
+        await Store.MarkOneRevokedAsync(late.LeaseId, T0);
+
+        await AssertNothingScheduledAsync();
+    }
+
+    [Test]
+    public async Task Revoking_the_earliest_lease_leaves_the_next_one_due_at_its_own_expiry()
+    {
+        var early = await PutAsync(TimeSpan.FromSeconds(30));
+        var late = await PutAsync(TimeSpan.FromSeconds(90));
+
+        await Store.MarkOneRevokedAsync(early.LeaseId, T0);
+
+        await AssertDueExactlyAtAsync(late.ExpiresAt, late.LeaseId);
+    }
+
+    [Test]
+    public async Task The_decided_intent_survives_claims_failures_and_renewal()
+    {
+        var lease = NewLease(TimeSpan.FromMinutes(5)) with { DecidedIntent = new DecidedIntent { Purpose = "triage", Context = new Dictionary<string, string> { ["risk"] = "2" } } };
+        await Store.PutAsync(lease);
+
+        var renewed = await Store.RenewAsync(lease.LeaseId, lease.ExpiresAt + TimeSpan.FromMinutes(1), lease.CredentialFingerprint);
+        var claimed = await Store.TryClaimAsync(lease.LeaseId, T0, ClaimTimeout);
+        await Store.MarkRevokeFailedAsync(lease.LeaseId, "backend down", T0 + TimeSpan.FromMinutes(1));
+        var failed = await GetAsync(lease.LeaseId);
+
+        foreach (var seen in new[] { renewed!, claimed!, failed })
+        {
+            Assert.That((seen.DecidedIntent.Purpose, seen.DecidedIntent.Context["risk"]), Is.EqualTo(("triage", "2")));
+        }
+    }
+}
