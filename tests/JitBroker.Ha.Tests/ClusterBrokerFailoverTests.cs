@@ -154,6 +154,7 @@ public sealed class ClusterBrokerFailoverTests
             $"revoked events A={auditA.Values.Sum()} B={auditB.Values.Sum()}, without event {unaudited.Count}; " +
             $"lag ms p50 {LeaseLedger.Percentile(lags, 50):0} p99 {LeaseLedger.Percentile(lags, 99):0} max {(lags.Count > 0 ? lags[^1] : double.NaN):0}");
 
+        var handedOut = written.Concat(load.Granted.Keys).ToHashSet(StringComparer.Ordinal);
         var refusals = await cluster.RefusalsAsync(gone);
         Assert.Multiple(() =>
         {
@@ -162,7 +163,10 @@ public sealed class ClusterBrokerFailoverTests
             Assert.That(load.Granted.Count, Is.GreaterThan(50), "the replicas were under load");
             Assert.That(written.Concat(load.Granted.Keys).Except(leases.Select(l => l.LeaseId)), Is.Empty, "every written or granted lease is in the ledger");
             Assert.That(leases.Where(l => l.State != LeaseState.Revoked).Select(l => $"{l.LeaseId} {l.State}"), Is.Empty, "none orphaned");
-            Assert.That(leases.Where(l => l.RevokedAt < l.ExpiresAt).Select(l => l.LeaseId), Is.Empty, "none revoked before its expiry");
+            // A lease whose issuance was refused (its audit record could not be written while the shard failed over) is
+            // revoked at once by the commit step, by design; every lease written or handed out must live to its expiry.
+            Assert.That(leases.Where(l => handedOut.Contains(l.LeaseId) && l.RevokedAt < l.ExpiresAt).Select(l => l.LeaseId), Is.Empty,
+                "none written or handed out revoked before its expiry");
             Assert.That(lags.Count > 0 ? lags[^1] : 0, Is.LessThanOrEqualTo(Bound.TotalMilliseconds), "each within the documented bound");
             Assert.That(leases.Where(l => Events(l.LeaseId) > 1).Select(l => l.LeaseId), Is.Empty, "no lease revoked twice (two lease.revoked events)");
         });

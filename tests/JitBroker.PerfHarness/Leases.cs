@@ -76,9 +76,6 @@ internal static class RedisAdmin
     public static async Task<long> UsedMemoryAsync(IRedisConnection redis) =>
         long.Parse(InfoField((await redis.ExecuteAsync("INFO", ["memory"]).ConfigureAwait(false)).AsString()!, "used_memory"), CultureInfo.InvariantCulture);
 
-    public static async Task<int> ProcessIdAsync(IRedisConnection redis) =>
-        int.Parse(InfoField((await redis.ExecuteAsync("INFO", ["server"]).ConfigureAwait(false)).AsString()!, "process_id"), CultureInfo.InvariantCulture);
-
     public static async Task<string> VersionAsync(IRedisConnection redis) =>
         InfoField((await redis.ExecuteAsync("INFO", ["server"]).ConfigureAwait(false)).AsString()!, "redis_version");
 

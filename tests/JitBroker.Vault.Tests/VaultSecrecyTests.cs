@@ -1,3 +1,4 @@
+using JitBroker.Testing;
 using JitBroker.Core;
 using JitBroker.Vault.Issuers;
 using JitBroker.Vault.Tests.Fakes;
@@ -34,9 +35,9 @@ public sealed class VaultSecrecyTests : VaultTestBase
         Vault.Revoke(Vault.Tokens.Values.Single(t => t.Orphan && t.Id != Vault.RootToken && !t.Revoked));
         var again = await secrets.IssueAsync(secretRequest);
         Vault.Enqueue(new Fault("auth/token/revoke-accessor", FaultKind.Status, 500, ["storage failure"]));
-        errors.Add((await tokens.RevokeAsync(LeaseFor(tokenRequest, token))).Error!);
+        errors.Add((await tokens.RevokeAsync(IssuedLeases.For(tokenRequest, token))).Error!);
         Vault.Enqueue(new Fault("sys/leases/revoke", FaultKind.Reset));
-        errors.Add((await secrets.RevokeAsync(LeaseFor(secretRequest, secret))).Error!);
+        errors.Add((await secrets.RevokeAsync(IssuedLeases.For(secretRequest, secret))).Error!);
         Vault.Enqueue(new Fault("database/creds/readonly", FaultKind.Garbage));
         errors.Add(Assert.ThrowsAsync<BrokerException>(async () => await secrets.IssueAsync(secretRequest))!.ToString());
         Vault.AcceptedJwts.Clear();

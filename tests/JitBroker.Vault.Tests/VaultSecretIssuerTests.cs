@@ -1,3 +1,4 @@
+using JitBroker.Testing;
 using System.Text.Json;
 using JitBroker.Core;
 using JitBroker.Vault.Issuers;
@@ -58,8 +59,8 @@ public sealed class VaultSecretIssuerTests : VaultTestBase
         var credential = await issuer.IssueAsync(request);
         var vaultLease = Vault.Leases[credential.BackendHandle];
 
-        var first = await issuer.RevokeAsync(LeaseFor(request, credential));
-        var again = await issuer.RevokeAsync(LeaseFor(request, credential));
+        var first = await issuer.RevokeAsync(IssuedLeases.For(request, credential));
+        var again = await issuer.RevokeAsync(IssuedLeases.For(request, credential));
 
         var revokes = Vault.RequestsTo("sys/leases/revoke");
         using var body = JsonDocument.Parse(revokes[0].Body);
@@ -83,7 +84,7 @@ public sealed class VaultSecretIssuerTests : VaultTestBase
         var request = SecretRequest(DbPath, 300);
         var credential = await issuer.IssueAsync(request);
 
-        var result = await issuer.RevokeAsync(LeaseFor(request, credential));
+        var result = await issuer.RevokeAsync(IssuedLeases.For(request, credential));
 
         Assert.That(result, Is.EqualTo(RevocationResult.Revoked));
         Assert.That(Logs.All, Does.Contain("VaultRevocationQueued"));
@@ -101,7 +102,7 @@ public sealed class VaultSecretIssuerTests : VaultTestBase
         var credential = await issuer.IssueAsync(request);
         Vault.Enqueue(new Fault("sys/leases/revoke", FaultKind.Status, status, [error]));
 
-        var result = await issuer.RevokeAsync(LeaseFor(request, credential));
+        var result = await issuer.RevokeAsync(IssuedLeases.For(request, credential));
 
         Assert.Multiple(() =>
         {
@@ -167,7 +168,7 @@ public sealed class VaultSecretIssuerTests : VaultTestBase
         var credential = await issuer.IssueAsync(request);
         Clock.Advance(TimeSpan.FromSeconds(200));
 
-        var renewed = await issuer.RenewAsync(LeaseFor(request, credential), Agent, Clock.GetUtcNow().AddSeconds(600));
+        var renewed = await issuer.RenewAsync(IssuedLeases.For(request, credential), Agent, Clock.GetUtcNow().AddSeconds(600));
 
         using var body = JsonDocument.Parse(Vault.RequestsTo("sys/leases/renew").Single().Body);
         Assert.Multiple(() =>
@@ -186,7 +187,7 @@ public sealed class VaultSecretIssuerTests : VaultTestBase
         var issuer = SecretIssuer(Session());
         var request = SecretRequest(DbPath, 300);
         var credential = await issuer.IssueAsync(request);
-        var lease = LeaseFor(request, credential);
+        var lease = IssuedLeases.For(request, credential);
 
         var notRenewable = Assert.ThrowsAsync<BrokerException>(async () => await issuer.RenewAsync(lease, Agent, Clock.GetUtcNow().AddSeconds(60)));
         await issuer.RevokeAsync(lease);

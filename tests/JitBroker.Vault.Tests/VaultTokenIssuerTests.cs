@@ -1,3 +1,4 @@
+using JitBroker.Testing;
 using System.Text.Json;
 using JitBroker.Core;
 using JitBroker.Vault.Issuers;
@@ -107,7 +108,7 @@ public sealed class VaultTokenIssuerTests : VaultTestBase
         var issuer = TokenIssuer(Session());
         var request = Request(ReadPolicy, TimeSpan.FromMinutes(5));
         var credential = await issuer.IssueAsync(request);
-        var lease = LeaseFor(request, credential);
+        var lease = IssuedLeases.For(request, credential);
 
         var first = await issuer.RevokeAsync(lease);
         var second = await issuer.RevokeAsync(lease);
@@ -135,7 +136,7 @@ public sealed class VaultTokenIssuerTests : VaultTestBase
         Vault.Enqueue(new Fault("auth/token/revoke-accessor", FaultKind.Status, status, [error]));
         Vault.Enqueue(new Fault("auth/token/revoke-accessor", FaultKind.Status, status, [error]));
 
-        var result = await issuer.RevokeAsync(LeaseFor(request, credential));
+        var result = await issuer.RevokeAsync(IssuedLeases.For(request, credential));
 
         Assert.Multiple(() =>
         {
@@ -203,7 +204,7 @@ public sealed class VaultTokenIssuerTests : VaultTestBase
         var credential = await issuer.IssueAsync(request);
         Clock.Advance(TimeSpan.FromSeconds(100));
 
-        var renewed = await issuer.RenewAsync(LeaseFor(request, credential), Agent, Clock.GetUtcNow().AddSeconds(600));
+        var renewed = await issuer.RenewAsync(IssuedLeases.For(request, credential), Agent, Clock.GetUtcNow().AddSeconds(600));
 
         using var body = JsonDocument.Parse(Vault.RequestsTo("auth/token/renew-accessor").Single().Body);
         Assert.Multiple(() =>
@@ -222,7 +223,7 @@ public sealed class VaultTokenIssuerTests : VaultTestBase
         var request = Request(ReadPolicy, TimeSpan.FromSeconds(300));
         var credential = await issuer.IssueAsync(request);
 
-        var error = Assert.ThrowsAsync<BrokerException>(async () => await issuer.RenewAsync(LeaseFor(request, credential), Agent, Clock.GetUtcNow().AddSeconds(60)));
+        var error = Assert.ThrowsAsync<BrokerException>(async () => await issuer.RenewAsync(IssuedLeases.For(request, credential), Agent, Clock.GetUtcNow().AddSeconds(60)));
 
         Assert.That((error!.Failure, error.Reason), Is.EqualTo((BrokerFailure.FailedPrecondition, Reasons.Vault.NotRenewable)));
     }

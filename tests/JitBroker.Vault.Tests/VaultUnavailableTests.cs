@@ -1,3 +1,4 @@
+using JitBroker.Testing;
 using System.Diagnostics;
 using JitBroker.Core;
 using JitBroker.Vault.Issuers;
@@ -67,9 +68,9 @@ public sealed class VaultUnavailableTests : VaultTestBase
         Vault.Enqueue(new Fault("sys/leases/revoke", FaultKind.Reset));
         Vault.Enqueue(new Fault("sys/leases/revoke", FaultKind.Hang, Delay: TimeSpan.FromSeconds(10)));
 
-        var reset = await issuer.RevokeAsync(LeaseFor(request, credential));
-        var timeout = await issuer.RevokeAsync(LeaseFor(request, credential));
-        var recovered = await issuer.RevokeAsync(LeaseFor(request, credential));
+        var reset = await issuer.RevokeAsync(IssuedLeases.For(request, credential));
+        var timeout = await issuer.RevokeAsync(IssuedLeases.For(request, credential));
+        var recovered = await issuer.RevokeAsync(IssuedLeases.For(request, credential));
 
         Assert.Multiple(() =>
         {

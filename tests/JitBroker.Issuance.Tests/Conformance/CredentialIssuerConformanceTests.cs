@@ -69,24 +69,12 @@ public abstract class CredentialIssuerConformanceTests
     protected IssueRequest Request(TimeSpan ttl) =>
         new(LeaseIds.New(), Agent, "task-42", new Grant(Issuer.Kind, new GrantedScope("https://db.example/reports", "db.read", ["psql"], ["db/reports"]), ttl, Parameters));
 
-    protected static Lease LeaseFor(IssueRequest request, IssuedCredential credential) => new()
-    {
-        LeaseId = request.LeaseId,
-        TaskId = request.TaskId,
-        AgentId = request.Agent.Id,
-        IssuerKind = credential.Kind,
-        BackendHandle = credential.BackendHandle,
-        Scope = request.Grant.Scope,
-        IssuedAt = credential.IssuedAt,
-        ExpiresAt = credential.ExpiresAt,
-        CredentialFingerprint = credential.Fingerprint,
-    };
 
     private async Task<(Lease Lease, IssuedCredential Credential)> IssueAsync(TimeSpan ttl)
     {
         var request = Request(ttl);
         var credential = await Issuer.IssueAsync(request);
-        return (LeaseFor(request, credential), credential);
+        return (IssuedLeases.For(request, credential), credential);
     }
 
     [TestCase(1)]

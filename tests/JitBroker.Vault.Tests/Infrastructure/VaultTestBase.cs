@@ -90,18 +90,6 @@ public abstract class VaultTestBase
     protected static IssueRequest Request(IReadOnlyDictionary<string, string> parameters, TimeSpan ttl, string kind = VaultTokenIssuer.KindName, string taskId = "task-42") =>
         new(LeaseIds.New(), Agent, taskId, new Grant(kind, new GrantedScope("postgres", "read", [], []), ttl, parameters));
 
-    protected static Lease LeaseFor(IssueRequest request, IssuedCredential credential) => new()
-    {
-        LeaseId = request.LeaseId,
-        TaskId = request.TaskId,
-        AgentId = request.Agent.Id,
-        IssuerKind = credential.Kind,
-        BackendHandle = credential.BackendHandle,
-        Scope = request.Grant.Scope,
-        IssuedAt = credential.IssuedAt,
-        ExpiresAt = credential.ExpiresAt,
-        CredentialFingerprint = credential.Fingerprint,
-    };
 
     protected T Own<T>(T disposable) where T : IDisposable
     {
