@@ -93,8 +93,12 @@ public interface ICredentialIssuer
     /// already capped it at the lease's original maximum). The issuer may grant less and reports what it granted.
     /// A JWT issuer mints a fresh token for the same lease (jti); a Vault issuer renews at its source and
     /// returns no new secret. Throws <see cref="BrokerException"/> (Unavailable, FailedPrecondition) on failure.
+    /// For a delegated lease <paramref name="delegation"/> is the chain it was issued with (re-checked by the caller):
+    /// a replacement credential carries the same subject and actors as the one it replaces. Only kinds the broker
+    /// verifies itself are ever delegated, so issuers whose credentials cannot carry a chain never receive one.
     /// </summary>
-    ValueTask<RenewedCredential> RenewAsync(Lease lease, WorkloadIdentity agent, DateTimeOffset newExpiresAt, CancellationToken cancellationToken = default);
+    ValueTask<RenewedCredential> RenewAsync(Lease lease, WorkloadIdentity agent, DateTimeOffset newExpiresAt, DelegationChain? delegation = null,
+        CancellationToken cancellationToken = default);
 }
 
 /// <summary>What a renewal produced: the new expiry and, when the issuer minted one, a new secret.</summary>

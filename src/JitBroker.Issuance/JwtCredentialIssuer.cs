@@ -116,12 +116,14 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
     /// A signed JWT's <c>exp</c> cannot move, so renewal mints a fresh token for the same lease (same
     /// <c>jti</c>, same scope). The broker records the new token's fingerprint, so introspection answers
     /// inactive for the old one from then on; offline verifiers still accept the old one until its own exp.
+    /// A delegated lease's replacement keeps the root planner as <c>sub</c> and the nested <c>act</c> chain.
     /// </summary>
-    public async ValueTask<RenewedCredential> RenewAsync(Lease lease, WorkloadIdentity agent, DateTimeOffset newExpiresAt, CancellationToken cancellationToken = default)
+    public async ValueTask<RenewedCredential> RenewAsync(Lease lease, WorkloadIdentity agent, DateTimeOffset newExpiresAt, DelegationChain? delegation = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(lease);
         var grant = new Grant(KindName, lease.Scope, newExpiresAt - _time.GetUtcNow(), new Dictionary<string, string>());
-        var issued = await IssueAsync(new IssueRequest(lease.LeaseId, agent, lease.TaskId, grant), cancellationToken).ConfigureAwait(false);
+        var issued = await IssueAsync(new IssueRequest(lease.LeaseId, agent, lease.TaskId, grant, delegation), cancellationToken).ConfigureAwait(false);
         return new RenewedCredential(issued.ExpiresAt, issued.Secret);
     }
 

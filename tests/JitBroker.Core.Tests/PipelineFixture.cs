@@ -79,7 +79,7 @@ internal sealed class PipelineFixture
             NullLogger<RequestCredentialHandler>.Instance);
         EndTask = new EndTaskHandler(admission, Leases, termination, audit, NullLogger<EndTaskHandler>.Instance);
         Introspection = new IntrospectionHandler(admission, verifiers, Leases, usability, Time);
-        RenewCredential = new RenewCredentialHandler(admission, Leases, usability, policy.Object, issuers, commit, Options, Time);
+        RenewCredential = new RenewCredentialHandler(admission, Leases, usability, policy.Object, delegation, issuers, commit, Options, Time);
         OfferDelegation = new OfferDelegationHandler(admission, Leases, usability, delegation, audit, Options, Time, Offers);
         DelegateCredential = new DelegateCredentialHandler(admission, Leases, usability, delegation, replayCache, commit, Options, Time, Offers);
         AdminAuthorization = new AdminAuthorization(attestors, new AdminOptions { Principals = ["spiffe://example.org/humans/*"] });
@@ -160,6 +160,9 @@ internal sealed class RecordingIssuer(TimeProvider time) : ICredentialIssuer
     /// <summary>Every secret minted or renewed, in order: what would have left the broker had the commit let it.</summary>
     public List<string> Secrets { get; } = [];
 
+    /// <summary>The delegation chain each credential was minted or renewed with (null for a root credential), in order.</summary>
+    public List<DelegationChain?> Chains { get; } = [];
+
     public async ValueTask<IssuedCredential> IssueAsync(IssueRequest request, CancellationToken cancellationToken = default)
     {
         if (MintDelay > TimeSpan.Zero)
@@ -170,6 +173,11 @@ internal sealed class RecordingIssuer(TimeProvider time) : ICredentialIssuer
         if (WhileMinting is { } hook)
         {
             await hook();
+        }
+
+        lock (Secrets)
+        {
+            Chains.Add(request.Delegation);
         }
 
         var now = time.GetUtcNow();
@@ -187,11 +195,17 @@ internal sealed class RecordingIssuer(TimeProvider time) : ICredentialIssuer
         return ValueTask.FromResult(RevocationResult.Revoked);
     }
 
-    public async ValueTask<RenewedCredential> RenewAsync(Lease lease, WorkloadIdentity agent, DateTimeOffset newExpiresAt, CancellationToken cancellationToken = default)
+    public async ValueTask<RenewedCredential> RenewAsync(Lease lease, WorkloadIdentity agent, DateTimeOffset newExpiresAt, DelegationChain? delegation = null,
+        CancellationToken cancellationToken = default)
     {
         if (WhileMinting is { } hook)
         {
             await hook();
+        }
+
+        lock (Secrets)
+        {
+            Chains.Add(delegation);
         }
 
         // A replacement token for the same lease, verifiable like a fresh one (a JWT issuer's renewal).

@@ -43,6 +43,30 @@ public sealed class DelegationClaimsTests
     }
 
     [Test]
+    public async Task Renewing_a_delegated_token_keeps_the_root_subject_and_the_act_chain()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var issuer = TestData.NewIssuer(_keys, clock);
+        var chain = new DelegationChain("spiffe://corp/agents/planner", ["spiffe://corp/w2", "spiffe://corp/w1"]);
+        var request = TestData.Request(TimeSpan.FromMinutes(1)) with { Delegation = chain };
+        var credential = await issuer.IssueAsync(request);
+        clock.Advance(TimeSpan.FromSeconds(30));
+
+        var renewed = await issuer.RenewAsync(JitBroker.Testing.IssuedLeases.For(request, credential), request.Agent, clock.GetUtcNow().AddMinutes(1), chain);
+        using var payload = JsonDocument.Parse(Base64UrlDecode(renewed.NewSecret!.Split('.')[1]));
+        var claims = payload.RootElement;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(claims.GetProperty("sub").GetString(), Is.EqualTo("spiffe://corp/agents/planner"));
+            Assert.That(claims.GetProperty("client_id").GetString(), Is.EqualTo(TestData.AgentId));
+            Assert.That(claims.GetProperty("act").GetProperty("sub").GetString(), Is.EqualTo("spiffe://corp/w2"));
+            Assert.That(claims.GetProperty("act").GetProperty("act").GetProperty("sub").GetString(), Is.EqualTo("spiffe://corp/w1"));
+            Assert.That(renewed.ExpiresAt, Is.GreaterThan(credential.ExpiresAt), "a renewal, not a re-issue of the same token");
+        });
+    }
+
+    [Test]
     public void A_direct_token_has_no_act_claim()
     {
         var issuer = TestData.NewIssuer(_keys, new FakeTimeProvider(DateTimeOffset.UtcNow));

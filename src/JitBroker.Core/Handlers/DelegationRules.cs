@@ -48,11 +48,31 @@ public sealed class DelegationRules
     }
 
     /// <summary>Policy, depth and cycles; returns the chain the child credential will carry.</summary>
-    public async Task<DelegationChain> CheckAsync(WorkloadIdentity planner, string workerId, Lease parent, CancellationToken cancellationToken = default)
-    {
-        var policy = _policy ?? throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Delegation.NotConfigured, "Delegation is not configured on this broker.");
+    public async Task<DelegationChain> CheckAsync(WorkloadIdentity planner, string workerId, Lease parent, CancellationToken cancellationToken = default) =>
+        Check(planner, workerId, await AncestorsAsync(parent, cancellationToken).ConfigureAwait(false));
 
-        // Walk up to the root: the agents already in the chain, root last.
+    /// <summary>
+    /// Renewing the delegated lease <paramref name="child"/> of <paramref name="parent"/>: everything redemption checked,
+    /// checked again (the kind is still delegable, the child still only narrows its parent, and the delegation policy
+    /// still lets the parent's agent delegate to the child's at this depth). Returns the chain the replacement credential
+    /// carries and the earliest expiry up the chain, past which the child must not live.
+    /// </summary>
+    public async Task<(DelegationChain Chain, DateTimeOffset ChainExpiresAt)> CheckRenewalAsync(WorkloadIdentity planner, Lease parent, Lease child,
+        CancellationToken cancellationToken = default)
+    {
+        var narrowed = NarrowedScope(parent, child.Scope.Tools, child.Scope.Resources);
+        if (!string.Equals(narrowed.Audience, child.Scope.Audience, StringComparison.Ordinal) || !string.Equals(narrowed.Action, child.Scope.Action, StringComparison.Ordinal))
+        {
+            throw Denied(Reasons.Delegation.Widening, "A delegated credential keeps its parent's audience and action.");
+        }
+
+        var ancestors = await AncestorsAsync(parent, cancellationToken).ConfigureAwait(false);
+        return (Check(planner, child.AgentId, ancestors), ancestors.Min(a => a.ExpiresAt));
+    }
+
+    /// <summary>The leases up to the root, <paramref name="parent"/> first, root last.</summary>
+    private async Task<List<Lease>> AncestorsAsync(Lease parent, CancellationToken cancellationToken)
+    {
         var ancestors = new List<Lease> { parent };
         for (var current = parent; current.ParentLeaseId is { } up;)
         {
@@ -65,12 +85,18 @@ public sealed class DelegationRules
             }
         }
 
+        return ancestors;
+    }
+
+    private DelegationChain Check(WorkloadIdentity planner, string workerId, List<Lease> ancestors)
+    {
+        var policy = _policy ?? throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Delegation.NotConfigured, "Delegation is not configured on this broker.");
         if (ancestors.Any(a => string.Equals(a.AgentId, workerId, StringComparison.Ordinal)))
         {
             throw Denied(Reasons.Delegation.Cycle, "The worker is already in this delegation chain; delegating back would make a cycle.");
         }
 
-        var decision = policy.Decide(planner, workerId, parent.Scope.Action);
+        var decision = policy.Decide(planner, workerId, ancestors[0].Scope.Action);
         if (!decision.Allowed)
         {
             throw Denied(Reasons.Delegation.Denied, decision.Reason);

@@ -1,9 +1,11 @@
 namespace JitBroker.Core.Handlers;
 
 /// <summary>
-/// RenewCredential: extends a usable lease within its original maximum, asking policy again. What the issuer produces
-/// (a new expiry; for a JWT a replacement token) leaves only through <see cref="CredentialCommit"/>, like any other
-/// credential: if it cannot be recorded and audited, the lease is revoked and the caller refused.
+/// RenewCredential: extends a usable lease within its original maximum, asking policy again. A delegated lease is
+/// judged by the delegation that made it, not by its holder's own rules: the delegation checks run again, it never
+/// outlives any lease up its chain, and its replacement credential keeps the chain's subject and actors. What the
+/// issuer produces (a new expiry; for a JWT a replacement token) leaves only through <see cref="CredentialCommit"/>,
+/// like any other credential: if it cannot be recorded and audited, the lease is revoked and the caller refused.
 /// </summary>
 public sealed class RenewCredentialHandler
 {
@@ -12,18 +14,20 @@ public sealed class RenewCredentialHandler
     private readonly ILeaseLedger _leases;
     private readonly LeaseUsability _usability;
     private readonly IPolicyEngine _policy;
+    private readonly DelegationRules _delegation;
     private readonly IssuerRegistry _issuers;
     private readonly CredentialCommit _commit;
     private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
 
-    public RenewCredentialHandler(AgentAdmission admission, ILeaseLedger leases, LeaseUsability usability, IPolicyEngine policy, IssuerRegistry issuers,
-        CredentialCommit commit, BrokerOptions options, TimeProvider time)
+    public RenewCredentialHandler(AgentAdmission admission, ILeaseLedger leases, LeaseUsability usability, IPolicyEngine policy, DelegationRules delegation,
+        IssuerRegistry issuers, CredentialCommit commit, BrokerOptions options, TimeProvider time)
     {
         _admission = admission;
         _leases = leases;
         _usability = usability;
         _policy = policy;
+        _delegation = delegation;
         _issuers = issuers;
         _commit = commit;
         _options = options;
@@ -55,7 +59,27 @@ public sealed class RenewCredentialHandler
 
         await _admission.EnsureNotBlockedAsync(agent, lease.TaskId, cancellationToken).ConfigureAwait(false);
 
-        // Policy is asked again, today, with the current identity: a renewal never outlives a rule change.
+        var terms = lease.ParentLeaseId is { } parentId
+            ? await DelegatedTermsAsync(lease, parentId, now, cancellationToken).ConfigureAwait(false)
+            : RootTerms(agent, lease);
+        var wanted = requestedTtl is { } ttl ? now + ttl : terms.Cap;
+        var newExpiry = wanted < terms.Cap ? wanted : terms.Cap;
+        // Issuers grant whole seconds from a whole-second iat, so a lease renewed "to the cap" ends exactly one
+        // second short of it; a second or less more is no renewal at all.
+        if (newExpiry - lease.ExpiresAt <= TimeSpan.FromSeconds(1))
+        {
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.RenewalMaxTtlReached,
+                $"The lease already runs to its maximum ({terms.Cap:O}); request a new credential.");
+        }
+
+        var renewed = await _issuers.Get(lease.IssuerKind).RenewAsync(lease, agent, newExpiry, terms.Delegation, cancellationToken).ConfigureAwait(false);
+        var updated = await _commit.CommitRenewalAsync(agent, lease, renewed, terms.RuleIds).ConfigureAwait(false);
+        return new RenewalResult(updated, renewed.NewSecret);
+    }
+
+    /// <summary>A root lease: policy is asked again, today, with the current identity, so a renewal never outlives a rule change.</summary>
+    private RenewalTerms RootTerms(WorkloadIdentity agent, Lease lease)
+    {
         var request = new CredentialRequest(lease.TaskId, DecidedIntent.Of(lease), lease.IssuerKind, lease.Scope.Audience, null);
         var decision = _policy.Decide(agent, request);
         if (decision.Effect != DecisionEffect.Allow || decision.Grant is not { } grant || !ScopeCoverage.Covers(grant.Scope, lease.Scope))
@@ -68,19 +92,29 @@ public sealed class RenewCredentialHandler
 
         // The original maximum: issue time + the rule's (and the broker's) longest lifetime.
         var ruleMax = grant.Ttl < _options.MaxTtl ? grant.Ttl : _options.MaxTtl;
-        var cap = lease.IssuedAt + ruleMax;
-        var wanted = now + (requestedTtl ?? ruleMax);
-        var newExpiry = wanted < cap ? wanted : cap;
-        // Issuers grant whole seconds from a whole-second iat, so a lease renewed "to the cap" ends exactly one
-        // second short of it; a second or less more is no renewal at all.
-        if (newExpiry - lease.ExpiresAt <= TimeSpan.FromSeconds(1))
+        return new RenewalTerms(lease.IssuedAt + ruleMax, decision.RuleIds, null);
+    }
+
+    /// <summary>
+    /// A delegated lease: its holder's own rules do not extend it. The delegation is checked again as at redemption, and
+    /// the lease runs at most to the earliest live expiry up its chain (and the broker's maximum from its issue).
+    /// </summary>
+    private async Task<RenewalTerms> DelegatedTermsAsync(Lease lease, string parentId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var parent = await _leases.GetAsync(parentId, cancellationToken).ConfigureAwait(false);
+        if (parent is null || !parent.IsLiveAt(now))
         {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.RenewalMaxTtlReached,
-                $"The lease already runs to its maximum ({cap:O}); request a new credential.");
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.ParentLeaseNotActive,
+                "The lease it was delegated from is no longer active; the delegated credential cannot be renewed.");
         }
 
-        var renewed = await _issuers.Get(lease.IssuerKind).RenewAsync(lease, agent, newExpiry, cancellationToken).ConfigureAwait(false);
-        var updated = await _commit.CommitRenewalAsync(agent, lease, renewed, decision.RuleIds).ConfigureAwait(false);
-        return new RenewalResult(updated, renewed.NewSecret);
+        var planner = AgentFacts.Rebuild(parent);
+        await _admission.EnsureNotBlockedAsync(planner, parent.TaskId, cancellationToken).ConfigureAwait(false);
+        var (chain, chainExpiresAt) = await _delegation.CheckRenewalAsync(planner, parent, lease, cancellationToken).ConfigureAwait(false);
+        var brokerMax = lease.IssuedAt + _options.MaxTtl;
+        return new RenewalTerms(chainExpiresAt < brokerMax ? chainExpiresAt : brokerMax, lease.RuleIds, chain);
     }
+
+    /// <summary>How far a lease may be renewed, the rules that allow it, and the delegation chain its credential carries.</summary>
+    private sealed record RenewalTerms(DateTimeOffset Cap, IReadOnlyList<string> RuleIds, DelegationChain? Delegation);
 }

@@ -117,7 +117,8 @@ public sealed partial class VaultSecretIssuer : ICredentialIssuer
     /// <c>PUT sys/leases/renew {"lease_id":…, "increment": seconds}</c>, the increment capped at
     /// <paramref name="newExpiresAt"/>; reports the expiry Vault actually granted. The credential stays the same.
     /// </summary>
-    public async ValueTask<RenewedCredential> RenewAsync(Lease lease, WorkloadIdentity agent, DateTimeOffset newExpiresAt, CancellationToken cancellationToken = default)
+    public async ValueTask<RenewedCredential> RenewAsync(Lease lease, WorkloadIdentity agent, DateTimeOffset newExpiresAt, DelegationChain? delegation = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(lease);
         var now = _time.GetUtcNow();

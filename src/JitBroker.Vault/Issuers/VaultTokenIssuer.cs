@@ -132,7 +132,8 @@ public sealed partial class VaultTokenIssuer : ICredentialIssuer
     /// the TTL it allowed, which the explicit max TTL caps at the original grant. Throws
     /// <see cref="Reasons.Vault.NotRenewable"/> for a non-renewable or unknown token.
     /// </summary>
-    public async ValueTask<RenewedCredential> RenewAsync(Lease lease, WorkloadIdentity agent, DateTimeOffset newExpiresAt, CancellationToken cancellationToken = default)
+    public async ValueTask<RenewedCredential> RenewAsync(Lease lease, WorkloadIdentity agent, DateTimeOffset newExpiresAt, DelegationChain? delegation = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(lease);
         var now = _time.GetUtcNow();
