@@ -66,6 +66,13 @@ public static class Reasons
         public const string ConfirmationRequired = "admin.confirmation_required";
     }
 
+    /// <summary>Codes of IntrospectCredential.</summary>
+    public static class Introspection
+    {
+        /// <summary>The caller is neither a configured resource server nor the agent the token was issued to.</summary>
+        public const string CallerNotAllowed = "introspection.caller_not_allowed";
+    }
+
     /// <summary>Codes of the approval flow.</summary>
     public static class Approval
     {

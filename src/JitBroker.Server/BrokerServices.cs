@@ -21,6 +21,7 @@ internal static class BrokerServices
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(settings.Broker);
         services.AddSingleton(settings.Admin);
+        services.AddSingleton(settings.Introspection);
 
         // 1 attest
         services.AddJitBrokerAttestation(settings.Attestation);

@@ -50,6 +50,9 @@ public sealed class JitBrokerSettings
 
     public AdminOptions Admin { get; set; } = new();
 
+    /// <summary>Who may introspect any task credential; everyone else only their own (issue 17).</summary>
+    public IntrospectionOptions Introspection { get; set; } = new();
+
     public TelemetrySettings Telemetry { get; set; } = new();
 
     public bool IsEmbedded => string.Equals(Profile, Profiles.Embedded, StringComparison.Ordinal);

@@ -70,8 +70,11 @@ internal sealed class BrokerFixture
     public EndTaskHandler EndTaskHandler() =>
         new(Admission(), Leases.Object, Termination(), new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance), NullLogger<EndTaskHandler>.Instance);
 
+    /// <summary>The caller the mock attests is a resource server here: these tests are about the answer, not who may ask.</summary>
+    public IntrospectionOptions IntrospectionOptions { get; } = new() { ResourceServers = [AgentId] };
+
     public IntrospectionHandler IntrospectionHandler() =>
-        new(Admission(), [Verifier.Object], Leases.Object, new LeaseUsability(Leases.Object, KillSwitch), Time);
+        new(Admission(), [Verifier.Object], Leases.Object, new LeaseUsability(Leases.Object, KillSwitch), Time, IntrospectionOptions);
 
     private IssuerRegistry Issuers() => new([Issuer.Object]);
 

@@ -14,7 +14,7 @@ public sealed class CredentialCommitTests
     private const string Worker = "spiffe://example.org/workers/w1";
 
     private static async Task<bool> ActiveAsync(PipelineFixture f, string token) =>
-        (await f.Introspection.HandleAsync(f.Token(), token)).Active;
+        (await f.Introspection.HandleAsync(f.As(PipelineFixture.ResourceServer), token)).Active;
 
     [Test]
     public async Task A_renewed_token_introspects_active_and_the_token_it_replaced_inactive()

@@ -32,7 +32,7 @@ public sealed class KillSwitchContainmentTests
     }
 
     private static async Task<bool> ActiveAsync(PipelineFixture f, CredentialGrantResult g) =>
-        (await f.Introspection.HandleAsync(f.Token(), g.Credential.Secret)).Active;
+        (await f.Introspection.HandleAsync(f.As(PipelineFixture.ResourceServer), g.Credential.Secret)).Active;
 
     [Test]
     public async Task A_recorded_block_makes_the_agents_and_its_delegates_credentials_unusable_before_anything_is_revoked()

@@ -17,6 +17,9 @@ internal sealed class PipelineFixture
     public const string Agent = "spiffe://example.org/agents/worker";
     public const string Human = "spiffe://example.org/humans/alice";
 
+    /// <summary>A tool configured as a resource server: it may introspect any task credential.</summary>
+    public const string ResourceServer = "spiffe://example.org/tools/tickets";
+
     private int _tokens;
 
     public FakeTimeProvider Time { get; } = TestClock.Create();
@@ -78,7 +81,7 @@ internal sealed class PipelineFixture
         RequestCredential = new RequestCredentialHandler(admission, policy.Object, Approvals, commit, audit, new BrokerMetrics(), Options,
             NullLogger<RequestCredentialHandler>.Instance);
         EndTask = new EndTaskHandler(admission, Leases, termination, audit, NullLogger<EndTaskHandler>.Instance);
-        Introspection = new IntrospectionHandler(admission, verifiers, Leases, usability, Time);
+        Introspection = new IntrospectionHandler(admission, verifiers, Leases, usability, Time, new IntrospectionOptions { ResourceServers = ["spiffe://example.org/tools/*"] });
         RenewCredential = new RenewCredentialHandler(admission, Leases, usability, policy.Object, delegation, issuers, commit, Options, Time);
         OfferDelegation = new OfferDelegationHandler(admission, Leases, usability, delegation, audit, Options, Time, Offers);
         DelegateCredential = new DelegateCredentialHandler(admission, Leases, usability, delegation, replayCache, commit, Options, Time, Offers);

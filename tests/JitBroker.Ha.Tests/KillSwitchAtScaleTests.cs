@@ -249,6 +249,7 @@ public sealed class KillSwitchAtScaleTests
                 {
                     ["Policy:Path"] = policy,
                     ["Admin:Principals:0"] = Alice,
+                    ["Introspection:ResourceServers:0"] = Worker(99),
                 };
                 env._settings[name] = settings;
                 env.Replicas.Add(fleet.Start(name, redis.Endpoint, settings));

@@ -30,6 +30,7 @@ internal static class KillSwitchBench
         await using var broker = await BrokerProcess.StartAsync(options, dataDirectory, new Dictionary<string, string>
         {
             ["JitBroker:Admin:Principals:0"] = Operator,
+            ["JitBroker:Introspection:ResourceServers:0"] = "spiffe://dev.jitbroker.local/tools/tickets",
             ["JitBroker:Audit:Path"] = audit,
         }, "broker-killswitch").ConfigureAwait(false);
         using var agentChannel = GrpcChannel.ForAddress(broker.GrpcUri);

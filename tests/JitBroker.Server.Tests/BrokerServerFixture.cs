@@ -16,6 +16,9 @@ public sealed class BrokerServerFixture : IAsyncDisposable
     public const string SupportBot = "spiffe://dev.jitbroker.local/agents/support-bot";
     public const string TicketsAudience = "https://tickets.internal.example";
 
+    /// <summary>A tool configured as a resource server (every test broker): it may introspect any task credential.</summary>
+    public const string ResourceServer = "spiffe://dev.jitbroker.local/tools/tickets";
+
     private readonly WebApplication _app;
 
     private BrokerServerFixture(WebApplication app, string dataDirectory)
@@ -58,11 +61,20 @@ public sealed class BrokerServerFixture : IAsyncDisposable
             ["JitBroker:Listen:Grpc"] = "127.0.0.1:0",
             ["JitBroker:Listen:Http"] = "127.0.0.1:0",
             ["JitBroker:Listen:Admin"] = "127.0.0.1:0",
+            ["JitBroker:Introspection:ResourceServers:0"] = "spiffe://dev.jitbroker.local/tools/*",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
         {
-            settings[key] = value;
+            // null removes a default (for example the resource server every test broker has).
+            if (value is null)
+            {
+                settings.Remove(key);
+            }
+            else
+            {
+                settings[key] = value;
+            }
         }
 
         var app = BrokerHost.Build([], config => config.AddInMemoryCollection(settings));

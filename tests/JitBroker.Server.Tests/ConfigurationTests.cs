@@ -51,6 +51,8 @@ public sealed class ConfigurationTests
     [TestCase("JitBroker:Leases:Store", "cassandra", "Store")]
     [TestCase("JitBroker:Attestation:JwtSvid:Audience", "", "udience")]
     [TestCase("JitBroker:Typo", "x", "Typo")]
+    [TestCase("JitBroker:Introspection:ResourceServers:0", "**", "Introspection:ResourceServers '**': '**' must begin with a literal scheme://authority")]
+    [TestCase("JitBroker:Introspection:ResourceServers:0", "spiffe://*/tools/x", "must begin with a literal scheme://authority")]
     public void Nonsense_is_refused_with_a_message_naming_the_setting(string key, string value, string expected)
     {
         var ex = Refused(new() { [key] = value });

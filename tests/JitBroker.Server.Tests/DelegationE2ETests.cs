@@ -79,7 +79,7 @@ public sealed class DelegationE2ETests
         Assert.That(ended.Code, Is.Zero, ended.Err);
         var revoked = JsonDocument.Parse(ended.Out).RootElement.GetProperty("leases").EnumerateArray().Select(l => l.GetProperty("leaseId").GetString()).ToList();
         Assert.That(revoked, Is.EquivalentTo(new[] { rootLease, lease1, lease2, lease3 }));
-        var check = await Jitctl.RunAsync(broker.GrpcUri, broker.Svid(Worker(9)), "introspect", "--credential", token1);
+        var check = await Jitctl.RunAsync(broker.GrpcUri, broker.Svid(BrokerServerFixture.ResourceServer), "introspect", "--credential", token1);
         Assert.That(check.Code, Is.EqualTo(1), "a worker's delegated credential is inactive once the root task ended");
     }
 

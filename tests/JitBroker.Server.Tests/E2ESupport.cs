@@ -167,7 +167,7 @@ internal static class E2E
         client.RequestCredentialAsync(broker.Svid(agentId), Tickets(task, tool));
 
     public static async Task<bool> IsActiveAsync(BrokerServerFixture broker, BrokerClient client, string token) =>
-        (await client.IntrospectAsync(AdminSvid(broker), token)).Active;
+        (await client.IntrospectAsync(broker.Svid(BrokerServerFixture.ResourceServer), token)).Active;
 
     public static async Task<List<LeaseInfo>> LeasesOfAsync(AdminClient admin, string agentId)
     {

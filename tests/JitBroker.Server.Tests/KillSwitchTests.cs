@@ -85,7 +85,7 @@ public sealed class KillSwitchTests
             "no request that started after BlockAgent returned got a credential");
         Assert.That(refusals.Where(r => r.StartedAt > blockReturnedAt).Select(r => r.Reason), Is.Not.Empty.And.All.EqualTo("agent.blocked"));
 
-        var introspector = E2E.AdminSvid(broker);
+        var introspector = broker.Svid(BrokerServerFixture.ResourceServer);
         var stillActive = new List<string>();
         foreach (var (response, _, _) in received)
         {
