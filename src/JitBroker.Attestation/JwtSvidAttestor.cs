@@ -6,8 +6,8 @@ namespace JitBroker.Attestation;
 /// <summary>
 /// Attests workloads by SPIFFE JWT-SVID (method <c>jwt-svid</c>), verified against the SPIFFE bundle
 /// configured for the SVID's trust domain: a file (reloaded when it changes) or a bundle endpoint URL
-/// (refreshed in the background). Reports facts only: the SPIFFE ID, its trust domain and path, and the
-/// token's issuer when present; whether the workload may do anything is policy's decision. Every failure
+/// (refreshed in the background). Reports facts only: the SPIFFE ID, its trust domain and path (never the
+/// token's own <c>iss</c>, which is not an attested issuer); whether the workload may do anything is policy's decision. Every failure
 /// is a <see cref="BrokerException"/> with <see cref="BrokerFailure.Unauthenticated"/> and a reason from
 /// <see cref="Reasons.Attestation"/>. Thread-safe; bundle keys are parsed once per load. Dispose to stop
 /// background refreshes.
@@ -137,11 +137,9 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
             ["trust_domain"] = subject.TrustDomain,
             ["path"] = subject.Path,
         };
-        if (context.Issuer is not null)
-        {
-            facts["iss"] = context.Issuer;
-        }
-
+        // No 'iss' fact: a JWT-SVID's iss is whatever the SPIRE server of its trust domain wrote — any trusted (e.g.
+        // federated) domain could claim an OIDC issuer's URL there. 'iss' is a fact only where the OIDC attestor
+        // verified the token against that issuer (issue 17).
         var fingerprint = Fingerprints.Of(context.Token);
         AttestationLog.SvidAccepted(_log, fingerprint, spiffeId, context.KeyId!, context.Algorithm!.Name);
         return new WorkloadIdentity

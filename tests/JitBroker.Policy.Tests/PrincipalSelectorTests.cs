@@ -76,9 +76,10 @@ public sealed class PrincipalSelectorTests
     }
 
     [Test]
-    public void Issuer_only_rule_applies_across_trust_domains_through_the_index()
+    public void Issuer_only_rule_applies_to_oidc_identities_through_the_index_and_never_to_an_svid_claiming_the_issuer()
     {
-        // Issuers pin no trust domain, so the index must offer this rule to agents of domains no rule names.
+        // Issuers pin no trust domain, so the index must offer this rule to agents of domains no rule names; but only
+        // identities the OIDC attestor verified against the issuer match it (issue 17).
         var engine = Engine("""
               - id: spiffe-rule
                 effect: allow
@@ -94,7 +95,31 @@ public sealed class PrincipalSelectorTests
         var svidWithIssuer = Agent(SupportBot) with { Facts = new Dictionary<string, string> { ["iss"] = "https://issuer.example" } };
 
         Assert.That(engine.Decide(Oidc("https://issuer.example", "x"), Request("x.read", "aud")).RuleIds, Is.EqualTo(new[] { "by-issuer" }));
-        Assert.That(engine.Decide(svidWithIssuer, Request("x.read", "aud")).RuleIds, Is.EqualTo(new[] { "by-issuer" }));
+        Assert.That(engine.Decide(svidWithIssuer, Request("x.read", "aud")).Effect, Is.EqualTo(DecisionEffect.Deny));
+    }
+
+    [Test]
+    public void A_federated_svid_whose_own_iss_names_an_oidc_issuer_does_not_satisfy_an_issuers_rule()
+    {
+        var engine = Rule($$"""{ issuers: ["{{K8sIssuer}}"], namespaces: [billing] }""");
+        // What a partner trust domain's SPIRE server can mint: any iss it likes, even Kubernetes-looking claims.
+        var forged = new WorkloadIdentity
+        {
+            Id = "spiffe://partner.example/agents/x",
+            TrustDomain = "partner.example",
+            Method = "jwt-svid",
+            EvidenceFingerprint = "sha256:test",
+            Facts = new Dictionary<string, string> { ["iss"] = K8sIssuer, ["k8s.namespace"] = "billing" },
+        };
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Allows(engine, forged), Is.False);
+            Assert.That(Allows(engine, forged with { Method = "x509-svid" }), Is.False);
+            Assert.That(Allows(engine, Oidc(K8sIssuer, "system:serviceaccount:billing:a", "billing")), Is.True, "the attested issuer still matches");
+            Assert.That(Allows(engine, Oidc(K8sIssuer, "s", "billing") with { TrustDomain = "https://other.example" }), Is.False,
+                "the issuer the attestor verified against, not an iss fact alone");
+        });
     }
 
     // ---- load errors ----
@@ -112,8 +137,17 @@ public sealed class PrincipalSelectorTests
     [TestCase("{ spiffe_ids: [\"spiffe://b.example/x\"], trust_domains: [a.example] }", "which principals.trust_domains does not list")]
     [TestCase("{ spiffe_ids: [\"spiffe://a.example/x\"], methods: [oidc] }", "names no SPIFFE method")]
     [TestCase("{ trust_domains: [a], pods: [x] }", "unknown key 'pods'")]
+    [TestCase("{ issuers: [\"https://spire.example\"], methods: [jwt-svid] }", "issuers match only identities the OIDC attestor verified")]
+    [TestCase("{ issuers: [\"https://spire.example\"], methods: [x509-svid, jwt-svid] }", "(methods without oidc)")]
+    [TestCase("{ issuers: [\"https://spire.example\"], spiffe_ids: [\"spiffe://a.example/x\"] }", "(spiffe_ids)")]
+    [TestCase("{ issuers: [\"https://spire.example\"], trust_domains: [a.example] }", "(trust domain 'a.example')")]
     public void Invalid_selectors_fail_the_load(string principals, string problem) =>
         Assert.That(() => Rule(principals), Throws.TypeOf<PolicyLoadException>().With.Property(nameof(PolicyLoadException.Problem)).Contains(problem));
+
+    [TestCase("{ issuers: [\"https://oidc.example\"], trust_domains: [\"https://oidc.example\"] }")]
+    [TestCase("{ issuers: [\"https://oidc.example\"], methods: [oidc, jwt-svid] }")]
+    public void Issuers_with_selectors_an_oidc_identity_can_satisfy_load(string principals) =>
+        Assert.That(Rule(principals).RuleCount, Is.EqualTo(1));
 
     [Test]
     public void Issuer_with_literal_host_and_path_wildcard_is_accepted() =>

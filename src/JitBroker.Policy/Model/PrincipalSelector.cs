@@ -10,10 +10,12 @@ namespace JitBroker.Policy.Model;
 internal sealed class PrincipalSelector
 {
     /// <summary>Fact names the attestors produce and the selectors read.</summary>
-    public const string IssuerFact = "iss";
     public const string SubjectFact = "sub";
     public const string NamespaceFact = "k8s.namespace";
     public const string ServiceAccountFact = "k8s.service_account";
+
+    /// <summary>The only attestation method whose trust domain is an issuer it verified the token against.</summary>
+    public const string OidcMethod = "oidc";
 
     public PrincipalSelector(
         IReadOnlyList<SpiffeIdPattern>? spiffeIds,
@@ -49,7 +51,7 @@ internal sealed class PrincipalSelector
 
     /// <summary>
     /// The trust domains an identity must belong to for this selector to match, for the engine's index; null
-    /// when the selector does not pin one (issuers alone: OIDC identities of any trust domain may carry them).
+    /// when the selector does not pin one (issuers alone are globs over OIDC issuers, which are those identities' trust domains).
     /// </summary>
     public IReadOnlyList<string>? IndexDomains =>
         TrustDomains ?? SpiffeIds?.Select(p => p.TrustDomain).Distinct(StringComparer.Ordinal).ToArray();
@@ -75,7 +77,7 @@ internal sealed class PrincipalSelector
             return "spiffe_ids";
         }
 
-        if (!FactMatches(Issuers, agent, IssuerFact))
+        if (Issuers is not null && !MatchesAttestedIssuer(agent))
         {
             return "issuers";
         }
@@ -105,6 +107,12 @@ internal sealed class PrincipalSelector
 
         return false;
     }
+
+    // An issuer is a trust root only where the OIDC attestor verified the token against it (and made it the
+    // identity's trust domain). A JWT-SVID's own 'iss' claim is whatever the SPIRE server of any trusted - e.g.
+    // federated - trust domain chose to write, so it never satisfies an issuers selector.
+    private bool MatchesAttestedIssuer(WorkloadIdentity agent) =>
+        string.Equals(agent.Method, OidcMethod, StringComparison.Ordinal) && AnyMatch(Issuers!, agent.TrustDomain);
 
     // A selector on a fact the identity does not carry never matches: absence is not a wildcard.
     private static bool FactMatches(GlobPattern[]? globs, WorkloadIdentity agent, string fact) =>

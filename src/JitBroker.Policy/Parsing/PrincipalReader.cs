@@ -41,6 +41,7 @@ internal static class PrincipalReader
         var serviceAccounts = Optional(principals, "service_accounts", n => ReadGlobs(errors, n, $"{owner}: {section}.service_accounts", null, KubernetesNameGlobChars));
 
         RejectContradictions(errors, principals, owner, section, spiffeIds, trustDomains, methods);
+        RejectIssuersOnSpiffeIdentities(errors, principals, owner, section, spiffeIds, trustDomains, methods);
         return new PrincipalSelector(
             spiffeIds?.Select(s => s.Pattern).ToList(), trustDomains, methods, issuers, subjects, namespaces, serviceAccounts);
     }
@@ -71,6 +72,31 @@ internal static class PrincipalReader
         {
             throw errors.At(principals.KeyNode("methods")!, $"{owner}: {section}.spiffe_ids can only match SPIFFE identities, " +
                 $"but {section}.methods names no SPIFFE method (jwt-svid, x509-svid)");
+        }
+    }
+
+    // Issuers match only OIDC-attested identities. A selector that pairs them with something only a SPIFFE identity
+    // has was written to pick SVIDs by their own 'iss' claim — which the SPIRE server of any trusted (e.g. federated)
+    // trust domain can set to anything — so it is refused rather than left to match nothing (or, before issue 17,
+    // SVIDs from foreign trust domains).
+    private static void RejectIssuersOnSpiffeIdentities(
+        PolicyErrors errors, YamlMapping principals, string owner, string section,
+        List<(SpiffeIdPattern Pattern, YamlNode Node)>? spiffeIds, List<string>? trustDomains, List<string>? methods)
+    {
+        if (!principals.TryGet("issuers", out _))
+        {
+            return;
+        }
+
+        var spiffeOnly = spiffeIds is not null ? "spiffe_ids"
+            : methods is not null && !methods.Contains(PrincipalSelector.OidcMethod) ? "methods without oidc"
+            : trustDomains?.FirstOrDefault(td => !td.Contains("://", StringComparison.Ordinal)) is { } spiffeDomain ? $"trust domain '{spiffeDomain}'"
+            : null;
+        if (spiffeOnly is not null)
+        {
+            throw errors.At(principals.KeyNode("issuers")!, $"{owner}: {section}.issuers match only identities the OIDC attestor verified against " +
+                $"that issuer, but {section} also requires a SPIFFE identity ({spiffeOnly}); a JWT-SVID's own 'iss' is not an attested issuer " +
+                "(any trusted trust domain can set it): select SPIFFE identities with spiffe_ids or trust_domains");
         }
     }
 
