@@ -37,6 +37,10 @@ public sealed class UnauthenticatedFloodTests
         {
             ["JitBroker:Policy:Path"] = _policy.Path,
             ["JitBroker:Admission:FailureSummaryInterval"] = $"00:00:{SummarySeconds:00}",
+            // Above what one agent on loopback can reach sequentially (the agent shares no address with the flood, but an
+            // idle machine issues faster than the 200/s default); the limiter itself is proven by its own test below.
+            ["JitBroker:Admission:PeerRequestsPerSecond"] = "2000",
+            ["JitBroker:Admission:PeerBurst"] = "4000",
         });
     }
 
@@ -153,10 +157,15 @@ public sealed class UnauthenticatedFloodTests
     [Test]
     public async Task A_peer_over_its_rate_is_refused_before_attestation_with_a_stable_reason()
     {
-        using var channel = GrpcChannels.For(_broker.GrpcUri, BoundTo("127.0.0.7"));
+        await using var broker = await BrokerServerFixture.StartAsync(new Dictionary<string, string?>
+        {
+            ["JitBroker:Admission:PeerRequestsPerSecond"] = "5",
+            ["JitBroker:Admission:PeerBurst"] = "20",
+        });
+        using var channel = GrpcChannels.For(broker.GrpcUri, BoundTo("127.0.0.7"));
         var generated = new CredentialBroker.CredentialBrokerClient(channel);
-        // Concurrently, so the calls outrun the refill (200/s) and exhaust the default burst of 400.
-        var statuses = await Task.WhenAll(Enumerable.Range(0, 1000).Select(async _ =>
+
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 200).Select(async _ =>
         {
             try
             {
@@ -169,9 +178,13 @@ public sealed class UnauthenticatedFloodTests
             }
         }));
 
-        Assert.That(statuses, Has.Some.EqualTo((StatusCode.ResourceExhausted, "peer.rate_limited")), "the default burst (400) is exceeded");
-        Assert.That(statuses.Count(s => s == (StatusCode.Unauthenticated, "identity.missing")), Is.GreaterThanOrEqualTo(400), "within its burst a peer reaches attestation");
-        Assert.That(statuses, Is.All.EqualTo((StatusCode.Unauthenticated, "identity.missing")).Or.EqualTo((StatusCode.ResourceExhausted, "peer.rate_limited")));
+        var reachedAttestation = statuses.Count(s => s == (StatusCode.Unauthenticated, "identity.missing"));
+        Assert.That(reachedAttestation, Is.InRange(20, 40), "the burst (20) plus what refilled (5/s) reached attestation");
+        Assert.That(statuses.Length - reachedAttestation, Is.EqualTo(statuses.Count(s => s == (StatusCode.ResourceExhausted, "peer.rate_limited"))),
+            "every other call was refused before attestation, with the stable reason");
+        using var agent = broker.Client();
+        Assert.That((await agent.RequestCredentialAsync(broker.Svid(), E2E.Tickets("other-peer"))).LeaseId, Is.Not.Empty,
+            "another address (127.0.0.1) keeps its own bucket");
     }
 
     private static readonly Method<Empty, Empty> NoSuchMethod = new(MethodType.Unary, "jitbroker.v1.CredentialBroker", "NoSuchMethod",
