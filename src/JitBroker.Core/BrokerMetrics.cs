@@ -29,7 +29,7 @@ public sealed class BrokerMetrics : IDisposable
         _revocations = _meter.CreateCounter<long>("jitbroker.revocations", "{revocation}", "Revocation attempts by outcome.");
         _revocationLag = _meter.CreateHistogram<double>("jitbroker.revocation.lag", "s", "Time from a lease's expiry to its revocation.");
         _attestationFailures = _meter.CreateCounter<long>("jitbroker.attestation.failures", "{failure}", "Rejected identities by reason code.");
-        _peerRateLimited = _meter.CreateCounter<long>("jitbroker.peer.rate_limited", "{call}", "Agent API calls refused by the per-peer rate limit, before attestation.");
+        _peerRateLimited = _meter.CreateCounter<long>("jitbroker.peer.rate_limited", "{call}", "Agent API calls refused by the per-peer limit on failed attestations, before attestation.");
     }
 
     public Meter Meter => _meter;

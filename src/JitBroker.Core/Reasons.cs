@@ -33,7 +33,7 @@ public static class Reasons
     public const string IdentityDuplicateAuthorization = "identity.duplicate_authorization";
 
     /// <summary>
-    /// The caller's address made more calls than <c>JitBroker:Admission:PeerRequestsPerSecond</c> allows; refused before
+    /// The caller's address caused more failed attestations than <c>JitBroker:Admission:PeerFailuresPerSecond</c> allows; refused before
     /// attestation (RESOURCE_EXHAUSTED). Retry after a short back-off.
     /// </summary>
     public const string PeerRateLimited = "peer.rate_limited";

@@ -6,8 +6,9 @@ using JitBroker.Core.Admission;
 namespace JitBroker.Server;
 
 /// <summary>
-/// The agent API's front door, before anything about a call is attested: a peer over its rate is refused with
-/// RESOURCE_EXHAUSTED (<see cref="Reasons.PeerRateLimited"/>), and both that refusal and a malformed
+/// The agent API's front door, before anything about a call is attested: a peer whose failed attestations exceeded
+/// its rate is refused with RESOURCE_EXHAUSTED (<see cref="Reasons.PeerRateLimited"/>); a call that does not fail
+/// attestation gives its token back. Both that refusal and a malformed
 /// <c>authorization</c> header (refused before the attestors see it) are counted in the failure summary rather than
 /// audited or logged per call. Other services (admin, health, reflection) pass through untouched.
 /// </summary>
@@ -32,15 +33,29 @@ internal sealed class PeerAdmissionInterceptor(PeerRateLimiter limiter, Attestat
                 "Too many calls from this address; retry after a short back-off.");
         }
 
+        var failedAttestation = false;
         try
         {
             return await continuation(request, context);
         }
-        catch (BrokerException ex) when (ex.Reason is Reasons.IdentityMalformedAuthorization or Reasons.IdentityDuplicateAuthorization)
+        catch (BrokerException ex) when (ex.Failure == BrokerFailure.Unauthenticated)
         {
-            metrics.AttestationFailed(ex.Reason);
-            failures.Record(ex.Reason, peer, null);
+            // The token stays taken: failed attestations are what the bucket limits.
+            failedAttestation = true;
+            if (ex.Reason is Reasons.IdentityMalformedAuthorization or Reasons.IdentityDuplicateAuthorization)
+            {
+                metrics.AttestationFailed(ex.Reason);
+                failures.Record(ex.Reason, peer, null);
+            }
+
             throw;
+        }
+        finally
+        {
+            if (!failedAttestation)
+            {
+                limiter.Refund(peer ?? AttestationFailureSummary.UnknownPeer);
+            }
         }
     }
 }

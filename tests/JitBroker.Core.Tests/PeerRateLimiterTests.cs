@@ -11,7 +11,7 @@ public sealed class PeerRateLimiterTests
     public void A_peer_gets_its_burst_then_is_refused_until_the_bucket_refills()
     {
         var time = TestClock.Create();
-        var limiter = new PeerRateLimiter(new AdmissionOptions { PeerRequestsPerSecond = 10, PeerBurst = 5 }, time);
+        var limiter = new PeerRateLimiter(new AdmissionOptions { PeerFailuresPerSecond = 10, PeerBurst = 5 }, time);
 
         var burst = Enumerable.Range(0, 8).Select(_ => limiter.TryAcquire("10.0.0.1")).ToList();
         Assert.That(burst.Count(granted => granted), Is.EqualTo(5));
@@ -22,10 +22,24 @@ public sealed class PeerRateLimiterTests
     }
 
     [Test]
+    public void Calls_that_give_their_token_back_never_drain_the_bucket()
+    {
+        var limiter = new PeerRateLimiter(new AdmissionOptions { PeerFailuresPerSecond = 1, PeerBurst = 2 }, TestClock.Create());
+
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.That(limiter.TryAcquire("nat"), Is.True, "an attested call returns its token");
+            limiter.Refund("nat");
+        }
+
+        Assert.That(Enumerable.Range(0, 5).Count(_ => limiter.TryAcquire("nat")), Is.EqualTo(2), "failures (kept tokens) still hit the burst");
+    }
+
+    [Test]
     public void Many_addresses_cannot_grow_the_peer_table_beyond_its_cap()
     {
         var time = TestClock.Create();
-        var limiter = new PeerRateLimiter(new AdmissionOptions { PeerRequestsPerSecond = 1, PeerBurst = 1, MaxTrackedPeers = 16 }, time);
+        var limiter = new PeerRateLimiter(new AdmissionOptions { PeerFailuresPerSecond = 1, PeerBurst = 1, MaxTrackedPeers = 16 }, time);
 
         var granted = Enumerable.Range(0, 1000).Count(i => limiter.TryAcquire("10.1." + (i / 256) + "." + (i % 256)));
 
@@ -37,7 +51,7 @@ public sealed class PeerRateLimiterTests
     public void Idle_peers_are_forgotten_to_make_room()
     {
         var time = TestClock.Create();
-        var limiter = new PeerRateLimiter(new AdmissionOptions { PeerRequestsPerSecond = 10, PeerBurst = 1, MaxTrackedPeers = 16 }, time);
+        var limiter = new PeerRateLimiter(new AdmissionOptions { PeerFailuresPerSecond = 10, PeerBurst = 1, MaxTrackedPeers = 16 }, time);
         for (var i = 0; i < 16; i++)
         {
             limiter.TryAcquire("old-" + i);
@@ -50,7 +64,7 @@ public sealed class PeerRateLimiterTests
         Assert.That(limiter.TrackedPeers, Is.EqualTo(2));
     }
 
-    [TestCase(0, 10, 10_000, 60, 64, 3, "PeerRequestsPerSecond")]
+    [TestCase(0, 10, 10_000, 60, 64, 3, "PeerFailuresPerSecond")]
     [TestCase(100, 5, 10_000, 60, 64, 3, "PeerBurst")]
     [TestCase(100, 200, 2, 60, 64, 3, "MaxTrackedPeers")]
     [TestCase(100, 200, 10_000, 0, 64, 3, "FailureSummaryInterval")]
@@ -60,7 +74,7 @@ public sealed class PeerRateLimiterTests
     {
         var options = new AdmissionOptions
         {
-            PeerRequestsPerSecond = rate, PeerBurst = burst, MaxTrackedPeers = peers,
+            PeerFailuresPerSecond = rate, PeerBurst = burst, MaxTrackedPeers = peers,
             FailureSummaryInterval = TimeSpan.FromSeconds(intervalSeconds), FailureSummaryMaxKeys = keys, FailureSummarySamples = samples,
         };
 

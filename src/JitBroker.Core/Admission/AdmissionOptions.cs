@@ -9,10 +9,14 @@ public sealed class AdmissionOptions
     /// <summary>Where the host binds these options; every validation message names its key under this path.</summary>
     public const string SectionPath = "JitBroker:Admission";
 
-    /// <summary>Calls per second one peer (remote address) may make to the agent API, sustained.</summary>
-    public double PeerRequestsPerSecond { get; set; } = 200;
+    /// <summary>
+    /// Failed attestations per second one peer (remote address) may cause, sustained. Every call holds a token while it
+    /// runs and gives it back unless it fails attestation, so successful agents are not counted (and at most
+    /// <see cref="PeerBurst"/> calls of one peer are in flight while its bucket is full).
+    /// </summary>
+    public double PeerFailuresPerSecond { get; set; } = 200;
 
-    /// <summary>Calls one peer may make at once after being idle (the token bucket's size).</summary>
+    /// <summary>The token bucket's size: failed attestations one peer may cause at once after being quiet, and its most calls in flight.</summary>
     public int PeerBurst { get; set; } = 400;
 
     /// <summary>
@@ -33,14 +37,14 @@ public sealed class AdmissionOptions
     /// <summary>Returns one message per invalid setting; empty when the options are usable.</summary>
     public IEnumerable<string> Validate()
     {
-        if (!double.IsFinite(PeerRequestsPerSecond) || PeerRequestsPerSecond is < 1 or > 1_000_000)
+        if (!double.IsFinite(PeerFailuresPerSecond) || PeerFailuresPerSecond is < 1 or > 1_000_000)
         {
-            yield return $"{SectionPath}:PeerRequestsPerSecond must lie between 1 and 1000000.";
+            yield return $"{SectionPath}:PeerFailuresPerSecond must lie between 1 and 1000000.";
         }
 
-        if (PeerBurst < 1 || PeerBurst > 10_000_000 || PeerBurst < PeerRequestsPerSecond / 10)
+        if (PeerBurst < 1 || PeerBurst > 10_000_000 || PeerBurst < PeerFailuresPerSecond / 10)
         {
-            yield return $"{SectionPath}:PeerBurst must lie between 1 and 10000000 and hold at least a tenth of a second of PeerRequestsPerSecond.";
+            yield return $"{SectionPath}:PeerBurst must lie between 1 and 10000000 and hold at least a tenth of a second of PeerFailuresPerSecond.";
         }
 
         if (MaxTrackedPeers is < 16 or > 10_000_000)

@@ -4,8 +4,10 @@ namespace JitBroker.Core.Admission;
 
 /// <summary>
 /// A token bucket per peer, taken before anything about a call is attested, so a flood from one address costs the
-/// broker a dictionary lookup per call rather than a token validation. Time comes from <see cref="TimeProvider"/>
-/// (refill is computed on use, no timers). Thread-safe.
+/// broker a dictionary lookup per call rather than a token validation. A call that attests gives its token back
+/// (<see cref="Refund"/>): only failed attestations drain a bucket, so agents sharing an address (NAT, a proxy, a
+/// benchmark) are not throttled by their own success, while a peer sending garbage is refused before attestation.
+/// Time comes from <see cref="TimeProvider"/> (refill is computed on use, no timers). Thread-safe.
 /// </summary>
 public sealed class PeerRateLimiter
 {
@@ -21,7 +23,7 @@ public sealed class PeerRateLimiter
     public PeerRateLimiter(AdmissionOptions options, TimeProvider time)
     {
         _time = time;
-        _perSecond = options.PeerRequestsPerSecond;
+        _perSecond = options.PeerFailuresPerSecond;
         _burst = options.PeerBurst;
         _maxPeers = options.MaxTrackedPeers;
     }
@@ -46,6 +48,15 @@ public sealed class PeerRateLimiter
         }
 
         return bucket.TryTake(now, _perSecond, _burst, _time);
+    }
+
+    /// <summary>Gives back the token of a call that did not fail attestation.</summary>
+    public void Refund(string peer)
+    {
+        if (_buckets.TryGetValue(peer, out var bucket) || _buckets.TryGetValue(OverflowPeer, out bucket))
+        {
+            bucket.Refund(_burst);
+        }
     }
 
     // A bucket that has refilled completely holds no state worth keeping: dropping it changes no answer.
@@ -78,6 +89,14 @@ public sealed class PeerRateLimiter
 
                 _tokens -= 1;
                 return true;
+            }
+        }
+
+        public void Refund(int burst)
+        {
+            lock (_gate)
+            {
+                _tokens = Math.Min(burst, _tokens + 1);
             }
         }
 
