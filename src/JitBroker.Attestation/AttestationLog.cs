@@ -33,7 +33,9 @@ internal static partial class AttestationLog
         Message = "A token names a key {Owner} does not have: refreshing its keys now")]
     public static partial void UnknownKeyRefresh(ILogger logger, string owner);
 
-    [LoggerMessage(EventId = 2010, EventName = "JwtSvidRejected", Level = LogLevel.Information,
+    // Rejections are Debug: at Information a flood of garbage tokens grew the log by one line per call. The broker's
+    // AttestationFailuresSummarised (1401) reports them once per interval, counted per reason and peer.
+    [LoggerMessage(EventId = 2010, EventName = "JwtSvidRejected", Level = LogLevel.Debug,
         Message = "JWT-SVID {Fingerprint} rejected: {Reason} (trust domain {TrustDomain})")]
     public static partial void SvidRejected(ILogger logger, string fingerprint, string reason, string? trustDomain);
 
@@ -41,7 +43,7 @@ internal static partial class AttestationLog
         Message = "JWT-SVID {Fingerprint} accepted for {SpiffeId} (kid {KeyId}, {Algorithm})")]
     public static partial void SvidAccepted(ILogger logger, string fingerprint, string spiffeId, string keyId, string algorithm);
 
-    [LoggerMessage(EventId = 2012, EventName = "OidcTokenRejected", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 2012, EventName = "OidcTokenRejected", Level = LogLevel.Debug,
         Message = "OIDC token {Fingerprint} rejected: {Reason} (issuer {Issuer})")]
     public static partial void OidcRejected(ILogger logger, string fingerprint, string reason, string? issuer);
 
@@ -49,7 +51,7 @@ internal static partial class AttestationLog
         Message = "OIDC token {Fingerprint} accepted for {Identity} (kid {KeyId}, {Algorithm})")]
     public static partial void OidcAccepted(ILogger logger, string fingerprint, string identity, string keyId, string algorithm);
 
-    [LoggerMessage(EventId = 2020, EventName = "X509SvidRejected", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 2020, EventName = "X509SvidRejected", Level = LogLevel.Debug,
         Message = "X.509-SVID {Fingerprint} rejected: {Reason} (trust domain {TrustDomain})")]
     public static partial void X509Rejected(ILogger logger, string fingerprint, string reason, string? trustDomain);
 

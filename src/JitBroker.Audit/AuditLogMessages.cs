@@ -32,4 +32,17 @@ internal static partial class AuditLogMessages
     [LoggerMessage(EventId = 4007, EventName = "AuditCloseFailed", Level = LogLevel.Error,
         Message = "Audit log did not close cleanly (final checkpoint or fsync failed)")]
     public static partial void CloseFailed(ILogger logger, Exception exception);
+
+    // 402x: the audit volume's free-space watermark (readiness). Logged at most once per DiskCheckInterval.
+    [LoggerMessage(EventId = 4020, EventName = "AuditDiskLow", Level = LogLevel.Error,
+        Message = "Audit volume of {Directory} has {AvailableBytes} bytes ({PercentFree:F1} %) free, below the watermark ({MinFreeBytes} bytes, {MinFreePercent} %): not ready")]
+    public static partial void DiskLow(ILogger logger, string directory, long availableBytes, double percentFree, long minFreeBytes, double minFreePercent);
+
+    [LoggerMessage(EventId = 4021, EventName = "AuditDiskRecovered", Level = LogLevel.Information,
+        Message = "Audit volume of {Directory} is above its free-space watermark again: ready")]
+    public static partial void DiskRecovered(ILogger logger, string directory);
+
+    [LoggerMessage(EventId = 4022, EventName = "AuditDiskUnmeasurable", Level = LogLevel.Error,
+        Message = "Free space of the audit volume of {Directory} cannot be measured: not ready")]
+    public static partial void DiskUnmeasurable(ILogger logger, string directory, Exception exception);
 }

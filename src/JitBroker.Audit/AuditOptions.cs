@@ -54,6 +54,18 @@ public sealed class AuditOptions
     /// <summary>Most events written in one batch (one write, one fsync).</summary>
     public int MaxBatchSize { get; set; } = 512;
 
+    /// <summary>
+    /// Readiness fails while the audit volume has fewer free bytes than this (or less than <see cref="MinFreePercent"/>),
+    /// so load balancers move agents away before a full disk makes every issuance fail closed.
+    /// </summary>
+    public long MinFreeBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Readiness fails while less than this percentage of the audit volume is free. 0: only <see cref="MinFreeBytes"/> counts.</summary>
+    public double MinFreePercent { get; set; } = 1;
+
+    /// <summary>How long one measurement of the audit volume's free space is reused by readiness probes.</summary>
+    public TimeSpan DiskCheckInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Returns one message per invalid setting; empty when the options are usable.</summary>
     public IEnumerable<string> Validate()
     {
@@ -85,6 +97,21 @@ public sealed class AuditOptions
         if (CheckpointInterval < TimeSpan.FromSeconds(1) || CheckpointInterval > TimeSpan.FromHours(24))
         {
             yield return $"{SectionPath}:CheckpointInterval must lie between 1 second and 24 hours.";
+        }
+
+        if (MinFreeBytes is < 1024 * 1024 or > 1L << 40)
+        {
+            yield return $"{SectionPath}:MinFreeBytes must lie between 1 MiB (1048576) and 1 TiB.";
+        }
+
+        if (!double.IsFinite(MinFreePercent) || MinFreePercent is < 0 or > 50)
+        {
+            yield return $"{SectionPath}:MinFreePercent must lie between 0 and 50.";
+        }
+
+        if (DiskCheckInterval < TimeSpan.FromSeconds(1) || DiskCheckInterval > TimeSpan.FromMinutes(5))
+        {
+            yield return $"{SectionPath}:DiskCheckInterval must lie between 1 second and 5 minutes.";
         }
 
         if (MaxBatchSize is < 1 or > 65_536)

@@ -16,7 +16,18 @@ public interface IAuditFileSystem
 
     /// <summary>fsync: returns once everything written to <paramref name="stream"/> is on stable storage.</summary>
     void FlushToDisk(Stream stream);
+
+    /// <summary>Bytes this process may still write, and the size, of the volume that holds <paramref name="directory"/>.</summary>
+    AuditVolumeSpace VolumeSpace(string directory)
+    {
+        // On Unix DriveInfo takes any path and asks statvfs about the file system holding it.
+        var drive = new DriveInfo(System.IO.Path.GetFullPath(directory));
+        return new AuditVolumeSpace(drive.AvailableFreeSpace, drive.TotalSize);
+    }
 }
+
+/// <summary>Free (available to the broker) and total bytes of a volume.</summary>
+public readonly record struct AuditVolumeSpace(long AvailableBytes, long TotalBytes);
 
 /// <summary>The real file system.</summary>
 public sealed class PhysicalAuditFileSystem : IAuditFileSystem

@@ -3,7 +3,10 @@ namespace JitBroker.Core;
 /// <summary>Stable audit event types (dotted lowercase). Never renamed: verifiers and SIEM rules key on them.</summary>
 public static class AuditEventTypes
 {
+    /// <summary>One record per failed attestation; written by brokers before issue 17, kept for reading older logs.</summary>
     public const string AttestationFailed = "attestation.failed";
+    /// <summary>Failed attestations and rate-limited calls of one reason and peer over one summary interval (docs/audit.md).</summary>
+    public const string AttestationFailures = "attestation.failures";
     public const string RequestDenied = "request.denied";
     public const string ApprovalRequested = "approval.requested";
     public const string ApprovalDecided = "approval.decided";

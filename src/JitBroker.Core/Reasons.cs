@@ -32,6 +32,12 @@ public static class Reasons
     /// <summary>More than one <c>authorization</c> header (RFC 9110: a single-value field).</summary>
     public const string IdentityDuplicateAuthorization = "identity.duplicate_authorization";
 
+    /// <summary>
+    /// The caller's address caused more failed attestations than <c>JitBroker:Admission:PeerFailuresPerSecond</c> allows; refused before
+    /// attestation (RESOURCE_EXHAUSTED). Retry after a short back-off.
+    /// </summary>
+    public const string PeerRateLimited = "peer.rate_limited";
+
     /// <summary>The same token was presented again where it may serve only once (replay cache).</summary>
     public const string TokenReplayed = "token.replayed";
 

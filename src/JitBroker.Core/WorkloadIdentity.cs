@@ -8,11 +8,15 @@ namespace JitBroker.Core;
 /// </summary>
 public sealed class AttestationEvidence
 {
-    public AttestationEvidence(string? bearerToken, X509Certificate2? clientCertificate = null)
+    public AttestationEvidence(string? bearerToken, X509Certificate2? clientCertificate = null, string? peer = null)
     {
         BearerToken = bearerToken;
         ClientCertificate = clientCertificate;
+        Peer = peer;
     }
+
+    /// <summary>The caller's network address as the transport saw it (not attested); failures are counted per peer.</summary>
+    public string? Peer { get; }
 
     public string? BearerToken { get; }
 

@@ -1,6 +1,7 @@
 using JitBroker.Attestation;
 using JitBroker.Audit;
 using JitBroker.Core;
+using JitBroker.Core.Admission;
 using JitBroker.Core.Handlers;
 using JitBroker.Issuance;
 using JitBroker.Leases;
@@ -87,6 +88,9 @@ internal static class BrokerServices
 
         services.AddJitBrokerAudit(settings.Audit);
         services.AddSingleton<IAuditReader, FileAuditReader>();
+        // Not ready before the audit volume is full: a full volume makes every issuance fail closed.
+        services.AddSingleton<IReadinessCheck>(sp => new AuditDiskWatermark(settings.Audit, PhysicalAuditFileSystem.Instance,
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AuditDiskWatermark>>()));
 
         services.AddSingleton<BrokerMetrics>();
 
@@ -98,6 +102,10 @@ internal static class BrokerServices
         // The use cases (one handler each) and the steps they share: admission (attest, replay, kill switch), commit (mint,
         // record, kill switch again, audit — or undo), usability up a delegation chain, revocation now.
         services.AddSingleton<BestEffortAudit>();
+        // Unauthenticated callers: rate limited per peer before attestation, their failures audited once per interval.
+        services.AddSingleton(settings.Admission);
+        services.AddSingleton<PeerRateLimiter>();
+        services.AddSingleton<AttestationFailureSummary>();
         services.AddSingleton<AgentAdmission>();
         services.AddSingleton<LeaseTermination>();
         services.AddSingleton<CredentialCommit>();
@@ -124,6 +132,7 @@ internal static class BrokerServices
         services.AddJitBrokerRevocation(settings.Revocation);
         // After AddJitBrokerAudit: hosted services stop in reverse order, so a re-evaluation in flight is audited before the log closes.
         services.AddHostedService<PolicyReevaluationService>();
+        services.AddHostedService<AttestationFailureSummaryService>();
         services.AddHostedService<LeaseGauges>();
     }
 

@@ -37,6 +37,12 @@ internal static class Evidence
             token = header[scheme.Length..].Trim();
         }
 
-        return new AttestationEvidence(token, transportCertificateOnly ? null : http.Connection.ClientCertificate);
+        return new AttestationEvidence(token, transportCertificateOnly ? null : http.Connection.ClientCertificate, PeerOf(context));
     }
+
+    /// <summary>The caller's remote address (IPv4-mapped IPv6 folded to IPv4), the key of the per-peer rate limit and failure counts.</summary>
+    public static string? PeerOf(ServerCallContext context) =>
+        context.GetHttpContext().Connection.RemoteIpAddress is { } address
+            ? (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString()
+            : null;
 }

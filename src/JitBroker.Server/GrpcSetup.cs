@@ -21,8 +21,11 @@ internal static class GrpcSetup
             o.MaxSendMessageSize = settings.Listen.MaxSendMessageSize;
             o.EnableDetailedErrors = false; // an unexpected exception never reaches the client's status message
             o.Interceptors.Add<BrokerExceptionInterceptor>();
+            // Inside the failure mapping (interceptors nest in the order added), so its refusals leave with a reason trailer.
+            o.Interceptors.Add<PeerAdmissionInterceptor>();
         });
         services.AddSingleton<BrokerExceptionInterceptor>();
+        services.AddSingleton<PeerAdmissionInterceptor>();
 
         services.AddHealthChecks()
             .AddCheck<LifetimeHealthCheck>("lifetime", tags: [ReadyTag])

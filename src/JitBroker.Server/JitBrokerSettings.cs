@@ -48,6 +48,8 @@ public sealed class JitBrokerSettings
 
     public AuditOptions Audit { get; set; } = new();
 
+    public JitBroker.Core.Admission.AdmissionOptions Admission { get; set; } = new();
+
     public AdminOptions Admin { get; set; } = new();
 
     /// <summary>Who may introspect any task credential; everyone else only their own (issue 17).</summary>

@@ -37,6 +37,7 @@ public static class SettingsValidator
 
         errors.AddRange(s.Policy.Validate());
         errors.AddRange(s.Audit.Validate());
+        errors.AddRange(s.Admission.Validate());
         errors.AddRange(s.Admin.Validate().Select(e => "JitBroker:" + e));
         errors.AddRange(s.Introspection.Validate().Select(e => "JitBroker:" + e));
         errors.AddRange(s.Telemetry.Validate());

@@ -1,4 +1,5 @@
 using JitBroker.Core;
+using JitBroker.Core.Admission;
 using JitBroker.Core.Handlers;
 using JitBroker.Leases;
 using JitBroker.Testing;
@@ -25,10 +26,14 @@ internal sealed class BrokerFixture
     public InMemoryKillSwitch KillSwitch { get; } = new();
     public InMemoryApprovalStore Approvals { get; } = new();
     public CapturingAuditLog Audit { get; } = new();
+    public AdmissionOptions AdmissionOptions { get; } = new();
+    public AttestationFailureSummary Failures { get; }
 
     public BrokerFixture()
     {
         Replay = new InMemoryReplayCache(Time);
+        Failures = new AttestationFailureSummary(new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance), AdmissionOptions, Time,
+            NullLogger<AttestationFailureSummary>.Instance);
         Attestor.SetupGet(a => a.Method).Returns("test");
         Attestor.Setup(a => a.Accepts(It.IsAny<AttestationEvidence>())).Returns(true);
         Attestor.Setup(a => a.AttestAsync(It.IsAny<AttestationEvidence>(), It.IsAny<CancellationToken>()))
@@ -80,7 +85,7 @@ internal sealed class BrokerFixture
 
     private AgentAdmission Admission() =>
         new(new AttestorRegistry([Attestor.Object]), new ReplayGuard(Replay, Options, Time), KillSwitch,
-            new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance), new BrokerMetrics(), Time);
+            new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance), new BrokerMetrics(), Failures, Time);
 
     private LeaseTermination Termination() =>
         new(Leases.Object, Leases.Object, new LeaseRevoker(Leases.Object, Issuers(), new RetryBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1), () => 0.5),
@@ -95,5 +100,5 @@ internal sealed class BrokerFixture
             .ReturnsAsync((IssueRequest r, CancellationToken _) =>
                 new IssuedCredential("jwt", "secret-token-" + r.LeaseId, r.LeaseId, Time.GetUtcNow(), Time.GetUtcNow() + r.Grant.Ttl));
 
-    public static AttestationEvidence Evidence() => new(Token);
+    public static AttestationEvidence Evidence(string? peer = null) => new(Token, peer: peer);
 }

@@ -72,7 +72,9 @@ internal sealed class PipelineFixture
         var attestors = new AttestorRegistry([attestor.Object]);
         var audit = new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance);
         var replayCache = new InMemoryReplayCache(Time);
-        var admission = new AgentAdmission(attestors, new ReplayGuard(replayCache, Options, Time), KillSwitch, audit, new BrokerMetrics(), Time);
+        var admission = new AgentAdmission(attestors, new ReplayGuard(replayCache, Options, Time), KillSwitch, audit, new BrokerMetrics(),
+            new JitBroker.Core.Admission.AttestationFailureSummary(audit, new JitBroker.Core.Admission.AdmissionOptions(), Time,
+                NullLogger<JitBroker.Core.Admission.AttestationFailureSummary>.Instance), Time);
         var termination = new LeaseTermination(Leases, Leases, Revoker, Options, Time);
         var commit = new CredentialCommit(issuers, Leases, KillSwitch, Audit, termination, Options, Time, NullLogger<CredentialCommit>.Instance);
         var usability = new LeaseUsability(Leases, KillSwitch);

@@ -90,19 +90,4 @@ public sealed class ReplayAndKillSwitchTests
         Assert.That(counts[LeaseState.Revoked], Is.EqualTo(1));
         Assert.That(f.Issuer.Revoked, Has.Count.EqualTo(1));
     }
-
-    [Test]
-    public async Task Attestation_failures_are_audited_without_the_token()
-    {
-        var f = new BrokerFixture();
-        f.Attestor.Setup(a => a.AttestAsync(Moq.It.IsAny<AttestationEvidence>(), Moq.It.IsAny<CancellationToken>()))
-            .ThrowsAsync(new BrokerException(BrokerFailure.Unauthenticated, "token.expired", "expired"));
-
-        Assert.ThrowsAsync<BrokerException>(() => f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request()));
-
-        var failed = f.Audit.OfType(AuditEventTypes.AttestationFailed).Single();
-        Assert.That(failed.Reason, Is.EqualTo("token.expired"));
-        Assert.That(failed.CredentialFingerprint, Is.EqualTo(Fingerprints.Of(BrokerFixture.Token)));
-        await Task.CompletedTask;
-    }
 }

@@ -37,6 +37,7 @@ public sealed class AuditE2ETests
             ["JitBroker:Admin:Principals:1"] = "spiffe://dev.jitbroker.local/humans/leads/*",
             ["JitBroker:Policy:Path"] = _policy.Path,
             ["JitBroker:Audit:CheckpointEveryEvents"] = "4", // several signed checkpoints in a short scenario
+            ["JitBroker:Admission:FailureSummaryInterval"] = "00:00:01", // the failed attestation's summary within the scenario
         });
         _auditPath = Path.Combine(_broker.DataDirectory, "audit.jsonl");
         using var client = _broker.Client();
@@ -45,6 +46,10 @@ public sealed class AuditE2ETests
 
         _badSvid = _broker.Dev.MintSvid(agent, "someone-else", TimeSpan.FromMinutes(5));
         Assert.ThrowsAsync<RpcException>(() => client.RequestCredentialAsync(_badSvid, E2E.Tickets("au-bad")));
+
+        // Failed attestations are summarised once per interval (issue 17): wait for this one's summary.
+        Assert.That(await Eventually.TrueAsync(() => Task.FromResult(File.Exists(_auditPath) && File.ReadAllText(_auditPath).Contains("\"attestation.failures\"", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(10)), Is.True, "the failure summary was written");
 
         var svid = Secret(_broker.Svid(agent));
         Assert.ThrowsAsync<RpcException>(() => client.RequestCredentialAsync(svid, BrokerClient.NewRequest("au-1", "tickets.delete",
@@ -97,9 +102,11 @@ public sealed class AuditE2ETests
             events.Where(e => Str(e, "type") == type && where(e)).ToList() is [var single] ? single
                 : throw new AssertionException($"expected exactly one {type} event; the log has types: {string.Join(", ", events.Select(e => Str(e, "type")))}");
 
-        var failed = One("attestation.failed", _ => true);
+        var failed = One("attestation.failures", _ => true);
         Assert.That(Str(failed, "credential_fingerprint"), Is.EqualTo(Fingerprints.Of(_badSvid)), "the rejected token is named by fingerprint only");
         Assert.That(Str(failed, "reason"), Is.Not.Null.And.Not.Empty);
+        Assert.That(Str(failed, "detail"), Does.StartWith("count=1 ").And.EndWith("samples=" + Fingerprints.Of(_badSvid)));
+        Assert.That(Str(failed, "actor"), Is.EqualTo("127.0.0.1"), "counted per peer");
 
         var denied = One("request.denied", e => Str(e, "task_id") == "au-1");
         Assert.That((Str(denied, "agent_id"), Str(denied, "reason")), Is.EqualTo((agent, "policy.denied")));

@@ -1,8 +1,10 @@
+using JitBroker.Core.Admission;
+
 namespace JitBroker.Core.Handlers;
 
 /// <summary>
-/// Steps 1–3 of the request path, shared by every agent-facing handler: attest the caller (a failure is counted and
-/// audited without the token), refuse a replayed identity token, refuse a blocked agent (audited). Handlers call the
+/// Steps 1–3 of the request path, shared by every agent-facing handler: attest the caller (a failure is counted in
+/// metrics and in <see cref="AttestationFailureSummary"/>, which audits it once per interval, without the token), refuse a replayed identity token, refuse a blocked agent (audited). Handlers call the
 /// steps they need in this order; nothing about a request is looked at before the caller is attested.
 /// </summary>
 public sealed class AgentAdmission
@@ -13,11 +15,13 @@ public sealed class AgentAdmission
     private readonly IKillSwitch _killSwitch;
     private readonly BestEffortAudit _audit;
     private readonly BrokerMetrics _metrics;
+    private readonly AttestationFailureSummary _failures;
     private readonly TimeProvider _time;
 
     public AgentAdmission(AttestorRegistry attestors, ReplayGuard replay, IKillSwitch killSwitch, BestEffortAudit audit, BrokerMetrics metrics,
-        TimeProvider time)
+        AttestationFailureSummary failures, TimeProvider time)
     {
+        _failures = failures;
         _attestors = attestors;
         _replay = replay;
         _killSwitch = killSwitch;
@@ -66,12 +70,10 @@ public sealed class AgentAdmission
         }
         catch (BrokerException ex)
         {
+            // Counted, not audited here: one record per failed call would put unauthenticated callers in the queue that
+            // issuance waits on, and let them fill the audit volume.
             _metrics.AttestationFailed(ex.Reason);
-            await _audit.RecordAsync(new AuditEvent
-            {
-                Type = AuditEventTypes.AttestationFailed, Reason = ex.Reason,
-                CredentialFingerprint = evidence.BearerToken is { } token ? Fingerprints.Of(token) : null,
-            }, cancellationToken).ConfigureAwait(false);
+            _failures.Record(ex.Reason, evidence.Peer, evidence.BearerToken is { } token ? Fingerprints.Of(token) : null);
             throw;
         }
     }
