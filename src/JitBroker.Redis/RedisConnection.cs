@@ -30,6 +30,7 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
     private readonly ILogger _log;
     private readonly Lock _gate = new();
     private readonly AcknowledgedWrites? _acknowledged;
+    private readonly CoalescedWrites _writes = new();
     private ConnectionMultiplexer? _multiplexer;
     private Task<ConnectionMultiplexer>? _connecting;
     private long _retryAfter;
@@ -81,7 +82,7 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(args);
         cancellationToken.ThrowIfCancellationRequested();
         var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
-        var sent = database.ExecuteAsync(command, args as ICollection<object> ?? [.. args]);
+        var sent = _writes.Execute(database, command, args as ICollection<object> ?? [.. args]);
         try
         {
             return await sent.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -136,7 +137,7 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
         var keyArray = keys as RedisKey[] ?? [.. keys];
         var argArray = args as RedisValue[] ?? [.. args];
-        var sent = database.ScriptEvaluateAsync(script.Sha1Bytes, keyArray, argArray);
+        var sent = _writes.EvaluateSha(database, script.Sha1Bytes, keyArray, argArray);
         try
         {
             return await sent.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -221,9 +222,10 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
     /// </summary>
     /// <remarks>
     /// The same applies to <c>READONLY</c> with Sentinel (<see cref="RebuildAfterReadOnly"/>). Both are noted by
-    /// <see cref="NoteFailure"/>, an exception filter that never catches, so each call awaits the library's task
+    /// <see cref="NoteFailure"/>, an exception filter that never catches, so each call awaits its command's task
     /// directly: one async state machine per Redis call instead of a wrapper around every command (docs/benchmarks.md,
-    /// issue 14 item 9). <see cref="Watch"/> wraps a command for callers that hold only its task.
+    /// issue 14 item 9). Commands are written through <see cref="CoalescedWrites"/>, so concurrent callers' commands
+    /// share a socket write. <see cref="Watch"/> wraps a command for callers that hold only its task.
     /// </remarks>
     private async Task<RedisResult> Watch(Task<RedisResult> command)
     {

@@ -86,6 +86,57 @@ public sealed class RedisConnectionTests
     }
 
     [Test]
+    public async Task Commands_issued_together_by_concurrent_callers_reach_redis_in_few_reads()
+    {
+        // 32 callers, each a chain of 50 commands: the shape of concurrent requests. Each command written and flushed
+        // on its own costs Redis about one read per command; written together, many commands share a read.
+        await _redis.ExecuteAsync("DEL", ["coalesced"]);
+        var readsBefore = await TotalReadsProcessedAsync();
+
+        await Task.WhenAll(Enumerable.Range(0, 32).Select(_ => Task.Run(async () =>
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                await _redis.ExecuteAsync("INCR", ["coalesced"]);
+            }
+        })));
+
+        var reads = await TotalReadsProcessedAsync() - readsBefore;
+        TestContext.Out.WriteLine($"{reads} reads for {32 * 50} commands");
+        Assert.That((await _redis.ExecuteAsync("GET", ["coalesced"])).AsInt64(), Is.EqualTo(32 * 50), "every command ran once");
+        Assert.That(reads, Is.LessThan(32 * 50 / 3), $"Redis read {reads} times for {32 * 50} commands");
+    }
+
+    [Test]
+    public async Task Commands_written_together_keep_each_callers_order_reply_and_error()
+    {
+        await _redis.ExecuteAsync("DEL", ["ordered-0", "ordered-1", "ordered-2", "ordered-3"]);
+        await _redis.ExecuteAsync("SET", ["ordered-text", "not a number"]);
+
+        // Issued without waiting, so they are queued together: one failing command among them fails only its caller.
+        var pushes = Enumerable.Range(0, 400).Select(i => _redis.ExecuteAsync("RPUSH", ["ordered-" + (i % 4), i])).ToList();
+        var failing = _redis.ExecuteAsync("INCR", ["ordered-text"]);
+        var script = _redis.EvalAsync(new LuaScript("return redis.call('LLEN', KEYS[1])"), ["ordered-0"], []);
+
+        var replies = await Task.WhenAll(pushes);
+        Assert.ThrowsAsync<RedisServerException>(() => failing);
+        Assert.That(replies.Select((r, i) => r.AsInt64()), Is.EqualTo(Enumerable.Range(0, 400).Select(i => (long)(i / 4 + 1))), "each caller got its own reply");
+        Assert.That((long)await script, Is.EqualTo(100));
+        for (var list = 0; list < 4; list++)
+        {
+            var stored = (await _redis.ExecuteAsync("LRANGE", ["ordered-" + list, 0, -1])).AsArray().Select(v => v.AsInt64());
+            Assert.That(stored, Is.EqualTo(Enumerable.Range(0, 400).Where(i => i % 4 == list).Select(i => (long)i)), "written in the order issued");
+        }
+    }
+
+    private async Task<long> TotalReadsProcessedAsync()
+    {
+        var info = (await _redis.ExecuteAsync("INFO", ["stats"])).ToString();
+        var line = info.Split('\n').Single(l => l.StartsWith("total_reads_processed:", StringComparison.Ordinal));
+        return long.Parse(line["total_reads_processed:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Test]
     public async Task Big_values_round_trip()
     {
         var value = new byte[16 * 1024 * 1024];
