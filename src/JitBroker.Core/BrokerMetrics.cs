@@ -19,6 +19,7 @@ public sealed class BrokerMetrics : IDisposable
     private readonly Counter<long> _revocations;
     private readonly Histogram<double> _revocationLag;
     private readonly Counter<long> _attestationFailures;
+    private readonly Counter<long> _quotaRefusals;
 
     public BrokerMetrics(IMeterFactory? meterFactory = null)
     {
@@ -28,6 +29,7 @@ public sealed class BrokerMetrics : IDisposable
         _revocations = _meter.CreateCounter<long>("jitbroker.revocations", "{revocation}", "Revocation attempts by outcome.");
         _revocationLag = _meter.CreateHistogram<double>("jitbroker.revocation.lag", "s", "Time from a lease's expiry to its revocation.");
         _attestationFailures = _meter.CreateCounter<long>("jitbroker.attestation.failures", "{failure}", "Rejected identities by reason code.");
+        _quotaRefusals = _meter.CreateCounter<long>("jitbroker.quota.refusals", "{refusal}", "Requests refused by a per-agent quota, by reason code (every refusal; the audit log records one per window).");
     }
 
     public Meter Meter => _meter;
@@ -44,6 +46,8 @@ public sealed class BrokerMetrics : IDisposable
     public void RevocationLag(TimeSpan lag) => _revocationLag.Record(Math.Max(0, lag.TotalSeconds));
 
     public void AttestationFailed(string reason) => _attestationFailures.Add(1, new KeyValuePair<string, object?>(TagReason, reason));
+
+    public void QuotaRefused(string reason) => _quotaRefusals.Add(1, new KeyValuePair<string, object?>(TagReason, reason));
 
     /// <summary>Gauges read their value when exported (active leases, revoke_failed, pending approvals).</summary>
     public void AddGauge(string name, string unit, string description, Func<long> read) =>

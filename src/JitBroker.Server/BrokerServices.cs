@@ -98,6 +98,8 @@ internal static class BrokerServices
         // record, kill switch again, audit — or undo), usability up a delegation chain, revocation now.
         services.AddSingleton<BestEffortAudit>();
         services.AddSingleton<AgentAdmission>();
+        services.AddSingleton(sp => new AgentRateLimiter(sp.GetRequiredService<TimeProvider>(), settings.Broker.Quotas.MaxTrackedAgents));
+        services.AddSingleton<QuotaGuard>();
         services.AddSingleton<LeaseTermination>();
         services.AddSingleton<CredentialCommit>();
         services.AddSingleton<LeaseUsability>();
