@@ -19,8 +19,14 @@ public sealed class ApprovalService
         _time = time;
     }
 
-    public async Task<ApprovalRecord> CreateAsync(WorkloadIdentity agent, CredentialRequest request, string requestHash,
-        PolicyDecision decision, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Opens a pending approval for the request, or answers with the agent's pending approval for the identical request
+    /// (de-duplicated by <paramref name="requestHash"/>, so re-sending a request does not queue it twice). Throws
+    /// ResourceExhausted (<see cref="Reasons.Quota.PendingApprovals"/>) when the agent already has
+    /// <paramref name="maxPendingPerAgent"/> pending approvals.
+    /// </summary>
+    public async Task<OpenedApproval> CreateAsync(WorkloadIdentity agent, CredentialRequest request, string requestHash,
+        PolicyDecision decision, int? maxPendingPerAgent = null, CancellationToken cancellationToken = default)
     {
         var requirement = decision.Approval ?? throw new InvalidOperationException("A needs-approval decision must name its approvers.");
         var now = _time.GetUtcNow();
@@ -36,8 +42,11 @@ public sealed class ApprovalService
             CreatedAt = now,
             ExpiresAt = now + requirement.Timeout,
         };
-        await _store.PutAsync(record, cancellationToken).ConfigureAwait(false);
-        return record;
+        var opened = await _store.OpenPendingAsync(record, maxPendingPerAgent, now, cancellationToken).ConfigureAwait(false);
+        return opened.Outcome != ApprovalOpening.CapReached
+            ? opened
+            : throw new BrokerException(BrokerFailure.ResourceExhausted, Reasons.Quota.PendingApprovals,
+                $"This agent already has its maximum of {maxPendingPerAgent} pending approvals; collect or wait for one before asking for another.");
     }
 
     /// <summary>

@@ -37,6 +37,15 @@ public interface IApprovalStore
 {
     Task PutAsync(ApprovalRecord approval, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Opens a pending approval for <paramref name="approval"/>'s agent, atomically: when the agent already has a pending,
+    /// unexpired approval (at <paramref name="now"/>) with the same <see cref="ApprovalRecord.RequestHash"/>, that one is
+    /// returned and nothing is stored (<see cref="ApprovalOpening.Duplicate"/>); otherwise, when the agent already has
+    /// <paramref name="maxPendingPerAgent"/> pending, unexpired approvals, nothing is stored
+    /// (<see cref="ApprovalOpening.CapReached"/>); otherwise it is stored (<see cref="ApprovalOpening.Created"/>).
+    /// </summary>
+    Task<OpenedApproval> OpenPendingAsync(ApprovalRecord approval, int? maxPendingPerAgent, DateTimeOffset now, CancellationToken cancellationToken = default);
+
     Task<ApprovalRecord?> GetAsync(string approvalId, CancellationToken cancellationToken = default);
 
     /// <summary>Pending approvals not yet expired at <paramref name="now"/>, oldest first, at most <paramref name="max"/>.</summary>
@@ -49,3 +58,14 @@ public interface IApprovalStore
     /// </summary>
     Task<bool> TransitionAsync(ApprovalRecord next, ApprovalState expected, CancellationToken cancellationToken = default);
 }
+
+public enum ApprovalOpening
+{
+    Created,
+    /// <summary>The agent already waits on an approval for exactly this request: that one is the answer.</summary>
+    Duplicate,
+    CapReached,
+}
+
+/// <summary>What <see cref="IApprovalStore.OpenPendingAsync"/> did; <see cref="Record"/> is null only for <see cref="ApprovalOpening.CapReached"/>.</summary>
+public sealed record OpenedApproval(ApprovalOpening Outcome, ApprovalRecord? Record);

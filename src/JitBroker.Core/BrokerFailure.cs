@@ -35,4 +35,7 @@ public sealed class BrokerException : Exception
 
     /// <summary>Stable reason code, dotted lowercase, for example <c>token.expired</c>.</summary>
     public string Reason { get; }
+
+    /// <summary>For a refusal that passes with time (a quota's rate): how long the caller should wait before retrying.</summary>
+    public TimeSpan? RetryAfter { get; init; }
 }

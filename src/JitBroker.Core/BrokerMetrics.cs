@@ -20,6 +20,7 @@ public sealed class BrokerMetrics : IDisposable
     private readonly Histogram<double> _revocationLag;
     private readonly Counter<long> _attestationFailures;
     private readonly Counter<long> _peerRateLimited;
+    private readonly Counter<long> _quotaRefusals;
 
     public BrokerMetrics(IMeterFactory? meterFactory = null)
     {
@@ -30,6 +31,7 @@ public sealed class BrokerMetrics : IDisposable
         _revocationLag = _meter.CreateHistogram<double>("jitbroker.revocation.lag", "s", "Time from a lease's expiry to its revocation.");
         _attestationFailures = _meter.CreateCounter<long>("jitbroker.attestation.failures", "{failure}", "Rejected identities by reason code.");
         _peerRateLimited = _meter.CreateCounter<long>("jitbroker.peer.rate_limited", "{call}", "Agent API calls refused by the per-peer limit on failed attestations, before attestation.");
+        _quotaRefusals = _meter.CreateCounter<long>("jitbroker.quota.refusals", "{refusal}", "Requests refused by a per-agent quota, by reason code (every refusal; the audit log records one per window).");
     }
 
     public Meter Meter => _meter;
@@ -48,6 +50,7 @@ public sealed class BrokerMetrics : IDisposable
     public void AttestationFailed(string reason) => _attestationFailures.Add(1, new KeyValuePair<string, object?>(TagReason, reason));
 
     public void PeerRateLimited() => _peerRateLimited.Add(1);
+    public void QuotaRefused(string reason) => _quotaRefusals.Add(1, new KeyValuePair<string, object?>(TagReason, reason));
 
     /// <summary>Gauges read their value when exported (active leases, revoke_failed, pending approvals).</summary>
     public void AddGauge(string name, string unit, string description, Func<long> read) =>

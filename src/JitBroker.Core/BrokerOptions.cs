@@ -34,6 +34,9 @@ public sealed class BrokerOptions
     /// <summary>Issuer kind used when a request names none.</summary>
     public string DefaultCredentialKind { get; set; } = "jwt";
 
+    /// <summary>Per-agent quotas and their audit window (<see cref="QuotaOptions"/>).</summary>
+    public QuotaOptions Quotas { get; set; } = new();
+
     public IEnumerable<string> Validate()
     {
         if (MinTtl <= TimeSpan.Zero)
@@ -84,6 +87,11 @@ public sealed class BrokerOptions
         if (string.IsNullOrWhiteSpace(DefaultCredentialKind))
         {
             yield return $"{SectionPath}:DefaultCredentialKind must name an issuer kind.";
+        }
+
+        foreach (var problem in Quotas?.Validate() ?? [$"{SectionPath}:Quotas must not be null."])
+        {
+            yield return problem;
         }
     }
 }

@@ -83,6 +83,12 @@ public static class LeaseIds
         return (int)(Fnv1a(agentId, taskId) % Placements);
     }
 
+    /// <summary>
+    /// The placement of every root lease of an agent held to a per-agent active-lease cap: one placement, so a sharded
+    /// ledger counts all of the agent's leases in one atomic step (docs/redis.md, "Redis Cluster").
+    /// </summary>
+    public static int PlacementForAgent(string agentId) => PlacementFor(agentId, "");
+
     /// <summary>Cheap shape check before any lookup, so junk ids never reach the store.</summary>
     public static bool IsWellFormed(string? id) =>
         id is { Length: 32 } && id.StartsWith(Prefix, StringComparison.Ordinal) &&

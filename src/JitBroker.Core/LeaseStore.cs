@@ -15,6 +15,16 @@ public interface ILeaseLedger
     /// </summary>
     Task PutAsync(Lease lease, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Records a new lease as <see cref="PutAsync"/> does, unless the agent, or the agent's task, already holds as many
+    /// active leases as <paramref name="caps"/> allows: then nothing is recorded and it throws <see cref="BrokerException"/>
+    /// (ResourceExhausted, <see cref="Reasons.Quota.ActiveLeasesPerAgent"/> or <see cref="Reasons.Quota.ActiveLeasesPerTask"/>).
+    /// Count and insert are one atomic step, so concurrent puts never take an agent past its cap. A lease counts until
+    /// it is marked revoked or its expiry (as renewed) passes <see cref="ActiveLeaseCaps.Now"/>; a lease recorded by
+    /// <see cref="PutAsync"/> counts too.
+    /// </summary>
+    Task PutWithinCapsAsync(Lease lease, ActiveLeaseCaps caps, CancellationToken cancellationToken = default);
+
     Task<Lease?> GetAsync(string leaseId, CancellationToken cancellationToken = default);
 
     /// <summary>All leases (any state) the agent holds for the task.</summary>
@@ -95,6 +105,18 @@ public interface ILeaseQueries
 /// </summary>
 public interface ILeaseStore : ILeaseLedger, IRevocationQueue, ILeaseQueries
 {
+}
+
+/// <summary>Most active leases the lease's agent (in total) and its task may hold, judged at <paramref name="Now"/>; null means no cap.</summary>
+public sealed record ActiveLeaseCaps(int? PerAgent, int? PerTask, DateTimeOffset Now)
+{
+    public bool IsEmpty => PerAgent is null && PerTask is null;
+
+    public static BrokerException AgentCapReached(int cap) => new(BrokerFailure.ResourceExhausted, Reasons.Quota.ActiveLeasesPerAgent,
+        $"This agent already holds its maximum of {cap} active credentials; end a task (EndTask) or wait for one to expire.");
+
+    public static BrokerException TaskCapReached(int cap) => new(BrokerFailure.ResourceExhausted, Reasons.Quota.ActiveLeasesPerTask,
+        $"This task already holds its maximum of {cap} active credentials; end the task or wait for one to expire.");
 }
 
 /// <summary>Filters for <see cref="ILeaseQueries.ListAsync"/>; null means "any".</summary>

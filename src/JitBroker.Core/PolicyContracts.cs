@@ -27,6 +27,9 @@ public sealed record PolicyDecision(
     /// <summary>Set when <see cref="Effect"/> is <see cref="DecisionEffect.NeedsApproval"/> (the grant is then what would be issued once approved).</summary>
     public ApprovalRequirement? Approval { get; init; }
 
+    /// <summary>The deciding rule's own quotas (its <c>quota</c> block); they tighten the broker's, never loosen them. Null: none.</summary>
+    public QuotaLimits? Quota { get; init; }
+
     public static PolicyDecision Deny(string reason, params string[] ruleIds) => new(DecisionEffect.Deny, null, ruleIds, reason);
 }
 

@@ -79,6 +79,28 @@ public static class Reasons
         public const string CallerNotAllowed = "introspection.caller_not_allowed";
     }
 
+    /// <summary>Codes of per-agent quotas (RESOURCE_EXHAUSTED); docs/policy.md "Quotas".</summary>
+    public static class Quota
+    {
+        /// <summary>The agent's request rate is above its token bucket; the refusal carries a retry hint.</summary>
+        public const string RateExceeded = "quota.rate_exceeded";
+
+        /// <summary>The agent already holds its maximum of active leases.</summary>
+        public const string ActiveLeasesPerAgent = "quota.active_leases_per_agent";
+
+        /// <summary>The agent's task already holds its maximum of active leases.</summary>
+        public const string ActiveLeasesPerTask = "quota.active_leases_per_task";
+
+        /// <summary>The agent already has its maximum of pending approvals (an identical request reuses its approval instead).</summary>
+        public const string PendingApprovals = "quota.pending_approvals";
+
+        /// <summary>Too many RequestCredential calls are already waiting for an approval decision (this agent's, or the replica's).</summary>
+        public const string ApprovalWaits = "quota.approval_waits";
+
+        /// <summary>Whether <paramref name="reason"/> is one of these codes.</summary>
+        public static bool Includes(string reason) => reason.StartsWith("quota.", StringComparison.Ordinal);
+    }
+
     /// <summary>Codes of the approval flow.</summary>
     public static class Approval
     {

@@ -11,6 +11,7 @@ public sealed class InMemoryApprovalStore : IApprovalStore
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, ApprovalRecord> _approvals = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> _byAgent = new(StringComparer.Ordinal);
 
     /// <inheritdoc />
     /// <remarks>Refuses (<see cref="InvalidOperationException"/>) an id that already exists: a decided approval is never overwritten.</remarks>
@@ -25,9 +26,49 @@ public sealed class InMemoryApprovalStore : IApprovalStore
             {
                 throw new InvalidOperationException($"Approval '{approval.ApprovalId}' already exists.");
             }
+
+            if (!_byAgent.TryGetValue(approval.AgentId, out var ids))
+            {
+                _byAgent[approval.AgentId] = ids = [];
+            }
+
+            ids.Add(approval.ApprovalId);
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Looks at the agent's approvals only: the scan is bounded by what one agent has open or kept.</remarks>
+    public Task<OpenedApproval> OpenPendingAsync(ApprovalRecord approval, int? maxPendingPerAgent, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(approval);
+        ArgumentException.ThrowIfNullOrEmpty(approval.ApprovalId);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            var pending = _byAgent.TryGetValue(approval.AgentId, out var ids)
+                ? ids.Select(id => _approvals[id]).Where(a => a.State == ApprovalState.Pending && a.ExpiresAt > now).ToList()
+                : [];
+            if (pending.Find(a => string.Equals(a.RequestHash, approval.RequestHash, StringComparison.Ordinal)) is { } same)
+            {
+                return Task.FromResult(new OpenedApproval(ApprovalOpening.Duplicate, same));
+            }
+
+            if (pending.Count >= maxPendingPerAgent)
+            {
+                return Task.FromResult(new OpenedApproval(ApprovalOpening.CapReached, null));
+            }
+
+            if (!_approvals.TryAdd(approval.ApprovalId, approval))
+            {
+                throw new InvalidOperationException($"Approval '{approval.ApprovalId}' already exists.");
+            }
+
+            // Only the agent's still-pending ones stay indexed: decided approvals drop out as the agent opens new ones.
+            _byAgent[approval.AgentId] = [.. pending.Select(a => a.ApprovalId), approval.ApprovalId];
+            return Task.FromResult(new OpenedApproval(ApprovalOpening.Created, approval));
+        }
     }
 
     public Task<ApprovalRecord?> GetAsync(string approvalId, CancellationToken cancellationToken = default)

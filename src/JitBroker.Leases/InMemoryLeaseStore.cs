@@ -60,7 +60,16 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
 
     /// <inheritdoc />
     /// <remarks>The lease must be <see cref="LeaseState.Active"/>; it is stored due at its expiry whatever <see cref="Lease.DueAt"/> says.</remarks>
-    public Task PutAsync(Lease lease, CancellationToken cancellationToken = default)
+    public Task PutAsync(Lease lease, CancellationToken cancellationToken = default) => PutCoreAsync(lease, caps: null, cancellationToken);
+
+    /// <inheritdoc />
+    public Task PutWithinCapsAsync(Lease lease, ActiveLeaseCaps caps, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(caps);
+        return PutCoreAsync(lease, caps, cancellationToken);
+    }
+
+    private Task PutCoreAsync(Lease lease, ActiveLeaseCaps? caps, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(lease);
         ArgumentException.ThrowIfNullOrEmpty(lease.LeaseId);
@@ -91,7 +100,10 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
                 throw ParentNotActive(parentId);
             }
 
+            // Under the same lock as the insert: no second put can slip in between the count and the add.
+            EnsureWithinCaps(stored, caps);
             _leases.Add(stored.LeaseId, stored);
+            CountLive(stored);
 
             var key = (stored.AgentId, stored.TaskId);
             if (!_byTask.TryGetValue(key, out var ids))
@@ -225,6 +237,7 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
         }
 
         var revoked = Replace(lease, lease with { State = LeaseState.Revoked, RevokedAt = revokedAt, DueAt = null });
+        UncountLive(lease);
         var forgetAt = (revoked.ExpiresAt > revokedAt ? revoked.ExpiresAt : revokedAt) + _revokedRetention;
         _forgettable.Add((forgetAt, leaseId));
         CountRevoked(lease);

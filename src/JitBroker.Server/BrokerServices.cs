@@ -107,6 +107,8 @@ internal static class BrokerServices
         services.AddSingleton<PeerRateLimiter>();
         services.AddSingleton<AttestationFailureSummary>();
         services.AddSingleton<AgentAdmission>();
+        services.AddSingleton(sp => new AgentRateLimiter(sp.GetRequiredService<TimeProvider>(), settings.Broker.Quotas.MaxTrackedAgents));
+        services.AddSingleton<QuotaGuard>();
         services.AddSingleton<LeaseTermination>();
         services.AddSingleton<CredentialCommit>();
         services.AddSingleton<LeaseUsability>();

@@ -68,7 +68,9 @@ internal sealed class BrokerFixture
 
     public RequestCredentialHandler RequestHandler() =>
         new(Admission(), Policy.Object, new ApprovalService(Approvals, Time), Commit(),
-            new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance), new BrokerMetrics(), Options, NullLogger<RequestCredentialHandler>.Instance);
+            new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance), new BrokerMetrics(), Options,
+            new QuotaGuard(new AgentRateLimiter(Time), new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance), new BrokerMetrics(), Options, Time),
+            NullLogger<RequestCredentialHandler>.Instance);
 
     public CredentialCommit Commit() => new(Issuers(), Leases.Object, KillSwitch, Audit, Termination(), Options, Time, NullLogger<CredentialCommit>.Instance);
 

@@ -31,12 +31,14 @@ internal sealed class PipelineFixture
     public FakeOfferCodec Offers { get; } = new();
     public FakeDelegationPolicy DelegationPolicy { get; } = new();
     public BrokerOptions Options { get; } = new();
+    public BrokerMetrics Metrics { get; } = new();
     public Func<WorkloadIdentity, CredentialRequest, PolicyDecision> Decide { get; set; }
     /// <summary>What the scripted policy says it reads of an intent (what leases keep of it).</summary>
     public IntentInputs Reads { get; set; } = IntentInputs.Everything;
     public string CurrentAgent { get; set; } = Agent;
     public LeaseRevoker Revoker { get; }
     public ApprovalService Approvals { get; }
+    public QuotaGuard Quotas { get; }
 
     // The use cases, wired as the host wires them (BrokerServices).
     public RequestCredentialHandler RequestCredential { get; }
@@ -80,7 +82,8 @@ internal sealed class PipelineFixture
         var usability = new LeaseUsability(Leases, KillSwitch);
         var verifiers = new[] { new FakeVerifier() };
         var delegation = new DelegationRules(verifiers, Leases, DelegationPolicy);
-        RequestCredential = new RequestCredentialHandler(admission, policy.Object, Approvals, commit, audit, new BrokerMetrics(), Options,
+        Quotas = new QuotaGuard(new AgentRateLimiter(Time), audit, Metrics, Options, Time);
+        RequestCredential = new RequestCredentialHandler(admission, policy.Object, Approvals, commit, audit, Metrics, Options, Quotas,
             NullLogger<RequestCredentialHandler>.Instance);
         EndTask = new EndTaskHandler(admission, Leases, termination, audit, NullLogger<EndTaskHandler>.Instance);
         Introspection = new IntrospectionHandler(admission, verifiers, Leases, usability, Time, new IntrospectionOptions { ResourceServers = ["spiffe://example.org/tools/*"] });

@@ -45,7 +45,8 @@ public sealed class CredentialCommit
     /// </summary>
     /// <param name="decidedIntent">What policy read to grant it (<see cref="DecidedIntent.Keep"/>), kept on the lease so a reload or renewal decides on the same ask; none for a delegated lease.</param>
     public async Task<CredentialGrantResult> IssueAsync(WorkloadIdentity agent, string taskId, TaskIntent intent, Grant grant, IReadOnlyList<string> ruleIds,
-        string? parentLeaseId = null, DelegationChain? delegation = null, DecidedIntent? decidedIntent = null, CancellationToken cancellationToken = default)
+        string? parentLeaseId = null, DelegationChain? delegation = null, DecidedIntent? decidedIntent = null, QuotaLimits? quota = null,
+        CancellationToken cancellationToken = default)
     {
         var ttl = grant.Ttl < _options.MaxTtl ? grant.Ttl : _options.MaxTtl;
         if (ttl < _options.MinTtl)
@@ -58,7 +59,11 @@ public sealed class CredentialCommit
         var issuer = _issuers.Get(grant.CredentialKind);
         // A delegated lease shares its parent's placement (a delegation tree stays in one ledger bucket); a root
         // lease takes its task's, so a task's leases stay together (docs/redis.md, "Redis Cluster").
-        var leaseId = LeaseIds.New(parentLeaseId is null ? LeaseIds.PlacementFor(agent.Id, taskId) : LeaseIds.PlacementOf(parentLeaseId));
+        // Under a per-agent cap all the agent's root leases share one placement, so a sharded ledger counts them in one step.
+        var caps = quota is null ? null : new ActiveLeaseCaps(quota.MaxActiveLeasesPerAgent, quota.MaxActiveLeasesPerTask, _time.GetUtcNow());
+        var leaseId = LeaseIds.New(parentLeaseId is not null ? LeaseIds.PlacementOf(parentLeaseId)
+            : caps?.PerAgent is not null ? LeaseIds.PlacementForAgent(agent.Id)
+            : LeaseIds.PlacementFor(agent.Id, taskId));
         var credential = await BrokerTracing.TraceAsync(BrokerTracing.Mint,
             () => issuer.IssueAsync(new IssueRequest(leaseId, agent, taskId, grant, delegation), cancellationToken).AsTask()).ConfigureAwait(false);
         var lease = new Lease
@@ -79,7 +84,7 @@ public sealed class CredentialCommit
             DecidedIntent = decidedIntent ?? DecidedIntent.None,
         };
 
-        await BrokerTracing.TraceAsync(BrokerTracing.Record, () => RecordOrUndoAsync(issuer, lease)).ConfigureAwait(false);
+        await BrokerTracing.TraceAsync(BrokerTracing.Record, () => RecordOrUndoAsync(issuer, lease, caps)).ConfigureAwait(false);
         await ConfirmAsync(lease, new AuditEvent
         {
             Type = delegation is null ? AuditEventTypes.CredentialIssued : AuditEventTypes.CredentialDelegated,
@@ -137,16 +142,23 @@ public sealed class CredentialCommit
         }
     }
 
-    private async Task RecordOrUndoAsync(ICredentialIssuer issuer, Lease lease)
+    private async Task RecordOrUndoAsync(ICredentialIssuer issuer, Lease lease, ActiveLeaseCaps? caps)
     {
         try
         {
-            await _leases.PutAsync(lease, CancellationToken.None).ConfigureAwait(false);
+            await (caps is null || caps.IsEmpty
+                ? _leases.PutAsync(lease, CancellationToken.None)
+                : _leases.PutWithinCapsAsync(lease, caps, CancellationToken.None)).ConfigureAwait(false);
         }
         catch (Exception persistError)
         {
-            // A credential the broker does not track must never exist: undo it at its source.
-            BrokerLog.PersistFailed(_log, lease.LeaseId, lease.IssuerKind, persistError);
+            // A credential the broker does not track must never exist: undo it at its source. (A cap refusal is no
+            // store failure: the quota path counts and audits it.)
+            if (persistError is not BrokerException { Failure: BrokerFailure.ResourceExhausted })
+            {
+                BrokerLog.PersistFailed(_log, lease.LeaseId, lease.IssuerKind, persistError);
+            }
+
             try
             {
                 var undo = await issuer.RevokeAsync(lease, CancellationToken.None).ConfigureAwait(false);

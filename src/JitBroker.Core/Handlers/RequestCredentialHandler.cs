@@ -16,11 +16,13 @@ public sealed class RequestCredentialHandler
     private readonly BestEffortAudit _audit;
     private readonly BrokerMetrics _metrics;
     private readonly BrokerOptions _options;
+    private readonly QuotaGuard _quotas;
     private readonly ILogger<RequestCredentialHandler> _log;
 
     public RequestCredentialHandler(AgentAdmission admission, IPolicyEngine policy, ApprovalService approvals, CredentialCommit commit,
-        BestEffortAudit audit, BrokerMetrics metrics, BrokerOptions options, ILogger<RequestCredentialHandler> log)
+        BestEffortAudit audit, BrokerMetrics metrics, BrokerOptions options, QuotaGuard quotas, ILogger<RequestCredentialHandler> log)
     {
+        _quotas = quotas;
         _admission = admission;
         _policy = policy;
         _approvals = approvals;
@@ -68,6 +70,9 @@ public sealed class RequestCredentialHandler
         // lease per tool within that task are fine, a different task is a replay.
         await _admission.AdmitAsync(agent, RequestHash.ForTask(agent.Id, request.TaskId), request.TaskId, cancellationToken).ConfigureAwait(false);
 
+        // 3 quotas: the agent's broker-wide rate, before policy (or any backend) spends work on the request.
+        await _quotas.CheckRateAsync(agent, request.TaskId, _quotas.Global, cancellationToken: cancellationToken).ConfigureAwait(false);
+
         // 4 decide.
         PolicyDecision decision;
         using (var decideSpan = BrokerTracing.Step(BrokerTracing.Decide))
@@ -76,6 +81,13 @@ public sealed class RequestCredentialHandler
             decideSpan?.SetTag("jitbroker.decision", decision.Effect.ToString().ToLowerInvariant());
         }
 
+        // The deciding rule's own rate, in its own bucket; its other limits tighten the broker's.
+        if (decision.Effect != DecisionEffect.Deny && decision.Quota is { HasRate: true } ruleQuota)
+        {
+            await _quotas.CheckRateAsync(agent, request.TaskId, ruleQuota, decision.RuleIds[0], cancellationToken).ConfigureAwait(false);
+        }
+
+        var limits = _quotas.For(decision);
         switch (decision.Effect)
         {
             case DecisionEffect.Deny:
@@ -87,19 +99,30 @@ public sealed class RequestCredentialHandler
                 }, cancellationToken).ConfigureAwait(false);
                 throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.PolicyDenied, decision.Reason);
             case DecisionEffect.NeedsApproval when approval is null:
-                var pending = await _approvals.CreateAsync(agent, request, RequestHash.Of(agent.Id, request), decision, cancellationToken).ConfigureAwait(false);
-                await _audit.RecordAsync(new AuditEvent
+                var opened = await QuotaRefusalsRecordedAsync(agent, request.TaskId, () => _approvals.CreateAsync(agent, request,
+                    RequestHash.Of(agent.Id, request), decision, limits.MaxPendingApprovalsPerAgent, cancellationToken), cancellationToken).ConfigureAwait(false);
+                var pending = opened.Record!;
+                if (opened.Outcome == ApprovalOpening.Created)
                 {
-                    Type = AuditEventTypes.ApprovalRequested, AgentId = agent.Id, TaskId = request.TaskId, Intent = request.Intent,
-                    Decision = "needs-approval", RuleIds = decision.RuleIds, Detail = pending.ApprovalId,
-                }, cancellationToken).ConfigureAwait(false);
+                    // A re-sent identical request gets the approval already open, and no second record.
+                    await _audit.RecordAsync(new AuditEvent
+                    {
+                        Type = AuditEventTypes.ApprovalRequested, AgentId = agent.Id, TaskId = request.TaskId, Intent = request.Intent,
+                        Decision = "needs-approval", RuleIds = decision.RuleIds, Detail = pending.ApprovalId,
+                    }, cancellationToken).ConfigureAwait(false);
+                }
+
                 return RequestOutcome.Pending(pending);
             case DecisionEffect.NeedsApproval:
                 var wait = approval.Wait > _options.MaxApprovalWait ? _options.MaxApprovalWait : approval.Wait;
-                var collected = await _approvals.CollectAsync(approval.ApprovalId, agent, RequestHash.Of(agent.Id, request), wait, cancellationToken).ConfigureAwait(false);
-                if (collected.State != ApprovalState.Consumed)
+                // A wait holds a call open: each one takes a slot of the agent's and the replica's (none for a plain poll).
+                using (wait > TimeSpan.Zero ? await _quotas.EnterApprovalWaitAsync(agent, request.TaskId, limits, cancellationToken).ConfigureAwait(false) : null)
                 {
-                    return RequestOutcome.Pending(collected);
+                    var collected = await _approvals.CollectAsync(approval.ApprovalId, agent, RequestHash.Of(agent.Id, request), wait, cancellationToken).ConfigureAwait(false);
+                    if (collected.State != ApprovalState.Consumed)
+                    {
+                        return RequestOutcome.Pending(collected);
+                    }
                 }
 
                 break;
@@ -107,11 +130,25 @@ public sealed class RequestCredentialHandler
 
         var grant = decision.Grant ?? throw new InvalidOperationException("An allow decision must carry a grant.");
 
-        // 5 mint, 6 record, kill switch again, 7 audit.
-        var granted = await _commit.IssueAsync(agent, request.TaskId, request.Intent, grant, decision.RuleIds,
-            decidedIntent: DecidedIntent.Keep(request.Intent, _policy), cancellationToken: cancellationToken)
+        // 5 mint, 6 record (within the active-lease caps, atomically in the store), kill switch again, 7 audit.
+        var granted = await QuotaRefusalsRecordedAsync(agent, request.TaskId, () => _commit.IssueAsync(agent, request.TaskId, request.Intent, grant,
+            decision.RuleIds, decidedIntent: DecidedIntent.Keep(request.Intent, _policy), quota: limits, cancellationToken: cancellationToken), cancellationToken)
             .ConfigureAwait(false);
         return RequestOutcome.Issued(granted with { Decision = decision });
+    }
+
+    /// <summary>Runs <paramref name="step"/>; a quota refusal it raises (the store's caps, the pending-approval cap) is counted and audited, then rethrown.</summary>
+    private async Task<T> QuotaRefusalsRecordedAsync<T>(WorkloadIdentity agent, string taskId, Func<Task<T>> step, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await step().ConfigureAwait(false);
+        }
+        catch (BrokerException ex) when (ex.Failure == BrokerFailure.ResourceExhausted && Reasons.Quota.Includes(ex.Reason))
+        {
+            await _quotas.RecordAsync(agent, taskId, ex, cancellationToken).ConfigureAwait(false);
+            throw;
+        }
     }
 
     private CredentialRequest Validated(CredentialRequest request)

@@ -85,15 +85,23 @@ internal static partial class LeaseScripts
 
         """;
 
-    /// <summary>ARGV: prefix, id, agent, task, parent or '', expires ms, field/value pairs… → 1 stored, 0 id taken, -1 parent not active.</summary>
-    public static readonly LuaScript Put = new(Prelude + """
+    /// <summary>
+    /// ARGV: prefix, id, agent, task, parent or '', expires ms, now ms, agent cap or '', task cap or '', field/value pairs…
+    /// → 1 stored, 0 id taken, -1 parent not active, -2 agent at its cap, -3 task at its cap.
+    /// </summary>
+    public static readonly LuaScript Put = new(Prelude + CapsPrelude + """
         local id = ARGV[2]
         local k = lkey(id)
         local tk, ak = tkey(ARGV[3], ARGV[4]), P .. 'agent:{' .. ARGV[3] .. '}'
-        if ARGV[5] ~= '' then touch(k, tk, ak, AGENTS, IDS, lkey(ARGV[5]), ckey(ARGV[5]), DELEGATED) else touch(k, tk, ak, AGENTS, IDS) end
+        local la, lt = live_keys(ARGV[3], ARGV[4])
+        if ARGV[5] ~= '' then touch(k, tk, ak, AGENTS, IDS, lkey(ARGV[5]), ckey(ARGV[5]), DELEGATED, la, lt) else touch(k, tk, ak, AGENTS, IDS, la, lt) end
         if redis.call('EXISTS', k) == 1 then return 0 end
         if ARGV[5] ~= '' and redis.call('HGET', lkey(ARGV[5]), 's') ~= '0' then return -1 end
-        redis.call('HSET', k, unpack(ARGV, 7))
+        local full = over_cap(la, lt, ARGV[7], ARGV[8], ARGV[9])
+        if full then return full end
+        redis.call('ZADD', la, ARGV[6], id)
+        redis.call('ZADD', lt, ARGV[6], id)
+        redis.call('HSET', k, unpack(ARGV, 10))
         redis.call('SADD', tk, id)
         redis.call('SADD', ak, ARGV[4])
         redis.call('SADD', AGENTS, ARGV[3])
@@ -142,7 +150,7 @@ internal static partial class LeaseScripts
     /// With an owner each changed lease enters that owner's outbox (see <see cref="RedisLeaseStore"/>'s IRevocationOutbox)
     /// in this same step.
     /// </summary>
-    public static readonly LuaScript MarkRevoked = new(Prelude + """
+    public static readonly LuaScript MarkRevoked = new(Prelude + CapsPrelude + """
         local revokedAt, keep, owner = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
         local OUTBOX, OWNERS = P .. 'unaudited:' .. owner, P .. 'unaudited-owners'
         -- First every read and touch, then every write: a lease whose keys are migrating fails the whole call
@@ -152,8 +160,9 @@ internal static partial class LeaseScripts
           local id = ARGV[i]
           local k = lkey(id)
           if owner ~= '' then touch(k, REVOKING, FAILED, GONE, ckey(id), OUTBOX, OWNERS) else touch(k, REVOKING, FAILED, GONE, ckey(id)) end
-          local f = redis.call('HMGET', k, 's', 'e', 'i', 'b', 'n')
+          local f = redis.call('HMGET', k, 's', 'e', 'i', 'b', 'n', 'a', 't')
           if f[1] and f[1] ~= '2' then
+            touch(live_keys(f[6], f[7]))
             local children = redis.call('SMEMBERS', ckey(id))
             for _, c in ipairs(children) do touch(lkey(c)) end
             if f[4] then touch(bkey(f[4])) end
@@ -168,6 +177,9 @@ internal static partial class LeaseScripts
           else
             local k, f = lkey(id), hit[1]
             restate(id, f[1], '2', f[3])
+            local la, lt = live_keys(f[6], f[7])
+            redis.call('ZREM', la, id)
+            redis.call('ZREM', lt, id)
             if f[4] then
               redis.call('HINCRBY', bkey(f[4]), 'r', 1)
               if f[5] and f[5] ~= '0' then redis.call('HINCRBY', bkey(f[4]), 'f', -1) end
@@ -209,13 +221,19 @@ internal static partial class LeaseScripts
         """);
 
     /// <summary>ARGV: prefix, id, new expiry ms, fingerprint field, fingerprint value, other fingerprint field → fields or nil.</summary>
-    public static readonly LuaScript Renew = new(Prelude + """
+    public static readonly LuaScript Renew = new(Prelude + CapsPrelude + """
         local k = lkey(ARGV[2])
-        touch(k)
+        local q = redis.call('HMGET', k, 'a', 't')
+        if not q[1] then touch(k) return nil end
+        local la, lt = live_keys(q[1], q[2])
+        touch(k, la, lt)
         if redis.call('HGET', k, 's') ~= '0' then return nil end
         redis.call('HSET', k, 'e', ARGV[3], 'd', ARGV[3], ARGV[4], ARGV[5])
         redis.call('HDEL', k, ARGV[6])
         redis.call('ZADD', DUE, ARGV[3], ARGV[2])
+        -- The lease counts against its caps until its new expiry.
+        redis.call('ZADD', la, 'XX', ARGV[3], ARGV[2])
+        redis.call('ZADD', lt, 'XX', ARGV[3], ARGV[2])
         return redis.call('HGETALL', k)
         """);
 

@@ -40,6 +40,37 @@ public sealed class RedisApprovalStore : IApprovalStore
         return 1
         """);
 
+    /// <summary>
+    /// As <see cref="Put"/>, plus ARGV[8] agent, [9] request hash, [10] now ms, [11] cap or '' → {1} stored, {0} id taken,
+    /// {2, json} the agent's pending approval for the same request, {3} the agent's pending approvals at the cap. The
+    /// agent's pending ids live in <c>approvals:agent:{agent}</c> (scored by expiry); decided and expired ones are dropped
+    /// as the script meets them, so it reads at most the agent's open approvals plus those decided since its last one.
+    /// </summary>
+    private static readonly LuaScript OpenPending = new(ScriptPrelude + """
+        local P = ARGV[1]
+        local k, ak = P .. 'approval:{' .. ARGV[2] .. '}', P .. 'approvals:agent:' .. ARGV[8]
+        redis.call('EXISTS', KEYS[1], k, ak)
+        local count = 0
+        for _, id in ipairs(redis.call('ZRANGE', ak, 0, -1)) do
+          local other = P .. 'approval:{' .. id .. '}'
+          local f = redis.call('HMGET', other, 's', 'e', 'h')
+          if f[1] ~= '0' or tonumber(f[2]) <= tonumber(ARGV[10]) then
+            redis.call('ZREM', ak, id)
+          elseif f[3] == ARGV[9] then
+            return { 2, redis.call('HGET', other, 'j') }
+          else
+            count = count + 1
+          end
+        end
+        if ARGV[11] ~= '' and count >= tonumber(ARGV[11]) then return { 3 } end
+        if redis.call('EXISTS', k) == 1 then return { 0 } end
+        save(k, ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+        redis.call('HSET', k, 'h', ARGV[9])
+        redis.call('ZADD', ak, ARGV[4], ARGV[2])
+        redis.call('PEXPIRE', ak, ARGV[7])
+        return { 1 }
+        """);
+
     /// <summary>As <see cref="Put"/>, plus ARGV[8] the expected state → 1 moved, 0 state differed (or missing).</summary>
     private static readonly LuaScript Transition = new(ScriptPrelude + """
         local k = ARGV[1] .. 'approval:{' .. ARGV[2] .. '}'
@@ -94,6 +125,27 @@ public sealed class RedisApprovalStore : IApprovalStore
         {
             throw new InvalidOperationException($"Approval '{approval.ApprovalId}' already exists.");
         }
+    }
+
+    /// <inheritdoc />
+    public async Task<OpenedApproval> OpenPendingAsync(ApprovalRecord approval, int? maxPendingPerAgent, DateTimeOffset now,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(approval);
+        ArgumentException.ThrowIfNullOrEmpty(approval.ApprovalId);
+        var args = Args(approval);
+        args.Add(approval.AgentId);
+        args.Add(approval.RequestHash);
+        args.Add(now.ToUnixTimeMilliseconds());
+        args.Add(maxPendingPerAgent is { } cap ? cap : "");
+        var reply = (await RunAsync(OpenPending, args, cancellationToken).ConfigureAwait(false)).AsArray();
+        return reply[0].AsInt64() switch
+        {
+            1 => new OpenedApproval(ApprovalOpening.Created, approval),
+            2 => new OpenedApproval(ApprovalOpening.Duplicate, Decode(reply[1])),
+            3 => new OpenedApproval(ApprovalOpening.CapReached, null),
+            _ => throw new InvalidOperationException($"Approval '{approval.ApprovalId}' already exists."),
+        };
     }
 
     public async Task<ApprovalRecord?> GetAsync(string approvalId, CancellationToken cancellationToken = default)

@@ -76,7 +76,17 @@ public sealed partial class RedisLeaseStore : ILeaseStore
 
     /// <inheritdoc />
     /// <remarks>The lease must be <see cref="LeaseState.Active"/>; it is stored due at its expiry whatever <see cref="Lease.DueAt"/> says.</remarks>
-    public async Task PutAsync(Lease lease, CancellationToken cancellationToken = default)
+    public Task PutAsync(Lease lease, CancellationToken cancellationToken = default) => PutCoreAsync(lease, caps: null, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>Count and insert are one script (see <see cref="LeaseScripts"/>' caps).</remarks>
+    public Task PutWithinCapsAsync(Lease lease, ActiveLeaseCaps caps, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(caps);
+        return PutCoreAsync(lease, caps, cancellationToken);
+    }
+
+    private async Task PutCoreAsync(Lease lease, ActiveLeaseCaps? caps, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(lease);
         ArgumentException.ThrowIfNullOrEmpty(lease.LeaseId);
@@ -94,7 +104,11 @@ public sealed partial class RedisLeaseStore : ILeaseStore
             throw new ArgumentException($"Lease '{lease.LeaseId}' is not placed with its parent '{parentId}' (see LeaseIds.PlacementOf).", nameof(lease));
         }
 
-        var args = new List<RedisValue>(48) { _layout.BucketPrefix(bucket), lease.LeaseId, lease.AgentId, lease.TaskId, lease.ParentLeaseId ?? "", LeaseCodec.Ms(lease.ExpiresAt) };
+        var args = new List<RedisValue>(48)
+        {
+            _layout.BucketPrefix(bucket), lease.LeaseId, lease.AgentId, lease.TaskId, lease.ParentLeaseId ?? "", LeaseCodec.Ms(lease.ExpiresAt),
+            caps is null ? 0 : LeaseCodec.Ms(caps.Now), CapArg(caps?.PerAgent), CapArg(caps?.PerTask),
+        };
         args.AddRange(LeaseCodec.ToFields(lease));
         // Durable: the credential leaves the broker only on this write, so it must survive a failover (see RunDurableAsync).
         var stored = await RunDurableAsync(LeaseScripts.Put, bucket, args, cancellationToken).ConfigureAwait(false);
@@ -102,11 +116,17 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         {
             case 0:
                 throw new InvalidOperationException($"Lease '{lease.LeaseId}' already exists.");
+            case -2:
+                throw ActiveLeaseCaps.AgentCapReached(caps!.PerAgent!.Value);
+            case -3:
+                throw ActiveLeaseCaps.TaskCapReached(caps!.PerTask!.Value);
             case < 0:
                 throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.ParentLeaseNotActive,
                     $"Parent lease '{lease.ParentLeaseId}' is no longer active.");
         }
     }
+
+    private static RedisValue CapArg(int? cap) => cap is { } n ? n : "";
 
     public async Task<Lease?> GetAsync(string leaseId, CancellationToken cancellationToken = default)
     {

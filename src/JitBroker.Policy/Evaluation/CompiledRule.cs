@@ -30,6 +30,7 @@ internal sealed class CompiledRule
         Conditions = rule.Conditions;
         PurposeMinLength = rule.Purpose?.MinLength ?? 0;
         RuleIds = new ReadOnlyCollection<string>([rule.Id]);
+        Quota = rule.Quota;
         DefaultsMaxTtl = defaults.MaxTtl;
 
         if (IsDeny)
@@ -109,6 +110,9 @@ internal sealed class CompiledRule
 
     /// <summary>Set on an allow rule that demands step-up approval (immutable, shared).</summary>
     public ApprovalRequirement? Approval { get; }
+
+    /// <summary>The rule's quota block, carried on its decisions; null when it has none.</summary>
+    public QuotaLimits? Quota { get; }
 
     public string AllowReason { get; }
 

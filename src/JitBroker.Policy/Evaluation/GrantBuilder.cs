@@ -55,6 +55,7 @@ internal static class GrantBuilder
         return new PolicyDecision(effect, grant, rule.RuleIds, AllowReason(rule, refusedTools, refusedResources))
         {
             Approval = rule.Approval,
+            Quota = rule.Quota,
         };
     }
 

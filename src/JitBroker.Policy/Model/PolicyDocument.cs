@@ -42,7 +42,11 @@ internal sealed record PolicyRule(
     CredentialTemplate? Credential,
     ApprovalTemplate? Approval,
     string? Reason,
-    SourcePosition Position);
+    SourcePosition Position)
+{
+    /// <summary>The rule's <c>quota</c> block (allow rules only): limits that tighten the broker's for requests it decides.</summary>
+    public QuotaLimits? Quota { get; init; }
+}
 
 /// <summary>The rule demands a stated purpose of at least <see cref="MinLength"/> non-blank characters.</summary>
 internal sealed record PurposeRequirement(int MinLength);

@@ -18,10 +18,10 @@ internal static class RuleReader
     private static readonly string[] RuleKeys =
     [
         "id", "description", "effect", "principals", "actions", "tools", "resources",
-        "require_purpose", "purpose_min_length", "conditions", "credential", "approval", "reason",
+        "require_purpose", "purpose_min_length", "conditions", "credential", "approval", "reason", "quota",
     ];
 
-    private static readonly string[] AllowOnlyKeys = ["tools", "resources", "require_purpose", "purpose_min_length", "credential", "approval"];
+    private static readonly string[] AllowOnlyKeys = ["tools", "resources", "require_purpose", "purpose_min_length", "credential", "approval", "quota"];
     private static readonly string[] ApprovalKeys = ["approvers", "timeout"];
 
     private static readonly SearchValues<char> RuleIdChars = SearchValues.Create("abcdefghijklmnopqrstuvwxyz0123456789-_.");
@@ -85,7 +85,11 @@ internal static class RuleReader
             approval = rule.TryGet("approval", out var approvalNode) ? ReadApproval(errors, approvalNode, owner) : null;
         }
 
-        return new PolicyRule(id, description, effect, principals, actions, tools, resources, purpose, conditions, credential, approval, reason, position);
+        var quota = rule.TryGet("quota", out var quotaNode) ? QuotaReader.Read(errors, quotaNode, owner) : null;
+        return new PolicyRule(id, description, effect, principals, actions, tools, resources, purpose, conditions, credential, approval, reason, position)
+        {
+            Quota = quota,
+        };
     }
 
     private static PurposeRequirement? ReadPurpose(PolicyErrors errors, YamlMapping rule, string owner)

@@ -15,6 +15,9 @@ internal sealed class FlakyLeaseStore(ILeaseStore inner) : ILeaseStore
 
     public Task PutAsync(Lease lease, CancellationToken cancellationToken = default) => inner.PutAsync(lease, cancellationToken);
 
+    public Task PutWithinCapsAsync(Lease lease, ActiveLeaseCaps caps, CancellationToken cancellationToken = default) =>
+        inner.PutWithinCapsAsync(lease, caps, cancellationToken);
+
     public Task<Lease?> GetAsync(string leaseId, CancellationToken cancellationToken = default) => inner.GetAsync(leaseId, cancellationToken);
 
     public Task<IReadOnlyList<Lease>> ListByTaskAsync(string agentId, string taskId, CancellationToken cancellationToken = default) =>
