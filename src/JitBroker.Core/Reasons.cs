@@ -115,6 +115,9 @@ public static class Reasons
         /// broker's state integrity key: someone else wrote it, or it predates the key. Refused, never trusted (fail closed).
         /// </summary>
         public const string IntegrityCheckFailed = "store.integrity_check_failed";
+
+        /// <summary>The state integrity key file is missing, unreadable, too short, not base64, or readable by group or other (start-up).</summary>
+        public const string IntegrityKeyInvalid = "store.integrity_key_invalid";
     }
 
     /// <summary>
