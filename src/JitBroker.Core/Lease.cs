@@ -23,6 +23,13 @@ public sealed record Lease
     public required string IssuerKind { get; init; }
     /// <summary>What the issuer needs to revoke the credential (JWT jti, Vault accessor or lease id).</summary>
     public required string BackendHandle { get; init; }
+
+    /// <summary>
+    /// True when the store could not authenticate <see cref="BackendHandle"/> (its MAC is missing or wrong, see
+    /// <see cref="StateMac"/>): someone other than the broker may have written it. Issuers that act on a backend handle
+    /// never revoke or renew through an untrusted one (fail closed); the lease's own TTL at the backend still bounds it.
+    /// </summary>
+    public bool BackendHandleUntrusted { get; init; }
     public required GrantedScope Scope { get; init; }
     public required DateTimeOffset IssuedAt { get; init; }
     public required DateTimeOffset ExpiresAt { get; init; }

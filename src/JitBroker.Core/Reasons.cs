@@ -144,6 +144,15 @@ public static class Reasons
         public const string ReplayCacheUnavailable = "replay_cache.unavailable";
         public const string KillSwitchUnavailable = "kill_switch.unavailable";
         public const string ApprovalStoreUnavailable = "approval_store.unavailable";
+
+        /// <summary>
+        /// Security state read from the shared store (an approval, the kill-switch list) does not carry a valid MAC of the
+        /// broker's state integrity key: someone else wrote it, or it predates the key. Refused, never trusted (fail closed).
+        /// </summary>
+        public const string IntegrityCheckFailed = "store.integrity_check_failed";
+
+        /// <summary>The state integrity key file is missing, unreadable, too short, not base64, or readable by group or other (start-up).</summary>
+        public const string IntegrityKeyInvalid = "store.integrity_key_invalid";
     }
 
     /// <summary>
@@ -324,5 +333,10 @@ public static class Reasons
             public const string NotRenewable = "vault.not_renewable";
             /// <summary>Vault answered something the client does not understand.</summary>
             public const string UnexpectedResponse = "vault.unexpected_response";
+            /// <summary>
+            /// The lease's backend handle is not one the broker issued (its MAC failed, the Vault lease id is outside the
+            /// allowed prefixes, or the token's metadata does not name the broker and this lease): never acted on.
+            /// </summary>
+            public const string HandleNotIssued = "vault.handle_not_issued";
     }
 }

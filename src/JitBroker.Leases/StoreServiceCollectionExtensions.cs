@@ -19,8 +19,14 @@ public static class StoreServiceCollectionExtensions
     /// approval expiry); the connection's timeouts and backoff always run on the system clock.
     /// Nothing connects until first use (or <see cref="RedisConnection.ConnectAsync"/>).
     /// </summary>
+    /// <param name="services">The container.</param>
+    /// <param name="options">Redis options, validated here.</param>
+    /// <param name="stateMac">
+    /// Authenticates approvals, the kill-switch list and lease handles in Redis; every replica must share it. Null means
+    /// <see cref="StateMac.ProcessEphemeral"/>, which only this process can verify (tests, tools — never the host).
+    /// </param>
     /// <exception cref="InvalidOperationException">The options are invalid (all problems are listed).</exception>
-    public static IServiceCollection AddJitBrokerRedis(this IServiceCollection services, RedisOptions options)
+    public static IServiceCollection AddJitBrokerRedis(this IServiceCollection services, RedisOptions options, StateMac? stateMac = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(options);
@@ -37,14 +43,14 @@ public static class StoreServiceCollectionExtensions
         services.Replace(ServiceDescriptor.Singleton<IRedisConnection>(sp => sp.GetRequiredService<RedisConnection>()));
         var layout = new RedisKeyLayout(options.KeyPrefix, options.Buckets);
         services.Replace(ServiceDescriptor.Singleton(layout));
-        services.Replace(ServiceDescriptor.Singleton(sp => new RedisLeaseStore(sp.GetRequiredService<IRedisConnection>(), layout, InMemoryLeaseStore.DefaultRevokedRetention)));
+        services.Replace(ServiceDescriptor.Singleton(sp => new RedisLeaseStore(sp.GetRequiredService<IRedisConnection>(), layout, InMemoryLeaseStore.DefaultRevokedRetention, stateMac)));
         AddLeaseStoreParts<RedisLeaseStore>(services);
         services.Replace(ServiceDescriptor.Singleton<IReplayCache>(sp =>
             new RedisReplayCache(sp.GetRequiredService<IRedisConnection>(), options.KeyPrefix, sp.GetService<TimeProvider>() ?? TimeProvider.System)));
         services.Replace(ServiceDescriptor.Singleton<IKillSwitch>(sp =>
-            new RedisKillSwitch(sp.GetRequiredService<IRedisConnection>(), layout.KillSwitchPrefix)));
+            new RedisKillSwitch(sp.GetRequiredService<IRedisConnection>(), layout.KillSwitchPrefix, stateMac)));
         services.Replace(ServiceDescriptor.Singleton<IApprovalStore>(sp =>
-            new RedisApprovalStore(sp.GetRequiredService<IRedisConnection>(), layout.ApprovalPrefix, sp.GetService<TimeProvider>() ?? TimeProvider.System)));
+            new RedisApprovalStore(sp.GetRequiredService<IRedisConnection>(), layout.ApprovalPrefix, sp.GetService<TimeProvider>() ?? TimeProvider.System, stateMac)));
         return services;
     }
 

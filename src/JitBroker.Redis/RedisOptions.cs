@@ -64,6 +64,12 @@ public sealed class RedisOptions
 
     public bool UseTls { get; set; }
 
+    /// <summary>
+    /// Production profile: a connection without TLS is allowed because a service mesh encrypts the hop. Off by default
+    /// (the production profile requires <see cref="UseTls"/>); when on, the broker logs a warning at every start.
+    /// </summary>
+    public bool CleartextBehindMesh { get; set; }
+
     /// <summary>PEM CA certificate the server's certificate must chain to; null uses the system trust store.</summary>
     public string? CaCertificatePath { get; set; }
 

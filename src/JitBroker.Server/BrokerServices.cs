@@ -50,7 +50,10 @@ internal static class BrokerServices
         // 6 record: leases, replay cache, kill switch and approvals live together (Redis in production)
         if (settings.UsesRedis)
         {
-            services.AddJitBrokerRedis(settings.Redis);
+            // Approvals, blocks and lease handles in Redis are authenticated with a key Redis never sees (docs/security.md).
+            var stateMac = LoadStateMac(settings);
+            services.AddSingleton(stateMac);
+            services.AddJitBrokerRedis(settings.Redis, stateMac);
             services.AddSingleton<IReadinessCheck>(sp => new DelegateReadiness("redis", sp.GetRequiredService<IRedisConnection>().PingAsync));
         }
         else
@@ -139,6 +142,19 @@ internal static class BrokerServices
     }
 
     // The audit mirror's connection: the append-only audit user's when configured (docs/redis.md), else the broker's.
+    private static StateMac LoadStateMac(JitBrokerSettings settings)
+    {
+        try
+        {
+            // Generated into the data directory only where validation allowed an unset key: the embedded profile.
+            return StateIntegrityKeyFile.Load(settings.StateIntegrity, settings.DataDirectory, out _);
+        }
+        catch (BrokerException ex) when (ex.Failure == BrokerFailure.FailedPrecondition)
+        {
+            throw new InvalidBrokerConfigurationException([ex.Message]);
+        }
+    }
+
     private static IRedisConnection AuditRedis(IServiceProvider sp) =>
         sp.GetService<AuditMirrorConnection>()?.Connection ?? sp.GetRequiredService<IRedisConnection>();
 
@@ -158,6 +174,21 @@ internal static class BrokerServices
         if (settings.IsEmbedded)
         {
             BrokerStartup.LogEmbeddedProfile(log, DevTrustDomain.Name);
+        }
+
+        if (services.GetService<StateMac>() is { } stateMac)
+        {
+            BrokerStartup.LogStateIntegrityKey(log, stateMac.KeyId);
+        }
+
+        if (!settings.IsEmbedded && settings.UsesRedis && !settings.Redis.UseTls && settings.Redis.CleartextBehindMesh)
+        {
+            BrokerStartup.LogBackendCleartextBehindMesh(log, "Redis", RedisOptions.SectionPath);
+        }
+
+        if (!settings.IsEmbedded && settings.Vault.Address is { Scheme: "http" } && settings.Vault.CleartextBehindMesh)
+        {
+            BrokerStartup.LogBackendCleartextBehindMesh(log, "Vault", VaultOptions.SectionPath);
         }
 
         // Exporters listen from the start (the Meter is created with the broker below).

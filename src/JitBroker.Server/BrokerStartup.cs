@@ -18,4 +18,12 @@ public sealed partial class BrokerStartup
     [LoggerMessage(EventId = 103, EventName = "CleartextBehindSidecar", Level = LogLevel.Warning,
         Message = "CLEARTEXT LISTENER {Listener} on {Address}: identity tokens cross it unencrypted. Allowed only because JitBroker:Listen:TlsTerminatedBySidecar says a mesh sidecar terminates TLS in front of it; if nothing does, every bearer token on this port can be read off the network.")]
     public static partial void LogCleartextBehindSidecar(ILogger logger, string listener, string address);
+
+    [LoggerMessage(EventId = 104, EventName = "StateIntegrityKey", Level = LogLevel.Information,
+        Message = "State integrity key {KeyId} authenticates approvals, blocks and lease handles in Redis")]
+    public static partial void LogStateIntegrityKey(ILogger logger, string keyId);
+
+    [LoggerMessage(EventId = 105, EventName = "BackendCleartextBehindMesh", Level = LogLevel.Warning,
+        Message = "CLEARTEXT TO {Backend}: the broker talks to it without TLS. Allowed only because {Section}:CleartextBehindMesh says a service mesh encrypts the hop; if nothing does, credentials, leases and approvals cross the network readable and forgeable.")]
+    public static partial void LogBackendCleartextBehindMesh(ILogger logger, string backend, string section);
 }

@@ -2,6 +2,7 @@ using JitBroker.Attestation;
 using JitBroker.Audit;
 using JitBroker.Core;
 using JitBroker.Issuance;
+using JitBroker.Leases;
 using JitBroker.Policy;
 using JitBroker.Redis;
 using JitBroker.Revocation;
@@ -40,6 +41,9 @@ public sealed class JitBrokerSettings
     public LeaseStoreSettings Leases { get; set; } = new();
 
     public RedisOptions Redis { get; set; } = new();
+
+    /// <summary>The key that authenticates security state kept in Redis (approvals, blocks, lease handles).</summary>
+    public StateIntegrityOptions StateIntegrity { get; set; } = new();
 
     /// <summary>Vault issuers are registered only when <see cref="VaultOptions.Address"/> is set.</summary>
     public VaultOptions Vault { get; set; } = new();

@@ -53,6 +53,7 @@ public static class SettingsValidator
         else if (s.UsesRedis)
         {
             errors.AddRange(s.Redis.Validate());
+            errors.AddRange(s.StateIntegrity.Validate(production: !s.IsEmbedded));
         }
 
         if (!s.IsEmbedded)
@@ -74,9 +75,30 @@ public static class SettingsValidator
             {
                 errors.Add("A production broker needs the Redis lease store (JitBroker:Leases:Store = redis): in-memory leases die with the process.");
             }
+
+            ValidateBackendTransport(s, errors);
         }
 
         return errors;
+    }
+
+    /// <summary>
+    /// Production: Redis holds leases, approvals and blocks, and Vault hands out secrets, so both are reached over TLS,
+    /// unless an operator states that a mesh encrypts the hop (then the host logs a warning at every start).
+    /// </summary>
+    private static void ValidateBackendTransport(JitBrokerSettings s, List<string> errors)
+    {
+        if (s.UsesRedis && !s.Redis.UseTls && !s.Redis.CleartextBehindMesh)
+        {
+            errors.Add($"{JitBroker.Redis.RedisOptions.SectionPath}:UseTls must be true in the production profile (Redis holds leases, approvals and blocks). " +
+                $"Set {JitBroker.Redis.RedisOptions.SectionPath}:CleartextBehindMesh=true only when a service mesh encrypts the connection.");
+        }
+
+        if (s.Vault.Address is { } vault && vault.Scheme != Uri.UriSchemeHttps && !s.Vault.CleartextBehindMesh)
+        {
+            errors.Add($"{JitBroker.Vault.VaultOptions.SectionPath}:Address must be https in the production profile. " +
+                $"Set {JitBroker.Vault.VaultOptions.SectionPath}:CleartextBehindMesh=true only when a service mesh encrypts the connection.");
+        }
     }
 
     private static bool AnyTrustSource(JitBrokerSettings s) =>

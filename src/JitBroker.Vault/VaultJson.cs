@@ -100,6 +100,10 @@ internal sealed class TokenCreateRequest
     /// <summary>"service": batch tokens have no accessor and cannot be revoked.</summary>
     [JsonPropertyName("type")]
     public string? Type { get; set; }
+
+    /// <summary>Sent true: the token gets only the policies asked for (or the role's), not Vault's <c>default</c>.</summary>
+    [JsonPropertyName("no_default_policy")]
+    public bool NoDefaultPolicy { get; set; }
 }
 
 /// <summary>Body of <c>auth/token/revoke-accessor</c> and <c>auth/token/renew-accessor</c>.</summary>

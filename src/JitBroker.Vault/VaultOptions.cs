@@ -81,6 +81,18 @@ public sealed class VaultOptions
     /// </summary>
     public bool CreateOrphanTokens { get; set; }
 
+    /// <summary>
+    /// vault-token: the token role (<c>auth/token/create/&lt;role&gt;</c>) for templates that name none. With it set the
+    /// broker never calls plain <c>auth/token/create</c>, so its Vault policy needs only the role paths (docs/vault.md).
+    /// </summary>
+    public string? DefaultTokenRole { get; set; }
+
+    /// <summary>
+    /// Production profile: a plain <c>http</c> <see cref="Address"/> is allowed because a service mesh encrypts the hop.
+    /// Off by default (the production profile requires https); when on, the broker logs a warning at every start.
+    /// </summary>
+    public bool CleartextBehindMesh { get; set; }
+
     /// <summary>Renew the broker's token when this fraction of its TTL has passed.</summary>
     public double RenewAtFractionOfTtl { get; set; } = 2.0 / 3.0;
 
@@ -113,6 +125,11 @@ public sealed class VaultOptions
         if (CaCertificatePath is { Length: > 0 } ca && Address?.Scheme == Uri.UriSchemeHttp)
         {
             yield return $"{SectionPath}:CaCertificatePath ('{ca}') is set but {SectionPath}:Address is plain http.";
+        }
+
+        if (DefaultTokenRole is { } role && !VaultPaths.IsRoleName(role))
+        {
+            yield return $"{SectionPath}:DefaultTokenRole '{role}' is not a valid token role name.";
         }
 
         foreach (var problem in ValidateAuth())

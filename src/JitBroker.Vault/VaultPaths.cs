@@ -62,6 +62,35 @@ public static class VaultPaths
         return false;
     }
 
+    /// <summary>
+    /// True when <paramref name="leaseId"/> is a Vault lease id the broker could have obtained by reading under one of
+    /// <paramref name="prefixes"/>: Vault names a lease <c>&lt;read path&gt;/&lt;random&gt;</c>, so the id lies strictly
+    /// below the prefix (a prefix without a trailing '/' is an exact read path, its leases below it).
+    /// </summary>
+    public static bool IsLeaseUnder(string leaseId, IEnumerable<string> prefixes)
+    {
+        if (!IsWellFormed(leaseId))
+        {
+            return false;
+        }
+
+        foreach (var prefix in prefixes)
+        {
+            if (prefix.Length == 0)
+            {
+                continue;
+            }
+
+            var below = prefix.EndsWith('/') ? prefix : prefix + "/";
+            if (leaseId.StartsWith(below, StringComparison.Ordinal) && leaseId.Length > below.Length)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Token role names: what Vault's role paths accept, conservatively.</summary>
     public static bool IsRoleName(string? role) =>
         !string.IsNullOrEmpty(role) && role.Length <= 128 && !role.Contains('/', StringComparison.Ordinal) && IsWellFormed(role);

@@ -88,7 +88,8 @@ public sealed class VaultTokenIssuerTests : VaultTestBase
 
         var minted = Vault.Tokens[credential.Secret];
         Assert.That((minted.Renewable, minted.NumUses), Is.EqualTo((true, 3)));
-        Assert.That(minted.Policies, Is.EquivalentTo(new[] { "default", "task-read", "task-write" }));
+        // no_default_policy: exactly the template's policies, without Vault's "default".
+        Assert.That(minted.Policies, Is.EquivalentTo(new[] { "task-read", "task-write" }));
     }
 
     [Test]

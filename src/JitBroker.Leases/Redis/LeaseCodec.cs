@@ -16,12 +16,18 @@ internal static class LeaseCodec
     public const char ListSeparator = '\u001f';
     public const string FingerprintDigest = "f";
     public const string FingerprintText = "fx";
+
+    /// <summary>The MAC binding the backend handle to its lease id and issuer kind (<see cref="StateMac"/>).</summary>
+    public const string HandleMac = "hm";
+
+    /// <summary>The <see cref="StateMac"/> purpose of <see cref="HandleMac"/>.</summary>
+    public const string HandleMacPurpose = "lease-handle";
     private const string Sha256Prefix = "sha256:";
 
     /// <summary>The hash fields of a new lease (state active, due at expiry), as alternating names and values.</summary>
-    public static List<RedisValue> ToFields(Lease lease)
+    public static List<RedisValue> ToFields(Lease lease, StateMac mac)
     {
-        var fields = new List<RedisValue>(38)
+        var fields = new List<RedisValue>(40)
         {
             "t", lease.TaskId,
             "a", lease.AgentId,
@@ -39,6 +45,11 @@ internal static class LeaseCodec
             fields.Add("h");
             fields.Add(lease.BackendHandle);
         }
+
+        // Someone who can write Redis must not be able to point this lease at another credential (another service's
+        // Vault accessor or lease): revocation would then hit that one and leave this one alive.
+        fields.Add(HandleMac);
+        fields.Add(mac.Sign(HandleMacPurpose, lease.LeaseId, lease.IssuerKind, lease.BackendHandle));
 
         AddList(fields, "to", lease.Scope.Tools);
         AddList(fields, "r", lease.Scope.Resources);
@@ -76,7 +87,7 @@ internal static class LeaseCodec
     }
 
     /// <summary>Rebuilds a lease from HGETALL's alternating names and values.</summary>
-    public static Lease FromFields(string leaseId, RedisResult[] flat)
+    public static Lease FromFields(string leaseId, RedisResult[] flat, StateMac mac)
     {
         var f = new Dictionary<string, RedisResult>(flat.Length / 2, StringComparer.Ordinal);
         for (var i = 0; i + 1 < flat.Length; i += 2)
@@ -97,14 +108,18 @@ internal static class LeaseCodec
             agentFacts[facts[i]] = facts[i + 1];
         }
 
+        var kind = Text("k");
+        var handle = Optional("h") ?? leaseId;
         return new Lease
         {
             LeaseId = leaseId,
             TaskId = Text("t"),
             AgentId = Text("a"),
             ParentLeaseId = Optional("p"),
-            IssuerKind = Text("k"),
-            BackendHandle = Optional("h") ?? leaseId,
+            IssuerKind = kind,
+            BackendHandle = handle,
+            // Leases written before handles were authenticated have no MAC: untrusted too (docs/security.md).
+            BackendHandleUntrusted = !mac.Verify(Optional(HandleMac), HandleMacPurpose, leaseId, kind, handle),
             Scope = new GrantedScope(Text("au"), Text("ac"), List("to"), List("r")),
             IssuedAt = Time("i"),
             ExpiresAt = Time("e"),
@@ -123,12 +138,12 @@ internal static class LeaseCodec
     }
 
     /// <summary>Decodes a script's <c>[id, fields, id, fields, …]</c> reply, starting at <paramref name="offset"/>.</summary>
-    public static List<Lease> FromPairs(RedisResult[] pairs, int offset = 0)
+    public static List<Lease> FromPairs(RedisResult[] pairs, StateMac mac, int offset = 0)
     {
         var leases = new List<Lease>((pairs.Length - offset) / 2);
         for (var i = offset; i + 1 < pairs.Length; i += 2)
         {
-            leases.Add(FromFields(pairs[i].AsString()!, pairs[i + 1].AsArray()));
+            leases.Add(FromFields(pairs[i].AsString()!, pairs[i + 1].AsArray(), mac));
         }
 
         return leases;

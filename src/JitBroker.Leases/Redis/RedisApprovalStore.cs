@@ -12,8 +12,15 @@ namespace JitBroker.Leases.Redis;
 /// pending ids by creation time. <see cref="TransitionAsync"/> is a Lua compare-and-set on <c>s</c>.
 /// </summary>
 /// <remarks>
-/// Each approval hash expires <see cref="Retention"/> after the approval itself expires (renewed by every
-/// write), so decided approvals stay available for audit and operator questions, then go.
+/// <para>Each approval hash expires <see cref="Retention"/> after the approval itself expires (renewed by every
+/// write), so decided approvals stay available for audit and operator questions, then go.</para>
+/// <para>
+/// <c>j</c> is <c>&lt;MAC&gt;\n&lt;JSON&gt;</c>: a <see cref="StateMac"/> tag over the approval id and the JSON, so someone who can
+/// write Redis cannot approve a request or forge a pending one; a record whose tag is missing (written before the tag
+/// existed) or wrong is refused with <see cref="Reasons.Store.IntegrityCheckFailed"/> and never listed. The tag sits in
+/// <c>j</c> itself so the scripts, which never look inside it, are unchanged. The plain <c>s</c> field only steers the
+/// compare-and-set; every decision is read from the authenticated record.
+/// </para>
 /// </remarks>
 public sealed class RedisApprovalStore : IApprovalStore
 {
@@ -103,8 +110,10 @@ public sealed class RedisApprovalStore : IApprovalStore
     private readonly string _prefix;
     private readonly RedisKey[] _pendingKey;
     private readonly TimeProvider _time;
+    private readonly StateMac _mac;
 
-    public RedisApprovalStore(IRedisConnection redis, string keyPrefix, TimeProvider time)
+    /// <param name="stateMac">Authenticates each record; null means <see cref="StateMac.ProcessEphemeral"/> (tests, tools).</param>
+    public RedisApprovalStore(IRedisConnection redis, string keyPrefix, TimeProvider time, StateMac? stateMac = null)
     {
         ArgumentNullException.ThrowIfNull(redis);
         ArgumentException.ThrowIfNullOrEmpty(keyPrefix);
@@ -113,6 +122,7 @@ public sealed class RedisApprovalStore : IApprovalStore
         _prefix = keyPrefix;
         _pendingKey = [keyPrefix + "approvals:pending"];
         _time = time;
+        _mac = stateMac ?? StateMac.ProcessEphemeral;
     }
 
     /// <inheritdoc />
@@ -155,7 +165,7 @@ public sealed class RedisApprovalStore : IApprovalStore
         try
         {
             var json = await _redis.ExecuteAsync("HGET", [Key(approvalId), "j"], cancellationToken).ConfigureAwait(false);
-            return json.IsNull ? null : Decode(json);
+            return json.IsNull ? null : Decode(approvalId, json) ?? throw Tampered(approvalId);
         }
         catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
@@ -174,7 +184,8 @@ public sealed class RedisApprovalStore : IApprovalStore
         }
 
         var reply = await RunAsync(ListPending, [_prefix, now.ToUnixTimeMilliseconds(), max], cancellationToken).ConfigureAwait(false);
-        return [.. reply.AsArray().Select(Decode)];
+        // A record that fails its integrity check is never shown to an approver: it could be a forged request.
+        return [.. reply.AsArray().Select(r => Decode(null, r)).OfType<ApprovalRecord>()];
     }
 
     public async Task<bool> TransitionAsync(ApprovalRecord next, ApprovalState expected, CancellationToken cancellationToken = default)
@@ -191,16 +202,49 @@ public sealed class RedisApprovalStore : IApprovalStore
         return
         [
             _prefix, approval.ApprovalId, (int)approval.State, approval.ExpiresAt.ToUnixTimeMilliseconds(),
-            approval.CreatedAt.ToUnixTimeMilliseconds(), JsonSerializer.SerializeToUtf8Bytes(approval, StoreJson.Options),
+            approval.CreatedAt.ToUnixTimeMilliseconds(), Seal(approval),
             (long)Math.Max(ttl.TotalMilliseconds, TimeSpan.FromMinutes(1).TotalMilliseconds),
         ];
     }
 
     private RedisKey Key(string approvalId) => $"{_prefix}approval:{{{approvalId}}}";
 
-    private static ApprovalRecord Decode(RedisResult json) =>
-        JsonSerializer.Deserialize<ApprovalRecord>(json.AsBytes(), StoreJson.Options)
-        ?? throw new InvalidOperationException("An approval record in Redis is empty.");
+    private const string MacPurpose = "approval";
+
+    private string Seal(ApprovalRecord approval)
+    {
+        var json = JsonSerializer.Serialize(approval, StoreJson.Options);
+        return _mac.Sign(MacPurpose, approval.ApprovalId, json) + "\n" + json;
+    }
+
+    /// <summary>The record, or null when its tag does not verify (or it is not the approval <paramref name="expectedId"/>).</summary>
+    private ApprovalRecord? Decode(string? expectedId, RedisResult stored)
+    {
+        var text = stored.AsString() ?? "";
+        var newline = text.IndexOf('\n', StringComparison.Ordinal);
+        if (newline < 0)
+        {
+            return null;
+        }
+
+        var json = text[(newline + 1)..];
+        ApprovalRecord? record;
+        try
+        {
+            record = JsonSerializer.Deserialize<ApprovalRecord>(json, StoreJson.Options);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+
+        return record is not null && (expectedId is null || record.ApprovalId == expectedId)
+            && _mac.Verify(text[..newline], MacPurpose, record.ApprovalId, json) ? record : null;
+    }
+
+    private static BrokerException Tampered(string approvalId) =>
+        new(BrokerFailure.Internal, Reasons.Store.IntegrityCheckFailed,
+            $"Approval '{approvalId}' in the shared store failed its integrity check (not written by a broker with this state integrity key); it is not trusted.");
 
     private async Task<RedisResult> RunAsync(LuaScript script, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken)
     {

@@ -48,7 +48,7 @@ public sealed partial class RedisLeaseStore
                 limit = next;
             }
 
-            leases.AddRange(LeaseCodec.FromPairs(items, offset: 1));
+            leases.AddRange(LeaseCodec.FromPairs(items, _mac, offset: 1));
         }
 
         var page = leases
@@ -70,7 +70,7 @@ public sealed partial class RedisLeaseStore
         var bucket = _layout.BucketOf(parentLeaseId);
         var prefix = _layout.BucketPrefix(bucket);
         var reply = await RunAsync(LeaseScripts.FetchSet, bucket, [prefix, $"{prefix}children:{{{parentLeaseId}}}"], cancellationToken).ConfigureAwait(false);
-        return [.. LeaseCodec.FromPairs(reply.AsArray()).OrderBy(l => l.LeaseId, StringComparer.Ordinal)];
+        return [.. LeaseCodec.FromPairs(reply.AsArray(), _mac).OrderBy(l => l.LeaseId, StringComparer.Ordinal)];
     }
 
     public async Task<Lease?> RenewAsync(string leaseId, DateTimeOffset newExpiresAt, string credentialFingerprint, CancellationToken cancellationToken = default)
@@ -82,7 +82,7 @@ public sealed partial class RedisLeaseStore
         var expires = LeaseCodec.Ms(newExpiresAt);
         var bucket = _layout.BucketOf(leaseId);
         var reply = await RunAsync(LeaseScripts.Renew, bucket, [_layout.BucketPrefix(bucket), leaseId, expires, field, value, other], cancellationToken).ConfigureAwait(false);
-        return reply.IsNull ? null : LeaseCodec.FromFields(leaseId, reply.AsArray());
+        return reply.IsNull ? null : LeaseCodec.FromFields(leaseId, reply.AsArray(), _mac);
     }
 
     /// <inheritdoc />

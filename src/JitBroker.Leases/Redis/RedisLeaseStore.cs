@@ -38,6 +38,7 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     private readonly RedisKeyLayout _layout;
     private readonly RedisKey[][] _dueKeys;
     private readonly long _retentionMs;
+    private readonly StateMac _mac;
     private int _nextBucket;
 
     public RedisLeaseStore(IRedisConnection redis, string keyPrefix)
@@ -56,7 +57,11 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     /// <param name="redis">The shared connection.</param>
     /// <param name="layout">Key prefix and bucket count (<see cref="RedisOptions.Buckets"/>).</param>
     /// <param name="revokedRetention">How long revoked leases stay readable; see the class remarks.</param>
-    public RedisLeaseStore(IRedisConnection redis, RedisKeyLayout layout, TimeSpan revokedRetention)
+    /// <param name="stateMac">
+    /// Authenticates each lease's backend handle; null means <see cref="StateMac.ProcessEphemeral"/> (tests, tools). The
+    /// host always passes the configured key, which every replica shares.
+    /// </param>
+    public RedisLeaseStore(IRedisConnection redis, RedisKeyLayout layout, TimeSpan revokedRetention, StateMac? stateMac = null)
     {
         ArgumentNullException.ThrowIfNull(redis);
         ArgumentNullException.ThrowIfNull(layout);
@@ -65,6 +70,7 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         _layout = layout;
         _dueKeys = [.. Enumerable.Range(0, layout.Buckets).Select(b => new RedisKey[] { layout.BucketPrefix(b) + "due" })];
         _retentionMs = (long)revokedRetention.TotalMilliseconds;
+        _mac = stateMac ?? StateMac.ProcessEphemeral;
         // Each replica starts its round over the buckets somewhere else, so replicas spread over the shards.
         _nextBucket = layout.Buckets == 1 ? 0 : System.Security.Cryptography.RandomNumberGenerator.GetInt32(layout.Buckets);
     }
@@ -109,7 +115,7 @@ public sealed partial class RedisLeaseStore : ILeaseStore
             _layout.BucketPrefix(bucket), lease.LeaseId, lease.AgentId, lease.TaskId, lease.ParentLeaseId ?? "", LeaseCodec.Ms(lease.ExpiresAt),
             caps is null ? 0 : LeaseCodec.Ms(caps.Now), CapArg(caps?.PerAgent), CapArg(caps?.PerTask),
         };
-        args.AddRange(LeaseCodec.ToFields(lease));
+        args.AddRange(LeaseCodec.ToFields(lease, _mac));
         // Durable: the credential leaves the broker only on this write, so it must survive a failover (see RunDurableAsync).
         var stored = await RunDurableAsync(LeaseScripts.Put, bucket, args, cancellationToken).ConfigureAwait(false);
         switch (stored.AsInt64())
@@ -143,7 +149,7 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         }
 
         var fields = reply.AsArray();
-        return fields.Length == 0 ? null : LeaseCodec.FromFields(leaseId, fields);
+        return fields.Length == 0 ? null : LeaseCodec.FromFields(leaseId, fields, _mac);
     }
 
     /// <inheritdoc />
@@ -156,7 +162,7 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         var replies = await ForEachBucketAsync(b => RunAsync(LeaseScripts.FetchSet, b, [_layout.BucketPrefix(b), TaskKey(b, agentId, taskId)], cancellationToken))
             .ConfigureAwait(false);
         // The index key joins agent and task with '|', which both may contain: filter out any collision.
-        return [.. replies.SelectMany(r => LeaseCodec.FromPairs(r.AsArray()))
+        return [.. replies.SelectMany(r => LeaseCodec.FromPairs(r.AsArray(), _mac))
             .Where(l => string.Equals(l.AgentId, agentId, StringComparison.Ordinal) && string.Equals(l.TaskId, taskId, StringComparison.Ordinal))
             .OrderBy(l => l.IssuedAt)
             .ThenBy(l => l.LeaseId, StringComparer.Ordinal)];
@@ -223,7 +229,7 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         {
             var want = Math.Min(ClaimChunkSize, max - (claimed?.Count ?? 0));
             var reply = await RunAsync(LeaseScripts.ClaimDue, bucket, [_layout.BucketPrefix(bucket), nowMs, want, deadline], cancellationToken).ConfigureAwait(false);
-            var chunk = LeaseCodec.FromPairs(reply.AsArray());
+            var chunk = LeaseCodec.FromPairs(reply.AsArray(), _mac);
             if (claimed is null && (chunk.Count < want || want == max))
             {
                 return chunk; // the common case: everything due fits in one chunk
@@ -244,7 +250,7 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
         var bucket = _layout.BucketOf(leaseId);
         var reply = await RunAsync(LeaseScripts.TryClaim, bucket, [_layout.BucketPrefix(bucket), leaseId, LeaseCodec.Ms(now + claimTimeout)], cancellationToken).ConfigureAwait(false);
-        return reply.IsNull ? null : LeaseCodec.FromFields(leaseId, reply.AsArray());
+        return reply.IsNull ? null : LeaseCodec.FromFields(leaseId, reply.AsArray(), _mac);
     }
 
     /// <inheritdoc />

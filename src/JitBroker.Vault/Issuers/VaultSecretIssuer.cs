@@ -107,9 +107,19 @@ public sealed partial class VaultSecretIssuer : ICredentialIssuer
     /// asking again would only queue it again. With sync, a backend failure comes back as an error: retried.
     /// 404 here means the sys mount is not reachable for the broker (namespace, permission), never "gone": retried.
     /// </summary>
+    /// <remarks>
+    /// Only a handle the broker issued is revoked: its MAC verified (<see cref="Lease.BackendHandleUntrusted"/>) and the
+    /// Vault lease id under an allowed prefix. Anything else fails (retried, visible as revoke_failed) without a request.
+    /// </remarks>
     public async ValueTask<RevocationResult> RevokeAsync(Lease lease, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(lease);
+        if (NotIssued(lease) is { } why)
+        {
+            LogHandleRefused(_log, lease.LeaseId, why);
+            return RevocationResult.Failed(why);
+        }
+
         return await RevokeLeaseAsync(lease.BackendHandle, cancellationToken).ConfigureAwait(false);
     }
 
@@ -128,10 +138,17 @@ public sealed partial class VaultSecretIssuer : ICredentialIssuer
             throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Vault.NotRenewable, "The requested expiry is not in the future.");
         }
 
+        if (NotIssued(lease) is { } why)
+        {
+            LogHandleRefused(_log, lease.LeaseId, why);
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Vault.HandleNotIssued, "This lease's Vault handle cannot be renewed: " + why);
+        }
+
         VaultReply reply;
         try
         {
-            reply = await _session.SendAsync(HttpMethod.Put, LeasesRenew, new LeaseRenewRequest { LeaseId = lease.BackendHandle, Increment = increment },
+            // The lease id in the URL, so the broker's Vault policy can limit renewal to the prefixes it issues from.
+            reply = await _session.SendAsync(HttpMethod.Put, $"{LeasesRenew}/{lease.BackendHandle}", new LeaseRenewRequest { Increment = increment },
                 VaultJsonContext.Default.LeaseRenewRequest, TimeSpan.FromSeconds(increment), cancellationToken).ConfigureAwait(false);
         }
         catch (VaultException e)
@@ -177,11 +194,19 @@ public sealed partial class VaultSecretIssuer : ICredentialIssuer
         return path;
     }
 
+    /// <summary>Why the lease's handle is not one this broker issued, or null when it is.</summary>
+    private string? NotIssued(Lease lease) =>
+        lease.BackendHandleUntrusted ? "the backend handle failed its integrity check (not written by this broker)."
+        : !VaultPaths.IsLeaseUnder(lease.BackendHandle, _allowedPrefixes) ? "the Vault lease id is not under any allowed secret path prefix."
+        : null;
+
     private async Task<RevocationResult> RevokeLeaseAsync(string leaseId, CancellationToken cancellationToken)
     {
         try
         {
-            var reply = await _session.SendAsync(HttpMethod.Put, LeasesRevoke, new LeaseRevokeRequest { LeaseId = leaseId, Sync = true },
+            // The lease id in the URL (as Vault's own CLI sends it), so the broker's Vault policy can grant revocation
+            // only under the prefixes it issues from (docs/vault.md): the body form would need all of sys/leases/revoke.
+            var reply = await _session.SendAsync(HttpMethod.Put, $"{LeasesRevoke}/{leaseId}", new LeaseRevokeRequest { Sync = true },
                 VaultJsonContext.Default.LeaseRevokeRequest, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
             if (reply.StatusCode == 202)
             {
@@ -218,4 +243,8 @@ public sealed partial class VaultSecretIssuer : ICredentialIssuer
     [LoggerMessage(EventId = 6213, EventName = "VaultRevocationQueued", Level = LogLevel.Warning,
         Message = "Vault queued the revocation of {VaultLeaseId} (202) although sync was requested; Vault's own retry limit applies")]
     private static partial void LogRevocationQueued(ILogger logger, string vaultLeaseId);
+
+    [LoggerMessage(EventId = 6214, EventName = "VaultSecretHandleRefused", Level = LogLevel.Error,
+        Message = "Not acting on the Vault handle of lease {LeaseId}: {Why}")]
+    private static partial void LogHandleRefused(ILogger logger, string leaseId, string why);
 }

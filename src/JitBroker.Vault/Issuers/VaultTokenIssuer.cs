@@ -1,3 +1,4 @@
+using System.Text.Json;
 using JitBroker.Core;
 using JitBroker.Vault.Auth;
 using Microsoft.Extensions.Logging;
@@ -22,10 +23,18 @@ public sealed partial class VaultTokenIssuer : ICredentialIssuer
 
     private const string RevokeAccessor = "auth/token/revoke-accessor";
     private const string RenewAccessor = "auth/token/renew-accessor";
+    private const string LookupAccessor = "auth/token/lookup-accessor";
+
+    /// <summary>Token metadata naming the broker as the token's issuer (with <c>lease_id</c>, checked before revoking).</summary>
+    public const string IssuedByMeta = "issued_by";
+
+    /// <summary>The value of <see cref="IssuedByMeta"/>.</summary>
+    public const string IssuedByBroker = "jitbroker";
 
     private readonly VaultSession _session;
     private readonly TimeProvider _time;
     private readonly bool _createOrphans;
+    private readonly string? _defaultRole;
     private readonly ILogger<VaultTokenIssuer> _log;
 
     public VaultTokenIssuer(VaultSession session, VaultOptions options, TimeProvider time, ILogger<VaultTokenIssuer> log)
@@ -34,6 +43,7 @@ public sealed partial class VaultTokenIssuer : ICredentialIssuer
         _session = session;
         _time = time;
         _createOrphans = options.CreateOrphanTokens;
+        _defaultRole = options.DefaultTokenRole;
         _log = log;
     }
 
@@ -49,7 +59,7 @@ public sealed partial class VaultTokenIssuer : ICredentialIssuer
             throw VaultFailures.TemplateInvalid("The granted lifetime is shorter than one second.");
         }
 
-        var path = template.Role is { } role ? $"auth/token/create/{role}" : _createOrphans ? "auth/token/create-orphan" : "auth/token/create";
+        var path = (template.Role ?? _defaultRole) is { } role ? $"auth/token/create/{role}" : _createOrphans ? "auth/token/create-orphan" : "auth/token/create";
         var body = new TokenCreateRequest
         {
             Policies = template.Policies.Count > 0 ? [.. template.Policies] : null,
@@ -58,6 +68,7 @@ public sealed partial class VaultTokenIssuer : ICredentialIssuer
                 ["task_id"] = VaultTokenTemplate.BoundMetaValue(request.TaskId),
                 ["agent_id"] = VaultTokenTemplate.BoundMetaValue(request.Agent.Id),
                 ["lease_id"] = request.LeaseId,
+                [IssuedByMeta] = IssuedByBroker,
             },
             Ttl = $"{ttlSeconds}s",
             ExplicitMaxTtl = $"{ttlSeconds}s",
@@ -65,6 +76,9 @@ public sealed partial class VaultTokenIssuer : ICredentialIssuer
             NumUses = template.NumUses,
             DisplayName = VaultTokenTemplate.DisplayNameFor(request.TaskId),
             Type = "service",
+            // Task tokens carry exactly the template's (or role's) policies; Vault's "default" policy would add
+            // self-management paths (cubbyhole, lookup-self…) the task never asked for.
+            NoDefaultPolicy = true,
         };
 
         var issuedAt = DateTimeOffset.FromUnixTimeSeconds(_time.GetUtcNow().ToUnixTimeSeconds());
@@ -121,9 +135,25 @@ public sealed partial class VaultTokenIssuer : ICredentialIssuer
     /// longer knows the token (expired or already revoked): done. A 404 is NOT taken as gone — for this endpoint it
     /// means the token mount is not reachable for the broker (namespace, permission) — so it is retried like any failure.
     /// </summary>
+    /// <remarks>
+    /// Only a token this broker issued for this lease is revoked: the handle's MAC verified
+    /// (<see cref="Lease.BackendHandleUntrusted"/>) and <c>auth/token/lookup-accessor</c> shows metadata naming the broker
+    /// and this lease id. Otherwise the revocation fails (retried, visible as revoke_failed) and Vault is not asked to revoke.
+    /// </remarks>
     public async ValueTask<RevocationResult> RevokeAsync(Lease lease, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(lease);
+        switch (await CheckIssuedAsync(lease, cancellationToken).ConfigureAwait(false))
+        {
+            case { Gone: true }:
+                return RevocationResult.AlreadyGone;
+            case { Refused: { } why }:
+                LogHandleRefused(_log, lease.LeaseId, why);
+                return RevocationResult.Failed(why);
+            case { Failed: { } failed }:
+                return failed;
+        }
+
         return await RevokeAsync(lease.BackendHandle, cancellationToken).ConfigureAwait(false);
     }
 
@@ -144,6 +174,17 @@ public sealed partial class VaultTokenIssuer : ICredentialIssuer
             throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Vault.NotRenewable, "The requested expiry is not in the future.");
         }
 
+        switch (await CheckIssuedAsync(lease, cancellationToken).ConfigureAwait(false))
+        {
+            case { Gone: true }:
+                throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Vault.NotRenewable, "Vault no longer knows this token.");
+            case { Refused: { } why }:
+                LogHandleRefused(_log, lease.LeaseId, why);
+                throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Vault.HandleNotIssued, "This lease's Vault token cannot be renewed: " + why);
+            case { Failed: { } failed }:
+                throw new BrokerException(BrokerFailure.Unavailable, Reasons.Vault.Unavailable, "Vault could not confirm the token: " + failed.Error);
+        }
+
         VaultReply reply;
         try
         {
@@ -159,6 +200,43 @@ public sealed partial class VaultTokenIssuer : ICredentialIssuer
         var granted = reply.Body?.Auth?.LeaseDuration is > 0 and var seconds ? Math.Min(seconds, increment) : increment;
         return new RenewedCredential(DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds() + granted), null);
     }
+
+    /// <summary>
+    /// Whether the accessor belongs to a token this broker created for <paramref name="lease"/>: someone who can write
+    /// the lease store must not be able to make the broker revoke (or renew) another service's token.
+    /// </summary>
+    private async Task<IssuedCheck> CheckIssuedAsync(Lease lease, CancellationToken cancellationToken)
+    {
+        if (lease.BackendHandleUntrusted)
+        {
+            return new IssuedCheck(Refused: "the backend handle failed its integrity check (not written by this broker).");
+        }
+
+        VaultReply reply;
+        try
+        {
+            reply = await _session.SendAsync(HttpMethod.Post, LookupAccessor, new AccessorRequest { Accessor = lease.BackendHandle },
+                VaultJsonContext.Default.AccessorRequest, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+        }
+        catch (VaultException e) when (e.StatusCode == 400 && e.VaultSaid("invalid accessor"))
+        {
+            return new IssuedCheck(Gone: true);
+        }
+        catch (VaultException e)
+        {
+            return new IssuedCheck(Failed: VaultFailures.RevokeFailed(e));
+        }
+
+        var meta = reply.Body?.Data is { ValueKind: JsonValueKind.Object } data
+            && data.TryGetProperty("meta", out var m) && m.ValueKind == JsonValueKind.Object ? m : default;
+        return MetaSays(meta, IssuedByMeta, IssuedByBroker) && MetaSays(meta, "lease_id", lease.LeaseId)
+            ? new IssuedCheck()
+            : new IssuedCheck(Refused: "the Vault token's metadata does not name this broker and this lease.");
+    }
+
+    private static bool MetaSays(JsonElement meta, string name, string expected) =>
+        meta.ValueKind == JsonValueKind.Object && meta.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String
+        && string.Equals(v.GetString(), expected, StringComparison.Ordinal);
 
     private async Task<RevocationResult> RevokeAsync(string accessor, CancellationToken cancellationToken)
     {
@@ -204,4 +282,11 @@ public sealed partial class VaultTokenIssuer : ICredentialIssuer
     [LoggerMessage(EventId = 6203, EventName = "VaultTokenUndoFailed", Level = LogLevel.Error,
         Message = "Could not revoke accessor-less Vault token {Fingerprint}; its TTL bounds it")]
     private static partial void LogUndoFailed(ILogger logger, string fingerprint, Exception exception);
+
+    [LoggerMessage(EventId = 6204, EventName = "VaultTokenHandleRefused", Level = LogLevel.Error,
+        Message = "Not acting on the Vault token of lease {LeaseId}: {Why}")]
+    private static partial void LogHandleRefused(ILogger logger, string leaseId, string why);
+
+    /// <summary>The outcome of <see cref="CheckIssuedAsync"/>: issued (all null/false), gone, refused, or Vault failed.</summary>
+    private readonly record struct IssuedCheck(bool Gone = false, string? Refused = null, RevocationResult? Failed = null);
 }

@@ -46,6 +46,8 @@ public sealed class ChartDefaultsServerTests
             Assert.That(await broker.GrpcHealthAsync(), Is.EqualTo(HealthCheckResponse.Types.ServingStatus.Serving));
             Assert.That(await JwksCoordinatesAsync(broker), Does.Contain(Coordinates(cluster.SigningKey)), "the JWKS publishes the Secret's key, not a generated one");
             Assert.That(broker.Output, Does.Contain("production").And.Not.Contain("embedded profile"));
+            Assert.That(broker.Output, Does.Contain("CLEARTEXT TO Redis"), "the mesh opt-out is logged loudly");
+            Assert.That(broker.Output, Does.Contain("State integrity key"), "the key is loaded from the Secret (its id is logged, never the key)");
         });
 
         // Read-only root filesystem: everything the broker wrote is inside a writable volume.
@@ -130,6 +132,10 @@ public sealed class ChartDefaultsServerTests
     {
         var values = Values.Effective();
         values["config"]!["Redis"]!["Endpoint"] = redis.Endpoint;
+        // The test's redis-server speaks plain TCP on loopback: the chart's UseTls is swapped for the explicit mesh
+        // opt-out, the one way the production profile accepts that (and which the broker must log loudly).
+        values["config"]!["Redis"]!["UseTls"] = false;
+        values["config"]!["Redis"]!["CleartextBehindMesh"] = true;
         return values;
     }
 
@@ -138,6 +144,7 @@ public sealed class ChartDefaultsServerTests
         var cluster = new ClusterObjects();
         cluster.AddSecret("jitbroker-signing-key", "signing-key.pem", cluster.SigningKey.ExportPkcs8PrivateKeyPem());
         cluster.AddSecret("jitbroker-redis", "password", redisPassword + "\n");
+        cluster.AddSecret("jitbroker-state-integrity-key", "state-integrity.key", Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) + "\n");
         return cluster;
     }
 

@@ -125,6 +125,9 @@ internal sealed partial class PodLayout : IDisposable
                     Write(mount.MountPath + "/" + key, content, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
                 }
 
+                // The same init container installs the state integrity key next to it, owner-only.
+                var stateSecret = cluster.Secrets[Value("stateIntegrityKey.existingSecret")];
+                Write(mount.MountPath + "/state-integrity.key", stateSecret[Value("stateIntegrityKey.key")], UnixFileMode.UserRead);
                 break;
             case "policies":
                 var policyMap = Value("policies.existingConfigMap");

@@ -27,6 +27,9 @@ public sealed class ProductionExampleServerTests
         var values = Values.Effective(RepoPaths.Example("production-sentinel-vault.yaml"));
         Assert.That(SchemaValidator.Validate(values), Is.Empty);
         values["config"]!["Redis"]!["SentinelEndpoints"] = new JsonArray(JsonValue.Create(sentinel.Endpoint));
+        // The test's Redis and Sentinel speak plain TCP on loopback: the explicit mesh opt-out stands in for TLS.
+        values["config"]!["Redis"]!["UseTls"] = false;
+        values["config"]!["Redis"]!["CleartextBehindMesh"] = true;
 
         var cluster = ChartDefaultsServerTests.DefaultCluster(RedisPassword);
         cluster.AddSecret("jitbroker-redis-sentinel", "sentinel-password", SentinelPassword);

@@ -6,7 +6,8 @@ namespace JitBroker.Ha.Tests.Harness;
 
 /// <summary>
 /// What the replicas of one deployment share, in a temp directory: ONE task-JWT signing key (a PEM file every
-/// replica loads) and ONE development trust domain (copied into each replica's data directory, so every replica
+/// replica loads), ONE state integrity key (approvals, blocks and lease handles in Redis verify on every replica) and
+/// ONE development trust domain (copied into each replica's data directory, so every replica
 /// trusts the same SVIDs). Each replica gets its own data directory and therefore its own audit file — the file
 /// sink refuses a second writer. All replicas use the same <c>iss</c>, so a token from one introspects at another.
 /// </summary>
@@ -42,6 +43,9 @@ internal sealed class BrokerFleet : IAsyncDisposable
             writer.Write(key.ExportPkcs8PrivateKeyPem());
         }
 
+        var stateKey = Path.Combine(root, "state-integrity.key");
+        File.WriteAllText(stateKey, Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+        File.SetUnixFileMode(stateKey, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         return new BrokerFleet(root, dev, keyPath);
     }
 
@@ -76,6 +80,7 @@ internal sealed class BrokerFleet : IAsyncDisposable
             ["DataDirectory"] = data,
             ["Leases:Store"] = "redis",
             ["SigningKey:PrivateKeyPemPath"] = SigningKeyPath,
+            ["StateIntegrity:KeyPath"] = Path.Combine(Root, "state-integrity.key"),
             ["Issuer:Issuer"] = "http://127.0.0.1",
         };
         if (redisEndpoint is not null)

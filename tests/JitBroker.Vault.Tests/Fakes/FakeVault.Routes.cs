@@ -35,6 +35,14 @@ public sealed partial class FakeVault
             return;
         }
 
+        if (EnforcePolicies && !caller.Policies.Contains("root")
+            && !caller.Policies.Any(name => PolicyDocuments.TryGetValue(name, out var doc) && doc.Allows(method, path)))
+        {
+            PolicyRefusals.Enqueue($"{method} {path}");
+            await Error(c, 403, "1 error occurred:\n\t* permission denied\n\n");
+            return;
+        }
+
         if (DeniedPaths.Any(p => path.StartsWith(p, StringComparison.Ordinal)))
         {
             await Error(c, 403, "1 error occurred:\n\t* permission denied\n\n");
@@ -62,6 +70,20 @@ public sealed partial class FakeVault
                 Revoke(revokee);
                 await NoContent(c);
                 return;
+            case "auth/token/lookup-accessor" when write:
+                if (TokenByAccessor(Str(body, "accessor") ?? "") is not { Revoked: false } looked)
+                {
+                    await Error(c, 400, "invalid accessor");
+                    return;
+                }
+
+                // As Vault answers: the token's properties without its id.
+                await Json(c, 200, Envelope(data: new Dictionary<string, object?>
+                {
+                    ["accessor"] = looked.Accessor, ["meta"] = looked.Meta, ["policies"] = looked.Policies, ["ttl"] = looked.Ttl,
+                    ["display_name"] = looked.DisplayName, ["orphan"] = looked.Orphan, ["id"] = "",
+                }));
+                return;
             case "auth/token/renew-accessor" when write:
                 if (TokenByAccessor(Str(body, "accessor") ?? "") is not { Revoked: false } renewee)
                 {
@@ -85,6 +107,20 @@ public sealed partial class FakeVault
             case "sys/leases/renew" when write:
                 await RenewLeaseAsync(c, body);
                 return;
+        }
+
+        // The lease id may also come in the URL (api-docs/system/leases.mdx; what Vault's own CLI sends), which lets a
+        // policy limit revocation and renewal to lease-id prefixes.
+        if (write && path.StartsWith("sys/leases/revoke/", StringComparison.Ordinal))
+        {
+            await RevokeLeaseAsync(c, body, path["sys/leases/revoke/".Length..]);
+            return;
+        }
+
+        if (write && path.StartsWith("sys/leases/renew/", StringComparison.Ordinal))
+        {
+            await RenewLeaseAsync(c, body, path["sys/leases/renew/".Length..]);
+            return;
         }
 
         if (path.StartsWith("auth/token/create/", StringComparison.Ordinal) && write)
@@ -161,13 +197,23 @@ public sealed partial class FakeVault
         }
 
         var policies = body.TryGetProperty("policies", out var p) ? p.EnumerateArray().Select(e => e.GetString()!).ToList() : [.. caller.Policies];
+        // vault/token_store.go handleCreateCommon: through a role with allowed_policies, the token's policies must be a
+        // subset of them; otherwise (no role) a non-root caller may only give a child a subset of its own policies.
+        var allowed = role is { AllowedPolicies.Count: > 0 } ? role.AllowedPolicies : caller.Policies.Contains("root") || !EnforcePolicies ? null : caller.Policies;
+        if (allowed is not null && policies.Any(x => x != "default" && !allowed.Contains(x)))
+        {
+            await Error(c, 400, role is null ? "child policies must be subset of parent" : "token policies must be subset of the role's allowed policies");
+            return;
+        }
+
+        var noDefault = body.TryGetProperty("no_default_policy", out var nd) && nd.GetBoolean();
         warnings.AddRange(policies.Where(x => !KnownPolicies.Contains(x)).Select(x => $"Policy \"{x}\" does not exist"));
         var token = new FakeToken
         {
             Id = role?.TokenType == "batch" ? "hvb." + FakeIds.Random(40) : FakeIds.Token(),
             Accessor = role?.TokenType == "batch" ? "" : FakeIds.Random(24),
             ParentId = orphan ? null : caller.Id,
-            Policies = ["default", .. policies],
+            Policies = noDefault ? [.. policies.Where(x => x != "default")] : ["default", .. policies.Where(x => x != "default")],
             Meta = body.TryGetProperty("meta", out var m) ? m.EnumerateObject().ToDictionary(x => x.Name, x => x.Value.GetString()!) : [],
             DisplayName = "token-" + Str(body, "display_name"),
             Ttl = ttl,
@@ -221,9 +267,9 @@ public sealed partial class FakeVault
         await Json(c, 200, Envelope(data: data, leaseId: lease.LeaseId, leaseDuration: lease.Duration, renewable: lease.Renewable));
     }
 
-    private async Task RevokeLeaseAsync(HttpContext c, JsonElement? body)
+    private async Task RevokeLeaseAsync(HttpContext c, JsonElement? body, string? urlLeaseId = null)
     {
-        var leaseId = Str(body, "lease_id");
+        var leaseId = urlLeaseId ?? Str(body, "lease_id");
         if (string.IsNullOrEmpty(leaseId))
         {
             await Error(c, 400, "lease_id must be specified");
@@ -238,7 +284,7 @@ public sealed partial class FakeVault
             Leases.TryRemove(leaseId, out _);
         }
 
-        var sync = body!.Value.TryGetProperty("sync", out var s) && s.GetBoolean() && !IgnoreRevokeSync;
+        var sync = body is { } b && b.TryGetProperty("sync", out var s) && s.GetBoolean() && !IgnoreRevokeSync;
         if (sync)
         {
             await NoContent(c);
@@ -249,9 +295,9 @@ public sealed partial class FakeVault
         }
     }
 
-    private async Task RenewLeaseAsync(HttpContext c, JsonElement? body)
+    private async Task RenewLeaseAsync(HttpContext c, JsonElement? body, string? urlLeaseId = null)
     {
-        if (!Leases.TryGetValue(Str(body, "lease_id") ?? "", out var lease) || lease.Revoked)
+        if (!Leases.TryGetValue(urlLeaseId ?? Str(body, "lease_id") ?? "", out var lease) || lease.Revoked)
         {
             await Error(c, 400, "lease not found or lease is not renewable");
             return;

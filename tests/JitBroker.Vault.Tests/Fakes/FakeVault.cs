@@ -43,6 +43,15 @@ public sealed partial class FakeVault : IAsyncDisposable
     /// <summary>Paths (prefixes) the broker's tokens are denied: 403 "permission denied".</summary>
     public ConcurrentBag<string> DeniedPaths { get; } = [];
 
+    /// <summary>ACL policy documents by name. With <see cref="EnforcePolicies"/>, a non-root token may do only what its policies grant.</summary>
+    public ConcurrentDictionary<string, FakeVaultPolicy> PolicyDocuments { get; } = new() { ["default"] = FakeVaultPolicy.Default };
+
+    /// <summary>Enforce <see cref="PolicyDocuments"/> on every token without the root policy (403 "permission denied" otherwise).</summary>
+    public bool EnforcePolicies { get; set; }
+
+    /// <summary>Requests refused by policy enforcement, as "METHOD path".</summary>
+    public ConcurrentQueue<string> PolicyRefusals { get; } = new();
+
     /// <summary>Policies that exist; token create warns about the others, as Vault does.</summary>
     public HashSet<string> KnownPolicies { get; } = ["default", "task-read", "task-write"];
 

@@ -34,8 +34,11 @@ public sealed class FakeLease
 /// <summary>A dynamic-secret "engine" mounted at a read path (for example database/creds/readonly).</summary>
 public sealed record FakeEngine(long LeaseDuration, bool Renewable, long MaxTtl, bool Leased = true);
 
-/// <summary>A token role (auth/token/roles/:name).</summary>
-public sealed record FakeTokenRole(bool Orphan = false, string TokenType = "service", long MaxTtl = 0);
+/// <summary>A token role (auth/token/roles/:name); empty <see cref="AllowedPolicies"/> = Vault's "subset of the caller's".</summary>
+public sealed record FakeTokenRole(bool Orphan = false, string TokenType = "service", long MaxTtl = 0)
+{
+    public IReadOnlyList<string> AllowedPolicies { get; init; } = [];
+}
 
 /// <summary>One request the fake received, as the tests inspect it (headers lower-cased).</summary>
 public sealed record RecordedRequest(string Method, string Path, IReadOnlyDictionary<string, string> Headers, string Body)

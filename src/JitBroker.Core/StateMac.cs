@@ -1,0 +1,109 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace JitBroker.Core;
+
+/// <summary>
+/// Authenticates security state the broker keeps in a shared store it does not fully trust (Redis): approval
+/// decisions, the kill-switch list, each lease's backend handle. HMAC-SHA256 with a key that never goes to the store,
+/// over a canonical, length-prefixed encoding of a purpose and the fields, so no two (purpose, fields) lists encode
+/// alike. A tag is <c>v1:&lt;key id&gt;:&lt;base64url MAC&gt;</c>; the key id lets previous keys verify during rotation.
+/// </summary>
+/// <remarks>
+/// The key id is derived from the key (a SHA-256 fingerprint prefix), so it is safe to log and store; the key itself
+/// is never logged, stored or exposed by this type.
+/// </remarks>
+public sealed class StateMac
+{
+    /// <summary>Shortest key accepted, in bytes (HMAC-SHA256's block size would allow more; less than 256 bits is too weak).</summary>
+    public const int MinKeyBytes = 32;
+
+    private const string Version = "v1";
+    private readonly byte[] _current;
+    private readonly Dictionary<string, byte[]> _byId = new(StringComparer.Ordinal);
+
+    /// <param name="key">The key new tags are made with.</param>
+    /// <param name="previousKeys">Keys that still verify (rotation), never used for new tags.</param>
+    public StateMac(byte[] key, IEnumerable<byte[]>? previousKeys = null)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        foreach (var k in (previousKeys ?? []).Prepend(key))
+        {
+            if (k.Length < MinKeyBytes)
+            {
+                throw new ArgumentException($"A state integrity key needs at least {MinKeyBytes} bytes.", nameof(key));
+            }
+
+            _byId.TryAdd(KeyIdOf(k), [.. k]);
+        }
+
+        _current = [.. key];
+        KeyId = KeyIdOf(key);
+    }
+
+    /// <summary>
+    /// One random key per process, for stores built without a configured key (tests, tools): every store in this
+    /// process agrees, and nothing written with it verifies in any other process — fail closed, never open.
+    /// </summary>
+    public static StateMac ProcessEphemeral { get; } = new(RandomNumberGenerator.GetBytes(MinKeyBytes));
+
+    /// <summary>Fingerprint of the current key (16 hex digits of SHA-256): what logs and tags name.</summary>
+    public string KeyId { get; }
+
+    public static string KeyIdOf(byte[] key) =>
+        Convert.ToHexStringLower(SHA256.HashData([.. "jitbroker-state-mac:"u8, .. key]))[..16];
+
+    /// <summary>The tag over <paramref name="purpose"/> and <paramref name="fields"/> with the current key.</summary>
+    public string Sign(string purpose, params ReadOnlySpan<string> fields) =>
+        $"{Version}:{KeyId}:{Convert.ToBase64String(Compute(_current, purpose, fields)).TrimEnd('=').Replace('+', '-').Replace('/', '_')}";
+
+    /// <summary>True only when <paramref name="tag"/> is a well-formed tag of a known key over exactly these fields.</summary>
+    public bool Verify(string? tag, string purpose, params ReadOnlySpan<string> fields)
+    {
+        if (tag is null)
+        {
+            return false;
+        }
+
+        var parts = tag.Split(':');
+        if (parts.Length != 3 || parts[0] != Version || !_byId.TryGetValue(parts[1], out var key))
+        {
+            return false;
+        }
+
+        byte[] given;
+        try
+        {
+            given = Convert.FromBase64String(parts[2].Replace('-', '+').Replace('_', '/').PadRight((parts[2].Length + 3) / 4 * 4, '='));
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+
+        return CryptographicOperations.FixedTimeEquals(given, Compute(key, purpose, fields));
+    }
+
+    private static byte[] Compute(byte[] key, string purpose, ReadOnlySpan<string> fields)
+    {
+        using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
+        Append(hmac, purpose);
+        foreach (var field in fields)
+        {
+            Append(hmac, field);
+        }
+
+        return hmac.GetHashAndReset();
+    }
+
+    // Length-prefixed UTF-8: ("ab","c") and ("a","bc") must not authenticate each other.
+    private static void Append(IncrementalHash hmac, string value)
+    {
+        var bytes = Encoding.UTF8.GetBytes(value);
+        Span<byte> length = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(length, bytes.Length);
+        hmac.AppendData(length);
+        hmac.AppendData(bytes);
+    }
+}
