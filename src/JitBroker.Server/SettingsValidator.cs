@@ -34,6 +34,7 @@ public static class SettingsValidator
         errors.AddRange(s.SigningKey.ToOptions(s.DataDirectory).Validate());
         errors.AddRange(s.Revocation.Validate());
         errors.AddRange(s.Attestation.Validate(jwtSvidBundleProvidedLater: devTrustDomainPending));
+        ValidateReplaySlack(s, errors);
 
         errors.AddRange(s.Policy.Validate());
         errors.AddRange(s.Audit.Validate());
@@ -79,6 +80,20 @@ public static class SettingsValidator
 
     private static bool AnyTrustSource(JitBrokerSettings s) =>
         s.Attestation.JwtSvid.IsConfigured() || s.Attestation.Oidc.IsConfigured() || s.Attestation.X509Svid.IsConfigured();
+
+    // A bearer token is accepted until exp + leeway; the replay cache forgets it at exp + ReplaySlack. A slack shorter
+    // than the leeway leaves a window in which a captured token is accepted again (X.509-SVIDs have no replay key).
+    private static void ValidateReplaySlack(JitBrokerSettings s, List<string> errors)
+    {
+        var (key, leeway) = s.Attestation.Oidc.Leeway > s.Attestation.JwtSvid.Leeway
+            ? ($"{OidcOptions.SectionPath}:Leeway", s.Attestation.Oidc.Leeway)
+            : ($"{JwtSvidOptions.SectionPath}:Leeway", s.Attestation.JwtSvid.Leeway);
+        if (s.Broker.ReplaySlack < leeway)
+        {
+            errors.Add($"{Core.BrokerOptions.SectionPath}:ReplaySlack ({s.Broker.ReplaySlack.TotalSeconds:0}s) must be at least the largest " +
+                $"attestation leeway, {key} ({leeway.TotalSeconds:0}s): a token replayed after the cache forgets it would be accepted again.");
+        }
+    }
 
     private static void ValidateListeners(JitBrokerSettings s, List<string> errors)
     {

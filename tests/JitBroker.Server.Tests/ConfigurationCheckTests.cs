@@ -43,6 +43,16 @@ public sealed class ConfigurationCheckTests
     private IReadOnlyList<string> Errors(params (string Key, string Value)[] overrides) =>
         Assert.Throws<InvalidBrokerConfigurationException>(() => BrokerHost.Check([], c => c.AddInMemoryCollection(Settings(overrides))))!.Errors;
 
+    [TestCase("JitBroker:Attestation:JwtSvid:Leeway")]
+    [TestCase("JitBroker:Attestation:Oidc:Leeway")]
+    public async Task A_replay_slack_shorter_than_an_attestation_leeway_refuses_to_start(string leewayKey)
+    {
+        var errors = Errors(("JitBroker:Broker:ReplaySlack", "00:00:20"), (leewayKey, "00:01:00"));
+
+        Assert.That(errors, Has.One.StartsWith("JitBroker:Broker:ReplaySlack (20s) must be at least the largest attestation leeway, " + leewayKey + " (60s)"));
+        Assert.That(await CheckAsync(Settings(("JitBroker:Broker:ReplaySlack", "00:01:00"), (leewayKey, "00:01:00"))), Is.EqualTo(BrokerProgram.Ok), "equal is enough");
+    }
+
     [Test]
     public async Task Check_of_a_usable_embedded_configuration_exits_0_and_leaves_an_empty_data_directory_empty()
     {
