@@ -21,6 +21,10 @@ internal static class HttpEndpoints
             context.Response.Headers.CacheControl = "public, max-age=300";
             return Results.Text(jwks, "application/jwk-set+json");
         }).OnlyOn(ListenerRole.Http);
+        // The audit checkpoint key's public half, apart from the token JWKS: a relying party must never accept a
+        // token signed with it, and an audit verifier must never accept a checkpoint signed with a token key.
+        var auditJwks = JwksDocument.Build(app.Services.GetRequiredService<JitBroker.Audit.AuditSigningKeys>().Provider);
+        app.MapGet("/.well-known/audit-jwks.json", () => Results.Text(auditJwks, "application/jwk-set+json")).OnlyOn(ListenerRole.Http);
         app.MapGet("/healthz", () => Results.Text("ok")).OnlyOn(ListenerRole.Http);
         // Ready only when every backend answers within a short bound; names the ones that do not.
         app.MapHealthChecks("/readyz", new HealthCheckOptions

@@ -33,6 +33,12 @@ public sealed class JitBrokerSettings
 
     public SigningKeySettings SigningKey { get; set; } = new();
 
+    /// <summary>
+    /// The audit checkpoint key, never the token key: a PEM file (production: its own Secret) or, when unset, one
+    /// generated into <c>&lt;DataDirectory&gt;/audit-signing-key/</c>. Verifiers need only its public half (docs/audit.md).
+    /// </summary>
+    public SigningKeySettings AuditSigningKey { get; set; } = new();
+
     public AttestationOptions Attestation { get; set; } = new() { JwtSvid = new JwtSvidOptions { Audience = "jitbroker" } };
 
     public PolicyOptions Policy { get; set; } = new() { Path = "policies/sample.yaml" };

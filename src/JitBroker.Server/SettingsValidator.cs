@@ -32,6 +32,13 @@ public static class SettingsValidator
         errors.AddRange(s.Broker.Validate());
         errors.AddRange(s.Issuer.Validate());
         errors.AddRange(s.SigningKey.ToOptions(s.DataDirectory).Validate());
+        errors.AddRange(s.AuditSigningKey.ToOptions(s.DataDirectory).Validate().Select(e => e.Replace("JitBroker:SigningKey", "JitBroker:AuditSigningKey", StringComparison.Ordinal)));
+        if (s.AuditSigningKey.PrivateKeyPemPath is { Length: > 0 } auditKey && s.SigningKey.PrivateKeyPemPath is { Length: > 0 } tokenKey &&
+            string.Equals(Path.GetFullPath(auditKey), Path.GetFullPath(tokenKey), StringComparison.Ordinal))
+        {
+            errors.Add("JitBroker:AuditSigningKey:PrivateKeyPemPath must not be the token key (JitBroker:SigningKey:PrivateKeyPemPath): " +
+                "whoever steals the token key could then re-sign rewritten audit history.");
+        }
         errors.AddRange(s.Revocation.Validate());
         errors.AddRange(s.Attestation.Validate(jwtSvidBundleProvidedLater: devTrustDomainPending));
         ValidateReplaySlack(s, errors);

@@ -43,6 +43,16 @@ public sealed class ConfigurationCheckTests
     private IReadOnlyList<string> Errors(params (string Key, string Value)[] overrides) =>
         Assert.Throws<InvalidBrokerConfigurationException>(() => BrokerHost.Check([], c => c.AddInMemoryCollection(Settings(overrides))))!.Errors;
 
+    [Test]
+    public void The_audit_checkpoint_key_cannot_be_the_token_signing_key()
+    {
+        var key = Path.Combine(_dir, "key.pem");
+
+        var errors = Errors(("JitBroker:SigningKey:PrivateKeyPemPath", key), ("JitBroker:AuditSigningKey:PrivateKeyPemPath", key));
+
+        Assert.That(errors, Has.One.StartsWith("JitBroker:AuditSigningKey:PrivateKeyPemPath must not be the token key"));
+    }
+
     [TestCase("JitBroker:Attestation:JwtSvid:Leeway")]
     [TestCase("JitBroker:Attestation:Oidc:Leeway")]
     public async Task A_replay_slack_shorter_than_an_attestation_leeway_refuses_to_start(string leewayKey)
