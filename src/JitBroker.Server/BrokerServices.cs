@@ -34,7 +34,17 @@ internal static class BrokerServices
 
         // 5 mint: the built-in JWT issuer always; Vault issuers when Vault is configured
         services.AddSingleton(settings.SigningKey.ToOptions(settings.DataDirectory));
-        services.AddSingleton<ISigningKeyProvider, FileSigningKeyProvider>();
+        if (settings.SigningKey.RotationSchedule is { } rotation)
+        {
+            // Validated: embedded profile, no configured key file. Generated keys rotate in memory on the schedule.
+            services.AddSingleton<ISigningKeyProvider>(sp => new ScheduledRotationSigningKeyProvider(SigningKey.Generate(), rotation,
+                sp.GetRequiredService<TimeProvider>()));
+        }
+        else
+        {
+            services.AddSingleton<ISigningKeyProvider, FileSigningKeyProvider>();
+        }
+
         // Audit checkpoints get their own key (docs/audit.md): the token key cannot re-sign rewritten history.
         services.AddSingleton(sp => new AuditSigningKeys(
             new FileSigningKeyProvider(settings.AuditSigningKey.ToOptions(Path.Combine(settings.DataDirectory, AuditKeyDirectory)),

@@ -42,6 +42,7 @@ public static class SettingsValidator
         errors.AddRange(s.Revocation.Validate());
         errors.AddRange(s.Attestation.Validate(jwtSvidBundleProvidedLater: devTrustDomainPending));
         ValidateReplaySlack(s, errors);
+        ValidateKeyRotation(s, errors);
 
         errors.AddRange(s.Policy.Validate());
         errors.AddRange(s.Audit.Validate());
@@ -90,6 +91,24 @@ public static class SettingsValidator
 
     // A bearer token is accepted until exp + leeway; the replay cache forgets it at exp + ReplaySlack. A slack shorter
     // than the leeway leaves a window in which a captured token is accepted again (X.509-SVIDs have no replay key).
+    private static void ValidateKeyRotation(JitBrokerSettings s, List<string> errors)
+    {
+        if (s.SigningKey.RotationSchedule is not { } rotation)
+        {
+            return;
+        }
+
+        const string Key = "JitBroker:SigningKey:Rotation";
+        // Replicas would each rotate their own keys (different JWKS per replica) and a restart would drop rotated keys:
+        // production rotates file keys through the Secret and PreviousPublicKeyPemPaths instead (docs/deployment.md).
+        if (!s.IsEmbedded || !string.IsNullOrEmpty(s.SigningKey.PrivateKeyPemPath))
+        {
+            errors.Add($"{Key}Interval is for the embedded profile's generated keys only; rotate configured key files through PreviousPublicKeyPemPaths.");
+        }
+
+        errors.AddRange(rotation.Validate(HttpEndpoints.JwksCacheLifetime, s.Broker.MaxTtl + TimeSpan.FromMinutes(1)).Select(e => $"{Key}{e}"));
+    }
+
     private static void ValidateReplaySlack(JitBrokerSettings s, List<string> errors)
     {
         var (key, leeway) = s.Attestation.Oidc.Leeway > s.Attestation.JwtSvid.Leeway

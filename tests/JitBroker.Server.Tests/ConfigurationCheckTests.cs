@@ -44,6 +44,19 @@ public sealed class ConfigurationCheckTests
         Assert.Throws<InvalidBrokerConfigurationException>(() => BrokerHost.Check([], c => c.AddInMemoryCollection(Settings(overrides))))!.Errors;
 
     [Test]
+    public async Task Scheduled_key_rotation_must_publish_ahead_of_the_jwks_cache_and_outlive_the_longest_token()
+    {
+        var early = Errors(("JitBroker:SigningKey:RotationInterval", "01:00:00"), ("JitBroker:SigningKey:RotationPublishAhead", "00:01:00"),
+            ("JitBroker:SigningKey:RotationRetainAfterRetirement", "00:10:00"));
+
+        Assert.That(early, Has.One.StartsWith("JitBroker:SigningKey:RotationPublishAhead must be at least the JWKS cache lifetime"));
+        Assert.That(early, Has.One.StartsWith("JitBroker:SigningKey:RotationRetainAfterRetirement must be at least the longest token lifetime"));
+        Assert.That(Errors(("JitBroker:SigningKey:RotationInterval", "01:00:00"), ("JitBroker:SigningKey:PrivateKeyPemPath", Path.Combine(_dir, "k.pem"))),
+            Has.One.Contains("embedded profile's generated keys only"));
+        Assert.That(await CheckAsync(Settings(("JitBroker:SigningKey:RotationInterval", "01:00:00"))), Is.EqualTo(BrokerProgram.Ok), "defaults fit");
+    }
+
+    [Test]
     public void The_audit_checkpoint_key_cannot_be_the_token_signing_key()
     {
         var key = Path.Combine(_dir, "key.pem");
