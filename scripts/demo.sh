@@ -39,6 +39,8 @@ agent=spiffe://dev.jitbroker.local/agents/support-bot
 svid=$(jitctl dev-svid --spiffe-id "$agent" 2>/dev/null)
 echo "  agent: $agent"
 echo "  svid:  ${svid:0:40}… (5 min)"
+# DEV ONLY: JITCTL_IDENTITY carries a bearer token in the environment (visible in /proc/<pid>/environ to this
+# user and root); outside a throwaway demo use JITCTL_IDENTITY_FILE or --identity-command (README, "jitctl").
 export JITCTL_IDENTITY="$svid"
 
 step "The agent declares its task and asks for a credential: tickets.create on zendesk, ticket 42"
@@ -53,16 +55,16 @@ echo "  rules:      $(json_field "['ruleIds']" <<<"$response")"
 echo "  credential: ${credential:0:40}…"
 
 step "The tool verifies the credential offline against the broker's JWKS"
-jitctl verify --jwks "http://$http_addr/.well-known/jwks.json" --audience https://tickets.internal.example --credential "$credential" | sed 's/^/  /'
+jitctl verify --jwks "http://$http_addr/.well-known/jwks.json" --audience https://tickets.internal.example --credential - <<<"$credential" | sed 's/^/  /'
 
 step "Introspection (RFC 7662 style) while the task runs"
-jitctl introspect --credential "$credential" | sed 's/^/  /'
+jitctl introspect --credential - <<<"$credential" | sed 's/^/  /'
 
 step "The task ends: EndTask revokes its leases now"
 jitctl end-task --task demo-task-1 | sed 's/^/  /'
 
 step "Introspection after EndTask"
-if jitctl introspect --credential "$credential" | sed 's/^/  /'; then echo "  UNEXPECTED: still active"; exit 1; fi
+if jitctl introspect --credential - <<<"$credential" | sed 's/^/  /'; then echo "  UNEXPECTED: still active"; exit 1; fi
 echo "  (exit code 1: inactive, as expected)"
 
 step "A request policy forbids: tickets.delete (new task, so a fresh SVID: a token is bound to its first task)"
@@ -74,8 +76,8 @@ set -e
 [ "$rc" -eq 4 ] || { echo "  UNEXPECTED exit code $rc (want 4: permission denied)"; exit 1; }
 echo "  (exit code 4: permission denied)"
 
-step "Every step above is on the tamper-evident audit record (hash-chained, checkpoints signed with the broker key)"
+step "Every step above is on the tamper-evident audit record (hash-chained, checkpoints signed with the separate audit key)"
 jitctl audit tail "$data_dir/audit.jsonl" -n 6 | sed 's/^/  /' | cut -c1-150
-jitctl audit verify "$data_dir/audit.jsonl" --jwks "http://$http_addr/.well-known/jwks.json" | sed 's/^/  /'
+jitctl audit verify "$data_dir/audit.jsonl" --jwks "http://$http_addr/.well-known/audit-jwks.json" | sed 's/^/  /'
 
 bold "✔ demo complete"

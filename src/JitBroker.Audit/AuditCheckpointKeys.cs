@@ -54,6 +54,37 @@ public sealed class AuditCheckpointKeys : IDisposable
         return new AuditCheckpointKeys(keys, owned: true);
     }
 
+    /// <summary>
+    /// The audit key's public half as <c>PUBLIC KEY</c> PEM (one per key ever used): what an auditor keeps off the broker
+    /// host to verify with nothing else. Throws <see cref="FormatException"/> for anything but a P-256 public key.
+    /// </summary>
+    public static AuditCheckpointKeys FromPublicKeyPems(IEnumerable<string> pems)
+    {
+        var keys = new Dictionary<string, SigningKey>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var pem in pems)
+            {
+                var key = SigningKey.FromPublicKeyPem(pem);
+                if (!keys.TryAdd(key.KeyId, key))
+                {
+                    key.Dispose();
+                }
+            }
+        }
+        catch (Exception e) when (e is CryptographicException or ArgumentException or JitBroker.Core.BrokerException)
+        {
+            foreach (var key in keys.Values)
+            {
+                key.Dispose();
+            }
+
+            throw new FormatException("Not a P-256 PUBLIC KEY PEM: " + e.Message);
+        }
+
+        return new AuditCheckpointKeys(keys, owned: true);
+    }
+
     /// <summary>The provider's verification keys (current and previous). The provider keeps ownership.</summary>
     public static AuditCheckpointKeys FromProvider(ISigningKeyProvider provider) =>
         new(provider.VerificationKeys.ToDictionary(k => k.KeyId, StringComparer.Ordinal), owned: false);

@@ -15,7 +15,7 @@ public static class AuditServiceCollectionExtensions
     /// <see cref="AuditOptions.Path"/>, unless the host registered a sink first), <see cref="AuditLog"/> as
     /// <see cref="IAuditLog"/>, and a hosted service that opens the log at start-up — so a torn, edited or
     /// unchained file stops the host with an error naming the line — and drains, checkpoints and syncs it at
-    /// shutdown. The host must register <see cref="ISigningKeyProvider"/>, <see cref="TimeProvider"/> and logging.
+    /// shutdown. The host must register <see cref="AuditSigningKeys"/> (never the token key), <see cref="TimeProvider"/> and logging.
     /// </summary>
     /// <exception cref="InvalidOperationException">The options are invalid (all problems are listed).</exception>
     public static IServiceCollection AddJitBrokerAudit(this IServiceCollection services, AuditOptions options)
@@ -32,7 +32,7 @@ public static class AuditServiceCollectionExtensions
         services.TryAddSingleton<IAuditSink>(_ => new AuditFileSink(options));
         services.TryAddSingleton(sp => new AuditLog(
             sp.GetRequiredService<IAuditSink>(),
-            sp.GetRequiredService<ISigningKeyProvider>(),
+            sp.GetRequiredService<AuditSigningKeys>().Provider,
             sp.GetRequiredService<TimeProvider>(),
             options,
             sp.GetRequiredService<ILogger<AuditLog>>()));

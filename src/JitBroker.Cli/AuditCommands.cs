@@ -23,12 +23,19 @@ internal static class AuditCommands
     private static Command Verify()
     {
         var file = new Argument<FileInfo>("file") { Description = "The audit JSON-lines file." };
-        var jwks = new Option<string?>("--jwks") { Description = "JWKS to verify checkpoint signatures: a URL (the broker's /.well-known/jwks.json) or a file." };
+        var jwks = new Option<string?>("--jwks")
+        {
+            Description = "JWKS of the audit checkpoint key: a URL (the broker's /.well-known/audit-jwks.json) or a file. Not the token JWKS.",
+        };
+        var publicKeys = new Option<FileInfo[]>("--public-key")
+        {
+            Description = "The audit key's public half as PUBLIC KEY PEM (repeatable, one per key ever used): verify with nothing from the broker.",
+        };
         var maxUnsigned = new Option<long?>("--max-unsigned") { Description = "Fail when more events than this follow one another without a checkpoint (use Audit:CheckpointEveryEvents)." };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
         var command = new Command("verify", "Check the hash chain and checkpoint signatures; name the first bad line (exit 0 intact, 1 tampered).")
         {
-            file, jwks, maxUnsigned, json,
+            file, jwks, publicKeys, maxUnsigned, json,
         };
         command.SetAction(async (result, ct) =>
         {
@@ -40,7 +47,19 @@ internal static class AuditCommands
             }
 
             AuditCheckpointKeys? keys = null;
-            if (result.GetValue(jwks) is { } source)
+            if (result.GetValue(publicKeys) is { Length: > 0 } pems)
+            {
+                try
+                {
+                    keys = AuditCheckpointKeys.FromPublicKeyPems(pems.Select(p => File.ReadAllText(p.FullName)));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+                {
+                    await Console.Error.WriteLineAsync("error: cannot read the audit public key: " + e.Message);
+                    return ExitCodes.Usage;
+                }
+            }
+            else if (result.GetValue(jwks) is { } source)
             {
                 try
                 {

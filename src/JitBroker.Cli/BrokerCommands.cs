@@ -72,16 +72,12 @@ internal static class BrokerCommands
 
     public static Command Introspect(CommonOptions common)
     {
-        var credential = new Option<string>("--credential") { Description = "The task credential to check ('-' reads stdin).", Required = true };
+        var credential = new Option<string>("--credential") { Description = "The task credential to check: '-' reads stdin, @FILE a file (a literal is visible in /proc).", Required = true };
         var command = new Command("introspect", "Ask whether a task credential is active (exit 0 active, 1 inactive).") { credential };
         common.AddTo(command);
         command.SetAction((result, ct) => Run(common, result, async (client, identity, timeout) =>
         {
-            var value = result.GetValue(credential)!;
-            if (value == "-")
-            {
-                value = (await Console.In.ReadToEndAsync(ct)).Trim();
-            }
+            var value = await TokenInput.ReadAsync(result.GetValue(credential)!, "--credential", ct);
 
             var response = await client.IntrospectAsync(identity, value, timeout, ct);
             if (result.GetValue(common.Json))
@@ -110,7 +106,7 @@ internal static class BrokerCommands
     {
         try
         {
-            var identity = common.ResolveIdentity(result);
+            var identity = await common.ResolveIdentityAsync(result);
             using var client = common.CreateClient(result);
             return await call(client, identity, common.Timeout(result));
         }

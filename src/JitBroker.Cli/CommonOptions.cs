@@ -6,9 +6,11 @@ namespace JitBroker.Cli;
 /// <summary>
 /// Connection and output options shared by every broker command. Each setting resolves as: flag, then
 /// environment variable, then the config file (<c>--config</c>, env <c>JITCTL_CONFIG</c>, default
-/// <c>~/.config/jitctl/config.json</c>: <c>{"broker": "...", "admin_endpoint": "...", "identity_file": "...", "timeout": 10,
+/// <c>~/.config/jitctl/config.json</c>: <c>{"broker": "...", "admin_endpoint": "...", "identity_file": "...", "identity_command": "...", "timeout": 10,
 /// "admin_client_cert": "...", "admin_client_key": "...", "admin_ca": "..."}</c>), then the default. The admin TLS settings
 /// apply to the admin channel only; the agent channel never presents the operator's client certificate.
+/// The identity token is a bearer secret: <c>JITCTL_IDENTITY</c> and <c>--identity TOKEN</c> expose it (to the
+/// process's environment and to <c>/proc/&lt;pid&gt;/cmdline</c>); a file, stdin (<c>-</c>) or a command keeps it off both.
 /// </summary>
 internal sealed class CommonOptions
 {
@@ -37,9 +39,19 @@ internal sealed class CommonOptions
         Description = "PEM CA certificate(s) that the admin listener's server certificate must chain to, instead of the system roots (env JITCTL_ADMIN_CA).",
     };
 
-    public Option<string?> Identity { get; } = new("--identity") { Description = "Caller identity token, e.g. a JWT-SVID (env JITCTL_IDENTITY)." };
+    public Option<string?> Identity { get; } = new("--identity")
+    {
+        Description = "Caller identity token, e.g. a JWT-SVID: '-' reads stdin, @FILE a file; a literal token is visible in /proc " +
+            "(env JITCTL_IDENTITY — a bearer token in the environment).",
+    };
 
     public Option<FileInfo?> IdentityFile { get; } = new("--identity-file") { Description = "File holding the caller identity token (env JITCTL_IDENTITY_FILE)." };
+
+    public Option<string?> IdentityCommand { get; } = new("--identity-command")
+    {
+        Description = "Shell command printing a fresh identity token, run before every admin call: the broker accepts each admin token " +
+            "once (env JITCTL_IDENTITY_COMMAND).",
+    };
 
     public Option<FileInfo?> Config { get; } = new("--config") { Description = "jitctl config file (env JITCTL_CONFIG; default ~/.config/jitctl/config.json)." };
 
@@ -56,24 +68,67 @@ internal sealed class CommonOptions
         command.Options.Add(AdminCa);
         command.Options.Add(Identity);
         command.Options.Add(IdentityFile);
+        command.Options.Add(IdentityCommand);
         command.Options.Add(Config);
         command.Options.Add(Json);
         command.Options.Add(TimeoutSeconds);
     }
 
-    public string ResolveIdentity(ParseResult result)
+    /// <summary>The caller's token for one call: --identity, JITCTL_IDENTITY, the identity file, else one run of the identity command.</summary>
+    public async Task<string> ResolveIdentityAsync(ParseResult result, CancellationToken cancellationToken = default)
     {
-        var token = result.GetValue(Identity) ?? Environment.GetEnvironmentVariable("JITCTL_IDENTITY");
-        var file = result.GetValue(IdentityFile)?.FullName ?? Environment.GetEnvironmentVariable("JITCTL_IDENTITY_FILE") ?? LoadConfig(result).IdentityFile;
-        if (token is null && file is not null)
+        if (ResolveFixedIdentity(result) is { } token)
         {
-            token = File.Exists(file) ? File.ReadAllText(file).Trim() : throw new UsageException($"identity file '{file}' does not exist.");
+            return await token;
         }
 
-        return string.IsNullOrWhiteSpace(token)
-            ? throw new UsageException("no caller identity: pass --identity, --identity-file, set JITCTL_IDENTITY, or identity_file in the config file.")
-            : token;
+        return ResolveIdentityCommand(result) is { } command
+            ? await Cli.IdentityCommand.RunAsync(command, Timeout(result), cancellationToken)
+            : throw new UsageException("no caller identity: pass --identity, --identity-file or --identity-command, set JITCTL_IDENTITY_FILE, " +
+                "or identity_file / identity_command in the config file.");
     }
+
+    /// <summary>
+    /// For the admin API, which accepts each token once: with an identity command, a fresh token per call; with a fixed
+    /// token, that token for the first call and a usage error (before anything is sent) for any further one.
+    /// </summary>
+    public Func<CancellationToken, Task<string>> ResolveAdminIdentity(ParseResult result)
+    {
+        if (ResolveFixedIdentity(result) is { } token)
+        {
+            var used = 0;
+            return _ => Interlocked.Exchange(ref used, 1) == 0 ? token
+                : throw new UsageException("an admin token serves one call (the broker refuses a replay) and this command needs another: " +
+                    "configure --identity-command (env JITCTL_IDENTITY_COMMAND) so jitctl can fetch one per call.");
+        }
+
+        var command = ResolveIdentityCommand(result)
+            ?? throw new UsageException("no operator identity: pass --identity-command (a fresh token per call), --identity or --identity-file.");
+        var timeout = Timeout(result);
+        return ct => Cli.IdentityCommand.RunAsync(command, timeout, ct);
+    }
+
+    private Task<string>? ResolveFixedIdentity(ParseResult result)
+    {
+        if (result.GetValue(Identity) is { } value)
+        {
+            return TokenInput.ReadAsync(value, "--identity");
+        }
+
+        // From the environment as it stands: the variable is documented as carrying a bearer token.
+        if (Environment.GetEnvironmentVariable("JITCTL_IDENTITY") is { Length: > 0 } fromEnvironment)
+        {
+            return Task.FromResult(fromEnvironment.Trim());
+        }
+
+        var file = result.GetValue(IdentityFile)?.FullName ?? Environment.GetEnvironmentVariable("JITCTL_IDENTITY_FILE") ?? LoadConfig(result).IdentityFile;
+        return file is null ? null
+            : File.Exists(file) ? TokenInput.ReadAsync("@" + file, "--identity-file")
+            : throw new UsageException($"identity file '{file}' does not exist.");
+    }
+
+    private string? ResolveIdentityCommand(ParseResult result) =>
+        result.GetValue(IdentityCommand) ?? Environment.GetEnvironmentVariable("JITCTL_IDENTITY_COMMAND") ?? LoadConfig(result).IdentityCommand;
 
     public Uri ResolveBroker(ParseResult result)
     {
@@ -97,7 +152,7 @@ internal sealed class CommonOptions
     public AdminClient CreateAdminClient(ParseResult result)
     {
         var address = ResolveAdminEndpoint(result);
-        var identity = ResolveIdentity(result);
+        var identity = ResolveAdminIdentity(result);
         var config = LoadConfig(result);
         var certPath = result.GetValue(AdminClientCert)?.FullName ?? Environment.GetEnvironmentVariable("JITCTL_ADMIN_CLIENT_CERT") ?? config.AdminClientCert;
         var keyPath = result.GetValue(AdminClientKey)?.FullName ?? Environment.GetEnvironmentVariable("JITCTL_ADMIN_CLIENT_KEY") ?? config.AdminClientKey;
@@ -135,6 +190,7 @@ internal sealed class CommonOptions
                 root.TryGetProperty("broker", out var b) ? b.GetString() : null,
                 root.TryGetProperty("admin_endpoint", out var a) ? a.GetString() : null,
                 root.TryGetProperty("identity_file", out var f) ? f.GetString() : null,
+                root.TryGetProperty("identity_command", out var ic) ? ic.GetString() : null,
                 root.TryGetProperty("timeout", out var t) && t.TryGetInt32(out var seconds) ? seconds : null,
                 root.TryGetProperty("admin_client_cert", out var cc) ? cc.GetString() : null,
                 root.TryGetProperty("admin_client_key", out var ck) ? ck.GetString() : null,
@@ -146,7 +202,8 @@ internal sealed class CommonOptions
         }
     }
 
-    private sealed record CliConfig(string? Broker = null, string? AdminEndpoint = null, string? IdentityFile = null, int? Timeout = null,
+    private sealed record CliConfig(string? Broker = null, string? AdminEndpoint = null, string? IdentityFile = null, string? IdentityCommand = null,
+        int? Timeout = null,
         string? AdminClientCert = null, string? AdminClientKey = null, string? AdminCa = null);
 }
 

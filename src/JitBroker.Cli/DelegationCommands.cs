@@ -38,16 +38,12 @@ internal static class DelegationCommands
 
     private static Command Redeem(CommonOptions common)
     {
-        var offer = new Option<string>("--offer") { Description = "The offer the planner handed you ('-' reads stdin).", Required = true };
+        var offer = new Option<string>("--offer") { Description = "The offer the planner handed you: '-' reads stdin, @FILE a file (a literal is visible in /proc).", Required = true };
         var command = new Command("delegate", "Worker: redeem a delegation offer with your own identity for a child credential.") { offer };
         common.AddTo(command);
         command.SetAction((r, ct) => BrokerCommands.Run(common, r, async (client, identity, timeout) =>
         {
-            var value = r.GetValue(offer)!;
-            if (value == "-")
-            {
-                value = (await Console.In.ReadToEndAsync(ct)).Trim();
-            }
+            var value = await TokenInput.ReadAsync(r.GetValue(offer)!, "--offer", ct);
 
             var response = await client.DelegateAsync(identity, new DelegateCredentialRequest { Offer = value }, timeout, ct);
             if (r.GetValue(common.Json))

@@ -17,7 +17,8 @@ foreach (var command in DelegationCommands.Create(common).Concat(AdminCommands.C
     root.Subcommands.Add(command);
 }
 
-var parsed = root.Parse(args);
+// No response files: '@FILE' means "read this token from FILE" (TokenInput), never "splice FILE into the arguments".
+var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
 if (parsed.Errors.Count > 0)
 {
     foreach (var error in parsed.Errors)

@@ -17,16 +17,21 @@ internal static class VerifyCommand
     public static Command Create()
     {
         var jwks = new Option<string>("--jwks") { Description = "JWKS URL, e.g. http://127.0.0.1:8080/.well-known/jwks.json", Required = true };
-        var credential = new Option<string>("--credential") { Description = "The task JWT ('-' reads stdin).", Required = true };
+        var credential = new Option<string>("--credential") { Description = "The task JWT: '-' reads stdin, @FILE a file (a literal is visible in /proc).", Required = true };
         var audience = new Option<string>("--audience") { Description = "Audience this relying party expects.", Required = true };
         var issuer = new Option<string?>("--issuer") { Description = "Expected issuer (iss)." };
         var command = new Command("verify", "Verify a task JWT against the broker's JWKS, as a tool would (exit 0 valid, 1 invalid).") { jwks, credential, audience, issuer };
         command.SetAction(async (result, ct) =>
         {
-            var token = result.GetValue(credential)!;
-            if (token == "-")
+            string token;
+            try
             {
-                token = (await Console.In.ReadToEndAsync(ct)).Trim();
+                token = await TokenInput.ReadAsync(result.GetValue(credential)!, "--credential", ct);
+            }
+            catch (UsageException ex)
+            {
+                await Console.Error.WriteLineAsync("error: " + ex.Message);
+                return ExitCodes.Usage;
             }
 
             if (ShapeProblem(token) is { } problem)

@@ -21,6 +21,8 @@ public static class AuditEventTypes
     /// <summary>An operator's (or a policy reload's) bulk revocation was scheduled; each lease's own lease.revoked follows.</summary>
     public const string RevocationScheduled = "revocation.scheduled";
     public const string PolicyReloaded = "policy.reloaded";
+    /// <summary>An attested caller was refused by the admin API (not an admin, replayed token, blocked operator).</summary>
+    public const string AdminRefused = "admin.refused";
 }
 
 /// <summary>

@@ -111,11 +111,18 @@ public sealed class GlobPattern
         var scheme = literal.IndexOf("://", StringComparison.Ordinal);
         var authorityAndRest = scheme > 0 ? literal[(scheme + 3)..] : string.Empty;
         var separator = authorityAndRest.AsSpan().IndexOfAny('/', '#');
-        var anchored = scheme > 0 && (wildcard < 0 ? authorityAndRest.Length > 0 : separator > 0);
+        var anchored = scheme > 0 && IsUriScheme(literal.AsSpan(0, scheme)) && (wildcard < 0 ? authorityAndRest.Length > 0 : separator > 0);
         return anchored
             ? null
             : $"'{pattern}' must begin with a literal scheme://authority (wildcards only after the first '/' or '#' that follows it)";
     }
+
+    // RFC 3986 scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ): anything else cannot be the start of an identity URI.
+    private static bool IsUriScheme(ReadOnlySpan<char> scheme) =>
+        char.IsAsciiLetter(scheme[0]) && !scheme.ContainsAnyExcept(UriSchemeChars);
+
+    private static readonly SearchValues<char> UriSchemeChars =
+        SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
 
     /// <summary>True when the whole of <paramref name="value"/> matches the pattern.</summary>
     public bool IsMatch(string value)

@@ -70,6 +70,9 @@ public static class Reasons
     {
         public const string NotAnAdmin = "admin.not_an_admin";
         public const string ConfirmationRequired = "admin.confirmation_required";
+
+        /// <summary>The operator's own identity matches a kill-switch block: a blocked principal cannot administer (or unblock itself).</summary>
+        public const string Blocked = "admin.blocked";
     }
 
     /// <summary>Codes of IntrospectCredential.</summary>

@@ -18,8 +18,19 @@ public sealed class ReplayGuard
         _time = time;
     }
 
+    /// <summary>
+    /// Strict one-time use whatever <see cref="BrokerOptions.ReplayMode"/> says (the admin API): the token is recorded
+    /// and any earlier presentation of it, for anything, is a replay. Unauthenticated on a replay.
+    /// </summary>
+    public ValueTask CheckSingleUseAsync(WorkloadIdentity caller, CancellationToken cancellationToken = default) =>
+        // A binding no other use can share: even a same-request retry in Bound mode counts as a second use.
+        CheckAsync(caller, "single-use:" + Guid.NewGuid().ToString("N"), ReplayMode.Strict, cancellationToken);
+
     /// <summary>Records the token's use for <paramref name="binding"/> (see <see cref="RequestHash.ForTask"/>); throws Unauthenticated on a replay.</summary>
-    public async ValueTask CheckAsync(WorkloadIdentity agent, string binding, CancellationToken cancellationToken = default)
+    public ValueTask CheckAsync(WorkloadIdentity agent, string binding, CancellationToken cancellationToken = default) =>
+        CheckAsync(agent, binding, _options.ReplayMode, cancellationToken);
+
+    private async ValueTask CheckAsync(WorkloadIdentity agent, string binding, ReplayMode mode, CancellationToken cancellationToken)
     {
         if (agent.ReplayKey is not { } key)
         {
@@ -32,13 +43,13 @@ public sealed class ReplayGuard
         var accepted = verdict switch
         {
             ReplayVerdict.FirstUse => true,
-            ReplayVerdict.SameBinding => _options.ReplayMode == ReplayMode.Bound,
+            ReplayVerdict.SameBinding => mode == ReplayMode.Bound,
             _ => false,
         };
         if (!accepted)
         {
             throw new BrokerException(BrokerFailure.Unauthenticated, Reasons.TokenReplayed,
-                _options.ReplayMode == ReplayMode.Strict
+                mode == ReplayMode.Strict
                     ? "This identity token was already used; present a fresh one for each request."
                     : "This identity token was already used for another task; present a fresh one.");
         }

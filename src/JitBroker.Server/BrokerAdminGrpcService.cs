@@ -73,11 +73,11 @@ public sealed class BrokerAdminGrpcService(
     public override Task<VerifyAuditResponse> VerifyAudit(VerifyAuditRequest request, ServerCallContext context) =>
         AsAdmin(request, context, (_, _, ct) => _auditReader.VerifyAsync(ct));
 
-    /// <summary>Every admin call authorises the caller as an admin principal first.</summary>
+    /// <summary>Every admin call authorises the caller first: an unblocked admin principal presenting a token it has never presented before.</summary>
     private async Task<TResponse> AsAdmin<TRequest, TResponse>(TRequest request, ServerCallContext context,
         Func<TRequest, WorkloadIdentity, CancellationToken, Task<TResponse>> handler)
     {
-        var admin = await authorization.AuthorizeAsync(Evidence.From(context, transportCertificateOnly: true), context.CancellationToken);
+        var admin = await authorization.AuthorizeAsync(Evidence.From(context, transportCertificateOnly: true), context.Method, context.CancellationToken);
         return await handler(request, admin, context.CancellationToken);
     }
 

@@ -15,6 +15,9 @@ namespace JitBroker.Server;
 /// <summary>Which implementation stands behind each interface, chosen from settings. Nothing else decides it.</summary>
 internal static class BrokerServices
 {
+    /// <summary>Where a generated audit checkpoint key lives inside the data directory (apart from the token key).</summary>
+    public const string AuditKeyDirectory = "audit-signing-key";
+
     public static void Add(IServiceCollection services, JitBrokerSettings settings, BoundEndpoints endpoints)
     {
         services.AddSingleton(settings);
@@ -33,7 +36,22 @@ internal static class BrokerServices
 
         // 5 mint: the built-in JWT issuer always; Vault issuers when Vault is configured
         services.AddSingleton(settings.SigningKey.ToOptions(settings.DataDirectory));
-        services.AddSingleton<ISigningKeyProvider, FileSigningKeyProvider>();
+        if (settings.SigningKey.RotationSchedule is { } rotation)
+        {
+            // Validated: embedded profile, no configured key file. Generated keys rotate in memory on the schedule.
+            services.AddSingleton<ISigningKeyProvider>(sp => new ScheduledRotationSigningKeyProvider(SigningKey.Generate(), rotation,
+                sp.GetRequiredService<TimeProvider>()));
+        }
+        else
+        {
+            services.AddSingleton<ISigningKeyProvider, FileSigningKeyProvider>();
+        }
+
+        // Audit checkpoints get their own key (docs/audit.md): the token key cannot re-sign rewritten history.
+        services.AddSingleton(sp => new AuditSigningKeys(
+            new FileSigningKeyProvider(settings.AuditSigningKey.ToOptions(Path.Combine(settings.DataDirectory, AuditKeyDirectory)),
+                sp.GetRequiredService<ILogger<FileSigningKeyProvider>>()),
+            sp.GetRequiredService<ISigningKeyProvider>()));
         services.AddSingleton(settings.Issuer);
         services.AddSingleton<JwtCredentialIssuer>();
         services.AddSingleton<ICredentialIssuer>(sp => sp.GetRequiredService<JwtCredentialIssuer>());
@@ -206,6 +224,7 @@ internal static class BrokerServices
         try
         {
             _ = services.GetRequiredService<AttestorRegistry>();
+            _ = services.GetRequiredService<AuditSigningKeys>();
             _ = services.GetRequiredService<IssuerRegistry>();
             _ = services.GetRequiredService<RequestCredentialHandler>();
             _ = services.GetRequiredService<DelegateCredentialHandler>();

@@ -4,8 +4,8 @@ using JitBroker.Protocol.V1;
 
 namespace JitBroker.Server;
 
-/// <summary>The admin API's view of the audit file: tail and verify, against the broker's own signing keys.</summary>
-internal sealed class FileAuditReader(AuditOptions options, ISigningKeyProvider keys) : IAuditReader
+/// <summary>The admin API's view of the audit file: tail and verify, against the audit checkpoint key (not the token key).</summary>
+internal sealed class FileAuditReader(AuditOptions options, AuditSigningKeys keys) : IAuditReader
 {
     public async Task<IReadOnlyList<string>> TailAsync(int count, CancellationToken cancellationToken = default)
     {
@@ -21,7 +21,7 @@ internal sealed class FileAuditReader(AuditOptions options, ISigningKeyProvider 
 
     public async Task<VerifyAuditResponse> VerifyAsync(CancellationToken cancellationToken = default)
     {
-        using var checkpointKeys = AuditCheckpointKeys.FromProvider(keys);
+        using var checkpointKeys = AuditCheckpointKeys.FromProvider(keys.Provider);
         // A write may be in progress: the last line can be incomplete without that being tampering.
         var verifier = new AuditVerifier(new AuditVerifierOptions { Keys = checkpointKeys, AllowIncompleteLastLine = true });
         var result = await verifier.VerifyFileAsync(options.Path, cancellationToken);

@@ -12,15 +12,23 @@ namespace JitBroker.Server;
 /// </summary>
 internal static class HttpEndpoints
 {
+    /// <summary>How long relying parties may cache the token JWKS (its Cache-Control max-age).</summary>
+    public static readonly TimeSpan JwksCacheLifetime = TimeSpan.FromMinutes(5);
+
     public static void Map(WebApplication app)
     {
-        // Keys are fixed for the life of the process, so the document is built once, not per request.
-        var jwks = JwksDocument.Build(app.Services.GetRequiredService<ISigningKeyProvider>());
+        // Built per request: with scheduled rotation the key set changes (a next key announced, a retired one dropped).
+        // max-age is the cache lifetime rotation publishes ahead of (SigningKey:RotationPublishAhead ≥ it).
+        var tokenKeys = app.Services.GetRequiredService<ISigningKeyProvider>();
         app.MapGet("/.well-known/jwks.json", (HttpContext context) =>
         {
-            context.Response.Headers.CacheControl = "public, max-age=300";
-            return Results.Text(jwks, "application/jwk-set+json");
+            context.Response.Headers.CacheControl = $"public, max-age={(int)JwksCacheLifetime.TotalSeconds}";
+            return Results.Text(JwksDocument.Build(tokenKeys), "application/jwk-set+json");
         }).OnlyOn(ListenerRole.Http);
+        // The audit checkpoint key's public half, apart from the token JWKS: a relying party must never accept a
+        // token signed with it, and an audit verifier must never accept a checkpoint signed with a token key.
+        var auditJwks = JwksDocument.Build(app.Services.GetRequiredService<JitBroker.Audit.AuditSigningKeys>().Provider);
+        app.MapGet("/.well-known/audit-jwks.json", () => Results.Text(auditJwks, "application/jwk-set+json")).OnlyOn(ListenerRole.Http);
         app.MapGet("/healthz", () => Results.Text("ok")).OnlyOn(ListenerRole.Http);
         // Ready only when every backend answers within a short bound; names the ones that do not.
         app.MapHealthChecks("/readyz", new HealthCheckOptions

@@ -34,6 +34,12 @@ public sealed class JitBrokerSettings
 
     public SigningKeySettings SigningKey { get; set; } = new();
 
+    /// <summary>
+    /// The audit checkpoint key, never the token key: a PEM file (production: its own Secret) or, when unset, one
+    /// generated into <c>&lt;DataDirectory&gt;/audit-signing-key/</c>. Verifiers need only its public half (docs/audit.md).
+    /// </summary>
+    public SigningKeySettings AuditSigningKey { get; set; } = new();
+
     public AttestationOptions Attestation { get; set; } = new() { JwtSvid = new JwtSvidOptions { Audience = "jitbroker" } };
 
     public PolicyOptions Policy { get; set; } = new() { Path = "policies/sample.yaml" };
@@ -191,6 +197,22 @@ public sealed class SigningKeySettings
     public string? PrivateKeyPemPath { get; set; }
 
     public List<string> PreviousPublicKeyPemPaths { get; set; } = [];
+
+    /// <summary>
+    /// Scheduled rotation of generated token keys (embedded profile only; keys in memory): a new key every this long.
+    /// Null: no scheduled rotation (file keys rotate by Secret and <see cref="PreviousPublicKeyPemPaths"/>).
+    /// </summary>
+    public TimeSpan? RotationInterval { get; set; }
+
+    /// <summary>How long before it signs a new key is in the JWKS: at least the JWKS cache lifetime (5 minutes).</summary>
+    public TimeSpan RotationPublishAhead { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long a retired key stays in the JWKS after its last signature: at least Broker:MaxTtl plus 1 minute of skew.</summary>
+    public TimeSpan RotationRetainAfterRetirement { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>The rotation schedule, or null when rotation is off.</summary>
+    public KeyRotationSchedule? RotationSchedule =>
+        RotationInterval is { } interval ? new KeyRotationSchedule(interval, RotationPublishAhead, RotationRetainAfterRetirement) : null;
 
     /// <summary>The key provider's options: this key, or one generated into <paramref name="dataDirectory"/>.</summary>
     public SigningKeyOptions ToOptions(string dataDirectory) => new()

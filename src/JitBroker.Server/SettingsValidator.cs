@@ -32,8 +32,17 @@ public static class SettingsValidator
         errors.AddRange(s.Broker.Validate());
         errors.AddRange(s.Issuer.Validate());
         errors.AddRange(s.SigningKey.ToOptions(s.DataDirectory).Validate());
+        errors.AddRange(s.AuditSigningKey.ToOptions(s.DataDirectory).Validate().Select(e => e.Replace("JitBroker:SigningKey", "JitBroker:AuditSigningKey", StringComparison.Ordinal)));
+        if (s.AuditSigningKey.PrivateKeyPemPath is { Length: > 0 } auditKey && s.SigningKey.PrivateKeyPemPath is { Length: > 0 } tokenKey &&
+            string.Equals(Path.GetFullPath(auditKey), Path.GetFullPath(tokenKey), StringComparison.Ordinal))
+        {
+            errors.Add("JitBroker:AuditSigningKey:PrivateKeyPemPath must not be the token key (JitBroker:SigningKey:PrivateKeyPemPath): " +
+                "whoever steals the token key could then re-sign rewritten audit history.");
+        }
         errors.AddRange(s.Revocation.Validate());
         errors.AddRange(s.Attestation.Validate(jwtSvidBundleProvidedLater: devTrustDomainPending));
+        ValidateReplaySlack(s, errors);
+        ValidateKeyRotation(s, errors);
 
         errors.AddRange(s.Policy.Validate());
         errors.AddRange(s.Audit.Validate());
@@ -103,6 +112,38 @@ public static class SettingsValidator
 
     private static bool AnyTrustSource(JitBrokerSettings s) =>
         s.Attestation.JwtSvid.IsConfigured() || s.Attestation.Oidc.IsConfigured() || s.Attestation.X509Svid.IsConfigured();
+
+    // A bearer token is accepted until exp + leeway; the replay cache forgets it at exp + ReplaySlack. A slack shorter
+    // than the leeway leaves a window in which a captured token is accepted again (X.509-SVIDs have no replay key).
+    private static void ValidateKeyRotation(JitBrokerSettings s, List<string> errors)
+    {
+        if (s.SigningKey.RotationSchedule is not { } rotation)
+        {
+            return;
+        }
+
+        const string Key = "JitBroker:SigningKey:Rotation";
+        // Replicas would each rotate their own keys (different JWKS per replica) and a restart would drop rotated keys:
+        // production rotates file keys through the Secret and PreviousPublicKeyPemPaths instead (docs/deployment.md).
+        if (!s.IsEmbedded || !string.IsNullOrEmpty(s.SigningKey.PrivateKeyPemPath))
+        {
+            errors.Add($"{Key}Interval is for the embedded profile's generated keys only; rotate configured key files through PreviousPublicKeyPemPaths.");
+        }
+
+        errors.AddRange(rotation.Validate(HttpEndpoints.JwksCacheLifetime, s.Broker.MaxTtl + TimeSpan.FromMinutes(1)).Select(e => $"{Key}{e}"));
+    }
+
+    private static void ValidateReplaySlack(JitBrokerSettings s, List<string> errors)
+    {
+        var (key, leeway) = s.Attestation.Oidc.Leeway > s.Attestation.JwtSvid.Leeway
+            ? ($"{OidcOptions.SectionPath}:Leeway", s.Attestation.Oidc.Leeway)
+            : ($"{JwtSvidOptions.SectionPath}:Leeway", s.Attestation.JwtSvid.Leeway);
+        if (s.Broker.ReplaySlack < leeway)
+        {
+            errors.Add($"{Core.BrokerOptions.SectionPath}:ReplaySlack ({s.Broker.ReplaySlack.TotalSeconds:0}s) must be at least the largest " +
+                $"attestation leeway, {key} ({leeway.TotalSeconds:0}s): a token replayed after the cache forgets it would be accepted again.");
+        }
+    }
 
     private static void ValidateListeners(JitBrokerSettings s, List<string> errors)
     {

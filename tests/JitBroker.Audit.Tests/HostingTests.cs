@@ -55,7 +55,7 @@ public sealed class HostingTests
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Services.AddSingleton<TimeProvider>(_f.Clock);
-        builder.Services.AddSingleton<ISigningKeyProvider>(_f.Keys);
+        builder.Services.AddSingleton(new AuditSigningKeys(_f.Keys, new StaticSigningKeyProvider(SigningKey.Generate())));
         builder.Services.AddJitBrokerAudit(options);
         return builder.Build();
     }

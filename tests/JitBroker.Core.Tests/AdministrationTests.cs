@@ -92,6 +92,8 @@ public sealed class AdministrationTests
     [TestCase("spiffe://**", false)]
     [TestCase("https://*.example/admins/*", false)]
     [TestCase("spiffe://example.org/humans/***", false)]
+    [TestCase("sp ffe://example.org/humans/*", false)]
+    [TestCase("spiffe:/x://example.org/humans/*", false)]
     public void Admin_principals_are_anchored_like_approvers(string pattern, bool valid) =>
         Assert.That(new AdminOptions { Principals = [pattern] }.Validate(), valid ? Is.Empty : Has.One.StartsWith($"Admin:Principals '{pattern}'"));
 

@@ -48,6 +48,12 @@ internal sealed class PipelineFixture
     public OfferDelegationHandler OfferDelegation { get; }
     public DelegateCredentialHandler DelegateCredential { get; }
     public AdminAuthorization AdminAuthorization { get; }
+
+    public AgentAdmission Admission { get; }
+
+    public ReplayGuard ReplayGuard { get; }
+
+    public BestEffortAudit BestEffortAudit { get; }
     public RevokeLeasesHandler RevokeLeases { get; }
     public KillSwitchHandler KillSwitchAdmin { get; }
     public ApprovalDecisionHandler ApprovalDecisions { get; }
@@ -72,9 +78,10 @@ internal sealed class PipelineFixture
         policy.As<IPolicyIntentInputs>().SetupGet(p => p.IntentInputs).Returns(() => Reads);
         Schedule = (IRevocationSchedule)Leases;
         var attestors = new AttestorRegistry([attestor.Object]);
-        var audit = new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance);
+        var audit = BestEffortAudit = new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance);
         var replayCache = new InMemoryReplayCache(Time);
-        var admission = new AgentAdmission(attestors, new ReplayGuard(replayCache, Options, Time), KillSwitch, audit, new BrokerMetrics(),
+        ReplayGuard = new ReplayGuard(replayCache, Options, Time);
+        var admission = Admission = new AgentAdmission(attestors, ReplayGuard, KillSwitch, audit, new BrokerMetrics(),
             new JitBroker.Core.Admission.AttestationFailureSummary(audit, new JitBroker.Core.Admission.AdmissionOptions(), Time,
                 NullLogger<JitBroker.Core.Admission.AttestationFailureSummary>.Instance), Time);
         var termination = new LeaseTermination(Leases, Leases, Revoker, Options, Time);
@@ -90,7 +97,8 @@ internal sealed class PipelineFixture
         RenewCredential = new RenewCredentialHandler(admission, Leases, usability, policy.Object, delegation, issuers, commit, Options, Time);
         OfferDelegation = new OfferDelegationHandler(admission, Leases, usability, delegation, audit, Options, Time, Offers);
         DelegateCredential = new DelegateCredentialHandler(admission, Leases, usability, delegation, replayCache, commit, Options, Time, Offers);
-        AdminAuthorization = new AdminAuthorization(attestors, new AdminOptions { Principals = ["spiffe://example.org/humans/*"] });
+        AdminAuthorization = new AdminAuthorization(admission, ReplayGuard, KillSwitch, audit,
+            new AdminOptions { Principals = ["spiffe://example.org/humans/*"] }, Time);
         var operatorRevocation = new OperatorRevocation(Leases, Leases, Schedule, Audit, Time);
         RevokeLeases = new RevokeLeasesHandler(operatorRevocation, Schedule);
         KillSwitchAdmin = new KillSwitchHandler(KillSwitch, operatorRevocation, Audit, Time);

@@ -138,7 +138,7 @@ public sealed class KillSwitchAtScaleTests
         using var admin = env.Admin(a);
 
         // A deadline far too short for the call: the client gives up, the server's call token fires mid-way.
-        using (var impatient = new AdminClient(a.AdminUri, env.Fleet.Svid(Alice), TimeSpan.FromMilliseconds(Random.Shared.Next(2, 30))))
+        using (var impatient = new AdminClient(a.AdminUri, _ => Task.FromResult(env.Fleet.Svid(Alice)), TimeSpan.FromMilliseconds(Random.Shared.Next(2, 30))))
         {
             try
             {
@@ -267,7 +267,8 @@ public sealed class KillSwitchAtScaleTests
             return replica;
         }
 
-        public AdminClient Admin(BrokerProcess replica) => new(replica.AdminUri, Fleet.Svid(Alice), TimeSpan.FromSeconds(30));
+        // The broker accepts each admin token once: the client mints a fresh one per call.
+        public AdminClient Admin(BrokerProcess replica) => new(replica.AdminUri, _ => Task.FromResult(Fleet.Svid(Alice)), TimeSpan.FromSeconds(30));
 
         /// <summary>Real credentials the rogue holds, and real delegated ones below them (workers w1, then w2).</summary>
         public async Task<List<Sampled>> IssueSampleAsync(BrokerProcess replica, int roots, int children, int grandchildren, CancellationToken cancellationToken)

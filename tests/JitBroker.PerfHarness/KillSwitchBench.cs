@@ -67,15 +67,16 @@ internal static class KillSwitchBench
             }
         })).ToArray();
 
-        var op = Auth(dev.MintSvid(Operator, "jitbroker", TimeSpan.FromMinutes(30)));
+        // The broker accepts each admin token once: a fresh one per call.
+        CallOptions Op() => Auth(dev.MintSvid(Operator, "jitbroker", TimeSpan.FromMinutes(30)));
         clock.Start();
-        var block = await admin.BlockAgentAsync(new BlockAgentRequest { Pattern = LeaseFactory.AgentId, Reason = "perf: kill switch" }, op).ConfigureAwait(false);
+        var block = await admin.BlockAgentAsync(new BlockAgentRequest { Pattern = LeaseFactory.AgentId, Reason = "perf: kill switch" }, Op()).ConfigureAwait(false);
         var blockMs = clock.Elapsed.TotalMilliseconds;
         await Task.WhenAll(samplers).ConfigureAwait(false);
         RevocationProgress progress;
         do
         {
-            progress = await admin.GetRevocationProgressAsync(new GetRevocationProgressRequest { RevocationId = block.Revocations.RevocationId }, op).ConfigureAwait(false);
+            progress = await admin.GetRevocationProgressAsync(new GetRevocationProgressRequest { RevocationId = block.Revocations.RevocationId }, Op()).ConfigureAwait(false);
         }
         while (!progress.Done && clock.Elapsed < TimeSpan.FromSeconds(120) && await Delay().ConfigureAwait(false));
 

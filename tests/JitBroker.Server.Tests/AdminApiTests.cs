@@ -15,7 +15,6 @@ public sealed class AdminApiTests
     private PolicyDirectory _policy = null!;
     private BrokerServerFixture _broker = null!;
     private BrokerClient _client = null!;
-    private string _admin = null!;
 
     [OneTimeSetUp]
     public async Task Start()
@@ -27,7 +26,6 @@ public sealed class AdminApiTests
             ["JitBroker:Policy:Path"] = _policy.Path,
         });
         _client = _broker.Client();
-        _admin = E2E.AdminSvid(_broker);
     }
 
     [OneTimeTearDown]
@@ -38,7 +36,8 @@ public sealed class AdminApiTests
         _policy.Dispose();
     }
 
-    private Task<CliResult> Admin(params string[] args) => Jitctl.RunAsync(_broker.GrpcUri, _admin, args);
+    // Each jitctl process gets its own fresh token: the broker accepts an admin token once.
+    private Task<CliResult> Admin(params string[] args) => Jitctl.RunAsync(_broker.GrpcUri, E2E.AdminSvid(_broker), args);
 
     [Test]
     public async Task Leases_filters_by_agent_task_state_and_kind_and_pages()
@@ -107,7 +106,7 @@ public sealed class AdminApiTests
         var l4 = await E2E.IssueAsync(_broker, _client, E2E.Agent("revoke-3"), "rv-4");
         var l5 = await E2E.IssueAsync(_broker, _client, E2E.Agent("keeper"), "rv-5");
 
-        var byLease = await Admin("revoke", "--lease", l1.LeaseId, "--reason", "test", "--wait", "--json");
+        var byLease = await Jitctl.RunWithIdentityCommandAsync(_broker, E2E.Alice, "revoke", "--lease", l1.LeaseId, "--reason", "test", "--wait", "--json");
         Assert.That(byLease.Code, Is.Zero, byLease.ToString());
         Assert.That(byLease.Json().GetProperty("done").GetBoolean(), Is.True, "--wait follows the revocation until it is done");
         Assert.That(byLease.Json().GetProperty("revoked").GetString(), Is.EqualTo("1"), "protobuf JSON writes int64 as a string");
@@ -116,7 +115,7 @@ public sealed class AdminApiTests
         Assert.That(await E2E.IsActiveAsync(_broker, _client, l1.Credential.Token), Is.False);
         Assert.That(await E2E.IsActiveAsync(_broker, _client, l2.Credential.Token), Is.True, "only the named lease");
 
-        var byTask = await Admin("revoke", "--task", "rv-2", "--agent", r1, "--wait");
+        var byTask = await Jitctl.RunWithIdentityCommandAsync(_broker, E2E.Alice, "revoke", "--task", "rv-2", "--agent", r1, "--wait");
         Assert.That(byTask.Code, Is.Zero, byTask.ToString());
         Assert.That(byTask.Out, Does.Contain("1 matched: 1 scheduled for revocation").And.Contain("all 1 revoked"));
         Assert.That(await E2E.IsActiveAsync(_broker, _client, l2.Credential.Token), Is.False);
@@ -234,7 +233,7 @@ public sealed class AdminApiTests
         Assert.That(garbage.Code, Is.EqualTo(3), garbage.ToString());
         var none = await Jitctl.RunAsync(_broker.GrpcUri, null, "leases");
         Assert.That(none.Code, Is.EqualTo(2), none.ToString());
-        var down = await Jitctl.RunAsync(new Uri("http://127.0.0.1:1"), _admin, "leases", "--timeout", "2");
+        var down = await Jitctl.RunAsync(new Uri("http://127.0.0.1:1"), E2E.AdminSvid(_broker), "leases", "--timeout", "2");
         Assert.That(down.Code, Is.EqualTo(6), "broker unreachable → UNAVAILABLE: " + down);
     }
 }

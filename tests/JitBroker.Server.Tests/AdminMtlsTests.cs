@@ -86,7 +86,9 @@ public sealed class AdminMtlsTests
     }
 
     private AdminClient Admin(X509Certificate2? client, string? identity = null) =>
-        new(_broker.AdminUri, identity ?? E2E.AdminSvid(_broker), TimeSpan.FromSeconds(10), Handler(client));
+        identity is null
+            ? new(_broker.AdminUri, _ => Task.FromResult(E2E.AdminSvid(_broker)), TimeSpan.FromSeconds(10), Handler(client))
+            : new(_broker.AdminUri, identity, TimeSpan.FromSeconds(10), Handler(client));
 
     private async Task<IReadOnlyList<string>> BlockedPatternsAsync()
     {
@@ -159,25 +161,25 @@ public sealed class AdminMtlsTests
         string[] Args(string cert, string key, string ca) =>
             ["blocks", "--json", "--admin-endpoint", _broker.AdminUri.ToString(), "--admin-client-cert", P(cert), "--admin-client-key", P(key), "--admin-ca", P(ca)];
 
-        var identity = E2E.AdminSvid(_broker);
-        var ok = await Jitctl.RunAsync(_broker.GrpcUri, identity, Args("operator.crt", "operator.key", "server-ca.pem"));
+
+        var ok = await Jitctl.RunAsync(_broker.GrpcUri, E2E.AdminSvid(_broker), Args("operator.crt", "operator.key", "server-ca.pem"));
         Assert.That(ok.Code, Is.Zero, ok.ToString());
         Assert.That(ok.Json().GetProperty("blocks").EnumerateArray().Select(b => b.GetProperty("pattern").GetString()), Does.Contain(pattern), ok.ToString());
 
-        var noCert = await Jitctl.RunAsync(_broker.GrpcUri, identity, "blocks", "--admin-endpoint", _broker.AdminUri.ToString(), "--admin-ca", P("server-ca.pem"));
+        var noCert = await Jitctl.RunAsync(_broker.GrpcUri, E2E.AdminSvid(_broker), "blocks", "--admin-endpoint", _broker.AdminUri.ToString(), "--admin-ca", P("server-ca.pem"));
         Assert.That(noCert.Code, Is.Not.Zero.And.Not.EqualTo(ExitCodes.Usage), "no client certificate: " + noCert);
         Assert.That(noCert.Out, Does.Not.Contain(pattern));
 
-        var wrongCa = await Jitctl.RunAsync(_broker.GrpcUri, identity, Args("stranger.crt", "stranger.key", "server-ca.pem"));
+        var wrongCa = await Jitctl.RunAsync(_broker.GrpcUri, E2E.AdminSvid(_broker), Args("stranger.crt", "stranger.key", "server-ca.pem"));
         Assert.That(wrongCa.Code, Is.Not.Zero.And.Not.EqualTo(ExitCodes.Usage), "client certificate from another CA: " + wrongCa);
 
-        var untrustedServer = await Jitctl.RunAsync(_broker.GrpcUri, identity, Args("operator.crt", "operator.key", "other-ca.pem"));
+        var untrustedServer = await Jitctl.RunAsync(_broker.GrpcUri, E2E.AdminSvid(_broker), Args("operator.crt", "operator.key", "other-ca.pem"));
         Assert.That(untrustedServer.Code, Is.Not.Zero.And.Not.EqualTo(ExitCodes.Usage), "--admin-ca is a trust anchor, not trust-all: " + untrustedServer);
 
-        var halfPair = await Jitctl.RunAsync(_broker.GrpcUri, identity, "blocks", "--admin-endpoint", _broker.AdminUri.ToString(), "--admin-client-cert", P("operator.crt"));
+        var halfPair = await Jitctl.RunAsync(_broker.GrpcUri, E2E.AdminSvid(_broker), "blocks", "--admin-endpoint", _broker.AdminUri.ToString(), "--admin-client-cert", P("operator.crt"));
         Assert.That(halfPair.Code, Is.EqualTo(ExitCodes.Usage), halfPair.ToString());
 
-        var mismatched = await Jitctl.RunAsync(_broker.GrpcUri, identity, Args("operator.crt", "stranger.key", "server-ca.pem"));
+        var mismatched = await Jitctl.RunAsync(_broker.GrpcUri, E2E.AdminSvid(_broker), Args("operator.crt", "stranger.key", "server-ca.pem"));
         Assert.That(mismatched.Code, Is.EqualTo(ExitCodes.Usage), mismatched.ToString());
         var key = File.ReadAllText(P("stranger.key"));
         var body = key.Split('\n')[1];

@@ -20,7 +20,6 @@ public sealed class ApprovalE2ETests
     private PolicyDirectory _policy = null!;
     private BrokerServerFixture _broker = null!;
     private BrokerClient _client = null!;
-    private string _lead = null!;
 
     [OneTimeSetUp]
     public async Task Start()
@@ -34,7 +33,6 @@ public sealed class ApprovalE2ETests
             ["JitBroker:Policy:Path"] = _policy.Path,
         });
         _client = _broker.Client();
-        _lead = E2E.AdminSvid(_broker, E2E.Lead);
     }
 
     [OneTimeTearDown]
@@ -45,7 +43,7 @@ public sealed class ApprovalE2ETests
         _policy.Dispose();
     }
 
-    private Task<CliResult> AsLead(params string[] args) => Jitctl.RunAsync(_broker.GrpcUri, _lead, args);
+    private Task<CliResult> AsLead(params string[] args) => Jitctl.RunAsync(_broker.GrpcUri, E2E.AdminSvid(_broker, E2E.Lead), args);
 
     private async Task<(string Svid, string ApprovalId)> PendingAsync(string agent, string task)
     {
@@ -118,7 +116,7 @@ public sealed class ApprovalE2ETests
     {
         var (svid, id) = await PendingAsync(E2E.SelfApprover, "apr-self");
 
-        using var self = new AdminClient(_broker.AdminUri, _broker.Svid(E2E.SelfApprover), TimeSpan.FromSeconds(10));
+        using var self = E2E.Admin(_broker, E2E.SelfApprover);
         var ex = Assert.ThrowsAsync<RpcException>(() => self.DecideApprovalAsync(id, approve: true, "trust me"));
         Assert.That((ex!.StatusCode, E2E.Reason(ex)), Is.EqualTo((StatusCode.PermissionDenied, "approval.self_approval")));
         var cli = await Jitctl.RunAsync(_broker.GrpcUri, _broker.Svid(E2E.SelfApprover), "approvals", "approve", id);

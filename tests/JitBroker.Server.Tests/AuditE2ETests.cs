@@ -166,7 +166,7 @@ public sealed class AuditE2ETests
     }
 
     [Test]
-    public async Task Jitctl_verifies_the_live_log_against_the_broker_jwks()
+    public async Task Jitctl_verifies_the_live_log_against_the_audit_jwks()
     {
         var verify = await Jitctl.RunAsync(_broker.GrpcUri, null, "audit", "verify", _auditPath, "--jwks", Jwks());
         Assert.That(verify.Code, Is.Zero, verify.ToString());
@@ -175,8 +175,35 @@ public sealed class AuditE2ETests
         var json = await Jitctl.RunAsync(_broker.GrpcUri, null, "audit", "verify", _auditPath, "--jwks", Jwks(), "--json");
         var result = json.Json();
         Assert.That(result.GetProperty("ok").GetBoolean(), Is.True);
-        Assert.That(result.GetProperty("checkpoints_verified").GetInt32(), Is.GreaterThanOrEqualTo(2), "checkpoints signed with the broker's key verify");
+        Assert.That(result.GetProperty("checkpoints_verified").GetInt32(), Is.GreaterThanOrEqualTo(2), "checkpoints signed with the audit key verify");
         Assert.That(result.GetProperty("events_checked").GetInt64(), Is.EqualTo(Events().Count));
+    }
+
+    [Test]
+    public async Task Checkpoints_are_signed_with_the_audit_key_not_the_token_key_and_verify_with_its_public_pem_alone()
+    {
+        using var admin = E2E.Admin(_broker);
+        await admin.VerifyAuditAsync(); // the writer has checkpointed what the fixture issued
+        var tokenJwks = new Uri(_broker.HttpUri, "/.well-known/jwks.json").ToString();
+
+        var withTokenKeys = await Jitctl.RunAsync(_broker.GrpcUri, null, "audit", "verify", _auditPath, "--jwks", tokenJwks, "--json");
+
+        Assert.That(withTokenKeys.Code, Is.EqualTo(1), "a checkpoint is worthless to a verifier that trusts only token keys: " + withTokenKeys);
+        var auditKeyPem = await File.ReadAllTextAsync(Path.Combine(_broker.DataDirectory, "audit-signing-key", "signing-key.pem"));
+        using var ecdsa = System.Security.Cryptography.ECDsa.Create();
+        ecdsa.ImportFromPem(auditKeyPem);
+        var publicPem = Path.Combine(_broker.DataDirectory, "..", $"audit-public-{Guid.NewGuid():N}.pem");
+        await File.WriteAllTextAsync(publicPem, ecdsa.ExportSubjectPublicKeyInfoPem());
+        try
+        {
+            var offline = await Jitctl.RunAsync(_broker.GrpcUri, null, "audit", "verify", _auditPath, "--public-key", publicPem, "--json");
+            Assert.That(offline.Code, Is.Zero, offline.ToString());
+            Assert.That(offline.Json().GetProperty("checkpoints_verified").GetInt32(), Is.GreaterThanOrEqualTo(1));
+        }
+        finally
+        {
+            File.Delete(publicPem);
+        }
     }
 
     [TestCase("edit", "hash_mismatch", 0, 0)]
@@ -280,5 +307,5 @@ public sealed class AuditE2ETests
         Assert.That((int)live.StatusCode, Is.EqualTo(200));
     }
 
-    private string Jwks() => new Uri(_broker.HttpUri, "/.well-known/jwks.json").ToString();
+    private string Jwks() => new Uri(_broker.HttpUri, "/.well-known/audit-jwks.json").ToString();
 }

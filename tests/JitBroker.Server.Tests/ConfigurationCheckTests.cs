@@ -44,6 +44,39 @@ public sealed class ConfigurationCheckTests
         Assert.Throws<InvalidBrokerConfigurationException>(() => BrokerHost.Check([], c => c.AddInMemoryCollection(Settings(overrides))))!.Errors;
 
     [Test]
+    public async Task Scheduled_key_rotation_must_publish_ahead_of_the_jwks_cache_and_outlive_the_longest_token()
+    {
+        var early = Errors(("JitBroker:SigningKey:RotationInterval", "01:00:00"), ("JitBroker:SigningKey:RotationPublishAhead", "00:01:00"),
+            ("JitBroker:SigningKey:RotationRetainAfterRetirement", "00:10:00"));
+
+        Assert.That(early, Has.One.StartsWith("JitBroker:SigningKey:RotationPublishAhead must be at least the JWKS cache lifetime"));
+        Assert.That(early, Has.One.StartsWith("JitBroker:SigningKey:RotationRetainAfterRetirement must be at least the longest token lifetime"));
+        Assert.That(Errors(("JitBroker:SigningKey:RotationInterval", "01:00:00"), ("JitBroker:SigningKey:PrivateKeyPemPath", Path.Combine(_dir, "k.pem"))),
+            Has.One.Contains("embedded profile's generated keys only"));
+        Assert.That(await CheckAsync(Settings(("JitBroker:SigningKey:RotationInterval", "01:00:00"))), Is.EqualTo(BrokerProgram.Ok), "defaults fit");
+    }
+
+    [Test]
+    public void The_audit_checkpoint_key_cannot_be_the_token_signing_key()
+    {
+        var key = Path.Combine(_dir, "key.pem");
+
+        var errors = Errors(("JitBroker:SigningKey:PrivateKeyPemPath", key), ("JitBroker:AuditSigningKey:PrivateKeyPemPath", key));
+
+        Assert.That(errors, Has.One.StartsWith("JitBroker:AuditSigningKey:PrivateKeyPemPath must not be the token key"));
+    }
+
+    [TestCase("JitBroker:Attestation:JwtSvid:Leeway")]
+    [TestCase("JitBroker:Attestation:Oidc:Leeway")]
+    public async Task A_replay_slack_shorter_than_an_attestation_leeway_refuses_to_start(string leewayKey)
+    {
+        var errors = Errors(("JitBroker:Broker:ReplaySlack", "00:00:20"), (leewayKey, "00:01:00"));
+
+        Assert.That(errors, Has.One.StartsWith("JitBroker:Broker:ReplaySlack (20s) must be at least the largest attestation leeway, " + leewayKey + " (60s)"));
+        Assert.That(await CheckAsync(Settings(("JitBroker:Broker:ReplaySlack", "00:01:00"), (leewayKey, "00:01:00"))), Is.EqualTo(BrokerProgram.Ok), "equal is enough");
+    }
+
+    [Test]
     public async Task Check_of_a_usable_embedded_configuration_exits_0_and_leaves_an_empty_data_directory_empty()
     {
         var exit = await CheckAsync(Settings());

@@ -19,10 +19,21 @@ internal sealed record CliResult(int Code, string Out, string Err)
 /// <summary>jitctl as operators run it: a separate process (jitctl.dll next to the tests), talking to a running broker.</summary>
 internal static class Jitctl
 {
-    public static async Task<CliResult> RunAsync(Uri broker, string? identity, params string[] args)
+    public static Task<CliResult> RunAsync(Uri broker, string? identity, params string[] args) =>
+        RunWithInputAsync(broker, identity, stdin: null, identityCommand: null, args);
+
+    /// <summary>
+    /// jitctl fetching a fresh operator token before every admin call through <c>--identity-command</c> (here the dev
+    /// trust domain's <c>jitctl dev-svid</c>), as commands that make several calls (<c>--wait</c>) need.
+    /// </summary>
+    public static Task<CliResult> RunWithIdentityCommandAsync(BrokerServerFixture broker, string id, params string[] args) =>
+        RunWithInputAsync(broker.GrpcUri, null, stdin: null, $"dotnet '{JitctlDll}' dev-svid --spiffe-id '{id}' --data-dir '{broker.DataDirectory}'", args);
+
+    /// <summary>jitctl with <paramref name="stdin"/> on its standard input and/or JITCTL_IDENTITY_COMMAND set.</summary>
+    public static async Task<CliResult> RunWithInputAsync(Uri broker, string? identity, string? stdin, string? identityCommand, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(TestContext.CurrentContext.TestDirectory, "jitctl.dll"));
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = stdin is not null };
+        start.ArgumentList.Add(JitctlDll);
         foreach (var a in args)
         {
             start.ArgumentList.Add(a);
@@ -32,19 +43,33 @@ internal static class Jitctl
         start.Environment["JITCTL_ADMIN_ENDPOINT"] = BrokerServerFixture.AdminFor(broker).ToString();
         start.Environment.Remove("JITCTL_IDENTITY");
         start.Environment.Remove("JITCTL_IDENTITY_FILE");
+        start.Environment.Remove("JITCTL_IDENTITY_COMMAND");
         start.Environment.Remove("JITCTL_CONFIG");
         if (identity is not null)
         {
             start.Environment["JITCTL_IDENTITY"] = identity;
         }
 
+        if (identityCommand is not null)
+        {
+            start.Environment["JITCTL_IDENTITY_COMMAND"] = identityCommand;
+        }
+
         using var process = Process.Start(start)!;
+        if (stdin is not null)
+        {
+            await process.StandardInput.WriteAsync(stdin);
+            process.StandardInput.Close();
+        }
+
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await process.WaitForExitAsync(timeout.Token);
         return new CliResult(process.ExitCode, await stdout, await stderr);
     }
+
+    private static string JitctlDll => Path.Combine(TestContext.CurrentContext.TestDirectory, "jitctl.dll");
 }
 
 /// <summary>Bounded polling for effects that happen in the broker's background (sweeper, policy reload).</summary>
@@ -156,8 +181,9 @@ internal static class E2E
     public static string AdminSvid(BrokerServerFixture broker, string id = Alice) =>
         broker.Dev.MintSvid(id, "jitbroker", TimeSpan.FromMinutes(30));
 
+    /// <summary>An operator's client minting a fresh SVID per call: the broker accepts each admin token once.</summary>
     public static AdminClient Admin(BrokerServerFixture broker, string id = Alice) =>
-        new(broker.AdminUri, AdminSvid(broker, id), TimeSpan.FromSeconds(30));
+        new(broker.AdminUri, _ => Task.FromResult(AdminSvid(broker, id)), TimeSpan.FromSeconds(30));
 
     public static RequestCredentialRequest Tickets(string task, string tool = "zendesk", string resource = "tickets/1", int ttlSeconds = 120) =>
         BrokerClient.NewRequest(task, "tickets.read", BrokerServerFixture.TicketsAudience, [tool], [resource], "e2e", TimeSpan.FromSeconds(ttlSeconds));

@@ -91,6 +91,7 @@ public sealed class PolicyReevaluationServiceTests
         services.AddLogging();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ISigningKeyProvider>(_ => new StaticSigningKeyProvider(SigningKey.Generate()));
+        services.AddSingleton(sp => new AuditSigningKeys(new StaticSigningKeyProvider(SigningKey.Generate()), sp.GetRequiredService<ISigningKeyProvider>()));
         services.AddSingleton<IAuditSink>(sink);
         services.AddJitBrokerAudit(new AuditOptions { Path = Path.Combine(Path.GetTempPath(), "unused-audit.jsonl") });
         services.AddSingleton(engine);

@@ -178,11 +178,10 @@ public sealed class VaultE2ETests
         Assert.That(ended.Leases.Single().Error, Does.Not.Contain(issued.Credential.Token));
 
         // The sweeper keeps retrying while Vault is down; a listing that lands while it holds the lease (state revoking) is asked again.
-        var admin = E2E.AdminSvid(_broker);
         CliResult failed = null!;
         Assert.That(await Eventually.TrueAsync(async () =>
         {
-            failed = await Jitctl.RunAsync(_broker.GrpcUri, admin, "leases", "--failed", "--kind", "vault-token", "--json");
+            failed = await Jitctl.RunAsync(_broker.GrpcUri, E2E.AdminSvid(_broker), "leases", "--failed", "--kind", "vault-token", "--json");
             return failed.Code == 0 && E2E.LeasesIn(failed).Any(l => l.GetProperty("leaseId").GetString() == issued.LeaseId);
         }, TimeSpan.FromSeconds(10)), Is.True, () => "jitctl leases --failed lists the lease\n" + failed);
         var row = E2E.LeasesIn(failed).Single(l => l.GetProperty("leaseId").GetString() == issued.LeaseId);
@@ -191,14 +190,14 @@ public sealed class VaultE2ETests
         Assert.That(row.GetProperty("lastError").GetString(), Is.Not.Empty);
         Assert.That(failed.Out, Does.Not.Contain(issued.Credential.Token));
         Assert.That(minted.Revoked, Is.False, "Vault was down: the token still lives there");
-        Assert.That(await Eventually.TrueAsync(async () => (await Jitctl.RunAsync(_broker.GrpcUri, admin, "leases", "--failed")).Out.Contains(issued.LeaseId,
+        Assert.That(await Eventually.TrueAsync(async () => (await Jitctl.RunAsync(_broker.GrpcUri, E2E.AdminSvid(_broker), "leases", "--failed")).Out.Contains(issued.LeaseId,
             StringComparison.Ordinal), TimeSpan.FromSeconds(10)), Is.True, "the table shows it too");
 
         _vault.Sealed = false;
         Assert.That(await Eventually.TrueAsync(async () => (await StoredLeaseAsync(issued.LeaseId)).State == LeaseState.Revoked, TimeSpan.FromSeconds(15)),
             Is.True, "the sweeper retries until Vault revokes it");
         Assert.That(minted.Revoked, Is.True);
-        Assert.That(E2E.LeasesIn(await Jitctl.RunAsync(_broker.GrpcUri, admin, "leases", "--failed", "--json"))
+        Assert.That(E2E.LeasesIn(await Jitctl.RunAsync(_broker.GrpcUri, E2E.AdminSvid(_broker), "leases", "--failed", "--json"))
             .Select(l => l.GetProperty("leaseId").GetString()), Does.Not.Contain(issued.LeaseId));
 
         var audit = File.ReadAllText(Path.Combine(_broker.DataDirectory, "audit.jsonl"));
