@@ -152,7 +152,8 @@ public sealed class RedisApprovalStore : IApprovalStore
         return reply[0].AsInt64() switch
         {
             1 => new OpenedApproval(ApprovalOpening.Created, approval),
-            2 => new OpenedApproval(ApprovalOpening.Duplicate, Decode(reply[1])),
+            // The agent's pending approval for the same request: trusted only if its tag verifies, like any read.
+            2 => new OpenedApproval(ApprovalOpening.Duplicate, Decode(null, reply[1]) ?? throw Tampered("(duplicate of " + approval.ApprovalId + ")")),
             3 => new OpenedApproval(ApprovalOpening.CapReached, null),
             _ => throw new InvalidOperationException($"Approval '{approval.ApprovalId}' already exists."),
         };
