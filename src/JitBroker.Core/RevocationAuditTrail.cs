@@ -18,6 +18,9 @@ public sealed partial class RevocationAuditTrail : IAsyncDisposable
 
     private const int AckBatch = 1000;
 
+    /// <summary>How many recorded revocations the trail remembers (about 10 MiB at most) to never record one twice.</summary>
+    private const int RememberedRecords = 65_536;
+
     private readonly IAuditLog? _audit;
     private readonly IRevocationOutbox? _outbox;
     private readonly ILogger _log;
@@ -25,6 +28,7 @@ public sealed partial class RevocationAuditTrail : IAsyncDisposable
     private readonly SemaphoreSlim _slots = new(MaxInFlight, MaxInFlight);
     #pragma warning restore CA2213
     private readonly ConcurrentDictionary<string, byte> _pending = new(StringComparer.Ordinal);
+    private readonly RecentRevocationRecords _recorded = new(RememberedRecords);
     private readonly Channel<string> _acks = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _acking;
 
@@ -45,6 +49,15 @@ public sealed partial class RevocationAuditTrail : IAsyncDisposable
 
     /// <summary>True while this replica is still writing the lease's record (recovery must leave it alone).</summary>
     public bool IsPending(string leaseId) => _pending.ContainsKey(leaseId);
+
+    /// <summary>True when this process stored (or is storing) the lease's <c>lease.revoked</c> record (see <see cref="RecentRevocationRecords"/>).</summary>
+    public bool HasRecorded(string leaseId) => _recorded.Contains(leaseId);
+
+    /// <summary>Claims the lease's <c>lease.revoked</c> record for a writer outside the trail (recovery); false when it was already written.</summary>
+    internal bool TryClaimRecord(string leaseId) => _recorded.TryAdd(leaseId);
+
+    /// <summary>Gives a claim back: the record could not be written.</summary>
+    internal void ReleaseRecord(string leaseId) => _recorded.Remove(leaseId);
 
     /// <summary>
     /// Starts writing the <c>lease.revoked</c> record of a lease this replica just marked. Returns once the record is
@@ -92,6 +105,13 @@ public sealed partial class RevocationAuditTrail : IAsyncDisposable
     {
         try
         {
+            // Marked again after its record was written (a failover lost the first mark): the same revocation, no second
+            // record. Its outbox entry is left to recovery, which acknowledges it once the first record is surely stored.
+            if (!_recorded.TryAdd(lease.LeaseId))
+            {
+                return;
+            }
+
             await _audit!.AppendAsync(EventOf(AuditEventTypes.LeaseRevoked, lease, detail), CancellationToken.None).ConfigureAwait(false);
             if (_outbox is not null)
             {
@@ -100,6 +120,7 @@ public sealed partial class RevocationAuditTrail : IAsyncDisposable
         }
         catch (Exception ex)
         {
+            _recorded.Remove(lease.LeaseId);
             LogAuditLost(_log, lease.LeaseId, AuditEventTypes.LeaseRevoked, ex);
         }
         finally

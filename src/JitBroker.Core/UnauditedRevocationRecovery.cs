@@ -93,10 +93,30 @@ public sealed partial class UnauditedRevocationRecovery
                 recorded.UnionWith(await _chains.RevokedLeaseIdsAsync(chain, since, cancellationToken).ConfigureAwait(false));
             }
 
-            var missing = entries.Where(e => !recorded.Contains(e.LeaseId)).ToList();
-            await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = WriteParallelism, CancellationToken = cancellationToken },
-                async (entry, ct) => await _audit.AppendAsync(await RecoveredEventAsync(owner, entry, ct).ConfigureAwait(false), ct).ConfigureAwait(false))
-                .ConfigureAwait(false);
+            // Not in any chain's index, and not written by this process either (a failover can lose the index entry of a
+            // record this replica did write: RecentRevocationRecords).
+            var missing = entries.Where(e => !recorded.Contains(e.LeaseId) && _trail.TryClaimRecord(e.LeaseId)).ToList();
+            var written = new System.Collections.Concurrent.ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
+            try
+            {
+                await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = WriteParallelism, CancellationToken = cancellationToken },
+                    async (entry, ct) =>
+                    {
+                        await _audit.AppendAsync(await RecoveredEventAsync(owner, entry, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+                        written[entry.LeaseId] = 0;
+                    }).ConfigureAwait(false);
+            }
+            catch
+            {
+                // What was not written stays owed: the next pass claims it again.
+                foreach (var entry in missing.Where(e => !written.ContainsKey(e.LeaseId)))
+                {
+                    _trail.ReleaseRecord(entry.LeaseId);
+                }
+
+                throw;
+            }
+
             await _outbox.AcknowledgeAuditedAsync(owner, [.. entries.Select(e => e.LeaseId)], cancellationToken).ConfigureAwait(false);
             LogRecovered(_log, owner, entries.Count, missing.Count);
             return missing.Count;

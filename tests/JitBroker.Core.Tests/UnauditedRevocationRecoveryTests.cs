@@ -107,6 +107,57 @@ public sealed class UnauditedRevocationRecoveryTests
             Is.EqualTo(new[] { leases[1].LeaseId }), "the recorded one acknowledged (on dispose at the latest), the failed one owed");
     }
 
+    [Test]
+    public async Task A_record_whose_acknowledgement_and_index_entry_a_failover_lost_is_not_written_again()
+    {
+        // A Redis failover can drop what the old primary acknowledged without a replica: here the outbox
+        // acknowledgement (dropped) and the record's entry in the audit mirror (the index never sees the record).
+        var leases = await MarkedByAsync("replica-a", 2);
+        var file = new Chain();
+        var lostAcks = new Moq.Mock<IRevocationOutbox>();
+        await using var trail = new RevocationAuditTrail(file, NullLogger<RevocationAuditTrail>.Instance, lostAcks.Object, "replica-a");
+        var recovery = new UnauditedRevocationRecovery(_ledger, _chains, _ledger, file, trail, _time,
+            NullLogger<UnauditedRevocationRecovery>.Instance, TimeSpan.FromSeconds(90), Grace);
+        await await trail.BeginRevokedAsync(leases[0], "Revoked");
+
+        _time.Advance(Grace + TimeSpan.FromSeconds(1));
+        Assert.That(await recovery.RunOnceAsync(), Is.EqualTo(1), "only the record never written is recovered");
+        Assert.That(file.RevokedIds, Is.EquivalentTo(leases.Select(l => l.LeaseId)), "one lease.revoked per lease");
+        Assert.That(await _ledger.ListUnauditedOwnersAsync(), Is.Empty, "both entries acknowledged");
+    }
+
+    [Test]
+    public async Task A_lease_marked_again_after_its_record_was_written_gets_no_second_record()
+    {
+        // The failover lost the revoked mark: the sweeper revokes the lease again and the trail sees it a second time.
+        var leases = await MarkedByAsync("replica-a", 1);
+        var file = new Chain();
+        await using var trail = new RevocationAuditTrail(file, NullLogger<RevocationAuditTrail>.Instance, _ledger, "replica-a");
+
+        await await trail.BeginRevokedAsync(leases[0], "Revoked");
+        await await trail.BeginRevokedAsync(leases[0], "Revoked");
+
+        Assert.That(file.RevokedIds, Is.EqualTo(new[] { leases[0].LeaseId }));
+        Assert.That(trail.HasRecorded(leases[0].LeaseId), Is.True);
+    }
+
+    [Test]
+    public async Task A_record_that_failed_is_written_by_the_next_recovery_pass()
+    {
+        var leases = await MarkedByAsync("replica-a", 1);
+        var file = new Chain { Fail = true };
+        await using var trail = new RevocationAuditTrail(file, NullLogger<RevocationAuditTrail>.Instance, _ledger, "replica-a");
+        var recovery = new UnauditedRevocationRecovery(_ledger, _chains, _ledger, file, trail, _time,
+            NullLogger<UnauditedRevocationRecovery>.Instance, TimeSpan.FromSeconds(90), Grace);
+        await await trail.BeginRevokedAsync(leases[0], "Revoked");
+        _time.Advance(Grace + TimeSpan.FromSeconds(1));
+        Assert.ThrowsAsync<BrokerException>(() => recovery.RunOnceAsync(), "the audit log is still down");
+
+        file.Fail = false;
+        Assert.That(await recovery.RunOnceAsync(), Is.EqualTo(1), "a failed write leaves its record owed, by the trail and by recovery");
+        Assert.That(file.RevokedIds, Is.EqualTo(new[] { leases[0].LeaseId }));
+    }
+
     private const string Agent = "spiffe://dev.local/agent/a";
 
     private UnauditedRevocationRecovery Recovery(string self) =>
