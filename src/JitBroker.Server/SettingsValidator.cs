@@ -86,6 +86,14 @@ public static class SettingsValidator
             }
 
             ValidateBackendTransport(s, errors);
+
+            // A generated audit key lands in the pod's data directory (often an emptyDir) and dies with the pod,
+            // taking the only way to verify that replica's checkpoints with it; and it lives on the broker host.
+            if (string.IsNullOrEmpty(s.AuditSigningKey.PrivateKeyPemPath))
+            {
+                errors.Add("JitBroker:AuditSigningKey:PrivateKeyPemPath is required in the production profile: a generated audit key " +
+                    "dies with the pod's data directory and checkpoints could no longer be verified (docs/audit.md).");
+            }
         }
 
         return errors;

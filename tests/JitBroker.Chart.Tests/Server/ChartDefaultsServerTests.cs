@@ -45,6 +45,8 @@ public sealed class ChartDefaultsServerTests
             Assert.That((status, body), Is.EqualTo((HttpStatusCode.OK, "ready")), broker.Output);
             Assert.That(await broker.GrpcHealthAsync(), Is.EqualTo(HealthCheckResponse.Types.ServingStatus.Serving));
             Assert.That(await JwksCoordinatesAsync(broker), Does.Contain(Coordinates(cluster.SigningKey)), "the JWKS publishes the Secret's key, not a generated one");
+            Assert.That(await JwksCoordinatesAsync(broker, "/.well-known/audit-jwks.json"), Is.EqualTo(new[] { Coordinates(cluster.AuditSigningKey) }),
+                "checkpoints are signed with the audit key's Secret, not a key generated into the pod's data directory");
             Assert.That(broker.Output, Does.Contain("production").And.Not.Contain("embedded profile"));
             Assert.That(broker.Output, Does.Contain("CLEARTEXT TO Redis"), "the mesh opt-out is logged loudly");
             Assert.That(broker.Output, Does.Contain("State integrity key"), "the key is loaded from the Secret (its id is logged, never the key)");
@@ -145,6 +147,7 @@ public sealed class ChartDefaultsServerTests
         cluster.AddSecret("jitbroker-signing-key", "signing-key.pem", cluster.SigningKey.ExportPkcs8PrivateKeyPem());
         cluster.AddSecret("jitbroker-redis", "password", redisPassword + "\n");
         cluster.AddSecret("jitbroker-state-integrity-key", "state-integrity.key", Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) + "\n");
+        cluster.AddSecret("jitbroker-audit-signing-key", "audit-signing-key.pem", cluster.AuditSigningKey.ExportPkcs8PrivateKeyPem());
         return cluster;
     }
 
@@ -154,10 +157,10 @@ public sealed class ChartDefaultsServerTests
         return ClusterObjects.Base64Url(p.Q.X!) + "," + ClusterObjects.Base64Url(p.Q.Y!);
     }
 
-    internal static async Task<List<string>> JwksCoordinatesAsync(BrokerProcess broker)
+    internal static async Task<List<string>> JwksCoordinatesAsync(BrokerProcess broker, string path = "/.well-known/jwks.json")
     {
         using var http = new HttpClient();
-        var jwks = JsonNode.Parse(await http.GetStringAsync(new Uri(broker.HttpUri, "/.well-known/jwks.json")))!;
+        var jwks = JsonNode.Parse(await http.GetStringAsync(new Uri(broker.HttpUri, path)))!;
         return [.. jwks["keys"]!.AsArray().Select(k => k!["x"] + "," + k["y"])];
     }
 

@@ -128,6 +128,8 @@ internal sealed partial class PodLayout : IDisposable
                 // The same init container installs the state integrity key next to it, owner-only.
                 var stateSecret = cluster.Secrets[Value("stateIntegrityKey.existingSecret")];
                 Write(mount.MountPath + "/state-integrity.key", stateSecret[Value("stateIntegrityKey.key")], UnixFileMode.UserRead);
+                var auditSecret = cluster.Secrets[Value("auditSigningKey.existingSecret")];
+                Write(mount.MountPath + "/audit-signing-key.pem", auditSecret[Value("auditSigningKey.key")], UnixFileMode.UserRead);
                 break;
             case "policies":
                 var policyMap = Value("policies.existingConfigMap");
