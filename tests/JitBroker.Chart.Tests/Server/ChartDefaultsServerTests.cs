@@ -84,6 +84,34 @@ public sealed class ChartDefaultsServerTests
         Assert.That(broker.Output, Does.Contain("accessible to group or other"));
     }
 
+    [Test]
+    public async Task With_a_rotation_root_secret_two_pods_in_turn_publish_the_same_derived_keys()
+    {
+        var values = DefaultsAgainst(_redis);
+        values["config"]!["SigningKey"] = new JsonObject { ["RotationInterval"] = "1.00:00:00" };
+        values["signingKey"]!["existingSecret"] = "";
+        values["signingKey"]!["rotationRootSecret"]!["existingSecret"] = "jitbroker-rotation-root";
+        Assert.That(SchemaValidator.Validate(values), Is.Empty);
+        var cluster = DefaultCluster(RedisPassword);
+        cluster.AddSecret("jitbroker-rotation-root", "rotation-root.key", Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) + "\n");
+
+        var published = new List<List<string>>();
+        for (var pod = 0; pod < 2; pod++)
+        {
+            // A second replica, or the same one restarted: nothing is shared with the first but the Secret.
+            using var layout = new PodLayout(values, cluster);
+            Assert.That(layout.UnmountedPaths, Is.Empty);
+            Assert.That(layout.Environment.Keys, Does.Contain("JITBROKER__SIGNINGKEY__ROTATIONROOTSECRETPATH").And.Not.Contain("JITBROKER__SIGNINGKEY__PRIVATEKEYPEMPATH"));
+            await using var broker = BrokerProcess.Start(layout, DockerfileImage.Environment);
+            await broker.WaitUntilLiveAsync(StartTimeout);
+            published.Add(await JwksCoordinatesAsync(broker));
+            Assert.That(broker.Output, Does.Contain("derived from the root secret with fingerprint"), broker.Output);
+        }
+
+        Assert.That(published[0], Is.Not.Empty.And.EqualTo(published[1]), "both pods derive the same keys from the Secret");
+        Assert.That(published[0], Does.Not.Contain(Coordinates(cluster.SigningKey)), "the key file is not used while rotating");
+    }
+
     [TestCase("Broker.MaxTtl", "1.00:00:00", "Broker:MaxTtl above 12h")]
     [TestCase("Broker.MaxTtlTypo", "00:10:00", "MaxTtlTypo")]
     [TestCase("Revocation.BatchSize", "0", "Revocation:BatchSize must lie between")]
