@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+
 namespace JitBroker.Issuance;
 
 /// <summary>When a <see cref="ScheduledRotationSigningKeyProvider"/> rotates, announces and retires keys.</summary>
@@ -27,31 +29,42 @@ public sealed record KeyRotationSchedule(TimeSpan Interval, TimeSpan PublishAhea
 }
 
 /// <summary>
-/// Generated task-JWT keys that rotate by themselves on <see cref="KeyRotationSchedule.Interval"/>, driven by the
-/// injected clock: the next key is generated and published (in <see cref="VerificationKeys"/>, hence the JWKS)
-/// <see cref="KeyRotationSchedule.PublishAhead"/> before it signs anything, and a retired key stays published for
-/// <see cref="KeyRotationSchedule.RetainAfterRetirement"/> after its last signature, so every token it signed can
-/// still be verified until it expires. Keys live in memory only (see docs/deployment.md, "Signing key").
-/// Thread-safe; the provider owns its keys.
+/// Task-JWT keys that rotate by themselves on <see cref="KeyRotationSchedule.Interval"/>, driven by the injected clock.
+/// Epoch n runs from origin + n·Interval; its key is <see cref="DerivedSigningKey.ForEpoch"/> of the root secret, so
+/// replicas and restarts sharing the secret (and origin) publish and sign with the same keys without coordinating.
+/// Key n+1 is published (in <see cref="VerificationKeys"/>, hence the JWKS) <see cref="KeyRotationSchedule.PublishAhead"/>
+/// before epoch n+1 begins; key n signs; earlier keys stay published for <see cref="KeyRotationSchedule.RetainAfterRetirement"/>
+/// after their epoch ended, so every token they signed verifies until it expires. Thread-safe; the provider owns its keys.
 /// </summary>
 public sealed class ScheduledRotationSigningKeyProvider : ISigningKeyProvider, IDisposable
 {
+    private readonly byte[] _rootSecret;
+    private readonly DateTimeOffset _origin;
     private readonly KeyRotationSchedule _schedule;
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
-    private readonly List<Entry> _entries = [];
+    private readonly Dictionary<long, SigningKey> _keys = [];
+    private readonly IReadOnlyList<SigningKey> _alsoPublished;
 
-    public ScheduledRotationSigningKeyProvider(SigningKey first, KeyRotationSchedule schedule, TimeProvider time)
+    /// <param name="rootSecret">At least <see cref="DerivedSigningKey.MinRootSecretBytes"/> random bytes; copied, and wiped on dispose.</param>
+    /// <param name="origin">Where epoch 0 begins; every replica must use the same (the broker uses the Unix epoch).</param>
+    /// <param name="alsoPublished">
+    /// Verification-only keys published after the derived ones (e.g. the key file used before rotation was switched on,
+    /// until its tokens expired); the provider owns them.
+    /// </param>
+    public ScheduledRotationSigningKeyProvider(ReadOnlySpan<byte> rootSecret, DateTimeOffset origin, KeyRotationSchedule schedule, TimeProvider time,
+        IReadOnlyList<SigningKey>? alsoPublished = null)
     {
-        if (!first.CanSign)
+        if (rootSecret.Length < DerivedSigningKey.MinRootSecretBytes)
         {
-            throw new ArgumentException("The first key must be able to sign.", nameof(first));
+            throw new ArgumentException($"The root secret must be at least {DerivedSigningKey.MinRootSecretBytes} bytes.", nameof(rootSecret));
         }
 
+        _rootSecret = rootSecret.ToArray();
+        _origin = origin;
         _schedule = schedule;
         _time = time;
-        var now = time.GetUtcNow();
-        _entries.Add(new Entry(first, PublishedAt: now, SignsFrom: now));
+        _alsoPublished = alsoPublished ?? [];
     }
 
     public SigningKey Current
@@ -60,8 +73,7 @@ public sealed class ScheduledRotationSigningKeyProvider : ISigningKeyProvider, I
         {
             lock (_gate)
             {
-                var now = Advance();
-                return _entries.Last(e => e.SignsFrom <= now).Key;
+                return Published(_time.GetUtcNow())[0];
             }
         }
     }
@@ -72,10 +84,8 @@ public sealed class ScheduledRotationSigningKeyProvider : ISigningKeyProvider, I
         {
             lock (_gate)
             {
-                var now = Advance();
-                var current = _entries.Last(e => e.SignsFrom <= now);
-                // Current first (the JWKS order relying parties see), then the announced next key, then retired keys.
-                return [current.Key, .. _entries.Where(e => e != current).OrderByDescending(e => e.SignsFrom).Select(e => e.Key)];
+                var published = Published(_time.GetUtcNow());
+                return [.. published, .. _alsoPublished.Where(k => !published.Exists(p => p.KeyId == k.KeyId))];
             }
         }
     }
@@ -84,41 +94,66 @@ public sealed class ScheduledRotationSigningKeyProvider : ISigningKeyProvider, I
     {
         lock (_gate)
         {
-            foreach (var entry in _entries)
+            foreach (var key in _keys.Values)
             {
-                entry.Key.Dispose();
+                key.Dispose();
             }
 
-            _entries.Clear();
+            _keys.Clear();
+            foreach (var key in _alsoPublished)
+            {
+                key.Dispose();
+            }
+
+            CryptographicOperations.ZeroMemory(_rootSecret);
         }
     }
 
-    // Brings the key set up to the clock: announce the next key when its publication is due, then drop keys whose
-    // retention after retirement has passed. Several intervals may have passed since the last call.
-    private DateTimeOffset Advance()
+    // Current first (the JWKS order relying parties see), then the announced next key, then retired keys, newest first.
+    // Keys no longer published are dropped from the cache, not disposed: a verifier may still hold an earlier snapshot
+    // (the key's SafeHandle is released when it is collected).
+    private List<SigningKey> Published(DateTimeOffset now)
     {
-        var now = _time.GetUtcNow();
-        while (_entries[^1].SignsFrom + _schedule.Interval - _schedule.PublishAhead <= now)
+        var epoch = EpochAt(now);
+        var epochs = new List<long> { epoch };
+        if (StartOf(epoch + 1) - _schedule.PublishAhead <= now)
         {
-            var signsFrom = _entries[^1].SignsFrom + _schedule.Interval;
-#pragma warning disable CA2000 // owned by _entries from here on; disposed with the provider
-            _entries.Add(new Entry(SigningKey.Generate(), PublishedAt: signsFrom - _schedule.PublishAhead, SignsFrom: signsFrom));
-#pragma warning restore CA2000
+            epochs.Add(epoch + 1);
         }
 
-        // A key signs until its successor takes over; it is kept for RetainAfterRetirement after that instant.
-        for (var i = _entries.Count - 2; i >= 0; i--)
+        // Key k signed until epoch k+1 began and is kept RetainAfterRetirement after that.
+        for (var k = epoch - 1; StartOf(k + 1) + _schedule.RetainAfterRetirement > now; k--)
         {
-            if (_entries[i + 1].SignsFrom + _schedule.RetainAfterRetirement <= now)
-            {
-                // Dropped, not disposed: a verifier may still hold an earlier VerificationKeys snapshot (the key's
-                // SafeHandle is released when it is collected).
-                _entries.RemoveAt(i);
-            }
+            epochs.Add(k);
         }
 
-        return now;
+        foreach (var stale in _keys.Keys.Except(epochs).ToList())
+        {
+            _keys.Remove(stale);
+        }
+
+        return [.. epochs.Select(KeyOf)];
     }
 
-    private sealed record Entry(SigningKey Key, DateTimeOffset PublishedAt, DateTimeOffset SignsFrom);
+    private SigningKey KeyOf(long epoch)
+    {
+        if (!_keys.TryGetValue(epoch, out var key))
+        {
+#pragma warning disable CA2000 // owned by _keys from here on; disposed with the provider
+            key = DerivedSigningKey.ForEpoch(_rootSecret, epoch);
+#pragma warning restore CA2000
+            _keys[epoch] = key;
+        }
+
+        return key;
+    }
+
+    private long EpochAt(DateTimeOffset t)
+    {
+        var ticks = (t - _origin).Ticks;
+        var epoch = ticks / _schedule.Interval.Ticks;
+        return ticks < 0 && ticks % _schedule.Interval.Ticks != 0 ? epoch - 1 : epoch; // floor, also before the origin
+    }
+
+    private DateTimeOffset StartOf(long epoch) => _origin + TimeSpan.FromTicks(_schedule.Interval.Ticks * epoch);
 }

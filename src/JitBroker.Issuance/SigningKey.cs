@@ -61,6 +61,25 @@ public sealed class SigningKey : IDisposable
     public static SigningKey Generate() => new(ECDsa.Create(ECCurve.NamedCurves.nistP256), canSign: true);
 
     /// <summary>
+    /// A P-256 key from its private scalar alone (32 bytes, big-endian, in [1, order − 1]); the public point is
+    /// computed from it by the platform's crypto library. Used for keys derived from a rotation root secret.
+    /// </summary>
+    internal static SigningKey FromPrivateScalar(byte[] d)
+    {
+        var key = ECDsa.Create();
+        try
+        {
+            key.ImportParameters(new ECParameters { Curve = ECCurve.NamedCurves.nistP256, D = d });
+            return new SigningKey(key, canSign: true);
+        }
+        catch
+        {
+            key.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Loads a private key from PEM text: PKCS#8 (<c>PRIVATE KEY</c>) or SEC1 (<c>EC PRIVATE KEY</c>).
     /// Throws <see cref="BrokerException"/> for anything else, including RSA and non-P-256 curves.
     /// </summary>

@@ -38,9 +38,30 @@ internal static class BrokerServices
         services.AddSingleton(settings.SigningKey.ToOptions(settings.DataDirectory));
         if (settings.SigningKey.RotationSchedule is { } rotation)
         {
-            // Validated: embedded profile, no configured key file. Generated keys rotate in memory on the schedule.
-            services.AddSingleton<ISigningKeyProvider>(sp => new ScheduledRotationSigningKeyProvider(SigningKey.Generate(), rotation,
-                sp.GetRequiredService<TimeProvider>()));
+            // Validated: no configured key file; production names the root secret, embedded generates one into the data
+            // directory. Epochs count from the Unix epoch, so every replica and every restart derives the same keys.
+            services.AddSingleton<ISigningKeyProvider>(sp =>
+            {
+                var root = settings.SigningKey.RotationRootSecretPath is { Length: > 0 } path
+                    ? RotationRootSecretFile.Read(path)
+                    : RotationRootSecretFile.ReadOrGenerate(settings.DataDirectory, out _);
+                try
+                {
+                    var log = sp.GetRequiredService<ILogger<BrokerStartup>>();
+                    var fingerprint = DerivedSigningKey.Fingerprint(root);
+                    BrokerStartup.LogRotationRootSecret(log, fingerprint, rotation.Interval);
+                    // PreviousPublicKeyPemPaths stay published beside the derived keys: the switch from a key file to rotation
+                    // keeps the old key's tokens verifiable until they expire.
+#pragma warning disable CA2000 // owned and disposed by the provider
+                    var previous = settings.SigningKey.PreviousPublicKeyPemPaths.Select(p => SigningKey.FromPublicKeyPem(File.ReadAllText(p))).ToList();
+                    return new ScheduledRotationSigningKeyProvider(root, DateTimeOffset.UnixEpoch, rotation, sp.GetRequiredService<TimeProvider>(), previous);
+#pragma warning restore CA2000
+                }
+                finally
+                {
+                    System.Security.Cryptography.CryptographicOperations.ZeroMemory(root);
+                }
+            });
         }
         else
         {
@@ -224,6 +245,7 @@ internal static class BrokerServices
         try
         {
             _ = services.GetRequiredService<AttestorRegistry>();
+            _ = services.GetRequiredService<ISigningKeyProvider>();
             _ = services.GetRequiredService<AuditSigningKeys>();
             _ = services.GetRequiredService<IssuerRegistry>();
             _ = services.GetRequiredService<RequestCredentialHandler>();

@@ -26,4 +26,8 @@ public sealed partial class BrokerStartup
     [LoggerMessage(EventId = 105, EventName = "BackendCleartextBehindMesh", Level = LogLevel.Warning,
         Message = "CLEARTEXT TO {Backend}: the broker talks to it without TLS. Allowed only because {Section}:CleartextBehindMesh says a service mesh encrypts the hop; if nothing does, credentials, leases and approvals cross the network readable and forgeable.")]
     public static partial void LogBackendCleartextBehindMesh(ILogger logger, string backend, string section);
+
+    [LoggerMessage(EventId = 106, EventName = "TokenKeyRotation", Level = LogLevel.Information,
+        Message = "Token signing keys rotate every {Interval}, derived from the root secret with fingerprint {Fingerprint}")]
+    public static partial void LogRotationRootSecret(ILogger logger, string fingerprint, TimeSpan interval);
 }

@@ -56,6 +56,19 @@ internal static class ConfigurationProbes
             problems.Add($"{SigningKeyOptions.SectionPath}:PreviousPublicKeyPemPaths: a file cannot be read ({ex.Message}).");
         }
 
+        // Start-up reads it too; here a wrong mode or a short secret is reported with everything else.
+        if (settings.SigningKey.RotationInterval is not null && settings.SigningKey.RotationRootSecretPath is { Length: > 0 } root)
+        {
+            try
+            {
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(RotationRootSecretFile.Read(root));
+            }
+            catch (BrokerException ex)
+            {
+                problems.Add($"{SigningKeyOptions.SectionPath}:RotationRootSecretPath: {ex.Message}");
+            }
+        }
+
         return problems;
     }
 }

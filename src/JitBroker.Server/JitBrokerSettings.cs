@@ -199,10 +199,17 @@ public sealed class SigningKeySettings
     public List<string> PreviousPublicKeyPemPaths { get; set; } = [];
 
     /// <summary>
-    /// Scheduled rotation of generated token keys (embedded profile only; keys in memory): a new key every this long.
-    /// Null: no scheduled rotation (file keys rotate by Secret and <see cref="PreviousPublicKeyPemPaths"/>).
+    /// Scheduled rotation of derived token keys: a new key every this long (epochs counted from the Unix epoch), derived
+    /// from <see cref="RotationRootSecretPath"/>. Null: no scheduled rotation (file keys rotate by Secret and
+    /// <see cref="PreviousPublicKeyPemPaths"/>).
     /// </summary>
     public TimeSpan? RotationInterval { get; set; }
+
+    /// <summary>
+    /// The root secret rotated keys are derived from (base64 of 32+ random bytes, owner-only file). Required with
+    /// <see cref="RotationInterval"/> in production; embedded generates one into the data directory when unset.
+    /// </summary>
+    public string? RotationRootSecretPath { get; set; }
 
     /// <summary>How long before it signs a new key is in the JWKS: at least the JWKS cache lifetime (5 minutes).</summary>
     public TimeSpan RotationPublishAhead { get; set; } = TimeSpan.FromMinutes(10);

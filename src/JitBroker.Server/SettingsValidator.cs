@@ -86,6 +86,14 @@ public static class SettingsValidator
             }
 
             ValidateBackendTransport(s, errors);
+
+            // A generated audit key lands in the pod's data directory (often an emptyDir) and dies with the pod,
+            // taking the only way to verify that replica's checkpoints with it; and it lives on the broker host.
+            if (string.IsNullOrEmpty(s.AuditSigningKey.PrivateKeyPemPath))
+            {
+                errors.Add("JitBroker:AuditSigningKey:PrivateKeyPemPath is required in the production profile: a generated audit key " +
+                    "dies with the pod's data directory and checkpoints could no longer be verified (docs/audit.md).");
+            }
         }
 
         return errors;
@@ -113,26 +121,39 @@ public static class SettingsValidator
     private static bool AnyTrustSource(JitBrokerSettings s) =>
         s.Attestation.JwtSvid.IsConfigured() || s.Attestation.Oidc.IsConfigured() || s.Attestation.X509Svid.IsConfigured();
 
-    // A bearer token is accepted until exp + leeway; the replay cache forgets it at exp + ReplaySlack. A slack shorter
-    // than the leeway leaves a window in which a captured token is accepted again (X.509-SVIDs have no replay key).
     private static void ValidateKeyRotation(JitBrokerSettings s, List<string> errors)
     {
+        const string Key = "JitBroker:SigningKey:Rotation";
+        var root = s.SigningKey.RotationRootSecretPath;
         if (s.SigningKey.RotationSchedule is not { } rotation)
         {
+            if (!string.IsNullOrEmpty(root))
+            {
+                errors.Add($"{Key}RootSecretPath is set but {Key}Interval is not: set the interval, or remove the root secret.");
+            }
+
             return;
         }
 
-        const string Key = "JitBroker:SigningKey:Rotation";
-        // Replicas would each rotate their own keys (different JWKS per replica) and a restart would drop rotated keys:
-        // production rotates file keys through the Secret and PreviousPublicKeyPemPaths instead (docs/deployment.md).
-        if (!s.IsEmbedded || !string.IsNullOrEmpty(s.SigningKey.PrivateKeyPemPath))
+        if (!string.IsNullOrEmpty(s.SigningKey.PrivateKeyPemPath))
         {
-            errors.Add($"{Key}Interval is for the embedded profile's generated keys only; rotate configured key files through PreviousPublicKeyPemPaths.");
+            errors.Add($"{Key}Interval derives its keys from {Key}RootSecretPath and cannot rotate JitBroker:SigningKey:PrivateKeyPemPath; " +
+                "set one or the other (rotate key files through PreviousPublicKeyPemPaths).");
+        }
+
+        // Every replica and every restart must derive the same keys; a secret generated into a pod's data directory
+        // would differ per replica and die with the pod.
+        if (!s.IsEmbedded && string.IsNullOrEmpty(root))
+        {
+            errors.Add($"{Key}RootSecretPath is required with {Key}Interval in the production profile: every replica derives its token keys " +
+                "from that shared secret (docs/deployment.md).");
         }
 
         errors.AddRange(rotation.Validate(HttpEndpoints.JwksCacheLifetime, s.Broker.MaxTtl + TimeSpan.FromMinutes(1)).Select(e => $"{Key}{e}"));
     }
 
+    // A bearer token is accepted until exp + leeway; the replay cache forgets it at exp + ReplaySlack. A slack shorter
+    // than the leeway leaves a window in which a captured token is accepted again (X.509-SVIDs have no replay key).
     private static void ValidateReplaySlack(JitBrokerSettings s, List<string> errors)
     {
         var (key, leeway) = s.Attestation.Oidc.Leeway > s.Attestation.JwtSvid.Leeway

@@ -51,7 +51,7 @@ public sealed class KeyRotationTests
     public void A_retired_key_is_kept_exactly_for_its_retention_after_its_last_signature()
     {
         var clock = new FakeTimeProvider(Start);
-        using var provider = new ScheduledRotationSigningKeyProvider(SigningKey.Generate(), Hourly, clock);
+        using var provider = new ScheduledRotationSigningKeyProvider(RootSecret, Start, Hourly, clock);
         var first = provider.Current.KeyId;
 
         clock.Advance(TimeSpan.FromMinutes(51));
@@ -69,10 +69,12 @@ public sealed class KeyRotationTests
 
     private static readonly DateTimeOffset Start = new(2026, 12, 3, 0, 0, 0, TimeSpan.Zero);
 
+    private static readonly byte[] RootSecret = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+
     private static (List<string> Failures, List<string> Kids, ScheduledRotationSigningKeyProvider Provider, FakeTimeProvider Clock) Run(KeyRotationSchedule schedule)
     {
         var clock = new FakeTimeProvider(Start);
-        var provider = new ScheduledRotationSigningKeyProvider(SigningKey.Generate(), schedule, clock);
+        var provider = new ScheduledRotationSigningKeyProvider(RootSecret, Start, schedule, clock);
         var relyingParty = new CachingRelyingParty(() => JwksDocument.Build(provider), clock, JwksCacheLifetime);
         var tokens = new List<(string Token, DateTimeOffset Expires)>();
         var failures = new List<string>();
@@ -101,7 +103,7 @@ public sealed class KeyRotationTests
         return (failures, kids, provider, clock);
     }
 
-    private static string Mint(SigningKey key, DateTimeOffset now)
+    internal static string Mint(SigningKey key, DateTimeOffset now)
     {
         static string B64(string json) => Base64UrlEncoder.Encode(Encoding.UTF8.GetBytes(json));
         var header = B64(new JsonObject { ["alg"] = "ES256", ["typ"] = "at+jwt", ["kid"] = key.KeyId }.ToJsonString());
@@ -115,7 +117,7 @@ public sealed class KeyRotationTests
     }
 
     /// <summary>A relying party that fetches the JWKS at most once per cache lifetime, and never early for an unknown kid.</summary>
-    private sealed class CachingRelyingParty(Func<string> fetch, TimeProvider clock, TimeSpan cacheLifetime)
+    internal sealed class CachingRelyingParty(Func<string> fetch, TimeProvider clock, TimeSpan cacheLifetime)
     {
         private readonly JsonWebTokenHandler _handler = new();
         private JsonWebKeySet? _cached;

@@ -52,7 +52,7 @@ public sealed class ConfigurationCheckTests
         Assert.That(early, Has.One.StartsWith("JitBroker:SigningKey:RotationPublishAhead must be at least the JWKS cache lifetime"));
         Assert.That(early, Has.One.StartsWith("JitBroker:SigningKey:RotationRetainAfterRetirement must be at least the longest token lifetime"));
         Assert.That(Errors(("JitBroker:SigningKey:RotationInterval", "01:00:00"), ("JitBroker:SigningKey:PrivateKeyPemPath", Path.Combine(_dir, "k.pem"))),
-            Has.One.Contains("embedded profile's generated keys only"));
+            Has.One.Contains("cannot rotate JitBroker:SigningKey:PrivateKeyPemPath"));
         Assert.That(await CheckAsync(Settings(("JitBroker:SigningKey:RotationInterval", "01:00:00"))), Is.EqualTo(BrokerProgram.Ok), "defaults fit");
     }
 

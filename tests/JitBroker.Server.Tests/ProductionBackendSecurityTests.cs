@@ -21,6 +21,7 @@ public sealed class ProductionBackendSecurityTests
         settings.Redis.Endpoint = "redis.example:6380";
         settings.Redis.UseTls = true;
         settings.StateIntegrity.KeyPath = "/etc/jitbroker/state-integrity/key";
+        settings.AuditSigningKey.PrivateKeyPemPath = "/etc/jitbroker/audit/audit-signing-key.pem";
         settings.Vault.Address = new Uri("https://vault.example:8200");
         settings.Vault.Auth.TokenPath = "/vault/token";
         configure?.Invoke(settings);
@@ -81,5 +82,17 @@ public sealed class ProductionBackendSecurityTests
     public void Production_requires_the_state_integrity_key_file()
     {
         Assert.That(Errors(Production(s => s.StateIntegrity.KeyPath = null)), Does.Contain("JitBroker:StateIntegrity:KeyPath is required"));
+    }
+
+    [Test]
+    public void Production_requires_the_audit_signing_key_file()
+    {
+        Assert.That(Errors(Production(s => s.AuditSigningKey.PrivateKeyPemPath = null)), Does.Contain("JitBroker:AuditSigningKey:PrivateKeyPemPath is required"));
+    }
+
+    [Test]
+    public void Production_with_an_audit_key_file_has_no_audit_key_error()
+    {
+        Assert.That(Errors(Production()), Does.Not.Contain("AuditSigningKey"));
     }
 }

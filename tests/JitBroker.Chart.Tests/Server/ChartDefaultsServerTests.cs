@@ -45,6 +45,8 @@ public sealed class ChartDefaultsServerTests
             Assert.That((status, body), Is.EqualTo((HttpStatusCode.OK, "ready")), broker.Output);
             Assert.That(await broker.GrpcHealthAsync(), Is.EqualTo(HealthCheckResponse.Types.ServingStatus.Serving));
             Assert.That(await JwksCoordinatesAsync(broker), Does.Contain(Coordinates(cluster.SigningKey)), "the JWKS publishes the Secret's key, not a generated one");
+            Assert.That(await JwksCoordinatesAsync(broker, "/.well-known/audit-jwks.json"), Is.EqualTo(new[] { Coordinates(cluster.AuditSigningKey) }),
+                "checkpoints are signed with the audit key's Secret, not a key generated into the pod's data directory");
             Assert.That(broker.Output, Does.Contain("production").And.Not.Contain("embedded profile"));
             Assert.That(broker.Output, Does.Contain("CLEARTEXT TO Redis"), "the mesh opt-out is logged loudly");
             Assert.That(broker.Output, Does.Contain("State integrity key"), "the key is loaded from the Secret (its id is logged, never the key)");
@@ -80,6 +82,34 @@ public sealed class ChartDefaultsServerTests
 
         Assert.That(await broker.WaitForExitAsync(StartTimeout), Is.EqualTo(2), broker.Output);
         Assert.That(broker.Output, Does.Contain("accessible to group or other"));
+    }
+
+    [Test]
+    public async Task With_a_rotation_root_secret_two_pods_in_turn_publish_the_same_derived_keys()
+    {
+        var values = DefaultsAgainst(_redis);
+        values["config"]!["SigningKey"] = new JsonObject { ["RotationInterval"] = "1.00:00:00" };
+        values["signingKey"]!["existingSecret"] = "";
+        values["signingKey"]!["rotationRootSecret"]!["existingSecret"] = "jitbroker-rotation-root";
+        Assert.That(SchemaValidator.Validate(values), Is.Empty);
+        var cluster = DefaultCluster(RedisPassword);
+        cluster.AddSecret("jitbroker-rotation-root", "rotation-root.key", Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) + "\n");
+
+        var published = new List<List<string>>();
+        for (var pod = 0; pod < 2; pod++)
+        {
+            // A second replica, or the same one restarted: nothing is shared with the first but the Secret.
+            using var layout = new PodLayout(values, cluster);
+            Assert.That(layout.UnmountedPaths, Is.Empty);
+            Assert.That(layout.Environment.Keys, Does.Contain("JITBROKER__SIGNINGKEY__ROTATIONROOTSECRETPATH").And.Not.Contain("JITBROKER__SIGNINGKEY__PRIVATEKEYPEMPATH"));
+            await using var broker = BrokerProcess.Start(layout, DockerfileImage.Environment);
+            await broker.WaitUntilLiveAsync(StartTimeout);
+            published.Add(await JwksCoordinatesAsync(broker));
+            Assert.That(broker.Output, Does.Contain("derived from the root secret with fingerprint"), broker.Output);
+        }
+
+        Assert.That(published[0], Is.Not.Empty.And.EqualTo(published[1]), "both pods derive the same keys from the Secret");
+        Assert.That(published[0], Does.Not.Contain(Coordinates(cluster.SigningKey)), "the key file is not used while rotating");
     }
 
     [TestCase("Broker.MaxTtl", "1.00:00:00", "Broker:MaxTtl above 12h")]
@@ -145,6 +175,7 @@ public sealed class ChartDefaultsServerTests
         cluster.AddSecret("jitbroker-signing-key", "signing-key.pem", cluster.SigningKey.ExportPkcs8PrivateKeyPem());
         cluster.AddSecret("jitbroker-redis", "password", redisPassword + "\n");
         cluster.AddSecret("jitbroker-state-integrity-key", "state-integrity.key", Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) + "\n");
+        cluster.AddSecret("jitbroker-audit-signing-key", "audit-signing-key.pem", cluster.AuditSigningKey.ExportPkcs8PrivateKeyPem());
         return cluster;
     }
 
@@ -154,10 +185,10 @@ public sealed class ChartDefaultsServerTests
         return ClusterObjects.Base64Url(p.Q.X!) + "," + ClusterObjects.Base64Url(p.Q.Y!);
     }
 
-    internal static async Task<List<string>> JwksCoordinatesAsync(BrokerProcess broker)
+    internal static async Task<List<string>> JwksCoordinatesAsync(BrokerProcess broker, string path = "/.well-known/jwks.json")
     {
         using var http = new HttpClient();
-        var jwks = JsonNode.Parse(await http.GetStringAsync(new Uri(broker.HttpUri, "/.well-known/jwks.json")))!;
+        var jwks = JsonNode.Parse(await http.GetStringAsync(new Uri(broker.HttpUri, path)))!;
         return [.. jwks["keys"]!.AsArray().Select(k => k!["x"] + "," + k["y"])];
     }
 

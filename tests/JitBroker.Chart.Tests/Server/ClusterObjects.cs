@@ -16,6 +16,9 @@ internal sealed class ClusterObjects
 
     public ECDsa SigningKey { get; } = ECDsa.Create(ECCurve.NamedCurves.nistP256);
 
+    /// <summary>The audit checkpoint key, apart from the token key (auditSigningKey's Secret).</summary>
+    public ECDsa AuditSigningKey { get; } = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
     /// <summary>A PEM CA certificate (the cluster CA, Vault's CA).</summary>
     public static string CaCertificatePem(string name)
     {

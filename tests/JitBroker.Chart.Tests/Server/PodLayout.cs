@@ -117,9 +117,20 @@ internal sealed partial class PodLayout : IDisposable
                 Directory.CreateDirectory(Map(mount.MountPath));
                 break;
             case "signing":
-                // What the install-signing-key init container leaves: the key owner-only, earlier public keys readable.
-                var secret = cluster.Secrets[Value("signingKey.existingSecret")];
-                Write(mount.MountPath + "/signing-key.pem", secret[Value("signingKey.key")], UnixFileMode.UserRead);
+                // What the install-signing-key init container leaves: the key (or, with rotation, the root secret)
+                // owner-only, earlier public keys readable.
+                var rotationRoot = Value("signingKey.rotationRootSecret.existingSecret");
+                if (rotationRoot.Length > 0)
+                {
+                    Write(mount.MountPath + "/rotation-root.key", cluster.Secrets[rotationRoot][Value("signingKey.rotationRootSecret.key")], UnixFileMode.UserRead);
+                }
+
+                var secret = Value("signingKey.existingSecret") is { Length: > 0 } name ? cluster.Secrets[name] : new Dictionary<string, string>();
+                if (rotationRoot.Length == 0)
+                {
+                    Write(mount.MountPath + "/signing-key.pem", secret[Value("signingKey.key")], UnixFileMode.UserRead);
+                }
+
                 foreach (var (key, content) in secret.Where(s => s.Key.StartsWith("previous-", StringComparison.Ordinal)))
                 {
                     Write(mount.MountPath + "/" + key, content, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
@@ -128,6 +139,8 @@ internal sealed partial class PodLayout : IDisposable
                 // The same init container installs the state integrity key next to it, owner-only.
                 var stateSecret = cluster.Secrets[Value("stateIntegrityKey.existingSecret")];
                 Write(mount.MountPath + "/state-integrity.key", stateSecret[Value("stateIntegrityKey.key")], UnixFileMode.UserRead);
+                var auditSecret = cluster.Secrets[Value("auditSigningKey.existingSecret")];
+                Write(mount.MountPath + "/audit-signing-key.pem", auditSecret[Value("auditSigningKey.key")], UnixFileMode.UserRead);
                 break;
             case "policies":
                 var policyMap = Value("policies.existingConfigMap");
