@@ -91,19 +91,20 @@ internal sealed class CoalescedWrites : IThreadPoolWorkItem
 
     private static void WriteBatch(List<QueuedCommand> commands, int start, int end)
     {
-        var batch = commands[start].Database.CreateBatch();
-        for (var i = start; i < end; i++)
-        {
-            commands[i].SendOn(batch);
-        }
-
         try
         {
+            var batch = commands[start].Database.CreateBatch();
+            for (var i = start; i < end; i++)
+            {
+                commands[i].SendOn(batch);
+            }
+
             batch.Execute();
         }
         catch (Exception ex)
         {
-            // No server to write to (fail fast): every command of the batch gets the failure.
+            // No server to write to (fail fast), or a connection being disposed: every command of the batch gets the
+            // failure (one already completed keeps its outcome). Nothing may escape a thread-pool work item.
             for (var i = start; i < end; i++)
             {
                 commands[i].Fail(ex);
