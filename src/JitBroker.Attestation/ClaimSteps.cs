@@ -68,13 +68,15 @@ internal sealed class LifetimeStep(TimeSpan leeway, TimeSpan maxTokenAge) : Sync
 }
 
 /// <summary>
-/// Step 6b: <c>aud</c> is present, a string or an array of strings, and contains this broker's audience
-/// exactly (JWT-SVID §3.2; RFC 7519 §4.1.3).
+/// Step 6b: <c>aud</c> is present, a string or an array of strings, and contains this broker's audience exactly
+/// (JWT-SVID §3.2; RFC 7519 §4.1.3) — or, when the call names its own (<see cref="TokenValidationContext.AudienceOverride"/>,
+/// the OAuth token endpoint: RFC 7523 §3 item 3), one of those instead.
 /// </summary>
 internal sealed class AudienceStep(string audience) : SyncTokenValidationStep
 {
     public override void Validate(TokenValidationContext context)
     {
+        IReadOnlyList<string> expected = context.AudienceOverride ?? [audience];
         if (!context.Claims.TryGetProperty("aud", out var aud))
         {
             throw Reject(Reasons.Attestation.AudienceMissing, "The token has no 'aud' claim.");
@@ -83,7 +85,7 @@ internal sealed class AudienceStep(string audience) : SyncTokenValidationStep
         switch (aud.ValueKind)
         {
             case JsonValueKind.String:
-                if (!aud.ValueEquals(audience))
+                if (!Names(aud, expected))
                 {
                     throw Mismatch();
                 }
@@ -103,7 +105,7 @@ internal sealed class AudienceStep(string audience) : SyncTokenValidationStep
                         throw Reject(Reasons.Attestation.ClaimInvalid, "The token 'aud' claim must be a string or an array of strings.");
                     }
 
-                    found |= element.ValueEquals(audience);
+                    found |= Names(element, expected);
                 }
 
                 if (!found)
@@ -116,7 +118,21 @@ internal sealed class AudienceStep(string audience) : SyncTokenValidationStep
                 throw Reject(Reasons.Attestation.ClaimInvalid, "The token 'aud' claim must be a string or an array of strings.");
         }
 
-        Exception Mismatch() => Reject(Reasons.Attestation.AudienceMismatch, $"The token is not addressed to this broker (expected audience '{audience}').");
+        Exception Mismatch() => Reject(Reasons.Attestation.AudienceMismatch,
+            $"The token is not addressed to this broker (expected audience '{string.Join("' or '", expected)}').");
+    }
+
+    private static bool Names(JsonElement value, IReadOnlyList<string> expected)
+    {
+        foreach (var candidate in expected)
+        {
+            if (value.ValueEquals(candidate))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }
 

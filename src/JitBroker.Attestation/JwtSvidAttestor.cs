@@ -101,7 +101,7 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
                 "Both a bearer token and a client certificate were presented; present exactly one identity.");
         }
 
-        using var context = new TokenValidationContext(token, _time.GetUtcNow());
+        using var context = new TokenValidationContext(token, _time.GetUtcNow()) { AudienceOverride = evidence.Audiences };
         try
         {
             await TokenValidation.RunAsync(_steps, context, cancellationToken).ConfigureAwait(false);

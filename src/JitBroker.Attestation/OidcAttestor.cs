@@ -93,7 +93,7 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
                 "Both a bearer token and a client certificate were presented; present exactly one identity.");
         }
 
-        using var context = new TokenValidationContext(token, _time.GetUtcNow());
+        using var context = new TokenValidationContext(token, _time.GetUtcNow()) { AudienceOverride = evidence.Audiences };
         string? issuer = null;
         try
         {

@@ -13,6 +13,9 @@ internal sealed class TokenValidationContext(string token, DateTimeOffset now) :
 
     public DateTimeOffset Now { get; } = now;
 
+    /// <summary>Audiences that replace the attestor's configured one for this call (<see cref="AttestationEvidence.Audiences"/>), or null.</summary>
+    public IReadOnlyList<string>? AudienceOverride { get; init; }
+
     public JsonDocument? Header { get; set; }
 
     public JsonDocument? Payload { get; set; }

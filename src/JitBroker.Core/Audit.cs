@@ -14,6 +14,9 @@ public static class AuditEventTypes
     public const string CredentialRenewed = "credential.renewed";
     public const string CredentialDelegated = "credential.delegated";
     public const string TaskEnded = "task.ended";
+
+    /// <summary>An agent revoked one of its own credentials (OAuth token revocation, RFC 7009); the lease.revoked records follow.</summary>
+    public const string CredentialRevokedByHolder = "credential.revoked_by_holder";
     public const string LeaseRevoked = "lease.revoked";
     public const string RevocationFailed = "revocation.failed";
     public const string AgentBlocked = "agent.blocked";

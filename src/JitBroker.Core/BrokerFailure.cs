@@ -38,4 +38,7 @@ public sealed class BrokerException : Exception
 
     /// <summary>For a refusal that passes with time (a quota's rate): how long the caller should wait before retrying.</summary>
     public TimeSpan? RetryAfter { get; init; }
+
+    /// <summary>A policy denial because the requested audience is granted by no rule (the OAuth door answers <c>invalid_target</c>); the reason stays <see cref="Reasons.PolicyDenied"/>.</summary>
+    public bool AudienceNotAllowed { get; init; }
 }

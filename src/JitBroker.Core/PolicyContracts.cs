@@ -30,6 +30,9 @@ public sealed record PolicyDecision(
     /// <summary>The deciding rule's own quotas (its <c>quota</c> block); they tighten the broker's, never loosen them. Null: none.</summary>
     public QuotaLimits? Quota { get; init; }
 
+    /// <summary>A denial because no rule grants the requested audience (target) for an action the agent may otherwise do (OAuth: <c>invalid_target</c>).</summary>
+    public bool AudienceNotAllowed { get; init; }
+
     public static PolicyDecision Deny(string reason, params string[] ruleIds) => new(DecisionEffect.Deny, null, ruleIds, reason);
 }
 

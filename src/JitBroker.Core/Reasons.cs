@@ -26,6 +26,9 @@ public static class Reasons
     public const string IdentityMissing = "identity.missing";
     public const string IdentityUnsupported = "identity.unsupported";
 
+    /// <summary>The caller named an agent id (OAuth <c>client_id</c>) other than the one its evidence attests.</summary>
+    public const string IdentityClaimMismatch = "identity.claimed_id_mismatch";
+
     /// <summary>The <c>authorization</c> header is not <c>Bearer &lt;token&gt;</c>.</summary>
     public const string IdentityMalformedAuthorization = "identity.malformed_authorization";
 
@@ -63,6 +66,9 @@ public static class Reasons
 
     public const string TaskNotFound = "task.not_found";
     public const string CredentialInvalid = "credential.invalid";
+
+    /// <summary>An agent asked to revoke a credential issued to another agent (OAuth token revocation).</summary>
+    public const string CredentialNotHolder = "credential.not_holder";
     public const string RevocationBatchNotFound = "revocation.batch_not_found";
 
     /// <summary>Codes of the admin API.</summary>

@@ -22,6 +22,16 @@ public sealed class AttestationEvidence
 
     public X509Certificate2? ClientCertificate { get; }
 
+    /// <summary>
+    /// The audiences a bearer token must name instead of the attestor's configured one, or null for the configured one.
+    /// The OAuth token endpoint sets its issuer and token endpoint URL: RFC 7523 §3 requires an assertion to name the
+    /// authorization server it is presented to, so a token minted for the gRPC door is not accepted there, nor the reverse.
+    /// </summary>
+    public IReadOnlyList<string>? Audiences { get; init; }
+
+    /// <summary>The agent id the caller says it is (OAuth <c>client_id</c> with <c>tls_client_auth</c>, RFC 8705 §2.1): attestation must establish exactly this id.</summary>
+    public string? ClaimedAgentId { get; init; }
+
     public override string ToString() => $"AttestationEvidence(bearer={(BearerToken is null ? "none" : "present")}, cert={(ClientCertificate is null ? "none" : "present")})";
 }
 

@@ -215,7 +215,7 @@ public sealed partial class YamlPolicyEngine : IPolicyEngine, IPolicyIntentInput
             return PolicyDecision.Deny(
                 progress.TargetMatched ? $"{prefix} with credential kind '{request.CredentialKind}'"
                 : progress.ActionMatched ? prefix
-                : $"no rule allows agent '{agent.Id}' to perform action '{action}'");
+                : $"no rule allows agent '{agent.Id}' to perform action '{action}'") with { AudienceNotAllowed = progress.ActionMatched && !progress.TargetMatched };
         }
 
         var missing = new List<string>(2);

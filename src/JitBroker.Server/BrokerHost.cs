@@ -23,10 +23,11 @@ public static partial class BrokerHost
         var settings = LoadSettings(builder.Configuration);
         ProvisionEmbedded(settings);
 
-        var endpoints = new BoundEndpoints();
+        var endpoints = new BoundEndpoints { OAuthOnHttp = settings.IsEmbedded || settings.Listen.TlsTerminatedBySidecar };
         builder.WebHost.ConfigureKestrel(kestrel => ConfigureListeners(kestrel, settings, endpoints));
         BrokerServices.Add(builder.Services, settings, endpoints);
         GrpcSetup.Add(builder.Services, settings);
+        OAuth.OAuthEndpoints.Add(builder.Services, settings);
         BrokerTelemetry.Add(builder.Services, settings);
 
         var app = builder.Build();
@@ -43,7 +44,8 @@ public static partial class BrokerHost
         app.UseRouting();
         app.UseListenerRoles(endpoints);
         GrpcSetup.Map(app, settings);
-        HttpEndpoints.Map(app);
+        HttpEndpoints.Map(app, new Uri(settings.Issuer.Issuer).AbsolutePath.TrimEnd('/'));
+        OAuth.OAuthEndpoints.Map(app, settings);
         return app;
     }
 
@@ -148,7 +150,8 @@ public static partial class BrokerHost
             var certificate = new ReloadingCertificate(listen.TlsCertificatePath!, listen.TlsKeyPath!, TimeProvider.System);
             kestrel.Listen(SettingsValidator.ParseEndpoint(tls), o =>
             {
-                o.Protocols = HttpProtocols.Http2;
+                // HTTP/1.1 too, for OAuth clients (fetch, curl); gRPC clients negotiate h2 by ALPN.
+                o.Protocols = HttpProtocols.Http1AndHttp2;
                 o.UseHttps(https =>
                 {
                     https.ServerCertificateSelector = (_, _) => certificate.Current;
@@ -163,7 +166,7 @@ public static partial class BrokerHost
             var certificate = new ReloadingCertificate(listen.MtlsCertificatePath!, listen.MtlsKeyPath!, TimeProvider.System);
             kestrel.Listen(SettingsValidator.ParseEndpoint(mtls), o =>
             {
-                o.Protocols = HttpProtocols.Http2;
+                o.Protocols = HttpProtocols.Http1AndHttp2;
                 o.UseHttps(https =>
                 {
                     https.ServerCertificateSelector = (_, _) => certificate.Current;

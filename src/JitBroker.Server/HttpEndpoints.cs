@@ -15,16 +15,23 @@ internal static class HttpEndpoints
     /// <summary>How long relying parties may cache the token JWKS (its Cache-Control max-age).</summary>
     public static readonly TimeSpan JwksCacheLifetime = TimeSpan.FromMinutes(5);
 
-    public static void Map(WebApplication app)
+    public static void Map(WebApplication app, string issuerBasePath)
     {
         // Built per request: with scheduled rotation the key set changes (a next key announced, a retired one dropped).
         // max-age is the cache lifetime rotation publishes ahead of (SigningKey:RotationPublishAhead ≥ it).
         var tokenKeys = app.Services.GetRequiredService<ISigningKeyProvider>();
-        app.MapGet("/.well-known/jwks.json", (HttpContext context) =>
+        IResult Jwks(HttpContext context)
         {
             context.Response.Headers.CacheControl = $"public, max-age={(int)JwksCacheLifetime.TotalSeconds}";
             return Results.Text(JwksDocument.Build(tokenKeys), "application/jwk-set+json");
-        }).OnlyOn(ListenerRole.Http);
+        }
+
+        // Also where the OAuth metadata's jwks_uri points: under the issuer's path, on the listeners the issuer is reached on.
+        app.MapGet(OAuth.OAuthUrls.JwksPath, Jwks).OnlyOn(ListenerRole.Http, ListenerRole.OAuth);
+        if (issuerBasePath.Length > 0)
+        {
+            app.MapGet(issuerBasePath + OAuth.OAuthUrls.JwksPath, Jwks).OnlyOn(ListenerRole.Http, ListenerRole.OAuth);
+        }
         // The audit checkpoint key's public half, apart from the token JWKS: a relying party must never accept a
         // token signed with it, and an audit verifier must never accept a checkpoint signed with a token key.
         var auditJwks = JwksDocument.Build(app.Services.GetRequiredService<JitBroker.Audit.AuditSigningKeys>().Provider);

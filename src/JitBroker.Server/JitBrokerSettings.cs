@@ -67,6 +67,9 @@ public sealed class JitBrokerSettings
 
     public TelemetrySettings Telemetry { get; set; } = new();
 
+    /// <summary>The OAuth 2 front door (docs/oauth.md).</summary>
+    public OAuth.OAuthSettings OAuth { get; set; } = new();
+
     public bool IsEmbedded => string.Equals(Profile, Profiles.Embedded, StringComparison.Ordinal);
 
     public bool UsesRedis => string.Equals(Leases.Store, LeaseStoreSettings.Redis, StringComparison.Ordinal);

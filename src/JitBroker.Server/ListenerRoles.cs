@@ -13,6 +13,12 @@ public enum ListenerRole
 
     /// <summary>The HTTP/1.1 listener: JWKS, probes, metrics.</summary>
     Http,
+
+    /// <summary>
+    /// The OAuth door (workload tokens in request bodies): the TLS and mTLS listeners, and the HTTP listener only in the
+    /// embedded profile (loopback) or behind a TLS-terminating sidecar — never cleartext on a network otherwise.
+    /// </summary>
+    OAuth,
 }
 
 /// <summary>
@@ -23,16 +29,16 @@ public enum ListenerRole
 /// </summary>
 internal static class ListenerRoles
 {
-    public static TBuilder OnlyOn<TBuilder>(this TBuilder builder, ListenerRole role)
+    public static TBuilder OnlyOn<TBuilder>(this TBuilder builder, params ListenerRole[] roles)
         where TBuilder : IEndpointConventionBuilder =>
-        builder.WithMetadata(new ListenerRoleMetadata(role));
+        builder.WithMetadata(new ListenerRoleMetadata(roles));
 
     /// <summary>Runs after routing: rejects a matched endpoint whose role does not own the connection's local port.</summary>
     public static void UseListenerRoles(this WebApplication app, BoundEndpoints endpoints) =>
         app.Use((context, next) =>
         {
-            var role = context.GetEndpoint()?.Metadata.GetMetadata<ListenerRoleMetadata>()?.Role;
-            if (role is null || endpoints.Owns(role.Value, context.Connection.LocalPort))
+            var roles = context.GetEndpoint()?.Metadata.GetMetadata<ListenerRoleMetadata>()?.Roles;
+            if (roles is null || roles.Any(role => endpoints.Owns(role, context.Connection.LocalPort)))
             {
                 return next(context);
             }
@@ -60,7 +66,7 @@ internal static class ListenerRoles
         return Task.CompletedTask;
     }
 
-    private sealed record ListenerRoleMetadata(ListenerRole Role);
+    private sealed record ListenerRoleMetadata(ListenerRole[] Roles);
 }
 
 /// <summary>The listeners Kestrel actually bound (port 0 resolves to a real port once started).</summary>
@@ -79,6 +85,9 @@ public sealed class BoundEndpoints
     /// <summary>True when the admin listener speaks TLS.</summary>
     public bool AdminTls { get; set; }
 
+    /// <summary>True when the OAuth door may answer on the cleartext HTTP listener (embedded, or TLS terminated by a sidecar).</summary>
+    public bool OAuthOnHttp { get; set; }
+
     public Uri GrpcUri => new($"http://{Grpc?.IPEndPoint}");
 
     public Uri HttpUri => new($"http://{Http?.IPEndPoint}");
@@ -93,6 +102,7 @@ public sealed class BoundEndpoints
     {
         ListenerRole.Agent => Is(Grpc, localPort) || Is(Tls, localPort) || Is(Mtls, localPort),
         ListenerRole.Admin => Is(Admin, localPort),
+        ListenerRole.OAuth => Is(Tls, localPort) || Is(Mtls, localPort) || (OAuthOnHttp && Is(Http, localPort)),
         _ => Is(Http, localPort),
     };
 

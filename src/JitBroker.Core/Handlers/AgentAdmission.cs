@@ -66,7 +66,11 @@ public sealed class AgentAdmission
     {
         try
         {
-            return await _attestors.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
+            var identity = await _attestors.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
+            return evidence.ClaimedAgentId is null || string.Equals(identity.Id, evidence.ClaimedAgentId, StringComparison.Ordinal)
+                ? identity
+                : throw new BrokerException(BrokerFailure.Unauthenticated, Reasons.IdentityClaimMismatch,
+                    "The attested identity is not the client_id the request names.");
         }
         catch (BrokerException ex)
         {

@@ -57,23 +57,67 @@ public sealed class DelegateCredentialHandler
             throw LeaseUsability.NotActive("The planner's lease is no longer active.");
         }
 
+        return await IssueChildAsync(worker, parent, offer.Tools, offer.Resources, offer.Ttl, now,
+            () => ClaimOfferAsync(offer, worker, cancellationToken), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// RFC 8693 delegation (the OAuth door's token exchange with an actor): the worker presents the planner's task token
+    /// (<paramref name="plannerToken"/>, which the planner handed it) and its own attested identity, and receives a child
+    /// narrowed to <paramref name="tools"/>/<paramref name="resources"/> (the parent's when null) — under exactly the rules,
+    /// chain and cascade of an offer redemption. The planner's token must be the lease's current credential.
+    /// </summary>
+    public async Task<CredentialGrantResult> ExchangeAsync(AttestationEvidence evidence, string plannerToken, IReadOnlyList<string>? tools,
+        IReadOnlyList<string>? resources, TimeSpan? ttl, string? audience = null, CancellationToken cancellationToken = default)
+    {
+        _rules.RequireConfigured(_offers);
+        var worker = await _admission.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
+        var claims = plannerToken.Length is > 0 and <= IntrospectionHandler.MaxTokenLength ? _rules.Verify(plannerToken) : null;
+        var now = _time.GetUtcNow();
+        var parent = claims is null ? null : await _leases.GetAsync(claims.LeaseId, cancellationToken).ConfigureAwait(false);
+        if (claims is null || parent is null || now >= claims.ExpiresAt || !parent.IsLiveAt(now)
+            || !string.Equals(parent.CredentialFingerprint, Fingerprints.Of(plannerToken), StringComparison.Ordinal))
+        {
+            throw LeaseUsability.NotActive("The subject token is not an active task credential.");
+        }
+
+        if (audience is not null && !string.Equals(audience, parent.Scope.Audience, StringComparison.Ordinal))
+        {
+            // A delegated credential keeps its parent's audience: asking for another one is a widening.
+            throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.Delegation.Widening,
+                "A delegated credential keeps the parent's audience.") { AudienceNotAllowed = true };
+        }
+
+        return await IssueChildAsync(worker, parent, tools ?? parent.Scope.Tools, resources ?? parent.Scope.Resources,
+            ttl ?? parent.ExpiresAt - now, now, () => Task.CompletedTask, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The checks and the commit every delegated credential goes through, however the worker asked for it.</summary>
+    private async Task<CredentialGrantResult> IssueChildAsync(WorkloadIdentity worker, Lease parent, IReadOnlyList<string> tools,
+        IReadOnlyList<string> resources, TimeSpan ttl, DateTimeOffset now, Func<Task> claimOnce, CancellationToken cancellationToken)
+    {
         await _admission.AdmitAsync(worker, RequestHash.ForTask(worker.Id, parent.TaskId), parent.TaskId, cancellationToken).ConfigureAwait(false);
         var planner = AgentFacts.Rebuild(parent);
         await _admission.EnsureNotBlockedAsync(planner, parent.TaskId, cancellationToken).ConfigureAwait(false);
         await _usability.EnsureUsableAsync(parent, now, "A lease up the delegation chain is no longer active.", cancellationToken).ConfigureAwait(false);
 
         // Everything is checked again at redemption: the policy or the parent may have changed since the offer.
-        var scope = _rules.NarrowedScope(parent, offer.Tools, offer.Resources);
+        var scope = _rules.NarrowedScope(parent, tools, resources);
         var chain = await _rules.CheckAsync(planner, worker.Id, parent, cancellationToken).ConfigureAwait(false);
+        await claimOnce().ConfigureAwait(false);
+
+        var remaining = parent.ExpiresAt - now;
+        var grant = new Grant(parent.IssuerKind, scope, ttl < remaining ? ttl : remaining, new Dictionary<string, string>());
+        var intent = new TaskIntent(scope.Action, $"delegated by {planner.Id}", scope.Tools, scope.Resources, new Dictionary<string, string>());
+        return await _commit.IssueAsync(worker, parent.TaskId, intent, grant, parent.RuleIds, parent.LeaseId, chain, cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task ClaimOfferAsync(DelegationOffer offer, WorkloadIdentity worker, CancellationToken cancellationToken)
+    {
         if (await _replayCache.CheckAndRecordAsync("offer:" + offer.OfferId, worker.Id, offer.ExpiresAt + _options.ReplaySlack, cancellationToken).ConfigureAwait(false)
             != ReplayVerdict.FirstUse)
         {
             throw DelegationRules.Denied(Reasons.Delegation.OfferUsed, "The delegation offer was already used.");
         }
-
-        var remaining = parent.ExpiresAt - now;
-        var grant = new Grant(parent.IssuerKind, scope, offer.Ttl < remaining ? offer.Ttl : remaining, new Dictionary<string, string>());
-        var intent = new TaskIntent(scope.Action, $"delegated by {planner.Id}", scope.Tools, scope.Resources, new Dictionary<string, string>());
-        return await _commit.IssueAsync(worker, parent.TaskId, intent, grant, parent.RuleIds, parent.LeaseId, chain, cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 }

@@ -27,6 +27,20 @@ public sealed class DelegationRules
             ? offers
             : throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Delegation.NotConfigured, "Delegation is not configured on this broker.");
 
+    /// <summary>The claims of a task credential this broker signed itself, or null (the token exchange's subject token).</summary>
+    public TaskCredentialClaims? Verify(string token)
+    {
+        foreach (var verifier in _verifiers)
+        {
+            if (verifier.Verify(token) is { } claims)
+            {
+                return claims;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>The child's scope: the parent's audience and action, and a subset of its tools and resources — never more.</summary>
     public GrantedScope NarrowedScope(Lease parent, IReadOnlyList<string> tools, IReadOnlyList<string> resources)
     {

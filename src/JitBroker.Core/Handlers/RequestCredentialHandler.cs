@@ -97,7 +97,7 @@ public sealed class RequestCredentialHandler
                     Type = AuditEventTypes.RequestDenied, AgentId = agent.Id, TaskId = request.TaskId, Intent = request.Intent,
                     Decision = "deny", RuleIds = decision.RuleIds, Reason = Reasons.PolicyDenied, Detail = decision.Reason,
                 }, cancellationToken).ConfigureAwait(false);
-                throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.PolicyDenied, decision.Reason);
+                throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.PolicyDenied, decision.Reason) { AudienceNotAllowed = decision.AudienceNotAllowed };
             case DecisionEffect.NeedsApproval when approval is null:
                 var opened = await QuotaRefusalsRecordedAsync(agent, request.TaskId, () => _approvals.CreateAsync(agent, request,
                     RequestHash.Of(agent.Id, request), decision, limits.MaxPendingApprovalsPerAgent, cancellationToken), cancellationToken).ConfigureAwait(false);

@@ -1,0 +1,76 @@
+using JitBroker.Core;
+using JitBroker.Core.Admission;
+using JitBroker.OAuth;
+
+namespace JitBroker.Server.OAuth;
+
+/// <summary>
+/// What every OAuth endpoint does around its own work, as <see cref="PeerAdmissionInterceptor"/> does for the gRPC door:
+/// a peer whose failed attestations exceeded its rate is refused before anything is parsed (and a call that does not
+/// fail attestation gives its token back); every refusal — protocol or domain — becomes one RFC 6749 §5.2 JSON error;
+/// anything unexpected is a logged <c>server_error</c> without a stack trace on the wire.
+/// </summary>
+internal sealed class OAuthEndpointRunner(PeerRateLimiter limiter, AttestationFailureSummary failures, BrokerMetrics metrics, ILogger<OAuthEndpointRunner> log)
+{
+    /// <param name="callerIsClient">The endpoint authenticates its caller as a client (introspection, revocation): attestation failures are <c>invalid_client</c>.</param>
+    public async Task RunAsync(HttpContext http, bool callerIsClient, Func<CancellationToken, Task> body)
+    {
+        var peer = PeerOf(http) ?? AttestationFailureSummary.UnknownPeer;
+        if (!limiter.TryAcquire(peer))
+        {
+            metrics.PeerRateLimited();
+            failures.Record(Reasons.PeerRateLimited, peer, null);
+            await OAuthResponses.WriteErrorAsync(http, new OAuthProtocolException(OAuthErrors.AccessDenied, Reasons.PeerRateLimited,
+                "Too many calls from this address; retry after a short back-off."), retryAfter: TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            return;
+        }
+
+        var failedAttestation = false;
+        try
+        {
+            await body(http.RequestAborted).ConfigureAwait(false);
+        }
+        catch (PendingApprovalException pending)
+        {
+            await OAuthResponses.WriteErrorAsync(http, pending.Error, pending.WriteExtra).ConfigureAwait(false);
+        }
+        catch (OAuthProtocolException ex)
+        {
+            await OAuthResponses.WriteErrorAsync(http, ex).ConfigureAwait(false);
+        }
+        catch (BrokerException ex)
+        {
+            failedAttestation = ex.Failure == BrokerFailure.Unauthenticated;
+            await OAuthResponses.WriteErrorAsync(http, OAuthResponses.FromBroker(ex, callerIsClient),
+                retryAfter: ex.Failure == BrokerFailure.ResourceExhausted ? ex.RetryAfter ?? TimeSpan.FromSeconds(1) : null).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; nothing to answer.
+        }
+        catch (Exception ex) when (!http.Response.HasStarted)
+        {
+            OAuthLog.Unexpected(log, http.Request.Path, ex);
+            await OAuthResponses.WriteErrorAsync(http, new OAuthProtocolException(OAuthErrors.ServerError, OAuthReasons.Internal,
+                "The request could not be completed.")).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (!failedAttestation)
+            {
+                limiter.Refund(peer);
+            }
+        }
+    }
+
+    /// <summary>The caller's remote address (IPv4-mapped IPv6 folded to IPv4), as the gRPC door keys it.</summary>
+    public static string? PeerOf(HttpContext http) =>
+        http.Connection.RemoteIpAddress is { } address ? (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString() : null;
+}
+
+internal static partial class OAuthLog
+{
+    [LoggerMessage(EventId = 1160, EventName = "OAuthUnexpectedFailure", Level = LogLevel.Error,
+        Message = "The OAuth endpoint {Path} failed unexpectedly; the caller was answered server_error.")]
+    public static partial void Unexpected(ILogger log, string path, Exception exception);
+}
