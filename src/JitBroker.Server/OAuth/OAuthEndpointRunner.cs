@@ -51,7 +51,7 @@ internal sealed class OAuthEndpointRunner(PeerRateLimiter limiter, AttestationFa
         catch (Exception ex) when (!http.Response.HasStarted)
         {
             OAuthLog.Unexpected(log, http.Request.Path, ex);
-            await OAuthResponses.WriteErrorAsync(http, new OAuthProtocolException(OAuthErrors.ServerError, OAuthReasons.Internal,
+            await OAuthResponses.WriteErrorAsync(http, new OAuthProtocolException(OAuthErrors.ServerError, Reasons.OAuth.Internal,
                 "The request could not be completed.")).ConfigureAwait(false);
         }
         finally

@@ -43,7 +43,7 @@ internal sealed class TokenEndpoint(RequestCredentialHandler requests, DelegateC
                 await RequestAsync(http, form, CertificateEvidence(http, form, proofKey), proofKey, exchange: false, cancellationToken).ConfigureAwait(false);
                 break;
             default:
-                throw new OAuthProtocolException(OAuthErrors.UnsupportedGrantType, OAuthReasons.GrantTypeUnsupported,
+                throw new OAuthProtocolException(OAuthErrors.UnsupportedGrantType, Reasons.OAuth.GrantTypeUnsupported,
                     "Supported grant types: jwt-bearer, token-exchange, client_credentials (mTLS).");
         }
     });
@@ -55,7 +55,7 @@ internal sealed class TokenEndpoint(RequestCredentialHandler requests, DelegateC
         var subjectType = OAuthRequestReader.Required(form, "subject_token_type");
         if (form["requested_token_type"] is { } requested && requested is not (AccessTokenType or JwtTokenType))
         {
-            throw new OAuthProtocolException(OAuthErrors.InvalidRequest, OAuthReasons.TokenTypeUnsupported,
+            throw new OAuthProtocolException(OAuthErrors.InvalidRequest, Reasons.OAuth.TokenTypeUnsupported,
                 "requested_token_type must be urn:ietf:params:oauth:token-type:access_token (or :jwt).");
         }
 
@@ -109,7 +109,7 @@ internal sealed class TokenEndpoint(RequestCredentialHandler requests, DelegateC
     {
         if (http.Connection.ClientCertificate is not { } certificate)
         {
-            throw new OAuthProtocolException(OAuthErrors.InvalidClient, OAuthReasons.ClientCertificateRequired,
+            throw new OAuthProtocolException(OAuthErrors.InvalidClient, Reasons.OAuth.ClientCertificateRequired,
                 "client_credentials authenticates with an X.509-SVID (tls_client_auth) on the mTLS listener; workloads with a JWT use the jwt-bearer grant.");
         }
 
@@ -124,7 +124,7 @@ internal sealed class TokenEndpoint(RequestCredentialHandler requests, DelegateC
     {
         if (!string.Equals(value, expected, StringComparison.Ordinal))
         {
-            throw new OAuthProtocolException(OAuthErrors.InvalidRequest, OAuthReasons.TokenTypeUnsupported, $"{name} must be {expected}.");
+            throw new OAuthProtocolException(OAuthErrors.InvalidRequest, Reasons.OAuth.TokenTypeUnsupported, $"{name} must be {expected}.");
         }
     }
 
