@@ -105,10 +105,15 @@ public sealed partial class SigningKey
         var label = pem[fields.Label].ToString();
         if (!labels.Contains(label, StringComparer.Ordinal))
         {
-            throw KindOf(block) is var kind && kind != KeyKind.Unknown && kind != (algorithm == Es256 ? KeyKind.Ec : KeyKind.Rsa)
-                ? Mismatch(kind, algorithm)
-                : new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyUnreadable,
-                    $"Expected a PEM block labelled {string.Join(" or ", labels)}, not {label}.");
+            // A key of the other type (an "RSA PRIVATE KEY" for ES256, an "EC PRIVATE KEY" for RS256) is named as such.
+            var kind = KindOf(block);
+            if (kind != KeyKind.Unknown && kind != (algorithm == Es256 ? KeyKind.Ec : KeyKind.Rsa))
+            {
+                throw Mismatch(kind, algorithm);
+            }
+
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyUnreadable,
+                $"Expected a PEM block labelled {string.Join(" or ", labels)}, not {label}.");
         }
 
         return algorithm == Es256 ? ImportEc(block, canSign) : ImportRsa(block, algorithm, canSign);
