@@ -64,9 +64,7 @@ public sealed class FileSigningKeyAlgorithmTests
     [Test]
     public void A_key_generated_for_es256_stops_a_restart_configured_for_ps256_and_is_left_in_place()
     {
-        using (OpenGenerated(SigningAlgorithms.Es256))
-        {
-        }
+        OpenGenerated(SigningAlgorithms.Es256).Dispose();
 
         var path = Path.Combine(_dir.File("data"), SigningKeyOptions.GeneratedKeyFileName);
         var before = File.ReadAllText(path);

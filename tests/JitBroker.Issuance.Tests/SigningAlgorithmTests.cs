@@ -86,12 +86,12 @@ public sealed class SigningAlgorithmTests
 
         var jwk = JsonNode.Parse(JwksDocument.Build(keys))!["keys"]![0]!.AsObject();
 
-        var expectedKid = Thumbprints.OfRequiredMembers(("e", Base64Url.EncodeToString(p.Exponent)), ("kty", "RSA"), ("n", Base64Url.EncodeToString(p.Modulus)));
+        var expectedKid = Thumbprints.OfRequiredMembers(("e", Base64Url.EncodeToString(p.Exponent!)), ("kty", "RSA"), ("n", Base64Url.EncodeToString(p.Modulus!)));
         Assert.Multiple(() =>
         {
             Assert.That(jwk.Select(m => m.Key), Is.EquivalentTo(new[] { "kty", "n", "e", "kid", "use", "alg" }), "public members only: no d, p, q, dp, dq, qi");
             Assert.That((string?)jwk["kty"], Is.EqualTo("RSA"));
-            Assert.That((string?)jwk["n"], Is.EqualTo(Base64Url.EncodeToString(p.Modulus)));
+            Assert.That((string?)jwk["n"], Is.EqualTo(Base64Url.EncodeToString(p.Modulus!)));
             Assert.That((string?)jwk["e"], Is.EqualTo("AQAB"));
             Assert.That((string?)jwk["use"], Is.EqualTo("sig"));
             Assert.That((string?)jwk["alg"], Is.EqualTo(algorithm));
@@ -219,7 +219,7 @@ public sealed class SigningAlgorithmTests
     [TestCase("")]
     public void An_unknown_algorithm_is_refused_by_the_key_and_the_options(string algorithm)
     {
-        Assert.Throws<ArgumentException>(() => SigningKey.Generate(algorithm));
+        Assert.Throws<ArgumentException>(() => SigningKey.Generate(algorithm).Dispose());
         Assert.That(new SigningKeyOptions { DataDirectory = "/tmp/x", Algorithm = algorithm }.Validate(),
             Has.One.EqualTo($"JitBroker:SigningKey:Algorithm '{algorithm}' is not supported; use one of ES256, RS256, PS256 (case-sensitive)."));
     }
