@@ -346,7 +346,7 @@ public static class Reasons
             /// <summary>A private key file is readable or writable by group or other.</summary>
             public const string SigningKeyInsecurePermissions = "signing_key.insecure_permissions";
 
-            /// <summary>The key is not an EC P-256 key (RSA, P-384, …).</summary>
+            /// <summary>The key does not fit the signing algorithm: not EC P-256 for ES256 (RSA, P-384, …), not RSA of 2048–8192 bits for RS256/PS256.</summary>
             public const string SigningKeyUnsupported = "signing_key.unsupported";
 
             /// <summary>Issuer options are missing or invalid.</summary>

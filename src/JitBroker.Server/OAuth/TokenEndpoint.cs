@@ -103,7 +103,7 @@ internal sealed class TokenEndpoint(RequestCredentialHandler requests, DelegateC
 
     private AttestationEvidence WorkloadEvidence(HttpContext http, string token, string? proofKey) =>
         // The certificate of an mTLS connection is not evidence here: the workload token is (RFC 7523 §3 item 3 audience).
-        new(token, null, OAuthEndpointRunner.PeerOf(http)) { Audiences = [urls.Issuer, urls.EndpointFor(OAuthUrls.TokenPath, IsMtls(http)).AbsoluteUri], ProofKeyThumbprint = proofKey };
+        new(token, null, OAuthEndpointRunner.PeerOf(http), proofKey) { Audiences = [urls.Issuer, urls.EndpointFor(OAuthUrls.TokenPath, IsMtls(http)).AbsoluteUri] };
 
     private static AttestationEvidence CertificateEvidence(HttpContext http, OAuthForm form, string? proofKey)
     {
@@ -115,7 +115,7 @@ internal sealed class TokenEndpoint(RequestCredentialHandler requests, DelegateC
 
         // RFC 8705 §2.1: client_id is sent; the attestor's SPIFFE ID must equal it (checked once attested).
         _ = OAuthRequestReader.Required(form, "client_id");
-        return new AttestationEvidence(null, certificate, OAuthEndpointRunner.PeerOf(http)) { ClaimedAgentId = form["client_id"], ProofKeyThumbprint = proofKey };
+        return new AttestationEvidence(null, certificate, OAuthEndpointRunner.PeerOf(http), proofKey) { ClaimedAgentId = form["client_id"] };
     }
 
     private static bool IsMtls(HttpContext http) => http.Connection.ClientCertificate is not null;
