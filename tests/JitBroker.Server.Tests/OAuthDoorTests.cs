@@ -2,7 +2,9 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Grpc.Core;
+using JitBroker.Cli;
 using JitBroker.Protocol.V1;
+using NUnit.Framework;
 
 namespace JitBroker.Server.Tests;
 
@@ -94,7 +96,7 @@ public sealed class OAuthDoorTests
             "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer", "invalid_request", "oauth.");
         yield return Case("a garbage assertion", "application/x-www-form-urlencoded",
             "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=not.a.jwt&resource=https%3A%2F%2Ftickets.internal.example&scope=tickets.read",
-            "invalid_grant", "token.");
+            "invalid_grant", "identity.");
         yield return Case("a body over 64 KiB", "application/x-www-form-urlencoded", "grant_type=" + new string('a', 70_000), "invalid_request", "oauth.");
         yield return Case("client_credentials without a client certificate", "application/x-www-form-urlencoded",
             "grant_type=client_credentials&client_id=spiffe%3A%2F%2Fdev.jitbroker.local%2Fagents%2Fx", "invalid_client", "oauth.");
@@ -238,7 +240,7 @@ public sealed class OAuthDoorTests
             BrokerClient.NewRequest("del-1", "tickets.delete", BrokerServerFixture.TicketsAudience, ["zendesk"], ["tickets/1"], "x", TimeSpan.FromMinutes(1))));
         (_, body, _) = await OAuthDoor.TokenAsync(_http, _broker, ("grant_type", OAuthDoor.JwtBearer),
             ("assertion", OAuthDoor.Assertion(_broker, E2E.Agent("deleter-2"))), ("resource", BrokerServerFixture.TicketsAudience), ("scope", "tickets.delete tool:zendesk"));
-        Assert.That(body.GetProperty("error_description").GetString(), Is.EqualTo(E2E.Reason(deniedGrpc!) + ": " + deniedGrpc!.Status.Detail),
+        Assert.That(body.GetProperty("error_description").GetString(), Is.EqualTo(deniedGrpc!.Status.Detail).And.StartWith(E2E.Reason(deniedGrpc) + ": "),
             "the same reason code and message");
     }
 
