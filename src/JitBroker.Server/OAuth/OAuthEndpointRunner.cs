@@ -70,7 +70,7 @@ internal sealed class OAuthEndpointRunner(PeerRateLimiter limiter, AttestationFa
 
 internal static partial class OAuthLog
 {
-    [LoggerMessage(EventId = 1160, EventName = "OAuthUnexpectedFailure", Level = LogLevel.Error,
+    [LoggerMessage(EventId = 130, EventName = "OAuthUnexpectedFailure", Level = LogLevel.Error,
         Message = "The OAuth endpoint {Path} failed unexpectedly; the caller was answered server_error.")]
     public static partial void Unexpected(ILogger log, string path, Exception exception);
 }
