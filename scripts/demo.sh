@@ -76,6 +76,24 @@ set -e
 [ "$rc" -eq 4 ] || { echo "  UNEXPECTED exit code $rc (want 4: permission denied)"; exit 1; }
 echo "  (exit code 4: permission denied)"
 
+step "The OAuth door (docs/oauth.md): the same agent, as an MCP client using workload identity federation would"
+issuer="http://$http_addr"
+echo "  metadata: $(curl -fsS "$issuer/.well-known/oauth-authorization-server" | json_field "['grant_types_supported']")"
+door_svid=$(jitctl dev-svid --spiffe-id "$agent" --audience "$issuer" 2>/dev/null)  # RFC 7523: addressed to the issuer
+token_response=$(curl -sS "$issuer/oauth2/token" \
+  --data-urlencode grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer --data-urlencode assertion="$door_svid" \
+  --data-urlencode resource=https://tickets.internal.example --data-urlencode scope="tickets.read tool:zendesk" \
+  --data-urlencode 'authorization_details=[{"type":"jitbroker_task","task_id":"demo-task-3","purpose":"Read ticket 42 for the customer","resources":["tickets/42"],"ttl_seconds":120}]')
+access_token=$(json_field "['access_token']" <<<"$token_response") || { echo "  UNEXPECTED: $token_response"; exit 1; }
+echo "  token_type=$(json_field "['token_type']" <<<"$token_response") expires_in=$(json_field "['expires_in']" <<<"$token_response") scope=\"$(json_field "['scope']" <<<"$token_response")\" task_id=$(json_field "['task_id']" <<<"$token_response")"
+jitctl verify --jwks "$issuer/.well-known/jwks.json" --audience https://tickets.internal.example --credential - <<<"$access_token" | sed 's/^/  /'
+echo "  RFC 7009 revocation by the agent (its own workload identity as client_assertion):"
+curl -sS -o /dev/null -w '  HTTP %{http_code}\n' "$issuer/oauth2/revoke" \
+  --data-urlencode client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer \
+  --data-urlencode client_assertion="$(jitctl dev-svid --spiffe-id "$agent" --audience "$issuer" 2>/dev/null)" --data-urlencode token="$access_token"
+if jitctl introspect --credential - <<<"$access_token" >/dev/null; then echo "  UNEXPECTED: still active after revocation"; exit 1; fi
+echo "  introspection: inactive"
+
 step "Every step above is on the tamper-evident audit record (hash-chained, checkpoints signed with the separate audit key)"
 jitctl audit tail "$data_dir/audit.jsonl" -n 6 | sed 's/^/  /' | cut -c1-150
 jitctl audit verify "$data_dir/audit.jsonl" --jwks "http://$http_addr/.well-known/audit-jwks.json" | sed 's/^/  /'

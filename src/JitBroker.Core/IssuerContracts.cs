@@ -149,7 +149,23 @@ public sealed record TaskCredentialClaims(
     string TaskId,
     GrantedScope Scope,
     DateTimeOffset IssuedAt,
-    DateTimeOffset ExpiresAt);
+    DateTimeOffset ExpiresAt)
+{
+    /// <summary><c>cnf.jkt</c>: the RFC 7638 thumbprint of the DPoP key the credential is bound to (RFC 9449 §6.1), or null.</summary>
+    public string? ProofKeyThumbprint { get; init; }
+
+    /// <summary><c>cnf.x5t#S256</c>: the thumbprint of the client certificate the credential is bound to (RFC 8705 §3.1), or null.</summary>
+    public string? CertificateThumbprint { get; init; }
+
+    /// <summary><c>client_id</c>: the agent holding the credential (for a delegated one the worker, while <see cref="Subject"/> is the root planner).</summary>
+    public string? ClientId { get; init; }
+
+    /// <summary>The RFC 8693 <c>act</c> chain of a delegated credential, current actor first; empty for a direct one.</summary>
+    public IReadOnlyList<string> Actors { get; init; } = [];
+
+    /// <summary>True when the credential is sender-constrained (it has a <c>cnf</c>): a bearer alone cannot use it.</summary>
+    public bool IsBound => ProofKeyThumbprint is not null || CertificateThumbprint is not null;
+}
 
 /// <summary>Verifies task credentials the broker itself minted (for introspection).</summary>
 public interface ITaskCredentialVerifier

@@ -25,11 +25,22 @@ public sealed record Lease
     public required string BackendHandle { get; init; }
 
     /// <summary>
-    /// True when the store could not authenticate <see cref="BackendHandle"/> (its MAC is missing or wrong, see
+    /// True when the store could not authenticate <see cref="BackendHandle"/> — or, for a bound lease, its binding
+    /// (<see cref="ProofKeyThumbprint"/>, <see cref="CertificateThumbprint"/>) — because its MAC is missing or wrong (see
     /// <see cref="StateMac"/>): someone other than the broker may have written it. Issuers that act on a backend handle
     /// never revoke or renew through an untrusted one (fail closed); the lease's own TTL at the backend still bounds it.
     /// </summary>
     public bool BackendHandleUntrusted { get; init; }
+
+    /// <summary>
+    /// The DPoP key (RFC 7638 thumbprint) the lease's credential is bound to as <c>cnf.jkt</c>, or null. Kept so a renewal
+    /// binds the replacement to the same key, whoever asks (<c>RenewCredentialHandler</c>). A store that cannot authenticate
+    /// it reports the lease's <see cref="BackendHandleUntrusted"/>, which also covers this binding.
+    /// </summary>
+    public string? ProofKeyThumbprint { get; init; }
+
+    /// <summary>The client certificate thumbprint (<c>cnf.x5t#S256</c>) the lease's credential is bound to, or null; kept like <see cref="ProofKeyThumbprint"/>.</summary>
+    public string? CertificateThumbprint { get; init; }
     public required GrantedScope Scope { get; init; }
     public required DateTimeOffset IssuedAt { get; init; }
     public required DateTimeOffset ExpiresAt { get; init; }

@@ -67,6 +67,43 @@ public static class Reasons
     public const string TaskNotFound = "task.not_found";
     public const string CredentialInvalid = "credential.invalid";
 
+    /// <summary>The OAuth door's own refusals (src/JitBroker.Server/OAuth; docs/oauth.md). Parsing codes of the form, the intent and DPoP proofs are JitBroker.OAuth.OAuthReasons.</summary>
+    public static class OAuth
+    {
+        /// <summary>The body is not <c>application/x-www-form-urlencoded</c> (UTF-8).</summary>
+        public const string FormContentType = "oauth.form_content_type";
+
+        /// <summary>A required parameter is missing.</summary>
+        public const string ParameterMissing = "oauth.parameter_missing";
+
+        /// <summary>A grant type the door does not serve.</summary>
+        public const string GrantTypeUnsupported = "oauth.grant_type_unsupported";
+
+        /// <summary>A token exchange names a token type the door does not take or issue.</summary>
+        public const string TokenTypeUnsupported = "oauth.token_type_unsupported";
+
+        /// <summary><c>client_credentials</c> without the client certificate of the mTLS listener.</summary>
+        public const string ClientCertificateRequired = "oauth.client_certificate_required";
+
+        /// <summary>An approval polled faster than its interval (RFC 8628 <c>slow_down</c>).</summary>
+        public const string ApprovalPollTooFast = "oauth.approval_poll_too_fast";
+
+        /// <summary>More than one client authentication method in one request (RFC 6749 §2.3).</summary>
+        public const string ClientAuthenticationAmbiguous = "oauth.client_authentication_ambiguous";
+
+        /// <summary>A <c>client_assertion_type</c> other than jwt-bearer.</summary>
+        public const string ClientAssertionTypeUnsupported = "oauth.client_assertion_type_unsupported";
+
+        /// <summary>Introspection or revocation without any client authentication.</summary>
+        public const string ClientAuthenticationMissing = "oauth.client_authentication_missing";
+
+        /// <summary>More than one <c>DPoP</c> header (RFC 9449 §4.3).</summary>
+        public const string DpopHeaderCount = "dpop.header_count";
+
+        /// <summary>The door failed unexpectedly (logged; the caller gets <c>server_error</c> and no detail).</summary>
+        public const string Internal = "oauth.internal";
+    }
+
     /// <summary>An agent asked to revoke a credential issued to another agent (OAuth token revocation).</summary>
     public const string CredentialNotHolder = "credential.not_holder";
     public const string RevocationBatchNotFound = "revocation.batch_not_found";
@@ -309,7 +346,7 @@ public static class Reasons
             /// <summary>A private key file is readable or writable by group or other.</summary>
             public const string SigningKeyInsecurePermissions = "signing_key.insecure_permissions";
 
-            /// <summary>The key is not an EC P-256 key (RSA, P-384, …).</summary>
+            /// <summary>The key does not fit the signing algorithm: not EC P-256 for ES256 (RSA, P-384, …), not RSA of 2048–8192 bits for RS256/PS256.</summary>
             public const string SigningKeyUnsupported = "signing_key.unsupported";
 
             /// <summary>Issuer options are missing or invalid.</summary>

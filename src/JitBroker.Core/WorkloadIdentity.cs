@@ -8,12 +8,20 @@ namespace JitBroker.Core;
 /// </summary>
 public sealed class AttestationEvidence
 {
-    public AttestationEvidence(string? bearerToken, X509Certificate2? clientCertificate = null, string? peer = null)
+    public AttestationEvidence(string? bearerToken, X509Certificate2? clientCertificate = null, string? peer = null, string? proofKeyThumbprint = null)
     {
         BearerToken = bearerToken;
         ClientCertificate = clientCertificate;
         Peer = peer;
+        ProofKeyThumbprint = proofKeyThumbprint;
     }
+
+    /// <summary>
+    /// The RFC 7638 thumbprint (base64url SHA-256, 43 characters) of the key whose DPoP proof (RFC 9449) the transport
+    /// validated for this call, or null. Attestors never read it; admission copies it onto the attested identity
+    /// (<see cref="WorkloadIdentity.ProofKeyThumbprint"/>) so the credential is bound to that key (<c>cnf.jkt</c>).
+    /// </summary>
+    public string? ProofKeyThumbprint { get; }
 
     /// <summary>The caller's network address as the transport saw it (not attested); failures are counted per peer.</summary>
     public string? Peer { get; }
@@ -32,7 +40,8 @@ public sealed class AttestationEvidence
     /// <summary>The agent id the caller says it is (OAuth <c>client_id</c> with <c>tls_client_auth</c>, RFC 8705 §2.1): attestation must establish exactly this id.</summary>
     public string? ClaimedAgentId { get; init; }
 
-    public override string ToString() => $"AttestationEvidence(bearer={(BearerToken is null ? "none" : "present")}, cert={(ClientCertificate is null ? "none" : "present")})";
+    public override string ToString() =>
+        $"AttestationEvidence(bearer={(BearerToken is null ? "none" : "present")}, cert={(ClientCertificate is null ? "none" : "present")}, dpop={(ProofKeyThumbprint is null ? "none" : "present")})";
 }
 
 /// <summary>
@@ -71,6 +80,13 @@ public sealed record WorkloadIdentity
 
     /// <summary>Base64url SHA-256 thumbprint of the client certificate (x5t#S256) when attested over mTLS.</summary>
     public string? CertificateThumbprint { get; init; }
+
+    /// <summary>
+    /// RFC 7638 thumbprint of the DPoP proof key the caller proved possession of on this call (RFC 9449), set by admission
+    /// from <see cref="AttestationEvidence.ProofKeyThumbprint"/>, never by an attestor. A credential minted for this
+    /// identity carries it as <c>cnf.jkt</c>.
+    /// </summary>
+    public string? ProofKeyThumbprint { get; init; }
 
     /// <summary>Rejects empty or malformed attestor output at the boundary, so no attestor bug becomes an identity.</summary>
     public void EnsureWellFormed()

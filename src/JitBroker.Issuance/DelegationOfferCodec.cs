@@ -7,8 +7,8 @@ using JitBroker.Core;
 namespace JitBroker.Issuance;
 
 /// <summary>
-/// Delegation offers as compact ES256 JWS (<c>typ: jitbroker-delegation-offer+jwt</c>) signed with the
-/// broker's key: any replica can verify an offer another replica made. The distinct <c>typ</c> keeps an
+/// Delegation offers as compact JWS (<c>typ: jitbroker-delegation-offer+jwt</c>) signed with the broker's token key in
+/// that key's algorithm (ES256, RS256 or PS256): any replica can verify an offer another replica made. The distinct <c>typ</c> keeps an
 /// offer from ever being accepted as a task credential and vice versa.
 /// </summary>
 public sealed class DelegationOfferCodec(ISigningKeyProvider keys) : IDelegationOfferCodec
@@ -46,14 +46,16 @@ public sealed class DelegationOfferCodec(ISigningKeyProvider keys) : IDelegation
             }
 
             using var header = JsonDocument.Parse(Base64Url.DecodeFromChars(parts[0]));
-            if (header.RootElement.GetProperty("typ").GetString() != TokenType || header.RootElement.GetProperty("alg").GetString() != "ES256")
+            if (header.RootElement.GetProperty("typ").GetString() != TokenType)
             {
                 return null;
             }
 
+            // The key named by kid fixes the algorithm; a header naming any other (none, HS256, RS256 for a PS256 key…) is refused.
             var kid = header.RootElement.GetProperty("kid").GetString();
             var key = keys.VerificationKeys.FirstOrDefault(k => k.KeyId == kid);
-            if (key is null || !key.Verify(Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]), Base64Url.DecodeFromChars(parts[2])))
+            if (key is null || header.RootElement.GetProperty("alg").GetString() != key.Algorithm ||
+                !key.Verify(Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]), Base64Url.DecodeFromChars(parts[2])))
             {
                 return null;
             }

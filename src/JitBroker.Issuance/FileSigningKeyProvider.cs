@@ -5,13 +5,14 @@ using Microsoft.Extensions.Logging;
 namespace JitBroker.Issuance;
 
 /// <summary>
-/// Signing keys from files. With <see cref="SigningKeyOptions.PrivateKeyPemPath"/> set, that key is loaded
-/// and nothing is generated; otherwise a P-256 key is generated on first start into
-/// <c>&lt;DataDirectory&gt;/signing-key.pem</c> (mode 0600 from the moment the file exists) and reused on
-/// every later start, so the <c>kid</c> stays stable across restarts. Keys are read once, at construction.
-/// Throws <see cref="BrokerException"/> (<see cref="BrokerFailure.FailedPrecondition"/>, reasons in
-/// <see cref="Reasons.Issuance"/>) for invalid options, unreadable files, private key files that group or
-/// other may access (Unix), and keys that are not P-256.
+/// Signing keys from files, for the configured <see cref="SigningKeyOptions.Algorithm"/>. With
+/// <see cref="SigningKeyOptions.PrivateKeyPemPath"/> set, that key is loaded and nothing is generated; otherwise a key
+/// (P-256 for ES256, RSA 3072 bits for RS256/PS256) is generated on first start into <c>&lt;DataDirectory&gt;/signing-key.pem</c>
+/// (mode 0600 from the moment the file exists) and reused on every later start, so the <c>kid</c> stays stable across
+/// restarts. Keys are read once, at construction. Throws <see cref="BrokerException"/> (<see cref="BrokerFailure.FailedPrecondition"/>,
+/// reasons in <see cref="Reasons.Issuance"/>) for invalid options, unreadable files, private key files that group or
+/// other may access (Unix), and a key whose type does not fit the algorithm — configured or generated earlier: a broker
+/// switched to RS256 never quietly keeps signing with its old EC key, nor replaces it.
 /// </summary>
 public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDisposable
 {
@@ -25,6 +26,7 @@ public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDispo
 
     private readonly ILogger<FileSigningKeyProvider> _log;
     private readonly List<SigningKey> _keys = [];
+    private readonly string _algorithm;
 
     public FileSigningKeyProvider(SigningKeyOptions options, ILogger<FileSigningKeyProvider> log)
     {
@@ -35,6 +37,7 @@ public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDispo
             throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyOptionsInvalid, string.Join(" ", problems));
         }
 
+        _algorithm = options.Algorithm;
         try
         {
             Current = string.IsNullOrEmpty(options.PrivateKeyPemPath)
@@ -44,7 +47,7 @@ public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDispo
 
             foreach (var path in options.PreviousPublicKeyPemPaths)
             {
-                var previous = SigningKey.FromPublicKeyPem(ReadPem(path));
+                var previous = Loaded(path, () => SigningKey.FromPreviousPublicKeyPem(ReadPem(path), _algorithm));
                 if (_keys.Any(k => k.KeyId == previous.KeyId))
                 {
                     previous.Dispose();
@@ -93,8 +96,7 @@ public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDispo
             Directory.CreateDirectory(directory, OwnerOnlyDirectory);
         }
 
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var pem = key.ExportPkcs8PrivateKeyPem();
+        var pem = NewPrivateKeyPem(_algorithm);
 
         // Written to a private temp file first, then moved into place without replacing: a reader never
         // sees a half-written key, and two replicas starting at once on one directory agree on one key.
@@ -116,8 +118,8 @@ public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDispo
                 $"Could not write a new signing key to '{path}': {e.GetType().Name}.", e);
         }
 
-        var signingKey = SigningKey.FromPrivateKeyPem(pem);
-        LogKeyGenerated(_log, path, signingKey.KeyId);
+        var signingKey = SigningKey.FromPrivateKeyPem(pem, _algorithm);
+        LogKeyGenerated(_log, path, signingKey.KeyId, _algorithm);
         return signingKey;
     }
 
@@ -134,9 +136,43 @@ public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDispo
             }
         }
 
-        var key = SigningKey.FromPrivateKeyPem(ReadPem(path));
-        LogKeyLoaded(_log, path, key.KeyId, generated);
+        var key = Loaded(path, () => SigningKey.FromPrivateKeyPem(ReadPem(path), _algorithm), generated);
+        LogKeyLoaded(_log, path, key.KeyId, key.Algorithm, generated);
         return key;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="load"/>, naming the file and the configured algorithm when the key does not fit it, so the
+    /// operator learns which file to replace or which setting to change.
+    /// </summary>
+    private SigningKey Loaded(string path, Func<SigningKey> load, bool generated = false)
+    {
+        try
+        {
+            return load();
+        }
+        catch (BrokerException e) when (e.Reason == Reasons.Issuance.SigningKeyUnsupported)
+        {
+            var remedy = generated
+                ? "It was generated for another algorithm: set the algorithm back, or move the file away to have a new key generated " +
+                  "(tokens signed by the old key then stop verifying; publish its public key through PreviousPublicKeyPemPaths meanwhile)."
+                : "Configure a key of the type the algorithm needs, or choose the algorithm that fits the key.";
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyUnsupported,
+                $"The key in '{path}' does not fit the signing algorithm {_algorithm}: {e.Message} {remedy}", e);
+        }
+    }
+
+    /// <summary>A new private key for <paramref name="algorithm"/> as PKCS#8 PEM: P-256, or RSA of the generated size.</summary>
+    private static string NewPrivateKeyPem(string algorithm)
+    {
+        if (SigningAlgorithms.IsRsa(algorithm))
+        {
+            using var rsa = RSA.Create(SigningAlgorithms.GeneratedRsaKeyBits);
+            return rsa.ExportPkcs8PrivateKeyPem();
+        }
+
+        using var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        return ec.ExportPkcs8PrivateKeyPem();
     }
 
     private static void WriteOwnerOnly(string path, string content)
@@ -183,12 +219,12 @@ public sealed partial class FileSigningKeyProvider : ISigningKeyProvider, IDispo
     }
 
     [LoggerMessage(EventId = 7001, EventName = "SigningKeyGenerated", Level = LogLevel.Warning,
-        Message = "Generated a new signing key {KeyId} at {Path}; tokens signed by any earlier key no longer verify")]
-    private static partial void LogKeyGenerated(ILogger logger, string path, string keyId);
+        Message = "Generated a new {Algorithm} signing key {KeyId} at {Path}; tokens signed by any earlier key no longer verify")]
+    private static partial void LogKeyGenerated(ILogger logger, string path, string keyId, string algorithm);
 
     [LoggerMessage(EventId = 7002, EventName = "SigningKeyLoaded", Level = LogLevel.Information,
-        Message = "Loaded signing key {KeyId} from {Path} (generated: {Generated})")]
-    private static partial void LogKeyLoaded(ILogger logger, string path, string keyId, bool generated);
+        Message = "Loaded {Algorithm} signing key {KeyId} from {Path} (generated: {Generated})")]
+    private static partial void LogKeyLoaded(ILogger logger, string path, string keyId, string algorithm, bool generated);
 
     [LoggerMessage(EventId = 7003, EventName = "PreviousKeyLoaded", Level = LogLevel.Information,
         Message = "Publishing previous verification key {KeyId} from {Path}")]

@@ -13,10 +13,13 @@ public sealed partial class JwtCredentialIssuer
         SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 
     // Duplicate members are rejected (RFC 7515 §4 allows either rejecting or last-wins; rejecting leaves
-    // no room for two parsers reading the same token differently). Depth: our tokens nest at most twice.
-    private static readonly JsonDocumentOptions StrictJson = new() { MaxDepth = 4, AllowDuplicateProperties = false };
-
-    private static readonly int EncodedSignatureLength = Base64Url.GetEncodedLength(SigningKey.SignatureSize);
+    // no room for two parsers reading the same token differently). Depth: the payload nests one level for cnf and one
+    // per actor of a delegation chain (each act inside the previous), and no chain is longer than the ledger walks.
+    private static readonly JsonDocumentOptions StrictJson = new()
+    {
+        MaxDepth = Core.Handlers.LeaseUsability.MaxChainLength + 2,
+        AllowDuplicateProperties = false,
+    };
 
     // NumericDate bounds that DateTimeOffset can represent (years 0001-9999).
     private static readonly long MinNumericDate = DateTimeOffset.MinValue.ToUnixTimeSeconds();
@@ -24,11 +27,14 @@ public sealed partial class JwtCredentialIssuer
 
     /// <summary>
     /// Verifies a task JWT this broker minted: at most <see cref="MaxTokenLength"/> characters, exactly
-    /// three base64url segments (a five-segment JWE is refused outright), a header of only <c>alg</c>
-    /// (<c>ES256</c>), <c>typ</c> (the configured type, case-insensitive as media types are) and <c>kid</c>
-    /// (one of the provider's verification keys), a valid signature, then <c>iss</c> equal to the
-    /// configured issuer and every claim present with its type. Returns null for any problem and never
-    /// throws for hostile input. Expiry is not checked here: that is the caller's concern.
+    /// three base64url segments (a five-segment JWE is refused outright), a header of only <c>alg</c>, <c>typ</c> (the
+    /// configured type, case-insensitive as media types are) and <c>kid</c> (one of the provider's verification keys),
+    /// where <c>alg</c> must be exactly that key's own algorithm — never one the token picks: no <c>none</c>, no HS256
+    /// keyed with the public key, no RS256 token checked as PS256 or the other way round — then a valid signature of
+    /// that key's size, then <c>iss</c> equal to the configured issuer and every claim present with its type; an
+    /// optional <c>cnf</c> (only <c>jkt</c> and <c>x5t#S256</c>, strings) and <c>act</c> chain are returned too.
+    /// Returns null for any problem and never throws for hostile input. Expiry is not checked here: that is the
+    /// caller's concern.
     /// </summary>
     public TaskCredentialClaims? Verify(string token)
     {
@@ -62,18 +68,25 @@ public sealed partial class JwtCredentialIssuer
         var payloadPart = text[(firstDot + 1)..lastDot];
         var signaturePart = text[(lastDot + 1)..];
         // Only the unpadded base64url alphabet: .NET's decoders would otherwise skip whitespace and padding.
-        if (payloadPart.IsEmpty || signaturePart.Length != EncodedSignatureLength ||
+        if (payloadPart.IsEmpty || signaturePart.IsEmpty ||
             headerPart.ContainsAnyExcept(Base64UrlChars) || payloadPart.ContainsAnyExcept(Base64UrlChars) ||
             signaturePart.ContainsAnyExcept(Base64UrlChars))
         {
             return null;
         }
 
-        // Header first (it names the key), then the signature, and only then is the payload parsed:
-        // nothing an attacker wrote reaches the claims parser unless we signed it.
+        // Header first (it names the key, and the key fixes the algorithm and the signature's size), then the
+        // signature, and only then is the payload parsed: nothing an attacker wrote reaches the claims parser unless
+        // we signed it.
         var key = ReadHeader(headerPart);
-        Span<byte> signature = stackalloc byte[SigningKey.SignatureSize];
-        if (key is null || !Base64Url.TryDecodeFromChars(signaturePart, signature, out var written) || written != signature.Length)
+        if (key is null || signaturePart.Length != Base64Url.GetEncodedLength(key.SignatureSize))
+        {
+            return null;
+        }
+
+        // At most 1024 bytes (an 8192-bit RSA key, the largest SigningKey accepts).
+        Span<byte> signature = stackalloc byte[key.SignatureSize];
+        if (!Base64Url.TryDecodeFromChars(signaturePart, signature, out var written) || written != signature.Length)
         {
             return null;
         }
@@ -119,16 +132,17 @@ public sealed partial class JwtCredentialIssuer
             }
         }
 
-        if (alg != SigningKey.Es256 || kid is null || !string.Equals(typ, _tokenType, StringComparison.OrdinalIgnoreCase))
+        if (alg is null || kid is null || !string.Equals(typ, _tokenType, StringComparison.OrdinalIgnoreCase))
         {
             return null;
         }
 
         foreach (var key in _keys.VerificationKeys)
         {
+            // The key decides the algorithm; the header only has to agree with it (RFC 8725 §3.1).
             if (string.Equals(key.KeyId, kid, StringComparison.Ordinal))
             {
-                return key;
+                return string.Equals(key.Algorithm, alg, StringComparison.Ordinal) ? key : null;
             }
         }
 
@@ -159,8 +173,86 @@ public sealed partial class JwtCredentialIssuer
             return null;
         }
 
+        if (!TryReadConfirmation(root, out var jkt, out var x5t) || !TryReadActors(root, out var actors))
+        {
+            return null;
+        }
+
         return new TaskCredentialClaims(leaseId!, _issuer, subject, taskId,
-            new GrantedScope(audience, action, tools, resources), issuedAt.Value, expiresAt.Value);
+            new GrantedScope(audience, action, tools, resources), issuedAt.Value, expiresAt.Value)
+        {
+            ProofKeyThumbprint = jkt,
+            CertificateThumbprint = x5t,
+            Actors = actors,
+            ClientId = StringClaim(root, TaskJwtClaimNames.ClientId),
+        };
+    }
+
+    /// <summary>
+    /// The optional <c>cnf</c>: absent is fine; present it must be an object of only <c>jkt</c> and <c>x5t#S256</c>, each a
+    /// non-empty string, at least one of them (what the issuer writes). Anything else is not our token.
+    /// </summary>
+    private static bool TryReadConfirmation(JsonElement root, out string? jkt, out string? x5t)
+    {
+        jkt = x5t = null;
+        if (!root.TryGetProperty(TaskJwtClaimNames.Confirmation, out var cnf))
+        {
+            return true;
+        }
+
+        if (cnf.ValueKind != JsonValueKind.Object)
+        {
+            return false;
+        }
+
+        foreach (var member in cnf.EnumerateObject())
+        {
+            var value = StringOf(member.Value) is { Length: > 0 } text ? text : null;
+            switch (member.Name)
+            {
+                case TaskJwtClaimNames.ProofKeyThumbprint: jkt = value; break;
+                case TaskJwtClaimNames.CertificateThumbprint: x5t = value; break;
+                default: return false;
+            }
+
+            if (value is null)
+            {
+                return false;
+            }
+        }
+
+        return jkt is not null || x5t is not null;
+    }
+
+    /// <summary>
+    /// The optional RFC 8693 <c>act</c> chain, current actor first (as <see cref="DelegationChain.Actors"/>): each level an
+    /// object of a non-empty string <c>sub</c> and, except the innermost, one nested <c>act</c>.
+    /// </summary>
+    private static bool TryReadActors(JsonElement root, out IReadOnlyList<string> actors)
+    {
+        var chain = new List<string>();
+        actors = chain;
+        var level = root;
+        while (level.TryGetProperty(TaskJwtClaimNames.Actor, out var act))
+        {
+            if (act.ValueKind != JsonValueKind.Object || StringClaim(act, TaskJwtClaimNames.Subject) is not { } actor)
+            {
+                return false;
+            }
+
+            foreach (var member in act.EnumerateObject())
+            {
+                if (member.Name is not (TaskJwtClaimNames.Subject or TaskJwtClaimNames.Actor))
+                {
+                    return false;
+                }
+            }
+
+            chain.Add(actor);
+            level = act;
+        }
+
+        return true;
     }
 
     private static string? StringOf(JsonElement value) =>

@@ -8,15 +8,18 @@ using JitBroker.Core;
 namespace JitBroker.Issuance;
 
 /// <summary>
-/// The built-in issuer: mints ES256-signed task JWTs in the RFC 9068 access-token profile and verifies
+/// The built-in issuer: mints task JWTs in the RFC 9068 access-token profile, signed with the key provider's current
+/// key in that key's algorithm (ES256, RS256 or PS256: <see cref="SigningAlgorithms"/>), and verifies
 /// them for introspection. Minting is local CPU work (no I/O), so <see cref="IssueAsync"/> completes
 /// synchronously. Safe for concurrent use.
 /// </summary>
 /// <remarks>
-/// Token shape: header <c>{"alg":"ES256","typ":&lt;TokenType&gt;,"kid":&lt;RFC 7638 thumbprint&gt;}</c>;
+/// Token shape: header <c>{"alg":&lt;the key's algorithm&gt;,"typ":&lt;TokenType&gt;,"kid":&lt;RFC 7638 thumbprint&gt;}</c>;
 /// claims <c>iss, sub, aud</c> (one string), <c>iat, nbf = iat, exp = iat + whole seconds of the TTL,
-/// jti</c> (= lease id), <c>client_id</c> (= agent id), <c>task_id, scope, action, tools, resources</c>
-/// and, for mTLS-attested agents only, <c>cnf.x5t#S256</c>. See <see cref="TaskJwtClaimNames"/>.
+/// jti</c> (= lease id), <c>client_id</c> (= agent id), <c>task_id, scope, action, tools, resources</c>,
+/// <c>act</c> for a delegated credential and, when the credential is sender-constrained, one <c>cnf</c> object with
+/// <c>jkt</c> (DPoP proof key, RFC 9449 §6.1) and/or <c>x5t#S256</c> (mTLS client certificate, RFC 8705 §3.1).
+/// See <see cref="TaskJwtClaimNames"/>.
 /// No refresh token is ever issued.
 /// </remarks>
 public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCredentialVerifier
@@ -116,12 +119,22 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
     /// A signed JWT's <c>exp</c> cannot move, so renewal mints a fresh token for the same lease (same
     /// <c>jti</c>, same scope). The broker records the new token's fingerprint, so introspection answers
     /// inactive for the old one from then on; offline verifiers still accept the old one until its own exp.
-    /// A delegated lease's replacement keeps the root planner as <c>sub</c> and the nested <c>act</c> chain.
+    /// A delegated lease's replacement keeps the root planner as <c>sub</c> and the nested <c>act</c> chain. Its <c>cnf</c>
+    /// is <paramref name="agent"/>'s bindings, which the renewal handler sets from the lease (<see cref="Lease.ProofKeyThumbprint"/>).
+    /// A lease record that failed its integrity check (<see cref="Lease.BackendHandleUntrusted"/>, which covers the binding
+    /// too) is refused with <see cref="Reasons.Store.IntegrityCheckFailed"/>: someone who can write the store must not be able
+    /// to strip or swap a token's binding by rewriting the lease.
     /// </summary>
     public async ValueTask<RenewedCredential> RenewAsync(Lease lease, WorkloadIdentity agent, DateTimeOffset newExpiresAt, DelegationChain? delegation = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(lease);
+        if (lease.BackendHandleUntrusted)
+        {
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Store.IntegrityCheckFailed,
+                "The lease record failed its integrity check; it is not renewed. Request a new credential.");
+        }
+
         var grant = new Grant(KindName, lease.Scope, newExpiresAt - _time.GetUtcNow(), new Dictionary<string, string>());
         var issued = await IssueAsync(new IssueRequest(lease.LeaseId, agent, lease.TaskId, grant, delegation), cancellationToken).ConfigureAwait(false);
         return new RenewedCredential(issued.ExpiresAt, issued.Secret);
@@ -134,7 +147,8 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
         var payload = WritePayload(request, issuedAt, expiresAt);
 
         var signingInputLength = header.Length + 1 + Base64Url.GetEncodedLength(payload.Length);
-        var total = signingInputLength + 1 + Base64Url.GetEncodedLength(SigningKey.SignatureSize);
+        // The signature's size is the key's: 64 bytes for ES256, the modulus length for RS256/PS256.
+        var total = signingInputLength + 1 + Base64Url.GetEncodedLength(key.SignatureSize);
         var buffer = ArrayPool<byte>.Shared.Rent(total);
         try
         {
@@ -194,16 +208,38 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
             WriteActorChain(writer, delegation.Actors);
         }
 
-        if (request.Agent.CertificateThumbprint is { Length: > 0 } thumbprint)
-        {
-            writer.WriteStartObject(TaskJwtClaimNames.ConfirmationName);
-            writer.WriteString(TaskJwtClaimNames.CertificateThumbprintName, thumbprint);
-            writer.WriteEndObject();
-        }
+        WriteConfirmation(writer, request.Agent);
 
         writer.WriteEndObject();
         writer.Flush();
         return buffer.WrittenMemory;
+    }
+
+    /// <summary>
+    /// One <c>cnf</c> object (RFC 7800 §3.1) holding every binding the caller proved: <c>jkt</c>, the RFC 7638 thumbprint of
+    /// its DPoP proof key (RFC 9449 §6.1), and <c>x5t#S256</c>, its mTLS client certificate's (RFC 8705 §3.1). None: no cnf.
+    /// </summary>
+    private static void WriteConfirmation(Utf8JsonWriter writer, WorkloadIdentity agent)
+    {
+        var jkt = agent.ProofKeyThumbprint is { Length: > 0 } proofKey ? proofKey : null;
+        var x5t = agent.CertificateThumbprint is { Length: > 0 } certificate ? certificate : null;
+        if (jkt is null && x5t is null)
+        {
+            return;
+        }
+
+        writer.WriteStartObject(TaskJwtClaimNames.ConfirmationName);
+        if (jkt is not null)
+        {
+            writer.WriteString(TaskJwtClaimNames.ProofKeyThumbprintName, jkt);
+        }
+
+        if (x5t is not null)
+        {
+            writer.WriteString(TaskJwtClaimNames.CertificateThumbprintName, x5t);
+        }
+
+        writer.WriteEndObject();
     }
 
     /// <summary>RFC 8693 §4.1 nested <c>act</c>: the current actor outermost, each prior actor nested inside.</summary>

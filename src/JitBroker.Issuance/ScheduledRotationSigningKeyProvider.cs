@@ -35,6 +35,9 @@ public sealed record KeyRotationSchedule(TimeSpan Interval, TimeSpan PublishAhea
 /// Key n+1 is published (in <see cref="VerificationKeys"/>, hence the JWKS) <see cref="KeyRotationSchedule.PublishAhead"/>
 /// before epoch n+1 begins; key n signs; earlier keys stay published for <see cref="KeyRotationSchedule.RetainAfterRetirement"/>
 /// after their epoch ended, so every token they signed verifies until it expires. Thread-safe; the provider owns its keys.
+/// Derived keys are ES256 (P-256) only: an EC private key is a scalar HKDF can produce soundly, while an RSA key would need
+/// a prime search seeded from the secret — hand-rolled key generation, which the broker does not do; start-up refuses
+/// scheduled rotation with RS256/PS256 (SettingsValidator).
 /// </summary>
 public sealed class ScheduledRotationSigningKeyProvider : ISigningKeyProvider, IDisposable
 {

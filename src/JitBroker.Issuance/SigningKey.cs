@@ -7,27 +7,31 @@ using JitBroker.Core;
 namespace JitBroker.Issuance;
 
 /// <summary>
-/// An ES256 (ECDSA P-256, SHA-256) key. Private material never leaves this object: callers get
-/// <see cref="Sign"/>, <see cref="Verify"/> and the public JWK. A key loaded from a public key only
-/// (a previous key still published during rotation) verifies but cannot sign (<see cref="CanSign"/>).
-/// Safe for concurrent use; disposing it releases the key, after which every member throws.
+/// A JWS signing key with exactly one algorithm (<see cref="SigningAlgorithms"/>): ES256 (ECDSA P-256), or RS256 / PS256
+/// (RSA, 2048–8192 bits). Private material never leaves this object: callers get <see cref="Sign"/>, <see cref="Verify"/>
+/// and the public JWK. A key loaded from a public key only (a previous key still published during rotation) verifies
+/// but cannot sign (<see cref="CanSign"/>). Safe for concurrent use; disposing it releases the key, after which every
+/// member throws.
 /// </summary>
-public sealed class SigningKey : IDisposable
+public sealed partial class SigningKey : IDisposable
 {
-    /// <summary>The JWS algorithm of every key: ES256 (RFC 7518 §3.4).</summary>
-    public const string Es256 = "ES256";
+    /// <summary>ES256 (RFC 7518 §3.4); the algorithm of audit checkpoint keys, which never change algorithm.</summary>
+    public const string Es256 = SigningAlgorithms.Es256;
 
     /// <summary>Bytes of one P-256 coordinate and of each half of an ES256 signature (RFC 7518 §3.4, §6.2.1.2).</summary>
     internal const int CoordinateSize = 32;
 
     /// <summary>An ES256 JWS signature is R || S, 64 bytes (IEEE P1363), never DER.</summary>
-    internal const int SignatureSize = 2 * CoordinateSize;
+    internal const int Es256SignatureSize = 2 * CoordinateSize;
 
     private const string P256Oid = "1.2.840.10045.3.1.7";
 
-    private readonly ECDsa _key;
-    private readonly string _x;
-    private readonly string _y;
+    private readonly ECDsa? _ec;
+    private readonly RSA? _rsa;
+    private readonly RSASignaturePadding? _padding;
+
+    // The public JWK's key members (RFC 7518 §6.2.1 / §6.3.1), in RFC 7638 canonical (lexicographic) order.
+    private readonly (string Name, string Value)[] _publicMembers;
     private bool _disposed;
 
     private SigningKey(ECDsa key, bool canSign)
@@ -39,58 +43,56 @@ public sealed class SigningKey : IDisposable
                 "The signing key must be an EC P-256 key (ES256).");
         }
 
-        _key = key;
+        _ec = key;
         CanSign = canSign;
-        _x = Base64Url.EncodeToString(FullSize(parameters.Q.X));
-        _y = Base64Url.EncodeToString(FullSize(parameters.Q.Y));
-        KeyId = Thumbprint(_x, _y);
+        Algorithm = Es256;
+        SignatureSize = Es256SignatureSize;
+        _publicMembers =
+        [
+            ("crv", "P-256"), ("kty", "EC"),
+            ("x", Base64Url.EncodeToString(FullSize(parameters.Q.X))),
+            ("y", Base64Url.EncodeToString(FullSize(parameters.Q.Y))),
+        ];
+        KeyId = Thumbprint(_publicMembers);
+    }
+
+    private SigningKey(RSA key, string algorithm, bool canSign)
+    {
+        if (key.KeySize is < SigningAlgorithms.MinRsaKeyBits or > SigningAlgorithms.MaxRsaKeyBits)
+        {
+            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyUnsupported,
+                $"The RSA key has {key.KeySize} bits; {algorithm} needs {SigningAlgorithms.MinRsaKeyBits} to {SigningAlgorithms.MaxRsaKeyBits} bits (RFC 7518 §3.3).");
+        }
+
+        var parameters = key.ExportParameters(includePrivateParameters: false);
+        _rsa = key;
+        // PSS in .NET uses MGF1 with the signing hash and a salt as long as the hash: exactly RFC 7518 §3.5's PS256.
+        _padding = algorithm == SigningAlgorithms.Ps256 ? RSASignaturePadding.Pss : RSASignaturePadding.Pkcs1;
+        CanSign = canSign;
+        Algorithm = algorithm;
+        SignatureSize = (key.KeySize + 7) / 8;
+        _publicMembers =
+        [
+            ("e", Base64Url.EncodeToString(WithoutLeadingZeros(parameters.Exponent!))),
+            ("kty", "RSA"),
+            ("n", Base64Url.EncodeToString(WithoutLeadingZeros(parameters.Modulus!))),
+        ];
+        KeyId = Thumbprint(_publicMembers);
     }
 
     /// <summary>RFC 7638 JWK thumbprint (base64url SHA-256 of the canonical public JWK); stable for a key.</summary>
     public string KeyId { get; }
 
-    /// <summary>Always <c>ES256</c>.</summary>
-#pragma warning disable CA1822 // a key answers for its own algorithm, so callers never hard-code ES256
-    public string Algorithm => Es256;
-#pragma warning restore CA1822
+    /// <summary>The one JWS algorithm this key signs and verifies with: <c>ES256</c>, <c>RS256</c> or <c>PS256</c>.</summary>
+    public string Algorithm { get; }
 
     /// <summary>False for a verification-only key built from a public key.</summary>
     public bool CanSign { get; }
 
-    /// <summary>Generates a new P-256 key in memory.</summary>
-    public static SigningKey Generate() => new(ECDsa.Create(ECCurve.NamedCurves.nistP256), canSign: true);
+    /// <summary>Bytes of every signature this key makes and accepts: 64 for ES256, the modulus length for RSA.</summary>
+    public int SignatureSize { get; }
 
-    /// <summary>
-    /// A P-256 key from its private scalar alone (32 bytes, big-endian, in [1, order − 1]); the public point is
-    /// computed from it by the platform's crypto library. Used for keys derived from a rotation root secret.
-    /// </summary>
-    internal static SigningKey FromPrivateScalar(byte[] d)
-    {
-        var key = ECDsa.Create();
-        try
-        {
-            key.ImportParameters(new ECParameters { Curve = ECCurve.NamedCurves.nistP256, D = d });
-            return new SigningKey(key, canSign: true);
-        }
-        catch
-        {
-            key.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// Loads a private key from PEM text: PKCS#8 (<c>PRIVATE KEY</c>) or SEC1 (<c>EC PRIVATE KEY</c>).
-    /// Throws <see cref="BrokerException"/> for anything else, including RSA and non-P-256 curves.
-    /// </summary>
-    public static SigningKey FromPrivateKeyPem(ReadOnlySpan<char> pem) =>
-        Import(pem, canSign: true, "PRIVATE KEY", "EC PRIVATE KEY");
-
-    /// <summary>Loads a verification-only key from a SubjectPublicKeyInfo PEM (<c>PUBLIC KEY</c>).</summary>
-    public static SigningKey FromPublicKeyPem(ReadOnlySpan<char> pem) =>
-        Import(pem, canSign: false, "PUBLIC KEY");
-
-    /// <summary>Signs with ES256 and returns the 64-byte R || S signature JWS needs.</summary>
+    /// <summary>Signs with the key's algorithm and returns the JWS signature bytes (ES256: the 64-byte R || S).</summary>
     /// <exception cref="InvalidOperationException">The key is verification-only.</exception>
     public byte[] Sign(ReadOnlySpan<byte> data)
     {
@@ -100,13 +102,15 @@ public sealed class SigningKey : IDisposable
             throw new InvalidOperationException($"Key {KeyId} is a verification-only key.");
         }
 
-        // The default signature format of ECDsa.SignData is IEEE P1363 (r || s), exactly JWS ES256.
         var signature = new byte[SignatureSize];
-        var written = _key.SignData(data, signature, HashAlgorithmName.SHA256);
-        return written == SignatureSize ? signature : throw new CryptographicException("Unexpected ES256 signature size.");
+        // The default signature format of ECDsa.SignData is IEEE P1363 (r || s), exactly JWS ES256.
+        var written = _ec is not null
+            ? _ec.SignData(data, signature, HashAlgorithmName.SHA256)
+            : _rsa!.SignData(data, signature, HashAlgorithmName.SHA256, _padding!);
+        return written == SignatureSize ? signature : throw new CryptographicException($"Unexpected {Algorithm} signature size.");
     }
 
-    /// <summary>True only for a valid 64-byte R || S ES256 signature of <paramref name="data"/>; never throws for bad input.</summary>
+    /// <summary>True only for a valid <see cref="SignatureSize"/>-byte signature of <paramref name="data"/> under this key's algorithm; never throws for bad input.</summary>
     public bool Verify(ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -117,7 +121,9 @@ public sealed class SigningKey : IDisposable
 
         try
         {
-            return _key.VerifyData(data, signature, HashAlgorithmName.SHA256);
+            return _ec is not null
+                ? _ec.VerifyData(data, signature, HashAlgorithmName.SHA256)
+                : _rsa!.VerifyData(data, signature, HashAlgorithmName.SHA256, _padding!);
         }
         catch (CryptographicException)
         {
@@ -126,61 +132,32 @@ public sealed class SigningKey : IDisposable
     }
 
     /// <summary>
-    /// The public key as a JWK (RFC 7517/7518): <c>kty, crv, x, y, kid, use, alg</c>. A new object on
-    /// each call, so callers may change it freely.
+    /// The public key as a JWK (RFC 7517/7518): <c>kty, crv, x, y</c> (EC) or <c>kty, n, e</c> (RSA), then
+    /// <c>kid, use, alg</c>. A new object on each call, so callers may change it freely. Never a private member.
     /// </summary>
     public JsonObject ToPublicJwk()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return new JsonObject
+        var jwk = new JsonObject { ["kty"] = _ec is not null ? "EC" : "RSA" };
+        foreach (var (name, value) in _publicMembers)
         {
-            ["kty"] = "EC",
-            ["crv"] = "P-256",
-            ["x"] = _x,
-            ["y"] = _y,
-            ["kid"] = KeyId,
-            ["use"] = "sig",
-            ["alg"] = Es256,
-        };
+            jwk[name] = value;
+        }
+
+        jwk["kid"] = KeyId;
+        jwk["use"] = "sig";
+        jwk["alg"] = Algorithm;
+        return jwk;
     }
 
     public void Dispose()
     {
         _disposed = true;
-        _key.Dispose();
+        _ec?.Dispose();
+        _rsa?.Dispose();
     }
 
-    public override string ToString() => $"SigningKey(kid={KeyId}, {(CanSign ? "signing" : "verification-only")})";
-
-    private static SigningKey Import(ReadOnlySpan<char> pem, bool canSign, params string[] labels)
-    {
-        if (!PemEncoding.TryFind(pem, out var fields) || !labels.Contains(pem[fields.Label].ToString(), StringComparer.Ordinal))
-        {
-            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyUnreadable,
-                $"Expected a PEM block labelled {string.Join(" or ", labels)}.");
-        }
-
-        var key = ECDsa.Create();
-        try
-        {
-            // Import only the block we checked, so a file holding a public key first and a private key
-            // second cannot smuggle in a different key than the one whose label we accepted.
-            key.ImportFromPem(pem[fields.Location]);
-            return new SigningKey(key, canSign);
-        }
-        catch (CryptographicException e)
-        {
-            key.Dispose();
-            // RSA and other non-EC keys fail here: ECDsa cannot import them.
-            throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.Issuance.SigningKeyUnsupported,
-                "The key is not an EC P-256 key (ES256).", e);
-        }
-        catch
-        {
-            key.Dispose();
-            throw;
-        }
-    }
+    public override string ToString() => $"SigningKey(kid={KeyId}, {Algorithm}, {(CanSign ? "signing" : "verification-only")})";
 
     private static bool IsP256(ECCurve curve) =>
         curve.IsNamed && (curve.Oid.Value == P256Oid || curve.Oid.FriendlyName is "nistP256" or "ECDSA_P256" or "secp256r1");
@@ -198,10 +175,18 @@ public sealed class SigningKey : IDisposable
         return padded;
     }
 
-    // RFC 7638 §3.2: required members only, lexicographic order, no whitespace.
-    private static string Thumbprint(string x, string y)
+    // RFC 7518 §6.3.1.1/§6.3.1.2: n and e are unsigned big-endian in the fewest octets; a leading zero would change the thumbprint.
+    private static byte[] WithoutLeadingZeros(byte[] value)
     {
-        var canonical = $$"""{"crv":"P-256","kty":"EC","x":"{{x}}","y":"{{y}}"}""";
+        var first = Array.FindIndex(value, b => b != 0);
+        return first <= 0 ? value : value[first..];
+    }
+
+    // RFC 7638 §3.2: required members only, lexicographic order, no whitespace. Every value is base64url or a
+    // fixed ASCII name, so no JSON escaping can arise.
+    private static string Thumbprint((string Name, string Value)[] members)
+    {
+        var canonical = "{" + string.Join(",", members.Select(m => $"\"{m.Name}\":\"{m.Value}\"")) + "}";
         return Base64Url.EncodeToString(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
     }
 }

@@ -19,8 +19,15 @@ public sealed class SigningKeyOptions
     public string DataDirectory { get; set; } = "";
 
     /// <summary>
-    /// A configured private key (PKCS#8 <c>PRIVATE KEY</c> or SEC1 <c>EC PRIVATE KEY</c>, P-256). When set,
-    /// nothing is generated. On Unix the file must not be accessible to group or other.
+    /// The JWS algorithm of task JWTs (and delegation offers): <c>ES256</c> (default), <c>RS256</c> or <c>PS256</c>
+    /// (<see cref="SigningAlgorithms"/>). The key must be of the matching type; a generated key is made for it.
+    /// </summary>
+    public string Algorithm { get; set; } = SigningAlgorithms.Es256;
+
+    /// <summary>
+    /// A configured private key: for ES256 PKCS#8 <c>PRIVATE KEY</c> or SEC1 <c>EC PRIVATE KEY</c> (P-256); for RS256/PS256
+    /// PKCS#8 or PKCS#1 <c>RSA PRIVATE KEY</c> (2048–8192 bits). When set, nothing is generated. On Unix the file must not
+    /// be accessible to group or other.
     /// </summary>
     public string? PrivateKeyPemPath { get; set; }
 
@@ -30,6 +37,11 @@ public sealed class SigningKeyOptions
     /// <summary>Problems with these options, one sentence each; empty when they are usable.</summary>
     public IEnumerable<string> Validate()
     {
+        if (!SigningAlgorithms.IsSupported(Algorithm))
+        {
+            yield return $"{SectionPath}:Algorithm '{Algorithm}' is not supported; use one of {string.Join(", ", SigningAlgorithms.All)} (case-sensitive).";
+        }
+
         if (string.IsNullOrWhiteSpace(PrivateKeyPemPath) && string.IsNullOrWhiteSpace(DataDirectory))
         {
             yield return $"{SectionPath}:PrivateKeyPemPath or JitBroker:DataDirectory must be set.";

@@ -4,7 +4,7 @@ namespace JitBroker.Issuance;
 
 /// <summary>
 /// Claim names of a task JWT. Registered claims (RFC 7519 §4.1, RFC 9068 §2.2, RFC 8693 §4.2 for
-/// <c>client_id</c> and <c>scope</c>, RFC 8705 §3.1 for <c>cnf</c>/<c>x5t#S256</c>) plus the broker's own
+/// <c>client_id</c> and <c>scope</c>, RFC 8705 §3.1 for <c>cnf</c>/<c>x5t#S256</c>, RFC 9449 §6.1 for <c>cnf</c>/<c>jkt</c>) plus the broker's own
 /// <c>task_id</c>, <c>action</c>, <c>tools</c> and <c>resources</c>.
 /// </summary>
 public static class TaskJwtClaimNames
@@ -31,8 +31,11 @@ public static class TaskJwtClaimNames
     /// <summary>Granted resources, a JSON array of strings (not in <c>scope</c>: resources may contain spaces).</summary>
     public const string Resources = "resources";
 
-    /// <summary>Confirmation (sender binding), present only for identities attested over mTLS.</summary>
+    /// <summary>Confirmation (sender binding, RFC 7800): present only for a credential bound to a DPoP key and/or a client certificate.</summary>
     public const string Confirmation = "cnf";
+
+    /// <summary>Member of <c>cnf</c>: base64url SHA-256 JWK thumbprint (RFC 7638) of the DPoP proof key (RFC 9449 §6.1).</summary>
+    public const string ProofKeyThumbprint = "jkt";
 
     /// <summary>Member of <c>cnf</c>: base64url SHA-256 of the client certificate (RFC 8705 §3.1).</summary>
     public const string CertificateThumbprint = "x5t#S256";
@@ -59,4 +62,5 @@ public static class TaskJwtClaimNames
     internal static readonly JsonEncodedText ConfirmationName = JsonEncodedText.Encode(Confirmation);
     internal static readonly JsonEncodedText ActorName = JsonEncodedText.Encode(Actor);
     internal static readonly JsonEncodedText CertificateThumbprintName = JsonEncodedText.Encode(CertificateThumbprint);
+    internal static readonly JsonEncodedText ProofKeyThumbprintName = JsonEncodedText.Encode(ProofKeyThumbprint);
 }

@@ -38,8 +38,9 @@ internal static class BrokerServices
         services.AddSingleton(settings.SigningKey.ToOptions(settings.DataDirectory));
         if (settings.SigningKey.RotationSchedule is { } rotation)
         {
-            // Validated: no configured key file; production names the root secret, embedded generates one into the data
-            // directory. Epochs count from the Unix epoch, so every replica and every restart derives the same keys.
+            // Validated: no configured key file, algorithm ES256 (derived keys are P-256); production names the root secret,
+            // embedded generates one into the data directory. Epochs count from the Unix epoch, so every replica and every
+            // restart derives the same keys.
             services.AddSingleton<ISigningKeyProvider>(sp =>
             {
                 var root = settings.SigningKey.RotationRootSecretPath is { Length: > 0 } path
@@ -53,7 +54,8 @@ internal static class BrokerServices
                     // PreviousPublicKeyPemPaths stay published beside the derived keys: the switch from a key file to rotation
                     // keeps the old key's tokens verifiable until they expire.
 #pragma warning disable CA2000 // owned and disposed by the provider
-                    var previous = settings.SigningKey.PreviousPublicKeyPemPaths.Select(p => SigningKey.FromPublicKeyPem(File.ReadAllText(p))).ToList();
+                    var previous = settings.SigningKey.PreviousPublicKeyPemPaths
+                        .Select(p => SigningKey.FromPreviousPublicKeyPem(File.ReadAllText(p), settings.SigningKey.Algorithm)).ToList();
                     return new ScheduledRotationSigningKeyProvider(root, DateTimeOffset.UnixEpoch, rotation, sp.GetRequiredService<TimeProvider>(), previous);
 #pragma warning restore CA2000
                 }

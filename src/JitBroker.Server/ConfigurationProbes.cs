@@ -43,7 +43,7 @@ internal static class ConfigurationProbes
                 // The key is generated at start-up; the previous keys it publishes beside it must load now.
                 foreach (var path in key.PreviousPublicKeyPemPaths)
                 {
-                    SigningKey.FromPublicKeyPem(File.ReadAllText(path)).Dispose();
+                    SigningKey.FromPreviousPublicKeyPem(File.ReadAllText(path), key.Algorithm).Dispose();
                 }
             }
         }

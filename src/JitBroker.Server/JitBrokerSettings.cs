@@ -197,6 +197,13 @@ public sealed class ListenSettings
 
 public sealed class SigningKeySettings
 {
+    /// <summary>
+    /// The JWS algorithm of task JWTs: <c>ES256</c> (default), <c>RS256</c> or <c>PS256</c> (RSA 2048+ bits; a generated key
+    /// is 3072). The key must be of the matching type. Scheduled rotation (<see cref="RotationInterval"/>) is ES256 only; the
+    /// audit checkpoint key (<c>JitBroker:AuditSigningKey</c>) is always ES256.
+    /// </summary>
+    public string Algorithm { get; set; } = SigningAlgorithms.Es256;
+
     public string? PrivateKeyPemPath { get; set; }
 
     public List<string> PreviousPublicKeyPemPaths { get; set; } = [];
@@ -227,6 +234,7 @@ public sealed class SigningKeySettings
     /// <summary>The key provider's options: this key, or one generated into <paramref name="dataDirectory"/>.</summary>
     public SigningKeyOptions ToOptions(string dataDirectory) => new()
     {
+        Algorithm = Algorithm,
         DataDirectory = dataDirectory,
         PrivateKeyPemPath = PrivateKeyPemPath,
         PreviousPublicKeyPemPaths = PreviousPublicKeyPemPaths,

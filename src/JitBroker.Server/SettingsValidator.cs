@@ -1,5 +1,6 @@
 using System.Net;
 using JitBroker.Attestation;
+using JitBroker.Issuance;
 
 namespace JitBroker.Server;
 
@@ -32,7 +33,16 @@ public static class SettingsValidator
         errors.AddRange(s.Broker.Validate());
         errors.AddRange(s.Issuer.Validate());
         errors.AddRange(s.SigningKey.ToOptions(s.DataDirectory).Validate());
-        errors.AddRange(s.AuditSigningKey.ToOptions(s.DataDirectory).Validate().Select(e => e.Replace("JitBroker:SigningKey", "JitBroker:AuditSigningKey", StringComparison.Ordinal)));
+        // Audit checkpoints are ES256 only (docs/audit.md): their verifiers, jitctl and the documented script, check nothing else.
+        errors.AddRange(s.AuditSigningKey.ToOptions(s.DataDirectory).Validate()
+            .Where(e => !e.StartsWith(SigningKeyOptions.SectionPath + ":Algorithm", StringComparison.Ordinal))
+            .Select(e => e.Replace("JitBroker:SigningKey", "JitBroker:AuditSigningKey", StringComparison.Ordinal)));
+        if (s.AuditSigningKey.Algorithm != SigningAlgorithms.Es256)
+        {
+            errors.Add($"JitBroker:AuditSigningKey:Algorithm must be {SigningAlgorithms.Es256}, not '{s.AuditSigningKey.Algorithm}': audit checkpoints " +
+                "are signed and verified with ES256 only (JitBroker:SigningKey:Algorithm chooses the token algorithm).");
+        }
+
         if (s.AuditSigningKey.PrivateKeyPemPath is { Length: > 0 } auditKey && s.SigningKey.PrivateKeyPemPath is { Length: > 0 } tokenKey &&
             string.Equals(Path.GetFullPath(auditKey), Path.GetFullPath(tokenKey), StringComparison.Ordinal))
         {
@@ -134,6 +144,16 @@ public static class SettingsValidator
             }
 
             return;
+        }
+
+        // Rotated keys are derived from the root secret: sound for P-256 (a scalar from HKDF, DerivedSigningKey) but there is
+        // no vetted way to derive an RSA key from a secret (a prime search seeded by HKDF would be hand-rolled cryptography).
+        if (SigningAlgorithms.IsRsa(s.SigningKey.Algorithm))
+        {
+            errors.Add($"{Key}Interval works with JitBroker:SigningKey:Algorithm {SigningAlgorithms.Es256} only, not {s.SigningKey.Algorithm}: " +
+                "rotated keys are derived from the root secret on every replica, which is sound for EC P-256 but has no vetted " +
+                "equivalent for RSA. Use ES256 with scheduled rotation, or rotate RSA key files through PreviousPublicKeyPemPaths " +
+                "(docs/deployment.md).");
         }
 
         if (!string.IsNullOrEmpty(s.SigningKey.PrivateKeyPemPath))

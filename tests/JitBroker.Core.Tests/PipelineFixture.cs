@@ -179,6 +179,9 @@ internal sealed class RecordingIssuer(TimeProvider time) : ICredentialIssuer
     /// <summary>The delegation chain each credential was minted or renewed with (null for a root credential), in order.</summary>
     public List<DelegationChain?> Chains { get; } = [];
 
+    /// <summary>The identity each credential was minted or renewed for (its bindings are what a JWT's cnf carries), in order.</summary>
+    public List<WorkloadIdentity> Agents { get; } = [];
+
     public async ValueTask<IssuedCredential> IssueAsync(IssueRequest request, CancellationToken cancellationToken = default)
     {
         if (MintDelay > TimeSpan.Zero)
@@ -194,6 +197,7 @@ internal sealed class RecordingIssuer(TimeProvider time) : ICredentialIssuer
         lock (Secrets)
         {
             Chains.Add(request.Delegation);
+            Agents.Add(request.Agent);
         }
 
         var now = time.GetUtcNow();
@@ -222,6 +226,7 @@ internal sealed class RecordingIssuer(TimeProvider time) : ICredentialIssuer
         lock (Secrets)
         {
             Chains.Add(delegation);
+            Agents.Add(agent);
         }
 
         // A replacement token for the same lease, verifiable like a fresh one (a JWT issuer's renewal).

@@ -143,7 +143,8 @@ public sealed class FileSigningKeyProviderTests
     {
         yield return new TestCaseData((Func<string>)(() => RSA.Create(2048).ExportPkcs8PrivateKeyPem()), Reasons.Issuance.SigningKeyUnsupported)
             .SetName("RSA PKCS#8");
-        yield return new TestCaseData((Func<string>)(() => RSA.Create(2048).ExportRSAPrivateKeyPem()), Reasons.Issuance.SigningKeyUnreadable)
+        // An RSA key is recognised whatever its PEM label, so the refusal says what it is and what ES256 needs.
+        yield return new TestCaseData((Func<string>)(() => RSA.Create(2048).ExportRSAPrivateKeyPem()), Reasons.Issuance.SigningKeyUnsupported)
             .SetName("RSA PKCS#1");
         yield return new TestCaseData((Func<string>)(() => ECDsa.Create(ECCurve.NamedCurves.nistP384).ExportPkcs8PrivateKeyPem()), Reasons.Issuance.SigningKeyUnsupported)
             .SetName("P-384 PKCS#8");

@@ -184,4 +184,27 @@ public abstract class LeaseLedgerConformanceTests : LeaseStoreSuite
         Assert.That(await Store.RenewAsync("lease-never-stored", later, "sha256:x"), Is.Null);
         Assert.That((await GetAsync(revoked.LeaseId)).ExpiresAt, Is.EqualTo(revoked.ExpiresAt));
     }
+
+    [TestCase("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", null, TestName = "A DPoP binding round-trips and survives renewal")]
+    [TestCase(null, "q3NbKQqxd6xEQQXQYQZz4H1Z0JqzQZbq-xYwGRwuKyk", TestName = "A certificate binding round-trips and survives renewal")]
+    [TestCase("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", "q3NbKQqxd6xEQQXQYQZz4H1Z0JqzQZbq-xYwGRwuKyk", TestName = "Both bindings round-trip and survive renewal")]
+    [TestCase(null, null, TestName = "An unbound lease reads back unbound, also after renewal")]
+    public async Task The_credential_binding_round_trips_and_survives_renewal(string? jkt, string? x5t)
+    {
+        // Renewal re-issues the credential with the binding stored here, so losing it would silently unbind the token.
+        var lease = NewLease(TimeSpan.FromMinutes(1)) with { ProofKeyThumbprint = jkt, CertificateThumbprint = x5t };
+        await Store.PutAsync(lease);
+
+        var stored = await GetAsync(lease.LeaseId);
+        var renewed = await Store.RenewAsync(lease.LeaseId, T0 + TimeSpan.FromMinutes(10), "sha256:" + new string('c', 64));
+        var afterRenewal = await GetAsync(lease.LeaseId);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That((stored.ProofKeyThumbprint, stored.CertificateThumbprint), Is.EqualTo((jkt, x5t)));
+            Assert.That((renewed!.ProofKeyThumbprint, renewed.CertificateThumbprint), Is.EqualTo((jkt, x5t)));
+            Assert.That((afterRenewal.ProofKeyThumbprint, afterRenewal.CertificateThumbprint), Is.EqualTo((jkt, x5t)));
+            Assert.That(afterRenewal.BackendHandleUntrusted, Is.False, "the broker's own record of a binding is trusted");
+        });
+    }
 }

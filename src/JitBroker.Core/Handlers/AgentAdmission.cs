@@ -30,7 +30,12 @@ public sealed class AgentAdmission
         _time = time;
     }
 
-    /// <summary>1 attest. Throws Unauthenticated (with the attestor's reason code) for an identity that does not attest.</summary>
+    /// <summary>
+    /// 1 attest. Throws Unauthenticated (with the attestor's reason code) for an identity that does not attest. The DPoP proof
+    /// key the transport validated (<see cref="AttestationEvidence.ProofKeyThumbprint"/>) is copied onto the identity here,
+    /// not by the attestor, so every attestor binds the same way and none can forget to; a thumbprint that is not a
+    /// base64url SHA-256 is refused (InvalidArgument, <see cref="Reasons.RequestInvalid"/>) rather than put in a token.
+    /// </summary>
     public Task<WorkloadIdentity> AttestAsync(AttestationEvidence evidence, CancellationToken cancellationToken = default) =>
         BrokerTracing.TraceAsync(BrokerTracing.Attest, () => AttestCoreAsync(evidence, cancellationToken));
 
@@ -64,13 +69,15 @@ public sealed class AgentAdmission
 
     private async Task<WorkloadIdentity> AttestCoreAsync(AttestationEvidence evidence, CancellationToken cancellationToken)
     {
+        WorkloadIdentity identity;
         try
         {
-            var identity = await _attestors.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
-            return evidence.ClaimedAgentId is null || string.Equals(identity.Id, evidence.ClaimedAgentId, StringComparison.Ordinal)
-                ? identity
-                : throw new BrokerException(BrokerFailure.Unauthenticated, Reasons.IdentityClaimMismatch,
+            identity = await _attestors.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
+            if (evidence.ClaimedAgentId is { } claimed && !string.Equals(identity.Id, claimed, StringComparison.Ordinal))
+            {
+                throw new BrokerException(BrokerFailure.Unauthenticated, Reasons.IdentityClaimMismatch,
                     "The attested identity is not the client_id the request names.");
+            }
         }
         catch (BrokerException ex)
         {
@@ -80,5 +87,40 @@ public sealed class AgentAdmission
             _failures.Record(ex.Reason, evidence.Peer, evidence.BearerToken is { } token ? Fingerprints.Of(token) : null);
             throw;
         }
+
+        if (evidence.ProofKeyThumbprint is not { } proofKey)
+        {
+            // An attestor never sets the binding: only a proof the transport checked on this very call does.
+            return identity.ProofKeyThumbprint is null ? identity : identity with { ProofKeyThumbprint = null };
+        }
+
+        if (!IsSha256Thumbprint(proofKey))
+        {
+            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid,
+                "The DPoP proof key thumbprint is not a base64url SHA-256 JWK thumbprint (RFC 7638).");
+        }
+
+        return identity with { ProofKeyThumbprint = proofKey };
+    }
+
+    /// <summary>43 characters of unpadded base64url: exactly 32 bytes (RFC 7638 §3 with SHA-256, RFC 9449 §6.1).</summary>
+    internal static bool IsSha256Thumbprint(string value)
+    {
+        if (value.Length != 43)
+        {
+            return false;
+        }
+
+        foreach (var c in value)
+        {
+            if (c is not ((>= 'A' and <= 'Z') or (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-' or '_'))
+            {
+                return false;
+            }
+        }
+
+        // The last character carries 4 bits of the final byte and 2 unused bits, which must be zero (RFC 4648 §3.5):
+        // otherwise two spellings would name one key.
+        return "AEIMQUYcgkosw048".Contains(value[^1], StringComparison.Ordinal);
     }
 }

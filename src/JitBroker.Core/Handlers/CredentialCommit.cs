@@ -82,6 +82,10 @@ public sealed class CredentialCommit
             CredentialFingerprint = credential.Fingerprint,
             AgentFacts = AgentFacts.From(agent),
             DecidedIntent = decidedIntent ?? DecidedIntent.None,
+            // The binding the credential was minted with (agent is the worker for a delegated credential, so a child is
+            // bound to the worker's own proof key, never its parent's), kept so renewal re-binds to the same.
+            ProofKeyThumbprint = agent.ProofKeyThumbprint,
+            CertificateThumbprint = agent.CertificateThumbprint,
         };
 
         await BrokerTracing.TraceAsync(BrokerTracing.Record, () => RecordOrUndoAsync(issuer, lease, caps)).ConfigureAwait(false);

@@ -72,10 +72,25 @@ public sealed class RenewCredentialHandler
                 $"The lease already runs to its maximum ({terms.Cap:O}); request a new credential.");
         }
 
-        var renewed = await _issuers.Get(lease.IssuerKind).RenewAsync(lease, agent, newExpiry, terms.Delegation, cancellationToken).ConfigureAwait(false);
+        var renewed = await _issuers.Get(lease.IssuerKind).RenewAsync(lease, BoundAsLease(agent, lease), newExpiry, terms.Delegation, cancellationToken)
+            .ConfigureAwait(false);
         var updated = await _commit.CommitRenewalAsync(agent, lease, renewed, terms.RuleIds).ConfigureAwait(false);
         return new RenewalResult(updated, renewed.NewSecret);
     }
+
+    /// <summary>
+    /// The renewing caller, carrying the lease's bindings rather than its own: a replacement credential is bound exactly
+    /// as the one it replaces, never silently unbound. A caller that cannot present the lease's DPoP key (or presents
+    /// another) still gets a token bound to the lease's key: that token is useless without the key, so this gives a thief
+    /// of the old token nothing, and the binding cannot be dropped or swapped by renewing. The certificate binding falls
+    /// back to the caller's only for a lease recorded before leases kept it (what renewal did then), so no lease loses it.
+    /// </summary>
+    internal static WorkloadIdentity BoundAsLease(WorkloadIdentity caller, Lease lease) =>
+        caller with
+        {
+            ProofKeyThumbprint = lease.ProofKeyThumbprint,
+            CertificateThumbprint = lease.CertificateThumbprint ?? caller.CertificateThumbprint,
+        };
 
     /// <summary>A root lease: policy is asked again, today, with the current identity, so a renewal never outlives a rule change.</summary>
     private RenewalTerms RootTerms(WorkloadIdentity agent, Lease lease)

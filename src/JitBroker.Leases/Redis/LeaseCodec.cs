@@ -22,6 +22,18 @@ internal static class LeaseCodec
 
     /// <summary>The <see cref="StateMac"/> purpose of <see cref="HandleMac"/>.</summary>
     public const string HandleMacPurpose = "lease-handle";
+
+    /// <summary>
+    /// The purpose of <see cref="HandleMac"/> for a bound lease: the MAC then covers the binding too, so a Redis writer can
+    /// neither swap it (the tag stops matching) nor strip it (the tag no longer verifies under <see cref="HandleMacPurpose"/>).
+    /// </summary>
+    public const string BoundHandleMacPurpose = "lease-handle-bound";
+
+    /// <summary><see cref="Lease.ProofKeyThumbprint"/> (<c>cnf.jkt</c>), left out when unbound.</summary>
+    public const string ProofKeyThumbprint = "cj";
+
+    /// <summary><see cref="Lease.CertificateThumbprint"/> (<c>cnf.x5t#S256</c>), left out when unbound.</summary>
+    public const string CertificateThumbprint = "cx";
     private const string Sha256Prefix = "sha256:";
 
     /// <summary>The hash fields of a new lease (state active, due at expiry), as alternating names and values.</summary>
@@ -47,9 +59,12 @@ internal static class LeaseCodec
         }
 
         // Someone who can write Redis must not be able to point this lease at another credential (another service's
-        // Vault accessor or lease): revocation would then hit that one and leave this one alive.
+        // Vault accessor or lease): revocation would then hit that one and leave this one alive. Nor may they unbind or
+        // rebind its credential: renewal re-issues with the binding stored here.
+        AddIfAny(fields, ProofKeyThumbprint, lease.ProofKeyThumbprint);
+        AddIfAny(fields, CertificateThumbprint, lease.CertificateThumbprint);
         fields.Add(HandleMac);
-        fields.Add(mac.Sign(HandleMacPurpose, lease.LeaseId, lease.IssuerKind, lease.BackendHandle));
+        fields.Add(SignHandle(mac, lease.LeaseId, lease.IssuerKind, lease.BackendHandle, lease.ProofKeyThumbprint, lease.CertificateThumbprint));
 
         AddList(fields, "to", lease.Scope.Tools);
         AddList(fields, "r", lease.Scope.Resources);
@@ -110,6 +125,8 @@ internal static class LeaseCodec
 
         var kind = Text("k");
         var handle = Optional("h") ?? leaseId;
+        var jkt = Optional(ProofKeyThumbprint);
+        var x5t = Optional(CertificateThumbprint);
         return new Lease
         {
             LeaseId = leaseId,
@@ -119,7 +136,9 @@ internal static class LeaseCodec
             IssuerKind = kind,
             BackendHandle = handle,
             // Leases written before handles were authenticated have no MAC: untrusted too (docs/security.md).
-            BackendHandleUntrusted = !mac.Verify(Optional(HandleMac), HandleMacPurpose, leaseId, kind, handle),
+            BackendHandleUntrusted = !VerifyHandle(mac, Optional(HandleMac), leaseId, kind, handle, jkt, x5t),
+            ProofKeyThumbprint = jkt,
+            CertificateThumbprint = x5t,
             Scope = new GrantedScope(Text("au"), Text("ac"), List("to"), List("r")),
             IssuedAt = Time("i"),
             ExpiresAt = Time("e"),
@@ -150,6 +169,17 @@ internal static class LeaseCodec
     }
 
     public static long Ms(DateTimeOffset at) => at.ToUnixTimeMilliseconds();
+
+    /// <summary>The tag over the handle and, for a bound lease, its binding (an unbound lease's tag is unchanged from before bindings).</summary>
+    private static string SignHandle(StateMac mac, string leaseId, string kind, string handle, string? jkt, string? x5t) =>
+        jkt is null && x5t is null
+            ? mac.Sign(HandleMacPurpose, leaseId, kind, handle)
+            : mac.Sign(BoundHandleMacPurpose, leaseId, kind, handle, jkt ?? "", x5t ?? "");
+
+    private static bool VerifyHandle(StateMac mac, string? tag, string leaseId, string kind, string handle, string? jkt, string? x5t) =>
+        jkt is null && x5t is null
+            ? mac.Verify(tag, HandleMacPurpose, leaseId, kind, handle)
+            : mac.Verify(tag, BoundHandleMacPurpose, leaseId, kind, handle, jkt ?? "", x5t ?? "");
 
     /// <summary>Values may not contain the list separator: a joined list could not be split back faithfully.</summary>
     public static void EnsureStorable(Lease lease)

@@ -40,7 +40,7 @@ internal sealed class ApprovalPolls(OAuthSettings settings, TimeProvider time)
         });
         if (tooSoon)
         {
-            throw new OAuthProtocolException(OAuthErrors.SlowDown, OAuthReasons.ApprovalPollTooFast,
+            throw new OAuthProtocolException(OAuthErrors.SlowDown, Reasons.OAuth.ApprovalPollTooFast,
                 $"Poll at most every {(int)interval.TotalSeconds} seconds.");
         }
     }

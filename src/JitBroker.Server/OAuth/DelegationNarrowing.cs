@@ -21,7 +21,7 @@ internal sealed record DelegationNarrowing(IReadOnlyList<string>? Tools, IReadOn
         var resources = form.All("resource");
         if (resources.Count > 1)
         {
-            throw new OAuthProtocolException(OAuthErrors.InvalidTarget, OAuthReasons.ResourceCount, "One resource per token: the token's aud is one string.");
+            throw new OAuthProtocolException(OAuthErrors.InvalidTarget, OAuthReasons.ResourceMultiple, "One resource per token: the token's aud is one string.");
         }
 
         List<string>? tools = null;

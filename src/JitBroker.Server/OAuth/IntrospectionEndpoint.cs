@@ -31,7 +31,7 @@ internal sealed class IntrospectionEndpoint(IntrospectionHandler introspection, 
         var scope = claims.Scope;
         w.WriteBoolean("active", true);
         w.WriteString("scope", string.Join(' ', scope.Tools.Select(t => "tool:" + t).Prepend(scope.Action)));
-        w.WriteString("client_id", claims.ClientId);
+        w.WriteString("client_id", claims.ClientId ?? claims.Subject);
         w.WriteString("sub", claims.Subject);
         w.WriteString("aud", scope.Audience);
         w.WriteString("iss", claims.Issuer);

@@ -25,7 +25,7 @@ internal sealed class OAuthClientAuthentication(OAuthUrls urls)
         var claimedId = form["client_id"];
         if (bearer is not null && assertion is not null)
         {
-            throw new OAuthProtocolException(OAuthErrors.InvalidRequest, OAuthReasons.ClientAuthenticationAmbiguous,
+            throw new OAuthProtocolException(OAuthErrors.InvalidRequest, Reasons.OAuth.ClientAuthenticationAmbiguous,
                 "Use one client authentication method: client_assertion or an Authorization bearer token, not both.");
         }
 
@@ -33,7 +33,7 @@ internal sealed class OAuthClientAuthentication(OAuthUrls urls)
         {
             if (form["client_assertion_type"] != JwtBearerAssertionType)
             {
-                throw new OAuthProtocolException(OAuthErrors.InvalidClient, OAuthReasons.ClientAssertionTypeUnsupported,
+                throw new OAuthProtocolException(OAuthErrors.InvalidClient, Reasons.OAuth.ClientAssertionTypeUnsupported,
                     $"client_assertion_type must be {JwtBearerAssertionType}.");
             }
 
@@ -55,7 +55,7 @@ internal sealed class OAuthClientAuthentication(OAuthUrls urls)
             return new AttestationEvidence(null, certificate, peer) { ClaimedAgentId = claimedId };
         }
 
-        throw new OAuthProtocolException(OAuthErrors.InvalidClient, OAuthReasons.ClientAuthenticationMissing,
+        throw new OAuthProtocolException(OAuthErrors.InvalidClient, Reasons.OAuth.ClientAuthenticationMissing,
             "Authenticate with your workload identity: client_assertion (private_key_jwt), a bearer workload token, or an X.509-SVID (mTLS).");
     }
 

@@ -51,7 +51,7 @@ internal sealed class OAuthEndpointRunner(PeerRateLimiter limiter, AttestationFa
         catch (Exception ex) when (!http.Response.HasStarted)
         {
             OAuthLog.Unexpected(log, http.Request.Path, ex);
-            await OAuthResponses.WriteErrorAsync(http, new OAuthProtocolException(OAuthErrors.ServerError, OAuthReasons.Internal,
+            await OAuthResponses.WriteErrorAsync(http, new OAuthProtocolException(OAuthErrors.ServerError, Reasons.OAuth.Internal,
                 "The request could not be completed.")).ConfigureAwait(false);
         }
         finally
@@ -70,7 +70,7 @@ internal sealed class OAuthEndpointRunner(PeerRateLimiter limiter, AttestationFa
 
 internal static partial class OAuthLog
 {
-    [LoggerMessage(EventId = 1160, EventName = "OAuthUnexpectedFailure", Level = LogLevel.Error,
+    [LoggerMessage(EventId = 130, EventName = "OAuthUnexpectedFailure", Level = LogLevel.Error,
         Message = "The OAuth endpoint {Path} failed unexpectedly; the caller was answered server_error.")]
     public static partial void Unexpected(ILogger log, string path, Exception exception);
 }

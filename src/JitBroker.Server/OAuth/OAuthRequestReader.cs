@@ -1,3 +1,4 @@
+using JitBroker.Core;
 using System.Buffers;
 using JitBroker.OAuth;
 using Microsoft.Net.Http.Headers;
@@ -20,7 +21,7 @@ internal static class OAuthRequestReader
             || !type.MediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase)
             || (type.Charset.HasValue && !type.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase)))
         {
-            throw new OAuthProtocolException(OAuthErrors.InvalidRequest, OAuthReasons.FormContentType,
+            throw new OAuthProtocolException(OAuthErrors.InvalidRequest, Reasons.OAuth.FormContentType,
                 "The request body must be application/x-www-form-urlencoded (UTF-8).");
         }
 
@@ -61,13 +62,13 @@ internal static class OAuthRequestReader
         {
             0 => null,
             1 when !string.IsNullOrEmpty(values[0]) => values[0],
-            _ => throw new OAuthProtocolException(OAuthErrors.InvalidDpopProof, OAuthReasons.DpopHeaderCount, "Send exactly one DPoP header."),
+            _ => throw new OAuthProtocolException(OAuthErrors.InvalidDpopProof, Reasons.OAuth.DpopHeaderCount, "Send exactly one DPoP header."),
         };
     }
 
     /// <summary>The one value of a single-valued form parameter that must be present.</summary>
     public static string Required(OAuthForm form, string name) =>
-        form[name] ?? throw new OAuthProtocolException(OAuthErrors.InvalidRequest, OAuthReasons.ParameterMissing, $"The '{name}' parameter is required.");
+        form[name] ?? throw new OAuthProtocolException(OAuthErrors.InvalidRequest, Reasons.OAuth.ParameterMissing, $"The '{name}' parameter is required.");
 
     private static OAuthProtocolException TooLarge() =>
         new(OAuthErrors.InvalidRequest, OAuthReasons.FormTooLarge, $"The request body is larger than {OAuthForm.MaxBodyBytes} bytes.");

@@ -90,7 +90,8 @@ internal static class OAuthResponses
         BrokerFailure.PermissionDenied when ex.Reason == Reasons.Delegation.Widening => OAuthErrors.InvalidScope,
         BrokerFailure.PermissionDenied when ex.Reason is Reasons.Approval.NotFound or Reasons.Approval.RequestMismatch
             or Reasons.Approval.AlreadyUsed or Reasons.Delegation.OfferInvalid => OAuthErrors.InvalidGrant,
-        BrokerFailure.PermissionDenied when callerIsClient && ex.Reason == Reasons.Introspection.CallerNotAllowed => OAuthErrors.UnauthorizedClient,
+        BrokerFailure.PermissionDenied when callerIsClient && ex.Reason is Reasons.Introspection.CallerNotAllowed or Reasons.CredentialNotHolder
+            => OAuthErrors.UnauthorizedClient,
         BrokerFailure.PermissionDenied => OAuthErrors.AccessDenied,
         BrokerFailure.ResourceExhausted => OAuthErrors.AccessDenied,
         BrokerFailure.NotFound or BrokerFailure.FailedPrecondition => OAuthErrors.InvalidGrant,

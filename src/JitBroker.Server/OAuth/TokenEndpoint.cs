@@ -43,7 +43,7 @@ internal sealed class TokenEndpoint(RequestCredentialHandler requests, DelegateC
                 await RequestAsync(http, form, CertificateEvidence(http, form, proofKey), proofKey, exchange: false, cancellationToken).ConfigureAwait(false);
                 break;
             default:
-                throw new OAuthProtocolException(OAuthErrors.UnsupportedGrantType, OAuthReasons.GrantTypeUnsupported,
+                throw new OAuthProtocolException(OAuthErrors.UnsupportedGrantType, Reasons.OAuth.GrantTypeUnsupported,
                     "Supported grant types: jwt-bearer, token-exchange, client_credentials (mTLS).");
         }
     });
@@ -55,7 +55,7 @@ internal sealed class TokenEndpoint(RequestCredentialHandler requests, DelegateC
         var subjectType = OAuthRequestReader.Required(form, "subject_token_type");
         if (form["requested_token_type"] is { } requested && requested is not (AccessTokenType or JwtTokenType))
         {
-            throw new OAuthProtocolException(OAuthErrors.InvalidRequest, OAuthReasons.TokenTypeUnsupported,
+            throw new OAuthProtocolException(OAuthErrors.InvalidRequest, Reasons.OAuth.TokenTypeUnsupported,
                 "requested_token_type must be urn:ietf:params:oauth:token-type:access_token (or :jwt).");
         }
 
@@ -103,19 +103,19 @@ internal sealed class TokenEndpoint(RequestCredentialHandler requests, DelegateC
 
     private AttestationEvidence WorkloadEvidence(HttpContext http, string token, string? proofKey) =>
         // The certificate of an mTLS connection is not evidence here: the workload token is (RFC 7523 §3 item 3 audience).
-        new(token, null, OAuthEndpointRunner.PeerOf(http)) { Audiences = [urls.Issuer, urls.EndpointFor(OAuthUrls.TokenPath, IsMtls(http)).AbsoluteUri], ProofKeyThumbprint = proofKey };
+        new(token, null, OAuthEndpointRunner.PeerOf(http), proofKey) { Audiences = [urls.Issuer, urls.EndpointFor(OAuthUrls.TokenPath, IsMtls(http)).AbsoluteUri] };
 
     private static AttestationEvidence CertificateEvidence(HttpContext http, OAuthForm form, string? proofKey)
     {
         if (http.Connection.ClientCertificate is not { } certificate)
         {
-            throw new OAuthProtocolException(OAuthErrors.InvalidClient, OAuthReasons.ClientCertificateRequired,
+            throw new OAuthProtocolException(OAuthErrors.InvalidClient, Reasons.OAuth.ClientCertificateRequired,
                 "client_credentials authenticates with an X.509-SVID (tls_client_auth) on the mTLS listener; workloads with a JWT use the jwt-bearer grant.");
         }
 
         // RFC 8705 §2.1: client_id is sent; the attestor's SPIFFE ID must equal it (checked once attested).
         _ = OAuthRequestReader.Required(form, "client_id");
-        return new AttestationEvidence(null, certificate, OAuthEndpointRunner.PeerOf(http)) { ClaimedAgentId = form["client_id"], ProofKeyThumbprint = proofKey };
+        return new AttestationEvidence(null, certificate, OAuthEndpointRunner.PeerOf(http), proofKey) { ClaimedAgentId = form["client_id"] };
     }
 
     private static bool IsMtls(HttpContext http) => http.Connection.ClientCertificate is not null;
@@ -124,7 +124,7 @@ internal sealed class TokenEndpoint(RequestCredentialHandler requests, DelegateC
     {
         if (!string.Equals(value, expected, StringComparison.Ordinal))
         {
-            throw new OAuthProtocolException(OAuthErrors.InvalidRequest, OAuthReasons.TokenTypeUnsupported, $"{name} must be {expected}.");
+            throw new OAuthProtocolException(OAuthErrors.InvalidRequest, Reasons.OAuth.TokenTypeUnsupported, $"{name} must be {expected}.");
         }
     }
 
