@@ -38,15 +38,16 @@ public sealed class OAuthNodeInteropTests
         var svids = new Dictionary<string, string>
         {
             ["bearer"] = Svid(BrokerServerFixture.SupportBot), ["exchange"] = Svid(E2E.Agent("exchanger")),
-            ["planner"] = Svid(Planner), ["worker"] = Svid(Worker), ["worker2"] = Svid(Worker),
+            ["planner"] = Svid(Planner), ["planner2"] = Svid(Planner), ["worker"] = Svid(Worker), ["worker2"] = Svid(Worker), ["worker3"] = Svid(Worker),
+            ["worker4"] = Svid("spiffe://dev.jitbroker.local/workers/w2"),
             ["dpop"] = Svid(E2E.Agent("dpop-holder")), ["dpop2"] = Svid(E2E.Agent("dpop-holder")),
-            ["stranger"] = Svid(E2E.Agent("stranger")), ["refunder"] = Svid(E2E.Agent("refunder")),
+            ["stranger"] = Svid(E2E.Agent("stranger")), ["stranger2"] = Svid(E2E.Agent("stranger")), ["refunder"] = Svid(E2E.Agent("refunder")),
             ["revoker"] = Svid(E2E.Agent("revoker")), ["revokerClient"] = Svid(E2E.Agent("revoker")), ["revokerClient2"] = Svid(E2E.Agent("revoker")),
             ["grpcAudience"] = broker.Svid(E2E.Agent("refused")), // addressed to the gRPC door ("jitbroker"), not to the issuer
             ["denied"] = Svid(E2E.Agent("refused")), ["unknownAudience"] = Svid(E2E.Agent("refused")), ["twoResources"] = Svid(E2E.Agent("refused")),
             ["resourceServerGrpc"] = broker.Svid(BrokerServerFixture.ResourceServer),
         };
-        for (var i = 1; i <= 6; i++)
+        for (var i = 1; i <= 7; i++)
         {
             svids[i == 1 ? "resourceServer" : $"resourceServer{i}"] = Svid(BrokerServerFixture.ResourceServer);
         }
@@ -171,6 +172,8 @@ public sealed class OAuthNodeInteropTests
             Assert.That(claims.GetProperty("exp").GetInt64(), Is.LessThanOrEqualTo(parent.GetProperty("claims").GetProperty("exp").GetInt64()));
             Assert.That(d.GetProperty("widening").GetProperty("error").GetString(), Is.EqualTo("invalid_scope"), "a tool the parent lacks");
             Assert.That(d.GetProperty("wrong_subject_type").GetProperty("error").GetString(), Is.EqualTo("invalid_request"));
+            Assert.That(d.GetProperty("with_action").GetProperty("kind").GetString(), Is.EqualTo("accepted"),
+                "RFC 8693 §2.1: scope may name the parent's own action beside the tools: " + d.GetProperty("with_action"));
             Assert.That(d.GetProperty("introspected").GetProperty("active").GetBoolean(), Is.True);
             Assert.That(d.GetProperty("introspected").GetProperty("act").GetProperty("sub").GetString(), Is.EqualTo(Worker));
         });
@@ -237,6 +240,9 @@ public sealed class OAuthNodeInteropTests
             Assert.That(r.GetProperty("active_before").GetBoolean(), Is.True);
             Assert.That(r.GetProperty("after").GetProperty("active").GetBoolean(), Is.False);
             Assert.That(r.GetProperty("unknown_token_status").GetInt32(), Is.EqualTo(200), "RFC 7009 §2.2: an unknown token is answered 200");
+            Assert.That(r.GetProperty("by_stranger").GetProperty("kind").GetString(), Is.EqualTo("body"), "RFC 7009 §2.1: not the stranger's token");
+            Assert.That(r.GetProperty("by_stranger").GetProperty("status").GetInt32(), Is.EqualTo(400));
+            Assert.That(r.GetProperty("active_after_stranger").GetBoolean(), Is.True, "a stranger's revocation changes nothing");
         });
     }
 

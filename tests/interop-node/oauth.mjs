@@ -125,8 +125,13 @@ async function delegation(as) {
     subject_token: planner.body.access_token, subject_token_type: TT_JWT,
     actor_token: svids.worker2, actor_token_type: TT_JWT,
   }));
+  // RFC 8693 §2.1: scope is "the desired scope of the requested security token", so a client may well name the action too.
+  const withAction = await expectRefusal(() => tokenRequest(as, TOKEN_EXCHANGE, worker, {
+    subject_token: planner.body.access_token, subject_token_type: TT_ACCESS,
+    actor_token: svids.worker3, actor_token_type: TT_JWT, scope: 'tickets.update tool:crm',
+  }));
   const introspected = await introspect(as, RESOURCE_SERVER, svids.resourceServer2, child.body.access_token);
-  return { parent: summary(planner.body), child: summary(child.body), widening, wrong_subject_type: wrongType, introspected };
+  return { parent: summary(planner.body), child: summary(child.body), widening, wrong_subject_type: wrongType, with_action: withAction, introspected };
 }
 
 async function dpop(as) {
@@ -146,7 +151,17 @@ async function dpop(as) {
   });
   const replayBody = await replay.json();
   const introspected = await introspect(as, RESOURCE_SERVER, svids.resourceServer3, body.access_token);
+  // A DPoP-bound token as a token exchange's subject_token, by a workload that does not hold the key: observed, not judged.
+  const boundParent = await oauth.genericTokenEndpointRequest(as, clientOf(E2E('planner')), oauth.None(), JWT_BEARER, {
+    assertion: svids.planner2, resource: TICKETS, scope: 'tickets.update tool:zendesk',
+    authorization_details: task({ task_id: 'node-oauth-bound', resources: ['tickets/1'] }),
+  }, { ...insecure, DPoP: oauth.DPoP(clientOf(E2E('planner')), await oauth.generateKeyPair('ES256')) });
+  const boundToken = (await oauth.processGenericTokenEndpointResponse(as, clientOf(E2E('planner')), boundParent)).access_token;
+  const boundExchange = await expectRefusal(() => tokenRequest(as, TOKEN_EXCHANGE, 'spiffe://dev.jitbroker.local/workers/w2', {
+    subject_token: boundToken, subject_token_type: TT_ACCESS, actor_token: svids.worker4, actor_token_type: TT_JWT,
+  }));
   return {
+    bound_subject_exchange: boundExchange,
     raw_token_type: raw.token_type, token: summary(body), thumbprint: await handle.calculateThumbprint(), introspected,
     replay: { status: replay.status, error: replayBody.error, www_authenticate: replay.headers.get('www-authenticate') },
   };
@@ -180,6 +195,11 @@ async function revocation(as) {
     authorization_details: task({ task_id: 'node-oauth-revoke', resources: ['tickets/3'] }),
   });
   const before = await introspect(as, RESOURCE_SERVER, svids.resourceServer5, body.access_token);
+  // RFC 7009 §2.1: the server "verifies whether the token was issued to the client making the revocation request".
+  const stranger = clientOf(E2E('stranger'));
+  const byStranger = await expectRefusal(async () => oauth.processRevocationResponse(await oauth.revocationRequest(as, stranger, oauth.None(),
+    body.access_token, { ...insecure, additionalParameters: assertionParameters(svids.stranger2) })));
+  const afterStranger = await introspect(as, RESOURCE_SERVER, svids.resourceServer7, body.access_token);
   const client = clientOf(E2E('revoker'));
   const response = await oauth.revocationRequest(as, client, oauth.None(), body.access_token,
     { ...insecure, additionalParameters: assertionParameters(svids.revokerClient) });
@@ -190,6 +210,7 @@ async function revocation(as) {
     { ...insecure, additionalParameters: assertionParameters(svids.revokerClient2) });
   return {
     status, processed: result === undefined ? 'ok' : 'unexpected', active_before: before.active, after,
+    by_stranger: byStranger, active_after_stranger: afterStranger.active,
     unknown_token_status: unknown.status, access_token: body.access_token, lease_id: body.lease_id,
   };
 }
