@@ -157,9 +157,12 @@ async function dpop(as) {
     authorization_details: task({ task_id: 'node-oauth-bound', resources: ['tickets/1'] }),
   }, { ...insecure, DPoP: oauth.DPoP(clientOf(E2E('planner')), await oauth.generateKeyPair('ES256')) });
   const boundToken = (await oauth.processGenericTokenEndpointResponse(as, clientOf(E2E('planner')), boundParent)).access_token;
-  const boundExchange = await expectRefusal(() => tokenRequest(as, TOKEN_EXCHANGE, 'spiffe://dev.jitbroker.local/workers/w2', {
-    subject_token: boundToken, subject_token_type: TT_ACCESS, actor_token: svids.worker4, actor_token_type: TT_JWT,
-  }));
+  const boundExchange = await expectRefusal(async () => {
+    const { body } = await tokenRequest(as, TOKEN_EXCHANGE, 'spiffe://dev.jitbroker.local/workers/w2', {
+      subject_token: boundToken, subject_token_type: TT_ACCESS, actor_token: svids.worker4, actor_token_type: TT_JWT,
+    });
+    throw new Error(`accepted: token_type ${body.token_type}, cnf ${JSON.stringify(claimsOf(body.access_token).cnf ?? null)}`);
+  });
   return {
     bound_subject_exchange: boundExchange,
     raw_token_type: raw.token_type, token: summary(body), thumbprint: await handle.calculateThumbprint(), introspected,
@@ -182,9 +185,11 @@ async function introspection(as, token) {
   const unauthenticated = await expectRefusal(async () => oauth.processIntrospectionResponse(as, client,
     await oauth.introspectionRequest(as, client, oauth.None(), token, insecure)));
   // RFC 7662 §2.1 also allows a bearer token: the resource server's SVID addressed to the broker as a gRPC call's is.
+  // oauth4webapi will not take an authorization header among its options, so it is added on the way out.
   const bearerClient = clientOf(RESOURCE_SERVER);
-  const byBearer = await oauth.processIntrospectionResponse(as, bearerClient, await oauth.introspectionRequest(as, bearerClient, oauth.None(), token,
-    { ...insecure, headers: { authorization: `Bearer ${svids.resourceServerGrpc}` } }));
+  const withBearer = { ...insecure, [oauth.customFetch]: (url, init) =>
+    fetch(url, { ...init, headers: { ...init.headers, authorization: `Bearer ${svids.resourceServerGrpc}` } }) };
+  const byBearer = await oauth.processIntrospectionResponse(as, bearerClient, await oauth.introspectionRequest(as, bearerClient, oauth.None(), token, withBearer));
   const garbage = await introspect(as, RESOURCE_SERVER, svids.resourceServer4, 'not-a-token');
   return { by_assertion: byAssertion, by_private_key_jwt: byPrivateKeyJwt, by_bearer: byBearer, by_stranger: byStranger, unauthenticated, garbage };
 }
