@@ -183,7 +183,6 @@ public sealed class OAuthNodeInteropTests
     /// says "a plain token must be the parent's action, checked by the narrowing itself", but its code refuses every plain token.
     /// </summary>
     [Test]
-    [Ignore("Door bug (oauth-peers report): DelegationNarrowing refuses the parent's own action in a delegation's scope with invalid_scope.")]
     public void Token_exchange_with_an_actor_accepts_the_parents_action_in_scope()
     {
         var withAction = Step("delegation").GetProperty("with_action");
@@ -208,16 +207,19 @@ public sealed class OAuthNodeInteropTests
     }
 
     /// <summary>
-    /// RFC 9449 §1: a DPoP-bound token is usable only with its key. The door exchanges a planner's DPoP-bound token, presented
-    /// as subject_token by a worker holding neither that key nor any proof, into an unbound Bearer child: the binding is lost
-    /// by delegating. The child should at least be bound to the worker's own proof key (refused without one).
+    /// RFC 9449 §1: a DPoP-bound token is usable only with its key. A worker holding neither the planner's key nor any proof
+    /// presents the planner's DPoP-bound token as subject_token: exchanging it would strip the binding, so it is refused.
     /// </summary>
     [Test]
-    [Ignore("Door finding (oauth-peers report): a DPoP-bound subject_token is exchanged into an unbound Bearer child without any proof.")]
     public void A_dpop_bound_parent_is_not_delegated_into_an_unbound_child()
     {
         var exchange = Step("dpop").GetProperty("bound_subject_exchange");
-        Assert.That(exchange.ToString(), Does.Not.Contain("cnf null"), exchange.ToString());
+        Assert.Multiple(() =>
+        {
+            Assert.That(exchange.GetProperty("kind").GetString(), Is.EqualTo("body"), exchange.ToString());
+            Assert.That(exchange.GetProperty("error").GetString(), Is.EqualTo("invalid_grant"), exchange.ToString());
+            Assert.That(exchange.GetProperty("error_description").GetString(), Does.StartWith("delegation.subject_token_bound: "));
+        });
     }
 
     [Test]
