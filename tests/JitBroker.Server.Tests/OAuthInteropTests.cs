@@ -73,7 +73,7 @@ internal static class OAuthBroker
     public static string Svid(BrokerServerFixture broker, string spiffeId, string? audience = null) =>
         broker.Dev.MintSvid(spiffeId, audience ?? Issuer(broker), TimeSpan.FromMinutes(5));
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var probe = new TcpListener(IPAddress.Loopback, 0);
         probe.Start();
