@@ -95,6 +95,8 @@ public static partial class BrokerHost
         }
 
         settings.Policy.Path = ResolveShipped(settings.Policy.Path);
+        // Production: every allow rule names the person accountable for it (docs/policy.md "Owners"), at start and at every reload.
+        settings.Policy.RequireOwners |= !settings.IsEmbedded;
         // The embedded profile's development trust domain is the broker's own: start-up creates (or repairs) it after
         // validation, so it is never read here and counts as the JWT-SVID bundle to come.
         var errors = SettingsValidator.Validate(settings, devTrustDomainPending: settings.IsEmbedded);
