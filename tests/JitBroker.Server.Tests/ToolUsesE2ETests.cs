@@ -60,7 +60,7 @@ public sealed class ToolUsesE2ETests
     {
         CredentialFingerprint = Fingerprint(issued.Credential.Token), LeaseId = issued.LeaseId, Tool = "zendesk", Action = "tickets.read",
         Resource = "tickets/1", Outcome = outcome, Reason = reason, Audience = BrokerServerFixture.TicketsAudience,
-        At = Timestamp.FromDateTimeOffset(at ?? DateTimeOffset.UtcNow),
+        At = Timestamp.FromDateTimeOffset(at ?? TimeProvider.System.GetUtcNow()),
     };
 
     [Test]
@@ -71,9 +71,10 @@ public sealed class ToolUsesE2ETests
         var forged = Use(issued);
         forged.CredentialFingerprint = Fingerprint("forged");
 
+        var rejectedBefore = RejectedRecords();
         var first = await grpc.ReportUsesAsync(new ReportUsesRequest { Uses = { Use(issued), Use(issued, "refused", "insufficient_scope"), forged } }, As(Tool));
         await _client.EndTaskAsync(_broker.Svid(BrokerServerFixture.SupportBot), "trace-grpc");
-        var late = await grpc.ReportUsesAsync(new ReportUsesRequest { Uses = { Use(issued, at: DateTimeOffset.UtcNow.AddSeconds(1)) } }, As(Tool));
+        var late = await grpc.ReportUsesAsync(new ReportUsesRequest { Uses = { Use(issued, at: TimeProvider.System.GetUtcNow().AddSeconds(1)) } }, As(Tool));
         var trace = await Jitctl.RunAsync(_broker.GrpcUri, null, "audit", "trace", _auditPath, "--task", "trace-grpc");
         var json = await Jitctl.RunAsync(_broker.GrpcUri, null, "audit", "trace", _auditPath, "--task", "trace-grpc", "--json");
         var verify = await Jitctl.RunAsync(_broker.GrpcUri, null, "audit", "verify", _auditPath);
@@ -90,9 +91,8 @@ public sealed class ToolUsesE2ETests
         Assert.That(json.Json().GetProperty("verified").GetBoolean(), Is.True);
         Assert.That(types.IndexOf("credential.issued"), Is.LessThan(types.IndexOf("credential.used")), "in chain order");
         Assert.That(verify.Code, Is.Zero, verify.ToString());
-        var lines = File.ReadAllLines(_auditPath);
-        Assert.That(lines.Count(l => l.Contains("\"credential.use_report_rejected\"", StringComparison.Ordinal)), Is.EqualTo(1), "one record per call");
-        Assert.That(lines, Has.None.Contains(issued.Credential.Token), "never the token");
+        Assert.That(RejectedRecords() - rejectedBefore, Is.EqualTo(1), "one record per call");
+        Assert.That(File.ReadAllLines(_auditPath), Has.None.Contains(issued.Credential.Token), "never the token");
     }
 
     [Test]
@@ -132,7 +132,7 @@ public sealed class ToolUsesE2ETests
                 {
                     ["credential_fingerprint"] = Fingerprint(issued.Credential.Token), ["lease_id"] = issued.LeaseId, ["tool"] = "crm",
                     ["action"] = "tickets.read", ["resource"] = "tickets/9", ["outcome"] = "allowed", ["reason"] = "",
-                    ["at"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fffK", System.Globalization.CultureInfo.InvariantCulture),
+                    ["at"] = TimeProvider.System.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fffK", System.Globalization.CultureInfo.InvariantCulture),
                     ["audience"] = BrokerServerFixture.TicketsAudience,
                 },
             },
@@ -216,6 +216,8 @@ public sealed class ToolUsesE2ETests
         Assert.That(forced.Out, Does.Contain("UNVERIFIED").And.Contain("mallory"));
         Assert.That(unknown.Code, Is.EqualTo(ExitCodes.NotFound), unknown.ToString());
     }
+
+    private int RejectedRecords() => File.ReadAllLines(_auditPath).Count(l => l.Contains("\"credential.use_report_rejected\"", StringComparison.Ordinal));
 
     private static string? Reason(JsonElement body) =>
         body.ValueKind == JsonValueKind.Object && body.TryGetProperty("error_description", out var d) ? d.GetString()!.Split(':')[0] : null;

@@ -134,8 +134,23 @@ internal sealed class ToolUsesEndpoint(ReportUsesHandler reportUses, OAuthClient
             : throw Invalid("'at' must be an RFC 3339 date-time with an offset, like 2026-12-03T08:00:00.123Z");
     }
 
-    private static string String(JsonElement value, string name) =>
-        value.ValueKind == JsonValueKind.String ? value.GetString()! : throw Invalid($"'{Printable(name)}' must be a string");
+    private static string String(JsonElement value, string name)
+    {
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            throw Invalid($"'{Printable(name)}' must be a string");
+        }
+
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            // The reader validates string contents lazily: invalid UTF-8 (or an escaped lone surrogate) surfaces here.
+            throw Invalid($"'{Printable(name)}' is not valid UTF-8");
+        }
+    }
 
     // Client authentication reads a form; the JSON members are carried over as one, so both doors authenticate alike.
     private static OAuthForm AuthenticationForm(string? assertionType, string? assertion)
