@@ -1,4 +1,6 @@
 using JitBroker.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Moq;
 using static JitBroker.Policy.Tests.PolicyDecisionTests;
 using static JitBroker.Policy.Tests.TestData;
 
@@ -92,16 +94,21 @@ public sealed class OwnerRuleTests
         Assert.That(engine.Decide(Agent(SupportBot), Request("x.read", "aud")).Owner, Is.EqualTo("alice@example.com"));
     }
 
-    [Test]
-    public void The_options_carry_the_requirement_to_the_registered_engine()
+    [TestCase(0)]
+    [TestCase(5)]
+    public void The_options_carry_the_requirement_to_the_registered_engine(int reloadSeconds)
     {
         using var dir = new PolicyDirectory();
         var path = dir.Write("p.yaml", "version: 1\nrules:\n" + Allow("orphan", "") + "\n");
-        var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
-        services.AddJitBrokerPolicy(new PolicyOptions { Path = path, ReloadInterval = TimeSpan.Zero, RequireOwners = true });
-        using var provider = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(services);
+        var services = new ServiceCollection().AddJitBrokerPolicy(
+            new PolicyOptions { Path = path, ReloadInterval = TimeSpan.FromSeconds(reloadSeconds), RequireOwners = true });
+        var provider = new Mock<IServiceProvider>();
+        provider.Setup(p => p.GetService(It.IsAny<Type>()))
+            .Returns((Type type) => services.LastOrDefault(d => d.ServiceType == type) is { } d ? d.ImplementationInstance ?? d.ImplementationFactory?.Invoke(provider.Object) : null);
 
-        Assert.Throws<PolicyLoadException>(() => Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetService<IPolicyEngine>(provider));
+        var ex = Assert.Throws<PolicyLoadException>(() => provider.Object.GetService(typeof(IPolicyEngine)));
+
+        Assert.That(ex!.Message, Does.Contain("rule 'orphan'"));
     }
 
     private static string Allow(string id, string extra) => $$"""
