@@ -41,6 +41,21 @@ internal static class AuditEventJson
         Add(body, AuditFields.Reason, e.Reason);
         Add(body, AuditFields.Detail, e.Detail);
         Add(body, AuditFields.Actor, e.Actor);
+        Add(body, AuditFields.Owner, e.Owner);
+        if (e.Use is { } use)
+        {
+            body[AuditFields.Use] = new JsonObject
+            {
+                [AuditFields.UseTool] = SecretScrubber.Scrub(use.Tool),
+                [AuditFields.UseAction] = SecretScrubber.Scrub(use.ToolAction),
+                [AuditFields.UseResource] = SecretScrubber.Scrub(use.Resource),
+                [AuditFields.UseOutcome] = use.Outcome,
+                [AuditFields.UseAt] = AuditRecord.FormatTime(use.At),
+                [AuditFields.UseAudience] = SecretScrubber.Scrub(use.Audience),
+                [AuditFields.UseLate] = use.Late,
+            };
+        }
+
         return body;
     }
 

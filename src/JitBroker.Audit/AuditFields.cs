@@ -20,6 +20,8 @@ public static class AuditFields
     public const string Reason = "reason";
     public const string Detail = "detail";
     public const string Actor = "actor";
+    public const string Owner = "owner";
+    public const string Use = "use";
     public const string PrevHash = "prev_hash";
     public const string Hash = "hash";
 
@@ -29,6 +31,15 @@ public static class AuditFields
     public const string IntentTools = "tools";
     public const string IntentResources = "resources";
     public const string IntentContext = "context";
+
+    /// <summary>Members of <see cref="Use"/> (credential.used / credential.use_refused).</summary>
+    public const string UseTool = "tool";
+    public const string UseAction = "action";
+    public const string UseResource = "resource";
+    public const string UseOutcome = "outcome";
+    public const string UseAt = "at";
+    public const string UseAudience = "audience";
+    public const string UseLate = "late";
 
     /// <summary>Members of a checkpoint record (type <see cref="AuditRecordTypes.Checkpoint"/>).</summary>
     public const string HeadSeq = "head_seq";

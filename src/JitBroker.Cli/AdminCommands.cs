@@ -11,7 +11,7 @@ namespace JitBroker.Cli;
 internal static class AdminCommands
 {
     public static IEnumerable<Command> Create(CommonOptions common) =>
-        [Leases(common), Revoke(common), Block(common), Unblock(common), Blocks(common), Approvals(common)];
+        [Leases(common), AgentCommands.Agents(common), Revoke(common), Block(common), Unblock(common), Blocks(common), Approvals(common)];
 
     private static Command Leases(CommonOptions common)
     {
@@ -39,10 +39,10 @@ internal static class AdminCommands
                 return ExitCodes.Ok;
             }
 
-            Table.PrintRows(["LEASE", "STATE", "AGENT", "TASK", "KIND", "AUDIENCE", "EXPIRES", "ATTEMPTS", "LAST ERROR"],
+            Table.PrintRows(["LEASE", "STATE", "AGENT", "TASK", "OWNER", "KIND", "AUDIENCE", "EXPIRES", "ATTEMPTS", "LAST ERROR"],
                 page.Leases.Select(l => new[]
                 {
-                    l.LeaseId, l.State, l.AgentId, l.TaskId, l.IssuerKind, l.Audience, l.ExpiresAt.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture),
+                    l.LeaseId, l.State, l.AgentId, l.TaskId, l.Owner, l.IssuerKind, l.Audience, l.ExpiresAt.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture),
                     l.Attempts.ToString(CultureInfo.InvariantCulture), l.LastError,
                 }));
             if (page.NextPageToken.Length > 0)

@@ -18,7 +18,7 @@ internal static class AuditCommands
         WriteIndented = true,
     };
 
-    public static Command Create() => new("audit", "Verify or read a tamper-evident audit log file.") { Verify(), Tail() };
+    public static Command Create() => new("audit", "Verify or read a tamper-evident audit log file.") { Verify(), Tail(), AuditTraceCommand.Create() };
 
     private static Command Verify()
     {
@@ -46,35 +46,10 @@ internal static class AuditCommands
                 return ExitCodes.Usage;
             }
 
-            AuditCheckpointKeys? keys = null;
-            if (result.GetValue(publicKeys) is { Length: > 0 } pems)
+            var (keys, failed) = await LoadKeysAsync(result, publicKeys, jwks, ct);
+            if (failed is { } exit)
             {
-                try
-                {
-                    keys = AuditCheckpointKeys.FromPublicKeyPems(pems.Select(p => File.ReadAllText(p.FullName)));
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
-                {
-                    await Console.Error.WriteLineAsync("error: cannot read the audit public key: " + e.Message);
-                    return ExitCodes.Usage;
-                }
-            }
-            else if (result.GetValue(jwks) is { } source)
-            {
-                try
-                {
-                    keys = AuditCheckpointKeys.FromJwks(await ReadJwksAsync(source, ct));
-                }
-                catch (HttpRequestException e)
-                {
-                    await Console.Error.WriteLineAsync("error: cannot fetch JWKS: " + e.Message);
-                    return ExitCodes.Unavailable;
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
-                {
-                    await Console.Error.WriteLineAsync("error: cannot read JWKS: " + e.Message);
-                    return ExitCodes.Usage;
-                }
+                return exit;
             }
 
             using (keys)
@@ -174,7 +149,7 @@ internal static class AuditCommands
             r.GetString(AuditFields.TaskId) ?? "", r.GetString(AuditFields.LeaseId) ?? "", detail];
     }
 
-    private static void PrintVerification(string path, AuditVerificationResult r)
+    internal static void PrintVerification(string path, AuditVerificationResult r)
     {
         Table.Print(
             ("result", r.Ok ? "INTACT" : "TAMPERED"),
@@ -195,6 +170,44 @@ internal static class AuditCommands
     }
 
     private static string Kind(AuditFailureKind kind) => JsonNamingPolicy.SnakeCaseLower.ConvertName(kind.ToString());
+
+    /// <summary>The checkpoint keys named by --public-key or --jwks (null: none given), or the exit code of a failure to read them.</summary>
+    internal static async Task<(AuditCheckpointKeys? Keys, int? Exit)> LoadKeysAsync(ParseResult result, Option<FileInfo[]> publicKeys, Option<string?> jwks,
+        CancellationToken ct)
+    {
+        if (result.GetValue(publicKeys) is { Length: > 0 } pems)
+        {
+            try
+            {
+                return (AuditCheckpointKeys.FromPublicKeyPems(pems.Select(p => File.ReadAllText(p.FullName))), null);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+                await Console.Error.WriteLineAsync("error: cannot read the audit public key: " + e.Message);
+                return (null, ExitCodes.Usage);
+            }
+        }
+
+        if (result.GetValue(jwks) is { } source)
+        {
+            try
+            {
+                return (AuditCheckpointKeys.FromJwks(await ReadJwksAsync(source, ct)), null);
+            }
+            catch (HttpRequestException e)
+            {
+                await Console.Error.WriteLineAsync("error: cannot fetch JWKS: " + e.Message);
+                return (null, ExitCodes.Unavailable);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+                await Console.Error.WriteLineAsync("error: cannot read JWKS: " + e.Message);
+                return (null, ExitCodes.Usage);
+            }
+        }
+
+        return (null, null);
+    }
 
     private static async Task<string> ReadJwksAsync(string source, CancellationToken ct)
     {

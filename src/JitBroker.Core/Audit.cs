@@ -26,7 +26,24 @@ public static class AuditEventTypes
     public const string PolicyReloaded = "policy.reloaded";
     /// <summary>An attested caller was refused by the admin API (not an admin, replayed token, blocked operator).</summary>
     public const string AdminRefused = "admin.refused";
+
+    /// <summary>A tool reported an allowed use of a credential (ReportUses); the record's <c>use</c> member says where and when.</summary>
+    public const string CredentialUsed = "credential.used";
+
+    /// <summary>A tool reported that it refused a presented credential (ReportUses); <c>reason</c> is the tool's refusal code.</summary>
+    public const string CredentialUseRefused = "credential.use_refused";
+
+    /// <summary>One ReportUses call carried uses the broker would not record (forged, mismatched, out of window); one record per call.</summary>
+    public const string CredentialUseReportRejected = "credential.use_report_rejected";
 }
+
+/// <summary>
+/// One use of a credential at a tool, as the tool reported it (ReportUses) and the broker checked it: where
+/// (<see cref="Tool"/>, <see cref="ToolAction"/>, <see cref="Resource"/> at <see cref="Audience"/>), when (<see cref="At"/>, the
+/// tool's clock), with what outcome, and whether the lease was already revoked then (<see cref="Late"/>).
+/// </summary>
+public sealed record CredentialUseFacts(
+    string Tool, string ToolAction, string Resource, string Outcome, DateTimeOffset At, string Audience, bool Late);
 
 /// <summary>
 /// One thing that happened, as the broker records it. Never carries a secret: credentials appear only as
@@ -50,6 +67,12 @@ public sealed record AuditEvent
     public string? Detail { get; init; }
     /// <summary>Who acted, when not the agent (an operator, an approver).</summary>
     public string? Actor { get; init; }
+
+    /// <summary>The person accountable for the policy rule behind the event (issuance, denial, a use), when the rule names one.</summary>
+    public string? Owner { get; init; }
+
+    /// <summary>For <see cref="AuditEventTypes.CredentialUsed"/> / <see cref="AuditEventTypes.CredentialUseRefused"/>: the reported use.</summary>
+    public CredentialUseFacts? Use { get; init; }
 }
 
 /// <summary>

@@ -54,6 +54,9 @@ public sealed record Lease
     public IReadOnlyList<string> RuleIds { get; init; } = [];
     public required string CredentialFingerprint { get; init; }
 
+    /// <summary>The person accountable for the rule that granted the lease (policy <c>owner</c>), or null when it names none.</summary>
+    public string? Owner { get; init; }
+
     /// <summary>
     /// The attested facts policy matched on (trust domain, method, OIDC/Kubernetes claims), kept so a policy
     /// reload can re-evaluate the lease. Facts only, never evidence.

@@ -15,7 +15,11 @@ public sealed record Grant(
     string CredentialKind,
     GrantedScope Scope,
     TimeSpan Ttl,
-    IReadOnlyDictionary<string, string> IssuerParameters);
+    IReadOnlyDictionary<string, string> IssuerParameters)
+{
+    /// <summary>The person accountable for the granting rule (policy <c>owner</c>); kept on the lease and its audit records.</summary>
+    public string? Owner { get; init; }
+}
 
 /// <summary>A decision that explains itself: the rules that produced it and a human-readable reason.</summary>
 public sealed record PolicyDecision(
@@ -32,6 +36,9 @@ public sealed record PolicyDecision(
 
     /// <summary>A denial because no rule grants the requested audience (target) for an action the agent may otherwise do (OAuth: <c>invalid_target</c>).</summary>
     public bool AudienceNotAllowed { get; init; }
+
+    /// <summary>The person accountable for the deciding rule (policy <c>owner</c>), or null when it names none or no rule decided.</summary>
+    public string? Owner { get; init; }
 
     public static PolicyDecision Deny(string reason, params string[] ruleIds) => new(DecisionEffect.Deny, null, ruleIds, reason);
 }

@@ -125,6 +125,40 @@ public static class Reasons
         public const string CallerNotAllowed = "introspection.caller_not_allowed";
     }
 
+    /// <summary>Codes of ReportUses (tools reporting credential uses; docs/audit.md "Tool uses").</summary>
+    public static class ToolUse
+    {
+        /// <summary>The caller is not configured as a resource server (<c>JitBroker:Tools:ResourceServers</c>) for any audience.</summary>
+        public const string CallerNotResourceServer = "tool_use.caller_not_resource_server";
+
+        /// <summary>More uses in one call than the broker takes (500), or a body over its size limit: nothing was recorded.</summary>
+        public const string BatchTooLarge = "tool_use.batch_too_large";
+
+        /// <summary>The HTTP body is not the documented JSON (wrong types, unknown or duplicate members, invalid UTF-8): nothing was recorded.</summary>
+        public const string BodyInvalid = "tool_use.body_invalid";
+
+        /// <summary>A use's fields are missing, oversized or out of range (outcome not allowed/refused, a refusal without a reason).</summary>
+        public const string UseInvalid = "tool_use.use_invalid";
+
+        /// <summary><c>credential_fingerprint</c> is not <c>sha256:</c> and 64 lowercase hex digits.</summary>
+        public const string FingerprintMalformed = "tool_use.fingerprint_malformed";
+
+        /// <summary>The reporting tool is not configured as the resource server of the use's audience.</summary>
+        public const string AudienceNotServed = "tool_use.audience_not_served";
+
+        /// <summary>The use names no lease the broker knows (or an allowed use names none at all).</summary>
+        public const string LeaseUnknown = "tool_use.lease_unknown";
+
+        /// <summary>The named lease's credential is for another audience than the reporting tool's.</summary>
+        public const string AudienceMismatch = "tool_use.audience_mismatch";
+
+        /// <summary>The fingerprint is not the one of the named lease's credential: forged or mismatched.</summary>
+        public const string FingerprintMismatch = "tool_use.fingerprint_mismatch";
+
+        /// <summary><c>at</c> is more than 5 minutes in the future, before the lease was issued, or the report came later than the lease's expiry + 1 hour.</summary>
+        public const string TimeOutOfWindow = "tool_use.time_out_of_window";
+    }
+
     /// <summary>Codes of per-agent quotas (RESOURCE_EXHAUSTED); docs/policy.md "Quotas".</summary>
     public static class Quota
     {

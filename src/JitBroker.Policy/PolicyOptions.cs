@@ -27,6 +27,12 @@ public sealed class PolicyOptions
     /// </summary>
     public bool RevokeOnReload { get; set; } = true;
 
+    /// <summary>
+    /// Refuse a policy (at start-up and at every reload) with an allow rule that names no <c>owner</c>. The broker turns it on
+    /// in the production profile; it may be set for any profile.
+    /// </summary>
+    public bool RequireOwners { get; set; }
+
     /// <summary>True when the registered engine follows changes (a directory, or a positive reload interval).</summary>
     public bool UsesReloadingEngine => Directory.Exists(Path) || ReloadInterval > TimeSpan.Zero;
 

@@ -37,14 +37,15 @@ public static class PolicyServiceCollectionExtensions
                 options.Path,
                 options.ReloadInterval,
                 sp.GetService<TimeProvider>() ?? TimeProvider.System,
-                sp.GetService<ILogger<ReloadingPolicyEngine>>()));
+                sp.GetService<ILogger<ReloadingPolicyEngine>>(),
+                options.RequireOwners));
             services.Replace(ServiceDescriptor.Singleton<IPolicyEngine>(sp => sp.GetRequiredService<ReloadingPolicyEngine>()));
             services.Replace(ServiceDescriptor.Singleton<IDelegationPolicy>(sp => sp.GetRequiredService<ReloadingPolicyEngine>()));
         }
         else
         {
             services.Replace(ServiceDescriptor.Singleton(sp =>
-                YamlPolicyEngine.Load(options.Path, sp.GetService<TimeProvider>() ?? TimeProvider.System)));
+                YamlPolicyEngine.Load(options.Path, sp.GetService<TimeProvider>() ?? TimeProvider.System, options.RequireOwners)));
             services.Replace(ServiceDescriptor.Singleton<IPolicyEngine>(sp => sp.GetRequiredService<YamlPolicyEngine>()));
             services.Replace(ServiceDescriptor.Singleton<IDelegationPolicy>(sp => sp.GetRequiredService<YamlPolicyEngine>()));
         }

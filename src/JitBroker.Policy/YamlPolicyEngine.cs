@@ -76,8 +76,9 @@ public sealed partial class YamlPolicyEngine : IPolicyEngine, IPolicyIntentInput
     /// <see cref="PolicyLoadException"/> naming file, line and column for any problem (line 0 when the file
     /// cannot be read). <paramref name="timeProvider"/> is the clock of time conditions (default: system).
     /// </summary>
-    public static YamlPolicyEngine Load(string path, TimeProvider? timeProvider = null) =>
-        FromContent(PolicySource.Read(path), timeProvider);
+    /// <param name="requireOwners">Refuse a policy with an allow rule that names no <c>owner</c> (the production profile).</param>
+    public static YamlPolicyEngine Load(string path, TimeProvider? timeProvider = null, bool requireOwners = false) =>
+        FromContent(PolicySource.Read(path), timeProvider, requireOwners);
 
     /// <summary>Reads and validates one policy file (UTF-8). Same as <see cref="Load"/> for a file path.</summary>
     public static YamlPolicyEngine LoadFile(string path, TimeProvider? timeProvider = null)
@@ -113,11 +114,18 @@ public sealed partial class YamlPolicyEngine : IPolicyEngine, IPolicyIntentInput
         return FromContent(PolicySource.FromText(yaml, sourceName), timeProvider);
     }
 
-    internal static YamlPolicyEngine FromContent(PolicySourceContent content, TimeProvider? timeProvider)
+    internal static YamlPolicyEngine FromContent(PolicySourceContent content, TimeProvider? timeProvider, bool requireOwners = false)
     {
         // One id dictionary over all files: rule ids are unique across the whole policy.
         var seenIds = new Dictionary<string, SourcePosition>(StringComparer.Ordinal);
         var documents = content.Files.Select(f => PolicyDocumentReader.Read(f.Text, f.Path, seenIds)).ToList();
+        if (requireOwners && documents.SelectMany(d => d.Rules).FirstOrDefault(r => r.Effect == RuleEffect.Allow && r.Owner is null) is { } orphan)
+        {
+            // Every privileged workflow has a person accountable for it: a grant nobody answers for does not load.
+            throw new PolicyLoadException(orphan.Position.Source, orphan.Position.Line, orphan.Position.Column,
+                $"rule '{orphan.Id}' is an allow rule without 'owner'; the production profile requires an accountable owner on every allow rule");
+        }
+
         return new YamlPolicyEngine(content, documents, timeProvider ?? TimeProvider.System);
     }
 

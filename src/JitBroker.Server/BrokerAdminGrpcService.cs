@@ -129,7 +129,7 @@ public sealed class BrokerAdminGrpcService(
             LeaseId = l.LeaseId, TaskId = l.TaskId, AgentId = l.AgentId, ParentLeaseId = l.ParentLeaseId ?? "", IssuerKind = l.IssuerKind,
             State = LeaseStates.Name(l.State), Audience = l.Scope.Audience, Action = l.Scope.Action,
             IssuedAt = Timestamp.FromDateTimeOffset(l.IssuedAt), ExpiresAt = Timestamp.FromDateTimeOffset(l.ExpiresAt),
-            Attempts = l.Attempts, LastError = l.LastError ?? "", CredentialFingerprint = l.CredentialFingerprint,
+            Attempts = l.Attempts, LastError = l.LastError ?? "", CredentialFingerprint = l.CredentialFingerprint, Owner = l.Owner ?? "",
         };
         info.Tools.AddRange(l.Scope.Tools);
         info.Resources.AddRange(l.Scope.Resources);

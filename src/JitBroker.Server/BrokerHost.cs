@@ -68,6 +68,9 @@ public static partial class BrokerHost
     /// Binds and validates settings, applying the embedded profile's defaults; reads files but writes none (start-up
     /// creates what the embedded profile needs afterwards, in <see cref="ProvisionEmbedded"/>).
     /// </summary>
+    /// <summary>Production: every allow rule names the person accountable for it (docs/policy.md "Owners"), at start and at every reload.</summary>
+    internal static bool OwnersRequired(JitBrokerSettings settings) => settings.Policy.RequireOwners || !settings.IsEmbedded;
+
     public static JitBrokerSettings LoadSettings(IConfiguration configuration)
     {
         JitBrokerSettings settings;
@@ -95,6 +98,7 @@ public static partial class BrokerHost
         }
 
         settings.Policy.Path = ResolveShipped(settings.Policy.Path);
+        settings.Policy.RequireOwners = OwnersRequired(settings);
         // The embedded profile's development trust domain is the broker's own: start-up creates (or repairs) it after
         // validation, so it is never read here and counts as the JWT-SVID bundle to come.
         var errors = SettingsValidator.Validate(settings, devTrustDomainPending: settings.IsEmbedded);

@@ -26,6 +26,7 @@ internal static class BrokerServices
         services.AddSingleton(settings.Broker);
         services.AddSingleton(settings.Admin);
         services.AddSingleton(settings.Introspection);
+        services.AddSingleton(settings.Tools);
 
         // 1 attest
         services.AddJitBrokerAttestation(settings.Attestation);
@@ -165,6 +166,8 @@ internal static class BrokerServices
         services.AddSingleton<RenewCredentialHandler>();
         services.AddSingleton<OfferDelegationHandler>();
         services.AddSingleton<DelegateCredentialHandler>();
+        services.AddSingleton<ToolUseChecks>();
+        services.AddSingleton<ReportUsesHandler>();
         services.AddSingleton<AdminAuthorization>();
         services.AddSingleton<OperatorRevocation>();
         services.AddSingleton<ListLeasesHandler>();

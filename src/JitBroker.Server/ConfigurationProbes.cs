@@ -17,7 +17,7 @@ internal static class ConfigurationProbes
         var problems = new List<string>();
         try
         {
-            _ = YamlPolicyEngine.Load(settings.Policy.Path);
+            _ = YamlPolicyEngine.Load(settings.Policy.Path, requireOwners: settings.Policy.RequireOwners);
         }
         catch (PolicyLoadException ex)
         {

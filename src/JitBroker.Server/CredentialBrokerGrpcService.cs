@@ -19,7 +19,8 @@ public sealed class CredentialBrokerGrpcService(
     IntrospectionHandler introspection,
     RenewCredentialHandler renewCredential,
     OfferDelegationHandler offerDelegation,
-    DelegateCredentialHandler delegateCredential) : Protocol.V1.CredentialBroker.CredentialBrokerBase
+    DelegateCredentialHandler delegateCredential,
+    ReportUsesHandler reportUses) : Protocol.V1.CredentialBroker.CredentialBrokerBase
 {
     public const string ServiceName = "jitbroker.v1.CredentialBroker";
 
@@ -39,6 +40,22 @@ public sealed class CredentialBrokerGrpcService(
 
     public override Task<DelegateCredentialResponse> DelegateCredential(DelegateCredentialRequest request, ServerCallContext context) =>
         DelegateAsync(request, context);
+
+    public override Task<ReportUsesResponse> ReportUses(ReportUsesRequest request, ServerCallContext context) => ReportUsesAsync(request, context);
+
+    private async Task<ReportUsesResponse> ReportUsesAsync(ReportUsesRequest request, ServerCallContext context)
+    {
+        var uses = request.Uses.Select(u => new CredentialUseReport(u.CredentialFingerprint, u.LeaseId, u.Tool, u.Action, u.Resource, u.Outcome,
+            u.Reason, ToInstant(u.At), u.Audience)).ToList();
+        var result = await reportUses.HandleAsync(Evidence.From(context), uses, context.CancellationToken);
+        var response = new ReportUsesResponse { Accepted = result.Accepted, Rejected = result.Rejected };
+        response.RejectedReasons.AddRange(result.RejectedReasons);
+        return response;
+    }
+
+    // A timestamp outside what DateTimeOffset holds (or with out-of-range nanos) is no time at all: the use is rejected, not the call.
+    private static DateTimeOffset? ToInstant(Timestamp? at) =>
+        at is null || at.Seconds < -62135596800 || at.Seconds > 253402300799 || at.Nanos is < 0 or > 999_999_999 ? null : at.ToDateTimeOffset();
 
     private async Task<RequestCredentialResponse> RequestCredentialAsync(RequestCredentialRequest request, ServerCallContext context)
     {

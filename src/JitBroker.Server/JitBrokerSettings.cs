@@ -65,6 +65,9 @@ public sealed class JitBrokerSettings
     /// <summary>Who may introspect any task credential; everyone else only their own (issue 17).</summary>
     public IntrospectionOptions Introspection { get; set; } = new();
 
+    /// <summary>Which tools may report credential uses, for which audiences (issue 19; docs/audit.md "Tool uses").</summary>
+    public ToolUseOptions Tools { get; set; } = new();
+
     public TelemetrySettings Telemetry { get; set; } = new();
 
     /// <summary>The OAuth 2 front door (docs/oauth.md).</summary>

@@ -59,6 +59,7 @@ public static class SettingsValidator
         errors.AddRange(s.Admission.Validate());
         errors.AddRange(s.Admin.Validate().Select(e => "JitBroker:" + e));
         errors.AddRange(s.Introspection.Validate().Select(e => "JitBroker:" + e));
+        errors.AddRange(s.Tools.Validate().Select(e => "JitBroker:" + e));
         errors.AddRange(s.OAuth.Validate().Select(e => "JitBroker:" + e));
         errors.AddRange(s.Telemetry.Validate());
         if (s.Vault.Address is not null)

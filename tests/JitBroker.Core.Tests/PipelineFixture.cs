@@ -48,6 +48,17 @@ internal sealed class PipelineFixture
     public OfferDelegationHandler OfferDelegation { get; }
     public DelegateCredentialHandler DelegateCredential { get; }
     public AdminAuthorization AdminAuthorization { get; }
+    public ReportUsesHandler ReportUses { get; }
+
+    /// <summary>Who may report uses: <see cref="ResourceServer"/> for "aud" (the audience of <see cref="Request"/>), another tool for "other-aud".</summary>
+    public ToolUseOptions ToolUses { get; } = new()
+    {
+        ResourceServers =
+        [
+            new ToolResourceServer { Identity = ResourceServer, Audiences = ["aud"] },
+            new ToolResourceServer { Identity = "spiffe://example.org/tools/billing", Audiences = ["other-aud"] },
+        ],
+    };
 
     public AgentAdmission Admission { get; }
 
@@ -103,6 +114,7 @@ internal sealed class PipelineFixture
         RevokeLeases = new RevokeLeasesHandler(operatorRevocation, Schedule);
         KillSwitchAdmin = new KillSwitchHandler(KillSwitch, operatorRevocation, Audit, Time);
         ApprovalDecisions = new ApprovalDecisionHandler(Approvals, Audit);
+        ReportUses = new ReportUsesHandler(admission, new ToolUseChecks(Leases, Time), Audit, audit, ToolUses);
     }
 
     public IRevocationSchedule Schedule { get; }

@@ -65,6 +65,19 @@ public abstract class LeaseLedgerConformanceTests : LeaseStoreSuite
         Assert.That(stored.DecidedIntent.Context, Is.EquivalentTo(lease.DecidedIntent.Context));
     }
 
+    [TestCase("alice@example.com")]
+    [TestCase("Team Ops — on call")]
+    [TestCase(null)]
+    public async Task Put_then_get_round_trips_the_owner(string? owner)
+    {
+        var lease = NewLease(TimeSpan.FromMinutes(5)) with { Owner = owner };
+
+        await Store.PutAsync(lease);
+        var stored = await GetAsync(lease.LeaseId);
+
+        Assert.That(stored.Owner, Is.EqualTo(owner));
+    }
+
     [Test]
     public async Task A_lease_recorded_without_a_decided_intent_reads_back_with_none()
     {

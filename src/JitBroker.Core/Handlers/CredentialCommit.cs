@@ -80,6 +80,7 @@ public sealed class CredentialCommit
             DueAt = credential.ExpiresAt,
             RuleIds = ruleIds,
             CredentialFingerprint = credential.Fingerprint,
+            Owner = grant.Owner,
             AgentFacts = AgentFacts.From(agent),
             DecidedIntent = decidedIntent ?? DecidedIntent.None,
             // The binding the credential was minted with (agent is the worker for a delegated credential, so a child is
@@ -93,13 +94,13 @@ public sealed class CredentialCommit
         {
             Type = delegation is null ? AuditEventTypes.CredentialIssued : AuditEventTypes.CredentialDelegated,
             AgentId = agent.Id, TaskId = taskId, Intent = intent, Decision = "allow",
-            RuleIds = ruleIds, LeaseId = leaseId, ParentLeaseId = parentLeaseId, CredentialFingerprint = credential.Fingerprint,
+            RuleIds = ruleIds, LeaseId = leaseId, ParentLeaseId = parentLeaseId, CredentialFingerprint = credential.Fingerprint, Owner = grant.Owner,
             Detail = delegation is null
                 ? $"{issuer.Kind} for {grant.Scope.Audience}, expires {lease.ExpiresAt:O}"
                 : $"{issuer.Kind} for {grant.Scope.Audience}, expires {lease.ExpiresAt:O}; subject {delegation.Subject}, actors {string.Join(" <- ", delegation.Actors)}",
         }).ConfigureAwait(false);
         BrokerLog.Issued(_log, leaseId, agent.Id, taskId, grant.Scope.Audience, credential.Fingerprint, lease.ExpiresAt);
-        return new CredentialGrantResult(lease, credential, new PolicyDecision(DecisionEffect.Allow, grant, ruleIds, "")) { Delegation = delegation };
+        return new CredentialGrantResult(lease, credential, new PolicyDecision(DecisionEffect.Allow, grant, ruleIds, "") { Owner = grant.Owner }) { Delegation = delegation };
     }
 
     /// <summary>
@@ -113,7 +114,7 @@ public sealed class CredentialCommit
         await ConfirmAsync(updated, new AuditEvent
         {
             Type = AuditEventTypes.CredentialRenewed, AgentId = agent.Id, TaskId = lease.TaskId, LeaseId = lease.LeaseId,
-            RuleIds = ruleIds, CredentialFingerprint = updated.CredentialFingerprint, Detail = $"expires {updated.ExpiresAt:O}",
+            RuleIds = ruleIds, CredentialFingerprint = updated.CredentialFingerprint, Detail = $"expires {updated.ExpiresAt:O}", Owner = updated.Owner,
         }).ConfigureAwait(false);
         return updated;
     }

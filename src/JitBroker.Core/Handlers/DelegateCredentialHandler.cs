@@ -120,7 +120,7 @@ public sealed class DelegateCredentialHandler
         await claimOnce().ConfigureAwait(false);
 
         var remaining = parent.ExpiresAt - now;
-        var grant = new Grant(parent.IssuerKind, scope, ttl < remaining ? ttl : remaining, new Dictionary<string, string>());
+        var grant = new Grant(parent.IssuerKind, scope, ttl < remaining ? ttl : remaining, new Dictionary<string, string>()) { Owner = parent.Owner };
         var intent = new TaskIntent(scope.Action, $"delegated by {planner.Id}", scope.Tools, scope.Resources, new Dictionary<string, string>());
         return await _commit.IssueAsync(worker, parent.TaskId, intent, grant, parent.RuleIds, parent.LeaseId, chain, cancellationToken: cancellationToken).ConfigureAwait(false);
     }

@@ -95,7 +95,7 @@ public sealed class RequestCredentialHandler
                 await _audit.RecordAsync(new AuditEvent
                 {
                     Type = AuditEventTypes.RequestDenied, AgentId = agent.Id, TaskId = request.TaskId, Intent = request.Intent,
-                    Decision = "deny", RuleIds = decision.RuleIds, Reason = Reasons.PolicyDenied, Detail = decision.Reason,
+                    Decision = "deny", RuleIds = decision.RuleIds, Reason = Reasons.PolicyDenied, Detail = decision.Reason, Owner = decision.Owner,
                 }, cancellationToken).ConfigureAwait(false);
                 throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.PolicyDenied, decision.Reason) { AudienceNotAllowed = decision.AudienceNotAllowed };
             case DecisionEffect.NeedsApproval when approval is null:
@@ -108,7 +108,7 @@ public sealed class RequestCredentialHandler
                     await _audit.RecordAsync(new AuditEvent
                     {
                         Type = AuditEventTypes.ApprovalRequested, AgentId = agent.Id, TaskId = request.TaskId, Intent = request.Intent,
-                        Decision = "needs-approval", RuleIds = decision.RuleIds, Detail = pending.ApprovalId,
+                        Decision = "needs-approval", RuleIds = decision.RuleIds, Detail = pending.ApprovalId, Owner = decision.Owner,
                     }, cancellationToken).ConfigureAwait(false);
                 }
 

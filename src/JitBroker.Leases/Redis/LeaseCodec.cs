@@ -36,6 +36,9 @@ internal static class LeaseCodec
     public const string CertificateThumbprint = "cx";
     private const string Sha256Prefix = "sha256:";
 
+    /// <summary><see cref="Lease.Owner"/>, left out when the granting rule names none.</summary>
+    public const string Owner = "ow";
+
     /// <summary>The hash fields of a new lease (state active, due at expiry), as alternating names and values.</summary>
     public static List<RedisValue> ToFields(Lease lease, StateMac mac)
     {
@@ -52,6 +55,9 @@ internal static class LeaseCodec
             "s", 0,
         };
         AddIfAny(fields, "p", lease.ParentLeaseId);
+        // Shown to operators (jitctl leases/agents), never acted on, so not under the MAC: the audit record of the
+        // issuance holds the owner in the signed chain.
+        AddIfAny(fields, Owner, lease.Owner);
         if (!string.Equals(lease.BackendHandle, lease.LeaseId, StringComparison.Ordinal))
         {
             fields.Add("h");
@@ -153,6 +159,7 @@ internal static class LeaseCodec
                 : Text(FingerprintText),
             AgentFacts = agentFacts,
             DecidedIntent = DecidedIntentCodec.Decode(Optional(DecidedIntentCodec.Field)),
+            Owner = Optional(Owner),
         };
     }
 

@@ -31,6 +31,7 @@ internal sealed class CompiledRule
         PurposeMinLength = rule.Purpose?.MinLength ?? 0;
         RuleIds = new ReadOnlyCollection<string>([rule.Id]);
         Quota = rule.Quota;
+        Owner = rule.Owner;
         DefaultsMaxTtl = defaults.MaxTtl;
 
         if (IsDeny)
@@ -38,7 +39,7 @@ internal sealed class CompiledRule
             _targets = [];
             Kind = string.Empty;
             IssuerParameters = NoIssuerParameters;
-            DenyDecision = new PolicyDecision(DecisionEffect.Deny, null, RuleIds, rule.Reason ?? $"denied by rule {rule.Id}");
+            DenyDecision = new PolicyDecision(DecisionEffect.Deny, null, RuleIds, rule.Reason ?? $"denied by rule {rule.Id}") { Owner = rule.Owner };
             AllowReason = string.Empty;
             return;
         }
@@ -113,6 +114,9 @@ internal sealed class CompiledRule
 
     /// <summary>The rule's quota block, carried on its decisions; null when it has none.</summary>
     public QuotaLimits? Quota { get; }
+
+    /// <summary>The rule's accountable owner, or null.</summary>
+    public string? Owner { get; }
 
     public string AllowReason { get; }
 

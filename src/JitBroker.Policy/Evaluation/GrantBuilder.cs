@@ -19,7 +19,7 @@ internal static class GrantBuilder
     {
         if (request.RequestedTtl is { } requestedTtl && requestedTtl <= TimeSpan.Zero)
         {
-            return PolicyDecision.Deny("the requested TTL must be positive", rule.Id);
+            return PolicyDecision.Deny("the requested TTL must be positive", rule.Id) with { Owner = rule.Owner };
         }
 
         var tools = Intersect(request.Intent.Tools, rule.Tools, out var refusedTools);
@@ -43,12 +43,12 @@ internal static class GrantBuilder
                     .Append("resources (").Append(NameValues(refusedResources!)).Append(')');
             }
 
-            return PolicyDecision.Deny(reason.ToString(), rule.Id);
+            return PolicyDecision.Deny(reason.ToString(), rule.Id) with { Owner = rule.Owner };
         }
 
         var ttl = request.RequestedTtl is { } wanted && wanted < rule.MaxTtl ? wanted : rule.MaxTtl;
         var scope = new GrantedScope(request.Target, request.Intent.Action, tools, resources);
-        var grant = new Grant(rule.Kind, scope, ttl, rule.IssuerParameters);
+        var grant = new Grant(rule.Kind, scope, ttl, rule.IssuerParameters) { Owner = rule.Owner };
 
         // An approval-gated rule answers with the grant it would issue, so the approver sees exactly that.
         var effect = rule.Approval is null ? DecisionEffect.Allow : DecisionEffect.NeedsApproval;
@@ -56,6 +56,7 @@ internal static class GrantBuilder
         {
             Approval = rule.Approval,
             Quota = rule.Quota,
+            Owner = rule.Owner,
         };
     }
 

@@ -46,6 +46,9 @@ internal sealed record PolicyRule(
 {
     /// <summary>The rule's <c>quota</c> block (allow rules only): limits that tighten the broker's for requests it decides.</summary>
     public QuotaLimits? Quota { get; init; }
+
+    /// <summary>The person accountable for what the rule decides (<c>owner</c>); required on allow rules in the production profile.</summary>
+    public string? Owner { get; init; }
 }
 
 /// <summary>The rule demands a stated purpose of at least <see cref="MinLength"/> non-blank characters.</summary>

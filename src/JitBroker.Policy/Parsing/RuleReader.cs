@@ -14,11 +14,12 @@ internal static class RuleReader
     public const int MaxReasonLength = 512;
 
     public const int MaxApprovers = 32;
+    public const int MaxOwnerLength = 256;
 
     private static readonly string[] RuleKeys =
     [
         "id", "description", "effect", "principals", "actions", "tools", "resources",
-        "require_purpose", "purpose_min_length", "conditions", "credential", "approval", "reason", "quota",
+        "require_purpose", "purpose_min_length", "conditions", "credential", "approval", "reason", "quota", "owner",
     ];
 
     private static readonly string[] AllowOnlyKeys = ["tools", "resources", "require_purpose", "purpose_min_length", "credential", "approval", "quota"];
@@ -86,9 +87,14 @@ internal static class RuleReader
         }
 
         var quota = rule.TryGet("quota", out var quotaNode) ? QuotaReader.Read(errors, quotaNode, owner) : null;
+        // A person (an e-mail address, a team alias): shown to operators and auditors, so one printable line.
+        var accountable = rule.TryGet("owner", out var ownerNode)
+            ? ReadText(errors, ownerNode, $"{owner}: owner", MaxOwnerLength, singleLine: true)
+            : null;
         return new PolicyRule(id, description, effect, principals, actions, tools, resources, purpose, conditions, credential, approval, reason, position)
         {
             Quota = quota,
+            Owner = accountable,
         };
     }
 

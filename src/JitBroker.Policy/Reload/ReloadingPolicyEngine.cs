@@ -27,6 +27,7 @@ public sealed class ReloadingPolicyEngine : IPolicyEngine, IPolicyIntentInputs, 
     private readonly string _path;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
+    private readonly bool _requireOwners;
     #pragma warning disable CA2213 // a reload in flight still releases it after Dispose; its wait handle is never created
     private readonly SemaphoreSlim _gate = new(1, 1);
     #pragma warning restore CA2213
@@ -41,8 +42,11 @@ public sealed class ReloadingPolicyEngine : IPolicyEngine, IPolicyIntentInputs, 
     /// polls it on <paramref name="timeProvider"/>'s timers. <see cref="TimeSpan.Zero"/> disables polling; then
     /// only <see cref="ReloadNowAsync"/> reloads. The same clock drives time conditions.
     /// </summary>
-    public ReloadingPolicyEngine(string path, TimeSpan pollInterval, TimeProvider? timeProvider = null, ILogger<ReloadingPolicyEngine>? logger = null)
+    /// <param name="requireOwners">Refuse (at start, and at every reload) a policy with an allow rule that names no <c>owner</c>.</param>
+    public ReloadingPolicyEngine(string path, TimeSpan pollInterval, TimeProvider? timeProvider = null, ILogger<ReloadingPolicyEngine>? logger = null,
+        bool requireOwners = false)
     {
+        _requireOwners = requireOwners;
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentOutOfRangeException.ThrowIfLessThan(pollInterval, TimeSpan.Zero);
         _path = path;
@@ -50,7 +54,7 @@ public sealed class ReloadingPolicyEngine : IPolicyEngine, IPolicyIntentInputs, 
         _log = logger ?? (ILogger)NullLogger.Instance;
 
         var (content, problem) = ReadStable();
-        var engine = YamlPolicyEngine.FromContent(content ?? throw new PolicyLoadException(path, 0, 0, problem!), _time);
+        var engine = YamlPolicyEngine.FromContent(content ?? throw new PolicyLoadException(path, 0, 0, problem!), _time, _requireOwners);
         _current = new Snapshot(engine, 1);
         PolicyLog.PolicyLoaded(_log, 1, path, engine.RuleCount, engine.DelegationCount, engine.SourceFiles.Count, engine.ContentHash);
         if (pollInterval > TimeSpan.Zero)
@@ -162,7 +166,7 @@ public sealed class ReloadingPolicyEngine : IPolicyEngine, IPolicyIntentInputs, 
         YamlPolicyEngine engine;
         try
         {
-            engine = YamlPolicyEngine.FromContent(content, _time);
+            engine = YamlPolicyEngine.FromContent(content, _time, _requireOwners);
         }
         catch (PolicyLoadException ex)
         {

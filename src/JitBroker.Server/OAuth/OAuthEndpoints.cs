@@ -33,6 +33,7 @@ internal static class OAuthEndpoints
         services.AddSingleton<TokenEndpoint>();
         services.AddSingleton<IntrospectionEndpoint>();
         services.AddSingleton<RevocationEndpoint>();
+        services.AddSingleton<ToolUsesEndpoint>();
     }
 
     public static void Map(WebApplication app, JitBrokerSettings settings)
@@ -58,5 +59,8 @@ internal static class OAuthEndpoints
         app.MapPost(urls.BasePath + OAuthUrls.TokenPath, token.HandleAsync).OnlyOn(ListenerRole.OAuth);
         app.MapPost(urls.BasePath + OAuthUrls.IntrospectionPath, introspection.HandleAsync).OnlyOn(ListenerRole.OAuth);
         app.MapPost(urls.BasePath + OAuthUrls.RevocationPath, revocation.HandleAsync).OnlyOn(ListenerRole.OAuth);
+        // Tools report uses here (issue 19), authenticated like introspection's callers.
+        var toolUses = app.Services.GetRequiredService<ToolUsesEndpoint>();
+        app.MapPost(urls.BasePath + ToolUsesEndpoint.Path, toolUses.HandleAsync).OnlyOn(ListenerRole.OAuth);
     }
 }

@@ -36,7 +36,7 @@ public sealed class ProductionExampleServerTests
         cluster.AddConfigMap("spire-bundle", "bundle.spiffe", ClusterObjects.SpiffeBundleJson());
         cluster.AddConfigMap("vault-ca", "ca.crt", ClusterObjects.CaCertificatePem("vault-ca"));
         cluster.AddConfigMap("jitbroker-policies", "10-agents.yaml",
-            "version: 1\nrules:\n  - id: reporter\n    effect: allow\n    principals: { spiffe_ids: [\"spiffe://prod.example.org/agents/reporter\"] }\n" +
+            "version: 1\nrules:\n  - id: reporter\n    effect: allow\n    owner: reports-lead@prod.example.org\n    principals: { spiffe_ids: [\"spiffe://prod.example.org/agents/reporter\"] }\n" +
             "    actions: [\"reports.read\"]\n    credential: { kind: jwt, audiences: [\"https://reports.prod.example.org\"], max_ttl: 5m }\n");
         using var pod = new PodLayout(values, cluster);
         Assert.That(pod.UnmountedPaths, Is.Empty, "paths in the configuration that no volume of the pod provides");
