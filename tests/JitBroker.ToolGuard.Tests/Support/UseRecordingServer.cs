@@ -1,0 +1,59 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace JitBroker.ToolGuard.Tests.Support;
+
+/// <summary>An in-test stand-in for the broker's <c>POST /tool-uses</c>: records every batch and its Authorization header.</summary>
+public sealed class UseRecordingServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private UseRecordingServer(WebApplication app, string url)
+    {
+        _app = app;
+        Url = url;
+    }
+
+    public string Url { get; }
+
+    public ConcurrentQueue<(string? Authorization, JsonElement Body)> Batches { get; } = new();
+
+    public IEnumerable<JsonElement> Uses => Batches.SelectMany(b => b.Body.GetProperty("uses").EnumerateArray());
+
+    /// <summary>Set to make the server slow (to fill the tool's buffer) or failing.</summary>
+    public TimeSpan Delay { get; set; }
+
+    public static async Task<UseRecordingServer> StartAsync()
+    {
+        var port = JitBroker.Testing.LoopbackPorts.Free(1)[0];
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
+        var app = builder.Build();
+        var server = new UseRecordingServer(app, $"http://127.0.0.1:{port}/tool-uses");
+        app.MapPost("/tool-uses", async (HttpContext http) =>
+        {
+            using var json = await JsonDocument.ParseAsync(http.Request.Body);
+            server.Batches.Enqueue((http.Request.Headers.Authorization.ToString(), json.RootElement.Clone()));
+            if (server.Delay > TimeSpan.Zero)
+            {
+                await Task.Delay(server.Delay);
+            }
+
+            return Results.Accepted();
+        });
+        await app.StartAsync();
+        return server;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
