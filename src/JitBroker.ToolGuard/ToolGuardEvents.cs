@@ -33,7 +33,8 @@ internal sealed class ToolGuardEvents : JwtBearerEvents
             return Task.CompletedTask;
         }
 
-        if (headers.Count > 1)
+        // Two headers, or two values folded into one (RFC 9110 §5.3): a JWS never contains a comma.
+        if (headers.Count > 1 || headers[0]?.Contains(',', StringComparison.Ordinal) == true)
         {
             state.Refuse(ToolGuardReasons.AuthorizationRepeated, "send one Authorization header");
             context.Fail(state.Reason!);
