@@ -39,7 +39,7 @@ public sealed class FakeAuthorizationServer : IAsyncDisposable
         var port = JitBroker.Testing.LoopbackPorts.Free(1)[0];
         var issuer = $"http://127.0.0.1:{port}";
         var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
         var app = builder.Build();
         var server = new FakeAuthorizationServer(app, issuer);

@@ -38,7 +38,7 @@ public sealed class ToolServer : IAsyncDisposable
         var port = JitBroker.Testing.LoopbackPorts.Free(1)[0];
         var baseUrl = $"{(tlsCertificate is null ? "http" : "https")}://127.0.0.1:{port}";
         var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, listen =>
         {
             if (tlsCertificate is not null)

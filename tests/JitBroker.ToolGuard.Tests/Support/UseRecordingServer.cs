@@ -32,7 +32,7 @@ public sealed class UseRecordingServer : IAsyncDisposable
     {
         var port = JitBroker.Testing.LoopbackPorts.Free(1)[0];
         var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
         var app = builder.Build();
         var server = new UseRecordingServer(app, $"http://127.0.0.1:{port}/tool-uses");
