@@ -89,7 +89,7 @@ internal static class OAuthResponses
         BrokerFailure.PermissionDenied when ex.Reason == Reasons.Approval.Expired => OAuthErrors.ExpiredToken,
         BrokerFailure.PermissionDenied when ex.Reason == Reasons.Delegation.Widening => OAuthErrors.InvalidScope,
         BrokerFailure.PermissionDenied when ex.Reason is Reasons.Approval.NotFound or Reasons.Approval.RequestMismatch
-            or Reasons.Approval.AlreadyUsed or Reasons.Delegation.OfferInvalid => OAuthErrors.InvalidGrant,
+            or Reasons.Approval.AlreadyUsed or Reasons.Delegation.OfferInvalid or Reasons.Delegation.SubjectTokenBound => OAuthErrors.InvalidGrant,
         BrokerFailure.PermissionDenied when callerIsClient && ex.Reason is Reasons.Introspection.CallerNotAllowed or Reasons.CredentialNotHolder
             => OAuthErrors.UnauthorizedClient,
         BrokerFailure.PermissionDenied => OAuthErrors.AccessDenied,

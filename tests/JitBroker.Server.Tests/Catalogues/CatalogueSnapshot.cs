@@ -13,7 +13,7 @@ internal static class CatalogueSnapshot
     public static readonly string[] SourceProjects =
     [
         "JitBroker.Attestation", "JitBroker.Audit", "JitBroker.Cli", "JitBroker.Core", "JitBroker.Issuance",
-        "JitBroker.Leases", "JitBroker.Policy", "JitBroker.Protocol", "JitBroker.Redis", "JitBroker.Revocation",
+        "JitBroker.Leases", "JitBroker.OAuth", "JitBroker.Policy", "JitBroker.Protocol", "JitBroker.Redis", "JitBroker.Revocation",
         "JitBroker.Server", "JitBroker.Vault",
     ];
 

@@ -7,7 +7,7 @@ namespace JitBroker.Server.Tests.Catalogues;
 
 /// <summary>
 /// Reason codes are a public contract (the <c>jitbroker-reason</c> trailer, audit records): they live in
-/// <see cref="Reasons"/> alone, are unique and well-formed, and change only together with reason-codes.txt.
+/// <see cref="Reasons"/> (and the protocol library's <c>OAuthReasons</c>) alone, are unique and well-formed, and change only together with reason-codes.txt.
 /// </summary>
 public sealed partial class ReasonCatalogueTests
 {
@@ -38,7 +38,10 @@ public sealed partial class ReasonCatalogueTests
         Assert.That(elsewhere, Is.Empty);
     }
 
-    private static bool IsCatalogue(Type type) => type == typeof(Reasons) || type.DeclaringType is { } outer && IsCatalogue(outer);
+    // Two roots: the broker's catalogue, and the protocol library's (JitBroker.OAuth depends on the BCL alone so that tool-side
+    // code can reuse it; its codes are checked here together with the broker's, one namespace of codes).
+    private static bool IsCatalogue(Type type) =>
+        type == typeof(Reasons) || type == typeof(JitBroker.OAuth.OAuthReasons) || type.DeclaringType is { } outer && IsCatalogue(outer);
 
     private static List<(string Code, string Name)> Codes()
     {
@@ -47,7 +50,7 @@ public sealed partial class ReasonCatalogueTests
                 .Where(f => f.IsLiteral && f.FieldType == typeof(string))
                 .Select(f => ((string)f.GetRawConstantValue()!, prefix + f.Name))
                 .Concat(type.GetNestedTypes().SelectMany(t => Of(t, $"{prefix}{t.Name}.")));
-        return [.. Of(typeof(Reasons), "Reasons.")];
+        return [.. Of(typeof(Reasons), "Reasons."), .. Of(typeof(JitBroker.OAuth.OAuthReasons), "OAuthReasons.")];
     }
 
     [GeneratedRegex("^[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$")]
