@@ -101,11 +101,11 @@ internal sealed partial class UseReportSender(
         }
     }
 
-    [LoggerMessage(EventId = 4330, EventName = "ToolUseBatchRefused", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 4330, EventName = "ToolGuardUseBatchRefused", Level = LogLevel.Warning,
         Message = "The broker refused a batch of {Count} use reports with HTTP {Status}; they are dropped")]
     private static partial void LogBatchRefused(ILogger logger, int count, int status);
 
-    [LoggerMessage(EventId = 4331, EventName = "ToolUseBatchFailed", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 4331, EventName = "ToolGuardUseBatchFailed", Level = LogLevel.Warning,
         Message = "A batch of {Count} use reports could not be sent to the broker; they are dropped")]
     private static partial void LogBatchFailed(ILogger logger, Exception exception, int count);
 }

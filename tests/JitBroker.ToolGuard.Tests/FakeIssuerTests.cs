@@ -184,6 +184,20 @@ public sealed class FakeIssuerTests
         Assert.That(Challenges.Reason(repeated), Is.EqualTo(ToolGuardReasons.AuthorizationRepeated));
     }
 
+    [Test]
+    public async Task A_resource_with_a_path_publishes_its_metadata_under_that_path_and_points_there()
+    {
+        const string resource = "https://mcp.internal.example/mcp";
+        await using var tool = await ToolAsync(o => o.Resource = resource);
+        using var response = await _http.SendAsync(Challenges.Get(tool.BaseUrl + "/tickets/1"));
+        var metadataUrl = tool.BaseUrl + "/.well-known/oauth-protected-resource/mcp";
+        Assert.That(Challenges.Of(response), Does.Contain($"Bearer resource_metadata=\"{metadataUrl}\""), "RFC 9728 §3.1");
+        var metadata = System.Text.Json.JsonDocument.Parse(await _http.GetStringAsync(metadataUrl)).RootElement;
+        Assert.That(metadata.GetProperty("resource").GetString(), Is.EqualTo(resource));
+        using var ok = await _http.SendAsync(Challenges.Get(tool.BaseUrl + "/tickets/1", token: _issuer.Mint(audience: resource)));
+        Assert.That(ok.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the audience is the configured resource");
+    }
+
     private static X509Certificate2 SelfSigned(string subject, bool server)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
