@@ -20,15 +20,19 @@ public sealed record CredentialUse
 
     /// <summary>The token's jti, which is its lease id; null when the token did not validate.</summary>
     [JsonPropertyName("lease_id")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? LeaseId { get; init; }
 
     [JsonPropertyName("tool")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Tool { get; init; }
 
     [JsonPropertyName("action")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Action { get; init; }
 
     [JsonPropertyName("resource")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Resource { get; init; }
 
     /// <summary><see cref="AllowedOutcome"/> or <see cref="RefusedOutcome"/>.</summary>
@@ -37,6 +41,7 @@ public sealed record CredentialUse
 
     /// <summary>A <see cref="ToolGuardReasons"/> or DPoP reason code.</summary>
     [JsonPropertyName("reason")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Reason { get; init; }
 
     /// <summary>RFC 3339, UTC, milliseconds.</summary>

@@ -106,7 +106,7 @@ internal sealed partial class IntrospectionCheck(
             [
                 KeyValuePair.Create("token", token),
                 KeyValuePair.Create("token_type_hint", "access_token"),
-                KeyValuePair.Create("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                KeyValuePair.Create("client_assertion_type", UseReportSender.JwtBearerAssertionType),
                 KeyValuePair.Create("client_assertion", assertion),
             ]),
         };

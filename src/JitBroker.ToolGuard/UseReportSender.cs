@@ -1,5 +1,5 @@
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -9,14 +9,17 @@ namespace JitBroker.ToolGuard;
 /// <summary>
 /// Drains <see cref="UseReporter"/> in batches (at most <see cref="UseReportOptions.BatchSize"/>, sent when full or
 /// <see cref="UseReportOptions.FlushInterval"/> after the first report) as <c>POST {issuer}/tool-uses</c>
-/// <c>{"uses":[…]}</c> with the tool's workload token. A batch the broker does not take is logged and dropped: reports
-/// must never back up into the calls they describe.
+/// <c>{"uses":[…], "client_assertion_type": "…jwt-bearer", "client_assertion": "&lt;workload token&gt;"}</c>: the tool
+/// authenticates as for introspection (RFC 7523 §2.2, its JWT-SVID addressed to the broker issuer; the broker's endpoint
+/// takes an <c>Authorization: Bearer</c> token only when addressed like a gRPC call, a second audience the tool would
+/// need). A batch the broker does not take is logged, dropped and counted: reports never back up into the calls.
 /// </summary>
 internal sealed partial class UseReportSender(
     UseReporter reporter, IOptions<ToolGuardOptions> options, IHttpClientFactory http, TimeProvider time, ILogger<UseReportSender> logger)
     : BackgroundService
 {
     public const string HttpClientName = "JitBroker.ToolGuard";
+    public const string JwtBearerAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -80,11 +83,11 @@ internal sealed partial class UseReportSender(
         var endpoint = o.UseReports.Endpoint ?? o.Issuer.TrimEnd('/') + "/tool-uses";
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = JsonContent.Create(new { uses = batch }) };
-            if (o.WorkloadToken is { } workloadToken)
+            var assertion = o.WorkloadToken is { } workloadToken ? await workloadToken(cancellationToken).ConfigureAwait(false) : null;
+            using var request = new HttpRequestMessage(HttpMethod.Post, endpoint)
             {
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await workloadToken(cancellationToken).ConfigureAwait(false));
-            }
+                Content = JsonContent.Create(new UseBatch(batch, assertion is null ? null : JwtBearerAssertionType, assertion)),
+            };
 
             using var client = http.CreateClient(HttpClientName);
             using var response = await client.SendAsync(request, cancellationToken).ConfigureAwait(false);
@@ -108,4 +111,9 @@ internal sealed partial class UseReportSender(
     [LoggerMessage(EventId = 4331, EventName = "ToolGuardUseBatchFailed", Level = LogLevel.Warning,
         Message = "A batch of {Count} use reports could not be sent to the broker; they are dropped")]
     private static partial void LogBatchFailed(ILogger logger, Exception exception, int count);
+
+    private sealed record UseBatch(
+        [property: JsonPropertyName("uses")] List<CredentialUse> Uses,
+        [property: JsonPropertyName("client_assertion_type"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ClientAssertionType,
+        [property: JsonPropertyName("client_assertion"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ClientAssertion);
 }

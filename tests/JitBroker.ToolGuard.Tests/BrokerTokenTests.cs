@@ -167,10 +167,9 @@ public sealed class BrokerTokenTests
                 System.Globalization.DateTimeStyles.AssumeUniversal, out _), Is.True, "RFC 3339 UTC");
             Assert.That((refused.GetProperty("tool").GetString(), refused.GetProperty("reason").GetString()), Is.EqualTo(("github", ToolGuardReasons.ToolNotGranted)));
         });
-        var authorization = _uses.Batches.First(b => b.Body.GetProperty("uses").EnumerateArray()
-            .Any(u => u.GetProperty("credential_fingerprint").GetString() == fingerprint)).Authorization!;
-        Assert.That(authorization, Does.StartWith("Bearer "));
-        var svid = Broker.Claims(authorization["Bearer ".Length..]);
+        var assertion = _uses.Batches.First(b => b.Body.GetProperty("uses").EnumerateArray()
+            .Any(u => u.GetProperty("credential_fingerprint").GetString() == fingerprint)).Assertion!;
+        var svid = Broker.Claims(assertion);
         Assert.That((svid.GetProperty("sub").GetString(), svid.GetProperty("aud").ToString()), Is.EqualTo((Broker.ToolIdentity, _broker.Issuer)),
             "reports are authenticated with the tool's own JWT-SVID for the broker");
     }

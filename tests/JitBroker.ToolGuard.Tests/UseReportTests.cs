@@ -39,7 +39,9 @@ public sealed class UseReportTests
             Assert.That(all, Has.Length.EqualTo(12));
             Assert.That(uses.Batches.Count, Is.GreaterThanOrEqualTo(3));
             Assert.That(uses.Batches.Select(b => b.Body.GetProperty("uses").GetArrayLength()), Has.All.InRange(1, 5));
-            Assert.That(uses.Batches.Select(b => b.Authorization), Has.All.EqualTo("Bearer tool-svid"));
+            Assert.That(uses.Batches.Select(b => b.Assertion), Has.All.EqualTo("tool-svid"), "client_assertion, as for introspection");
+            Assert.That(all.SelectMany(u => u.EnumerateObject()).Select(m => m.Value.ValueKind).Distinct(), Is.EqualTo(new[] { System.Text.Json.JsonValueKind.String }),
+                "every member a string: the broker refuses null members");
             Assert.That(all.Select(u => u.GetProperty("resource").GetString()), Is.EquivalentTo(Enumerable.Range(0, 12).Select(i => "tickets/" + i)));
         });
     }

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging;
 
 namespace JitBroker.ToolGuard.Tests.Support;
 
-/// <summary>An in-test stand-in for the broker's <c>POST /tool-uses</c>: records every batch and its Authorization header.</summary>
+/// <summary>An in-test stand-in for the broker's <c>POST /tool-uses</c>: records every batch and the client assertion it carried.</summary>
 public sealed class UseRecordingServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
@@ -21,7 +21,7 @@ public sealed class UseRecordingServer : IAsyncDisposable
 
     public string Url { get; }
 
-    public ConcurrentQueue<(string? Authorization, JsonElement Body)> Batches { get; } = new();
+    public ConcurrentQueue<(string? Assertion, JsonElement Body)> Batches { get; } = new();
 
     public IEnumerable<JsonElement> Uses => Batches.SelectMany(b => b.Body.GetProperty("uses").EnumerateArray());
 
@@ -39,7 +39,10 @@ public sealed class UseRecordingServer : IAsyncDisposable
         app.MapPost("/tool-uses", async (HttpContext http) =>
         {
             using var json = await JsonDocument.ParseAsync(http.Request.Body);
-            server.Batches.Enqueue((http.Request.Headers.Authorization.ToString(), json.RootElement.Clone()));
+            var body = json.RootElement.Clone();
+            var assertion = body.TryGetProperty("client_assertion_type", out var type) && type.GetString() == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+                && body.TryGetProperty("client_assertion", out var value) ? value.GetString() : null;
+            server.Batches.Enqueue((assertion, body));
             if (server.Delay > TimeSpan.Zero)
             {
                 await Task.Delay(server.Delay);
