@@ -92,9 +92,10 @@ public sealed class McpSdkTests
     private static IEnumerable<string?> ToolNames(JsonElement message) =>
         message.GetProperty("result").GetProperty("tools").EnumerateArray().Select(t => t.GetProperty("name").GetString());
 
-    private async Task<WebApplication> StartSdkServerAsync(bool useMiddleware)
+    private Task<WebApplication> StartSdkServerAsync(bool useMiddleware) => Ports.StartAsync(port => StartSdkServerAsync(useMiddleware, port));
+
+    private async Task<WebApplication> StartSdkServerAsync(bool useMiddleware, int port)
     {
-        var port = JitBroker.Testing.LoopbackPorts.Free(1)[0];
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");

@@ -47,12 +47,13 @@ public sealed class Broker : IAsyncDisposable
 
     public DevTrustDomain Dev { get; }
 
-    public static async Task<Broker> StartAsync()
+    public static Task<Broker> StartAsync() => Ports.StartAsync(StartAsync);
+
+    private static async Task<Broker> StartAsync(int port)
     {
         var dataDirectory = Directory.CreateTempSubdirectory("jitbroker-toolguard-").FullName;
         var policy = Directory.CreateDirectory(Path.Combine(dataDirectory, "policy")).FullName;
         await File.WriteAllTextAsync(Path.Combine(policy, "10-tickets.yaml"), Policy);
-        var port = JitBroker.Testing.LoopbackPorts.Free(1)[0];
         var settings = new Dictionary<string, string?>
         {
             ["JitBroker:Profile"] = "embedded",

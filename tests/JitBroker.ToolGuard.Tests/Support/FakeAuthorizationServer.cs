@@ -34,9 +34,10 @@ public sealed class FakeAuthorizationServer : IAsyncDisposable
 
     public int IntrospectionCalls => Volatile.Read(ref _introspectionCalls);
 
-    public static async Task<FakeAuthorizationServer> StartAsync()
+    public static Task<FakeAuthorizationServer> StartAsync() => Ports.StartAsync(StartAsync);
+
+    private static async Task<FakeAuthorizationServer> StartAsync(int port)
     {
-        var port = JitBroker.Testing.LoopbackPorts.Free(1)[0];
         var issuer = $"http://127.0.0.1:{port}";
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();

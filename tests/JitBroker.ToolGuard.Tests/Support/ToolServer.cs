@@ -33,9 +33,11 @@ public sealed class ToolServer : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<ToolServer> StartAsync(Action<ToolGuardOptions> configure, X509Certificate2? tlsCertificate = null)
+    public static Task<ToolServer> StartAsync(Action<ToolGuardOptions> configure, X509Certificate2? tlsCertificate = null) =>
+        Ports.StartAsync(port => StartAsync(configure, tlsCertificate, port));
+
+    private static async Task<ToolServer> StartAsync(Action<ToolGuardOptions> configure, X509Certificate2? tlsCertificate, int port)
     {
-        var port = JitBroker.Testing.LoopbackPorts.Free(1)[0];
         var baseUrl = $"{(tlsCertificate is null ? "http" : "https")}://127.0.0.1:{port}";
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();

@@ -28,9 +28,10 @@ public sealed class UseRecordingServer : IAsyncDisposable
     /// <summary>Set to make the server slow (to fill the tool's buffer) or failing.</summary>
     public TimeSpan Delay { get; set; }
 
-    public static async Task<UseRecordingServer> StartAsync()
+    public static Task<UseRecordingServer> StartAsync() => Ports.StartAsync(StartAsync);
+
+    private static async Task<UseRecordingServer> StartAsync(int port)
     {
-        var port = JitBroker.Testing.LoopbackPorts.Free(1)[0];
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
