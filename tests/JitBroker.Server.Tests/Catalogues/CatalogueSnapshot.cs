@@ -14,7 +14,7 @@ internal static class CatalogueSnapshot
     [
         "JitBroker.Attestation", "JitBroker.Audit", "JitBroker.Cli", "JitBroker.Core", "JitBroker.Issuance",
         "JitBroker.Leases", "JitBroker.OAuth", "JitBroker.Policy", "JitBroker.Protocol", "JitBroker.Redis", "JitBroker.Revocation",
-        "JitBroker.Server", "JitBroker.Vault",
+        "JitBroker.Server", "JitBroker.ToolGuard", "JitBroker.Vault",
     ];
 
     public static IEnumerable<Assembly> SourceAssemblies() => SourceProjects.Select(name => Assembly.Load(new AssemblyName(AssemblyOf(name))));

@@ -38,10 +38,12 @@ public sealed partial class ReasonCatalogueTests
         Assert.That(elsewhere, Is.Empty);
     }
 
-    // Two roots: the broker's catalogue, and the protocol library's (JitBroker.OAuth depends on the BCL alone so that tool-side
-    // code can reuse it; its codes are checked here together with the broker's, one namespace of codes).
+    // Three roots: the broker's catalogue, the protocol library's (JitBroker.OAuth depends on the BCL alone so that tool-side
+    // code can reuse it) and the tool-side library's (JitBroker.ToolGuard: its codes reach the broker in use reports);
+    // all are checked here together, one namespace of codes.
     private static bool IsCatalogue(Type type) =>
-        type == typeof(Reasons) || type == typeof(JitBroker.OAuth.OAuthReasons) || type.DeclaringType is { } outer && IsCatalogue(outer);
+        type == typeof(Reasons) || type == typeof(JitBroker.OAuth.OAuthReasons) || type == typeof(JitBroker.ToolGuard.ToolGuardReasons)
+        || type.DeclaringType is { } outer && IsCatalogue(outer);
 
     private static List<(string Code, string Name)> Codes()
     {
@@ -50,7 +52,8 @@ public sealed partial class ReasonCatalogueTests
                 .Where(f => f.IsLiteral && f.FieldType == typeof(string))
                 .Select(f => ((string)f.GetRawConstantValue()!, prefix + f.Name))
                 .Concat(type.GetNestedTypes().SelectMany(t => Of(t, $"{prefix}{t.Name}.")));
-        return [.. Of(typeof(Reasons), "Reasons."), .. Of(typeof(JitBroker.OAuth.OAuthReasons), "OAuthReasons.")];
+        return [.. Of(typeof(Reasons), "Reasons."), .. Of(typeof(JitBroker.OAuth.OAuthReasons), "OAuthReasons."),
+            .. Of(typeof(JitBroker.ToolGuard.ToolGuardReasons), "ToolGuardReasons.")];
     }
 
     [GeneratedRegex("^[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$")]

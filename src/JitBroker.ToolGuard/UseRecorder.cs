@@ -1,0 +1,37 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+
+namespace JitBroker.ToolGuard;
+
+/// <summary>Turns a judged request into a <see cref="CredentialUse"/> for the reporter; once per request, never throws.</summary>
+internal sealed class UseRecorder(IUseReporter reporter, IOptions<ToolGuardOptions> options, TimeProvider time)
+{
+    public void Allowed(HttpContext http, string? tool, string? action, string? resource) =>
+        Record(http, ToolGuardRequestState.Of(http), CredentialUse.AllowedOutcome, ToolGuardReasons.Allowed, tool, action, resource);
+
+    public void Refused(HttpContext http, ToolGuardRequestState state, string reason, string? tool = null, string? action = null, string? resource = null) =>
+        Record(http, state, CredentialUse.RefusedOutcome, reason, tool, action, resource);
+
+    private void Record(HttpContext http, ToolGuardRequestState state, string outcome, string reason, string? tool, string? action, string? resource)
+    {
+        // Without a token there is no credential to account for (a bare probe, or the 401 that starts discovery).
+        if (state.Token is null || state.Reported)
+        {
+            return;
+        }
+
+        state.Reported = true;
+        reporter.Report(new CredentialUse
+        {
+            CredentialFingerprint = CredentialUse.Fingerprint(state.Token),
+            LeaseId = state.Jti,
+            Tool = tool,
+            Action = action ?? (http.User.Identity?.IsAuthenticated == true ? ToolGuardClaims.Action(http.User) : null),
+            Resource = resource,
+            Outcome = outcome,
+            Reason = reason,
+            At = CredentialUse.Rfc3339(time.GetUtcNow()),
+            Audience = options.Value.Resource,
+        });
+    }
+}
