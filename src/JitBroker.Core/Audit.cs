@@ -26,6 +26,8 @@ public static class AuditEventTypes
     public const string PolicyReloaded = "policy.reloaded";
     /// <summary>An attested caller was refused by the admin API (not an admin, replayed token, blocked operator).</summary>
     public const string AdminRefused = "admin.refused";
+    /// <summary>A receiver refused a Security Event Token for good (RFC 8935 §2.3 error) or it outlived retention: it is not sent again.</summary>
+    public const string SignalDropped = "ssf.set_dropped";
 }
 
 /// <summary>
