@@ -38,6 +38,7 @@ internal static class SsfEndpoints
         }) { Timeout = Timeout.InfiniteTimeSpan }, settings.Ssf.PushTimeout));
         services.AddSingleton<SsfReceivers>();
         services.AddSingleton<StreamManagement>();
+        services.AddSingleton<ReceiverStatus>();
         services.AddHostedService<SignalDeliveryService>();
     }
 
