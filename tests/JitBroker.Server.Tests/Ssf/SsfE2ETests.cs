@@ -40,6 +40,7 @@ public sealed class SsfE2ETests
             ["JitBroker:Ssf:PushTimeout"] = "00:00:00.500",
             ["JitBroker:Ssf:RetryInitialDelay"] = "00:00:00.100",
             ["JitBroker:Ssf:RetryMaxDelay"] = "00:00:00.300",
+            ["JitBroker:Admin:Principals:0"] = E2E.AdminPattern,
         });
         _client = _broker.Client();
         _http = new HttpClient();
@@ -162,6 +163,42 @@ public sealed class SsfE2ETests
             dotnet.Mode = "ok";
             Assert.That(await dotnet.WaitForAsync(t => t.GetPayloadValue<System.Text.Json.JsonElement>("sub_id").GetProperty("jti").GetString() == lease,
                 TimeSpan.FromSeconds(10)), Is.True, "the retried SET arrived once the receiver recovered");
+        }
+        finally
+        {
+            await DeleteAsync(Tickets, streamId);
+        }
+    }
+
+    [Test]
+    public async Task Jitctl_receivers_shows_pending_sets_lag_and_the_last_error_of_a_failing_receiver()
+    {
+        await using var dotnet = await DotnetSetReceiver.StartAsync();
+        dotnet.Mode = "500";
+        var streamId = (await CreateStreamAsync(Tickets, dotnet.Url)).Body.GetProperty("stream_id").GetString()!;
+        try
+        {
+            await IssueAndEndAsync("ssf-jitctl-1");
+            var deadline = Stopwatch.StartNew();
+            while (dotnet.Attempts < 1 && deadline.Elapsed < TimeSpan.FromSeconds(10))
+            {
+                await Task.Delay(20);
+            }
+
+            await Task.Delay(200);
+            var json = await Jitctl.RunAsync(_broker.GrpcUri, E2E.AdminSvid(_broker), "receivers", "--json");
+            Assert.That(json.Code, Is.Zero, json.ToString());
+            var stream = System.Text.Json.JsonDocument.Parse(json.Out).RootElement.GetProperty("streams").EnumerateArray()
+                .Single(s => s.GetProperty("streamId").GetString() == streamId);
+            Assert.Multiple(() =>
+            {
+                Assert.That(stream.GetProperty("receiver").GetString(), Is.EqualTo(Tickets));
+                Assert.That(stream.GetProperty("pending").GetString(), Is.EqualTo("1"), "protobuf JSON writes int64 as a string");
+                Assert.That(stream.GetProperty("lastError").GetString(), Is.EqualTo("HTTP 500"));
+            });
+
+            var table = await Jitctl.RunAsync(_broker.GrpcUri, E2E.AdminSvid(_broker), "receivers");
+            Assert.That(table.Out, Does.Contain(streamId).And.Contain("HTTP 500"), table.ToString());
         }
         finally
         {
