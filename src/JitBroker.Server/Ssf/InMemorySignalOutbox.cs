@@ -49,10 +49,7 @@ public sealed class InMemorySignalOutbox : ISignalOutbox
             foreach (var s in signals)
             {
                 var q = QueueOf(s.StreamId);
-                if (q.Items.TryAdd(s.Id, new Entry(s, s.EnqueuedAt)))
-                {
-                    q.Order.Add(s.Id);
-                }
+                q.Items.TryAdd(s.Id, new Entry(s, s.EnqueuedAt, q.NextSequence++));
             }
         }
 
@@ -68,7 +65,7 @@ public sealed class InMemorySignalOutbox : ISignalOutbox
                 return Task.FromResult<IReadOnlyList<PendingSignal>>([]);
             }
 
-            var claimed = q.Order.Select(id => q.Items[id]).Where(e => e.DueAt <= now).OrderBy(e => e.DueAt).Take(max).ToList();
+            var claimed = q.Items.Values.Where(e => e.DueAt <= now).OrderBy(e => e.DueAt).ThenBy(e => e.Sequence).Take(max).ToList();
             foreach (var e in claimed)
             {
                 q.Items[e.Signal.Id] = e with { DueAt = now + claimFor };
@@ -85,10 +82,7 @@ public sealed class InMemorySignalOutbox : ISignalOutbox
             var q = QueueOf(streamId);
             foreach (var id in ids)
             {
-                if (q.Items.Remove(id))
-                {
-                    q.Order.Remove(id);
-                }
+                q.Items.Remove(id);
             }
 
             q.LastDeliveredAt = now;
@@ -106,7 +100,7 @@ public sealed class InMemorySignalOutbox : ISignalOutbox
             {
                 if (q.Items.TryGetValue(id, out var e))
                 {
-                    q.Items[id] = new Entry(e.Signal with { Attempts = e.Signal.Attempts + 1 }, dueAt);
+                    q.Items[id] = e with { Signal = e.Signal with { Attempts = e.Signal.Attempts + 1 }, DueAt = dueAt };
                 }
             }
 
@@ -129,7 +123,6 @@ public sealed class InMemorySignalOutbox : ISignalOutbox
             foreach (var id in old)
             {
                 q.Items.Remove(id);
-                q.Order.Remove(id);
             }
 
             return Task.FromResult(old.Count);
@@ -160,15 +153,14 @@ public sealed class InMemorySignalOutbox : ISignalOutbox
         return q;
     }
 
-    private sealed record Entry(PendingSignal Signal, DateTimeOffset DueAt);
+    /// <summary>The sequence keeps claims oldest-first among items due at the same time.</summary>
+    private sealed record Entry(PendingSignal Signal, DateTimeOffset DueAt, long Sequence);
 
     private sealed class Queue
     {
         public Dictionary<string, Entry> Items { get; } = new(StringComparer.Ordinal);
 
-        // Insertion order, for oldest-first claims. A kill switch of 10,000 makes this a long list; Remove is O(n) but
-        // runs once per delivered item over an in-process list, well inside the embedded profile's budget.
-        public List<string> Order { get; } = [];
+        public long NextSequence { get; set; }
 
         public string? LastError { get; set; }
 

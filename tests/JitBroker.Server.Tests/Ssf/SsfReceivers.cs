@@ -95,7 +95,10 @@ internal sealed class DotnetSetReceiver : IAsyncDisposable
 
     public int Attempts;
 
-    public JsonWebKeySet? Keys { get; set; }
+    private IList<SecurityKey> _keys = [];
+
+    /// <summary>The broker's JWKS; its keys are built once (as a tool caches them), not per SET.</summary>
+    public JsonWebKeySet? Keys { set => _keys = value!.GetSigningKeys(); }
 
     public string? Audience { get; set; }
 
@@ -133,7 +136,7 @@ internal sealed class DotnetSetReceiver : IAsyncDisposable
             var token = await new StreamReader(http.Request.Body, Encoding.ASCII).ReadToEndAsync();
             var result = await new JsonWebTokenHandler().ValidateTokenAsync(token, new TokenValidationParameters
             {
-                IssuerSigningKeys = self.Keys!.GetSigningKeys(), ValidAudience = self.Audience, ValidateIssuer = false, RequireExpirationTime = false,
+                IssuerSigningKeys = self._keys, ValidAudience = self.Audience, ValidateIssuer = false, RequireExpirationTime = false,
                 ValidateLifetime = false, ValidTypes = ["secevent+jwt"],
             });
             if (!result.IsValid || http.Request.ContentType != "application/secevent+jwt")
