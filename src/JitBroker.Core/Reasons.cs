@@ -395,6 +395,8 @@ public static class Reasons
         public const string AudienceNotAllowed = "ssf.audience_not_allowed";
         /// <summary>The stream request is malformed: not a JSON object, a wrong type, an unknown delivery method, a bad endpoint URL.</summary>
         public const string RequestInvalid = "ssf.request_invalid";
+        /// <summary>The delivery URL is outside the receiver's configured endpoint prefixes.</summary>
+        public const string EndpointNotAllowed = "ssf.endpoint_not_allowed";
         /// <summary>No stream with that id belongs to the caller.</summary>
         public const string StreamNotFound = "ssf.stream_not_found";
         /// <summary>The receiver already has as many streams as it may.</summary>

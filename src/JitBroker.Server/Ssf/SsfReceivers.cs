@@ -10,14 +10,14 @@ namespace JitBroker.Server.Ssf;
 /// </summary>
 public sealed class SsfReceivers(AgentAdmission admission, SsfSettings settings)
 {
-    private readonly (GlobPattern Identity, string[] Audiences)[] _receivers =
-        [.. settings.Receivers.Select(r => (GlobPattern.Parse(r.Identity!), r.Audiences.ToArray()))];
+    private readonly (GlobPattern Identity, SsfReceiverSettings Settings)[] _receivers =
+        [.. settings.Receivers.Select(r => (GlobPattern.Parse(r.Identity!), r))];
 
     public async Task<(string Identity, IReadOnlySet<string> Audiences)> AuthenticateAsync(HttpContext http, CancellationToken cancellationToken = default)
     {
         var evidence = Evidence(http);
         var caller = await admission.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
-        var audiences = _receivers.Where(r => r.Identity.IsMatch(caller.Id)).SelectMany(r => r.Audiences).ToHashSet(StringComparer.Ordinal);
+        var audiences = Matching(caller.Id).SelectMany(r => r.Audiences).ToHashSet(StringComparer.Ordinal);
         if (audiences.Count == 0)
         {
             throw new SsfException(StatusCodes.Status403Forbidden, Reasons.Ssf.NotAReceiver, "The caller is not a configured Shared Signals receiver.");
@@ -25,6 +25,15 @@ public sealed class SsfReceivers(AgentAdmission admission, SsfSettings settings)
 
         return (caller.Id, audiences);
     }
+
+    /// <summary>True when the receiver may have SETs pushed to <paramref name="url"/>: no entry it matches pins prefixes, or one of them is a prefix.</summary>
+    public bool MayPushTo(string receiver, string url)
+    {
+        var prefixes = Matching(receiver).SelectMany(r => r.EndpointPrefixes).ToList();
+        return prefixes.Count == 0 || prefixes.Any(p => url.StartsWith(p, StringComparison.Ordinal));
+    }
+
+    private IEnumerable<SsfReceiverSettings> Matching(string id) => _receivers.Where(r => r.Identity.IsMatch(id)).Select(r => r.Settings);
 
     private static AttestationEvidence Evidence(HttpContext http)
     {

@@ -64,6 +64,11 @@ public sealed class SsfSettings
                 yield return $"Ssf:Receivers:{i}:Identity '{r.Identity}': {problem}.";
             }
 
+            if (r.EndpointPrefixes.Any(p => !Uri.TryCreate(p, UriKind.Absolute, out var u) || !p.EndsWith('/') || u.Query.Length > 0 || u.Fragment.Length > 0))
+            {
+                yield return $"Ssf:Receivers:{i}:EndpointPrefixes must be absolute URLs ending in '/', without query or fragment.";
+            }
+
             if (r.Audiences.Count == 0 || r.Audiences.Any(a => string.IsNullOrWhiteSpace(a) || a.Length > 512))
             {
                 yield return $"Ssf:Receivers:{i}:Audiences must list one or more non-empty audiences (at most 512 characters each).";
@@ -114,4 +119,11 @@ public sealed class SsfReceiverSettings
 
     /// <summary>The task-token audiences this receiver may hear about; it may request any subset of them, never more.</summary>
     public List<string> Audiences { get; set; } = [];
+
+    /// <summary>
+    /// When set, a stream's delivery URL must begin with one of these (absolute URLs ending in '/'): the broker POSTs to
+    /// whatever URL a receiver registers, so pinning it keeps a compromised receiver identity from aiming pushes at an
+    /// internal service.
+    /// </summary>
+    public List<string> EndpointPrefixes { get; set; } = [];
 }

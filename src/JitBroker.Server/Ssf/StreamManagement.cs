@@ -7,7 +7,7 @@ namespace JitBroker.Server.Ssf;
 /// id is "not found", never "forbidden", so ids cannot be probed), requests only its own audiences, and pushes only to an
 /// https URL (http on loopback when allowed).
 /// </summary>
-public sealed class StreamManagement(ISignalOutbox outbox, SsfSettings settings, SignalDeliveryWakeup wakeup, TimeProvider time)
+public sealed class StreamManagement(ISignalOutbox outbox, SsfSettings settings, SsfReceivers receivers, SignalDeliveryWakeup wakeup, TimeProvider time)
 {
     public async Task<SignalStream> CreateAsync(string owner, IReadOnlySet<string> allowed, StreamRequest request, CancellationToken cancellationToken = default)
     {
@@ -22,7 +22,7 @@ public sealed class StreamManagement(ISignalOutbox outbox, SsfSettings settings,
             StreamId = "ssf_" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12)),
             Owner = owner,
             Audiences = Audiences(allowed, request.Audiences),
-            EndpointUrl = Endpoint(request.DeliveryMethod, request.EndpointUrl ?? throw SsfException.Invalid("delivery.endpoint_url is required for push delivery.")),
+            EndpointUrl = Endpoint(owner, request.DeliveryMethod, request.EndpointUrl ?? throw SsfException.Invalid("delivery.endpoint_url is required for push delivery.")),
             AuthorizationHeader = request.AuthorizationHeader,
             EventsRequested = request.EventsRequested ?? [.. SignalEventTypes.Supported],
             Description = request.Description,
@@ -55,7 +55,7 @@ public sealed class StreamManagement(ISignalOutbox outbox, SsfSettings settings,
         var updated = stream with
         {
             Audiences = request.Audiences is null && !replace ? stream.Audiences : Audiences(allowed, request.Audiences),
-            EndpointUrl = request.EndpointUrl is null ? stream.EndpointUrl : Endpoint(request.DeliveryMethod, request.EndpointUrl),
+            EndpointUrl = request.EndpointUrl is null ? stream.EndpointUrl : Endpoint(owner, request.DeliveryMethod, request.EndpointUrl),
             AuthorizationHeader = request.EndpointUrl is null && !replace ? stream.AuthorizationHeader : request.AuthorizationHeader,
             EventsRequested = request.EventsRequested ?? stream.EventsRequested,
             Description = request.Description ?? (replace ? null : stream.Description),
@@ -111,7 +111,7 @@ public sealed class StreamManagement(ISignalOutbox outbox, SsfSettings settings,
                 "This receiver may not hear about audience(s): " + string.Join(", ", refused.Take(5)));
     }
 
-    private string Endpoint(string? method, string url)
+    private string Endpoint(string owner, string? method, string url)
     {
         if (method is not null && method != StreamRequest.PushMethod)
         {
@@ -126,6 +126,8 @@ public sealed class StreamManagement(ISignalOutbox outbox, SsfSettings settings,
                 : "delivery.endpoint_url must be an absolute https URL without user info or fragment.");
         }
 
-        return uri.AbsoluteUri;
+        return receivers.MayPushTo(owner, uri.AbsoluteUri)
+            ? uri.AbsoluteUri
+            : throw new SsfException(StatusCodes.Status403Forbidden, Reasons.Ssf.EndpointNotAllowed, "delivery.endpoint_url is outside the prefixes configured for this receiver.");
     }
 }

@@ -36,6 +36,7 @@ public sealed class SsfE2ETests
             ["JitBroker:Ssf:Receivers:0:Audiences:0"] = BrokerServerFixture.TicketsAudience,
             ["JitBroker:Ssf:Receivers:1:Identity"] = Crm,
             ["JitBroker:Ssf:Receivers:1:Audiences:0"] = CrmAudience,
+            ["JitBroker:Ssf:Receivers:1:EndpointPrefixes:0"] = "http://127.0.0.1:9/",
             ["JitBroker:Ssf:PollInterval"] = "00:00:00.050",
             ["JitBroker:Ssf:PushTimeout"] = "00:00:00.500",
             ["JitBroker:Ssf:RetryInitialDelay"] = "00:00:00.100",
@@ -249,6 +250,49 @@ public sealed class SsfE2ETests
         var theirs = await SsfCalls.SendAsync(_http, HttpMethod.Get, _issuer + SsfEndpoints.StreamsPath + "?stream_id=" + id, Bearer(Tickets), null);
         Assert.That(theirs.Status, Is.EqualTo(HttpStatusCode.NotFound), "another receiver's stream is not found, not forbidden");
         await DeleteAsync(Crm, id);
+    }
+
+    [Test]
+    public async Task A_delivery_url_outside_the_receivers_prefixes_is_refused()
+    {
+        var r = await CreateStreamAsync(Crm, "http://127.0.0.1:8/admin");
+        Assert.That(r.Status, Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That(r.Response.Headers.GetValues("jitbroker-reason").Single(), Is.EqualTo("ssf.endpoint_not_allowed"));
+    }
+
+    [Test]
+    public async Task The_python_receiver_refuses_forged_misaddressed_and_stale_sets_and_drops_replays()
+    {
+        await using var python = await PythonSetReceiver.StartAsync(_issuer + "/.well-known/jwks.json", _issuer, BrokerServerFixture.TicketsAudience);
+        var keys = (JitBroker.Issuance.ISigningKeyProvider)_broker.Services.GetService(typeof(JitBroker.Issuance.ISigningKeyProvider))!;
+        var now = DateTimeOffset.UtcNow;
+        PendingSignal Set(string id, string aud = BrokerServerFixture.TicketsAudience) => new()
+        {
+            Id = id, StreamId = "s", EventType = SignalEventTypes.SessionRevoked, Subject = "lease_x", Audience = aud, EventTimestamp = now, EnqueuedAt = now,
+        };
+        using var forgedKeys = new JitBroker.Issuance.StaticSigningKeyProvider(JitBroker.Issuance.SigningKey.Generate());
+        var genuine = new SecurityEventTokens(keys, _issuer);
+        var cases = new[]
+        {
+            (new SecurityEventTokens(forgedKeys, _issuer).Sign(Set("forged"), now), 400),
+            (genuine.Sign(Set("other-aud", "https://elsewhere.example"), now), 400),
+            (new SecurityEventTokens(keys, "https://not-the-broker.example").Sign(Set("other-iss"), now), 400),
+            (genuine.Sign(Set("stale"), now.AddHours(-1)), 400),
+            (genuine.Sign(Set("good"), now), 202),
+            (genuine.Sign(Set("good"), now), 202),
+        };
+        foreach (var (token, expected) in cases)
+        {
+            using var content = new StringContent(token);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(SetPusher.ContentType);
+            Assert.That((int)(await _http.PostAsync(python.Url, content)).StatusCode, Is.EqualTo(expected));
+        }
+
+        var state = await python.StateAsync();
+        Assert.That(state.GetProperty("events").GetArrayLength(), Is.EqualTo(1));
+        Assert.That(state.GetProperty("duplicates").GetInt32(), Is.EqualTo(1), "the replayed jti is acknowledged but not recorded twice");
+        Assert.That(state.GetProperty("rejected").EnumerateArray().Select(r => r.GetProperty("err").GetString()),
+            Is.EqualTo(new[] { "invalid_request", "invalid_audience", "invalid_issuer", "invalid_request" }));
     }
 
     [TestCase("[]")]
