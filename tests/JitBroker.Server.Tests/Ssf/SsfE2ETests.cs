@@ -208,6 +208,47 @@ public sealed class SsfE2ETests
     }
 
     [Test]
+    public async Task A_paused_stream_holds_its_sets_until_enabled_and_a_disabled_one_is_sent_nothing()
+    {
+        await using var dotnet = await DotnetSetReceiver.StartAsync();
+        dotnet.Keys = new JsonWebKeySet(await _http.GetStringAsync(_issuer + "/.well-known/jwks.json"));
+        dotnet.Audience = BrokerServerFixture.TicketsAudience;
+        var streamId = (await CreateStreamAsync(Tickets, dotnet.Url)).Body.GetProperty("stream_id").GetString()!;
+        async Task<string> SetStatusAsync(string status)
+        {
+            var r = await SsfCalls.SendAsync(_http, HttpMethod.Post, _issuer + SsfEndpoints.StatusPath, Bearer(Tickets), new { stream_id = streamId, status });
+            Assert.That(r.Status, Is.EqualTo(HttpStatusCode.OK), r.Body.ToString());
+            var read = await SsfCalls.SendAsync(_http, HttpMethod.Get, _issuer + SsfEndpoints.StatusPath + "?stream_id=" + streamId, Bearer(Tickets), null);
+            return read.Body.GetProperty("status").GetString()!;
+        }
+
+        try
+        {
+            Assert.That(await SetStatusAsync("paused"), Is.EqualTo("paused"));
+            var (held, _) = await IssueAndEndAsync("ssf-paused-1");
+            await Task.Delay(400);
+            Assert.That(dotnet.Attempts, Is.Zero, "a paused stream is not pushed to");
+
+            Assert.That(await SetStatusAsync("enabled"), Is.EqualTo("enabled"));
+            Assert.That(await dotnet.WaitForAsync(t => t.GetPayloadValue<System.Text.Json.JsonElement>("sub_id").GetProperty("jti").GetString() == held,
+                TimeSpan.FromSeconds(10)), Is.True, "the held SET is delivered once the stream is enabled");
+
+            Assert.That(await SetStatusAsync("disabled"), Is.EqualTo("disabled"));
+            var before = dotnet.Attempts;
+            await IssueAndEndAsync("ssf-disabled-1");
+            await Task.Delay(400);
+            Assert.That(dotnet.Attempts, Is.EqualTo(before), "a disabled stream is sent nothing");
+
+            var bad = await SsfCalls.SendAsync(_http, HttpMethod.Post, _issuer + SsfEndpoints.StatusPath, Bearer(Tickets), new { stream_id = streamId, status = "on" });
+            Assert.That(bad.Status, Is.EqualTo(HttpStatusCode.BadRequest));
+        }
+        finally
+        {
+            await DeleteAsync(Tickets, streamId);
+        }
+    }
+
+    [Test]
     public async Task A_verification_request_delivers_a_verification_event_with_the_state()
     {
         await using var dotnet = await DotnetSetReceiver.StartAsync();
