@@ -10,14 +10,15 @@ namespace JitBroker.Server.Ssf;
 /// one hash tag (<c>{prefix}ssf:{id}:…</c>, one Redis Cluster slot, so every script is atomic): <c>items</c> (id → JSON),
 /// <c>due</c> (sorted by when an item may next be claimed — a claim pushes it to the claim's end, so a replica that dies
 /// mid-push leaves it to reappear), <c>at</c> (sorted by enqueue time, for retention trimming) and <c>meta</c> (last error,
-/// last delivery). Enqueues are durable writes (<see cref="IRedisConnection.EvalDurableAsync"/>), as the ledger's are.
+/// last delivery). Only commands the broker's least-privilege ACL allows are used (docs/redis.md). Enqueues are durable writes (<see cref="IRedisConnection.EvalDurableAsync"/>), as the ledger's are.
 /// </summary>
 public sealed class RedisSignalOutbox(IRedisConnection redis, string prefix) : ISignalOutbox
 {
     private static readonly LuaScript Enqueue = new("""
         local n = 0
         for i = 2, #ARGV, 3 do
-          if redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 1]) == 1 then
+          if not redis.call('HGET', KEYS[3], ARGV[i]) then
+            redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
             redis.call('ZADD', KEYS[1], ARGV[1], ARGV[i])
             redis.call('ZADD', KEYS[2], ARGV[i + 2], ARGV[i])
             n = n + 1
@@ -53,7 +54,7 @@ public sealed class RedisSignalOutbox(IRedisConnection redis, string prefix) : I
 
     private static readonly LuaScript Retry = new("""
         for i = 4, #ARGV do
-          if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1 then
+          if redis.call('HGET', KEYS[2], ARGV[i]) then
             redis.call('ZADD', KEYS[1], ARGV[1], ARGV[i])
           end
         end
@@ -84,8 +85,9 @@ public sealed class RedisSignalOutbox(IRedisConnection redis, string prefix) : I
 
     public async Task<IReadOnlyList<SignalStream>> ListStreamsAsync(CancellationToken cancellationToken = default)
     {
-        var values = (RedisResult[])(await redis.ExecuteAsync("HVALS", [(RedisKey)StreamsKey], cancellationToken).ConfigureAwait(false))!;
-        return [.. values.Select(v => JsonSerializer.Deserialize<SignalStream>((string)v!)!).OrderBy(s => s.StreamId, StringComparer.Ordinal)];
+        // HGETALL, not HVALS: the broker's least-privilege ACL (docs/redis.md) allows only the former.
+        var pairs = (RedisResult[])(await redis.ExecuteAsync("HGETALL", [(RedisKey)StreamsKey], cancellationToken).ConfigureAwait(false))!;
+        return [.. pairs.Where((_, i) => i % 2 == 1).Select(v => JsonSerializer.Deserialize<SignalStream>((string)v!)!).OrderBy(s => s.StreamId, StringComparer.Ordinal)];
     }
 
     public async Task<bool> DeleteStreamAsync(string streamId, CancellationToken cancellationToken = default)
@@ -146,7 +148,7 @@ public sealed class RedisSignalOutbox(IRedisConnection redis, string prefix) : I
         var k = Keys(streamId);
         var replies = await redis.ExecuteManyAsync(
         [
-            new PipelinedCommand("HLEN", [k.Items]),
+            new PipelinedCommand("ZCARD", [k.At]),
             new PipelinedCommand("ZRANGE", [k.At, 0, 0, "WITHSCORES"]),
             new PipelinedCommand("HMGET", [k.Meta, "error", "error_at", "delivered"]),
         ], cancellationToken).ConfigureAwait(false);

@@ -113,11 +113,21 @@ public sealed class RedisSignalOutboxTests : SignalOutboxConformanceTests
     private RedisConnection _redis = null!;
     private int _n;
 
+    /// <summary>The broker's least-privilege ACL of docs/redis.md, verbatim: the outbox must work as that user.</summary>
+    private const string BrokerAcl = "on >s3cret resetchannels ~jitbroker:[^a]* ~jitbroker:agent:* ~jitbroker:agents ~jitbroker:approval* -@all +@connection -@admin " +
+        "-@dangerous +role +info +cluster|nodes +cluster|slots +evalsha +eval +hgetall +hget +hmget +hset +hdel +hincrby +zadd +zrem +zcard +zrange " +
+        "+zrangebyscore +zrangebylex +sadd +srem +smembers +sscan +scard +del +exists +pexpire +incr +set +get";
+
     [OneTimeSetUp]
     public async Task StartRedis()
     {
         _server = await RedisServerProcess.StartServerAsync();
-        _redis = new RedisConnection(new RedisOptions { Endpoint = _server.Endpoint });
+        await using (var admin = new RedisConnection(new RedisOptions { Endpoint = _server.Endpoint, AllowAdminCommands = true }))
+        {
+            await admin.ExecuteAsync("ACL", ["SETUSER", "jitbroker", "reset", .. BrokerAcl.Split(' ')]);
+        }
+
+        _redis = new RedisConnection(new RedisOptions { Endpoint = _server.Endpoint, User = "jitbroker", Password = "s3cret" });
     }
 
     [OneTimeTearDown]
@@ -128,5 +138,5 @@ public sealed class RedisSignalOutboxTests : SignalOutboxConformanceTests
     }
 
     // A fresh key prefix per test: the same server, no state shared between tests.
-    protected override Task<ISignalOutbox> CreateAsync() => Task.FromResult<ISignalOutbox>(new RedisSignalOutbox(_redis, $"t{Interlocked.Increment(ref _n)}:"));
+    protected override Task<ISignalOutbox> CreateAsync() => Task.FromResult<ISignalOutbox>(new RedisSignalOutbox(_redis, $"jitbroker:t{Interlocked.Increment(ref _n)}:"));
 }
