@@ -21,9 +21,11 @@ command -v redis-sentinel >/dev/null 2>&1 || need_pkgs+=(redis-sentinel)
 # redis-cli joins the Redis Cluster the cluster tests start (Debian ships it in redis-tools).
 command -v redis-cli >/dev/null 2>&1 || need_pkgs+=(redis-tools)
 /usr/bin/python3 -c 'import cryptography' 2>/dev/null || need_pkgs+=(python3-cryptography)
+# A relying party independent of the broker for the OAuth door's tokens (interop/oauth_verify.py): PyJWT.
+/usr/bin/python3 -c 'import jwt' 2>/dev/null || need_pkgs+=(python3-jwt)
 # The Helm chart's values.schema.json is checked with an independent JSON Schema implementation.
 /usr/bin/python3 -c 'import jsonschema' 2>/dev/null || need_pkgs+=(python3-jsonschema)
-# The second independent gRPC peer: npm's @grpc/grpc-js, run by node.
+# The second independent gRPC peer (npm's @grpc/grpc-js) and the OAuth door's strict client (npm's oauth4webapi), run by node.
 command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -32,7 +34,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   $sudo apt-get update -qq || { echo "apt-get update failed"; exit 1; }
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_pkgs[@]}" >/dev/null || { echo "apt-get install failed"; exit 1; }
 fi
-log "npm ci (tests/interop-node: @grpc/grpc-js, @grpc/proto-loader at the committed lock file)"
+log "npm ci (tests/interop-node: @grpc/grpc-js, @grpc/proto-loader, oauth4webapi at the committed lock file)"
 (cd tests/interop-node && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
 export JITBROKER_TEST_PYTHON=/usr/bin/python3   # Debian's python, which sees python3-grpcio (not a pyenv shim)
 

@@ -58,7 +58,7 @@ internal static class VerifyCommand
                 ValidAudience = result.GetValue(audience),
                 ValidateIssuer = result.GetValue(issuer) is not null,
                 ValidIssuer = result.GetValue(issuer),
-                ValidAlgorithms = ["ES256"],
+                ValidAlgorithms = ["ES256", "RS256", "PS256"], // SigningKey:Algorithm; never HS* or none
                 RequireExpirationTime = true,
                 RequireSignedTokens = true,
                 ClockSkew = TimeSpan.FromSeconds(30),

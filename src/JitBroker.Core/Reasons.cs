@@ -172,6 +172,9 @@ public static class Reasons
         public const string OfferInvalid = "delegation.offer_invalid";
         public const string OfferUsed = "delegation.offer_used";
         public const string OfferExpired = "delegation.offer_expired";
+
+        /// <summary>A token exchange presented a sender-constrained (DPoP or certificate-bound) planner token as its subject.</summary>
+        public const string SubjectTokenBound = "delegation.subject_token_bound";
     }
 
     /// <summary>Why a revocation was scheduled, as the audit record's <c>reason</c> names it.</summary>

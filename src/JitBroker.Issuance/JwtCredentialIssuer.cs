@@ -215,48 +215,6 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
         return buffer.WrittenMemory;
     }
 
-    /// <summary>
-    /// One <c>cnf</c> object (RFC 7800 §3.1) holding every binding the caller proved: <c>jkt</c>, the RFC 7638 thumbprint of
-    /// its DPoP proof key (RFC 9449 §6.1), and <c>x5t#S256</c>, its mTLS client certificate's (RFC 8705 §3.1). None: no cnf.
-    /// </summary>
-    private static void WriteConfirmation(Utf8JsonWriter writer, WorkloadIdentity agent)
-    {
-        var jkt = agent.ProofKeyThumbprint is { Length: > 0 } proofKey ? proofKey : null;
-        var x5t = agent.CertificateThumbprint is { Length: > 0 } certificate ? certificate : null;
-        if (jkt is null && x5t is null)
-        {
-            return;
-        }
-
-        writer.WriteStartObject(TaskJwtClaimNames.ConfirmationName);
-        if (jkt is not null)
-        {
-            writer.WriteString(TaskJwtClaimNames.ProofKeyThumbprintName, jkt);
-        }
-
-        if (x5t is not null)
-        {
-            writer.WriteString(TaskJwtClaimNames.CertificateThumbprintName, x5t);
-        }
-
-        writer.WriteEndObject();
-    }
-
-    /// <summary>RFC 8693 §4.1 nested <c>act</c>: the current actor outermost, each prior actor nested inside.</summary>
-    private static void WriteActorChain(Utf8JsonWriter writer, IReadOnlyList<string> actors)
-    {
-        foreach (var actor in actors)
-        {
-            writer.WriteStartObject(TaskJwtClaimNames.ActorName);
-            writer.WriteString(TaskJwtClaimNames.SubjectName, actor);
-        }
-
-        for (var i = 0; i < actors.Count; i++)
-        {
-            writer.WriteEndObject();
-        }
-    }
-
     // A rare huge grant (many long resources) must not pin its buffer to the thread for good.
     private static void ReleaseOversizedPayloadBuffer()
     {
@@ -266,17 +224,6 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
             t_payloadWriter = null;
             t_payloadBuffer = null;
         }
-    }
-
-    private static void WriteArray(Utf8JsonWriter writer, JsonEncodedText name, IReadOnlyList<string> values)
-    {
-        writer.WriteStartArray(name);
-        foreach (var value in values)
-        {
-            writer.WriteStringValue(value);
-        }
-
-        writer.WriteEndArray();
     }
 
     // The header depends only on the key: encode it once per key, not once per token.

@@ -83,7 +83,9 @@ public sealed partial class SigningKey
     public static SigningKey FromPreviousPublicKeyPem(ReadOnlySpan<char> pem, string configuredAlgorithm)
     {
         RequireSupported(configuredAlgorithm);
-        if (PemEncoding.TryFind(pem, out var fields) && pem[fields.Label] is "PUBLIC KEY" && KindOf(pem[fields.Location]) == KeyKind.Ec)
+        // Judged by what the block holds, whatever its label: an EC private key where a public key belongs is then refused
+        // as unreadable (the wrong kind of PEM), not as an RSA algorithm mismatch.
+        if (PemEncoding.TryFind(pem, out var fields) && KindOf(pem[fields.Location]) == KeyKind.Ec)
         {
             return FromPublicKeyPem(pem, Es256);
         }

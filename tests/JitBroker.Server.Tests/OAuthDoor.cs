@@ -13,14 +13,8 @@ internal static class OAuthDoor
     public const string JwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer";
     public const string TokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange";
 
-    public static Task<BrokerServerFixture> StartAsync(IDictionary<string, string?>? overrides = null)
-    {
-        var settings = new Dictionary<string, string?>(overrides ?? new Dictionary<string, string?>())
-        {
-            ["JitBroker:Listen:Http"] = $"127.0.0.1:{FreePort()}",
-        };
-        return BrokerServerFixture.StartAsync(settings);
-    }
+    /// <summary>A broker whose issuer is its HTTP listener's real URL (<see cref="OAuthBroker.StartAsync"/>).</summary>
+    public static Task<BrokerServerFixture> StartAsync(IDictionary<string, string?>? overrides = null) => OAuthBroker.StartAsync(overrides);
 
     public static string Issuer(BrokerServerFixture broker) => broker.HttpUri.GetLeftPart(UriPartial.Authority);
 
@@ -43,10 +37,5 @@ internal static class OAuthDoor
         params (string Name, string Value)[] form) =>
         PostAsync(http, broker, "/oauth2/token", form.Select(p => KeyValuePair.Create(p.Name, p.Value)));
 
-    public static int FreePort()
-    {
-        using var socket = new TcpListener(IPAddress.Loopback, 0);
-        socket.Start();
-        return ((IPEndPoint)socket.LocalEndpoint).Port;
-    }
+    public static int FreePort() => OAuthBroker.FreePort();
 }

@@ -170,6 +170,26 @@ public sealed class OAuthGrantTests
     }
 
     [Test]
+    public async Task A_DPoP_bound_planner_token_cannot_be_exchanged_by_a_worker_that_lacks_the_key()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var (status, body, _) = await OAuthDoor.PostAsync(_http, _broker, "/oauth2/token",
+        [
+            KeyValuePair.Create("grant_type", OAuthDoor.JwtBearer), KeyValuePair.Create("assertion", OAuthDoor.Assertion(_broker, Planner)),
+            KeyValuePair.Create("resource", BrokerServerFixture.TicketsAudience), KeyValuePair.Create("scope", "tickets.update tool:zendesk"),
+            KeyValuePair.Create("authorization_details", """[{"type":"jitbroker_task","task_id":"xchg-bound","resources":["tickets/1"]}]"""),
+        ], r => r.Headers.Add("DPoP", Proof(key, "POST", OAuthDoor.Issuer(_broker) + "/oauth2/token")));
+        Assert.That(body.GetProperty("token_type").GetString(), Is.EqualTo("DPoP"), body.ToString());
+
+        (status, body, _) = await OAuthDoor.TokenAsync(_http, _broker, ("grant_type", OAuthDoor.TokenExchange),
+            ("subject_token", body.GetProperty("access_token").GetString()!), ("subject_token_type", "urn:ietf:params:oauth:token-type:access_token"),
+            ("actor_token", OAuthDoor.Assertion(_broker, Worker)), ("actor_token_type", "urn:ietf:params:oauth:token-type:jwt"));
+        Assert.That((status, body.GetProperty("error").GetString()), Is.EqualTo((HttpStatusCode.BadRequest, "invalid_grant")));
+        Assert.That(body.GetProperty("error_description").GetString(), Does.StartWith("delegation.subject_token_bound"),
+            "the binding would be stripped: a stolen DPoP token must stay useless");
+    }
+
+    [Test]
     public async Task Introspection_answers_resource_servers_and_revocation_only_the_holder()
     {
         var (_, body, _) = await TicketsAsync(E2E.Agent("introspected"));

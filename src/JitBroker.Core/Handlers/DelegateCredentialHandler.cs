@@ -68,7 +68,7 @@ public sealed class DelegateCredentialHandler
     /// chain and cascade of an offer redemption. The planner's token must be the lease's current credential.
     /// </summary>
     public async Task<CredentialGrantResult> ExchangeAsync(AttestationEvidence evidence, string plannerToken, IReadOnlyList<string>? tools,
-        IReadOnlyList<string>? resources, TimeSpan? ttl, string? audience = null, CancellationToken cancellationToken = default)
+        IReadOnlyList<string>? resources, TimeSpan? ttl, string? audience = null, string? action = null, CancellationToken cancellationToken = default)
     {
         _rules.RequireConfigured(_offers);
         var worker = await _admission.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
@@ -79,6 +79,19 @@ public sealed class DelegateCredentialHandler
             || !string.Equals(parent.CredentialFingerprint, Fingerprints.Of(plannerToken), StringComparison.Ordinal))
         {
             throw LeaseUsability.NotActive("The subject token is not an active task credential.");
+        }
+
+        if (claims.IsBound)
+        {
+            // A sender-constrained token proves nothing in another party's hands: the worker cannot show the planner's key
+            // or certificate, so exchanging it would strip the binding. Such a planner delegates with an offer instead.
+            throw DelegationRules.Denied(Reasons.Delegation.SubjectTokenBound,
+                "A sender-constrained (cnf) task token cannot be exchanged by another party; the planner makes a delegation offer instead.");
+        }
+
+        if (action is not null && !string.Equals(action, parent.Scope.Action, StringComparison.Ordinal))
+        {
+            throw DelegationRules.Denied(Reasons.Delegation.Widening, $"A delegated credential keeps the parent's action '{parent.Scope.Action}'.");
         }
 
         if (audience is not null && !string.Equals(audience, parent.Scope.Audience, StringComparison.Ordinal))

@@ -17,9 +17,10 @@ internal sealed class ApprovalPolls(OAuthSettings settings, TimeProvider time)
     private static readonly TimeSpan SlowDownStep = TimeSpan.FromSeconds(5);
     private readonly ConcurrentDictionary<string, (DateTimeOffset Last, TimeSpan Interval)> _polls = new(StringComparer.Ordinal);
 
-    /// <summary>Throws <c>slow_down</c> when this approval was polled less than its interval ago; records the poll.</summary>
-    public void EnsurePollingPolitely(string approvalId)
+    /// <summary>Throws <c>slow_down</c> when this agent polled this approval less than its interval ago; records the poll. Call only for an attested agent.</summary>
+    public void EnsurePollingPolitely(string agentId, string approvalId)
     {
+        var key = agentId + " " + approvalId;
         var now = time.GetUtcNow();
         if (_polls.Count > MaxTracked)
         {
@@ -31,7 +32,7 @@ internal sealed class ApprovalPolls(OAuthSettings settings, TimeProvider time)
 
         var tooSoon = false;
         var interval = settings.ApprovalPollInterval;
-        _polls.AddOrUpdate(approvalId, _ => (now, settings.ApprovalPollInterval), (_, previous) =>
+        _polls.AddOrUpdate(key, _ => (now, settings.ApprovalPollInterval), (_, previous) =>
         {
             // A small allowance for network jitter: a client sleeping exactly the interval is not punished.
             tooSoon = now - previous.Last < previous.Interval - TimeSpan.FromMilliseconds(500);
@@ -48,7 +49,7 @@ internal sealed class ApprovalPolls(OAuthSettings settings, TimeProvider time)
     /// <summary>The answer for a request still waiting for its approval.</summary>
     public PendingApprovalException Pending(ApprovalRecord approval, string taskId)
     {
-        var interval = _polls.TryGetValue(approval.ApprovalId, out var p) ? p.Interval : settings.ApprovalPollInterval;
+        var interval = _polls.TryGetValue(approval.AgentId + " " + approval.ApprovalId, out var p) ? p.Interval : settings.ApprovalPollInterval;
         var expiresIn = Math.Max(0, (long)(approval.ExpiresAt - time.GetUtcNow()).TotalSeconds);
         return new PendingApprovalException(approval.ApprovalId, taskId, (long)interval.TotalSeconds, expiresIn);
     }

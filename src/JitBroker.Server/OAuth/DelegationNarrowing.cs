@@ -8,14 +8,14 @@ namespace JitBroker.Server.OAuth;
 /// <c>resource</c> (must be the parent's audience), or a full <c>jitbroker_task</c> <c>authorization_details</c>.
 /// </summary>
 internal sealed record DelegationNarrowing(IReadOnlyList<string>? Tools, IReadOnlyList<string>? Resources, TimeSpan? Ttl, string? Audience,
-    bool HadAuthorizationDetails)
+    bool HadAuthorizationDetails, string? Action = null)
 {
     public static DelegationNarrowing Parse(OAuthForm form)
     {
         if (form["authorization_details"] is not null)
         {
             var declared = TaskIntentParameters.Parse(form);
-            return new DelegationNarrowing(declared.Tools, declared.Resources, declared.RequestedTtl, declared.Audience, true);
+            return new DelegationNarrowing(declared.Tools, declared.Resources, declared.RequestedTtl, declared.Audience, true, declared.Action);
         }
 
         var resources = form.All("resource");
@@ -25,6 +25,7 @@ internal sealed record DelegationNarrowing(IReadOnlyList<string>? Tools, IReadOn
         }
 
         List<string>? tools = null;
+        string? action = null;
         if (form["scope"] is { } scope)
         {
             tools = [];
@@ -34,14 +35,18 @@ internal sealed record DelegationNarrowing(IReadOnlyList<string>? Tools, IReadOn
                 {
                     tools.Add(token["tool:".Length..]);
                 }
+                else if (token.Length > 0 && action is null && !token.Contains(':', StringComparison.Ordinal))
+                {
+                    action = token; // RFC 8693 §2.1: the scope of the token asked for, which names the action — the parent's, checked there
+                }
                 else
                 {
                     throw new OAuthProtocolException(OAuthErrors.InvalidScope, OAuthReasons.ScopeInvalid,
-                        "A delegation's scope lists tool:<name> tokens only; the action is the parent's.");
+                        "A delegation's scope is the parent's action and tool:<name> tokens, each once.");
                 }
             }
         }
 
-        return new DelegationNarrowing(tools, null, null, resources.Count == 1 ? resources[0] : null, false);
+        return new DelegationNarrowing(tools, null, null, resources.Count == 1 ? resources[0] : null, false, action);
     }
 }

@@ -30,7 +30,7 @@ internal sealed class IntrospectionEndpoint(IntrospectionHandler introspection, 
 
         var scope = claims.Scope;
         w.WriteBoolean("active", true);
-        w.WriteString("scope", string.Join(' ', scope.Tools.Select(t => "tool:" + t).Prepend(scope.Action)));
+        w.WriteString("scope", OAuthResponses.ScopeOf(scope));
         w.WriteString("client_id", claims.ClientId ?? claims.Subject);
         w.WriteString("sub", claims.Subject);
         w.WriteString("aud", scope.Audience);
@@ -72,19 +72,8 @@ internal sealed class IntrospectionEndpoint(IntrospectionHandler introspection, 
 
         w.WriteString("task_id", claims.TaskId);
         w.WriteString("action", scope.Action);
-        WriteArray(w, "tools", scope.Tools);
-        WriteArray(w, "resources", scope.Resources);
+        OAuthResponses.WriteStrings(w, "tools", scope.Tools);
+        OAuthResponses.WriteStrings(w, "resources", scope.Resources);
         w.WriteString("credential_kind", result.CredentialKind ?? "");
-    }
-
-    private static void WriteArray(Utf8JsonWriter w, string name, IEnumerable<string> values)
-    {
-        w.WriteStartArray(name);
-        foreach (var value in values)
-        {
-            w.WriteStringValue(value);
-        }
-
-        w.WriteEndArray();
     }
 }

@@ -29,6 +29,20 @@ internal static class OAuthResponses
         return http.Response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length)).AsTask();
     }
 
+    /// <summary>A token's scope as the door writes it (the token's own <c>scope</c> claim): the action, then <c>tool:</c> tokens.</summary>
+    public static string ScopeOf(JitBroker.Core.GrantedScope scope) => string.Join(' ', scope.Tools.Select(t => "tool:" + t).Prepend(scope.Action));
+
+    public static void WriteStrings(Utf8JsonWriter w, string name, IEnumerable<string> values)
+    {
+        w.WriteStartArray(name);
+        foreach (var value in values)
+        {
+            w.WriteStringValue(value);
+        }
+
+        w.WriteEndArray();
+    }
+
     public static void NoStore(HttpContext http)
     {
         http.Response.Headers.CacheControl = "no-store";
@@ -89,7 +103,7 @@ internal static class OAuthResponses
         BrokerFailure.PermissionDenied when ex.Reason == Reasons.Approval.Expired => OAuthErrors.ExpiredToken,
         BrokerFailure.PermissionDenied when ex.Reason == Reasons.Delegation.Widening => OAuthErrors.InvalidScope,
         BrokerFailure.PermissionDenied when ex.Reason is Reasons.Approval.NotFound or Reasons.Approval.RequestMismatch
-            or Reasons.Approval.AlreadyUsed or Reasons.Delegation.OfferInvalid => OAuthErrors.InvalidGrant,
+            or Reasons.Approval.AlreadyUsed or Reasons.Delegation.OfferInvalid or Reasons.Delegation.SubjectTokenBound => OAuthErrors.InvalidGrant,
         BrokerFailure.PermissionDenied when callerIsClient && ex.Reason is Reasons.Introspection.CallerNotAllowed or Reasons.CredentialNotHolder
             => OAuthErrors.UnauthorizedClient,
         BrokerFailure.PermissionDenied => OAuthErrors.AccessDenied,

@@ -15,7 +15,7 @@ namespace JitBroker.Server.OAuth;
 /// Policy, quotas, approvals, the lease ledger and the audit chain are the handlers'; nothing here decides.
 /// </summary>
 internal sealed class TokenEndpoint(RequestCredentialHandler requests, DelegateCredentialHandler delegations, ApprovalService approvals,
-    OAuthProofs proofs, ApprovalPolls polls, OAuthUrls urls, OAuthEndpointRunner runner)
+    AgentAdmission admission, OAuthProofs proofs, ApprovalPolls polls, OAuthUrls urls, OAuthEndpointRunner runner)
 {
     public const string JwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer";
     public const string TokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -33,7 +33,7 @@ internal sealed class TokenEndpoint(RequestCredentialHandler requests, DelegateC
         switch (OAuthRequestReader.Required(form, "grant_type"))
         {
             case JwtBearer:
-                await RequestAsync(http, form, WorkloadEvidence(http, OAuthRequestReader.Required(form, "assertion"), proofKey), proofKey,
+                await RequestAsync(http, form, WorkloadEvidence(http, form, OAuthRequestReader.Required(form, "assertion"), proofKey), proofKey,
                     exchange: false, cancellationToken).ConfigureAwait(false);
                 break;
             case TokenExchange:
@@ -62,15 +62,15 @@ internal sealed class TokenEndpoint(RequestCredentialHandler requests, DelegateC
         if (form["actor_token"] is not { } actorToken)
         {
             RequireTokenType(subjectType, JwtTokenType, "subject_token_type");
-            await RequestAsync(http, form, WorkloadEvidence(http, subjectToken, proofKey), proofKey, exchange: true, cancellationToken).ConfigureAwait(false);
+            await RequestAsync(http, form, WorkloadEvidence(http, form, subjectToken, proofKey), proofKey, exchange: true, cancellationToken).ConfigureAwait(false);
             return;
         }
 
         RequireTokenType(subjectType, AccessTokenType, "subject_token_type");
         RequireTokenType(OAuthRequestReader.Required(form, "actor_token_type"), JwtTokenType, "actor_token_type");
         var narrowing = DelegationNarrowing.Parse(form);
-        var result = await delegations.ExchangeAsync(WorkloadEvidence(http, actorToken, proofKey), subjectToken, narrowing.Tools, narrowing.Resources,
-            narrowing.Ttl, narrowing.Audience, cancellationToken).ConfigureAwait(false);
+        var result = await delegations.ExchangeAsync(WorkloadEvidence(http, form, actorToken, proofKey), subjectToken, narrowing.Tools, narrowing.Resources,
+            narrowing.Ttl, narrowing.Audience, narrowing.Action, cancellationToken).ConfigureAwait(false);
         await TokenResponse.WriteAsync(http, result, proofKey, exchange: true, authorizationDetails: narrowing.HadAuthorizationDetails).ConfigureAwait(false);
     }
 
@@ -82,11 +82,17 @@ internal sealed class TokenEndpoint(RequestCredentialHandler requests, DelegateC
         var taskId = declared.TaskId;
         if (approvalId is not null)
         {
-            polls.EnsurePollingPolitely(approvalId);
+            // Attested before anything about the approval is touched, so nobody but its agent can slow its polling down or
+            // learn its task (the handler attests again and checks the approval is this agent's, for exactly this request).
+            var agent = await admission.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
+            polls.EnsurePollingPolitely(agent.Id, approvalId);
             ticket = new ApprovalTicket(approvalId, TimeSpan.Zero);
             // A client that let the broker name the task polls without it: the approval remembers the task it was opened for.
-            // The handler still attests the caller and checks the approval is its own, for exactly this request.
-            taskId ??= (await approvals.GetAsync(approvalId, cancellationToken).ConfigureAwait(false))?.Request.TaskId;
+            if (taskId is null && await approvals.GetAsync(approvalId, cancellationToken).ConfigureAwait(false) is { } record
+                && string.Equals(record.AgentId, agent.Id, StringComparison.Ordinal))
+            {
+                taskId = record.Request.TaskId;
+            }
         }
 
         var request = new CredentialRequest(taskId ?? NewTaskId(),
@@ -101,9 +107,13 @@ internal sealed class TokenEndpoint(RequestCredentialHandler requests, DelegateC
         await TokenResponse.WriteAsync(http, outcome.Granted!, proofKey, exchange, authorizationDetails: form["authorization_details"] is not null).ConfigureAwait(false);
     }
 
-    private AttestationEvidence WorkloadEvidence(HttpContext http, string token, string? proofKey) =>
+    private AttestationEvidence WorkloadEvidence(HttpContext http, OAuthForm form, string token, string? proofKey) =>
         // The certificate of an mTLS connection is not evidence here: the workload token is (RFC 7523 §3 item 3 audience).
-        new(token, null, OAuthEndpointRunner.PeerOf(http), proofKey) { Audiences = [urls.Issuer, urls.EndpointFor(OAuthUrls.TokenPath, IsMtls(http)).AbsoluteUri] };
+        // A client_id, when sent, must be the identity the token attests.
+        new(token, null, OAuthEndpointRunner.PeerOf(http), proofKey)
+        {
+            Audiences = [urls.Issuer, urls.EndpointFor(OAuthUrls.TokenPath, IsMtls(http)).AbsoluteUri], ClaimedAgentId = form["client_id"],
+        };
 
     private static AttestationEvidence CertificateEvidence(HttpContext http, OAuthForm form, string? proofKey)
     {

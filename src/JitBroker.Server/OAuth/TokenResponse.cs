@@ -20,7 +20,7 @@ internal static class TokenResponse
             w.WriteString("access_token", result.Credential.Secret);
             w.WriteString("token_type", proofKey is null ? "Bearer" : "DPoP");
             w.WriteNumber("expires_in", expiresIn);
-            w.WriteString("scope", string.Join(' ', scope.Tools.Select(t => "tool:" + t).Prepend(scope.Action)));
+            w.WriteString("scope", OAuthResponses.ScopeOf(scope));
             if (exchange)
             {
                 w.WriteString("issued_token_type", TokenEndpoint.AccessTokenType);
@@ -33,9 +33,9 @@ internal static class TokenResponse
                 w.WriteString("type", JitBroker.OAuth.TaskIntentParameters.AuthorizationDetailsType);
                 w.WriteString("task_id", lease.TaskId);
                 w.WriteString("action", scope.Action);
-                WriteArray(w, "tools", scope.Tools);
-                WriteArray(w, "resources", scope.Resources);
-                WriteArray(w, "locations", [scope.Audience]);
+                OAuthResponses.WriteStrings(w, "tools", scope.Tools);
+                OAuthResponses.WriteStrings(w, "resources", scope.Resources);
+                OAuthResponses.WriteStrings(w, "locations", [scope.Audience]);
                 w.WriteEndObject();
                 w.WriteEndArray();
             }
@@ -43,16 +43,5 @@ internal static class TokenResponse
             w.WriteString("task_id", lease.TaskId);
             w.WriteString("lease_id", lease.LeaseId);
         });
-    }
-
-    private static void WriteArray(System.Text.Json.Utf8JsonWriter w, string name, IEnumerable<string> values)
-    {
-        w.WriteStartArray(name);
-        foreach (var value in values)
-        {
-            w.WriteStringValue(value);
-        }
-
-        w.WriteEndArray();
     }
 }
