@@ -10,8 +10,6 @@ log() { printf '\n== %s\n' "$*"; }
 # --- system packages: a real independent gRPC peer (C-core python3-grpcio) and protoc for its stubs ---
 need_pkgs=()
 /usr/bin/python3 -c 'import grpc, google.protobuf' 2>/dev/null || need_pkgs+=(python3-grpcio python3-protobuf)
-# The independent Shared Signals receiver (tests/JitBroker.Server.Tests/interop/ssf_receiver.py) verifies SETs with PyJWT.
-/usr/bin/python3 -c 'import jwt, cryptography' 2>/dev/null || need_pkgs+=(python3-jwt python3-cryptography)
 command -v protoc >/dev/null 2>&1 || need_pkgs+=(protobuf-compiler)
 # The Debian redis-server package starts a system service on port 6379; our tests never use it.
 # Real Redis for the lease ledger's tests: the suites start and stop their own redis-server/redis-sentinel
