@@ -42,6 +42,8 @@ public sealed class AdminClient : IDisposable
     public async Task<RevocationProgress> GetRevocationProgressAsync(string revocationId, CancellationToken ct = default) =>
         await _client.GetRevocationProgressAsync(new GetRevocationProgressRequest { RevocationId = revocationId }, await O(ct)).ResponseAsync;
 
+    public async Task<ListReceiversResponse> ListReceiversAsync(CancellationToken ct = default) => await _client.ListReceiversAsync(new ListReceiversRequest(), await O(ct)).ResponseAsync;
+
     public async Task<ListBlocksResponse> ListBlocksAsync(CancellationToken ct = default) => await _client.ListBlocksAsync(new ListBlocksRequest(), await O(ct)).ResponseAsync;
 
     public async Task<ListApprovalsResponse> ListApprovalsAsync(int max, CancellationToken ct = default) =>

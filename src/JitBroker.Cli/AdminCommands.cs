@@ -11,7 +11,7 @@ namespace JitBroker.Cli;
 internal static class AdminCommands
 {
     public static IEnumerable<Command> Create(CommonOptions common) =>
-        [Leases(common), AgentCommands.Agents(common), Revoke(common), Block(common), Unblock(common), Blocks(common), Approvals(common)];
+        [Leases(common), AgentCommands.Agents(common), Revoke(common), Block(common), Unblock(common), Blocks(common), Approvals(common), ReceiverCommands.Create(common)];
 
     private static Command Leases(CommonOptions common)
     {
@@ -254,7 +254,7 @@ internal static class AdminCommands
         return progress.Done ? ExitCodes.Ok : ExitCodes.OtherError;
     }
 
-    private static bool Json(CommonOptions common, ParseResult r, IMessage message)
+    internal static bool Json(CommonOptions common, ParseResult r, IMessage message)
     {
         if (!r.GetValue(common.Json))
         {

@@ -35,6 +35,9 @@ public static class AuditEventTypes
 
     /// <summary>One ReportUses call carried uses the broker would not record (forged, mismatched, out of window); one record per call.</summary>
     public const string CredentialUseReportRejected = "credential.use_report_rejected";
+
+    /// <summary>A receiver refused a Security Event Token for good (RFC 8935 §2.3 error) or it outlived retention: it is not sent again.</summary>
+    public const string SignalDropped = "ssf.set_dropped";
 }
 
 /// <summary>

@@ -16,12 +16,15 @@ public sealed partial class LeaseRevoker
     private readonly ILogger<LeaseRevoker> _log;
     private readonly RevocationAuditTrail? _audit;
     private readonly BrokerMetrics? _metrics;
+    private readonly IRevocationSignals? _signals;
 
     /// <param name="audit">Where revocations are recorded; a failure to record is logged (and recovered from the outbox), never allowed to undo a revocation.</param>
     /// <param name="metrics">Revocation outcome and lag instruments.</param>
+    /// <param name="signals">Where revocations are queued for relying parties (Shared Signals); null when none are configured.</param>
     public LeaseRevoker(IRevocationQueue queue, IssuerRegistry issuers, RetryBackoff backoff, TimeProvider time, ILogger<LeaseRevoker> log,
-        RevocationAuditTrail? audit = null, BrokerMetrics? metrics = null)
+        RevocationAuditTrail? audit = null, BrokerMetrics? metrics = null, IRevocationSignals? signals = null)
     {
+        _signals = signals;
         _queue = queue;
         _issuers = issuers;
         _backoff = backoff;
@@ -69,6 +72,7 @@ public sealed partial class LeaseRevoker
             ? []
             : await _queue.MarkRevokedManyAsync([.. done.Select(i => leases[i].LeaseId)], now, _audit?.Owner, CancellationToken.None).ConfigureAwait(false);
         var recorded = new List<Task>(done.Count);
+        var signalled = new List<Lease>(done.Count);
         for (var j = 0; j < done.Count; j++)
         {
             var (lease, result) = (leases[done[j]], results[done[j]]);
@@ -79,6 +83,7 @@ public sealed partial class LeaseRevoker
             }
 
             LogRevoked(_log, lease.LeaseId, lease.TaskId, lease.AgentId, result.Status);
+            signalled.Add(lease);
             if (now >= lease.ExpiresAt)
             {
                 _metrics?.RevocationLag(now - lease.ExpiresAt);
@@ -88,6 +93,11 @@ public sealed partial class LeaseRevoker
             {
                 recorded.Add(await _audit.BeginRevokedAsync(lease, result.Status.ToString()).ConfigureAwait(false));
             }
+        }
+
+        if (_signals is not null && signalled.Count > 0)
+        {
+            await SignalAsync(signalled, now).ConfigureAwait(false);
         }
 
         foreach (var i in Enumerable.Range(0, leases.Count).Where(i => !results[i].IsDone))
@@ -129,6 +139,20 @@ public sealed partial class LeaseRevoker
         return result;
     }
 
+    private async Task SignalAsync(List<Lease> leases, DateTimeOffset now)
+    {
+        // Queued before the caller hears "revoked", so a relying party is told of every revocation the broker reports; a
+        // failure to queue never undoes the revocation (the backend already forgot the credential) — it is logged loudly.
+        try
+        {
+            await _signals!.RevokedAsync(leases, now, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            LogSignalLost(_log, leases.Count, leases[0].LeaseId, ex);
+        }
+    }
+
     private async Task ParkFailedAsync(Lease lease, RevocationResult result, DateTimeOffset now)
     {
         var attempt = lease.Attempts + 1;
@@ -148,6 +172,10 @@ public sealed partial class LeaseRevoker
     [LoggerMessage(EventId = 1202, EventName = "LeaseRevokeFailed", Level = LogLevel.Warning,
         Message = "Revoking lease {LeaseId} ({IssuerKind}) failed on attempt {Attempt}: {Error}; next attempt at {NextAttemptAt:O}")]
     private static partial void LogRevokeFailed(ILogger logger, string leaseId, string issuerKind, int attempt, string error, DateTimeOffset nextAttemptAt);
+
+    [LoggerMessage(EventId = 1206, EventName = "RevocationSignalLost", Level = LogLevel.Error,
+        Message = "{Count} revocation signal(s) (first lease {LeaseId}) could not be queued for relying parties; they learn of it by introspection or expiry")]
+    private static partial void LogSignalLost(ILogger logger, int count, string leaseId, Exception exception);
 
     [LoggerMessage(EventId = 1203, EventName = "IssuerRevokeThrew", Level = LogLevel.Warning,
         Message = "Issuer {IssuerKind} threw while revoking lease {LeaseId}")]

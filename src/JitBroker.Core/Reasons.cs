@@ -422,4 +422,23 @@ public static class Reasons
             /// </summary>
             public const string HandleNotIssued = "vault.handle_not_issued";
     }
+
+    /// <summary>Codes of the Shared Signals transmitter (docs/ssf.md).</summary>
+    public static class Ssf
+    {
+        /// <summary>The caller attested but is no configured receiver.</summary>
+        public const string NotAReceiver = "ssf.not_a_receiver";
+        /// <summary>A stream asked for an audience its receiver may not hear about.</summary>
+        public const string AudienceNotAllowed = "ssf.audience_not_allowed";
+        /// <summary>The stream request is malformed: not a JSON object, a wrong type, an unknown delivery method, a bad endpoint URL.</summary>
+        public const string RequestInvalid = "ssf.request_invalid";
+        /// <summary>The delivery URL is outside the receiver's configured endpoint prefixes.</summary>
+        public const string EndpointNotAllowed = "ssf.endpoint_not_allowed";
+        /// <summary>No stream with that id belongs to the caller.</summary>
+        public const string StreamNotFound = "ssf.stream_not_found";
+        /// <summary>The receiver already has as many streams as it may.</summary>
+        public const string TooManyStreams = "ssf.too_many_streams";
+        /// <summary>The outbox (Redis) could not be reached; nothing was changed.</summary>
+        public const string Unavailable = "ssf.unavailable";
+    }
 }

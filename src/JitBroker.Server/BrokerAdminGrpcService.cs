@@ -18,7 +18,8 @@ public sealed class BrokerAdminGrpcService(
     RevokeLeasesHandler revokeLeases,
     KillSwitchHandler killSwitch,
     ApprovalDecisionHandler approvals,
-    IAuditReader auditReader) : BrokerAdmin.BrokerAdminBase
+    IAuditReader auditReader,
+    Ssf.ReceiverStatus? receivers = null) : BrokerAdmin.BrokerAdminBase
 {
     public const string ServiceName = "jitbroker.v1.BrokerAdmin";
 
@@ -38,6 +39,9 @@ public sealed class BrokerAdminGrpcService(
 
     public override Task<Protocol.V1.RevocationProgress> GetRevocationProgress(GetRevocationProgressRequest request, ServerCallContext context) =>
         AsAdmin(request, context, async (r, _, ct) => ToMessage(await revokeLeases.GetProgressAsync(r.RevocationId, ct)));
+
+    public override Task<ListReceiversResponse> ListReceivers(ListReceiversRequest request, ServerCallContext context) =>
+        AsAdmin(request, context, async (_, _, ct) => receivers is null ? new ListReceiversResponse() : await receivers.ListAsync(ct));
 
     public override Task<ListBlocksResponse> ListBlocks(ListBlocksRequest request, ServerCallContext context) =>
         AsAdmin(request, context, async (_, _, ct) =>

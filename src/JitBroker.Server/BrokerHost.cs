@@ -28,6 +28,7 @@ public static partial class BrokerHost
         BrokerServices.Add(builder.Services, settings, endpoints);
         GrpcSetup.Add(builder.Services, settings);
         OAuth.OAuthEndpoints.Add(builder.Services, settings);
+        Ssf.SsfEndpoints.Add(builder.Services, settings);
         BrokerTelemetry.Add(builder.Services, settings);
 
         var app = builder.Build();
@@ -46,6 +47,7 @@ public static partial class BrokerHost
         GrpcSetup.Map(app, settings);
         HttpEndpoints.Map(app, new Uri(settings.Issuer.Issuer).AbsolutePath.TrimEnd('/'));
         OAuth.OAuthEndpoints.Map(app, settings);
+        Ssf.SsfEndpoints.Map(app, settings);
         return app;
     }
 

@@ -73,6 +73,9 @@ public sealed class JitBrokerSettings
     /// <summary>The OAuth 2 front door (docs/oauth.md).</summary>
     public OAuth.OAuthSettings OAuth { get; set; } = new();
 
+    /// <summary>The OpenID Shared Signals transmitter (docs/ssf.md).</summary>
+    public Ssf.SsfSettings Ssf { get; set; } = new();
+
     public bool IsEmbedded => string.Equals(Profile, Profiles.Embedded, StringComparison.Ordinal);
 
     public bool UsesRedis => string.Equals(Leases.Store, LeaseStoreSettings.Redis, StringComparison.Ordinal);
