@@ -31,7 +31,7 @@ async function step(name, f) {
 
 /** How a refused call looked: the SDK's error and the last HTTP answer (status, challenge parsed by the SDK). */
 function refusal(e) {
-  const last = wire[wire.length - 1];
+  const last = wire.findLast((w) => w.url === mcpUrl.href);
   const challenge = last?.www_authenticate ? extractWWWAuthenticateParams(new Response(null, { headers: { 'www-authenticate': last.www_authenticate } })) : {};
   return {
     error: e?.name ?? null, code: e instanceof StreamableHTTPError ? e.code : null, status: last?.status ?? null,
@@ -109,7 +109,7 @@ await step('connect', async () => {
   return {
     server: client.getServerVersion()?.name ?? null, token_requests: agent.tokenRequests,
     wire: wire.map((w) => ({ method: w.method, url: w.url, status: w.status })),
-    scope: agent.tokens()?.scope ?? null, task_id: agent.tokens()?.task_id ?? null, lease_id: agent.tokens()?.lease_id ?? null,
+    scope: agent.tokens()?.scope ?? null, claims: agent.accessToken ? JSON.parse(Buffer.from(agent.accessToken.split('.')[1], 'base64url').toString('utf8')) : null,
   };
 });
 
