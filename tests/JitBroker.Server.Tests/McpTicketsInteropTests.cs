@@ -60,7 +60,7 @@ public sealed class McpTicketsInteropTests
         var config = JsonSerializer.Serialize(new
         {
             mcpUrl = _mcpUrl, issuer = _issuer, task = Task,
-            svids = new { assertion = OAuthBroker.Svid(broker, Agent), revoke = OAuthBroker.Svid(broker, Agent) },
+            svids = new { assertion = OAuthBroker.Svid(broker, Agent), revoke = OAuthBroker.Svid(broker, Agent), hostile = OAuthBroker.Svid(broker, Agent, _mcpUrl) },
         });
         var json = await OAuthPeer.RunAsync("node", [Path.Combine(folder, "mcp.mjs")], config, folder);
         _out = JsonDocument.Parse(json).RootElement.Clone();
@@ -166,6 +166,22 @@ public sealed class McpTicketsInteropTests
             Assert.That(s.GetProperty("message").GetString(), Does.Contain("step-up declined"), "the SDK asked the provider for a wider token");
             Assert.That(s.GetProperty("token_requests").GetInt32(), Is.EqualTo(2));
         });
+    }
+
+    [TestCase("widened_token", 401, "toolguard.signature_invalid")]
+    [TestCase("unsigned_token", 401, "toolguard.signature_invalid")]
+    [TestCase("svid_as_token", 401, "toolguard.issuer_invalid")] // the agent's JWT-SVID, addressed to this server: not the broker's
+    [TestCase("batch_smuggling", 403, "toolguard.tool_not_granted")]
+    [TestCase("name_not_a_string", 400, "toolguard.mcp_request_malformed")]
+    [TestCase("duplicate_name", 400, "toolguard.mcp_request_malformed")]
+    [TestCase("malformed_json", 400, "toolguard.mcp_request_malformed")]
+    [TestCase("oversized", 413, "toolguard.mcp_request_malformed")]
+    public void Hostile_requests_are_refused_with_a_status_and_a_reason(string scenario, int status, string reason)
+    {
+        var r = Step("hostile").GetProperty(scenario);
+        // 401/403 carry the reason in the jitbroker-reason header; the MCP guard's 400/413 only in the JSON-RPC error.
+        var said = r.GetProperty("reason").GetString() ?? r.GetProperty("rpc_error").GetString();
+        Assert.That((r.GetProperty("status").GetInt32(), said), Is.EqualTo((status, reason)), r.ToString());
     }
 
     [Test]

@@ -1,6 +1,6 @@
 // Drives the sample MCP server examples/mcp-tickets (guarded by JitBroker.ToolGuard) with the official MCP TypeScript SDK
 // (@modelcontextprotocol/sdk), an independent peer, and reports what it saw.
-// Usage: node mcp.mjs < config.json, config = { mcpUrl, issuer, task, svids: { assertion, revoke } } (tokens on stdin,
+// Usage: node mcp.mjs < config.json, config = { mcpUrl, issuer, task, svids: { assertion, revoke, hostile } } (tokens on stdin,
 // never on a command line). Prints one JSON object: step name -> observed result; McpTicketsInteropTests.cs asserts on it.
 // A step that throws records { step_failed } and the later steps still run where they can.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -142,6 +142,39 @@ await step('step_up_declined', async () => {
   } catch (e) {
     return { ...refusal(e), message: String(e?.message ?? e), token_requests: agent.tokenRequests };
   }
+});
+
+// Hostile requests with the agent's own material: what an attacker holding the one-tool token (or the agent's SVID) tries.
+async function raw(body, authorization) {
+  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' };
+  if (authorization) headers.authorization = authorization;
+  const response = await fetch(mcpUrl, { method: 'POST', headers, body });
+  const text = await response.text();
+  let rpcError = null;
+  try {
+    rpcError = JSON.parse(text)?.error?.message ?? null; // the MCP guard's 400/413 answer is a JSON-RPC error
+  } catch {
+    // not JSON
+  }
+  return { status: response.status, reason: response.headers.get('jitbroker-reason'), rpc_error: rpcError };
+}
+
+await step('hostile', async () => {
+  const token = agent.accessToken;
+  const [h, p, sig] = token.split('.');
+  const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
+  const widened = Buffer.from(JSON.stringify({ ...claims, tools: ['tickets.get', 'tickets.close'], scope: `${claims.scope} tool:tickets.close` })).toString('base64url');
+  const call = (name) => JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name, arguments: { id: '42' } } });
+  return {
+    widened_token: await raw(call('tickets.close'), `Bearer ${h}.${widened}.${sig}`),
+    unsigned_token: await raw(call('tickets.get'), `Bearer ${Buffer.from(JSON.stringify({ alg: 'none', typ: 'at+jwt' })).toString('base64url')}.${p}.`),
+    svid_as_token: await raw(call('tickets.get'), `Bearer ${config.svids.hostile}`),
+    batch_smuggling: await raw(`[${call('tickets.get')},${call('tickets.close')}]`, `Bearer ${token}`),
+    name_not_a_string: await raw(JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: ['tickets.close'] } }), `Bearer ${token}`),
+    duplicate_name: await raw('{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"tickets.get","name":"tickets.close"}}', `Bearer ${token}`),
+    malformed_json: await raw('{"jsonrpc":"2.0",', `Bearer ${token}`),
+    oversized: await raw(JSON.stringify({ jsonrpc: '2.0', id: 10, method: 'tools/call', params: { name: 'tickets.get', arguments: { id: 'x'.repeat(1_100_000) } } }), `Bearer ${token}`),
+  };
 });
 
 await step('revocation', async () => {
