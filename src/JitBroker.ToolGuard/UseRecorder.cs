@@ -25,11 +25,13 @@ internal sealed class UseRecorder(IUseReporter reporter, IOptions<ToolGuardOptio
         {
             CredentialFingerprint = CredentialUse.Fingerprint(state.Token),
             LeaseId = state.Jti,
-            Tool = tool,
+            // A refusal before the tool is known (authentication, initialize, tools/list) is reported against the request path,
+            // so a revoked credential tried again still reaches the audit chain.
+            Tool = tool ?? http.Request.Path.Value,
             Action = action ?? (http.User.Identity?.IsAuthenticated == true ? ToolGuardClaims.Action(http.User) : null),
             Resource = resource,
             Outcome = outcome,
-            Reason = reason,
+            Reason = outcome == CredentialUse.AllowedOutcome ? null : reason, // the broker records a reason for refusals only
             At = CredentialUse.Rfc3339(time.GetUtcNow()),
             Audience = options.Value.Resource,
         });
