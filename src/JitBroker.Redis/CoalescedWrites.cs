@@ -17,8 +17,8 @@ namespace JitBroker.Redis;
 /// <para>
 /// How: a command is queued and one drain is scheduled on the thread pool's global queue. Work already queued there
 /// — typically the continuations of other requests whose replies arrived in the same read — runs first and queues
-/// its commands too; the drain then writes everything queued as one batch. Order is kept: the queue is FIFO and a
-/// batch is written as one block. The price is one thread-pool hop before a command is written.
+/// its commands too; the drain then writes everything queued as one batch. Order is kept: the queue is FIFO, a batch is
+/// written as one block, and only one drain runs at a time. The price is one thread-pool hop before a command is written.
 /// </para>
 /// <para>
 /// Semantics are those of sending each command on its own: each runs and fails on its own (a pipeline, not a
@@ -28,7 +28,7 @@ namespace JitBroker.Redis;
 internal sealed class CoalescedWrites : IThreadPoolWorkItem
 {
     private readonly ConcurrentQueue<QueuedCommand> _queue = new();
-    private int _drainScheduled;
+    private int _draining;
 
     /// <summary>Queues <paramref name="command"/> with <paramref name="args"/> for <paramref name="database"/>.</summary>
     public Task<RedisResult> Execute(IDatabase database, string command, ICollection<object> args) =>
@@ -41,7 +41,7 @@ internal sealed class CoalescedWrites : IThreadPoolWorkItem
     private Task<RedisResult> Queue(QueuedCommand command)
     {
         _queue.Enqueue(command);
-        if (Interlocked.Exchange(ref _drainScheduled, 1) == 0)
+        if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
         {
             // The global queue (not this thread's local one): what is already waiting there runs before the drain.
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
@@ -50,11 +50,29 @@ internal sealed class CoalescedWrites : IThreadPoolWorkItem
         return command.Task;
     }
 
-    /// <summary>The drain: writes everything queued now. Runs on the thread pool and never throws.</summary>
+    /// <summary>
+    /// The drain: writes everything queued, batch after batch, until the queue is empty. Runs on the thread pool and never
+    /// throws. At most one drain runs at a time (<see cref="_draining"/> is held from scheduling to the last check), so
+    /// batches are written in the order their commands were queued: two drains dequeuing side by side could write a later
+    /// command's batch before an earlier one's.
+    /// </summary>
     void IThreadPoolWorkItem.Execute()
     {
-        // Cleared before draining: a command queued from here on schedules the next drain, so none is stranded.
-        Volatile.Write(ref _drainScheduled, 0);
+        while (true)
+        {
+            DrainOnce();
+            Volatile.Write(ref _draining, 0);
+            // A command queued after the last dequeue and before the release found the flag held and scheduled nothing:
+            // take it (unless a new queuer already took the flag and scheduled the next drain).
+            if (_queue.IsEmpty || Interlocked.CompareExchange(ref _draining, 1, 0) != 0)
+            {
+                return;
+            }
+        }
+    }
+
+    private void DrainOnce()
+    {
         if (!_queue.TryDequeue(out var first))
         {
             return;
