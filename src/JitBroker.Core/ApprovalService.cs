@@ -12,11 +12,13 @@ public sealed class ApprovalService
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
     private readonly IApprovalStore _store;
     private readonly TimeProvider _time;
+    private readonly IApprovalNotifications? _notifications;
 
-    public ApprovalService(IApprovalStore store, TimeProvider time)
+    public ApprovalService(IApprovalStore store, TimeProvider time, IApprovalNotifications? notifications = null)
     {
         _store = store;
         _time = time;
+        _notifications = notifications;
     }
 
     /// <summary>
@@ -43,6 +45,12 @@ public sealed class ApprovalService
             ExpiresAt = now + requirement.Timeout,
         };
         var opened = await _store.OpenPendingAsync(record, maxPendingPerAgent, now, cancellationToken).ConfigureAwait(false);
+        if (opened.Outcome == ApprovalOpening.Created)
+        {
+            // Only a newly stored approval: a re-sent identical request must not page the approvers again.
+            _notifications?.Opened(opened.Record!, decision.Owner);
+        }
+
         return opened.Outcome != ApprovalOpening.CapReached
             ? opened
             : throw new BrokerException(BrokerFailure.ResourceExhausted, Reasons.Quota.PendingApprovals,

@@ -29,6 +29,7 @@ public static partial class BrokerHost
         GrpcSetup.Add(builder.Services, settings);
         OAuth.OAuthEndpoints.Add(builder.Services, settings);
         Ssf.SsfEndpoints.Add(builder.Services, settings);
+        Notifications.NotificationServices.Add(builder.Services, settings);
         BrokerTelemetry.Add(builder.Services, settings);
 
         var app = builder.Build();

@@ -69,6 +69,12 @@ internal static class ConfigurationProbes
             }
         }
 
+        // Webhook URL and secret files: readable, well formed, private and long enough (their contents never reported).
+        if (settings.Notifications.Enabled && settings.Notifications.Webhooks.All(w => w.Validate().Any() is false))
+        {
+            Notifications.WebhookTarget.Load(settings.Notifications, problems);
+        }
+
         return problems;
     }
 }

@@ -76,6 +76,9 @@ public sealed class JitBrokerSettings
     /// <summary>The OpenID Shared Signals transmitter (docs/ssf.md).</summary>
     public Ssf.SsfSettings Ssf { get; set; } = new();
 
+    /// <summary>Webhooks told when an approval opens (docs/notifications.md).</summary>
+    public Notifications.NotificationSettings Notifications { get; set; } = new();
+
     public bool IsEmbedded => string.Equals(Profile, Profiles.Embedded, StringComparison.Ordinal);
 
     public bool UsesRedis => string.Equals(Leases.Store, LeaseStoreSettings.Redis, StringComparison.Ordinal);
