@@ -70,7 +70,7 @@ internal static class ConfigurationProbes
         }
 
         // Webhook URL and secret files: readable, well formed, private and long enough (their contents never reported).
-        if (settings.Notifications.Enabled && settings.Notifications.Webhooks.All(w => w.Validate().Any() is false))
+        if (settings.Notifications.Enabled)
         {
             Notifications.WebhookTarget.Load(settings.Notifications, problems);
         }

@@ -24,6 +24,7 @@ public sealed partial class ApprovalWebhookNotifier : BackgroundService, IApprov
     private readonly TimeProvider _time;
     private readonly ILogger<ApprovalWebhookNotifier> _log;
     private int _queued;
+    private int _disposed;
 
     public ApprovalWebhookNotifier(IReadOnlyList<WebhookTarget> targets, WebhookSender sender, NotificationSettings settings, BrokerMetrics metrics,
         TimeProvider time, ILogger<ApprovalWebhookNotifier> log)
@@ -170,8 +171,14 @@ public sealed partial class ApprovalWebhookNotifier : BackgroundService, IApprov
         LogExpired(_log, notice.Approval.ApprovalId, webhook.Target.Name, attempts, webhook.Snapshot().LastError ?? "none");
     }
 
+    /// <summary>Idempotent: the container disposes it once per interface it is registered under.</summary>
     public override void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _sender.Dispose();
         _inFlight.Dispose();
         base.Dispose();
