@@ -43,20 +43,21 @@ internal sealed class NotificationTestKit : IDisposable
         return settings;
     }
 
-    public async Task<ApprovalWebhookNotifier> StartAsync(NotificationSettings settings)
+    public async Task<ApprovalWebhookNotifier> StartAsync(NotificationSettings settings, TimeProvider? time = null)
     {
+        time ??= TimeProvider.System;
         var problems = new List<string>();
         Assert.That(settings.Validate(production: false), Is.Empty);
         var targets = WebhookTarget.Load(settings, problems) ?? throw new InvalidOperationException(string.Join("; ", problems));
-        var notifier = new ApprovalWebhookNotifier(targets, new WebhookSender(WebhookSender.NewClient(settings.Timeout), settings.Timeout, TimeProvider.System),
-            settings, Metrics, TimeProvider.System, NullLogger<ApprovalWebhookNotifier>.Instance);
+        var notifier = new ApprovalWebhookNotifier(targets, new WebhookSender(WebhookSender.NewClient(settings.Timeout), settings.Timeout, time),
+            settings, Metrics, time, NullLogger<ApprovalWebhookNotifier>.Instance);
         await notifier.StartAsync(CancellationToken.None);
         return notifier;
     }
 
-    public static ApprovalRecord Approval(TimeSpan expiresIn, string purpose = "customer was double charged")
+    public static ApprovalRecord Approval(TimeSpan expiresIn, string purpose = "customer was double charged", TimeProvider? time = null)
     {
-        var now = TimeProvider.System.GetUtcNow();
+        var now = (time ?? TimeProvider.System).GetUtcNow();
         return new ApprovalRecord
         {
             ApprovalId = "apr_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)),

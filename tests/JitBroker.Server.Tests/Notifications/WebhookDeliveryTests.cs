@@ -134,7 +134,7 @@ public sealed class WebhookDeliveryTests
     {
         _receiver.Respond = _ => 503;
         using var notifier = await _kit.StartAsync(_kit.Settings(_receiver.Url, WebhookSettings.Json));
-        var approval = NotificationTestKit.Approval(TimeSpan.FromMilliseconds(800));
+        var approval = NotificationTestKit.Approval(TimeSpan.FromMilliseconds(1500));
         notifier.Opened(approval, null);
         notifier.Opened(NotificationTestKit.Approval(TimeSpan.FromSeconds(-1)), null); // already expired: never sent
 
@@ -150,6 +150,23 @@ public sealed class WebhookDeliveryTests
             Assert.That(_receiver.Received.All(r => r.Header("webhook-id") == "msg_" + approval.ApprovalId), Is.True);
             Assert.That((status.Expired, status.Delivered), Is.EqualTo((2L, 0L)));
         });
+    }
+
+    [Test]
+    public async Task On_a_fake_clock_a_retry_that_would_fall_after_the_expiry_is_never_scheduled()
+    {
+        _receiver.Respond = _ => 500;
+        var clock = JitBroker.Testing.TestClock.Create();
+        // Backoff of 10–20 s against an approval that expires in 5 s: one attempt, then give up at once, no waiting.
+        using var notifier = await _kit.StartAsync(_kit.Settings(_receiver.Url, WebhookSettings.Json,
+            s => (s.RetryInitialDelay, s.RetryMaxDelay) = (TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(20))), clock);
+        notifier.Opened(NotificationTestKit.Approval(TimeSpan.FromSeconds(5), time: clock), null);
+
+        await NotificationTestKit.DrainedAsync(notifier, Wait);
+        clock.Advance(TimeSpan.FromMinutes(1));
+        await Task.Delay(200);
+        var status = notifier.Webhooks.Single();
+        Assert.That((_receiver.Received.Count, status.FailedAttempts, status.Expired, notifier.Queued), Is.EqualTo((1, 1L, 1L, 0)));
     }
 
     [Test]
