@@ -32,5 +32,5 @@ public static class ToolGuardReasons
     public const string ResourceNotGranted = "toolguard.resource_not_granted";
     public const string ResourceRouteValueMissing = "toolguard.resource_route_value_missing";
     public const string McpRequestMalformed = "toolguard.mcp_request_malformed";
-    public const string Allowed = "toolguard.allowed";
+    public const string McpRequestTooLarge = "toolguard.mcp_request_too_large";
 }
