@@ -34,6 +34,12 @@ public sealed class ToolGuardOptions
     /// <summary>DPoP proof ids remembered at most (bounded memory; when full and nothing expired, proofs are refused).</summary>
     public int DpopReplayCacheSize { get; set; } = 100_000;
 
+    /// <summary>
+    /// Where DPoP proof ids are remembered: <see cref="DpopReplayCacheMode.Memory"/> (this process) or
+    /// <see cref="DpopReplayCacheMode.Distributed"/> (the registered <c>IDistributedCache</c>, shared by the tool's replicas).
+    /// </summary>
+    public DpopReplayCacheMode DpopReplayCache { get; set; } = DpopReplayCacheMode.Memory;
+
     /// <summary>The tools this server offers, published as <c>tool:&lt;name&gt;</c> in <c>scopes_supported</c>.</summary>
     public List<string> Tools { get; set; } = [];
 
@@ -51,6 +57,15 @@ public sealed class ToolGuardOptions
 
     /// <summary>Report every allowed and refused call to the broker.</summary>
     public UseReportOptions UseReports { get; set; } = new();
+}
+
+public enum DpopReplayCacheMode
+{
+    /// <summary>Per process: a proof replayed at another replica is not caught (docs/toolguard.md).</summary>
+    Memory,
+
+    /// <summary>The host's <c>IDistributedCache</c> (e.g. Redis), shared by every replica; one read and one write per proof.</summary>
+    Distributed,
 }
 
 /// <summary>Revocation that reaches the tool: introspection after JWT validation.</summary>

@@ -23,6 +23,7 @@ public static class ToolGuardReasons
     public const string DpopProofMissing = "toolguard.dpop_proof_missing";
     public const string DpopProofRepeated = "toolguard.dpop_proof_repeated";
     public const string DpopKeyMismatch = "toolguard.dpop_key_mismatch";
+    public const string DpopReplayCacheUnavailable = "toolguard.dpop_replay_cache_unavailable";
     public const string CertificateMissing = "toolguard.certificate_missing";
     public const string CertificateMismatch = "toolguard.certificate_mismatch";
     public const string Revoked = "toolguard.revoked";

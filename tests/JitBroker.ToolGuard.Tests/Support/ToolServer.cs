@@ -33,14 +33,20 @@ public sealed class ToolServer : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static Task<ToolServer> StartAsync(Action<ToolGuardOptions> configure, X509Certificate2? tlsCertificate = null) =>
-        Ports.StartAsync(port => StartAsync(configure, tlsCertificate, port));
+    /// <param name="logs">Receives the server's log records (none are kept otherwise).</param>
+    public static Task<ToolServer> StartAsync(Action<ToolGuardOptions> configure, X509Certificate2? tlsCertificate = null, ILoggerProvider? logs = null) =>
+        Ports.StartAsync(port => StartAsync(configure, tlsCertificate, logs, port));
 
-    private static async Task<ToolServer> StartAsync(Action<ToolGuardOptions> configure, X509Certificate2? tlsCertificate, int port)
+    private static async Task<ToolServer> StartAsync(Action<ToolGuardOptions> configure, X509Certificate2? tlsCertificate, ILoggerProvider? logs, int port)
     {
         var baseUrl = $"{(tlsCertificate is null ? "http" : "https")}://127.0.0.1:{port}";
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+        }
+
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, listen =>
         {
             if (tlsCertificate is not null)
