@@ -1,6 +1,7 @@
 using JitBroker.OAuth;
 using JitBroker.Redis.Tests.Harness;
 using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Caching.StackExchangeRedis;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
