@@ -72,13 +72,7 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable
     /// <remarks>Cancelling stops the wait, not the write: a cancelled event may still be recorded.</remarks>
     public async ValueTask AppendAsync(AuditEvent auditEvent, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(auditEvent);
-        if (string.IsNullOrEmpty(auditEvent.Type) || auditEvent.Type == AuditRecordTypes.Checkpoint || !EventType().IsMatch(auditEvent.Type))
-        {
-            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.Audit.EventInvalid,
-                "An audit event type is dotted lowercase and not reserved by the log.");
-        }
-
+        Validate(auditEvent);
         try
         {
             var work = Work.Append(auditEvent);
@@ -88,6 +82,40 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable
         catch (BrokerException e) when (_options.FailOpen && e.Reason == Reasons.Audit.Unavailable)
         {
             AuditLogMessages.EventDropped(_logger, auditEvent.Type, auditEvent.AgentId, auditEvent.TaskId, auditEvent.LeaseId, e.Reason, e);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// All are queued before any is awaited, so the writer takes them in one batch (one sink write, one fsync) instead of
+    /// one round through the writer each. Nothing is queued when any event is invalid.
+    /// </remarks>
+    public async ValueTask AppendManyAsync(IReadOnlyList<AuditEvent> auditEvents, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(auditEvents);
+        foreach (var auditEvent in auditEvents)
+        {
+            Validate(auditEvent);
+        }
+
+        var works = new List<Work>(auditEvents.Count);
+        try
+        {
+            foreach (var auditEvent in auditEvents)
+            {
+                var work = Work.Append(auditEvent);
+                await EnqueueAsync(work, cancellationToken);
+                works.Add(work);
+            }
+
+            foreach (var work in works)
+            {
+                await work.Done.Task.WaitAsync(cancellationToken);
+            }
+        }
+        catch (BrokerException e) when (_options.FailOpen && e.Reason == Reasons.Audit.Unavailable)
+        {
+            AuditLogMessages.EventDropped(_logger, auditEvents[0].Type, auditEvents[0].AgentId, auditEvents[0].TaskId, auditEvents[0].LeaseId, e.Reason, e);
         }
     }
 
@@ -191,6 +219,16 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable
         }
 
         _writer = Task.Run(RunWriterAsync, CancellationToken.None);
+    }
+
+    private static void Validate(AuditEvent auditEvent)
+    {
+        ArgumentNullException.ThrowIfNull(auditEvent);
+        if (string.IsNullOrEmpty(auditEvent.Type) || auditEvent.Type == AuditRecordTypes.Checkpoint || !EventType().IsMatch(auditEvent.Type))
+        {
+            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.Audit.EventInvalid,
+                "An audit event type is dotted lowercase and not reserved by the log.");
+        }
     }
 
     private static BrokerException Closed() =>

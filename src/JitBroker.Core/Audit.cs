@@ -86,4 +86,17 @@ public sealed record AuditEvent
 public interface IAuditLog
 {
     ValueTask AppendAsync(AuditEvent auditEvent, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Appends <paramref name="auditEvents"/> in their order, as consecutive records when the log can; returns once all are
+    /// durable. Throws like <see cref="AppendAsync"/> when any cannot be written (those before it may be recorded). The
+    /// default appends one by one; a log that batches writes (one sink write, one fsync for all) overrides it.
+    /// </summary>
+    async ValueTask AppendManyAsync(IReadOnlyList<AuditEvent> auditEvents, CancellationToken cancellationToken = default)
+    {
+        foreach (var auditEvent in auditEvents)
+        {
+            await AppendAsync(auditEvent, cancellationToken).ConfigureAwait(false);
+        }
+    }
 }

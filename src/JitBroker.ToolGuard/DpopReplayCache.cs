@@ -8,7 +8,8 @@ namespace JitBroker.ToolGuard;
 /// In-memory, bounded DPoP replay cache of one tool instance (RFC 9449 §11.1). A proof is remembered until it could no
 /// longer pass the iat window. When the cache is full of live entries a new proof is refused rather than forgotten:
 /// forgetting would let a replay through (fail closed). Replicas of one tool behind a balancer each keep their own, so
-/// a proof replayed at another replica is caught only by its own short window; docs/toolguard.md says so.
+/// a proof replayed at another replica is caught only by its own short window, unless <see cref="DistributedDpopReplayStore"/>
+/// (<see cref="DpopReplayCacheMode.Distributed"/>) shares them; docs/toolguard.md says so.
 /// </summary>
 internal sealed class DpopReplayCache(IOptions<ToolGuardOptions> options, TimeProvider time) : IDpopReplayStore
 {

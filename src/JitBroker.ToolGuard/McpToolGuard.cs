@@ -44,9 +44,12 @@ public static class McpToolGuard
         var messages = body is null ? null : McpMessages.Parse(body);
         if (messages is null)
         {
-            uses.Refused(http, state, ToolGuardReasons.McpRequestMalformed);
+            // A JSON-RPC error body (what an MCP client reads) with the same reason header as every other refusal.
+            var reason = body is null ? ToolGuardReasons.McpRequestTooLarge : ToolGuardReasons.McpRequestMalformed;
+            uses.Refused(http, state, reason);
             http.Response.StatusCode = body is null ? StatusCodes.Status413PayloadTooLarge : StatusCodes.Status400BadRequest;
-            await http.Response.WriteAsJsonAsync(new { jsonrpc = "2.0", id = (object?)null, error = new { code = -32700, message = ToolGuardReasons.McpRequestMalformed } },
+            ToolGuardChallenge.MarkRefused(http, reason);
+            await http.Response.WriteAsJsonAsync(new { jsonrpc = "2.0", id = (object?)null, error = new { code = -32700, message = reason } },
                 cancellationToken).ConfigureAwait(false);
             return;
         }
@@ -174,8 +177,9 @@ internal sealed class McpMessages
 
             return new McpMessages(calls, lists);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: GetString on an escaped lone surrogate ("\uDC00") — not a name anyone can grant.
             return null;
         }
     }

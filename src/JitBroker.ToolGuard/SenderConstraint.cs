@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using JitBroker.OAuth;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 
@@ -15,7 +16,8 @@ namespace JitBroker.ToolGuard;
 /// <c>cnf.x5t#S256</c> token (RFC 8705 §3) only over a TLS connection whose client certificate has that thumbprint.
 /// Returns null when satisfied, else the refusal written into the request state.
 /// </summary>
-internal sealed class SenderConstraint(IOptions<ToolGuardOptions> options, DpopReplayCache replay, TimeProvider time)
+internal sealed class SenderConstraint(
+    IOptions<ToolGuardOptions> options, [FromKeyedServices(ToolGuardDefaults.AuthenticationScheme)] IDpopReplayStore replay, TimeProvider time)
 {
     private readonly DpopProofValidator _dpop = new(
         new DpopValidationOptions { MaxProofAge = options.Value.DpopMaxProofAge, ClockSkew = options.Value.ClockSkew }, replay, time);

@@ -13,6 +13,9 @@ namespace JitBroker.ToolGuard;
 /// </summary>
 internal static class ToolGuardChallenge
 {
+    /// <summary>Every refusal names its stable reason code in this response header.</summary>
+    public const string ReasonHeader = "jitbroker-reason";
+
     public static Task WriteUnauthorizedAsync(HttpContext http, ToolGuardRequestState state, ToolGuardOptions options, CancellationToken cancellationToken = default)
     {
         var metadata = ToolGuardUrls.MetadataUrl(options);
@@ -57,6 +60,13 @@ internal static class ToolGuardChallenge
         return WriteBodyAsync(http, "insufficient_scope", reason, cancellationToken);
     }
 
+    /// <summary>The headers every refusal carries, whatever its body: the reason, and no caching.</summary>
+    public static void MarkRefused(HttpContext http, string reason)
+    {
+        http.Response.Headers[ReasonHeader] = reason;
+        http.Response.Headers.CacheControl = "no-store";
+    }
+
     private static string Description(ToolGuardRequestState state) => $"{state.Reason}: {state.Description}";
 
     // RFC 6750 §3: quoted-string values; the description charset excludes '"' and '\' (RFC 6749 §5.2), so drop them.
@@ -68,8 +78,7 @@ internal static class ToolGuardChallenge
 
     private static async Task WriteBodyAsync(HttpContext http, string error, string reason, CancellationToken cancellationToken = default)
     {
-        http.Response.Headers["jitbroker-reason"] = reason;
-        http.Response.Headers.CacheControl = "no-store";
+        MarkRefused(http, reason);
         http.Response.ContentType = "application/json";
         await http.Response.WriteAsync(JsonSerializer.Serialize(new { error, reason }), cancellationToken).ConfigureAwait(false);
     }

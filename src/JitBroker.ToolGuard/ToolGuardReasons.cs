@@ -23,6 +23,7 @@ public static class ToolGuardReasons
     public const string DpopProofMissing = "toolguard.dpop_proof_missing";
     public const string DpopProofRepeated = "toolguard.dpop_proof_repeated";
     public const string DpopKeyMismatch = "toolguard.dpop_key_mismatch";
+    public const string DpopReplayCacheUnavailable = "toolguard.dpop_replay_cache_unavailable";
     public const string CertificateMissing = "toolguard.certificate_missing";
     public const string CertificateMismatch = "toolguard.certificate_mismatch";
     public const string Revoked = "toolguard.revoked";
@@ -32,5 +33,5 @@ public static class ToolGuardReasons
     public const string ResourceNotGranted = "toolguard.resource_not_granted";
     public const string ResourceRouteValueMissing = "toolguard.resource_route_value_missing";
     public const string McpRequestMalformed = "toolguard.mcp_request_malformed";
-    public const string Allowed = "toolguard.allowed";
+    public const string McpRequestTooLarge = "toolguard.mcp_request_too_large";
 }

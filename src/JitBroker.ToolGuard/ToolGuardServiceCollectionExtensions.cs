@@ -1,6 +1,8 @@
 using System.Net;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using JitBroker.OAuth;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -22,6 +24,11 @@ public static class ToolGuardServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IRevocationSignal, RevocationSignal>();
         services.AddSingleton<DpopReplayCache>();
+        // Keyed, so the host's own IDpopReplayStore (if any) is not taken for ours, and one registered before wins.
+        services.TryAddKeyedSingleton<IDpopReplayStore>(ToolGuardDefaults.AuthenticationScheme, (sp, _) =>
+            sp.GetRequiredService<IOptions<ToolGuardOptions>>().Value.DpopReplayCache == DpopReplayCacheMode.Distributed
+                ? ActivatorUtilities.CreateInstance<DistributedDpopReplayStore>(sp)
+                : sp.GetRequiredService<DpopReplayCache>());
         services.AddSingleton<SenderConstraint>();
         services.AddSingleton<IntrospectionCheck>();
         services.AddSingleton<UseReporter>();
@@ -104,9 +111,12 @@ public static class ToolGuardServiceCollectionExtensions
             : null;
     }
 
-    private sealed class ToolGuardOptionsValidator : IValidateOptions<ToolGuardOptions>
+    private sealed class ToolGuardOptionsValidator(IServiceProviderIsService services) : IValidateOptions<ToolGuardOptions>
     {
         public ValidateOptionsResult Validate(string? name, ToolGuardOptions options) =>
-            ToolGuardServiceCollectionExtensions.Validate(options) is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
+            ToolGuardServiceCollectionExtensions.Validate(options) is { } error ? ValidateOptionsResult.Fail(error)
+            : options.DpopReplayCache == DpopReplayCacheMode.Distributed && !services.IsService(typeof(IDistributedCache))
+                ? ValidateOptionsResult.Fail("ToolGuard:DpopReplayCache is Distributed but no IDistributedCache is registered (e.g. AddStackExchangeRedisCache)")
+                : ValidateOptionsResult.Success;
     }
 }

@@ -7,12 +7,13 @@ namespace JitBroker.ToolGuard;
 internal sealed class UseRecorder(IUseReporter reporter, IOptions<ToolGuardOptions> options, TimeProvider time)
 {
     public void Allowed(HttpContext http, string? tool, string? action, string? resource) =>
-        Record(http, ToolGuardRequestState.Of(http), CredentialUse.AllowedOutcome, ToolGuardReasons.Allowed, tool, action, resource);
+        Record(http, ToolGuardRequestState.Of(http), CredentialUse.AllowedOutcome, null, tool, action, resource);
 
     public void Refused(HttpContext http, ToolGuardRequestState state, string reason, string? tool = null, string? action = null, string? resource = null) =>
         Record(http, state, CredentialUse.RefusedOutcome, reason, tool, action, resource);
 
-    private void Record(HttpContext http, ToolGuardRequestState state, string outcome, string reason, string? tool, string? action, string? resource)
+    // The broker records a reason for refusals only: an allowed use carries none.
+    private void Record(HttpContext http, ToolGuardRequestState state, string outcome, string? reason, string? tool, string? action, string? resource)
     {
         // Without a token there is no credential to account for (a bare probe, or the 401 that starts discovery).
         if (state.Token is null || state.Reported)
@@ -31,7 +32,7 @@ internal sealed class UseRecorder(IUseReporter reporter, IOptions<ToolGuardOptio
             Action = action ?? (http.User.Identity?.IsAuthenticated == true ? ToolGuardClaims.Action(http.User) : null),
             Resource = resource,
             Outcome = outcome,
-            Reason = outcome == CredentialUse.AllowedOutcome ? null : reason, // the broker records a reason for refusals only
+            Reason = reason,
             At = CredentialUse.Rfc3339(time.GetUtcNow()),
             Audience = options.Value.Resource,
         });

@@ -95,6 +95,19 @@ internal sealed partial class UseReportSender(
             {
                 LogBatchRefused(logger, batch.Count, (int)response.StatusCode);
                 reporter.CountLost(batch.Count);
+                return;
+            }
+
+            var answer = await UseBatchAnswer.ReadAsync(response, batch.Count, cancellationToken).ConfigureAwait(false);
+            if (answer.Rejected > 0)
+            {
+                foreach (var (reason, count) in answer.ByReason)
+                {
+                    reporter.CountRejected(reason, count);
+                }
+
+                // Once per batch, counts and reason codes only: which uses (by index) the broker names is in its audit record.
+                LogUsesRejected(logger, answer.Rejected, batch.Count, string.Join(", ", answer.ByReason.Select(r => $"{r.Reason} x{r.Count}")));
             }
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -111,6 +124,10 @@ internal sealed partial class UseReportSender(
     [LoggerMessage(EventId = 4331, EventName = "ToolGuardUseBatchFailed", Level = LogLevel.Warning,
         Message = "A batch of {Count} use reports could not be sent to the broker; they are dropped")]
     private static partial void LogBatchFailed(ILogger logger, Exception exception, int count);
+
+    [LoggerMessage(EventId = 4370, EventName = "ToolGuardUsesRejected", Level = LogLevel.Warning,
+        Message = "The broker rejected {Rejected} of {Count} use reports ({Reasons}); they are not in the audit chain")]
+    private static partial void LogUsesRejected(ILogger logger, int rejected, int count, string reasons);
 
     private sealed record UseBatch(
         [property: JsonPropertyName("uses")] List<CredentialUse> Uses,

@@ -18,12 +18,16 @@ internal sealed class UseReporter : IUseReporter, IDisposable
 {
     public const string MeterName = "JitBroker.ToolGuard";
     public const string DroppedCounterName = "jitbroker.toolguard.uses_dropped";
+    public const string RejectedCounterName = "jitbroker.toolguard.uses_rejected";
+    public const string ReasonTag = "reason";
 
     private readonly Channel<CredentialUse> _channel;
     private readonly Meter _meter;
     private readonly Counter<long> _droppedCounter;
+    private readonly Counter<long> _rejectedCounter;
     private readonly bool _enabled;
     private long _dropped;
+    private long _rejected;
 
     public UseReporter(IOptions<ToolGuardOptions> options, IMeterFactory meters)
     {
@@ -31,12 +35,16 @@ internal sealed class UseReporter : IUseReporter, IDisposable
         _enabled = o.Enabled;
         _meter = meters.Create(MeterName);
         _droppedCounter = _meter.CreateCounter<long>(DroppedCounterName, "{use}", "Use reports dropped because the buffer was full");
+        _rejectedCounter = _meter.CreateCounter<long>(RejectedCounterName, "{use}", "Use reports the broker received and did not record, by its reason");
         _channel = Channel.CreateBounded<CredentialUse>(
             new BoundedChannelOptions(o.BufferSize) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
             _ => Drop());
     }
 
     public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Reports the broker answered as rejected since start (also <c>jitbroker.toolguard.uses_rejected</c>).</summary>
+    internal long Rejected => Interlocked.Read(ref _rejected);
 
     internal ChannelReader<CredentialUse> Reader => _channel.Reader;
 
@@ -55,6 +63,13 @@ internal sealed class UseReporter : IUseReporter, IDisposable
     {
         Interlocked.Add(ref _dropped, count);
         _droppedCounter.Add(count);
+    }
+
+    /// <summary>Uses the broker took delivery of but did not record (a bug or a misconfiguration on one side: never retried).</summary>
+    internal void CountRejected(string reason, int count)
+    {
+        Interlocked.Add(ref _rejected, count);
+        _rejectedCounter.Add(count, new KeyValuePair<string, object?>(ReasonTag, reason));
     }
 
     private void Drop() => CountLost(1);

@@ -128,6 +128,20 @@ public sealed class OAuthGrantTests
     }
 
     [Test]
+    public async Task A_16_KiB_approval_id_is_refused_with_a_clear_status_and_a_stable_reason()
+    {
+        var (status, body, response) = await OAuthDoor.TokenAsync(_http, _broker,
+            ("grant_type", OAuthDoor.JwtBearer), ("assertion", OAuthDoor.Assertion(_broker, E2E.Agent("oauth-long-approval"))), ("resource", E2E.PaymentsAudience),
+            ("scope", "payments.refund"),
+            ("authorization_details", """[{"type":"jitbroker_task","task_id":"refund-8","purpose":"customer was double charged","resources":["orders/8"],"ttl_seconds":120}]"""),
+            ("approval_id", "appr_" + new string('a', 16 * 1024)));
+        Assert.That(status, Is.EqualTo(HttpStatusCode.BadRequest), body.ToString());
+        Assert.That(body.GetProperty("error").GetString(), Is.AnyOf("invalid_request", "invalid_grant"), body.ToString());
+        Assert.That(response.Headers.TryGetValues("jitbroker-reason", out var reason) ? reason.Single() : null, Does.Match("^[a-z_]+\\.[a-z_.]+$"), body.ToString());
+        Assert.That(body.ToString(), Does.Not.Contain(new string('a', 100)), "the oversized value is not echoed back");
+    }
+
+    [Test]
     public async Task A_token_exchange_with_an_actor_delegates_a_narrower_token_that_dies_with_its_parent()
     {
         var (status, body, _) = await OAuthDoor.TokenAsync(_http, _broker, ("grant_type", OAuthDoor.JwtBearer),

@@ -166,6 +166,36 @@ public sealed class ToolUsesE2ETests
     }
 
     [Test]
+    public async Task Client_assertion_in_the_json_beside_a_bearer_token_or_sent_as_a_form_is_refused_with_a_stable_reason()
+    {
+        var assertion = _broker.Dev.MintSvid(Tool, OAuthDoor.Issuer(_broker), TimeSpan.FromMinutes(5));
+        var json = JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["uses"] = Array.Empty<object>(),
+            ["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ["client_assertion"] = assertion,
+        });
+        // Two authentication methods in one request (RFC 6749 §2.3): a bearer workload token and a client_assertion member.
+        var both = await PostAsync(json, Tool);
+        // The same members as a form: /tool-uses takes JSON only, so nothing of it is read as credentials.
+        using var form = new HttpRequestMessage(HttpMethod.Post, OAuthDoor.Issuer(_broker) + "/tool-uses")
+        {
+            Content = new FormUrlEncodedContent([
+                KeyValuePair.Create("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                KeyValuePair.Create("client_assertion", assertion), KeyValuePair.Create("uses", "[]")]),
+        };
+        using var formResponse = await _http.SendAsync(form);
+        var formBody = JsonDocument.Parse(await formResponse.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That((int)both.Status, Is.InRange(400, 401), both.Body.ToString());
+            Assert.That(Reason(both.Body), Is.Not.Null.And.Match("^[a-z_]+\\.[a-z_.]+$"), both.Body.ToString());
+            Assert.That((formResponse.StatusCode, Reason(formBody)), Is.EqualTo((HttpStatusCode.BadRequest, "tool_use.body_invalid")), formBody.ToString());
+        });
+    }
+
+    [Test]
     public async Task Invalid_utf8_an_oversized_body_and_a_missing_caller_are_refused()
     {
         var badUtf8 = await PostBytesAsync([.. "{\"uses\":[{\"tool\":\""u8, 0xC3, 0x28, .. "\"}]}"u8], Tool);

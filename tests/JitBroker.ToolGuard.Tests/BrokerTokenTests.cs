@@ -138,7 +138,7 @@ public sealed class BrokerTokenTests
         while (status == HttpStatusCode.OK && clock.Elapsed < TimeSpan.FromSeconds(5));
 
         var latency = clock.Elapsed;
-        TestContext.Out.WriteLine($"revocation -> refusal at the tool: {latency.TotalMilliseconds:F0} ms (introspection cache 1 s)");
+        TestContext.Out.WriteLine($"revocation -> refusal at the tool: {latency.TotalMilliseconds:F1} ms (introspection cache {new ToolGuardOptions().Introspection.CacheDuration.TotalMilliseconds} ms)");
         Assert.That((status, reason), Is.EqualTo((HttpStatusCode.Unauthorized, ToolGuardReasons.Revoked)));
         Assert.That(latency, Is.LessThanOrEqualTo(TimeSpan.FromSeconds(1) + new ToolGuardOptions().Introspection.CacheDuration));
     }

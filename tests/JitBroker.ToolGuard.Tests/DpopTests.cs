@@ -135,6 +135,27 @@ public sealed class DpopTests
         AssertDpopChallenge(response, ToolGuardReasons.DpopSchemeUnbound, "invalid_token");
     }
 
+    [TestCase("caf\u00e9.proof.x")]
+    [TestCase("\u4e2d\u6587")]
+    public async Task A_non_ASCII_DPoP_header_is_refused_with_a_clear_status_never_a_server_error(string proof)
+    {
+        // HttpClient will not send it; a raw request does, as UTF-8 bytes.
+        var uri = new Uri(Url);
+        using var socket = new System.Net.Sockets.TcpClient();
+        await socket.ConnectAsync(uri.Host, uri.Port);
+        var stream = socket.GetStream();
+        var head = $"GET {uri.PathAndQuery} HTTP/1.1\r\nHost: {uri.Authority}\r\nAuthorization: DPoP {_token}\r\nDPoP: {proof}\r\nConnection: close\r\n\r\n";
+        await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(head));
+        using var reader = new StreamReader(stream, System.Text.Encoding.Latin1);
+        var answer = await reader.ReadToEndAsync();
+        var status = int.Parse(answer.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.That(status, Is.EqualTo(400).Or.EqualTo(401), answer);
+        if (status == 401)
+        {
+            Assert.That(answer, Does.Contain("jitbroker-reason: dpop."), "a refusal ToolGuard made carries its reason");
+        }
+    }
+
     private static void AssertDpopChallenge(HttpResponseMessage response, string reason, string error)
     {
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));

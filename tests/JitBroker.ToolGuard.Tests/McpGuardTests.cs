@@ -64,6 +64,7 @@ public sealed class McpGuardTests
         using var refused = await PostAsync(Call("github"));
         Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
         Assert.That(Challenges.Of(refused).Single(), Does.StartWith("Bearer error=\"insufficient_scope\", scope=\"tool:github\""));
+        Assert.That(Challenges.Reason(refused), Is.EqualTo(ToolGuardReasons.ToolNotGranted));
         Assert.That(await refused.Content.ReadAsStringAsync(), Does.Not.Contain("called"));
     }
 
@@ -80,26 +81,60 @@ public sealed class McpGuardTests
         Assert.That(tools[0].GetProperty("description").GetString(), Is.EqualTo("the zendesk tool"), "the rest of the tool is untouched");
     }
 
-    [Test]
-    public async Task Ambiguous_or_malformed_bodies_are_refused_not_passed_on()
+    [TestCase("""{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"zendesk","name":"github"}}""")]
+    [TestCase("""{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":7}}""")]
+    [TestCase("""{"jsonrpc":"2.0","id":3,"method":"tools/call"}""")]
+    [TestCase("""{"jsonrpc":"2.0","id":3,"method":"tools/call","params":""")]
+    [TestCase("""[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"zendesk"}}, 5]""")]
+    [TestCase("""{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"\uDC00"}}""")]
+    public async Task Ambiguous_or_malformed_bodies_are_400_with_the_reason_header_not_passed_on(string body)
     {
-        foreach (var body in new[]
-        {
-            """{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"zendesk","name":"github"}}""",
-            """{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":7}}""",
-            """{"jsonrpc":"2.0","id":3,"method":"tools/call"}""",
-            """{"jsonrpc":"2.0","id":3,"method":"tools/call","params":""",
-            """[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"zendesk"}}, 5]""",
-        })
-        {
-            using var response = await PostAsync(body);
-            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), body);
-        }
+        using var response = await PostAsync(body);
+        await AssertRefusedAsync(response, HttpStatusCode.BadRequest, ToolGuardReasons.McpRequestMalformed);
+    }
 
+    [Test]
+    public async Task One_ungranted_call_in_a_batch_refuses_the_batch_with_the_reason_header()
+    {
         using var batch = await PostAsync("""[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"zendesk"}},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"crm"}}]""");
-        Assert.That(batch.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden), "one ungranted call in a batch refuses the batch");
-        using var huge = await PostAsync("{\"x\":\"" + new string('a', McpToolGuard.MaxBodyBytes) + "\"}");
-        Assert.That(huge.StatusCode, Is.EqualTo(HttpStatusCode.RequestEntityTooLarge));
+        Assert.That((batch.StatusCode, Challenges.Reason(batch)), Is.EqualTo((HttpStatusCode.Forbidden, ToolGuardReasons.ToolNotGranted)));
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public async Task A_body_over_the_limit_is_413_with_the_reason_header_whether_or_not_its_length_is_announced(bool announced)
+    {
+        var json = "{\"x\":\"" + new string('a', McpToolGuard.MaxBodyBytes) + "\"}";
+        using var request = new HttpRequestMessage(HttpMethod.Post, _tool.BaseUrl + "/mcp")
+        {
+            // Without Content-Length (chunked) the guard finds out while reading.
+            Content = announced ? new StringContent(json, Encoding.UTF8, "application/json") : new ChunkedContent(Encoding.UTF8.GetBytes(json)),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token);
+        using var response = await _http.SendAsync(request);
+        await AssertRefusedAsync(response, HttpStatusCode.RequestEntityTooLarge, ToolGuardReasons.McpRequestTooLarge);
+    }
+
+    private static async Task AssertRefusedAsync(HttpResponseMessage response, HttpStatusCode status, string reason)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Multiple(() =>
+        {
+            Assert.That((response.StatusCode, Challenges.Reason(response)), Is.EqualTo((status, reason)), body);
+            Assert.That(JsonDocument.Parse(body).RootElement.GetProperty("error").GetProperty("message").GetString(), Is.EqualTo(reason), "and in the JSON-RPC error");
+            Assert.That(body, Does.Not.Contain("called"), "the server never saw it");
+        });
+    }
+
+    private sealed class ChunkedContent(byte[] bytes) : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) => stream.WriteAsync(bytes).AsTask();
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
     }
 
     [Test]

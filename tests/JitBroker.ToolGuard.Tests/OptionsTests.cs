@@ -20,7 +20,7 @@ public sealed class OptionsTests
     {
         var o = new ToolGuardOptions();
         Assert.That((o.ClockSkew, o.Introspection.CacheDuration, o.Introspection.FailOpen, o.UseReports.BatchSize, o.UseReports.FlushInterval),
-            Is.EqualTo((TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1), false, 500, TimeSpan.FromSeconds(1))));
+            Is.EqualTo((TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(500), false, 500, TimeSpan.FromSeconds(1))));
         Assert.That(ToolGuardServiceCollectionExtensions.Validate(Valid()), Is.Null);
     }
 

@@ -57,6 +57,7 @@ public sealed class ReportUsesHandler
 
         // 4 check every use; 5 record what passed, in the order reported.
         var rejected = new List<string>();
+        var accepted = new List<AuditEvent>(uses.Count);
         var leases = new Dictionary<string, Lease?>(StringComparer.Ordinal);
         for (var i = 0; i < uses.Count; i++)
         {
@@ -67,7 +68,13 @@ public sealed class ReportUsesHandler
                 continue;
             }
 
-            await _audit.AppendAsync(EventOf(tool.Id, uses[i], checkedUse), cancellationToken).ConfigureAwait(false);
+            accepted.Add(EventOf(tool.Id, uses[i], checkedUse));
+        }
+
+        // One append for the batch: one wait on the audit writer (one fsync) instead of one per use.
+        if (accepted.Count > 0)
+        {
+            await _audit.AppendManyAsync(accepted, cancellationToken).ConfigureAwait(false);
         }
 
         if (rejected.Count > 0)

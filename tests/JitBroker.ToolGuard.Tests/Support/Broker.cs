@@ -62,6 +62,9 @@ public sealed class Broker : IAsyncDisposable
             ["JitBroker:Listen:Http"] = $"127.0.0.1:{port}",
             ["JitBroker:Listen:Admin"] = "127.0.0.1:0",
             ["JitBroker:Introspection:ResourceServers:0"] = TrustDomain + "/tools/*",
+            // Use reports (POST /tool-uses) from the tool, for its own audience only.
+            ["JitBroker:Tools:ResourceServers:0:Identity"] = ToolIdentity,
+            ["JitBroker:Tools:ResourceServers:0:Audiences:0"] = ToolServer.Resource,
             ["JitBroker:Policy:Path"] = policy,
             ["Logging:LogLevel:Default"] = "Warning",
         };

@@ -33,14 +33,23 @@ public sealed class ToolServer : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static Task<ToolServer> StartAsync(Action<ToolGuardOptions> configure, X509Certificate2? tlsCertificate = null) =>
-        Ports.StartAsync(port => StartAsync(configure, tlsCertificate, port));
+    /// <param name="logs">Receives the server's log records (none are kept otherwise).</param>
+    /// <param name="services">More registrations (e.g. an IDistributedCache).</param>
+    public static Task<ToolServer> StartAsync(Action<ToolGuardOptions> configure, X509Certificate2? tlsCertificate = null, ILoggerProvider? logs = null,
+        Action<IServiceCollection>? services = null) =>
+        Ports.StartAsync(port => StartAsync(configure, tlsCertificate, logs, services, port));
 
-    private static async Task<ToolServer> StartAsync(Action<ToolGuardOptions> configure, X509Certificate2? tlsCertificate, int port)
+    private static async Task<ToolServer> StartAsync(Action<ToolGuardOptions> configure, X509Certificate2? tlsCertificate, ILoggerProvider? logs,
+        Action<IServiceCollection>? services, int port)
     {
         var baseUrl = $"{(tlsCertificate is null ? "http" : "https")}://127.0.0.1:{port}";
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+        }
+
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, listen =>
         {
             if (tlsCertificate is not null)
@@ -62,6 +71,7 @@ public sealed class ToolServer : IAsyncDisposable
             o.Actions = ["tickets.read"];
             configure(o);
         });
+        services?.Invoke(builder.Services);
         var app = builder.Build();
         app.UseAuthentication();
         app.UseJitBrokerMcpToolGuard("/mcp");
