@@ -30,12 +30,22 @@ public static class AttestationServiceCollectionExtensions
 
         if (options.Oidc?.IsConfigured() == true)
         {
-            services.AddSingleton<IWorkloadAttestor>(sp => new OidcAttestor(options.Oidc, Time(sp), Log<OidcAttestor>(sp)));
+            services.AddSingleton<IWorkloadAttestor>(sp =>
+            {
+                var attestor = new OidcAttestor(options.Oidc, Time(sp), Log<OidcAttestor>(sp));
+                VerifiedTokenCacheMetrics.Register(sp.GetService<BrokerMetrics>(), attestor.Method, attestor.TokenCache);
+                return attestor;
+            });
         }
 
         if (options.JwtSvid?.IsConfigured() == true)
         {
-            services.AddSingleton<IWorkloadAttestor>(sp => new JwtSvidAttestor(options.JwtSvid, Time(sp), Log<JwtSvidAttestor>(sp)));
+            services.AddSingleton<IWorkloadAttestor>(sp =>
+            {
+                var attestor = new JwtSvidAttestor(options.JwtSvid, Time(sp), Log<JwtSvidAttestor>(sp));
+                VerifiedTokenCacheMetrics.Register(sp.GetService<BrokerMetrics>(), attestor.Method, attestor.TokenCache);
+                return attestor;
+            });
         }
 
         return services;
