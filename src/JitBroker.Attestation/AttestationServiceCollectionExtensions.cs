@@ -33,8 +33,7 @@ public static class AttestationServiceCollectionExtensions
             services.AddSingleton<IWorkloadAttestor>(sp =>
             {
                 var attestor = new OidcAttestor(options.Oidc, Time(sp), Log<OidcAttestor>(sp));
-                VerifiedTokenCacheMetrics.Register(sp.GetService<BrokerMetrics>(), attestor.Method, attestor.TokenCache);
-                return attestor;
+                return WithCacheMetrics(sp, attestor, attestor.TokenCache);
             });
         }
 
@@ -43,12 +42,18 @@ public static class AttestationServiceCollectionExtensions
             services.AddSingleton<IWorkloadAttestor>(sp =>
             {
                 var attestor = new JwtSvidAttestor(options.JwtSvid, Time(sp), Log<JwtSvidAttestor>(sp));
-                VerifiedTokenCacheMetrics.Register(sp.GetService<BrokerMetrics>(), attestor.Method, attestor.TokenCache);
-                return attestor;
+                return WithCacheMetrics(sp, attestor, attestor.TokenCache);
             });
         }
 
         return services;
+    }
+
+    /// <summary>Puts the attestor's verified-token cache counters on the broker's meter, when the container has one.</summary>
+    private static IWorkloadAttestor WithCacheMetrics(IServiceProvider services, IWorkloadAttestor attestor, VerifiedTokenCache? cache)
+    {
+        VerifiedTokenCacheMetrics.Register(services.GetService<BrokerMetrics>(), attestor.Method, cache);
+        return attestor;
     }
 
     private static TimeProvider Time(IServiceProvider services) => services.GetRequiredService<TimeProvider>();

@@ -72,10 +72,10 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
 
     public string Method => MethodName;
 
-    /// <summary>The key source of each issuer (tests await and count background fetches through it).</summary>
     /// <summary>The verified-token cache, or null when it is turned off (tests and metrics read its counters).</summary>
     internal VerifiedTokenCache? TokenCache => _cache;
 
+    /// <summary>The key source of each issuer (tests await and count background fetches through it).</summary>
     internal IReadOnlyDictionary<string, IKeySource> KeySources => _issuers.ToDictionary(p => p.Key, p => p.Value.Keys, StringComparer.Ordinal);
 
     /// <summary>ROUTING ONLY: a JWS compact shaped bearer token whose unverified <c>iss</c> is exactly a configured issuer.</summary>
