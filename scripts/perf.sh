@@ -2,7 +2,7 @@
 # Issue 10's performance harness in one command: builds Release, starts a private redis-server on a free
 # loopback port (temp dir, AOF everysec as docs/redis.md recommends), runs tests/JitBroker.PerfHarness
 # (floor, broker process at concurrency 1/8/32/128 with audit fsync Always and Interval, EndTask of 10 leases,
-# revocation lag for 100k expiring leases, start-up time and RSS vs active leases), stops redis.
+# one re-presented SVID per worker with the verified-token cache off and on, revocation lag for 100k expiring leases, start-up time and RSS vs active leases), stops redis.
 # Results: docs/benchmarks/perf.{json,md} and docs/benchmarks/perf-latency.svg. Extra arguments go to the
 # harness (e.g. --label quick --seconds 3 --phases floor,broker). PERF_WAIT_QUIET=<seconds> first waits up to
 # that long for the machine's 1-minute load average to fall below 1 (other work on the box skews every number).

@@ -67,6 +67,19 @@ internal static partial class AttestationLog
         Message = "X.509 bundle of trust domain {TrustDomain} changed on disk but {Path} is not usable ({Problem}); keeping the previous CA certificates")]
     public static partial void X509BundleReloadFailed(ILogger logger, string trustDomain, string path, string problem);
 
+    // Verified-token cache (2030-2049). Hits are Debug like acceptances; the cache's counters are metrics.
+    [LoggerMessage(EventId = 2030, EventName = "VerifiedTokenCacheHit", Level = LogLevel.Debug,
+        Message = "{Method} token {Fingerprint} accepted for {Identity} from the verified-token cache")]
+    public static partial void TokenCacheHit(ILogger logger, string method, string fingerprint, string identity);
+
+    [LoggerMessage(EventId = 2031, EventName = "VerifiedTokenCacheDropped", Level = LogLevel.Debug,
+        Message = "{Method} token {Fingerprint} dropped from the verified-token cache: its keys changed or its time claims no longer hold; verifying it again")]
+    public static partial void TokenCacheDropped(ILogger logger, string method, string fingerprint);
+
+    [LoggerMessage(EventId = 2032, EventName = "VerifiedTokenCacheTrimmed", Level = LogLevel.Debug,
+        Message = "{Method} verified-token cache full: {Evicted} entries nearest to expiry evicted, {Remaining} kept")]
+    public static partial void TokenCacheTrimmed(ILogger logger, string method, int evicted, int remaining);
+
     /// <summary>Reports a (re)loaded key set: the load, each ignored entry, and a warning when nothing usable is left.</summary>
     public static void ReportLoaded(ILogger logger, string owner, string location, TrustBundle bundle, bool reload)
     {

@@ -30,15 +30,30 @@ public static class AttestationServiceCollectionExtensions
 
         if (options.Oidc?.IsConfigured() == true)
         {
-            services.AddSingleton<IWorkloadAttestor>(sp => new OidcAttestor(options.Oidc, Time(sp), Log<OidcAttestor>(sp)));
+            services.AddSingleton<IWorkloadAttestor>(sp =>
+            {
+                var attestor = new OidcAttestor(options.Oidc, Time(sp), Log<OidcAttestor>(sp));
+                return WithCacheMetrics(sp, attestor, attestor.TokenCache);
+            });
         }
 
         if (options.JwtSvid?.IsConfigured() == true)
         {
-            services.AddSingleton<IWorkloadAttestor>(sp => new JwtSvidAttestor(options.JwtSvid, Time(sp), Log<JwtSvidAttestor>(sp)));
+            services.AddSingleton<IWorkloadAttestor>(sp =>
+            {
+                var attestor = new JwtSvidAttestor(options.JwtSvid, Time(sp), Log<JwtSvidAttestor>(sp));
+                return WithCacheMetrics(sp, attestor, attestor.TokenCache);
+            });
         }
 
         return services;
+    }
+
+    /// <summary>Puts the attestor's verified-token cache counters on the broker's meter, when the container has one.</summary>
+    private static IWorkloadAttestor WithCacheMetrics(IServiceProvider services, IWorkloadAttestor attestor, VerifiedTokenCache? cache)
+    {
+        VerifiedTokenCacheMetrics.Register(services.GetService<BrokerMetrics>(), attestor.Method, cache);
+        return attestor;
     }
 
     private static TimeProvider Time(IServiceProvider services) => services.GetRequiredService<TimeProvider>();

@@ -7,7 +7,8 @@ namespace JitBroker.Attestation;
 /// <summary>
 /// Step 6a, on a verified token: <c>exp</c> is required and not past (RFC 7519 §4.1.4); <c>nbf</c> and
 /// <c>iat</c>, when present, are not in the future; the token is not older than the maximum age (by
-/// <c>iat</c>, or without it by how long it still claims to be valid). The leeway applies to each.
+/// <c>iat</c>, or without it by how long it still claims to be valid). The leeway applies to each. The rules
+/// themselves live in <see cref="TokenLifetime"/>, which the verified-token cache applies again on every hit.
 /// </summary>
 internal sealed class LifetimeStep(TimeSpan leeway, TimeSpan maxTokenAge) : SyncTokenValidationStep
 {
@@ -16,37 +17,24 @@ internal sealed class LifetimeStep(TimeSpan leeway, TimeSpan maxTokenAge) : Sync
 
     public override void Validate(TokenValidationContext context)
     {
+        // Read and check claim by claim, in this order, so a token with several faults keeps reporting the first.
         var claims = context.Claims;
         var now = context.Now;
         var exp = NumericDate(claims, "exp") ?? throw Reject(Reasons.Attestation.ExpMissing, "The token has no 'exp' claim; tokens must expire.");
-        if (now >= exp + leeway)
-        {
-            throw Reject(Reasons.Attestation.Expired, "The token has expired.");
-        }
+        ThrowIf(TokenLifetime.ExpiryProblem(now, exp, leeway));
+        var nbf = NumericDate(claims, "nbf");
+        ThrowIf(TokenLifetime.NotBeforeProblem(now, nbf, leeway));
+        var iat = NumericDate(claims, "iat");
+        ThrowIf(TokenLifetime.AgeProblem(now, exp, iat, leeway, maxTokenAge));
+        context.Lifetime = new TokenLifetime(exp, nbf, iat);
+    }
 
-        if (NumericDate(claims, "nbf") is { } nbf && now + leeway < nbf)
+    private static void ThrowIf(BrokerException? problem)
+    {
+        if (problem is not null)
         {
-            throw Reject(Reasons.Attestation.NotYetValid, "The token is not valid yet ('nbf' is in the future).");
+            throw problem;
         }
-
-        if (NumericDate(claims, "iat") is { } iat)
-        {
-            if (iat > now + leeway)
-            {
-                throw Reject(Reasons.Attestation.NotYetValid, "The token claims to be issued in the future ('iat').");
-            }
-
-            if (now - iat > maxTokenAge + leeway)
-            {
-                throw Reject(Reasons.Attestation.TooOld, $"The token was issued more than {maxTokenAge.TotalMinutes:0.#} minutes ago; fetch a fresh token.");
-            }
-        }
-        else if (exp - now > maxTokenAge + leeway)
-        {
-            throw Reject(Reasons.Attestation.TooOld, $"The token has no 'iat' and is valid for more than {maxTokenAge.TotalMinutes:0.#} minutes.");
-        }
-
-        context.ExpiresAt = exp;
     }
 
     private static DateTimeOffset? NumericDate(JsonElement claims, string name)

@@ -20,6 +20,7 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
     private readonly ILogger<JwtSvidAttestor> _log;
     private readonly int _maxTokenLength;
     private readonly ITokenValidationStep[] _steps;
+    private readonly VerifiedTokenCache? _cache;
 
     /// <summary>
     /// Validates <paramref name="options"/>, loads every bundle file and starts fetching every bundle URL
@@ -55,6 +56,7 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
         }
 
         KeySources = sources;
+        _cache = VerifiedTokenCache.Create(MethodName, options.VerifiedTokenCache, options.MaxTokenLength, options.Leeway, options.MaxTokenAge, time, log);
 
         // The order is the contract: shape before content, identity before key, key before signature, and
         // nothing about a token's claims is reported before its signature has verified.
@@ -76,6 +78,9 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
 
     /// <summary>The key source of each trust domain (tests await and count background fetches through it).</summary>
     internal IReadOnlyDictionary<string, IKeySource> KeySources { get; }
+
+    /// <summary>The verified-token cache, or null when it is turned off (tests and metrics read its counters).</summary>
+    internal VerifiedTokenCache? TokenCache => _cache;
 
     /// <summary>
     /// ROUTING ONLY: a bearer token shaped like a JWS compact token whose unverified <c>sub</c> starts with
@@ -101,6 +106,13 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
                 "Both a bearer token and a client certificate were presented; present exactly one identity.");
         }
 
+        VerifiedTokenCache.Key? cacheKey = null;
+        if (_cache?.TryGet(token, evidence.Audiences, out cacheKey) is { } cached)
+        {
+            AttestationLog.TokenCacheHit(_log, MethodName, cached.EvidenceFingerprint, cached.Id);
+            return cached;
+        }
+
         using var context = new TokenValidationContext(token, _time.GetUtcNow()) { AudienceOverride = evidence.Audiences };
         try
         {
@@ -114,7 +126,13 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
             throw;
         }
 
-        return ToIdentity(context);
+        var identity = ToIdentity(context);
+        if (cacheKey is { } key)
+        {
+            _cache!.Add(key, identity, context);
+        }
+
+        return identity;
     }
 
     public void Dispose()
@@ -147,7 +165,7 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
             Id = spiffeId,
             TrustDomain = subject.TrustDomain,
             Method = MethodName,
-            Facts = facts,
+            Facts = facts.AsReadOnly(), // the identity may be served from the cache to many requests: nobody may change it
             EvidenceExpiresAt = context.ExpiresAt,
             EvidenceId = context.TokenId,
             EvidenceFingerprint = fingerprint,

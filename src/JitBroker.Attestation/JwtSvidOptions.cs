@@ -43,6 +43,9 @@ public sealed class JwtSvidOptions
     /// <summary>How bundles fetched from <see cref="TrustBundleUrls"/> are refreshed.</summary>
     public KeyRefreshOptions Refresh { get; set; } = new();
 
+    /// <summary>Remembers verified tokens so a re-presented one is not verified again (on by default; see <see cref="VerifiedTokenCacheOptions"/>).</summary>
+    public VerifiedTokenCacheOptions VerifiedTokenCache { get; set; } = new();
+
     /// <summary>Permits plain <c>http://</c> bundle URLs to non-loopback hosts. For labs only: such keys can be replaced in flight.</summary>
     public bool AllowInsecureHttp { get; set; }
 
@@ -83,6 +86,11 @@ public sealed class JwtSvidOptions
         }
 
         foreach (var problem in Refresh?.Validate($"{SectionPath}:Refresh") ?? [$"{SectionPath}:Refresh must not be null."])
+        {
+            yield return problem;
+        }
+
+        foreach (var problem in VerifiedTokenCache?.Validate($"{SectionPath}:VerifiedTokenCache") ?? [$"{SectionPath}:VerifiedTokenCache must not be null."])
         {
             yield return problem;
         }

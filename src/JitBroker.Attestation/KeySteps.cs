@@ -58,6 +58,7 @@ internal sealed class KeySelectionStep : ITokenValidationStep
             throw Reject(Reasons.Attestation.KeyMismatch, $"The token's key cannot verify its 'alg': {mismatch}.");
         }
 
+        context.Bundle = bundle;
         context.Key = key;
     }
 }

@@ -27,6 +27,7 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
     private readonly int _maxTokenLength;
     private readonly CompactSerializationStep _shape;
     private readonly Dictionary<string, IssuerPipeline> _issuers = new(StringComparer.Ordinal);
+    private readonly VerifiedTokenCache? _cache;
 
     /// <summary>
     /// Validates <paramref name="options"/>, loads static JWKS files and starts fetching the others in the
@@ -46,6 +47,7 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
         _log = log;
         _maxTokenLength = options.MaxTokenLength;
         _shape = new CompactSerializationStep(options.MaxTokenLength);
+        _cache = VerifiedTokenCache.Create(MethodName, options.VerifiedTokenCache, options.MaxTokenLength, options.Leeway, options.MaxTokenAge, time, log);
         foreach (var issuer in options.Issuers)
         {
             #pragma warning disable CA2000 // stored in the issuer pipeline and disposed by Dispose
@@ -70,6 +72,9 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
 
     public string Method => MethodName;
 
+    /// <summary>The verified-token cache, or null when it is turned off (tests and metrics read its counters).</summary>
+    internal VerifiedTokenCache? TokenCache => _cache;
+
     /// <summary>The key source of each issuer (tests await and count background fetches through it).</summary>
     internal IReadOnlyDictionary<string, IKeySource> KeySources => _issuers.ToDictionary(p => p.Key, p => p.Value.Keys, StringComparer.Ordinal);
 
@@ -93,6 +98,13 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
                 "Both a bearer token and a client certificate were presented; present exactly one identity.");
         }
 
+        VerifiedTokenCache.Key? cacheKey = null;
+        if (_cache?.TryGet(token, evidence.Audiences, out cacheKey) is { } cached)
+        {
+            AttestationLog.TokenCacheHit(_log, MethodName, cached.EvidenceFingerprint, cached.Id);
+            return cached;
+        }
+
         using var context = new TokenValidationContext(token, _time.GetUtcNow()) { AudienceOverride = evidence.Audiences };
         string? issuer = null;
         try
@@ -111,7 +123,13 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
             throw;
         }
 
-        return ToIdentity(context, issuer);
+        var identity = ToIdentity(context, issuer);
+        if (cacheKey is { } key)
+        {
+            _cache!.Add(key, identity, context);
+        }
+
+        return identity;
     }
 
     public void Dispose()
@@ -176,7 +194,7 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
             Id = id,
             TrustDomain = iss,
             Method = MethodName,
-            Facts = facts,
+            Facts = facts.AsReadOnly(), // the identity may be served from the cache to many requests: nobody may change it
             EvidenceExpiresAt = context.ExpiresAt,
             EvidenceId = context.TokenId,
             EvidenceFingerprint = fingerprint,

@@ -27,6 +27,9 @@ public sealed class OidcOptions
     /// <summary>How discovery documents and JWKS fetched over HTTP are refreshed.</summary>
     public KeyRefreshOptions Refresh { get; set; } = new();
 
+    /// <summary>Remembers verified tokens so a re-presented one is not verified again (on by default; see <see cref="VerifiedTokenCacheOptions"/>).</summary>
+    public VerifiedTokenCacheOptions VerifiedTokenCache { get; set; } = new();
+
     /// <summary>True when at least one issuer is configured, so the attestor should run.</summary>
     public bool IsConfigured() => Issuers is { Count: > 0 };
 
@@ -55,6 +58,11 @@ public sealed class OidcOptions
         }
 
         foreach (var problem in Refresh?.Validate($"{SectionPath}:Refresh") ?? [$"{SectionPath}:Refresh must not be null."])
+        {
+            yield return problem;
+        }
+
+        foreach (var problem in VerifiedTokenCache?.Validate($"{SectionPath}:VerifiedTokenCache") ?? [$"{SectionPath}:VerifiedTokenCache must not be null."])
         {
             yield return problem;
         }

@@ -38,9 +38,15 @@ internal sealed class TokenValidationContext(string token, DateTimeOffset now) :
     /// <summary>Where the verification keys come from: chosen by configuration from the trust domain or issuer, never by the token.</summary>
     public IKeySource? KeySource { get; set; }
 
+    /// <summary>The key snapshot <see cref="Key"/> was taken from: a cached answer stays valid only while its source still serves this very snapshot.</summary>
+    public TrustBundle? Bundle { get; set; }
+
     public BundleKey? Key { get; set; }
 
-    public DateTimeOffset ExpiresAt { get; set; }
+    /// <summary>The verified time claims (set by <see cref="LifetimeStep"/>).</summary>
+    public TokenLifetime? Lifetime { get; set; }
+
+    public DateTimeOffset ExpiresAt => (Lifetime ?? throw new InvalidOperationException("The lifetime has not been checked.")).Expires;
 
     public string? Issuer { get; set; }
 

@@ -16,6 +16,9 @@ internal sealed record LevelResult(
 {
     /// <summary>Redis commands executed per request, by command (harness's own INFO calls excluded).</summary>
     public Dictionary<string, double> RedisCommandsPerRequest { get; init; } = [];
+
+    /// <summary>Bytes the broker allocated per request (its runtime's GC counter, read from /metrics before and after); NaN when not read.</summary>
+    public double BrokerAllocatedBytesPerRequest { get; init; } = double.NaN;
 }
 
 /// <summary>The agent side: the generated Grpc.Net.Client client with a JWT-SVID in the authorization metadata.</summary>
@@ -54,22 +57,30 @@ internal sealed class AgentClient(Uri broker) : IDisposable
 }
 
 /// <summary>
-/// Closed-loop load: <c>concurrency</c> workers, each running tasks of <see cref="RequestsPerTask"/> credential
-/// requests. A JWT-SVID is bound to the first task it is used for, so every task gets a fresh SVID, minted before
-/// the timed window so the load generator's own signing does not compete with the broker for the cores.
+/// Closed-loop load: <c>concurrency</c> workers, each running tasks of <paramref name="requestsPerTask"/> credential
+/// requests (default <see cref="DefaultRequestsPerTask"/>). A JWT-SVID is bound to the first task it is used for, so
+/// every task gets a fresh SVID, minted before the timed window so the load generator's own signing does not compete
+/// with the broker for the cores; with <see cref="SvidPerWorker"/> a worker re-presents one SVID for the whole level,
+/// as a SPIRE agent hands out its cached JWT-SVID for minutes. With <paramref name="brokerHttp"/> the broker's
+/// allocated bytes are read from its /metrics around each level.
 /// </summary>
-internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev, RedisUnderTest? redis = null)
+internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev, RedisUnderTest? redis = null,
+    int requestsPerTask = CredentialLoad.DefaultRequestsPerTask, Uri? brokerHttp = null)
 {
-    public const int RequestsPerTask = 16;
+    public const int DefaultRequestsPerTask = 16;
+
+    /// <summary>One task, hence one SVID, per worker for the whole level.</summary>
+    public const int SvidPerWorker = int.MaxValue;
 
     public async Task<LevelResult> RunAsync(int concurrency, TimeSpan duration, int brokerPid, int[] redisPids, double expectedPerSecond)
     {
-        var svids = MintPool((int)(expectedPerSecond * duration.TotalSeconds * 1.5 / RequestsPerTask) + (2 * concurrency));
+        var svids = MintPool((int)(expectedPerSecond * duration.TotalSeconds * 1.5 / requestsPerTask) + (2 * concurrency));
         var latencies = new List<long>[concurrency];
         var errors = 0;
         string? firstError = null;
         var level = Guid.NewGuid().ToString("N")[..6];
         var commands0 = redis is null ? [] : await redis.CommandCallsAsync().ConfigureAwait(false);
+        var allocated0 = await BrokerCounters.AllocatedBytesAsync(brokerHttp).ConfigureAwait(false);
         var cpu = new CpuWindow(brokerPid, redisPids);
         var watch = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, concurrency).Select(w => Task.Run(async () =>
@@ -80,7 +91,7 @@ internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev, Red
             {
                 var svid = svids.TryDequeue(out var s) ? s : Mint();
                 var taskId = $"perf-{level}-{w}-{task++}";
-                for (var r = 0; r < RequestsPerTask && watch.Elapsed < duration; r++)
+                for (var r = 0; r < requestsPerTask && watch.Elapsed < duration; r++)
                 {
                     var start = Stopwatch.GetTimestamp();
                     try
@@ -101,12 +112,14 @@ internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev, Red
         var (broker, redisCpu, self) = cpu.Elapsed();
         var others = cpu.Others();
         var commands1 = redis is null ? [] : await redis.CommandCallsAsync().ConfigureAwait(false);
+        var allocated1 = await BrokerCounters.AllocatedBytesAsync(brokerHttp).ConfigureAwait(false);
         var all = latencies.SelectMany(l => l).ToArray();
         var n = Math.Max(1, all.Length);
         return new LevelResult(concurrency, seconds, all.Length, errors, firstError, all.Length / seconds, LatencySummary.FromTicks(all),
             broker.TotalMicroseconds / n, redisCpu.TotalMicroseconds / n, self.TotalMicroseconds / n, broker.TotalSeconds / seconds,
             others.TotalSeconds / seconds, ProcFs.LoadAverage())
         {
+            BrokerAllocatedBytesPerRequest = (allocated1 - allocated0) / n,
             RedisCommandsPerRequest = commands1.Where(c => c.Key != "info")
                 .Select(c => (c.Key, PerRequest: (c.Value - commands0.GetValueOrDefault(c.Key)) / (double)n))
                 .Where(c => c.PerRequest > 0.001).ToDictionary(c => c.Key, c => Math.Round(c.PerRequest, 3)),

@@ -14,6 +14,9 @@ internal sealed record FloorOp(string Name, string Method, long Operations, doub
 {
     /// <summary>Cores busy with other processes during the measurement (noise).</summary>
     public double OtherProcessesCoresBusy { get; init; }
+
+    /// <summary>Bytes this process allocated per operation (GC.GetTotalAllocatedBytes over the timed window); NaN where not measured.</summary>
+    public double AllocatedBytesPerOp { get; init; } = double.NaN;
 }
 
 internal sealed record FloorResult(int Threads, int LeaseWritesInFlight, FloorOp Verify, FloorOp Sign, FloorOp LeaseWrite)
@@ -47,14 +50,16 @@ internal sealed class Floor(HarnessOptions options, DevTrustDomain dev, string s
         var verify = MeasureVerify(threads);
         var sign = MeasureSign(threads);
         var write = await MeasureLeaseWritesAsync().ConfigureAwait(false);
-        return new FloorResult(threads, options.LeaseWritesInFlight, verify, sign, write) { CryptoReference = MeasureRawCrypto(threads) };
+        return new FloorResult(threads, options.LeaseWritesInFlight, verify, sign, write)
+        {
+            CryptoReference = [MeasureCachedVerify(threads), .. MeasureRawCrypto(threads)],
+        };
     }
 
     private FloorOp MeasureVerify(int threads)
     {
-        using var attestor = new JwtSvidAttestor(
-            new JwtSvidOptions { Audience = "jitbroker", TrustBundles = { [DevTrustDomain.Name] = dev.BundlePath } },
-            TimeProvider.System, NullLogger<JwtSvidAttestor>.Instance);
+        // The floor is the verification itself: the cache off, or the pool below would be answered from it after one lap.
+        using var attestor = DevAttestor(cache: false);
         // Distinct tokens, as the broker sees them (each has its own jti); cycling through a pool keeps minting out of the loop.
         var tokens = Enumerable.Range(0, 4096).Select(_ => dev.MintSvid(LeaseFactory.AgentId, "jitbroker", TimeSpan.FromMinutes(30))).ToArray();
         return MeasureCpuBound("verify ES256 JWT-SVID", "JwtSvidAttestor.AttestAsync (dev trust domain bundle)", threads, i =>
@@ -66,6 +71,30 @@ internal sealed class Floor(HarnessOptions options, DevTrustDomain dev, string s
             }
         });
     }
+
+    /// <summary>
+    /// Reference, not part of the floor: the same call for a re-presented SVID, answered by the verified-token cache
+    /// (hash of the token, lookup, time claims and key snapshot checked). 64 distinct tokens, each presented over and over.
+    /// </summary>
+    private FloorOp MeasureCachedVerify(int threads)
+    {
+        using var attestor = DevAttestor(cache: true);
+        var tokens = Enumerable.Range(0, 64).Select(_ => dev.MintSvid(LeaseFactory.AgentId, "jitbroker", TimeSpan.FromMinutes(30))).ToArray();
+        return MeasureCpuBound("verify, re-presented SVID", "JwtSvidAttestor.AttestAsync, verified-token cache hit (reference, not part of the floor)", threads, i =>
+        {
+            if (attestor.AttestAsync(new AttestationEvidence(tokens[i & 63], null)).AsTask().GetAwaiter().GetResult().Id.Length == 0)
+            {
+                throw new InvalidOperationException("Attestation returned no identity.");
+            }
+        });
+    }
+
+    private JwtSvidAttestor DevAttestor(bool cache) => new(
+        new JwtSvidOptions
+        {
+            Audience = "jitbroker", TrustBundles = { [DevTrustDomain.Name] = dev.BundlePath }, VerifiedTokenCache = { Enabled = cache },
+        },
+        TimeProvider.System, NullLogger<JwtSvidAttestor>.Instance);
 
     private FloorOp MeasureSign(int threads)
     {
@@ -162,11 +191,16 @@ internal sealed class Floor(HarnessOptions options, DevTrustDomain dev, string s
     {
         RunThreads(threads, options.FloorWarmup, operation, out _);
         var cpu = new CpuWindow(0, 0);
+        var allocated = GC.GetTotalAllocatedBytes();
         var watch = Stopwatch.StartNew();
         var count = RunThreads(threads, options.FloorDuration, operation, out _);
         var seconds = watch.Elapsed.TotalSeconds;
         var (_, _, self) = cpu.Elapsed();
-        return new FloorOp(name, method, count, seconds, count / seconds, self.TotalMicroseconds / count, 0) { OtherProcessesCoresBusy = cpu.Others().TotalSeconds / seconds };
+        return new FloorOp(name, method, count, seconds, count / seconds, self.TotalMicroseconds / count, 0)
+        {
+            OtherProcessesCoresBusy = cpu.Others().TotalSeconds / seconds,
+            AllocatedBytesPerOp = (GC.GetTotalAllocatedBytes() - allocated) / (double)count,
+        };
     }
 
     private static long RunThreads(int threads, TimeSpan duration, Action<int> operation, out double seconds)

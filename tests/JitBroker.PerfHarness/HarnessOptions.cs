@@ -41,8 +41,11 @@ internal sealed class HarnessOptions
 
     public TimeSpan StartupLoad { get; init; } = TimeSpan.FromSeconds(3);
 
-    /// <summary>Phases to run: floor, broker, interval, endtask, revocation, killswitch, startup.</summary>
-    public IReadOnlySet<string> Phases { get; init; } = new HashSet<string>(["floor", "broker", "interval", "endtask", "revocation", "killswitch", "startup"]);
+    /// <summary>
+    /// Phases to run: floor, broker, interval, endtask, reuse (one SVID per worker, verified-token cache off then on),
+    /// revocation, killswitch, startup.
+    /// </summary>
+    public IReadOnlySet<string> Phases { get; init; } = new HashSet<string>(["floor", "broker", "interval", "endtask", "reuse", "revocation", "killswitch", "startup"]);
 
     /// <summary>Extra environment for the broker process (NAME=value), e.g. DOTNET_PerfMapEnabled=1 for perf.</summary>
     public IReadOnlyList<string> BrokerEnvironment { get; init; } = [];

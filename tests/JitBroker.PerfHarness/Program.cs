@@ -64,38 +64,36 @@ foreach (var (phase, policy) in new[] { ("broker", "Always"), ("interval", "Inte
         continue;
     }
 
-    await target.FlushAsync();
-    Console.WriteLine($"\n## Broker process, RequestCredential over gRPC, audit FsyncPolicy={policy}");
-    var settings = new Dictionary<string, string>
+    var (run, client, broker, load) = await RunBrokerAsync(phase, policy, policy, [], CredentialLoad.DefaultRequestsPerTask);
+    await using (broker)
+    using (client)
     {
-        ["JitBroker:Audit:FsyncPolicy"] = policy,
-        ["JitBroker:Audit:Path"] = BrokerProcess.AuditPath(dataDirectory, phase),
-    };
-    await using var broker = await BrokerProcess.StartAsync(options, dataDirectory, settings, "broker-" + phase);
-    using var client = new AgentClient(broker.GrpcUri);
-    var load = new CredentialLoad(client, dev, target);
-    await load.RunAsync(16, TimeSpan.FromSeconds(15), broker.Pid, target.Pids, 15000); // JIT tiering and connection warm-up, not recorded
-    var run = new BrokerRun(policy, []);
-    var expected = 15000.0;
-    Console.WriteLine("  conc   req/s     p50 ms   p99 ms  p99.9 ms  broker CPU µs/req  redis µs/req  loadgen µs/req  others(cores)  errors");
-    foreach (var level in options.Levels)
-    {
-        var r = await load.RunAsync(level, options.LevelDuration, broker.Pid, target.Pids, expected);
-        expected = Math.Max(1000, r.Throughput);
-        run.Levels.Add(r);
-        Console.WriteLine($"  {level,4} {r.Throughput,8:N0} {r.Latency.P50,9:0.00} {r.Latency.P99,8:0.00} {r.Latency.P999,9:0.00} {r.BrokerCpuUsPerRequest,18:0} {r.RedisCpuUsPerRequest,13:0} {r.LoadGeneratorCpuUsPerRequest,15:0} {r.OtherProcessesCoresBusy,13:0.00}  {r.Errors}{(r.FirstError is null ? "" : " " + r.FirstError)}");
+        results.Broker.Add(run);
+        if (options.Phases.Contains("endtask"))
+        {
+            Console.WriteLine($"\n## EndTask of a task with {EndTaskBench.LeasesPerTask} JWT leases (FsyncPolicy={policy}, one task at a time)");
+            var e = await EndTaskBench.RunAsync(client, load, redis, policy, options.EndTaskTasks, 50);
+            results.EndTask.Add(e);
+            Console.WriteLine($"  {e.Tasks} tasks: p50 {e.Latency.P50:0.00} ms, p99 {e.Latency.P99:0.00} ms, p99.9 {e.Latency.P999:0.00} ms, failures {e.Failures} {e.FirstFailure}");
+            Console.WriteLine($"  Redis commands per EndTask: {string.Join(", ", e.RedisCommandsPerEndTask.OrderByDescending(c => c.Value).Select(c => $"{c.Key} {c.Value}"))}");
+        }
     }
+}
 
-    var commands = run.Levels.MaxBy(l => l.Throughput)!.RedisCommandsPerRequest;
-    Console.WriteLine($"  Redis commands per request: {string.Join(", ", commands.OrderByDescending(c => c.Value).Select(c => $"{c.Key} {c.Value:0.##}"))}");
-    results.Broker.Add(run);
-    if (options.Phases.Contains("endtask"))
+// Issue 22 item 2: each worker re-presents one JWT-SVID for the whole level (SPIRE's cached SVID), against a broker with
+// the verified-token cache off and one with it on; audit fsync Always, as in the broker phase.
+if (options.Phases.Contains("reuse"))
+{
+    foreach (var enabled in new[] { false, true })
     {
-        Console.WriteLine($"\n## EndTask of a task with {EndTaskBench.LeasesPerTask} JWT leases (FsyncPolicy={policy}, one task at a time)");
-        var e = await EndTaskBench.RunAsync(client, load, redis, policy, options.EndTaskTasks, 50);
-        results.EndTask.Add(e);
-        Console.WriteLine($"  {e.Tasks} tasks: p50 {e.Latency.P50:0.00} ms, p99 {e.Latency.P99:0.00} ms, p99.9 {e.Latency.P999:0.00} ms, failures {e.Failures} {e.FirstFailure}");
-        Console.WriteLine($"  Redis commands per EndTask: {string.Join(", ", e.RedisCommandsPerEndTask.OrderByDescending(c => c.Value).Select(c => $"{c.Key} {c.Value}"))}");
+        var label = $"Always, one SVID per worker, verified-token cache {(enabled ? "on" : "off")}";
+        var cache = new Dictionary<string, string> { ["JitBroker:Attestation:JwtSvid:VerifiedTokenCache:Enabled"] = enabled ? "true" : "false" };
+        var (run, client, broker, _) = await RunBrokerAsync("reuse-" + (enabled ? "on" : "off"), "Always", label, cache, CredentialLoad.SvidPerWorker);
+        await using (broker)
+        using (client)
+        {
+            results.Broker.Add(run);
+        }
     }
 }
 
@@ -143,3 +141,44 @@ var written = Report.Write(results, options);
 Console.WriteLine($"\nwrote {string.Join(", ", written)}");
 Directory.Delete(work, recursive: true);
 return 0;
+
+// Starts a broker with audit FsyncPolicy=policy (plus extra settings) on a flushed Redis and measures RequestCredential at
+// every level; the caller disposes the broker and client (EndTask runs against them).
+async Task<(BrokerRun Run, AgentClient Client, BrokerProcess Broker, CredentialLoad Load)> RunBrokerAsync(
+    string phase, string policy, string label, Dictionary<string, string> extra, int requestsPerTask)
+{
+    await target.FlushAsync();
+    Console.WriteLine($"\n## Broker process, RequestCredential over gRPC, audit FsyncPolicy={label}");
+    var settings = new Dictionary<string, string>(extra)
+    {
+        ["JitBroker:Audit:FsyncPolicy"] = policy,
+        ["JitBroker:Audit:Path"] = BrokerProcess.AuditPath(dataDirectory, phase),
+    };
+    var broker = await BrokerProcess.StartAsync(options, dataDirectory, settings, "broker-" + phase);
+    var client = new AgentClient(broker.GrpcUri);
+    try
+    {
+        var load = new CredentialLoad(client, dev, target, requestsPerTask, broker.HttpUri);
+        await load.RunAsync(16, TimeSpan.FromSeconds(15), broker.Pid, target.Pids, 15000); // JIT tiering and connection warm-up, not recorded
+        var run = new BrokerRun(label, []);
+        var expected = 15000.0;
+        Console.WriteLine("  conc   req/s     p50 ms   p99 ms  p99.9 ms  broker CPU µs/req  broker KiB/req  redis µs/req  loadgen µs/req  others(cores)  errors");
+        foreach (var level in options.Levels)
+        {
+            var r = await load.RunAsync(level, options.LevelDuration, broker.Pid, target.Pids, expected);
+            expected = Math.Max(1000, r.Throughput);
+            run.Levels.Add(r);
+            Console.WriteLine($"  {level,4} {r.Throughput,8:N0} {r.Latency.P50,9:0.00} {r.Latency.P99,8:0.00} {r.Latency.P999,9:0.00} {r.BrokerCpuUsPerRequest,18:0} {r.BrokerAllocatedBytesPerRequest / 1024,15:0.0} {r.RedisCpuUsPerRequest,13:0} {r.LoadGeneratorCpuUsPerRequest,15:0} {r.OtherProcessesCoresBusy,13:0.00}  {r.Errors}{(r.FirstError is null ? "" : " " + r.FirstError)}");
+        }
+
+        var commands = run.Levels.MaxBy(l => l.Throughput)!.RedisCommandsPerRequest;
+        Console.WriteLine($"  Redis commands per request: {string.Join(", ", commands.OrderByDescending(c => c.Value).Select(c => $"{c.Key} {c.Value:0.##}"))}");
+        return (run, client, broker, load);
+    }
+    catch
+    {
+        client.Dispose();
+        await broker.DisposeAsync(); // never leave a broker process behind
+        throw;
+    }
+}

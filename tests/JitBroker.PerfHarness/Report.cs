@@ -41,27 +41,27 @@ internal static class Report
         if (r.Floor is { } f)
         {
             md.AppendLine().AppendLine(Inv($"## Floor (in process, no gRPC, {f.Threads} threads; lease writes {f.LeaseWritesInFlight} in flight)")).AppendLine();
-            md.AppendLine("| operation | component | ops/s | harness CPU µs/op | redis CPU µs/op | other processes, cores busy |").AppendLine("|---|---|---:|---:|---:|---:|");
+            md.AppendLine("| operation | component | ops/s | harness CPU µs/op | redis CPU µs/op | harness bytes allocated/op | other processes, cores busy |").AppendLine("|---|---|---:|---:|---:|---:|---:|");
             foreach (var op in new[] { f.Verify, f.Sign, f.LeaseWrite })
             {
-                md.AppendLine(Inv($"| {op.Name} | {op.Method} | {op.OpsPerSecond:0} | {op.HarnessCpuUsPerOp:0.0} | {op.RedisCpuUsPerOp:0.0} | {op.OtherProcessesCoresBusy:0.00} |"));
+                md.AppendLine(Inv($"| {op.Name} | {op.Method} | {op.OpsPerSecond:0} | {op.HarnessCpuUsPerOp:0.0} | {op.RedisCpuUsPerOp:0.0} | {op.AllocatedBytesPerOp:0} | {op.OtherProcessesCoresBusy:0.00} |"));
             }
 
-            md.AppendLine(Inv($"| **floor per issuance** | 1 / Σ(1/ops); CPU = Σ harness + redis CPU | **{f.IssuancesPerSecond:0}** | **{f.CpuUsPerIssuance:0.0}** (both) | | |"));
+            md.AppendLine(Inv($"| **floor per issuance** | 1 / Σ(1/ops); CPU = Σ harness + redis CPU | **{f.IssuancesPerSecond:0}** | **{f.CpuUsPerIssuance:0.0}** (both) | | | |"));
             foreach (var op in f.CryptoReference)
             {
-                md.AppendLine(Inv($"| {op.Name} | {op.Method} | {op.OpsPerSecond:0} | {op.HarnessCpuUsPerOp:0.0} | | {op.OtherProcessesCoresBusy:0.00} |"));
+                md.AppendLine(Inv($"| {op.Name} | {op.Method} | {op.OpsPerSecond:0} | {op.HarnessCpuUsPerOp:0.0} | | {op.AllocatedBytesPerOp:0} | {op.OtherProcessesCoresBusy:0.00} |"));
             }
         }
 
         foreach (var run in r.Broker)
         {
             md.AppendLine().AppendLine(Inv($"## Broker process, RequestCredential over gRPC, audit FsyncPolicy={run.Audit}")).AppendLine();
-            md.AppendLine("| concurrency | requests | req/s | p50 ms | p99 ms | p99.9 ms | broker CPU µs/req | broker cores busy | redis CPU µs/req | load-gen CPU µs/req | other processes, cores busy | errors |");
-            md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            md.AppendLine("| concurrency | requests | req/s | p50 ms | p99 ms | p99.9 ms | broker CPU µs/req | broker KiB allocated/req | broker cores busy | redis CPU µs/req | load-gen CPU µs/req | other processes, cores busy | errors |");
+            md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var l in run.Levels)
             {
-                md.AppendLine(Inv($"| {l.Concurrency} | {l.Requests} | {l.Throughput:0} | {l.Latency.P50:0.00} | {l.Latency.P99:0.00} | {l.Latency.P999:0.00} | {l.BrokerCpuUsPerRequest:0} | {l.BrokerCoresBusy:0.00} | {l.RedisCpuUsPerRequest:0} | {l.LoadGeneratorCpuUsPerRequest:0} | {l.OtherProcessesCoresBusy:0.00} | {l.Errors} |"));
+                md.AppendLine(Inv($"| {l.Concurrency} | {l.Requests} | {l.Throughput:0} | {l.Latency.P50:0.00} | {l.Latency.P99:0.00} | {l.Latency.P999:0.00} | {l.BrokerCpuUsPerRequest:0} | {l.BrokerAllocatedBytesPerRequest / 1024:0.0} | {l.BrokerCoresBusy:0.00} | {l.RedisCpuUsPerRequest:0} | {l.LoadGeneratorCpuUsPerRequest:0} | {l.OtherProcessesCoresBusy:0.00} | {l.Errors} |"));
             }
 
             md.AppendLine().AppendLine(Inv($"Redis commands per request (best level): {string.Join(", ", run.Best.RedisCommandsPerRequest.OrderByDescending(c => c.Value).Select(c => Inv($"{c.Key} {c.Value:0.##}")))}."));

@@ -1,0 +1,37 @@
+using System.Globalization;
+
+namespace JitBroker.PerfHarness;
+
+/// <summary>The broker's own runtime counters, read from its Prometheus endpoint (the runtime's GC counters, exported by OpenTelemetry).</summary>
+internal static class BrokerCounters
+{
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    // .NET 9+ runtime meter (System.Runtime) as Prometheus names it; the older OpenTelemetry runtime instrumentation name second.
+    private static readonly string[] AllocatedBytesSeries = ["dotnet_gc_heap_total_allocated_bytes_total", "process_runtime_dotnet_gc_allocations_size_bytes_total"];
+
+    /// <summary>Bytes the broker has allocated since it started (GC.GetTotalAllocatedBytes, as its runtime reports it); NaN when not available.</summary>
+    public static async Task<double> AllocatedBytesAsync(Uri? brokerHttp)
+    {
+        if (brokerHttp is null)
+        {
+            return double.NaN;
+        }
+
+        var text = await Http.GetStringAsync(new Uri(brokerHttp, "metrics")).ConfigureAwait(false);
+        foreach (var series in AllocatedBytesSeries)
+        {
+            foreach (var line in text.Split('\n'))
+            {
+                if (line.StartsWith(series, StringComparison.Ordinal) && line.Length > series.Length && line[series.Length] is ' ' or '{')
+                {
+                    var rest = line[series.Length] == '{' ? line[(line.IndexOf('}', StringComparison.Ordinal) + 1)..] : line[series.Length..];
+                    var value = rest.Trim().Split(' ')[0];
+                    return double.Parse(value, CultureInfo.InvariantCulture);
+                }
+            }
+        }
+
+        return double.NaN;
+    }
+}
