@@ -51,6 +51,9 @@ public sealed class ToolGuardOptions
 
     /// <summary>Report every allowed and refused call to the broker.</summary>
     public UseReportOptions UseReports { get; set; } = new();
+
+    /// <summary>Receive the broker's revocation events by push (Shared Signals, docs/ssf.md).</summary>
+    public SignalReceiverOptions Signals { get; set; } = new();
 }
 
 /// <summary>Revocation that reaches the tool: introspection after JWT validation.</summary>
