@@ -33,4 +33,7 @@ public static class ToolGuardReasons
     public const string ResourceRouteValueMissing = "toolguard.resource_route_value_missing";
     public const string McpRequestMalformed = "toolguard.mcp_request_malformed";
     public const string Allowed = "toolguard.allowed";
+
+    /// <summary>A pushed SET was refused (the RFC 8935 <c>err</c> says why).</summary>
+    public const string SetRefused = "toolguard.set_refused";
 }

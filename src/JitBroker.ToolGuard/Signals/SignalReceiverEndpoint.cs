@@ -36,7 +36,7 @@ internal sealed partial class SignalReceiverEndpoint(
 
         LogRefused(logger, refusal.Err, refusal.Description);
         http.Response.StatusCode = StatusCodes.Status400BadRequest;
-        http.Response.Headers["jitbroker-reason"] = "toolguard.set_refused";
+        http.Response.Headers["jitbroker-reason"] = ToolGuardReasons.SetRefused;
         await http.Response.WriteAsJsonAsync(new { err = refusal.Err, description = refusal.Description }, http.RequestAborted).ConfigureAwait(false);
     }
 
