@@ -78,12 +78,7 @@ public sealed class SignalReceiverTests
     public async Task A_kill_switch_refuses_every_token_of_the_agent_by_one_subject_event_and_spares_other_agents()
     {
         var agent = Broker.Agent("rogue");
-        var tokens = new List<string>();
-        for (var i = 0; i < 5; i++)
-        {
-            tokens.Add(await _broker.TokenAsync(agent));
-            Assert.That(await StatusAsync(tokens[^1]), Is.EqualTo(HttpStatusCode.OK));
-        }
+        var tokens = await UsedTokensAsync(agent, 5);
 
         var bystander = await _broker.TokenAsync(Broker.Agent("bystander"));
         await SsfBroker.BlockAsync(_broker, agent);
@@ -102,12 +97,7 @@ public sealed class SignalReceiverTests
     public async Task A_receiver_outage_followed_by_catch_up_loses_nothing()
     {
         var agent = Broker.Agent("outage");
-        var tokens = new List<string>();
-        for (var i = 0; i < 10; i++)
-        {
-            tokens.Add(await _broker.TokenAsync(agent));
-            Assert.That(await StatusAsync(tokens[^1]), Is.EqualTo(HttpStatusCode.OK));
-        }
+        var tokens = await UsedTokensAsync(agent, 10);
 
         _tool.PushOutage = true;
         foreach (var token in tokens)
@@ -181,6 +171,19 @@ public sealed class SignalReceiverTests
 
         Assert.That(_tool.Services.GetRequiredService<IRevocationSignal>().IsRevoked("lease_replayed"), Is.True);
         Assert.That(_tool.Services.GetRequiredService<SetVerifier>().FirstTime("set_replayed"), Is.False, "the SET id is remembered");
+    }
+
+    /// <summary>Tokens of <paramref name="agent"/>, each used once, so the tool's introspection cache holds "active" for them.</summary>
+    private async Task<List<string>> UsedTokensAsync(string agent, int count)
+    {
+        var tokens = new List<string>();
+        for (var i = 0; i < count; i++)
+        {
+            tokens.Add(await _broker.TokenAsync(agent));
+            Assert.That(await StatusAsync(tokens[^1]), Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        return tokens;
     }
 
     private async Task<HttpStatusCode> StatusAsync(string token)
