@@ -13,7 +13,8 @@ internal sealed record SetRefusal(string Err, string Description);
 
 /// <summary>
 /// Verifies one pushed SET in a fixed order, each step refusing with an RFC 8935 error: a compact JWS of ASCII; signature
-/// against the broker's JWKS (the one the bearer scheme uses; an unknown <c>kid</c> refreshes it once, for rotation);
+/// against the broker's JWKS (the one the bearer scheme uses; an unknown <c>kid</c> refreshes it once, for rotation, and
+/// is answered 503 — retry — if still unknown);
 /// header <c>typ: secevent+jwt</c> (a task token is not a SET); <c>iss</c> = the broker; <c>aud</c> one of this tool's
 /// audiences; <c>iat</c> inside the window; a <c>jti</c>. Returns the verified token or the refusal — never throws for input.
 /// </summary>
@@ -38,6 +39,12 @@ internal sealed class SetVerifier(IOptions<ToolGuardOptions> options, IOptionsMo
         if (result.Exception is SecurityTokenSignatureKeyNotFoundException)
         {
             result = await ValidateAsync(compact, refresh: true, cancellationToken).ConfigureAwait(false); // keys rotated?
+            if (result.Exception is SecurityTokenSignatureKeyNotFoundException)
+            {
+                // Still unknown: perhaps a key newer than the JWKS refresh allows us to see yet. A 400 would make the broker
+                // drop a genuine revocation for good; a 503 makes it retry until the keys catch up (a forgery gains nothing).
+                throw new SetKeysUnavailableException(result.Exception);
+            }
         }
 
         if (!result.IsValid)
@@ -46,7 +53,7 @@ internal sealed class SetVerifier(IOptions<ToolGuardOptions> options, IOptionsMo
             {
                 SecurityTokenInvalidAudienceException => Refuse("invalid_audience", "the SET is not addressed to this receiver"),
                 SecurityTokenInvalidIssuerException => Refuse("invalid_issuer", "the SET is not from the trusted broker"),
-                SecurityTokenSignatureKeyNotFoundException or SecurityTokenInvalidSignatureException => Refuse("invalid_key", "the SET signature does not verify with the broker's keys"),
+                SecurityTokenInvalidSignatureException => Refuse("invalid_key", "the SET signature does not verify with the broker's keys"),
                 SecurityTokenInvalidTypeException => Refuse("invalid_request", "the SET's typ is not secevent+jwt"),
                 SecurityTokenInvalidAlgorithmException => Refuse("invalid_request", "the SET's alg is not accepted"),
                 _ => Refuse("invalid_request", "the SET is malformed"),
