@@ -20,7 +20,7 @@ public sealed partial class LeaseRevoker
 
     /// <param name="audit">Where revocations are recorded; a failure to record is logged (and recovered from the outbox), never allowed to undo a revocation.</param>
     /// <param name="metrics">Revocation outcome and lag instruments.</param>
-    /// <param name="signals">Where revocations are queued for relying parties (Shared Signals); null when none are configured.</param>
+    /// <param name="signals">Where revocations are queued for relying parties (Shared Signals), before the mark; null when none are configured.</param>
     public LeaseRevoker(IRevocationQueue queue, IssuerRegistry issuers, RetryBackoff backoff, TimeProvider time, ILogger<LeaseRevoker> log,
         RevocationAuditTrail? audit = null, BrokerMetrics? metrics = null, IRevocationSignals? signals = null)
     {
@@ -44,8 +44,9 @@ public sealed partial class LeaseRevoker
 
     /// <summary>
     /// Revokes leases the caller has claimed: each at its issuer (at most <paramref name="parallelism"/> at once), then
-    /// the ones the backends call done are marked revoked together (one ledger call), the rest parked as failed. Never
-    /// throws for backend failures; a ledger failure throws and leaves the claims to lapse and be retried.
+    /// the ones the backends call done are signalled to relying parties, then marked revoked together (one ledger call), the
+    /// rest parked as failed. Never throws for backend failures; a ledger or signal-queue failure throws and leaves the claims
+    /// to lapse and be retried.
     /// </summary>
     public async Task<IReadOnlyList<RevocationResult>> RevokeClaimedManyAsync(IReadOnlyList<Lease> leases, int parallelism, bool waitForAudit = true,
         CancellationToken cancellationToken = default)
@@ -64,6 +65,16 @@ public sealed partial class LeaseRevoker
 
         var now = _time.GetUtcNow();
         var done = Enumerable.Range(0, leases.Count).Where(i => results[i].IsDone).ToList();
+        // The signals for relying parties are queued BEFORE the mark: a crash between the two then leaves a signal for a
+        // revocation the claim's lapse will retry (the tool refuses a credential the broker is still revoking: fail
+        // closed), never a revocation recorded without its signal. A racing revoker may queue a second signal for the same
+        // credential; revoking twice at a receiver is harmless. If queuing fails the leases are not marked: this throws
+        // like a ledger failure, the claims lapse and the whole revocation is tried again.
+        if (_signals is not null && done.Count > 0)
+        {
+            await _signals.RevokedAsync([.. done.Select(i => leases[i])], now, CancellationToken.None).ConfigureAwait(false);
+        }
+
         // Once the backend said "done", recording it must not depend on the caller still waiting: an operator's
         // cancelled call must not leave a revoked lease unmarked or marked but unaudited. Only the call that changed
         // the state writes the audit record, so racing revokers (EndTask and a sweeper) leave exactly one lease.revoked
@@ -72,7 +83,6 @@ public sealed partial class LeaseRevoker
             ? []
             : await _queue.MarkRevokedManyAsync([.. done.Select(i => leases[i].LeaseId)], now, _audit?.Owner, CancellationToken.None).ConfigureAwait(false);
         var recorded = new List<Task>(done.Count);
-        var signalled = new List<Lease>(done.Count);
         for (var j = 0; j < done.Count; j++)
         {
             var (lease, result) = (leases[done[j]], results[done[j]]);
@@ -83,7 +93,6 @@ public sealed partial class LeaseRevoker
             }
 
             LogRevoked(_log, lease.LeaseId, lease.TaskId, lease.AgentId, result.Status);
-            signalled.Add(lease);
             if (now >= lease.ExpiresAt)
             {
                 _metrics?.RevocationLag(now - lease.ExpiresAt);
@@ -93,11 +102,6 @@ public sealed partial class LeaseRevoker
             {
                 recorded.Add(await _audit.BeginRevokedAsync(lease, result.Status.ToString()).ConfigureAwait(false));
             }
-        }
-
-        if (_signals is not null && signalled.Count > 0)
-        {
-            await SignalAsync(signalled, now).ConfigureAwait(false);
         }
 
         foreach (var i in Enumerable.Range(0, leases.Count).Where(i => !results[i].IsDone))
@@ -139,20 +143,6 @@ public sealed partial class LeaseRevoker
         return result;
     }
 
-    private async Task SignalAsync(List<Lease> leases, DateTimeOffset now)
-    {
-        // Queued before the caller hears "revoked", so a relying party is told of every revocation the broker reports; a
-        // failure to queue never undoes the revocation (the backend already forgot the credential) — it is logged loudly.
-        try
-        {
-            await _signals!.RevokedAsync(leases, now, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            LogSignalLost(_log, leases.Count, leases[0].LeaseId, ex);
-        }
-    }
-
     private async Task ParkFailedAsync(Lease lease, RevocationResult result, DateTimeOffset now)
     {
         var attempt = lease.Attempts + 1;
@@ -172,10 +162,6 @@ public sealed partial class LeaseRevoker
     [LoggerMessage(EventId = 1202, EventName = "LeaseRevokeFailed", Level = LogLevel.Warning,
         Message = "Revoking lease {LeaseId} ({IssuerKind}) failed on attempt {Attempt}: {Error}; next attempt at {NextAttemptAt:O}")]
     private static partial void LogRevokeFailed(ILogger logger, string leaseId, string issuerKind, int attempt, string error, DateTimeOffset nextAttemptAt);
-
-    [LoggerMessage(EventId = 1206, EventName = "RevocationSignalLost", Level = LogLevel.Error,
-        Message = "{Count} revocation signal(s) (first lease {LeaseId}) could not be queued for relying parties; they learn of it by introspection or expiry")]
-    private static partial void LogSignalLost(ILogger logger, int count, string leaseId, Exception exception);
 
     [LoggerMessage(EventId = 1203, EventName = "IssuerRevokeThrew", Level = LogLevel.Warning,
         Message = "Issuer {IssuerKind} threw while revoking lease {LeaseId}")]

@@ -22,7 +22,7 @@ public enum IntrospectionVerdict
 /// </summary>
 internal sealed partial class IntrospectionCheck(
     IOptions<ToolGuardOptions> options, IOptionsMonitor<JwtBearerOptions> bearer, IHttpClientFactory http,
-    IRevocationSignal revocations, TimeProvider time, ILogger<IntrospectionCheck> logger)
+    IRevocationSignal revocations, PushHealth push, TimeProvider time, ILogger<IntrospectionCheck> logger)
 {
     private readonly ConcurrentDictionary<string, (bool Active, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
 
@@ -30,7 +30,8 @@ internal sealed partial class IntrospectionCheck(
     {
         var o = options.Value.Introspection;
         var now = time.GetUtcNow();
-        if (o.CacheDuration > TimeSpan.Zero && _cache.TryGetValue(fingerprint, out var cached) && cached.Until > now)
+        var cacheFor = push.IntrospectionCacheDuration(options.Value); // longer while revocations arrive by push (docs/ssf.md)
+        if (cacheFor > TimeSpan.Zero && _cache.TryGetValue(fingerprint, out var cached) && cached.Until > now)
         {
             return cached.Active ? IntrospectionVerdict.Active : IntrospectionVerdict.Inactive;
         }
@@ -62,13 +63,13 @@ internal sealed partial class IntrospectionCheck(
             revocations.Revoke(jti, expires);
         }
 
-        Remember(fingerprint, active, now + o.CacheDuration, o);
+        Remember(fingerprint, active, now + cacheFor, cacheFor, o);
         return active ? IntrospectionVerdict.Active : IntrospectionVerdict.Inactive;
     }
 
-    private void Remember(string fingerprint, bool active, DateTimeOffset until, IntrospectionCheckOptions o)
+    private void Remember(string fingerprint, bool active, DateTimeOffset until, TimeSpan cacheFor, IntrospectionCheckOptions o)
     {
-        if (o.CacheDuration <= TimeSpan.Zero)
+        if (cacheFor <= TimeSpan.Zero)
         {
             return;
         }

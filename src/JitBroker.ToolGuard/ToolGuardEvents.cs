@@ -110,7 +110,7 @@ internal sealed class ToolGuardEvents : JwtBearerEvents
         }
 
         var options = services.GetRequiredService<IOptions<ToolGuardOptions>>().Value;
-        if (state.Jti is not null && services.GetRequiredService<IRevocationSignal>().IsRevoked(state.Jti))
+        if (PushedRevocations.IsRevoked(services, jwt, state.Jti))
         {
             state.Refuse(ToolGuardReasons.Revoked, "the credential was revoked");
             context.Fail(state.Reason!);

@@ -57,6 +57,9 @@ public sealed class ToolGuardOptions
 
     /// <summary>Report every allowed and refused call to the broker.</summary>
     public UseReportOptions UseReports { get; set; } = new();
+
+    /// <summary>Receive the broker's revocation events by push (Shared Signals, docs/ssf.md).</summary>
+    public SignalReceiverOptions Signals { get; set; } = new();
 }
 
 public enum DpopReplayCacheMode

@@ -34,4 +34,7 @@ public static class ToolGuardReasons
     public const string ResourceRouteValueMissing = "toolguard.resource_route_value_missing";
     public const string McpRequestMalformed = "toolguard.mcp_request_malformed";
     public const string McpRequestTooLarge = "toolguard.mcp_request_too_large";
+
+    /// <summary>A pushed SET was refused (the RFC 8935 <c>err</c> says why).</summary>
+    public const string SetRefused = "toolguard.set_refused";
 }

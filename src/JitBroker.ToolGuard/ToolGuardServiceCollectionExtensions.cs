@@ -35,6 +35,7 @@ public static class ToolGuardServiceCollectionExtensions
         services.AddSingleton<IUseReporter>(sp => sp.GetRequiredService<UseReporter>());
         services.AddSingleton<UseRecorder>();
         services.AddHostedService<UseReportSender>();
+        SignalReceiverRegistration.Add(services);
         services.AddHttpClient(UseReportSender.HttpClientName);
         services.AddMetrics();
         services.AddSingleton<IAuthorizationHandler, IntentAuthorizationHandler>();

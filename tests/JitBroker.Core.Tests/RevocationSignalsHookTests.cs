@@ -29,39 +29,58 @@ public sealed class RevocationSignalsHookTests
     }
 
     [Test]
-    public async Task Only_the_leases_this_call_revoked_are_signalled_and_before_it_returns()
+    public async Task The_signals_are_queued_before_the_leases_are_marked_revoked()
     {
+        var order = new List<string>();
         var queue = new Mock<IRevocationQueue>();
         queue.Setup(q => q.MarkRevokedManyAsync(It.IsAny<IReadOnlyList<string>>(), It.IsAny<DateTimeOffset>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync([true, false]);
-        var signalled = new List<string>();
+            .Callback(() => order.Add("mark")).ReturnsAsync([true, false]);
         var signals = new Mock<IRevocationSignals>();
         signals.Setup(s => s.RevokedAsync(It.IsAny<IReadOnlyList<Lease>>(), It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>()))
             .Returns(async (IReadOnlyList<Lease> leases, DateTimeOffset _, CancellationToken _) =>
             {
                 await Task.Yield();
-                signalled.AddRange(leases.Select(l => l.LeaseId));
+                order.AddRange(leases.Select(l => "signal " + l.LeaseId));
             });
 
         var results = await Revoker(queue.Object, signals.Object).RevokeClaimedManyAsync([LeaseFor("lease_a"), LeaseFor("lease_b")], 2);
 
-        Assert.That(signalled, Is.EqualTo(new[] { "lease_a" }), "lease_b was revoked by a racing revoker, which signals it");
+        Assert.That(order, Is.EqualTo(new[] { "signal lease_a", "signal lease_b", "mark" }),
+            "every lease the backends revoked is signalled first, even one a racing revoker then marks (a second signal is harmless)");
         Assert.That(results[1], Is.EqualTo(RevocationResult.AlreadyGone));
     }
 
     [Test]
-    public async Task A_signal_that_cannot_be_queued_never_fails_the_revocation()
+    public async Task A_crash_between_queuing_the_signal_and_marking_the_lease_leaves_the_signal_queued_and_the_lease_to_be_retried()
     {
+        // The fault is injected between the two steps: the ledger fails (as a replica dying there would leave it) after
+        // the signal was stored. Before issue 20's fix the order was mark-then-queue, and this fault lost the signal.
         var queue = new Mock<IRevocationQueue>();
         queue.Setup(q => q.MarkRevokedManyAsync(It.IsAny<IReadOnlyList<string>>(), It.IsAny<DateTimeOffset>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync([true]);
+            .ThrowsAsync(new InvalidOperationException("replica died before the mark"));
+        var queued = new List<string>();
+        var signals = new Mock<IRevocationSignals>();
+        signals.Setup(s => s.RevokedAsync(It.IsAny<IReadOnlyList<Lease>>(), It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>()))
+            .Callback((IReadOnlyList<Lease> leases, DateTimeOffset _, CancellationToken _) => queued.AddRange(leases.Select(l => l.LeaseId)))
+            .Returns(Task.CompletedTask);
+
+        Assert.ThrowsAsync<InvalidOperationException>(() => Revoker(queue.Object, signals.Object).RevokeClaimedAsync(LeaseFor("lease_a")));
+
+        Assert.That(queued, Is.EqualTo(new[] { "lease_a" }), "the relying parties hear of it although the broker has not recorded it yet (fail closed)");
+    }
+
+    [Test]
+    public async Task A_signal_that_cannot_be_queued_leaves_the_lease_unmarked_so_its_claim_lapses_and_it_is_retried()
+    {
+        var queue = new Mock<IRevocationQueue>();
         var signals = new Mock<IRevocationSignals>();
         signals.Setup(s => s.RevokedAsync(It.IsAny<IReadOnlyList<Lease>>(), It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>()))
             .ThrowsAsync(new InvalidOperationException("redis down"));
 
-        var result = await Revoker(queue.Object, signals.Object).RevokeClaimedAsync(LeaseFor("lease_a"));
+        Assert.ThrowsAsync<InvalidOperationException>(() => Revoker(queue.Object, signals.Object).RevokeClaimedAsync(LeaseFor("lease_a")));
 
-        Assert.That(result.IsDone, Is.True);
-        signals.VerifyAll();
+        queue.Verify(q => q.MarkRevokedManyAsync(It.IsAny<IReadOnlyList<string>>(), It.IsAny<DateTimeOffset>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()), Times.Never,
+            "a revocation recorded without its signal is exactly the gap this closes");
+        await Task.CompletedTask;
     }
 }

@@ -1,7 +1,9 @@
+using Microsoft.Extensions.Logging;
+
 namespace JitBroker.Core.Handlers;
 
 /// <summary>The operator's kill switch: block an agent (or a pattern of agents), lift a block, list the blocks in force.</summary>
-public sealed class KillSwitchHandler
+public sealed partial class KillSwitchHandler
 {
     /// <summary>Longest block with an expiry; longer means "until unblocked", which is said by giving none.</summary>
     public static readonly TimeSpan MaxBlockDuration = TimeSpan.FromDays(366);
@@ -13,9 +15,15 @@ public sealed class KillSwitchHandler
     private readonly OperatorRevocation _revocation;
     private readonly IAuditLog _audit;
     private readonly TimeProvider _time;
+    private readonly IRevocationSignals? _signals;
+    private readonly ILogger<KillSwitchHandler>? _log;
 
-    public KillSwitchHandler(IKillSwitch killSwitch, OperatorRevocation revocation, IAuditLog audit, TimeProvider time)
+    /// <param name="signals">Shared Signals: one subject-level event per blocked agent, before the per-credential ones; null when off.</param>
+    public KillSwitchHandler(IKillSwitch killSwitch, OperatorRevocation revocation, IAuditLog audit, TimeProvider time,
+        IRevocationSignals? signals = null, ILogger<KillSwitchHandler>? log = null)
     {
+        _signals = signals;
+        _log = log;
         _killSwitch = killSwitch;
         _revocation = revocation;
         _audit = audit;
@@ -41,6 +49,7 @@ public sealed class KillSwitchHandler
         var now = _time.GetUtcNow();
         var block = new AgentBlock(pattern, reason, admin.Id, now) { ExpiresAt = now + duration };
         await _killSwitch.BlockAsync(block, cancellationToken).ConfigureAwait(false);
+        await SignalSubjectsAsync(glob, now).ConfigureAwait(false);
         // Recorded: from here on nothing depends on the caller still waiting. Containment before bookkeeping: the
         // leases are scheduled before the block's own audit record, so an audit outage cannot hold up revocation.
         var revocations = await _revocation.ScheduleAsync(admin, new RevokeSelector.AgentPattern(pattern), glob, "kill switch: " + reason).ConfigureAwait(false);
@@ -72,6 +81,40 @@ public sealed class KillSwitchHandler
         var now = _time.GetUtcNow();
         return [.. (await _killSwitch.ListAsync(cancellationToken).ConfigureAwait(false)).Where(b => b.AppliesAt(now))];
     }
+
+    /// <summary>
+    /// The fast path to relying parties (docs/ssf.md, "Kill switch"): the block is recorded, so no credential of these
+    /// agents can be issued any more and "every token of agent A issued at or before now" is exactly what the schedule
+    /// below revokes. Queued before the per-lease revocations so it overtakes them; if it cannot be queued, those still
+    /// signal every credential one by one — logged, never a reason to hold the kill switch up.
+    /// </summary>
+    private async Task SignalSubjectsAsync(GlobPattern glob, DateTimeOffset now)
+    {
+        if (_signals is null)
+        {
+            return;
+        }
+
+        try
+        {
+            var agents = await _revocation.AgentsMatchingAsync(glob).ConfigureAwait(false);
+            if (agents.Count > 0)
+            {
+                await _signals.SubjectsRevokedAsync(agents, now, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            if (_log is not null)
+            {
+                LogSubjectSignalFailed(_log, ex);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 1570, EventName = "KillSwitchSubjectSignalFailed", Level = LogLevel.Warning,
+        Message = "The kill switch's subject-level revocation signal could not be queued; relying parties hear of each credential one by one")]
+    private static partial void LogSubjectSignalFailed(ILogger logger, Exception exception);
 
     private static void RequireReason(string reason, string what)
     {

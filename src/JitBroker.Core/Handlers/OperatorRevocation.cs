@@ -38,7 +38,8 @@ public sealed class OperatorRevocation
                 await CollectAsync(new LeaseQuery { TaskId = t.TaskId }, none).ConfigureAwait(false), now, batchId, none).ConfigureAwait(false),
             RevokeSelector.Agent a => await _schedule.ScheduleAgentsAsync([a.AgentId], now, batchId, none).ConfigureAwait(false),
             _ => await _schedule.ScheduleAgentsAsync(
-                [.. (await _schedule.ListAgentsAsync(none).ConfigureAwait(false)).Where(id => pattern?.IsMatch(id) ?? true)], now, batchId, none).ConfigureAwait(false),
+                pattern is null ? await _schedule.ListAgentsAsync(none).ConfigureAwait(false) : await AgentsMatchingAsync(pattern).ConfigureAwait(false),
+                now, batchId, none).ConfigureAwait(false),
         };
 
         var summary = new RevokeSummary(batchId, batch.Scheduled, batch.InProgress, batch.AlreadyRevoked);
@@ -49,6 +50,10 @@ public sealed class OperatorRevocation
         }, none).ConfigureAwait(false);
         return summary;
     }
+
+    /// <summary>Agents holding at least one remembered lease whose id matches <paramref name="pattern"/>.</summary>
+    public async Task<IReadOnlyList<string>> AgentsMatchingAsync(GlobPattern pattern) =>
+        [.. (await _schedule.ListAgentsAsync(CancellationToken.None).ConfigureAwait(false)).Where(pattern.IsMatch)];
 
     internal static GlobPattern ParsePattern(string pattern) =>
         GlobPattern.TryParse(pattern, out var glob, out var error) ? glob : throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.PatternInvalid, $"pattern: {error}");

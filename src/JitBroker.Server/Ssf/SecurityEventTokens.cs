@@ -29,20 +29,23 @@ public sealed class SecurityEventTokens(ISigningKeyProvider keys, string issuer)
             w.WriteString("id", signal.StreamId);
             w.WriteEndObject();
         }, w => w.WriteString("state", signal.Subject)),
-        _ => Build(signal, issuedAt, w => WriteJwtIdSubject(w, "sub_id", signal.Subject), w =>
+        _ => Build(signal, issuedAt, w => WriteSubject(w, "sub_id", signal), w =>
         {
-            WriteJwtIdSubject(w, "subject", signal.Subject);
+            WriteSubject(w, "subject", signal);
+            // Seconds, rounded down: for an iss_sub subject "issued at or before" compares it with the tokens' iat (seconds).
             w.WriteNumber("event_timestamp", signal.EventTimestamp.ToUnixTimeSeconds());
         }),
     };
 
-    private void WriteJwtIdSubject(Utf8JsonWriter w, string name, string jti)
+    private void WriteSubject(Utf8JsonWriter w, string name, PendingSignal signal)
     {
-        // SSF 1.0 §3.5.1 "jwt_id": names exactly one token by its issuer and jti — the revoked credential, not the agent.
+        // "jwt_id" (SSF 1.0 §3.5.1) names exactly one token by its issuer and jti — the revoked credential; "iss_sub"
+        // (RFC 9493) names the agent, for the kill switch's "every token of this subject issued at or before" event.
+        var bySubject = signal.SubjectFormat == SignalEventTypes.IssSubFormat;
         w.WriteStartObject(name);
-        w.WriteString("format", "jwt_id");
+        w.WriteString("format", bySubject ? SignalEventTypes.IssSubFormat : SignalEventTypes.JwtIdFormat);
         w.WriteString("iss", issuer);
-        w.WriteString("jti", jti);
+        w.WriteString(bySubject ? "sub" : "jti", signal.Subject);
         w.WriteEndObject();
     }
 

@@ -5,7 +5,7 @@ namespace JitBroker.Server.Ssf;
 /// <summary>
 /// The transmitter's side of <see cref="IRevocationSignals"/>: one session-revoked SET per revoked credential for every
 /// enabled stream that hears about the credential's audience and asked for the event, queued in the outbox before
-/// <see cref="LeaseRevoker"/> reports the revocation done. A lease revoked at or after its expiry (the sweeper's TTL
+/// <see cref="LeaseRevoker"/> marks the revocation. A lease revoked at or after its expiry (the sweeper's TTL
 /// path) gets none: every receiver already refuses it by <c>exp</c>, and a kill switch of expired leases would otherwise
 /// flood receivers with news they cannot use.
 /// </summary>
@@ -19,33 +19,50 @@ public sealed class SignalFanout(ISignalOutbox outbox, SignalDeliveryWakeup wake
             return;
         }
 
-        // Read every time rather than cached: a stream created a moment ago on another replica must not miss a revocation.
-        var streams = (await outbox.ListStreamsAsync(cancellationToken).ConfigureAwait(false))
-            .Where(s => s.Status != StreamStatus.Disabled && s.EventsDelivered.Contains(SignalEventTypes.SessionRevoked))
-            .ToList();
-        if (streams.Count == 0)
-        {
-            return;
-        }
+        var streams = await ActiveStreamsAsync(cancellationToken).ConfigureAwait(false);
+        List<PendingSignal> signals = [.. from lease in live
+                                          from stream in streams
+                                          where stream.Audiences.Contains(lease.Scope.Audience, StringComparer.Ordinal)
+                                          select Signal(stream, lease.Scope.Audience, lease.LeaseId, SignalEventTypes.JwtIdFormat, revokedAt)];
+        await EnqueueAsync(signals, cancellationToken).ConfigureAwait(false);
+    }
 
-        var signals = new List<PendingSignal>();
-        foreach (var lease in live)
-        {
-            foreach (var stream in streams.Where(s => s.Audiences.Contains(lease.Scope.Audience, StringComparer.Ordinal)))
-            {
-                signals.Add(new PendingSignal
-                {
-                    Id = NewId(),
-                    StreamId = stream.StreamId,
-                    EventType = SignalEventTypes.SessionRevoked,
-                    Subject = lease.LeaseId,
-                    Audience = lease.Scope.Audience,
-                    EventTimestamp = revokedAt,
-                    EnqueuedAt = revokedAt,
-                });
-            }
-        }
+    /// <summary>
+    /// The kill switch's subject-level events: one per (agent, stream, audience of the stream), queued before the
+    /// per-credential ones. Every stream hears it for each audience it subscribed to — the broker does not look up which
+    /// audiences the agent's leases had (that would cost a read per lease before the first event leaves): a receiver may
+    /// learn that an agent it never saw was blocked. Receivers that do not understand <c>iss_sub</c> lose nothing: every
+    /// credential still gets its own event.
+    /// </summary>
+    public async Task SubjectsRevokedAsync(IReadOnlyList<string> agentIds, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+    {
+        var streams = await ActiveStreamsAsync(cancellationToken).ConfigureAwait(false);
+        List<PendingSignal> signals = [.. from agent in agentIds
+                                          from stream in streams
+                                          from audience in stream.Audiences
+                                          select Signal(stream, audience, agent, SignalEventTypes.IssSubFormat, revokedAt)];
+        await EnqueueAsync(signals, cancellationToken).ConfigureAwait(false);
+    }
 
+    // Read every time rather than cached: a stream created a moment ago on another replica must not miss a revocation.
+    private async Task<List<SignalStream>> ActiveStreamsAsync(CancellationToken cancellationToken) =>
+        [.. (await outbox.ListStreamsAsync(cancellationToken).ConfigureAwait(false))
+            .Where(s => s.Status != StreamStatus.Disabled && s.EventsDelivered.Contains(SignalEventTypes.SessionRevoked))];
+
+    private static PendingSignal Signal(SignalStream stream, string audience, string subject, string format, DateTimeOffset at) => new()
+    {
+        Id = NewId(),
+        StreamId = stream.StreamId,
+        EventType = SignalEventTypes.SessionRevoked,
+        Subject = subject,
+        SubjectFormat = format,
+        Audience = audience,
+        EventTimestamp = at,
+        EnqueuedAt = at,
+    };
+
+    private async Task EnqueueAsync(List<PendingSignal> signals, CancellationToken cancellationToken)
+    {
         if (signals.Count > 0)
         {
             await outbox.EnqueueAsync(signals, cancellationToken).ConfigureAwait(false);

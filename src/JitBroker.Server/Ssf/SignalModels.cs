@@ -16,6 +16,12 @@ public static class SignalEventTypes
     public const string SessionRevoked = "https://schemas.openid.net/secevent/caep/event-type/session-revoked";
     public const string Verification = "https://schemas.openid.net/secevent/ssf/event-type/verification";
 
+    /// <summary>A session-revoked subject naming one token (<c>iss</c> + <c>jti</c>, SSF 1.0 §3.5.1) — per credential.</summary>
+    public const string JwtIdFormat = "jwt_id";
+
+    /// <summary>A session-revoked subject naming an agent (<c>iss</c> + <c>sub</c>, RFC 9493 §3.2.2.1) — the kill switch's subject-level event.</summary>
+    public const string IssSubFormat = "iss_sub";
+
     /// <summary>Verification is always delivered (SSF §8.1.4), so it is not listed as requestable.</summary>
     public static readonly string[] Supported = [SessionRevoked];
 }
@@ -54,8 +60,14 @@ public sealed record PendingSignal
     public required string StreamId { get; init; }
     public required string EventType { get; init; }
 
-    /// <summary>The revoked credential's <c>jti</c> (its lease id), or the verification <c>state</c> for a verification event.</summary>
+    /// <summary>
+    /// The revoked credential's <c>jti</c> (its lease id) when <see cref="SubjectFormat"/> is <c>jwt_id</c>, the agent id
+    /// when it is <c>iss_sub</c>, or the verification <c>state</c> for a verification event.
+    /// </summary>
     public required string Subject { get; init; }
+
+    /// <summary><see cref="SignalEventTypes.JwtIdFormat"/> (default; also what items queued before this field existed mean) or <see cref="SignalEventTypes.IssSubFormat"/>.</summary>
+    public string SubjectFormat { get; init; } = SignalEventTypes.JwtIdFormat;
 
     /// <summary>The audience the SET is addressed to.</summary>
     public required string Audience { get; init; }

@@ -36,7 +36,9 @@ internal static class SsfEndpoints
             // Never follow a redirect: the receiver registered its URL, and a redirect could aim the broker anywhere.
             AllowAutoRedirect = false, UseCookies = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5), ConnectTimeout = settings.Ssf.PushTimeout,
         }) { Timeout = Timeout.InfiniteTimeSpan }, settings.Ssf.PushTimeout));
-        services.AddSingleton<SsfReceivers>();
+        services.AddSingleton(sp => new SsfReceivers(sp.GetRequiredService<JitBroker.Core.Handlers.AgentAdmission>(), settings.Ssf,
+            [.. new[] { settings.Attestation.JwtSvid?.Audience, settings.Issuer.Issuer }
+                .Concat(settings.Attestation.Oidc?.Issuers.Select(i => i.Audience) ?? []).Where(a => !string.IsNullOrEmpty(a)).Select(a => a!).Distinct(StringComparer.Ordinal)]));
         services.AddSingleton<StreamManagement>();
         services.AddSingleton<ReceiverStatus>();
         services.AddHostedService<SignalDeliveryService>();

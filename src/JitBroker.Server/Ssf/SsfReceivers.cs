@@ -6,9 +6,11 @@ namespace JitBroker.Server.Ssf;
 /// <summary>
 /// Who a stream management call comes from: the caller attests with its workload identity (a bearer JWT-SVID/OIDC token
 /// addressed to the broker, or its X.509-SVID over mTLS — never a client secret), then must match a configured receiver;
-/// the audiences of every receiver entry it matches are all it may hear about.
+/// the audiences of every receiver entry it matches are all it may hear about. A bearer token may be addressed like a gRPC
+/// call's or to the broker's issuer — the latter is what a tool already holds for introspection and use reports
+/// (ToolGuard's <c>WorkloadToken</c>), so a receiver needs no second SVID audience.
 /// </summary>
-public sealed class SsfReceivers(AgentAdmission admission, SsfSettings settings)
+public sealed class SsfReceivers(AgentAdmission admission, SsfSettings settings, IReadOnlyList<string> bearerAudiences)
 {
     private readonly (GlobPattern Identity, SsfReceiverSettings Settings)[] _receivers =
         [.. settings.Receivers.Select(r => (GlobPattern.Parse(r.Identity!), r))];
@@ -35,7 +37,7 @@ public sealed class SsfReceivers(AgentAdmission admission, SsfSettings settings)
 
     private IEnumerable<SsfReceiverSettings> Matching(string id) => _receivers.Where(r => r.Identity.IsMatch(id)).Select(r => r.Settings);
 
-    private static AttestationEvidence Evidence(HttpContext http)
+    private AttestationEvidence Evidence(HttpContext http)
     {
         var peer = OAuth.OAuthEndpointRunner.PeerOf(http);
         var values = http.Request.Headers.Authorization;
@@ -53,6 +55,6 @@ public sealed class SsfReceivers(AgentAdmission admission, SsfSettings settings)
             throw new SsfException(StatusCodes.Status401Unauthorized, Reasons.IdentityMalformedAuthorization, "Send one 'Authorization: Bearer <workload token>' header.");
         }
 
-        return new AttestationEvidence(header[scheme.Length..].Trim(), null, peer);
+        return new AttestationEvidence(header[scheme.Length..].Trim(), null, peer) { Audiences = bearerAudiences };
     }
 }

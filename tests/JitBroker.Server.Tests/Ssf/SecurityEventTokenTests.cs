@@ -99,4 +99,31 @@ public sealed class SecurityEventTokenTests
         Assert.That((await outbox.StatsAsync("s_crm")).Pending, Is.Zero, "another audience's stream hears nothing");
         Assert.That((await outbox.StatsAsync("s_off")).Pending, Is.Zero, "a disabled stream is not queued for");
     }
+
+    [Test]
+    public async Task The_kill_switchs_subject_level_set_names_the_agent_as_iss_sub_for_every_audience_of_every_active_stream()
+    {
+        var outbox = new InMemorySignalOutbox();
+        await outbox.PutStreamAsync(Stream("s_tickets", "https://tickets.example"));
+        await outbox.PutStreamAsync(Stream("s_off", "https://tickets.example", StreamStatus.Disabled));
+        using var wakeup = new SignalDeliveryWakeup();
+        await new SignalFanout(outbox, wakeup).SubjectsRevokedAsync(["spiffe://t/agents/rogue"], T0.AddMilliseconds(900));
+
+        var queued = await outbox.ClaimAsync("s_tickets", 10, T0.AddSeconds(1), TimeSpan.FromSeconds(1));
+        Assert.That(queued, Has.Count.EqualTo(1));
+        Assert.That((await outbox.StatsAsync("s_off")).Pending, Is.Zero);
+        using var keys = new StaticSigningKeyProvider(SigningKey.Generate());
+        var (_, payload) = Decode(new SecurityEventTokens(keys, Issuer).Sign(queued[0], T0.AddSeconds(2)));
+        var subject = payload.GetProperty("sub_id");
+        Assert.Multiple(() =>
+        {
+            Assert.That(subject.GetProperty("format").GetString(), Is.EqualTo("iss_sub"));
+            Assert.That(subject.GetProperty("iss").GetString(), Is.EqualTo(Issuer));
+            Assert.That(subject.GetProperty("sub").GetString(), Is.EqualTo("spiffe://t/agents/rogue"));
+            Assert.That(subject.TryGetProperty("jti", out _), Is.False);
+            Assert.That(payload.GetProperty("aud").GetString(), Is.EqualTo("https://tickets.example"));
+            Assert.That(payload.GetProperty("events").GetProperty(SignalEventTypes.SessionRevoked).GetProperty("event_timestamp").GetInt64(),
+                Is.EqualTo(T0.ToUnixTimeSeconds()), "whole seconds, rounded down, to compare with the tokens' iat");
+        });
+    }
 }

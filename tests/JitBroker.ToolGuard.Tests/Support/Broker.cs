@@ -47,9 +47,15 @@ public sealed class Broker : IAsyncDisposable
 
     public DevTrustDomain Dev { get; }
 
-    public static Task<Broker> StartAsync() => Ports.StartAsync(StartAsync);
+    /// <summary>The broker's services (tests reach its kill switch and signing key through them).</summary>
+    public IServiceProvider Services => _app.Services;
 
-    private static async Task<Broker> StartAsync(int port)
+    public static Task<Broker> StartAsync() => Ports.StartAsync(port => StartAsync(port, null));
+
+    /// <summary>A broker with extra configuration (e.g. <c>JitBroker:Ssf:*</c>).</summary>
+    public static Task<Broker> StartAsync(IReadOnlyDictionary<string, string?> extra) => Ports.StartAsync(port => StartAsync(port, extra));
+
+    private static async Task<Broker> StartAsync(int port, IReadOnlyDictionary<string, string?>? extra)
     {
         var dataDirectory = Directory.CreateTempSubdirectory("jitbroker-toolguard-").FullName;
         var policy = Directory.CreateDirectory(Path.Combine(dataDirectory, "policy")).FullName;
@@ -68,6 +74,11 @@ public sealed class Broker : IAsyncDisposable
             ["JitBroker:Policy:Path"] = policy,
             ["Logging:LogLevel:Default"] = "Warning",
         };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
         var app = BrokerHost.Build([], config => config.AddInMemoryCollection(settings));
         await app.StartAsync();
         return new Broker(app, dataDirectory, $"http://127.0.0.1:{port}");

@@ -22,9 +22,10 @@ public sealed class ToolServer : IAsyncDisposable
 
     private readonly WebApplication _app;
 
-    private ToolServer(WebApplication app, string baseUrl)
+    private ToolServer(WebApplication app, string baseUrl, Outage outage)
     {
         _app = app;
+        _outage = outage;
         BaseUrl = baseUrl;
     }
 
@@ -32,6 +33,16 @@ public sealed class ToolServer : IAsyncDisposable
     public string BaseUrl { get; }
 
     public IServiceProvider Services => _app.Services;
+
+    /// <summary>While set, the SET push endpoint answers 503 (a receiver outage; the broker must retry and catch up).</summary>
+    public bool PushOutage { get => _outage.On; set => _outage.On = value; }
+
+    private readonly Outage _outage;
+
+    private sealed class Outage
+    {
+        public volatile bool On;
+    }
 
     /// <param name="logs">Receives the server's log records (none are kept otherwise).</param>
     /// <param name="services">More registrations (e.g. an IDistributedCache).</param>
@@ -73,17 +84,29 @@ public sealed class ToolServer : IAsyncDisposable
         });
         services?.Invoke(builder.Services);
         var app = builder.Build();
+        var outage = new Outage();
+        app.Use((http, next) =>
+        {
+            if (outage.On && http.Request.Path.StartsWithSegments("/.well-known/jitbroker/ssf-events", StringComparison.Ordinal))
+            {
+                http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+                return Task.CompletedTask;
+            }
+
+            return next(http);
+        });
         app.UseAuthentication();
         app.UseJitBrokerMcpToolGuard("/mcp");
         app.UseAuthorization();
         app.MapJitBrokerProtectedResourceMetadata();
+        app.MapJitBrokerSignalReceiver();
         app.MapGet("/tickets/{id}", (string id) => Results.Ok(new { ticket = id }))
             .RequireTool("zendesk").RequireAction("tickets.read").RequireResource("tickets/{id}");
         app.MapGet("/github/{id}", (string id) => Results.Ok(new { issue = id })).RequireTool("github");
         app.MapGet("/plain", () => Results.Ok(new { ok = true })).RequireJitBrokerToken();
         app.MapPost("/mcp", FakeMcpServer.HandleAsync).RequireJitBrokerToken();
         await app.StartAsync();
-        return new ToolServer(app, baseUrl);
+        return new ToolServer(app, baseUrl, outage);
     }
 
     public async ValueTask DisposeAsync()
