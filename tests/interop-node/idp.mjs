@@ -1,5 +1,5 @@
 // A real OpenID provider for the console's browser tests: npm's oidc-provider (an independent, certified
-// implementation), configured and nothing else. Started by tests/JitBroker.Console.Tests (IdentityProvider.cs):
+// implementation), configured and nothing else. Started by tests/JitBroker.Console.Tests/InBrowser/IdentityProvider.cs:
 //   node idp.mjs --redirect https://127.0.0.1:<adminport>/console/signin-oidc [--client-id jitbroker-console]
 //                [--client-secret-env IDP_CLIENT_SECRET]
 // It listens on a free loopback port of its own choosing, prints one line `ready <issuer>` and serves until stdin

@@ -1,8 +1,9 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using JitBroker.Testing;
+using JitBroker.Server.Tests;
 
-namespace JitBroker.Server.Tests.Console;
+namespace JitBroker.Console.Tests.InBrowser;
 
 /// <summary>
 /// A broker whose admin listener speaks HTTPS (a self-signed test certificate for 127.0.0.1) with the console signing
@@ -38,6 +39,32 @@ public sealed class ConsoleSite : IAsyncDisposable
     public Uri Page(string path) => new(BaseUrl, path);
 
     /// <summary>
+    /// An HTTP client outside the browser that trusts exactly the console's certificate, follows no redirects and sends
+    /// <paramref name="cookies"/> (for example the browser's, copied: a request forged with a person's session).
+    /// </summary>
+    public HttpClient Http(System.Net.CookieContainer? cookies = null)
+    {
+        var handler = Pinned();
+        handler.AllowAutoRedirect = false;
+        handler.UseCookies = true;
+        handler.CookieContainer = cookies ?? new System.Net.CookieContainer();
+        return new HttpClient(handler) { BaseAddress = BaseUrl };
+    }
+
+    /// <summary>An admin API client (gRPC over the same TLS listener) acting as alice of the dev trust domain, an admin.</summary>
+    public JitBroker.Cli.AdminClient Admin() =>
+        new(BaseUrl, _ => Task.FromResult(E2E.AdminSvid(Broker)), TimeSpan.FromSeconds(30), Pinned());
+
+    private SocketsHttpHandler Pinned() => new()
+    {
+        SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+        {
+            RemoteCertificateValidationCallback = (_, presented, _, _) =>
+                presented is not null && presented.GetRawCertData().AsSpan().SequenceEqual(Certificate.RawData),
+        },
+    };
+
+    /// <summary>
     /// Starts the provider and the broker. <paramref name="console"/> false starts the broker without the console
     /// (the provider still redirects to where the console would be); <paramref name="settings"/> are added to the
     /// broker's configuration, built from the provider's issuer.
@@ -45,7 +72,7 @@ public sealed class ConsoleSite : IAsyncDisposable
     public static async Task<ConsoleSite> StartAsync(Func<IdentityProvider, IDictionary<string, string?>>? settings = null, bool console = true)
     {
         var pki = Directory.CreateTempSubdirectory("jitbroker-console-").FullName;
-        var certificate = ListenerTests.ServerCertificate(TimeProvider.System.GetUtcNow());
+        var certificate = ServerCertificate(TimeProvider.System.GetUtcNow());
         await File.WriteAllTextAsync(Path.Combine(pki, "admin.crt"), certificate.ExportCertificatePem());
         await File.WriteAllTextAsync(Path.Combine(pki, "admin.key"), certificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
         var secret = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
@@ -61,6 +88,7 @@ public sealed class ConsoleSite : IAsyncDisposable
                 ["JitBroker:Listen:Admin"] = $"127.0.0.1:{adminPort}",
                 ["JitBroker:Listen:AdminCertificatePath"] = Path.Combine(pki, "admin.crt"),
                 ["JitBroker:Listen:AdminKeyPath"] = Path.Combine(pki, "admin.key"),
+                ["JitBroker:Admin:Principals:0"] = E2E.AdminPattern, // the tests' own admin API calls (E2E.Admin)
             };
             if (console)
             {
@@ -90,6 +118,18 @@ public sealed class ConsoleSite : IAsyncDisposable
             await idp.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>A self-signed TLS server certificate for 127.0.0.1 (the browser ignores certificate errors; HTTP clients pin it).</summary>
+    private static X509Certificate2 ServerCertificate(DateTimeOffset now)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=jitbroker-console-test", key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddIpAddress(System.Net.IPAddress.Loopback);
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(X509SvidFactory.ServerAuthOid)], false));
+        return request.CreateSelfSigned(now.AddMinutes(-5), now.AddHours(1));
     }
 
     public async ValueTask DisposeAsync()

@@ -4,7 +4,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.WebUtilities;
 using NUnit.Framework;
 
-namespace JitBroker.Server.Tests.Console;
+namespace JitBroker.Console.Tests.InBrowser;
 
 /// <summary>
 /// The browser suite's own footing, without the console: chromium signs a person in at the real OpenID provider through

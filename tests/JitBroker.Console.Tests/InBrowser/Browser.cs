@@ -5,7 +5,7 @@ using OpenQA.Selenium;
 using OpenQA.Selenium.Chrome;
 using OpenQA.Selenium.Support.UI;
 
-namespace JitBroker.Server.Tests.Console;
+namespace JitBroker.Console.Tests.InBrowser;
 
 /// <summary>
 /// Debian's chromium, headless, driven through Debian's chromium-driver (Selenium WebDriver; the driver and the browser

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using NUnit.Framework;
 
-namespace JitBroker.Server.Tests.Console;
+namespace JitBroker.Console.Tests.InBrowser;
 
 /// <summary>
 /// npm's oidc-provider (tests/interop-node/idp.mjs) as the organisation's OpenID provider: a separate node process on a
