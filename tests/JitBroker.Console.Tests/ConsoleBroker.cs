@@ -33,11 +33,12 @@ public sealed class ConsoleBroker : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<ConsoleBroker> StartAsync(IDictionary<string, string?>? overrides = null)
+    /// <param name="consolePort">The console's port (PublicBaseUrl names it); a free one when not given.</param>
+    public static async Task<ConsoleBroker> StartAsync(IDictionary<string, string?>? overrides = null, int? consolePort = null)
     {
         var provider = await TestOpenIdProvider.StartAsync();
         var dataDirectory = Directory.CreateTempSubdirectory("jitbroker-console-").FullName;
-        var consolePort = LoopbackPorts.Free(1)[0];
+        consolePort ??= LoopbackPorts.Free(1)[0];
         var settings = new Dictionary<string, string?>
         {
             ["JitBroker:Profile"] = "embedded",
@@ -57,7 +58,15 @@ public sealed class ConsoleBroker : IAsyncDisposable
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
         {
-            settings[key] = value;
+            // null removes a default (the loopback console listener, when a test serves the console on the TLS admin listener).
+            if (value is null)
+            {
+                settings.Remove(key);
+            }
+            else
+            {
+                settings[key] = value;
+            }
         }
 
         var app = BrokerHost.Build([], config => config.AddInMemoryCollection(settings));
