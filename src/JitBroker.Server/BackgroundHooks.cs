@@ -15,8 +15,8 @@ internal sealed class LeaseGauges(ILeaseQueries leases, ApprovalService approval
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         metrics.AddGauge("jitbroker.leases.active", "{lease}", "Leases currently active.", () => Interlocked.Read(ref _active));
-        metrics.AddGauge("jitbroker.leases.revoke_failed", "{lease}", "Leases whose revocation failed and is being retried.", () => Interlocked.Read(ref _failed));
-        metrics.AddGauge("jitbroker.approvals.pending", "{approval}", "Requests waiting for a human's approval.", () => Interlocked.Read(ref _pendingApprovals));
+        metrics.AddGauge(BrokerMetrics.LeasesRevokeFailed, "{lease}", "Leases whose revocation failed and is being retried.", () => Interlocked.Read(ref _failed));
+        metrics.AddGauge(BrokerMetrics.ApprovalsPending, "{approval}", "Requests waiting for a human's approval.", () => Interlocked.Read(ref _pendingApprovals));
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(5), time);
         do
         {

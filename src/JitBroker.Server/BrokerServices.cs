@@ -172,6 +172,7 @@ internal static class BrokerServices
         services.AddSingleton<OperatorRevocation>();
         services.AddSingleton<ListLeasesHandler>();
         services.AddSingleton<RevokeLeasesHandler>();
+        services.AddSingleton<BlockOperations>();
         services.AddSingleton<KillSwitchHandler>();
         services.AddSingleton<ApprovalDecisionHandler>();
         services.AddSingleton<PolicyReevaluator>();
