@@ -1,4 +1,5 @@
 using JitBroker.Core;
+using JitBroker.Core.Series;
 
 namespace JitBroker.Server;
 
@@ -33,5 +34,18 @@ internal sealed class LeaseGauges(ILeaseQueries leases, ApprovalService approval
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+}
+
+/// <summary>Closes one interval of the console's chart series every <see cref="BrokerSeries.Interval"/>.</summary>
+internal sealed class SeriesSampling(BrokerSeries series, TimeProvider time) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(BrokerSeries.Interval, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            series.Sample();
+        }
     }
 }
