@@ -194,6 +194,28 @@ public static class Reasons
         public const string NotPending = "approval.not_pending";
     }
 
+    /// <summary>Codes of the web console (docs/console.md); rendered as <c>#error[data-reason]</c>.</summary>
+    public static class Console
+    {
+        /// <summary>A console POST without a valid anti-forgery token (400).</summary>
+        public const string AntiforgeryInvalid = "console.antiforgery_invalid";
+
+        /// <summary>The signed-in person holds no console role (403).</summary>
+        public const string NoRole = "console.no_role";
+
+        /// <summary>The action needs a role the person does not hold (403).</summary>
+        public const string RoleRequired = "console.role_required";
+
+        /// <summary>The OpenID provider's answer could not be accepted (state, nonce, code redemption, ID token).</summary>
+        public const string SignInFailed = "console.signin_failed";
+
+        /// <summary>Approving needs a sign-in more recent than <c>Console:ApproveMaxAge</c>: the person is sent to re-authenticate.</summary>
+        public const string ReauthenticationRequired = "console.reauthentication_required";
+
+        /// <summary>A form value is missing or out of bounds (a decision without a reason, a reason too long).</summary>
+        public const string InvalidInput = "console.invalid_input";
+    }
+
     /// <summary>Codes of offers and delegated credentials.</summary>
     public static class Delegation
     {

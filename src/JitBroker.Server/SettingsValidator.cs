@@ -62,6 +62,7 @@ public static class SettingsValidator
         errors.AddRange(s.Tools.Validate().Select(e => "JitBroker:" + e));
         errors.AddRange(s.OAuth.Validate().Select(e => "JitBroker:" + e));
         errors.AddRange(s.Ssf.Validate(s.OAuth.Enabled).Select(e => "JitBroker:" + e));
+        errors.AddRange(ConsoleListenerRules.Validate(s));
         errors.AddRange(s.Telemetry.Validate());
         if (s.Vault.Address is not null)
         {
