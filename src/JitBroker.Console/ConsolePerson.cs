@@ -64,7 +64,7 @@ public sealed record ConsolePerson(string Principal, string Display, string? Ema
     public WorkloadIdentity ToIdentity() => new()
     {
         Id = Principal,
-        TrustDomain = Principal[..Principal.LastIndexOf('#')],
+        TrustDomain = Principal.LastIndexOf('#') is > 0 and var at ? Principal[..at] : Principal,
         Method = "console",
         Facts = Email is null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["email"] = Email },
         EvidenceFingerprint = "console-session",

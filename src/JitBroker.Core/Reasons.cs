@@ -212,9 +212,6 @@ public static class Reasons
         /// <summary>The OpenID provider's answer could not be accepted (state, nonce, code redemption, ID token).</summary>
         public const string SignInFailed = "console.signin_failed";
 
-        /// <summary>Approving needs a sign-in more recent than <c>Console:ApproveMaxAge</c>: the person is sent to re-authenticate.</summary>
-        public const string ReauthenticationRequired = "console.reauthentication_required";
-
         /// <summary>A form value is missing or out of bounds (a decision without a reason, a reason too long).</summary>
         public const string InvalidInput = "console.invalid_input";
     }
