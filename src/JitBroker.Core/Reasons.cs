@@ -47,6 +47,9 @@ public static class Reasons
     /// <summary>The agent matches a kill-switch block.</summary>
     public const string AgentBlocked = "agent.blocked";
 
+    /// <summary>An unblock named no block in force (the pattern must match a block's exactly).</summary>
+    public const string BlockNotFound = "block.not_found";
+
     public const string PolicyDenied = "policy.denied";
     public const string PolicyApprovalRequired = "policy.approval_required";
     public const string IssuerUnknownKind = "issuer.unknown_kind";

@@ -13,9 +13,11 @@ public sealed class KillSwitchHandler
     private readonly OperatorRevocation _revocation;
     private readonly IAuditLog _audit;
     private readonly TimeProvider _time;
+    private readonly BlockOperations _operations;
 
-    public KillSwitchHandler(IKillSwitch killSwitch, OperatorRevocation revocation, IAuditLog audit, TimeProvider time)
+    public KillSwitchHandler(IKillSwitch killSwitch, OperatorRevocation revocation, IAuditLog audit, BlockOperations operations, TimeProvider time)
     {
+        _operations = operations;
         _killSwitch = killSwitch;
         _revocation = revocation;
         _audit = audit;
@@ -44,6 +46,7 @@ public sealed class KillSwitchHandler
         // Recorded: from here on nothing depends on the caller still waiting. Containment before bookkeeping: the
         // leases are scheduled before the block's own audit record, so an audit outage cannot hold up revocation.
         var revocations = await _revocation.ScheduleAsync(admin, new RevokeSelector.AgentPattern(pattern), glob, "kill switch: " + reason).ConfigureAwait(false);
+        _operations.Started(new BlockOperation(revocations.BatchId, pattern, reason, admin.Id, now, revocations));
         await _audit.AppendAsync(new AuditEvent
         {
             Type = AuditEventTypes.AgentBlocked, AgentId = pattern, Actor = admin.Id,
