@@ -61,12 +61,25 @@ public sealed class Browser : IDisposable
 
     public void Go(Uri url) => Driver.Navigate().GoToUrl(url);
 
-    /// <summary>Saves what the browser shows now as <c>&lt;test&gt;-&lt;step&gt;.png</c> and returns the file's path.</summary>
+    /// <summary>
+    /// Saves the whole page (not only the 1280x900 window, up to 5000 px tall) as <c>&lt;test&gt;-&lt;step&gt;.png</c>
+    /// and returns the file's path: a reviewer sees a form below the fold too.
+    /// </summary>
     public string Shot(string step)
     {
         Directory.CreateDirectory(ScreenshotFolder);
         var path = Path.Combine(ScreenshotFolder, $"{_test}-{Sanitize(step)}.png");
-        Driver.GetScreenshot().SaveAsFile(path);
+        var metrics = (Dictionary<string, object?>)Driver.ExecuteCdpCommand("Page.getLayoutMetrics", [])!;
+        var content = (Dictionary<string, object?>)metrics["cssContentSize"]!;
+        var clip = new Dictionary<string, object?>
+        {
+            ["x"] = 0, ["y"] = 0, ["scale"] = 1,
+            ["width"] = Convert.ToDouble(content["width"], System.Globalization.CultureInfo.InvariantCulture),
+            ["height"] = Math.Min(5000, Convert.ToDouble(content["height"], System.Globalization.CultureInfo.InvariantCulture)),
+        };
+        var shot = (Dictionary<string, object?>)Driver.ExecuteCdpCommand("Page.captureScreenshot",
+            new Dictionary<string, object?> { ["format"] = "png", ["captureBeyondViewport"] = true, ["clip"] = clip })!;
+        File.WriteAllBytes(path, Convert.FromBase64String((string)shot["data"]!));
         TestContext.AddTestAttachment(path);
         return path;
     }
