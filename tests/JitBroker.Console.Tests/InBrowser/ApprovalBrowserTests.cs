@@ -3,8 +3,8 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using JitBroker.Cli;
 using JitBroker.Protocol.V1;
-using NUnit.Framework;
 using JitBroker.Server.Tests;
+using NUnit.Framework;
 
 namespace JitBroker.Console.Tests.InBrowser;
 
@@ -13,38 +13,13 @@ namespace JitBroker.Console.Tests.InBrowser;
 /// organisation's provider, reads the request on <c>/console/approvals</c> and decides; the agent, waiting with
 /// <c>await_approval</c>, gets its answer at once. The rule's owner cannot approve it.
 /// </summary>
-[NonParallelizable]
-public sealed class ApprovalBrowserTests
+public sealed class ApprovalBrowserTests : ConsoleBrowserSuite
 {
     private const string Purpose = "customer was double charged";
 
-    private PolicyDirectory _policy = null!;
-    private ConsoleSite _site = null!;
-    private BrokerClient _agent = null!;
-
-    [OneTimeSetUp]
-    public async Task Start()
-    {
-        _policy = new PolicyDirectory();
-        _site = await ConsoleSite.StartAsync(idp =>
-        {
-            _policy.Write("20-console.yaml", ConsolePeople.Policy(idp));
-            return new Dictionary<string, string?> { ["JitBroker:Policy:Path"] = _policy.Path };
-        });
-        _agent = _site.Broker.Client();
-    }
-
-    [OneTimeTearDown]
-    public async Task Stop()
-    {
-        _agent.Dispose();
-        await _site.DisposeAsync();
-        _policy.Dispose();
-    }
-
     private static RequestCredentialRequest Refund(string task, string approvalId = "", TimeSpan? wait = null)
     {
-        var request = BrokerClient.NewRequest(task, "payments.refund", E2E.PaymentsAudience, ["stripe"], ["orders/7"], Purpose, TimeSpan.FromMinutes(2));
+        var request = RefundRequest(task, "orders/7", Purpose);
         request.ApprovalId = approvalId;
         request.AwaitApproval = wait is null ? null : Duration.FromTimeSpan(wait.Value);
         return request;
@@ -53,11 +28,11 @@ public sealed class ApprovalBrowserTests
     /// <summary>The agent asks; the rule needs approval; the agent then waits on it (as an agent runtime does).</summary>
     private async Task<(string ApprovalId, Task<RequestCredentialResponse> Waiting)> AgentWaitsAsync(string agent, string task)
     {
-        var svid = _site.Broker.Svid(agent);
-        var pending = await _agent.RequestCredentialAsync(svid, Refund(task));
+        var svid = Site.Broker.Svid(agent);
+        var pending = await Agent.RequestCredentialAsync(svid, Refund(task));
         Assert.That(pending.PendingApproval, Is.Not.Null, "the rule needs approval");
         var id = pending.PendingApproval.ApprovalId;
-        var waiting = _agent.RequestCredentialAsync(svid, Refund(task, id, TimeSpan.FromSeconds(60)), TimeSpan.FromSeconds(90));
+        var waiting = Agent.RequestCredentialAsync(svid, Refund(task, id, TimeSpan.FromSeconds(60)), TimeSpan.FromSeconds(90));
         await Task.Delay(300);
         Assert.That(waiting.IsCompleted, Is.False, "the agent is waiting for a person");
         return (id, waiting);
@@ -82,7 +57,7 @@ public sealed class ApprovalBrowserTests
         var agent = E2E.Agent("console-refunder");
         var (id, waiting) = await AgentWaitsAsync(agent, "console-apr-1");
         using var browser = Browser.Start();
-        OpenApproval(browser, _site, "alice", id);
+        OpenApproval(browser, Site, "alice", id);
 
         string Shown(string field) => browser.Find("#approval-" + field).Text;
         Assert.Multiple(() =>
@@ -120,9 +95,9 @@ public sealed class ApprovalBrowserTests
         Assert.That(result.Text, Does.Contain("checked the order: charged twice"));
         Assert.That(browser.Text, Does.Not.Contain(granted.Credential.Token), "no credential is ever rendered");
 
-        using var admin = _site.Admin();
+        using var admin = Site.Admin();
         var record = await admin.GetApprovalAsync(id);
-        Assert.That((record.State, record.DecidedBy), Is.EqualTo(("consumed", _site.Idp.IssuerName + "#alice")),
+        Assert.That((record.State, record.DecidedBy), Is.EqualTo(("consumed", Site.Idp.IssuerName + "#alice")),
             "decided under the person's identity, and already collected by the agent");
     }
 
@@ -131,7 +106,7 @@ public sealed class ApprovalBrowserTests
     {
         var (id, waiting) = await AgentWaitsAsync(E2E.Agent("console-denied"), "console-apr-2");
         using var browser = Browser.Start();
-        OpenApproval(browser, _site, "alice", id);
+        OpenApproval(browser, Site, "alice", id);
 
         browser.Find("textarea[name=reason]").SendKeys("order 7 was already refunded");
         browser.Find("#deny").Click();
@@ -147,7 +122,7 @@ public sealed class ApprovalBrowserTests
     {
         var (id, waiting) = await AgentWaitsAsync(E2E.Agent("console-owned"), "console-apr-3");
         using var browser = Browser.Start();
-        OpenApproval(browser, _site, "owen", id);
+        OpenApproval(browser, Site, "owen", id);
 
         browser.Find("textarea[name=reason]").SendKeys("my own rule, fine by me");
         browser.Find("#approve").Click();
@@ -157,7 +132,6 @@ public sealed class ApprovalBrowserTests
         Assert.That(browser.FindAll("#decision-result"), Is.Empty);
         await Task.Delay(300);
         Assert.That(waiting.IsCompleted, Is.False, "still waiting: nothing was decided");
-        using var admin = _site.Admin();
-        Assert.That((await admin.GetApprovalAsync(id)).State, Is.EqualTo("pending"));
+        Assert.That(await ApprovalStateAsync(id), Is.EqualTo("pending"));
     }
 }

@@ -1,5 +1,5 @@
-using NUnit.Framework;
 using JitBroker.Server.Tests;
+using NUnit.Framework;
 
 namespace JitBroker.Console.Tests.InBrowser;
 

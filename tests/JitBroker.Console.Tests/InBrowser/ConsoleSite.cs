@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using JitBroker.Testing;
 using JitBroker.Server.Tests;
+using JitBroker.Testing;
 
 namespace JitBroker.Console.Tests.InBrowser;
 

@@ -1,6 +1,5 @@
 using System.Net;
 using Grpc.Core;
-using JitBroker.Cli;
 using JitBroker.Server.Tests;
 using NUnit.Framework;
 
@@ -12,33 +11,8 @@ namespace JitBroker.Console.Tests.InBrowser;
 /// <c>/console/leases</c>; the overview, agent and task pages render for her. An operator is not an approver: a decision
 /// she posts with a valid anti-forgery token of her own is refused.
 /// </summary>
-[NonParallelizable]
-public sealed class OperatorBrowserTests
+public sealed class OperatorBrowserTests : ConsoleBrowserSuite
 {
-    private PolicyDirectory _policy = null!;
-    private ConsoleSite _site = null!;
-    private BrokerClient _agent = null!;
-
-    [OneTimeSetUp]
-    public async Task Start()
-    {
-        _policy = new PolicyDirectory();
-        _site = await ConsoleSite.StartAsync(idp =>
-        {
-            _policy.Write("20-console.yaml", ConsolePeople.Policy(idp));
-            return new Dictionary<string, string?> { ["JitBroker:Policy:Path"] = _policy.Path };
-        });
-        _agent = _site.Broker.Client();
-    }
-
-    [OneTimeTearDown]
-    public async Task Stop()
-    {
-        _agent.Dispose();
-        await _site.DisposeAsync();
-        _policy.Dispose();
-    }
-
     [Test]
     public async Task An_operator_blocks_an_agent_watches_the_revocation_finish_and_sees_its_leases_revoked()
     {
@@ -46,20 +20,20 @@ public sealed class OperatorBrowserTests
         var leases = new List<string>();
         for (var i = 0; i < 3; i++)
         {
-            leases.Add((await E2E.IssueAsync(_site.Broker, _agent, agent, $"runaway-{i}")).LeaseId);
+            leases.Add((await E2E.IssueAsync(Site.Broker, Agent, agent, $"runaway-{i}")).LeaseId);
         }
 
         using var browser = Browser.Start();
-        ConsolePeople.SignIn(browser, _site, "olga", "/console/");
+        ConsolePeople.SignIn(browser, Site, "olga", "/console/");
         Assert.That(ConsolePeople.PageName(browser), Is.EqualTo("overview"), browser.Text);
         Assert.That(browser.FindAll("[id^='chart-']"), Is.Not.Empty, "the overview draws its charts");
         browser.Shot("overview");
 
-        browser.Go(_site.Page("/console/leases?agent=" + Uri.EscapeDataString(agent)));
+        browser.Go(Site.Page("/console/leases?agent=" + Uri.EscapeDataString(agent)));
         Assert.That(LeaseStates(browser), Is.EquivalentTo(leases.Select(l => (l, "active"))));
         browser.Shot("leases-active");
 
-        browser.Go(_site.Page("/console/blocks"));
+        browser.Go(Site.Page("/console/blocks"));
         browser.Find("#block-agent").SendKeys(agent);
         browser.Find("#block-confirm").SendKeys(agent);
         browser.Find("#block-reason").SendKeys("runaway loop, stop it");
@@ -76,15 +50,15 @@ public sealed class OperatorBrowserTests
             Assert.That(progress.GetAttribute("data-failed"), Is.EqualTo("0"));
         });
 
-        browser.Go(_site.Page("/console/leases?agent=" + Uri.EscapeDataString(agent)));
+        browser.Go(Site.Page("/console/leases?agent=" + Uri.EscapeDataString(agent)));
         Assert.That(LeaseStates(browser), Is.EquivalentTo(leases.Select(l => (l, "revoked"))));
         browser.Shot("leases-revoked");
 
-        browser.Go(_site.Page("/console/blocks"));
+        browser.Go(Site.Page("/console/blocks"));
         Assert.That(browser.FindAll($"#blocks tr[data-pattern='{agent}']"), Has.Count.EqualTo(1), "the block is listed in force");
         browser.Shot("blocks-in-force");
 
-        var refused = Assert.ThrowsAsync<RpcException>(() => E2E.IssueAsync(_site.Broker, _agent, agent, "runaway-after"));
+        var refused = Assert.ThrowsAsync<RpcException>(() => E2E.IssueAsync(Site.Broker, Agent, agent, "runaway-after"));
         Assert.That(refused!.StatusCode, Is.EqualTo(StatusCode.PermissionDenied), "a blocked agent gets nothing new");
     }
 
@@ -92,15 +66,15 @@ public sealed class OperatorBrowserTests
     public async Task The_agent_and_task_pages_tell_an_operator_the_agents_story()
     {
         var agent = E2E.Agent("console-storyteller");
-        var issued = await E2E.IssueAsync(_site.Broker, _agent, agent, "story-1");
+        var issued = await E2E.IssueAsync(Site.Broker, Agent, agent, "story-1");
 
         using var browser = Browser.Start();
-        ConsolePeople.SignIn(browser, _site, "olga", "/console/agents/" + Uri.EscapeDataString(agent));
+        ConsolePeople.SignIn(browser, Site, "olga", "/console/agents/" + Uri.EscapeDataString(agent));
         Assert.That(ConsolePeople.PageName(browser), Is.EqualTo("agent"), browser.Text);
         Assert.That(browser.Text, Does.Contain(issued.LeaseId).And.Contain("tickets-team@corp.example"));
         browser.Shot("agent");
 
-        browser.Go(_site.Page("/console/tasks/story-1?agent=" + Uri.EscapeDataString(agent)));
+        browser.Go(Site.Page("/console/tasks/story-1?agent=" + Uri.EscapeDataString(agent)));
         Assert.That(ConsolePeople.PageName(browser), Is.EqualTo("task"), browser.Text);
         Assert.That(browser.Text, Does.Contain(issued.LeaseId));
         Assert.That(browser.Text, Does.Not.Contain(issued.Credential.Token), "no credential is ever rendered");
@@ -110,19 +84,18 @@ public sealed class OperatorBrowserTests
     [Test]
     public async Task An_operator_cannot_decide_an_approval_even_with_a_valid_anti_forgery_token()
     {
-        var request = BrokerClient.NewRequest("console-op-apr", "payments.refund", E2E.PaymentsAudience, ["stripe"], ["orders/5"], "operator tests", TimeSpan.FromMinutes(2));
-        var id = (await _agent.RequestCredentialAsync(_site.Broker.Svid(E2E.Agent("console-op-refunder")), request)).PendingApproval.ApprovalId;
+        var id = await PendingApprovalAsync("console-op-refunder", "console-op-apr", "orders/5");
 
         using var browser = Browser.Start();
-        ConsolePeople.SignIn(browser, _site, "olga", "/console/approvals/" + id);
+        ConsolePeople.SignIn(browser, Site, "olga", "/console/approvals/" + id);
         Assert.That(ConsolePeople.PageName(browser), Is.EqualTo("approval"), "operators see approvals");
         Assert.That(browser.FindAll("#decide"), Is.Empty, "but get no form to decide them");
         browser.Shot("approval-read-only");
 
         // A token olga's own session legitimately received, on a page she may use.
-        browser.Go(_site.Page("/console/blocks"));
+        browser.Go(Site.Page("/console/blocks"));
         var token = browser.Find("#block-form input[name=__RequestVerificationToken]").GetAttribute("value")!;
-        using var http = _site.Http(browser.CookiesFor(_site.BaseUrl));
+        using var http = Site.Http(browser.CookiesFor(Site.BaseUrl));
         using var post = await http.PostAsync(new Uri("/console/approvals/" + id, UriKind.Relative), new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["decision"] = "approve", ["reason"] = "operators approve too, right?", ["__RequestVerificationToken"] = token,
@@ -130,8 +103,7 @@ public sealed class OperatorBrowserTests
         var body = await post.Content.ReadAsStringAsync();
         Assert.That(post.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden), body);
         Assert.That(body, Does.Contain("data-reason=\"console.role_required\""));
-        using var admin = _site.Admin();
-        Assert.That((await admin.GetApprovalAsync(id)).State, Is.EqualTo("pending"));
+        Assert.That(await ApprovalStateAsync(id), Is.EqualTo("pending"));
     }
 
     private static List<(string LeaseId, string State)> LeaseStates(Browser browser) =>

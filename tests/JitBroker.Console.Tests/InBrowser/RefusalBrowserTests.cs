@@ -1,7 +1,6 @@
 using System.Net;
-using JitBroker.Cli;
-using NUnit.Framework;
 using JitBroker.Server.Tests;
+using NUnit.Framework;
 
 namespace JitBroker.Console.Tests.InBrowser;
 
@@ -10,46 +9,8 @@ namespace JitBroker.Console.Tests.InBrowser;
 /// with no console role gets the 403 page and cannot decide by posting either; a POST carrying a person's session but no
 /// anti-forgery token (a forged cross-site form) is refused with 400 — and none of them changes the approval.
 /// </summary>
-[NonParallelizable]
-public sealed class RefusalBrowserTests
+public sealed class RefusalBrowserTests : ConsoleBrowserSuite
 {
-    private PolicyDirectory _policy = null!;
-    private ConsoleSite _site = null!;
-    private BrokerClient _agent = null!;
-
-    [OneTimeSetUp]
-    public async Task Start()
-    {
-        _policy = new PolicyDirectory();
-        _site = await ConsoleSite.StartAsync(idp =>
-        {
-            _policy.Write("20-console.yaml", ConsolePeople.Policy(idp));
-            return new Dictionary<string, string?> { ["JitBroker:Policy:Path"] = _policy.Path };
-        });
-        _agent = _site.Broker.Client();
-    }
-
-    [OneTimeTearDown]
-    public async Task Stop()
-    {
-        _agent.Dispose();
-        await _site.DisposeAsync();
-        _policy.Dispose();
-    }
-
-    private async Task<string> PendingApprovalAsync(string task)
-    {
-        var request = BrokerClient.NewRequest(task, "payments.refund", E2E.PaymentsAudience, ["stripe"], ["orders/9"], "refusal tests", TimeSpan.FromMinutes(2));
-        var pending = await _agent.RequestCredentialAsync(_site.Broker.Svid(E2E.Agent("console-refusals")), request);
-        return pending.PendingApproval.ApprovalId;
-    }
-
-    private async Task<string> StateOfAsync(string id)
-    {
-        using var admin = _site.Admin();
-        return (await admin.GetApprovalAsync(id)).State;
-    }
-
     private static FormUrlEncodedContent Decision(string decision) =>
         new(new Dictionary<string, string> { ["decision"] = decision, ["reason"] = "forged" });
 
@@ -61,56 +22,56 @@ public sealed class RefusalBrowserTests
     public void A_browser_without_a_session_is_sent_to_the_providers_login_form()
     {
         using var browser = Browser.Start();
-        browser.Go(_site.Page("/console/approvals"));
+        browser.Go(Site.Page("/console/approvals"));
         browser.WaitFor("input[name=login]");
         browser.Shot("idp-login");
-        Assert.That(browser.Url.GetLeftPart(UriPartial.Authority), Is.EqualTo(_site.Idp.IssuerName));
+        Assert.That(browser.Url.GetLeftPart(UriPartial.Authority), Is.EqualTo(Site.Idp.IssuerName));
         Assert.That(browser.Text, Does.Not.Contain("Approvals waiting"), "nothing of the console is shown");
     }
 
     [Test]
     public async Task A_signed_in_person_without_a_role_gets_the_403_page_and_cannot_post_a_decision()
     {
-        var id = await PendingApprovalAsync("console-ref-1");
+        var id = await PendingApprovalAsync("console-refusals", "console-ref-1");
         using var browser = Browser.Start();
-        ConsolePeople.SignIn(browser, _site, "mallory", "/console/approvals");
+        ConsolePeople.SignIn(browser, Site, "mallory", "/console/approvals");
         browser.Shot("denied");
         Assert.That(ConsolePeople.PageName(browser), Is.EqualTo("denied"), browser.Text);
         Assert.That(browser.Find("#error").GetAttribute("data-reason"), Is.EqualTo("console.no_role"));
         Assert.That(browser.Text, Does.Not.Contain(id), "nothing of the approvals is shown");
 
-        browser.Go(_site.Page("/console/approvals/" + id));
+        browser.Go(Site.Page("/console/approvals/" + id));
         browser.Shot("approval-denied");
         Assert.That(ConsolePeople.PageName(browser), Is.EqualTo("denied"));
 
-        using var http = _site.Http(browser.CookiesFor(_site.BaseUrl));
+        using var http = Site.Http(browser.CookiesFor(Site.BaseUrl));
         using var post = await http.PostAsync(new Uri("/console/approvals/" + id, UriKind.Relative), Decision("approve"));
         Assert.That((int)post.StatusCode, Is.EqualTo(302).Or.EqualTo(403), await post.Content.ReadAsStringAsync());
         if (post.StatusCode == HttpStatusCode.Redirect)
         {
-            Assert.That(post.Headers.Location!.OriginalString, Does.StartWith("/console/denied").Or.StartWith(_site.Page("/console/denied").ToString()));
+            Assert.That(post.Headers.Location!.OriginalString, Does.StartWith("/console/denied").Or.StartWith(Site.Page("/console/denied").ToString()));
         }
 
-        Assert.That(await StateOfAsync(id), Is.EqualTo("pending"));
+        Assert.That(await ApprovalStateAsync(id), Is.EqualTo("pending"));
     }
 
     [Test]
     public async Task A_post_with_an_approvers_session_but_no_anti_forgery_token_is_refused_with_400()
     {
-        var id = await PendingApprovalAsync("console-ref-2");
+        var id = await PendingApprovalAsync("console-refusals", "console-ref-2");
         using var browser = Browser.Start();
-        ConsolePeople.SignIn(browser, _site, "alice", "/console/approvals/" + id);
+        ConsolePeople.SignIn(browser, Site, "alice", "/console/approvals/" + id);
         Assert.That(browser.FindAll("#approve"), Has.Count.EqualTo(1), "alice may decide it in the browser");
 
-        using var http = _site.Http(browser.CookiesFor(_site.BaseUrl));
+        using var http = Site.Http(browser.CookiesFor(Site.BaseUrl));
         using var forged = await http.PostAsync(new Uri("/console/approvals/" + id, UriKind.Relative), Decision("approve"));
         var body = await forged.Content.ReadAsStringAsync();
         Assert.That(forged.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), body);
         Assert.That(body, Does.Contain("data-reason=\"console.antiforgery_invalid\""));
-        Assert.That(await StateOfAsync(id), Is.EqualTo("pending"), "the forged decision changed nothing");
+        Assert.That(await ApprovalStateAsync(id), Is.EqualTo("pending"), "the forged decision changed nothing");
 
         // The same session can still decide through the page itself: the refusal was the missing token, not the person.
-        browser.Go(_site.Page("/console/approvals/" + id));
+        browser.Go(Site.Page("/console/approvals/" + id));
         browser.Find("textarea[name=reason]").SendKeys("decided on the page");
         browser.Find("#deny").Click();
         Assert.That(browser.WaitFor("#decision-result").GetAttribute("data-state"), Is.EqualTo("denied"));
