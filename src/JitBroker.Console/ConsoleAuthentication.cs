@@ -128,6 +128,9 @@ internal static class ConsoleAuthentication
         var claims = new List<Claim>
         {
             new(ConsoleClaims.Principal, principal),
+            // What anti-forgery binds its tokens to (it looks for "sub"): the person, not the whole claim set, so a step-up
+            // sign-in (a new auth_time) does not invalidate the form the person is looking at.
+            new("sub", principal),
             new(ConsoleClaims.Display, email ?? idToken.FindFirstValue("name") ?? principal),
         };
         if (email is not null)

@@ -24,4 +24,8 @@ internal static partial class ConsoleLog
     [LoggerMessage(EventId = 4404, EventName = "ConsoleAntiforgeryRejected", Level = LogLevel.Warning,
         Message = "Console POST to {Path} without a valid anti-forgery token refused")]
     public static partial void AntiforgeryRejected(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 4405, EventName = "ConsoleRequestFailed", Level = LogLevel.Error,
+        Message = "Console request to {Path} failed; answered 503")]
+    public static partial void RequestFailed(ILogger logger, string path, Exception exception);
 }

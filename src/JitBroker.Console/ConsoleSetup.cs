@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.ApplicationParts;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace JitBroker.WebConsole;
 
@@ -56,7 +57,7 @@ public static class ConsoleSetup
                 }
 
                 headers.Apply(context.Response);
-                return next(context);
+                return RefuseFailuresAsync(context, next);
             });
             console.UseAuthentication();
             console.UseAuthorization();
@@ -66,6 +67,28 @@ public static class ConsoleSetup
         var pipeline = (IApplicationBuilder)app;
         pipeline.Properties["__AuthenticationMiddlewareSet"] = true;
         pipeline.Properties["__AuthorizationMiddlewareSet"] = true;
+    }
+
+    /// <summary>
+    /// The console's fail-closed boundary: an exception (typically the OpenID provider unreachable while building the
+    /// sign-in redirect) becomes a 503 page with a stable reason, logged with the exception, never a stack trace.
+    /// </summary>
+    private static async Task RefuseFailuresAsync(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (Exception ex) when (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
+        {
+            var log = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("JitBroker.Console");
+            ConsoleLog.RequestFailed(log, context.Request.Path, ex);
+            var page = ConsoleAntiforgeryFailure.ErrorPage(StatusCodes.Status503ServiceUnavailable, JitBroker.Core.Reasons.Console.Unavailable,
+                "The console could not complete this request (is the organisation's sign-in provider reachable?). Try again shortly.");
+            context.Response.StatusCode = page.StatusCode!.Value;
+            context.Response.ContentType = page.ContentType;
+            await context.Response.WriteAsync(page.Content!);
+        }
     }
 
     /// <summary>Maps the pages and the stylesheet; returns the builders so the host can pin them to its listeners.</summary>

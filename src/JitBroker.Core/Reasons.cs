@@ -212,6 +212,9 @@ public static class Reasons
         /// <summary>The OpenID provider's answer could not be accepted (state, nonce, code redemption, ID token).</summary>
         public const string SignInFailed = "console.signin_failed";
 
+        /// <summary>The console could not complete a request (its OpenID provider unreachable, a backend down): 503, logged with the exception.</summary>
+        public const string Unavailable = "console.unavailable";
+
         /// <summary>A form value is missing or out of bounds (a decision without a reason, a reason too long).</summary>
         public const string InvalidInput = "console.invalid_input";
     }

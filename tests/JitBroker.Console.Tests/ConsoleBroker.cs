@@ -56,9 +56,17 @@ public sealed class ConsoleBroker : IAsyncDisposable
             ["JitBroker:Console:Operators:0:Group"] = "operators",
             ["Logging:LogLevel:Default"] = "Warning",
         };
+        Override(settings, overrides);
+        var app = BrokerHost.Build([], config => config.AddInMemoryCollection(settings));
+        await app.StartAsync();
+        return new ConsoleBroker(app, dataDirectory, provider);
+    }
+
+    /// <summary>Applies <paramref name="overrides"/>: a null value removes the key (e.g. the loopback console listener, for the TLS admin listener).</summary>
+    public static void Override(Dictionary<string, string?> settings, IDictionary<string, string?>? overrides)
+    {
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
         {
-            // null removes a default (the loopback console listener, when a test serves the console on the TLS admin listener).
             if (value is null)
             {
                 settings.Remove(key);
@@ -68,10 +76,6 @@ public sealed class ConsoleBroker : IAsyncDisposable
                 settings[key] = value;
             }
         }
-
-        var app = BrokerHost.Build([], config => config.AddInMemoryCollection(settings));
-        await app.StartAsync();
-        return new ConsoleBroker(app, dataDirectory, provider);
     }
 
     /// <summary>A browser-like client: its own cookie jar, redirects followed by hand so tests can look at each hop.</summary>

@@ -184,7 +184,8 @@ public sealed class ConsoleHttpTests
         Assert.That(back.RequestMessage!.RequestUri!.AbsolutePath, Is.EqualTo($"/console/approvals/{id}"));
         var again = await client.PostAsync($"/console/approvals/{id}", new Dictionary<string, string>
         {
-            ["decision"] = "approve", ["reason"] = "ok", ["__RequestVerificationToken"] = ConsoleClient.AntiforgeryToken(await back.Content.ReadAsStringAsync()),
+            // The form loaded before the step-up still posts: anti-forgery binds to the person, not to the sign-in time.
+            ["decision"] = "approve", ["reason"] = "ok", ["__RequestVerificationToken"] = ConsoleClient.AntiforgeryToken(html),
         });
         Assert.That(again.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That((await Approvals.GetAsync(id))!.State, Is.EqualTo(ApprovalState.Approved));
@@ -225,6 +226,19 @@ public sealed class ConsoleHttpTests
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
         Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain($"data-reason=\"{Reasons.Approval.SelfApproval}\""));
+    }
+
+    [Test]
+    public async Task An_unreachable_provider_is_answered_503_with_a_reason_not_an_exception()
+    {
+        await _broker.Provider.DisposeAsync();
+        using var client = _broker.NewClient();
+
+        var response = await client.GetAsync("/console/approvals");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+        Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain($"data-reason=\"{Reasons.Console.Unavailable}\"").And.Not.Contain(" at "));
+        AssertSecurityHeaders(response, "the 503 page");
     }
 
     [Test]

@@ -19,20 +19,10 @@ public sealed class ConsoleSettingsTests
         ["JitBroker:Console:Approvers:0:Group"] = "approvers",
     };
 
-    private static IReadOnlyList<string> Errors(Dictionary<string, string?> changes, Dictionary<string, string?>? baseline = null)
+    private static IReadOnlyList<string> Errors(Dictionary<string, string?> changes)
     {
-        var settings = new Dictionary<string, string?>(baseline ?? Embedded);
-        foreach (var (key, value) in changes)
-        {
-            if (value is null)
-            {
-                settings.Remove(key);
-            }
-            else
-            {
-                settings[key] = value;
-            }
-        }
+        var settings = new Dictionary<string, string?>(Embedded);
+        ConsoleBroker.Override(settings, changes);
 
         try
         {
