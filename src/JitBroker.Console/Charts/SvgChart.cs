@@ -97,7 +97,7 @@ public static class SvgChart
             {
                 var y = Top + (i * row);
                 var length = plot * ordered[i].Value / max;
-                Text(w, labelWidth - 6, y + 14, Shorten(ordered[i].Label, 34), "end", Ink, "12");
+                Text(w, labelWidth - 6, y + 14, ordered[i].Label, "end", Ink, "12", maxLength: 34);
                 Element(w, "rect", ("x", Number(labelWidth)), ("y", Number(y + 3)), ("width", Number(Math.Max(length, 1))), ("height", "15"), ("fill", Accent));
                 Text(w, labelWidth + length + 6, y + 14, Number(ordered[i].Value), "start", Ink, "12");
             }
@@ -193,7 +193,8 @@ public static class SvgChart
         }
     }
 
-    private static void Text(XmlWriter w, double x, double y, string value, string anchor, string fill, string size)
+    /// <summary>A text element; a value longer than <paramref name="maxLength"/> is cut, its whole text kept in a tooltip title.</summary>
+    private static void Text(XmlWriter w, double x, double y, string value, string anchor, string fill, string size, int maxLength = int.MaxValue)
     {
         w.WriteStartElement("text");
         w.WriteAttributeString("x", Number(x));
@@ -201,6 +202,12 @@ public static class SvgChart
         w.WriteAttributeString("text-anchor", anchor);
         w.WriteAttributeString("fill", fill);
         w.WriteAttributeString("font-size", size);
+        if (value.Length > maxLength)
+        {
+            w.WriteElementString("title", value);
+            value = value[..(maxLength - 1)] + "…";
+        }
+
         w.WriteString(value);
         w.WriteEndElement();
     }
@@ -227,8 +234,6 @@ public static class SvgChart
         var power = Math.Pow(10, Math.Floor(Math.Log10(value)));
         return NiceSteps.Select(m => m * power).First(candidate => candidate >= value);
     }
-
-    private static string Shorten(string label, int max) => label.Length <= max ? label : label[..(max - 1)] + "…";
 
     private static string Number(double value) =>
         Math.Round(value, 1).ToString(Math.Abs(value - Math.Round(value)) < 0.05 ? "0" : "0.0", CultureInfo.InvariantCulture);
