@@ -26,13 +26,16 @@ command -v redis-cli >/dev/null 2>&1 || need_pkgs+=(redis-tools)
 # The second independent gRPC peer (npm's @grpc/grpc-js) and the OAuth door's strict client (npm's oauth4webapi), run by node.
 command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
+# The web console's browser tests drive Debian's chromium headless through chromium-driver (Selenium WebDriver).
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_pkgs+=(chromium-driver)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
   $sudo apt-get update -qq || { echo "apt-get update failed"; exit 1; }
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_pkgs[@]}" >/dev/null || { echo "apt-get install failed"; exit 1; }
 fi
-log "npm ci (tests/interop-node: @grpc/grpc-js, @grpc/proto-loader, oauth4webapi at the committed lock file)"
+log "npm ci (tests/interop-node: @grpc/grpc-js, @grpc/proto-loader, oauth4webapi, @modelcontextprotocol/sdk, oidc-provider at the committed lock file)"
 (cd tests/interop-node && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
 export JITBROKER_TEST_PYTHON=/usr/bin/python3   # Debian's python, which sees python3-grpcio (not a pyenv shim)
 

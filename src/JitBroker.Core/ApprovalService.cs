@@ -41,6 +41,7 @@ public sealed class ApprovalService
             Request = request with { RequestedTtl = decision.Grant?.Ttl ?? request.RequestedTtl },
             RuleIds = decision.RuleIds,
             Approvers = requirement.Approvers,
+            Owner = decision.Owner,
             CreatedAt = now,
             ExpiresAt = now + requirement.Timeout,
         };
@@ -124,6 +125,11 @@ public sealed class ApprovalService
             throw Denied(Reasons.Approval.SelfApproval, "An agent can never approve its own request.");
         }
 
+        if (IsOwner(approver, record.Owner))
+        {
+            throw Denied(Reasons.Approval.SelfApproval, "The rule's accountable owner cannot approve a request the rule's agent made; another approver must.");
+        }
+
         if (!record.Approvers.Any(p => GlobPattern.TryParse(p, out var glob, out _) && glob!.IsMatch(approver.Id)))
         {
             throw Denied(Reasons.Approval.NotAnApprover, "The rule that asked for this approval does not name you as an approver.");
@@ -160,6 +166,15 @@ public sealed class ApprovalService
             await _store.TransitionAsync(record with { State = ApprovalState.Expired }, record.State, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// The approver is the rule's owner (an e-mail address or team alias) when its principal or its verified e-mail (a fact
+    /// the console adds for a signed-in person) equals the owner, ignoring case as e-mail domains do.
+    /// </summary>
+    private static bool IsOwner(WorkloadIdentity approver, string? owner) =>
+        owner is { Length: > 0 } &&
+        (string.Equals(approver.Id, owner, StringComparison.OrdinalIgnoreCase) ||
+         (approver.Facts.TryGetValue("email", out var email) && string.Equals(email, owner, StringComparison.OrdinalIgnoreCase)));
 
     private static BrokerException Denied(string reason, string message) => new(BrokerFailure.PermissionDenied, reason, message);
 

@@ -24,6 +24,8 @@ public sealed record ApprovalRecord
     public required IReadOnlyList<string> RuleIds { get; init; }
     /// <summary>Glob patterns of admin principals the rule names as approvers.</summary>
     public required IReadOnlyList<string> Approvers { get; init; }
+    /// <summary>The person accountable for the rule that asked (policy <c>owner</c>); they may not approve it themselves.</summary>
+    public string? Owner { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
     public required DateTimeOffset ExpiresAt { get; init; }
     public ApprovalState State { get; init; } = ApprovalState.Pending;

@@ -47,6 +47,9 @@ public static class Reasons
     /// <summary>The agent matches a kill-switch block.</summary>
     public const string AgentBlocked = "agent.blocked";
 
+    /// <summary>An unblock named no block in force (the pattern must match a block's exactly).</summary>
+    public const string BlockNotFound = "block.not_found";
+
     public const string PolicyDenied = "policy.denied";
     public const string PolicyApprovalRequired = "policy.approval_required";
     public const string IssuerUnknownKind = "issuer.unknown_kind";
@@ -192,6 +195,28 @@ public static class Reasons
         public const string NotAnApprover = "approval.not_an_approver";
         public const string SelfApproval = "approval.self_approval";
         public const string NotPending = "approval.not_pending";
+    }
+
+    /// <summary>Codes of the web console (docs/console.md); rendered as <c>#error[data-reason]</c>.</summary>
+    public static class Console
+    {
+        /// <summary>A console POST without a valid anti-forgery token (400).</summary>
+        public const string AntiforgeryInvalid = "console.antiforgery_invalid";
+
+        /// <summary>The signed-in person holds no console role (403).</summary>
+        public const string NoRole = "console.no_role";
+
+        /// <summary>The action needs a role the person does not hold (403).</summary>
+        public const string RoleRequired = "console.role_required";
+
+        /// <summary>The OpenID provider's answer could not be accepted (state, nonce, code redemption, ID token).</summary>
+        public const string SignInFailed = "console.signin_failed";
+
+        /// <summary>The console could not complete a request (its OpenID provider unreachable, a backend down): 503, logged with the exception.</summary>
+        public const string Unavailable = "console.unavailable";
+
+        /// <summary>A form value is missing or out of bounds (a decision without a reason, a reason too long).</summary>
+        public const string InvalidInput = "console.invalid_input";
     }
 
     /// <summary>Codes of offers and delegated credentials.</summary>

@@ -1,4 +1,5 @@
 using JitBroker.Core;
+using JitBroker.Core.Series;
 
 namespace JitBroker.Server;
 
@@ -15,8 +16,8 @@ internal sealed class LeaseGauges(ILeaseQueries leases, ApprovalService approval
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         metrics.AddGauge("jitbroker.leases.active", "{lease}", "Leases currently active.", () => Interlocked.Read(ref _active));
-        metrics.AddGauge("jitbroker.leases.revoke_failed", "{lease}", "Leases whose revocation failed and is being retried.", () => Interlocked.Read(ref _failed));
-        metrics.AddGauge("jitbroker.approvals.pending", "{approval}", "Requests waiting for a human's approval.", () => Interlocked.Read(ref _pendingApprovals));
+        metrics.AddGauge(BrokerMetrics.LeasesRevokeFailed, "{lease}", "Leases whose revocation failed and is being retried.", () => Interlocked.Read(ref _failed));
+        metrics.AddGauge(BrokerMetrics.ApprovalsPending, "{approval}", "Requests waiting for a human's approval.", () => Interlocked.Read(ref _pendingApprovals));
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(5), time);
         do
         {
@@ -33,5 +34,18 @@ internal sealed class LeaseGauges(ILeaseQueries leases, ApprovalService approval
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+}
+
+/// <summary>Closes one interval of the console's chart series every <see cref="BrokerSeries.Interval"/>.</summary>
+internal sealed class SeriesSampling(BrokerSeries series, TimeProvider time) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(BrokerSeries.Interval, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            series.Sample();
+        }
     }
 }

@@ -23,7 +23,11 @@ public static partial class BrokerHost
         var settings = LoadSettings(builder.Configuration);
         ProvisionEmbedded(settings);
 
-        var endpoints = new BoundEndpoints { OAuthOnHttp = settings.IsEmbedded || settings.Listen.TlsTerminatedBySidecar };
+        var endpoints = new BoundEndpoints
+        {
+            OAuthOnHttp = settings.IsEmbedded || settings.Listen.TlsTerminatedBySidecar,
+            ConsoleOnAdmin = ConsoleListenerRules.OnAdmin(settings),
+        };
         builder.WebHost.ConfigureKestrel(kestrel => ConfigureListeners(kestrel, settings, endpoints));
         BrokerServices.Add(builder.Services, settings, endpoints);
         GrpcSetup.Add(builder.Services, settings);
@@ -31,6 +35,10 @@ public static partial class BrokerHost
         Ssf.SsfEndpoints.Add(builder.Services, settings);
         Notifications.NotificationServices.Add(builder.Services, settings);
         BrokerTelemetry.Add(builder.Services, settings);
+        if (settings.Console.Enabled)
+        {
+            WebConsole.ConsoleSetup.Add(builder.Services, settings.Console, https: endpoints.ConsoleOnAdmin);
+        }
 
         var app = builder.Build();
         BrokerServices.ResolveEagerly(app.Services, settings);
@@ -45,6 +53,15 @@ public static partial class BrokerHost
 
         app.UseRouting();
         app.UseListenerRoles(endpoints);
+        if (settings.Console.Enabled)
+        {
+            WebConsole.ConsoleSetup.Use(app, context => endpoints.Owns(ListenerRole.Console, context.Connection.LocalPort));
+            foreach (var console in WebConsole.ConsoleSetup.Map(app))
+            {
+                console.OnlyOn(ListenerRole.Console);
+            }
+        }
+
         GrpcSetup.Map(app, settings);
         HttpEndpoints.Map(app, new Uri(settings.Issuer.Issuer).AbsolutePath.TrimEnd('/'));
         OAuth.OAuthEndpoints.Map(app, settings);
@@ -186,9 +203,20 @@ public static partial class BrokerHost
             });
         }
 
+        if (listen.Console is { } console)
+        {
+            // Embedded only (validated): browsers need HTTP/1.1, which cannot share the cleartext h2c admin port.
+            kestrel.Listen(SettingsValidator.ParseEndpoint(console), o =>
+            {
+                o.Protocols = HttpProtocols.Http1;
+                endpoints.Console = o;
+            });
+        }
+
         kestrel.Listen(SettingsValidator.ParseEndpoint(listen.Admin), o =>
         {
-            o.Protocols = HttpProtocols.Http2;
+            // With the console on it, browsers (HTTP/1.1) and jitctl (h2) share the TLS admin port, chosen by ALPN.
+            o.Protocols = endpoints.ConsoleOnAdmin ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http2;
             if (listen.AdminCertificatePath is { } adminCert)
             {
                 var certificate = new ReloadingCertificate(adminCert, listen.AdminKeyPath!, TimeProvider.System);

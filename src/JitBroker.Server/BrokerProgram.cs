@@ -17,7 +17,7 @@ public static class BrokerProgram
             if (args.Length > 0 && args[0] == "check")
             {
                 BrokerHost.Check(args[1..], configure);
-                Console.WriteLine("configuration OK");
+                System.Console.WriteLine("configuration OK");
                 return Ok;
             }
 
@@ -26,7 +26,7 @@ public static class BrokerProgram
         }
         catch (InvalidBrokerConfigurationException ex)
         {
-            await Console.Error.WriteLineAsync(ex.Message);
+            await System.Console.Error.WriteLineAsync(ex.Message);
             return InvalidConfiguration;
         }
     }

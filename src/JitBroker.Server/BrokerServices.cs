@@ -3,6 +3,7 @@ using JitBroker.Audit;
 using JitBroker.Core;
 using JitBroker.Core.Admission;
 using JitBroker.Core.Handlers;
+using JitBroker.Core.Series;
 using JitBroker.Issuance;
 using JitBroker.Leases;
 using JitBroker.Policy;
@@ -132,7 +133,9 @@ internal static class BrokerServices
         }
 
         services.AddJitBrokerAudit(settings.Audit);
-        services.AddSingleton<IAuditReader, FileAuditReader>();
+        services.AddSingleton<FileAuditReader>();
+        services.AddSingleton<IAuditReader>(sp => sp.GetRequiredService<FileAuditReader>());
+        services.AddSingleton<IAuditHistory>(sp => sp.GetRequiredService<FileAuditReader>());
         // Not ready before the audit volume is full: a full volume makes every issuance fail closed.
         services.AddSingleton<IReadinessCheck>(sp => new AuditDiskWatermark(settings.Audit, PhysicalAuditFileSystem.Instance,
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AuditDiskWatermark>>()));
@@ -172,6 +175,7 @@ internal static class BrokerServices
         services.AddSingleton<OperatorRevocation>();
         services.AddSingleton<ListLeasesHandler>();
         services.AddSingleton<RevokeLeasesHandler>();
+        services.AddSingleton<BlockOperations>();
         services.AddSingleton<KillSwitchHandler>();
         services.AddSingleton<ApprovalDecisionHandler>();
         services.AddSingleton<PolicyReevaluator>();
@@ -183,6 +187,9 @@ internal static class BrokerServices
         services.AddHostedService<PolicyReevaluationService>();
         services.AddHostedService<AttestationFailureSummaryService>();
         services.AddHostedService<LeaseGauges>();
+        // The console's overview charts: this replica's meter, sampled into bounded rings (one hour).
+        services.AddSingleton<BrokerSeries>();
+        services.AddHostedService<SeriesSampling>();
     }
 
     // The audit mirror's connection: the append-only audit user's when configured (docs/redis.md), else the broker's.

@@ -78,6 +78,8 @@ public sealed class JitBrokerSettings
 
     /// <summary>Webhooks told when an approval opens (docs/notifications.md).</summary>
     public Notifications.NotificationSettings Notifications { get; set; } = new();
+    /// <summary>The approver's and operator's web console (docs/console.md); off unless configured.</summary>
+    public JitBroker.WebConsole.ConsoleSettings Console { get; set; } = new();
 
     public bool IsEmbedded => string.Equals(Profile, Profiles.Embedded, StringComparison.Ordinal);
 
@@ -124,6 +126,12 @@ public sealed class ListenSettings
 
     /// <summary>When set, the (TLS) admin listener requires a client certificate issued by one of these CA certificates (PEM).</summary>
     public string? AdminClientCaPath { get; set; }
+
+    /// <summary>
+    /// Embedded profile only: a loopback HTTP/1.1 listener for the web console when the admin listener is cleartext
+    /// (cleartext h2c gRPC and browsers cannot share a port). With an admin certificate the console is served there instead.
+    /// </summary>
+    public string? Console { get; set; }
 
     /// <summary>
     /// Production only: cleartext listeners on non-loopback addresses are allowed because a mesh sidecar

@@ -19,6 +19,9 @@ public enum ListenerRole
     /// embedded profile (loopback) or behind a TLS-terminating sidecar — never cleartext on a network otherwise.
     /// </summary>
     OAuth,
+
+    /// <summary>The web console (browsers, HTTP/1.1): the TLS admin listener, or the embedded profile's loopback <c>Listen:Console</c>.</summary>
+    Console,
 }
 
 /// <summary>
@@ -82,6 +85,12 @@ public sealed class BoundEndpoints
 
     public ListenOptions? Admin { get; set; }
 
+    /// <summary>The embedded profile's loopback HTTP/1.1 console listener, when configured.</summary>
+    public ListenOptions? Console { get; set; }
+
+    /// <summary>True when the web console is served on the (TLS) admin listener.</summary>
+    public bool ConsoleOnAdmin { get; set; }
+
     /// <summary>True when the admin listener speaks TLS.</summary>
     public bool AdminTls { get; set; }
 
@@ -98,11 +107,14 @@ public sealed class BoundEndpoints
 
     public Uri AdminUri => new($"{(AdminTls ? "https" : "http")}://{Admin?.IPEndPoint}");
 
+    public Uri? ConsoleUri => Console is not null ? new Uri($"http://{Console.IPEndPoint}") : ConsoleOnAdmin ? AdminUri : null;
+
     public bool Owns(ListenerRole role, int localPort) => role switch
     {
         ListenerRole.Agent => Is(Grpc, localPort) || Is(Tls, localPort) || Is(Mtls, localPort),
         ListenerRole.Admin => Is(Admin, localPort),
         ListenerRole.OAuth => Is(Tls, localPort) || Is(Mtls, localPort) || (OAuthOnHttp && Is(Http, localPort)),
+        ListenerRole.Console => Is(Console, localPort) || (ConsoleOnAdmin && Is(Admin, localPort)),
         _ => Is(Http, localPort),
     };
 

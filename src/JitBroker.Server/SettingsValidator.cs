@@ -63,6 +63,7 @@ public static class SettingsValidator
         errors.AddRange(s.OAuth.Validate().Select(e => "JitBroker:" + e));
         errors.AddRange(s.Ssf.Validate(s.OAuth.Enabled).Select(e => "JitBroker:" + e));
         errors.AddRange(s.Notifications.Validate(production: !s.IsEmbedded).Select(e => "JitBroker:" + e));
+        errors.AddRange(ConsoleListenerRules.Validate(s));
         errors.AddRange(s.Telemetry.Validate());
         if (s.Vault.Address is not null)
         {

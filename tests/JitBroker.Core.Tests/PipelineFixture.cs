@@ -67,6 +67,7 @@ internal sealed class PipelineFixture
     public BestEffortAudit BestEffortAudit { get; }
     public RevokeLeasesHandler RevokeLeases { get; }
     public KillSwitchHandler KillSwitchAdmin { get; }
+    public BlockOperations BlockOperations { get; }
     public ApprovalDecisionHandler ApprovalDecisions { get; }
 
     public PipelineFixture(ILeaseStore? leases = null)
@@ -112,7 +113,8 @@ internal sealed class PipelineFixture
             new AdminOptions { Principals = ["spiffe://example.org/humans/*"] }, Time);
         var operatorRevocation = new OperatorRevocation(Leases, Leases, Schedule, Audit, Time);
         RevokeLeases = new RevokeLeasesHandler(operatorRevocation, Schedule);
-        KillSwitchAdmin = new KillSwitchHandler(KillSwitch, operatorRevocation, Audit, Time);
+        BlockOperations = new BlockOperations(Schedule, Time);
+        KillSwitchAdmin = new KillSwitchHandler(KillSwitch, operatorRevocation, Audit, BlockOperations, Time);
         ApprovalDecisions = new ApprovalDecisionHandler(Approvals, Audit);
         ReportUses = new ReportUsesHandler(admission, new ToolUseChecks(Leases, Time), Audit, audit, ToolUses);
     }

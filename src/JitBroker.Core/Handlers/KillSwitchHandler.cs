@@ -15,13 +15,15 @@ public sealed partial class KillSwitchHandler
     private readonly OperatorRevocation _revocation;
     private readonly IAuditLog _audit;
     private readonly TimeProvider _time;
+    private readonly BlockOperations _operations;
     private readonly IRevocationSignals? _signals;
     private readonly ILogger<KillSwitchHandler>? _log;
 
     /// <param name="signals">Shared Signals: one subject-level event per blocked agent, before the per-credential ones; null when off.</param>
-    public KillSwitchHandler(IKillSwitch killSwitch, OperatorRevocation revocation, IAuditLog audit, TimeProvider time,
+    public KillSwitchHandler(IKillSwitch killSwitch, OperatorRevocation revocation, IAuditLog audit, BlockOperations operations, TimeProvider time,
         IRevocationSignals? signals = null, ILogger<KillSwitchHandler>? log = null)
     {
+        _operations = operations;
         _signals = signals;
         _log = log;
         _killSwitch = killSwitch;
@@ -53,6 +55,7 @@ public sealed partial class KillSwitchHandler
         // Recorded: from here on nothing depends on the caller still waiting. Containment before bookkeeping: the
         // leases are scheduled before the block's own audit record, so an audit outage cannot hold up revocation.
         var revocations = await _revocation.ScheduleAsync(admin, new RevokeSelector.AgentPattern(pattern), glob, "kill switch: " + reason).ConfigureAwait(false);
+        _operations.Started(new BlockOperation(revocations.BatchId, pattern, reason, admin.Id, now, revocations));
         await _audit.AppendAsync(new AuditEvent
         {
             Type = AuditEventTypes.AgentBlocked, AgentId = pattern, Actor = admin.Id,

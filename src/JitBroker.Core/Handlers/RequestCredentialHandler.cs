@@ -55,6 +55,7 @@ public sealed class RequestCredentialHandler
         catch (BrokerException ex)
         {
             _metrics.RequestCompleted(ex.Failure.ToString().ToLowerInvariant());
+            _metrics.RequestRefused(ex.Reason);
             throw;
         }
     }

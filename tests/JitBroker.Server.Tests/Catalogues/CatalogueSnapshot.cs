@@ -12,7 +12,7 @@ internal static class CatalogueSnapshot
     /// <summary>Every src project's assembly; a project added under src/ without an entry here fails a test.</summary>
     public static readonly string[] SourceProjects =
     [
-        "JitBroker.Attestation", "JitBroker.Audit", "JitBroker.Cli", "JitBroker.Core", "JitBroker.Issuance",
+        "JitBroker.Attestation", "JitBroker.Audit", "JitBroker.Cli", "JitBroker.Console", "JitBroker.Core", "JitBroker.Issuance",
         "JitBroker.Leases", "JitBroker.OAuth", "JitBroker.Policy", "JitBroker.Protocol", "JitBroker.Redis", "JitBroker.Revocation",
         "JitBroker.Server", "JitBroker.ToolGuard", "JitBroker.Vault",
     ];

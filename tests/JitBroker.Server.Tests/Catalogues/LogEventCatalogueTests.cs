@@ -21,6 +21,7 @@ public sealed class LogEventCatalogueTests
         ["JitBroker.Policy"] = (4100, 4199),
         ["JitBroker.OAuth"] = (4200, 4299),
         ["JitBroker.ToolGuard"] = (4300, 4399),
+        ["JitBroker.Console"] = (4400, 4499),
         ["JitBroker.Redis"] = (5000, 5999),
         ["JitBroker.Vault"] = (6000, 6999),
         ["JitBroker.Issuance"] = (7000, 7999),

@@ -1,10 +1,9 @@
 using JitBroker.Audit;
-using JitBroker.Cli;
 using NUnit.Framework;
 
-namespace JitBroker.Server.Tests;
+namespace JitBroker.Audit.Tests;
 
-/// <summary>Which records <c>jitctl audit trace</c> counts as a task's story: its own, and everything about its leases.</summary>
+/// <summary>Which records <c>jitctl audit trace</c> and the console's task page count as a task's story: its own, and everything about its leases.</summary>
 public sealed class AuditTraceSelectionTests
 {
     private static readonly string Hash = new('0', 64);
@@ -32,7 +31,7 @@ public sealed class AuditTraceSelectionTests
             Record("task.ended", "t"),
         };
 
-        var story = AuditTraceCommand.Select(records, "t", agentId: null);
+        var story = AuditTrace.Select(records, "t", agentId: null);
 
         Assert.That(story.Select(r => r.Type), Is.EqualTo(new[] { "credential.issued", "credential.delegated", "credential.used", "lease.revoked", "task.ended" }));
     }
@@ -42,7 +41,7 @@ public sealed class AuditTraceSelectionTests
     {
         var records = new[] { Record("credential.issued", "t", "L1", agent: "spiffe://a/agents/x"), Record("credential.issued", "t", "L2", agent: "spiffe://a/agents/y") };
 
-        var story = AuditTraceCommand.Select(records, "t", "spiffe://a/agents/y");
+        var story = AuditTrace.Select(records, "t", "spiffe://a/agents/y");
 
         Assert.That(story.Select(r => r.GetString(AuditFields.LeaseId)), Is.EqualTo(new[] { "L2" }));
     }
