@@ -11,8 +11,16 @@ namespace JitBroker.WebConsole.Pages;
 /// numbers are aggregates (no agent, lease or person named), and approvers want the approval queue in context.
 /// Lease and approval counts are the deployment's (shared store); rates, refusals and lag are this replica's meter.
 /// </summary>
-public sealed class OverviewModel(BrokerSeries series, ILeaseQueries leases, ApprovalDecisionHandler approvals, KillSwitchHandler killSwitch) : PageModel
+/// Approval notifications (webhooks) are shown with their failures, as this replica sees them (docs/notifications.md).
+public sealed class OverviewModel(BrokerSeries series, ILeaseQueries leases, ApprovalDecisionHandler approvals, KillSwitchHandler killSwitch,
+    INotificationStatus notifications) : PageModel
 {
+    /// <summary>Approval webhooks and how their deliveries fare on this replica.</summary>
+    public INotificationStatus Notifications => notifications;
+
+    public static string When(DateTimeOffset? at) =>
+        at is { } t ? t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture) : "never";
+
     public IReadOnlyList<(string Id, string Label, long Value)> Headline { get; private set; } = [];
 
     public IReadOnlyList<(string Id, string Svg)> Charts { get; private set; } = [];

@@ -1,3 +1,4 @@
+using JitBroker.Core;
 using JitBroker.Cli;
 using JitBroker.Server.Notifications;
 using Microsoft.Extensions.DependencyInjection;
