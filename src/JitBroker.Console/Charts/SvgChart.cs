@@ -52,7 +52,7 @@ public static class SvgChart
             TimeAxis(w, points);
             if (known.Count == 0)
             {
-                Text(w, Left + (PlotWidth / 2), Top + (PlotHeight / 2), NoDataYet, "middle", Muted, "12");
+                Text(w, Left + (PlotWidth / 2), Top + (PlotHeight * 0.75) + 4, NoDataYet, "middle", Muted, "12");
             }
 
             if (points.Count == 0)
