@@ -117,6 +117,7 @@ public static partial class BrokerHost
             }
         }
 
+        settings.Notifications.DefaultConsoleBaseUrl(settings.Console);
         settings.Policy.Path = ResolveShipped(settings.Policy.Path);
         settings.Policy.RequireOwners = OwnersRequired(settings);
         // The embedded profile's development trust domain is the broker's own: start-up creates (or repairs) it after

@@ -128,6 +128,8 @@ public sealed class ConsoleHttpTests
         var html = await response.Content.ReadAsStringAsync();
         Assert.That(html, Does.Contain($"data-reason=\"{Reasons.Console.NoRole}\""));
         Assert.That(html, Does.Not.Contain("data-approval-id"));
+        Assert.That(html, Does.Contain("<span id=\"roles\">no role</span>"));
+        Assert.That(html, Does.Not.Contain("id=\"nav\""), "no links to pages that would only refuse this person");
     }
 
     [Test]
@@ -155,7 +157,11 @@ public sealed class ConsoleHttpTests
         Assert.That(clicked.Elapsed, Is.LessThan(TimeSpan.FromSeconds(1)), "the agent's await_approval returns within a second of the click");
         Assert.That(collected.State, Is.EqualTo(ApprovalState.Consumed));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain("id=\"decision-result\"").And.Contain("data-state=\"approved\""));
+        var decided = await response.Content.ReadAsStringAsync();
+        Assert.That(decided, Does.Contain("id=\"decision-result\"").And.Contain("data-state=\"approved\""));
+        Assert.That(decided, Does.Contain($"by <span title=\"{_broker.Provider.Issuer}#alice\">alice@corp.example</span>"),
+            "the person's own decision names them by e-mail, the principal kept in the tooltip");
+        Assert.That(decided, Does.Contain("id=\"approval-decided\"").And.Not.Contain("id=\"approval-time-left\""), "decided: no countdown");
         Assert.That(collected.DecidedBy, Is.EqualTo(_broker.Provider.Issuer + "#alice"));
     }
 
@@ -201,6 +207,7 @@ public sealed class ConsoleHttpTests
         var html = await page.Content.ReadAsStringAsync();
         Assert.That(page.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That(html, Does.Not.Contain("id=\"decide\""));
+        Assert.That(html, Does.Contain("id=\"decide-not-allowed\"").And.Contain("Only approvers can decide this approval"));
 
         var token = ConsoleClient.AntiforgeryToken(await (await client.GetAsync("/console/signout")).Content.ReadAsStringAsync());
         var response = await client.PostAsync($"/console/approvals/{id}", new Dictionary<string, string>

@@ -44,6 +44,17 @@ public sealed class SvgChartTests
 
         Assert.That(svg.Element(Svg + "desc")!.Value, Is.EqualTo("No data yet."));
         Assert.That(svg.Descendants(Svg + "polyline"), Is.Empty);
+        Assert.That(svg.Descendants(Svg + "text").Select(t => t.Value), Does.Contain("no data yet — first sample within 10 s"), "written on the chart, not only for screen readers");
+    }
+
+    [Test]
+    public void A_chart_scales_to_its_card_through_its_view_box_alone()
+    {
+        var svg = XElement.Parse(SvgChart.Line("x", "Issued", "per minute", [At(0, 1)], "/min"));
+
+        Assert.That(svg.Attribute("viewBox")!.Value, Is.EqualTo("0 0 560 200"));
+        Assert.That((svg.Attribute("width"), svg.Attribute("height")), Is.EqualTo(((XAttribute?)null, (XAttribute?)null)), "a fixed size would keep it at 560 px");
+        Assert.That(svg.Descendants(Svg + "text").Select(t => t.Value), Does.Not.Contain("no data yet — first sample within 10 s"));
     }
 
     [Test]

@@ -19,7 +19,7 @@ public static class SvgChart
 {
     private const int Width = 560;
     private const int Height = 200;
-    private const int Left = 56;
+    private const int Left = 76;
     private const int Right = 16;
     private const int Top = 28;
     private const int Bottom = 36;
@@ -30,6 +30,9 @@ public static class SvgChart
     private const string Font = "system-ui, sans-serif";
     private static readonly int[] NiceSteps = [1, 2, 5, 10];
     private static readonly double[] GridLines = [0, 0.5, 1];
+
+    /// <summary>Shown on a line chart with no value yet, so an empty chart does not read as "zero" or as broken.</summary>
+    internal const string NoDataYet = "no data yet — first sample within 10 s";
 
     /// <summary>
     /// A line (with its area filled) over time. Null values are gaps: the line breaks there instead of pretending a zero.
@@ -47,6 +50,11 @@ public static class SvgChart
         {
             ValueAxis(w, valueAxis, max, unit);
             TimeAxis(w, points);
+            if (known.Count == 0)
+            {
+                Text(w, Left + (PlotWidth / 2), Top + (PlotHeight * 0.75) + 4, NoDataYet, "middle", Muted, "12");
+            }
+
             if (points.Count == 0)
             {
                 return;
@@ -116,8 +124,6 @@ public static class SvgChart
             w.WriteStartElement("svg", "http://www.w3.org/2000/svg");
             w.WriteAttributeString("id", id + "-svg");
             w.WriteAttributeString("viewBox", $"0 0 {Width} {height}");
-            w.WriteAttributeString("width", Width.ToString(CultureInfo.InvariantCulture));
-            w.WriteAttributeString("height", height.ToString(CultureInfo.InvariantCulture));
             w.WriteAttributeString("role", "img");
             w.WriteAttributeString("aria-labelledby", $"{id}-title {id}-desc");
             w.WriteAttributeString("font-family", Font);
@@ -147,7 +153,7 @@ public static class SvgChart
         }
 
         w.WriteStartElement("text");
-        w.WriteAttributeString("transform", $"translate(12 {Number(Top + (PlotHeight / 2))}) rotate(-90)");
+        w.WriteAttributeString("transform", $"translate(14 {Number(Top + (PlotHeight / 2))}) rotate(-90)");
         w.WriteAttributeString("text-anchor", "middle");
         w.WriteAttributeString("fill", Muted);
         w.WriteAttributeString("font-size", "11");

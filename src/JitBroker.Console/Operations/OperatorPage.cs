@@ -40,5 +40,5 @@ public abstract class OperatorPage : PageModel
     protected static string? ValidReason(string? reason) =>
         reason?.Trim() is { Length: > 0 and <= MaxReasonLength } trimmed ? trimmed : null;
 
-    protected static string When(DateTimeOffset? at) => at is { } t ? t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture) : "—";
+    protected static string When(DateTimeOffset? at) => ConsoleTime.Format(at);
 }

@@ -13,7 +13,8 @@ public sealed partial class NotificationSettings
 
     /// <summary>
     /// The console's public base URL (<c>https://jitbroker.example.com</c>); a notice links to
-    /// <c>{ConsoleBaseUrl}/console/approvals/{approvalId}</c>. Required when a webhook is configured.
+    /// <c>{ConsoleBaseUrl}/console/approvals/{approvalId}</c>. Required when a webhook is configured; unset, it is the
+    /// enabled console's <c>Console:PublicBaseUrl</c> (<see cref="DefaultConsoleBaseUrl"/>), so one URL is configured once.
     /// </summary>
     public string? ConsoleBaseUrl { get; set; }
 
@@ -34,6 +35,18 @@ public sealed partial class NotificationSettings
     public int MaxParallelDeliveries { get; set; } = 16;
 
     public bool Enabled => Webhooks.Count > 0;
+
+    /// <summary>
+    /// Before validation: an unset <see cref="ConsoleBaseUrl"/> takes the enabled console's public base URL, the address
+    /// people open the console at. A value set here still wins (a console behind a different public name for chat links).
+    /// </summary>
+    public void DefaultConsoleBaseUrl(JitBroker.WebConsole.ConsoleSettings console)
+    {
+        if (string.IsNullOrWhiteSpace(ConsoleBaseUrl) && console.Enabled && !string.IsNullOrWhiteSpace(console.PublicBaseUrl))
+        {
+            ConsoleBaseUrl = console.PublicBaseUrl;
+        }
+    }
 
     public IEnumerable<string> Validate(bool production)
     {

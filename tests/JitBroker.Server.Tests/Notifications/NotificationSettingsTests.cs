@@ -1,4 +1,5 @@
 using JitBroker.Server.Notifications;
+using JitBroker.WebConsole;
 using Microsoft.Extensions.Configuration;
 using NUnit.Framework;
 
@@ -78,6 +79,34 @@ public sealed class NotificationSettingsTests
         settings.Webhooks[1].Url = "http://127.0.0.1:9000/hook";
         settings.Webhooks[0].Url = "http://[::1]:9000/hook";
         Assert.That(settings.Validate(production: false), Is.Empty);
+    }
+
+    [Test]
+    public void Without_its_own_console_url_a_notice_links_to_the_enabled_consoles_public_base_url()
+    {
+        var settings = Valid();
+        settings.ConsoleBaseUrl = null;
+        settings.DefaultConsoleBaseUrl(new ConsoleSettings { Enabled = true, PublicBaseUrl = "https://broker.corp.example:8443" });
+        Assert.That(settings.ConsoleBaseUrl, Is.EqualTo("https://broker.corp.example:8443"));
+        Assert.That(settings.Validate(production: true), Is.Empty, "one URL configured once is enough");
+    }
+
+    [Test]
+    public void A_console_url_set_for_notifications_wins_over_the_consoles_own()
+    {
+        var settings = Valid();
+        settings.DefaultConsoleBaseUrl(new ConsoleSettings { Enabled = true, PublicBaseUrl = "https://broker.corp.example:8443" });
+        Assert.That(settings.ConsoleBaseUrl, Is.EqualTo("https://jitbroker.example.com"));
+    }
+
+    [Test]
+    public void A_disabled_console_lends_no_url_and_webhooks_still_need_one()
+    {
+        var settings = Valid();
+        settings.ConsoleBaseUrl = null;
+        settings.DefaultConsoleBaseUrl(new ConsoleSettings { Enabled = false, PublicBaseUrl = "https://broker.corp.example:8443" });
+        Assert.That(settings.ConsoleBaseUrl, Is.Null);
+        Assert.That(settings.Validate(production: true), Has.Some.Contains("Notifications:ConsoleBaseUrl is required"));
     }
 
     private static readonly (string Name, string Content, UnixFileMode Mode, string Problem)[] BadSecrets =

@@ -31,6 +31,16 @@ public sealed class ApprovalModel(ApprovalDecisionHandler approvals, ConsoleSett
     public bool CanDecide => Approval?.Record.State == ApprovalState.Pending && Approval.TimeLeft > TimeSpan.Zero &&
         ConsolePerson.From(User)?.IsApprover == true;
 
+    /// <summary>The approval is still open but the signed-in person has no approver role: say why there is no form.</summary>
+    public bool ApproverRoleMissing => Approval?.Record.State == ApprovalState.Pending && Approval.TimeLeft > TimeSpan.Zero &&
+        ConsolePerson.From(User)?.IsApprover != true;
+
+    /// <summary>The signed-in person's own decision shows their display name (e-mail); anyone else's principal its subject.</summary>
+    public string DeciderName(string? principal) =>
+        principal is null ? "—"
+        : ConsolePerson.From(User) is { } me && me.Principal == principal ? me.Display
+        : ConsolePrincipal.Short(principal);
+
     public string ApproveMaxAgeText => settings.ApproveMaxAge.TotalMinutes >= 1
         ? $"{settings.ApproveMaxAge.TotalMinutes:0} minutes"
         : $"{settings.ApproveMaxAge.TotalSeconds:0} seconds";
