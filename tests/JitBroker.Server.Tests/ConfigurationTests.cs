@@ -1,6 +1,5 @@
 using JitBroker.Attestation;
 using JitBroker.Server;
-using Microsoft.Extensions.Configuration;
 using NUnit.Framework;
 
 namespace JitBroker.Server.Tests;
@@ -16,14 +15,7 @@ public sealed class ConfigurationTests
     [TearDown]
     public void RemoveDir() => Directory.Delete(_dir, recursive: true);
 
-    private InvalidBrokerConfigurationException Refused(Dictionary<string, string?> settings)
-    {
-        settings.TryAdd("JitBroker:DataDirectory", _dir);
-        settings.TryAdd("JitBroker:Listen:Grpc", "127.0.0.1:0");
-        settings.TryAdd("JitBroker:Listen:Http", "127.0.0.1:0");
-        return Assert.Throws<InvalidBrokerConfigurationException>(() =>
-            BrokerHost.Build([], c => c.AddInMemoryCollection(settings)).DisposeAsync().AsTask().GetAwaiter().GetResult())!;
-    }
+    private InvalidBrokerConfigurationException Refused(Dictionary<string, string?> settings) => SettingsRefusal.Refused(_dir, settings);
 
     [Test]
     public void Production_refuses_to_trust_the_dev_trust_domain()

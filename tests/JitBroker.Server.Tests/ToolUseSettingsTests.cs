@@ -1,5 +1,4 @@
 using JitBroker.Server;
-using Microsoft.Extensions.Configuration;
 using NUnit.Framework;
 
 namespace JitBroker.Server.Tests;
@@ -15,14 +14,7 @@ public sealed class ToolUseSettingsTests
     [TearDown]
     public void RemoveDir() => Directory.Delete(_dir, recursive: true);
 
-    private InvalidBrokerConfigurationException Refused(Dictionary<string, string?> settings)
-    {
-        settings.TryAdd("JitBroker:DataDirectory", _dir);
-        settings.TryAdd("JitBroker:Listen:Grpc", "127.0.0.1:0");
-        settings.TryAdd("JitBroker:Listen:Http", "127.0.0.1:0");
-        return Assert.Throws<InvalidBrokerConfigurationException>(() =>
-            BrokerHost.LoadSettings(new ConfigurationBuilder().AddInMemoryCollection(settings).Build()))!;
-    }
+    private InvalidBrokerConfigurationException Refused(Dictionary<string, string?> settings) => SettingsRefusal.Refused(_dir, settings);
 
     [TestCase("**", "https://tickets.example", "Tools:ResourceServers:0:Identity '**'")]
     [TestCase("spiffe://*/tools/x", "https://tickets.example", "must begin with a literal scheme://authority")]
