@@ -267,6 +267,10 @@ public sealed class VerifiedTokenCacheTests
 
         _f.WriteBundle(Prod, []);
         _f.Time.Advance(ReloadingFile<TrustBundle>.CheckInterval);
+
+        // The first caller past the interval reloads; callers racing that reload still see the old bundle (by design,
+        // cache or not), so the reload is let finish before the crowd arrives: from then on no thread may hit the entry.
+        Assert.That(Refusal(attestor, token), Is.EqualTo(Reasons.Attestation.BundleEmpty));
         var reasons = await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => Task.Run(() => Refusal(attestor, token))));
         Assert.That(reasons.Distinct(), Is.EqualTo(new[] { Reasons.Attestation.BundleEmpty }));
     }
