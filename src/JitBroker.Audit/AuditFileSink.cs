@@ -1,4 +1,4 @@
-using System.Text;
+using System.Buffers;
 using JitBroker.Core;
 
 namespace JitBroker.Audit;
@@ -60,17 +60,26 @@ public sealed class AuditFileSink : IAuditSink
     public ValueTask WriteAsync(IReadOnlyList<AuditRecord> records, CancellationToken cancellationToken = default)
     {
         var stream = _stream ?? throw new InvalidOperationException("The audit file is not open.");
-        var text = new StringBuilder();
+        var length = 0;
         foreach (var record in records)
         {
-            text.Append(record.Line).Append('\n');
+            length += record.LineUtf8.Length + 1;
         }
 
+        var lines = ArrayPool<byte>.Shared.Rent(length);
         try
         {
+            var at = 0;
+            foreach (var record in records)
+            {
+                record.LineUtf8.CopyTo(lines, at);
+                at += record.LineUtf8.Length;
+                lines[at++] = (byte)'\n';
+            }
+
             // One write of whole lines. Synchronous on purpose: the writer loop is the only caller, and an
             // async write on an unbuffered FileStream would only add a thread-pool hop per batch.
-            stream.Write(Encoding.UTF8.GetBytes(text.ToString()));
+            stream.Write(lines, 0, length);
             if (_policy == AuditFsyncPolicy.Always)
             {
                 _files.FlushToDisk(stream);
@@ -83,6 +92,10 @@ public sealed class AuditFileSink : IAuditSink
             _stream = null;
             stream.Dispose();
             throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(lines);
         }
 
         return ValueTask.CompletedTask;

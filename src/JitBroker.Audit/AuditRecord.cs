@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -23,10 +22,14 @@ public sealed class AuditRecord
 
     private readonly JsonObject _json;
 
-    private AuditRecord(JsonObject json, string line, long seq, string time, string type, string prevHash, string hash, string computedHash)
+    private string? _line;
+    private byte[]? _lineUtf8;
+
+    private AuditRecord(JsonObject json, string? line, byte[]? lineUtf8, long seq, string time, string type, string prevHash, string hash, string computedHash)
     {
         _json = json;
-        Line = line;
+        _line = line;
+        _lineUtf8 = lineUtf8;
         Seq = seq;
         Time = time;
         Type = type;
@@ -51,7 +54,10 @@ public sealed class AuditRecord
     public string ComputedHash { get; }
 
     /// <summary>The line as stored, without its newline.</summary>
-    public string Line { get; }
+    public string Line => _line ??= Encoding.UTF8.GetString(_lineUtf8!);
+
+    /// <summary>The line's UTF-8 bytes, as written to the file and the stream, without its newline. Not to be modified.</summary>
+    internal byte[] LineUtf8 => _lineUtf8 ??= Encoding.UTF8.GetBytes(_line!);
 
     public bool IsCheckpoint => Type == AuditRecordTypes.Checkpoint;
 
@@ -76,22 +82,26 @@ public sealed class AuditRecord
 
     /// <summary>
     /// Builds and hashes a new record. <paramref name="body"/> holds <c>type</c> and the event members in the
-    /// order they are written; it is taken over (not copied).
+    /// order they are written; it is taken over (not copied) and becomes the record: <c>seq</c> and <c>time</c>
+    /// go in front, <c>prev_hash</c> and <c>hash</c> at the end. Throws <see cref="ArgumentException"/> when the
+    /// body already holds one of those four names.
     /// </summary>
     internal static AuditRecord Create(long seq, DateTimeOffset time, string prevHash, JsonObject body)
     {
-        var json = new JsonObject { [AuditFields.Seq] = seq, [AuditFields.Time] = FormatTime(time) };
-        foreach (var (key, value) in body.ToList())
+        if (body.ContainsKey(AuditFields.Seq) || body.ContainsKey(AuditFields.Time) ||
+            body.ContainsKey(AuditFields.PrevHash) || body.ContainsKey(AuditFields.Hash))
         {
-            body.Remove(key);
-            json[key] = value;
+            throw new ArgumentException("An audit event cannot set seq, time, prev_hash or hash.", nameof(body));
         }
 
-        json[AuditFields.PrevHash] = prevHash;
-        var hash = ComputeHash(json);
-        json[AuditFields.Hash] = hash;
-        return new AuditRecord(json, CanonicalJson.Serialize(json), seq, (string)json[AuditFields.Time]!,
-            (string)json[AuditFields.Type]!, prevHash, hash, hash);
+        var formattedTime = FormatTime(time);
+        body.Insert(0, AuditFields.Seq, seq);
+        body.Insert(1, AuditFields.Time, formattedTime);
+        body[AuditFields.PrevHash] = prevHash;
+        var hash = ComputeHash(body);
+        body[AuditFields.Hash] = hash;
+        return new AuditRecord(body, null, CanonicalJson.SerializeUtf8(body), seq, formattedTime,
+            (string)body[AuditFields.Type]!, prevHash, hash, hash);
     }
 
     /// <summary>
@@ -129,12 +139,12 @@ public sealed class AuditRecord
         var prev = RequiredHex(json, AuditFields.PrevHash);
         var hash = RequiredHex(json, AuditFields.Hash);
         var computed = ComputeHash(json);
-        return new AuditRecord(json, line, seq, time, type, prev, hash, computed);
+        return new AuditRecord(json, line, null, seq, time, type, prev, hash, computed);
     }
 
     /// <summary>SHA-256 over the JCS form of every member except <c>hash</c>, lowercase hex.</summary>
     internal static string ComputeHash(JsonObject json) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(CanonicalJson.Canonicalize(json, omitTopLevelMember: AuditFields.Hash))));
+        Convert.ToHexStringLower(CanonicalJson.CanonicalHash(json, omitTopLevelMember: AuditFields.Hash));
 
     private static string RequiredString(JsonObject json, string name) =>
         json[name] is JsonValue v && v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() is { Length: > 0 } s

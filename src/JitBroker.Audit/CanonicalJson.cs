@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -10,7 +11,8 @@ namespace JitBroker.Audit;
 /// booleans and null. Members sorted by UTF-16 code units, no whitespace, strings escaped the ECMAScript way
 /// (only <c>"</c>, <c>\</c> and controls below U+0020; everything else literal UTF-8). Python's
 /// <c>json.dumps(v, separators=(",", ":"), ensure_ascii=False)</c> produces the same bytes for these values,
-/// which is what lets an independent verifier recompute every hash.
+/// which is what lets an independent verifier recompute every hash. Written straight to UTF-8 (what is hashed and
+/// stored), never through an intermediate string: every broker request writes two records.
 /// </summary>
 internal static class CanonicalJson
 {
@@ -18,150 +20,254 @@ internal static class CanonicalJson
     // keeps every implementation (C#, Python, JavaScript) byte-identical.
     private const long MaxSafeInteger = 9_007_199_254_740_991;
 
+    // A scratch buffer per thread (records are written by one writer loop); one that grew past this is not kept.
+    private const int MaxKeptBuffer = 64 * 1024;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_scratch;
+
     /// <summary>The JCS form, members sorted. Throws <see cref="FormatException"/> for values outside the subset.</summary>
-    public static string Canonicalize(JsonNode? node, string? omitTopLevelMember = null)
-    {
-        var builder = new StringBuilder(512);
-        Write(builder, node, sortKeys: true, omitTopLevelMember);
-        return builder.ToString();
-    }
+    public static string Canonicalize(JsonNode? node, string? omitTopLevelMember = null) =>
+        WithScratch(node, omitTopLevelMember, sortKeys: true, static bytes => Encoding.UTF8.GetString(bytes));
 
     /// <summary>The same escaping with members in insertion order: how lines are written, readable left to right.</summary>
-    public static string Serialize(JsonNode? node)
+    public static string Serialize(JsonNode? node) =>
+        WithScratch(node, null, sortKeys: false, static bytes => Encoding.UTF8.GetString(bytes));
+
+    /// <summary>SHA-256 of the JCS form (members sorted), without <paramref name="omitTopLevelMember"/>.</summary>
+    public static byte[] CanonicalHash(JsonNode? node, string? omitTopLevelMember) =>
+        WithScratch(node, omitTopLevelMember, sortKeys: true, static bytes => System.Security.Cryptography.SHA256.HashData(bytes));
+
+    /// <summary><see cref="Serialize"/> as UTF-8 bytes.</summary>
+    public static byte[] SerializeUtf8(JsonNode? node) =>
+        WithScratch(node, null, sortKeys: false, static bytes => bytes.ToArray());
+
+    private static T WithScratch<T>(JsonNode? node, string? omit, bool sortKeys, Func<ReadOnlySpan<byte>, T> use)
     {
-        var builder = new StringBuilder(512);
-        Write(builder, node, sortKeys: false);
-        return builder.ToString();
+        var scratch = t_scratch ?? new ArrayBufferWriter<byte>(1024);
+        t_scratch = null; // re-entrant use (none today) would get a fresh buffer instead of sharing this one
+        scratch.ResetWrittenCount();
+        try
+        {
+            Write(scratch, node, sortKeys, omit);
+            return use(scratch.WrittenSpan);
+        }
+        finally
+        {
+            if (scratch.Capacity <= MaxKeptBuffer)
+            {
+                t_scratch = scratch;
+            }
+        }
     }
 
-    private static void Write(StringBuilder builder, JsonNode? node, bool sortKeys, string? omit = null)
+    private static void Write(ArrayBufferWriter<byte> output, JsonNode? node, bool sortKeys, string? omit = null)
     {
         switch (node)
         {
             case null:
-                builder.Append("null");
+                Ascii(output, "null");
                 break;
             case JsonObject obj:
-                builder.Append('{');
-                IEnumerable<KeyValuePair<string, JsonNode?>> members = obj;
-                if (sortKeys)
-                {
-                    members = obj.OrderBy(m => m.Key, StringComparer.Ordinal);
-                }
-
-                var first = true;
-                foreach (var (key, value) in members)
-                {
-                    if (key == omit)
-                    {
-                        continue;
-                    }
-
-                    builder.Append(first ? "" : ",");
-                    first = false;
-                    WriteString(builder, key);
-                    builder.Append(':');
-                    Write(builder, value, sortKeys);
-                }
-
-                builder.Append('}');
+                WriteObject(output, obj, sortKeys, omit);
                 break;
             case JsonArray array:
-                builder.Append('[');
+                Byte(output, (byte)'[');
                 for (var i = 0; i < array.Count; i++)
                 {
-                    builder.Append(i == 0 ? "" : ",");
-                    Write(builder, array[i], sortKeys);
+                    if (i > 0)
+                    {
+                        Byte(output, (byte)',');
+                    }
+
+                    Write(output, array[i], sortKeys);
                 }
 
-                builder.Append(']');
+                Byte(output, (byte)']');
                 break;
             case JsonValue value:
-                WriteValue(builder, value);
+                WriteValue(output, value);
                 break;
             default:
                 throw new FormatException("Unsupported JSON node.");
         }
     }
 
-    private static void WriteValue(StringBuilder builder, JsonValue value)
+    private static void WriteObject(ArrayBufferWriter<byte> output, JsonObject obj, bool sortKeys, string? omit)
+    {
+        var count = obj.Count;
+        var members = ArrayPool<KeyValuePair<string, JsonNode?>>.Shared.Rent(count);
+        try
+        {
+            var n = 0;
+            foreach (var member in obj)
+            {
+                if (member.Key != omit)
+                {
+                    members[n++] = member;
+                }
+            }
+
+            if (sortKeys)
+            {
+                Array.Sort(members, 0, n, OrdinalKeys.Instance);
+            }
+
+            Byte(output, (byte)'{');
+            for (var i = 0; i < n; i++)
+            {
+                if (i > 0)
+                {
+                    Byte(output, (byte)',');
+                }
+
+                WriteString(output, members[i].Key);
+                Byte(output, (byte)':');
+                Write(output, members[i].Value, sortKeys);
+            }
+
+            Byte(output, (byte)'}');
+        }
+        finally
+        {
+            ArrayPool<KeyValuePair<string, JsonNode?>>.Shared.Return(members, clearArray: true);
+        }
+    }
+
+    private static void WriteValue(ArrayBufferWriter<byte> output, JsonValue value)
     {
         switch (value.GetValueKind())
         {
             case JsonValueKind.String:
-                WriteString(builder, value.GetValue<string>());
+                WriteString(output, value.GetValue<string>());
                 break;
             case JsonValueKind.True:
-                builder.Append("true");
+                Ascii(output, "true");
                 break;
             case JsonValueKind.False:
-                builder.Append("false");
+                Ascii(output, "false");
                 break;
             case JsonValueKind.Null:
-                builder.Append("null");
+                Ascii(output, "null");
                 break;
             case JsonValueKind.Number:
-                // Parsed numbers keep their text; "1.0", "1e3" or "-0" would canonicalize differently elsewhere.
-                var text = value.ToJsonString();
-                if (!long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ||
-                    Math.Abs(n) > MaxSafeInteger || n.ToString(CultureInfo.InvariantCulture) != text)
-                {
-                    throw new FormatException($"Only integers up to 2^53-1 are allowed, not {Truncate(text)}.");
-                }
-
-                builder.Append(text);
+                WriteInteger(output, value);
                 break;
             default:
                 throw new FormatException("Unsupported JSON value.");
         }
     }
 
-    private static void WriteString(StringBuilder builder, string s)
+    private static void WriteInteger(ArrayBufferWriter<byte> output, JsonValue value)
     {
-        builder.Append('"');
+        // A value the broker built holds a CLR integer; a parsed one keeps its text, and "1.0", "1e3" or "-0"
+        // would canonicalize differently elsewhere, so parsed text must be the integer's one spelling.
+        if (!value.TryGetValue<JsonElement>(out _) && value.TryGetValue<long>(out var built))
+        {
+            WriteSafeInteger(output, built, null);
+            return;
+        }
+
+        var text = value.ToJsonString();
+        if (!long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ||
+            n.ToString(CultureInfo.InvariantCulture) != text)
+        {
+            throw new FormatException($"Only integers up to 2^53-1 are allowed, not {Truncate(text)}.");
+        }
+
+        WriteSafeInteger(output, n, text);
+    }
+
+    private static void WriteSafeInteger(ArrayBufferWriter<byte> output, long n, string? text)
+    {
+        if (n is > MaxSafeInteger or < -MaxSafeInteger)
+        {
+            throw new FormatException($"Only integers up to 2^53-1 are allowed, not {Truncate(text ?? n.ToString(CultureInfo.InvariantCulture))}.");
+        }
+
+        n.TryFormat(output.GetSpan(20), out var written, provider: CultureInfo.InvariantCulture);
+        output.Advance(written);
+    }
+
+    private static void WriteString(ArrayBufferWriter<byte> output, string s)
+    {
+        Byte(output, (byte)'"');
+        var run = 0; // start of the characters not yet written, all of them literal
         for (var i = 0; i < s.Length; i++)
         {
             var c = s[i];
+            if (char.IsSurrogate(c))
+            {
+                // JCS (and UTF-8) need well-formed text; a lone surrogate has no canonical bytes.
+                if (!char.IsHighSurrogate(c) || i + 1 >= s.Length || !char.IsLowSurrogate(s[i + 1]))
+                {
+                    throw new FormatException("A string holds a lone UTF-16 surrogate.");
+                }
+
+                i++;
+                continue;
+            }
+
+            if (c >= 0x20 && c != '"' && c != '\\')
+            {
+                continue;
+            }
+
+            Utf8(output, s.AsSpan(run, i - run));
+            run = i + 1;
             switch (c)
             {
-                case '"': builder.Append("\\\""); break;
-                case '\\': builder.Append("\\\\"); break;
-                case '\b': builder.Append("\\b"); break;
-                case '\f': builder.Append("\\f"); break;
-                case '\n': builder.Append("\\n"); break;
-                case '\r': builder.Append("\\r"); break;
-                case '\t': builder.Append("\\t"); break;
+                case '"': Ascii(output, "\\\""); break;
+                case '\\': Ascii(output, "\\\\"); break;
+                case '\b': Ascii(output, "\\b"); break;
+                case '\f': Ascii(output, "\\f"); break;
+                case '\n': Ascii(output, "\\n"); break;
+                case '\r': Ascii(output, "\\r"); break;
+                case '\t': Ascii(output, "\\t"); break;
                 default:
-                    if (c < 0x20)
-                    {
-                        builder.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    }
-                    else if (char.IsSurrogate(c))
-                    {
-                        // JCS (and UTF-8) need well-formed text; a lone surrogate has no canonical bytes.
-                        if (!char.IsHighSurrogate(c) || i + 1 >= s.Length || !char.IsLowSurrogate(s[i + 1]))
-                        {
-                            throw new FormatException("A string holds a lone UTF-16 surrogate.");
-                        }
-
-                        builder.Append(c).Append(s[++i]);
-                    }
-                    else
-                    {
-                        builder.Append(c);
-                    }
-
+                    Ascii(output, "\\u00");
+                    Byte(output, (byte)"0123456789abcdef"[c >> 4]);
+                    Byte(output, (byte)"0123456789abcdef"[c & 0xF]);
                     break;
             }
         }
 
-        builder.Append('"');
+        Utf8(output, s.AsSpan(run));
+        Byte(output, (byte)'"');
+    }
+
+    private static void Utf8(ArrayBufferWriter<byte> output, ReadOnlySpan<char> chars)
+    {
+        if (chars.IsEmpty)
+        {
+            return;
+        }
+
+        var written = Encoding.UTF8.GetBytes(chars, output.GetSpan(Encoding.UTF8.GetMaxByteCount(chars.Length)));
+        output.Advance(written);
+    }
+
+    private static void Ascii(ArrayBufferWriter<byte> output, string ascii)
+    {
+        var span = output.GetSpan(ascii.Length);
+        for (var i = 0; i < ascii.Length; i++)
+        {
+            span[i] = (byte)ascii[i];
+        }
+
+        output.Advance(ascii.Length);
+    }
+
+    private static void Byte(ArrayBufferWriter<byte> output, byte b)
+    {
+        output.GetSpan(1)[0] = b;
+        output.Advance(1);
     }
 
     /// <summary>Replaces lone surrogates with U+FFFD so every string the writer records has canonical bytes.</summary>
     public static string WellFormed(string s)
     {
-        if (!s.Any(char.IsSurrogate))
+        if (s.AsSpan().IndexOfAnyInRange('\ud800', '\udfff') < 0)
         {
             return s;
         }
@@ -171,4 +277,12 @@ internal static class CanonicalJson
     }
 
     private static string Truncate(string s) => s.Length <= 32 ? s : s[..32] + "…";
+
+    // Members sorted by UTF-16 code units, as JCS asks.
+    private sealed class OrdinalKeys : IComparer<KeyValuePair<string, JsonNode?>>
+    {
+        public static readonly OrdinalKeys Instance = new();
+
+        public int Compare(KeyValuePair<string, JsonNode?> x, KeyValuePair<string, JsonNode?> y) => string.CompareOrdinal(x.Key, y.Key);
+    }
 }

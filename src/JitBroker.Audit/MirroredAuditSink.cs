@@ -44,7 +44,7 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
 
     public async ValueTask WriteAsync(IReadOnlyList<AuditRecord> records, CancellationToken cancellationToken = default)
     {
-        await MirrorAsync(records.Select(r => (r.Seq, r.Line)), cancellationToken).ConfigureAwait(false);
+        await MirrorAsync(records.Select(r => (r.Seq, r.LineUtf8)), cancellationToken).ConfigureAwait(false);
         await file.WriteAsync(records, cancellationToken).ConfigureAwait(false);
     }
 
@@ -52,7 +52,7 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
 
     public ValueTask DisposeAsync() => file.DisposeAsync();
 
-    private async Task MirrorAsync(IEnumerable<(long Seq, string Line)> records, CancellationToken cancellationToken)
+    private async Task MirrorAsync(IEnumerable<(long Seq, byte[] Line)> records, CancellationToken cancellationToken)
     {
         try
         {
@@ -150,7 +150,7 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
     {
         const int BatchSize = 1000;
         using var reader = new StreamReader(new FileStream(file.FilePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
-        var batch = new List<(long Seq, string Line)>(BatchSize);
+        var batch = new List<(long Seq, byte[] Line)>(BatchSize);
         while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
         {
             if (line.Length == 0)
@@ -164,7 +164,7 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
                 continue;
             }
 
-            batch.Add((record.Seq, record.Line));
+            batch.Add((record.Seq, record.LineUtf8));
             if (batch.Count == BatchSize)
             {
                 await MirrorAsync(batch, cancellationToken).ConfigureAwait(false);

@@ -25,50 +25,100 @@ public static class CredentialRequestValidator
     {
         RequireId(request.TaskId, "task_id");
         RequireId(request.Intent.Action, "intent.action");
-        Require(request.Intent.Purpose.Length <= MaxPurposeLength, $"intent.purpose is longer than {MaxPurposeLength} characters.");
-        Require(request.Intent.Tools.Count <= MaxTools, $"intent.tools has more than {MaxTools} entries.");
+        if (request.Intent.Purpose.Length > MaxPurposeLength)
+        {
+            throw Invalid($"intent.purpose is longer than {MaxPurposeLength} characters.");
+        }
+
+        if (request.Intent.Tools.Count > MaxTools)
+        {
+            throw Invalid($"intent.tools has more than {MaxTools} entries.");
+        }
+
         foreach (var tool in request.Intent.Tools)
         {
             RequireId(tool, "intent.tools[]");
         }
 
-        Require(request.Intent.Resources.Count <= MaxResources, $"intent.resources has more than {MaxResources} entries.");
-        foreach (var resource in request.Intent.Resources)
+        if (request.Intent.Resources.Count > MaxResources)
         {
-            Require(resource.Length is > 0 and <= MaxResourceLength && !resource.Any(char.IsControl),
-                $"intent.resources entries must be 1-{MaxResourceLength} printable characters.");
-            Require(StrictUtf8.IsFaithfulText(resource), NotUtf8("intent.resources entries"));
+            throw Invalid($"intent.resources has more than {MaxResources} entries.");
         }
 
-        Require(request.Intent.Context.Count <= MaxContextEntries, $"intent.context has more than {MaxContextEntries} entries.");
+        foreach (var resource in request.Intent.Resources)
+        {
+            if (resource.Length is 0 or > MaxResourceLength || HasControl(resource))
+            {
+                throw Invalid($"intent.resources entries must be 1-{MaxResourceLength} printable characters.");
+            }
+
+            RequireText(resource, "intent.resources entries");
+        }
+
+        if (request.Intent.Context.Count > MaxContextEntries)
+        {
+            throw Invalid($"intent.context has more than {MaxContextEntries} entries.");
+        }
+
         foreach (var (key, value) in request.Intent.Context)
         {
             RequireId(key, "intent.context key");
-            Require(value.Length <= MaxContextValueLength, $"intent.context values are limited to {MaxContextValueLength} characters.");
-            Require(StrictUtf8.IsFaithfulText(value), NotUtf8("intent.context values"));
+            if (value.Length > MaxContextValueLength)
+            {
+                throw Invalid($"intent.context values are limited to {MaxContextValueLength} characters.");
+            }
+
+            RequireText(value, "intent.context values");
         }
 
-        Require(request.Target.Length <= MaxTargetLength && !request.Target.Any(char.IsControl),
-            $"target must be at most {MaxTargetLength} printable characters.");
-        Require(StrictUtf8.IsFaithfulText(request.Target), NotUtf8("target"));
-        Require(request.CredentialKind.Length <= 64, "credential_kind is too long.");
-        Require(request.RequestedTtl is null || request.RequestedTtl > TimeSpan.Zero, "requested_ttl must be positive when set.");
+        if (request.Target.Length > MaxTargetLength || HasControl(request.Target))
+        {
+            throw Invalid($"target must be at most {MaxTargetLength} printable characters.");
+        }
+
+        RequireText(request.Target, "target");
+        if (request.CredentialKind.Length > 64)
+        {
+            throw Invalid("credential_kind is too long.");
+        }
+
+        if (request.RequestedTtl is { } ttl && ttl <= TimeSpan.Zero)
+        {
+            throw Invalid("requested_ttl must be positive when set.");
+        }
     }
 
     public static void RequireTaskId(string taskId) => RequireId(taskId, "task_id");
 
-    private static void RequireId(string value, string field) =>
-        Require(value.Length is > 0 and <= MaxIdLength && value.AsSpan().IndexOfAnyExcept(IdChars) < 0,
-            $"{field} must be 1-{MaxIdLength} characters of [A-Za-z0-9-_.:/@].");
-
-    private static string NotUtf8(string field) =>
-        $"{field} must be valid UTF-8 text (no invalid bytes, which arrive as U+FFFD, and no unpaired surrogates).";
-
-    private static void Require(bool condition, string message)
+    // Messages are built only on failure: this runs on every request, several times.
+    private static void RequireId(string value, string field)
     {
-        if (!condition)
+        if (value.Length is 0 or > MaxIdLength || value.AsSpan().IndexOfAnyExcept(IdChars) >= 0)
         {
-            throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, message);
+            throw Invalid($"{field} must be 1-{MaxIdLength} characters of [A-Za-z0-9-_.:/@].");
         }
     }
+
+    private static void RequireText(string value, string field)
+    {
+        if (!StrictUtf8.IsFaithfulText(value))
+        {
+            throw Invalid($"{field} must be valid UTF-8 text (no invalid bytes, which arrive as U+FFFD, and no unpaired surrogates).");
+        }
+    }
+
+    private static bool HasControl(string value)
+    {
+        foreach (var c in value)
+        {
+            if (char.IsControl(c))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static BrokerException Invalid(string message) => new(BrokerFailure.InvalidArgument, Reasons.RequestInvalid, message);
 }

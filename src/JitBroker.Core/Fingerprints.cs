@@ -6,11 +6,34 @@ namespace JitBroker.Core;
 /// <summary>SHA-256 fingerprints: the only form in which a secret may be stored, logged or audited.</summary>
 public static class Fingerprints
 {
+    private const int StackLimit = 2048;
+
     public static string Of(string secret)
     {
+        // Called for every credential issued: the secret's bytes go through a stack or pooled buffer (wiped
+        // after), not a new array per call.
+        var max = Encoding.UTF8.GetMaxByteCount(secret.Length);
+        byte[]? rented = null;
+        var bytes = max <= StackLimit ? stackalloc byte[StackLimit] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(max));
         Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes(secret), hash);
-        return "sha256:" + Convert.ToHexStringLower(hash);
+        var length = Encoding.UTF8.GetBytes(secret, bytes);
+        try
+        {
+            SHA256.HashData(bytes[..length], hash);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(bytes[..length]);
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+
+        Span<char> text = stackalloc char[7 + 64];
+        "sha256:".CopyTo(text);
+        Convert.TryToHexStringLower(hash, text[7..], out _);
+        return new string(text);
     }
 }
 
