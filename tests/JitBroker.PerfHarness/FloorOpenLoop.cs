@@ -38,7 +38,7 @@ internal sealed class FloorOpenLoop(DevTrustDomain dev, string scratchDirectory,
 
         // Warm-up (JIT, connection), not recorded.
         await OpenLoop.RunAsync(floorMax * 0.25, TimeSpan.FromSeconds(3), i => Task.Run(() => Issue("warm", i))).ConfigureAwait(false);
-        var result = new OpenLoopRun("floor, in process", floorMax, "floor phase (1 / Σ 1/ops)", "nothing pinned (in process, all cores, as the floor was measured)", []);
+        var result = new OpenLoopRun("floor, in process", floorMax, "floor phase, 1 / Σ 1/ops", "nothing pinned (in process, all cores, as the floor was measured)", []);
         foreach (var fraction in fractions)
         {
             var run = Guid.NewGuid().ToString("N")[..6];

@@ -150,7 +150,7 @@ internal static class Report
         }
 
         md.AppendLine().AppendLine("## Open loop: fixed arrival rates, latency from each arrival's intended send time").AppendLine();
-        md.AppendLine(Inv($"At most {OpenLoop.MaxOutstanding} requests in flight; an arrival beyond that is counted as dropped, never delayed. Send lag = how late the generator sent an arrival (already included in its latency). CPU µs/req is the broker's for the broker, the harness's own for the floor in process."));
+        md.AppendLine(Inv($"At most {OpenLoop.MaxOutstanding} requests in flight; an arrival beyond that is counted as dropped, never delayed. Send lag = how late the generator sent an arrival (already included in its latency). CPU µs/req is the broker's for the broker (its idle background work is spread over few requests at low rates), the harness's own for the floor in process. More than 400 calls in flight from the harness's one address are refused by the broker's per-peer limit (`JitBroker:Admission:PeerBurst`, default 400; `peer.rate_limited`, counted as errors)."));
         foreach (var run in r.OpenLoop)
         {
             md.AppendLine().AppendLine(Inv($"### {run.Target}: max {run.MaxPerSecond:0} req/s ({run.MaxSource})")).AppendLine();
@@ -161,7 +161,7 @@ internal static class Report
             {
                 var (s, c) = (l.Sample, l.Costs);
                 var cpu = c.BrokerCpuUsPerRequest > 0 ? c.BrokerCpuUsPerRequest : c.LoadGeneratorCpuUsPerRequest;
-                md.AppendLine(Inv($"| {l.FractionOfMax:P0} | {s.OfferedPerSecond:0} | {s.Completed / s.Seconds:0} | {s.Latency.P50:0.00} | {s.Latency.P99:0.00} | {s.Latency.P999:0.00} | {s.Latency.Max:0.00} | {s.SendLagMs.P99:0.00} | {s.Dropped} | {s.Errors} | {cpu:0} | {c.BrokerAllocatedBytesPerRequest / 1024:0.0} | {c.RedisCpuUsPerRequest:0} | {c.OtherProcessesCoresBusy:0.00} | {c.LoadAverage:0.00} |"));
+                md.AppendLine(Inv($"| {l.FractionOfMax:P0} | {s.OfferedPerSecond:0} | {s.Completed / s.Seconds:0} | {s.Latency.P50:0.00} | {s.Latency.P99:0.00} | {s.Latency.P999:0.00} | {s.Latency.Max:0.00} | {s.SendLagMs.P99:0.00} | {s.Dropped} | {s.Errors} | {cpu:0} | {(double.IsNaN(c.BrokerAllocatedBytesPerRequest) ? "–" : Inv($"{c.BrokerAllocatedBytesPerRequest / 1024:0.0}"))} | {c.RedisCpuUsPerRequest:0} | {c.OtherProcessesCoresBusy:0.00} | {c.LoadAverage:0.00} |"));
             }
 
             if (run.Target.StartsWith("broker", StringComparison.Ordinal))

@@ -20,6 +20,7 @@ internal sealed record ChartTarget(double Y, string Label);
 internal sealed record SvgChart(string Title, string XLabel, IReadOnlyList<ChartTick> XTicks, bool LogY, IReadOnlyList<ChartSeries> Series)
 {
     private const double Width = 860, Height = 460, Left = 70, Right = 300, Top = 40, Bottom = 70;
+    private const int MarkedPoints = 20;
 
     public IReadOnlyList<ChartTarget> Targets { get; init; } = [];
 
@@ -69,8 +70,17 @@ internal sealed record SvgChart(string Title, string XLabel, IReadOnlyList<Chart
         foreach (var s in Series)
         {
             var dash = s.Dash.Length > 0 ? $" stroke-dasharray=\"{s.Dash}\"" : "";
-            var points = s.Points.Where(p => double.IsFinite(p.Y) && (!LogY || p.Y > 0)).Select(p => Inv($"{X(p.X):0.0},{Y(p.Y):0.0}"));
-            svg.AppendLine(Inv($"<polyline fill=\"none\" stroke=\"{s.Colour}\" stroke-width=\"2\"{dash} points=\"{string.Join(' ', points)}\"/>"));
+            var shown = s.Points.Where(p => double.IsFinite(p.Y) && (!LogY || p.Y > 0)).ToList();
+            svg.AppendLine(Inv($"<polyline fill=\"none\" stroke=\"{s.Colour}\" stroke-width=\"2\"{dash} points=\"{string.Join(' ', shown.Select(p => Inv($"{X(p.X):0.0},{Y(p.Y):0.0}")))}\"/>"));
+            if (shown.Count <= MarkedPoints)
+            {
+                // Few measured points (rates, concurrencies): mark each, so a line is not read as a continuous measurement.
+                foreach (var p in shown)
+                {
+                    svg.AppendLine(Inv($"<circle cx=\"{X(p.X):0.0}\" cy=\"{Y(p.Y):0.0}\" r=\"3\" fill=\"{s.Colour}\"/>"));
+                }
+            }
+
             svg.AppendLine(Inv($"<line x1=\"{Width - Right + 15}\" x2=\"{Width - Right + 45}\" y1=\"{legendY}\" y2=\"{legendY}\" stroke=\"{s.Colour}\" stroke-width=\"2\"{dash}/>"));
             svg.AppendLine(Inv($"<text x=\"{Width - Right + 52}\" y=\"{legendY + 4}\">{Escape(s.Name)}</text>"));
             legendY += 18;
