@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace JitBroker.PerfHarness;
 
@@ -11,8 +12,8 @@ internal sealed record OpenLoopSample(
 /// An open-loop load generator (issue 22 item 3): arrivals at a fixed rate, whose times the schedule alone decides,
 /// never the previous answer. Each arrival's latency is measured from its <em>intended</em> send time, so a stall
 /// of the system (or of this generator) shows in the latency instead of silently thinning the load (no coordinated
-/// omission). One thread keeps the schedule: it wakes about once a millisecond and sends every arrival due by then,
-/// each stamped with its own intended time, so 1 ms sleeps still carry rates far above 1,000/s. At most
+/// omission). One thread keeps the schedule: it sleeps until the next arrival is due (at least 100 µs), then sends
+/// every arrival due by now, each stamped with its own intended time, so coarse wake-ups still carry any rate. At most
 /// <see cref="MaxOutstanding"/> requests are in flight; an arrival beyond that is counted as dropped, not delayed.
 /// </summary>
 internal static class OpenLoop
@@ -96,10 +97,11 @@ internal static class OpenLoop
 
                 if (next < total)
                 {
-                    // Sleep until the next arrival is due (about 1 ms at the least the kernel gives); late arrivals are
-                    // sent in the next batch and their lateness counts in their latency.
-                    var wait = (start + (long)(next * ticksPerArrival) - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency;
-                    Thread.Sleep(wait > 1 ? (int)wait : 1);
+                    // Sleep until the next arrival is due, at least 100 µs: usleep wakes within ~50 µs (timer slack) where
+                    // Thread.Sleep(1) takes ~1.1 ms, which would add up to a millisecond of the generator's own lateness
+                    // to every latency. Late arrivals go out in the next batch, their lateness counted in their latency.
+                    var waitUs = (start + (long)(next * ticksPerArrival) - Stopwatch.GetTimestamp()) * 1_000_000 / Stopwatch.Frequency;
+                    _ = Native.usleep((uint)Math.Clamp(waitUs, 100, 100_000));
                 }
             }
 
@@ -117,6 +119,13 @@ internal static class OpenLoop
             LatencySummary.FromTicks(completed.Select(i => latencies[i])),
             LatencySummary.FromTicks(sendLags.Where(l => l >= 0)));
     }
+}
+
+/// <summary>libc's usleep: a sub-millisecond sleep for the schedule thread (the harness runs on Linux only).</summary>
+internal static class Native
+{
+    [DllImport("libc", SetLastError = false)]
+    internal static extern int usleep(uint microseconds);
 }
 
 /// <summary>One arrival rate of an open-loop run, with what it cost (<see cref="RequestCosts"/>).</summary>
