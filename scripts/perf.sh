@@ -2,10 +2,15 @@
 # Issue 10's performance harness in one command: builds Release, starts a private redis-server on a free
 # loopback port (temp dir, AOF everysec as docs/redis.md recommends), runs tests/JitBroker.PerfHarness
 # (floor, broker process at concurrency 1/8/32/128 with audit fsync Always and Interval, EndTask of 10 leases,
-# one re-presented SVID per worker with the verified-token cache off and on, revocation lag for 100k expiring leases, start-up time and RSS vs active leases), stops redis.
-# Results: docs/benchmarks/perf.{json,md} and docs/benchmarks/perf-latency.svg. Extra arguments go to the
-# harness (e.g. --label quick --seconds 3 --phases floor,broker). PERF_WAIT_QUIET=<seconds> first waits up to
-# that long for the machine's 1-minute load average to fall below 1 (other work on the box skews every number).
+# one re-presented SVID per worker with the verified-token cache off and on, open loop at fixed arrival rates of
+# 10/25/50/75/90 % of the broker's max with the floor's issuance driven the same way in process, revocation lag for
+# 100k expiring leases, start-up time and RSS vs active leases), stops redis.
+# Results: docs/benchmarks/perf.{json,md} and the charts perf-latency.svg (by concurrency), perf-openloop.svg
+# (latency vs offered load, broker and floor) and perf-revocation-lag.svg (lag over time). Extra arguments go to the
+# harness (e.g. --label quick --seconds 3 --phases floor,broker; --out DIR writes elsewhere). On 2+ cores the
+# openloop phase pins the broker and the harness + redis to separate cores (--pin; PERF_PIN=0 turns it off).
+# PERF_WAIT_QUIET=<seconds> first waits up to that long for the machine's 1-minute load average to fall below 1
+# (other work on the box skews every number).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -81,5 +86,10 @@ if [ "${PERF_WAIT_QUIET:-0}" -gt 0 ]; then
   echo "   load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
 
-echo "== running the harness (${redis_args[*]})"
-dotnet "$harness_dll" --dedicated-redis "${redis_args[@]}" --broker-dll "$broker_dll" --out "$root/docs/benchmarks" "$@"
+pin_args=()
+if [ "${PERF_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
+  pin_args=(--pin)
+fi
+
+echo "== running the harness (${redis_args[*]} ${pin_args[*]})"
+dotnet "$harness_dll" --dedicated-redis "${redis_args[@]}" --broker-dll "$broker_dll" --out "$root/docs/benchmarks" "${pin_args[@]}" "$@"

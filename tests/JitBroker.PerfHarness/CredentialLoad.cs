@@ -79,9 +79,7 @@ internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev, Red
         var errors = 0;
         string? firstError = null;
         var level = Guid.NewGuid().ToString("N")[..6];
-        var commands0 = redis is null ? [] : await redis.CommandCallsAsync().ConfigureAwait(false);
-        var allocated0 = await BrokerCounters.AllocatedBytesAsync(brokerHttp).ConfigureAwait(false);
-        var cpu = new CpuWindow(brokerPid, redisPids);
+        var window = await CostWindow.OpenAsync(redis, brokerHttp, brokerPid, redisPids).ConfigureAwait(false);
         var watch = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, concurrency).Select(w => Task.Run(async () =>
         {
@@ -109,21 +107,28 @@ internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev, Red
         })).ToArray();
         await Task.WhenAll(workers).ConfigureAwait(false);
         var seconds = watch.Elapsed.TotalSeconds;
-        var (broker, redisCpu, self) = cpu.Elapsed();
-        var others = cpu.Others();
-        var commands1 = redis is null ? [] : await redis.CommandCallsAsync().ConfigureAwait(false);
-        var allocated1 = await BrokerCounters.AllocatedBytesAsync(brokerHttp).ConfigureAwait(false);
         var all = latencies.SelectMany(l => l).ToArray();
-        var n = Math.Max(1, all.Length);
+        var c = await window.CloseAsync(all.Length, seconds).ConfigureAwait(false);
         return new LevelResult(concurrency, seconds, all.Length, errors, firstError, all.Length / seconds, LatencySummary.FromTicks(all),
-            broker.TotalMicroseconds / n, redisCpu.TotalMicroseconds / n, self.TotalMicroseconds / n, broker.TotalSeconds / seconds,
-            others.TotalSeconds / seconds, ProcFs.LoadAverage())
+            c.BrokerCpuUsPerRequest, c.RedisCpuUsPerRequest, c.LoadGeneratorCpuUsPerRequest, c.BrokerCoresBusy, c.OtherProcessesCoresBusy, c.LoadAverage)
         {
-            BrokerAllocatedBytesPerRequest = (allocated1 - allocated0) / n,
-            RedisCommandsPerRequest = commands1.Where(c => c.Key != "info")
-                .Select(c => (c.Key, PerRequest: (c.Value - commands0.GetValueOrDefault(c.Key)) / (double)n))
-                .Where(c => c.PerRequest > 0.001).ToDictionary(c => c.Key, c => Math.Round(c.PerRequest, 3)),
+            BrokerAllocatedBytesPerRequest = c.BrokerAllocatedBytesPerRequest,
+            RedisCommandsPerRequest = c.RedisCommandsPerRequest,
         };
+    }
+
+    /// <summary>
+    /// Open loop (issue 22 item 3): RequestCredential arrivals at <paramref name="perSecond"/> for <paramref name="duration"/>,
+    /// tasks of <c>requestsPerTask</c> consecutive arrivals sharing one fresh SVID (all minted before the window).
+    /// </summary>
+    public async Task<OpenLoopLevel> RunOpenLoopAsync(double fractionOfMax, double perSecond, TimeSpan duration, int brokerPid, int[] redisPids)
+    {
+        var perTask = Math.Min(requestsPerTask, DefaultRequestsPerTask);
+        var svids = MintPool((int)Math.Ceiling(perSecond * duration.TotalSeconds / perTask) + 1).ToArray();
+        var level = Guid.NewGuid().ToString("N")[..6];
+        var window = await CostWindow.OpenAsync(redis, brokerHttp, brokerPid, redisPids).ConfigureAwait(false);
+        var sample = await OpenLoop.RunAsync(perSecond, duration, i => client.RequestAsync(svids[i / perTask], $"perf-{level}-{i / perTask}")).ConfigureAwait(false);
+        return new OpenLoopLevel(fractionOfMax, sample, await window.CloseAsync(sample.Completed, sample.Seconds).ConfigureAwait(false));
     }
 
     public string Mint() => dev.MintSvid(LeaseFactory.AgentId, "jitbroker", TimeSpan.FromMinutes(30));

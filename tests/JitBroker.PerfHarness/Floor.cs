@@ -89,27 +89,36 @@ internal sealed class Floor(HarnessOptions options, DevTrustDomain dev, string s
         });
     }
 
-    private JwtSvidAttestor DevAttestor(bool cache) => new(
+    private JwtSvidAttestor DevAttestor(bool cache) => DevAttestor(dev, cache);
+
+    internal static JwtSvidAttestor DevAttestor(DevTrustDomain dev, bool cache) => new(
         new JwtSvidOptions
         {
             Audience = "jitbroker", TrustBundles = { [DevTrustDomain.Name] = dev.BundlePath }, VerifiedTokenCache = { Enabled = cache },
         },
         TimeProvider.System, NullLogger<JwtSvidAttestor>.Instance);
 
+    /// <summary>The agent the floor's task JWTs are issued to.</summary>
+    internal static readonly WorkloadIdentity Agent = new()
+    {
+        Id = LeaseFactory.AgentId, TrustDomain = DevTrustDomain.Name, Method = JwtSvidAttestor.MethodName, EvidenceFingerprint = "sha256:00",
+    };
+
+    /// <summary>The sample policy's support-bot grant, as the broker would issue it.</summary>
+    internal static readonly Grant Grant = new("jwt", new GrantedScope("https://tickets.internal.example", "tickets.create", ["zendesk"], ["tickets/1"]),
+        TimeSpan.FromMinutes(5), new Dictionary<string, string>());
+
+    internal static JwtCredentialIssuer Issuer(FileSigningKeyProvider keys) =>
+        new(keys, new JwtIssuerOptions { Issuer = "http://127.0.0.1:8080" }, TimeProvider.System);
+
     private FloorOp MeasureSign(int threads)
     {
         using var keys = new FileSigningKeyProvider(new SigningKeyOptions { DataDirectory = scratchDirectory }, NullLogger<FileSigningKeyProvider>.Instance);
-        var issuer = new JwtCredentialIssuer(keys, new JwtIssuerOptions { Issuer = "http://127.0.0.1:8080" }, TimeProvider.System);
-        var agent = new WorkloadIdentity
-        {
-            Id = LeaseFactory.AgentId, TrustDomain = DevTrustDomain.Name, Method = JwtSvidAttestor.MethodName, EvidenceFingerprint = "sha256:00",
-        };
-        var grant = new Grant("jwt", new GrantedScope("https://tickets.internal.example", "tickets.create", ["zendesk"], ["tickets/1"]),
-            TimeSpan.FromMinutes(5), new Dictionary<string, string>());
+        var issuer = Issuer(keys);
         var leaseIds = Enumerable.Range(0, 4096).Select(_ => LeaseIds.New()).ToArray();
         return MeasureCpuBound("sign ES256 task JWT", "JwtCredentialIssuer.IssueAsync", threads, i =>
         {
-            var credential = issuer.IssueAsync(new IssueRequest(leaseIds[i & 4095], agent, "task-1", grant)).AsTask().GetAwaiter().GetResult();
+            var credential = issuer.IssueAsync(new IssueRequest(leaseIds[i & 4095], Agent, "task-1", Grant)).AsTask().GetAwaiter().GetResult();
             if (credential.Secret.Length == 0)
             {
                 throw new InvalidOperationException("Issuer returned no token.");

@@ -43,9 +43,18 @@ internal sealed class HarnessOptions
 
     /// <summary>
     /// Phases to run: floor, broker, interval, endtask, reuse (one SVID per worker, verified-token cache off then on),
-    /// revocation, killswitch, startup.
+    /// openloop (fixed arrival rates at fractions of the broker's maximum), revocation, killswitch, startup.
     /// </summary>
-    public IReadOnlySet<string> Phases { get; init; } = new HashSet<string>(["floor", "broker", "interval", "endtask", "reuse", "revocation", "killswitch", "startup"]);
+    public IReadOnlySet<string> Phases { get; init; } = new HashSet<string>(["floor", "broker", "interval", "endtask", "reuse", "openloop", "revocation", "killswitch", "startup"]);
+
+    /// <summary>Open-loop arrival rates as fractions of the maximum req/s (issue 22 item 3).</summary>
+    public IReadOnlyList<double> OpenLoopFractions { get; init; } = [0.10, 0.25, 0.50, 0.75, 0.90];
+
+    /// <summary>The broker's maximum req/s for the open-loop rates when the broker phase does not run in the same run (0: probe at concurrency 128).</summary>
+    public double OpenLoopMax { get; init; }
+
+    /// <summary>Pin the broker and the load generator + Redis to separate cores during the openloop phase (<see cref="CorePinning"/>).</summary>
+    public bool Pin { get; init; }
 
     /// <summary>Extra environment for the broker process (NAME=value), e.g. DOTNET_PerfMapEnabled=1 for perf.</summary>
     public IReadOnlyList<string> BrokerEnvironment { get; init; } = [];
@@ -81,6 +90,9 @@ internal sealed class HarnessOptions
             SweepConfigs = Get("--sweep-configs") is { } w ? w.Split(',') : defaults.SweepConfigs,
             StartupLeases = Get("--startup-leases") is { } u ? [.. u.Split(',').Select(v => long.Parse(v, CultureInfo.InvariantCulture))] : defaults.StartupLeases,
             BrokerEnvironment = args.Select((a, i) => (a, i)).Where(x => x.a == "--broker-env" && x.i + 1 < args.Length).Select(x => args[x.i + 1]).ToList(),
+            OpenLoopFractions = Get("--openloop-fractions") is { } o ? [.. o.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture))] : defaults.OpenLoopFractions,
+            OpenLoopMax = Get("--openloop-max") is { } x ? double.Parse(x, CultureInfo.InvariantCulture) : 0,
+            Pin = args.Contains("--pin"),
             Phases = Get("--phases") is { } p ? new HashSet<string>(p.Split(',')) : defaults.Phases,
         };
     }

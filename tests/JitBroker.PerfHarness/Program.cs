@@ -4,7 +4,8 @@ using JitBroker.Redis;
 
 // Issue 10's performance harness: the floor (three irreducible operations, in process), the broker (a separate
 // process, RequestCredential over gRPC at several concurrencies, audit fsync Always and Interval), EndTask of ten
-// JWT leases, revocation lag for 100k expiring leases, start-up time and RSS against active leases.
+// JWT leases, open-loop latency at fixed arrival rates (issue 22), revocation lag for 100k expiring leases, start-up
+// time and RSS against active leases.
 // Run through scripts/perf.sh, which builds Release and owns the Redis server.
 if (!OperatingSystem.IsLinux())
 {
@@ -106,6 +107,45 @@ if (results.Floor is not null && results.Broker.Count > 0)
     }
 }
 
+// Issue 22 items 3 and 7: fixed arrival rates at fractions of the maximum, latency from each arrival's intended send
+// time; the same broker configuration as the broker phase (Redis, audit fsync Always). The floor's issuance is driven
+// the same way in process, at the same fractions of the floor's maximum, for the chart.
+if (options.Phases.Contains("openloop"))
+{
+    if (results.Floor is not null)
+    {
+        Console.WriteLine($"\n## Open loop: the floor's issuance in process at {Fractions()} of {results.Floor.IssuancesPerSecond:N0} issuances/s (nothing pinned)");
+        await target.FlushAsync();
+        var floorRun = await new FloorOpenLoop(dev, work, redis, redisPid).RunAsync(results.Floor.IssuancesPerSecond, options.OpenLoopFractions, options.LevelDuration);
+        results.OpenLoop.Add(floorRun);
+        PrintOpenLoop(floorRun);
+    }
+
+    var (client, broker, load) = await StartBrokerAsync("openloop", "Always", "Always, open loop", [], CredentialLoad.DefaultRequestsPerTask);
+    await using (broker)
+    using (client)
+    using (var pinning = CorePinning.Apply(options.Pin, broker.Pid, target.Pids))
+    {
+        Console.WriteLine($"  pinning: {pinning.Description}");
+        var measured = results.Broker.FirstOrDefault(b => b.Audit == "Always")?.Best.Throughput;
+        var (max, source) = measured is { } m ? (m, "broker phase, best level, same run")
+            : options.OpenLoopMax > 0 ? (options.OpenLoopMax, "--openloop-max")
+            : ((await load.RunAsync(128, options.LevelDuration, broker.Pid, target.Pids, 15000)).Throughput, "closed-loop probe at concurrency 128, this broker");
+        Console.WriteLine($"\n## Open loop: broker RequestCredential at {Fractions()} of {max:N0} req/s ({source}), latency from the intended send time");
+        var run = new OpenLoopRun("broker, gRPC", max, source, pinning.Description, []);
+        foreach (var fraction in options.OpenLoopFractions)
+        {
+            run.Levels.Add(await load.RunOpenLoopAsync(fraction, max * fraction, options.LevelDuration, broker.Pid, target.Pids));
+        }
+
+        results.OpenLoop.Add(run);
+        PrintOpenLoop(run);
+        Console.WriteLine(run.TargetLevel is { } t
+            ? $"  issue 22 item 3 target at 50 % ({t.Sample.OfferedPerSecond:N0} req/s): p99 {t.Sample.Latency.P99:0.00} ms (≤ 5), p99.9 {t.Sample.Latency.P999:0.00} ms (≤ 10), dropped {t.Sample.Dropped}, errors {t.Sample.Errors}: {(run.TargetMet == true ? "MET" : "NOT MET")}"
+            : "  issue 22 item 3 target: not judged (no 50 % rate in --openloop-fractions)");
+    }
+}
+
 if (options.Phases.Contains("revocation"))
 {
     var seedRate = results.Floor?.LeaseWrite.OpsPerSecond ?? 10_000;
@@ -142,9 +182,22 @@ Console.WriteLine($"\nwrote {string.Join(", ", written)}");
 Directory.Delete(work, recursive: true);
 return 0;
 
-// Starts a broker with audit FsyncPolicy=policy (plus extra settings) on a flushed Redis and measures RequestCredential at
-// every level; the caller disposes the broker and client (EndTask runs against them).
-async Task<(BrokerRun Run, AgentClient Client, BrokerProcess Broker, CredentialLoad Load)> RunBrokerAsync(
+string Fractions() => string.Join("/", options.OpenLoopFractions.Select(f => $"{f:P0}"));
+
+void PrintOpenLoop(OpenLoopRun run)
+{
+    Console.WriteLine("  of max  offered/s  achieved/s   p50 ms   p99 ms  p99.9 ms   max ms  send lag p99 ms  dropped  errors  CPU µs/req (broker or harness)  redis µs/req  others(cores)");
+    foreach (var l in run.Levels)
+    {
+        var (s, c) = (l.Sample, l.Costs);
+        var cpu = c.BrokerCpuUsPerRequest > 0 ? c.BrokerCpuUsPerRequest : c.LoadGeneratorCpuUsPerRequest;
+        Console.WriteLine($"  {l.FractionOfMax,6:P0} {s.OfferedPerSecond,10:N0} {s.Completed / s.Seconds,11:N0} {s.Latency.P50,8:0.00} {s.Latency.P99,8:0.00} {s.Latency.P999,9:0.00} {s.Latency.Max,8:0.00} {s.SendLagMs.P99,16:0.00} {s.Dropped,8} {s.Errors,7}{(s.FirstError is null ? "" : " " + s.FirstError)}  {cpu,30:0} {c.RedisCpuUsPerRequest,13:0} {c.OtherProcessesCoresBusy,14:0.00}");
+    }
+}
+
+// Starts a broker with audit FsyncPolicy=policy (plus extra settings) on a flushed Redis and warms it up (JIT tiering,
+// connections); the caller disposes the broker and client.
+async Task<(AgentClient Client, BrokerProcess Broker, CredentialLoad Load)> StartBrokerAsync(
     string phase, string policy, string label, Dictionary<string, string> extra, int requestsPerTask)
 {
     await target.FlushAsync();
@@ -159,7 +212,25 @@ async Task<(BrokerRun Run, AgentClient Client, BrokerProcess Broker, CredentialL
     try
     {
         var load = new CredentialLoad(client, dev, target, requestsPerTask, broker.HttpUri);
-        await load.RunAsync(16, TimeSpan.FromSeconds(15), broker.Pid, target.Pids, 15000); // JIT tiering and connection warm-up, not recorded
+        await load.RunAsync(16, TimeSpan.FromSeconds(15), broker.Pid, target.Pids, 15000); // not recorded
+        return (client, broker, load);
+    }
+    catch
+    {
+        client.Dispose();
+        await broker.DisposeAsync(); // never leave a broker process behind
+        throw;
+    }
+}
+
+// Starts a broker (StartBrokerAsync) and measures RequestCredential at every level; the caller disposes the broker and
+// client (EndTask runs against them).
+async Task<(BrokerRun Run, AgentClient Client, BrokerProcess Broker, CredentialLoad Load)> RunBrokerAsync(
+    string phase, string policy, string label, Dictionary<string, string> extra, int requestsPerTask)
+{
+    var (client, broker, load) = await StartBrokerAsync(phase, policy, label, extra, requestsPerTask);
+    try
+    {
         var run = new BrokerRun(label, []);
         var expected = 15000.0;
         Console.WriteLine("  conc   req/s     p50 ms   p99 ms  p99.9 ms  broker CPU µs/req  broker KiB/req  redis µs/req  loadgen µs/req  others(cores)  errors");
@@ -178,7 +249,7 @@ async Task<(BrokerRun Run, AgentClient Client, BrokerProcess Broker, CredentialL
     catch
     {
         client.Dispose();
-        await broker.DisposeAsync(); // never leave a broker process behind
+        await broker.DisposeAsync();
         throw;
     }
 }

@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 
 namespace JitBroker.PerfHarness;
 
-/// <summary>Writes the results as JSON, a Markdown summary and an SVG latency chart.</summary>
+/// <summary>Writes the results as JSON, a Markdown summary and SVG charts (latency by concurrency, open loop, revocation lag over time).</summary>
 internal static class Report
 {
     private static readonly JsonSerializerOptions Json = new()
@@ -18,19 +18,35 @@ internal static class Report
     public static IReadOnlyList<string> Write(HarnessResults results, HarnessOptions options)
     {
         var stem = Path.Combine(options.OutputDirectory, options.Label);
-        File.WriteAllText(stem + ".json", JsonSerializer.Serialize(results, Json) + "\n");
-        File.WriteAllText(stem + ".md", Markdown(results, options.Label + "-latency.svg"));
-        var written = new List<string> { stem + ".json", stem + ".md" };
+        var charts = new List<(string Suffix, string Svg)>();
         if (results.Broker.Count > 0)
         {
-            File.WriteAllText(stem + "-latency.svg", LatencyChart.Svg(results));
-            written.Add(stem + "-latency.svg");
+            charts.Add(("-latency.svg", Charts.Concurrency(results)));
+        }
+
+        if (results.OpenLoop.Count > 0)
+        {
+            charts.Add(("-openloop.svg", Charts.OpenLoop(results)));
+        }
+
+        if (results.Revocation.Count > 0)
+        {
+            charts.Add(("-revocation-lag.svg", Charts.RevocationLag(results)));
+        }
+
+        File.WriteAllText(stem + ".json", JsonSerializer.Serialize(results, Json) + "\n");
+        File.WriteAllText(stem + ".md", Markdown(results, options.Label));
+        var written = new List<string> { stem + ".json", stem + ".md" };
+        foreach (var (suffix, svg) in charts)
+        {
+            File.WriteAllText(stem + suffix, svg);
+            written.Add(stem + suffix);
         }
 
         return written;
     }
 
-    private static string Markdown(HarnessResults r, string chart)
+    private static string Markdown(HarnessResults r, string label)
     {
         var md = new StringBuilder();
         var m = r.Machine;
@@ -73,8 +89,10 @@ internal static class Report
 
         if (r.Broker.Count > 0)
         {
-            md.AppendLine().AppendLine(Inv($"![RequestCredential latency by concurrency]({chart})"));
+            md.AppendLine().AppendLine(Inv($"![RequestCredential latency by concurrency]({label}-latency.svg)"));
         }
+
+        OpenLoopSection(md, r, label);
 
         if (r.EndTask.Count > 0)
         {
@@ -98,6 +116,8 @@ internal static class Report
             {
                 md.AppendLine(Inv($"| {v.SweepInterval} | {v.BatchSize} | {v.MaxParallelRevocations} | {v.AuditFsync} | {v.Leases} | {v.ExpiryWindowSeconds:0} | {v.Revoked} | {v.NotRevoked} | {v.LagMs.P50:0} | {v.LagMs.P99:0} | {v.LagMs.P999:0} | {v.LagMs.Max:0} | {v.DrainedAfterLastExpirySeconds:0.00} | {v.BrokerCpuSeconds:0.0} | {v.BrokerCpuSeconds * 1e6 / Math.Max(1, v.Revoked):0} | {v.RedisCpuSeconds * 1e6 / Math.Max(1, v.Revoked):0} |"));
             }
+
+            md.AppendLine().AppendLine(Inv($"![Revocation lag over time, per 100 ms of expiry]({label}-revocation-lag.svg)"));
         }
 
         if (r.KillSwitch is { } k)
@@ -120,6 +140,39 @@ internal static class Report
         }
 
         return md.ToString();
+    }
+
+    private static void OpenLoopSection(StringBuilder md, HarnessResults r, string label)
+    {
+        if (r.OpenLoop.Count == 0)
+        {
+            return;
+        }
+
+        md.AppendLine().AppendLine("## Open loop: fixed arrival rates, latency from each arrival's intended send time").AppendLine();
+        md.AppendLine(Inv($"At most {OpenLoop.MaxOutstanding} requests in flight; an arrival beyond that is counted as dropped, never delayed. Send lag = how late the generator sent an arrival (already included in its latency). CPU µs/req is the broker's for the broker (its idle background work is spread over few requests at low rates), the harness's own for the floor in process. More than 400 calls in flight from the harness's one address are refused by the broker's per-peer limit (`JitBroker:Admission:PeerBurst`, default 400; `peer.rate_limited`, counted as errors)."));
+        foreach (var run in r.OpenLoop)
+        {
+            md.AppendLine().AppendLine(Inv($"### {run.Target}: max {run.MaxPerSecond:0} req/s ({run.MaxSource})")).AppendLine();
+            md.AppendLine(Inv($"Pinning: {run.Pinning}.")).AppendLine();
+            md.AppendLine("| of max | offered req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | dropped | errors | CPU µs/req | broker KiB allocated/req | redis CPU µs/req | other processes, cores busy | load average |");
+            md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var l in run.Levels)
+            {
+                var (s, c) = (l.Sample, l.Costs);
+                var cpu = c.BrokerCpuUsPerRequest > 0 ? c.BrokerCpuUsPerRequest : c.LoadGeneratorCpuUsPerRequest;
+                md.AppendLine(Inv($"| {l.FractionOfMax:P0} | {s.OfferedPerSecond:0} | {s.Completed / s.Seconds:0} | {s.Latency.P50:0.00} | {s.Latency.P99:0.00} | {s.Latency.P999:0.00} | {s.Latency.Max:0.00} | {s.SendLagMs.P99:0.00} | {s.Dropped} | {s.Errors} | {cpu:0} | {(double.IsNaN(c.BrokerAllocatedBytesPerRequest) ? "–" : Inv($"{c.BrokerAllocatedBytesPerRequest / 1024:0.0}"))} | {c.RedisCpuUsPerRequest:0} | {c.OtherProcessesCoresBusy:0.00} | {c.LoadAverage:0.00} |"));
+            }
+
+            if (run.Target.StartsWith("broker", StringComparison.Ordinal))
+            {
+                md.AppendLine().AppendLine(run.TargetLevel is { } t
+                    ? Inv($"Issue 22 item 3 (p99 ≤ {OpenLoopRun.TargetP99Ms} ms and p99.9 ≤ {OpenLoopRun.TargetP999Ms} ms at 50 % of the maximum, nothing dropped): p99 {t.Sample.Latency.P99:0.00} ms, p99.9 {t.Sample.Latency.P999:0.00} ms, dropped {t.Sample.Dropped}, errors {t.Sample.Errors} — **{(run.TargetMet == true ? "met" : "not met")}**.")
+                    : "Issue 22 item 3: not judged (no 50 % rate in this run).");
+            }
+        }
+
+        md.AppendLine().AppendLine(Inv($"![Latency vs offered load, broker and floor, open loop]({label}-openloop.svg)"));
     }
 
     private static string Inv(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

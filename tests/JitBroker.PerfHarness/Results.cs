@@ -43,6 +43,9 @@ internal sealed class HarnessResults
 
     public List<BrokerRun> Broker { get; } = [];
 
+    /// <summary>Open-loop runs (issue 22 item 3): the floor in process (when the floor phase ran), then the broker.</summary>
+    public List<OpenLoopRun> OpenLoop { get; } = [];
+
     public List<EndTaskResult> EndTask { get; } = [];
 
     public List<RevocationLagResult> Revocation { get; } = [];

@@ -7,7 +7,14 @@ namespace JitBroker.PerfHarness;
 
 internal sealed record RevocationLagResult(
     string SweepInterval, int BatchSize, int MaxParallelRevocations, string AuditFsync, int Leases, double ExpiryWindowSeconds, double SeedSeconds, int Revoked, int NotRevoked,
-    LatencySummary LagMs, double DrainedAfterLastExpirySeconds, double BrokerCpuSeconds, double RedisCpuSeconds, long BrokerPeakRssKiB);
+    LatencySummary LagMs, double DrainedAfterLastExpirySeconds, double BrokerCpuSeconds, double RedisCpuSeconds, long BrokerPeakRssKiB)
+{
+    /// <summary>Lag over time (issue 22 item 7's chart): per 100 ms of expiry time since the first expiry, the lag of the leases revoked.</summary>
+    public List<LagBucket> OverTime { get; init; } = [];
+}
+
+/// <summary>The leases whose expiry fell in [<paramref name="FromSeconds"/>, +0.1 s) after the first expiry, and their lag.</summary>
+internal sealed record LagBucket(double FromSeconds, LatencySummary LagMs);
 
 /// <summary>
 /// Revocation lag: N leases written through the real store with expiries spread evenly over a window, a broker
@@ -84,7 +91,13 @@ internal static class RevocationLagBench
         })).ConfigureAwait(false);
 
         var measured = lags.Where(l => !double.IsNaN(l)).ToArray();
+        // Lease i expires at first + window·i/n (as seeded above).
+        var overTime = Enumerable.Range(0, n).Where(i => !double.IsNaN(lags[i]))
+            .GroupBy(i => (int)Math.Floor(window.TotalSeconds * i / n / 0.1))
+            .OrderBy(g => g.Key)
+            .Select(g => new LagBucket(g.Key * 0.1, LatencySummary.FromMilliseconds([.. g.Select(i => lags[i])])))
+            .ToList();
         return new RevocationLagResult(config.SweepInterval, int.Parse(config.BatchSize, CultureInfo.InvariantCulture), int.Parse(config.MaxParallel, CultureInfo.InvariantCulture), config.Fsync, n, window.TotalSeconds, seedSeconds, revoked, n - revoked,
-            LatencySummary.FromMilliseconds(measured), drained, brokerCpu.TotalSeconds, redisCpu.TotalSeconds, peak);
+            LatencySummary.FromMilliseconds(measured), drained, brokerCpu.TotalSeconds, redisCpu.TotalSeconds, peak) { OverTime = overTime };
     }
 }

@@ -1,0 +1,45 @@
+namespace JitBroker.PerfHarness;
+
+/// <summary>What a window of requests cost the machine, per request: CPU of each process, broker allocations, Redis commands.</summary>
+internal sealed record RequestCosts(
+    double BrokerCpuUsPerRequest, double RedisCpuUsPerRequest, double LoadGeneratorCpuUsPerRequest, double BrokerCoresBusy,
+    double OtherProcessesCoresBusy, double LoadAverage, double BrokerAllocatedBytesPerRequest, Dictionary<string, double> RedisCommandsPerRequest);
+
+/// <summary>
+/// Opens a measurement window over the broker process (0: none), the Redis servers and this process, and closes it
+/// with the number of requests it served; shared by the closed-loop levels and the open-loop rates.
+/// </summary>
+internal sealed class CostWindow
+{
+    private readonly RedisUnderTest? _redis;
+    private readonly Uri? _brokerHttp;
+    private readonly Dictionary<string, long> _commands0;
+    private readonly double _allocated0;
+    private readonly CpuWindow _cpu;
+
+    private CostWindow(RedisUnderTest? redis, Uri? brokerHttp, Dictionary<string, long> commands0, double allocated0, CpuWindow cpu)
+    {
+        (_redis, _brokerHttp, _commands0, _allocated0, _cpu) = (redis, brokerHttp, commands0, allocated0, cpu);
+    }
+
+    public static async Task<CostWindow> OpenAsync(RedisUnderTest? redis, Uri? brokerHttp, int brokerPid, int[] redisPids)
+    {
+        var commands0 = redis is null ? [] : await redis.CommandCallsAsync().ConfigureAwait(false);
+        var allocated0 = await BrokerCounters.AllocatedBytesAsync(brokerHttp).ConfigureAwait(false);
+        return new CostWindow(redis, brokerHttp, commands0, allocated0, new CpuWindow(brokerPid, redisPids));
+    }
+
+    public async Task<RequestCosts> CloseAsync(int requests, double seconds)
+    {
+        var (broker, redisCpu, self) = _cpu.Elapsed();
+        var others = _cpu.Others();
+        var commands1 = _redis is null ? [] : await _redis.CommandCallsAsync().ConfigureAwait(false);
+        var allocated1 = await BrokerCounters.AllocatedBytesAsync(_brokerHttp).ConfigureAwait(false);
+        var n = Math.Max(1, requests);
+        return new RequestCosts(broker.TotalMicroseconds / n, redisCpu.TotalMicroseconds / n, self.TotalMicroseconds / n, broker.TotalSeconds / seconds,
+            others.TotalSeconds / seconds, ProcFs.LoadAverage(), (allocated1 - _allocated0) / n,
+            commands1.Where(c => c.Key != "info")
+                .Select(c => (c.Key, PerRequest: (c.Value - _commands0.GetValueOrDefault(c.Key)) / (double)n))
+                .Where(c => c.PerRequest > 0.001).ToDictionary(c => c.Key, c => Math.Round(c.PerRequest, 3)));
+    }
+}
