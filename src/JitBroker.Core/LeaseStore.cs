@@ -53,10 +53,19 @@ public interface IRevocationQueue
     /// <summary>
     /// Atomically claims up to <paramref name="max"/> leases due at <paramref name="now"/> (expired active
     /// leases, failed leases whose retry time came, and revoking leases whose claim deadline lapsed), earliest due first.
-    /// Each claimed lease becomes <see cref="LeaseState.Revoking"/> and is due again at now + <paramref name="claimTimeout"/>,
+    /// A store split into shards keeps that order within each shard (a delegation tree's placement): when more than
+    /// <paramref name="max"/> are due it shares the claim among the shards in proportion to their due backlogs, so every
+    /// backlog drains at the same pace and no lease waits longer than the whole backlog takes to drain. Each claimed lease becomes <see cref="LeaseState.Revoking"/> and is due again at now + <paramref name="claimTimeout"/>,
     /// so concurrent sweepers never claim the same lease, and a sweeper that dies loses its claim.
     /// </summary>
     Task<IReadOnlyList<Lease>> ClaimDueAsync(DateTimeOffset now, int max, TimeSpan claimTimeout, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The earliest due time in the schedule (it may lie before <paramref name="now"/>: something is due), or null when
+    /// nothing is scheduled. The sweeper sleeps until then. Like a claim, it may forget revoked leases whose retention
+    /// has passed by <paramref name="now"/>, so a sweeper that only looks still keeps the ledger bounded.
+    /// </summary>
+    Task<DateTimeOffset?> NextDueAsync(DateTimeOffset now, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Claims one lease for immediate revocation (EndTask, an undone commit) whatever its due time. Returns null when the

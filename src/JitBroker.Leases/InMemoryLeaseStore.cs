@@ -17,8 +17,8 @@ namespace JitBroker.Leases;
 /// Revoked leases stay readable (so <c>EndTask</c> can answer "already revoked" and introspection answers
 /// "inactive") but leave the due index. To bound memory they are forgotten once
 /// <see cref="DefaultRevokedRetention"/> (or the retention given to the constructor) has passed since the
-/// later of their expiry and their revocation; the forgetting happens during <see cref="ClaimDueAsync"/>,
-/// which the sweeper calls continually, and uses the claim's <c>now</c> as the clock.
+/// later of their expiry and their revocation; the forgetting happens during <see cref="ClaimDueAsync"/> and
+/// <see cref="NextDueAsync"/>, one of which the sweeper calls at every wake-up, and uses their <c>now</c> as the clock.
 /// </para>
 /// </remarks>
 public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedule, IRevocationOutbox
@@ -33,6 +33,7 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
     private readonly SortedSet<(DateTimeOffset At, string LeaseId)> _due = new(TimeThenIdComparer.Instance);
     private readonly SortedSet<(DateTimeOffset At, string LeaseId)> _forgettable = new(TimeThenIdComparer.Instance);
     private readonly TimeSpan _revokedRetention;
+    private readonly ILeaseDueSignal? _dueSignal;
 
     public InMemoryLeaseStore()
         : this(DefaultRevokedRetention)
@@ -40,10 +41,12 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
     }
 
     /// <param name="revokedRetention">How long revoked leases stay readable; see the class remarks.</param>
-    public InMemoryLeaseStore(TimeSpan revokedRetention)
+    /// <param name="dueSignal">Told of every due time this store schedules (this process's sweeper); null: nobody.</param>
+    public InMemoryLeaseStore(TimeSpan revokedRetention, ILeaseDueSignal? dueSignal = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(revokedRetention, TimeSpan.Zero);
         _revokedRetention = revokedRetention;
+        _dueSignal = dueSignal;
     }
 
     /// <summary>Number of lease records held, revoked ones not yet forgotten included.</summary>
@@ -124,7 +127,7 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
                 children.Add(stored.LeaseId);
             }
 
-            _due.Add((stored.ExpiresAt, stored.LeaseId));
+            AddDue(stored.ExpiresAt, stored.LeaseId);
         }
 
         return Task.CompletedTask;
@@ -185,6 +188,16 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
             }
 
             return Task.FromResult<IReadOnlyList<Lease>>(claimed);
+        }
+    }
+
+    public Task<DateTimeOffset?> NextDueAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            ForgetExpiredRevoked(now);
+            return Task.FromResult<DateTimeOffset?>(_due.Count == 0 ? null : _due.Min.At);
         }
     }
 
@@ -291,11 +304,21 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
 
         if (updated.DueAt is { } newDue)
         {
-            _due.Add((newDue, updated.LeaseId));
+            AddDue(newDue, updated.LeaseId);
         }
 
         _leases[updated.LeaseId] = updated;
         return updated;
+    }
+
+    /// <summary>
+    /// Puts a lease on the schedule and tells the sweeper. Caller holds the lock: the signal only records a time (it never
+    /// calls back into the store), and the sweeper's next look at the schedule waits for this lock, so it sees the entry.
+    /// </summary>
+    private void AddDue(DateTimeOffset at, string leaseId)
+    {
+        _due.Add((at, leaseId));
+        _dueSignal?.LeaseDue(at);
     }
 
     /// <summary>Drops revoked leases whose retention has passed. Caller holds the lock.</summary>

@@ -16,7 +16,8 @@ public static class StoreServiceCollectionExtensions
     /// <see cref="ILeaseStore"/> (registered as each of its parts, <see cref="ILeaseLedger"/>, <see cref="IRevocationQueue"/>,
     /// <see cref="ILeaseQueries"/>, <see cref="IRevocationSchedule"/> and <see cref="IRevocationOutbox"/>, all one singleton),
     /// <see cref="IReplayCache"/>, <see cref="IKillSwitch"/> and <see cref="IApprovalStore"/>, replacing any registered before. The stores use the container's <see cref="TimeProvider"/> (for replay and
-    /// approval expiry); the connection's timeouts and backoff always run on the system clock.
+    /// approval expiry); the connection's timeouts and backoff always run on the system clock. The lease store tells a
+    /// registered <see cref="ILeaseDueSignal"/> (the sweeper's, see <c>AddJitBrokerRevocation</c>) of what it schedules.
     /// Nothing connects until first use (or <see cref="RedisConnection.ConnectAsync"/>).
     /// </summary>
     /// <param name="services">The container.</param>
@@ -43,7 +44,8 @@ public static class StoreServiceCollectionExtensions
         services.Replace(ServiceDescriptor.Singleton<IRedisConnection>(sp => sp.GetRequiredService<RedisConnection>()));
         var layout = new RedisKeyLayout(options.KeyPrefix, options.Buckets);
         services.Replace(ServiceDescriptor.Singleton(layout));
-        services.Replace(ServiceDescriptor.Singleton(sp => new RedisLeaseStore(sp.GetRequiredService<IRedisConnection>(), layout, InMemoryLeaseStore.DefaultRevokedRetention, stateMac)));
+        services.Replace(ServiceDescriptor.Singleton(sp => new RedisLeaseStore(sp.GetRequiredService<IRedisConnection>(), layout, InMemoryLeaseStore.DefaultRevokedRetention, stateMac,
+            sp.GetService<ILeaseDueSignal>())));
         AddLeaseStoreParts<RedisLeaseStore>(services);
         services.Replace(ServiceDescriptor.Singleton<IReplayCache>(sp =>
             new RedisReplayCache(sp.GetRequiredService<IRedisConnection>(), options.KeyPrefix, sp.GetService<TimeProvider>() ?? TimeProvider.System)));
@@ -62,7 +64,7 @@ public static class StoreServiceCollectionExtensions
     public static IServiceCollection AddJitBrokerInMemoryStores(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.Replace(ServiceDescriptor.Singleton(_ => new InMemoryLeaseStore()));
+        services.Replace(ServiceDescriptor.Singleton(sp => new InMemoryLeaseStore(InMemoryLeaseStore.DefaultRevokedRetention, sp.GetService<ILeaseDueSignal>())));
         AddLeaseStoreParts<InMemoryLeaseStore>(services);
         services.Replace(ServiceDescriptor.Singleton<IReplayCache>(sp => new InMemoryReplayCache(sp.GetService<TimeProvider>() ?? TimeProvider.System)));
         services.Replace(ServiceDescriptor.Singleton<IKillSwitch, InMemoryKillSwitch>());

@@ -7,11 +7,12 @@ public sealed class RevocationOptions
     public const string SectionPath = "JitBroker:Revocation";
 
     /// <summary>
-    /// How often the sweeper looks for due leases: the lag floor between expiry and revocation. 100 ms (with 256
-    /// in flight) kept up with 10,000 expiries/s at p99 491 ms in the issue-10 harness; 1 s with 16 in flight
-    /// queued to p99 3.6 s (docs/benchmarks.md). An idle sweep is one Redis script call.
+    /// Longest the sweeper sleeps without looking at the schedule. It wakes when the earliest lease is due (the store's
+    /// next due time, or a lease this process stores due sooner); this bound is for what only a look finds — leases other
+    /// replicas stored since the last look. An idle look is one small Redis script per bucket, so 1 s keeps an idle broker
+    /// at one call a second on one Redis (docs/revocation.md).
     /// </summary>
-    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How many due leases one claim takes from the store.</summary>
     public int BatchSize { get; set; } = 500;

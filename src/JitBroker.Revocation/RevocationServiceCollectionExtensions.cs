@@ -1,28 +1,28 @@
+using JitBroker.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Quartz;
 
 namespace JitBroker.Revocation;
 
-/// <summary>Registers Quartz-driven expiry revocation.</summary>
+/// <summary>Registers expiry revocation: the next-due sweep loop, and the Quartz-driven consistency pass.</summary>
 public static class RevocationServiceCollectionExtensions
 {
     /// <summary>Name of the Quartz scheduler revocation runs on, kept apart from any scheduler the host adds.</summary>
     public const string SchedulerName = "jitbroker-revocation";
 
-    /// <summary>Key of the sweep job in <see cref="SchedulerName"/>.</summary>
-    public static readonly JobKey SweepJobKey = new("revocation-sweep", "jitbroker");
-
     /// <summary>Key of the consistency job (orphaned delegations, leases of blocked agents) in <see cref="SchedulerName"/>.</summary>
     public static readonly JobKey ConsistencyJobKey = new("revocation-consistency", "jitbroker");
 
     /// <summary>
-    /// Registers <see cref="RevocationSweeper"/>, <paramref name="options"/>, and a Quartz scheduler (in-memory
-    /// job store) that fires <see cref="RevocationSweepJob"/> every <see cref="RevocationOptions.SweepInterval"/>,
-    /// plus the hosted service that starts it with the host and, on stop, interrupts and waits for the running
-    /// sweep. The host must already register <c>IRevocationQueue</c>, <c>IRevocationSchedule</c>, <c>IKillSwitch</c>, <c>LeaseRevoker</c>, <c>BrokerOptions</c>,
-    /// <see cref="TimeProvider"/> and logging. Only the sweep cadence lives in Quartz: which leases are due is
-    /// the lease store's schedule, judged by the registered <see cref="TimeProvider"/>.
+    /// Registers <see cref="RevocationSweeper"/>, <paramref name="options"/>, the hosted <see cref="RevocationSweepLoop"/>
+    /// (sweeps when the earliest lease is due, looks at least every <see cref="RevocationOptions.SweepInterval"/>), its
+    /// <see cref="SweepWakeUp"/> as this process's <see cref="ILeaseDueSignal"/> (the stores resolve it, so a lease stored
+    /// here wakes the loop early), and a Quartz scheduler (in-memory job store) that fires <see cref="RevocationConsistencyJob"/>
+    /// every <see cref="RevocationOptions.ConsistencyInterval"/>; both stop with the host, interrupting the running work.
+    /// The host must already register <c>IRevocationQueue</c>, <c>IRevocationSchedule</c>, <c>IKillSwitch</c>, <c>LeaseRevoker</c>, <c>BrokerOptions</c>,
+    /// <see cref="TimeProvider"/> and logging. Which leases are due is the lease store's schedule, judged by the
+    /// registered <see cref="TimeProvider"/>; the waiting runs on the system clock.
     /// </summary>
     /// <exception cref="InvalidOperationException">The options are invalid (all problems are listed).</exception>
     public static IServiceCollection AddJitBrokerRevocation(this IServiceCollection services, RevocationOptions options)
@@ -38,7 +38,10 @@ public static class RevocationServiceCollectionExtensions
         // Replace, not TryAdd: the trigger below is built from this instance, so the sweeper must read the same one.
         services.Replace(ServiceDescriptor.Singleton(options));
         services.TryAddSingleton<RevocationSweeper>();
-        services.TryAddSingleton<Core.RevocationConsistency>();
+        services.TryAddSingleton<RevocationConsistency>();
+        services.TryAddSingleton<SweepWakeUp>();
+        services.TryAddSingleton<ILeaseDueSignal>(sp => sp.GetRequiredService<SweepWakeUp>());
+        services.AddHostedService<RevocationSweepLoop>();
 
         services.AddQuartz(SchedulerName, quartz =>
         {
@@ -46,22 +49,9 @@ public static class RevocationServiceCollectionExtensions
             // container, and a host running a fake clock would never see the trigger fire.
             quartz.UseTimeProvider(TimeProvider.System);
             quartz.UseInMemoryStore(_ => { });
-            quartz.UseDefaultThreadPool(2); // the sweep and the consistency pass never wait for each other
+            quartz.UseDefaultThreadPool(1); // only the consistency pass: the sweep has its own loop (RevocationSweepLoop)
             quartz.ConfigureScheduler(scheduler =>
                 scheduler.ShutdownJobInterruption = ShutdownJobInterruption.WhenWaitingForJobs);
-            quartz.ScheduleJob<RevocationSweepJob>(
-                trigger => trigger
-                    .WithIdentity("revocation-sweep-trigger", "jitbroker")
-                    .StartNow()
-                    .WithSchedule(SimpleScheduleBuilder.Create()
-                        .WithInterval(options.SweepInterval)
-                        .RepeatForever()
-                        // Each sweep drains the whole due backlog, so after a stall one sweep now is worth
-                        // every missed firing: fire once, then carry on at the interval.
-                        .WithMisfireInstruction(SimpleTriggerMisfireInstruction.NowWithExistingCount)),
-                job => job
-                    .WithIdentity(SweepJobKey)
-                    .DisallowConcurrentExecution());
             quartz.ScheduleJob<RevocationConsistencyJob>(
                 trigger => trigger
                     .WithIdentity("revocation-consistency-trigger", "jitbroker")
@@ -76,7 +66,7 @@ public static class RevocationServiceCollectionExtensions
         });
 
         // Registers Quartz's hosted service once (it starts every scheduler in the container, and a host that
-        // adds its own is not given a second) and says how this scheduler stops: the running sweep is
+        // adds its own is not given a second) and says how this scheduler stops: the running consistency pass is
         // interrupted (above) and waited for, within the host's shutdown token. Other schedulers keep their settings.
         services.AddQuartzHostedService(SchedulerName, hosted =>
         {

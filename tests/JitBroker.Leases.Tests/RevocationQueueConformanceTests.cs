@@ -11,11 +11,14 @@ public abstract class RevocationQueueConformanceTests : LeaseStoreSuite
     [Test]
     public async Task Claim_due_takes_only_due_leases_in_due_order_and_respects_max()
     {
-        // Stored out of order, so an implementation that returns insertion order fails.
+        // Stored out of order, so an implementation that returns insertion order fails. One placement: a sharded store
+        // keeps due order within a shard (see ClaimDueAsync); across shards it shares a claim by backlog.
         var bySecond = new Dictionary<int, Lease>();
+        var placement = Random.Shared.Next(LeaseIds.Placements);
         foreach (var second in new[] { 4, 1, 5, 3, 2 })
         {
-            bySecond[second] = await PutAsync(TimeSpan.FromSeconds(second));
+            bySecond[second] = NewLease(TimeSpan.FromSeconds(second), leaseId: LeaseIds.New(placement));
+            await Store.PutAsync(bySecond[second]);
         }
 
         var notDue = await PutAsync(TimeSpan.FromMinutes(10));
@@ -27,6 +30,54 @@ public abstract class RevocationQueueConformanceTests : LeaseStoreSuite
         Assert.That(Ids(firstBatch), Is.EqualTo(new[] { bySecond[1].LeaseId, bySecond[2].LeaseId, bySecond[3].LeaseId }));
         Assert.That(Ids(secondBatch), Is.EqualTo(new[] { bySecond[4].LeaseId, bySecond[5].LeaseId }));
         Assert.That((await GetAsync(notDue.LeaseId)).State, Is.EqualTo(LeaseState.Active));
+    }
+
+    [Test]
+    public async Task Claims_across_placements_take_every_due_lease_once_and_only_due_ones()
+    {
+        // Spread over many placements (a sharded store's buckets), more due than one claim takes.
+        var due = new List<string>();
+        for (var i = 0; i < 40; i++)
+        {
+            var lease = NewLease(TimeSpan.FromMilliseconds(100 + i), leaseId: LeaseIds.New(i * 7 % LeaseIds.Placements));
+            await Store.PutAsync(lease);
+            due.Add(lease.LeaseId);
+        }
+
+        var notDue = await PutAsync(TimeSpan.FromMinutes(10));
+        var now = T0 + TimeSpan.FromSeconds(10);
+
+        var batches = new List<IReadOnlyList<Lease>>();
+        for (var round = 0; round < 10; round++)
+        {
+            batches.Add(await Store.ClaimDueAsync(now, 15, ClaimTimeout));
+        }
+
+        Assert.That(batches.Select(b => b.Count), Is.EqualTo(new[] { 15, 15, 10, 0, 0, 0, 0, 0, 0, 0 }), "full claims while more is due");
+        Assert.That(batches.SelectMany(Ids), Is.EquivalentTo(due), "every due lease exactly once");
+        Assert.That((await GetAsync(notDue.LeaseId)).State, Is.EqualTo(LeaseState.Active));
+    }
+
+    [Test]
+    public async Task Next_due_is_the_earliest_due_time_on_the_schedule_and_null_when_empty()
+    {
+        Assert.That(await Store.NextDueAsync(T0), Is.Null, "nothing scheduled");
+
+        await PutAsync(TimeSpan.FromSeconds(30));
+        var earliest = await PutAsync(TimeSpan.FromSeconds(5));
+        await PutAsync(TimeSpan.FromMinutes(10));
+
+        Assert.That(await Store.NextDueAsync(T0), Is.EqualTo(earliest.ExpiresAt), "in the future: the sweeper sleeps until then");
+        Assert.That(await Store.NextDueAsync(T0 + TimeSpan.FromMinutes(1)), Is.EqualTo(earliest.ExpiresAt), "in the past: due now");
+
+        var claimedAt = T0 + TimeSpan.FromSeconds(6);
+        Assert.That(Ids(await Store.ClaimDueAsync(claimedAt, 10, ClaimTimeout)), Is.EqualTo(new[] { earliest.LeaseId }));
+        Assert.That(await Store.NextDueAsync(claimedAt), Is.EqualTo(T0 + TimeSpan.FromSeconds(30)), "the next lease; the claim is due at its deadline, later");
+
+        await Store.MarkRevokedManyAsync([earliest.LeaseId], claimedAt);
+        var later = await Store.ClaimDueAsync(T0 + TimeSpan.FromMinutes(11), 10, ClaimTimeout);
+        await Store.MarkRevokedManyAsync(Ids(later), T0 + TimeSpan.FromMinutes(11));
+        Assert.That(await Store.NextDueAsync(T0 + TimeSpan.FromMinutes(11)), Is.Null, "revoked leases leave the schedule");
     }
 
     [Test]

@@ -126,16 +126,18 @@ internal static partial class LeaseScripts
         """);
 
     /// <summary>
-    /// ARGV: prefix, now ms, max → the due times (ms) of up to max due leases, earliest first (no ids: a small reply).
-    /// Also forgets revoked leases whose time has come, as <see cref="ClaimDue"/> does: a bucket with nothing due is
-    /// never asked to claim.
+    /// ARGV: prefix, now ms, cap → [how many leases are due by now, at most cap; the earliest due time (ms), absent when
+    /// nothing is scheduled]. Small reply, no ids. Counts with ZRANGEBYSCORE, not ZCOUNT, which the documented ACL lacks.
+    /// Also forgets revoked leases whose time has come, as <see cref="ClaimDue"/> does: a sweeper that only peeks (an idle
+    /// one) still keeps the ledger bounded.
     /// </summary>
-    public static readonly LuaScript DueScores = new(Prelude + """
+    public static readonly LuaScript DuePeek = new(Prelude + """
         for _, id in ipairs(redis.call('ZRANGEBYSCORE', GONE, '-inf', ARGV[2], 'LIMIT', 0, 256)) do forget(id) end
-        local r = redis.call('ZRANGEBYSCORE', DUE, '-inf', ARGV[2], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
-        local out = {}
-        for i = 2, #r, 2 do out[#out + 1] = tonumber(r[i]) end
-        return out
+        local cap, n = tonumber(ARGV[3]), 0
+        if cap > 0 then n = #redis.call('ZRANGEBYSCORE', DUE, '-inf', ARGV[2], 'LIMIT', 0, cap) end
+        local first = redis.call('ZRANGE', DUE, 0, 0, 'WITHSCORES')
+        if first[2] then return { n, tonumber(first[2]) } end
+        return { n }
         """);
 
     /// <summary>ARGV: prefix, id, claim deadline ms → fields, or nil when missing or revoked.</summary>

@@ -82,7 +82,13 @@ public sealed partial class RedisLeaseStore
         var expires = LeaseCodec.Ms(newExpiresAt);
         var bucket = _layout.BucketOf(leaseId);
         var reply = await RunAsync(LeaseScripts.Renew, bucket, [_layout.BucketPrefix(bucket), leaseId, expires, field, value, other], cancellationToken).ConfigureAwait(false);
-        return reply.IsNull ? null : LeaseCodec.FromFields(leaseId, reply.AsArray(), _mac);
+        if (reply.IsNull)
+        {
+            return null;
+        }
+
+        _dueSignal?.LeaseDue(newExpiresAt);
+        return LeaseCodec.FromFields(leaseId, reply.AsArray(), _mac);
     }
 
     /// <inheritdoc />

@@ -80,7 +80,13 @@ public sealed partial class RedisLeaseStore : IRevocationSchedule
             return part;
         })).ConfigureAwait(false);
 
-        return parts.Aggregate(new RevocationBatch(batchId, 0, 0, 0), (total, part) => total.Add(part));
+        var batch = parts.Aggregate(new RevocationBatch(batchId, 0, 0, 0), (total, part) => total.Add(part));
+        if (batch.Scheduled > 0)
+        {
+            _dueSignal?.LeaseDue(now);
+        }
+
+        return batch;
     }
 
     public async Task<RevocationProgress?> GetProgressAsync(string batchId, CancellationToken cancellationToken = default)
@@ -120,7 +126,13 @@ public sealed partial class RedisLeaseStore : IRevocationSchedule
             return bucketMoved;
         }).ConfigureAwait(false);
 
-        return moved.Sum();
+        var scheduled = moved.Sum();
+        if (scheduled > 0)
+        {
+            _dueSignal?.LeaseDue(now);
+        }
+
+        return scheduled;
     }
 
     private RedisKey BatchKey(int bucket, string batchId) => $"{_layout.BucketPrefix(bucket)}batch:{{{batchId}}}";

@@ -39,6 +39,7 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     private readonly RedisKey[][] _dueKeys;
     private readonly long _retentionMs;
     private readonly StateMac _mac;
+    private readonly ILeaseDueSignal? _dueSignal;
     private int _nextBucket;
 
     public RedisLeaseStore(IRedisConnection redis, string keyPrefix)
@@ -61,7 +62,9 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     /// Authenticates each lease's backend handle; null means <see cref="StateMac.ProcessEphemeral"/> (tests, tools). The
     /// host always passes the configured key, which every replica shares.
     /// </param>
-    public RedisLeaseStore(IRedisConnection redis, RedisKeyLayout layout, TimeSpan revokedRetention, StateMac? stateMac = null)
+    /// <param name="dueSignal">Told of every due time a write of this process schedules (its sweeper); null: nobody.</param>
+    public RedisLeaseStore(IRedisConnection redis, RedisKeyLayout layout, TimeSpan revokedRetention, StateMac? stateMac = null,
+        ILeaseDueSignal? dueSignal = null)
     {
         ArgumentNullException.ThrowIfNull(redis);
         ArgumentNullException.ThrowIfNull(layout);
@@ -71,6 +74,7 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         _dueKeys = [.. Enumerable.Range(0, layout.Buckets).Select(b => new RedisKey[] { layout.BucketPrefix(b) + "due" })];
         _retentionMs = (long)revokedRetention.TotalMilliseconds;
         _mac = stateMac ?? StateMac.ProcessEphemeral;
+        _dueSignal = dueSignal;
         // Each replica starts its round over the buckets somewhere else, so replicas spread over the shards.
         _nextBucket = layout.Buckets == 1 ? 0 : System.Security.Cryptography.RandomNumberGenerator.GetInt32(layout.Buckets);
     }
@@ -130,6 +134,8 @@ public sealed partial class RedisLeaseStore : ILeaseStore
                 throw new BrokerException(BrokerFailure.FailedPrecondition, Reasons.ParentLeaseNotActive,
                     $"Parent lease '{lease.ParentLeaseId}' is no longer active.");
         }
+
+        _dueSignal?.LeaseDue(lease.ExpiresAt);
     }
 
     private static RedisValue CapArg(int? cap) => cap is { } n ? n : "";
@@ -188,37 +194,75 @@ public sealed partial class RedisLeaseStore : ILeaseStore
             return await ClaimFromBucketAsync(0, LeaseCodec.Ms(now), max, deadline, cancellationToken).ConfigureAwait(false);
         }
 
-        // Sharded: first the due times of up to max due leases per bucket (scores only, one small script per bucket, all
-        // at once), which say how many of the max earliest each bucket holds; then each bucket claims its share with its
-        // own scripts, all buckets at once. So a claim is still in due order across buckets (bar races with other
-        // sweepers, which only make it shorter), and a replica claims from buckets on every shard in parallel.
+        // Sharded: first how many leases each bucket has due (a count, capped at max, one small script per bucket, all at
+        // once), then each bucket claims its share with its own scripts, all buckets at once. When everything due fits in
+        // max, every bucket claims all of its due leases; otherwise the claim is shared in proportion to the backlogs.
+        // Due order then holds within each bucket, not across buckets. Why that is enough: every bucket loses the same
+        // fraction (max ÷ total due) of its backlog per claim, so all backlogs drain together in total ÷ max claims, the
+        // same number of claims a strict cross-bucket order needs for the last of them; a lease may be revoked a little
+        // before an earlier-due lease of another bucket, but never later than the whole backlog takes to drain. What
+        // strict order cost: reading up to max due times from every bucket per claim (16 × 500 with the defaults) and
+        // sorting them, which on a 3-primary cluster made the sweeper fall behind 10,000 expiries/s (docs/benchmarks.md).
         var nowMs = LeaseCodec.Ms(now);
         // Any bucket failing fails the whole claim (the sweep pass ends and the next one retries), even though the
         // other buckets could be claimed: the replica's audit stream lives on one shard, and revoking on healthy shards
         // while it is unreachable would revoke leases whose lease.revoked event cannot be written (measured: 506 in one
         // SIGKILL run with broker processes). Tolerate failed buckets once the revocation's audit record is written by
         // the mark-revoked script itself, per bucket (issue 15 item 5). docs/redis.md, "Sweeping".
-        var peeks = await ForEachBucketAsync(b => RunAsync(LeaseScripts.DueScores, b, [_layout.BucketPrefix(b), nowMs, max], cancellationToken))
+        var peeks = await ForEachBucketAsync(b => RunAsync(LeaseScripts.DuePeek, b, [_layout.BucketPrefix(b), nowMs, max], cancellationToken))
             .ConfigureAwait(false);
-        var scores = peeks.Select(p => p.AsArray().Select(v => v.AsInt64()).ToArray()).ToArray();
-        // Ties go to the buckets in a per-replica rotating order, so replicas racing for equal due times spread out.
-        var start = (int)((uint)Interlocked.Increment(ref _nextBucket) % (uint)Buckets);
-        var share = new int[Buckets];
-        foreach (var (_, bucket) in scores
-            .SelectMany((dues, bucket) => dues.Select(due => (Due: due, Bucket: bucket)))
-            .OrderBy(c => c.Due).ThenBy(c => (c.Bucket - start + Buckets) % Buckets)
-            .Take(max))
+        var share = ClaimShares([.. peeks.Select(p => (int)p.AsArray()[0].AsInt64())], max, (int)((uint)Interlocked.Increment(ref _nextBucket) % (uint)Buckets));
+        var parts = await Task.WhenAll(Enumerable.Range(0, Buckets).Where(b => share[b] > 0).Select(b =>
+            ClaimFromBucketAsync(b, nowMs, share[b], deadline, cancellationToken))).ConfigureAwait(false);
+        return [.. parts.SelectMany(p => p)];
+    }
+
+    /// <summary>
+    /// How many of <paramref name="max"/> claims each bucket takes, given how many it has due: all of them when they fit,
+    /// else in proportion (rounded down), the rest one each to buckets with more due, in a per-replica rotating order
+    /// from <paramref name="start"/> so replicas racing for the same backlog start on different buckets.
+    /// </summary>
+    internal static int[] ClaimShares(IReadOnlyList<int> due, int max, int start)
+    {
+        long total = due.Sum(d => (long)d);
+        if (total <= max)
         {
-            share[bucket]++;
+            return [.. due];
         }
 
-        var parts = await Task.WhenAll(Enumerable.Range(0, Buckets).Where(b => share[b] > 0).Select(async b =>
-            (Bucket: b, Leases: await ClaimFromBucketAsync(b, nowMs, share[b], deadline, cancellationToken).ConfigureAwait(false)))).ConfigureAwait(false);
-        // Each bucket's claims come in its due order, so its i-th claim had (about) its i-th peeked due time.
-        return [.. parts
-            .SelectMany(p => p.Leases.Select((lease, i) => (Lease: lease, Due: i < scores[p.Bucket].Length ? scores[p.Bucket][i] : long.MaxValue)))
-            .OrderBy(c => c.Due).ThenBy(c => c.Lease.LeaseId, StringComparer.Ordinal)
-            .Select(c => c.Lease)];
+        var share = due.Select(d => (int)(max * (long)d / total)).ToArray();
+        var left = max - share.Sum();
+        for (var i = 0; left > 0; i = (i + 1) % due.Count)
+        {
+            var b = (start + i) % due.Count;
+            if (due[b] > share[b])
+            {
+                share[b]++;
+                left--;
+            }
+        }
+
+        return share;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One small script per bucket (all at once on a cluster); each also forgets revoked leases whose time has come.</remarks>
+    public async Task<DateTimeOffset?> NextDueAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        var nowMs = LeaseCodec.Ms(now);
+        var peeks = await ForEachBucketAsync(b => RunAsync(LeaseScripts.DuePeek, b, [_layout.BucketPrefix(b), nowMs, 0], cancellationToken))
+            .ConfigureAwait(false);
+        long? earliest = null;
+        foreach (var peek in peeks)
+        {
+            var reply = peek.AsArray();
+            if (reply.Length > 1 && (earliest is null || reply[1].AsInt64() < earliest))
+            {
+                earliest = reply[1].AsInt64();
+            }
+        }
+
+        return earliest is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
     }
 
     /// <summary>Claims up to <paramref name="max"/> due leases of one bucket, in chunks of <see cref="ClaimChunkSize"/>.</summary>
@@ -250,7 +294,14 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
         var bucket = _layout.BucketOf(leaseId);
         var reply = await RunAsync(LeaseScripts.TryClaim, bucket, [_layout.BucketPrefix(bucket), leaseId, LeaseCodec.Ms(now + claimTimeout)], cancellationToken).ConfigureAwait(false);
-        return reply.IsNull ? null : LeaseCodec.FromFields(leaseId, reply.AsArray(), _mac);
+        if (reply.IsNull)
+        {
+            return null;
+        }
+
+        // Should this revoker die, the claim lapses then and the sweeper must look.
+        _dueSignal?.LeaseDue(now + claimTimeout);
+        return LeaseCodec.FromFields(leaseId, reply.AsArray(), _mac);
     }
 
     /// <inheritdoc />
@@ -278,6 +329,12 @@ public sealed partial class RedisLeaseStore : ILeaseStore
             }
         }
 
+        if (changed.Any(c => c))
+        {
+            // A revoked lease's live children were scheduled due now by the script.
+            _dueSignal?.LeaseDue(revokedAt);
+        }
+
         return changed;
     }
 
@@ -293,6 +350,7 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         var kept = error.Length <= MaxLastErrorLength ? error : error[..MaxLastErrorLength];
         var bucket = _layout.BucketOf(leaseId);
         await RunAsync(LeaseScripts.MarkFailed, bucket, [_layout.BucketPrefix(bucket), leaseId, kept, LeaseCodec.Ms(nextAttemptAt)], cancellationToken).ConfigureAwait(false);
+        _dueSignal?.LeaseDue(nextAttemptAt);
     }
 
     internal RedisKey LeaseKey(string leaseId) => $"{_layout.BucketPrefix(_layout.BucketOf(leaseId))}lease:{{{leaseId}}}";

@@ -29,6 +29,14 @@ internal sealed class FlakyLeaseStore(ILeaseStore inner) : ILeaseStore
         return ClaimsFail ? throw Outage() : inner.ClaimDueAsync(now, max, claimTimeout, cancellationToken);
     }
 
+    public int NextDueCalls { get; private set; }
+
+    public Task<DateTimeOffset?> NextDueAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        NextDueCalls++;
+        return ClaimsFail ? throw Outage() : inner.NextDueAsync(now, cancellationToken);
+    }
+
     public Task<Lease?> TryClaimAsync(string leaseId, DateTimeOffset now, TimeSpan claimTimeout, CancellationToken cancellationToken = default) =>
         inner.TryClaimAsync(leaseId, now, claimTimeout, cancellationToken);
 

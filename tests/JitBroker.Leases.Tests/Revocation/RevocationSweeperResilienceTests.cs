@@ -1,9 +1,7 @@
 using JitBroker.Core;
 using JitBroker.Revocation;
-using Microsoft.Extensions.Logging.Abstractions;
 using Moq;
 using NUnit.Framework;
-using Quartz;
 
 namespace JitBroker.Leases.Tests.Revocation;
 
@@ -136,27 +134,6 @@ public sealed class RevocationSweeperResilienceTests
         Assert.That(await h.Sweeper.SweepOnceAsync(), Is.EqualTo(1));
         Assert.That((await h.GetAsync(lease.LeaseId)).State, Is.EqualTo(LeaseState.Revoked));
     }
-
-    [Test]
-    public async Task The_job_runs_one_sweep_and_swallows_shutdown_cancellation()
-    {
-        var h = new SweepHarness();
-        var lease = await h.PutAsync(TimeSpan.FromSeconds(1));
-        h.Time.Advance(TimeSpan.FromSeconds(2));
-        var job = new RevocationSweepJob(h.Sweeper, NullLogger<RevocationSweepJob>.Instance);
-        var context = Mock.Of<IJobExecutionContext>();
-
-        await job.Execute(context, CancellationToken.None);
-        Assert.That((await h.GetAsync(lease.LeaseId)).State, Is.EqualTo(LeaseState.Revoked));
-
-        using var cancelled = new CancellationTokenSource();
-        await cancelled.CancelAsync();
-        Assert.DoesNotThrowAsync(async () => await job.Execute(context, cancelled.Token));
-    }
-
-    [Test]
-    public void The_job_refuses_to_overlap_itself() =>
-        Assert.That(typeof(RevocationSweepJob).IsDefined(typeof(DisallowConcurrentExecutionAttribute), inherit: false), Is.True);
 
     private static void InterlockedMax(ref int target, int value)
     {
