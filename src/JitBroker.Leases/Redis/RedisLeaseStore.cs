@@ -196,7 +196,9 @@ public sealed partial class RedisLeaseStore : ILeaseStore
 
         // Sharded: first how many leases each bucket has due (a count, capped at max, one small script per bucket, all at
         // once), then each bucket claims its share with its own scripts, all buckets at once. When everything due fits in
-        // max, every bucket claims all of its due leases; otherwise the claim is shared in proportion to the backlogs.
+        // max, every bucket claims all of its due leases; otherwise the claim is shared in proportion to the backlogs
+        // (as counted: buckets with a full claim's backlog or more share alike), and the rounding remainder goes round
+        // the buckets from a start that moves every claim, so even a small backlog beside big ones is reached.
         // Due order then holds within each bucket, not across buckets. Why that is enough: every bucket loses the same
         // fraction (max ÷ total due) of its backlog per claim, so all backlogs drain together in total ÷ max claims, the
         // same number of claims a strict cross-bucket order needs for the last of them; a lease may be revoked a little

@@ -67,6 +67,66 @@ public sealed class RedisLeaseStoreTests
     }
 
     [Test]
+    public async Task A_sharded_claim_shares_a_backlog_by_bucket_and_keeps_each_buckets_due_order()
+    {
+        // Bucket 0 holds 18 due leases, bucket 1 holds 6: a claim of 20 takes 15 and 5, each bucket's earliest.
+        var layout = new RedisKeyLayout(_prefix, 16);
+        var store = new RedisLeaseStore(_redis, layout, InMemoryLeaseStore.DefaultRevokedRetention);
+        var byBucket = new Dictionary<int, List<string>> { [0] = [], [1] = [] };
+        for (var i = 0; i < 24; i++)
+        {
+            var bucket = i % 4 == 0 ? 1 : 0;
+            var lease = NewLease(LeaseIds.New(bucket), TimeSpan.FromSeconds(10 + i));
+            Assert.That(layout.BucketOf(lease.LeaseId), Is.EqualTo(bucket));
+            await store.PutAsync(lease);
+            byBucket[bucket].Add(lease.LeaseId);
+        }
+
+        var now = T0 + TimeSpan.FromHours(1);
+        var first = await store.ClaimDueAsync(now, 20, ClaimTimeout);
+        var rest = await store.ClaimDueAsync(now, 100, ClaimTimeout);
+
+        string[] Of(IEnumerable<Lease> claimed, int bucket) => [.. claimed.Select(l => l.LeaseId).Where(id => layout.BucketOf(id) == bucket)];
+        Assert.That(Of(first, 0), Is.EqualTo(byBucket[0].Take(15)), "three quarters of the claim, bucket 0's earliest in due order");
+        Assert.That(Of(first, 1), Is.EqualTo(byBucket[1].Take(5)), "a quarter, bucket 1's earliest");
+        Assert.That(Of(rest, 0).Concat(Of(rest, 1)), Is.EquivalentTo(byBucket[0].Skip(15).Concat(byBucket[1].Skip(5))), "the rest fits one claim");
+        Assert.That(await store.NextDueAsync(now), Is.EqualTo(now + ClaimTimeout), "only the claims' deadlines are left");
+    }
+
+    [TestCase(new[] { 3, 0, 1 }, 10, 0, new[] { 3, 0, 1 })]
+    [TestCase(new[] { 30, 10 }, 20, 0, new[] { 15, 5 })]
+    [TestCase(new[] { 1, 1, 1, 1, 1 }, 3, 0, new[] { 1, 1, 1, 0, 0 })]
+    [TestCase(new[] { 1, 1, 1, 1, 1 }, 3, 3, new[] { 1, 0, 0, 1, 1 })]
+    [TestCase(new[] { 500, 0, 2, 500 }, 500, 1, new[] { 249, 0, 1, 250 })]
+    public void Claim_shares_take_everything_due_when_it_fits_else_split_by_backlog(int[] due, int max, int start, int[] expected)
+    {
+        var share = RedisLeaseStore.ClaimShares(due, max, start);
+
+        Assert.That(share, Is.EqualTo(expected));
+        Assert.That(share.Sum(), Is.EqualTo(Math.Min(max, due.Sum())));
+    }
+
+    [Test]
+    public async Task Writes_that_schedule_tell_the_due_signal_when_and_failed_writes_do_not()
+    {
+        var signalled = new List<DateTimeOffset>();
+        var signal = new Moq.Mock<ILeaseDueSignal>();
+        signal.Setup(s => s.LeaseDue(Moq.It.IsAny<DateTimeOffset>())).Callback((DateTimeOffset at) => signalled.Add(at));
+        var store = new RedisLeaseStore(_redis, new RedisKeyLayout(_prefix), InMemoryLeaseStore.DefaultRevokedRetention, dueSignal: signal.Object);
+        var parent = NewLease(LeaseIds.New(7), TimeSpan.FromSeconds(30));
+        var child = NewLease(LeaseIds.New(7), TimeSpan.FromSeconds(40)) with { ParentLeaseId = parent.LeaseId };
+
+        await store.PutAsync(parent);
+        await store.PutAsync(child);
+        Assert.ThrowsAsync<InvalidOperationException>(() => store.PutAsync(parent), "a refused put schedules nothing");
+        await store.MarkRevokedManyAsync([parent.LeaseId], T0 + TimeSpan.FromSeconds(5));
+        await store.ScheduleLeasesAsync([child.LeaseId], T0 + TimeSpan.FromSeconds(6), batchId: null);
+
+        Assert.That(signalled, Is.EqualTo(new[] { parent.ExpiresAt, child.ExpiresAt, T0 + TimeSpan.FromSeconds(5) }),
+            "each new lease at its expiry; the revocation schedules the child now; the child was already scheduled, so no second signal");
+    }
+
+    [Test]
     public async Task A_lease_is_one_compact_listpack_hash_plus_index_entries()
     {
         var store = new RedisLeaseStore(_redis, _prefix);
