@@ -138,7 +138,7 @@ public sealed partial class RevocationSweeper
         }
     }
 
-    [LoggerMessage(EventId = 3101, EventName = "RevocationSweepDone", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 3101, EventName = "RevocationSweepDone", Level = LogLevel.Debug,
         Message = "Revocation sweep processed {Processed} due lease(s)")]
     private static partial void LogSwept(ILogger logger, int processed);
 
