@@ -2,7 +2,8 @@
 # Issue 10's performance harness in one command: builds Release, starts a private redis-server on a free
 # loopback port (temp dir, AOF everysec as docs/redis.md recommends), runs tests/JitBroker.PerfHarness
 # (floor, broker process at concurrency 1/8/32/128 with audit fsync Always and Interval, EndTask of 10 leases,
-# one re-presented SVID per worker with the verified-token cache off and on, revocation lag for 100k expiring leases, start-up time and RSS vs active leases), stops redis.
+# one re-presented SVID per worker with the verified-token cache off and on, revocation lag for 100k expiring leases, start-up time and RSS vs active leases
+# for the plain build and the broker published as the Dockerfile publishes it, ReadyToRun), stops redis.
 # Results: docs/benchmarks/perf.{json,md} and docs/benchmarks/perf-latency.svg. Extra arguments go to the
 # harness (e.g. --label quick --seconds 3 --phases floor,broker). PERF_WAIT_QUIET=<seconds> first waits up to
 # that long for the machine's 1-minute load average to fall below 1 (other work on the box skews every number).
@@ -81,5 +82,18 @@ if [ "${PERF_WAIT_QUIET:-0}" -gt 0 ]; then
   echo "   load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
 
+# The startup phase also measures the broker as the image ships it: published with the Dockerfile's flags (ReadyToRun
+# for this machine's architecture; tests/JitBroker.Chart.Tests checks the Dockerfile keeps them), beside the plain build.
+published_args=()
+phases=$(printf '%s\n' "$@" | awk 'take { print; exit } $0 == "--phases" { take = 1 }')
+if [ -z "$phases" ] || [[ ",$phases," == *,startup,* ]]; then
+  case "$(uname -m)" in aarch64|arm64) rid=linux-arm64 ;; *) rid=linux-x64 ;; esac
+  echo "== publishing as the Dockerfile does (-r $rid, ReadyToRun)"
+  dotnet publish src/JitBroker.Server/JitBroker.Server.csproj -c Release -o "$work/published" -r "$rid" --self-contained false \
+    -p:PublishReadyToRun=true -p:UseAppHost=false -nologo -v quiet | grep -E " error |rror\(s\)" || true
+  [ -f "$work/published/JitBroker.Server.dll" ] || { echo "publish failed"; exit 1; }
+  published_args=(--published-broker-dll "$work/published/JitBroker.Server.dll")
+fi
+
 echo "== running the harness (${redis_args[*]})"
-dotnet "$harness_dll" --dedicated-redis "${redis_args[@]}" --broker-dll "$broker_dll" --out "$root/docs/benchmarks" "$@"
+dotnet "$harness_dll" --dedicated-redis "${redis_args[@]}" --broker-dll "$broker_dll" "${published_args[@]}" --out "$root/docs/benchmarks" "$@"
