@@ -8,14 +8,19 @@ ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk:10.0
 ARG RUNTIME_IMAGE=mcr.microsoft.com/dotnet/aspnet:10.0
 
 FROM ${SDK_IMAGE} AS build
+# ReadyToRun: the assemblies carry native code for the image's architecture, so the broker starts without JIT-compiling
+# its start-up path (docs/benchmarks.md, "Start-up"). It needs a runtime identifier; the app stays framework-dependent
+# (the runtime image provides .NET). scripts/perf.sh and tests/JitBroker.Chart.Tests publish with the same flags.
+ARG TARGETARCH
 WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props BannedSymbols.txt .editorconfig ./
 COPY protos/ protos/
 COPY src/ src/
 RUN --mount=type=cache,id=nuget,target=/root/.nuget/packages \
-    dotnet restore src/JitBroker.Server/JitBroker.Server.csproj
-RUN --mount=type=cache,id=nuget,target=/root/.nuget/packages \
-    dotnet publish src/JitBroker.Server/JitBroker.Server.csproj -c Release -o /out --no-restore -p:UseAppHost=false
+    case "${TARGETARCH:-amd64}" in arm64) rid=linux-arm64 ;; *) rid=linux-x64 ;; esac \
+ && dotnet restore src/JitBroker.Server/JitBroker.Server.csproj -r "$rid" -p:PublishReadyToRun=true \
+ && dotnet publish src/JitBroker.Server/JitBroker.Server.csproj -c Release -o /out --no-restore -r "$rid" --self-contained false \
+      -p:PublishReadyToRun=true -p:UseAppHost=false
 
 # Debian-based ASP.NET runtime rather than a chiseled one: the Helm chart's init container copies the
 # signing key with /bin/sh and install(1) (Kubernetes adds group read to Secret files when fsGroup is set,

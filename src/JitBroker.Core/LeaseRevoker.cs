@@ -51,6 +51,23 @@ public sealed partial class LeaseRevoker
     public async Task<IReadOnlyList<RevocationResult>> RevokeClaimedManyAsync(IReadOnlyList<Lease> leases, int parallelism, bool waitForAudit = true,
         CancellationToken cancellationToken = default)
     {
+        var revoked = await BeginRevokeClaimedManyAsync(leases, parallelism, cancellationToken).ConfigureAwait(false);
+        if (waitForAudit)
+        {
+            await revoked.Recorded.ConfigureAwait(false);
+        }
+
+        return revoked.Results;
+    }
+
+    /// <summary>
+    /// <see cref="RevokeClaimedManyAsync"/> that returns as soon as the ledger has every outcome, the <c>lease.revoked</c>
+    /// records queued to the audit log but not yet stored: <see cref="ClaimedRevocations.Recorded"/> completes when they
+    /// are (it never throws). A caller that records a summary of its own (task.ended) queues it behind them and waits for
+    /// both, so one group commit (one fsync) stores them all instead of one after the other.
+    /// </summary>
+    public async Task<ClaimedRevocations> BeginRevokeClaimedManyAsync(IReadOnlyList<Lease> leases, int parallelism, CancellationToken cancellationToken = default)
+    {
         var results = new RevocationResult[leases.Count];
         if (leases.Count == 1)
         {
@@ -109,12 +126,7 @@ public sealed partial class LeaseRevoker
             await ParkFailedAsync(leases[i], results[i], now).ConfigureAwait(false);
         }
 
-        if (waitForAudit)
-        {
-            await Task.WhenAll(recorded).ConfigureAwait(false);
-        }
-
-        return results;
+        return new ClaimedRevocations(results, Task.WhenAll(recorded));
     }
 
     private async Task<RevocationResult> RevokeAtIssuerAsync(Lease lease, CancellationToken cancellationToken)
@@ -167,3 +179,7 @@ public sealed partial class LeaseRevoker
         Message = "Issuer {IssuerKind} threw while revoking lease {LeaseId}")]
     private static partial void LogIssuerThrew(ILogger logger, string leaseId, string issuerKind, Exception exception);
 }
+
+/// <summary>What <see cref="LeaseRevoker.BeginRevokeClaimedManyAsync"/> did: one result per lease, and the audit records still being stored.</summary>
+/// <param name="Recorded">Completes when the <c>lease.revoked</c> records are stored or have failed (a failure is logged and recovered from the outbox); never throws.</param>
+public sealed record ClaimedRevocations(IReadOnlyList<RevocationResult> Results, Task Recorded);

@@ -74,6 +74,17 @@ public interface IRevocationQueue
     Task<Lease?> TryClaimAsync(string leaseId, DateTimeOffset now, TimeSpan claimTimeout, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Claims the leases and every lease delegated from them at any depth for immediate revocation (EndTask, a revoked
+    /// credential), whatever their due times: one entry per lease, the roots first in the given order (an unknown root
+    /// too), then their stored descendants breadth first, each once. <see cref="TreeClaim.Claimed"/> is null for a lease
+    /// already revoked or unknown; the children of a revoked lease are still walked. A store does each delegation tree
+    /// in one atomic step (a claimed lease is no longer active, so no child can be added under it afterwards); after a
+    /// failure some leases may be claimed, and their claims lapse.
+    /// </summary>
+    Task<IReadOnlyList<TreeClaim>> ClaimWithDescendantsAsync(IReadOnlyList<string> rootLeaseIds, DateTimeOffset now, TimeSpan claimTimeout,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Marks each lease revoked, drops it from the schedule and schedules its not-yet-revoked children, atomically per
     /// lease. One result per id, in order: true only for the call that changed the state (the one that must write the
     /// audit record); unknown and already revoked ids are false. With an <paramref name="auditOwner"/>, a store that is
@@ -144,3 +155,6 @@ public sealed record LeaseQuery
 }
 
 public sealed record LeasePage(IReadOnlyList<Lease> Leases, string? NextPageToken);
+
+/// <summary>One lease of <see cref="IRevocationQueue.ClaimWithDescendantsAsync"/>: the claimed lease, or null when it was already revoked or unknown.</summary>
+public sealed record TreeClaim(string LeaseId, Lease? Claimed);

@@ -218,6 +218,33 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
     }
 
     /// <inheritdoc />
+    /// <remarks>All the trees in one step; each lease's children in id order.</remarks>
+    public Task<IReadOnlyList<TreeClaim>> ClaimWithDescendantsAsync(IReadOnlyList<string> rootLeaseIds, DateTimeOffset now, TimeSpan claimTimeout,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rootLeaseIds);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var queue = new Queue<string>(rootLeaseIds.Select(id => id ?? throw new ArgumentException("A lease id is null.", nameof(rootLeaseIds))).Where(seen.Add));
+            var claims = new List<TreeClaim>(queue.Count);
+            while (queue.TryDequeue(out var id))
+            {
+                _leases.TryGetValue(id, out var lease);
+                claims.Add(new TreeClaim(id, lease is null || lease.State == LeaseState.Revoked ? null : Claim(lease, now + claimTimeout)));
+                foreach (var child in (_byParent.GetValueOrDefault(id) ?? []).Order(StringComparer.Ordinal).Where(seen.Add))
+                {
+                    queue.Enqueue(child);
+                }
+            }
+
+            return Task.FromResult<IReadOnlyList<TreeClaim>>(claims);
+        }
+    }
+
+    /// <inheritdoc />
     /// <remarks>All the ids in one step: the whole call is atomic here.</remarks>
     public Task<IReadOnlyList<bool>> MarkRevokedManyAsync(IReadOnlyList<string> leaseIds, DateTimeOffset revokedAt, string? auditOwner = null,
         CancellationToken cancellationToken = default)

@@ -90,7 +90,7 @@ internal sealed class BrokerFixture
             new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance), new BrokerMetrics(), Failures, Time);
 
     private LeaseTermination Termination() =>
-        new(Leases.Object, Leases.Object, new LeaseRevoker(Leases.Object, Issuers(), new RetryBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1), () => 0.5),
+        new(Leases.Object, new LeaseRevoker(Leases.Object, Issuers(), new RetryBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1), () => 0.5),
             Time, NullLogger<LeaseRevoker>.Instance), Options, Time);
 
     public void AllowWith(TimeSpan ttl) =>

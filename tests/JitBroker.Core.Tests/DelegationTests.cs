@@ -161,6 +161,33 @@ public sealed class DelegationTests
     }
 
     [Test]
+    public async Task Ending_a_task_answers_only_once_every_lease_revoked_record_and_the_task_ended_record_after_them_are_stored()
+    {
+        var f = WithRules();
+        var root = await Root(f);
+        var c1 = await Hop(f, Planner, root.Lease, W1, ["zendesk"]);
+        var c2 = await Hop(f, W1, c1.Lease, W2, ["zendesk"]);
+        f.Audit.Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var ending = f.EndTask.HandleAsync(f.As(Planner), "t1");
+        // Deterministic, not a sleep: once task.ended is captured, every record EndTask writes has been queued.
+        for (var waited = 0; !f.Audit.OfType(AuditEventTypes.TaskEnded).Any() && waited < 1000; waited++)
+        {
+            await Task.Delay(10);
+        }
+
+        var types = f.Audit.Events.Select(e => (e.Type, e.LeaseId)).SkipWhile(e => e.Type != AuditEventTypes.LeaseRevoked).ToList();
+        Assert.That(types.Take(3).Select(e => e.LeaseId), Is.EquivalentTo(new[] { root.Lease.LeaseId, c1.Lease.LeaseId, c2.Lease.LeaseId }),
+            "a lease.revoked record for the task's lease and each delegated descendant, queued first");
+        Assert.That(types.Skip(3).Select(e => e.Type), Is.EqualTo(new[] { AuditEventTypes.TaskEnded }), "then task.ended, before any of them is stored");
+        Assert.That(ending.IsCompleted, Is.False, "no answer while the records are not stored");
+
+        f.Audit.Hold.SetResult();
+        var ended = await ending;
+        Assert.That(ended.Leases.Select(l => l.Outcome), Has.All.EqualTo(LeaseOutcomeKind.Revoked));
+    }
+
+    [Test]
     public async Task The_kill_switch_on_a_planner_reaches_its_workers_leases()
     {
         var f = WithRules();

@@ -29,9 +29,13 @@ public sealed class EndTaskAndIntrospectionHandlerTests
         var revoked = LeaseFor(f, "lease_b", LeaseState.Revoked);
         var failing = LeaseFor(f, "lease_c") with { IssuerKind = "jwt" };
         f.Leases.Setup(l => l.ListByTaskAsync(BrokerFixture.AgentId, "task-1", It.IsAny<CancellationToken>())).ReturnsAsync([active, revoked, failing]);
-        f.Leases.Setup(l => l.ListChildrenAsync(It.IsAny<string>(), It.IsAny<CancellationToken>())).ReturnsAsync([]);
-        f.Leases.Setup(l => l.TryClaimAsync(It.IsAny<string>(), It.IsAny<DateTimeOffset>(), It.IsAny<TimeSpan>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync((string id, DateTimeOffset _, TimeSpan _, CancellationToken _) => (id == "lease_a" ? active : failing) with { State = LeaseState.Revoking });
+        f.Leases.Setup(l => l.ClaimWithDescendantsAsync(It.Is<IReadOnlyList<string>>(ids => ids.SequenceEqual(new[] { "lease_a", "lease_b", "lease_c" })),
+                It.IsAny<DateTimeOffset>(), It.IsAny<TimeSpan>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync([
+                new TreeClaim("lease_a", active with { State = LeaseState.Revoking }),
+                new TreeClaim("lease_b", null),
+                new TreeClaim("lease_c", failing with { State = LeaseState.Revoking }),
+            ]);
         f.Issuer.Setup(i => i.RevokeAsync(It.Is<Lease>(l => l.LeaseId == "lease_a"), It.IsAny<CancellationToken>())).ReturnsAsync(RevocationResult.Revoked);
         f.Issuer.Setup(i => i.RevokeAsync(It.Is<Lease>(l => l.LeaseId == "lease_c"), It.IsAny<CancellationToken>())).ReturnsAsync(RevocationResult.Failed("backend down"));
         f.Leases.Setup(l => l.MarkRevokedManyAsync(It.Is<IReadOnlyList<string>>(ids => ids.SequenceEqual(new[] { "lease_a" })), It.IsAny<DateTimeOffset>(),
@@ -58,9 +62,8 @@ public sealed class EndTaskAndIntrospectionHandlerTests
         var first = LeaseFor(f, "lease_a");
         var second = LeaseFor(f, "lease_b");
         f.Leases.Setup(l => l.ListByTaskAsync(BrokerFixture.AgentId, "task-1", It.IsAny<CancellationToken>())).ReturnsAsync([first, second]);
-        f.Leases.Setup(l => l.ListChildrenAsync(It.IsAny<string>(), It.IsAny<CancellationToken>())).ReturnsAsync([]);
-        f.Leases.Setup(l => l.TryClaimAsync(It.IsAny<string>(), It.IsAny<DateTimeOffset>(), It.IsAny<TimeSpan>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync((string id, DateTimeOffset _, TimeSpan _, CancellationToken _) => (id == "lease_a" ? first : second) with { State = LeaseState.Revoking });
+        f.Leases.Setup(l => l.ClaimWithDescendantsAsync(It.IsAny<IReadOnlyList<string>>(), It.IsAny<DateTimeOffset>(), It.IsAny<TimeSpan>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync([new TreeClaim("lease_a", first with { State = LeaseState.Revoking }), new TreeClaim("lease_b", second with { State = LeaseState.Revoking })]);
         f.Issuer.Setup(i => i.RevokeAsync(It.IsAny<Lease>(), It.IsAny<CancellationToken>())).ReturnsAsync(RevocationResult.Revoked);
         f.Leases.Setup(l => l.MarkRevokedManyAsync(It.IsAny<IReadOnlyList<string>>(), It.IsAny<DateTimeOffset>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((IReadOnlyList<string> ids, DateTimeOffset _, string? _, CancellationToken _) => [.. ids.Select(_ => true)]);

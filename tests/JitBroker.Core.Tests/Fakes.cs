@@ -21,8 +21,11 @@ internal sealed class CapturingAuditLog : IAuditLog
         }
 
         Events.Enqueue(auditEvent);
-        return ValueTask.CompletedTask;
+        return Hold is { } hold ? new ValueTask(hold.Task) : ValueTask.CompletedTask;
     }
+
+    /// <summary>While set, appends are captured at once but complete only when it does: the records are "queued, not yet stored".</summary>
+    public TaskCompletionSource? Hold { get; set; }
 
     public IEnumerable<AuditEvent> OfType(string type) => Events.Where(e => e.Type == type);
 }

@@ -96,7 +96,7 @@ internal sealed class PipelineFixture
         var admission = Admission = new AgentAdmission(attestors, ReplayGuard, KillSwitch, audit, new BrokerMetrics(),
             new JitBroker.Core.Admission.AttestationFailureSummary(audit, new JitBroker.Core.Admission.AdmissionOptions(), Time,
                 NullLogger<JitBroker.Core.Admission.AttestationFailureSummary>.Instance), Time);
-        var termination = new LeaseTermination(Leases, Leases, Revoker, Options, Time);
+        var termination = new LeaseTermination(Leases, Revoker, Options, Time);
         var commit = new CredentialCommit(issuers, Leases, KillSwitch, Audit, termination, Options, Time, NullLogger<CredentialCommit>.Instance);
         var usability = new LeaseUsability(Leases, KillSwitch);
         var verifiers = new[] { new FakeVerifier() };

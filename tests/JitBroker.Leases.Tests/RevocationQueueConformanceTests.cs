@@ -201,6 +201,58 @@ public abstract class RevocationQueueConformanceTests : LeaseStoreSuite
     }
 
     [Test]
+    public async Task Claim_with_descendants_claims_every_lease_of_the_trees_roots_first_and_walks_below_revoked_ones()
+    {
+        var active = await PutAsync(TimeSpan.FromMinutes(5));
+        var revoked = await PutAsync(TimeSpan.FromMinutes(5));
+        var child = await PutChildAsync(active.LeaseId);
+        var grandchild = await PutChildAsync(child.LeaseId);
+        var underRevoked = await PutChildAsync(revoked.LeaseId);
+        await Store.MarkOneRevokedAsync(revoked.LeaseId, T0); // schedules underRevoked: revoking, still to be claimed
+        var now = T0 + TimeSpan.FromSeconds(1);
+
+        var tree = await Store.ClaimWithDescendantsAsync([active.LeaseId, revoked.LeaseId, "lease-never-stored"], now, ClaimTimeout);
+
+        var ids = tree.Select(c => c.LeaseId).ToList();
+        Assert.That(ids.Take(3), Is.EqualTo(new[] { active.LeaseId, revoked.LeaseId, "lease-never-stored" }), "the roots first, in order, an unknown one too");
+        Assert.That(ids.Skip(3), Is.EquivalentTo(new[] { child.LeaseId, grandchild.LeaseId, underRevoked.LeaseId }), "then every descendant once");
+        Assert.That(ids.IndexOf(child.LeaseId), Is.LessThan(ids.IndexOf(grandchild.LeaseId)), "breadth first");
+        Assert.That(tree.Where(c => c.Claimed is null).Select(c => c.LeaseId), Is.EquivalentTo(new[] { revoked.LeaseId, "lease-never-stored" }));
+        foreach (var claim in tree.Where(c => c.Claimed is not null))
+        {
+            Assert.That((claim.Claimed!.LeaseId, claim.Claimed.State, claim.Claimed.DueAt), Is.EqualTo((claim.LeaseId, LeaseState.Revoking, (DateTimeOffset?)(now + ClaimTimeout))));
+            var stored = await GetAsync(claim.LeaseId);
+            Assert.That((stored.State, stored.DueAt), Is.EqualTo((LeaseState.Revoking, (DateTimeOffset?)(now + ClaimTimeout))), claim.LeaseId);
+        }
+
+        Assert.That((await GetAsync(revoked.LeaseId)).State, Is.EqualTo(LeaseState.Revoked), "a revoked root is not claimed back");
+        Assert.That(await Store.ClaimDueAsync(now, 10, ClaimTimeout), Is.Empty, "claimed by EndTask, so not due for the sweeper");
+        var late = NewLease(TimeSpan.FromMinutes(5), parentLeaseId: grandchild.LeaseId);
+        var ex = Assert.ThrowsAsync<BrokerException>(() => Store.PutAsync(late));
+        Assert.That(ex!.Reason, Is.EqualTo(Reasons.ParentLeaseNotActive), "no child can be added under a claimed lease");
+    }
+
+    [Test]
+    public async Task Claim_with_descendants_lists_a_lease_once_when_it_is_a_root_and_a_descendant()
+    {
+        var parent = await PutAsync(TimeSpan.FromMinutes(5));
+        var child = await PutChildAsync(parent.LeaseId);
+        var grandchild = await PutChildAsync(child.LeaseId);
+
+        var tree = await Store.ClaimWithDescendantsAsync([child.LeaseId, parent.LeaseId, child.LeaseId], T0, ClaimTimeout);
+
+        Assert.That(tree.Select(c => c.LeaseId), Is.EqualTo(new[] { child.LeaseId, parent.LeaseId, grandchild.LeaseId }));
+        Assert.That(tree.Select(c => c.Claimed?.State), Has.All.EqualTo(LeaseState.Revoking));
+    }
+
+    private async Task<Lease> PutChildAsync(string parentLeaseId)
+    {
+        var lease = NewLease(TimeSpan.FromMinutes(5), parentLeaseId: parentLeaseId);
+        await Store.PutAsync(lease);
+        return lease;
+    }
+
+    [Test]
     public async Task Mark_revoked_drops_the_lease_from_the_schedule_and_is_idempotent()
     {
         var lease = await PutAsync(TimeSpan.FromSeconds(1));

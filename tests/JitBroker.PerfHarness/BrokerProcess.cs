@@ -51,18 +51,21 @@ internal sealed class BrokerProcess : IAsyncDisposable
     public static string AuditPath(string dataDirectory, string phase) => Path.Combine(dataDirectory, $"audit-{phase}.jsonl");
 
     /// <param name="settings">Extra configuration, key → value (for example "JitBroker:Audit:FsyncPolicy" → "Always").</param>
-    public static async Task<BrokerProcess> StartAsync(HarnessOptions options, string dataDirectory, IReadOnlyDictionary<string, string> settings, string logName)
+    /// <param name="brokerDll">Another build of the broker than <see cref="HarnessOptions.BrokerDll"/> (the published one).</param>
+    public static async Task<BrokerProcess> StartAsync(HarnessOptions options, string dataDirectory, IReadOnlyDictionary<string, string> settings, string logName,
+        string? brokerDll = null)
     {
+        var dll = Path.GetFullPath(brokerDll ?? options.BrokerDll);
         var ports = LoopbackPorts.Free(3);
         var (grpcPort, httpPort, adminPort) = (ports[0], ports[1], ports[2]);
         var info = new ProcessStartInfo("dotnet")
         {
-            WorkingDirectory = Path.GetDirectoryName(Path.GetFullPath(options.BrokerDll))!,
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(Path.GetFullPath(options.BrokerDll));
+        info.ArgumentList.Add(dll);
         foreach (var variable in options.BrokerEnvironment)
         {
             var eq = variable.IndexOf('=', StringComparison.Ordinal);

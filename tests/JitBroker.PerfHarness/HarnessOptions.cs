@@ -7,6 +7,12 @@ internal sealed class HarnessOptions
 {
     public required string BrokerDll { get; init; }
 
+    /// <summary>
+    /// The broker published as the Dockerfile publishes it (ReadyToRun; scripts/perf.sh makes it): the startup phase
+    /// measures it beside <see cref="BrokerDll"/>. Null measures the plain build only.
+    /// </summary>
+    public string? PublishedBrokerDll { get; init; }
+
     /// <summary>host:port of a Redis the harness owns: it is flushed between phases.</summary>
     public required string Redis { get; init; }
 
@@ -80,6 +86,7 @@ internal sealed class HarnessOptions
         return new HarnessOptions
         {
             BrokerDll = Get("--broker-dll") ?? throw new ArgumentException("--broker-dll <path to JitBroker.Server.dll> is required."),
+            PublishedBrokerDll = Get("--published-broker-dll"),
             Redis = Get("--redis") ?? (Get("--redis-cluster") is null ? throw new ArgumentException("--redis <host:port> or --redis-cluster <host:port,…> is required.") : ""),
             ClusterNodes = Get("--redis-cluster") is { } c ? c.Split(',', StringSplitOptions.RemoveEmptyEntries) : [],
             Buckets = Get("--buckets") is { } b ? int.Parse(b, CultureInfo.InvariantCulture) : defaults.Buckets,

@@ -35,13 +35,13 @@ public sealed class EndTaskHandler
             throw new BrokerException(BrokerFailure.NotFound, Reasons.TaskNotFound, $"No leases for task '{taskId}' held by the calling agent.");
         }
 
-        var outcomes = await _termination.RevokeWithDescendantsAsync(leases, cancellationToken).ConfigureAwait(false);
-        await _audit.RecordAsync(new AuditEvent
+        var revoked = await _termination.RevokeWithDescendantsAsync(leases, cancellationToken).ConfigureAwait(false);
+        // Queued behind the leases' lease.revoked records and awaited with them: one group commit for all, not two in a row.
+        await Task.WhenAll(revoked.Recorded, _audit.RecordAsync(new AuditEvent
         {
-            Type = AuditEventTypes.TaskEnded, AgentId = agent.Id, TaskId = taskId,
-            Detail = $"{outcomes.Count(o => o.Outcome == LeaseOutcomeKind.Revoked)} revoked, {outcomes.Count(o => o.Outcome == LeaseOutcomeKind.Failed)} failed, {outcomes.Count(o => o.Outcome == LeaseOutcomeKind.AlreadyRevoked)} already revoked",
-        }, cancellationToken).ConfigureAwait(false);
-        BrokerLog.TaskEnded(_log, taskId, agent.Id, outcomes.Count);
-        return new EndTaskResult(taskId, outcomes);
+            Type = AuditEventTypes.TaskEnded, AgentId = agent.Id, TaskId = taskId, Detail = revoked.Summary,
+        }, cancellationToken)).ConfigureAwait(false);
+        BrokerLog.TaskEnded(_log, taskId, agent.Id, revoked.Outcomes.Count);
+        return new EndTaskResult(taskId, revoked.Outcomes);
     }
 }

@@ -40,12 +40,12 @@ public sealed class RevokeOwnCredentialHandler
             throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.CredentialNotHolder, "The credential was not issued to the calling agent.");
         }
 
-        var outcomes = await _termination.RevokeWithDescendantsAsync([lease], cancellationToken).ConfigureAwait(false);
-        await _audit.RecordAsync(new AuditEvent
+        var revoked = await _termination.RevokeWithDescendantsAsync([lease], cancellationToken).ConfigureAwait(false);
+        // Queued behind the lease.revoked records and awaited with them: one group commit for all (see EndTaskHandler).
+        await Task.WhenAll(revoked.Recorded, _audit.RecordAsync(new AuditEvent
         {
-            Type = AuditEventTypes.CredentialRevokedByHolder, AgentId = agent.Id, TaskId = lease.TaskId, LeaseId = lease.LeaseId,
-            Detail = $"{outcomes.Count(o => o.Outcome == LeaseOutcomeKind.Revoked)} revoked, {outcomes.Count(o => o.Outcome == LeaseOutcomeKind.Failed)} failed, {outcomes.Count(o => o.Outcome == LeaseOutcomeKind.AlreadyRevoked)} already revoked",
-        }, cancellationToken).ConfigureAwait(false);
-        return outcomes;
+            Type = AuditEventTypes.CredentialRevokedByHolder, AgentId = agent.Id, TaskId = lease.TaskId, LeaseId = lease.LeaseId, Detail = revoked.Summary,
+        }, cancellationToken)).ConfigureAwait(false);
+        return revoked.Outcomes;
     }
 }

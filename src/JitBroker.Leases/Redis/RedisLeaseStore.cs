@@ -28,6 +28,9 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     /// <summary>Most leases one claim script returns (see <see cref="ClaimDueAsync"/>): about 64 KB of reply.</summary>
     public const int ClaimChunkSize = 64;
 
+    /// <summary>Most roots one tree-claim script walks (with their descendants; see <see cref="ClaimWithDescendantsAsync"/>).</summary>
+    public const int RootsPerClaimScript = 64;
+
     /// <summary>Most leases one mark-revoked script marks (each may also schedule its children).</summary>
     public const int MarksPerScript = 64;
 
@@ -304,6 +307,53 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         // Should this revoker die, the claim lapses then and the sweeper must look.
         _dueSignal?.LeaseDue(now + claimTimeout);
         return LeaseCodec.FromFields(leaseId, reply.AsArray(), _mac);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One script per bucket and <see cref="RootsPerClaimScript"/> roots, all at once (a delegation tree shares its root's
+    /// bucket, so each script walks whole trees); the descendants come bucket after bucket, each part breadth first.
+    /// </remarks>
+    public async Task<IReadOnlyList<TreeClaim>> ClaimWithDescendantsAsync(IReadOnlyList<string> rootLeaseIds, DateTimeOffset now, TimeSpan claimTimeout,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rootLeaseIds);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
+        var roots = rootLeaseIds.Select(id => id ?? throw new ArgumentException("A lease id is null.", nameof(rootLeaseIds))).Distinct(StringComparer.Ordinal).ToList();
+        var deadline = LeaseCodec.Ms(now + claimTimeout);
+        var replies = await Task.WhenAll(roots.GroupBy(_layout.BucketOf).SelectMany(g => g.Chunk(RootsPerClaimScript).Select(chunk =>
+        {
+            var args = new List<RedisValue>(chunk.Length + 2) { _layout.BucketPrefix(g.Key), deadline };
+            args.AddRange(chunk.Select(id => (RedisValue)id));
+            return RunAsync(LeaseScripts.ClaimTrees, g.Key, args, cancellationToken);
+        }))).ConfigureAwait(false);
+
+        var claimed = new Dictionary<string, Lease?>(StringComparer.Ordinal);
+        var rootSet = roots.ToHashSet(StringComparer.Ordinal);
+        var descendants = new List<string>();
+        foreach (var items in replies.Select(r => r.AsArray()))
+        {
+            for (var i = 0; i + 1 < items.Length; i += 2)
+            {
+                var id = items[i].AsString()!;
+                var fields = items[i + 1].AsArray();
+                var lease = fields.Length == 0 ? null : LeaseCodec.FromFields(id, fields, _mac);
+                // A root that is also another root's descendant is walked by both scripts: keep it once, with its claim.
+                if (claimed.TryAdd(id, lease))
+                {
+                    if (!rootSet.Contains(id))
+                    {
+                        descendants.Add(id);
+                    }
+                }
+                else
+                {
+                    claimed[id] ??= lease;
+                }
+            }
+        }
+
+        return [.. roots.Concat(descendants).Select(id => new TreeClaim(id, claimed.GetValueOrDefault(id)))];
     }
 
     /// <inheritdoc />

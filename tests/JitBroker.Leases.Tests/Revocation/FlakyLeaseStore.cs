@@ -40,6 +40,10 @@ internal sealed class FlakyLeaseStore(ILeaseStore inner) : ILeaseStore
     public Task<Lease?> TryClaimAsync(string leaseId, DateTimeOffset now, TimeSpan claimTimeout, CancellationToken cancellationToken = default) =>
         inner.TryClaimAsync(leaseId, now, claimTimeout, cancellationToken);
 
+    public Task<IReadOnlyList<TreeClaim>> ClaimWithDescendantsAsync(IReadOnlyList<string> rootLeaseIds, DateTimeOffset now, TimeSpan claimTimeout,
+        CancellationToken cancellationToken = default) =>
+        inner.ClaimWithDescendantsAsync(rootLeaseIds, now, claimTimeout, cancellationToken);
+
     public Task<IReadOnlyList<bool>> MarkRevokedManyAsync(IReadOnlyList<string> leaseIds, DateTimeOffset revokedAt, string? auditOwner = null,
         CancellationToken cancellationToken = default) =>
         MarksFail ? throw Outage() : inner.MarkRevokedManyAsync(leaseIds, revokedAt, auditOwner, cancellationToken);
