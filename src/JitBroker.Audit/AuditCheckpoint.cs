@@ -1,5 +1,4 @@
 using System.Buffers.Text;
-using System.Text;
 using System.Text.Json.Nodes;
 using JitBroker.Issuance;
 
@@ -33,7 +32,7 @@ internal static class AuditCheckpoint
 
     /// <summary>The exact bytes a checkpoint signature covers.</summary>
     public static byte[] Statement(long seq, string time, long headSeq, string headHash, string keyId) =>
-        Encoding.UTF8.GetBytes(CanonicalJson.Canonicalize(new JsonObject
+        CanonicalJson.CanonicalizeUtf8(new JsonObject
         {
             [AuditFields.Algorithm] = SigningKey.Es256,
             [AuditFields.HeadHash] = headHash,
@@ -42,7 +41,7 @@ internal static class AuditCheckpoint
             [AuditFields.Seq] = seq,
             [AuditFields.Time] = time,
             ["typ"] = StatementType,
-        }));
+        });
 
     /// <summary>
     /// Checks a checkpoint record's members against its place in the chain and, when <paramref name="keys"/> is

@@ -38,6 +38,10 @@ internal static class CanonicalJson
     public static byte[] CanonicalHash(JsonNode? node, string? omitTopLevelMember) =>
         WithScratch(node, omitTopLevelMember, sortKeys: true, static bytes => System.Security.Cryptography.SHA256.HashData(bytes));
 
+    /// <summary><see cref="Canonicalize"/> as UTF-8 bytes (what a signature or hash covers).</summary>
+    public static byte[] CanonicalizeUtf8(JsonNode? node) =>
+        WithScratch(node, null, sortKeys: true, static bytes => bytes.ToArray());
+
     /// <summary><see cref="Serialize"/> as UTF-8 bytes.</summary>
     public static byte[] SerializeUtf8(JsonNode? node) =>
         WithScratch(node, null, sortKeys: false, static bytes => bytes.ToArray());

@@ -49,6 +49,12 @@ public sealed class ChainTests
         Assert.Throws<FormatException>(() => CanonicalJson.Canonicalize(JsonNode.Parse("{\"a\":1.5}")));
         Assert.Throws<FormatException>(() => CanonicalJson.Canonicalize(JsonNode.Parse("{\"a\":1e3}")));
         Assert.Throws<FormatException>(() => CanonicalJson.Canonicalize(new JsonObject { ["a"] = "\ud800" }));
+        // A tampered line may hold any number: each is refused with FormatException, never an overflow.
+        Assert.Throws<FormatException>(() => CanonicalJson.Canonicalize(JsonNode.Parse("{\"a\":-0}")));
+        Assert.Throws<FormatException>(() => CanonicalJson.Canonicalize(JsonNode.Parse("{\"a\":-9223372036854775808}")));
+        Assert.Throws<FormatException>(() => CanonicalJson.Canonicalize(JsonNode.Parse("{\"a\":9007199254740992}")));
+        Assert.Throws<FormatException>(() => CanonicalJson.Canonicalize(new JsonObject { ["a"] = long.MinValue }));
+        Assert.That(CanonicalJson.Canonicalize(new JsonObject { ["a"] = -9_007_199_254_740_991L }), Is.EqualTo("{\"a\":-9007199254740991}"));
     }
 
     [Test]
