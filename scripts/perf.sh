@@ -4,8 +4,9 @@
 # (floor, broker process at concurrency 1/8/32/128 with audit fsync Always and Interval, EndTask of 10 leases,
 # one re-presented SVID per worker with the verified-token cache off and on, open loop at fixed arrival rates of
 # 10/25/50/75/90 % of the broker's max with the floor's issuance driven the same way in process, revocation lag for
-# 100k expiring leases, start-up time and RSS vs active leases for the plain build and the broker published as the
-# Dockerfile publishes it, ReadyToRun), stops redis.
+# 100k expiring leases in two waves (cold broker, then warm), start-up time and RSS vs active leases for the plain build
+# and the published one), stops redis. The broker measured is the one published as the Dockerfile publishes it
+# (ReadyToRun).
 # Results: docs/benchmarks/perf.{json,md} and the charts perf-latency.svg (by concurrency), perf-openloop.svg
 # (latency vs offered load, broker and floor) and perf-revocation-lag.svg (lag over time). Extra arguments go to the
 # harness (e.g. --label quick --seconds 3 --phases floor,broker; --out DIR writes elsewhere). On 2+ cores the
@@ -92,18 +93,19 @@ if [ "${PERF_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/
   pin_args=(--pin)
 fi
 
-# The startup phase also measures the broker as the image ships it: published with the Dockerfile's flags (ReadyToRun
-# for this machine's architecture; tests/JitBroker.Chart.Tests checks the Dockerfile keeps them), beside the plain build.
-published_args=()
-phases=$(printf '%s\n' "$@" | awk 'take { print; exit } $0 == "--phases" { take = 1 }')
-if [ -z "$phases" ] || [[ ",$phases," == *,startup,* ]]; then
-  case "$(uname -m)" in aarch64|arm64) rid=linux-arm64 ;; *) rid=linux-x64 ;; esac
-  echo "== publishing as the Dockerfile does (-r $rid, ReadyToRun)"
-  dotnet publish src/JitBroker.Server/JitBroker.Server.csproj -c Release -o "$work/published" -r "$rid" --self-contained false \
-    -p:PublishReadyToRun=true -p:UseAppHost=false -nologo -v quiet | grep -E " error |rror\(s\)" || true
-  [ -f "$work/published/JitBroker.Server.dll" ] || { echo "publish failed"; exit 1; }
-  published_args=(--published-broker-dll "$work/published/JitBroker.Server.dll")
+# Every phase measures the broker as the image ships it: published with the Dockerfile's flags (ReadyToRun for this
+# machine's architecture; tests/JitBroker.Chart.Tests checks the Dockerfile keeps them). The startup phase also starts the
+# plain build beside it. PERF_BUILD=plain measures the plain build everywhere instead (how runs before 2026-12-04 were made).
+case "$(uname -m)" in aarch64|arm64) rid=linux-arm64 ;; *) rid=linux-x64 ;; esac
+echo "== publishing as the Dockerfile does (-r $rid, ReadyToRun)"
+dotnet publish src/JitBroker.Server/JitBroker.Server.csproj -c Release -o "$work/published" -r "$rid" --self-contained false \
+  -p:PublishReadyToRun=true -p:UseAppHost=false -nologo -v quiet | grep -E " error |rror\(s\)" || true
+[ -f "$work/published/JitBroker.Server.dll" ] || { echo "publish failed"; exit 1; }
+if [ "${PERF_BUILD:-published}" = plain ]; then
+  measured_args=(--broker-dll "$broker_dll")
+else
+  measured_args=(--broker-dll "$work/published/JitBroker.Server.dll" --plain-broker-dll "$broker_dll")
 fi
 
 echo "== running the harness (${redis_args[*]} ${pin_args[*]})"
-dotnet "$harness_dll" --dedicated-redis "${redis_args[@]}" --broker-dll "$broker_dll" "${published_args[@]}" --out "$root/docs/benchmarks" "${pin_args[@]}" "$@"
+dotnet "$harness_dll" --dedicated-redis "${redis_args[@]}" "${measured_args[@]}" --out "$root/docs/benchmarks" "${pin_args[@]}" "$@"

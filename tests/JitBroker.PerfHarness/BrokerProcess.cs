@@ -51,7 +51,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
     public static string AuditPath(string dataDirectory, string phase) => Path.Combine(dataDirectory, $"audit-{phase}.jsonl");
 
     /// <param name="settings">Extra configuration, key → value (for example "JitBroker:Audit:FsyncPolicy" → "Always").</param>
-    /// <param name="brokerDll">Another build of the broker than <see cref="HarnessOptions.BrokerDll"/> (the published one).</param>
+    /// <param name="brokerDll">Another build of the broker than <see cref="HarnessOptions.BrokerDll"/> (the plain one).</param>
     public static async Task<BrokerProcess> StartAsync(HarnessOptions options, string dataDirectory, IReadOnlyDictionary<string, string> settings, string logName,
         string? brokerDll = null)
     {

@@ -48,7 +48,7 @@ internal static class Charts
         }.Render();
     }
 
-    /// <summary>Issue 22 item 7: revocation lag p50/p99/max per 100 ms of expiry time, one colour per sweep configuration.</summary>
+    /// <summary>Issue 22 item 7: revocation lag p50/p99/max per 100 ms of expiry time, one colour per sweep configuration and wave.</summary>
     public static string RevocationLag(HarnessResults results)
     {
         var window = results.Revocation.Select(r => r.ExpiryWindowSeconds).DefaultIfEmpty(10).Max();
@@ -57,7 +57,7 @@ internal static class Charts
             {
                 ("p50", "", l => l.P50), ("p99", "6,4", l => l.P99), ("max", "2,2", l => l.Max),
             }
-            .Select(p => new ChartSeries($"{p.Name}, sweep {run.SweepInterval}, {run.MaxParallelRevocations} in flight", Colours[r % Colours.Length], p.Dash,
+            .Select(p => new ChartSeries($"{p.Name}, wave {run.Wave}{(run.Wave == 1 ? " (cold)" : "")}, sweep {run.SweepInterval}, {run.MaxParallelRevocations} in flight", Colours[r % Colours.Length], p.Dash,
                 [.. run.OverTime.Select(b => (b.FromSeconds + 0.05, p.Value(b.LagMs)))]))).ToList();
         var leases = results.Revocation.FirstOrDefault()?.Leases ?? 0;
         return new SvgChart(

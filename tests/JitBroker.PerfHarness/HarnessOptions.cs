@@ -5,13 +5,14 @@ namespace JitBroker.PerfHarness;
 /// <summary>Command-line settings. Defaults are the documented run (scripts/perf.sh).</summary>
 internal sealed class HarnessOptions
 {
+    /// <summary>The broker every phase measures: scripts/perf.sh passes the one published as the Dockerfile publishes it (ReadyToRun).</summary>
     public required string BrokerDll { get; init; }
 
     /// <summary>
-    /// The broker published as the Dockerfile publishes it (ReadyToRun; scripts/perf.sh makes it): the startup phase
-    /// measures it beside <see cref="BrokerDll"/>. Null measures the plain build only.
+    /// The plain build (bin/Release, as `dotnet run` starts it): the startup phase measures it beside <see cref="BrokerDll"/>.
+    /// Null measures <see cref="BrokerDll"/> only.
     /// </summary>
-    public string? PublishedBrokerDll { get; init; }
+    public string? PlainBrokerDll { get; init; }
 
     /// <summary>host:port of a Redis the harness owns: it is flushed between phases.</summary>
     public required string Redis { get; init; }
@@ -40,11 +41,15 @@ internal sealed class HarnessOptions
 
     public int RevocationLeases { get; init; } = 100_000;
 
+    /// <summary>Waves of <see cref="RevocationLeases"/> per broker: the first after start-up (cold), the rest on the warm process.</summary>
+    public int RevocationWaves { get; init; } = 2;
+
     /// <summary>
     /// Revocation settings to measure, "SweepInterval/MaxParallelRevocations[/FsyncPolicy[/BatchSize]]": the defaults (the
-    /// sweeper wakes at the next due time; SweepInterval only bounds its idle sleep), then the previous 100 ms default.
+    /// sweeper wakes at the next due time; SweepInterval only bounds its idle sleep). "00:00:00.100/256" was the default
+    /// before the next-due loop.
     /// </summary>
-    public IReadOnlyList<string> SweepConfigs { get; init; } = ["00:00:01/256", "00:00:00.100/256"];
+    public IReadOnlyList<string> SweepConfigs { get; init; } = ["00:00:01/256"];
 
     public IReadOnlyList<long> StartupLeases { get; init; } = [0, 100_000, 400_000];
 
@@ -86,7 +91,7 @@ internal sealed class HarnessOptions
         return new HarnessOptions
         {
             BrokerDll = Get("--broker-dll") ?? throw new ArgumentException("--broker-dll <path to JitBroker.Server.dll> is required."),
-            PublishedBrokerDll = Get("--published-broker-dll"),
+            PlainBrokerDll = Get("--plain-broker-dll"),
             Redis = Get("--redis") ?? (Get("--redis-cluster") is null ? throw new ArgumentException("--redis <host:port> or --redis-cluster <host:port,…> is required.") : ""),
             ClusterNodes = Get("--redis-cluster") is { } c ? c.Split(',', StringSplitOptions.RemoveEmptyEntries) : [],
             Buckets = Get("--buckets") is { } b ? int.Parse(b, CultureInfo.InvariantCulture) : defaults.Buckets,
@@ -97,6 +102,7 @@ internal sealed class HarnessOptions
             FloorDuration = Get("--floor-seconds") is { } f ? Seconds(f) : defaults.FloorDuration,
             EndTaskTasks = Get("--endtask-tasks") is { } e ? int.Parse(e, CultureInfo.InvariantCulture) : defaults.EndTaskTasks,
             RevocationLeases = Get("--revocation-leases") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : defaults.RevocationLeases,
+            RevocationWaves = Get("--revocation-waves") is { } rw ? int.Parse(rw, CultureInfo.InvariantCulture) : defaults.RevocationWaves,
             SweepConfigs = Get("--sweep-configs") is { } w ? w.Split(',') : defaults.SweepConfigs,
             StartupLeases = Get("--startup-leases") is { } u ? [.. u.Split(',').Select(v => long.Parse(v, CultureInfo.InvariantCulture))] : defaults.StartupLeases,
             BrokerEnvironment = args.Select((a, i) => (a, i)).Where(x => x.a == "--broker-env" && x.i + 1 < args.Length).Select(x => args[x.i + 1]).ToList(),

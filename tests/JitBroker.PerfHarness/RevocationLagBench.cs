@@ -6,7 +6,7 @@ using JitBroker.Redis;
 namespace JitBroker.PerfHarness;
 
 internal sealed record RevocationLagResult(
-    string SweepInterval, int BatchSize, int MaxParallelRevocations, string AuditFsync, int Leases, double ExpiryWindowSeconds, double SeedSeconds, int Revoked, int NotRevoked,
+    int Wave, string SweepInterval, int BatchSize, int MaxParallelRevocations, string AuditFsync, int Leases, double ExpiryWindowSeconds, double SeedSeconds, int Revoked, int NotRevoked,
     LatencySummary LagMs, double DrainedAfterLastExpirySeconds, double BrokerCpuSeconds, double RedisCpuSeconds, long BrokerPeakRssKiB)
 {
     /// <summary>Lag over time (issue 22 item 7's chart): per 100 ms of expiry time since the first expiry, the lag of the leases revoked.</summary>
@@ -16,21 +16,25 @@ internal sealed record RevocationLagResult(
 /// <summary>The leases whose expiry fell in [<paramref name="FromSeconds"/>, +0.1 s) after the first expiry, and their lag.</summary>
 internal sealed record LagBucket(double FromSeconds, LatencySummary LagMs);
 
+/// <summary>One revocation configuration to measure (JitBroker:Revocation:* and JitBroker:Audit:FsyncPolicy).</summary>
+internal sealed record RevocationSettings(string SweepInterval, string MaxParallel, string Fsync, string BatchSize);
+
 /// <summary>
 /// Revocation lag: N leases written through the real store with expiries spread evenly over a window, a broker
 /// process sweeping them; per lease, lag = the revoked-at time the broker recorded − the lease's expiry (both in
 /// the lease hash: <c>ra</c> and <c>e</c>, milliseconds).
 /// </summary>
-/// <summary>One revocation configuration to measure (JitBroker:Revocation:* and JitBroker:Audit:FsyncPolicy).</summary>
-internal sealed record RevocationSettings(string SweepInterval, string MaxParallel, string Fsync, string BatchSize);
-
+/// <remarks>
+/// Each broker meets <see cref="HarnessOptions.RevocationWaves"/> waves, one after the other: wave 1 is its first work
+/// after start-up (cold: the revocation path runs before the runtime has compiled it at its final tier), wave 2 and on
+/// the same load on the same process once warm, which is what a broker that has been running meets. Both are reported.
+/// </remarks>
 internal static class RevocationLagBench
 {
-    public static async Task<RevocationLagResult> RunAsync(HarnessOptions options, RedisUnderTest target, string dataDirectory,
+    public static async Task<IReadOnlyList<RevocationLagResult>> RunAsync(HarnessOptions options, RedisUnderTest target, string dataDirectory,
         RevocationSettings config, double seedRatePerSecond)
     {
         await target.FlushAsync().ConfigureAwait(false);
-        var redis = target.Connection;
         var settings = new Dictionary<string, string>
         {
             ["JitBroker:Audit:FsyncPolicy"] = config.Fsync,
@@ -41,6 +45,19 @@ internal static class RevocationLagBench
             ["JitBroker:Audit:Path"] = BrokerProcess.AuditPath(dataDirectory, $"revocation-{config.SweepInterval.Replace(':', '-')}-{config.MaxParallel}-{config.Fsync}-{config.BatchSize}"),
         };
         await using var broker = await BrokerProcess.StartAsync(options, dataDirectory, settings, "broker-revocation").ConfigureAwait(false);
+        var waves = new List<RevocationLagResult>();
+        for (var wave = 1; wave <= options.RevocationWaves; wave++)
+        {
+            waves.Add(await WaveAsync(options, target, broker, config, seedRatePerSecond, wave).ConfigureAwait(false));
+        }
+
+        return waves;
+    }
+
+    private static async Task<RevocationLagResult> WaveAsync(HarnessOptions options, RedisUnderTest target, BrokerProcess broker,
+        RevocationSettings config, double seedRatePerSecond, int wave)
+    {
+        var redis = target.Connection;
         var store = target.LeaseStore();
         var n = options.RevocationLeases;
         var window = TimeSpan.FromSeconds(10);
@@ -97,7 +114,7 @@ internal static class RevocationLagBench
             .OrderBy(g => g.Key)
             .Select(g => new LagBucket(g.Key * 0.1, LatencySummary.FromMilliseconds([.. g.Select(i => lags[i])])))
             .ToList();
-        return new RevocationLagResult(config.SweepInterval, int.Parse(config.BatchSize, CultureInfo.InvariantCulture), int.Parse(config.MaxParallel, CultureInfo.InvariantCulture), config.Fsync, n, window.TotalSeconds, seedSeconds, revoked, n - revoked,
+        return new RevocationLagResult(wave, config.SweepInterval, int.Parse(config.BatchSize, CultureInfo.InvariantCulture), int.Parse(config.MaxParallel, CultureInfo.InvariantCulture), config.Fsync, n, window.TotalSeconds, seedSeconds, revoked, n - revoked,
             LatencySummary.FromMilliseconds(measured), drained, brokerCpu.TotalSeconds, redisCpu.TotalSeconds, peak) { OverTime = overTime };
     }
 }

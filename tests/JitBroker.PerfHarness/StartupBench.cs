@@ -12,8 +12,8 @@ internal sealed record StartupPoint(string Build,
 /// <summary>
 /// Start-up time and broker memory against the number of active leases in Redis. The broker keeps nothing per
 /// lease in memory (the Redis due set is the schedule), so neither should grow with the count. Leases are added
-/// cumulatively between broker starts; each start is a cold process. With <see cref="HarnessOptions.PublishedBrokerDll"/>
-/// the published (ReadyToRun) broker is measured beside the plain build, their cold starts alternating so that whatever
+/// cumulatively between broker starts; each start is a cold process. With <see cref="HarnessOptions.PlainBrokerDll"/>
+/// the plain build is measured beside the published (ReadyToRun) broker, their cold starts alternating so that whatever
 /// else the machine does falls on both alike.
 /// </summary>
 internal static class StartupBench
@@ -27,9 +27,9 @@ internal static class StartupBench
         var points = new List<StartupPoint>();
         long active = 0;
         var baseMemory = await RedisAdmin.UsedMemoryAsync(redis).ConfigureAwait(false);
-        (string Name, string Dll)[] builds = options.PublishedBrokerDll is { } published
-            ? [("build", options.BrokerDll), ("published", published)]
-            : [("build", options.BrokerDll)];
+        (string Name, string Dll)[] builds = options.PlainBrokerDll is { } plain
+            ? [("build", plain), ("published", options.BrokerDll)]
+            : [("measured", options.BrokerDll)];
         foreach (var target in options.StartupLeases)
         {
             if (target > active)
