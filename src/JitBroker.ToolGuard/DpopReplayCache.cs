@@ -11,26 +11,37 @@ namespace JitBroker.ToolGuard;
 /// a proof replayed at another replica is caught only by its own short window, unless <see cref="DistributedDpopReplayStore"/>
 /// (<see cref="DpopReplayCacheMode.Distributed"/>) shares them; docs/toolguard.md says so.
 /// </summary>
+/// <remarks>
+/// The size is a counter of its own: <c>ConcurrentDictionary.Count</c> takes every lock of the map (up to 1,024 once it
+/// has grown), too much to pay on every proof (the broker's revocation memory had that cost: docs/benchmarks.md).
+/// </remarks>
 internal sealed class DpopReplayCache(IOptions<ToolGuardOptions> options, TimeProvider time) : IDpopReplayStore
 {
     private readonly ConcurrentDictionary<string, DateTimeOffset> _seen = new(StringComparer.Ordinal);
     private readonly int _capacity = options.Value.DpopReplayCacheSize;
+    private int _count;
     private int _sweeping;
 
-    public int Count => _seen.Count;
+    public int Count => Volatile.Read(ref _count);
 
     public ValueTask<bool> TryRecordAsync(string key, DateTimeOffset keepUntil, CancellationToken cancellationToken = default)
     {
-        if (_seen.Count >= _capacity)
+        if (Count >= _capacity)
         {
             Sweep();
-            if (_seen.Count >= _capacity)
+            if (Count >= _capacity)
             {
                 return ValueTask.FromResult(false);
             }
         }
 
-        return ValueTask.FromResult(_seen.TryAdd(key, keepUntil));
+        if (!_seen.TryAdd(key, keepUntil))
+        {
+            return ValueTask.FromResult(false);
+        }
+
+        Interlocked.Increment(ref _count);
+        return ValueTask.FromResult(true);
     }
 
     private void Sweep()
@@ -45,9 +56,9 @@ internal sealed class DpopReplayCache(IOptions<ToolGuardOptions> options, TimePr
             var now = time.GetUtcNow();
             foreach (var (key, until) in _seen)
             {
-                if (until < now)
+                if (until < now && _seen.TryRemove(key, out _))
                 {
-                    _seen.TryRemove(key, out _);
+                    Interlocked.Decrement(ref _count);
                 }
             }
         }

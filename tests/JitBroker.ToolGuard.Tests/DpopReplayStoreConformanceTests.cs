@@ -77,6 +77,24 @@ public sealed class InMemoryDpopReplayStoreConformanceTests : DpopReplayStoreCon
         Assert.That((await NewReplica().TryRecordAsync(key, Clock.GetUtcNow().AddSeconds(90)), await NewReplica().TryRecordAsync(key, Clock.GetUtcNow().AddSeconds(90))),
             Is.EqualTo((true, true)));
     }
+
+    [Test]
+    public async Task Full_of_live_proofs_it_refuses_new_ones_and_takes_them_again_once_the_old_have_expired()
+    {
+        var cache = new DpopReplayCache(Options(size: 3), Clock);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.That(await cache.TryRecordAsync($"dpop:jkt:{i}", Clock.GetUtcNow().AddSeconds(60)), Is.True);
+        }
+
+        Assert.That(await cache.TryRecordAsync("dpop:jkt:a", Clock.GetUtcNow().AddSeconds(60)), Is.False, "forgetting a live proof would let its replay through");
+        Assert.That(await cache.TryRecordAsync("dpop:jkt:0", Clock.GetUtcNow().AddSeconds(60)), Is.False, "a replay is refused, and not counted twice");
+        Assert.That(cache.Count, Is.EqualTo(3));
+
+        Clock.Advance(TimeSpan.FromSeconds(61));
+        Assert.That(await cache.TryRecordAsync("dpop:jkt:a", Clock.GetUtcNow().AddSeconds(60)), Is.True, "the expired entries were swept");
+        Assert.That(cache.Count, Is.EqualTo(1));
+    }
 }
 
 /// <summary>What only the shared store promises: a proof used at one replica is refused at another; an outage refuses.</summary>
