@@ -52,19 +52,28 @@ internal sealed class BrokerProcess : IAsyncDisposable
 
     /// <param name="settings">Extra configuration, key → value (for example "JitBroker:Audit:FsyncPolicy" → "Always").</param>
     /// <param name="brokerDll">Another build of the broker than <see cref="HarnessOptions.BrokerDll"/> (the plain one).</param>
+    /// <param name="cores">Start the broker under <c>taskset -c</c> on these cores (see <see cref="CorePinning"/>); null for all.</param>
     public static async Task<BrokerProcess> StartAsync(HarnessOptions options, string dataDirectory, IReadOnlyDictionary<string, string> settings, string logName,
-        string? brokerDll = null)
+        string? brokerDll = null, string? cores = null)
     {
         var dll = Path.GetFullPath(brokerDll ?? options.BrokerDll);
         var ports = LoopbackPorts.Free(3);
         var (grpcPort, httpPort, adminPort) = (ports[0], ports[1], ports[2]);
-        var info = new ProcessStartInfo("dotnet")
+        // taskset execs dotnet: the process id stays the broker's.
+        var info = new ProcessStartInfo(cores is null ? "dotnet" : "taskset")
         {
             WorkingDirectory = Path.GetDirectoryName(dll)!,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (cores is not null)
+        {
+            info.ArgumentList.Add("-c");
+            info.ArgumentList.Add(cores);
+            info.ArgumentList.Add("dotnet");
+        }
+
         info.ArgumentList.Add(dll);
         foreach (var variable in options.BrokerEnvironment)
         {

@@ -6,8 +6,11 @@ namespace JitBroker.PerfHarness;
 /// <summary>
 /// <c>--pin</c> (issue 22 item 3): the broker process on the upper half of the cores this harness may use, the load
 /// generator (this process) and the Redis servers on the lower half — with two cores, broker on CPU 1, harness and
-/// Redis on CPU 0 — through <c>taskset -a -cp</c> (every thread of each process). Dispose puts the harness and Redis
-/// back on all their cores; the broker is stopped by its owner.
+/// Redis on CPU 0. The broker is started under <c>taskset -c</c> (<see cref="BrokerCores"/>), so that the runtime sizes its
+/// server GC heaps and thread pool for the cores it really has: moving a running broker (as this class first did)
+/// left it with two GC heaps whose threads spin-wait for each other on one core, and it collapsed at half its load
+/// (docs/benchmarks.md, 2026-12-04). The harness and Redis are moved with <c>taskset -a -cp</c> (every thread) and put back
+/// on all their cores by Dispose.
 /// </summary>
 internal sealed class CorePinning : IDisposable
 {
@@ -24,7 +27,18 @@ internal sealed class CorePinning : IDisposable
     /// <summary>Exactly what was pinned, for the results ("nothing pinned" when not).</summary>
     public string Description { get; }
 
-    public static CorePinning Apply(bool enabled, int brokerPid, int[] redisPids)
+    /// <summary>True when the broker and the load side run on separate cores.</summary>
+    public bool Pinned => _restorePids.Length > 0;
+
+    /// <summary>The cores to start the broker on (<c>taskset -c</c>), or null when nothing is to be pinned.</summary>
+    public static string? BrokerCores(bool enabled)
+    {
+        var cores = AllowedCores();
+        return enabled && cores.Count >= 2 ? string.Join(',', cores.Skip(cores.Count / 2)) : null;
+    }
+
+    /// <summary>Pins the harness and Redis to the lower half; <paramref name="brokerCores"/> is where the broker was started.</summary>
+    public static CorePinning Apply(bool enabled, string? brokerCores, int brokerPid, int[] redisPids)
     {
         var cores = AllowedCores();
         var all = string.Join(',', cores);
@@ -33,16 +47,13 @@ internal sealed class CorePinning : IDisposable
             return new CorePinning("nothing pinned (--pin not given)", [], all);
         }
 
-        if (cores.Count < 2)
+        if (cores.Count < 2 || brokerCores is null)
         {
             return new CorePinning($"nothing pinned (one core allowed: {all})", [], all);
         }
 
-        var half = cores.Count / 2;
-        var loadSide = string.Join(',', cores.Take(half));
-        var brokerSide = string.Join(',', cores.Skip(half));
+        var loadSide = string.Join(',', cores.Take(cores.Count / 2));
         var self = Environment.ProcessId;
-        TaskSet(brokerSide, brokerPid);
         TaskSet(loadSide, self);
         foreach (var pid in redisPids)
         {
@@ -50,7 +61,7 @@ internal sealed class CorePinning : IDisposable
         }
 
         return new CorePinning(
-            $"broker (pid {brokerPid}) on CPU {brokerSide}; load generator = harness (pid {self}) and redis-server (pid {string.Join(", ", redisPids)}) on CPU {loadSide}; openloop phase only (taskset -a -cp)",
+            $"broker (pid {brokerPid}) started on CPU {brokerCores} (taskset -c, so its runtime sees one core); load generator = harness (pid {self}) and redis-server (pid {string.Join(", ", redisPids)}) on CPU {loadSide} (taskset -a -cp); openloop phase only",
             [self, .. redisPids], all);
     }
 

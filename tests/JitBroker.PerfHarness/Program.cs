@@ -121,16 +121,20 @@ if (options.Phases.Contains("openloop"))
         PrintOpenLoop(floorRun);
     }
 
-    var (client, broker, load) = await StartBrokerAsync("openloop", "Always", "Always, open loop", [], CredentialLoad.DefaultRequestsPerTask);
+    var brokerCores = CorePinning.BrokerCores(options.Pin);
+    var (client, broker, load) = await StartBrokerAsync("openloop", "Always", "Always, open loop", [], CredentialLoad.DefaultRequestsPerTask, brokerCores);
     await using (broker)
     using (client)
-    using (var pinning = CorePinning.Apply(options.Pin, broker.Pid, target.Pids))
+    using (var pinning = CorePinning.Apply(options.Pin, brokerCores, broker.Pid, target.Pids))
     {
         Console.WriteLine($"  pinning: {pinning.Description}");
-        var measured = results.Broker.FirstOrDefault(b => b.Audit == "Always")?.Best.Throughput;
-        var (max, source) = measured is { } m ? (m, "broker phase, best level, same run")
-            : options.OpenLoopMax > 0 ? (options.OpenLoopMax, "--openloop-max")
-            : ((await load.RunAsync(128, options.LevelDuration, broker.Pid, target.Pids, 15000)).Throughput, "closed-loop probe at concurrency 128, this broker");
+        // The maximum the fractions refer to is measured as the load runs: pinned, the broker has one of the two cores the
+        // broker phase gave it, so that phase's maximum would put "50 %" at about all this broker can do.
+        var measured = pinning.Pinned ? null : results.Broker.FirstOrDefault(b => b.Audit == "Always")?.Best.Throughput;
+        var (max, source) = options.OpenLoopMax > 0 ? (options.OpenLoopMax, "--openloop-max")
+            : measured is { } m ? (m, "broker phase, best level, same run")
+            : ((await load.RunAsync(128, options.LevelDuration, broker.Pid, target.Pids, 15000)).Throughput,
+                pinning.Pinned ? "closed-loop probe at concurrency 128, this broker, pinned as below" : "closed-loop probe at concurrency 128, this broker");
         Console.WriteLine($"\n## Open loop: broker RequestCredential at {Fractions()} of {max:N0} req/s ({source}), latency from the intended send time");
         var run = new OpenLoopRun("broker, gRPC", max, source, pinning.Description, []);
         foreach (var fraction in options.OpenLoopFractions)
@@ -200,7 +204,7 @@ void PrintOpenLoop(OpenLoopRun run)
 // Starts a broker with audit FsyncPolicy=policy (plus extra settings) on a flushed Redis and warms it up (JIT tiering,
 // connections); the caller disposes the broker and client.
 async Task<(AgentClient Client, BrokerProcess Broker, CredentialLoad Load)> StartBrokerAsync(
-    string phase, string policy, string label, Dictionary<string, string> extra, int requestsPerTask)
+    string phase, string policy, string label, Dictionary<string, string> extra, int requestsPerTask, string? cores = null)
 {
     await target.FlushAsync();
     Console.WriteLine($"\n## Broker process, RequestCredential over gRPC, audit FsyncPolicy={label}");
@@ -209,7 +213,7 @@ async Task<(AgentClient Client, BrokerProcess Broker, CredentialLoad Load)> Star
         ["JitBroker:Audit:FsyncPolicy"] = policy,
         ["JitBroker:Audit:Path"] = BrokerProcess.AuditPath(dataDirectory, phase),
     };
-    var broker = await BrokerProcess.StartAsync(options, dataDirectory, settings, "broker-" + phase);
+    var broker = await BrokerProcess.StartAsync(options, dataDirectory, settings, "broker-" + phase, cores: cores);
     var client = new AgentClient(broker.GrpcUri);
     try
     {
