@@ -57,7 +57,7 @@ internal static class Charts
             {
                 ("p50", "", l => l.P50), ("p99", "6,4", l => l.P99), ("max", "2,2", l => l.Max),
             }
-            .Select(p => new ChartSeries($"{p.Name}, wave {run.Wave}{(run.Wave == 1 ? " (cold)" : "")}, sweep {run.SweepInterval}, {run.MaxParallelRevocations} in flight", Colours[r % Colours.Length], p.Dash,
+            .Select(p => new ChartSeries($"{p.Name}, wave {run.WaveName}, sweep {run.SweepInterval}, {run.MaxParallelRevocations} in flight", Colours[r % Colours.Length], p.Dash,
                 [.. run.OverTime.Select(b => (b.FromSeconds + 0.05, p.Value(b.LagMs)))]))).ToList();
         var leases = results.Revocation.FirstOrDefault()?.Leases ?? 0;
         return new SvgChart(

@@ -114,7 +114,7 @@ internal static class Report
             md.AppendLine("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var v in r.Revocation)
             {
-                md.AppendLine(Inv($"| {v.Wave} ({(v.Wave == 1 ? "cold broker" : "warm")}) | {v.SweepInterval} | {v.BatchSize} | {v.MaxParallelRevocations} | {v.AuditFsync} | {v.Leases} | {v.ExpiryWindowSeconds:0} | {v.Revoked} | {v.NotRevoked} | {v.LagMs.P50:0} | {v.LagMs.P99:0} | {v.LagMs.P999:0} | {v.LagMs.Max:0} | {v.DrainedAfterLastExpirySeconds:0.00} | {v.BrokerCpuSeconds:0.0} | {v.BrokerCpuSeconds * 1e6 / Math.Max(1, v.Revoked):0} | {v.RedisCpuSeconds * 1e6 / Math.Max(1, v.Revoked):0} |"));
+                md.AppendLine(Inv($"| {v.WaveName} | {v.SweepInterval} | {v.BatchSize} | {v.MaxParallelRevocations} | {v.AuditFsync} | {v.Leases} | {v.ExpiryWindowSeconds:0} | {v.Revoked} | {v.NotRevoked} | {v.LagMs.P50:0} | {v.LagMs.P99:0} | {v.LagMs.P999:0} | {v.LagMs.Max:0} | {v.DrainedAfterLastExpirySeconds:0.00} | {v.BrokerCpuSeconds:0.0} | {v.BrokerCpuSeconds * 1e6 / Math.Max(1, v.Revoked):0} | {v.RedisCpuSeconds * 1e6 / Math.Max(1, v.Revoked):0} |"));
             }
 
             md.AppendLine().AppendLine("Wave 1 is the broker's first work after start-up; later waves meet the same load on the same, now warm, process.");

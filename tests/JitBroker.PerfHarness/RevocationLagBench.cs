@@ -9,6 +9,9 @@ internal sealed record RevocationLagResult(
     int Wave, string SweepInterval, int BatchSize, int MaxParallelRevocations, string AuditFsync, int Leases, double ExpiryWindowSeconds, double SeedSeconds, int Revoked, int NotRevoked,
     LatencySummary LagMs, double DrainedAfterLastExpirySeconds, double BrokerCpuSeconds, double RedisCpuSeconds, long BrokerPeakRssKiB)
 {
+    /// <summary>"1 (cold broker)", "2 (warm)", …: the wave as the report and the chart name it.</summary>
+    public string WaveName => Wave == 1 ? "1 (cold broker)" : $"{Wave} (warm)";
+
     /// <summary>Lag over time (issue 22 item 7's chart): per 100 ms of expiry time since the first expiry, the lag of the leases revoked.</summary>
     public List<LagBucket> OverTime { get; init; } = [];
 }
