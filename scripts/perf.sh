@@ -10,7 +10,8 @@
 # Results: docs/benchmarks/perf.{json,md} and the charts perf-latency.svg (by concurrency), perf-openloop.svg
 # (latency vs offered load, broker and floor) and perf-revocation-lag.svg (lag over time). Extra arguments go to the
 # harness (e.g. --label quick --seconds 3 --phases floor,broker; --out DIR writes elsewhere). On 2+ cores the
-# openloop phase pins the broker and the harness + redis to separate cores (--pin; PERF_PIN=0 turns it off).
+# openloop phase pins the broker and the harness + redis to separate cores (--pin; PERF_PIN=0 turns it off);
+# --openloop-audit Interval runs that phase with audit FsyncPolicy=Interval (default Always) to see what fsync adds.
 # PERF_WAIT_QUIET=<seconds> first waits up to that long for the machine's 1-minute load average to fall below 1
 # (other work on the box skews every number).
 set -euo pipefail

@@ -17,10 +17,11 @@ namespace JitBroker.Ha.Tests;
 /// by itself once the fault clears. <c>SCRIPT FLUSH</c> (NOSCRIPT) is not a failure at all: scripts are re-sent.
 /// </summary>
 /// <remarks>
-/// The first Redis write of RequestCredential is the replay cache's script, so faults that refuse every write
-/// (OOM, READONLY, NOPERM on scripts, a paused server) surface as <c>replay_cache.unavailable</c>, before anything
-/// about the lease is written. Missing replica acknowledgements hit only durable writes, so that fault surfaces at
-/// the lease write itself: <c>lease_store.unavailable</c>, with the (unacknowledged) lease left for the sweeper.
+/// The first Redis write of RequestCredential is the replay cache's <c>SET … NX PX … GET</c>, so faults that refuse
+/// every write (OOM, READONLY, a paused server) surface as <c>replay_cache.unavailable</c>, before anything about the
+/// lease is written. An ACL that refuses only scripts lets that SET through and stops the request at the lease write, the
+/// first script: <c>lease_store.unavailable</c>, nothing written. Missing replica acknowledgements hit only durable
+/// writes, so that fault also surfaces at the lease write itself, with the (unacknowledged) lease left for the sweeper.
 /// </remarks>
 [TestFixture]
 [NonParallelizable]
@@ -64,7 +65,7 @@ public sealed class RedisFaultTests
 
     [TestCase(Fault.OutOfMemory, "replay_cache.unavailable", "redis.oom")]
     [TestCase(Fault.ReadOnly, "replay_cache.unavailable", "redis.readonly")]
-    [TestCase(Fault.NoPermission, "replay_cache.unavailable", "redis.noperm")]
+    [TestCase(Fault.NoPermission, "lease_store.unavailable", "redis.noperm")]
     [TestCase(Fault.Slow, "replay_cache.unavailable", "redis.timeout")]
     [TestCase(Fault.ScriptCacheFlushed, null, null)]
     [TestCase(Fault.ReplicaMissing, "lease_store.unavailable", "redis.noreplicas")]

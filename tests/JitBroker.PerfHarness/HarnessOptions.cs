@@ -67,6 +67,12 @@ internal sealed class HarnessOptions
     /// <summary>The broker's maximum req/s for the open-loop rates when the broker phase does not run in the same run (0: probe at concurrency 128).</summary>
     public double OpenLoopMax { get; init; }
 
+    /// <summary>
+    /// Audit FsyncPolicy of the open-loop broker: Always (default, as the broker phase) or Interval — the second separates
+    /// what the audit fsync adds to the tail from the rest of the request path.
+    /// </summary>
+    public string OpenLoopAudit { get; init; } = "Always";
+
     /// <summary>Pin the broker and the load generator + Redis to separate cores during the openloop phase (<see cref="CorePinning"/>).</summary>
     public bool Pin { get; init; }
 
@@ -107,6 +113,7 @@ internal sealed class HarnessOptions
             StartupLeases = Get("--startup-leases") is { } u ? [.. u.Split(',').Select(v => long.Parse(v, CultureInfo.InvariantCulture))] : defaults.StartupLeases,
             BrokerEnvironment = args.Select((a, i) => (a, i)).Where(x => x.a == "--broker-env" && x.i + 1 < args.Length).Select(x => args[x.i + 1]).ToList(),
             OpenLoopFractions = Get("--openloop-fractions") is { } o ? [.. o.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture))] : defaults.OpenLoopFractions,
+            OpenLoopAudit = Get("--openloop-audit") is { } oa ? (oa is "Always" or "Interval" ? oa : throw new ArgumentException("--openloop-audit is Always or Interval.")) : defaults.OpenLoopAudit,
             OpenLoopMax = Get("--openloop-max") is { } x ? double.Parse(x, CultureInfo.InvariantCulture) : 0,
             Pin = args.Contains("--pin"),
             Phases = Get("--phases") is { } p ? new HashSet<string>(p.Split(',')) : defaults.Phases,

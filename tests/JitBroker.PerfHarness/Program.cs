@@ -122,7 +122,8 @@ if (options.Phases.Contains("openloop"))
     }
 
     var brokerCores = CorePinning.BrokerCores(options.Pin);
-    var (client, broker, load) = await StartBrokerAsync("openloop", "Always", "Always, open loop", [], CredentialLoad.DefaultRequestsPerTask, brokerCores);
+    var audit = options.OpenLoopAudit;
+    var (client, broker, load) = await StartBrokerAsync("openloop", audit, audit + ", open loop", [], CredentialLoad.DefaultRequestsPerTask, brokerCores);
     await using (broker)
     using (client)
     using (var pinning = CorePinning.Apply(options.Pin, brokerCores, broker.Pid, target.Pids))
@@ -130,13 +131,13 @@ if (options.Phases.Contains("openloop"))
         Console.WriteLine($"  pinning: {pinning.Description}");
         // The maximum the fractions refer to is measured as the load runs: pinned, the broker has one of the two cores the
         // broker phase gave it, so that phase's maximum would put "50 %" at about all this broker can do.
-        var measured = pinning.Pinned ? null : results.Broker.FirstOrDefault(b => b.Audit == "Always")?.Best.Throughput;
+        var measured = pinning.Pinned ? null : results.Broker.FirstOrDefault(b => b.Audit == audit)?.Best.Throughput;
         var (max, source) = options.OpenLoopMax > 0 ? (options.OpenLoopMax, "--openloop-max")
             : measured is { } m ? (m, "broker phase, best level, same run")
             : ((await load.RunAsync(128, options.LevelDuration, broker.Pid, target.Pids, 15000)).Throughput,
                 pinning.Pinned ? "closed-loop probe at concurrency 128, this broker, pinned as below" : "closed-loop probe at concurrency 128, this broker");
         Console.WriteLine($"\n## Open loop: broker RequestCredential at {Fractions()} of {max:N0} req/s ({source}), latency from the intended send time");
-        var run = new OpenLoopRun("broker, gRPC", max, source, pinning.Description, []);
+        var run = new OpenLoopRun(audit == "Always" ? "broker, gRPC" : $"broker, gRPC, audit FsyncPolicy={audit}", max, source, pinning.Description, []);
         foreach (var fraction in options.OpenLoopFractions)
         {
             run.Levels.Add(await load.RunOpenLoopAsync(fraction, max * fraction, options.LevelDuration, broker.Pid, target.Pids));
@@ -145,7 +146,7 @@ if (options.Phases.Contains("openloop"))
         results.OpenLoop.Add(run);
         PrintOpenLoop(run);
         Console.WriteLine(run.TargetLevel is { } t
-            ? $"  issue 22 item 3 target at 50 % ({t.Sample.OfferedPerSecond:N0} req/s): p99 {t.Sample.Latency.P99:0.00} ms (≤ 5), p99.9 {t.Sample.Latency.P999:0.00} ms (≤ 10), dropped {t.Sample.Dropped}, errors {t.Sample.Errors}: {(run.TargetMet == true ? "MET" : "NOT MET")}"
+            ? $"  issue 22 item 3 target at 50 % ({t.Sample.OfferedPerSecond:N0} req/s, audit FsyncPolicy={audit}): p99 {t.Sample.Latency.P99:0.00} ms (≤ 5), p99.9 {t.Sample.Latency.P999:0.00} ms (≤ 10), dropped {t.Sample.Dropped}, errors {t.Sample.Errors}: {(run.TargetMet == true ? "MET" : "NOT MET")}"
             : "  issue 22 item 3 target: not judged (no 50 % rate in --openloop-fractions)");
     }
 }
