@@ -85,6 +85,14 @@ public interface IRevocationQueue
         CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// <see cref="ClaimWithDescendantsAsync"/> for every lease the agent holds for the task (any state; the roots in issue
+    /// order, then lease id): EndTask's listing and claim in one step per shard instead of a listing, then a claim. Empty
+    /// when the agent holds no lease for the task. Like a listing, it sees only leases stored before it runs.
+    /// </summary>
+    Task<IReadOnlyList<TreeClaim>> ClaimTaskAsync(string agentId, string taskId, DateTimeOffset now, TimeSpan claimTimeout,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Marks each lease revoked, drops it from the schedule and schedules its not-yet-revoked children, atomically per
     /// lease. One result per id, in order: true only for the call that changed the state (the one that must write the
     /// audit record); unknown and already revoked ids are false. With an <paramref name="auditOwner"/>, a store that is

@@ -245,6 +245,22 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
     }
 
     /// <inheritdoc />
+    /// <remarks>The listing and the trees in one step.</remarks>
+    public Task<IReadOnlyList<TreeClaim>> ClaimTaskAsync(string agentId, string taskId, DateTimeOffset now, TimeSpan claimTimeout,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(agentId);
+        ArgumentNullException.ThrowIfNull(taskId);
+        lock (_gate)
+        {
+            var roots = ListByTaskAsync(agentId, taskId, cancellationToken).Result;
+            return roots.Count == 0
+                ? Task.FromResult<IReadOnlyList<TreeClaim>>([])
+                : ClaimWithDescendantsAsync([.. roots.Select(l => l.LeaseId)], now, claimTimeout, cancellationToken);
+        }
+    }
+
+    /// <inheritdoc />
     /// <remarks>All the ids in one step: the whole call is atomic here.</remarks>
     public Task<IReadOnlyList<bool>> MarkRevokedManyAsync(IReadOnlyList<string> leaseIds, DateTimeOffset revokedAt, string? auditOwner = null,
         CancellationToken cancellationToken = default)

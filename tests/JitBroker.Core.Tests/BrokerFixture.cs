@@ -75,7 +75,7 @@ internal sealed class BrokerFixture
     public CredentialCommit Commit() => new(Issuers(), Leases.Object, KillSwitch, Audit, Termination(), Options, Time, NullLogger<CredentialCommit>.Instance);
 
     public EndTaskHandler EndTaskHandler() =>
-        new(Admission(), Leases.Object, Termination(), new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance), NullLogger<EndTaskHandler>.Instance);
+        new(Admission(), Termination(), new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance), NullLogger<EndTaskHandler>.Instance);
 
     /// <summary>The caller the mock attests is a resource server here: these tests are about the answer, not who may ask.</summary>
     public IntrospectionOptions IntrospectionOptions { get; } = new() { ResourceServers = [AgentId] };

@@ -104,7 +104,7 @@ internal sealed class PipelineFixture
         Quotas = new QuotaGuard(new AgentRateLimiter(Time), audit, Metrics, Options, Time);
         RequestCredential = new RequestCredentialHandler(admission, policy.Object, Approvals, commit, audit, Metrics, Options, Quotas,
             NullLogger<RequestCredentialHandler>.Instance);
-        EndTask = new EndTaskHandler(admission, Leases, termination, audit, NullLogger<EndTaskHandler>.Instance);
+        EndTask = new EndTaskHandler(admission, termination, audit, NullLogger<EndTaskHandler>.Instance);
         Introspection = new IntrospectionHandler(admission, verifiers, Leases, usability, Time, new IntrospectionOptions { ResourceServers = ["spiffe://example.org/tools/*"] });
         RenewCredential = new RenewCredentialHandler(admission, Leases, usability, policy.Object, delegation, issuers, commit, Options, Time);
         OfferDelegation = new OfferDelegationHandler(admission, Leases, usability, delegation, audit, Options, Time, Offers);

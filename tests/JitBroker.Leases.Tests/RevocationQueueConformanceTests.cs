@@ -245,6 +245,49 @@ public abstract class RevocationQueueConformanceTests : LeaseStoreSuite
         Assert.That(tree.Select(c => c.Claimed?.State), Has.All.EqualTo(LeaseState.Revoking));
     }
 
+    [Test]
+    public async Task Claim_task_claims_the_agents_leases_of_the_task_in_issue_order_then_their_descendants()
+    {
+        const string other = "spiffe://dev.local/agent/b";
+        var later = NewLease(TimeSpan.FromMinutes(5)) with { IssuedAt = T0 + TimeSpan.FromSeconds(2) };
+        var earlier = NewLease(TimeSpan.FromMinutes(5)) with { IssuedAt = T0 + TimeSpan.FromSeconds(1) };
+        var revoked = NewLease(TimeSpan.FromMinutes(5)) with { IssuedAt = T0 + TimeSpan.FromSeconds(3) };
+        foreach (var lease in new[] { later, earlier, revoked })
+        {
+            await Store.PutAsync(lease);
+        }
+
+        await Store.MarkOneRevokedAsync(revoked.LeaseId, T0);
+        // Delegated to another agent: a descendant only. Delegated back to the same agent and task: a root and a descendant.
+        var delegated = NewLease(TimeSpan.FromMinutes(5), agentId: other, parentLeaseId: later.LeaseId);
+        var selfDelegated = NewLease(TimeSpan.FromMinutes(5), parentLeaseId: earlier.LeaseId) with { IssuedAt = T0 + TimeSpan.FromSeconds(4) };
+        var othersTask = NewLease(TimeSpan.FromMinutes(5), agentId: other);
+        var otherTask = NewLease(TimeSpan.FromMinutes(5), taskId: "task-2");
+        foreach (var lease in new[] { delegated, selfDelegated, othersTask, otherTask })
+        {
+            await Store.PutAsync(lease);
+        }
+
+        var now = T0 + TimeSpan.FromSeconds(5);
+
+        var tree = await Store.ClaimTaskAsync("spiffe://dev.local/agent/a", "task-1", now, ClaimTimeout);
+
+        Assert.That(tree.Select(c => c.LeaseId), Is.EqualTo(new[] { earlier.LeaseId, later.LeaseId, revoked.LeaseId, selfDelegated.LeaseId, delegated.LeaseId }),
+            "the task's leases in issue order (a revoked one too), then the descendants not already listed");
+        Assert.That(tree.Where(c => c.Claimed is null).Select(c => c.LeaseId), Is.EqualTo(new[] { revoked.LeaseId }));
+        foreach (var claim in tree.Where(c => c.Claimed is not null))
+        {
+            Assert.That((claim.Claimed!.State, (await GetAsync(claim.LeaseId)).State), Is.EqualTo((LeaseState.Revoking, LeaseState.Revoking)), claim.LeaseId);
+        }
+
+        Assert.That((await GetAsync(othersTask.LeaseId)).State, Is.EqualTo(LeaseState.Active), "another agent's lease of the same task is not touched");
+        Assert.That((await GetAsync(otherTask.LeaseId)).State, Is.EqualTo(LeaseState.Active), "the agent's lease of another task is not touched");
+        Assert.That(await Store.ClaimTaskAsync("spiffe://dev.local/agent/a", "task-unknown", now, ClaimTimeout), Is.Empty);
+        Assert.That((await Store.ClaimTaskAsync(other, "task-1", now, ClaimTimeout)).Select(c => (c.LeaseId, c.Claimed?.State)),
+            Is.EquivalentTo(new[] { (othersTask.LeaseId, (LeaseState?)LeaseState.Revoking), (delegated.LeaseId, (LeaseState?)LeaseState.Revoking) }),
+            "the other agent's own lease, and the delegated one it holds (claimed again, as TryClaim does: it is not revoked)");
+    }
+
     private async Task<Lease> PutChildAsync(string parentLeaseId)
     {
         var lease = NewLease(TimeSpan.FromMinutes(5), parentLeaseId: parentLeaseId);

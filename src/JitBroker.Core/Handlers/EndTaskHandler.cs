@@ -9,15 +9,13 @@ namespace JitBroker.Core.Handlers;
 public sealed class EndTaskHandler
 {
     private readonly AgentAdmission _admission;
-    private readonly ILeaseLedger _leases;
     private readonly LeaseTermination _termination;
     private readonly BestEffortAudit _audit;
     private readonly ILogger<EndTaskHandler> _log;
 
-    public EndTaskHandler(AgentAdmission admission, ILeaseLedger leases, LeaseTermination termination, BestEffortAudit audit, ILogger<EndTaskHandler> log)
+    public EndTaskHandler(AgentAdmission admission, LeaseTermination termination, BestEffortAudit audit, ILogger<EndTaskHandler> log)
     {
         _admission = admission;
-        _leases = leases;
         _termination = termination;
         _audit = audit;
         _log = log;
@@ -28,14 +26,14 @@ public sealed class EndTaskHandler
         var agent = await _admission.AttestAsync(evidence, cancellationToken).ConfigureAwait(false);
         CredentialRequestValidator.RequireTaskId(taskId);
 
-        // Only the calling agent's leases: one agent can never end another agent's task.
-        var leases = await _leases.ListByTaskAsync(agent.Id, taskId, cancellationToken).ConfigureAwait(false);
-        if (leases.Count == 0)
+        // Only the calling agent's leases: one agent can never end another agent's task. Listing and claiming are one
+        // ledger call (one round trip on one Redis).
+        var revoked = await _termination.RevokeTaskAsync(agent.Id, taskId, cancellationToken).ConfigureAwait(false);
+        if (revoked.Outcomes.Count == 0)
         {
             throw new BrokerException(BrokerFailure.NotFound, Reasons.TaskNotFound, $"No leases for task '{taskId}' held by the calling agent.");
         }
 
-        var revoked = await _termination.RevokeWithDescendantsAsync(leases, cancellationToken).ConfigureAwait(false);
         // Queued behind the leases' lease.revoked records and awaited with them: one group commit for all, not two in a row.
         await Task.WhenAll(revoked.Recorded, _audit.RecordAsync(new AuditEvent
         {

@@ -33,12 +33,24 @@ public sealed class LeaseTermination
     /// </summary>
     /// <remarks>
     /// The whole tree is claimed in one ledger call (one script per bucket on Redis) instead of a child lookup per lease
-    /// and level and a claim per lease: EndTask of ten leases went from 23 scripts to 3 (docs/benchmarks.md).
+    /// and level and a claim per lease: EndTask of ten leases went from 23 scripts to 3 (docs/benchmarks.md), and to 2 with
+    /// <see cref="RevokeTaskAsync"/>, which folds the task's listing into the claim.
     /// </remarks>
     public async Task<RevokedTree> RevokeWithDescendantsAsync(IReadOnlyList<Lease> roots, CancellationToken cancellationToken = default)
     {
         var tree = await _queue.ClaimWithDescendantsAsync([.. roots.Select(l => l.LeaseId)], _time.GetUtcNow(), _options.RevocationClaimTimeout,
             cancellationToken).ConfigureAwait(false);
+        return await RevokeClaimedAsync(tree, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <see cref="RevokeWithDescendantsAsync"/> for every lease <paramref name="agentId"/> holds for the task (EndTask): the
+    /// listing and the claim are one ledger call (<see cref="IRevocationQueue.ClaimTaskAsync"/>). No outcomes when the agent
+    /// holds no lease for the task.
+    /// </summary>
+    public async Task<RevokedTree> RevokeTaskAsync(string agentId, string taskId, CancellationToken cancellationToken = default)
+    {
+        var tree = await _queue.ClaimTaskAsync(agentId, taskId, _time.GetUtcNow(), _options.RevocationClaimTimeout, cancellationToken).ConfigureAwait(false);
         return await RevokeClaimedAsync(tree, cancellationToken).ConfigureAwait(false);
     }
 

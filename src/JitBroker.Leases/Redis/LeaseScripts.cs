@@ -153,29 +153,61 @@ internal static partial class LeaseScripts
     /// lease is left out. Each lease that is not revoked is claimed as <see cref="TryClaim"/> does. EndTask's
     /// whole delegation tree in one round trip, instead of a child lookup per lease and level and a claim per lease.
     /// </summary>
-    public static readonly LuaScript ClaimTrees = new(Prelude + """
-        local seen, queue, out = {}, {}, {}
-        for i = 3, #ARGV do
-          local id = ARGV[i]
-          if not seen[id] then seen[id] = true queue[#queue + 1] = id end
+    public static readonly LuaScript ClaimTrees = new(Prelude + ClaimTreesPrelude + """
+        local roots = {}
+        for i = 3, #ARGV do roots[#roots + 1] = ARGV[i] end
+        return claim_trees(roots, ARGV[2])
+        """);
+
+    /// <summary>
+    /// ARGV: prefix, claim deadline ms, agent, task, the task's index key → [[root id, issued ms, …] in issue order (then
+    /// id), [id, fields, id, fields, …] as <see cref="ClaimTrees"/> returns for those roots]. The roots are the leases of
+    /// this bucket the agent holds for the task (any state; an index entry whose lease is gone or belongs to another
+    /// agent|task pair that joins to the same key is skipped). EndTask's listing and tree claim in one round trip.
+    /// </summary>
+    public static readonly LuaScript ClaimTask = new(Prelude + ClaimTreesPrelude + """
+        local found = {}
+        for _, id in ipairs(redis.call('SMEMBERS', ARGV[5])) do
+          local f = redis.call('HMGET', lkey(id), 'a', 't', 'i')
+          if f[1] == ARGV[3] and f[2] == ARGV[4] then found[#found + 1] = { tonumber(f[3]) or 0, id } end
         end
-        local i = 1
-        while i <= #queue do
-          local id = queue[i]
-          i = i + 1
-          local s = redis.call('HGET', lkey(id), 's')
-          if s then
-            out[#out + 1] = id
-            out[#out + 1] = s == '2' and {} or claim(id, ARGV[2])
-            local children = redis.call('SMEMBERS', ckey(id))
-            table.sort(children)
-            for _, c in ipairs(children) do
-              if not seen[c] then seen[c] = true queue[#queue + 1] = c end
+        table.sort(found, function(x, y) if x[1] ~= y[1] then return x[1] < y[1] end return x[2] < y[2] end)
+        local roots, order = {}, {}
+        for _, r in ipairs(found) do
+          roots[#roots + 1] = r[2]
+          order[#order + 1] = r[2]
+          order[#order + 1] = ms(r[1])
+        end
+        return { order, claim_trees(roots, ARGV[2]) }
+        """);
+
+    // The walk shared by ClaimTrees and ClaimTask: each root, then the descendants breadth first (each lease's children in
+    // id order), each once; a lease not revoked is claimed, a revoked one listed with empty fields, a missing one left out.
+    private const string ClaimTreesPrelude = """
+        local function claim_trees(roots, deadline)
+          local seen, queue, out = {}, {}, {}
+          for _, id in ipairs(roots) do
+            if not seen[id] then seen[id] = true queue[#queue + 1] = id end
+          end
+          local i = 1
+          while i <= #queue do
+            local id = queue[i]
+            i = i + 1
+            local s = redis.call('HGET', lkey(id), 's')
+            if s then
+              out[#out + 1] = id
+              out[#out + 1] = s == '2' and {} or claim(id, deadline)
+              local children = redis.call('SMEMBERS', ckey(id))
+              table.sort(children)
+              for _, c in ipairs(children) do
+                if not seen[c] then seen[c] = true queue[#queue + 1] = c end
+              end
             end
           end
+          return out
         end
-        return out
-        """);
+
+        """;
 
     /// <summary>
     /// ARGV: prefix, revoked-at ms, retention ms, audit owner or '', ids… → per id 1 changed, 0 missing or already revoked.

@@ -40,6 +40,10 @@ internal sealed class FlakyLeaseStore(ILeaseStore inner) : ILeaseStore
     public Task<Lease?> TryClaimAsync(string leaseId, DateTimeOffset now, TimeSpan claimTimeout, CancellationToken cancellationToken = default) =>
         inner.TryClaimAsync(leaseId, now, claimTimeout, cancellationToken);
 
+    public Task<IReadOnlyList<TreeClaim>> ClaimTaskAsync(string agentId, string taskId, DateTimeOffset now, TimeSpan claimTimeout,
+        CancellationToken cancellationToken = default) =>
+        inner.ClaimTaskAsync(agentId, taskId, now, claimTimeout, cancellationToken);
+
     public Task<IReadOnlyList<TreeClaim>> ClaimWithDescendantsAsync(IReadOnlyList<string> rootLeaseIds, DateTimeOffset now, TimeSpan claimTimeout,
         CancellationToken cancellationToken = default) =>
         inner.ClaimWithDescendantsAsync(rootLeaseIds, now, claimTimeout, cancellationToken);
