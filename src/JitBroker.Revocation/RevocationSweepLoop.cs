@@ -25,6 +25,17 @@ public sealed partial class RevocationSweepLoop : BackgroundService
     /// </summary>
     public static readonly TimeSpan MinSweepSpacing = TimeSpan.FromMilliseconds(10);
 
+    /// <summary>
+    /// Least time from a failed sweep's start to the next sweep, doubled per failure in a row from
+    /// 2 × <see cref="MinSweepSpacing"/> up to <see cref="RevocationOptions.SweepInterval"/>. Why: a store that answers the
+    /// cheap look (next due time) but refuses the claim — Redis out of memory refuses the claim's writes, not the peek —
+    /// would otherwise be swept every <see cref="MinSweepSpacing"/>, a claim and a warning a hundred times a second.
+    /// Revocation never gives up: the loop keeps trying, at worst once per sweep interval.
+    /// </summary>
+    public static TimeSpan SpacingAfter(int failuresInARow, TimeSpan sweepInterval) => failuresInARow <= 0
+        ? MinSweepSpacing
+        : TimeSpan.FromTicks(Math.Min(sweepInterval.Ticks, MinSweepSpacing.Ticks << Math.Min(failuresInARow, 20)));
+
     private readonly RevocationSweeper _sweeper;
     private readonly IRevocationQueue _queue;
     private readonly SweepWakeUp _wakeUp;
@@ -64,13 +75,14 @@ public sealed partial class RevocationSweepLoop : BackgroundService
     {
         var sweep = false; // at start, look first
         var lastSweep = DateTimeOffset.MinValue;
+        var failures = 0;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (sweep)
             {
                 lastSweep = _time.GetUtcNow();
-                await SweepAsync(cancellationToken).ConfigureAwait(false);
+                failures = await SweepAsync(cancellationToken).ConfigureAwait(false) ? 0 : failures + 1;
             }
 
             _wakeUp.BeginLook();
@@ -79,8 +91,8 @@ public sealed partial class RevocationSweepLoop : BackgroundService
             var idleBound = now + _options.SweepInterval;
             if (next is { } due && due <= now)
             {
-                // Still (or again) due: another sweep, once the spacing has passed.
-                var notBefore = lastSweep + MinSweepSpacing;
+                // Still (or again) due: another sweep, once the spacing (longer after failed sweeps) has passed.
+                var notBefore = lastSweep + SpacingAfter(failures, _options.SweepInterval);
                 sweep = notBefore <= now || await _wakeUp.SleepAsync(notBefore, untilIsDue: true, _time, cancellationToken).ConfigureAwait(false);
                 continue;
             }
@@ -91,11 +103,13 @@ public sealed partial class RevocationSweepLoop : BackgroundService
         }
     }
 
-    private async Task SweepAsync(CancellationToken cancellationToken)
+    /// <summary>One sweep; false when it failed (a claim refused, or anything unexpected).</summary>
+    private async Task<bool> SweepAsync(CancellationToken cancellationToken)
     {
         try
         {
             await _sweeper.SweepOnceAsync(cancellationToken).ConfigureAwait(false);
+            return !_sweeper.LastClaimFailed;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -106,6 +120,7 @@ public sealed partial class RevocationSweepLoop : BackgroundService
         {
             // The sweeper already absorbs store and backend failures; anything else must not stop the loop.
             LogSweepFailed(_log, ex);
+            return false;
         }
     }
 

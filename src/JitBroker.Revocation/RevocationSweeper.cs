@@ -48,10 +48,11 @@ public sealed partial class RevocationSweeper
     /// tries again; a lease whose outcome could not be recorded stays claimed until its claim deadline and is
     /// then claimed again. Throws <see cref="OperationCanceledException"/> when
     /// <paramref name="cancellationToken"/> is cancelled; leases claimed but not yet revoked are then picked
-    /// up after their claim deadline.
+    /// up after their claim deadline. <see cref="LastClaimFailed"/> says whether this pass ended on a failed claim.
     /// </remarks>
     public async Task<int> SweepOnceAsync(CancellationToken cancellationToken = default)
     {
+        LastClaimFailed = false;
         var processed = 0;
         // Groups of up to MarksPerGroup leases: each group's revocations run at once and are marked in one ledger call;
         // groups run side by side so that at most MaxParallelRevocations revocations are in flight.
@@ -103,6 +104,12 @@ public sealed partial class RevocationSweeper
     }
 
     /// <summary>One claim of up to a batch of due leases; null when the store failed (logged: the pass ends, the next sweep retries).</summary>
+    /// <summary>
+    /// Whether the last <see cref="SweepOnceAsync"/> ended because a claim failed (the store refused or could not be
+    /// reached): the sweep loop then backs off instead of sweeping again at once while leases are due.
+    /// </summary>
+    public bool LastClaimFailed { get; private set; }
+
     private async Task<IReadOnlyList<Lease>?> ClaimAsync(int processedSoFar, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -115,6 +122,7 @@ public sealed partial class RevocationSweeper
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             LogClaimFailed(_log, processedSoFar, ex);
+            LastClaimFailed = true;
             return null;
         }
     }

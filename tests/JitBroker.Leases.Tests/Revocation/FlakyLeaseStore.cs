@@ -8,6 +8,9 @@ internal sealed class FlakyLeaseStore(ILeaseStore inner) : ILeaseStore
     /// <summary>Claims fail with "lease store unavailable".</summary>
     public bool ClaimsFail { get; set; }
 
+    /// <summary>Only claims of due leases fail; the next-due look still answers (Redis out of memory refuses the claim's writes).</summary>
+    public bool ClaimDueFails { get; set; }
+
     /// <summary>Recording outcomes (revoked / failed) fails with "lease store unavailable".</summary>
     public bool MarksFail { get; set; }
 
@@ -26,7 +29,7 @@ internal sealed class FlakyLeaseStore(ILeaseStore inner) : ILeaseStore
     public Task<IReadOnlyList<Lease>> ClaimDueAsync(DateTimeOffset now, int max, TimeSpan claimTimeout, CancellationToken cancellationToken = default)
     {
         ClaimCalls++;
-        return ClaimsFail ? throw Outage() : inner.ClaimDueAsync(now, max, claimTimeout, cancellationToken);
+        return ClaimsFail || ClaimDueFails ? throw Outage() : inner.ClaimDueAsync(now, max, claimTimeout, cancellationToken);
     }
 
     public int NextDueCalls { get; private set; }
