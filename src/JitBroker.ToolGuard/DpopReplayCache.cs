@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using JitBroker.OAuth;
 using Microsoft.Extensions.Options;
 
@@ -11,18 +10,14 @@ namespace JitBroker.ToolGuard;
 /// a proof replayed at another replica is caught only by its own short window, unless <see cref="DistributedDpopReplayStore"/>
 /// (<see cref="DpopReplayCacheMode.Distributed"/>) shares them; docs/toolguard.md says so.
 /// </summary>
-/// <remarks>
-/// The size is a counter of its own: <c>ConcurrentDictionary.Count</c> takes every lock of the map (up to 1,024 once it
-/// has grown), too much to pay on every proof (the broker's revocation memory had that cost: docs/benchmarks.md).
-/// </remarks>
+/// <remarks>The size is checked on every proof, so the table is a <see cref="CountedMap{TValue}"/>.</remarks>
 internal sealed class DpopReplayCache(IOptions<ToolGuardOptions> options, TimeProvider time) : IDpopReplayStore
 {
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _seen = new(StringComparer.Ordinal);
+    private readonly CountedMap<DateTimeOffset> _seen = new();
     private readonly int _capacity = options.Value.DpopReplayCacheSize;
-    private int _count;
     private int _sweeping;
 
-    public int Count => Volatile.Read(ref _count);
+    public int Count => _seen.Count;
 
     public ValueTask<bool> TryRecordAsync(string key, DateTimeOffset keepUntil, CancellationToken cancellationToken = default)
     {
@@ -35,13 +30,7 @@ internal sealed class DpopReplayCache(IOptions<ToolGuardOptions> options, TimePr
             }
         }
 
-        if (!_seen.TryAdd(key, keepUntil))
-        {
-            return ValueTask.FromResult(false);
-        }
-
-        Interlocked.Increment(ref _count);
-        return ValueTask.FromResult(true);
+        return ValueTask.FromResult(_seen.TryAdd(key, keepUntil));
     }
 
     private void Sweep()
@@ -54,13 +43,7 @@ internal sealed class DpopReplayCache(IOptions<ToolGuardOptions> options, TimePr
         try
         {
             var now = time.GetUtcNow();
-            foreach (var (key, until) in _seen)
-            {
-                if (until < now && _seen.TryRemove(key, out _))
-                {
-                    Interlocked.Decrement(ref _count);
-                }
-            }
+            _seen.RemoveWhere(until => until < now);
         }
         finally
         {

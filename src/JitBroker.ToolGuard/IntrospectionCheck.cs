@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Logging;
@@ -24,7 +23,7 @@ internal sealed partial class IntrospectionCheck(
     IOptions<ToolGuardOptions> options, IOptionsMonitor<JwtBearerOptions> bearer, IHttpClientFactory http,
     IRevocationSignal revocations, PushHealth push, TimeProvider time, ILogger<IntrospectionCheck> logger)
 {
-    private readonly ConcurrentDictionary<string, (bool Active, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+    private readonly CountedMap<(bool Active, DateTimeOffset Until)> _cache = new();
 
     public async Task<IntrospectionVerdict> CheckAsync(string token, string fingerprint, string jti, DateTimeOffset expires, CancellationToken cancellationToken = default)
     {
@@ -77,13 +76,7 @@ internal sealed partial class IntrospectionCheck(
         if (_cache.Count >= o.MaxCacheEntries)
         {
             var now = time.GetUtcNow();
-            foreach (var (key, entry) in _cache)
-            {
-                if (entry.Until <= now)
-                {
-                    _cache.TryRemove(key, out _);
-                }
-            }
+            _cache.RemoveWhere(entry => entry.Until <= now);
 
             if (_cache.Count >= o.MaxCacheEntries)
             {
@@ -91,7 +84,7 @@ internal sealed partial class IntrospectionCheck(
             }
         }
 
-        _cache[fingerprint] = (active, until);
+        _cache.Set(fingerprint, (active, until));
     }
 
     private async Task<bool> AskAsync(string token, CancellationToken cancellationToken = default)

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace JitBroker.ToolGuard;
 
 /// <summary>
@@ -19,29 +17,25 @@ public interface IRevocationSignal
 internal sealed class RevocationSignal(TimeProvider time) : IRevocationSignal
 {
     public const int Capacity = 100_000;
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _revoked = new(StringComparer.Ordinal);
+    private readonly CountedMap<DateTimeOffset> _revoked = new();
+
+    public int Count => _revoked.Count;
 
     public void Revoke(string jti, DateTimeOffset until)
     {
         if (_revoked.Count >= Capacity)
         {
             var now = time.GetUtcNow();
-            foreach (var (key, expiry) in _revoked)
-            {
-                if (expiry < now)
-                {
-                    _revoked.TryRemove(key, out _);
-                }
-            }
+            _revoked.RemoveWhere(expiry => expiry < now);
 
             // Still full: the entry closest to expiry goes. Introspection still refuses it; only the shortcut is lost.
-            if (_revoked.Count >= Capacity && _revoked.MinBy(e => e.Value) is { Key: { } oldest })
+            if (_revoked.Count >= Capacity)
             {
-                _revoked.TryRemove(oldest, out _);
+                _revoked.RemoveLeast(expiry => expiry);
             }
         }
 
-        _revoked[jti] = until;
+        _revoked.Set(jti, until);
     }
 
     public bool IsRevoked(string jti) => _revoked.TryGetValue(jti, out var until) && until >= time.GetUtcNow();
