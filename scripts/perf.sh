@@ -12,6 +12,8 @@
 # harness (e.g. --label quick --seconds 3 --phases floor,broker; --out DIR writes elsewhere). On 2+ cores the
 # openloop phase pins the broker and the harness + redis to separate cores (--pin; PERF_PIN=0 turns it off);
 # --openloop-audit Interval runs that phase with audit FsyncPolicy=Interval (default Always) to see what fsync adds.
+# PERF_REDIS_ARGS adds redis-server arguments to every server started (e.g. "--auto-aof-rewrite-percentage 0" to see
+# what the AOF rewrites' fork costs the other processes on a small box).
 # PERF_WAIT_QUIET=<seconds> first waits up to that long for the machine's 1-minute load average to fall below 1
 # (other work on the box skews every number).
 set -euo pipefail
@@ -48,7 +50,7 @@ start_redis() { # port dir [extra args…]
   local port=$1 dir=$2; shift 2
   mkdir -p "$dir"
   redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --appendonly yes --appendfsync everysec --save "" \
-    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "$@"
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "$@" ${PERF_REDIS_ARGS:-}
   for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 }
 stop_redis() {
