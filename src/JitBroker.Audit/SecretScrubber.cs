@@ -82,10 +82,11 @@ internal static partial class SecretScrubber
         FingerprintShape().IsMatch(value) ? value : Fingerprints.Of(value);
 
     // JWS/JWT compact (header always starts with base64url('{"') = "eyJ"), Vault service/batch/recovery tokens
-    // (current hv?. and legacy s./b./r. forms), PEM private keys, and "Bearer <token>".
+    // (current hv?. — wherever it starts, so one glued to a word is redacted too — and legacy s./b./r. forms, which
+    // need a word boundary or ordinary words would be cut), PEM private keys, and "Bearer <token>".
     [GeneratedRegex(
         @"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)?" +
-        @"|\bhv[sbr]\.[A-Za-z0-9_-]{20,}" +
+        @"|hv[sbr]\.[A-Za-z0-9_-]{20,}" +
         @"|\b[sbr]\.[A-Za-z0-9]{24}\b" +
         @"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)" +
         @"|(?<=\b[Bb]earer\s+)[A-Za-z0-9._~+/=-]{16,}",

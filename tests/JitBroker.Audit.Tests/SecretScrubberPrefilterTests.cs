@@ -35,6 +35,15 @@ public sealed class SecretScrubberPrefilterTests
     }
 
     [Test]
+    public void A_vault_token_glued_to_a_word_is_redacted()
+    {
+        const string token = "hvs.CAESIJ0123456789abcdefghijklmnopqrstuv";
+        var scrubbed = SecretScrubber.Scrub("pasted:x" + token + " done");
+        Assert.That(scrubbed, Does.Not.Contain(token));
+        Assert.That(scrubbed, Does.Contain("[redacted sha256:"));
+    }
+
+    [Test]
     public void Ordinary_members_skip_the_regex()
     {
         foreach (var text in new[] { "spiffe://dev.jitbroker.local/agents/support-bot", "tickets.read", "crm:accounts/42", "summarise the customer's last order" })
