@@ -108,7 +108,8 @@ public sealed partial class VaultException : Exception
     }
 
     // Vault service/batch tokens (hvs., hvb., s., b. + base62) and legacy UUID-shaped tokens. Accessors look like
-    // tokens too; redacting one in an error string costs nothing.
-    [GeneratedRegex(@"\b(?:hv[sbr]\.|[sb]\.)[A-Za-z0-9_\-.]{8,}|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")]
+    // tokens too; redacting one in an error string costs nothing. The hv?. form needs no word boundary, so a token glued
+    // to a word ("tokenhvs.…") is redacted as well.
+    [GeneratedRegex(@"(?:hv[sbr]\.|\b[sb]\.)[A-Za-z0-9_\-.]{8,}|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")]
     private static partial Regex TokenShaped();
 }
