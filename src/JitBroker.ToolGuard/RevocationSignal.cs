@@ -19,8 +19,6 @@ internal sealed class RevocationSignal(TimeProvider time) : IRevocationSignal
     public const int Capacity = 100_000;
     private readonly CountedMap<DateTimeOffset> _revoked = new();
 
-    public int Count => _revoked.Count;
-
     public void Revoke(string jti, DateTimeOffset until)
     {
         if (_revoked.Count >= Capacity)

@@ -328,32 +328,7 @@ public sealed partial class RedisLeaseStore : ILeaseStore
             return RunAsync(LeaseScripts.ClaimTrees, g.Key, args, cancellationToken);
         }))).ConfigureAwait(false);
 
-        var claimed = new Dictionary<string, Lease?>(StringComparer.Ordinal);
-        var rootSet = roots.ToHashSet(StringComparer.Ordinal);
-        var descendants = new List<string>();
-        foreach (var items in replies.Select(r => r.AsArray()))
-        {
-            for (var i = 0; i + 1 < items.Length; i += 2)
-            {
-                var id = items[i].AsString()!;
-                var fields = items[i + 1].AsArray();
-                var lease = fields.Length == 0 ? null : LeaseCodec.FromFields(id, fields, _mac);
-                // A root that is also another root's descendant is walked by both scripts: keep it once, with its claim.
-                if (claimed.TryAdd(id, lease))
-                {
-                    if (!rootSet.Contains(id))
-                    {
-                        descendants.Add(id);
-                    }
-                }
-                else
-                {
-                    claimed[id] ??= lease;
-                }
-            }
-        }
-
-        return [.. roots.Concat(descendants).Select(id => new TreeClaim(id, claimed.GetValueOrDefault(id)))];
+        return TreeClaims(roots, replies.Select(r => r.AsArray()));
     }
 
     /// <inheritdoc />
@@ -373,42 +348,49 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         var replies = await ForEachBucketAsync(b => RunAsync(LeaseScripts.ClaimTask, b,
             [_layout.BucketPrefix(b), deadline, agentId, taskId, TaskKey(b, agentId, taskId)], cancellationToken)).ConfigureAwait(false);
 
-        var roots = new List<(long IssuedMs, string Id)>();
-        var claimed = new Dictionary<string, Lease?>(StringComparer.Ordinal);
-        var order = new List<string>();
-        foreach (var reply in replies.Select(r => r.AsArray()))
-        {
-            var found = reply[0].AsArray();
-            for (var i = 0; i + 1 < found.Length; i += 2)
-            {
-                roots.Add((found[i + 1].AsInt64(), found[i].AsString()!));
-            }
-
-            var items = reply[1].AsArray();
-            for (var i = 0; i + 1 < items.Length; i += 2)
-            {
-                var id = items[i].AsString()!;
-                var fields = items[i + 1].AsArray();
-                var lease = fields.Length == 0 ? null : LeaseCodec.FromFields(id, fields, _mac);
-                if (claimed.TryAdd(id, lease))
-                {
-                    order.Add(id);
-                }
-                else
-                {
-                    claimed[id] ??= lease;
-                }
-            }
-        }
-
-        var rootIds = roots.OrderBy(r => r.IssuedMs).ThenBy(r => r.Id, StringComparer.Ordinal).Select(r => r.Id).Distinct(StringComparer.Ordinal).ToList();
-        var rootSet = rootIds.ToHashSet(StringComparer.Ordinal);
-        if (rootIds.Count > 0)
+        var found = replies.Select(r => r.AsArray()).ToList();
+        var roots = found.SelectMany(r => PairsOf(r[0].AsArray()).Select(p => (IssuedMs: p.Value.AsInt64(), Id: p.Id)))
+            .OrderBy(r => r.IssuedMs).ThenBy(r => r.Id, StringComparer.Ordinal).Select(r => r.Id).ToList();
+        if (roots.Count > 0)
         {
             _dueSignal?.LeaseDue(now + claimTimeout);
         }
 
-        return [.. rootIds.Concat(order.Where(id => !rootSet.Contains(id))).Select(id => new TreeClaim(id, claimed.GetValueOrDefault(id)))];
+        return TreeClaims(roots, found.Select(r => r[1].AsArray()));
+    }
+
+    /// <summary>
+    /// The tree-claim scripts' replies ([id, fields, …] each; empty fields for a revoked lease) as one list: the roots in
+    /// the given order, then every other lease in reply order, each once — a lease walked by two scripts keeps its claim.
+    /// </summary>
+    private IReadOnlyList<TreeClaim> TreeClaims(IReadOnlyList<string> roots, IEnumerable<RedisResult[]> replies)
+    {
+        var claimed = new Dictionary<string, Lease?>(StringComparer.Ordinal);
+        var walked = new List<string>();
+        foreach (var (id, fields) in replies.SelectMany(PairsOf))
+        {
+            var items = fields.AsArray();
+            var lease = items.Length == 0 ? null : LeaseCodec.FromFields(id, items, _mac);
+            if (claimed.TryAdd(id, lease))
+            {
+                walked.Add(id);
+            }
+            else
+            {
+                claimed[id] ??= lease;
+            }
+        }
+
+        var rootSet = roots.ToHashSet(StringComparer.Ordinal);
+        return [.. roots.Concat(walked.Where(id => !rootSet.Contains(id))).Select(id => new TreeClaim(id, claimed.GetValueOrDefault(id)))];
+    }
+
+    private static IEnumerable<(string Id, RedisResult Value)> PairsOf(RedisResult[] items)
+    {
+        for (var i = 0; i + 1 < items.Length; i += 2)
+        {
+            yield return (items[i].AsString()!, items[i + 1]);
+        }
     }
 
     /// <inheritdoc />
