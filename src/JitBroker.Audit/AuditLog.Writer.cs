@@ -83,8 +83,8 @@ public sealed partial class AuditLog
             {
                 switch (work.Kind)
                 {
-                    case WorkKind.Append when Body(work) is { } body:
-                        records.Add(Next(body));
+                    case WorkKind.Append when NextEvent(work) is { } record:
+                        records.Add(record);
                         _sinceCheckpoint++;
                         if (_sinceCheckpoint >= _options.CheckpointEveryEvents)
                         {
@@ -171,11 +171,12 @@ public sealed partial class AuditLog
         }
     }
 
-    private static System.Text.Json.Nodes.JsonObject? Body(Work work)
+    private AuditRecord? NextEvent(Work work)
     {
+        AuditRecord record;
         try
         {
-            return AuditEventJson.ToBody(work.Event!);
+            record = AuditRecord.Create(_seq + 1, _time.GetUtcNow(), _hash, work.Event!);
         }
         catch (Exception e) when (e is NullReferenceException or ArgumentException or FormatException)
         {
@@ -184,11 +185,12 @@ public sealed partial class AuditLog
                 "The audit event could not be serialized.", e));
             return null;
         }
+
+        return Chain(record);
     }
 
-    private AuditRecord Next(System.Text.Json.Nodes.JsonObject body, DateTimeOffset? at = null)
+    private AuditRecord Chain(AuditRecord record)
     {
-        var record = AuditRecord.Create(_seq + 1, at ?? _time.GetUtcNow(), _hash, body);
         _seq = record.Seq;
         _hash = record.Hash;
         return record;
@@ -201,7 +203,7 @@ public sealed partial class AuditLog
         // One reading of the clock: the signed statement and the stored record must name the same instant
         // (two readings differ by microseconds, and the signature would never verify).
         var at = _time.GetUtcNow();
-        var record = Next(AuditCheckpoint.Body(_seq + 1, at, _seq, _hash, key), at);
+        var record = Chain(AuditRecord.Create(_seq + 1, at, _hash, AuditCheckpoint.Body(_seq + 1, at, _seq, _hash, key)));
         _sinceCheckpoint = 0;
         AuditLogMessages.CheckpointWritten(_logger, record.Seq, headSeq, key.KeyId);
         return record;

@@ -20,12 +20,13 @@ public sealed class AuditRecord
 
     private static readonly JsonDocumentOptions StrictJson = new() { AllowDuplicateProperties = false, MaxDepth = 16 };
 
-    private readonly JsonObject _json;
+    // Parsed from the line on first use: a record the broker writes is never read back as JSON on the hot path.
+    private JsonObject? _json;
 
     private string? _line;
     private byte[]? _lineUtf8;
 
-    private AuditRecord(JsonObject json, string? line, byte[]? lineUtf8, long seq, string time, string type, string prevHash, string hash, string computedHash)
+    private AuditRecord(JsonObject? json, string? line, byte[]? lineUtf8, long seq, string time, string type, string prevHash, string hash, string computedHash)
     {
         _json = json;
         _line = line;
@@ -61,30 +62,84 @@ public sealed class AuditRecord
 
     public bool IsCheckpoint => Type == AuditRecordTypes.Checkpoint;
 
+    // A parsed JsonObject fills in its members lazily, which is not safe for readers on several threads: every
+    // object and array is filled in here, before the tree is shared (as hashing does for a record read by Parse).
+    private JsonObject Json
+    {
+        get
+        {
+            if (_json is { } json)
+            {
+                return json;
+            }
+
+            var parsed = (JsonObject)JsonNode.Parse(LineUtf8, documentOptions: StrictJson)!;
+            FillIn(parsed);
+            return Interlocked.CompareExchange(ref _json, parsed, null) ?? parsed;
+
+            static void FillIn(JsonNode? node)
+            {
+                switch (node)
+                {
+                    case JsonObject o:
+                        foreach (var member in o)
+                        {
+                            FillIn(member.Value);
+                        }
+
+                        break;
+                    case JsonArray a:
+                        foreach (var item in a)
+                        {
+                            FillIn(item);
+                        }
+
+                        break;
+                }
+            }
+        }
+    }
+
     /// <summary>A string member, or null when absent or not a string.</summary>
     public string? GetString(string name) =>
-        _json[name] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
+        Json[name] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
 
     /// <summary>An integer member, or null when absent or not an integer.</summary>
     public long? GetInt64(string name) =>
-        _json[name] is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<long>(out var n) ? n : null;
+        Json[name] is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<long>(out var n) ? n : null;
 
     /// <summary>A string-array member (empty when absent).</summary>
     public IReadOnlyList<string> GetStrings(string name) =>
-        _json[name] is JsonArray a ? [.. a.OfType<JsonValue>().Where(v => v.GetValueKind() == JsonValueKind.String).Select(v => v.GetValue<string>())] : [];
+        Json[name] is JsonArray a ? [.. a.OfType<JsonValue>().Where(v => v.GetValueKind() == JsonValueKind.String).Select(v => v.GetValue<string>())] : [];
 
     /// <summary>A copy of the whole record as JSON.</summary>
-    public JsonObject ToJson() => (JsonObject)_json.DeepClone();
+    public JsonObject ToJson() => (JsonObject)Json.DeepClone();
 
     /// <summary>RFC 3339 UTC, microsecond precision, the one form <c>time</c> is written in.</summary>
     public static string FormatTime(DateTimeOffset time) =>
         time.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture);
 
     /// <summary>
-    /// Builds and hashes a new record. <paramref name="body"/> holds <c>type</c> and the event members in the
-    /// order they are written; it is taken over (not copied) and becomes the record: <c>seq</c> and <c>time</c>
-    /// go in front, <c>prev_hash</c> and <c>hash</c> at the end. Throws <see cref="ArgumentException"/> when the
-    /// body already holds one of those four names.
+    /// Builds and hashes the record of an event: its members scrubbed (<see cref="ScrubbedEvent"/>) and written straight
+    /// to UTF-8 (<see cref="AuditEventWriter"/>). Throws <see cref="ArgumentException"/>, <see cref="NullReferenceException"/>
+    /// or <see cref="FormatException"/> for an event that cannot be recorded (a null list, a lone surrogate in its type).
+    /// </summary>
+    internal static AuditRecord Create(long seq, DateTimeOffset time, string prevHash, JitBroker.Core.AuditEvent auditEvent)
+    {
+        var e = new ScrubbedEvent(auditEvent);
+        var head = new RecordHead(seq, FormatTime(time), prevHash, Hash: null);
+        var hash = CanonicalJson.WithScratch((head, e),
+            static (output, s) => AuditEventWriter.Write(output, s.head, s.e, sorted: true), static bytes => HexSha256(bytes));
+        var line = CanonicalJson.WithScratch((head: head with { Hash = hash }, e),
+            static (output, s) => AuditEventWriter.Write(output, s.head, s.e, sorted: false), static bytes => bytes.ToArray());
+        return new AuditRecord(null, null, line, seq, head.Time, e.Type, prevHash, hash, hash);
+    }
+
+    /// <summary>
+    /// Builds and hashes a record the log itself writes (a checkpoint). <paramref name="body"/> holds <c>type</c> and
+    /// the members in the order they are written; it is taken over (not copied) and becomes the record: <c>seq</c> and
+    /// <c>time</c> go in front, <c>prev_hash</c> and <c>hash</c> at the end. Throws <see cref="ArgumentException"/> when
+    /// the body already holds one of those four names.
     /// </summary>
     internal static AuditRecord Create(long seq, DateTimeOffset time, string prevHash, JsonObject body)
     {
@@ -145,6 +200,13 @@ public sealed class AuditRecord
     /// <summary>SHA-256 over the JCS form of every member except <c>hash</c>, lowercase hex.</summary>
     internal static string ComputeHash(JsonObject json) =>
         Convert.ToHexStringLower(CanonicalJson.CanonicalHash(json, omitTopLevelMember: AuditFields.Hash));
+
+    private static string HexSha256(ReadOnlySpan<byte> bytes)
+    {
+        Span<byte> digest = stackalloc byte[32];
+        System.Security.Cryptography.SHA256.HashData(bytes, digest);
+        return Convert.ToHexStringLower(digest);
+    }
 
     private static string RequiredString(JsonObject json, string name) =>
         json[name] is JsonValue v && v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() is { Length: > 0 } s

@@ -46,14 +46,21 @@ internal static class CanonicalJson
     public static byte[] SerializeUtf8(JsonNode? node) =>
         WithScratch(node, null, sortKeys: false, static bytes => bytes.ToArray());
 
-    private static T WithScratch<T>(JsonNode? node, string? omit, bool sortKeys, Func<ReadOnlySpan<byte>, T> use)
+    private static T WithScratch<T>(JsonNode? node, string? omit, bool sortKeys, Func<ReadOnlySpan<byte>, T> use) =>
+        WithScratch((node, omit, sortKeys), static (output, s) => Write(output, s.node, s.sortKeys, s.omit), use);
+
+    /// <summary>
+    /// Runs <paramref name="write"/> into this thread's scratch buffer and returns what <paramref name="use"/> makes of
+    /// the bytes (which must not escape it): no buffer per record.
+    /// </summary>
+    internal static T WithScratch<TState, T>(TState state, Action<ArrayBufferWriter<byte>, TState> write, Func<ReadOnlySpan<byte>, T> use)
     {
         var scratch = t_scratch ?? new ArrayBufferWriter<byte>(1024);
         t_scratch = null; // re-entrant use (none today) would get a fresh buffer instead of sharing this one
         scratch.ResetWrittenCount();
         try
         {
-            Write(scratch, node, sortKeys, omit);
+            write(scratch, state);
             return use(scratch.WrittenSpan);
         }
         finally
@@ -70,24 +77,24 @@ internal static class CanonicalJson
         switch (node)
         {
             case null:
-                Ascii(output, "null");
+                WriteLiteral(output, "null");
                 break;
             case JsonObject obj:
                 WriteObject(output, obj, sortKeys, omit);
                 break;
             case JsonArray array:
-                Byte(output, (byte)'[');
+                WriteByte(output, (byte)'[');
                 for (var i = 0; i < array.Count; i++)
                 {
                     if (i > 0)
                     {
-                        Byte(output, (byte)',');
+                        WriteByte(output, (byte)',');
                     }
 
                     Write(output, array[i], sortKeys);
                 }
 
-                Byte(output, (byte)']');
+                WriteByte(output, (byte)']');
                 break;
             case JsonValue value:
                 WriteValue(output, value);
@@ -117,20 +124,20 @@ internal static class CanonicalJson
                 Array.Sort(members, 0, n, OrdinalKeys.Instance);
             }
 
-            Byte(output, (byte)'{');
+            WriteByte(output, (byte)'{');
             for (var i = 0; i < n; i++)
             {
                 if (i > 0)
                 {
-                    Byte(output, (byte)',');
+                    WriteByte(output, (byte)',');
                 }
 
                 WriteString(output, members[i].Key);
-                Byte(output, (byte)':');
+                WriteByte(output, (byte)':');
                 Write(output, members[i].Value, sortKeys);
             }
 
-            Byte(output, (byte)'}');
+            WriteByte(output, (byte)'}');
         }
         finally
         {
@@ -146,13 +153,13 @@ internal static class CanonicalJson
                 WriteString(output, value.GetValue<string>());
                 break;
             case JsonValueKind.True:
-                Ascii(output, "true");
+                WriteLiteral(output, "true");
                 break;
             case JsonValueKind.False:
-                Ascii(output, "false");
+                WriteLiteral(output, "false");
                 break;
             case JsonValueKind.Null:
-                Ascii(output, "null");
+                WriteLiteral(output, "null");
                 break;
             case JsonValueKind.Number:
                 WriteInteger(output, value);
@@ -182,7 +189,7 @@ internal static class CanonicalJson
         WriteSafeInteger(output, n, text);
     }
 
-    private static void WriteSafeInteger(ArrayBufferWriter<byte> output, long n, string? text)
+    internal static void WriteSafeInteger(ArrayBufferWriter<byte> output, long n, string? text = null)
     {
         if (n is > MaxSafeInteger or < -MaxSafeInteger)
         {
@@ -193,9 +200,10 @@ internal static class CanonicalJson
         output.Advance(written);
     }
 
-    private static void WriteString(ArrayBufferWriter<byte> output, string s)
+    /// <summary>A JSON string, escaped the JCS way; throws <see cref="FormatException"/> on a lone surrogate.</summary>
+    internal static void WriteString(ArrayBufferWriter<byte> output, string s)
     {
-        Byte(output, (byte)'"');
+        WriteByte(output, (byte)'"');
         var run = 0; // start of the characters not yet written, all of them literal
         for (var i = 0; i < s.Length; i++)
         {
@@ -221,23 +229,23 @@ internal static class CanonicalJson
             run = i + 1;
             switch (c)
             {
-                case '"': Ascii(output, "\\\""); break;
-                case '\\': Ascii(output, "\\\\"); break;
-                case '\b': Ascii(output, "\\b"); break;
-                case '\f': Ascii(output, "\\f"); break;
-                case '\n': Ascii(output, "\\n"); break;
-                case '\r': Ascii(output, "\\r"); break;
-                case '\t': Ascii(output, "\\t"); break;
+                case '"': WriteLiteral(output, "\\\""); break;
+                case '\\': WriteLiteral(output, "\\\\"); break;
+                case '\b': WriteLiteral(output, "\\b"); break;
+                case '\f': WriteLiteral(output, "\\f"); break;
+                case '\n': WriteLiteral(output, "\\n"); break;
+                case '\r': WriteLiteral(output, "\\r"); break;
+                case '\t': WriteLiteral(output, "\\t"); break;
                 default:
-                    Ascii(output, "\\u00");
-                    Byte(output, (byte)"0123456789abcdef"[c >> 4]);
-                    Byte(output, (byte)"0123456789abcdef"[c & 0xF]);
+                    WriteLiteral(output, "\\u00");
+                    WriteByte(output, (byte)"0123456789abcdef"[c >> 4]);
+                    WriteByte(output, (byte)"0123456789abcdef"[c & 0xF]);
                     break;
             }
         }
 
         Utf8(output, s.AsSpan(run));
-        Byte(output, (byte)'"');
+        WriteByte(output, (byte)'"');
     }
 
     private static void Utf8(ArrayBufferWriter<byte> output, ReadOnlySpan<char> chars)
@@ -251,7 +259,7 @@ internal static class CanonicalJson
         output.Advance(written);
     }
 
-    private static void Ascii(ArrayBufferWriter<byte> output, string ascii)
+    internal static void WriteLiteral(ArrayBufferWriter<byte> output, string ascii)
     {
         var span = output.GetSpan(ascii.Length);
         for (var i = 0; i < ascii.Length; i++)
@@ -262,7 +270,7 @@ internal static class CanonicalJson
         output.Advance(ascii.Length);
     }
 
-    private static void Byte(ArrayBufferWriter<byte> output, byte b)
+    internal static void WriteByte(ArrayBufferWriter<byte> output, byte b)
     {
         output.GetSpan(1)[0] = b;
         output.Advance(1);

@@ -10,7 +10,7 @@ internal static class Forgery
     {
         var before = AuditRecord.Parse(previousLine);
         return AuditRecord.Create(before.Seq + 1, DateTimeOffset.Parse(before.Time, System.Globalization.CultureInfo.InvariantCulture),
-            before.Hash, AuditEventJson.ToBody(AuditFixture.Issued(99)));
+            before.Hash, AuditFixture.Issued(99));
     }
 
     /// <summary>Renumbers and re-hashes records (checkpoint heads follow the new chain; signatures cannot).</summary>
