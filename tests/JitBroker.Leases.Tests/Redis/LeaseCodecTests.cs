@@ -99,6 +99,37 @@ public sealed class LeaseCodecTests
         Assert.That(Mac.Verify(Encoding.UTF8.GetString(fields[^3]), LeaseCodec.BoundHandleMacPurpose, "lease_bare", "jwt", "lease_bare", "jkt-only", ""), Is.True);
     }
 
+    [Test]
+    public void Lists_join_as_string_join_does_empty_items_included_and_facts_in_key_order()
+    {
+        string[][] lists = [["", "x", ""], [""], ["a", "b", "c", "d"], ["é", "ü"]];
+        var lease = new Lease
+        {
+            LeaseId = "lease_l",
+            TaskId = "t",
+            AgentId = "a",
+            IssuerKind = "jwt",
+            BackendHandle = "lease_l",
+            Scope = new GrantedScope("aud", "act", [], []),
+            IssuedAt = Issued,
+            ExpiresAt = Issued,
+            CredentialFingerprint = "x",
+            AgentFacts = new Dictionary<string, string> { ["b"] = "2", ["c"] = "", ["a"] = "1", ["B"] = "3" },
+        };
+
+        Assert.Multiple(() =>
+        {
+            foreach (var list in lists)
+            {
+                var fields = LeaseCodec.ToFields(lease with { Scope = lease.Scope with { Tools = list } }, Mac);
+                Assert.That((string?)fields[Array.IndexOf(fields, (RedisValue)"to") + 1], Is.EqualTo(string.Join('\u001f', list)));
+            }
+
+            var all = LeaseCodec.ToFields(lease, Mac);
+            Assert.That((string?)all[Array.IndexOf(all, (RedisValue)"af") + 1], Is.EqualTo(string.Join('\u001f', "B", "3", "a", "1", "b", "2", "c", "")));
+        });
+    }
+
     // Not [TestCase]: a control character in a test name upsets test filtering.
     [TestCase(0)]
     [TestCase(1)]
