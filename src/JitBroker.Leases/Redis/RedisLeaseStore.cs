@@ -129,7 +129,18 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         args[7] = CapArg(caps?.PerAgent);
         args[8] = CapArg(caps?.PerTask);
         // Durable: the credential leaves the broker only on this write, so it must survive a failover (see RunDurableAsync).
-        var stored = await RunDurableAsync(LeaseScripts.Put, bucket, args, cancellationToken).ConfigureAwait(false);
+        // RunDurableAsync's body, inline: one async state machine fewer on every lease write.
+        cancellationToken.ThrowIfCancellationRequested();
+        RedisResult stored;
+        try
+        {
+            stored = await _redis.EvalDurableAsync(LeaseScripts.Put, _dueKeys[bucket], args, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
+        {
+            throw Unavailable(ex);
+        }
+
         switch (stored.AsInt64())
         {
             case 0:
