@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Buffers.Binary;
+using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -20,6 +22,9 @@ public sealed class StateMac
     public const int MinKeyBytes = 32;
 
     private const string Version = "v1";
+
+    // Encodings up to this many bytes are built on the stack (a lease's handle tag is a few hundred), longer ones in a pooled buffer.
+    private const int StackEncodingBytes = 512;
     private readonly byte[] _current;
     private readonly Dictionary<string, byte[]> _byId = new(StringComparer.Ordinal);
 
@@ -55,8 +60,15 @@ public sealed class StateMac
         Convert.ToHexStringLower(SHA256.HashData([.. "jitbroker-state-mac:"u8, .. key]))[..16];
 
     /// <summary>The tag over <paramref name="purpose"/> and <paramref name="fields"/> with the current key.</summary>
-    public string Sign(string purpose, params ReadOnlySpan<string> fields) =>
-        $"{Version}:{KeyId}:{Convert.ToBase64String(Compute(_current, purpose, fields)).TrimEnd('=').Replace('+', '-').Replace('/', '_')}";
+    public string Sign(string purpose, params ReadOnlySpan<string> fields)
+    {
+        // Built in place (one string per tag): signing is on every lease write. Base64url without padding, as before.
+        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        Compute(_current, purpose, fields, mac);
+        Span<char> encoded = stackalloc char[Base64Url.GetEncodedLength(HMACSHA256.HashSizeInBytes)];
+        Base64Url.EncodeToChars(mac, encoded);
+        return string.Concat(Version + ":", KeyId, ":", encoded);
+    }
 
     /// <summary>True only when <paramref name="tag"/> is a well-formed tag of a known key over exactly these fields.</summary>
     public bool Verify(string? tag, string purpose, params ReadOnlySpan<string> fields)
@@ -82,28 +94,48 @@ public sealed class StateMac
             return false;
         }
 
-        return CryptographicOperations.FixedTimeEquals(given, Compute(key, purpose, fields));
+        Span<byte> expected = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        Compute(key, purpose, fields, expected);
+        return CryptographicOperations.FixedTimeEquals(given, expected);
     }
 
-    private static byte[] Compute(byte[] key, string purpose, ReadOnlySpan<string> fields)
+    /// <summary>The MAC over the length-prefixed encoding, built whole in one buffer and hashed in one call.</summary>
+    private static void Compute(byte[] key, string purpose, ReadOnlySpan<string> fields, Span<byte> mac)
     {
-        using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
-        Append(hmac, purpose);
+        var length = EncodedLength(purpose);
         foreach (var field in fields)
         {
-            Append(hmac, field);
+            length = checked(length + EncodedLength(field));
         }
 
-        return hmac.GetHashAndReset();
+        byte[]? rented = null;
+        var buffer = length <= StackEncodingBytes ? stackalloc byte[StackEncodingBytes] : (rented = ArrayPool<byte>.Shared.Rent(length));
+        try
+        {
+            var written = Append(buffer, purpose);
+            foreach (var field in fields)
+            {
+                written += Append(buffer[written..], field);
+            }
+
+            HMACSHA256.HashData(key, buffer[..written], mac);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
     }
 
+    private static int EncodedLength(string value) => checked(sizeof(int) + Encoding.UTF8.GetByteCount(value));
+
     // Length-prefixed UTF-8: ("ab","c") and ("a","bc") must not authenticate each other.
-    private static void Append(IncrementalHash hmac, string value)
+    private static int Append(Span<byte> buffer, string value)
     {
-        var bytes = Encoding.UTF8.GetBytes(value);
-        Span<byte> length = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(length, bytes.Length);
-        hmac.AppendData(length);
-        hmac.AppendData(bytes);
+        var count = Encoding.UTF8.GetBytes(value, buffer[sizeof(int)..]);
+        BinaryPrimitives.WriteInt32BigEndian(buffer, count);
+        return sizeof(int) + count;
     }
 }

@@ -39,57 +39,68 @@ internal static class LeaseCodec
     /// <summary><see cref="Lease.Owner"/>, left out when the granting rule names none.</summary>
     public const string Owner = "ow";
 
-    /// <summary>The hash fields of a new lease (state active, due at expiry), as alternating names and values.</summary>
-    public static List<RedisValue> ToFields(Lease lease, StateMac mac)
+    /// <summary>
+    /// The hash fields of a new lease (state active, due at expiry), as alternating names and values, after
+    /// <paramref name="reserved"/> empty slots the caller fills (a script's leading arguments). Sized exactly: it is
+    /// sent as is, on every lease write.
+    /// </summary>
+    public static RedisValue[] ToFields(Lease lease, StateMac mac, int reserved = 0)
     {
-        var fields = new List<RedisValue>(40)
-        {
-            "t", lease.TaskId,
-            "a", lease.AgentId,
-            "k", lease.IssuerKind,
-            "au", lease.Scope.Audience,
-            "ac", lease.Scope.Action,
-            "i", Ms(lease.IssuedAt),
-            "e", Ms(lease.ExpiresAt),
-            "d", Ms(lease.ExpiresAt),
-            "s", 0,
-        };
-        AddIfAny(fields, "p", lease.ParentLeaseId);
-        // Shown to operators (jitctl leases/agents), never acted on, so not under the MAC: the audit record of the
-        // issuance holds the owner in the signed chain.
-        AddIfAny(fields, Owner, lease.Owner);
-        if (!string.Equals(lease.BackendHandle, lease.LeaseId, StringComparison.Ordinal))
-        {
-            fields.Add("h");
-            fields.Add(lease.BackendHandle);
-        }
+        var handle = string.Equals(lease.BackendHandle, lease.LeaseId, StringComparison.Ordinal) ? null : lease.BackendHandle;
 
         // Someone who can write Redis must not be able to point this lease at another credential (another service's
         // Vault accessor or lease): revocation would then hit that one and leave this one alive. Nor may they unbind or
         // rebind its credential: renewal re-issues with the binding stored here.
-        AddIfAny(fields, ProofKeyThumbprint, lease.ProofKeyThumbprint);
-        AddIfAny(fields, CertificateThumbprint, lease.CertificateThumbprint);
-        fields.Add(HandleMac);
-        fields.Add(SignHandle(mac, lease.LeaseId, lease.IssuerKind, lease.BackendHandle, lease.ProofKeyThumbprint, lease.CertificateThumbprint));
+        var handleMac = SignHandle(mac, lease.LeaseId, lease.IssuerKind, lease.BackendHandle, lease.ProofKeyThumbprint, lease.CertificateThumbprint);
+        var tools = Joined(lease.Scope.Tools);
+        var resources = Joined(lease.Scope.Resources);
+        var rules = Joined(lease.RuleIds);
+        var facts = JoinedFacts(lease.AgentFacts);
+        var intent = lease.DecidedIntent.IsEmpty ? null : DecidedIntentCodec.Encode(lease.DecidedIntent);
+        var (fingerprintName, fingerprint) = Fingerprint(lease.CredentialFingerprint);
 
-        AddList(fields, "to", lease.Scope.Tools);
-        AddList(fields, "r", lease.Scope.Resources);
-        AddList(fields, "ru", lease.RuleIds);
-        if (lease.AgentFacts.Count > 0)
-        {
-            AddList(fields, "af", [.. lease.AgentFacts.OrderBy(f => f.Key, StringComparer.Ordinal).SelectMany(f => new[] { f.Key, f.Value })]);
-        }
-
-        if (!lease.DecidedIntent.IsEmpty)
-        {
-            fields.Add(DecidedIntentCodec.Field);
-            fields.Add(DecidedIntentCodec.Encode(lease.DecidedIntent));
-        }
-
-        var (name, value) = Fingerprint(lease.CredentialFingerprint);
-        fields.Add(name);
-        fields.Add(value);
+        // Nine fixed fields, the MAC and the fingerprint, then each optional one that is there.
+        var fields = new RedisValue[reserved + 2 * (11 + Present(lease.ParentLeaseId, lease.Owner, handle, lease.ProofKeyThumbprint,
+            lease.CertificateThumbprint, tools, resources, rules, facts, intent))];
+        var at = reserved;
+        Add("t", lease.TaskId);
+        Add("a", lease.AgentId);
+        Add("k", lease.IssuerKind);
+        Add("au", lease.Scope.Audience);
+        Add("ac", lease.Scope.Action);
+        Add("i", Ms(lease.IssuedAt));
+        Add("e", Ms(lease.ExpiresAt));
+        Add("d", Ms(lease.ExpiresAt));
+        Add("s", 0);
+        AddIfAny("p", lease.ParentLeaseId);
+        // Shown to operators (jitctl leases/agents), never acted on, so not under the MAC: the audit record of the
+        // issuance holds the owner in the signed chain.
+        AddIfAny(Owner, lease.Owner);
+        AddIfAny("h", handle);
+        AddIfAny(ProofKeyThumbprint, lease.ProofKeyThumbprint);
+        AddIfAny(CertificateThumbprint, lease.CertificateThumbprint);
+        Add(HandleMac, handleMac);
+        AddIfAny("to", tools);
+        AddIfAny("r", resources);
+        AddIfAny("ru", rules);
+        AddIfAny("af", facts);
+        AddIfAny(DecidedIntentCodec.Field, intent);
+        Add(fingerprintName, fingerprint);
         return fields;
+
+        void Add(string name, RedisValue value)
+        {
+            fields[at++] = name;
+            fields[at++] = value;
+        }
+
+        void AddIfAny(string name, string? value)
+        {
+            if (value is not null)
+            {
+                Add(name, value);
+            }
+        }
     }
 
     /// <summary>The field and value holding <paramref name="fingerprint"/>: raw digest bytes when it is <c>sha256:&lt;64 hex&gt;</c>.</summary>
@@ -191,30 +202,113 @@ internal static class LeaseCodec
     /// <summary>Values may not contain the list separator: a joined list could not be split back faithfully.</summary>
     public static void EnsureStorable(Lease lease)
     {
-        var values = lease.Scope.Tools.Concat(lease.Scope.Resources).Concat(lease.RuleIds).Concat(lease.AgentFacts.Keys).Concat(lease.AgentFacts.Values);
-        if (values.Any(v => v.Contains(ListSeparator, StringComparison.Ordinal)))
+        // Loops, not a LINQ chain: this runs on every lease write.
+        if (HoldsSeparator(lease.Scope.Tools) || HoldsSeparator(lease.Scope.Resources) || HoldsSeparator(lease.RuleIds)
+            || HoldsSeparator(lease.AgentFacts.Keys) || HoldsSeparator(lease.AgentFacts.Values))
         {
             throw new ArgumentException("Lease list values must not contain U+001F.", nameof(lease));
         }
     }
 
-    private static void AddIfAny(List<RedisValue> fields, string name, string? value)
+    private static bool HoldsSeparator(IReadOnlyList<string> values)
     {
-        if (value is not null)
+        for (var i = 0; i < values.Count; i++)
         {
-            fields.Add(name);
-            fields.Add(value);
+            if (values[i].Contains(ListSeparator, StringComparison.Ordinal))
+            {
+                return true;
+            }
         }
+
+        return false;
     }
 
-    /// <summary>An empty list is left out; a present field always holds at least one item (possibly empty).</summary>
-    private static void AddList(List<RedisValue> fields, string name, IReadOnlyList<string> items)
+    private static bool HoldsSeparator(IEnumerable<string> values)
     {
-        if (items.Count > 0)
+        foreach (var value in values)
         {
-            fields.Add(name);
-            fields.Add(string.Join(ListSeparator, items));
+            if (value.Contains(ListSeparator, StringComparison.Ordinal))
+            {
+                return true;
+            }
         }
+
+        return false;
+    }
+
+    private static int Present(params ReadOnlySpan<string?> values)
+    {
+        var count = 0;
+        foreach (var value in values)
+        {
+            count += value is null ? 0 : 1;
+        }
+
+        return count;
+    }
+
+    /// <summary>
+    /// The items joined with <see cref="ListSeparator"/> (as <see cref="string.Join(char, string[])"/>), or null for none:
+    /// an empty list is left out, a present field always holds at least one item (possibly empty).
+    /// </summary>
+    private static string? Joined(IReadOnlyList<string> items)
+    {
+        switch (items.Count)
+        {
+            case 0:
+                return null;
+            case 1:
+                return items[0] ?? "";
+        }
+
+        var length = items.Count - 1;
+        for (var i = 0; i < items.Count; i++)
+        {
+            length += items[i]?.Length ?? 0;
+        }
+
+        return string.Create(length, items, static (text, items) =>
+        {
+            var at = 0;
+            for (var i = 0; i < items.Count; i++)
+            {
+                if (i > 0)
+                {
+                    text[at++] = ListSeparator;
+                }
+
+                items[i]?.CopyTo(text[at..]);
+                at += items[i]?.Length ?? 0;
+            }
+        });
+    }
+
+    /// <summary>The facts as one list, ordered by key (ordinal): key, value, key, value…; null for none.</summary>
+    private static string? JoinedFacts(IReadOnlyDictionary<string, string> facts)
+    {
+        if (facts.Count == 0)
+        {
+            return null;
+        }
+
+        var flat = new string[2 * facts.Count];
+        var n = 0;
+        foreach (var key in facts.Keys)
+        {
+            flat[n++] = key;
+        }
+
+        // Keys are unique, so this unstable sort orders them as the stable OrderBy did.
+        Array.Sort(flat, 0, n, StringComparer.Ordinal);
+        // Spread out from the end, so no key is overwritten before it has moved (key i goes to 2i, never below i).
+        for (var i = n - 1; i >= 0; i--)
+        {
+            var key = flat[i];
+            flat[2 * i] = key;
+            flat[(2 * i) + 1] = facts[key];
+        }
+
+        return Joined(flat);
     }
 
     private static bool IsLowerHex(ReadOnlySpan<char> text)

@@ -68,8 +68,10 @@ public sealed class RedisKillSwitch : IKillSwitch
         _redis = redis;
         _mac = stateMac ?? StateMac.ProcessEphemeral;
         _keys = [keyPrefix + "blocks", keyPrefix + "blocks:version", keyPrefix + "blocks:seal"];
+        // One argument list for every read (the connection only reads it): the version is read on every request.
+        object[] versionKey = [_keys[1]];
         _version = new CoalescedRead<string>(async () =>
-            (await _redis.ExecuteAsync("GET", [_keys[1]], CancellationToken.None).ConfigureAwait(false)).AsString() ?? "0");
+            (await _redis.ExecuteAsync("GET", versionKey, CancellationToken.None).ConfigureAwait(false)).AsString() ?? "0");
     }
 
     public async ValueTask<AgentBlock?> FindBlockAsync(string agentId, DateTimeOffset now, CancellationToken cancellationToken = default)
