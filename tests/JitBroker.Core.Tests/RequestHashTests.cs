@@ -16,11 +16,17 @@ public sealed class RequestHashTests
         Assert.That(RequestHash.ForTask(agentId, taskId), Is.EqualTo(expected));
 
     [Test]
-    public void ForTask_of_a_long_id_is_stable_past_any_stack_buffer()
+    public void ForTask_of_a_long_id_is_stable_past_any_stack_buffer() =>
+        Assert.That(RequestHash.ForTask("spiffe://example.org/agents/" + new string('ü', 3000), "t"),
+            Is.EqualTo("sha256:7535f27405e67d9bec07a6f5eaf6c7615457c601c14ce3efff4b9b17e8a4c5f5"));
+
+    [Test]
+    public void Of_a_request_with_many_tools_is_stable_past_any_stack_buffer()
     {
-        var agentId = "spiffe://example.org/agents/" + new string('ü', 3000);
-        Assert.That(RequestHash.ForTask(agentId, "t"), Is.EqualTo(RequestHash.ForTask(agentId, "t")));
-        Assert.That(RequestHash.ForTask(agentId, "t"), Is.Not.EqualTo(RequestHash.ForTask(agentId + "x", "t")));
+        var request = new CredentialRequest("t",
+            new TaskIntent("x.y", "p", [.. Enumerable.Range(0, 200).Select(i => $"tool-{i}")], ["r"], new Dictionary<string, string>()),
+            "jwt", "aud", TimeSpan.FromMinutes(1));
+        Assert.That(RequestHash.Of("a", request), Is.EqualTo("sha256:4d50656703d8d361bd3eaf672b617bca41e9fae68bd75a374145f58ffa462805"));
     }
 
     [Test]
