@@ -16,12 +16,7 @@ internal static class Base64UrlStrict
     public static bool TryDecode(ReadOnlySpan<char> text, out byte[] bytes)
     {
         bytes = [];
-        if (text.IndexOfAnyExcept(Alphabet) >= 0 || text.Length % 4 == 1)
-        {
-            return false;
-        }
-
-        if (!text.IsEmpty && !HasZeroPadBits(text))
+        if (!IsCanonical(text))
         {
             return false;
         }
@@ -35,6 +30,19 @@ internal static class Base64UrlStrict
         bytes = written == buffer.Length ? buffer : buffer[..written];
         return true;
     }
+
+    /// <summary>
+    /// <see cref="TryDecode(ReadOnlySpan{char}, out byte[])"/> into a caller's buffer of at least
+    /// <see cref="Base64Url.GetMaxDecodedLength"/> bytes, for a caller that reads the bytes once and keeps none of them.
+    /// </summary>
+    public static bool TryDecode(ReadOnlySpan<char> text, Span<byte> destination, out int written)
+    {
+        written = 0;
+        return IsCanonical(text) && Base64Url.TryDecodeFromChars(text, destination, out written);
+    }
+
+    private static bool IsCanonical(ReadOnlySpan<char> text) =>
+        text.IndexOfAnyExcept(Alphabet) < 0 && text.Length % 4 != 1 && (text.IsEmpty || HasZeroPadBits(text));
 
     private static bool HasZeroPadBits(ReadOnlySpan<char> text)
     {

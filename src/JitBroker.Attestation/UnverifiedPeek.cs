@@ -31,14 +31,18 @@ internal static class UnverifiedPeek
 
         var first = token.IndexOf('.', StringComparison.Ordinal);
         var second = token.IndexOf('.', first + 1);
-        if (!Base64UrlStrict.TryDecode(token.AsSpan(first + 1, second - first - 1), out var payload) || !StrictUtf8.IsJsonText(payload))
-        {
-            return false;
-        }
-
+        var encoded = token.AsSpan(first + 1, second - first - 1);
+        // Every request is peeked at: the payload is decoded into a pooled buffer, read once, and wiped on return.
+        var rented = ArrayPool<byte>.Shared.Rent(Math.Max(1, System.Buffers.Text.Base64Url.GetMaxDecodedLength(encoded.Length)));
         try
         {
-            using var document = JsonDocument.Parse(payload, JsonOptions);
+            if (!Base64UrlStrict.TryDecode(encoded, rented, out var written) || !StrictUtf8.IsJsonText(rented.AsSpan(0, written)))
+            {
+                return false;
+            }
+
+            // The document reads the rented bytes in place, so it is disposed before they go back to the pool.
+            using var document = JsonDocument.Parse(rented.AsMemory(0, written), JsonOptions);
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 return false;
@@ -51,6 +55,10 @@ internal static class UnverifiedPeek
         catch (JsonException)
         {
             return false;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented, clearArray: true);
         }
     }
 }

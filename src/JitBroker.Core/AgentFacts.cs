@@ -12,11 +12,15 @@ public static class AgentFacts
 
     public static IReadOnlyDictionary<string, string> From(WorkloadIdentity agent)
     {
-        var facts = new Dictionary<string, string>(agent.Facts, StringComparer.Ordinal)
+        // Sized for the two facts added below too: copying at the source's size and then adding grew it once per lease.
+        var facts = new Dictionary<string, string>(agent.Facts.Count + 2, StringComparer.Ordinal);
+        foreach (var (name, value) in agent.Facts)
         {
-            [MethodKey] = agent.Method,
-            [TrustDomainKey] = agent.TrustDomain,
-        };
+            facts.Add(name, value);
+        }
+
+        facts[MethodKey] = agent.Method;
+        facts[TrustDomainKey] = agent.TrustDomain;
         return facts;
     }
 

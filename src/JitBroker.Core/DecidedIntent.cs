@@ -32,15 +32,24 @@ public sealed record DecidedIntent
     {
         ArgumentNullException.ThrowIfNull(intent);
         var reads = (policy as IPolicyIntentInputs)?.IntentInputs ?? IntentInputs.Everything;
-        var context = intent.Context
-            .Where(entry => reads.ReadsContext(entry.Key))
-            .ToDictionary(entry => entry.Key, entry => entry.Value, StringComparer.Ordinal);
-        var kept = new DecidedIntent
+        // Once per issued lease, and usually nothing or the purpose alone is kept: no dictionary until a key is kept,
+        // no walk over the context when policy reads none of it.
+        Dictionary<string, string>? context = null;
+        if (reads.AllContext || reads.ContextKeys.Count > 0)
         {
-            Purpose = reads.Purpose ? intent.Purpose : "",
-            Context = context.Count == 0 ? FrozenDictionary<string, string>.Empty : context,
-        };
-        return kept.IsEmpty ? None : kept;
+            foreach (var (key, value) in intent.Context)
+            {
+                if (reads.ReadsContext(key))
+                {
+                    (context ??= new Dictionary<string, string>(StringComparer.Ordinal)).Add(key, value);
+                }
+            }
+        }
+
+        var purpose = reads.Purpose ? intent.Purpose : "";
+        return purpose.Length == 0 && context is null
+            ? None
+            : new DecidedIntent { Purpose = purpose, Context = context ?? (IReadOnlyDictionary<string, string>)FrozenDictionary<string, string>.Empty };
     }
 
     /// <summary>The intent <paramref name="lease"/> answers, for deciding again: its scope plus what it kept.</summary>

@@ -69,8 +69,10 @@ public static class LeaseIds
         // The top 10 bits become the first two base32 characters.
         random[0] = (byte)(placement >> 2);
         random[1] = (byte)(((placement & 3) << 6) | (random[1] & 0x3F));
-        var chars = new char[26];
-        int buffer = 0, bits = 0, n = 0;
+        // Prefix and 26 base32 characters built on the stack: the id is the one string allocated.
+        Span<char> chars = stackalloc char[Prefix.Length + 26];
+        Prefix.CopyTo(chars);
+        int buffer = 0, bits = 0, n = Prefix.Length;
         foreach (var b in random)
         {
             buffer = (buffer << 8) | b;
@@ -83,7 +85,7 @@ public static class LeaseIds
         }
 
         chars[n] = Alphabet[(buffer << (5 - bits)) & 31];
-        return Prefix + new string(chars);
+        return new string(chars);
     }
 
     /// <summary>

@@ -1,5 +1,4 @@
-using System.Security.Cryptography;
-using System.Text;
+using System.Globalization;
 
 namespace JitBroker.Core;
 
@@ -8,45 +7,90 @@ namespace JitBroker.Core;
 /// replay compares. Field order fixed, lists kept in request order, every field length-prefixed so no two
 /// different requests can serialise alike.
 /// </summary>
-public static class RequestHash
+/// <remarks>
+/// The canonical form is text — <c>&lt;UTF-16 length&gt;:&lt;value&gt;</c> per field, <c>&lt;count&gt;[...]</c> per list —
+/// hashed as UTF-8. It is written straight to UTF-8 (<see cref="CanonicalWriter"/>), byte for byte what encoding the whole
+/// text at once gives: every value sits between ASCII separators, so no surrogate pair can straddle two writes.
+/// </remarks>
+public static partial class RequestHash
 {
     public static string Of(string agentId, CredentialRequest request)
     {
-        var builder = new StringBuilder(256);
-        Append(builder, "v1");
-        Append(builder, agentId);
-        Append(builder, request.TaskId);
-        Append(builder, request.Intent.Action);
-        Append(builder, request.Intent.Purpose);
-        AppendList(builder, request.Intent.Tools);
-        AppendList(builder, request.Intent.Resources);
-        AppendList(builder, [.. request.Intent.Context.OrderBy(kv => kv.Key, StringComparer.Ordinal).SelectMany(kv => new[] { kv.Key, kv.Value })]);
-        Append(builder, request.CredentialKind);
-        Append(builder, request.Target);
-        Append(builder, request.RequestedTtl is { } ttl ? ((long)ttl.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture) : "-");
-        return "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(builder.ToString())));
+        var canonical = new CanonicalWriter(stackalloc byte[512]);
+        try
+        {
+            canonical.Append("v1");
+            canonical.Append(agentId);
+            canonical.Append(request.TaskId);
+            canonical.Append(request.Intent.Action);
+            canonical.Append(request.Intent.Purpose);
+            AppendList(ref canonical, request.Intent.Tools);
+            AppendList(ref canonical, request.Intent.Resources);
+            AppendContext(ref canonical, request.Intent.Context);
+            canonical.Append(request.CredentialKind);
+            canonical.Append(request.Target);
+            if (request.RequestedTtl is { } ttl)
+            {
+                canonical.AppendNumberText((long)ttl.TotalMilliseconds);
+            }
+            else
+            {
+                canonical.Append("-");
+            }
+
+            return canonical.Sha256Text();
+        }
+        finally
+        {
+            canonical.Dispose();
+        }
     }
 
     /// <summary>The binding of bound-mode replay protection: the agent and the task, nothing else.</summary>
     public static string ForTask(string agentId, string taskId)
     {
-        var builder = new StringBuilder(128);
-        Append(builder, "task-v1");
-        Append(builder, agentId);
-        Append(builder, taskId);
-        return "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(builder.ToString())));
+        // Once per request: the canonical bytes stay on the stack, the hex is the one string allocated.
+        var canonical = new CanonicalWriter(stackalloc byte[256]);
+        try
+        {
+            canonical.Append("task-v1");
+            canonical.Append(agentId);
+            canonical.Append(taskId);
+            return canonical.Sha256Text();
+        }
+        finally
+        {
+            canonical.Dispose();
+        }
     }
 
-    private static void AppendList(StringBuilder builder, IReadOnlyList<string> values)
+    private static void AppendList(ref CanonicalWriter canonical, IReadOnlyList<string> values)
     {
-        builder.Append(values.Count).Append('[');
+        canonical.AppendCount(values.Count);
         foreach (var value in values)
         {
-            Append(builder, value);
+            canonical.Append(value);
         }
 
-        builder.Append(']');
+        canonical.AppendByte((byte)']');
     }
 
-    private static void Append(StringBuilder builder, string value) => builder.Append(value.Length).Append(':').Append(value);
+    // The context as one list: key, value, key, value, ... in ordinal key order (keys are unique, so the order is total).
+    private static void AppendContext(ref CanonicalWriter canonical, IReadOnlyDictionary<string, string> context)
+    {
+        var entries = context.ToArray();
+        Array.Sort(entries, static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        canonical.AppendCount(2 * entries.Length);
+        foreach (var (key, value) in entries)
+        {
+            canonical.Append(key);
+            canonical.Append(value);
+        }
+
+        canonical.AppendByte((byte)']');
+    }
+
+    private static int FormatInvariant(long value, Span<byte> destination) =>
+        value.TryFormat(destination, out var written, default, CultureInfo.InvariantCulture) ? written
+            : throw new InvalidOperationException("A 64-bit integer did not fit 20 bytes.");
 }

@@ -89,7 +89,7 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
         RequireGrant(lifetimeSeconds >= 1, "The granted lifetime is shorter than one second.");
         RequireGrant(!string.IsNullOrWhiteSpace(scope.Audience), "The grant names no audience.");
         RequireGrant(IsScopeToken(scope.Action), "The granted action is not a valid scope token.");
-        RequireGrant(scope.Tools.All(t => IsScopeToken(t)), "A granted tool name is not a valid scope token.");
+        RequireGrant(AllScopeTokens(scope.Tools), "A granted tool name is not a valid scope token.");
 
         var issuedAt = _time.GetUtcNow().ToUnixTimeSeconds();
         var expiresAt = issuedAt + lifetimeSeconds;
@@ -156,7 +156,9 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
             buffer[header.Length] = (byte)'.';
             Base64Url.EncodeToUtf8(payload.Span, buffer.AsSpan(header.Length + 1));
 
-            var signature = key.Sign(buffer.AsSpan(0, signingInputLength));
+            // At most 1 KiB (RSA-8192): the signature lives on the stack only until it is encoded.
+            Span<byte> signature = stackalloc byte[key.SignatureSize];
+            key.Sign(buffer.AsSpan(0, signingInputLength), signature);
             buffer[signingInputLength] = (byte)'.';
             Base64Url.EncodeToUtf8(signature, buffer.AsSpan(signingInputLength + 1));
             return Encoding.ASCII.GetString(buffer, 0, total);
@@ -252,6 +254,20 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
 
     private static bool IsScopeToken(string value) =>
         value.Length > 0 && value.AsSpan().IndexOfAnyExcept(ScopeTokenChars) < 0;
+
+    // By index, not Enumerable.All: no enumerator per token minted.
+    private static bool AllScopeTokens(IReadOnlyList<string> values)
+    {
+        for (var i = 0; i < values.Count; i++)
+        {
+            if (!IsScopeToken(values[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     private static void RequireGrant(bool condition, string message)
     {

@@ -96,18 +96,30 @@ public sealed partial class SigningKey : IDisposable
     /// <exception cref="InvalidOperationException">The key is verification-only.</exception>
     public byte[] Sign(ReadOnlySpan<byte> data)
     {
+        var signature = new byte[SignatureSize];
+        Sign(data, signature);
+        return signature;
+    }
+
+    /// <summary>
+    /// <see cref="Sign(ReadOnlySpan{byte})"/> into <paramref name="destination"/> (at least <see cref="SignatureSize"/> bytes), for
+    /// a caller that encodes the signature at once and needs no array of it. Returns <see cref="SignatureSize"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The key is verification-only.</exception>
+    public int Sign(ReadOnlySpan<byte> data, Span<byte> destination)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!CanSign)
         {
             throw new InvalidOperationException($"Key {KeyId} is a verification-only key.");
         }
 
-        var signature = new byte[SignatureSize];
+        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, SignatureSize, nameof(destination));
         // The default signature format of ECDsa.SignData is IEEE P1363 (r || s), exactly JWS ES256.
         var written = _ec is not null
-            ? _ec.SignData(data, signature, HashAlgorithmName.SHA256)
-            : _rsa!.SignData(data, signature, HashAlgorithmName.SHA256, _padding!);
-        return written == SignatureSize ? signature : throw new CryptographicException($"Unexpected {Algorithm} signature size.");
+            ? _ec.SignData(data, destination, HashAlgorithmName.SHA256)
+            : _rsa!.SignData(data, destination, HashAlgorithmName.SHA256, _padding!);
+        return written == SignatureSize ? written : throw new CryptographicException($"Unexpected {Algorithm} signature size.");
     }
 
     /// <summary>True only for a valid <see cref="SignatureSize"/>-byte signature of <paramref name="data"/> under this key's algorithm; never throws for bad input.</summary>

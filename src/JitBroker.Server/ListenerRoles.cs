@@ -41,7 +41,7 @@ internal static class ListenerRoles
         app.Use((context, next) =>
         {
             var roles = context.GetEndpoint()?.Metadata.GetMetadata<ListenerRoleMetadata>()?.Roles;
-            if (roles is null || roles.Any(role => endpoints.Owns(role, context.Connection.LocalPort)))
+            if (roles is null || OwnsAny(endpoints, roles, context.Connection))
             {
                 return next(context);
             }
@@ -50,6 +50,20 @@ internal static class ListenerRoles
                 ? Unimplemented(context)
                 : NotFound(context);
         });
+
+    // A loop, not roles.Any(lambda over context): that closure and delegate were allocated on every request.
+    private static bool OwnsAny(BoundEndpoints endpoints, ListenerRole[] roles, ConnectionInfo connection)
+    {
+        foreach (var role in roles)
+        {
+            if (endpoints.Owns(role, connection.LocalPort))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private static Task Unimplemented(HttpContext context)
     {

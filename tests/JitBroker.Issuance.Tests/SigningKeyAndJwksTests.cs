@@ -94,6 +94,24 @@ public sealed class SigningKeyAndJwksTests
         });
     }
 
+    [TestCase(SigningAlgorithms.Es256)]
+    [TestCase(SigningAlgorithms.Ps256)]
+    public void Signing_into_a_span_writes_a_verifying_signature_and_refuses_a_short_destination(string algorithm)
+    {
+        using var key = SigningKey.Generate(algorithm);
+        var data = "header.payload"u8.ToArray();
+        var destination = new byte[key.SignatureSize + 3];
+
+        var written = key.Sign(data, destination);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(written, Is.EqualTo(key.SignatureSize));
+            Assert.That(key.Verify(data, destination.AsSpan(0, written)), Is.True);
+            Assert.That(() => key.Sign(data, new byte[key.SignatureSize - 1]), Throws.InstanceOf<ArgumentOutOfRangeException>());
+        });
+    }
+
     [Test]
     public void A_public_only_key_verifies_but_cannot_sign()
     {

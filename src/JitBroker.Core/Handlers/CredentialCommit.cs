@@ -64,8 +64,21 @@ public sealed class CredentialCommit
         var leaseId = LeaseIds.New(parentLeaseId is not null ? LeaseIds.PlacementOf(parentLeaseId)
             : caps?.PerAgent is not null ? LeaseIds.PlacementForAgent(agent.Id)
             : LeaseIds.PlacementFor(agent.Id, taskId));
-        var credential = await BrokerTracing.TraceAsync(BrokerTracing.Mint,
-            () => issuer.IssueAsync(new IssueRequest(leaseId, agent, taskId, grant, delegation), cancellationToken).AsTask()).ConfigureAwait(false);
+        // The steps' spans inline, not BrokerTracing.TraceAsync(lambda): no closure, delegates or Task per credential.
+        IssuedCredential credential;
+        using (var mintSpan = BrokerTracing.Step(BrokerTracing.Mint))
+        {
+            try
+            {
+                credential = await issuer.IssueAsync(new IssueRequest(leaseId, agent, taskId, grant, delegation), cancellationToken).ConfigureAwait(false);
+            }
+            catch (BrokerException ex)
+            {
+                BrokerTracing.Fail(mintSpan, ex.Reason);
+                throw;
+            }
+        }
+
         var lease = new Lease
         {
             LeaseId = leaseId,
@@ -89,7 +102,19 @@ public sealed class CredentialCommit
             CertificateThumbprint = agent.CertificateThumbprint,
         };
 
-        await BrokerTracing.TraceAsync(BrokerTracing.Record, () => RecordOrUndoAsync(issuer, lease, caps)).ConfigureAwait(false);
+        using (var recordSpan = BrokerTracing.Step(BrokerTracing.Record))
+        {
+            try
+            {
+                await RecordOrUndoAsync(issuer, lease, caps).ConfigureAwait(false);
+            }
+            catch (BrokerException ex)
+            {
+                BrokerTracing.Fail(recordSpan, ex.Reason);
+                throw;
+            }
+        }
+
         await ConfirmAsync(lease, new AuditEvent
         {
             Type = delegation is null ? AuditEventTypes.CredentialIssued : AuditEventTypes.CredentialDelegated,

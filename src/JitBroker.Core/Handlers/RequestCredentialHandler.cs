@@ -100,8 +100,18 @@ public sealed class RequestCredentialHandler
                 }, cancellationToken).ConfigureAwait(false);
                 throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.PolicyDenied, decision.Reason) { AudienceNotAllowed = decision.AudienceNotAllowed };
             case DecisionEffect.NeedsApproval when approval is null:
-                var opened = await QuotaRefusalsRecordedAsync(agent, request.TaskId, () => _approvals.CreateAsync(agent, request,
-                    RequestHash.Of(agent.Id, request), decision, limits.MaxPendingApprovalsPerAgent, cancellationToken), cancellationToken).ConfigureAwait(false);
+                OpenedApproval opened;
+                try
+                {
+                    opened = await _approvals.CreateAsync(agent, request, RequestHash.Of(agent.Id, request), decision, limits.MaxPendingApprovalsPerAgent,
+                        cancellationToken).ConfigureAwait(false);
+                }
+                catch (BrokerException ex) when (IsQuotaRefusal(ex))
+                {
+                    await _quotas.RecordAsync(agent, request.TaskId, ex, cancellationToken).ConfigureAwait(false);
+                    throw;
+                }
+
                 var pending = opened.Record!;
                 if (opened.Outcome == ApprovalOpening.Created)
                 {
@@ -132,25 +142,27 @@ public sealed class RequestCredentialHandler
         var grant = decision.Grant ?? throw new InvalidOperationException("An allow decision must carry a grant.");
 
         // 5 mint, 6 record (within the active-lease caps, atomically in the store), kill switch again, 7 audit.
-        var granted = await QuotaRefusalsRecordedAsync(agent, request.TaskId, () => _commit.IssueAsync(agent, request.TaskId, request.Intent, grant,
-            decision.RuleIds, decidedIntent: DecidedIntent.Keep(request.Intent, _policy), quota: limits, cancellationToken: cancellationToken), cancellationToken)
-            .ConfigureAwait(false);
+        CredentialGrantResult granted;
+        try
+        {
+            granted = await _commit.IssueAsync(agent, request.TaskId, request.Intent, grant, decision.RuleIds,
+                decidedIntent: DecidedIntent.Keep(request.Intent, _policy), quota: limits, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (BrokerException ex) when (IsQuotaRefusal(ex))
+        {
+            await _quotas.RecordAsync(agent, request.TaskId, ex, cancellationToken).ConfigureAwait(false);
+            throw;
+        }
+
         return RequestOutcome.Issued(granted with { Decision = decision });
     }
 
-    /// <summary>Runs <paramref name="step"/>; a quota refusal it raises (the store's caps, the pending-approval cap) is counted and audited, then rethrown.</summary>
-    private async Task<T> QuotaRefusalsRecordedAsync<T>(WorkloadIdentity agent, string taskId, Func<Task<T>> step, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await step().ConfigureAwait(false);
-        }
-        catch (BrokerException ex) when (ex.Failure == BrokerFailure.ResourceExhausted && Reasons.Quota.Includes(ex.Reason))
-        {
-            await _quotas.RecordAsync(agent, taskId, ex, cancellationToken).ConfigureAwait(false);
-            throw;
-        }
-    }
+    /// <summary>
+    /// A quota refusal raised by a step (the store's caps, the pending-approval cap): counted and audited, then rethrown.
+    /// Caught in place rather than through a wrapper taking a lambda: no closure, delegate and extra state machine per request.
+    /// </summary>
+    private static bool IsQuotaRefusal(BrokerException ex) =>
+        ex.Failure == BrokerFailure.ResourceExhausted && Reasons.Quota.Includes(ex.Reason);
 
     private CredentialRequest Validated(CredentialRequest request)
     {

@@ -1,0 +1,55 @@
+using System.Buffers.Text;
+using System.Text;
+using NUnit.Framework;
+
+namespace JitBroker.Attestation.Tests;
+
+/// <summary>The routing peek at a token's <c>iss</c> and <c>sub</c>: what it reads, and every shape it refuses.</summary>
+public sealed class UnverifiedPeekTests
+{
+    private static string Token(byte[] payload) => "eyJhbGciOiJFUzI1NiJ9." + Base64Url.EncodeToString(payload) + ".c2ln";
+
+    private static string Token(string payloadJson) => Token(Encoding.UTF8.GetBytes(payloadJson));
+
+    [Test]
+    public void Reads_string_iss_and_sub_and_nothing_else()
+    {
+        Assert.That(UnverifiedPeek.TryReadIssuerAndSubject(Token("""{"iss":"https://idp.example","sub":"spiffe://e.org/ä","aud":"x"}"""), 8192,
+            out var issuer, out var subject), Is.True);
+        Assert.That((issuer, subject), Is.EqualTo(("https://idp.example", "spiffe://e.org/ä")));
+
+        Assert.That(UnverifiedPeek.TryReadIssuerAndSubject(Token("""{"iss":7,"sub":null}"""), 8192, out issuer, out subject), Is.True);
+        Assert.That((issuer, subject), Is.EqualTo(((string?)null, (string?)null)));
+    }
+
+    [Test]
+    public void Refuses_what_is_not_a_compact_jws_with_a_json_object_payload()
+    {
+        var refused = new[]
+        {
+            null!,
+            Token("[1,2]"),
+            Token("{\"iss\":"),
+            Token([0x7B, 0x22, 0xC0, 0xAF, 0x22, 0x3A, 0x31, 0x7D]), // overlong UTF-8
+            "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In1=.c2ln", // padded
+            "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In1.c2ln", // non-zero pad bits
+            "eyJhbGciOiJFUzI1NiJ9..c2ln",
+            "a.b.c.d.e",
+            Token(new string(' ', 10_000)),
+        };
+        foreach (var token in refused)
+        {
+            Assert.That(UnverifiedPeek.TryReadIssuerAndSubject(token, 8192, out var issuer, out var subject), Is.False, token);
+            Assert.That((issuer, subject), Is.EqualTo(((string?)null, (string?)null)));
+        }
+    }
+
+    [Test]
+    public void Reads_the_same_after_many_calls_on_one_thread()
+    {
+        // Pooled buffers come back dirty from other callers: a short payload after a long one still reads alone.
+        UnverifiedPeek.TryReadIssuerAndSubject(Token($$"""{"iss":"{{new string('x', 3000)}}"}"""), 8192, out _, out _);
+        Assert.That(UnverifiedPeek.TryReadIssuerAndSubject(Token("""{"sub":"s"}"""), 8192, out var issuer, out var subject), Is.True);
+        Assert.That((issuer, subject), Is.EqualTo(((string?)null, "s")));
+    }
+}

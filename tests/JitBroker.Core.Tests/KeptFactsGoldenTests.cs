@@ -1,0 +1,71 @@
+using System.Collections.Frozen;
+using Moq;
+using NUnit.Framework;
+
+namespace JitBroker.Core.Tests;
+
+/// <summary>What a lease keeps of the identity and the intent, pinned value by value (AgentFacts.From, DecidedIntent.Keep).</summary>
+public sealed class KeptFactsGoldenTests
+{
+    private static readonly TaskIntent Intent = new("repo.read", "review PR 7", ["t"], ["r"],
+        new Dictionary<string, string> { ["env"] = "prod", ["ticket"] = "7", ["Env"] = "dev" });
+
+    [Test]
+    public void Agent_facts_are_the_identity_facts_plus_method_and_trust_domain_which_win()
+    {
+        var agent = new WorkloadIdentity
+        {
+            Id = "a", Method = "jwt-svid", TrustDomain = "example.org", EvidenceFingerprint = "sha256:00",
+            Facts = new Dictionary<string, string> { ["spiffe_id"] = "a", ["method"] = "forged", ["x"] = "y" },
+        };
+
+        var facts = AgentFacts.From(agent);
+
+        Assert.That(facts, Is.EquivalentTo(new Dictionary<string, string>
+        {
+            ["spiffe_id"] = "a", ["method"] = "jwt-svid", ["x"] = "y", ["trust_domain"] = "example.org",
+        }));
+        Assert.That(facts.ContainsKey("METHOD"), Is.False, "ordinal keys");
+        Assert.That(agent.Facts["method"], Is.EqualTo("forged"), "the identity's own facts are not changed");
+    }
+
+    [Test]
+    public void A_policy_that_reads_nothing_keeps_none()
+    {
+        Assert.That(DecidedIntent.Keep(Intent, new Reads(IntentInputs.Nothing)), Is.SameAs(DecidedIntent.None));
+        Assert.That(DecidedIntent.Keep(Intent with { Purpose = "" }, new Reads(new IntentInputs(true, FrozenSet<string>.Empty))),
+            Is.SameAs(DecidedIntent.None));
+    }
+
+    [Test]
+    public void The_purpose_alone_is_kept_with_an_empty_context()
+    {
+        var kept = DecidedIntent.Keep(Intent, new Reads(new IntentInputs(true, FrozenSet<string>.Empty)));
+        Assert.That(kept.Purpose, Is.EqualTo("review PR 7"));
+        Assert.That(kept.Context, Is.Empty);
+    }
+
+    [Test]
+    public void Only_the_context_keys_read_are_kept_ordinally()
+    {
+        var kept = DecidedIntent.Keep(Intent, new Reads(new IntentInputs(false, new[] { "env", "absent" }.ToFrozenSet())));
+        Assert.That(kept.Purpose, Is.EqualTo(""));
+        Assert.That(kept.Context, Is.EquivalentTo(new Dictionary<string, string> { ["env"] = "prod" }));
+        Assert.That(kept.Context.ContainsKey("ENV"), Is.False);
+    }
+
+    [Test]
+    public void An_engine_that_cannot_say_makes_the_lease_keep_everything()
+    {
+        var kept = DecidedIntent.Keep(Intent, Mock.Of<IPolicyEngine>());
+        Assert.That(kept.Purpose, Is.EqualTo("review PR 7"));
+        Assert.That(kept.Context, Is.EquivalentTo(Intent.Context));
+    }
+
+    private sealed class Reads(IntentInputs inputs) : IPolicyEngine, IPolicyIntentInputs
+    {
+        public IntentInputs IntentInputs => inputs;
+
+        public PolicyDecision Decide(WorkloadIdentity agent, CredentialRequest request) => throw new NotSupportedException();
+    }
+}
