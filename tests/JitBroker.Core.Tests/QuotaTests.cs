@@ -10,6 +10,29 @@ public sealed class QuotaTests
     private const string Other = "spiffe://example.org/agents/other";
 
     [Test]
+    public void The_global_limits_are_reused_while_unchanged_and_follow_every_later_setting()
+    {
+        var quotas = new QuotaOptions { RatePerSecond = 2.5 };
+        var first = quotas.Limits;
+
+        Assert.That(quotas.Limits, Is.SameAs(first), "read per request: built once while the inputs stand");
+        Assert.That(first.Burst, Is.EqualTo(3), "the default burst is the rate rounded up");
+
+        // Options are plain settable properties (tests, binding): each change must show on the next read.
+        quotas.Burst = 7;
+        Assert.That(quotas.Limits, Is.EqualTo(first with { Burst = 7 }));
+        quotas.MaxActiveLeasesPerAgent = 5;
+        quotas.MaxActiveLeasesPerTask = 4;
+        quotas.MaxPendingApprovalsPerAgent = 3;
+        quotas.MaxApprovalWaitsPerAgent = 2;
+        quotas.RatePerSecond = null;
+        Assert.That(quotas.Limits, Is.EqualTo(new QuotaLimits
+        {
+            Burst = 7, MaxActiveLeasesPerAgent = 5, MaxActiveLeasesPerTask = 4, MaxPendingApprovalsPerAgent = 3, MaxApprovalWaitsPerAgent = 2,
+        }));
+    }
+
+    [Test]
     public async Task An_agent_past_its_rate_is_refused_with_resource_exhausted_and_a_retry_hint()
     {
         var f = new PipelineFixture();

@@ -33,16 +33,35 @@ public sealed class QuotaOptions
     /// <summary>Most agents whose rate buckets and audit windows one replica keeps; idle ones are dropped first.</summary>
     public int MaxTrackedAgents { get; set; } = 100_000;
 
+    // The last value Limits built. Read on every request, so it is reused while the inputs match it; the setters stay
+    // plain (tests and binding set options after construction), which is why each read compares rather than trusts it.
+    private QuotaLimits? _limits;
+
     /// <summary>The per-agent limits as one value.</summary>
-    public QuotaLimits Limits => new()
+    public QuotaLimits Limits
     {
-        RatePerSecond = RatePerSecond,
-        Burst = RatePerSecond is { } rate ? Burst ?? Math.Max(1, (int)Math.Ceiling(rate)) : Burst,
-        MaxActiveLeasesPerAgent = MaxActiveLeasesPerAgent,
-        MaxActiveLeasesPerTask = MaxActiveLeasesPerTask,
-        MaxPendingApprovalsPerAgent = MaxPendingApprovalsPerAgent,
-        MaxApprovalWaitsPerAgent = MaxApprovalWaitsPerAgent,
-    };
+        get
+        {
+            var burst = RatePerSecond is { } rate ? Burst ?? Math.Max(1, (int)Math.Ceiling(rate)) : Burst;
+            // One read of the field: another thread may replace it, never leave it half-written.
+            if (_limits is { } cached && cached.RatePerSecond == RatePerSecond && cached.Burst == burst
+                && cached.MaxActiveLeasesPerAgent == MaxActiveLeasesPerAgent && cached.MaxActiveLeasesPerTask == MaxActiveLeasesPerTask
+                && cached.MaxPendingApprovalsPerAgent == MaxPendingApprovalsPerAgent && cached.MaxApprovalWaitsPerAgent == MaxApprovalWaitsPerAgent)
+            {
+                return cached;
+            }
+
+            return _limits = new QuotaLimits
+            {
+                RatePerSecond = RatePerSecond,
+                Burst = burst,
+                MaxActiveLeasesPerAgent = MaxActiveLeasesPerAgent,
+                MaxActiveLeasesPerTask = MaxActiveLeasesPerTask,
+                MaxPendingApprovalsPerAgent = MaxPendingApprovalsPerAgent,
+                MaxApprovalWaitsPerAgent = MaxApprovalWaitsPerAgent,
+            };
+        }
+    }
 
     public IEnumerable<string> Validate()
     {
