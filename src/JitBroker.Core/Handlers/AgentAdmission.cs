@@ -45,9 +45,37 @@ public sealed class AgentAdmission
     /// </summary>
     public async Task AdmitAsync(WorkloadIdentity agent, string replayBinding, string? taskId, CancellationToken cancellationToken = default)
     {
-        await BrokerTracing.TraceAsync(BrokerTracing.Replay,
-            () => _replay.CheckAsync(agent, replayBinding, cancellationToken).AsTask()).ConfigureAwait(false);
-        await BrokerTracing.TraceAsync(BrokerTracing.Block, () => EnsureNotBlockedAsync(agent, taskId, cancellationToken)).ConfigureAwait(false);
+        // The steps' spans inline, not BrokerTracing.TraceAsync(lambda): no closure, delegates, Task wrapper or extra
+        // state machine per request.
+        using (var replaySpan = BrokerTracing.Step(BrokerTracing.Replay))
+        {
+            try
+            {
+                await _replay.CheckAsync(agent, replayBinding, cancellationToken).ConfigureAwait(false);
+            }
+            catch (BrokerException ex)
+            {
+                BrokerTracing.Fail(replaySpan, ex.Reason);
+                throw;
+            }
+        }
+
+        using (var blockSpan = BrokerTracing.Step(BrokerTracing.Block))
+        {
+            try
+            {
+                // EnsureNotBlockedAsync's look, awaited here so it costs no second state machine; the refusal is shared.
+                if (await _killSwitch.FindBlockAsync(agent.Id, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false) is { } block)
+                {
+                    await RefuseBlockedAsync(agent, taskId, block, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (BrokerException ex)
+            {
+                BrokerTracing.Fail(blockSpan, ex.Reason);
+                throw;
+            }
+        }
     }
 
     /// <summary>3 kill switch alone: PermissionDenied with <see cref="Reasons.AgentBlocked"/> when a block applies to the agent; the refusal is audited.</summary>
@@ -55,13 +83,19 @@ public sealed class AgentAdmission
     {
         if (await _killSwitch.FindBlockAsync(agent.Id, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false) is { } block)
         {
-            await _audit.RecordAsync(new AuditEvent
-            {
-                Type = AuditEventTypes.RequestDenied, AgentId = agent.Id, TaskId = taskId, Decision = "deny",
-                Reason = Reasons.AgentBlocked, Detail = $"blocked by {block.BlockedBy} ({block.Pattern}): {block.Reason}",
-            }, cancellationToken).ConfigureAwait(false);
-            throw Blocked(block);
+            await RefuseBlockedAsync(agent, taskId, block, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Audits the refusal of a blocked agent, then throws it (PermissionDenied, <see cref="Reasons.AgentBlocked"/>).</summary>
+    private async Task RefuseBlockedAsync(WorkloadIdentity agent, string? taskId, AgentBlock block, CancellationToken cancellationToken)
+    {
+        await _audit.RecordAsync(new AuditEvent
+        {
+            Type = AuditEventTypes.RequestDenied, AgentId = agent.Id, TaskId = taskId, Decision = "deny",
+            Reason = Reasons.AgentBlocked, Detail = $"blocked by {block.BlockedBy} ({block.Pattern}): {block.Reason}",
+        }, cancellationToken).ConfigureAwait(false);
+        throw Blocked(block);
     }
 
     internal static BrokerException Blocked(AgentBlock block) =>
