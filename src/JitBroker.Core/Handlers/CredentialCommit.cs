@@ -104,14 +104,19 @@ public sealed class CredentialCommit
 
         using (var recordSpan = BrokerTracing.Step(BrokerTracing.Record))
         {
+            // Recorded here rather than in a helper of its own: one state machine for the commit, not two. Only the
+            // failure path (undo, then the refusal) is a separate method.
             try
             {
-                await RecordOrUndoAsync(issuer, lease, caps).ConfigureAwait(false);
+                await (caps is null || caps.IsEmpty
+                    ? _leases.PutAsync(lease, CancellationToken.None)
+                    : _leases.PutWithinCapsAsync(lease, caps, CancellationToken.None)).ConfigureAwait(false);
             }
-            catch (BrokerException ex)
+            catch (Exception persistError)
             {
-                BrokerTracing.Fail(recordSpan, ex.Reason);
-                throw;
+                var refusal = await UndoAsync(issuer, lease, persistError).ConfigureAwait(false);
+                BrokerTracing.Fail(recordSpan, refusal.Reason);
+                throw refusal;
             }
         }
 
@@ -172,38 +177,33 @@ public sealed class CredentialCommit
         }
     }
 
-    private async Task RecordOrUndoAsync(ICredentialIssuer issuer, Lease lease, ActiveLeaseCaps? caps)
+    /// <summary>
+    /// The lease could not be recorded: undoes the credential at its issuer and returns the refusal to throw
+    /// (<see cref="NotRecorded"/>). Never throws itself.
+    /// </summary>
+    private async Task<BrokerException> UndoAsync(ICredentialIssuer issuer, Lease lease, Exception persistError)
     {
+        // A credential the broker does not track must never exist: undo it at its source. (A cap refusal is no
+        // store failure: the quota path counts and audits it.)
+        if (persistError is not BrokerException { Failure: BrokerFailure.ResourceExhausted })
+        {
+            BrokerLog.PersistFailed(_log, lease.LeaseId, lease.IssuerKind, persistError);
+        }
+
         try
         {
-            await (caps is null || caps.IsEmpty
-                ? _leases.PutAsync(lease, CancellationToken.None)
-                : _leases.PutWithinCapsAsync(lease, caps, CancellationToken.None)).ConfigureAwait(false);
+            var undo = await issuer.RevokeAsync(lease, CancellationToken.None).ConfigureAwait(false);
+            if (!undo.IsDone)
+            {
+                BrokerLog.UndoFailed(_log, lease.LeaseId, lease.IssuerKind, lease.CredentialFingerprint, undo.Error ?? "unknown", null);
+            }
         }
-        catch (Exception persistError)
+        catch (Exception undoError)
         {
-            // A credential the broker does not track must never exist: undo it at its source. (A cap refusal is no
-            // store failure: the quota path counts and audits it.)
-            if (persistError is not BrokerException { Failure: BrokerFailure.ResourceExhausted })
-            {
-                BrokerLog.PersistFailed(_log, lease.LeaseId, lease.IssuerKind, persistError);
-            }
-
-            try
-            {
-                var undo = await issuer.RevokeAsync(lease, CancellationToken.None).ConfigureAwait(false);
-                if (!undo.IsDone)
-                {
-                    BrokerLog.UndoFailed(_log, lease.LeaseId, lease.IssuerKind, lease.CredentialFingerprint, undo.Error ?? "unknown", null);
-                }
-            }
-            catch (Exception undoError)
-            {
-                BrokerLog.UndoFailed(_log, lease.LeaseId, lease.IssuerKind, lease.CredentialFingerprint, "the issuer threw", undoError);
-            }
-
-            throw NotRecorded(persistError);
+            BrokerLog.UndoFailed(_log, lease.LeaseId, lease.IssuerKind, lease.CredentialFingerprint, "the issuer threw", undoError);
         }
+
+        return NotRecorded(persistError);
     }
 
     private async Task<Lease> RecordRenewalAsync(Lease lease, RenewedCredential renewed)
