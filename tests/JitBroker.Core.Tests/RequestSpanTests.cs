@@ -46,6 +46,28 @@ public sealed class RequestSpanTests
         Assert.That(spans[2].GetTagItem("jitbroker.reason"), Is.EqualTo(Reasons.AgentBlocked));
     }
 
+    [Test]
+    public async Task A_refused_attestation_fails_the_attest_span_with_its_reason()
+    {
+        var spans = await RecordAsync(f => f.RequestCredential.HandleAsync(new AttestationEvidence("token-x") { ClaimedAgentId = "spiffe://example.org/agents/someone-else" },
+            PipelineFixture.Request()));
+
+        Assert.That(spans.Select(s => s.OperationName), Is.EqualTo(new[] { "jitbroker.attest" }));
+        Assert.That(spans[0].Status, Is.EqualTo(ActivityStatusCode.Error));
+        Assert.That(spans[0].GetTagItem("jitbroker.reason"), Is.EqualTo(Reasons.IdentityClaimMismatch));
+    }
+
+    [Test]
+    public async Task A_malformed_proof_key_fails_the_attest_span_as_an_invalid_request()
+    {
+        var spans = await RecordAsync(f => f.RequestCredential.HandleAsync(new AttestationEvidence("token-x", proofKeyThumbprint: "not-a-thumbprint"),
+            PipelineFixture.Request()));
+
+        Assert.That(spans.Select(s => s.OperationName), Is.EqualTo(new[] { "jitbroker.attest" }));
+        Assert.That(spans[0].Status, Is.EqualTo(ActivityStatusCode.Error));
+        Assert.That(spans[0].GetTagItem("jitbroker.reason"), Is.EqualTo(Reasons.RequestInvalid));
+    }
+
     private static Task<List<Activity>> RecordAsync(Func<PipelineFixture, Task> call) => RecordAsync(new PipelineFixture(), call);
 
     /// <summary>Runs <paramref name="call"/> under a root span of its own and returns the broker's spans in that trace, in start order.</summary>
