@@ -37,7 +37,7 @@ public sealed class AgentAdmission
     /// base64url SHA-256 is refused (InvalidArgument, <see cref="Reasons.RequestInvalid"/>) rather than put in a token.
     /// </summary>
     public Task<WorkloadIdentity> AttestAsync(AttestationEvidence evidence, CancellationToken cancellationToken = default) =>
-        BrokerTracing.TraceAsync(BrokerTracing.Attest, () => AttestCoreAsync(evidence, cancellationToken));
+        AttestCoreAsync(evidence, cancellationToken);
 
     /// <summary>
     /// 2 replay and 3 kill switch for an attested agent: its identity token is recorded as used for
@@ -103,6 +103,9 @@ public sealed class AgentAdmission
 
     private async Task<WorkloadIdentity> AttestCoreAsync(AttestationEvidence evidence, CancellationToken cancellationToken)
     {
+        // The step's span inline, not BrokerTracing.TraceAsync(lambda): no closure or delegate per request. Every
+        // refusal below marks it failed, as the wrapper did.
+        using var attestSpan = BrokerTracing.Step(BrokerTracing.Attest);
         WorkloadIdentity identity;
         try
         {
@@ -119,6 +122,7 @@ public sealed class AgentAdmission
             // issuance waits on, and let them fill the audit volume.
             _metrics.AttestationFailed(ex.Reason);
             _failures.Record(ex.Reason, evidence.Peer, evidence.BearerToken is { } token ? Fingerprints.Of(token) : null);
+            BrokerTracing.Fail(attestSpan, ex.Reason);
             throw;
         }
 
@@ -130,6 +134,7 @@ public sealed class AgentAdmission
 
         if (!IsSha256Thumbprint(proofKey))
         {
+            BrokerTracing.Fail(attestSpan, Reasons.RequestInvalid);
             throw new BrokerException(BrokerFailure.InvalidArgument, Reasons.RequestInvalid,
                 "The DPoP proof key thumbprint is not a base64url SHA-256 JWK thumbprint (RFC 7638).");
         }
