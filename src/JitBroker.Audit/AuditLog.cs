@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
 using JitBroker.Core;
@@ -70,6 +71,9 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable
 
     /// <inheritdoc />
     /// <remarks>Cancelling stops the wait, not the write: a cancelled event may still be recorded.</remarks>
+    // Every call suspends (it waits for the writer), so its state machine would be boxed per event; pooled instead.
+    // Safe because every caller awaits the ValueTask exactly once, as its contract requires.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask AppendAsync(AuditEvent auditEvent, CancellationToken cancellationToken = default)
     {
         Validate(auditEvent);

@@ -19,6 +19,10 @@ namespace JitBroker.Audit;
 /// </remarks>
 public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis, string streamKey, long maxLength = 1_000_000) : IAuditSink
 {
+    // The XADD arguments that are the same for every record, boxed once instead of once per record.
+    private readonly object _boxedKey = (RedisKey)streamKey;
+    private readonly object _boxedMaxLength = maxLength;
+
     public string StreamKey => streamKey;
 
     public async ValueTask<AuditRecord?> OpenAsync(CancellationToken cancellationToken = default)
@@ -44,7 +48,14 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
 
     public async ValueTask WriteAsync(IReadOnlyList<AuditRecord> records, CancellationToken cancellationToken = default)
     {
-        await MirrorAsync(records.Select(r => (r.Seq, r.LineUtf8)), cancellationToken).ConfigureAwait(false);
+        // Built here rather than through a (seq, line) projection: no iterator, tuples or list-then-array per batch.
+        var commands = new PipelinedCommand[records.Count];
+        for (var i = 0; i < commands.Length; i++)
+        {
+            commands[i] = Xadd(records[i].Seq, records[i].LineUtf8);
+        }
+
+        await MirrorAsync(commands, cancellationToken).ConfigureAwait(false);
         await file.WriteAsync(records, cancellationToken).ConfigureAwait(false);
     }
 
@@ -52,13 +63,15 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
 
     public ValueTask DisposeAsync() => file.DisposeAsync();
 
-    private async Task MirrorAsync(IEnumerable<(long Seq, byte[] Line)> records, CancellationToken cancellationToken)
+    private PipelinedCommand Xadd(long seq, byte[] line) =>
+        new("XADD", [_boxedKey, "MAXLEN", "~", _boxedMaxLength, "*", "seq", seq, "line", line]);
+
+    private async Task MirrorAsync(IReadOnlyList<PipelinedCommand> commands, CancellationToken cancellationToken)
     {
         try
         {
             // One pipelined write for the whole batch (one round trip, one socket write), in order.
-            await redis.ExecuteManyAsync([.. records.Select(r => new PipelinedCommand("XADD",
-                [(RedisKey)streamKey, "MAXLEN", "~", maxLength, "*", "seq", r.Seq, "line", r.Line]))], cancellationToken).ConfigureAwait(false);
+            await redis.ExecuteManyAsync(commands, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
@@ -150,7 +163,7 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
     {
         const int BatchSize = 1000;
         using var reader = new StreamReader(new FileStream(file.FilePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
-        var batch = new List<(long Seq, byte[] Line)>(BatchSize);
+        var batch = new List<PipelinedCommand>(BatchSize);
         while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
         {
             if (line.Length == 0)
@@ -164,7 +177,7 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
                 continue;
             }
 
-            batch.Add((record.Seq, record.LineUtf8));
+            batch.Add(Xadd(record.Seq, record.LineUtf8));
             if (batch.Count == BatchSize)
             {
                 await MirrorAsync(batch, cancellationToken).ConfigureAwait(false);

@@ -20,7 +20,7 @@ internal sealed class ScrubbedEvent
             Purpose = SecretScrubber.Scrub(intent.Purpose);
             Tools = ScrubAll(intent.Tools);
             Resources = ScrubAll(intent.Resources);
-            Context = new ScrubbedContext(intent.Context);
+            Context = ScrubbedContext.Of(intent.Context);
         }
 
         Decision = ScrubOrNull(e.Decision);
@@ -123,7 +123,10 @@ internal sealed class ScrubbedEvent
 /// </summary>
 internal sealed class ScrubbedContext
 {
-    public ScrubbedContext(IReadOnlyDictionary<string, string> context)
+    // Immutable, so every event without context (most of them) can share one instead of building its empty arrays.
+    private static readonly ScrubbedContext Empty = new(new Dictionary<string, string>());
+
+    private ScrubbedContext(IReadOnlyDictionary<string, string> context)
     {
         var given = new KeyValuePair<string, string>[context.Count];
         var n = 0;
@@ -159,6 +162,8 @@ internal sealed class ScrubbedContext
         Array.Sort(asGiven, static (x, y) => x.Position.CompareTo(y.Position));
         AsGiven = asGiven;
     }
+
+    public static ScrubbedContext Of(IReadOnlyDictionary<string, string> context) => context.Count == 0 ? Empty : new(context);
 
     /// <summary>Members by scrubbed key (ordinal): the JCS order.</summary>
     public ReadOnlyMemory<Member> Sorted { get; }

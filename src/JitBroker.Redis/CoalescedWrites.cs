@@ -28,6 +28,9 @@ namespace JitBroker.Redis;
 internal sealed class CoalescedWrites : IThreadPoolWorkItem
 {
     private readonly ConcurrentQueue<QueuedCommand> _queue = new();
+
+    // The drain's scratch list, reused batch after batch: only the one drain that holds _draining touches it.
+    private readonly List<QueuedCommand> _batch = [];
     private int _draining;
 
     /// <summary>Queues <paramref name="command"/> with <paramref name="args"/> for <paramref name="database"/>.</summary>
@@ -84,13 +87,23 @@ internal sealed class CoalescedWrites : IThreadPoolWorkItem
             return;
         }
 
-        var batch = new List<QueuedCommand> { first, second };
+        var batch = _batch;
+        batch.Add(first);
+        batch.Add(second);
         while (_queue.TryDequeue(out var next))
         {
             batch.Add(next);
         }
 
-        WriteBatches(batch);
+        try
+        {
+            WriteBatches(batch);
+        }
+        finally
+        {
+            // Drops the references, so a completed command's task is not kept alive until the next batch.
+            batch.Clear();
+        }
     }
 
     /// <summary>One batch per database object (one, except while the connection is being replaced).</summary>

@@ -1,3 +1,5 @@
+using System.Collections.ObjectModel;
+using Google.Protobuf.Collections;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using JitBroker.Core;
@@ -62,7 +64,7 @@ public sealed class CredentialBrokerGrpcService(
         var intent = request.Intent ?? new Protocol.V1.TaskIntent();
         var domainRequest = new CredentialRequest(
             request.TaskId,
-            new Core.TaskIntent(intent.Action, intent.Purpose, [.. intent.Tools], [.. intent.Resources], intent.Context.ToDictionary()),
+            new Core.TaskIntent(intent.Action, intent.Purpose, CopyOf(intent.Tools), CopyOf(intent.Resources), CopyOf(intent.Context)),
             request.CredentialKind,
             request.Target,
             request.RequestedTtl is null ? null : ToTimeSpan(request.RequestedTtl));
@@ -184,6 +186,14 @@ public sealed class CredentialBrokerGrpcService(
         response.Resources.AddRange(claims.Scope.Resources);
         return response;
     }
+
+    // Copies, not the message's own collections: the intent may outlive the call (approvals, re-evaluation) and must not
+    // share mutable state with a message. Empty ones (a context is usually absent) share one immutable instance
+    // instead of a fresh empty wrapper or dictionary per call.
+    private static IReadOnlyList<string> CopyOf(RepeatedField<string> values) => values.Count == 0 ? [] : [.. values];
+
+    private static IReadOnlyDictionary<string, string> CopyOf(MapField<string, string> map) =>
+        map.Count == 0 ? ReadOnlyDictionary<string, string>.Empty : map.ToDictionary();
 
     private static Protocol.V1.GrantedScope ToMessage(Core.GrantedScope scope)
     {

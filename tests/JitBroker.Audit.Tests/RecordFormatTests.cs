@@ -68,6 +68,20 @@ public sealed class RecordFormatTests
         Assert.That(lines[0], Is.EqualTo(Expected.TypeOnly));
     }
 
+    [Test]
+    public async Task An_intent_without_context_is_written_exactly_as_before()
+    {
+        var lines = await WriteAsync(new AuditEvent
+        {
+            Type = AuditEventTypes.CredentialIssued,
+            AgentId = "spiffe://example.org/agent/a",
+            Intent = new TaskIntent("tickets.read", "", ["zendesk"], [], new Dictionary<string, string>()),
+            RuleIds = ["r1"],
+        });
+
+        Assert.That(lines[0], Is.EqualTo(Expected.IntentWithoutContext));
+    }
+
     private async Task<string[]> WriteAsync(AuditEvent auditEvent)
     {
         await using (var log = _f.Log(_f.Options()))
@@ -85,6 +99,11 @@ public sealed class RecordFormatTests
         public const string EveryMember =
             """
             {"seq":1,"time":"2026-11-01T12:00:00.000000Z","type":"credential.issued","agent_id":"spiffe://example.org/agent/a\"b\\c","task_id":"task-é-\u0001-\n","intent":{"action":"tickets.read","purpose":"summarize [redacted sha256:c444307ad4c1c7d5ab969a8d984270d791751ee629f2936d0c6bc51b57dfef20]","tools":["zendesk","jira"],"resources":["tickets/1","tickets/2"],"context":{"Alpha":"first 😀","[redacted sha256:c444307ad4c1c7d5ab969a8d984270d791751ee629f2936d0c6bc51b57dfef20]":"credential key","b":"","[redacted sha256:e3f4c4df82dd6fa74c39b1f1dca04c1ecb951e89a7affb79920556c0f1e11ae6]":"second credential key","token [redacted sha256:c444307ad4c1c7d5ab969a8d984270d791751ee629f2936d0c6bc51b57dfef20]":"key is a credential","token [redacted sha256:c444307ad4c1c7d5ab969a8d984270d791751ee629f2936d0c6bc51b57dfef20] ":"[redacted sha256:14c3f437c8294e4a86c667a4c75d823fd5c9fd69786b335aae73081f787655de]","zeta":"last"}},"decision":"allow","rule_ids":["support-read","r2"],"lease_id":"lease-1","parent_lease_id":"lease-0","credential_fingerprint":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","reason":"policy.allow","detail":"lone � surrogate","actor":"operator@example.org","owner":"owner@example.org","use":{"tool":"zendesk","action":"read","resource":"tickets/1","outcome":"ok","at":"2026-11-01T12:00:00.123456Z","audience":"https://tool.example","late":true},"prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"ee97ddf203342fcc6593f2b280fed5514d122389c8b10490d03cd08f05b7f7a0"}
+            """;
+
+        public const string IntentWithoutContext =
+            """
+            {"seq":1,"time":"2026-11-01T12:00:00.000000Z","type":"credential.issued","agent_id":"spiffe://example.org/agent/a","intent":{"action":"tickets.read","purpose":"","tools":["zendesk"],"resources":[],"context":{}},"rule_ids":["r1"],"prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"7c0a105f56fcc781610c62de9c868cd2a3b78b9dcf624839b0b94cea15624597"}
             """;
 
         public const string TypeOnly =
