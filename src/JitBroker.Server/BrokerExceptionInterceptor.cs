@@ -10,7 +10,8 @@ namespace JitBroker.Server;
 /// The one place where domain failures become gRPC statuses: a <see cref="BrokerException"/> from any
 /// service method leaves as its status plus the <c>jitbroker-reason</c> trailer (<see cref="WireErrors"/>).
 /// Services know nothing about statuses. A call whose deadline passed or whose client went away while the
-/// handler was cancelled is left to grpc-dotnet, which answers DEADLINE_EXCEEDED / CANCELLED itself.
+/// handler was cancelled is left to grpc-dotnet, which answers DEADLINE_EXCEEDED / CANCELLED itself; a call whose
+/// deadline had already passed when it arrived is answered DEADLINE_EXCEEDED here, before any work.
 /// </summary>
 /// <remarks>
 /// An UNAVAILABLE answer is logged with its infrastructure cause (for Redis: <c>redis.readonly</c>,
@@ -22,6 +23,15 @@ internal sealed partial class BrokerExceptionInterceptor(ILogger<BrokerException
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
         UnaryServerMethod<TRequest, TResponse> continuation)
     {
+        // A call whose deadline passed before it got here is not started. grpc-dotnet cancels such a call only when its
+        // timer fires, and a handler that beats the timer answered OK to a client that had already given up — a minted
+        // credential nobody holds, a lease left until its TTL. grpc-dotnet sets the deadline from the system clock, so
+        // it is compared with the system clock, not the broker's injected one (tests run the broker on a fake clock).
+        if (context.Deadline <= TimeProvider.System.GetUtcNow().UtcDateTime)
+        {
+            throw new RpcException(new Status(StatusCode.DeadlineExceeded, "Deadline Exceeded"));
+        }
+
         try
         {
             return await continuation(request, context);

@@ -192,33 +192,15 @@ public sealed class ApprovalE2ETests
         var agent = E2E.Agent("deadline-waiter");
         var (svid, id) = await PendingAsync(agent, "apr-deadline");
 
-        var message = E2E.Refund("apr-deadline", approvalId: id, wait: TimeSpan.FromSeconds(20)).ToByteArray();
-        var frame = new byte[5 + message.Length];
-        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)message.Length);
-        message.CopyTo(frame, 5);
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_broker.GrpcUri, "/jitbroker.v1.CredentialBroker/RequestCredential"))
-        {
-            Version = HttpVersion.Version20,
-            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-            Content = new ByteArrayContent(frame),
-        };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
-        request.Headers.TE.Add(new TransferCodingWithQualityHeaderValue("trailers"));
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", svid);
-        request.Headers.TryAddWithoutValidation("grpc-timeout", "300m");
-
-        using var http = new HttpClient(new SocketsHttpHandler()) { Timeout = TimeSpan.FromSeconds(15) };
         var clock = Stopwatch.StartNew();
-        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-        var body = await response.Content.ReadAsByteArrayAsync();
+        var answer = await RawGrpcCall.UnaryAsync(_broker.GrpcUri, "/jitbroker.v1.CredentialBroker/RequestCredential",
+            E2E.Refund("apr-deadline", approvalId: id, wait: TimeSpan.FromSeconds(20)), svid, "300m");
         clock.Stop();
-        var status = response.TrailingHeaders.TryGetValues("grpc-status", out var trailer) ? trailer.Single()
-            : response.Headers.TryGetValues("grpc-status", out var header) ? header.Single() : null; // Trailers-Only
         Assert.Multiple(() =>
         {
-            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-            Assert.That(status, Is.EqualTo(((int)StatusCode.DeadlineExceeded).ToString()), "the server's own DEADLINE_EXCEEDED");
-            Assert.That(body, Is.Empty, "no response message");
+            Assert.That(answer.Http, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(answer.GrpcStatus, Is.EqualTo(((int)StatusCode.DeadlineExceeded).ToString()), "the server's own DEADLINE_EXCEEDED");
+            Assert.That(answer.Body, Is.Empty, "no response message");
             Assert.That(clock.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(250)), "the handler was running until the deadline");
             Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "not the 20 s approval wait");
         });
