@@ -34,4 +34,37 @@ internal static class BrokerCounters
 
         return double.NaN;
     }
+
+    /// <summary>
+    /// The broker's GC collections (all generations) and total GC pause seconds so far, from the runtime meter
+    /// (<c>dotnet.gc.collections</c>, <c>dotnet.gc.pause.time</c>); NaN when not available.
+    /// </summary>
+    public static async Task<(double Collections, double PauseSeconds)> GcAsync(Uri? brokerHttp)
+    {
+        if (brokerHttp is null)
+        {
+            return (double.NaN, double.NaN);
+        }
+
+        var text = await Http.GetStringAsync(new Uri(brokerHttp, "metrics")).ConfigureAwait(false);
+        return (Sum(text, "dotnet_gc_collections_total"), Sum(text, "dotnet_gc_pause_time_seconds_total"));
+    }
+
+    // Sums every labelled variant of one series (e.g. one line per GC generation).
+    private static double Sum(string text, string series)
+    {
+        var found = false;
+        var sum = 0.0;
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.StartsWith(series, StringComparison.Ordinal) && line.Length > series.Length && line[series.Length] is ' ' or '{')
+            {
+                var rest = line[series.Length] == '{' ? line[(line.IndexOf('}', StringComparison.Ordinal) + 1)..] : line[series.Length..];
+                sum += double.Parse(rest.Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+                found = true;
+            }
+        }
+
+        return found ? sum : double.NaN;
+    }
 }

@@ -6,7 +6,17 @@ namespace JitBroker.PerfHarness;
 /// <summary>What an open-loop run at one arrival rate measured (the caller adds the CPU figures).</summary>
 internal sealed record OpenLoopSample(
     double OfferedPerSecond, double Seconds, int Sent, int Completed, int Errors, string? FirstError, int Dropped,
-    LatencySummary Latency, LatencySummary SendLagMs);
+    LatencySummary Latency, LatencySummary SendLagMs)
+{
+    /// <summary>The half second (by intended send time) with the highest p99, to tell a stall from a spread-out tail.</summary>
+    public SlowWindow? Worst { get; init; }
+
+    /// <summary>Answered arrivals slower than 10 ms (item 3's p99.9 bound).</summary>
+    public int Over10Ms { get; init; }
+}
+
+/// <summary>A half-second window of an open-loop run: when it started (s after the first arrival), its p99 and its size.</summary>
+internal sealed record SlowWindow(double StartSeconds, double P99Ms, double MaxMs, int Count);
 
 /// <summary>
 /// An open-loop load generator (issue 22 item 3): arrivals at a fixed rate, whose times the schedule alone decides,
@@ -115,9 +125,18 @@ internal static class OpenLoop
         var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         var completed = Enumerable.Range(0, total).Where(i => done[i]).ToArray();
         var sent = total - dropped;
+        var perWindow = Math.Max(1, (int)(perSecond / 2));
+        var worst = completed.GroupBy(i => i / perWindow)
+            .Select(g => (Start: g.Key * perWindow / perSecond, Latency: LatencySummary.FromTicks(g.Select(i => latencies[i]))))
+            .MaxBy(w => w.Latency.P99);
+        var tenMs = Stopwatch.Frequency / 100;
         return new OpenLoopSample(perSecond, seconds, sent, completed.Length, errors, firstError, dropped,
             LatencySummary.FromTicks(completed.Select(i => latencies[i])),
-            LatencySummary.FromTicks(sendLags.Where(l => l >= 0)));
+            LatencySummary.FromTicks(sendLags.Where(l => l >= 0)))
+        {
+            Worst = worst.Latency is null ? null : new SlowWindow(worst.Start, worst.Latency.P99, worst.Latency.Max, worst.Latency.Count),
+            Over10Ms = completed.Count(i => latencies[i] > tenMs),
+        };
     }
 }
 

@@ -199,6 +199,7 @@ void PrintOpenLoop(OpenLoopRun run)
         var (s, c) = (l.Sample, l.Costs);
         var cpu = c.BrokerCpuUsPerRequest > 0 ? c.BrokerCpuUsPerRequest : c.LoadGeneratorCpuUsPerRequest;
         Console.WriteLine($"  {l.FractionOfMax,6:P0} {s.OfferedPerSecond,10:N0} {s.Completed / s.Seconds,11:N0} {s.Latency.P50,8:0.00} {s.Latency.P99,8:0.00} {s.Latency.P999,9:0.00} {s.Latency.Max,8:0.00} {s.SendLagMs.P99,16:0.00} {s.Dropped,8} {s.Errors,7}{(s.FirstError is null ? "" : " " + s.FirstError)}  {cpu,30:0} {c.RedisCpuUsPerRequest,13:0} {c.OtherProcessesCoresBusy,14:0.00}");
+        Console.WriteLine($"          {s.Over10Ms} over 10 ms; worst half second at {s.Worst?.StartSeconds:0.0} s: p99 {s.Worst?.P99Ms:0.00}, max {s.Worst?.MaxMs:0.00} ms; broker GCs {c.BrokerGcCollections:0} ({c.BrokerGcPauseMs:0.0} ms paused); redis forks {c.RedisForks}");
     }
 }
 

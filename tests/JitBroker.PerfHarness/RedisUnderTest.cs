@@ -110,6 +110,18 @@ internal sealed class RedisUnderTest : IAsyncDisposable
         return calls;
     }
 
+    /// <summary>Forks so far, summed over the nodes (INFO stats total_forks: AOF rewrites and snapshots).</summary>
+    public async Task<long> ForksAsync()
+    {
+        long forks = 0;
+        foreach (var node in Nodes)
+        {
+            forks += long.Parse(Field(await CliAsync(node, "INFO", "stats").ConfigureAwait(false), "total_forks"), CultureInfo.InvariantCulture);
+        }
+
+        return forks;
+    }
+
     public ValueTask DisposeAsync() => Connection.DisposeAsync();
 
     private static async Task<string> CliAsync(string node, params string[] command)

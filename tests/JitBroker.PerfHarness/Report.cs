@@ -157,13 +157,13 @@ internal static class Report
         {
             md.AppendLine().AppendLine(Inv($"### {run.Target}: max {run.MaxPerSecond:0} req/s ({run.MaxSource})")).AppendLine();
             md.AppendLine(Inv($"Pinning: {run.Pinning}.")).AppendLine();
-            md.AppendLine("| of max | offered req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | dropped | errors | CPU µs/req | broker KiB allocated/req | redis CPU µs/req | other processes, cores busy | load average |");
-            md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            md.AppendLine("| of max | offered req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | dropped | errors | CPU µs/req | broker KiB allocated/req | redis CPU µs/req | other processes, cores busy | load average | over 10 ms | worst ½ s: at s, p99 / max ms | broker GCs (ms paused) | redis forks |");
+            md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|");
             foreach (var l in run.Levels)
             {
                 var (s, c) = (l.Sample, l.Costs);
                 var cpu = c.BrokerCpuUsPerRequest > 0 ? c.BrokerCpuUsPerRequest : c.LoadGeneratorCpuUsPerRequest;
-                md.AppendLine(Inv($"| {l.FractionOfMax:P0} | {s.OfferedPerSecond:0} | {s.Completed / s.Seconds:0} | {s.Latency.P50:0.00} | {s.Latency.P99:0.00} | {s.Latency.P999:0.00} | {s.Latency.Max:0.00} | {s.SendLagMs.P99:0.00} | {s.Dropped} | {s.Errors} | {cpu:0} | {(double.IsNaN(c.BrokerAllocatedBytesPerRequest) ? "–" : Inv($"{c.BrokerAllocatedBytesPerRequest / 1024:0.0}"))} | {c.RedisCpuUsPerRequest:0} | {c.OtherProcessesCoresBusy:0.00} | {c.LoadAverage:0.00} |"));
+                md.AppendLine(Inv($"| {l.FractionOfMax:P0} | {s.OfferedPerSecond:0} | {s.Completed / s.Seconds:0} | {s.Latency.P50:0.00} | {s.Latency.P99:0.00} | {s.Latency.P999:0.00} | {s.Latency.Max:0.00} | {s.SendLagMs.P99:0.00} | {s.Dropped} | {s.Errors} | {cpu:0} | {(double.IsNaN(c.BrokerAllocatedBytesPerRequest) ? "–" : Inv($"{c.BrokerAllocatedBytesPerRequest / 1024:0.0}"))} | {c.RedisCpuUsPerRequest:0} | {c.OtherProcessesCoresBusy:0.00} | {c.LoadAverage:0.00} | {s.Over10Ms} | {(s.Worst is { } w ? Inv($"{w.StartSeconds:0.0}: {w.P99Ms:0.00} / {w.MaxMs:0.00}") : "–")} | {(double.IsNaN(c.BrokerGcCollections) ? "–" : Inv($"{c.BrokerGcCollections:0} ({c.BrokerGcPauseMs:0.0})"))} | {c.RedisForks} |"));
             }
 
             if (run.Target.StartsWith("broker", StringComparison.Ordinal))

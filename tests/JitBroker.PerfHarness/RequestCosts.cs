@@ -3,7 +3,16 @@ namespace JitBroker.PerfHarness;
 /// <summary>What a window of requests cost the machine, per request: CPU of each process, broker allocations, Redis commands.</summary>
 internal sealed record RequestCosts(
     double BrokerCpuUsPerRequest, double RedisCpuUsPerRequest, double LoadGeneratorCpuUsPerRequest, double BrokerCoresBusy,
-    double OtherProcessesCoresBusy, double LoadAverage, double BrokerAllocatedBytesPerRequest, Dictionary<string, double> RedisCommandsPerRequest);
+    double OtherProcessesCoresBusy, double LoadAverage, double BrokerAllocatedBytesPerRequest, Dictionary<string, double> RedisCommandsPerRequest)
+{
+    /// <summary>Broker GC collections in the window (all generations) and the time they paused it; NaN without the broker's metrics.</summary>
+    public double BrokerGcCollections { get; init; } = double.NaN;
+
+    public double BrokerGcPauseMs { get; init; } = double.NaN;
+
+    /// <summary>Forks of the Redis servers in the window (AOF rewrites, snapshots): each copies page tables and competes for the cores.</summary>
+    public long RedisForks { get; init; }
+}
 
 /// <summary>
 /// Opens a measurement window over the broker process (0: none), the Redis servers and this process, and closes it
@@ -15,18 +24,23 @@ internal sealed class CostWindow
     private readonly Uri? _brokerHttp;
     private readonly Dictionary<string, long> _commands0;
     private readonly double _allocated0;
+    private readonly (double Collections, double PauseSeconds) _gc0;
+    private readonly long _forks0;
     private readonly CpuWindow _cpu;
 
-    private CostWindow(RedisUnderTest? redis, Uri? brokerHttp, Dictionary<string, long> commands0, double allocated0, CpuWindow cpu)
+    private CostWindow(RedisUnderTest? redis, Uri? brokerHttp, Dictionary<string, long> commands0, double allocated0,
+        (double, double) gc0, long forks0, CpuWindow cpu)
     {
-        (_redis, _brokerHttp, _commands0, _allocated0, _cpu) = (redis, brokerHttp, commands0, allocated0, cpu);
+        (_redis, _brokerHttp, _commands0, _allocated0, _gc0, _forks0, _cpu) = (redis, brokerHttp, commands0, allocated0, gc0, forks0, cpu);
     }
 
     public static async Task<CostWindow> OpenAsync(RedisUnderTest? redis, Uri? brokerHttp, int brokerPid, int[] redisPids)
     {
         var commands0 = redis is null ? [] : await redis.CommandCallsAsync().ConfigureAwait(false);
         var allocated0 = await BrokerCounters.AllocatedBytesAsync(brokerHttp).ConfigureAwait(false);
-        return new CostWindow(redis, brokerHttp, commands0, allocated0, new CpuWindow(brokerPid, redisPids));
+        var gc0 = await BrokerCounters.GcAsync(brokerHttp).ConfigureAwait(false);
+        var forks0 = redis is null ? 0 : await redis.ForksAsync().ConfigureAwait(false);
+        return new CostWindow(redis, brokerHttp, commands0, allocated0, gc0, forks0, new CpuWindow(brokerPid, redisPids));
     }
 
     public async Task<RequestCosts> CloseAsync(int requests, double seconds)
@@ -35,11 +49,18 @@ internal sealed class CostWindow
         var others = _cpu.Others();
         var commands1 = _redis is null ? [] : await _redis.CommandCallsAsync().ConfigureAwait(false);
         var allocated1 = await BrokerCounters.AllocatedBytesAsync(_brokerHttp).ConfigureAwait(false);
+        var gc1 = await BrokerCounters.GcAsync(_brokerHttp).ConfigureAwait(false);
+        var forks1 = _redis is null ? 0 : await _redis.ForksAsync().ConfigureAwait(false);
         var n = Math.Max(1, requests);
         return new RequestCosts(broker.TotalMicroseconds / n, redisCpu.TotalMicroseconds / n, self.TotalMicroseconds / n, broker.TotalSeconds / seconds,
             others.TotalSeconds / seconds, ProcFs.LoadAverage(), (allocated1 - _allocated0) / n,
             commands1.Where(c => c.Key != "info")
                 .Select(c => (c.Key, PerRequest: (c.Value - _commands0.GetValueOrDefault(c.Key)) / (double)n))
-                .Where(c => c.PerRequest > 0.001).ToDictionary(c => c.Key, c => Math.Round(c.PerRequest, 3)));
+                .Where(c => c.PerRequest > 0.001).ToDictionary(c => c.Key, c => Math.Round(c.PerRequest, 3)))
+        {
+            BrokerGcCollections = gc1.Collections - _gc0.Collections,
+            BrokerGcPauseMs = (gc1.PauseSeconds - _gc0.PauseSeconds) * 1000,
+            RedisForks = forks1 - _forks0,
+        };
     }
 }
