@@ -143,9 +143,11 @@ public sealed partial class AuditLog
         }
     }
 
-    private async Task WriteRecordsAsync(IReadOnlyList<AuditRecord> records, CancellationToken cancellationToken)
+    private async Task WriteRecordsAsync(List<AuditRecord> records, CancellationToken cancellationToken)
     {
+        var started = _time.GetTimestamp();
         await _sink.WriteAsync(records, cancellationToken);
+        _metrics?.AuditWritten(records.Count, _time.GetElapsedTime(started));
         _head = new(new AuditChainHead(records[^1].Seq, records[^1].Hash));
     }
 

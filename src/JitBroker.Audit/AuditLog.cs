@@ -28,6 +28,7 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly AuditOptions _options;
     private readonly ILogger _logger;
+    private readonly BrokerMetrics? _metrics;
     private readonly Channel<Work> _queue = Channel.CreateBounded<Work>(
         new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly Lock _startGate = new();
@@ -37,13 +38,16 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable
     private ITimer? _syncTimer;
     private int _disposed;
 
-    public AuditLog(IAuditSink sink, ISigningKeyProvider keys, TimeProvider time, AuditOptions options, ILogger<AuditLog> logger)
+    /// <param name="metrics">Where the writer reports each batch's size and write time (null: not reported).</param>
+    public AuditLog(IAuditSink sink, ISigningKeyProvider keys, TimeProvider time, AuditOptions options, ILogger<AuditLog> logger,
+        BrokerMetrics? metrics = null)
     {
         _sink = sink;
         _keys = keys;
         _time = time;
         _options = options;
         _logger = logger;
+        _metrics = metrics;
     }
 
     /// <summary>The last record durably stored, or null before the log is open or when it is empty.</summary>

@@ -35,7 +35,8 @@ public static class AuditServiceCollectionExtensions
             sp.GetRequiredService<AuditSigningKeys>().Provider,
             sp.GetRequiredService<TimeProvider>(),
             options,
-            sp.GetRequiredService<ILogger<AuditLog>>()));
+            sp.GetRequiredService<ILogger<AuditLog>>(),
+            sp.GetService<BrokerMetrics>()));
         services.TryAddSingleton<IAuditLog>(sp => sp.GetRequiredService<AuditLog>());
         services.AddHostedService<AuditLogHostedService>();
         return services;

@@ -19,6 +19,8 @@ public sealed class BrokerMetrics : IDisposable
     public const string RevocationLagSeconds = "jitbroker.revocation.lag";
     public const string LeasesRevokeFailed = "jitbroker.leases.revoke_failed";
     public const string ApprovalsPending = "jitbroker.approvals.pending";
+    public const string AuditBatchRecords = "jitbroker.audit.batch.records";
+    public const string AuditWriteDuration = "jitbroker.audit.write.duration";
 
     private readonly Meter _meter;
     private readonly Counter<long> _requests;
@@ -29,6 +31,8 @@ public sealed class BrokerMetrics : IDisposable
     private readonly Counter<long> _attestationFailures;
     private readonly Counter<long> _peerRateLimited;
     private readonly Counter<long> _quotaRefusals;
+    private readonly Histogram<long> _auditBatchRecords;
+    private readonly Histogram<double> _auditWriteDuration;
 
     public BrokerMetrics(IMeterFactory? meterFactory = null)
     {
@@ -41,6 +45,10 @@ public sealed class BrokerMetrics : IDisposable
         _attestationFailures = _meter.CreateCounter<long>("jitbroker.attestation.failures", "{failure}", "Rejected identities by reason code.");
         _peerRateLimited = _meter.CreateCounter<long>("jitbroker.peer.rate_limited", "{call}", "Agent API calls refused by the per-peer limit on failed attestations, before attestation.");
         _quotaRefusals = _meter.CreateCounter<long>("jitbroker.quota.refusals", "{refusal}", "Requests refused by a per-agent quota, by reason code (every refusal; the audit log records one per window).");
+        _auditBatchRecords = _meter.CreateHistogram<long>(AuditBatchRecords, "{record}", "Records the audit writer stored in one sink write (one fsync under FsyncPolicy=Always).",
+            advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512] });
+        _auditWriteDuration = _meter.CreateHistogram<double>(AuditWriteDuration, "s", "Time of one audit sink write: the Redis stream copy, the file write and its fsync under FsyncPolicy=Always.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] });
     }
 
     public Meter Meter => _meter;
@@ -63,6 +71,16 @@ public sealed class BrokerMetrics : IDisposable
 
     public void PeerRateLimited() => _peerRateLimited.Add(1);
     public void QuotaRefused(string reason) => _quotaRefusals.Add(1, new KeyValuePair<string, object?>(TagReason, reason));
+
+    /// <summary>
+    /// One successful audit sink write: how many records it stored and how long it took. Every issuance waits for one,
+    /// so the duration (fsync included under FsyncPolicy=Always) is the floor of its latency that the disk sets.
+    /// </summary>
+    public void AuditWritten(int records, TimeSpan duration)
+    {
+        _auditBatchRecords.Record(records);
+        _auditWriteDuration.Record(duration.TotalSeconds);
+    }
 
     /// <summary>Gauges read their value when exported (active leases, revoke_failed, pending approvals).</summary>
     public void AddGauge(string name, string unit, string description, Func<long> read) =>

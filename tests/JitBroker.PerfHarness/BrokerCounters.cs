@@ -50,6 +50,22 @@ internal static class BrokerCounters
         return (Sum(text, "dotnet_gc_collections_total"), Sum(text, "dotnet_gc_pause_time_seconds_total"));
     }
 
+    /// <summary>
+    /// The broker's audit sink writes so far: how many, the records they stored and the seconds they took (the
+    /// <c>jitbroker.audit.*</c> histograms' counts and sums); NaN when not available.
+    /// </summary>
+    public static async Task<(double Writes, double Records, double Seconds)> AuditAsync(Uri? brokerHttp)
+    {
+        if (brokerHttp is null)
+        {
+            return (double.NaN, double.NaN, double.NaN);
+        }
+
+        var text = await Http.GetStringAsync(new Uri(brokerHttp, "metrics")).ConfigureAwait(false);
+        return (Sum(text, "jitbroker_audit_batch_records_count"), Sum(text, "jitbroker_audit_batch_records_sum"),
+            Sum(text, "jitbroker_audit_write_duration_seconds_sum"));
+    }
+
     // Sums every labelled variant of one series (e.g. one line per GC generation).
     private static double Sum(string text, string series)
     {

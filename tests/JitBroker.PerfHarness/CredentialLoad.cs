@@ -19,6 +19,11 @@ internal sealed record LevelResult(
 
     /// <summary>Bytes the broker allocated per request (its runtime's GC counter, read from /metrics before and after); NaN when not read.</summary>
     public double BrokerAllocatedBytesPerRequest { get; init; } = double.NaN;
+
+    /// <summary>The broker's audit sink writes in the level: mean records per write and mean ms per write (NaN when not read).</summary>
+    public double AuditRecordsPerWrite { get; init; } = double.NaN;
+
+    public double AuditWriteMs { get; init; } = double.NaN;
 }
 
 /// <summary>The agent side: the generated Grpc.Net.Client client with a JWT-SVID in the authorization metadata.</summary>
@@ -114,6 +119,8 @@ internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev, Red
         {
             BrokerAllocatedBytesPerRequest = c.BrokerAllocatedBytesPerRequest,
             RedisCommandsPerRequest = c.RedisCommandsPerRequest,
+            AuditRecordsPerWrite = c.AuditRecordsPerWrite,
+            AuditWriteMs = c.AuditWriteMs,
         };
     }
 

@@ -29,7 +29,7 @@ internal sealed class HarnessOptions
 
     public TimeSpan LevelDuration { get; init; } = TimeSpan.FromSeconds(8);
 
-    public IReadOnlyList<int> Levels { get; init; } = [1, 8, 32, 128];
+    public IReadOnlyList<int> Levels { get; init; } = [1, 8, 32, 128, 256];
 
     public TimeSpan FloorDuration { get; init; } = TimeSpan.FromSeconds(5);
 

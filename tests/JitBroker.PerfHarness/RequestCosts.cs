@@ -12,6 +12,11 @@ internal sealed record RequestCosts(
 
     /// <summary>Forks of the Redis servers in the window (AOF rewrites, snapshots): each copies page tables and competes for the cores.</summary>
     public long RedisForks { get; init; }
+
+    /// <summary>Audit sink writes in the window: mean records per write and mean milliseconds per write (stream + file + fsync).</summary>
+    public double AuditRecordsPerWrite { get; init; } = double.NaN;
+
+    public double AuditWriteMs { get; init; } = double.NaN;
 }
 
 /// <summary>
@@ -26,12 +31,13 @@ internal sealed class CostWindow
     private readonly double _allocated0;
     private readonly (double Collections, double PauseSeconds) _gc0;
     private readonly long _forks0;
+    private readonly (double Writes, double Records, double Seconds) _audit0;
     private readonly CpuWindow _cpu;
 
     private CostWindow(RedisUnderTest? redis, Uri? brokerHttp, Dictionary<string, long> commands0, double allocated0,
-        (double, double) gc0, long forks0, CpuWindow cpu)
+        (double, double) gc0, long forks0, (double, double, double) audit0, CpuWindow cpu)
     {
-        (_redis, _brokerHttp, _commands0, _allocated0, _gc0, _forks0, _cpu) = (redis, brokerHttp, commands0, allocated0, gc0, forks0, cpu);
+        (_redis, _brokerHttp, _commands0, _allocated0, _gc0, _forks0, _audit0, _cpu) = (redis, brokerHttp, commands0, allocated0, gc0, forks0, audit0, cpu);
     }
 
     public static async Task<CostWindow> OpenAsync(RedisUnderTest? redis, Uri? brokerHttp, int brokerPid, int[] redisPids)
@@ -40,7 +46,8 @@ internal sealed class CostWindow
         var allocated0 = await BrokerCounters.AllocatedBytesAsync(brokerHttp).ConfigureAwait(false);
         var gc0 = await BrokerCounters.GcAsync(brokerHttp).ConfigureAwait(false);
         var forks0 = redis is null ? 0 : await redis.ForksAsync().ConfigureAwait(false);
-        return new CostWindow(redis, brokerHttp, commands0, allocated0, gc0, forks0, new CpuWindow(brokerPid, redisPids));
+        var audit0 = await BrokerCounters.AuditAsync(brokerHttp).ConfigureAwait(false);
+        return new CostWindow(redis, brokerHttp, commands0, allocated0, gc0, forks0, audit0, new CpuWindow(brokerPid, redisPids));
     }
 
     public async Task<RequestCosts> CloseAsync(int requests, double seconds)
@@ -51,6 +58,8 @@ internal sealed class CostWindow
         var allocated1 = await BrokerCounters.AllocatedBytesAsync(_brokerHttp).ConfigureAwait(false);
         var gc1 = await BrokerCounters.GcAsync(_brokerHttp).ConfigureAwait(false);
         var forks1 = _redis is null ? 0 : await _redis.ForksAsync().ConfigureAwait(false);
+        var audit1 = await BrokerCounters.AuditAsync(_brokerHttp).ConfigureAwait(false);
+        var writes = audit1.Writes - _audit0.Writes;
         var n = Math.Max(1, requests);
         return new RequestCosts(broker.TotalMicroseconds / n, redisCpu.TotalMicroseconds / n, self.TotalMicroseconds / n, broker.TotalSeconds / seconds,
             others.TotalSeconds / seconds, ProcFs.LoadAverage(), (allocated1 - _allocated0) / n,
@@ -61,6 +70,8 @@ internal sealed class CostWindow
             BrokerGcCollections = gc1.Collections - _gc0.Collections,
             BrokerGcPauseMs = (gc1.PauseSeconds - _gc0.PauseSeconds) * 1000,
             RedisForks = forks1 - _forks0,
+            AuditRecordsPerWrite = writes > 0 ? (audit1.Records - _audit0.Records) / writes : double.NaN,
+            AuditWriteMs = writes > 0 ? (audit1.Seconds - _audit0.Seconds) * 1000 / writes : double.NaN,
         };
     }
 }

@@ -298,7 +298,9 @@ public sealed class AuditE2ETests
             .And.Contain("jitbroker_issuance_duration_seconds_bucket")
             .And.Contain("jitbroker_revocations_total")
             .And.Contain("jitbroker_attestation_failures_total")
-            .And.Contain("# TYPE jitbroker_requests_total counter"));
+            .And.Contain("# TYPE jitbroker_requests_total counter")
+            .And.Contain("jitbroker_audit_batch_records_bucket")
+            .And.Contain("jitbroker_audit_write_duration_seconds_bucket{le=\"0.00025\"}"));
 
         var ready = await http.GetAsync(new Uri(_broker.HttpUri, "/readyz"));
         Assert.That((int)ready.StatusCode, Is.EqualTo(200));
