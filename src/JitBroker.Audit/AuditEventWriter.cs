@@ -14,14 +14,16 @@ internal readonly record struct RecordHead(long Seq, string Time, string PrevHas
 /// </summary>
 internal static class AuditEventWriter
 {
-    // Each object's members in stored order; its names array is indexed by the same enum.
-    private enum Top { Seq, Time, Type, AgentId, TaskId, Intent, Decision, RuleIds, LeaseId, ParentLeaseId, CredentialFingerprint, Reason, Detail, Actor, Owner, Use, PrevHash, Hash }
+    // Each object's members in stored order; its names array is indexed by the same enum. Internal, not private, so
+    // AuditEventWriterNamesTests can check each array against its enum: a slip would otherwise show only as a golden
+    // line that differs, far from its cause.
+    internal enum Top { Seq, Time, Type, AgentId, TaskId, Intent, Decision, RuleIds, LeaseId, ParentLeaseId, CredentialFingerprint, Reason, Detail, Actor, Owner, Use, PrevHash, Hash }
 
-    private enum Intent { Action, Purpose, Tools, Resources, Context }
+    internal enum Intent { Action, Purpose, Tools, Resources, Context }
 
-    private enum Use { Tool, Action, Resource, Outcome, At, Audience, Late }
+    internal enum Use { Tool, Action, Resource, Outcome, At, Audience, Late }
 
-    private static readonly string[] TopNames =
+    internal static readonly string[] TopNames =
     [
         AuditFields.Seq, AuditFields.Time, AuditFields.Type, AuditFields.AgentId, AuditFields.TaskId, AuditFields.Intent,
         AuditFields.Decision, AuditFields.RuleIds, AuditFields.LeaseId, AuditFields.ParentLeaseId,
@@ -29,13 +31,13 @@ internal static class AuditEventWriter
         AuditFields.Use, AuditFields.PrevHash, AuditFields.Hash,
     ];
 
-    private static readonly string[] IntentNames =
+    internal static readonly string[] IntentNames =
     [
         AuditFields.IntentAction, AuditFields.IntentPurpose, AuditFields.IntentTools, AuditFields.IntentResources,
         AuditFields.IntentContext,
     ];
 
-    private static readonly string[] UseNames =
+    internal static readonly string[] UseNames =
     [
         AuditFields.UseTool, AuditFields.UseAction, AuditFields.UseResource, AuditFields.UseOutcome, AuditFields.UseAt,
         AuditFields.UseAudience, AuditFields.UseLate,

@@ -12,19 +12,15 @@ namespace JitBroker.Server.Tests;
 [NonParallelizable]
 public sealed class AdminApiTests
 {
-    private PolicyDirectory _policy = null!;
+    private AnyAgentTicketsBroker _tickets = null!;
     private BrokerServerFixture _broker = null!;
     private BrokerClient _client = null!;
 
     [OneTimeSetUp]
     public async Task Start()
     {
-        _policy = new PolicyDirectory().Write("10-agents.yaml", E2E.AnyAgentTicketsPolicy);
-        _broker = await BrokerServerFixture.StartAsync(new Dictionary<string, string?>
-        {
-            ["JitBroker:Admin:Principals:0"] = E2E.AdminPattern,
-            ["JitBroker:Policy:Path"] = _policy.Path,
-        });
+        _tickets = await AnyAgentTicketsBroker.StartAsync([E2E.AdminPattern]);
+        _broker = _tickets.Broker;
         _client = _broker.Client();
     }
 
@@ -32,8 +28,7 @@ public sealed class AdminApiTests
     public async Task Stop()
     {
         _client.Dispose();
-        await _broker.DisposeAsync();
-        _policy.Dispose();
+        await _tickets.DisposeAsync();
     }
 
     // Each jitctl process gets its own fresh token: the broker accepts an admin token once.

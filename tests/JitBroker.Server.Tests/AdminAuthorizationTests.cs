@@ -9,19 +9,15 @@ namespace JitBroker.Server.Tests;
 [NonParallelizable]
 public sealed class AdminAuthorizationTests
 {
-    private PolicyDirectory _policy = null!;
+    private AnyAgentTicketsBroker _tickets = null!;
     private BrokerServerFixture _broker = null!;
     private BrokerClient _client = null!;
 
     [OneTimeSetUp]
     public async Task Start()
     {
-        _policy = new PolicyDirectory().Write("10-agents.yaml", E2E.AnyAgentTicketsPolicy);
-        _broker = await BrokerServerFixture.StartAsync(new Dictionary<string, string?>
-        {
-            ["JitBroker:Admin:Principals:0"] = E2E.AdminPattern,
-            ["JitBroker:Policy:Path"] = _policy.Path,
-        });
+        _tickets = await AnyAgentTicketsBroker.StartAsync([E2E.AdminPattern]);
+        _broker = _tickets.Broker;
         _client = _broker.Client();
     }
 
@@ -29,8 +25,7 @@ public sealed class AdminAuthorizationTests
     public async Task Stop()
     {
         _client.Dispose();
-        await _broker.DisposeAsync();
-        _policy.Dispose();
+        await _tickets.DisposeAsync();
     }
 
     [Test]

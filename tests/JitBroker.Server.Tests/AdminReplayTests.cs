@@ -9,27 +9,18 @@ namespace JitBroker.Server.Tests;
 [NonParallelizable]
 public sealed class AdminReplayTests
 {
-    private PolicyDirectory _policy = null!;
+    private AnyAgentTicketsBroker _tickets = null!;
     private BrokerServerFixture _broker = null!;
 
     [OneTimeSetUp]
     public async Task Start()
     {
-        _policy = new PolicyDirectory().Write("10-agents.yaml", E2E.AnyAgentTicketsPolicy);
-        _broker = await BrokerServerFixture.StartAsync(new Dictionary<string, string?>
-        {
-            ["JitBroker:Admin:Principals:0"] = E2E.AdminPattern,
-            ["JitBroker:Admin:Principals:1"] = "spiffe://dev.jitbroker.local/humans/leads/*",
-            ["JitBroker:Policy:Path"] = _policy.Path,
-        });
+        _tickets = await AnyAgentTicketsBroker.StartAsync([E2E.AdminPattern, "spiffe://dev.jitbroker.local/humans/leads/*"]);
+        _broker = _tickets.Broker;
     }
 
     [OneTimeTearDown]
-    public async Task Stop()
-    {
-        await _broker.DisposeAsync();
-        _policy.Dispose();
-    }
+    public async Task Stop() => await _tickets.DisposeAsync();
 
     [Test]
     public async Task A_replayed_admin_token_is_unauthenticated_and_the_refusal_is_in_the_audit_log()

@@ -11,26 +11,18 @@ namespace JitBroker.Server.Tests;
 /// </summary>
 public sealed class DeadlineTests
 {
-    private PolicyDirectory _policy = null!;
+    private AnyAgentTicketsBroker _tickets = null!;
     private BrokerServerFixture _broker = null!;
 
     [OneTimeSetUp]
     public async Task Start()
     {
-        _policy = new PolicyDirectory().Write("10-agents.yaml", E2E.AnyAgentTicketsPolicy);
-        _broker = await BrokerServerFixture.StartAsync(new Dictionary<string, string?>
-        {
-            ["JitBroker:Admin:Principals:0"] = E2E.AdminPattern,
-            ["JitBroker:Policy:Path"] = _policy.Path,
-        });
+        _tickets = await AnyAgentTicketsBroker.StartAsync([E2E.AdminPattern]);
+        _broker = _tickets.Broker;
     }
 
     [OneTimeTearDown]
-    public async Task Stop()
-    {
-        await _broker.DisposeAsync();
-        _policy.Dispose();
-    }
+    public async Task Stop() => await _tickets.DisposeAsync();
 
     // The shortest timeouts grpc-dotnet turns into a deadline (1n is below its 100 ns tick and means none).
     [TestCase("1u")]

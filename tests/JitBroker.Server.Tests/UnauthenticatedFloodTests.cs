@@ -26,26 +26,21 @@ public sealed class UnauthenticatedFloodTests
     private const long BytesPerInterval = 64 * 1024;
     private static readonly string[] FloodPeers = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"];
 
-    private PolicyDirectory _policy = null!;
+    private AnyAgentTicketsBroker _tickets = null!;
     private BrokerServerFixture _broker = null!;
 
     [OneTimeSetUp]
     public async Task Start()
     {
-        _policy = new PolicyDirectory().Write("10-agents.yaml", E2E.AnyAgentTicketsPolicy);
-        _broker = await BrokerServerFixture.StartAsync(new Dictionary<string, string?>
+        _tickets = await AnyAgentTicketsBroker.StartAsync([], new Dictionary<string, string?>
         {
-            ["JitBroker:Policy:Path"] = _policy.Path,
             ["JitBroker:Admission:FailureSummaryInterval"] = $"00:00:{SummarySeconds:00}",
         });
+        _broker = _tickets.Broker;
     }
 
     [OneTimeTearDown]
-    public async Task Stop()
-    {
-        await _broker.DisposeAsync();
-        _policy.Dispose();
-    }
+    public async Task Stop() => await _tickets.DisposeAsync();
 
     [Test, CancelAfter(240_000)]
     public async Task An_agent_keeps_its_latency_and_the_audit_file_stays_small_during_an_unauthenticated_flood()

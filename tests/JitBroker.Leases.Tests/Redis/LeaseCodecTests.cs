@@ -19,9 +19,8 @@ public sealed class LeaseCodecTests
     [Test]
     public void A_lease_with_every_optional_field_keeps_its_golden_fields()
     {
-        var lease = new Lease
+        var lease = Bare("lease_full") with
         {
-            LeaseId = "lease_full",
             TaskId = "task-7",
             AgentId = "spiffe://example.org/agent/é-billing",
             ParentLeaseId = "lease_parent",
@@ -31,7 +30,6 @@ public sealed class LeaseCodecTests
             ProofKeyThumbprint = "jkt-thumb",
             CertificateThumbprint = "x5t-thumb",
             Scope = new GrantedScope("https://api.example.org", "read", ["tool.a", "tool.b", "tool.c"], ["res:1", "res:2"]),
-            IssuedAt = Issued,
             ExpiresAt = Issued.AddMinutes(5),
             RuleIds = ["rule-1", "rule-2"],
             CredentialFingerprint = "sha256:" + new string('a', 32) + new string('0', 32),
@@ -52,15 +50,11 @@ public sealed class LeaseCodecTests
     [Test]
     public void A_typical_unbound_lease_keeps_its_golden_fields()
     {
-        var lease = new Lease
+        var lease = Bare("lease_typ") with
         {
-            LeaseId = "lease_typ",
             TaskId = "task-7",
             AgentId = "spiffe://example.org/agent/billing",
-            IssuerKind = "jwt",
-            BackendHandle = "lease_typ",
             Scope = new GrantedScope("https://api.example.org", "read", ["tool.a"], ["res:1"]),
-            IssuedAt = Issued,
             ExpiresAt = Issued.AddMinutes(5),
             RuleIds = ["rule-1"],
             CredentialFingerprint = "sha256:" + new string('b', 64),
@@ -77,19 +71,7 @@ public sealed class LeaseCodecTests
     [Test]
     public void A_lease_without_lists_or_a_digest_fingerprint_leaves_them_out_and_keeps_the_text()
     {
-        var lease = new Lease
-        {
-            LeaseId = "lease_bare",
-            TaskId = "t",
-            AgentId = "a",
-            IssuerKind = "jwt",
-            BackendHandle = "lease_bare",
-            ProofKeyThumbprint = "jkt-only",
-            Scope = new GrantedScope("aud", "act", [], []),
-            IssuedAt = Issued,
-            ExpiresAt = Issued,
-            CredentialFingerprint = "sha256:" + new string('B', 64),
-        };
+        var lease = Bare("lease_bare") with { ProofKeyThumbprint = "jkt-only", CredentialFingerprint = "sha256:" + new string('B', 64) };
 
         var fields = Stored(LeaseCodec.ToFields(lease, Mac));
 
@@ -103,17 +85,8 @@ public sealed class LeaseCodecTests
     public void Lists_join_as_string_join_does_empty_items_included_and_facts_in_key_order()
     {
         string[][] lists = [["", "x", ""], [""], ["a", "b", "c", "d"], ["é", "ü"]];
-        var lease = new Lease
+        var lease = Bare("lease_l") with
         {
-            LeaseId = "lease_l",
-            TaskId = "t",
-            AgentId = "a",
-            IssuerKind = "jwt",
-            BackendHandle = "lease_l",
-            Scope = new GrantedScope("aud", "act", [], []),
-            IssuedAt = Issued,
-            ExpiresAt = Issued,
-            CredentialFingerprint = "x",
             AgentFacts = new Dictionary<string, string> { ["b"] = "2", ["c"] = "", ["a"] = "1", ["B"] = "3" },
         };
 
@@ -136,18 +109,7 @@ public sealed class LeaseCodecTests
     public void A_list_value_holding_the_separator_is_refused(int variant)
     {
         var bad = variant == 0 ? "tool\u001f" : "\u001f";
-        var lease = new Lease
-        {
-            LeaseId = "lease_x",
-            TaskId = "t",
-            AgentId = "a",
-            IssuerKind = "jwt",
-            BackendHandle = "lease_x",
-            Scope = new GrantedScope("aud", "act", ["ok"], ["ok"]),
-            IssuedAt = Issued,
-            ExpiresAt = Issued,
-            CredentialFingerprint = "x",
-        };
+        var lease = Bare("lease_x") with { Scope = new GrantedScope("aud", "act", ["ok"], ["ok"]) };
 
         Assert.Multiple(() =>
         {
@@ -165,6 +127,23 @@ public sealed class LeaseCodecTests
             }
         });
     }
+
+    /// <summary>
+    /// A lease with only its required fields, short values, its handle its id, issued and expiring at <see cref="Issued"/>:
+    /// each test adds with <c>with</c> just what it is about, so what differs between the golden leases is what is written.
+    /// </summary>
+    private static Lease Bare(string leaseId) => new()
+    {
+        LeaseId = leaseId,
+        TaskId = "t",
+        AgentId = "a",
+        IssuerKind = "jwt",
+        BackendHandle = leaseId,
+        Scope = new GrantedScope("aud", "act", [], []),
+        IssuedAt = Issued,
+        ExpiresAt = Issued,
+        CredentialFingerprint = "x",
+    };
 
     private static List<byte[]> Stored(IEnumerable<RedisValue> fields) => [.. fields.Select(v => (byte[])v!)];
 
