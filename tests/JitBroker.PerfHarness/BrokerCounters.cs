@@ -36,18 +36,20 @@ internal static class BrokerCounters
     }
 
     /// <summary>
-    /// The broker's GC collections (all generations) and total GC pause seconds so far, from the runtime meter
-    /// (<c>dotnet.gc.collections</c>, <c>dotnet.gc.pause.time</c>); NaN when not available.
+    /// The broker's GC collections (all generations), total GC pause seconds and thread-pool work items so far, from the
+    /// runtime meter (<c>dotnet.gc.collections</c>, <c>dotnet.gc.pause.time</c>, <c>dotnet.thread_pool.work_item.count</c>:
+    /// each item is a hop to a pool thread, often a wake-up); NaN when not available.
     /// </summary>
-    public static async Task<(double Collections, double PauseSeconds)> GcAsync(Uri? brokerHttp)
+    public static async Task<(double Collections, double PauseSeconds, double WorkItems)> GcAsync(Uri? brokerHttp)
     {
         if (brokerHttp is null)
         {
-            return (double.NaN, double.NaN);
+            return (double.NaN, double.NaN, double.NaN);
         }
 
         var text = await Http.GetStringAsync(new Uri(brokerHttp, "metrics")).ConfigureAwait(false);
-        return (Sum(text, "dotnet_gc_collections_total"), Sum(text, "dotnet_gc_pause_time_seconds_total"));
+        return (Sum(text, "dotnet_gc_collections_total"), Sum(text, "dotnet_gc_pause_time_seconds_total"),
+            Sum(text, "dotnet_thread_pool_work_item_count_total"));
     }
 
     /// <summary>

@@ -24,6 +24,9 @@ internal sealed record LevelResult(
     public double AuditRecordsPerWrite { get; init; } = double.NaN;
 
     public double AuditWriteMs { get; init; } = double.NaN;
+
+    /// <summary>Thread-pool work items the broker ran per request (NaN when not read).</summary>
+    public double BrokerWorkItemsPerRequest { get; init; } = double.NaN;
 }
 
 /// <summary>The agent side: the generated Grpc.Net.Client client with a JWT-SVID in the authorization metadata.</summary>
@@ -121,6 +124,7 @@ internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev, Red
             RedisCommandsPerRequest = c.RedisCommandsPerRequest,
             AuditRecordsPerWrite = c.AuditRecordsPerWrite,
             AuditWriteMs = c.AuditWriteMs,
+            BrokerWorkItemsPerRequest = c.BrokerWorkItemsPerRequest,
         };
     }
 

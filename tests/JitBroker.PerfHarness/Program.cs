@@ -199,7 +199,7 @@ void PrintOpenLoop(OpenLoopRun run)
         var (s, c) = (l.Sample, l.Costs);
         var cpu = c.BrokerCpuUsPerRequest > 0 ? c.BrokerCpuUsPerRequest : c.LoadGeneratorCpuUsPerRequest;
         Console.WriteLine($"  {l.FractionOfMax,6:P0} {s.OfferedPerSecond,10:N0} {s.Completed / s.Seconds,11:N0} {s.Latency.P50,8:0.00} {s.Latency.P99,8:0.00} {s.Latency.P999,9:0.00} {s.Latency.Max,8:0.00} {s.SendLagMs.P99,16:0.00} {s.Dropped,8} {s.Errors,7}{(s.FirstError is null ? "" : " " + s.FirstError)}  {cpu,30:0} {c.RedisCpuUsPerRequest,13:0} {c.OtherProcessesCoresBusy,14:0.00}");
-        Console.WriteLine($"          {s.Over10Ms} over 10 ms; worst half second at {s.Worst?.StartSeconds:0.0} s: p99 {s.Worst?.P99Ms:0.00}, max {s.Worst?.MaxMs:0.00} ms; broker GCs {c.BrokerGcCollections:0} ({c.BrokerGcPauseMs:0.0} ms paused); redis forks {c.RedisForks}; audit {c.AuditRecordsPerWrite:0.0} records per write, {c.AuditWriteMs:0.00} ms each");
+        Console.WriteLine($"          {s.Over10Ms} over 10 ms; worst half second at {s.Worst?.StartSeconds:0.0} s: p99 {s.Worst?.P99Ms:0.00}, max {s.Worst?.MaxMs:0.00} ms; broker GCs {c.BrokerGcCollections:0} ({c.BrokerGcPauseMs:0.0} ms paused), {c.BrokerWorkItemsPerRequest:0.0} pool items/req; redis forks {c.RedisForks}; audit {c.AuditRecordsPerWrite:0.0} records per write, {c.AuditWriteMs:0.00} ms each");
     }
 }
 
@@ -241,13 +241,13 @@ async Task<(BrokerRun Run, AgentClient Client, BrokerProcess Broker, CredentialL
     {
         var run = new BrokerRun(label, []);
         var expected = 15000.0;
-        Console.WriteLine("  conc   req/s     p50 ms   p99 ms  p99.9 ms  broker CPU µs/req  broker KiB/req  redis µs/req  loadgen µs/req  others(cores)  audit records/write  ms/write  errors");
+        Console.WriteLine("  conc   req/s     p50 ms   p99 ms  p99.9 ms  broker CPU µs/req  broker KiB/req  redis µs/req  loadgen µs/req  others(cores)  audit records/write  ms/write  pool items/req  errors");
         foreach (var level in options.Levels)
         {
             var r = await load.RunAsync(level, options.LevelDuration, broker.Pid, target.Pids, expected);
             expected = Math.Max(1000, r.Throughput);
             run.Levels.Add(r);
-            Console.WriteLine($"  {level,4} {r.Throughput,8:N0} {r.Latency.P50,9:0.00} {r.Latency.P99,8:0.00} {r.Latency.P999,9:0.00} {r.BrokerCpuUsPerRequest,18:0} {r.BrokerAllocatedBytesPerRequest / 1024,15:0.0} {r.RedisCpuUsPerRequest,13:0} {r.LoadGeneratorCpuUsPerRequest,15:0} {r.OtherProcessesCoresBusy,13:0.00} {r.AuditRecordsPerWrite,20:0.0} {r.AuditWriteMs,9:0.00}  {r.Errors}{(r.FirstError is null ? "" : " " + r.FirstError)}");
+            Console.WriteLine($"  {level,4} {r.Throughput,8:N0} {r.Latency.P50,9:0.00} {r.Latency.P99,8:0.00} {r.Latency.P999,9:0.00} {r.BrokerCpuUsPerRequest,18:0} {r.BrokerAllocatedBytesPerRequest / 1024,15:0.0} {r.RedisCpuUsPerRequest,13:0} {r.LoadGeneratorCpuUsPerRequest,15:0} {r.OtherProcessesCoresBusy,13:0.00} {r.AuditRecordsPerWrite,20:0.0} {r.AuditWriteMs,9:0.00} {r.BrokerWorkItemsPerRequest,15:0.0}  {r.Errors}{(r.FirstError is null ? "" : " " + r.FirstError)}");
         }
 
         var commands = run.Levels.MaxBy(l => l.Throughput)!.RedisCommandsPerRequest;

@@ -73,11 +73,11 @@ internal static class Report
         foreach (var run in r.Broker)
         {
             md.AppendLine().AppendLine(Inv($"## Broker process, RequestCredential over gRPC, audit FsyncPolicy={run.Audit}")).AppendLine();
-            md.AppendLine("| concurrency | requests | req/s | p50 ms | p99 ms | p99.9 ms | broker CPU µs/req | broker KiB allocated/req | broker cores busy | redis CPU µs/req | load-gen CPU µs/req | other processes, cores busy | audit records per write | audit ms per write | errors |");
-            md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            md.AppendLine("| concurrency | requests | req/s | p50 ms | p99 ms | p99.9 ms | broker CPU µs/req | broker KiB allocated/req | broker cores busy | redis CPU µs/req | load-gen CPU µs/req | other processes, cores busy | audit records per write | audit ms per write | broker thread-pool items/req | errors |");
+            md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var l in run.Levels)
             {
-                md.AppendLine(Inv($"| {l.Concurrency} | {l.Requests} | {l.Throughput:0} | {l.Latency.P50:0.00} | {l.Latency.P99:0.00} | {l.Latency.P999:0.00} | {l.BrokerCpuUsPerRequest:0} | {l.BrokerAllocatedBytesPerRequest / 1024:0.0} | {l.BrokerCoresBusy:0.00} | {l.RedisCpuUsPerRequest:0} | {l.LoadGeneratorCpuUsPerRequest:0} | {l.OtherProcessesCoresBusy:0.00} | {l.AuditRecordsPerWrite:0.0} | {l.AuditWriteMs:0.00} | {l.Errors} |"));
+                md.AppendLine(Inv($"| {l.Concurrency} | {l.Requests} | {l.Throughput:0} | {l.Latency.P50:0.00} | {l.Latency.P99:0.00} | {l.Latency.P999:0.00} | {l.BrokerCpuUsPerRequest:0} | {l.BrokerAllocatedBytesPerRequest / 1024:0.0} | {l.BrokerCoresBusy:0.00} | {l.RedisCpuUsPerRequest:0} | {l.LoadGeneratorCpuUsPerRequest:0} | {l.OtherProcessesCoresBusy:0.00} | {l.AuditRecordsPerWrite:0.0} | {l.AuditWriteMs:0.00} | {l.BrokerWorkItemsPerRequest:0.0} | {l.Errors} |"));
             }
 
             md.AppendLine().AppendLine(Inv($"Redis commands per request (best level): {string.Join(", ", run.Best.RedisCommandsPerRequest.OrderByDescending(c => c.Value).Select(c => Inv($"{c.Key} {c.Value:0.##}")))}."));

@@ -10,6 +10,9 @@ internal sealed record RequestCosts(
 
     public double BrokerGcPauseMs { get; init; } = double.NaN;
 
+    /// <summary>Thread-pool work items the broker ran per request (hops between threads; NaN without its metrics).</summary>
+    public double BrokerWorkItemsPerRequest { get; init; } = double.NaN;
+
     /// <summary>Forks of the Redis servers in the window (AOF rewrites, snapshots): each copies page tables and competes for the cores.</summary>
     public long RedisForks { get; init; }
 
@@ -29,13 +32,13 @@ internal sealed class CostWindow
     private readonly Uri? _brokerHttp;
     private readonly Dictionary<string, long> _commands0;
     private readonly double _allocated0;
-    private readonly (double Collections, double PauseSeconds) _gc0;
+    private readonly (double Collections, double PauseSeconds, double WorkItems) _gc0;
     private readonly long _forks0;
     private readonly (double Writes, double Records, double Seconds) _audit0;
     private readonly CpuWindow _cpu;
 
     private CostWindow(RedisUnderTest? redis, Uri? brokerHttp, Dictionary<string, long> commands0, double allocated0,
-        (double, double) gc0, long forks0, (double, double, double) audit0, CpuWindow cpu)
+        (double, double, double) gc0, long forks0, (double, double, double) audit0, CpuWindow cpu)
     {
         (_redis, _brokerHttp, _commands0, _allocated0, _gc0, _forks0, _audit0, _cpu) = (redis, brokerHttp, commands0, allocated0, gc0, forks0, audit0, cpu);
     }
@@ -69,6 +72,7 @@ internal sealed class CostWindow
         {
             BrokerGcCollections = gc1.Collections - _gc0.Collections,
             BrokerGcPauseMs = (gc1.PauseSeconds - _gc0.PauseSeconds) * 1000,
+            BrokerWorkItemsPerRequest = (gc1.WorkItems - _gc0.WorkItems) / n,
             RedisForks = forks1 - _forks0,
             AuditRecordsPerWrite = writes > 0 ? (audit1.Records - _audit0.Records) / writes : double.NaN,
             AuditWriteMs = writes > 0 ? (audit1.Seconds - _audit0.Seconds) * 1000 / writes : double.NaN,
