@@ -1,7 +1,6 @@
 using JitBroker.Core;
 using JitBroker.Leases.Redis;
 using JitBroker.Leases.Tests.Redis;
-using JitBroker.Leases.Tests.Redis.Cluster;
 using Microsoft.Extensions.Time.Testing;
 using NUnit.Framework;
 

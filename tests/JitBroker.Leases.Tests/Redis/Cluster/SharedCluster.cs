@@ -3,11 +3,14 @@ using JitBroker.Redis;
 using JitBroker.Redis.Tests.Harness;
 using NUnit.Framework;
 
-namespace JitBroker.Leases.Tests.Redis.Cluster;
+// In the root namespace, like SharedRedis: NUnit tears a set-up fixture down after the tests of its namespace, and the
+// cluster suites of Stores (outside Redis.Cluster) started the cluster again after that teardown, leaving six
+// redis-server processes running after the assembly.
+namespace JitBroker.Leases.Tests;
 
 /// <summary>
 /// One real Redis Cluster (3 primaries + 3 replicas on loopback, <see cref="RedisClusterProcess"/>) for the cluster
-/// conformance runs in this namespace, started on first use and torn down after the last. The stores connect as the
+/// conformance runs of this assembly, started on first use and torn down after the last test of the assembly. The stores connect as the
 /// documented ACL user; tests stay apart by key prefix. The failover tests start clusters of their own.
 /// </summary>
 [SetUpFixture]
