@@ -47,7 +47,7 @@ public sealed class BrokerMetrics : IDisposable
         _quotaRefusals = _meter.CreateCounter<long>("jitbroker.quota.refusals", "{refusal}", "Requests refused by a per-agent quota, by reason code (every refusal; the audit log records one per window).");
         _auditBatchRecords = _meter.CreateHistogram<long>(AuditBatchRecords, "{record}", "Records the audit writer stored in one sink write (one fsync under FsyncPolicy=Always).",
             advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512] });
-        _auditWriteDuration = _meter.CreateHistogram<double>(AuditWriteDuration, "s", "Time of one audit sink write: the Redis stream copy, the file write and its fsync under FsyncPolicy=Always.",
+        _auditWriteDuration = _meter.CreateHistogram<double>(AuditWriteDuration, "s", "Time of one audit sink write: the Redis stream copy (when Redis is configured), the file write and its fsync under FsyncPolicy=Always.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] });
     }
 
