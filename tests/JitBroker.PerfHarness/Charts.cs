@@ -38,10 +38,12 @@ internal static class Charts
                 ("p50", "", l => l.P50), ("p99", "6,4", l => l.P99),
             }
             .Select(p => new ChartSeries($"{p.Name}, {run.Target} (max {run.MaxPerSecond:N0}/s)", Colours[r % Colours.Length], p.Dash,
-                [.. run.Levels.Select(l => (l.Sample.OfferedPerSecond, p.Value(l.Sample.Latency)))]))).ToList();
+                // A level that refused, failed or dropped requests has latencies only for what it answered, which
+                // flatters it: it is left out of the chart (the tables show it with its errors).
+                [.. run.Levels.Where(l => l.Sample.Errors == 0 && l.Sample.Dropped == 0).Select(l => (l.Sample.OfferedPerSecond, p.Value(l.Sample.Latency)))]))).ToList();
         return new SvgChart(
             $"Latency vs offered load, open loop, from the intended send time ({results.Machine.Cores} cores, {results.Machine.Date})",
-            $"offered load, requests/s (points at {string.Join(", ", results.OpenLoop.FirstOrDefault()?.Levels.Select(l => l.FractionOfMax.ToString("P0", CultureInfo.InvariantCulture)) ?? [])} of each one's max)",
+            $"offered load, requests/s (points at {string.Join(", ", results.OpenLoop.FirstOrDefault()?.Levels.Select(l => l.FractionOfMax.ToString("P0", CultureInfo.InvariantCulture)) ?? [])} of each one's max; levels with errors or drops not plotted)",
             ticks, LogY: true, series)
         {
             Targets = [new ChartTarget(OpenLoopRun.TargetP99Ms, "target: broker p99 ≤ 5 ms at 50 % of its max")],
