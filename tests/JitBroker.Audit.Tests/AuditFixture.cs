@@ -37,8 +37,8 @@ internal sealed class AuditFixture : IDisposable
         FailOpen = failOpen,
     };
 
-    public AuditLog Log(AuditOptions options, IAuditSink? sink = null, ILogger<AuditLog>? logger = null) =>
-        new(sink ?? new AuditFileSink(options), Keys, Clock, options, logger ?? NullLogger<AuditLog>.Instance);
+    public AuditLog Log(AuditOptions options, IAuditSink? sink = null, ILogger<AuditLog>? logger = null, BrokerMetrics? metrics = null) =>
+        new(sink ?? new AuditFileSink(options), Keys, Clock, options, logger ?? NullLogger<AuditLog>.Instance, metrics);
 
     /// <summary>Writes <paramref name="events"/> events through a file log and closes it (final checkpoint included).</summary>
     public async Task<string[]> WriteLogAsync(int events, int checkpointEvery = 1000)

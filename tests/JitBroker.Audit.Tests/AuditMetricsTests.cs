@@ -27,7 +27,7 @@ public sealed class AuditMetricsTests
         using var seen = new Measurements(metrics);
         var options = _f.Options();
         var sink = new TimedSink(new AuditFileSink(options), _f, TimeSpan.FromMilliseconds(3));
-        await using (var log = new AuditLog(sink, _f.Keys, _f.Clock, options, Microsoft.Extensions.Logging.Abstractions.NullLogger<AuditLog>.Instance, metrics))
+        await using (var log = _f.Log(options, sink, metrics: metrics))
         {
             await log.AppendAsync(AuditFixture.Issued(1));
             await log.AppendAsync(AuditFixture.Issued(2));
@@ -52,7 +52,7 @@ public sealed class AuditMetricsTests
         using var seen = new Measurements(metrics);
         var options = _f.Options();
         var sink = new TimedSink(new AuditFileSink(options), _f, TimeSpan.FromMilliseconds(3)) { Fail = true };
-        await using (var log = new AuditLog(sink, _f.Keys, _f.Clock, options, Microsoft.Extensions.Logging.Abstractions.NullLogger<AuditLog>.Instance, metrics))
+        await using (var log = _f.Log(options, sink, metrics: metrics))
         {
             Assert.ThrowsAsync<BrokerException>(async () => await log.AppendAsync(AuditFixture.Issued(1)));
         }
