@@ -69,9 +69,20 @@ public sealed partial class LeaseRevoker
     public async Task<ClaimedRevocations> BeginRevokeClaimedManyAsync(IReadOnlyList<Lease> leases, int parallelism, CancellationToken cancellationToken = default)
     {
         var results = new RevocationResult[leases.Count];
-        if (leases.Count == 1)
+        if (leases.Count <= parallelism)
         {
-            results[0] = await RevokeAtIssuerAsync(leases[0], cancellationToken).ConfigureAwait(false);
+            // All at once, started here: an issuer that answers without waiting (a JWT's revocation is a ledger mark)
+            // costs no thread-pool hop per lease, and one that waits (Vault over HTTP) has every call in flight together.
+            var pending = new Task<RevocationResult>[leases.Count];
+            for (var i = 0; i < pending.Length; i++)
+            {
+                pending[i] = RevokeAtIssuerAsync(leases[i], cancellationToken);
+            }
+
+            for (var i = 0; i < pending.Length; i++)
+            {
+                results[i] = await pending[i].ConfigureAwait(false);
+            }
         }
         else
         {

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace JitBroker.Core;
 
 /// <summary>
@@ -30,6 +32,7 @@ public sealed class ReplayGuard
     public ValueTask CheckAsync(WorkloadIdentity agent, string binding, CancellationToken cancellationToken = default) =>
         CheckAsync(agent, binding, _options.ReplayMode, cancellationToken);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask CheckAsync(WorkloadIdentity agent, string binding, ReplayMode mode, CancellationToken cancellationToken)
     {
         if (agent.ReplayKey is not { } key)

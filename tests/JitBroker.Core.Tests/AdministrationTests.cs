@@ -111,7 +111,7 @@ public sealed class AdministrationTests
         Assert.That((await f.Leases.GetAsync(held.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoking));
         await f.SweepAsync();
         Assert.That((await f.Leases.GetAsync(held.Lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked));
-        var refused = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t2")));
+        var refused = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t2")).AsTask());
         Assert.That(refused!.Reason, Is.EqualTo(Reasons.AgentBlocked));
         Assert.That(f.Audit.OfType(AuditEventTypes.AgentBlocked).Single().Actor, Is.EqualTo(PipelineFixture.Human));
 

@@ -22,7 +22,7 @@ public sealed class AdmissionLookTests
     {
         var replay = new HeldReplayCache(ReplayVerdict.FirstUse);
         var looks = new CountingKillSwitch(block: null);
-        var admitting = Admission(replay, looks).AdmitAsync(Agent, "binding-1", "task-1");
+        var admitting = Admission(replay, looks).AdmitAsync(Agent, "binding-1", "task-1").AsTask();
 
         await replay.Asked.Task.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.That(looks.Looks, Is.EqualTo(1), "the look went out while the replay check was held");
@@ -39,7 +39,7 @@ public sealed class AdmissionLookTests
         var replay = new HeldReplayCache(ReplayVerdict.FirstUse);
         replay.Answer();
         var refusal = Assert.ThrowsAsync<BrokerException>(() =>
-            Admission(replay, new CountingKillSwitch(Block())).AdmitAsync(Agent, "binding-1", "task-1"));
+            Admission(replay, new CountingKillSwitch(Block())).AdmitAsync(Agent, "binding-1", "task-1").AsTask());
 
         Assert.That(refusal!.Reason, Is.EqualTo(Reasons.AgentBlocked));
     }
@@ -51,7 +51,7 @@ public sealed class AdmissionLookTests
         replay.Answer();
 
         var refusal = Assert.ThrowsAsync<BrokerException>(() =>
-            Admission(replay, new CountingKillSwitch(Block())).AdmitAsync(Agent, "binding-1", "task-1"));
+            Admission(replay, new CountingKillSwitch(Block())).AdmitAsync(Agent, "binding-1", "task-1").AsTask());
 
         Assert.That(refusal!.Reason, Is.EqualTo(Reasons.TokenReplayed));
     }
@@ -63,7 +63,7 @@ public sealed class AdmissionLookTests
         replay.Answer();
         var failing = new CountingKillSwitch(block: null) { Failure = new BrokerException(BrokerFailure.Unavailable, "redis.unavailable", "down") };
 
-        var refusal = Assert.ThrowsAsync<BrokerException>(() => Admission(replay, failing).AdmitAsync(Agent, "binding-1", "task-1"));
+        var refusal = Assert.ThrowsAsync<BrokerException>(() => Admission(replay, failing).AdmitAsync(Agent, "binding-1", "task-1").AsTask());
 
         Assert.That(refusal!.Reason, Is.EqualTo(Reasons.TokenReplayed));
     }

@@ -34,7 +34,7 @@ public sealed class ApprovalFlowTests
         var issued = await f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request(), ticket);
         Assert.That(issued.Granted, Is.Not.Null);
 
-        var again = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request(), ticket));
+        var again = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request(), ticket).AsTask());
         Assert.That(again!.Reason, Is.EqualTo(Reasons.Approval.AlreadyUsed), "an approval is single-use");
         Assert.That(f.Audit.OfType(AuditEventTypes.ApprovalRequested).Count(), Is.EqualTo(1));
     }
@@ -48,7 +48,7 @@ public sealed class ApprovalFlowTests
 
         var widened = PipelineFixture.Request(tools: ["zendesk", "prod-db"]);
         var ex = Assert.ThrowsAsync<BrokerException>(() =>
-            f.RequestCredential.HandleAsync(f.Token(), widened, new ApprovalTicket(pending.ApprovalId, TimeSpan.Zero)));
+            f.RequestCredential.HandleAsync(f.Token(), widened, new ApprovalTicket(pending.ApprovalId, TimeSpan.Zero)).AsTask());
         Assert.That(ex!.Reason, Is.EqualTo(Reasons.Approval.RequestMismatch));
     }
 
@@ -82,7 +82,7 @@ public sealed class ApprovalFlowTests
         var denied = (await f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t-denied"))).PendingApproval!;
         await f.Approvals.DecideAsync(Human(), denied.ApprovalId, approve: false, "not during the freeze");
         var ex = Assert.ThrowsAsync<BrokerException>(() =>
-            f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t-denied"), new ApprovalTicket(denied.ApprovalId, TimeSpan.Zero)));
+            f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t-denied"), new ApprovalTicket(denied.ApprovalId, TimeSpan.Zero)).AsTask());
         Assert.That(ex!.Reason, Is.EqualTo(Reasons.Approval.Denied));
         Assert.That(ex.Message, Does.Contain("freeze"));
 
@@ -90,7 +90,7 @@ public sealed class ApprovalFlowTests
         await f.Approvals.DecideAsync(Human(), late.ApprovalId, approve: true, "ok");
         f.Time.Advance(TimeSpan.FromMinutes(16));
         ex = Assert.ThrowsAsync<BrokerException>(() =>
-            f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t-late"), new ApprovalTicket(late.ApprovalId, TimeSpan.Zero)));
+            f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t-late"), new ApprovalTicket(late.ApprovalId, TimeSpan.Zero)).AsTask());
         Assert.That(ex!.Reason, Is.EqualTo(Reasons.Approval.Expired));
     }
 

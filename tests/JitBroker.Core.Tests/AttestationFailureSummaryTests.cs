@@ -29,12 +29,12 @@ public sealed class AttestationFailureSummaryTests
         var handler = f.RequestHandler();
         for (var i = 0; i < 1000; i++)
         {
-            Assert.ThrowsAsync<BrokerException>(() => handler.HandleAsync(BrokerFixture.Evidence("10.0.0.1"), BrokerFixture.Request()));
+            Assert.ThrowsAsync<BrokerException>(() => handler.HandleAsync(BrokerFixture.Evidence("10.0.0.1"), BrokerFixture.Request()).AsTask());
         }
 
         for (var i = 0; i < 10; i++)
         {
-            Assert.ThrowsAsync<BrokerException>(() => handler.HandleAsync(BrokerFixture.Evidence("10.0.0.2"), BrokerFixture.Request()));
+            Assert.ThrowsAsync<BrokerException>(() => handler.HandleAsync(BrokerFixture.Evidence("10.0.0.2"), BrokerFixture.Request()).AsTask());
         }
 
         Assert.That(f.Audit.Events, Is.Empty, "nothing is audited per failed call");

@@ -58,7 +58,7 @@ public sealed class CredentialCommitTests
         var f = new PipelineFixture();
         f.Audit.Fail = true;
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request()));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request()).AsTask());
         f.Audit.Fail = false;
 
         Assert.That(ex!.Reason, Is.EqualTo(Reasons.Audit.Unavailable));
@@ -111,7 +111,7 @@ public sealed class CredentialCommitTests
         var f = new PipelineFixture();
         f.Issuer.WhileMinting = () => f.KillSwitch.BlockAsync(new AgentBlock(PipelineFixture.Agent, "incident", "oncall", f.Time.GetUtcNow())).AsTask();
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request()));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request()).AsTask());
 
         Assert.That(ex!.Reason, Is.EqualTo(Reasons.AgentBlocked));
         Assert.That((await f.Leases.CountByStateAsync())[LeaseState.Revoked], Is.EqualTo(1));

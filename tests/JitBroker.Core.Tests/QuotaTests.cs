@@ -186,7 +186,7 @@ public sealed class QuotaTests
         await f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t1"));
         await f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t2"));
 
-        var refused = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t3")));
+        var refused = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request("t3")).AsTask());
 
         Assert.That(refused!.Failure, Is.EqualTo(BrokerFailure.ResourceExhausted));
         Assert.That(refused.Reason, Is.EqualTo(Reasons.Quota.PendingApprovals));
@@ -208,7 +208,7 @@ public sealed class QuotaTests
         var waiting = f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request(), ticket, firstCall.Token);
         Assert.That(waiting.IsCompleted, Is.False);
 
-        var refused = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request(), ticket));
+        var refused = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request(), ticket).AsTask());
         Assert.That(refused!.Failure, Is.EqualTo(BrokerFailure.ResourceExhausted));
         Assert.That(refused.Reason, Is.EqualTo(Reasons.Quota.ApprovalWaits));
         Assert.That(refused.RetryAfter, Is.Not.Null);
@@ -236,7 +236,7 @@ public sealed class QuotaTests
         var waiting = f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request(), new ApprovalTicket(mine.ApprovalId, TimeSpan.FromMinutes(1)), cancel.Token);
 
         var refused = Assert.ThrowsAsync<BrokerException>(() =>
-            f.RequestCredential.HandleAsync(f.As(Other), PipelineFixture.Request(), new ApprovalTicket(theirs.ApprovalId, TimeSpan.FromMinutes(1))));
+            f.RequestCredential.HandleAsync(f.As(Other), PipelineFixture.Request(), new ApprovalTicket(theirs.ApprovalId, TimeSpan.FromMinutes(1))).AsTask());
 
         Assert.That(refused!.Reason, Is.EqualTo(Reasons.Quota.ApprovalWaits));
         await cancel.CancelAsync();

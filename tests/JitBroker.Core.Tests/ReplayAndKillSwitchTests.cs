@@ -16,7 +16,7 @@ public sealed class ReplayAndKillSwitchTests
         await f.RequestCredential.HandleAsync(token, PipelineFixture.Request("t1"));
         await f.RequestCredential.HandleAsync(token, PipelineFixture.Request("t1", tools: "crm"));
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(token, PipelineFixture.Request("t2")));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(token, PipelineFixture.Request("t2")).AsTask());
         Assert.That(ex!.Reason, Is.EqualTo(Reasons.TokenReplayed));
         Assert.That(ex.Failure, Is.EqualTo(BrokerFailure.Unauthenticated));
     }
@@ -29,7 +29,7 @@ public sealed class ReplayAndKillSwitchTests
         var token = f.Token("one-shot");
         await f.RequestCredential.HandleAsync(token, PipelineFixture.Request("t1"));
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(token, PipelineFixture.Request("t1")));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(token, PipelineFixture.Request("t1")).AsTask());
         Assert.That(ex!.Reason, Is.EqualTo(Reasons.TokenReplayed));
     }
 
@@ -50,7 +50,7 @@ public sealed class ReplayAndKillSwitchTests
         var f = new PipelineFixture();
         await f.KillSwitch.BlockAsync(new AgentBlock("spiffe://example.org/agents/*", "compromised", "oncall@example.org", f.Time.GetUtcNow()));
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request()));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request()).AsTask());
 
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.PermissionDenied));
         Assert.That(ex.Reason, Is.EqualTo(Reasons.AgentBlocked));
@@ -81,7 +81,7 @@ public sealed class ReplayAndKillSwitchTests
         var f = new PipelineFixture();
         f.Audit.Fail = true;
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request()));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestCredential.HandleAsync(f.Token(), PipelineFixture.Request()).AsTask());
 
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.Unavailable));
         Assert.That(ex.Reason, Is.EqualTo(Reasons.Audit.Unavailable));

@@ -42,7 +42,7 @@ public sealed class RequestCredentialHandlerTests
         f.Leases.Setup(l => l.PutAsync(It.IsAny<Lease>(), It.IsAny<CancellationToken>())).ThrowsAsync(new IOException("redis down"));
         f.Issuer.Setup(i => i.RevokeAsync(It.IsAny<Lease>(), It.IsAny<CancellationToken>())).ReturnsAsync(RevocationResult.Revoked);
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request()));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request()).AsTask());
 
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.Unavailable));
         Assert.That(ex.Reason, Is.EqualTo(Reasons.LeaseStoreUnavailable));
@@ -56,7 +56,7 @@ public sealed class RequestCredentialHandlerTests
         f.Policy.Setup(p => p.Decide(It.IsAny<WorkloadIdentity>(), It.IsAny<CredentialRequest>()))
             .Returns(PolicyDecision.Deny("Deleting data needs a human operator.", "nobody-deletes"));
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request()));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request()).AsTask());
 
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.PermissionDenied));
         Assert.That(ex.Reason, Is.EqualTo(Reasons.PolicyDenied));
@@ -84,7 +84,7 @@ public sealed class RequestCredentialHandlerTests
     {
         var f = new BrokerFixture();
         var ex = Assert.ThrowsAsync<BrokerException>(() =>
-            f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request(ttl: TimeSpan.FromSeconds(1))));
+            f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request(ttl: TimeSpan.FromSeconds(1))).AsTask());
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.InvalidArgument));
     }
 
@@ -95,7 +95,7 @@ public sealed class RequestCredentialHandlerTests
         f.Attestor.Setup(a => a.AttestAsync(It.IsAny<AttestationEvidence>(), It.IsAny<CancellationToken>()))
             .ThrowsAsync(new BrokerException(BrokerFailure.Unauthenticated, "token.expired", "expired"));
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request()));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request()).AsTask());
 
         Assert.That(ex!.Reason, Is.EqualTo("token.expired"));
         f.Policy.Verify(p => p.Decide(It.IsAny<WorkloadIdentity>(), It.IsAny<CredentialRequest>()), Times.Never);
@@ -105,7 +105,7 @@ public sealed class RequestCredentialHandlerTests
     public void Missing_identity_is_unauthenticated()
     {
         var f = new BrokerFixture();
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestHandler().HandleAsync(new AttestationEvidence(null), BrokerFixture.Request()));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestHandler().HandleAsync(new AttestationEvidence(null), BrokerFixture.Request()).AsTask());
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.Unauthenticated));
         Assert.That(ex.Reason, Is.EqualTo(Reasons.IdentityMissing));
     }
@@ -117,7 +117,7 @@ public sealed class RequestCredentialHandlerTests
         f.Policy.Setup(p => p.Decide(It.IsAny<WorkloadIdentity>(), It.IsAny<CredentialRequest>()))
             .Returns(new PolicyDecision(DecisionEffect.Allow, BrokerFixture.Grant(TimeSpan.FromMinutes(1)) with { CredentialKind = "vault-token" }, ["r"], "ok"));
 
-        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request(kind: "vault-token")));
+        var ex = Assert.ThrowsAsync<BrokerException>(() => f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request(kind: "vault-token")).AsTask());
         Assert.That(ex!.Reason, Is.EqualTo(Reasons.IssuerUnknownKind));
     }
 
@@ -140,6 +140,6 @@ public sealed class RequestCredentialHandlerTests
         var f = new BrokerFixture();
         f.Attestor.Setup(a => a.AttestAsync(It.IsAny<AttestationEvidence>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync(BrokerFixture.Identity("") with { });
-        Assert.ThrowsAsync<InvalidOperationException>(() => f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request()));
+        Assert.ThrowsAsync<InvalidOperationException>(() => f.RequestHandler().HandleAsync(BrokerFixture.Evidence(), BrokerFixture.Request()).AsTask());
     }
 }

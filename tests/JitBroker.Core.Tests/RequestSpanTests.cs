@@ -25,7 +25,7 @@ public sealed class RequestSpanTests
         var f = new PipelineFixture();
         await f.RequestCredential.HandleAsync(f.Token("same"), PipelineFixture.Request("t1"));
 
-        var spans = await RecordAsync(f, x => x.RequestCredential.HandleAsync(x.Token("same"), PipelineFixture.Request("t2")));
+        var spans = await RecordAsync(f, x => x.RequestCredential.HandleAsync(x.Token("same"), PipelineFixture.Request("t2")).AsTask());
 
         Assert.That(spans.Select(s => s.OperationName), Is.EqualTo(new[] { "jitbroker.attest", "jitbroker.replay" }));
         Assert.That(spans[1].Status, Is.EqualTo(ActivityStatusCode.Error));
@@ -50,7 +50,7 @@ public sealed class RequestSpanTests
     public async Task A_refused_attestation_fails_the_attest_span_with_its_reason()
     {
         var spans = await RecordAsync(f => f.RequestCredential.HandleAsync(new AttestationEvidence("token-x") { ClaimedAgentId = "spiffe://example.org/agents/someone-else" },
-            PipelineFixture.Request()));
+            PipelineFixture.Request()).AsTask());
 
         Assert.That(spans.Select(s => s.OperationName), Is.EqualTo(new[] { "jitbroker.attest" }));
         Assert.That(spans[0].Status, Is.EqualTo(ActivityStatusCode.Error));
@@ -61,7 +61,7 @@ public sealed class RequestSpanTests
     public async Task A_malformed_proof_key_fails_the_attest_span_as_an_invalid_request()
     {
         var spans = await RecordAsync(f => f.RequestCredential.HandleAsync(new AttestationEvidence("token-x", proofKeyThumbprint: "not-a-thumbprint"),
-            PipelineFixture.Request()));
+            PipelineFixture.Request()).AsTask());
 
         Assert.That(spans.Select(s => s.OperationName), Is.EqualTo(new[] { "jitbroker.attest" }));
         Assert.That(spans[0].Status, Is.EqualTo(ActivityStatusCode.Error));

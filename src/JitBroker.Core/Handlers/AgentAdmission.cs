@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using JitBroker.Core.Admission;
 
 namespace JitBroker.Core.Handlers;
@@ -43,7 +44,8 @@ public sealed class AgentAdmission
     /// 2 replay and 3 kill switch for an attested agent: its identity token is recorded as used for
     /// <paramref name="replayBinding"/> (see <see cref="RequestHash.ForTask"/>), then a block on the agent refuses it.
     /// </summary>
-    public async Task AdmitAsync(WorkloadIdentity agent, string replayBinding, string? taskId, CancellationToken cancellationToken = default)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask AdmitAsync(WorkloadIdentity agent, string replayBinding, string? taskId, CancellationToken cancellationToken = default)
     {
         // The steps' spans inline, not BrokerTracing.TraceAsync(lambda): no closure, delegates, Task wrapper or extra
         // state machine per request.

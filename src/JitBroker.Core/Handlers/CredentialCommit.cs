@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 
 namespace JitBroker.Core.Handlers;
@@ -44,7 +45,8 @@ public sealed class CredentialCommit
     /// secret may leave; the decision in the result is the grant as issued.
     /// </summary>
     /// <param name="decidedIntent">What policy read to grant it (<see cref="DecidedIntent.Keep"/>), kept on the lease so a reload or renewal decides on the same ask; none for a delegated lease.</param>
-    public async Task<CredentialGrantResult> IssueAsync(WorkloadIdentity agent, string taskId, TaskIntent intent, Grant grant, IReadOnlyList<string> ruleIds,
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<CredentialGrantResult> IssueAsync(WorkloadIdentity agent, string taskId, TaskIntent intent, Grant grant, IReadOnlyList<string> ruleIds,
         string? parentLeaseId = null, DelegationChain? delegation = null, DecidedIntent? decidedIntent = null, QuotaLimits? quota = null,
         CancellationToken cancellationToken = default)
     {
@@ -150,7 +152,8 @@ public sealed class CredentialCommit
     }
 
     /// <summary>The shared tail of every commit: the kill switch's second look, then the audit record — or revocation.</summary>
-    private async Task ConfirmAsync(Lease lease, AuditEvent auditEvent)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ConfirmAsync(Lease lease, AuditEvent auditEvent)
     {
         // A block stored while this credential was being minted either shows up here, or came after the lease was
         // recorded and the block's own scheduling revokes it. Either way no live credential leaves the broker once

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 
 namespace JitBroker.Core.Handlers;
@@ -37,7 +38,13 @@ public sealed class RequestCredentialHandler
     /// Attests, decides and either issues a credential or opens (or collects) a step-up approval.
     /// <paramref name="approval"/> is set when the agent re-submits a request it was told needs approval.
     /// </summary>
-    public async Task<RequestOutcome> HandleAsync(
+    /// <remarks>
+    /// The request path's own async steps return pooled ValueTasks: a step that suspends (on Redis or the audit log)
+    /// reuses a cached state-machine box instead of allocating one per request. The pool is small (per thread and per
+    /// core), so this saves most at low concurrency (docs/benchmarks.md, 2026-12-05 morning). Await each one exactly once.
+    /// </remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<RequestOutcome> HandleAsync(
         AttestationEvidence evidence, CredentialRequest request, ApprovalTicket? approval = null, CancellationToken cancellationToken = default)
     {
         var started = Stopwatch.GetTimestamp();
@@ -60,7 +67,8 @@ public sealed class RequestCredentialHandler
         }
     }
 
-    private async Task<RequestOutcome> DecideAndIssueAsync(
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<RequestOutcome> DecideAndIssueAsync(
         AttestationEvidence evidence, CredentialRequest request, ApprovalTicket? approval, CancellationToken cancellationToken)
     {
         // 1 attest: nothing about the request is looked at before we know who is asking.

@@ -1,9 +1,10 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using JitBroker.Core;
 using JitBroker.Redis;
-using StackExchange.Redis;
 using LuaScript = JitBroker.Redis.LuaScript;
+using StackExchange.Redis;
 
 namespace JitBroker.Leases.Redis;
 
@@ -74,6 +75,7 @@ public sealed class RedisKillSwitch : IKillSwitch
             (await _redis.ExecuteAsync("GET", versionKey, CancellationToken.None).ConfigureAwait(false)).AsString() ?? "0");
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<AgentBlock?> FindBlockAsync(string agentId, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(agentId);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using JitBroker.Core;
@@ -38,6 +39,7 @@ public sealed class RedisReplayCache : IReplayCache
     /// <see cref="InMemoryReplayCache.MinimumRetention"/>) and handed to Redis as a duration, so a clock offset
     /// between broker and Redis does not shorten it.
     /// </remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ReplayVerdict> CheckAndRecordAsync(string replayKey, string binding, DateTimeOffset keepUntil, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(replayKey);
