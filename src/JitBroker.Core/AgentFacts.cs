@@ -14,9 +14,20 @@ public static class AgentFacts
     {
         // Sized for the two facts added below too: copying at the source's size and then adding grew it once per lease.
         var facts = new Dictionary<string, string>(agent.Facts.Count + 2, StringComparer.Ordinal);
-        foreach (var (name, value) in agent.Facts)
+        if (agent.Facts is Dictionary<string, string> source)
         {
-            facts.Add(name, value);
+            // The verifiers hand over a Dictionary: its struct enumerator, not a boxed one per request.
+            foreach (var (name, value) in source)
+            {
+                facts.Add(name, value);
+            }
+        }
+        else
+        {
+            foreach (var (name, value) in agent.Facts)
+            {
+                facts.Add(name, value);
+            }
         }
 
         facts[MethodKey] = agent.Method;

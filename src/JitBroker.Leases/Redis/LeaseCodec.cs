@@ -204,7 +204,7 @@ internal static class LeaseCodec
     {
         // Loops, not a LINQ chain: this runs on every lease write.
         if (HoldsSeparator(lease.Scope.Tools) || HoldsSeparator(lease.Scope.Resources) || HoldsSeparator(lease.RuleIds)
-            || HoldsSeparator(lease.AgentFacts.Keys) || HoldsSeparator(lease.AgentFacts.Values))
+            || FactsHoldSeparator(lease.AgentFacts))
         {
             throw new ArgumentException("Lease list values must not contain U+001F.", nameof(lease));
         }
@@ -214,7 +214,7 @@ internal static class LeaseCodec
     {
         for (var i = 0; i < values.Count; i++)
         {
-            if (values[i].Contains(ListSeparator, StringComparison.Ordinal))
+            if (HoldsSeparator(values[i]))
             {
                 return true;
             }
@@ -223,18 +223,26 @@ internal static class LeaseCodec
         return false;
     }
 
-    private static bool HoldsSeparator(IEnumerable<string> values)
+    private static bool FactsHoldSeparator(IReadOnlyDictionary<string, string> facts)
     {
-        foreach (var value in values)
+        // Leases built by the broker carry a Dictionary: its struct enumerator, not a boxed one per request.
+        if (facts is Dictionary<string, string> dictionary)
         {
-            if (value.Contains(ListSeparator, StringComparison.Ordinal))
+            foreach (var (name, value) in dictionary)
             {
-                return true;
+                if (HoldsSeparator(name) || HoldsSeparator(value))
+                {
+                    return true;
+                }
             }
+
+            return false;
         }
 
-        return false;
+        return facts.Any(f => HoldsSeparator(f.Key) || HoldsSeparator(f.Value));
     }
+
+    private static bool HoldsSeparator(string value) => value.Contains(ListSeparator, StringComparison.Ordinal);
 
     private static int Present(params ReadOnlySpan<string?> values)
     {
@@ -293,13 +301,24 @@ internal static class LeaseCodec
 
         var flat = new string[2 * facts.Count];
         var n = 0;
-        foreach (var key in facts.Keys)
+        if (facts is Dictionary<string, string> dictionary)
         {
-            flat[n++] = key;
+            foreach (var key in dictionary.Keys)
+            {
+                flat[n++] = key;
+            }
+        }
+        else
+        {
+            foreach (var key in facts.Keys)
+            {
+                flat[n++] = key;
+            }
         }
 
-        // Keys are unique, so this unstable sort orders them as the stable OrderBy did.
-        Array.Sort(flat, 0, n, StringComparer.Ordinal);
+        // Keys are unique, so this unstable sort orders them as the stable OrderBy did (a cached static comparison,
+        // not a delegate made from a comparer per call).
+        flat.AsSpan(0, n).Sort(string.CompareOrdinal);
         // Spread out from the end, so no key is overwritten before it has moved (key i goes to 2i, never below i).
         for (var i = n - 1; i >= 0; i--)
         {

@@ -1,3 +1,4 @@
+using System.Collections.ObjectModel;
 using System.Text;
 using JitBroker.Core;
 using JitBroker.Leases.Redis;
@@ -100,6 +101,9 @@ public sealed class LeaseCodecTests
 
             var all = LeaseCodec.ToFields(lease, Mac);
             Assert.That((string?)all[Array.IndexOf(all, (RedisValue)"af") + 1], Is.EqualTo(string.Join('\u001f', "B", "3", "a", "1", "b", "2", "c", "")));
+            // Facts in any other dictionary type (a lease read back, a caller's own) join the same way.
+            var other = LeaseCodec.ToFields(lease with { AgentFacts = new ReadOnlyDictionary<string, string>(lease.AgentFacts.ToDictionary()) }, Mac);
+            Assert.That((string?)other[Array.IndexOf(other, (RedisValue)"af") + 1], Is.EqualTo(string.Join('\u001f', "B", "3", "a", "1", "b", "2", "c", "")));
         });
     }
 
@@ -121,6 +125,8 @@ public sealed class LeaseCodecTests
                 lease with { RuleIds = [bad] },
                 lease with { AgentFacts = new Dictionary<string, string> { [bad] = "v" } },
                 lease with { AgentFacts = new Dictionary<string, string> { ["k"] = bad } },
+                lease with { AgentFacts = new ReadOnlyDictionary<string, string>(new Dictionary<string, string> { [bad] = "v" }) },
+                lease with { AgentFacts = new ReadOnlyDictionary<string, string>(new Dictionary<string, string> { ["k"] = bad }) },
             })
             {
                 Assert.Throws<ArgumentException>(() => LeaseCodec.EnsureStorable(bent));
