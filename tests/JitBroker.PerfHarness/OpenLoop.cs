@@ -126,7 +126,8 @@ internal static class OpenLoop
         var completed = Enumerable.Range(0, total).Where(i => done[i]).ToArray();
         var sent = total - dropped;
         var perWindow = Math.Max(1, (int)(perSecond / 2));
-        var worst = completed.GroupBy(i => i / perWindow)
+        // No window at all when nothing was answered (every arrival refused or timed out): the level is still reported.
+        var worst = completed.Length == 0 ? default : completed.GroupBy(i => i / perWindow)
             .Select(g => (Start: g.Key * perWindow / perSecond, Latency: LatencySummary.FromTicks(g.Select(i => latencies[i]))))
             .MaxBy(w => w.Latency.P99);
         var tenMs = Stopwatch.Frequency / 100;
