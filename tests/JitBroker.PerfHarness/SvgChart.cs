@@ -59,7 +59,10 @@ internal sealed record SvgChart(string Title, string XLabel, IReadOnlyList<Chart
 
         svg.AppendLine(Inv($"<line x1=\"{Left}\" x2=\"{Left}\" y1=\"{Top}\" y2=\"{Top + plotH}\" stroke=\"#888\"/>"));
         svg.AppendLine(Inv($"<line x1=\"{Left}\" x2=\"{Left + plotW}\" y1=\"{Top + plotH}\" y2=\"{Top + plotH}\" stroke=\"#888\"/>"));
-        svg.AppendLine(Inv($"<text x=\"{Left + (plotW / 2)}\" y=\"{Height - 12}\" text-anchor=\"middle\">{Escape(XLabel)}</text>"));
+        // Centred under the plot unless wider than it (~6.5 px a character at 12 px): then from the plot's left edge, so a
+        // long caption runs into the legend's column instead of off the image's left side.
+        var captionFits = XLabel.Length * 6.5 <= plotW;
+        svg.AppendLine(Inv($"<text x=\"{(captionFits ? Left + (plotW / 2) : Left)}\" y=\"{Height - 12}\" text-anchor=\"{(captionFits ? "middle" : "start")}\">{Escape(XLabel)}</text>"));
         foreach (var target in Targets)
         {
             svg.AppendLine(Inv($"<line x1=\"{Left}\" x2=\"{Left + plotW}\" y1=\"{Y(target.Y):0.0}\" y2=\"{Y(target.Y):0.0}\" stroke=\"#888\" stroke-dasharray=\"2,3\"/>"));
