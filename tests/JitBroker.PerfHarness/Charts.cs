@@ -11,22 +11,31 @@ internal static class Charts
     public static string Concurrency(HarnessResults results)
     {
         var levels = results.Broker.SelectMany(b => b.Levels.Select(l => l.Concurrency)).Distinct().Order().ToList();
+        // Under each level the first run's throughput only: four runs' numbers side by side overlapped their neighbours.
+        var first = results.Broker.FirstOrDefault();
         var ticks = levels.Select((c, i) => new ChartTick(i, c.ToString(CultureInfo.InvariantCulture),
-            string.Join(" / ", results.Broker.Select(b => b.Levels.FirstOrDefault(l => l.Concurrency == c) is { } l ? (l.Throughput / 1000).ToString("0.0", CultureInfo.InvariantCulture) + "k" : "–")) + " req/s")).ToList();
+            first?.Levels.FirstOrDefault(l => l.Concurrency == c) is { } l ? (l.Throughput / 1000).ToString("0.0", CultureInfo.InvariantCulture) + "k req/s" : "")).ToList();
         var dashes = new[] { "", "6,4", "2,2", "8,3,2,3" };
         var series = results.Broker.SelectMany((run, b) => new (string Name, string Colour, Func<LatencySummary, double> Value)[]
             {
                 ("p50", "#1f77b4", l => l.P50), ("p99", "#ff7f0e", l => l.P99), ("p99.9", "#d62728", l => l.P999),
             }
-            .Select(p => new ChartSeries($"{p.Name}, fsync {run.Audit}", p.Colour, dashes[b % dashes.Length],
+            .Select(p => new ChartSeries($"{p.Name}, {ShortName(run.Audit)}", p.Colour, dashes[b % dashes.Length],
                 [.. run.Levels.Select(l => ((double)levels.IndexOf(l.Concurrency), p.Value(l.Latency)))]))).ToList();
         return new SvgChart(
             $"RequestCredential latency at the client vs concurrency, closed loop ({results.Machine.Cores} cores, {results.Machine.Date})",
-            $"concurrent callers (req/s: {string.Join(" / ", results.Broker.Select(b => b.Audit))})", ticks, LogY: true, series)
+            first is null ? "concurrent callers" : $"concurrent callers (below each: req/s, {ShortName(first.Audit)})", ticks, LogY: true, series)
         {
             Targets = [new ChartTarget(5, "target: p99 ≤ 5 ms at concurrency 32")],
         }.Render();
     }
+
+    /// <summary>A broker run's name short enough for the legend's column: "fsync Always", "SVID re-presented, cache on".</summary>
+    private static string ShortName(string audit) =>
+        audit.Split(", ", 2) is [var policy, var rest]
+            ? rest.Replace("one SVID per worker, verified-token cache", "SVID re-presented, cache", StringComparison.Ordinal)
+                + (policy == "Always" ? "" : $", fsync {policy}")
+            : $"fsync {audit}";
 
     /// <summary>Issue 22 item 7: p50 and p99 vs offered load (open loop), the broker and the floor in process on the same axes.</summary>
     public static string OpenLoop(HarnessResults results)
