@@ -88,14 +88,14 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
     /// signature is checked here; a JWE (five segments) is not accepted.
     /// </summary>
     public bool Accepts(AttestationEvidence evidence) =>
-        UnverifiedPeek.TryReadIssuerAndSubject(evidence.BearerToken, _maxTokenLength, out _, out var subject)
+        UnverifiedPeek.TryReadIssuerAndSubject(evidence.BearerTokenMemory.Span, _maxTokenLength, out _, out var subject)
         && subject is not null && subject.StartsWith("spiffe:", StringComparison.OrdinalIgnoreCase);
 
     public async ValueTask<WorkloadIdentity> AttestAsync(AttestationEvidence evidence, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var token = evidence.BearerToken;
-        if (string.IsNullOrEmpty(token))
+        var token = evidence.BearerTokenMemory;
+        if (token.IsEmpty)
         {
             throw TokenValidationContext.Reject(Reasons.Attestation.TokenMissing, "No JWT-SVID presented: send 'authorization: Bearer <JWT-SVID>'.");
         }
@@ -107,7 +107,7 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
         }
 
         VerifiedTokenCache.Key? cacheKey = null;
-        if (_cache?.TryGet(token, evidence.Audiences, out cacheKey) is { } cached)
+        if (_cache?.TryGet(token.Span, evidence.Audiences, out cacheKey) is { } cached)
         {
             AttestationLog.TokenCacheHit(_log, MethodName, cached.EvidenceFingerprint, cached.Id);
             return cached;
@@ -121,7 +121,7 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
         catch (BrokerException rejected)
         {
             // Never hash an oversized token: that would be work an attacker chooses the size of.
-            var fingerprint = rejected.Reason == Reasons.Attestation.TooLarge ? "-" : Fingerprints.Of(token);
+            var fingerprint = rejected.Reason == Reasons.Attestation.TooLarge ? "-" : Fingerprints.Of(token.Span);
             AttestationLog.SvidRejected(_log, fingerprint, rejected.Reason, context.SpiffeSubject?.TrustDomain);
             throw;
         }
@@ -158,7 +158,7 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
         // No 'iss' fact: a JWT-SVID's iss is whatever the SPIRE server of its trust domain wrote — any trusted (e.g.
         // federated) domain could claim an OIDC issuer's URL there. 'iss' is a fact only where the OIDC attestor
         // verified the token against that issuer (issue 17).
-        var fingerprint = Fingerprints.Of(context.Token);
+        var fingerprint = Fingerprints.Of(context.Token.Span);
         AttestationLog.SvidAccepted(_log, fingerprint, spiffeId, context.KeyId!, context.Algorithm!.Name);
         return new WorkloadIdentity
         {

@@ -80,14 +80,14 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
 
     /// <summary>ROUTING ONLY: a JWS compact shaped bearer token whose unverified <c>iss</c> is exactly a configured issuer.</summary>
     public bool Accepts(AttestationEvidence evidence) =>
-        UnverifiedPeek.TryReadIssuerAndSubject(evidence.BearerToken, _maxTokenLength, out var issuer, out _)
+        UnverifiedPeek.TryReadIssuerAndSubject(evidence.BearerTokenMemory.Span, _maxTokenLength, out var issuer, out _)
         && issuer is not null && _issuers.ContainsKey(issuer);
 
     public async ValueTask<WorkloadIdentity> AttestAsync(AttestationEvidence evidence, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var token = evidence.BearerToken;
-        if (string.IsNullOrEmpty(token))
+        var token = evidence.BearerTokenMemory;
+        if (token.IsEmpty)
         {
             throw TokenValidationContext.Reject(Reasons.Attestation.TokenMissing, "No OIDC token presented: send 'authorization: Bearer <token>'.");
         }
@@ -99,7 +99,7 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
         }
 
         VerifiedTokenCache.Key? cacheKey = null;
-        if (_cache?.TryGet(token, evidence.Audiences, out cacheKey) is { } cached)
+        if (_cache?.TryGet(token.Span, evidence.Audiences, out cacheKey) is { } cached)
         {
             AttestationLog.TokenCacheHit(_log, MethodName, cached.EvidenceFingerprint, cached.Id);
             return cached;
@@ -118,7 +118,7 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
         }
         catch (BrokerException rejected)
         {
-            var fingerprint = rejected.Reason == Reasons.Attestation.TooLarge ? "-" : Fingerprints.Of(token);
+            var fingerprint = rejected.Reason == Reasons.Attestation.TooLarge ? "-" : Fingerprints.Of(token.Span);
             AttestationLog.OidcRejected(_log, fingerprint, rejected.Reason, issuer);
             throw;
         }
@@ -187,7 +187,7 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
             ["sub"] = subject,
         };
         var id = iss + IdSeparator + subject;
-        var fingerprint = Fingerprints.Of(context.Token);
+        var fingerprint = Fingerprints.Of(context.Token.Span);
         AttestationLog.OidcAccepted(_log, fingerprint, id, context.KeyId!, context.Algorithm!.Name);
         return new WorkloadIdentity
         {

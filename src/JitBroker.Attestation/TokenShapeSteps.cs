@@ -16,13 +16,13 @@ internal sealed class CompactSerializationStep(int maxTokenLength) : SyncTokenVa
 
     public override void Validate(TokenValidationContext context)
     {
-        var token = context.Token;
+        var token = context.Token.Span;
         if (token.Length > maxTokenLength)
         {
             throw Reject(Reasons.Attestation.TooLarge, $"The token is longer than {maxTokenLength} characters.");
         }
 
-        var dots = token.AsSpan().Count('.');
+        var dots = token.Count('.');
         if (dots == 4)
         {
             throw Reject(Reasons.Attestation.JweRefused, "Encrypted tokens (JWE) are not accepted; a JWT-SVID is a signed JWS.");
@@ -33,11 +33,11 @@ internal sealed class CompactSerializationStep(int maxTokenLength) : SyncTokenVa
             throw Reject(Reasons.Attestation.Malformed, "The token is not a JWS in compact serialization (three dot-separated segments).");
         }
 
-        var first = token.IndexOf('.', StringComparison.Ordinal);
-        var second = token.IndexOf('.', first + 1);
-        var header = token.AsSpan(0, first);
-        var payload = token.AsSpan(first + 1, second - first - 1);
-        var signature = token.AsSpan(second + 1);
+        var first = token.IndexOf('.');
+        var second = first + 1 + token[(first + 1)..].IndexOf('.');
+        var header = token[..first];
+        var payload = token.Slice(first + 1, second - first - 1);
+        var signature = token[(second + 1)..];
 
         // An empty signature is left to the header step, so "alg":"none" is reported as what it is.
         if (header.IsEmpty || payload.IsEmpty
@@ -50,7 +50,9 @@ internal sealed class CompactSerializationStep(int maxTokenLength) : SyncTokenVa
 
         context.Header = ParseObject(headerBytes, "header");
         context.Payload = ParseObject(payloadBytes, "payload");
-        context.SigningInput = Encoding.ASCII.GetBytes(token, 0, second);
+        var signingInput = new byte[second];
+        Encoding.ASCII.GetBytes(token[..second], signingInput);
+        context.SigningInput = signingInput;
         context.Signature = signatureBytes;
     }
 

@@ -7,9 +7,9 @@ namespace JitBroker.Attestation;
 /// State carried through the validation steps of one bearer token (JWT-SVID or OIDC). Each step reads
 /// what earlier steps established and adds its own result; nothing here outlives the request.
 /// </summary>
-internal sealed class TokenValidationContext(string token, DateTimeOffset now) : IDisposable
+internal sealed class TokenValidationContext(ReadOnlyMemory<char> token, DateTimeOffset now) : IDisposable
 {
-    public string Token { get; } = token;
+    public ReadOnlyMemory<char> Token { get; } = token;
 
     public DateTimeOffset Now { get; } = now;
 

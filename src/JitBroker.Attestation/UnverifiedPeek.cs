@@ -21,17 +21,17 @@ internal static class UnverifiedPeek
         token.Length > 0 && token.Count('.') == 2 && token.IndexOfAnyExcept(CompactChars) < 0;
 
     /// <summary>The payload's string <c>iss</c> and <c>sub</c>, each null when absent or unreadable; false when the payload is not a JSON object.</summary>
-    public static bool TryReadIssuerAndSubject(string? token, int maxLength, out string? issuer, out string? subject)
+    public static bool TryReadIssuerAndSubject(ReadOnlySpan<char> token, int maxLength, out string? issuer, out string? subject)
     {
         issuer = subject = null;
-        if (token is null || token.Length > maxLength || !IsCompactJws(token))
+        if (token.Length > maxLength || !IsCompactJws(token))
         {
             return false;
         }
 
-        var first = token.IndexOf('.', StringComparison.Ordinal);
-        var second = token.IndexOf('.', first + 1);
-        var encoded = token.AsSpan(first + 1, second - first - 1);
+        var first = token.IndexOf('.');
+        var second = first + 1 + token[(first + 1)..].IndexOf('.');
+        var encoded = token.Slice(first + 1, second - first - 1);
         // Every request is peeked at: the payload is decoded into a pooled buffer, read once, and wiped on return.
         var rented = ArrayPool<byte>.Shared.Rent(Math.Max(1, System.Buffers.Text.Base64Url.GetMaxDecodedLength(encoded.Length)));
         try

@@ -62,7 +62,7 @@ internal sealed class VerifiedTokenCache
     /// when it still holds now; otherwise null, and <paramref name="key"/> is where to <see cref="Add"/> the verifier's
     /// answer (null when the token is not cacheable: longer than the verifier accepts, or not ASCII, so never valid).
     /// </summary>
-    public WorkloadIdentity? TryGet(string token, IReadOnlyList<string>? audiences, out Key? key)
+    public WorkloadIdentity? TryGet(ReadOnlySpan<char> token, IReadOnlyList<string>? audiences, out Key? key)
     {
         // An oversized token is refused before anything is computed over it; a non-ASCII one cannot be a valid JWS.
         if (token.Length > _maxTokenLength || !Ascii.IsValid(token))
@@ -151,7 +151,7 @@ internal sealed class VerifiedTokenCache
     /// <summary>SHA-256 of the token's full bytes (never a prefix, never its <c>jti</c>) plus the expected audiences.</summary>
     internal readonly record struct Key(UInt128 Low, UInt128 High, string? Audiences)
     {
-        public static Key Of(string asciiToken, IReadOnlyList<string>? audiences)
+        public static Key Of(ReadOnlySpan<char> asciiToken, IReadOnlyList<string>? audiences)
         {
             byte[]? rented = null;
             Span<byte> bytes = asciiToken.Length <= StackHashLimit

@@ -62,14 +62,14 @@ public sealed class X509SvidAttestor : IWorkloadAttestor
     public string Method => MethodName;
 
     /// <summary>A client certificate and no bearer token. Presence only: validity is <see cref="AttestAsync"/>'s job.</summary>
-    public bool Accepts(AttestationEvidence evidence) => evidence.ClientCertificate is not null && evidence.BearerToken is null;
+    public bool Accepts(AttestationEvidence evidence) => evidence.ClientCertificate is not null && !evidence.HasBearerToken;
 
     public ValueTask<WorkloadIdentity> AttestAsync(AttestationEvidence evidence, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var leaf = evidence.ClientCertificate
             ?? throw TokenValidationContext.Reject(Reasons.Attestation.CertificateMissing, "No client certificate presented: connect over mutual TLS with an X.509-SVID.");
-        if (evidence.BearerToken is not null)
+        if (evidence.HasBearerToken)
         {
             throw TokenValidationContext.Reject(Reasons.Attestation.EvidenceAmbiguous,
                 "Both a bearer token and a client certificate were presented; present exactly one identity.");

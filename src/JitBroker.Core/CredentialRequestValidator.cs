@@ -35,9 +35,11 @@ public static class CredentialRequestValidator
             throw Invalid($"intent.tools has more than {MaxTools} entries.");
         }
 
-        foreach (var tool in request.Intent.Tools)
+        // Indexed loops, not foreach: through IReadOnlyList a foreach boxes an enumerator on every request.
+        var tools = request.Intent.Tools;
+        for (var i = 0; i < tools.Count; i++)
         {
-            RequireId(tool, "intent.tools[]");
+            RequireId(tools[i], "intent.tools[]");
         }
 
         if (request.Intent.Resources.Count > MaxResources)
@@ -45,8 +47,10 @@ public static class CredentialRequestValidator
             throw Invalid($"intent.resources has more than {MaxResources} entries.");
         }
 
-        foreach (var resource in request.Intent.Resources)
+        var resources = request.Intent.Resources;
+        for (var i = 0; i < resources.Count; i++)
         {
+            var resource = resources[i];
             if (resource.Length is 0 or > MaxResourceLength || HasControl(resource))
             {
                 throw Invalid($"intent.resources entries must be 1-{MaxResourceLength} printable characters.");

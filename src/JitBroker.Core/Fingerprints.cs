@@ -8,7 +8,9 @@ public static class Fingerprints
 {
     private const int StackLimit = 2048;
 
-    public static string Of(string secret)
+    public static string Of(string secret) => Of(secret.AsSpan());
+
+    public static string Of(ReadOnlySpan<char> secret)
     {
         // Called for every credential issued: the secret's bytes go through a stack or pooled buffer (wiped
         // after), not a new array per call.

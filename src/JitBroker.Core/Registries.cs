@@ -22,7 +22,7 @@ public sealed class AttestorRegistry
 
     public async ValueTask<WorkloadIdentity> AttestAsync(AttestationEvidence evidence, CancellationToken cancellationToken = default)
     {
-        if (evidence.BearerToken is null && evidence.ClientCertificate is null)
+        if (!evidence.HasBearerToken && evidence.ClientCertificate is null)
         {
             throw new BrokerException(BrokerFailure.Unauthenticated, Reasons.IdentityMissing,
                 "No workload identity presented: send 'authorization: Bearer <JWT-SVID>' metadata.");

@@ -8,13 +8,36 @@ namespace JitBroker.Core;
 /// </summary>
 public sealed class AttestationEvidence
 {
+    private readonly ReadOnlyMemory<char> _bearer;
+    private string? _bearerString;
+
     public AttestationEvidence(string? bearerToken, X509Certificate2? clientCertificate = null, string? peer = null, string? proofKeyThumbprint = null)
+        : this(bearerToken is not null, bearerToken.AsMemory(), clientCertificate, peer, proofKeyThumbprint)
     {
-        BearerToken = bearerToken;
+        _bearerString = bearerToken;
+    }
+
+    private AttestationEvidence(bool hasBearer, ReadOnlyMemory<char> bearer, X509Certificate2? clientCertificate, string? peer, string? proofKeyThumbprint)
+    {
+        HasBearerToken = hasBearer;
+        _bearer = bearer;
         ClientCertificate = clientCertificate;
         Peer = peer;
         ProofKeyThumbprint = proofKeyThumbprint;
     }
+
+    /// <summary>
+    /// Evidence whose bearer token is a slice of the transport's authorization header (the text after the scheme), so
+    /// the token is not copied out of it on every call: the attestors verify and hash the slice itself.
+    /// </summary>
+    public static AttestationEvidence WithBearerSlice(ReadOnlyMemory<char> bearerToken, X509Certificate2? clientCertificate, string? peer) =>
+        new(true, bearerToken, clientCertificate, peer, null);
+
+    /// <summary>Whether a bearer token was presented (it may be empty: "Bearer" followed only by spaces).</summary>
+    public bool HasBearerToken { get; }
+
+    /// <summary>The bearer token's characters (empty when none was presented).</summary>
+    public ReadOnlyMemory<char> BearerTokenMemory => _bearer;
 
     /// <summary>
     /// The RFC 7638 thumbprint (base64url SHA-256, 43 characters) of the key whose DPoP proof (RFC 9449) the transport
@@ -26,7 +49,8 @@ public sealed class AttestationEvidence
     /// <summary>The caller's network address as the transport saw it (not attested); failures are counted per peer.</summary>
     public string? Peer { get; }
 
-    public string? BearerToken { get; }
+    /// <summary>The bearer token as a string, copied from the slice on first use; null when none was presented.</summary>
+    public string? BearerToken => HasBearerToken ? _bearerString ??= _bearer.ToString() : null;
 
     public X509Certificate2? ClientCertificate { get; }
 
@@ -41,7 +65,7 @@ public sealed class AttestationEvidence
     public string? ClaimedAgentId { get; init; }
 
     public override string ToString() =>
-        $"AttestationEvidence(bearer={(BearerToken is null ? "none" : "present")}, cert={(ClientCertificate is null ? "none" : "present")}, dpop={(ProofKeyThumbprint is null ? "none" : "present")})";
+        $"AttestationEvidence(bearer={(HasBearerToken ? "present" : "none")}, cert={(ClientCertificate is null ? "none" : "present")}, dpop={(ProofKeyThumbprint is null ? "none" : "present")})";
 }
 
 /// <summary>

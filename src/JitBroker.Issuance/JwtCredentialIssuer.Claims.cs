@@ -51,9 +51,10 @@ public sealed partial class JwtCredentialIssuer
     private static void WriteArray(Utf8JsonWriter writer, JsonEncodedText name, IReadOnlyList<string> values)
     {
         writer.WriteStartArray(name);
-        foreach (var value in values)
+        // Indexed, not foreach: through IReadOnlyList a foreach boxes the array's enumerator on every token minted.
+        for (var i = 0; i < values.Count; i++)
         {
-            writer.WriteStringValue(value);
+            writer.WriteStringValue(values[i]);
         }
 
         writer.WriteEndArray();

@@ -22,10 +22,16 @@ namespace JitBroker.Redis;
 /// </para>
 /// <para>
 /// Semantics are those of sending each command on its own: each runs and fails on its own (a pipeline, not a
-/// transaction), and a caller gets exactly its own reply or failure.
+/// transaction), and a caller gets exactly its own reply or failure. A caller whose token is cancelled stops waiting at
+/// once (its task is cancelled); the command itself still runs, and its failure, if any, is still reported.
+/// </para>
+/// <para>
+/// Every command's failure — the library's, or one to write the batch — goes to <c>onFailure</c> (the connection notes
+/// timeouts and READONLY there), whether or not its caller still waits. So the connection's own methods need no wrapper
+/// or cancellation promise around the task they hand back.
 /// </para>
 /// </remarks>
-internal sealed class CoalescedWrites : IThreadPoolWorkItem
+internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPoolWorkItem
 {
     private readonly ConcurrentQueue<QueuedCommand> _queue = new();
 
@@ -34,15 +40,16 @@ internal sealed class CoalescedWrites : IThreadPoolWorkItem
     private int _draining;
 
     /// <summary>Queues <paramref name="command"/> with <paramref name="args"/> for <paramref name="database"/>.</summary>
-    public Task<RedisResult> Execute(IDatabase database, string command, ICollection<object> args) =>
-        Queue(new QueuedExecute(database, command, args));
+    public Task<RedisResult> Execute(IDatabase database, string command, ICollection<object> args, CancellationToken cancellationToken) =>
+        Queue(new QueuedExecute(database, onFailure, command, args), cancellationToken);
 
     /// <summary>Queues <c>EVALSHA</c> of <paramref name="sha1"/> for <paramref name="database"/>.</summary>
-    public Task<RedisResult> EvaluateSha(IDatabase database, byte[] sha1, RedisKey[] keys, RedisValue[] args) =>
-        Queue(new QueuedEvalSha(database, sha1, keys, args));
+    public Task<RedisResult> EvaluateSha(IDatabase database, byte[] sha1, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken) =>
+        Queue(new QueuedEvalSha(database, onFailure, sha1, keys, args), cancellationToken);
 
-    private Task<RedisResult> Queue(QueuedCommand command)
+    private Task<RedisResult> Queue(QueuedCommand command, CancellationToken cancellationToken)
     {
+        command.StopWaitingOn(cancellationToken);
         _queue.Enqueue(command);
         if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
         {
@@ -144,20 +151,31 @@ internal sealed class CoalescedWrites : IThreadPoolWorkItem
     }
 
     /// <summary>One queued command: completes with the reply or failure of the command StackExchange.Redis sent.</summary>
-    private abstract class QueuedCommand(IDatabase database) : TaskCompletionSource<RedisResult>
+    private abstract class QueuedCommand(IDatabase database, Action<Exception> onFailure) : TaskCompletionSource<RedisResult>
     {
         // Not RunContinuationsAsynchronously: the library's own task already completes asynchronously (off its reader
         // thread), and the caller's continuation runs right after, as it would awaiting the library's task directly.
+        private Task<RedisResult>? _sent;
+        private CancellationTokenRegistration _stopWaiting;
+
         public IDatabase Database { get; } = database;
 
         protected abstract Task<RedisResult> Send(IDatabaseAsync target);
 
+        /// <summary>Cancels the caller's task when <paramref name="cancellationToken"/> is (the command still runs).</summary>
+        public void StopWaitingOn(CancellationToken cancellationToken)
+        {
+            if (cancellationToken.CanBeCanceled)
+            {
+                _stopWaiting = cancellationToken.UnsafeRegister(static (state, token) => ((QueuedCommand)state!).TrySetCanceled(token), this);
+            }
+        }
+
         public void SendOn(IDatabaseAsync target)
         {
-            Task<RedisResult> sent;
             try
             {
-                sent = Send(target);
+                _sent = Send(target);
             }
             catch (Exception ex)
             {
@@ -165,20 +183,29 @@ internal sealed class CoalescedWrites : IThreadPoolWorkItem
                 return;
             }
 
-            sent.ContinueWith(static (done, state) => ((QueuedCommand)state!).Complete(done), this,
-                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            // The completion is the library task's continuation itself (an Action, run where the task completes): no
+            // continuation task and wrapper per command, as ContinueWith made.
+            _sent.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(Complete);
         }
 
-        public void Fail(Exception exception) => TrySetException(exception);
-
-        private void Complete(Task<RedisResult> done)
+        public void Fail(Exception exception)
         {
+            _stopWaiting.Unregister();
+            onFailure(exception);
+            TrySetException(exception);
+        }
+
+        private void Complete()
+        {
+            var done = _sent!;
+            _stopWaiting.Unregister();
             if (done.IsCompletedSuccessfully)
             {
                 TrySetResult(done.Result);
             }
             else if (done.IsFaulted)
             {
+                onFailure(done.Exception!.InnerException!);
                 TrySetException(done.Exception!.InnerExceptions);
             }
             else
@@ -188,12 +215,14 @@ internal sealed class CoalescedWrites : IThreadPoolWorkItem
         }
     }
 
-    private sealed class QueuedExecute(IDatabase database, string command, ICollection<object> args) : QueuedCommand(database)
+    private sealed class QueuedExecute(IDatabase database, Action<Exception> onFailure, string command, ICollection<object> args)
+        : QueuedCommand(database, onFailure)
     {
         protected override Task<RedisResult> Send(IDatabaseAsync target) => target.ExecuteAsync(command, args);
     }
 
-    private sealed class QueuedEvalSha(IDatabase database, byte[] sha1, RedisKey[] keys, RedisValue[] args) : QueuedCommand(database)
+    private sealed class QueuedEvalSha(IDatabase database, Action<Exception> onFailure, byte[] sha1, RedisKey[] keys, RedisValue[] args)
+        : QueuedCommand(database, onFailure)
     {
         protected override Task<RedisResult> Send(IDatabaseAsync target) => target.ScriptEvaluateAsync(sha1, keys, args);
     }

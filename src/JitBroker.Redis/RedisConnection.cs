@@ -30,7 +30,7 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
     private readonly ILogger _log;
     private readonly Lock _gate = new();
     private readonly AcknowledgedWrites? _acknowledged;
-    private readonly CoalescedWrites _writes = new();
+    private readonly CoalescedWrites _writes;
     private ConnectionMultiplexer? _multiplexer;
     private Task<ConnectionMultiplexer>? _connecting;
     private long _retryAfter;
@@ -52,6 +52,7 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         _options = options;
         _time = time ?? TimeProvider.System;
         _log = logger ?? (ILogger)NullLogger.Instance;
+        _writes = new CoalescedWrites(Note);
         if (options.MinReplicasToAck > 0)
         {
             _acknowledged = new AcknowledgedWrites(options, _time, DatabaseAsync, Watch, replicas => LogNotReplicated(_log, replicas, options.MinReplicasToAck));
@@ -76,22 +77,27 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         await database.PingAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<RedisResult> ExecuteAsync(string command, IReadOnlyList<object> args, CancellationToken cancellationToken = default)
+    public Task<RedisResult> ExecuteAsync(string command, IReadOnlyList<object> args, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(command);
         ArgumentNullException.ThrowIfNull(args);
-        cancellationToken.ThrowIfCancellationRequested();
-        var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
-        var sent = _writes.Execute(database, command, args as ICollection<object> ?? [.. args]);
-        try
+        if (cancellationToken.IsCancellationRequested)
         {
-            return await sent.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return Task.FromCanceled<RedisResult>(cancellationToken);
         }
-        catch (Exception ex) when (NoteFailure(ex, sent))
-        {
-            throw; // not reached: the filter only looks
-        }
+
+        // Connected (the usual case): the queued command's own task is the answer — its failures are noted and its
+        // cancellation handled where it completes (CoalescedWrites), so no async wrapper is needed around it.
+        var database = DatabaseAsync(cancellationToken);
+        var collection = args as ICollection<object> ?? [.. args];
+        return database.IsCompletedSuccessfully
+            ? _writes.Execute(database.Result, command, collection, cancellationToken)
+            : ExecuteWhenConnectedAsync(database, command, collection, cancellationToken);
     }
+
+    private async Task<RedisResult> ExecuteWhenConnectedAsync(ValueTask<IDatabase> database, string command, ICollection<object> args,
+        CancellationToken cancellationToken) =>
+        await _writes.Execute(await database.ConfigureAwait(false), command, args, cancellationToken).ConfigureAwait(false);
 
     public async Task<RedisResult[]> ExecuteManyAsync(IReadOnlyList<PipelinedCommand> commands, CancellationToken cancellationToken = default)
     {
@@ -137,21 +143,17 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
         var keyArray = keys as RedisKey[] ?? [.. keys];
         var argArray = args as RedisValue[] ?? [.. args];
-        var sent = _writes.EvaluateSha(database, script.Sha1Bytes, keyArray, argArray);
         try
         {
-            return await sent.WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Failures are noted by CoalescedWrites as they come (a NOSCRIPT reply says nothing about the server).
+            return await _writes.EvaluateSha(database, script.Sha1Bytes, keyArray, argArray, cancellationToken).ConfigureAwait(false);
         }
         catch (RedisServerException ex) when (ex.Kind == RedisErrorKind.NoScript)
         {
             // The server lost its script cache (restart, failover, SCRIPT FLUSH). EVAL (below) runs the script and caches it again.
         }
-        catch (Exception ex) when (NoteFailure(ex, sent))
-        {
-            throw; // not reached: the filter only looks
-        }
 
-        sent = database.ScriptEvaluateAsync(script.Source, keyArray, argArray);
+        var sent = database.ScriptEvaluateAsync(script.Source, keyArray, argArray);
         try
         {
             return await sent.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -221,11 +223,11 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
     /// answers first.
     /// </summary>
     /// <remarks>
-    /// The same applies to <c>READONLY</c> with Sentinel (<see cref="RebuildAfterReadOnly"/>). Both are noted by
-    /// <see cref="NoteFailure"/>, an exception filter that never catches, so each call awaits its command's task
-    /// directly: one async state machine per Redis call instead of a wrapper around every command (docs/benchmarks.md,
-    /// issue 14 item 9). Commands are written through <see cref="CoalescedWrites"/>, so concurrent callers' commands
-    /// share a socket write. <see cref="Watch"/> wraps a command for callers that hold only its task.
+    /// The same applies to <c>READONLY</c> with Sentinel (<see cref="RebuildAfterReadOnly"/>). Commands are written
+    /// through <see cref="CoalescedWrites"/> (concurrent callers' commands share a socket write), which hands every
+    /// failure to <see cref="Note"/> as it completes; the few commands sent directly (a batch, the EVAL after NOSCRIPT)
+    /// are noted by <see cref="NoteFailure"/>, an exception filter that never catches. <see cref="Watch"/> wraps a
+    /// command for callers that hold only its task.
     /// </remarks>
     private async Task<RedisResult> Watch(Task<RedisResult> command)
     {

@@ -12,7 +12,7 @@ namespace JitBroker.Server;
 /// <c>jitbroker.v1.CredentialBroker</c> on the wire. Thin by design: each method maps a message to a
 /// call of the use case's handler and the result back to a message. Every decision lives in the handlers
 /// (<c>JitBroker.Core.Handlers</c>); failures are <see cref="BrokerException"/>s that
-/// <see cref="BrokerExceptionInterceptor"/> turns into statuses.
+/// <see cref="BrokerCallInterceptor"/> turns into statuses.
 /// </summary>
 [BindServiceMethod(typeof(StrictRequestBinding), nameof(StrictRequestBinding.BindCredentialBroker))]
 public sealed class CredentialBrokerGrpcService(
@@ -190,7 +190,18 @@ public sealed class CredentialBrokerGrpcService(
     // Copies, not the message's own collections: the intent may outlive the call (approvals, re-evaluation) and must not
     // share mutable state with a message. Empty ones (a context is usually absent) share one immutable instance
     // instead of a fresh empty wrapper or dictionary per call.
-    private static IReadOnlyList<string> CopyOf(RepeatedField<string> values) => values.Count == 0 ? [] : [.. values];
+    // CopyTo into an exact array: a spread enumerated the field through a boxed iterator into a wrapped list.
+    private static string[] CopyOf(RepeatedField<string> values)
+    {
+        if (values.Count == 0)
+        {
+            return [];
+        }
+
+        var copy = new string[values.Count];
+        values.CopyTo(copy, 0);
+        return copy;
+    }
 
     private static IReadOnlyDictionary<string, string> CopyOf(MapField<string, string> map) =>
         map.Count == 0 ? ReadOnlyDictionary<string, string>.Empty : map.ToDictionary();

@@ -20,12 +20,10 @@ internal static class GrpcSetup
             o.MaxReceiveMessageSize = settings.Listen.MaxReceiveMessageSize;
             o.MaxSendMessageSize = settings.Listen.MaxSendMessageSize;
             o.EnableDetailedErrors = false; // an unexpected exception never reaches the client's status message
-            o.Interceptors.Add<BrokerExceptionInterceptor>();
-            // Inside the failure mapping (interceptors nest in the order added), so its refusals leave with a reason trailer.
-            o.Interceptors.Add<PeerAdmissionInterceptor>();
+            o.Interceptors.Add<BrokerCallInterceptor>();
         });
-        services.AddSingleton<BrokerExceptionInterceptor>();
-        services.AddSingleton<PeerAdmissionInterceptor>();
+        services.AddSingleton<BrokerCallInterceptor>();
+        services.AddSingleton<PeerAdmission>();
 
         services.AddHealthChecks()
             .AddCheck<LifetimeHealthCheck>("lifetime", tags: [ReadyTag])

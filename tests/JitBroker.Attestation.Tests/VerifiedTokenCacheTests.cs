@@ -35,6 +35,39 @@ public sealed class VerifiedTokenCacheTests
         Assert.That(second.Facts, Is.Not.InstanceOf<Dictionary<string, string>>(), "a shared identity's facts cannot be changed by a caller");
     }
 
+    /// <summary>
+    /// The transport hands the token over as a slice of its authorization header: what is verified and what keys the cache
+    /// is exactly the slice, never the characters around it.
+    /// </summary>
+    [Test]
+    public async Task A_token_sliced_from_its_header_is_verified_and_cached_by_the_slice_alone()
+    {
+        using var attestor = _f.Attestor();
+        var token = _f.Token();
+        var header = "Bearer " + token + " trailing";
+        var slice = AttestationEvidence.WithBearerSlice(header.AsMemory(7, token.Length), null, null);
+
+        var first = await attestor.AttestAsync(slice);
+        var second = await Attest(attestor, token);
+        var otherHeader = AttestationEvidence.WithBearerSlice(("bearer " + token).AsMemory(7), null, null);
+        var third = await attestor.AttestAsync(otherHeader);
+
+        Assert.That(first.Id, Is.EqualTo(SvidFixture.Subject));
+        Assert.That(second, Is.SameAs(first), "the same token as a string is the same cache entry");
+        Assert.That(third, Is.SameAs(first));
+        Assert.That(Counters(attestor), Is.EqualTo(new VerifiedTokenCacheCounters(Hits: 2, Misses: 1, Dropped: 0, Evicted: 0)));
+
+        // One character short of the signature, or one character of the header too many: a different token, refused.
+        var cut = AttestationEvidence.WithBearerSlice(header.AsMemory(7, token.Length - 1), null, null);
+        var wider = AttestationEvidence.WithBearerSlice(header.AsMemory(6, token.Length + 1), null, null);
+        Assert.Multiple(() =>
+        {
+            Assert.That(async () => await attestor.AttestAsync(cut), Throws.InstanceOf<BrokerException>());
+            Assert.That(async () => await attestor.AttestAsync(wider), Throws.InstanceOf<BrokerException>());
+        });
+        Assert.That(Counters(attestor).Hits, Is.EqualTo(2));
+    }
+
     [Test]
     public async Task Turned_off_it_verifies_every_time()
     {

@@ -145,7 +145,7 @@ public sealed class AgentAdmission
             // Counted, not audited here: one record per failed call would put unauthenticated callers in the queue that
             // issuance waits on, and let them fill the audit volume.
             _metrics.AttestationFailed(ex.Reason);
-            _failures.Record(ex.Reason, evidence.Peer, evidence.BearerToken is { } token ? Fingerprints.Of(token) : null);
+            _failures.Record(ex.Reason, evidence.Peer, evidence.HasBearerToken ? Fingerprints.Of(evidence.BearerTokenMemory.Span) : null);
             BrokerTracing.Fail(attestSpan, ex.Reason);
             throw;
         }

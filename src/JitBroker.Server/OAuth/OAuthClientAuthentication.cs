@@ -19,7 +19,7 @@ internal sealed class OAuthClientAuthentication(OAuthUrls urls)
 
     public AttestationEvidence Evidence(HttpContext http, OAuthForm form, string endpointPath)
     {
-        var peer = OAuthEndpointRunner.PeerOf(http);
+        var peer = PeerAdmission.PeerOf(http);
         var bearer = BearerToken(http);
         var assertion = form["client_assertion"];
         var claimedId = form["client_id"];

@@ -5,21 +5,19 @@ using JitBroker.OAuth;
 namespace JitBroker.Server.OAuth;
 
 /// <summary>
-/// What every OAuth endpoint does around its own work, as <see cref="PeerAdmissionInterceptor"/> does for the gRPC door:
-/// a peer whose failed attestations exceeded its rate is refused before anything is parsed (and a call that does not
-/// fail attestation gives its token back); every refusal — protocol or domain — becomes one RFC 6749 §5.2 JSON error;
+/// What every OAuth endpoint does around its own work, as <see cref="BrokerCallInterceptor"/> does for the gRPC door:
+/// a peer whose failed attestations exceeded its rate is refused before anything is parsed (<see cref="PeerAdmission"/>;
+/// a call that does not fail attestation gives its token back); every refusal — protocol or domain — becomes one RFC 6749 §5.2 JSON error;
 /// anything unexpected is a logged <c>server_error</c> without a stack trace on the wire.
 /// </summary>
-internal sealed class OAuthEndpointRunner(PeerRateLimiter limiter, AttestationFailureSummary failures, BrokerMetrics metrics, ILogger<OAuthEndpointRunner> log)
+internal sealed class OAuthEndpointRunner(PeerAdmission peers, ILogger<OAuthEndpointRunner> log)
 {
     /// <param name="callerIsClient">The endpoint authenticates its caller as a client (introspection, revocation): attestation failures are <c>invalid_client</c>.</param>
     public async Task RunAsync(HttpContext http, bool callerIsClient, Func<CancellationToken, Task> body)
     {
-        var peer = PeerOf(http) ?? AttestationFailureSummary.UnknownPeer;
-        if (!limiter.TryAcquire(peer))
+        var peer = PeerAdmission.PeerOf(http) ?? AttestationFailureSummary.UnknownPeer;
+        if (!peers.TryEnter(peer))
         {
-            metrics.PeerRateLimited();
-            failures.Record(Reasons.PeerRateLimited, peer, null);
             await OAuthResponses.WriteErrorAsync(http, new OAuthProtocolException(OAuthErrors.AccessDenied, Reasons.PeerRateLimited,
                 "Too many calls from this address; retry after a short back-off."), retryAfter: TimeSpan.FromSeconds(1)).ConfigureAwait(false);
             return;
@@ -56,16 +54,9 @@ internal sealed class OAuthEndpointRunner(PeerRateLimiter limiter, AttestationFa
         }
         finally
         {
-            if (!failedAttestation)
-            {
-                limiter.Refund(peer);
-            }
+            peers.Leave(peer, failedAttestation);
         }
     }
-
-    /// <summary>The caller's remote address (IPv4-mapped IPv6 folded to IPv4), as the gRPC door keys it.</summary>
-    public static string? PeerOf(HttpContext http) =>
-        http.Connection.RemoteIpAddress is { } address ? (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString() : null;
 }
 
 internal static partial class OAuthLog

@@ -110,7 +110,7 @@ internal sealed class TokenEndpoint(RequestCredentialHandler requests, DelegateC
     private AttestationEvidence WorkloadEvidence(HttpContext http, OAuthForm form, string token, string? proofKey) =>
         // The certificate of an mTLS connection is not evidence here: the workload token is (RFC 7523 §3 item 3 audience).
         // A client_id, when sent, must be the identity the token attests.
-        new(token, null, OAuthEndpointRunner.PeerOf(http), proofKey)
+        new(token, null, PeerAdmission.PeerOf(http), proofKey)
         {
             Audiences = [urls.Issuer, urls.EndpointFor(OAuthUrls.TokenPath, IsMtls(http)).AbsoluteUri], ClaimedAgentId = form["client_id"],
         };
@@ -125,7 +125,7 @@ internal sealed class TokenEndpoint(RequestCredentialHandler requests, DelegateC
 
         // RFC 8705 §2.1: client_id is sent; the attestor's SPIFFE ID must equal it (checked once attested).
         _ = OAuthRequestReader.Required(form, "client_id");
-        return new AttestationEvidence(null, certificate, OAuthEndpointRunner.PeerOf(http), proofKey) { ClaimedAgentId = form["client_id"] };
+        return new AttestationEvidence(null, certificate, PeerAdmission.PeerOf(http), proofKey) { ClaimedAgentId = form["client_id"] };
     }
 
     private static bool IsMtls(HttpContext http) => http.Connection.ClientCertificate is not null;

@@ -39,7 +39,7 @@ public sealed class SsfReceivers(AgentAdmission admission, SsfSettings settings,
 
     private AttestationEvidence Evidence(HttpContext http)
     {
-        var peer = OAuth.OAuthEndpointRunner.PeerOf(http);
+        var peer = PeerAdmission.PeerOf(http);
         var values = http.Request.Headers.Authorization;
         if (values.Count == 0)
         {
