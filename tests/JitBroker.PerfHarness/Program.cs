@@ -199,7 +199,10 @@ void PrintOpenLoop(OpenLoopRun run)
         var (s, c) = (l.Sample, l.Costs);
         var cpu = c.BrokerCpuUsPerRequest > 0 ? c.BrokerCpuUsPerRequest : c.LoadGeneratorCpuUsPerRequest;
         Console.WriteLine($"  {l.FractionOfMax,6:P0} {s.OfferedPerSecond,10:N0} {s.Completed / s.Seconds,11:N0} {s.Latency.P50,8:0.00} {s.Latency.P99,8:0.00} {s.Latency.P999,9:0.00} {s.Latency.Max,8:0.00} {s.SendLagMs.P99,16:0.00} {s.Dropped,8} {s.Errors,7}{(s.FirstError is null ? "" : " " + s.FirstError)}  {cpu,30:0} {c.RedisCpuUsPerRequest,13:0} {c.OtherProcessesCoresBusy,14:0.00}");
-        Console.WriteLine($"          {s.Over10Ms} over 10 ms; worst half second at {s.Worst?.StartSeconds:0.0} s: p99 {s.Worst?.P99Ms:0.00}, max {s.Worst?.MaxMs:0.00} ms; broker GCs {c.BrokerGcCollections:0} ({c.BrokerGcPauseMs:0.0} ms paused), {c.BrokerWorkItemsPerRequest:0.0} pool items/req; redis forks {c.RedisForks}; audit {c.AuditRecordsPerWrite:0.0} records per write, {c.AuditWriteMs:0.00} ms each");
+        // The floor's open loop has no broker process: its broker-only counters are not measured (NaN), so they are left out.
+        var broker = double.IsNaN(c.BrokerGcCollections) ? "" : $"broker GCs {c.BrokerGcCollections:0} ({c.BrokerGcPauseMs:0.0} ms paused), {c.BrokerWorkItemsPerRequest:0.0} pool items/req; ";
+        var audit = double.IsNaN(c.AuditRecordsPerWrite) ? "" : $"; audit {c.AuditRecordsPerWrite:0.0} records per write, {c.AuditWriteMs:0.00} ms each";
+        Console.WriteLine($"          {s.Over10Ms} over 10 ms; worst half second at {s.Worst?.StartSeconds:0.0} s: p99 {s.Worst?.P99Ms:0.00}, max {s.Worst?.MaxMs:0.00} ms; {broker}redis forks {c.RedisForks}{audit}");
     }
 }
 

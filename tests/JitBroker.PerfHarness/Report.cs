@@ -60,13 +60,13 @@ internal static class Report
             md.AppendLine("| operation | component | ops/s | harness CPU µs/op | redis CPU µs/op | harness bytes allocated/op | other processes, cores busy |").AppendLine("|---|---|---:|---:|---:|---:|---:|");
             foreach (var op in new[] { f.Verify, f.Sign, f.LeaseWrite })
             {
-                md.AppendLine(Inv($"| {op.Name} | {op.Method} | {op.OpsPerSecond:0} | {op.HarnessCpuUsPerOp:0.0} | {op.RedisCpuUsPerOp:0.0} | {op.AllocatedBytesPerOp:0} | {op.OtherProcessesCoresBusy:0.00} |"));
+                md.AppendLine(Inv($"| {op.Name} | {op.Method} | {op.OpsPerSecond:0} | {op.HarnessCpuUsPerOp:0.0} | {op.RedisCpuUsPerOp:0.0} | {(double.IsNaN(op.AllocatedBytesPerOp) ? "–" : Inv($"{op.AllocatedBytesPerOp:0}"))} | {op.OtherProcessesCoresBusy:0.00} |"));
             }
 
             md.AppendLine(Inv($"| **floor per issuance** | 1 / Σ(1/ops); CPU = Σ harness + redis CPU | **{f.IssuancesPerSecond:0}** | **{f.CpuUsPerIssuance:0.0}** (both) | | | |"));
             foreach (var op in f.CryptoReference)
             {
-                md.AppendLine(Inv($"| {op.Name} | {op.Method} | {op.OpsPerSecond:0} | {op.HarnessCpuUsPerOp:0.0} | | {op.AllocatedBytesPerOp:0} | {op.OtherProcessesCoresBusy:0.00} |"));
+                md.AppendLine(Inv($"| {op.Name} | {op.Method} | {op.OpsPerSecond:0} | {op.HarnessCpuUsPerOp:0.0} | | {(double.IsNaN(op.AllocatedBytesPerOp) ? "–" : Inv($"{op.AllocatedBytesPerOp:0}"))} | {op.OtherProcessesCoresBusy:0.00} |"));
             }
         }
 
