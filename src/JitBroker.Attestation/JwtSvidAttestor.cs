@@ -126,7 +126,7 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
             throw;
         }
 
-        var identity = ToIdentity(context);
+        var identity = ToIdentity(context, cacheKey?.Fingerprint() ?? Fingerprints.Of(token.Span));
         if (cacheKey is { } key)
         {
             _cache!.Add(key, identity, context);
@@ -145,7 +145,7 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
 
     private static string Owner(string trustDomain) => $"trust domain '{trustDomain}'";
 
-    private WorkloadIdentity ToIdentity(TokenValidationContext context)
+    private WorkloadIdentity ToIdentity(TokenValidationContext context, string fingerprint)
     {
         var subject = context.SpiffeSubject!.Value;
         var spiffeId = subject.ToString();
@@ -158,7 +158,6 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
         // No 'iss' fact: a JWT-SVID's iss is whatever the SPIRE server of its trust domain wrote — any trusted (e.g.
         // federated) domain could claim an OIDC issuer's URL there. 'iss' is a fact only where the OIDC attestor
         // verified the token against that issuer (issue 17).
-        var fingerprint = Fingerprints.Of(context.Token.Span);
         AttestationLog.SvidAccepted(_log, fingerprint, spiffeId, context.KeyId!, context.Algorithm!.Name);
         return new WorkloadIdentity
         {

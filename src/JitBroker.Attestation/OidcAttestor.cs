@@ -123,7 +123,7 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
             throw;
         }
 
-        var identity = ToIdentity(context, issuer);
+        var identity = ToIdentity(context, issuer, cacheKey?.Fingerprint() ?? Fingerprints.Of(token.Span));
         if (cacheKey is { } key)
         {
             _cache!.Add(key, identity, context);
@@ -176,7 +176,7 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
         throw TokenValidationContext.Reject(Reasons.Attestation.IssuerUnknown, "The token's 'iss' is not an issuer this broker accepts tokens from.");
     }
 
-    private WorkloadIdentity ToIdentity(TokenValidationContext context, string? issuer)
+    private WorkloadIdentity ToIdentity(TokenValidationContext context, string? issuer, string fingerprint)
     {
         // The issuer step chose the pipeline by this exact value and the signature covered it.
         var iss = context.Issuer ?? issuer!;
@@ -187,7 +187,6 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
             ["sub"] = subject,
         };
         var id = iss + IdSeparator + subject;
-        var fingerprint = Fingerprints.Of(context.Token.Span);
         AttestationLog.OidcAccepted(_log, fingerprint, id, context.KeyId!, context.Algorithm!.Name);
         return new WorkloadIdentity
         {

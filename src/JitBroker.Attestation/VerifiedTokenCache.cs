@@ -173,6 +173,18 @@ internal sealed class VerifiedTokenCache
             }
         }
 
+        /// <summary>
+        /// The token's fingerprint (<see cref="Fingerprints.Of(string)"/>) from this key's digest: a key exists only for an
+        /// ASCII token, whose ASCII bytes are its UTF-8 bytes, so the verifier need not hash the token a second time.
+        /// </summary>
+        public string Fingerprint()
+        {
+            Span<byte> digest = stackalloc byte[32];
+            BitConverter.TryWriteBytes(digest, Low);
+            BitConverter.TryWriteBytes(digest[16..], High);
+            return Fingerprints.FromDigest(digest);
+        }
+
         // Length-prefixed, so no two audience lists share a key (["a\nb"] is not ["a", "b"]).
         private static string? AudienceKey(IReadOnlyList<string>? audiences) =>
             audiences is null ? null : string.Concat(audiences.Select(a => $"{a.Length}:{a}"));

@@ -32,9 +32,20 @@ public static class Fingerprints
             }
         }
 
+        return FromDigest(hash);
+    }
+
+    /// <summary>The fingerprint text of a SHA-256 digest already computed over the secret's UTF-8 bytes.</summary>
+    public static string FromDigest(ReadOnlySpan<byte> sha256)
+    {
+        if (sha256.Length != 32)
+        {
+            throw new ArgumentException("A SHA-256 digest is 32 bytes.", nameof(sha256));
+        }
+
         Span<char> text = stackalloc char[7 + 64];
         "sha256:".CopyTo(text);
-        Convert.TryToHexStringLower(hash, text[7..], out _);
+        Convert.TryToHexStringLower(sha256, text[7..], out _);
         return new string(text);
     }
 }

@@ -27,11 +27,13 @@ public sealed class AttestationEvidence
     }
 
     /// <summary>
-    /// Evidence whose bearer token is a slice of the transport's authorization header (the text after the scheme), so
-    /// the token is not copied out of it on every call: the attestors verify and hash the slice itself.
+    /// Evidence whose bearer token is <paramref name="length"/> characters of <paramref name="text"/> from
+    /// <paramref name="start"/> (the transport's authorization header after its scheme), so the token is not copied out
+    /// of it on every call: the attestors verify and hash the slice itself. A string, so the characters cannot change
+    /// between the routing peek, the cache lookup and the verification.
     /// </summary>
-    public static AttestationEvidence WithBearerSlice(ReadOnlyMemory<char> bearerToken, X509Certificate2? clientCertificate, string? peer) =>
-        new(true, bearerToken, clientCertificate, peer, null);
+    public static AttestationEvidence WithBearerSlice(string text, int start, int length, X509Certificate2? clientCertificate, string? peer) =>
+        new(true, text.AsMemory(start, length), clientCertificate, peer, null);
 
     /// <summary>Whether a bearer token was presented (it may be empty: "Bearer" followed only by spaces).</summary>
     public bool HasBearerToken { get; }

@@ -45,11 +45,11 @@ public sealed class VerifiedTokenCacheTests
         using var attestor = _f.Attestor();
         var token = _f.Token();
         var header = "Bearer " + token + " trailing";
-        var slice = AttestationEvidence.WithBearerSlice(header.AsMemory(7, token.Length), null, null);
+        var slice = AttestationEvidence.WithBearerSlice(header, 7, token.Length, null, null);
 
         var first = await attestor.AttestAsync(slice);
         var second = await Attest(attestor, token);
-        var otherHeader = AttestationEvidence.WithBearerSlice(("bearer " + token).AsMemory(7), null, null);
+        var otherHeader = AttestationEvidence.WithBearerSlice("bearer " + token, 7, token.Length, null, null);
         var third = await attestor.AttestAsync(otherHeader);
 
         Assert.That(first.Id, Is.EqualTo(SvidFixture.Subject));
@@ -58,14 +58,29 @@ public sealed class VerifiedTokenCacheTests
         Assert.That(Counters(attestor), Is.EqualTo(new VerifiedTokenCacheCounters(Hits: 2, Misses: 1, Dropped: 0, Evicted: 0)));
 
         // One character short of the signature, or one character of the header too many: a different token, refused.
-        var cut = AttestationEvidence.WithBearerSlice(header.AsMemory(7, token.Length - 1), null, null);
-        var wider = AttestationEvidence.WithBearerSlice(header.AsMemory(6, token.Length + 1), null, null);
+        var cut = AttestationEvidence.WithBearerSlice(header, 7, token.Length - 1, null, null);
+        var wider = AttestationEvidence.WithBearerSlice(header, 6, token.Length + 1, null, null);
         Assert.Multiple(() =>
         {
             Assert.That(async () => await attestor.AttestAsync(cut), Throws.InstanceOf<BrokerException>());
             Assert.That(async () => await attestor.AttestAsync(wider), Throws.InstanceOf<BrokerException>());
         });
         Assert.That(Counters(attestor).Hits, Is.EqualTo(2));
+    }
+
+    /// <summary>With the cache on, a verified token's fingerprint comes from the cache key's digest instead of a second hash: it must be the same text.</summary>
+    [Test]
+    public async Task The_fingerprint_is_the_same_with_the_cache_on_or_off()
+    {
+        using var cached = _f.Attestor();
+        using var uncached = _f.Attestor(o => o.VerifiedTokenCache.Enabled = false);
+        var token = _f.Token();
+
+        var viaKey = await Attest(cached, token);
+        var hashed = await Attest(uncached, token);
+
+        Assert.That(viaKey.EvidenceFingerprint, Is.EqualTo(Fingerprints.Of(token)));
+        Assert.That(hashed.EvidenceFingerprint, Is.EqualTo(Fingerprints.Of(token)));
     }
 
     [Test]

@@ -21,6 +21,7 @@ public sealed class RedisReplayCache : IReplayCache
 
     private readonly IRedisConnection _redis;
     private readonly string _prefix;
+    private readonly byte[] _keyStart;
     private readonly TimeProvider _time;
 
     public RedisReplayCache(IRedisConnection redis, string keyPrefix, TimeProvider time)
@@ -30,6 +31,7 @@ public sealed class RedisReplayCache : IReplayCache
         ArgumentNullException.ThrowIfNull(time);
         _redis = redis;
         _prefix = keyPrefix;
+        _keyStart = Encoding.UTF8.GetBytes($"{keyPrefix}replay:{{");
         _time = time;
     }
 
@@ -49,7 +51,7 @@ public sealed class RedisReplayCache : IReplayCache
         var ttlMs = (long)Math.Ceiling(Math.Max(ttl.TotalMilliseconds, InMemoryReplayCache.MinimumRetention.TotalMilliseconds));
         try
         {
-            var previous = await _redis.ExecuteAsync("SET", [(RedisKey)Key(replayKey), binding, "NX", "PX", ttlMs, "GET"], cancellationToken)
+            var previous = await _redis.ExecuteAsync("SET", [KeyBytes(replayKey), binding, "NX", "PX", ttlMs, "GET"], cancellationToken)
                 .ConfigureAwait(false);
             return previous.IsNull ? ReplayVerdict.FirstUse
                 : string.Equals(previous.AsString(), binding, StringComparison.Ordinal) ? ReplayVerdict.SameBinding
@@ -64,4 +66,22 @@ public sealed class RedisReplayCache : IReplayCache
     internal string Key(string replayKey) => replayKey.Length <= MaxRawKeyLength
         ? $"{_prefix}replay:{{{replayKey}}}"
         : $"{_prefix}replay:{{sha256:{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(replayKey)))}}}";
+
+    /// <summary>
+    /// <see cref="Key"/> as the UTF-8 bytes Redis stores, built without the UTF-16 string in between (half the size, on
+    /// every request).
+    /// </summary>
+    internal RedisKey KeyBytes(string replayKey)
+    {
+        if (replayKey.Length > MaxRawKeyLength)
+        {
+            return Key(replayKey);
+        }
+
+        var key = new byte[_keyStart.Length + Encoding.UTF8.GetByteCount(replayKey) + 1];
+        _keyStart.CopyTo(key, 0);
+        var written = Encoding.UTF8.GetBytes(replayKey, key.AsSpan(_keyStart.Length));
+        key[_keyStart.Length + written] = (byte)'}';
+        return key;
+    }
 }

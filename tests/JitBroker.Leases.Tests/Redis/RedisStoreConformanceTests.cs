@@ -31,6 +31,30 @@ public sealed class RedisReplayCacheConformanceTests : ReplayCacheConformanceTes
         Assert.That(ttl, Is.InRange(TimeSpan.FromMinutes(5).TotalMilliseconds - 2_000, TimeSpan.FromMinutes(5).TotalMilliseconds));
     }
 
+    /// <summary>The key is written as UTF-8 bytes built in place: it must be exactly the documented key text, whatever the replay key holds.</summary>
+    [TestCase("iss|jti-1")]
+    [TestCase("spiffe://prod.example.org|jti-ä-€-😀")]
+    [TestCase("x")]
+    public async Task The_stored_key_is_the_documented_key_text(string replayKey)
+    {
+        await Cache.CheckAndRecordAsync(replayKey, "a", T0 + TimeSpan.FromMinutes(5));
+
+        var exists = (await (await SharedRedis.AdminAsync()).ExecuteAsync("EXISTS", [$"{_prefix}replay:{{{replayKey}}}"])).AsInt64();
+
+        Assert.That(exists, Is.EqualTo(1));
+        Assert.That(((RedisReplayCache)Cache).KeyBytes(replayKey).ToString(), Is.EqualTo(((RedisReplayCache)Cache).Key(replayKey)));
+    }
+
+    [Test]
+    public void A_long_replay_key_is_stored_by_its_hash_as_before()
+    {
+        var replayKey = new string('k', RedisReplayCache.MaxRawKeyLength + 1);
+        var cache = (RedisReplayCache)Cache;
+
+        Assert.That(cache.KeyBytes(replayKey).ToString(), Is.EqualTo(cache.Key(replayKey)));
+        Assert.That(cache.Key(replayKey), Does.Contain("replay:{sha256:"));
+    }
+
     [Test]
     public async Task An_unreachable_redis_is_replay_cache_unavailable()
     {
