@@ -16,7 +16,9 @@ public static class AgentFacts
         var facts = new Dictionary<string, string>(agent.Facts.Count + 2, StringComparer.Ordinal);
         if (agent.Facts is Dictionary<string, string> source)
         {
-            // The verifiers hand over a Dictionary: its struct enumerator, not a boxed one per request.
+            // X.509-SVID identities and ones rebuilt from a lease carry a Dictionary: its struct enumerator, not a boxed one.
+            // JWT-SVID and OIDC identities carry a read-only wrapper (they may be shared from the verified-token cache)
+            // and take the general path below.
             foreach (var (name, value) in source)
             {
                 facts.Add(name, value);

@@ -38,20 +38,9 @@ internal static class Evidence
         }
 
         // A slice of the header, not a copy of it: the token is read in place (a JWT-SVID is ~1 KiB of UTF-16 per call).
-        // Trimmed as string.Trim trims.
-        var start = scheme.Length;
-        var end = header.Length;
-        while (start < end && char.IsWhiteSpace(header[start]))
-        {
-            start++;
-        }
-
-        while (end > start && char.IsWhiteSpace(header[end - 1]))
-        {
-            end--;
-        }
-
-        return AttestationEvidence.WithBearerSlice(header, start, end - start, certificate, PeerOf(context));
+        var rest = header.AsSpan(scheme.Length);
+        var start = scheme.Length + (rest.Length - rest.TrimStart().Length);
+        return AttestationEvidence.WithBearerSlice(header, start, rest.Trim().Length, certificate, PeerOf(context));
     }
 
     /// <summary>The caller's remote address (IPv4-mapped IPv6 folded to IPv4), the key of the per-peer rate limit and failure counts.</summary>
