@@ -14,7 +14,7 @@ internal static class UnverifiedPeek
     private static readonly SearchValues<char> CompactChars =
         SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.");
 
-    private static readonly JsonDocumentOptions JsonOptions = new() { MaxDepth = 32 };
+    private static readonly JsonReaderOptions JsonOptions = new() { MaxDepth = 32 };
 
     /// <summary>True for a JWS compact shaped token: base64url characters in exactly three segments (a JWE has five).</summary>
     public static bool IsCompactJws(ReadOnlySpan<char> token) =>
@@ -41,24 +41,61 @@ internal static class UnverifiedPeek
                 return false;
             }
 
-            // The document reads the rented bytes in place, so it is disposed before they go back to the pool.
-            using var document = JsonDocument.Parse(rented.AsMemory(0, written), JsonOptions);
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                return false;
-            }
-
-            issuer = JsonStrict.OptionalString(document.RootElement, "iss");
-            subject = JsonStrict.OptionalString(document.RootElement, "sub");
-            return true;
-        }
-        catch (JsonException)
-        {
-            return false;
+            return TryReadMembers(rented.AsSpan(0, written), out issuer, out subject);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(rented, clearArray: true);
+        }
+    }
+
+    /// <summary>
+    /// Reads the whole payload (a syntax error anywhere refuses it, as parsing a document would) without building one:
+    /// only the top-level <c>iss</c> and <c>sub</c> become strings. A repeated member counts as its last occurrence, as
+    /// <see cref="JsonElement.TryGetProperty(string, out JsonElement)"/> reads it; a member that is not a string is null.
+    /// </summary>
+    private static bool TryReadMembers(ReadOnlySpan<byte> json, out string? issuer, out string? subject)
+    {
+        issuer = subject = null;
+        var reader = new Utf8JsonReader(json, JsonOptions);
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            while (reader.Read())
+            {
+                if (reader.TokenType != JsonTokenType.PropertyName || reader.CurrentDepth != 1)
+                {
+                    continue;
+                }
+
+                var isIssuer = reader.ValueTextEquals("iss"u8);
+                var isSubject = !isIssuer && reader.ValueTextEquals("sub"u8);
+                reader.Read();
+                if (isIssuer || isSubject)
+                {
+                    var value = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                    if (isIssuer)
+                    {
+                        issuer = value;
+                    }
+                    else
+                    {
+                        subject = value;
+                    }
+                }
+            }
+
+            return true;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            // InvalidOperationException: a string escaping a lone surrogate ("\ud800") has no UTF-16 reading.
+            issuer = subject = null;
+            return false;
         }
     }
 }

@@ -72,8 +72,9 @@ public sealed class AuditFileSink : IAuditSink
             var at = 0;
             foreach (var record in records)
             {
-                record.LineUtf8.CopyTo(lines, at);
-                at += record.LineUtf8.Length;
+                var line = record.LineUtf8.Span;
+                line.CopyTo(lines.AsSpan(at));
+                at += line.Length;
                 lines[at++] = (byte)'\n';
             }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using JitBroker.Core;
 
@@ -13,6 +14,16 @@ public sealed partial class AuditLog
     private long _seq;
     private string _hash = AuditRecord.GenesisHash;
     private int _sinceCheckpoint;
+
+    // The batch buffer event lines are written into (AuditRecord.Create): reused batch after batch instead of an array
+    // per record. Reused only after the sink's write returned — the sink, and the Redis client under the mirror, are
+    // done with the bytes then. After a failed write a fresh one is taken: a command the Redis client still holds (a
+    // timed-out XADD) may yet be sent from the old one, and must send the bytes it was given.
+    private ArrayBufferWriter<byte> _lines = new(InitialLineBuffer);
+    private const int InitialLineBuffer = 64 * 1024;
+
+    /// <summary>A buffer a burst grew beyond this is dropped after its batch rather than kept for the process's life.</summary>
+    private const int MaxKeptLineBuffer = 1024 * 1024;
 
     private enum WorkKind
     {
@@ -77,6 +88,7 @@ public sealed partial class AuditLog
 
         var records = new List<AuditRecord>(batch.Count + 1);
         var sync = false;
+        _lines.ResetWrittenCount();
         try
         {
             foreach (var work in batch)
@@ -108,9 +120,15 @@ public sealed partial class AuditLog
         catch (Exception e)
         {
             _open = false;
+            _lines = new ArrayBufferWriter<byte>(InitialLineBuffer);
             AuditLogMessages.WriteFailed(_logger, records.Count, _options.FailOpen ? "fail-open: events dropped" : "fail-closed", e);
             Fail(batch, e);
             return;
+        }
+
+        if (_lines.Capacity > MaxKeptLineBuffer)
+        {
+            _lines = new ArrayBufferWriter<byte>(InitialLineBuffer);
         }
 
         Exception? syncFailure = null;
@@ -178,7 +196,7 @@ public sealed partial class AuditLog
         AuditRecord record;
         try
         {
-            record = AuditRecord.Create(_seq + 1, _time.GetUtcNow(), _hash, work.Event!);
+            record = AuditRecord.Create(_seq + 1, _time.GetUtcNow(), _hash, work.Event!, _lines);
         }
         catch (Exception e) when (e is NullReferenceException or ArgumentException or FormatException)
         {

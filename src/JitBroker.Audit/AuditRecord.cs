@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -24,13 +25,17 @@ public sealed class AuditRecord
     private JsonObject? _json;
 
     private string? _line;
-    private byte[]? _lineUtf8;
 
-    private AuditRecord(JsonObject? json, string? line, byte[]? lineUtf8, long seq, string time, string type, string prevHash, string hash, string computedHash)
+    // The line's bytes as built (a record the log wrote: its own array, or a slice of the writer's batch buffer, see
+    // Create), else empty and encoded from _line on first use into _lineBytes (a reference: safe to fill in lazily).
+    private readonly ReadOnlyMemory<byte> _lineBuilt;
+    private byte[]? _lineBytes;
+
+    private AuditRecord(JsonObject? json, string? line, ReadOnlyMemory<byte> lineUtf8, long seq, string time, string type, string prevHash, string hash, string computedHash)
     {
         _json = json;
         _line = line;
-        _lineUtf8 = lineUtf8;
+        _lineBuilt = lineUtf8;
         Seq = seq;
         Time = time;
         Type = type;
@@ -55,10 +60,19 @@ public sealed class AuditRecord
     public string ComputedHash { get; }
 
     /// <summary>The line as stored, without its newline.</summary>
-    public string Line => _line ??= Encoding.UTF8.GetString(_lineUtf8!);
+    public string Line => _line ??= Encoding.UTF8.GetString(LineUtf8.Span);
 
-    /// <summary>The line's UTF-8 bytes, as written to the file and the stream, without its newline. Not to be modified.</summary>
-    internal byte[] LineUtf8 => _lineUtf8 ??= Encoding.UTF8.GetBytes(_line!);
+    /// <summary>
+    /// The line's UTF-8 bytes, as written to the file and the stream, without its newline. Not to be modified. For a
+    /// record built into the writer's batch buffer they are valid only until its sink's <see cref="IAuditSink.WriteAsync"/>
+    /// returns (see <see cref="IAuditSink"/>); <see cref="Detached"/> copies them.
+    /// </summary>
+    internal ReadOnlyMemory<byte> LineUtf8 => !_lineBuilt.IsEmpty ? _lineBuilt : _lineBytes ??= Encoding.UTF8.GetBytes(_line!);
+
+    /// <summary>This record with its line in an array of its own: what a sink that keeps records after a write keeps.</summary>
+    public AuditRecord Detached() => _lineBuilt.IsEmpty
+        ? this
+        : new AuditRecord(null, null, _lineBuilt.ToArray(), Seq, Time, Type, PrevHash, Hash, ComputedHash);
 
     public bool IsCheckpoint => Type == AuditRecordTypes.Checkpoint;
 
@@ -73,7 +87,7 @@ public sealed class AuditRecord
                 return json;
             }
 
-            var parsed = (JsonObject)JsonNode.Parse(LineUtf8, documentOptions: StrictJson)!;
+            var parsed = (JsonObject)JsonNode.Parse(LineUtf8.Span, documentOptions: StrictJson)!;
             FillIn(parsed);
             return Interlocked.CompareExchange(ref _json, parsed, null) ?? parsed;
 
@@ -121,17 +135,44 @@ public sealed class AuditRecord
 
     /// <summary>
     /// Builds and hashes the record of an event: its members scrubbed (<see cref="ScrubbedEvent"/>) and written straight
-    /// to UTF-8 (<see cref="AuditEventWriter"/>). Throws <see cref="ArgumentException"/>, <see cref="NullReferenceException"/>
-    /// or <see cref="FormatException"/> for an event that cannot be recorded (a null list, a lone surrogate in its type).
+    /// to UTF-8 (<see cref="AuditEventWriter"/>). The line goes into <paramref name="lines"/> when given (the writer's batch
+    /// buffer: no array per record; the record then holds a slice of it, see <see cref="LineUtf8"/>), else into an array
+    /// of its own. Throws <see cref="ArgumentException"/>, <see cref="NullReferenceException"/> or
+    /// <see cref="FormatException"/> for an event that cannot be recorded (a null list, a lone surrogate in its type).
     /// </summary>
-    internal static AuditRecord Create(long seq, DateTimeOffset time, string prevHash, JitBroker.Core.AuditEvent auditEvent)
+    internal static AuditRecord Create(long seq, DateTimeOffset time, string prevHash, JitBroker.Core.AuditEvent auditEvent,
+        ArrayBufferWriter<byte>? lines = null)
     {
         var e = new ScrubbedEvent(auditEvent);
         var head = new RecordHead(seq, FormatTime(time), prevHash, Hash: null);
         var hash = CanonicalJson.WithScratch((head, e),
             static (output, s) => AuditEventWriter.Write(output, s.head, s.e, sorted: true), static bytes => HexSha256(bytes));
-        var line = CanonicalJson.WithScratch((head: head with { Hash = hash }, e),
-            static (output, s) => AuditEventWriter.Write(output, s.head, s.e, sorted: false), static bytes => bytes.ToArray());
+        head = head with { Hash = hash };
+        ReadOnlyMemory<byte> line;
+        if (lines is null)
+        {
+            line = CanonicalJson.WithScratch((head, e),
+                static (output, s) => AuditEventWriter.Write(output, s.head, s.e, sorted: false), static bytes => bytes.ToArray());
+        }
+        else
+        {
+            // A slice of the buffer as it is now: if the buffer grows later, this slice keeps the array it points into.
+            var start = lines.WrittenCount;
+            try
+            {
+                AuditEventWriter.Write(lines, head, e, sorted: false);
+            }
+            catch
+            {
+                // A malformed event must not leave half a line in the buffer for the next record to follow.
+                lines.ResetWrittenCount();
+                lines.Advance(start);
+                throw;
+            }
+
+            line = lines.WrittenMemory[start..];
+        }
+
         return new AuditRecord(null, null, line, seq, head.Time, e.Type, prevHash, hash, hash);
     }
 
@@ -194,7 +235,7 @@ public sealed class AuditRecord
         var prev = RequiredHex(json, AuditFields.PrevHash);
         var hash = RequiredHex(json, AuditFields.Hash);
         var computed = ComputeHash(json);
-        return new AuditRecord(json, line, null, seq, time, type, prev, hash, computed);
+        return new AuditRecord(json, line, ReadOnlyMemory<byte>.Empty, seq, time, type, prev, hash, computed);
     }
 
     /// <summary>SHA-256 over the JCS form of every member except <c>hash</c>, lowercase hex.</summary>

@@ -6,7 +6,9 @@ namespace JitBroker.Audit;
 /// Where audit records are stored (a JSON-lines file; later a Redis Stream). The audit log is the only caller
 /// and calls one member at a time from its single writer, so implementations need no locking of their own.
 /// A sink stores records exactly as given (<see cref="AuditRecord.Line"/>) and in order; it never reorders,
-/// rewrites or drops one.
+/// rewrites or drops one. The records handed to <see cref="WriteAsync"/> may hold their lines in the log's batch
+/// buffer, which the next batch reuses: a sink that keeps a record after the call returns keeps
+/// <see cref="AuditRecord.Detached"/>.
 /// </summary>
 public interface IAuditSink : IAsyncDisposable
 {

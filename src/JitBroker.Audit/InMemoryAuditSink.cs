@@ -53,7 +53,11 @@ public sealed class InMemoryAuditSink : IAuditSink
         ThrowIfFailing();
         lock (_gate)
         {
-            _records.AddRange(records);
+            // Kept past this call: copies whose lines do not live in the log's batch buffer.
+            foreach (var record in records)
+            {
+                _records.Add(record.Detached());
+            }
         }
 
         return ValueTask.CompletedTask;

@@ -63,8 +63,8 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
 
     public ValueTask DisposeAsync() => file.DisposeAsync();
 
-    private PipelinedCommand Xadd(long seq, byte[] line) =>
-        new("XADD", [_boxedKey, "MAXLEN", "~", _boxedMaxLength, "*", "seq", seq, "line", line]);
+    private PipelinedCommand Xadd(long seq, ReadOnlyMemory<byte> line) =>
+        new("XADD", [_boxedKey, "MAXLEN", "~", _boxedMaxLength, "*", "seq", seq, "line", (RedisValue)line]);
 
     private async Task MirrorAsync(IReadOnlyList<PipelinedCommand> commands, CancellationToken cancellationToken)
     {

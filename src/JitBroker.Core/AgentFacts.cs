@@ -1,3 +1,6 @@
+using System.Collections;
+using System.Diagnostics.CodeAnalysis;
+
 namespace JitBroker.Core;
 
 /// <summary>
@@ -10,31 +13,37 @@ public static class AgentFacts
     public const string MethodKey = "method";
     public const string TrustDomainKey = "trust_domain";
 
-    public static IReadOnlyDictionary<string, string> From(WorkloadIdentity agent)
-    {
-        // Sized for the two facts added below too: copying at the source's size and then adding grew it once per lease.
-        var facts = new Dictionary<string, string>(agent.Facts.Count + 2, StringComparer.Ordinal);
-        if (agent.Facts is Dictionary<string, string> source)
-        {
-            // X.509-SVID identities and ones rebuilt from a lease carry a Dictionary: its struct enumerator, not a boxed one.
-            // JWT-SVID and OIDC identities carry a read-only wrapper (they may be shared from the verified-token cache)
-            // and take the general path below.
-            foreach (var (name, value) in source)
-            {
-                facts.Add(name, value);
-            }
-        }
-        else
-        {
-            foreach (var (name, value) in agent.Facts)
-            {
-                facts.Add(name, value);
-            }
-        }
+    /// <summary>
+    /// The agent's facts plus its <see cref="MethodKey"/> and <see cref="TrustDomainKey"/> (which replace facts of those
+    /// names), in the order a dictionary built by copying and then setting those two would list them. A view over the
+    /// identity's facts, not a copy: one small object per lease instead of a dictionary (identities are immutable once
+    /// attested, and JWT-SVID/OIDC ones may be shared from the verified-token cache, which is why they were never changed).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> From(WorkloadIdentity agent) => new IssuedFacts(agent.Facts, agent.Method, agent.TrustDomain);
 
-        facts[MethodKey] = agent.Method;
-        facts[TrustDomainKey] = agent.TrustDomain;
-        return facts;
+    /// <summary>Writes the names of <paramref name="facts"/> into <paramref name="into"/> (at least Count long) without boxing an enumerator; returns how many.</summary>
+    public static int CopyNames(IReadOnlyDictionary<string, string> facts, Span<string> into)
+    {
+        var n = 0;
+        switch (facts)
+        {
+            case IssuedFacts issued:
+                return issued.CopyNames(into);
+            case Dictionary<string, string> dictionary:
+                foreach (var name in dictionary.Keys)
+                {
+                    into[n++] = name;
+                }
+
+                return n;
+            default:
+                foreach (var name in facts.Keys)
+                {
+                    into[n++] = name;
+                }
+
+                return n;
+        }
     }
 
     /// <summary>The identity as policy saw it when the lease was issued (for re-evaluation, not for authentication).</summary>
@@ -49,5 +58,122 @@ public static class AgentFacts
             Facts = facts,
             EvidenceFingerprint = "lease:" + lease.LeaseId,
         };
+    }
+
+    /// <summary>True when <paramref name="test"/> holds for any name or value of <paramref name="facts"/>; boxes no enumerator for a lease's own facts.</summary>
+    public static bool AnyText(IReadOnlyDictionary<string, string> facts, Func<string, bool> test)
+    {
+        switch (facts)
+        {
+            case IssuedFacts issued:
+                return test(MethodKey) || test(issued.Method) || test(TrustDomainKey) || test(issued.TrustDomain) || AnyText(issued.Facts, test);
+            case Dictionary<string, string> dictionary:
+                foreach (var (name, value) in dictionary)
+                {
+                    if (test(name) || test(value))
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+            default:
+                foreach (var (name, value) in facts)
+                {
+                    if (test(name) || test(value))
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+        }
+    }
+
+    private sealed class IssuedFacts(IReadOnlyDictionary<string, string> facts, string method, string trustDomain) : IReadOnlyDictionary<string, string>
+    {
+        public IReadOnlyDictionary<string, string> Facts => facts;
+
+        public string Method => method;
+
+        public string TrustDomain => trustDomain;
+
+        public int Count => facts.Count + (facts.ContainsKey(MethodKey) ? 0 : 1) + (facts.ContainsKey(TrustDomainKey) ? 0 : 1);
+
+        public IEnumerable<string> Keys => this.Select(static p => p.Key);
+
+        public IEnumerable<string> Values => this.Select(static p => p.Value);
+
+        public string this[string key] => TryGetValue(key, out var value) ? value : throw new KeyNotFoundException($"No fact '{key}'.");
+
+        public bool ContainsKey(string key) => key is MethodKey or TrustDomainKey || facts.ContainsKey(key);
+
+        public bool TryGetValue(string key, [MaybeNullWhen(false)] out string value)
+        {
+            switch (key)
+            {
+                case MethodKey:
+                    value = method;
+                    return true;
+                case TrustDomainKey:
+                    value = trustDomain;
+                    return true;
+                default:
+                    return facts.TryGetValue(key, out value);
+            }
+        }
+
+        public IEnumerator<KeyValuePair<string, string>> GetEnumerator()
+        {
+            var sawMethod = false;
+            var sawTrustDomain = false;
+            foreach (var (name, value) in facts)
+            {
+                switch (name)
+                {
+                    case MethodKey:
+                        sawMethod = true;
+                        yield return new(name, method);
+                        break;
+                    case TrustDomainKey:
+                        sawTrustDomain = true;
+                        yield return new(name, trustDomain);
+                        break;
+                    default:
+                        yield return new(name, value);
+                        break;
+                }
+            }
+
+            if (!sawMethod)
+            {
+                yield return new(MethodKey, method);
+            }
+
+            if (!sawTrustDomain)
+            {
+                yield return new(TrustDomainKey, trustDomain);
+            }
+        }
+
+        IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+        public int CopyNames(Span<string> into)
+        {
+            var n = AgentFacts.CopyNames(facts, into);
+            var sawMethod = into[..n].Contains(MethodKey);
+            var sawTrustDomain = into[..n].Contains(TrustDomainKey);
+            if (!sawMethod)
+            {
+                into[n++] = MethodKey;
+            }
+
+            if (!sawTrustDomain)
+            {
+                into[n++] = TrustDomainKey;
+            }
+
+            return n;
+        }
     }
 }

@@ -43,9 +43,13 @@ internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPool
     public Task<RedisResult> Execute(IDatabase database, string command, ICollection<object> args, CancellationToken cancellationToken) =>
         Queue(new QueuedExecute(database, onFailure, command, args), cancellationToken);
 
-    /// <summary>Queues <c>EVALSHA</c> of <paramref name="sha1"/> for <paramref name="database"/>.</summary>
-    public Task<RedisResult> EvaluateSha(IDatabase database, byte[] sha1, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken) =>
-        Queue(new QueuedEvalSha(database, onFailure, sha1, keys, args), cancellationToken);
+    /// <summary>
+    /// Queues <c>EVALSHA</c> of <paramref name="script"/> for <paramref name="database"/>; when the server lost its script
+    /// cache (restart, failover, <c>SCRIPT FLUSH</c>), the <c>NOSCRIPT</c> reply is not the answer: the source is sent
+    /// once with <c>EVAL</c> (which caches it again) and that reply is.
+    /// </summary>
+    public Task<RedisResult> Evaluate(IDatabase database, LuaScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken) =>
+        Queue(new QueuedEval(database, onFailure, script, keys, args), cancellationToken);
 
     private Task<RedisResult> Queue(QueuedCommand command, CancellationToken cancellationToken)
     {
@@ -162,6 +166,9 @@ internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPool
 
         protected abstract Task<RedisResult> Send(IDatabaseAsync target);
 
+        /// <summary>A second command to send instead of failing with <paramref name="failure"/>, or null to fail.</summary>
+        protected virtual Task<RedisResult>? Retry(Exception failure) => null;
+
         /// <summary>Cancels the caller's task when <paramref name="cancellationToken"/> is (the command still runs).</summary>
         public void StopWaitingOn(CancellationToken cancellationToken)
         {
@@ -183,10 +190,12 @@ internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPool
                 return;
             }
 
-            // The completion is the library task's continuation itself (an Action, run where the task completes): no
-            // continuation task and wrapper per command, as ContinueWith made.
-            _sent.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(Complete);
+            CompleteWhenSent();
         }
+
+        // The completion is the library task's continuation itself (an Action, run where the task completes): no
+        // continuation task and wrapper per command, as ContinueWith made.
+        private void CompleteWhenSent() => _sent!.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(Complete);
 
         public void Fail(Exception exception)
         {
@@ -198,6 +207,13 @@ internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPool
         private void Complete()
         {
             var done = _sent!;
+            if (done.IsFaulted && Retry(done.Exception!.InnerException!) is { } retry)
+            {
+                _sent = retry;
+                CompleteWhenSent();
+                return;
+            }
+
             _stopWaiting.Unregister();
             if (done.IsCompletedSuccessfully)
             {
@@ -221,9 +237,30 @@ internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPool
         protected override Task<RedisResult> Send(IDatabaseAsync target) => target.ExecuteAsync(command, args);
     }
 
-    private sealed class QueuedEvalSha(IDatabase database, Action<Exception> onFailure, byte[] sha1, RedisKey[] keys, RedisValue[] args)
+    private sealed class QueuedEval(IDatabase database, Action<Exception> onFailure, LuaScript script, RedisKey[] keys, RedisValue[] args)
         : QueuedCommand(database, onFailure)
     {
-        protected override Task<RedisResult> Send(IDatabaseAsync target) => target.ScriptEvaluateAsync(sha1, keys, args);
+        private bool _sentSource;
+
+        protected override Task<RedisResult> Send(IDatabaseAsync target) => target.ScriptEvaluateAsync(script.Sha1Bytes, keys, args);
+
+        // Runs where the NOSCRIPT reply completed: the EVAL goes out on its own (the batch it came in is long written).
+        protected override Task<RedisResult>? Retry(Exception failure)
+        {
+            if (_sentSource || failure is not RedisServerException { Kind: RedisErrorKind.NoScript })
+            {
+                return null;
+            }
+
+            _sentSource = true;
+            try
+            {
+                return Database.ScriptEvaluateAsync(script.Source, keys, args);
+            }
+            catch (Exception ex)
+            {
+                return System.Threading.Tasks.Task.FromException<RedisResult>(ex);
+            }
+        }
     }
 }

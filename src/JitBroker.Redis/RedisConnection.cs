@@ -134,35 +134,29 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         }
     }
 
-    public async Task<RedisResult> EvalAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default)
+    public Task<RedisResult> EvalAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(script);
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(args);
-        cancellationToken.ThrowIfCancellationRequested();
-        var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
-        var keyArray = keys as RedisKey[] ?? [.. keys];
-        var argArray = args as RedisValue[] ?? [.. args];
-        try
+        if (cancellationToken.IsCancellationRequested)
         {
-            // Failures are noted by CoalescedWrites as they come (a NOSCRIPT reply says nothing about the server).
-            return await _writes.EvaluateSha(database, script.Sha1Bytes, keyArray, argArray, cancellationToken).ConfigureAwait(false);
-        }
-        catch (RedisServerException ex) when (ex.Kind == RedisErrorKind.NoScript)
-        {
-            // The server lost its script cache (restart, failover, SCRIPT FLUSH). EVAL (below) runs the script and caches it again.
+            return Task.FromCanceled<RedisResult>(cancellationToken);
         }
 
-        var sent = database.ScriptEvaluateAsync(script.Source, keyArray, argArray);
-        try
-        {
-            return await sent.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (NoteFailure(ex, sent))
-        {
-            throw; // not reached: the filter only looks
-        }
+        // As ExecuteAsync: connected, the queued script's own task is the answer. It also re-sends the source when the
+        // server lost its script cache (NOSCRIPT), so that needs no async wrapper either.
+        var keyArray = keys as RedisKey[] ?? [.. keys];
+        var argArray = args as RedisValue[] ?? [.. args];
+        var database = DatabaseAsync(cancellationToken);
+        return database.IsCompletedSuccessfully
+            ? _writes.Evaluate(database.Result, script, keyArray, argArray, cancellationToken)
+            : EvalWhenConnectedAsync(database, script, keyArray, argArray, cancellationToken);
     }
+
+    private async Task<RedisResult> EvalWhenConnectedAsync(ValueTask<IDatabase> database, LuaScript script, RedisKey[] keys, RedisValue[] args,
+        CancellationToken cancellationToken) =>
+        await _writes.Evaluate(await database.ConfigureAwait(false), script, keys, args, cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc />
     /// <remarks>Group commit: see <see cref="AcknowledgedWrites"/>.</remarks>

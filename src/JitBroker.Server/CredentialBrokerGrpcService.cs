@@ -99,7 +99,7 @@ public sealed class CredentialBrokerGrpcService(
             GrantedTtl = Duration.FromTimeSpan(lease.ExpiresAt - lease.IssuedAt),
             ExpiresAt = Timestamp.FromDateTimeOffset(lease.ExpiresAt),
         };
-        response.RuleIds.AddRange(lease.RuleIds);
+        Fill(response.RuleIds, lease.RuleIds);
         return response;
     }
 
@@ -209,9 +209,16 @@ public sealed class CredentialBrokerGrpcService(
     private static Protocol.V1.GrantedScope ToMessage(Core.GrantedScope scope)
     {
         var message = new Protocol.V1.GrantedScope { Audience = scope.Audience, Action = scope.Action };
-        message.Tools.AddRange(scope.Tools);
-        message.Resources.AddRange(scope.Resources);
+        Fill(message.Tools, scope.Tools);
+        Fill(message.Resources, scope.Resources);
         return message;
+    }
+
+    /// <summary>Adds <paramref name="values"/> into an array of their size (AddRange alone grows it to at least 8).</summary>
+    private static void Fill(RepeatedField<string> field, IReadOnlyList<string> values)
+    {
+        field.Capacity = field.Count + values.Count;
+        field.AddRange(values);
     }
 
     internal static TimeSpan ToTimeSpan(Duration duration, string field = "requested_ttl")

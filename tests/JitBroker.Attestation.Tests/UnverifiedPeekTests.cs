@@ -36,12 +36,28 @@ public sealed class UnverifiedPeekTests
             "eyJhbGciOiJFUzI1NiJ9..c2ln",
             "a.b.c.d.e",
             Token(new string(' ', 10_000)),
+            Token("""{"sub":"\ud800"}"""), // a lone surrogate: no string to read
+            Token("""{"sub":"s"} {}"""), // a second value after the object
+            Token(new string('[', 40) + new string(']', 40)), // deeper than the limit (and not an object)
+            Token("""{"a":""" + new string('[', 40) + new string(']', 40) + "}"), // an object, too deep inside
         };
         foreach (var token in refused)
         {
             Assert.That(UnverifiedPeek.TryReadIssuerAndSubject(token, 8192, out var issuer, out var subject), Is.False, token);
             Assert.That((issuer, subject), Is.EqualTo(((string?)null, (string?)null)));
         }
+    }
+
+    [Test]
+    public void Reads_only_top_level_members_and_the_last_of_a_repeated_one()
+    {
+        Assert.That(UnverifiedPeek.TryReadIssuerAndSubject(Token("""{"x":{"iss":"inner","sub":"inner"},"sub":"a","sub":"b","iss":"i","iss":1}"""), 8192,
+            out var issuer, out var subject), Is.True);
+        Assert.That((issuer, subject), Is.EqualTo(((string?)null, "b")));
+
+        // An escaped member name is the same name.
+        Assert.That(UnverifiedPeek.TryReadIssuerAndSubject(Token("""{"\u0073ub":"spiffe://e.org/a","iss":"x\"y"}"""), 8192, out issuer, out subject), Is.True);
+        Assert.That((issuer, subject), Is.EqualTo(("x\"y", "spiffe://e.org/a")));
     }
 
     [Test]

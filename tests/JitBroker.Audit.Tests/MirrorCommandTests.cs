@@ -36,7 +36,9 @@ public sealed class MirrorCommandTests
             Assert.That(args[3], Is.TypeOf<long>());
             Assert.That(args[6], Is.TypeOf<long>().And.EqualTo((long)(i + 1)));
             Assert.That(args[7], Is.EqualTo("line"));
-            Assert.That(System.Text.Encoding.UTF8.GetString((byte[])args[8]), Is.EqualTo(lines[i]));
+            // The line goes as a RedisValue over the writer's batch buffer (no array of its own), bytes unchanged.
+            Assert.That(args[8], Is.TypeOf<RedisValue>());
+            Assert.That((string?)(RedisValue)args[8], Is.EqualTo(lines[i]));
         }
     }
 

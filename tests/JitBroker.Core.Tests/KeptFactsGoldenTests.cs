@@ -29,6 +29,48 @@ public sealed class KeptFactsGoldenTests
         Assert.That(agent.Facts["method"], Is.EqualTo("forged"), "the identity's own facts are not changed");
     }
 
+    /// <summary>The kept facts are a view over the identity's, read exactly like the dictionary a copy would make (the old way).</summary>
+    [TestCase("spiffe_id,a;method,forged;x,y")]
+    [TestCase("trust_domain,other.org;spiffe_id,a")]
+    [TestCase("")]
+    public void Agent_facts_read_as_the_copied_dictionary_would(string given)
+    {
+        var source = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in given.Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            source[pair.Split(',')[0]] = pair.Split(',')[1];
+        }
+
+        foreach (var identityFacts in new IReadOnlyDictionary<string, string>[] { source, new System.Collections.ObjectModel.ReadOnlyDictionary<string, string>(source) })
+        {
+            var agent = new WorkloadIdentity { Id = "a", Method = "jwt-svid", TrustDomain = "example.org", EvidenceFingerprint = "sha256:00", Facts = identityFacts };
+            var copied = new Dictionary<string, string>(source, StringComparer.Ordinal) { [AgentFacts.MethodKey] = "jwt-svid", [AgentFacts.TrustDomainKey] = "example.org" };
+
+            var facts = AgentFacts.From(agent);
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(facts.ToList(), Is.EqualTo(copied.ToList()), "same pairs in the same order");
+                Assert.That(facts.Keys, Is.EqualTo(copied.Keys));
+                Assert.That(facts.Values, Is.EqualTo(copied.Values));
+                Assert.That(facts, Has.Count.EqualTo(copied.Count));
+                foreach (var (name, value) in copied)
+                {
+                    Assert.That(facts[name], Is.EqualTo(value));
+                    Assert.That(facts.TryGetValue(name, out var read) ? read : null, Is.EqualTo(value));
+                    Assert.That(facts.ContainsKey(name), Is.True);
+                }
+
+                Assert.That(facts.ContainsKey("absent") || facts.TryGetValue("absent", out _), Is.False);
+                Assert.Throws<KeyNotFoundException>(() => _ = facts["absent"]);
+                var names = new string[facts.Count];
+                Assert.That(names.AsSpan(0, AgentFacts.CopyNames(facts, names)).ToArray(), Is.EqualTo(copied.Keys));
+                Assert.That(AgentFacts.AnyText(facts, t => t == "example.org"), Is.True);
+                Assert.That(AgentFacts.AnyText(facts, t => t.Contains('\u001f', StringComparison.Ordinal)), Is.False);
+            });
+        }
+    }
+
     [Test]
     public void A_policy_that_reads_nothing_keeps_none()
     {

@@ -41,9 +41,10 @@ internal static class LeaseCodec
     public const string Owner = "ow";
 
     /// <summary>
-    /// The hash fields of a new lease (state active, due at expiry), as alternating names and values, after
-    /// <paramref name="reserved"/> empty slots the caller fills (a script's leading arguments). Sized exactly: it is
-    /// sent as is, on every lease write.
+    /// The hash fields of a new lease, as alternating names and values, after <paramref name="reserved"/> empty slots the
+    /// caller fills (a script's leading arguments) — all but the five the Put script writes from those leading arguments
+    /// (<c>t</c> task, <c>a</c> agent, <c>e</c> and <c>d</c> the expiry, <c>s</c> 0 active; see <see cref="LeaseScripts.Put"/>),
+    /// so they are not sent twice. Sized exactly: it is sent as is, on every lease write.
     /// </summary>
     public static RedisValue[] ToFields(Lease lease, StateMac mac, int reserved = 0)
     {
@@ -60,19 +61,14 @@ internal static class LeaseCodec
         var intent = lease.DecidedIntent.IsEmpty ? null : DecidedIntentCodec.Encode(lease.DecidedIntent);
         var (fingerprintName, fingerprint) = Fingerprint(lease.CredentialFingerprint);
 
-        // Nine fixed fields, the MAC and the fingerprint, then each optional one that is there.
-        var fields = new RedisValue[reserved + 2 * (11 + Present(lease.ParentLeaseId, lease.Owner, handle, lease.ProofKeyThumbprint,
+        // Four fixed fields, the MAC and the fingerprint, then each optional one that is there.
+        var fields = new RedisValue[reserved + 2 * (6 + Present(lease.ParentLeaseId, lease.Owner, handle, lease.ProofKeyThumbprint,
             lease.CertificateThumbprint, tools, resources, rules, facts, intent))];
         var at = reserved;
-        Add("t", lease.TaskId);
-        Add("a", lease.AgentId);
         Add("k", lease.IssuerKind);
         Add("au", lease.Scope.Audience);
         Add("ac", lease.Scope.Action);
         Add("i", Ms(lease.IssuedAt));
-        Add("e", Ms(lease.ExpiresAt));
-        Add("d", Ms(lease.ExpiresAt));
-        Add("s", 0);
         AddIfAny("p", lease.ParentLeaseId);
         // Shown to operators (jitctl leases/agents), never acted on, so not under the MAC: the audit record of the
         // issuance holds the owner in the signed chain.
@@ -232,24 +228,7 @@ internal static class LeaseCodec
         return false;
     }
 
-    private static bool FactsHoldSeparator(IReadOnlyDictionary<string, string> facts)
-    {
-        // Leases built by the broker carry a Dictionary: its struct enumerator, not a boxed one per request.
-        if (facts is Dictionary<string, string> dictionary)
-        {
-            foreach (var (name, value) in dictionary)
-            {
-                if (HoldsSeparator(name) || HoldsSeparator(value))
-                {
-                    return true;
-                }
-            }
-
-            return false;
-        }
-
-        return facts.Any(f => HoldsSeparator(f.Key) || HoldsSeparator(f.Value));
-    }
+    private static bool FactsHoldSeparator(IReadOnlyDictionary<string, string> facts) => AgentFacts.AnyText(facts, static text => HoldsSeparator(text));
 
     private static bool HoldsSeparator(string value) => value.Contains(ListSeparator, StringComparison.Ordinal);
 
@@ -312,21 +291,7 @@ internal static class LeaseCodec
         }
 
         var flat = new string[2 * facts.Count];
-        var n = 0;
-        if (facts is Dictionary<string, string> dictionary)
-        {
-            foreach (var key in dictionary.Keys)
-            {
-                flat[n++] = key;
-            }
-        }
-        else
-        {
-            foreach (var key in facts.Keys)
-            {
-                flat[n++] = key;
-            }
-        }
+        var n = AgentFacts.CopyNames(facts, flat);
 
         // Keys are unique, so this unstable sort orders them as the stable OrderBy did (a cached static comparison,
         // not a delegate made from a comparer per call).

@@ -87,6 +87,8 @@ internal static partial class LeaseScripts
 
     /// <summary>
     /// ARGV: prefix, id, agent, task, parent or '', expires ms, now ms, agent cap or '', task cap or '', field/value pairs…
+    /// (<see cref="LeaseCodec.ToFields"/>: every field but the five this script writes from its leading arguments —
+    /// t task, a agent, e and d the expiry, s 0 active — which would otherwise travel twice)
     /// → 1 stored, 0 id taken, -1 parent not active, -2 agent at its cap, -3 task at its cap.
     /// </summary>
     public static readonly LuaScript Put = new(Prelude + CapsPrelude + """
@@ -101,7 +103,7 @@ internal static partial class LeaseScripts
         if full then return full end
         redis.call('ZADD', la, ARGV[6], id)
         redis.call('ZADD', lt, ARGV[6], id)
-        redis.call('HSET', k, unpack(ARGV, 10))
+        redis.call('HSET', k, 't', ARGV[4], 'a', ARGV[3], 'e', ARGV[6], 'd', ARGV[6], 's', '0', unpack(ARGV, 10))
         redis.call('SADD', tk, id)
         redis.call('SADD', ak, ARGV[4])
         redis.call('SADD', AGENTS, ARGV[3])

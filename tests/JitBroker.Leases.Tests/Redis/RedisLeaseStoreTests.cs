@@ -44,6 +44,64 @@ public sealed class RedisLeaseStoreTests
 
     private async Task<bool> InZsetAsync(string key, string member) => !(await (await SharedRedis.AdminAsync()).ExecuteAsync("ZSCORE", [key, member])).IsNull;
 
+    /// <summary>
+    /// The whole stored hash of a new lease, as Redis holds it: the codec's fields (LeaseCodecTests pin those alone) plus
+    /// the five the Put script writes from its leading arguments. Same lease, key and values as LeaseCodecTests' full one.
+    /// </summary>
+    [Test]
+    public async Task A_put_lease_is_stored_as_the_golden_hash()
+    {
+        var mac = new StateMac([.. Enumerable.Range(1, 32).Select(i => (byte)i)]);
+        var store = new RedisLeaseStore(_redis, new RedisKeyLayout(_prefix), InMemoryLeaseStore.DefaultRevokedRetention, mac);
+        var issued = DateTimeOffset.FromUnixTimeMilliseconds(1_790_000_000_000);
+        var agent = "spiffe://example.org/agent/é-billing";
+        await store.PutAsync(NewLease("lease_parent", TimeSpan.FromHours(1), agent, "task-7") with { IssuedAt = issued, ExpiresAt = issued.AddHours(1) });
+        await store.PutAsync(new Lease
+        {
+            LeaseId = "lease_full",
+            TaskId = "task-7",
+            AgentId = agent,
+            ParentLeaseId = "lease_parent",
+            IssuerKind = "vault",
+            BackendHandle = "auth/token/accessor/é-abc123",
+            ProofKeyThumbprint = "jkt-thumb",
+            CertificateThumbprint = "x5t-thumb",
+            Scope = new GrantedScope("https://api.example.org", "read", ["tool.a", "tool.b", "tool.c"], ["res:1", "res:2"]),
+            IssuedAt = issued,
+            ExpiresAt = issued.AddMinutes(5),
+            RuleIds = ["rule-1", "rule-2"],
+            CredentialFingerprint = "sha256:" + new string('a', 32) + new string('0', 32),
+            Owner = "team-billing",
+            AgentFacts = new Dictionary<string, string> { ["zone"] = "eu", ["env"] = "prod" },
+            DecidedIntent = new DecidedIntent { Purpose = "refund", Context = new Dictionary<string, string> { ["ticket"] = "T-1" } },
+        });
+
+        var flat = (await (await SharedRedis.AdminAsync()).ExecuteAsync("HGETALL", [(string)store.LeaseKey("lease_full")!])).AsArray();
+        var stored = new Dictionary<string, byte[]>();
+        for (var i = 0; i + 1 < flat.Length; i += 2)
+        {
+            stored.Add(flat[i].AsString()!, (byte[])flat[i + 1]!);
+        }
+
+        var golden = new Dictionary<string, byte[]>();
+        string[] text =
+        [
+            "t", "task-7", "a", agent, "k", "vault", "au", "https://api.example.org", "ac", "read",
+            "i", "1790000000000", "e", "1790000300000", "d", "1790000300000", "s", "0",
+            "p", "lease_parent", "ow", "team-billing", "h", "auth/token/accessor/é-abc123", "cj", "jkt-thumb", "cx", "x5t-thumb",
+            "hm", "v1:c2d41accb4a597d3:mMkcQ19Ov4G4kfhFYCaQMO6j7IhCvdFi07qIhk1VtPY",
+            "to", "tool.a\u001ftool.b\u001ftool.c", "r", "res:1\u001fres:2", "ru", "rule-1\u001frule-2", "af", "env\u001fprod\u001fzone\u001feu",
+            "in", "6:refund6:ticket3:T-1",
+        ];
+        for (var i = 0; i < text.Length; i += 2)
+        {
+            golden.Add(text[i], System.Text.Encoding.UTF8.GetBytes(text[i + 1]));
+        }
+
+        golden.Add("f", Convert.FromHexString(new string('a', 32) + new string('0', 32)));
+        Assert.That(stored, Is.EquivalentTo(golden));
+    }
+
     [Test]
     public async Task A_claim_larger_than_one_chunk_takes_exactly_max_in_due_order_and_leaves_the_rest_due()
     {
