@@ -53,6 +53,7 @@ internal static class UnverifiedPeek
     /// Reads the whole payload (a syntax error anywhere refuses it, as parsing a document would) without building one:
     /// only the top-level <c>iss</c> and <c>sub</c> become strings. A repeated member counts as its last occurrence, as
     /// <see cref="JsonElement.TryGetProperty(string, out JsonElement)"/> reads it; a member that is not a string is null.
+    /// <see cref="StrictUtf8.IsJsonText"/> has already refused what <c>GetString</c> could not read (an escaped lone surrogate).
     /// </summary>
     private static bool TryReadMembers(ReadOnlySpan<byte> json, out string? issuer, out string? subject)
     {
@@ -91,9 +92,8 @@ internal static class UnverifiedPeek
 
             return true;
         }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        catch (JsonException)
         {
-            // InvalidOperationException: a string escaping a lone surrogate ("\ud800") has no UTF-16 reading.
             issuer = subject = null;
             return false;
         }

@@ -36,7 +36,7 @@ public sealed class UnverifiedPeekTests
             "eyJhbGciOiJFUzI1NiJ9..c2ln",
             "a.b.c.d.e",
             Token(new string(' ', 10_000)),
-            Token("""{"sub":"\ud800"}"""), // a lone surrogate: no string to read
+            Token("""{"iss":"https://idp.example","sub":"\ud800"}"""), // an escaped lone surrogate: refused before reading
             Token("""{"sub":"s"} {}"""), // a second value after the object
             Token(new string('[', 40) + new string(']', 40)), // deeper than the limit (and not an object)
             Token("""{"a":""" + new string('[', 40) + new string(']', 40) + "}"), // an object, too deep inside

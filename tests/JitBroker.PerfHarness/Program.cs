@@ -198,11 +198,14 @@ void PrintOpenLoop(OpenLoopRun run)
     {
         var (s, c) = (l.Sample, l.Costs);
         var cpu = c.BrokerCpuUsPerRequest > 0 ? c.BrokerCpuUsPerRequest : c.LoadGeneratorCpuUsPerRequest;
-        Console.WriteLine($"  {l.FractionOfMax,6:P0} {s.OfferedPerSecond,10:N0} {s.Completed / s.Seconds,11:N0} {s.Latency.P50,8:0.00} {s.Latency.P99,8:0.00} {s.Latency.P999,9:0.00} {s.Latency.Max,8:0.00} {s.SendLagMs.P99,16:0.00} {s.Dropped,8} {s.Errors,7}{(s.FirstError is null ? "" : " " + s.FirstError)}  {cpu,30:0} {c.RedisCpuUsPerRequest,13:0} {c.OtherProcessesCoresBusy,14:0.00}");
+        // A level in which nothing was answered has no latency: "–", not NaN.
+        static string Ms(double v) => double.IsNaN(v) ? "–" : v.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
+        Console.WriteLine($"  {l.FractionOfMax,6:P0} {s.OfferedPerSecond,10:N0} {s.Completed / s.Seconds,11:N0} {Ms(s.Latency.P50),8} {Ms(s.Latency.P99),8} {Ms(s.Latency.P999),9} {Ms(s.Latency.Max),8} {s.SendLagMs.P99,16:0.00} {s.Dropped,8} {s.Errors,7}{(s.FirstError is null ? "" : " " + s.FirstError)}  {cpu,30:0} {c.RedisCpuUsPerRequest,13:0} {c.OtherProcessesCoresBusy,14:0.00}");
         // The floor's open loop has no broker process: its broker-only counters are not measured (NaN), so they are left out.
         var broker = double.IsNaN(c.BrokerGcCollections) ? "" : $"broker GCs {c.BrokerGcCollections:0} ({c.BrokerGcPauseMs:0.0} ms paused), {c.BrokerWorkItemsPerRequest:0.0} pool items/req; ";
         var audit = double.IsNaN(c.AuditRecordsPerWrite) ? "" : $"; audit {c.AuditRecordsPerWrite:0.0} records per write, {c.AuditWriteMs:0.00} ms each";
-        Console.WriteLine($"          {s.Over10Ms} over 10 ms; worst half second at {s.Worst?.StartSeconds:0.0} s: p99 {s.Worst?.P99Ms:0.00}, max {s.Worst?.MaxMs:0.00} ms; {broker}redis forks {c.RedisForks}{audit}");
+        var worst = s.Worst is { } w ? $"worst half second at {w.StartSeconds:0.0} s: p99 {w.P99Ms:0.00}, max {w.MaxMs:0.00} ms" : "no request answered";
+        Console.WriteLine($"          {s.Over10Ms} over 10 ms; {worst}; {broker}redis forks {c.RedisForks}{audit}");
     }
 }
 

@@ -163,7 +163,12 @@ internal static class Report
             {
                 var (s, c) = (l.Sample, l.Costs);
                 var cpu = c.BrokerCpuUsPerRequest > 0 ? c.BrokerCpuUsPerRequest : c.LoadGeneratorCpuUsPerRequest;
-                md.AppendLine(Inv($"| {l.FractionOfMax:P0} | {s.OfferedPerSecond:0} | {s.Completed / s.Seconds:0} | {s.Latency.P50:0.00} | {s.Latency.P99:0.00} | {s.Latency.P999:0.00} | {s.Latency.Max:0.00} | {s.SendLagMs.P99:0.00} | {s.Dropped} | {s.Errors} | {cpu:0} | {(double.IsNaN(c.BrokerAllocatedBytesPerRequest) ? "–" : Inv($"{c.BrokerAllocatedBytesPerRequest / 1024:0.0}"))} | {c.RedisCpuUsPerRequest:0} | {c.OtherProcessesCoresBusy:0.00} | {c.LoadAverage:0.00} | {s.Over10Ms} | {(s.Worst is { } w ? Inv($"{w.StartSeconds:0.0}: {w.P99Ms:0.00} / {w.MaxMs:0.00}") : "–")} | {(double.IsNaN(c.BrokerGcCollections) ? "–" : Inv($"{c.BrokerGcCollections:0} ({c.BrokerGcPauseMs:0.0})"))} | {c.RedisForks} |"));
+                // A level in which nothing was answered (all refused) has no latency, and its costs per request would be
+                // a whole level's cost divided by almost nothing: "–" rather than NaN or a meaningless giant.
+                var answered = s.Completed > 0;
+                string Ms(double v) => double.IsNaN(v) ? "–" : v.ToString("0.00", CultureInfo.InvariantCulture);
+                string PerRequest(double v, string format) => answered && !double.IsNaN(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "–";
+                md.AppendLine(Inv($"| {l.FractionOfMax:P0} | {s.OfferedPerSecond:0} | {s.Completed / s.Seconds:0} | {Ms(s.Latency.P50)} | {Ms(s.Latency.P99)} | {Ms(s.Latency.P999)} | {Ms(s.Latency.Max)} | {s.SendLagMs.P99:0.00} | {s.Dropped} | {s.Errors} | {PerRequest(cpu, "0")} | {PerRequest(c.BrokerAllocatedBytesPerRequest / 1024, "0.0")} | {PerRequest(c.RedisCpuUsPerRequest, "0")} | {c.OtherProcessesCoresBusy:0.00} | {c.LoadAverage:0.00} | {s.Over10Ms} | {(s.Worst is { } w ? Inv($"{w.StartSeconds:0.0}: {w.P99Ms:0.00} / {w.MaxMs:0.00}") : "–")} | {(double.IsNaN(c.BrokerGcCollections) ? "–" : Inv($"{c.BrokerGcCollections:0} ({c.BrokerGcPauseMs:0.0})"))} | {c.RedisForks} |"));
             }
 
             if (run.Target.StartsWith("broker", StringComparison.Ordinal))
