@@ -21,7 +21,7 @@ public static class AgentFacts
     /// </summary>
     public static IReadOnlyDictionary<string, string> From(WorkloadIdentity agent) => new IssuedFacts(agent.Facts, agent.Method, agent.TrustDomain);
 
-    /// <summary>Writes the names of <paramref name="facts"/> into <paramref name="into"/> (at least Count long) without boxing an enumerator; returns how many.</summary>
+    /// <summary>Writes the names of <paramref name="facts"/> into <paramref name="into"/> (at least Count long), without the view's iterator for a lease's own facts; returns how many.</summary>
     public static int CopyNames(IReadOnlyDictionary<string, string> facts, Span<string> into)
     {
         var n = 0;
@@ -60,34 +60,39 @@ public static class AgentFacts
         };
     }
 
-    /// <summary>True when <paramref name="test"/> holds for any name or value of <paramref name="facts"/>; boxes no enumerator for a lease's own facts.</summary>
-    public static bool AnyText(IReadOnlyDictionary<string, string> facts, Func<string, bool> test)
+    /// <summary>True when <paramref name="test"/> holds for any name or value of <paramref name="facts"/>; walks a lease's own facts (<see cref="From"/>) without the view's iterator.</summary>
+    public static bool AnyText(IReadOnlyDictionary<string, string> facts, Func<string, bool> test) => facts switch
     {
-        switch (facts)
+        // The identity's own method and trust_domain facts, if any, are not part of the view: their values are not looked at.
+        IssuedFacts issued => test(MethodKey) || test(issued.Method) || test(TrustDomainKey) || test(issued.TrustDomain)
+            || AnyText(issued.Facts, test, skipIssuedNames: true),
+        _ => AnyText(facts, test, skipIssuedNames: false),
+    };
+
+    private static bool AnyText(IReadOnlyDictionary<string, string> facts, Func<string, bool> test, bool skipIssuedNames)
+    {
+        if (facts is Dictionary<string, string> dictionary)
         {
-            case IssuedFacts issued:
-                return test(MethodKey) || test(issued.Method) || test(TrustDomainKey) || test(issued.TrustDomain) || AnyText(issued.Facts, test);
-            case Dictionary<string, string> dictionary:
-                foreach (var (name, value) in dictionary)
+            foreach (var (name, value) in dictionary)
+            {
+                if (!(skipIssuedNames && name is MethodKey or TrustDomainKey) && (test(name) || test(value)))
                 {
-                    if (test(name) || test(value))
-                    {
-                        return true;
-                    }
+                    return true;
                 }
+            }
 
-                return false;
-            default:
-                foreach (var (name, value) in facts)
-                {
-                    if (test(name) || test(value))
-                    {
-                        return true;
-                    }
-                }
-
-                return false;
+            return false;
         }
+
+        foreach (var (name, value) in facts)
+        {
+            if (!(skipIssuedNames && name is MethodKey or TrustDomainKey) && (test(name) || test(value)))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private sealed class IssuedFacts(IReadOnlyDictionary<string, string> facts, string method, string trustDomain) : IReadOnlyDictionary<string, string>

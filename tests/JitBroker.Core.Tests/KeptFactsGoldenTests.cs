@@ -67,6 +67,7 @@ public sealed class KeptFactsGoldenTests
                 Assert.That(names.AsSpan(0, AgentFacts.CopyNames(facts, names)).ToArray(), Is.EqualTo(copied.Keys));
                 Assert.That(AgentFacts.AnyText(facts, t => t == "example.org"), Is.True);
                 Assert.That(AgentFacts.AnyText(facts, t => t.Contains('\u001f', StringComparison.Ordinal)), Is.False);
+                Assert.That(AgentFacts.AnyText(facts, t => t is "forged" or "other.org"), Is.False, "a replaced fact's value is not in the view");
             });
         }
     }

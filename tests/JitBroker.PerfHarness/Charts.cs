@@ -64,16 +64,19 @@ internal static class Charts
     {
         var window = results.Revocation.Select(r => r.ExpiryWindowSeconds).DefaultIfEmpty(10).Max();
         var ticks = Enumerable.Range(0, (int)window + 1).Select(s => new ChartTick(s, $"{s} s")).ToList();
+        // One sweep configuration (the usual run): it goes in the caption, so the legend stays short enough to fit.
+        var settings = results.Revocation.Select(r => $"sweep {r.SweepInterval}, {r.MaxParallelRevocations} in flight").Distinct().ToList();
         var series = results.Revocation.SelectMany((run, r) => new (string Name, string Dash, Func<LatencySummary, double> Value)[]
             {
                 ("p50", "", l => l.P50), ("p99", "6,4", l => l.P99), ("max", "2,2", l => l.Max),
             }
-            .Select(p => new ChartSeries($"{p.Name}, wave {run.WaveName}, sweep {run.SweepInterval}, {run.MaxParallelRevocations} in flight", Colours[r % Colours.Length], p.Dash,
-                [.. run.OverTime.Select(b => (b.FromSeconds + 0.05, p.Value(b.LagMs)))]))).ToList();
+            .Select(p => new ChartSeries(
+                settings.Count == 1 ? $"{p.Name}, wave {run.WaveName}" : $"{p.Name}, wave {run.WaveName}, sweep {run.SweepInterval}, {run.MaxParallelRevocations} in flight",
+                Colours[r % Colours.Length], p.Dash, [.. run.OverTime.Select(b => (b.FromSeconds + 0.05, p.Value(b.LagMs)))]))).ToList();
         var leases = results.Revocation.FirstOrDefault()?.Leases ?? 0;
         return new SvgChart(
             $"Revocation lag (revoked-at − expires-at) per 100 ms of expiry, {leases:N0} leases over {window:0} s ({results.Machine.Date})",
-            "expiry time since the first expiry", ticks, LogY: false, series)
+            settings.Count == 1 ? $"expiry time since the first expiry ({settings[0]})" : "expiry time since the first expiry", ticks, LogY: false, series)
         {
             Targets = [new ChartTarget(250, "target: p99 ≤ 250 ms")],
         }.Render();

@@ -15,31 +15,35 @@ namespace JitBroker.Leases.Tests.Redis;
 /// </summary>
 public sealed class LeaseCodecTests
 {
-    private static readonly StateMac Mac = new([.. Enumerable.Range(1, 32).Select(i => (byte)i)]);
+    /// <summary>The handle MAC's key of the golden leases (RedisLeaseStoreTests stores <see cref="FullLease"/> with it too).</summary>
+    internal static readonly StateMac Mac = new([.. Enumerable.Range(1, 32).Select(i => (byte)i)]);
 
     private static readonly DateTimeOffset Issued = DateTimeOffset.FromUnixTimeMilliseconds(1_790_000_000_000);
+
+    /// <summary>A lease with every optional field, delegated from <c>lease_parent</c> (same agent and task).</summary>
+    internal static Lease FullLease => Bare("lease_full") with
+    {
+        TaskId = "task-7",
+        AgentId = "spiffe://example.org/agent/é-billing",
+        ParentLeaseId = "lease_parent",
+        IssuerKind = "vault",
+        // Non-ASCII under the MAC: the tag covers the UTF-8 bytes.
+        BackendHandle = "auth/token/accessor/é-abc123",
+        ProofKeyThumbprint = "jkt-thumb",
+        CertificateThumbprint = "x5t-thumb",
+        Scope = new GrantedScope("https://api.example.org", "read", ["tool.a", "tool.b", "tool.c"], ["res:1", "res:2"]),
+        ExpiresAt = Issued.AddMinutes(5),
+        RuleIds = ["rule-1", "rule-2"],
+        CredentialFingerprint = "sha256:" + new string('a', 32) + new string('0', 32),
+        Owner = "team-billing",
+        AgentFacts = new Dictionary<string, string> { ["zone"] = "eu", ["env"] = "prod" },
+        DecidedIntent = new DecidedIntent { Purpose = "refund", Context = new Dictionary<string, string> { ["ticket"] = "T-1" } },
+    };
 
     [Test]
     public void A_lease_with_every_optional_field_keeps_its_golden_fields()
     {
-        var lease = Bare("lease_full") with
-        {
-            TaskId = "task-7",
-            AgentId = "spiffe://example.org/agent/é-billing",
-            ParentLeaseId = "lease_parent",
-            IssuerKind = "vault",
-            // Non-ASCII under the MAC: the tag covers the UTF-8 bytes.
-            BackendHandle = "auth/token/accessor/é-abc123",
-            ProofKeyThumbprint = "jkt-thumb",
-            CertificateThumbprint = "x5t-thumb",
-            Scope = new GrantedScope("https://api.example.org", "read", ["tool.a", "tool.b", "tool.c"], ["res:1", "res:2"]),
-            ExpiresAt = Issued.AddMinutes(5),
-            RuleIds = ["rule-1", "rule-2"],
-            CredentialFingerprint = "sha256:" + new string('a', 32) + new string('0', 32),
-            Owner = "team-billing",
-            AgentFacts = new Dictionary<string, string> { ["zone"] = "eu", ["env"] = "prod" },
-            DecidedIntent = new DecidedIntent { Purpose = "refund", Context = new Dictionary<string, string> { ["ticket"] = "T-1" } },
-        };
+        var lease = FullLease;
 
         Assert.That(Stored(LeaseCodec.ToFields(lease, Mac)), Is.EqualTo(Text(
             "k", "vault", "au", "https://api.example.org", "ac", "read", "i", "1790000000000",

@@ -46,37 +46,20 @@ public sealed class RedisLeaseStoreTests
 
     /// <summary>
     /// The whole stored hash of a new lease, as Redis holds it: the codec's fields (LeaseCodecTests pin those alone) plus
-    /// the five the Put script writes from its leading arguments. Same lease, key and values as LeaseCodecTests' full one.
+    /// the five the Put script writes from its leading arguments. LeaseCodecTests' full lease, under its MAC key.
     /// </summary>
     [Test]
     public async Task A_put_lease_is_stored_as_the_golden_hash()
     {
-        var mac = new StateMac([.. Enumerable.Range(1, 32).Select(i => (byte)i)]);
-        var store = new RedisLeaseStore(_redis, new RedisKeyLayout(_prefix), InMemoryLeaseStore.DefaultRevokedRetention, mac);
-        var issued = DateTimeOffset.FromUnixTimeMilliseconds(1_790_000_000_000);
-        var agent = "spiffe://example.org/agent/é-billing";
-        await store.PutAsync(NewLease("lease_parent", TimeSpan.FromHours(1), agent, "task-7") with { IssuedAt = issued, ExpiresAt = issued.AddHours(1) });
-        await store.PutAsync(new Lease
+        var lease = LeaseCodecTests.FullLease;
+        var store = new RedisLeaseStore(_redis, new RedisKeyLayout(_prefix), InMemoryLeaseStore.DefaultRevokedRetention, LeaseCodecTests.Mac);
+        await store.PutAsync(NewLease(lease.ParentLeaseId!, TimeSpan.FromHours(1), lease.AgentId, lease.TaskId) with
         {
-            LeaseId = "lease_full",
-            TaskId = "task-7",
-            AgentId = agent,
-            ParentLeaseId = "lease_parent",
-            IssuerKind = "vault",
-            BackendHandle = "auth/token/accessor/é-abc123",
-            ProofKeyThumbprint = "jkt-thumb",
-            CertificateThumbprint = "x5t-thumb",
-            Scope = new GrantedScope("https://api.example.org", "read", ["tool.a", "tool.b", "tool.c"], ["res:1", "res:2"]),
-            IssuedAt = issued,
-            ExpiresAt = issued.AddMinutes(5),
-            RuleIds = ["rule-1", "rule-2"],
-            CredentialFingerprint = "sha256:" + new string('a', 32) + new string('0', 32),
-            Owner = "team-billing",
-            AgentFacts = new Dictionary<string, string> { ["zone"] = "eu", ["env"] = "prod" },
-            DecidedIntent = new DecidedIntent { Purpose = "refund", Context = new Dictionary<string, string> { ["ticket"] = "T-1" } },
+            IssuedAt = lease.IssuedAt, ExpiresAt = lease.IssuedAt.AddHours(1),
         });
+        await store.PutAsync(lease);
 
-        var flat = (await (await SharedRedis.AdminAsync()).ExecuteAsync("HGETALL", [(string)store.LeaseKey("lease_full")!])).AsArray();
+        var flat = (await (await SharedRedis.AdminAsync()).ExecuteAsync("HGETALL", [(string)store.LeaseKey(lease.LeaseId)!])).AsArray();
         var stored = new Dictionary<string, byte[]>();
         for (var i = 0; i + 1 < flat.Length; i += 2)
         {
@@ -86,7 +69,7 @@ public sealed class RedisLeaseStoreTests
         var golden = new Dictionary<string, byte[]>();
         string[] text =
         [
-            "t", "task-7", "a", agent, "k", "vault", "au", "https://api.example.org", "ac", "read",
+            "t", "task-7", "a", "spiffe://example.org/agent/é-billing", "k", "vault", "au", "https://api.example.org", "ac", "read",
             "i", "1790000000000", "e", "1790000300000", "d", "1790000300000", "s", "0",
             "p", "lease_parent", "ow", "team-billing", "h", "auth/token/accessor/é-abc123", "cj", "jkt-thumb", "cx", "x5t-thumb",
             "hm", "v1:c2d41accb4a597d3:mMkcQ19Ov4G4kfhFYCaQMO6j7IhCvdFi07qIhk1VtPY",
