@@ -157,19 +157,9 @@ public sealed class AuditRecord
         else
         {
             // A slice of the buffer as it is now: if the buffer grows later, this slice keeps the array it points into.
+            // Nothing here can fail half-way for the event's sake: the hash above already wrote the same members.
             var start = lines.WrittenCount;
-            try
-            {
-                AuditEventWriter.Write(lines, head, e, sorted: false);
-            }
-            catch
-            {
-                // A malformed event must not leave half a line in the buffer for the next record to follow.
-                lines.ResetWrittenCount();
-                lines.Advance(start);
-                throw;
-            }
-
+            AuditEventWriter.Write(lines, head, e, sorted: false);
             line = lines.WrittenMemory[start..];
         }
 
