@@ -60,19 +60,20 @@ public sealed class AuditFileSink : IAuditSink
     public ValueTask WriteAsync(IReadOnlyList<AuditRecord> records, CancellationToken cancellationToken = default)
     {
         var stream = _stream ?? throw new InvalidOperationException("The audit file is not open.");
+        // Indexed loops: foreach over the interface would box an enumerator per loop and batch.
         var length = 0;
-        foreach (var record in records)
+        for (var i = 0; i < records.Count; i++)
         {
-            length += record.LineUtf8.Length + 1;
+            length += records[i].LineUtf8.Length + 1;
         }
 
         var lines = ArrayPool<byte>.Shared.Rent(length);
         try
         {
             var at = 0;
-            foreach (var record in records)
+            for (var i = 0; i < records.Count; i++)
             {
-                var line = record.LineUtf8.Span;
+                var line = records[i].LineUtf8.Span;
                 line.CopyTo(lines.AsSpan(at));
                 at += line.Length;
                 lines[at++] = (byte)'\n';

@@ -22,6 +22,10 @@ public sealed partial class AuditLog
     private ArrayBufferWriter<byte> _lines = new(InitialLineBuffer);
     private const int InitialLineBuffer = 64 * 1024;
 
+    // The batch's records, handed to the sink as they are and reused batch after batch: a sink keeps nothing past its call
+    // (the mirror's commands copy what they send), so unlike _lines the list needs no replacing after a failed write.
+    private readonly List<AuditRecord> _records = [];
+
     /// <summary>A buffer a burst grew beyond this is dropped after its batch rather than kept for the process's life.</summary>
     private const int MaxKeptLineBuffer = 1024 * 1024;
 
@@ -70,7 +74,10 @@ public sealed partial class AuditLog
         await CloseAsync();
     }
 
-    private async Task ProcessAsync(List<Work> batch)
+    // The writer's own steps return pooled ValueTasks: each is awaited once, by the loop, so a batch boxes no state machine
+    // (per-batch costs are what a lone caller pays per request).
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ProcessAsync(List<Work> batch)
     {
         if (!_open)
         {
@@ -86,7 +93,8 @@ public sealed partial class AuditLog
             }
         }
 
-        var records = new List<AuditRecord>(batch.Count + 1);
+        var records = _records;
+        records.Clear();
         var sync = false;
         _lines.ResetWrittenCount();
         try
@@ -131,6 +139,8 @@ public sealed partial class AuditLog
             _lines = new ArrayBufferWriter<byte>(InitialLineBuffer);
         }
 
+        records.Clear(); // drops the references: a batch's records are not kept alive until the next one
+
         Exception? syncFailure = null;
         if (sync)
         {
@@ -152,16 +162,17 @@ public sealed partial class AuditLog
             // Appends wait for their policy's durability, which WriteAsync already gave; control calls promise a sync.
             if (syncFailure is not null && work.Kind is WorkKind.Flush or WorkKind.Checkpoint)
             {
-                work.Done.TrySetException(Unavailable(syncFailure));
+                work.TrySetException(Unavailable(syncFailure));
             }
             else
             {
-                work.Done.TrySetResult();
+                work.TrySetResult();
             }
         }
     }
 
-    private async Task WriteRecordsAsync(List<AuditRecord> records, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WriteRecordsAsync(List<AuditRecord> records, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
         await _sink.WriteAsync(records, cancellationToken);
@@ -201,7 +212,7 @@ public sealed partial class AuditLog
         catch (Exception e) when (e is NullReferenceException or ArgumentException or FormatException)
         {
             // One malformed event (a null list inside an init-only record) must not fail its batch-mates.
-            work.Done.TrySetException(new BrokerException(BrokerFailure.InvalidArgument, Reasons.Audit.EventInvalid,
+            work.TrySetException(new BrokerException(BrokerFailure.InvalidArgument, Reasons.Audit.EventInvalid,
                 "The audit event could not be serialized.", e));
             return null;
         }
@@ -234,7 +245,7 @@ public sealed partial class AuditLog
         var failure = Unavailable(e);
         foreach (var work in batch)
         {
-            work.Done.TrySetException(failure);
+            work.TrySetException(failure);
         }
     }
 
@@ -242,7 +253,7 @@ public sealed partial class AuditLog
     {
         while (_queue.Reader.TryRead(out var work))
         {
-            work.Done.TrySetException(Closed());
+            work.TrySetException(Closed());
         }
     }
 
@@ -251,9 +262,11 @@ public sealed partial class AuditLog
             ? b
             : new BrokerException(BrokerFailure.Unavailable, Reasons.Audit.Unavailable, "The audit record could not be written.", e);
 
-    private sealed class Work
+    // Its own completion source (one object per event instead of two).
+    private sealed class Work : TaskCompletionSource
     {
         private Work(WorkKind kind, JitBroker.Core.AuditEvent? auditEvent)
+            : base(TaskCreationOptions.RunContinuationsAsynchronously)
         {
             Kind = kind;
             Event = auditEvent;
@@ -262,8 +275,6 @@ public sealed partial class AuditLog
         public WorkKind Kind { get; }
 
         public JitBroker.Core.AuditEvent? Event { get; }
-
-        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public static Work Append(JitBroker.Core.AuditEvent auditEvent) => new(WorkKind.Append, auditEvent);
 

@@ -85,7 +85,7 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable
         {
             var work = Work.Append(auditEvent);
             await EnqueueAsync(work, cancellationToken);
-            await work.Done.Task.WaitAsync(cancellationToken);
+            await work.Task.WaitAsync(cancellationToken);
         }
         catch (BrokerException e) when (_options.FailOpen && e.Reason == Reasons.Audit.Unavailable)
         {
@@ -118,7 +118,7 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable
 
             foreach (var work in works)
             {
-                await work.Done.Task.WaitAsync(cancellationToken);
+                await work.Task.WaitAsync(cancellationToken);
             }
         }
         catch (BrokerException e) when (_options.FailOpen && e.Reason == Reasons.Audit.Unavailable)
@@ -132,7 +132,7 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable
     {
         var work = Work.Control(WorkKind.Flush);
         await EnqueueAsync(work, cancellationToken);
-        await work.Done.Task.WaitAsync(cancellationToken);
+        await work.Task.WaitAsync(cancellationToken);
     }
 
     /// <summary>Writes a signed checkpoint now when events were appended since the last one, then flushes.</summary>
@@ -140,7 +140,7 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable
     {
         var work = Work.Control(WorkKind.Checkpoint);
         await EnqueueAsync(work, cancellationToken);
-        await work.Done.Task.WaitAsync(cancellationToken);
+        await work.Task.WaitAsync(cancellationToken);
     }
 
     /// <summary>Stops taking appends, writes what is queued, a final checkpoint, syncs, and closes the sink.</summary>

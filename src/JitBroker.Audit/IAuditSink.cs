@@ -7,8 +7,8 @@ namespace JitBroker.Audit;
 /// and calls one member at a time from its single writer, so implementations need no locking of their own.
 /// A sink stores records exactly as given (<see cref="AuditRecord.Line"/>) and in order; it never reorders,
 /// rewrites or drops one. The records handed to <see cref="WriteAsync"/> may hold their lines in the log's batch
-/// buffer, which the next batch reuses: a sink that keeps a record after the call returns keeps
-/// <see cref="AuditRecord.Detached"/>.
+/// buffer, which the next batch reuses, and the list itself is reused: a sink that keeps a record after the call returns
+/// keeps <see cref="AuditRecord.Detached"/>, never the list.
 /// </summary>
 public interface IAuditSink : IAsyncDisposable
 {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using JitBroker.Core;
 using JitBroker.Redis;
 using StackExchange.Redis;
@@ -46,6 +47,8 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
         return last;
     }
 
+    // The writer loop awaits every call once (the IAuditSink contract): pooled, so a batch boxes no state machine.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteAsync(IReadOnlyList<AuditRecord> records, CancellationToken cancellationToken = default)
     {
         // Built here rather than through a (seq, line) projection: no iterator, tuples or list-then-array per batch.
@@ -66,7 +69,8 @@ public sealed class MirroredAuditSink(AuditFileSink file, IRedisConnection redis
     private PipelinedCommand Xadd(long seq, ReadOnlyMemory<byte> line) =>
         new("XADD", [_boxedKey, "MAXLEN", "~", _boxedMaxLength, "*", "seq", seq, "line", (RedisValue)line]);
 
-    private async Task MirrorAsync(IReadOnlyList<PipelinedCommand> commands, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask MirrorAsync(IReadOnlyList<PipelinedCommand> commands, CancellationToken cancellationToken)
     {
         try
         {

@@ -115,6 +115,21 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         }
 
         var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        if (commands.Count == 1)
+        {
+            // One command needs no batch: the library writes it at once, as Execute would, without the batch's per-call
+            // dictionary, lists and WhenAll promise (the audit writer mirrors a batch of one whenever callers are few).
+            var only = database.ExecuteAsync(commands[0].Command, commands[0].Args);
+            try
+            {
+                return [await only.WaitAsync(cancellationToken).ConfigureAwait(false)];
+            }
+            catch (Exception ex) when (NoteFailure(ex, only))
+            {
+                throw; // not reached: the filter only looks
+            }
+        }
+
         // A batch is written to the socket as one block (no other caller's command in between) when Execute is called.
         var batch = database.CreateBatch();
         var sent = new Task<RedisResult>[commands.Count];

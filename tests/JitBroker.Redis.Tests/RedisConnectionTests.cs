@@ -86,6 +86,19 @@ public sealed class RedisConnectionTests
     }
 
     [Test]
+    public async Task A_pipeline_of_one_command_answers_and_fails_as_a_longer_one_does()
+    {
+        await _redis.ExecuteAsync("SET", ["piped-one", "not a number"]);
+
+        // One command takes its own path (no batch): the same reply, the same failure, the same cancellation.
+        var replies = await _redis.ExecuteManyAsync([new PipelinedCommand("ECHO", ["alone"])]);
+        Assert.That(replies.Select(r => r.AsString()), Is.EqualTo(new[] { "alone" }));
+        Assert.ThrowsAsync<RedisServerException>(() => _redis.ExecuteManyAsync([new PipelinedCommand("INCR", ["piped-one"])]));
+        Assert.CatchAsync<OperationCanceledException>(() => _redis.ExecuteManyAsync([new PipelinedCommand("ECHO", ["late"])], new CancellationToken(canceled: true)));
+        Assert.That((await _redis.ExecuteAsync("ECHO", ["still in step"])).AsString(), Is.EqualTo("still in step"));
+    }
+
+    [Test]
     public async Task Commands_issued_together_by_concurrent_callers_reach_redis_in_few_reads()
     {
         // 32 callers, each a chain of 50 commands: the shape of concurrent requests. Each command written and flushed
