@@ -102,10 +102,10 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
     public async Task<RedisResult[]> ExecuteManyAsync(IReadOnlyList<PipelinedCommand> commands, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(commands);
-        foreach (var command in commands)
+        for (var i = 0; i < commands.Count; i++) // indexed: foreach over the interface boxes an enumerator per call
         {
-            ArgumentException.ThrowIfNullOrEmpty(command.Command);
-            ArgumentNullException.ThrowIfNull(command.Args);
+            ArgumentException.ThrowIfNullOrEmpty(commands[i].Command);
+            ArgumentNullException.ThrowIfNull(commands[i].Args);
         }
 
         cancellationToken.ThrowIfCancellationRequested();
