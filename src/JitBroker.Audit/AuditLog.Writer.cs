@@ -22,8 +22,9 @@ public sealed partial class AuditLog
     private ArrayBufferWriter<byte> _lines = new(InitialLineBuffer);
     private const int InitialLineBuffer = 64 * 1024;
 
-    // The batch's records, handed to the sink as they are and reused batch after batch: a sink keeps nothing past its call
-    // (the mirror's commands copy what they send), so unlike _lines the list needs no replacing after a failed write.
+    // The batch's records, handed to the sink as they are and reused batch after batch: a sink keeps nothing past its call,
+    // and a timed-out XADD still queued in the Redis client holds its line (in _lines), not this list — so unlike _lines
+    // the list needs no replacing after a failed write.
     private readonly List<AuditRecord> _records = [];
 
     /// <summary>A buffer a burst grew beyond this is dropped after its batch rather than kept for the process's life.</summary>

@@ -115,11 +115,16 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         }
 
         var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        // A batch is written to the socket as one block (no other caller's command in between) when Execute is called.
+        var batch = database.CreateBatch();
         if (commands.Count == 1)
         {
-            // One command needs no batch: the library writes it at once, as Execute would, without the batch's per-call
-            // dictionary, lists and WhenAll promise (the audit writer mirrors a batch of one whenever callers are few).
-            var only = database.ExecuteAsync(commands[0].Command, commands[0].Args);
+            // Still a batch, so the library writes it exactly as before; only the task array and the WhenAll are spared.
+            // Sending a lone command with IDatabase.ExecuteAsync (or through the coalesced writes) saved more, but the
+            // revocation sweeps measured with it were slower and the machine's drift left the cause open
+            // (docs/benchmarks.md, 2026-12-05 afternoon): the audit mirror's write path is not changed on that evidence.
+            var only = batch.ExecuteAsync(commands[0].Command, commands[0].Args);
+            batch.Execute();
             try
             {
                 return [await only.WaitAsync(cancellationToken).ConfigureAwait(false)];
@@ -130,8 +135,6 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
             }
         }
 
-        // A batch is written to the socket as one block (no other caller's command in between) when Execute is called.
-        var batch = database.CreateBatch();
         var sent = new Task<RedisResult>[commands.Count];
         for (var i = 0; i < sent.Length; i++)
         {

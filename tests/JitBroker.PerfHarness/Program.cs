@@ -162,7 +162,7 @@ if (options.Phases.Contains("revocation"))
         foreach (var r in await RevocationLagBench.RunAsync(options, target, dataDirectory, new RevocationSettings(interval, parallel, fsync, batch), seedRate))
         {
             results.Revocation.Add(r);
-            Console.WriteLine($"  wave {r.WaveName}: revoked {r.Revoked:N0}, not revoked {r.NotRevoked}; lag p50 {r.LagMs.P50:0} ms, p99 {r.LagMs.P99:0} ms, p99.9 {r.LagMs.P999:0} ms, max {r.LagMs.Max:0} ms; drained {r.DrainedAfterLastExpirySeconds:0.00} s after the last expiry; broker CPU {r.BrokerCpuSeconds:0.0} s");
+            Console.WriteLine($"  wave {r.WaveName}: revoked {r.Revoked:N0}, not revoked {r.NotRevoked}; lag p50 {r.LagMs.P50:0} ms, p99 {r.LagMs.P99:0} ms, p99.9 {r.LagMs.P999:0} ms, max {r.LagMs.Max:0} ms; drained {r.DrainedAfterLastExpirySeconds:0.00} s after the last expiry; broker CPU {r.BrokerCpuSeconds:0.0} s; redis forks {r.RedisForks}");
         }
     }
 }

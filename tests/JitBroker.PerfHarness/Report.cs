@@ -110,11 +110,11 @@ internal static class Report
         if (r.Revocation.Count > 0)
         {
             md.AppendLine().AppendLine("## Revocation lag (revoked-at − expires-at, per lease)").AppendLine();
-            md.AppendLine("| wave | SweepInterval | BatchSize | MaxParallelRevocations | audit fsync | leases | expiry window s | revoked | not revoked | lag p50 ms | p99 ms | p99.9 ms | max ms | drained after last expiry s | broker CPU s | broker CPU µs/lease | Redis CPU µs/lease |");
-            md.AppendLine("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            md.AppendLine("| wave | SweepInterval | BatchSize | MaxParallelRevocations | audit fsync | leases | expiry window s | revoked | not revoked | lag p50 ms | p99 ms | p99.9 ms | max ms | drained after last expiry s | broker CPU s | broker CPU µs/lease | Redis CPU µs/lease | redis forks, seeding to drained |");
+            md.AppendLine("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var v in r.Revocation)
             {
-                md.AppendLine(Inv($"| {v.WaveName} | {v.SweepInterval} | {v.BatchSize} | {v.MaxParallelRevocations} | {v.AuditFsync} | {v.Leases} | {v.ExpiryWindowSeconds:0} | {v.Revoked} | {v.NotRevoked} | {v.LagMs.P50:0} | {v.LagMs.P99:0} | {v.LagMs.P999:0} | {v.LagMs.Max:0} | {v.DrainedAfterLastExpirySeconds:0.00} | {v.BrokerCpuSeconds:0.0} | {v.BrokerCpuSeconds * 1e6 / Math.Max(1, v.Revoked):0} | {v.RedisCpuSeconds * 1e6 / Math.Max(1, v.Revoked):0} |"));
+                md.AppendLine(Inv($"| {v.WaveName} | {v.SweepInterval} | {v.BatchSize} | {v.MaxParallelRevocations} | {v.AuditFsync} | {v.Leases} | {v.ExpiryWindowSeconds:0} | {v.Revoked} | {v.NotRevoked} | {v.LagMs.P50:0} | {v.LagMs.P99:0} | {v.LagMs.P999:0} | {v.LagMs.Max:0} | {v.DrainedAfterLastExpirySeconds:0.00} | {v.BrokerCpuSeconds:0.0} | {v.BrokerCpuSeconds * 1e6 / Math.Max(1, v.Revoked):0} | {v.RedisCpuSeconds * 1e6 / Math.Max(1, v.Revoked):0} | {v.RedisForks} |"));
             }
 
             md.AppendLine().AppendLine("Wave 1 is the broker's first work after start-up; later waves meet the same load on the same, now warm, process.");

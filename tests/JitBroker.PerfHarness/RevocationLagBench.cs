@@ -12,6 +12,12 @@ internal sealed record RevocationLagResult(
     /// <summary>"1 (cold broker)", "2 (warm)", …: the wave as the report and the chart name it.</summary>
     public string WaveName => Wave == 1 ? "1 (cold broker)" : $"{Wave} (warm)";
 
+    /// <summary>
+    /// Forks of the Redis servers from the start of seeding to the end of the drain (AOF rewrites, snapshots): seeding
+    /// 100k leases can start an AOF rewrite that runs on into the expiry window, competing for the cores and the disk.
+    /// </summary>
+    public long RedisForks { get; init; }
+
     /// <summary>Lag over time (issue 22 item 7's chart): per 100 ms of expiry time since the first expiry, the lag of the leases revoked.</summary>
     public List<LagBucket> OverTime { get; init; } = [];
 }
@@ -69,6 +75,7 @@ internal static class RevocationLagBench
         var lead = TimeSpan.FromSeconds(Math.Max(8, (3.0 * n / seedRatePerSecond) + 3));
         var now = TimeProvider.System.GetUtcNow();
         var first = now + lead;
+        var forks0 = await target.ForksAsync().ConfigureAwait(false);
         var seedWatch = Stopwatch.StartNew();
         var ids = await LeaseSeeder.SeedAsync(store, n, i => first + (window * ((double)i / n)), now).ConfigureAwait(false);
         var seedSeconds = seedWatch.Elapsed.TotalSeconds;
@@ -89,6 +96,7 @@ internal static class RevocationLagBench
         var drained = (TimeProvider.System.GetUtcNow() - last).TotalSeconds;
         var (brokerCpu, redisCpu, _) = cpu.Elapsed();
         var peak = broker.PeakRssKiB;
+        var forks = await target.ForksAsync().ConfigureAwait(false) - forks0;
 
         var lags = new double[n];
         var revoked = 0;
@@ -118,6 +126,6 @@ internal static class RevocationLagBench
             .Select(g => new LagBucket(g.Key * 0.1, LatencySummary.FromMilliseconds([.. g.Select(i => lags[i])])))
             .ToList();
         return new RevocationLagResult(wave, config.SweepInterval, int.Parse(config.BatchSize, CultureInfo.InvariantCulture), int.Parse(config.MaxParallel, CultureInfo.InvariantCulture), config.Fsync, n, window.TotalSeconds, seedSeconds, revoked, n - revoked,
-            LatencySummary.FromMilliseconds(measured), drained, brokerCpu.TotalSeconds, redisCpu.TotalSeconds, peak) { OverTime = overTime };
+            LatencySummary.FromMilliseconds(measured), drained, brokerCpu.TotalSeconds, redisCpu.TotalSeconds, peak) { OverTime = overTime, RedisForks = forks };
     }
 }

@@ -90,7 +90,7 @@ public sealed class RedisConnectionTests
     {
         await _redis.ExecuteAsync("SET", ["piped-one", "not a number"]);
 
-        // One command takes its own path (no batch): the same reply, the same failure, the same cancellation.
+        // A pipeline of one: its own reply, its failure as an exception, a cancelled token honoured, the connection in step.
         var replies = await _redis.ExecuteManyAsync([new PipelinedCommand("ECHO", ["alone"])]);
         Assert.That(replies.Select(r => r.AsString()), Is.EqualTo(new[] { "alone" }));
         Assert.ThrowsAsync<RedisServerException>(() => _redis.ExecuteManyAsync([new PipelinedCommand("INCR", ["piped-one"])]));
