@@ -73,6 +73,11 @@ internal static class Report
         foreach (var run in r.Broker)
         {
             md.AppendLine().AppendLine(Inv($"## Broker process, RequestCredential over gRPC, audit FsyncPolicy={run.Audit}")).AppendLine();
+            if (run.Workload is not null)
+            {
+                md.AppendLine(run.Workload).AppendLine();
+            }
+
             md.AppendLine("| concurrency | requests | req/s | p50 ms | p99 ms | p99.9 ms | broker CPU µs/req | broker KiB allocated/req | broker cores busy | redis CPU µs/req | load-gen CPU µs/req | other processes, cores busy | audit records per write | audit ms per write | broker thread-pool items/req | errors |");
             md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var l in run.Levels)

@@ -30,6 +30,9 @@ internal sealed record MachineInfo(string Cpu, int Cores, double RamGiB, string 
 
 internal sealed record BrokerRun(string Audit, List<LevelResult> Levels)
 {
+    /// <summary>How the load presented SVIDs and whether the broker verified each (printed under the run's heading).</summary>
+    public string? Workload { get; init; }
+
     public LevelResult Best => Levels.MaxBy(l => l.Throughput)!;
 }
 

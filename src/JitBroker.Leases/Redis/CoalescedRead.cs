@@ -7,14 +7,32 @@ namespace JitBroker.Leases.Redis;
 /// before a request started is always seen), and under load one read serves everyone who arrived during one round
 /// trip instead of one read each. Failures reach every caller that shared the read.
 /// </summary>
-internal sealed class CoalescedRead<T>
+/// <remarks>
+/// At most one read is on the wire, so the read in flight and the callers it answers live in fields and its answer is
+/// taken by one continuation made once: a read costs its callers' promise and nothing else of ours (no async state
+/// machine or delegate per read — with one caller at a time, that is per request). <paramref name="answer"/> turns the
+/// reply into the value once per read, not once per caller.
+/// </remarks>
+internal sealed class CoalescedRead<TReply, T>
 {
-    private readonly Func<Task<T>> _read;
+    private readonly Func<Task<TReply>> _read;
+    private readonly Func<TReply, T> _answer;
+    private readonly Action _onAnswered;
     private readonly Lock _gate = new();
+
+    // _onTheWire, _next: guarded by _gate. _inFlight, _current: written before the read's continuation is registered and
+    // read by it (the registration publishes them), then handed on under _gate.
     private bool _onTheWire;
     private TaskCompletionSource<T>? _next;
+    private TaskCompletionSource<T>? _current;
+    private Task<TReply>? _inFlight;
 
-    public CoalescedRead(Func<Task<T>> read) => _read = read;
+    public CoalescedRead(Func<Task<TReply>> read, Func<TReply, T> answer)
+    {
+        _read = read;
+        _answer = answer;
+        _onAnswered = OnAnswered;
+    }
 
     public Task<T> ReadAsync(CancellationToken cancellationToken)
     {
@@ -32,35 +50,59 @@ internal sealed class CoalescedRead<T>
             result = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
         }
 
-        _ = SendUntilNobodyWaitsAsync(result);
+        Send(result);
         return result.Task.WaitAsync(cancellationToken);
     }
 
-    /// <summary>Sends reads back to back while callers keep arriving; stops when a read answers with nobody waiting.</summary>
-    private async Task SendUntilNobodyWaitsAsync(TaskCompletionSource<T> current)
+    /// <summary>Sends one read for <paramref name="callers"/>; <see cref="OnAnswered"/> runs when it answers.</summary>
+    private void Send(TaskCompletionSource<T> callers)
     {
-        while (true)
+        Task<TReply> read;
+        try
         {
-            try
-            {
-                current.TrySetResult(await _read().ConfigureAwait(false));
-            }
-            catch (Exception ex)
-            {
-                current.TrySetException(ex);
-            }
-
-            lock (_gate)
-            {
-                if (_next is null)
-                {
-                    _onTheWire = false;
-                    return;
-                }
-
-                current = _next;
-                _next = null;
-            }
+            read = _read();
         }
+        catch (Exception ex)
+        {
+            read = Task.FromException<TReply>(ex);
+        }
+
+        _current = callers;
+        _inFlight = read;
+        // An already-completed read still runs the continuation on the thread pool, never inline: no recursion however
+        // many reads answer at once.
+        read.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onAnswered);
+    }
+
+    /// <summary>Answers the callers of the read that completed, then sends the next read if anyone arrived meanwhile.</summary>
+    private void OnAnswered()
+    {
+        var read = _inFlight!;
+        var callers = _current!;
+        try
+        {
+            callers.TrySetResult(_answer(read.GetAwaiter().GetResult()));
+        }
+        catch (Exception ex)
+        {
+            callers.TrySetException(ex);
+        }
+
+        TaskCompletionSource<T> next;
+        lock (_gate)
+        {
+            if (_next is null)
+            {
+                _onTheWire = false;
+                _current = null;
+                _inFlight = null;
+                return;
+            }
+
+            next = _next;
+            _next = null;
+        }
+
+        Send(next);
     }
 }

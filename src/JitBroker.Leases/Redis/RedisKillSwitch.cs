@@ -12,7 +12,7 @@ namespace JitBroker.Leases.Redis;
 /// The shared kill-switch list: a hash <c>{prefix}blocks</c> of pattern → block (JSON) and a version counter
 /// <c>{prefix}blocks:version</c> that every change increments in the same script. <see cref="FindBlockAsync"/>
 /// reads the version with a <c>GET</c> sent after the check began (concurrent checks share one, see
-/// <see cref="CoalescedRead{T}"/>); the compiled patterns are cached per version, so a block set on any replica
+/// <see cref="CoalescedRead{TReply, T}"/>); the compiled patterns are cached per version, so a block set on any replica
 /// applies on every replica from its next request — no staleness window.
 /// </summary>
 /// <remarks>
@@ -56,7 +56,7 @@ public sealed class RedisKillSwitch : IKillSwitch
 
     private readonly IRedisConnection _redis;
     private readonly RedisKey[] _keys;
-    private readonly CoalescedRead<string> _version;
+    private readonly CoalescedRead<RedisResult, string> _version;
     private readonly StateMac _mac;
     private volatile CachedList _cache = new("", BlockMatcher.Empty);
     private long _highestVerified;
@@ -71,8 +71,8 @@ public sealed class RedisKillSwitch : IKillSwitch
         _keys = [keyPrefix + "blocks", keyPrefix + "blocks:version", keyPrefix + "blocks:seal"];
         // One argument list for every read (the connection only reads it): the version is read on every request.
         object[] versionKey = [_keys[1]];
-        _version = new CoalescedRead<string>(async () =>
-            (await _redis.ExecuteAsync("GET", versionKey, CancellationToken.None).ConfigureAwait(false)).AsString() ?? "0");
+        _version = new CoalescedRead<RedisResult, string>(() => _redis.ExecuteAsync("GET", versionKey, CancellationToken.None),
+            static reply => reply.AsString() ?? "0");
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]

@@ -4,7 +4,7 @@ using NUnit.Framework;
 namespace JitBroker.Leases.Tests.Redis;
 
 /// <summary>
-/// The kill switch's version read is shared among concurrent checks (<see cref="CoalescedRead{T}"/>). What must hold:
+/// The kill switch's version read is shared among concurrent checks (<see cref="CoalescedRead{TReply, T}"/>). What must hold:
 /// no caller ever gets a value read before it asked, and concurrent callers share reads.
 /// </summary>
 public sealed class CoalescedReadTests
@@ -36,7 +36,7 @@ public sealed class CoalescedReadTests
     public async Task A_caller_that_arrives_while_a_read_is_on_the_wire_gets_the_next_read_not_that_one()
     {
         var source = new GatedSource();
-        var reads = new CoalescedRead<int>(source.Read);
+        var reads = new CoalescedRead<int, int>(source.Read, static v => v);
 
         var first = reads.ReadAsync(CancellationToken.None);
         var late = Enumerable.Range(0, 50).Select(_ => reads.ReadAsync(CancellationToken.None)).ToList();
@@ -56,7 +56,7 @@ public sealed class CoalescedReadTests
     public async Task A_caller_after_the_last_read_answered_sends_a_new_one()
     {
         var source = new GatedSource();
-        var reads = new CoalescedRead<int>(source.Read);
+        var reads = new CoalescedRead<int, int>(source.Read, static v => v);
 
         var first = reads.ReadAsync(CancellationToken.None);
         source.Answer(0, 7);
@@ -73,7 +73,7 @@ public sealed class CoalescedReadTests
     public async Task A_failed_read_fails_every_caller_that_shared_it_and_the_next_caller_reads_again()
     {
         var source = new GatedSource();
-        var reads = new CoalescedRead<int>(source.Read);
+        var reads = new CoalescedRead<int, int>(source.Read, static v => v);
 
         var first = reads.ReadAsync(CancellationToken.None);
         var shared = Enumerable.Range(0, 3).Select(_ => reads.ReadAsync(CancellationToken.None)).ToList();
@@ -97,7 +97,7 @@ public sealed class CoalescedReadTests
     public async Task A_caller_that_gives_up_does_not_cancel_the_read_for_the_others()
     {
         var source = new GatedSource();
-        var reads = new CoalescedRead<int>(source.Read);
+        var reads = new CoalescedRead<int, int>(source.Read, static v => v);
         using var impatient = new CancellationTokenSource();
 
         var first = reads.ReadAsync(CancellationToken.None);
@@ -111,6 +111,59 @@ public sealed class CoalescedReadTests
         source.Answer(1, 2);
         Assert.That(await first, Is.EqualTo(1));
         Assert.That(await patient, Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task The_reply_is_turned_into_the_value_once_per_read_and_a_failure_to_do_so_fails_that_reads_callers()
+    {
+        var source = new GatedSource();
+        var conversions = 0;
+        var reads = new CoalescedRead<int, string>(source.Read, reply =>
+        {
+            Interlocked.Increment(ref conversions);
+            return reply >= 0 ? "v" + reply : throw new FormatException("not a version");
+        });
+
+        var first = reads.ReadAsync(CancellationToken.None);
+        var shared = Enumerable.Range(0, 20).Select(_ => reads.ReadAsync(CancellationToken.None)).ToList();
+        source.Answer(0, 1);
+        Assert.That(await first, Is.EqualTo("v1"));
+        await WaitUntilAsync(() => source.Sent == 2);
+        source.Answer(1, -1);
+        foreach (var caller in shared)
+        {
+            Assert.ThrowsAsync<FormatException>(async () => await caller);
+        }
+
+        Assert.That(conversions, Is.EqualTo(2), "21 callers, 2 reads, 2 conversions");
+        await Task.Delay(10);
+        var after = reads.ReadAsync(CancellationToken.None);
+        await WaitUntilAsync(() => source.Sent == 3);
+        source.Answer(2, 3);
+        Assert.That(await after, Is.EqualTo("v3"));
+    }
+
+    [Test]
+    public async Task A_read_that_throws_before_it_is_sent_fails_its_callers_and_the_next_caller_reads_again()
+    {
+        var calls = 0;
+        var reads = new CoalescedRead<int, int>(() => ++calls == 1 ? throw new InvalidOperationException("no connection") : Task.FromResult(calls),
+            static v => v);
+
+        Assert.ThrowsAsync<InvalidOperationException>(async () => await reads.ReadAsync(CancellationToken.None));
+        // A read left "on the wire" by the throw would leave this caller waiting for a read nobody sends.
+        Assert.That(await reads.ReadAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)), Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task Reads_that_answer_at_once_one_after_another_all_answer_in_order()
+    {
+        var calls = 0;
+        var reads = new CoalescedRead<int, int>(() => Task.FromResult(Interlocked.Increment(ref calls)), static v => v);
+        for (var i = 1; i <= 10_000; i++)
+        {
+            Assert.That(await reads.ReadAsync(CancellationToken.None), Is.EqualTo(i));
+        }
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)
