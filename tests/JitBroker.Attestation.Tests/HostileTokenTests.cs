@@ -43,6 +43,8 @@ public sealed class HostileTokenTests
             f => RawText("{\"alg\":\"ES256\",\"kid\":\"prod-es256\",\"alg\":\"none\"}", f.Claims()));
         yield return Case("duplicate_claim", Reasons.Attestation.Malformed,
             f => RawText("{\"alg\":\"ES256\",\"kid\":\"prod-es256\"}", null, "{\"sub\":\"spiffe://prod.example.org/a\",\"sub\":\"spiffe://prod.example.org/b\"}"));
+        yield return Case("duplicate_claim_escaped", Reasons.Attestation.Malformed,
+            f => RawText("{\"alg\":\"ES256\",\"kid\":\"prod-es256\"}", null, "{\"sub\":\"spiffe://prod.example.org/a\",\"s\\u0075b\":\"spiffe://prod.example.org/b\"}"));
         yield return Case("json_serialization", Reasons.Attestation.Malformed, _ => "{\"payload\":\"eyJ9\",\"signatures\":[]}");
 
         // Step 1: text encoding (issue 14 item 6). Each token is signed with the real key, so the only defect

@@ -92,11 +92,12 @@ with grpc.insecure_channel(target) as channel:
     except grpc.RpcError as e:
         out["oversized"] = error(e)
 
-    # 6. an already expired deadline. 0, as the Node peer sends: grpc-core keeps deadlines in whole milliseconds, so the
-    # 1 us this sent before went out as a ~1 ms deadline that a fast broker legitimately met (OK). What the broker does
-    # with a deadline that runs out on the way is DeadlineTests' (raw HTTP/2, grpc-timeout 1u).
+    # 6. an already expired deadline: one second in the past. grpc-core keeps deadlines in whole milliseconds, so the
+    # 1 us this sent at first, and later 0, could still go out as a deadline up to ~1 ms ahead that a fast broker
+    # legitimately met (OK; seen once with 0 on 2026-12-05). A second back no rounding brings forward. What the broker
+    # does with a deadline that runs out on the way is DeadlineTests' (raw HTTP/2, grpc-timeout 1u).
     try:
-        call(channel, "RequestCredential", ticket_request("py-task-6"), pb.RequestCredentialResponse, metadata=auth(2), timeout=0)
+        call(channel, "RequestCredential", ticket_request("py-task-6"), pb.RequestCredentialResponse, metadata=auth(2), timeout=-1)
         out["deadline"] = {"code": "OK"}
     except grpc.RpcError as e:
         out["deadline"] = error(e)
