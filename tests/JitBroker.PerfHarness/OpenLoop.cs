@@ -159,6 +159,9 @@ internal sealed record OpenLoopRun(string Target, double MaxPerSecond, string Ma
 {
     public const double TargetFraction = 0.5, TargetP99Ms = 5, TargetP999Ms = 10;
 
+    /// <summary>How the load presented SVIDs and whether the broker verified each (the broker's run only).</summary>
+    public string? Workload { get; init; }
+
     /// <summary>The level issue 22 item 3 judges: 50 % of the maximum (null when not run).</summary>
     public OpenLoopLevel? TargetLevel => Levels.FirstOrDefault(l => Math.Abs(l.FractionOfMax - TargetFraction) < 1e-9);
 

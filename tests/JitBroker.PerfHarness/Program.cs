@@ -142,7 +142,10 @@ if (options.Phases.Contains("openloop"))
             : ((await load.RunAsync(128, options.LevelDuration, broker.Pid, target.Pids, 15000)).Throughput,
                 pinning.Pinned ? "closed-loop probe at concurrency 128, this broker, pinned as below" : "closed-loop probe at concurrency 128, this broker");
         Console.WriteLine($"\n## Open loop: broker RequestCredential at {Fractions()} of {max:N0} req/s ({source}), latency from the intended send time");
-        var run = new OpenLoopRun(audit == "Always" ? "broker, gRPC" : $"broker, gRPC, audit FsyncPolicy={audit}", max, source, pinning.Description, []);
+        var run = new OpenLoopRun(audit == "Always" ? "broker, gRPC" : $"broker, gRPC, audit FsyncPolicy={audit}", max, source, pinning.Description, [])
+        {
+            Workload = Workload(everyRequestVerified, CredentialLoad.DefaultRequestsPerTask),
+        };
         foreach (var fraction in options.OpenLoopFractions)
         {
             run.Levels.Add(await load.RunOpenLoopAsync(fraction, max * fraction, options.LevelDuration, broker.Pid, target.Pids));

@@ -162,6 +162,11 @@ internal static class Report
         {
             md.AppendLine().AppendLine(Inv($"### {run.Target}: max {run.MaxPerSecond:0} req/s ({run.MaxSource})")).AppendLine();
             md.AppendLine(Inv($"Pinning: {run.Pinning}.")).AppendLine();
+            if (run.Workload is not null)
+            {
+                md.AppendLine(run.Workload).AppendLine();
+            }
+
             md.AppendLine("| of max | offered req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | dropped | errors | CPU µs/req | broker KiB allocated/req | redis CPU µs/req | other processes, cores busy | load average | over 10 ms | worst ½ s: at s, p99 / max ms | broker GCs (ms paused) | redis forks |");
             md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|");
             foreach (var l in run.Levels)

@@ -10,7 +10,7 @@ namespace JitBroker.Leases.Redis;
 /// <remarks>
 /// At most one read is on the wire, so the read in flight and the callers it answers live in fields and its answer is
 /// taken by one continuation made once: a read costs its callers' promise and nothing else of ours (no async state
-/// machine or delegate per read — with one caller at a time, that is per request). <paramref name="answer"/> turns the
+/// machine or delegate per read — with one caller at a time, that is per request). The <c>answer</c> function turns the
 /// reply into the value once per read, not once per caller.
 /// </remarks>
 internal sealed class CoalescedRead<TReply, T>
