@@ -202,7 +202,7 @@ static string Workload(Dictionary<string, string> settings, int requestsPerTask)
     var svids = requestsPerTask == CredentialLoad.SvidPerWorker ? "one SVID per worker for the whole level" : $"one SVID per task of {requestsPerTask} requests";
     return settings.GetValueOrDefault(VerifiedTokenCacheSetting) == "false"
         ? $"Workload: {svids}; verified-token cache off, so every request's SVID is verified, as in the floor."
-        : $"Workload: {svids}; verified-token cache on (re-presented SVIDs are answered from it).";
+        : $"Workload: {svids}; verified-token cache as the broker is configured (on by default: re-presented SVIDs are answered from it).";
 }
 
 string Fractions() => string.Join("/", options.OpenLoopFractions.Select(f => $"{f:P0}"));
