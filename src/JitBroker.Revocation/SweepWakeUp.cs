@@ -100,7 +100,7 @@ public sealed class SweepWakeUp : ILeaseDueSignal
                 }
 
                 using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                var delay = Task.Delay(wait, timer.Token);
+                var delay = Task.Delay(WholeMilliseconds(wait), timer.Token);
                 await Task.WhenAny(delay, moved).ConfigureAwait(false);
                 await timer.CancelAsync().ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
@@ -114,6 +114,15 @@ public sealed class SweepWakeUp : ILeaseDueSignal
             }
         }
     }
+
+    /// <summary>
+    /// <paramref name="wait"/> rounded up to whole milliseconds. <see cref="Task.Delay(TimeSpan, CancellationToken)"/> truncates
+    /// to whole milliseconds, and a delay of zero is already complete: the last millisecond before the alarm became a busy loop
+    /// (about a thousand turns, each with its own token source, delay and <see cref="Task.WhenAny(Task, Task)"/>, on every
+    /// wake-up). Waking up to a millisecond late is far inside what a sweep promises.
+    /// </summary>
+    internal static TimeSpan WholeMilliseconds(TimeSpan wait) =>
+        TimeSpan.FromMilliseconds(Math.Ceiling(wait.Ticks / (double)TimeSpan.TicksPerMillisecond));
 
     private static TaskCompletionSource NewMoved() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

@@ -87,4 +87,47 @@ public sealed class SweepWakeUpTests
         Assert.CatchAsync<OperationCanceledException>(async () => await sleeping);
         Assert.That(stopping.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)));
     }
+
+    [Test]
+    public async Task The_last_millisecond_before_the_alarm_is_waited_not_spun(CancellationToken token)
+    {
+        // A clock that never moves, half a millisecond before the alarm: every turn of the sleep's loop reads it once. A
+        // sub-millisecond wait handed to Task.Delay as is (truncated to 0 ms, already complete) turned hundreds of
+        // thousands of times in these 200 ms; waited in whole milliseconds, it turns about once a millisecond.
+        var clock = new FrozenClock(DateTimeOffset.UnixEpoch.AddDays(20_000));
+        var wakeUp = new SweepWakeUp();
+        wakeUp.BeginLook();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(token);
+        var sleeping = wakeUp.SleepAsync(clock.Now + TimeSpan.FromTicks(5_000), untilIsDue: true, clock, stop.Token);
+
+        await Task.Delay(TimeSpan.FromMilliseconds(200), token);
+        await stop.CancelAsync();
+
+        Assert.CatchAsync<OperationCanceledException>(async () => await sleeping);
+        Assert.That(clock.Reads, Is.InRange(1, 400), "one look at the clock per turn, at most about one turn per millisecond");
+    }
+
+    [TestCase(0.0001, 1)]
+    [TestCase(0.9999, 1)]
+    [TestCase(1.0, 1)]
+    [TestCase(1.0001, 2)]
+    [TestCase(999.5, 1000)]
+    public void A_wait_is_rounded_up_to_whole_milliseconds(double milliseconds, int expected) =>
+        Assert.That(SweepWakeUp.WholeMilliseconds(TimeSpan.FromTicks((long)Math.Round(milliseconds * TimeSpan.TicksPerMillisecond))),
+            Is.EqualTo(TimeSpan.FromMilliseconds(expected)));
+
+    private sealed class FrozenClock(DateTimeOffset now) : TimeProvider
+    {
+        private int _reads;
+
+        public DateTimeOffset Now { get; } = now;
+
+        public int Reads => Volatile.Read(ref _reads);
+
+        public override DateTimeOffset GetUtcNow()
+        {
+            Interlocked.Increment(ref _reads);
+            return Now;
+        }
+    }
 }
