@@ -91,9 +91,10 @@ public sealed class SweepWakeUpTests
     [Test]
     public async Task The_last_millisecond_before_the_alarm_is_waited_not_spun(CancellationToken token)
     {
-        // A clock that never moves, half a millisecond before the alarm: every turn of the sleep's loop reads it once. A
-        // sub-millisecond wait handed to Task.Delay as is (truncated to 0 ms, already complete) turned hundreds of
-        // thousands of times in these 200 ms; waited in whole milliseconds, it turns about once a millisecond.
+        // A clock that never moves, half a millisecond before the alarm: every turn of the sleep's loop reads it once. Handed
+        // to Task.Delay as is, the sub-millisecond wait was truncated to 0 ms (already complete), so every await completed at
+        // once and SleepAsync never even returned to this test until its token was cancelled (the fixture's 20 s); waited in
+        // whole milliseconds, the loop turns about once a millisecond.
         var clock = new FrozenClock(DateTimeOffset.UnixEpoch.AddDays(20_000));
         var wakeUp = new SweepWakeUp();
         wakeUp.BeginLook();
