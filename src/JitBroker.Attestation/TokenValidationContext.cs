@@ -53,7 +53,10 @@ internal sealed class TokenValidationContext(ReadOnlyMemory<char> token, DateTim
     public string? TokenId { get; set; }
 
     /// <summary>Verified claims reported as facts beyond the attestor's standard ones (Kubernetes claims).</summary>
-    public Dictionary<string, string> ExtraFacts { get; } = new(StringComparer.Ordinal);
+    /// <remarks>Made on first use: only OIDC tokens have any, and a JWT-SVID's context need not carry an empty dictionary.</remarks>
+    public Dictionary<string, string> ExtraFacts => _extraFacts ??= new(StringComparer.Ordinal);
+
+    private Dictionary<string, string>? _extraFacts;
 
     public JsonElement HeaderRoot => (Header ?? throw new InvalidOperationException("The header has not been parsed.")).RootElement;
 

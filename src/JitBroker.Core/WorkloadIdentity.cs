@@ -86,7 +86,8 @@ public sealed record WorkloadIdentity
     public required string Method { get; init; }
 
     /// <summary>Additional verified claims the policy may match (namespace, service account, issuer…).</summary>
-    public IReadOnlyDictionary<string, string> Facts { get; init; } = new Dictionary<string, string>();
+    /// <remarks>None unless the attestor sets them: one shared empty, read-only dictionary, not a mutable one per identity.</remarks>
+    public IReadOnlyDictionary<string, string> Facts { get; init; } = System.Collections.ObjectModel.ReadOnlyDictionary<string, string>.Empty;
 
     /// <summary>When the presented evidence stops being valid.</summary>
     public DateTimeOffset? EvidenceExpiresAt { get; init; }

@@ -29,6 +29,17 @@ public sealed class KeptFactsGoldenTests
         Assert.That(agent.Facts["method"], Is.EqualTo("forged"), "the identity's own facts are not changed");
     }
 
+    [Test]
+    public void An_identity_without_facts_has_none_and_they_cannot_be_changed()
+    {
+        var first = new WorkloadIdentity { Id = "a", Method = "jwt-svid", TrustDomain = "example.org", EvidenceFingerprint = "sha256:00" };
+        var second = first with { Id = "b" };
+
+        Assert.That(first.Facts, Is.Empty);
+        Assert.That(first.Facts is IDictionary<string, string> { IsReadOnly: false }, Is.False, "no caller can add a fact to an identity through a cast");
+        Assert.That(AgentFacts.From(second), Is.EquivalentTo(new Dictionary<string, string> { ["method"] = "jwt-svid", ["trust_domain"] = "example.org" }));
+    }
+
     /// <summary>The kept facts are a view over the identity's, read exactly like the dictionary a copy would make (the old way).</summary>
     [TestCase("spiffe_id,a;method,forged;x,y")]
     [TestCase("trust_domain,other.org;spiffe_id,a")]
