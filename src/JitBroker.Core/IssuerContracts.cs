@@ -89,6 +89,14 @@ public interface ICredentialIssuer
     ValueTask<RevocationResult> RevokeAsync(Lease lease, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// True when revoking at the source is the ledger's own mark — <see cref="RevokeAsync"/> does nothing but answer
+    /// revoked, because whoever checks the credential asks the ledger (a signed JWT: introspection, use reports). The
+    /// broker may then revoke such a lease in the ledger without claiming it first (<see cref="LedgerRevocation"/>).
+    /// False (the default) for a backend that must be told.
+    /// </summary>
+    bool RevokedByLedgerMark => false;
+
+    /// <summary>
     /// Extends the credential behind an active lease to at most <paramref name="newExpiresAt"/> (the caller has
     /// already capped it at the lease's original maximum). The issuer may grant less and reports what it granted.
     /// A JWT issuer mints a fresh token for the same lease (jti); a Vault issuer renews at its source and

@@ -32,6 +32,7 @@ public sealed partial class LeaseRevoker
         _log = log;
         _audit = audit;
         _metrics = metrics;
+        LedgerRevocation = LedgerRevocationFor(issuers, audit, signals);
     }
 
     /// <summary>Revokes a lease the caller has claimed. Never throws for backend failures.</summary>
@@ -120,15 +121,9 @@ public sealed partial class LeaseRevoker
                 continue;
             }
 
-            LogRevoked(_log, lease.LeaseId, lease.TaskId, lease.AgentId, result.Status);
-            if (now >= lease.ExpiresAt)
+            if (await BeginRecordAsync(lease, result.Status, now).ConfigureAwait(false) is { } record)
             {
-                _metrics?.RevocationLag(now - lease.ExpiresAt);
-            }
-
-            if (_audit is not null)
-            {
-                recorded.Add(await _audit.BeginRevokedAsync(lease, result.Status.ToString()).ConfigureAwait(false));
+                recorded.Add(record);
             }
         }
 
@@ -138,6 +133,57 @@ public sealed partial class LeaseRevoker
         }
 
         return new ClaimedRevocations(results, Task.WhenAll(recorded));
+    }
+
+    /// <summary>
+    /// What the ledger may revoke without a claim (<see cref="IRevocationQueue.ClaimTaskAsync"/>): the configured issuer kinds
+    /// whose revocation is the ledger's mark, with this replica's audit owner. Null when there are none, or when revocations
+    /// are signalled to relying parties — a signal is queued before its lease is marked (see
+    /// <see cref="BeginRevokeClaimedManyAsync"/>), which a mark made inside the claim cannot wait for.
+    /// </summary>
+    public LedgerRevocation? LedgerRevocation { get; }
+
+    private static LedgerRevocation? LedgerRevocationFor(IssuerRegistry issuers, RevocationAuditTrail? audit, IRevocationSignals? signals)
+    {
+        if (signals is not null)
+        {
+            return null;
+        }
+
+        var kinds = issuers.Kinds.Where(k => issuers.Get(k).RevokedByLedgerMark).ToHashSet(StringComparer.Ordinal);
+        return kinds.Count == 0 ? null : new LedgerRevocation(kinds, audit?.Owner);
+    }
+
+    /// <summary>
+    /// The bookkeeping of leases the ledger revoked in its claim step (<see cref="TreeClaim.RevokedInStep"/>) — the same as
+    /// for a lease this revoker marked: metrics, log, and the <c>lease.revoked</c> record queued. Completes when the records
+    /// are stored or have failed (the outbox recovers them); never throws.
+    /// </summary>
+    public async Task<Task> BeginRecordRevokedInLedgerAsync(IReadOnlyList<Lease> leases, DateTimeOffset revokedAt)
+    {
+        var recorded = new List<Task>(leases.Count);
+        foreach (var lease in leases)
+        {
+            _metrics?.Revocation(RevocationStatus.Revoked, lease.IssuerKind);
+            if (await BeginRecordAsync(lease, RevocationStatus.Revoked, revokedAt).ConfigureAwait(false) is { } record)
+            {
+                recorded.Add(record);
+            }
+        }
+
+        return Task.WhenAll(recorded);
+    }
+
+    /// <summary>Logs a revocation this call made, measures its lag, and queues its audit record (null without an audit trail).</summary>
+    private async ValueTask<Task?> BeginRecordAsync(Lease lease, RevocationStatus status, DateTimeOffset revokedAt)
+    {
+        LogRevoked(_log, lease.LeaseId, lease.TaskId, lease.AgentId, status);
+        if (revokedAt >= lease.ExpiresAt)
+        {
+            _metrics?.RevocationLag(revokedAt - lease.ExpiresAt);
+        }
+
+        return _audit is null ? null : await _audit.BeginRevokedAsync(lease, status.ToString()).ConfigureAwait(false);
     }
 
     private async Task<RevocationResult> RevokeAtIssuerAsync(Lease lease, CancellationToken cancellationToken)

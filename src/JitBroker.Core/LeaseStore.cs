@@ -88,9 +88,13 @@ public interface IRevocationQueue
     /// <see cref="ClaimWithDescendantsAsync"/> for every lease the agent holds for the task (any state; the roots in issue
     /// order, then lease id): EndTask's listing and claim in one step per shard instead of a listing, then a claim. Empty
     /// when the agent holds no lease for the task. Like a listing, it sees only leases stored before it runs.
+    /// With <paramref name="ledger"/>, a walked lease of one of its issuer kinds that is not yet revoked is not claimed but
+    /// revoked in the same step, exactly as <see cref="MarkRevokedManyAsync"/> marks it at <paramref name="now"/> with the
+    /// ledger's audit owner (its children scheduled, the lease in the owner's outbox): its entry's
+    /// <see cref="TreeClaim.RevokedInStep"/> is true and <see cref="TreeClaim.Claimed"/> the lease as it was revoked.
     /// </summary>
     Task<IReadOnlyList<TreeClaim>> ClaimTaskAsync(string agentId, string taskId, DateTimeOffset now, TimeSpan claimTimeout,
-        CancellationToken cancellationToken = default);
+        LedgerRevocation? ledger = null, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Marks each lease revoked, drops it from the schedule and schedules its not-yet-revoked children, atomically per
@@ -165,4 +169,19 @@ public sealed record LeaseQuery
 public sealed record LeasePage(IReadOnlyList<Lease> Leases, string? NextPageToken);
 
 /// <summary>One lease of <see cref="IRevocationQueue.ClaimWithDescendantsAsync"/>: the claimed lease, or null when it was already revoked or unknown.</summary>
-public sealed record TreeClaim(string LeaseId, Lease? Claimed);
+public sealed record TreeClaim(string LeaseId, Lease? Claimed)
+{
+    /// <summary>
+    /// True when the step revoked the lease itself (<see cref="LedgerRevocation"/>) instead of claiming it: this call changed
+    /// its state to revoked, so it writes the lease's audit record, as for a true result of <see cref="IRevocationQueue.MarkRevokedManyAsync"/>.
+    /// </summary>
+    public bool RevokedInStep { get; init; }
+}
+
+/// <summary>
+/// Leases whose issuer's revocation is the ledger's own mark (<see cref="ICredentialIssuer.RevokedByLedgerMark"/>: a signed
+/// JWT is refused once its lease is revoked) need no claim before it: <see cref="IRevocationQueue.ClaimTaskAsync"/> revokes
+/// those of <paramref name="IssuerKinds"/> in the claim's own step, putting them in <paramref name="AuditOwner"/>'s outbox
+/// (none when null), which saves EndTask the separate mark's round trip.
+/// </summary>
+public sealed record LedgerRevocation(IReadOnlySet<string> IssuerKinds, string? AuditOwner);

@@ -115,6 +115,10 @@ public sealed partial class JwtCredentialIssuer : ICredentialIssuer, ITaskCreden
     public ValueTask<RevocationResult> RevokeAsync(Lease lease, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(RevocationResult.Revoked);
 
+    /// <inheritdoc />
+    /// <remarks>True: <see cref="RevokeAsync"/> above has nothing to tell anyone; the lease's mark is the revocation.</remarks>
+    public bool RevokedByLedgerMark => true;
+
     /// <summary>
     /// A signed JWT's <c>exp</c> cannot move, so renewal mints a fresh token for the same lease (same
     /// <c>jti</c>, same scope). The broker records the new token's fingerprint, so introspection answers

@@ -227,37 +227,57 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
         {
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            var queue = new Queue<string>(rootLeaseIds.Select(id => id ?? throw new ArgumentException("A lease id is null.", nameof(rootLeaseIds))).Where(seen.Add));
-            var claims = new List<TreeClaim>(queue.Count);
-            while (queue.TryDequeue(out var id))
-            {
-                _leases.TryGetValue(id, out var lease);
-                claims.Add(new TreeClaim(id, lease is null || lease.State == LeaseState.Revoked ? null : Claim(lease, now + claimTimeout)));
-                foreach (var child in (_byParent.GetValueOrDefault(id) ?? []).Order(StringComparer.Ordinal).Where(seen.Add))
-                {
-                    queue.Enqueue(child);
-                }
-            }
-
-            return Task.FromResult<IReadOnlyList<TreeClaim>>(claims);
+            return Task.FromResult<IReadOnlyList<TreeClaim>>(ClaimTrees(rootLeaseIds.Select(id => id ?? throw new ArgumentException("A lease id is null.", nameof(rootLeaseIds))),
+                now, claimTimeout, null));
         }
     }
 
     /// <inheritdoc />
     /// <remarks>The listing and the trees in one step.</remarks>
     public Task<IReadOnlyList<TreeClaim>> ClaimTaskAsync(string agentId, string taskId, DateTimeOffset now, TimeSpan claimTimeout,
-        CancellationToken cancellationToken = default)
+        LedgerRevocation? ledger = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(agentId);
         ArgumentNullException.ThrowIfNull(taskId);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
         {
             var roots = ListByTaskAsync(agentId, taskId, cancellationToken).Result;
-            return roots.Count == 0
-                ? Task.FromResult<IReadOnlyList<TreeClaim>>([])
-                : ClaimWithDescendantsAsync([.. roots.Select(l => l.LeaseId)], now, claimTimeout, cancellationToken);
+            return Task.FromResult<IReadOnlyList<TreeClaim>>(roots.Count == 0 ? [] : ClaimTrees(roots.Select(l => l.LeaseId), now, claimTimeout, ledger));
         }
+    }
+
+    // Under _gate: the roots, then their descendants breadth first (children in id order), each once. A lease of one of the
+    // ledger's kinds is marked revoked here instead of claimed (MarkRevoked: its children scheduled, the owner's outbox).
+    private List<TreeClaim> ClaimTrees(IEnumerable<string> rootLeaseIds, DateTimeOffset now, TimeSpan claimTimeout, LedgerRevocation? ledger)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var queue = new Queue<string>(rootLeaseIds.Where(seen.Add));
+        var claims = new List<TreeClaim>(queue.Count);
+        while (queue.TryDequeue(out var id))
+        {
+            _leases.TryGetValue(id, out var lease);
+            if (lease is null || lease.State == LeaseState.Revoked)
+            {
+                claims.Add(new TreeClaim(id, null));
+            }
+            else if (ledger is not null && ledger.IssuerKinds.Contains(lease.IssuerKind) && MarkRevoked(id, now, ledger.AuditOwner))
+            {
+                claims.Add(new TreeClaim(id, _leases[id]) { RevokedInStep = true });
+            }
+            else
+            {
+                claims.Add(new TreeClaim(id, Claim(lease, now + claimTimeout)));
+            }
+
+            foreach (var child in (_byParent.GetValueOrDefault(id) ?? []).Order(StringComparer.Ordinal).Where(seen.Add))
+            {
+                queue.Enqueue(child);
+            }
+        }
+
+        return claims;
     }
 
     /// <inheritdoc />

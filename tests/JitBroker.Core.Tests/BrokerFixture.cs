@@ -39,6 +39,8 @@ internal sealed class BrokerFixture
         Attestor.Setup(a => a.AttestAsync(It.IsAny<AttestationEvidence>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync(Identity(AgentId));
         Issuer.SetupGet(i => i.Kind).Returns("jwt");
+        // A backend that must be told: EndTask claims, revokes at the issuer, then marks (the ledger-mark path has its own tests).
+        Issuer.SetupGet(i => i.RevokedByLedgerMark).Returns(false);
         Verifier.SetupGet(v => v.Kind).Returns("jwt");
     }
 

@@ -28,9 +28,9 @@ public sealed class DelegationOnRedisTests
         await _server.DisposeAsync();
     }
 
-    private PipelineFixture Fixture()
+    private PipelineFixture Fixture(bool ledgerMarkIssuer = false)
     {
-        var f = new PipelineFixture(new RedisLeaseStore(_redis, $"cascade-{Guid.NewGuid():N}:"));
+        var f = new PipelineFixture(new RedisLeaseStore(_redis, $"cascade-{Guid.NewGuid():N}:"), ledgerMarkIssuer);
         f.DelegationPolicy.Rules.Add(("spiffe://example.org/**", "spiffe://example.org/workers/*", 3));
         return f;
     }
@@ -41,10 +41,11 @@ public sealed class DelegationOnRedisTests
         return (await f.DelegateCredential.HandleAsync(f.As(to), offer)).Lease;
     }
 
-    [Test]
-    public async Task Ending_the_root_task_revokes_three_delegated_generations_in_redis()
+    [TestCase(false, TestName = "Ending_the_root_task_revokes_three_delegated_generations_in_redis")]
+    [TestCase(true, TestName = "Ending_the_root_task_revokes_three_delegated_generations_in_the_redis_claim_script_when_the_issuers_revocation_is_the_mark")]
+    public async Task Ending_the_root_task_revokes_three_delegated_generations_in_redis(bool ledgerMarkIssuer)
     {
-        var f = Fixture();
+        var f = Fixture(ledgerMarkIssuer);
         var root = (await f.IssueAsync(PipelineFixture.Request("t1", tools: "zendesk"))).Lease;
         var c1 = await Hop(f, PipelineFixture.Agent, root, "spiffe://example.org/workers/w1");
         var c2 = await Hop(f, "spiffe://example.org/workers/w1", c1, "spiffe://example.org/workers/w2");
@@ -58,6 +59,10 @@ public sealed class DelegationOnRedisTests
         {
             Assert.That((await f.Leases.GetAsync(lease.LeaseId))!.State, Is.EqualTo(LeaseState.Revoked), lease.LeaseId);
         }
+
+        Assert.That(f.Issuer.Revoked, ledgerMarkIssuer ? Is.Empty : Has.Count.EqualTo(4), "the issuer is asked only when its revocation is not the ledger's mark");
+        Assert.That(f.Audit.OfType(AuditEventTypes.LeaseRevoked).Select(e => e.LeaseId), Is.EquivalentTo(new[] { root, c1, c2, c3 }.Select(l => l.LeaseId)),
+            "one lease.revoked per lease");
     }
 
     [Test]

@@ -11,9 +11,9 @@ public sealed class DelegationTests
     private const string W2 = "spiffe://example.org/workers/w2";
     private const string W3 = "spiffe://example.org/workers/w3";
 
-    private static PipelineFixture WithRules(int maxDepth = 3)
+    private static PipelineFixture WithRules(int maxDepth = 3, bool ledgerMarkIssuer = false)
     {
-        var f = new PipelineFixture();
+        var f = new PipelineFixture(ledgerMarkIssuer: ledgerMarkIssuer);
         f.DelegationPolicy.Rules.Add(("spiffe://example.org/**", "spiffe://example.org/workers/*", maxDepth));
         return f;
     }
@@ -142,10 +142,11 @@ public sealed class DelegationTests
             Is.EqualTo(Reasons.LeaseNotActive));
     }
 
-    [Test]
-    public async Task Ending_the_planners_task_revokes_the_whole_chain()
+    [TestCase(false, TestName = "Ending_the_planners_task_revokes_the_whole_chain")]
+    [TestCase(true, TestName = "Ending_the_planners_task_revokes_the_whole_chain_in_the_ledgers_claim_when_the_issuers_revocation_is_the_mark")]
+    public async Task Ending_the_planners_task_revokes_the_whole_chain(bool ledgerMarkIssuer)
     {
-        var f = WithRules();
+        var f = WithRules(ledgerMarkIssuer: ledgerMarkIssuer);
         var root = await Root(f);
         var c1 = await Hop(f, Planner, root.Lease, W1, ["zendesk"]);
         var c2 = await Hop(f, W1, c1.Lease, W2, ["zendesk"]);
@@ -154,16 +155,24 @@ public sealed class DelegationTests
         var ended = await f.EndTask.HandleAsync(f.As(Planner), "t1");
 
         Assert.That(ended.Leases.Select(l => l.LeaseId), Is.EquivalentTo(new[] { root.Lease.LeaseId, c1.Lease.LeaseId, c2.Lease.LeaseId, c3.Lease.LeaseId }));
+        Assert.That(ended.Leases.Select(l => l.Outcome), Has.All.EqualTo(LeaseOutcomeKind.Revoked));
         foreach (var id in new[] { c1, c2, c3 }.Select(c => c.Lease.LeaseId))
         {
             Assert.That((await f.Leases.GetAsync(id))!.State, Is.EqualTo(LeaseState.Revoked));
         }
+
+        Assert.That(f.Issuer.Revoked, ledgerMarkIssuer ? Is.Empty : Has.Count.EqualTo(4), "the issuer is asked only when its revocation is not the ledger's mark");
+        Assert.That(f.Audit.OfType(AuditEventTypes.LeaseRevoked).Count(), Is.EqualTo(4), "one lease.revoked per lease");
+        var again = await f.EndTask.HandleAsync(f.As(Planner), "t1");
+        Assert.That(again.Leases.Select(l => l.Outcome), Has.All.EqualTo(LeaseOutcomeKind.AlreadyRevoked));
+        Assert.That(f.Audit.OfType(AuditEventTypes.LeaseRevoked).Count(), Is.EqualTo(4), "ending it again revokes and records nothing");
     }
 
-    [Test]
-    public async Task Ending_a_task_answers_only_once_every_lease_revoked_record_and_the_task_ended_record_after_them_are_stored()
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task Ending_a_task_answers_only_once_every_lease_revoked_record_and_the_task_ended_record_after_them_are_stored(bool ledgerMarkIssuer)
     {
-        var f = WithRules();
+        var f = WithRules(ledgerMarkIssuer: ledgerMarkIssuer);
         var root = await Root(f);
         var c1 = await Hop(f, Planner, root.Lease, W1, ["zendesk"]);
         var c2 = await Hop(f, W1, c1.Lease, W2, ["zendesk"]);

@@ -28,7 +28,7 @@ public sealed class EndTaskAndIntrospectionHandlerTests
         var active = LeaseFor(f, "lease_a");
         var revoked = LeaseFor(f, "lease_b", LeaseState.Revoked);
         var failing = LeaseFor(f, "lease_c") with { IssuerKind = "jwt" };
-        f.Leases.Setup(l => l.ClaimTaskAsync(BrokerFixture.AgentId, "task-1", It.IsAny<DateTimeOffset>(), It.IsAny<TimeSpan>(), It.IsAny<CancellationToken>()))
+        f.Leases.Setup(l => l.ClaimTaskAsync(BrokerFixture.AgentId, "task-1", It.IsAny<DateTimeOffset>(), It.IsAny<TimeSpan>(), It.IsAny<LedgerRevocation?>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync([
                 new TreeClaim("lease_a", active with { State = LeaseState.Revoking }),
                 new TreeClaim("lease_b", null),
@@ -59,7 +59,7 @@ public sealed class EndTaskAndIntrospectionHandlerTests
         var f = new BrokerFixture();
         var first = LeaseFor(f, "lease_a");
         var second = LeaseFor(f, "lease_b");
-        f.Leases.Setup(l => l.ClaimTaskAsync(BrokerFixture.AgentId, "task-1", It.IsAny<DateTimeOffset>(), It.IsAny<TimeSpan>(), It.IsAny<CancellationToken>()))
+        f.Leases.Setup(l => l.ClaimTaskAsync(BrokerFixture.AgentId, "task-1", It.IsAny<DateTimeOffset>(), It.IsAny<TimeSpan>(), It.IsAny<LedgerRevocation?>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync([new TreeClaim("lease_a", first with { State = LeaseState.Revoking }), new TreeClaim("lease_b", second with { State = LeaseState.Revoking })]);
         f.Issuer.Setup(i => i.RevokeAsync(It.IsAny<Lease>(), It.IsAny<CancellationToken>())).ReturnsAsync(RevocationResult.Revoked);
         f.Leases.Setup(l => l.MarkRevokedManyAsync(It.IsAny<IReadOnlyList<string>>(), It.IsAny<DateTimeOffset>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()))
@@ -76,7 +76,7 @@ public sealed class EndTaskAndIntrospectionHandlerTests
     public void EndTask_of_an_unknown_task_is_not_found()
     {
         var f = new BrokerFixture();
-        f.Leases.Setup(l => l.ClaimTaskAsync(BrokerFixture.AgentId, "nope", It.IsAny<DateTimeOffset>(), It.IsAny<TimeSpan>(), It.IsAny<CancellationToken>())).ReturnsAsync([]);
+        f.Leases.Setup(l => l.ClaimTaskAsync(BrokerFixture.AgentId, "nope", It.IsAny<DateTimeOffset>(), It.IsAny<TimeSpan>(), It.IsAny<LedgerRevocation?>(), It.IsAny<CancellationToken>())).ReturnsAsync([]);
         var ex = Assert.ThrowsAsync<BrokerException>(() => f.EndTaskHandler().HandleAsync(BrokerFixture.Evidence(), "nope"));
         Assert.That(ex!.Failure, Is.EqualTo(BrokerFailure.NotFound));
     }

@@ -70,10 +70,12 @@ internal sealed class PipelineFixture
     public BlockOperations BlockOperations { get; }
     public ApprovalDecisionHandler ApprovalDecisions { get; }
 
-    public PipelineFixture(ILeaseStore? leases = null)
+    /// <param name="leases">The ledger (in memory by default).</param>
+    /// <param name="ledgerMarkIssuer">The issuer says its revocation is the ledger's mark, as the JWT issuer does: EndTask then revokes in the claim.</param>
+    public PipelineFixture(ILeaseStore? leases = null, bool ledgerMarkIssuer = false)
     {
         Leases = leases ?? new InMemoryLeaseStore();
-        Issuer = new RecordingIssuer(Time);
+        Issuer = new RecordingIssuer(Time) { RevokedByLedgerMark = ledgerMarkIssuer };
         Decide = (_, r) => Allow(r, TimeSpan.FromMinutes(10));
         var issuers = new IssuerRegistry([Issuer]);
         Revoker = new LeaseRevoker(Leases, issuers, new RetryBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1)), Time, NullLogger<LeaseRevoker>.Instance,
@@ -180,6 +182,8 @@ internal sealed class RecordingIssuer(TimeProvider time) : ICredentialIssuer
     public string Kind => "test";
 
     public List<string> Revoked { get; } = [];
+
+    public bool RevokedByLedgerMark { get; init; }
 
     /// <summary>Real time spent minting, so requests can be caught in flight (a Vault round trip, say).</summary>
     public TimeSpan MintDelay { get; set; }

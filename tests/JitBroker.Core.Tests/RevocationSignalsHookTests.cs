@@ -29,6 +29,24 @@ public sealed class RevocationSignalsHookTests
     }
 
     [Test]
+    public void With_signals_configured_the_ledger_never_revokes_in_its_claim_step()
+    {
+        // A signal must be queued before its lease is marked; a mark made inside the claim cannot wait for it.
+        var issuer = new Mock<ICredentialIssuer>();
+        issuer.SetupGet(i => i.Kind).Returns("jwt");
+        issuer.SetupGet(i => i.RevokedByLedgerMark).Returns(true);
+        var registry = new IssuerRegistry([issuer.Object]);
+        var backoff = new RetryBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
+
+        var withSignals = new LeaseRevoker(Mock.Of<IRevocationQueue>(), registry, backoff, _time, NullLogger<LeaseRevoker>.Instance,
+            signals: Mock.Of<IRevocationSignals>());
+        var without = new LeaseRevoker(Mock.Of<IRevocationQueue>(), registry, backoff, _time, NullLogger<LeaseRevoker>.Instance);
+
+        Assert.That(withSignals.LedgerRevocation, Is.Null);
+        Assert.That(without.LedgerRevocation?.IssuerKinds, Is.EquivalentTo(new[] { "jwt" }));
+    }
+
+    [Test]
     public async Task The_signals_are_queued_before_the_leases_are_marked_revoked()
     {
         var order = new List<string>();

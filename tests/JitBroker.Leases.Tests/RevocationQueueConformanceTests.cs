@@ -288,6 +288,64 @@ public abstract class RevocationQueueConformanceTests : LeaseStoreSuite
             "the other agent's own lease, and the delegated one it holds (claimed again, as TryClaim does: it is not revoked)");
     }
 
+    [Test]
+    public async Task Claim_task_with_a_ledger_revocation_revokes_those_kinds_in_the_step_and_claims_the_rest()
+    {
+        const string agent = "spiffe://dev.local/agent/a", worker = "spiffe://dev.local/agent/b", owner = "replica-1";
+        var jwtRoot = NewLease(TimeSpan.FromMinutes(5)) with { IssuerKind = "jwt", IssuedAt = T0 + TimeSpan.FromSeconds(1) };
+        var vaultRoot = NewLease(TimeSpan.FromMinutes(5)) with { IssuedAt = T0 + TimeSpan.FromSeconds(2) };
+        var revokedRoot = NewLease(TimeSpan.FromMinutes(5)) with { IssuerKind = "jwt", IssuedAt = T0 + TimeSpan.FromSeconds(3) };
+        foreach (var lease in new[] { jwtRoot, vaultRoot, revokedRoot })
+        {
+            await Store.PutAsync(lease);
+        }
+
+        await Store.MarkOneRevokedAsync(revokedRoot.LeaseId, T0);
+        // Delegated from the JWT root: one child the ledger revokes too, one it must claim (another kind, another agent).
+        var jwtChild = NewLease(TimeSpan.FromMinutes(5), agentId: worker, parentLeaseId: jwtRoot.LeaseId) with { IssuerKind = "jwt" };
+        var vaultChild = NewLease(TimeSpan.FromMinutes(5), agentId: worker, parentLeaseId: jwtRoot.LeaseId);
+        await Store.PutAsync(jwtChild);
+        await Store.PutAsync(vaultChild);
+        var now = T0 + TimeSpan.FromSeconds(5);
+
+        var tree = await Store.ClaimTaskAsync(agent, "task-1", now, ClaimTimeout, new LedgerRevocation(new HashSet<string> { "jwt" }, owner));
+
+        var children = new[] { jwtChild.LeaseId, vaultChild.LeaseId }.Order(StringComparer.Ordinal);
+        Assert.That(tree.Select(c => c.LeaseId), Is.EqualTo(new[] { jwtRoot.LeaseId, vaultRoot.LeaseId, revokedRoot.LeaseId }.Concat(children)));
+        var byId = tree.ToDictionary(c => c.LeaseId);
+        foreach (var id in new[] { jwtRoot.LeaseId, jwtChild.LeaseId })
+        {
+            Assert.That((byId[id].RevokedInStep, byId[id].Claimed?.State, byId[id].Claimed?.RevokedAt), Is.EqualTo((true, (LeaseState?)LeaseState.Revoked, (DateTimeOffset?)now)), id);
+            Assert.That((await GetAsync(id)).State, Is.EqualTo(LeaseState.Revoked), id);
+        }
+
+        foreach (var id in new[] { vaultRoot.LeaseId, vaultChild.LeaseId })
+        {
+            Assert.That((byId[id].RevokedInStep, byId[id].Claimed?.State), Is.EqualTo((false, (LeaseState?)LeaseState.Revoking)), id);
+            Assert.That((await GetAsync(id)).State, Is.EqualTo(LeaseState.Revoking), id);
+        }
+
+        Assert.That((byId[revokedRoot.LeaseId].RevokedInStep, byId[revokedRoot.LeaseId].Claimed), Is.EqualTo((false, (Lease?)null)), "already revoked before");
+        Assert.That((await ((IRevocationOutbox)Store).ListUnauditedAsync(owner, now + TimeSpan.FromSeconds(1), 100)).Select(u => u.LeaseId),
+            Is.EquivalentTo(new[] { jwtRoot.LeaseId, jwtChild.LeaseId }), "the revoked ones are in the owner's outbox, in the same step");
+        Assert.That(await Store.MarkRevokedManyAsync([jwtRoot.LeaseId, jwtChild.LeaseId, vaultRoot.LeaseId], now), Is.EqualTo(new[] { false, false, true }),
+            "a later mark changes nothing for what the step revoked: one call wrote each state change, so one audit record");
+        Assert.That(Ids(await Store.ClaimDueAsync(now + ClaimTimeout + TimeSpan.FromSeconds(1), 100, ClaimTimeout)), Is.EqualTo(new[] { vaultChild.LeaseId }),
+            "what the step revoked is off the schedule; a claim it made lapses and is claimed again");
+    }
+
+    [Test]
+    public async Task Claim_task_revokes_in_the_step_only_leases_of_the_ledgers_kinds()
+    {
+        var lease = await PutAsync(TimeSpan.FromMinutes(5));
+        var now = T0 + TimeSpan.FromSeconds(1);
+
+        var tree = await Store.ClaimTaskAsync(lease.AgentId, lease.TaskId, now, ClaimTimeout, new LedgerRevocation(new HashSet<string> { "jwt" }, null));
+
+        Assert.That(tree.Select(c => (c.LeaseId, c.RevokedInStep, c.Claimed?.State)), Is.EqualTo(new[] { (lease.LeaseId, false, (LeaseState?)LeaseState.Revoking) }),
+            "a kind the ledger does not revoke is claimed, as without a ledger revocation");
+    }
+
     private async Task<Lease> PutChildAsync(string parentLeaseId)
     {
         var lease = NewLease(TimeSpan.FromMinutes(5), parentLeaseId: parentLeaseId);

@@ -38,9 +38,10 @@ public sealed class LeaseTermination
     /// </remarks>
     public async Task<RevokedTree> RevokeWithDescendantsAsync(IReadOnlyList<Lease> roots, CancellationToken cancellationToken = default)
     {
-        var tree = await _queue.ClaimWithDescendantsAsync([.. roots.Select(l => l.LeaseId)], _time.GetUtcNow(), _options.RevocationClaimTimeout,
+        var now = _time.GetUtcNow();
+        var tree = await _queue.ClaimWithDescendantsAsync([.. roots.Select(l => l.LeaseId)], now, _options.RevocationClaimTimeout,
             cancellationToken).ConfigureAwait(false);
-        return await RevokeClaimedAsync(tree, cancellationToken).ConfigureAwait(false);
+        return await RevokeClaimedAsync(tree, now, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -48,10 +49,17 @@ public sealed class LeaseTermination
     /// listing and the claim are one ledger call (<see cref="IRevocationQueue.ClaimTaskAsync"/>). No outcomes when the agent
     /// holds no lease for the task.
     /// </summary>
+    /// <remarks>
+    /// Leases whose issuer's revocation is the ledger's mark (JWTs) are revoked by the ledger in that same call
+    /// (<see cref="LeaseRevoker.LedgerRevocation"/>) rather than claimed and then marked: a task of JWT leases ends in one
+    /// ledger round trip instead of two.
+    /// </remarks>
     public async Task<RevokedTree> RevokeTaskAsync(string agentId, string taskId, CancellationToken cancellationToken = default)
     {
-        var tree = await _queue.ClaimTaskAsync(agentId, taskId, _time.GetUtcNow(), _options.RevocationClaimTimeout, cancellationToken).ConfigureAwait(false);
-        return await RevokeClaimedAsync(tree, cancellationToken).ConfigureAwait(false);
+        var now = _time.GetUtcNow();
+        var tree = await _queue.ClaimTaskAsync(agentId, taskId, now, _options.RevocationClaimTimeout, _revoker.LedgerRevocation, cancellationToken)
+            .ConfigureAwait(false);
+        return await RevokeClaimedAsync(tree, now, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Revokes exactly these leases; one outcome per lease, in order. Throws only when the ledger cannot be reached.</summary>
@@ -63,18 +71,25 @@ public sealed class LeaseTermination
         var claims = await Task.WhenAll(leases.Select(l => l.State == LeaseState.Revoked
             ? Task.FromResult<Lease?>(null)
             : _queue.TryClaimAsync(l.LeaseId, now, _options.RevocationClaimTimeout, cancellationToken))).ConfigureAwait(false);
-        var revoked = await RevokeClaimedAsync([.. leases.Select((l, i) => new TreeClaim(l.LeaseId, claims[i]))], cancellationToken).ConfigureAwait(false);
+        var revoked = await RevokeClaimedAsync([.. leases.Select((l, i) => new TreeClaim(l.LeaseId, claims[i]))], now, cancellationToken).ConfigureAwait(false);
         await revoked.Recorded.ConfigureAwait(false);
         return revoked.Outcomes;
     }
 
-    /// <summary>Revokes the claimed leases together; one outcome per entry, in order (no claim: already revoked).</summary>
-    private async Task<RevokedTree> RevokeClaimedAsync(IReadOnlyList<TreeClaim> claims, CancellationToken cancellationToken)
+    /// <summary>
+    /// Revokes the claimed leases together; one outcome per entry, in order (no claim: already revoked). Entries the ledger
+    /// revoked in its claim step (<paramref name="revokedAt"/>) are revoked already and only recorded.
+    /// </summary>
+    private async Task<RevokedTree> RevokeClaimedAsync(IReadOnlyList<TreeClaim> claims, DateTimeOffset revokedAt, CancellationToken cancellationToken)
     {
-        var claimed = claims.Select(c => c.Claimed).OfType<Lease>().ToList();
+        var claimed = claims.Where(c => !c.RevokedInStep).Select(c => c.Claimed).OfType<Lease>().ToList();
+        var revokedInStep = claims.Where(c => c.RevokedInStep).Select(c => c.Claimed).OfType<Lease>().ToList();
         var revoked = claimed.Count == 0
             ? new ClaimedRevocations([], Task.CompletedTask)
             : await _revoker.BeginRevokeClaimedManyAsync(claimed, MaxParallelRevocations, cancellationToken).ConfigureAwait(false);
+        var recorded = revokedInStep.Count == 0
+            ? revoked.Recorded
+            : Task.WhenAll(revoked.Recorded, await _revoker.BeginRecordRevokedInLedgerAsync(revokedInStep, revokedAt).ConfigureAwait(false));
         var results = revoked.Results;
         var byId = new Dictionary<string, RevocationResult>(StringComparer.Ordinal);
         for (var i = 0; i < claimed.Count; i++)
@@ -82,9 +97,14 @@ public sealed class LeaseTermination
             byId[claimed[i].LeaseId] = results[i];
         }
 
+        foreach (var lease in revokedInStep)
+        {
+            byId[lease.LeaseId] = RevocationResult.Revoked;
+        }
+
         return new RevokedTree([.. claims.Select(c => byId.TryGetValue(c.LeaseId, out var result)
             ? new LeaseRevocationOutcome(c.LeaseId, result.IsDone ? LeaseOutcomeKind.Revoked : LeaseOutcomeKind.Failed, result.IsDone ? null : result.Error)
-            : new LeaseRevocationOutcome(c.LeaseId, LeaseOutcomeKind.AlreadyRevoked, null))], revoked.Recorded);
+            : new LeaseRevocationOutcome(c.LeaseId, LeaseOutcomeKind.AlreadyRevoked, null))], recorded);
     }
 }
 

@@ -155,19 +155,22 @@ internal static partial class LeaseScripts
     /// lease is left out. Each lease that is not revoked is claimed as <see cref="TryClaim"/> does. EndTask's
     /// whole delegation tree in one round trip, instead of a child lookup per lease and level and a claim per lease.
     /// </summary>
-    public static readonly LuaScript ClaimTrees = new(Prelude + ClaimTreesPrelude + """
+    public static readonly LuaScript ClaimTrees = new(Prelude + CapsPrelude + MarkPrelude + ClaimTreesPrelude + """
         local roots = {}
         for i = 3, #ARGV do roots[#roots + 1] = ARGV[i] end
-        return claim_trees(roots, ARGV[2])
+        return (claim_trees(roots, ARGV[2], nil))
         """);
 
     /// <summary>
-    /// ARGV: prefix, claim deadline ms, agent, task, the task's index key → [[root id, issued ms, …] in issue order (then
-    /// id), [id, fields, id, fields, …] as <see cref="ClaimTrees"/> returns for those roots]. The roots are the leases of
-    /// this bucket the agent holds for the task (any state; an index entry whose lease is gone or belongs to another
-    /// agent|task pair that joins to the same key is skipped). EndTask's listing and tree claim in one round trip.
+    /// ARGV: prefix, claim deadline ms, agent, task, the task's index key, revoked-at ms or '', retention ms, audit owner or
+    /// '', issuer kinds… → [[root id, issued ms, …] in issue order (then id), [id, fields, id, fields, …] as
+    /// <see cref="ClaimTrees"/> returns for those roots, [ids revoked here]]. The roots are the leases of this bucket the
+    /// agent holds for the task (any state; an index entry whose lease is gone or belongs to another agent|task pair that
+    /// joins to the same key is skipped). EndTask's listing and tree claim in one round trip. With a revoked-at time, a
+    /// walked lease of one of the issuer kinds is not claimed but marked revoked as <see cref="MarkRevoked"/> marks it,
+    /// and its fields are those it was revoked with.
     /// </summary>
-    public static readonly LuaScript ClaimTask = new(Prelude + ClaimTreesPrelude + """
+    public static readonly LuaScript ClaimTask = new(Prelude + CapsPrelude + MarkPrelude + ClaimTreesPrelude + """
         local found = {}
         for _, id in ipairs(redis.call('SMEMBERS', ARGV[5])) do
           local f = redis.call('HMGET', lkey(id), 'a', 't', 'i')
@@ -180,14 +183,22 @@ internal static partial class LeaseScripts
           order[#order + 1] = r[2]
           order[#order + 1] = ms(r[1])
         end
-        return { order, claim_trees(roots, ARGV[2]) }
+        local ledger = nil
+        if ARGV[6] ~= '' then
+          ledger = { at = ARGV[6], keep = tonumber(ARGV[7]), owner = ARGV[8], kinds = {} }
+          for i = 9, #ARGV do ledger.kinds[ARGV[i]] = true end
+        end
+        local walked, revoked = claim_trees(roots, ARGV[2], ledger)
+        return { order, walked, revoked }
         """);
 
     // The walk shared by ClaimTrees and ClaimTask: each root, then the descendants breadth first (each lease's children in
-    // id order), each once; a lease not revoked is claimed, a revoked one listed with empty fields, a missing one left out.
+    // id order), each once; a lease not revoked is claimed — or, with a ledger revocation ({ at, keep, owner, kinds }) and
+    // of one of its kinds, marked revoked (mark_read/mark_write) and listed in the second result — a revoked one listed
+    // with empty fields, a missing one left out.
     private const string ClaimTreesPrelude = """
-        local function claim_trees(roots, deadline)
-          local seen, queue, out = {}, {}, {}
+        local function claim_trees(roots, deadline, ledger)
+          local seen, queue, out, revoked = {}, {}, {}, {}
           for _, id in ipairs(roots) do
             if not seen[id] then seen[id] = true queue[#queue + 1] = id end
           end
@@ -195,10 +206,19 @@ internal static partial class LeaseScripts
           while i <= #queue do
             local id = queue[i]
             i = i + 1
-            local s = redis.call('HGET', lkey(id), 's')
+            local f = redis.call('HMGET', lkey(id), 's', 'k')
+            local s = f[1]
             if s then
               out[#out + 1] = id
-              out[#out + 1] = s == '2' and {} or claim(id, deadline)
+              if s == '2' then
+                out[#out + 1] = {}
+              elseif ledger and f[2] and ledger.kinds[f[2]] then
+                mark_write(id, mark_read(id, ledger.owner), ledger.at, ledger.keep, ledger.owner)
+                out[#out + 1] = redis.call('HGETALL', lkey(id))
+                revoked[#revoked + 1] = id
+              else
+                out[#out + 1] = claim(id, deadline)
+              end
               local children = redis.call('SMEMBERS', ckey(id))
               table.sort(children)
               for _, c in ipairs(children) do
@@ -206,7 +226,7 @@ internal static partial class LeaseScripts
               end
             end
           end
-          return out
+          return out, revoked
         end
 
         """;
@@ -216,59 +236,66 @@ internal static partial class LeaseScripts
     /// With an owner each changed lease enters that owner's outbox (see <see cref="RedisLeaseStore"/>'s IRevocationOutbox)
     /// in this same step.
     /// </summary>
-    public static readonly LuaScript MarkRevoked = new(Prelude + CapsPrelude + """
-        local revokedAt, keep, owner = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-        local OUTBOX, OWNERS = P .. 'unaudited:' .. owner, P .. 'unaudited-owners'
+    public static readonly LuaScript MarkRevoked = new(Prelude + CapsPrelude + MarkPrelude + """
+        local revokedAt, keep, owner = ARGV[2], tonumber(ARGV[3]), ARGV[4]
         -- First every read and touch, then every write: a lease whose keys are migrating fails the whole call
         -- before anything is written (see touch).
         local found = {}
-        for i = 5, #ARGV do
-          local id = ARGV[i]
-          local k = lkey(id)
-          if owner ~= '' then touch(k, REVOKING, FAILED, GONE, ckey(id), OUTBOX, OWNERS) else touch(k, REVOKING, FAILED, GONE, ckey(id)) end
-          local f = redis.call('HMGET', k, 's', 'e', 'i', 'b', 'n', 'a', 't')
-          if f[1] and f[1] ~= '2' then
-            touch(live_keys(f[6], f[7]))
-            local children = redis.call('SMEMBERS', ckey(id))
-            for _, c in ipairs(children) do touch(lkey(c)) end
-            if f[4] then touch(bkey(f[4])) end
-            found[i] = { f, children }
-          end
-        end
+        for i = 5, #ARGV do found[i] = mark_read(ARGV[i], owner) end
         local out = {}
         for i = 5, #ARGV do
-          local id, hit = ARGV[i], found[i]
-          if not hit then
-            out[#out + 1] = 0
-          else
-            local k, f = lkey(id), hit[1]
-            restate(id, f[1], '2', f[3])
-            local la, lt = live_keys(f[6], f[7])
-            redis.call('ZREM', la, id)
-            redis.call('ZREM', lt, id)
-            if f[4] then
-              redis.call('HINCRBY', bkey(f[4]), 'r', 1)
-              if f[5] and f[5] ~= '0' then redis.call('HINCRBY', bkey(f[4]), 'f', -1) end
-              redis.call('HDEL', k, 'b')
-            end
-            -- A revoked parent takes its children with it, in this same step: no child outlives its parent.
-            for _, c in ipairs(hit[2]) do schedule(c, ARGV[2], nil) end
-            local forgetAt = math.max(revokedAt, tonumber(f[2])) + keep
-            redis.call('HSET', k, 's', '2', 'ra', ARGV[2])
-            redis.call('HDEL', k, 'd')
-            redis.call('ZREM', DUE, id)
-            redis.call('ZADD', GONE, ms(forgetAt), id)
-            -- A backstop only: the sweeper forgets the lease (and its index entries) at forgetAt.
-            redis.call('PEXPIRE', k, ms(math.max(forgetAt - revokedAt + keep, 60000)))
-            if owner ~= '' then
-              redis.call('ZADD', OUTBOX, ARGV[2], id)
-              redis.call('SADD', OWNERS, owner)
-            end
+          if found[i] then
+            mark_write(ARGV[i], found[i], revokedAt, keep, owner)
             out[#out + 1] = 1
+          else
+            out[#out + 1] = 0
           end
         end
         return out
         """);
+
+    // Marking a lease revoked, in two halves: MarkRevoked reads and touches every lease before it writes any; ClaimTask's
+    // ledger revocations do both halves for one lease at a time, as its claims do. mark_read → nil for a missing or already
+    // revoked lease, else what mark_write needs (the fields it reads and the children).
+    private const string MarkPrelude = """
+        local function mark_read(id, owner)
+          local k = lkey(id)
+          if owner ~= '' then touch(k, REVOKING, FAILED, GONE, ckey(id), P .. 'unaudited:' .. owner, P .. 'unaudited-owners') else touch(k, REVOKING, FAILED, GONE, ckey(id)) end
+          local f = redis.call('HMGET', k, 's', 'e', 'i', 'b', 'n', 'a', 't')
+          if not f[1] or f[1] == '2' then return nil end
+          touch(live_keys(f[6], f[7]))
+          local children = redis.call('SMEMBERS', ckey(id))
+          for _, c in ipairs(children) do touch(lkey(c)) end
+          if f[4] then touch(bkey(f[4])) end
+          return { f, children }
+        end
+        local function mark_write(id, hit, revokedAt, keep, owner)
+          local k, f, at = lkey(id), hit[1], tonumber(revokedAt)
+          restate(id, f[1], '2', f[3])
+          local la, lt = live_keys(f[6], f[7])
+          redis.call('ZREM', la, id)
+          redis.call('ZREM', lt, id)
+          if f[4] then
+            redis.call('HINCRBY', bkey(f[4]), 'r', 1)
+            if f[5] and f[5] ~= '0' then redis.call('HINCRBY', bkey(f[4]), 'f', -1) end
+            redis.call('HDEL', k, 'b')
+          end
+          -- A revoked parent takes its children with it, in this same step: no child outlives its parent.
+          for _, c in ipairs(hit[2]) do schedule(c, revokedAt, nil) end
+          local forgetAt = math.max(at, tonumber(f[2])) + keep
+          redis.call('HSET', k, 's', '2', 'ra', revokedAt)
+          redis.call('HDEL', k, 'd')
+          redis.call('ZREM', DUE, id)
+          redis.call('ZADD', GONE, ms(forgetAt), id)
+          -- A backstop only: the sweeper forgets the lease (and its index entries) at forgetAt.
+          redis.call('PEXPIRE', k, ms(math.max(forgetAt - at + keep, 60000)))
+          if owner ~= '' then
+            redis.call('ZADD', P .. 'unaudited:' .. owner, revokedAt, id)
+            redis.call('SADD', P .. 'unaudited-owners', owner)
+          end
+        end
+
+        """;
 
     /// <summary>ARGV: prefix, id, error, next attempt ms → 1 changed, 0 missing or already revoked.</summary>
     public static readonly LuaScript MarkFailed = new(Prelude + """

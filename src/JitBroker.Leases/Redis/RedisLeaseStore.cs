@@ -355,31 +355,41 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     /// tree claim took two.
     /// </remarks>
     public async Task<IReadOnlyList<TreeClaim>> ClaimTaskAsync(string agentId, string taskId, DateTimeOffset now, TimeSpan claimTimeout,
-        CancellationToken cancellationToken = default)
+        LedgerRevocation? ledger = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(agentId);
         ArgumentNullException.ThrowIfNull(taskId);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
         var deadline = LeaseCodec.Ms(now + claimTimeout);
-        var replies = await ForEachBucketAsync(b => RunAsync(LeaseScripts.ClaimTask, b,
-            [_layout.BucketPrefix(b), deadline, agentId, taskId, TaskKey(b, agentId, taskId)], cancellationToken)).ConfigureAwait(false);
+        var revokedAt = ledger is null ? RedisValue.EmptyString : LeaseCodec.Ms(now);
+        var kinds = ledger?.IssuerKinds.Select(k => (RedisValue)k).ToArray() ?? [];
+        var replies = await ForEachBucketAsync(b =>
+        {
+            RedisValue[] args = [_layout.BucketPrefix(b), deadline, agentId, taskId, TaskKey(b, agentId, taskId), revokedAt, _retentionMs,
+                ledger?.AuditOwner ?? "", .. kinds];
+            // Durable when it may revoke, as MarkRevokedManyAsync is: a mark lost in a failover would be revoked and audited twice.
+            return ledger is null ? RunAsync(LeaseScripts.ClaimTask, b, args, cancellationToken) : RunDurableAsync(LeaseScripts.ClaimTask, b, args, cancellationToken);
+        }).ConfigureAwait(false);
 
         var found = replies.Select(r => r.AsArray()).ToList();
         var roots = found.SelectMany(r => PairsOf(r[0].AsArray()).Select(p => (IssuedMs: p.Value.AsInt64(), Id: p.Id)))
             .OrderBy(r => r.IssuedMs).ThenBy(r => r.Id, StringComparer.Ordinal).Select(r => r.Id).ToList();
+        var revokedHere = found.SelectMany(r => r[2].AsArray()).Select(id => id.AsString()!).ToHashSet(StringComparer.Ordinal);
         if (roots.Count > 0)
         {
-            _dueSignal?.LeaseDue(now + claimTimeout);
+            // Claims fall due at their deadline; a revoked lease's live children were scheduled due now.
+            _dueSignal?.LeaseDue(revokedHere.Count > 0 ? now : now + claimTimeout);
         }
 
-        return TreeClaims(roots, found.Select(r => r[1].AsArray()));
+        return TreeClaims(roots, found.Select(r => r[1].AsArray()), revokedHere);
     }
 
     /// <summary>
     /// The tree-claim scripts' replies ([id, fields, …] each; empty fields for a revoked lease) as one list: the roots in
     /// the given order, then every other lease in reply order, each once — a lease walked by two scripts keeps its claim.
+    /// The leases in <paramref name="revokedHere"/> were revoked by the script rather than claimed.
     /// </summary>
-    private IReadOnlyList<TreeClaim> TreeClaims(IReadOnlyList<string> roots, IEnumerable<RedisResult[]> replies)
+    private IReadOnlyList<TreeClaim> TreeClaims(IReadOnlyList<string> roots, IEnumerable<RedisResult[]> replies, HashSet<string>? revokedHere = null)
     {
         var claimed = new Dictionary<string, Lease?>(StringComparer.Ordinal);
         var walked = new List<string>();
@@ -398,7 +408,10 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         }
 
         var rootSet = roots.ToHashSet(StringComparer.Ordinal);
-        return [.. roots.Concat(walked.Where(id => !rootSet.Contains(id))).Select(id => new TreeClaim(id, claimed.GetValueOrDefault(id)))];
+        return [.. roots.Concat(walked.Where(id => !rootSet.Contains(id))).Select(id => new TreeClaim(id, claimed.GetValueOrDefault(id))
+        {
+            RevokedInStep = revokedHere?.Contains(id) == true,
+        })];
     }
 
     private static IEnumerable<(string Id, RedisResult Value)> PairsOf(RedisResult[] items)

@@ -44,8 +44,8 @@ internal sealed class FlakyLeaseStore(ILeaseStore inner) : ILeaseStore
         inner.TryClaimAsync(leaseId, now, claimTimeout, cancellationToken);
 
     public Task<IReadOnlyList<TreeClaim>> ClaimTaskAsync(string agentId, string taskId, DateTimeOffset now, TimeSpan claimTimeout,
-        CancellationToken cancellationToken = default) =>
-        inner.ClaimTaskAsync(agentId, taskId, now, claimTimeout, cancellationToken);
+        LedgerRevocation? ledger = null, CancellationToken cancellationToken = default) =>
+        MarksFail && ledger is not null ? throw Outage() : inner.ClaimTaskAsync(agentId, taskId, now, claimTimeout, ledger, cancellationToken);
 
     public Task<IReadOnlyList<TreeClaim>> ClaimWithDescendantsAsync(IReadOnlyList<string> rootLeaseIds, DateTimeOffset now, TimeSpan claimTimeout,
         CancellationToken cancellationToken = default) =>

@@ -19,6 +19,7 @@ internal sealed class SweepHarness
     public SweepHarness(RevocationOptions? options = null)
     {
         Issuer.SetupGet(i => i.Kind).Returns("fake");
+        Issuer.SetupGet(i => i.RevokedByLedgerMark).Returns(false);
         IssuerReturns(RevocationResult.Revoked);
         Options = options ?? new RevocationOptions();
         // Random fixed at 1.0: "equal jitter" then yields the full exponential step, so delays are predictable.
