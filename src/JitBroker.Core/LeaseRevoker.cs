@@ -155,17 +155,18 @@ public sealed partial class LeaseRevoker
     }
 
     /// <summary>
-    /// The bookkeeping of leases the ledger revoked in its claim step (<see cref="TreeClaim.RevokedInStep"/>) — the same as
-    /// for a lease this revoker marked: metrics, log, and the <c>lease.revoked</c> record queued. Completes when the records
-    /// are stored or have failed (the outbox recovers them); never throws.
+    /// The bookkeeping of leases the ledger revoked in its claim step (<see cref="LedgerRevocation"/>: EndTask's
+    /// <see cref="TreeClaim.RevokedInStep"/>, the sweeper's claimed leases that come back revoked) — the same as for a lease
+    /// this revoker marked: metrics, log, and the <c>lease.revoked</c> record queued. The returned task completes when the
+    /// records are stored or have failed (the outbox recovers them); never throws.
     /// </summary>
-    public async Task<Task> BeginRecordRevokedInLedgerAsync(IReadOnlyList<Lease> leases, DateTimeOffset revokedAt)
+    public async Task<Task> BeginRecordRevokedInLedgerAsync(IReadOnlyList<Lease> leases)
     {
         var recorded = new List<Task>(leases.Count);
         foreach (var lease in leases)
         {
             _metrics?.Revocation(RevocationStatus.Revoked, lease.IssuerKind);
-            if (await BeginRecordAsync(lease, RevocationStatus.Revoked, revokedAt).ConfigureAwait(false) is { } record)
+            if (await BeginRecordAsync(lease, RevocationStatus.Revoked, lease.RevokedAt ?? _time.GetUtcNow()).ConfigureAwait(false) is { } record)
             {
                 recorded.Add(record);
             }

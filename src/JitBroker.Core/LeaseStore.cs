@@ -57,8 +57,12 @@ public interface IRevocationQueue
     /// <paramref name="max"/> are due it shares the claim among the shards in proportion to their due backlogs, so every
     /// backlog drains at the same pace and no lease waits longer than the whole backlog takes to drain. Each claimed lease becomes <see cref="LeaseState.Revoking"/> and is due again at now + <paramref name="claimTimeout"/>,
     /// so concurrent sweepers never claim the same lease, and a sweeper that dies loses its claim.
+    /// With <paramref name="ledger"/>, a due lease of one of its issuer kinds is not claimed but revoked in the same step,
+    /// as <see cref="MarkRevokedManyAsync"/> marks it at <paramref name="now"/> with the ledger's audit owner: it comes back
+    /// with <see cref="LeaseState.Revoked"/>, and the caller, which changed its state, writes its audit record.
     /// </summary>
-    Task<IReadOnlyList<Lease>> ClaimDueAsync(DateTimeOffset now, int max, TimeSpan claimTimeout, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<Lease>> ClaimDueAsync(DateTimeOffset now, int max, TimeSpan claimTimeout, LedgerRevocation? ledger = null,
+        CancellationToken cancellationToken = default);
 
     /// <summary>
     /// The earliest due time in the schedule (it may lie before <paramref name="now"/>: something is due), or null when
@@ -182,6 +186,7 @@ public sealed record TreeClaim(string LeaseId, Lease? Claimed)
 /// Leases whose issuer's revocation is the ledger's own mark (<see cref="ICredentialIssuer.RevokedByLedgerMark"/>: a signed
 /// JWT is refused once its lease is revoked) need no claim before it: <see cref="IRevocationQueue.ClaimTaskAsync"/> revokes
 /// those of <paramref name="IssuerKinds"/> in the claim's own step, putting them in <paramref name="AuditOwner"/>'s outbox
-/// (none when null), which saves EndTask the separate mark's round trip.
+/// (none when null), which saves EndTask the separate mark's round trip; <see cref="IRevocationQueue.ClaimDueAsync"/> does
+/// the same for the sweeper.
 /// </summary>
 public sealed record LedgerRevocation(IReadOnlySet<string> IssuerKinds, string? AuditOwner);

@@ -160,7 +160,8 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
         }
     }
 
-    public Task<IReadOnlyList<Lease>> ClaimDueAsync(DateTimeOffset now, int max, TimeSpan claimTimeout, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<Lease>> ClaimDueAsync(DateTimeOffset now, int max, TimeSpan claimTimeout, LedgerRevocation? ledger = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
@@ -184,7 +185,10 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
             var claimed = new List<Lease>(dueIds.Count);
             foreach (var leaseId in dueIds)
             {
-                claimed.Add(Claim(_leases[leaseId], now + claimTimeout));
+                var lease = _leases[leaseId];
+                claimed.Add(ledger is not null && ledger.IssuerKinds.Contains(lease.IssuerKind) && MarkRevoked(leaseId, now, ledger.AuditOwner)
+                    ? _leases[leaseId]
+                    : Claim(lease, now + claimTimeout));
             }
 
             return Task.FromResult<IReadOnlyList<Lease>>(claimed);

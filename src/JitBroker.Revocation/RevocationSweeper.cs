@@ -79,7 +79,8 @@ public sealed partial class RevocationSweeper
             next = more ? ClaimAsync(processed + batch.Count, cancellationToken) : Task.FromResult<IReadOnlyList<Lease>?>(null);
             try
             {
-                await Parallel.ForEachAsync(batch.Chunk(group), parallel, RevokeGroupAsync).ConfigureAwait(false);
+                var toRevoke = await RecordRevokedInClaimAsync(batch).ConfigureAwait(false);
+                await Parallel.ForEachAsync(toRevoke.Chunk(group), parallel, RevokeGroupAsync).ConfigureAwait(false);
             }
             catch (Exception)
             {
@@ -116,8 +117,10 @@ public sealed partial class RevocationSweeper
         try
         {
             // A fresh "now" per batch, so each claim's deadline is measured from when it was taken.
-            return await _queue.ClaimDueAsync(_time.GetUtcNow(), _options.BatchSize, _broker.RevocationClaimTimeout, cancellationToken)
-                .ConfigureAwait(false);
+            // Leases whose issuer's revocation is the ledger's mark (JWTs) come back already revoked: one script, not a
+            // claim and then a mark.
+            return await _queue.ClaimDueAsync(_time.GetUtcNow(), _options.BatchSize, _broker.RevocationClaimTimeout, _revoker.LedgerRevocation,
+                cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -125,6 +128,23 @@ public sealed partial class RevocationSweeper
             LastClaimFailed = true;
             return null;
         }
+    }
+
+    /// <summary>
+    /// Records the leases the claim itself revoked (state revoked: <see cref="LeaseRevoker.LedgerRevocation"/>) and returns
+    /// the rest, which were claimed and still have to be revoked. As for a group marked below, the <c>lease.revoked</c>
+    /// records are written behind the sweep: the outbox the claim put them in holds them until they are stored.
+    /// </summary>
+    private async ValueTask<IReadOnlyList<Lease>> RecordRevokedInClaimAsync(IReadOnlyList<Lease> batch)
+    {
+        var revoked = batch.Where(l => l.State == LeaseState.Revoked).ToList();
+        if (revoked.Count == 0)
+        {
+            return batch;
+        }
+
+        _ = await _revoker.BeginRecordRevokedInLedgerAsync(revoked).ConfigureAwait(false);
+        return [.. batch.Where(l => l.State != LeaseState.Revoked)];
     }
 
     private async ValueTask RevokeGroupAsync(Lease[] group, CancellationToken cancellationToken)

@@ -19,9 +19,17 @@ namespace JitBroker.Ha.Tests;
 /// into the ledger that fall due in the same burst (a backlog of several batches); then 1 s TTLs while the survivor
 /// works alone. Sweep every 100 ms. The replica to be killed (A) claims batches of 500 with a 2 s claim deadline and
 /// revokes 4 at a time; the survivor (B) claims 100 and revokes 16 at a time, with a 3 s deadline only so the test
-/// can tell A's claims from B's by their deadlines. A is killed the moment it is seen holding at least 50
-/// unfinished claims, so the kill is mid-sweep by observation, not by luck. Both finish a batch far inside their
+/// can tell A's claims from B's by their deadlines. A is killed the moment it is seen with at least 50 pieces of
+/// unfinished work, so the kill is mid-sweep by observation, not by luck. Both finish a batch far inside their
 /// deadline, so a live replica's claim never lapses (see "twice in effect" below).
+/// </para>
+/// <para>
+/// Unfinished work is of two kinds. A JWT's revocation is the ledger's mark, so a sweeper marks due JWT leases revoked
+/// in its claim script (docs/revocation.md, "JWT leases: revoked in the claim") and then owes their records: those
+/// leases sit in A's outbox until their events are stored. A lease of a kind that must be revoked at a backend is
+/// claimed first, and a dead replica's claim is taken over after its deadline. These fleets issue JWTs only, so A dies
+/// owing records; the claim takeover is asserted whenever A is caught holding claims too (and in the sweeper's and the
+/// stores' own tests).
 /// </para>
 /// <para>
 /// "Twice in effect": the JWT issuer's revoke is a no-op, so a revocation's effect is the ledger's transition to
@@ -54,7 +62,7 @@ public sealed class ReplicaCrashTests
     private const int BatchA = 500;
     private const int ParallelA = 1;
 
-    /// <summary>A is killed as soon as it is seen holding at least this many claims.</summary>
+    /// <summary>A is killed as soon as it is seen holding at least this many claims and owed records together.</summary>
     private const int KillWhenAHolds = 50;
 
     private const int BurstLeases = 1500;
@@ -111,10 +119,10 @@ public sealed class ReplicaCrashTests
         burstPhase = false;
         var grantedBeforeBurst = load.Granted.Count;
 
-        // Kill A while it is sweeping: as soon as it is seen holding many unfinished claims.
+        // Kill A while it is sweeping: as soon as it is seen with much unfinished work (claims held, records owed).
         await Task.Delay(burstAt - time.GetUtcNow(), cancellationToken);
         var killWatch = Stopwatch.StartNew();
-        while ((await ClaimsOfAAsync(ledger, cancellationToken)).Count < KillWhenAHolds)
+        while ((await ClaimsOfAAsync(ledger, cancellationToken)).Count + (await OwedByAAsync(ledger, cancellationToken)).Count < KillWhenAHolds)
         {
             Assert.That(killWatch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "replica A was never seen sweeping a backlog");
             await Task.Delay(10, cancellationToken);
@@ -127,6 +135,7 @@ public sealed class ReplicaCrashTests
         // just before dying have run (Redis still executes them) — B cannot take a claim over before its deadline.
         await Task.Delay(100, cancellationToken);
         var heldByA = await ClaimsOfAAsync(ledger, cancellationToken);
+        var owedByA = await OwedByAAsync(ledger, cancellationToken);
 
         await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
         await stopLoad.CancelAsync();
@@ -162,7 +171,7 @@ public sealed class ReplicaCrashTests
         TestContext.Progress.WriteLine(
             $"[crash] granted {load.Granted.Count} ({grantedBeforeBurst} before the burst; by A {load.Granted.Values.Count(r => r == "replica-a")}), " +
             $"failures {string.Join(", ", load.Failures.Select(f => $"{f.Key}={f.Value}"))}; {leases.Count} leases in the ledger; " +
-            $"A killed {(killedAt - burstAt).TotalSeconds:0.00} s after the burst holding {heldByA.Count} claims; " +
+            $"A killed {(killedAt - burstAt).TotalSeconds:0.00} s after the burst holding {heldByA.Count} claims and owing {owedByA.Count} records; " +
             $"revoked events A={auditA.Values.Sum()} B={auditB.Values.Sum()} (B recovered {recovered} A owed, after {recoveryWatch.Elapsed.TotalSeconds:0.0} s; " +
             $"A's stream {streamA.Count} records, its file {fileA.Count}), unaudited {unaudited.Count}, twice {twice.Count}; " +
             $"lag ms p50 {LeaseLedger.Percentile(lags, 50):0} p99 {LeaseLedger.Percentile(lags, 99):0} max {lags[^1]:0}");
@@ -174,17 +183,24 @@ public sealed class ReplicaCrashTests
             Assert.That(leases, Has.All.Matches<Lease>(l => l.State == LeaseState.Revoked), "every lease ends revoked");
             Assert.That(leases.Where(l => l.RevokedAt < l.ExpiresAt).Select(l => l.LeaseId), Is.Empty, "no lease is revoked before it expires");
             Assert.That(lags[^1], Is.LessThanOrEqualTo((ClaimTimeout + Slack).TotalMilliseconds), "revoked within TTL + claim deadline + slack");
-            Assert.That(orphans, Has.Count.EqualTo(heldByA.Count).And.Not.Empty, "A died holding claims (mid-sweep); they are in the ledger");
+            Assert.That(heldByA.Count + owedByA.Count, Is.GreaterThan(0), "A died mid-sweep: holding claims or owing records");
+            Assert.That(orphans, Has.Count.EqualTo(heldByA.Count), "A's claims are in the ledger");
             Assert.That(orphans.Where(l => l.RevokedAt < heldByA[l.LeaseId]).Select(l => l.LeaseId), Is.Empty,
                 "A's claims were taken over only once their deadline had passed");
             Assert.That(orphans.Where(l => auditA.ContainsKey(l.LeaseId) || auditB.GetValueOrDefault(l.LeaseId) != 1).Select(l => l.LeaseId), Is.Empty,
                 "each of A's orphaned claims was revoked by B, once");
+            Assert.That(owedByA.Where(id => auditA.GetValueOrDefault(id) + auditB.GetValueOrDefault(id) != 1), Is.Empty,
+                "each revocation A marked but had not recorded when it died has exactly one lease.revoked (A's own or B's recovery)");
             Assert.That(twice.Select(l => $"{l.LeaseId}: A {auditA.GetValueOrDefault(l.LeaseId)}, B {auditB.GetValueOrDefault(l.LeaseId)}"), Is.Empty,
                 "no lease revoked twice (one lease.revoked event across both replicas)");
             Assert.That(unaudited.Select(l => l.LeaseId), Is.Empty, "every revoked lease has its lease.revoked event (issue 15 item 5)");
             Assert.That(streamA.Take(fileA.Count), Is.EqualTo(fileA), "A's file is a prefix of its stream: the stream holds all A recorded");
         });
     }
+
+    /// <summary>Leases A marked revoked whose lease.revoked it had not yet stored: its outbox.</summary>
+    private static async Task<List<string>> OwedByAAsync(LeaseLedger ledger, CancellationToken cancellationToken) =>
+        [.. (await ((IRevocationOutbox)ledger.Store).ListUnauditedAsync("replica-a", DateTimeOffset.MaxValue, 100_000, cancellationToken)).Select(u => u.LeaseId)];
 
     /// <summary>Revoking leases claimed by A (see <see cref="ClaimTimeoutB"/>): lease id → claim deadline.</summary>
     private static async Task<Dictionary<string, DateTimeOffset>> ClaimsOfAAsync(LeaseLedger ledger, CancellationToken cancellationToken)

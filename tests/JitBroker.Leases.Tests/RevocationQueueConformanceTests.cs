@@ -335,6 +335,34 @@ public abstract class RevocationQueueConformanceTests : LeaseStoreSuite
     }
 
     [Test]
+    public async Task Claim_due_with_a_ledger_revocation_revokes_those_kinds_in_the_step_and_claims_the_rest()
+    {
+        const string owner = "replica-1";
+        var placement = Random.Shared.Next(LeaseIds.Placements);
+        var jwt = NewLease(TimeSpan.FromSeconds(1), leaseId: LeaseIds.New(placement)) with { IssuerKind = "jwt" };
+        var other = NewLease(TimeSpan.FromSeconds(2), leaseId: LeaseIds.New(placement));
+        await Store.PutAsync(jwt);
+        await Store.PutAsync(other);
+        var child = NewLease(TimeSpan.FromMinutes(5), parentLeaseId: jwt.LeaseId);
+        await Store.PutAsync(child);
+        var now = T0 + TimeSpan.FromSeconds(10);
+
+        var claimed = await Store.ClaimDueAsync(now, 10, ClaimTimeout, new LedgerRevocation(new HashSet<string> { "jwt" }, owner));
+
+        Assert.That(claimed.Select(l => (l.LeaseId, l.State, l.RevokedAt)), Is.EqualTo(new[]
+        {
+            (jwt.LeaseId, LeaseState.Revoked, (DateTimeOffset?)now),
+            (other.LeaseId, LeaseState.Revoking, (DateTimeOffset?)null),
+        }), "in due order: the JWT lease revoked in the step, the other claimed");
+        Assert.That(((await GetAsync(jwt.LeaseId)).State, (await GetAsync(other.LeaseId)).State), Is.EqualTo((LeaseState.Revoked, LeaseState.Revoking)));
+        Assert.That((await ((IRevocationOutbox)Store).ListUnauditedAsync(owner, now + TimeSpan.FromSeconds(1), 100)).Select(u => u.LeaseId),
+            Is.EqualTo(new[] { jwt.LeaseId }), "in the owner's outbox, in the same step");
+        Assert.That(await Store.MarkRevokedManyAsync([jwt.LeaseId], now), Is.EqualTo(new[] { false }), "one state change, so one audit record");
+        Assert.That((await Store.ClaimDueAsync(now, 10, ClaimTimeout)).Select(l => (l.LeaseId, l.State)), Is.EqualTo(new[] { (child.LeaseId, LeaseState.Revoking) }),
+            "the revoked lease's child was scheduled due now, in the same step; the rest is claimed or off the schedule");
+    }
+
+    [Test]
     public async Task Claim_task_revokes_in_the_step_only_leases_of_the_ledgers_kinds()
     {
         var lease = await PutAsync(TimeSpan.FromMinutes(5));

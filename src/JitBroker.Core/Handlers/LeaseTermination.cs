@@ -38,10 +38,9 @@ public sealed class LeaseTermination
     /// </remarks>
     public async Task<RevokedTree> RevokeWithDescendantsAsync(IReadOnlyList<Lease> roots, CancellationToken cancellationToken = default)
     {
-        var now = _time.GetUtcNow();
-        var tree = await _queue.ClaimWithDescendantsAsync([.. roots.Select(l => l.LeaseId)], now, _options.RevocationClaimTimeout,
+        var tree = await _queue.ClaimWithDescendantsAsync([.. roots.Select(l => l.LeaseId)], _time.GetUtcNow(), _options.RevocationClaimTimeout,
             cancellationToken).ConfigureAwait(false);
-        return await RevokeClaimedAsync(tree, now, cancellationToken).ConfigureAwait(false);
+        return await RevokeClaimedAsync(tree, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -56,10 +55,9 @@ public sealed class LeaseTermination
     /// </remarks>
     public async Task<RevokedTree> RevokeTaskAsync(string agentId, string taskId, CancellationToken cancellationToken = default)
     {
-        var now = _time.GetUtcNow();
-        var tree = await _queue.ClaimTaskAsync(agentId, taskId, now, _options.RevocationClaimTimeout, _revoker.LedgerRevocation, cancellationToken)
-            .ConfigureAwait(false);
-        return await RevokeClaimedAsync(tree, now, cancellationToken).ConfigureAwait(false);
+        var tree = await _queue.ClaimTaskAsync(agentId, taskId, _time.GetUtcNow(), _options.RevocationClaimTimeout, _revoker.LedgerRevocation,
+            cancellationToken).ConfigureAwait(false);
+        return await RevokeClaimedAsync(tree, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Revokes exactly these leases; one outcome per lease, in order. Throws only when the ledger cannot be reached.</summary>
@@ -71,16 +69,16 @@ public sealed class LeaseTermination
         var claims = await Task.WhenAll(leases.Select(l => l.State == LeaseState.Revoked
             ? Task.FromResult<Lease?>(null)
             : _queue.TryClaimAsync(l.LeaseId, now, _options.RevocationClaimTimeout, cancellationToken))).ConfigureAwait(false);
-        var revoked = await RevokeClaimedAsync([.. leases.Select((l, i) => new TreeClaim(l.LeaseId, claims[i]))], now, cancellationToken).ConfigureAwait(false);
+        var revoked = await RevokeClaimedAsync([.. leases.Select((l, i) => new TreeClaim(l.LeaseId, claims[i]))], cancellationToken).ConfigureAwait(false);
         await revoked.Recorded.ConfigureAwait(false);
         return revoked.Outcomes;
     }
 
     /// <summary>
     /// Revokes the claimed leases together; one outcome per entry, in order (no claim: already revoked). Entries the ledger
-    /// revoked in its claim step (<paramref name="revokedAt"/>) are revoked already and only recorded.
+    /// revoked in its claim step are revoked already and only recorded.
     /// </summary>
-    private async Task<RevokedTree> RevokeClaimedAsync(IReadOnlyList<TreeClaim> claims, DateTimeOffset revokedAt, CancellationToken cancellationToken)
+    private async Task<RevokedTree> RevokeClaimedAsync(IReadOnlyList<TreeClaim> claims, CancellationToken cancellationToken)
     {
         var claimed = claims.Where(c => !c.RevokedInStep).Select(c => c.Claimed).OfType<Lease>().ToList();
         var revokedInStep = claims.Where(c => c.RevokedInStep).Select(c => c.Claimed).OfType<Lease>().ToList();
@@ -89,7 +87,7 @@ public sealed class LeaseTermination
             : await _revoker.BeginRevokeClaimedManyAsync(claimed, MaxParallelRevocations, cancellationToken).ConfigureAwait(false);
         var recorded = revokedInStep.Count == 0
             ? revoked.Recorded
-            : Task.WhenAll(revoked.Recorded, await _revoker.BeginRecordRevokedInLedgerAsync(revokedInStep, revokedAt).ConfigureAwait(false));
+            : Task.WhenAll(revoked.Recorded, await _revoker.BeginRecordRevokedInLedgerAsync(revokedInStep).ConfigureAwait(false));
         var results = revoked.Results;
         var byId = new Dictionary<string, RevocationResult>(StringComparer.Ordinal);
         for (var i = 0; i < claimed.Count; i++)

@@ -116,12 +116,29 @@ internal static partial class LeaseScripts
         return 1
         """);
 
-    /// <summary>ARGV: prefix, now ms, max, claim deadline ms → [id, fields, id, fields, …] in due order.</summary>
-    public static readonly LuaScript ClaimDue = new(Prelude + """
+    /// <summary>
+    /// ARGV: prefix, now ms, max, claim deadline ms[, retention ms, audit owner or '', issuer kinds…] → [id, fields, id,
+    /// fields, …] in due order. With issuer kinds, a due lease of one of them is not claimed but marked revoked at now as
+    /// <see cref="MarkRevoked"/> marks it (its fields then say state 2).
+    /// </summary>
+    public static readonly LuaScript ClaimDue = new(Prelude + CapsPrelude + MarkPrelude + """
         for _, id in ipairs(redis.call('ZRANGEBYSCORE', GONE, '-inf', ARGV[2], 'LIMIT', 0, 256)) do forget(id) end
+        local ledger = nil
+        if #ARGV > 6 then
+          ledger = { keep = tonumber(ARGV[5]), owner = ARGV[6], kinds = {} }
+          for i = 7, #ARGV do ledger.kinds[ARGV[i]] = true end
+        end
         local out = {}
         for _, id in ipairs(redis.call('ZRANGEBYSCORE', DUE, '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))) do
-          local fields = claim(id, ARGV[4])
+          local fields = nil
+          if ledger and ledger.kinds[redis.call('HGET', lkey(id), 'k') or ''] then
+            local hit = mark_read(id, ledger.owner)
+            if hit then
+              mark_write(id, hit, ARGV[2], ledger.keep, ledger.owner)
+              fields = redis.call('HGETALL', lkey(id))
+            end
+          end
+          if not fields then fields = claim(id, ARGV[4]) end
           if fields then out[#out + 1] = id; out[#out + 1] = fields else redis.call('ZREM', DUE, id) end
         end
         return out

@@ -203,14 +203,34 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     /// half the broker's CPU while 100k leases expired (docs/benchmarks.md, "Performance harness (issue 10)").
     /// When <paramref name="cancellationToken"/> fires between chunks, the leases already claimed are returned.
     /// </remarks>
-    public async Task<IReadOnlyList<Lease>> ClaimDueAsync(DateTimeOffset now, int max, TimeSpan claimTimeout, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<Lease>> ClaimDueAsync(DateTimeOffset now, int max, TimeSpan claimTimeout, LedgerRevocation? ledger = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
-        var deadline = LeaseCodec.Ms(now + claimTimeout);
+        var claim = new DueClaim(LeaseCodec.Ms(now), LeaseCodec.Ms(now + claimTimeout), LedgerArgs(ledger));
+        var claimed = await ClaimDueCoreAsync(claim, max, cancellationToken).ConfigureAwait(false);
+        if (ledger is not null && claimed.Any(l => l.State == LeaseState.Revoked))
+        {
+            // A revoked lease's live children were scheduled due now by the script.
+            _dueSignal?.LeaseDue(now);
+        }
+
+        return claimed;
+    }
+
+    /// <summary>The ClaimDue script's arguments after the claim's own: retention, audit owner and kinds; none without a ledger revocation.</summary>
+    private RedisValue[] LedgerArgs(LedgerRevocation? ledger) =>
+        ledger is null ? [] : [_retentionMs, ledger.AuditOwner ?? "", .. ledger.IssuerKinds.Select(k => (RedisValue)k)];
+
+    private readonly record struct DueClaim(long NowMs, long Deadline, RedisValue[] Ledger);
+
+    private async Task<IReadOnlyList<Lease>> ClaimDueCoreAsync(DueClaim claim, int max, CancellationToken cancellationToken)
+    {
+        var nowMs = claim.NowMs;
         if (Buckets == 1)
         {
-            return await ClaimFromBucketAsync(0, LeaseCodec.Ms(now), max, deadline, cancellationToken).ConfigureAwait(false);
+            return await ClaimFromBucketAsync(0, claim, max, cancellationToken).ConfigureAwait(false);
         }
 
         // Sharded: first how many leases each bucket has due (a count, capped at max, one small script per bucket, all at
@@ -224,17 +244,18 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         // before an earlier-due lease of another bucket, but never later than the whole backlog takes to drain. What
         // strict order cost: reading up to max due times from every bucket per claim (16 × 500 with the defaults) and
         // sorting them, which on a 3-primary cluster made the sweeper fall behind 10,000 expiries/s (docs/benchmarks.md).
-        var nowMs = LeaseCodec.Ms(now);
         // Any bucket failing fails the whole claim (the sweep pass ends and the next one retries), even though the
         // other buckets could be claimed: the replica's audit stream lives on one shard, and revoking on healthy shards
         // while it is unreachable would revoke leases whose lease.revoked event cannot be written (measured: 506 in one
         // SIGKILL run with broker processes). Tolerate failed buckets once the revocation's audit record is written by
-        // the mark-revoked script itself, per bucket (issue 15 item 5). docs/redis.md, "Sweeping".
+        // the mark-revoked script itself, per bucket (issue 15 item 5). docs/redis.md, "Sweeping". With a ledger revocation
+        // the healthy buckets' scripts may already have revoked leases when another bucket fails: their lease.revoked
+        // records are then left to the outbox's recovery of this replica's own entries (after Revocation:UnauditedGrace).
         var peeks = await ForEachBucketAsync(b => RunAsync(LeaseScripts.DuePeek, b, [_layout.BucketPrefix(b), nowMs, max], cancellationToken))
             .ConfigureAwait(false);
         var share = ClaimShares([.. peeks.Select(p => (int)p.AsArray()[0].AsInt64())], max, (int)((uint)Interlocked.Increment(ref _nextBucket) % (uint)Buckets));
         var parts = await Task.WhenAll(Enumerable.Range(0, Buckets).Where(b => share[b] > 0).Select(b =>
-            ClaimFromBucketAsync(b, nowMs, share[b], deadline, cancellationToken))).ConfigureAwait(false);
+            ClaimFromBucketAsync(b, claim, share[b], cancellationToken))).ConfigureAwait(false);
         return [.. parts.SelectMany(p => p)];
     }
 
@@ -287,13 +308,17 @@ public sealed partial class RedisLeaseStore : ILeaseStore
     }
 
     /// <summary>Claims up to <paramref name="max"/> due leases of one bucket, in chunks of <see cref="ClaimChunkSize"/>.</summary>
-    private async Task<IReadOnlyList<Lease>> ClaimFromBucketAsync(int bucket, long nowMs, int max, long deadline, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<Lease>> ClaimFromBucketAsync(int bucket, DueClaim claim, int max, CancellationToken cancellationToken)
     {
         List<Lease>? claimed = null;
         while (true)
         {
             var want = Math.Min(ClaimChunkSize, max - (claimed?.Count ?? 0));
-            var reply = await RunAsync(LeaseScripts.ClaimDue, bucket, [_layout.BucketPrefix(bucket), nowMs, want, deadline], cancellationToken).ConfigureAwait(false);
+            RedisValue[] args = [_layout.BucketPrefix(bucket), claim.NowMs, want, claim.Deadline, .. claim.Ledger];
+            // Durable when it may revoke, as MarkRevokedManyAsync is: a mark lost in a failover would be revoked and audited twice.
+            var reply = claim.Ledger.Length == 0
+                ? await RunAsync(LeaseScripts.ClaimDue, bucket, args, cancellationToken).ConfigureAwait(false)
+                : await RunDurableAsync(LeaseScripts.ClaimDue, bucket, args, cancellationToken).ConfigureAwait(false);
             var chunk = LeaseCodec.FromPairs(reply.AsArray(), _mac);
             if (claimed is null && (chunk.Count < want || want == max))
             {

@@ -26,10 +26,11 @@ internal sealed class FlakyLeaseStore(ILeaseStore inner) : ILeaseStore
     public Task<IReadOnlyList<Lease>> ListByTaskAsync(string agentId, string taskId, CancellationToken cancellationToken = default) =>
         inner.ListByTaskAsync(agentId, taskId, cancellationToken);
 
-    public Task<IReadOnlyList<Lease>> ClaimDueAsync(DateTimeOffset now, int max, TimeSpan claimTimeout, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<Lease>> ClaimDueAsync(DateTimeOffset now, int max, TimeSpan claimTimeout, LedgerRevocation? ledger = null,
+        CancellationToken cancellationToken = default)
     {
         ClaimCalls++;
-        return ClaimsFail || ClaimDueFails ? throw Outage() : inner.ClaimDueAsync(now, max, claimTimeout, cancellationToken);
+        return ClaimsFail || ClaimDueFails || (MarksFail && ledger is not null) ? throw Outage() : inner.ClaimDueAsync(now, max, claimTimeout, ledger, cancellationToken);
     }
 
     public int NextDueCalls { get; private set; }

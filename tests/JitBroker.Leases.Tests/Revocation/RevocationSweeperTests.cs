@@ -95,6 +95,50 @@ public sealed class RevocationSweeperTests
     }
 
     [Test]
+    public async Task Leases_whose_issuers_revocation_is_the_ledgers_mark_are_revoked_by_the_claim_without_asking_the_issuer()
+    {
+        var h = new SweepHarness(ledgerMarkIssuer: true);
+        var leases = new List<Lease>();
+        for (var i = 0; i < 7; i++)
+        {
+            leases.Add(await h.PutAsync(TimeSpan.FromSeconds(1 + i)));
+        }
+
+        var notYet = await h.PutAsync(TimeSpan.FromMinutes(5));
+        h.Time.Advance(TimeSpan.FromSeconds(10));
+        var sweptAt = h.Time.GetUtcNow();
+
+        Assert.That(await h.Sweeper.SweepOnceAsync(), Is.EqualTo(7));
+
+        Assert.That(h.RevokeCalls, Is.Zero, "nothing to tell a backend: the mark is the revocation");
+        foreach (var lease in leases)
+        {
+            var revoked = await h.GetAsync(lease.LeaseId);
+            Assert.That((revoked.State, revoked.RevokedAt, revoked.DueAt), Is.EqualTo((LeaseState.Revoked, (DateTimeOffset?)sweptAt, (DateTimeOffset?)null)), lease.LeaseId);
+        }
+
+        Assert.That((await h.GetAsync(notYet.LeaseId)).State, Is.EqualTo(LeaseState.Active));
+        Assert.That(await h.Sweeper.SweepOnceAsync(), Is.Zero, "off the schedule");
+    }
+
+    [Test]
+    public async Task When_the_ledger_cannot_revoke_in_the_claim_the_leases_stay_due_and_are_revoked_once_it_can()
+    {
+        var h = new SweepHarness(ledgerMarkIssuer: true);
+        var lease = await h.PutAsync(TimeSpan.FromSeconds(1));
+        h.Time.Advance(TimeSpan.FromSeconds(2));
+        h.Store.MarksFail = true;
+
+        Assert.That(await h.Sweeper.SweepOnceAsync(), Is.Zero);
+        Assert.That(h.Sweeper.LastClaimFailed, Is.True, "the pass ends on the failed claim and the loop backs off");
+        Assert.That((await h.GetAsync(lease.LeaseId)).State, Is.EqualTo(LeaseState.Active), "nothing half-done: still due");
+
+        h.Store.MarksFail = false;
+        Assert.That(await h.Sweeper.SweepOnceAsync(), Is.EqualTo(1));
+        Assert.That((await h.GetAsync(lease.LeaseId)).State, Is.EqualTo(LeaseState.Revoked));
+    }
+
+    [Test]
     public async Task Already_gone_at_the_backend_counts_as_revoked()
     {
         var h = new SweepHarness();

@@ -16,10 +16,12 @@ internal sealed class SweepHarness
     public static readonly TimeSpan InitialDelay = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(60);
 
-    public SweepHarness(RevocationOptions? options = null)
+    /// <param name="options">Sweeper options (defaults otherwise).</param>
+    /// <param name="ledgerMarkIssuer">The issuer says its revocation is the ledger's mark, as the JWT issuer does: the claim then revokes.</param>
+    public SweepHarness(RevocationOptions? options = null, bool ledgerMarkIssuer = false)
     {
         Issuer.SetupGet(i => i.Kind).Returns("fake");
-        Issuer.SetupGet(i => i.RevokedByLedgerMark).Returns(false);
+        Issuer.SetupGet(i => i.RevokedByLedgerMark).Returns(ledgerMarkIssuer);
         IssuerReturns(RevocationResult.Revoked);
         Options = options ?? new RevocationOptions();
         // Random fixed at 1.0: "equal jitter" then yields the full exponential step, so delays are predictable.
