@@ -176,10 +176,11 @@ public sealed record LeasePage(IReadOnlyList<Lease> Leases, string? NextPageToke
 public sealed record TreeClaim(string LeaseId, Lease? Claimed)
 {
     /// <summary>
-    /// True when the step revoked the lease itself (<see cref="LedgerRevocation"/>) instead of claiming it: this call changed
-    /// its state to revoked, so it writes the lease's audit record, as for a true result of <see cref="IRevocationQueue.MarkRevokedManyAsync"/>.
+    /// True when the step revoked the lease itself (<see cref="LedgerRevocation"/>) instead of claiming it — a claimed lease
+    /// is revoking, an already revoked one has no entry: this call changed its state to revoked, so it writes the lease's
+    /// audit record, as for a true result of <see cref="IRevocationQueue.MarkRevokedManyAsync"/>.
     /// </summary>
-    public bool RevokedInStep { get; init; }
+    public bool RevokedInStep => Claimed?.State == LeaseState.Revoked;
 }
 
 /// <summary>

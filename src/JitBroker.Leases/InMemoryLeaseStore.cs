@@ -268,7 +268,7 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
             }
             else if (ledger is not null && ledger.IssuerKinds.Contains(lease.IssuerKind) && MarkRevoked(id, now, ledger.AuditOwner))
             {
-                claims.Add(new TreeClaim(id, _leases[id]) { RevokedInStep = true });
+                claims.Add(new TreeClaim(id, _leases[id]));
             }
             else
             {

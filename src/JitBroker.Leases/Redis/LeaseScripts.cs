@@ -123,21 +123,11 @@ internal static partial class LeaseScripts
     /// </summary>
     public static readonly LuaScript ClaimDue = new(Prelude + CapsPrelude + MarkPrelude + """
         for _, id in ipairs(redis.call('ZRANGEBYSCORE', GONE, '-inf', ARGV[2], 'LIMIT', 0, 256)) do forget(id) end
-        local ledger = nil
-        if #ARGV > 6 then
-          ledger = { keep = tonumber(ARGV[5]), owner = ARGV[6], kinds = {} }
-          for i = 7, #ARGV do ledger.kinds[ARGV[i]] = true end
-        end
+        local ledger = ledger_args(ARGV[2], 5)
         local out = {}
         for _, id in ipairs(redis.call('ZRANGEBYSCORE', DUE, '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))) do
           local fields = nil
-          if ledger and ledger.kinds[redis.call('HGET', lkey(id), 'k') or ''] then
-            local hit = mark_read(id, ledger.owner)
-            if hit then
-              mark_write(id, hit, ARGV[2], ledger.keep, ledger.owner)
-              fields = redis.call('HGETALL', lkey(id))
-            end
-          end
+          if ledger and ledger.kinds[redis.call('HGET', lkey(id), 'k') or ''] then fields = ledger_revoke(id, ledger) end
           if not fields then fields = claim(id, ARGV[4]) end
           if fields then out[#out + 1] = id; out[#out + 1] = fields else redis.call('ZREM', DUE, id) end
         end
@@ -175,17 +165,16 @@ internal static partial class LeaseScripts
     public static readonly LuaScript ClaimTrees = new(Prelude + CapsPrelude + MarkPrelude + ClaimTreesPrelude + """
         local roots = {}
         for i = 3, #ARGV do roots[#roots + 1] = ARGV[i] end
-        return (claim_trees(roots, ARGV[2], nil))
+        return claim_trees(roots, ARGV[2], nil)
         """);
 
     /// <summary>
-    /// ARGV: prefix, claim deadline ms, agent, task, the task's index key, revoked-at ms or '', retention ms, audit owner or
-    /// '', issuer kinds… → [[root id, issued ms, …] in issue order (then id), [id, fields, id, fields, …] as
-    /// <see cref="ClaimTrees"/> returns for those roots, [ids revoked here]]. The roots are the leases of this bucket the
-    /// agent holds for the task (any state; an index entry whose lease is gone or belongs to another agent|task pair that
-    /// joins to the same key is skipped). EndTask's listing and tree claim in one round trip. With a revoked-at time, a
-    /// walked lease of one of the issuer kinds is not claimed but marked revoked as <see cref="MarkRevoked"/> marks it,
-    /// and its fields are those it was revoked with.
+    /// ARGV: prefix, claim deadline ms, agent, task, the task's index key, now ms[, retention ms, audit owner or '', issuer
+    /// kinds…] → [[root id, issued ms, …] in issue order (then id), [id, fields, id, fields, …] as <see cref="ClaimTrees"/>
+    /// returns for those roots]. The roots are the leases of this bucket the agent holds for the task (any state; an index
+    /// entry whose lease is gone or belongs to another agent|task pair that joins to the same key is skipped). EndTask's
+    /// listing and tree claim in one round trip. With issuer kinds, a walked lease of one of them is not claimed but marked
+    /// revoked at now as <see cref="MarkRevoked"/> marks it (its fields then say state 2).
     /// </summary>
     public static readonly LuaScript ClaimTask = new(Prelude + CapsPrelude + MarkPrelude + ClaimTreesPrelude + """
         local found = {}
@@ -200,22 +189,15 @@ internal static partial class LeaseScripts
           order[#order + 1] = r[2]
           order[#order + 1] = ms(r[1])
         end
-        local ledger = nil
-        if ARGV[6] ~= '' then
-          ledger = { at = ARGV[6], keep = tonumber(ARGV[7]), owner = ARGV[8], kinds = {} }
-          for i = 9, #ARGV do ledger.kinds[ARGV[i]] = true end
-        end
-        local walked, revoked = claim_trees(roots, ARGV[2], ledger)
-        return { order, walked, revoked }
+        return { order, claim_trees(roots, ARGV[2], ledger_args(ARGV[6], 7)) }
         """);
 
     // The walk shared by ClaimTrees and ClaimTask: each root, then the descendants breadth first (each lease's children in
-    // id order), each once; a lease not revoked is claimed — or, with a ledger revocation ({ at, keep, owner, kinds }) and
-    // of one of its kinds, marked revoked (mark_read/mark_write) and listed in the second result — a revoked one listed
-    // with empty fields, a missing one left out.
+    // id order), each once; a lease not revoked is claimed — or, with a ledger revocation (ledger_args) and of one of its
+    // kinds, marked revoked (ledger_revoke) — a revoked one listed with empty fields, a missing one left out.
     private const string ClaimTreesPrelude = """
         local function claim_trees(roots, deadline, ledger)
-          local seen, queue, out, revoked = {}, {}, {}, {}
+          local seen, queue, out = {}, {}, {}
           for _, id in ipairs(roots) do
             if not seen[id] then seen[id] = true queue[#queue + 1] = id end
           end
@@ -229,12 +211,8 @@ internal static partial class LeaseScripts
               out[#out + 1] = id
               if s == '2' then
                 out[#out + 1] = {}
-              elseif ledger and f[2] and ledger.kinds[f[2]] then
-                mark_write(id, mark_read(id, ledger.owner), ledger.at, ledger.keep, ledger.owner)
-                out[#out + 1] = redis.call('HGETALL', lkey(id))
-                revoked[#revoked + 1] = id
               else
-                out[#out + 1] = claim(id, deadline)
+                out[#out + 1] = (ledger and f[2] and ledger.kinds[f[2]] and ledger_revoke(id, ledger)) or claim(id, deadline)
               end
               local children = redis.call('SMEMBERS', ckey(id))
               table.sort(children)
@@ -243,7 +221,7 @@ internal static partial class LeaseScripts
               end
             end
           end
-          return out, revoked
+          return out
         end
 
         """;
@@ -310,6 +288,22 @@ internal static partial class LeaseScripts
             redis.call('ZADD', P .. 'unaudited:' .. owner, revokedAt, id)
             redis.call('SADD', P .. 'unaudited-owners', owner)
           end
+        end
+
+        -- The ledger revocation a claim script was given (RedisLeaseStore.LedgerArgs), from ARGV[first] on:
+        -- retention ms, audit owner or '', issuer kinds…; nil without kinds. at: the revocation time (ms, as text).
+        local function ledger_args(at, first)
+          if #ARGV < first + 2 then return nil end
+          local ledger = { at = at, keep = tonumber(ARGV[first]), owner = ARGV[first + 1], kinds = {} }
+          for i = first + 2, #ARGV do ledger.kinds[ARGV[i]] = true end
+          return ledger
+        end
+        -- Marks a lease revoked now (both halves) and returns its fields as revoked; nil when missing or already revoked.
+        local function ledger_revoke(id, ledger)
+          local hit = mark_read(id, ledger.owner)
+          if not hit then return nil end
+          mark_write(id, hit, ledger.at, ledger.keep, ledger.owner)
+          return redis.call('HGETALL', lkey(id))
         end
 
         """;

@@ -219,9 +219,19 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         return claimed;
     }
 
-    /// <summary>The ClaimDue script's arguments after the claim's own: retention, audit owner and kinds; none without a ledger revocation.</summary>
+    /// <summary>
+    /// A claim script's last arguments (<c>ledger_args</c> in <see cref="LeaseScripts"/>): retention, audit owner and issuer
+    /// kinds; none without a ledger revocation.
+    /// </summary>
     private RedisValue[] LedgerArgs(LedgerRevocation? ledger) =>
-        ledger is null ? [] : [_retentionMs, ledger.AuditOwner ?? "", .. ledger.IssuerKinds.Select(k => (RedisValue)k)];
+        ledger is null || ledger.IssuerKinds.Count == 0 ? [] : [_retentionMs, ledger.AuditOwner ?? "", .. ledger.IssuerKinds.Select(k => (RedisValue)k)];
+
+    /// <summary>
+    /// Runs a claim script; durable when it may revoke (its arguments end with <see cref="LedgerArgs"/>), as
+    /// <see cref="MarkRevokedManyAsync"/> is: a mark lost in a failover would be revoked and audited twice.
+    /// </summary>
+    private Task<RedisResult> RunClaimAsync(LuaScript script, int bucket, RedisValue[] args, bool mayRevoke, CancellationToken cancellationToken) =>
+        mayRevoke ? RunDurableAsync(script, bucket, args, cancellationToken) : RunAsync(script, bucket, args, cancellationToken);
 
     private readonly record struct DueClaim(long NowMs, long Deadline, RedisValue[] Ledger);
 
@@ -314,11 +324,8 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         while (true)
         {
             var want = Math.Min(ClaimChunkSize, max - (claimed?.Count ?? 0));
-            RedisValue[] args = [_layout.BucketPrefix(bucket), claim.NowMs, want, claim.Deadline, .. claim.Ledger];
-            // Durable when it may revoke, as MarkRevokedManyAsync is: a mark lost in a failover would be revoked and audited twice.
-            var reply = claim.Ledger.Length == 0
-                ? await RunAsync(LeaseScripts.ClaimDue, bucket, args, cancellationToken).ConfigureAwait(false)
-                : await RunDurableAsync(LeaseScripts.ClaimDue, bucket, args, cancellationToken).ConfigureAwait(false);
+            var reply = await RunClaimAsync(LeaseScripts.ClaimDue, bucket, [_layout.BucketPrefix(bucket), claim.NowMs, want, claim.Deadline, .. claim.Ledger],
+                claim.Ledger.Length > 0, cancellationToken).ConfigureAwait(false);
             var chunk = LeaseCodec.FromPairs(reply.AsArray(), _mac);
             if (claimed is null && (chunk.Count < want || want == max))
             {
@@ -385,36 +392,29 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         ArgumentNullException.ThrowIfNull(agentId);
         ArgumentNullException.ThrowIfNull(taskId);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(claimTimeout, TimeSpan.Zero);
-        var deadline = LeaseCodec.Ms(now + claimTimeout);
-        var revokedAt = ledger is null ? RedisValue.EmptyString : LeaseCodec.Ms(now);
-        var kinds = ledger?.IssuerKinds.Select(k => (RedisValue)k).ToArray() ?? [];
-        var replies = await ForEachBucketAsync(b =>
-        {
-            RedisValue[] args = [_layout.BucketPrefix(b), deadline, agentId, taskId, TaskKey(b, agentId, taskId), revokedAt, _retentionMs,
-                ledger?.AuditOwner ?? "", .. kinds];
-            // Durable when it may revoke, as MarkRevokedManyAsync is: a mark lost in a failover would be revoked and audited twice.
-            return ledger is null ? RunAsync(LeaseScripts.ClaimTask, b, args, cancellationToken) : RunDurableAsync(LeaseScripts.ClaimTask, b, args, cancellationToken);
-        }).ConfigureAwait(false);
+        var (deadline, nowMs, ledgerArgs) = (LeaseCodec.Ms(now + claimTimeout), LeaseCodec.Ms(now), LedgerArgs(ledger));
+        var replies = await ForEachBucketAsync(b => RunClaimAsync(LeaseScripts.ClaimTask, b,
+            [_layout.BucketPrefix(b), deadline, agentId, taskId, TaskKey(b, agentId, taskId), nowMs, .. ledgerArgs], ledgerArgs.Length > 0, cancellationToken))
+            .ConfigureAwait(false);
 
         var found = replies.Select(r => r.AsArray()).ToList();
         var roots = found.SelectMany(r => PairsOf(r[0].AsArray()).Select(p => (IssuedMs: p.Value.AsInt64(), Id: p.Id)))
             .OrderBy(r => r.IssuedMs).ThenBy(r => r.Id, StringComparer.Ordinal).Select(r => r.Id).ToList();
-        var revokedHere = found.SelectMany(r => r[2].AsArray()).Select(id => id.AsString()!).ToHashSet(StringComparer.Ordinal);
+        var tree = TreeClaims(roots, found.Select(r => r[1].AsArray()));
         if (roots.Count > 0)
         {
             // Claims fall due at their deadline; a revoked lease's live children were scheduled due now.
-            _dueSignal?.LeaseDue(revokedHere.Count > 0 ? now : now + claimTimeout);
+            _dueSignal?.LeaseDue(tree.Any(c => c.RevokedInStep) ? now : now + claimTimeout);
         }
 
-        return TreeClaims(roots, found.Select(r => r[1].AsArray()), revokedHere);
+        return tree;
     }
 
     /// <summary>
     /// The tree-claim scripts' replies ([id, fields, …] each; empty fields for a revoked lease) as one list: the roots in
     /// the given order, then every other lease in reply order, each once — a lease walked by two scripts keeps its claim.
-    /// The leases in <paramref name="revokedHere"/> were revoked by the script rather than claimed.
     /// </summary>
-    private IReadOnlyList<TreeClaim> TreeClaims(IReadOnlyList<string> roots, IEnumerable<RedisResult[]> replies, HashSet<string>? revokedHere = null)
+    private IReadOnlyList<TreeClaim> TreeClaims(IReadOnlyList<string> roots, IEnumerable<RedisResult[]> replies)
     {
         var claimed = new Dictionary<string, Lease?>(StringComparer.Ordinal);
         var walked = new List<string>();
@@ -433,10 +433,7 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         }
 
         var rootSet = roots.ToHashSet(StringComparer.Ordinal);
-        return [.. roots.Concat(walked.Where(id => !rootSet.Contains(id))).Select(id => new TreeClaim(id, claimed.GetValueOrDefault(id))
-        {
-            RevokedInStep = revokedHere?.Contains(id) == true,
-        })];
+        return [.. roots.Concat(walked.Where(id => !rootSet.Contains(id))).Select(id => new TreeClaim(id, claimed.GetValueOrDefault(id)))];
     }
 
     private static IEnumerable<(string Id, RedisResult Value)> PairsOf(RedisResult[] items)
