@@ -7,7 +7,9 @@
 # 10/25/50/75/90 % of the broker's max with the floor's issuance driven the same way in process, revocation lag for
 # 100k expiring leases in two waves (cold broker, then warm), start-up time and RSS vs active leases for the plain build
 # and the published one), stops redis. The broker measured is the one published as the Dockerfile publishes it
-# (ReadyToRun).
+# (ReadyToRun). The machine's speed drifts within a run: the floor is measured again after the broker phases and the
+# ratios use the faster floor, and the pairs phase alternates short floor and broker windows (--pairs N,
+# --pair-seconds S, --pair-concurrency C) and reports the median ratio of adjacent pairs.
 # Results: docs/benchmarks/perf.{json,md} and the charts perf-latency.svg (by concurrency), perf-openloop.svg
 # (latency vs offered load, broker and floor) and perf-revocation-lag.svg (lag over time). Extra arguments go to the
 # harness (e.g. --label quick --seconds 3 --phases floor,broker; --out DIR writes elsewhere). On 2+ cores the

@@ -44,7 +44,17 @@ internal sealed record FloorResult(int Threads, int LeaseWritesInFlight, FloorOp
 /// </summary>
 internal sealed class Floor(HarnessOptions options, DevTrustDomain dev, string scratchDirectory, IRedisConnection redis, int redisPid)
 {
-    public async Task<FloorResult> RunAsync()
+    /// <summary>Timed window of each operation (default <see cref="HarnessOptions.FloorDuration"/>).</summary>
+    public TimeSpan Duration { get; init; } = options.FloorDuration;
+
+    /// <summary>Untimed warm-up before each operation (default <see cref="HarnessOptions.FloorWarmup"/>).</summary>
+    public TimeSpan Warmup { get; init; } = options.FloorWarmup;
+
+    /// <summary>Flush Redis after the lease writes. Off while a broker is running against the same Redis (the pairs phase).</summary>
+    public bool FlushAfterWrites { get; init; } = true;
+
+    /// <param name="withReference">Also measure the reference rows (cached verify, raw ECDSA); the floor again after the broker phases leaves them out.</param>
+    public async Task<FloorResult> RunAsync(bool withReference = true)
     {
         var threads = Environment.ProcessorCount;
         var verify = MeasureVerify(threads);
@@ -52,7 +62,7 @@ internal sealed class Floor(HarnessOptions options, DevTrustDomain dev, string s
         var write = await MeasureLeaseWritesAsync().ConfigureAwait(false);
         return new FloorResult(threads, options.LeaseWritesInFlight, verify, sign, write)
         {
-            CryptoReference = [MeasureCachedVerify(threads), .. MeasureRawCrypto(threads)],
+            CryptoReference = withReference ? [MeasureCachedVerify(threads), .. MeasureRawCrypto(threads)] : [],
         };
     }
 
@@ -147,14 +157,14 @@ internal sealed class Floor(HarnessOptions options, DevTrustDomain dev, string s
             }
         }
 
-        using (var warm = new CancellationTokenSource(options.FloorWarmup))
+        using (var warm = new CancellationTokenSource(Warmup))
         {
             await Task.WhenAll(Enumerable.Range(0, options.LeaseWritesInFlight).Select(w => Loop(w, warm.Token, false))).ConfigureAwait(false);
         }
 
         var cpu = new CpuWindow(0, redisPid);
         var watch = Stopwatch.StartNew();
-        using (var timed = new CancellationTokenSource(options.FloorDuration))
+        using (var timed = new CancellationTokenSource(Duration))
         {
             await Task.WhenAll(Enumerable.Range(0, options.LeaseWritesInFlight).Select(w => Loop(1000 + w, timed.Token, true))).ConfigureAwait(false);
         }
@@ -162,7 +172,11 @@ internal sealed class Floor(HarnessOptions options, DevTrustDomain dev, string s
         var seconds = watch.Elapsed.TotalSeconds;
         var (_, redisCpu, self) = cpu.Elapsed();
         var others = cpu.Others().TotalSeconds / seconds;
-        await RedisAdmin.FlushAsync(redis).ConfigureAwait(false);
+        if (FlushAfterWrites)
+        {
+            await RedisAdmin.FlushAsync(redis).ConfigureAwait(false);
+        }
+
         return new FloorOp("Redis lease write", $"RedisLeaseStore.PutAsync, {options.LeaseWritesInFlight} in flight on one connection",
             count, seconds, count / seconds, self.TotalMicroseconds / count, redisCpu.TotalMicroseconds / count) { OtherProcessesCoresBusy = others };
     }
@@ -198,11 +212,11 @@ internal sealed class Floor(HarnessOptions options, DevTrustDomain dev, string s
 
     private FloorOp MeasureCpuBound(string name, string method, int threads, Action<int> operation)
     {
-        RunThreads(threads, options.FloorWarmup, operation, out _);
+        RunThreads(threads, Warmup, operation, out _);
         var cpu = new CpuWindow(0, 0);
         var allocated = GC.GetTotalAllocatedBytes();
         var watch = Stopwatch.StartNew();
-        var count = RunThreads(threads, options.FloorDuration, operation, out _);
+        var count = RunThreads(threads, Duration, operation, out _);
         var seconds = watch.Elapsed.TotalSeconds;
         var (_, _, self) = cpu.Elapsed();
         return new FloorOp(name, method, count, seconds, count / seconds, self.TotalMicroseconds / count, 0)

@@ -37,6 +37,21 @@ internal sealed class HarnessOptions
 
     public int LeaseWritesInFlight { get; init; } = 256;
 
+    /// <summary>The pairs phase: how many floor-then-broker pairs (issue 22 item 1 read through the machine's drift).</summary>
+    public int Pairs { get; init; } = 5;
+
+    /// <summary>The pairs phase: each floor operation's window and the broker's window.</summary>
+    public TimeSpan PairDuration { get; init; } = TimeSpan.FromSeconds(4);
+
+    /// <summary>The pairs phase: the broker's concurrency; 0 takes the broker phase's best level (256 without one).</summary>
+    public int PairConcurrency { get; init; }
+
+    /// <summary>
+    /// The pairs phase's workload: false (default) is item 1's, every request's SVID verified (cache off, a fresh SVID per
+    /// task of 16); true is item 2's, one SVID per worker re-presented with the verified-token cache on.
+    /// </summary>
+    public bool PairReusedSvids { get; init; }
+
     public int EndTaskTasks { get; init; } = 1000;
 
     public int RevocationLeases { get; init; } = 100_000;
@@ -59,7 +74,7 @@ internal sealed class HarnessOptions
     /// Phases to run: floor, broker, interval, endtask, reuse (one SVID per worker, verified-token cache off then on),
     /// openloop (fixed arrival rates at fractions of the broker's maximum), revocation, killswitch, startup.
     /// </summary>
-    public IReadOnlySet<string> Phases { get; init; } = new HashSet<string>(["floor", "broker", "interval", "endtask", "reuse", "openloop", "revocation", "killswitch", "startup"]);
+    public IReadOnlySet<string> Phases { get; init; } = new HashSet<string>(["floor", "broker", "interval", "endtask", "reuse", "pairs", "openloop", "revocation", "killswitch", "startup"]);
 
     /// <summary>Open-loop arrival rates as fractions of the maximum req/s (issue 22 item 3).</summary>
     public IReadOnlyList<double> OpenLoopFractions { get; init; } = [0.10, 0.25, 0.50, 0.75, 0.90];
@@ -116,6 +131,12 @@ internal sealed class HarnessOptions
             OpenLoopAudit = Get("--openloop-audit") is { } oa ? (oa is "Always" or "Interval" ? oa : throw new ArgumentException("--openloop-audit is Always or Interval.")) : defaults.OpenLoopAudit,
             OpenLoopMax = Get("--openloop-max") is { } x ? double.Parse(x, CultureInfo.InvariantCulture) : 0,
             Pin = args.Contains("--pin"),
+            Pairs = Get("--pairs") is { } pn ? int.Parse(pn, CultureInfo.InvariantCulture) : defaults.Pairs,
+            PairDuration = Get("--pair-seconds") is { } ps ? Seconds(ps) : defaults.PairDuration,
+            PairConcurrency = Get("--pair-concurrency") is { } pc ? int.Parse(pc, CultureInfo.InvariantCulture) : defaults.PairConcurrency,
+            PairReusedSvids = Get("--pair-workload") is { } pw
+                ? pw switch { "verified" => false, "reused" => true, _ => throw new ArgumentException("--pair-workload is verified or reused.") }
+                : defaults.PairReusedSvids,
             Phases = Get("--phases") is { } p ? new HashSet<string>(p.Split(',')) : defaults.Phases,
         };
     }

@@ -50,12 +50,7 @@ if (options.Phases.Contains("floor"))
 {
     Console.WriteLine("\n## Floor (in process, no gRPC, all cores)");
     results.Floor = await new Floor(options, dev, work, redis, redisPid).RunAsync();
-    foreach (var op in new[] { results.Floor.Verify, results.Floor.Sign, results.Floor.LeaseWrite }.Concat(results.Floor.CryptoReference))
-    {
-        Console.WriteLine($"  {op.Name,-24} {op.OpsPerSecond,10:N0} ops/s   harness CPU {op.HarnessCpuUsPerOp,6:0.0} µs/op   redis CPU {op.RedisCpuUsPerOp,5:0.0} µs/op   others {op.OtherProcessesCoresBusy:0.00} cores");
-    }
-
-    Console.WriteLine($"  floor per issuance       {results.Floor.IssuancesPerSecond,10:N0} issuances/s   CPU {results.Floor.CpuUsPerIssuance:0.0} µs per issuance (harness + redis)");
+    PrintFloor(results.Floor);
 }
 
 // Items 1 and 3 are judged against the floor, which verifies every issuance's SVID: so does the broker in these phases.
@@ -105,10 +100,50 @@ if (options.Phases.Contains("reuse"))
 
 if (results.Floor is not null && results.Broker.Count > 0)
 {
+    // The machine's speed drifts within a run: the floor is measured again after the broker phases, and every ratio is
+    // judged against the faster floor (and the cheaper CPU per issuance) of the two.
+    Console.WriteLine("\n## Floor again, after the broker phases (ratios use the faster of the two floors)");
+    await target.FlushAsync();
+    results.FloorAgain = await new Floor(options, dev, work, redis, redisPid).RunAsync(withReference: false);
+    PrintFloor(results.FloorAgain);
+    Console.WriteLine($"  floor for the ratios           {results.FloorIssuancesPerSecond,10:N0} issuances/s   CPU {results.FloorCpuUsPerIssuance:0.0} µs per issuance");
     foreach (var run in results.Broker)
     {
         var best = run.Levels.MaxBy(l => l.Throughput)!;
-        Console.WriteLine($"\nratio broker ÷ floor ({run.Audit}): {best.Throughput:N0} / {results.Floor.IssuancesPerSecond:N0} = {best.Throughput / results.Floor.IssuancesPerSecond:P1} (best at concurrency {best.Concurrency}); by CPU: {results.Floor.CpuUsPerIssuance:0} µs / {best.BrokerCpuUsPerRequest + best.RedisCpuUsPerRequest:0} µs = {results.CpuRatioToFloor[run.Audit]:P1}");
+        Console.WriteLine($"\nratio broker ÷ floor ({run.Audit}): {best.Throughput:N0} / {results.FloorIssuancesPerSecond:N0} = {results.RatioToFloor[run.Audit]:P1} (best at concurrency {best.Concurrency}); by CPU: {results.FloorCpuUsPerIssuance:0} µs / {best.BrokerCpuUsPerRequest + best.RedisCpuUsPerRequest:0} µs = {results.CpuRatioToFloor[run.Audit]:P1}");
+    }
+}
+
+// Issue 22 item 1 (or, with --pair-workload reused, item 2) read through the machine's drift: short floor windows
+// alternate with broker windows at one concurrency, each broker window divided by the floor measured just before it;
+// the median pair is the reading.
+if (options.Phases.Contains("pairs") && options.Pairs > 0)
+{
+    var reused = options.PairReusedSvids;
+    var concurrency = options.PairConcurrency > 0
+        ? options.PairConcurrency
+        : results.Broker.FirstOrDefault(b => b.Audit == (reused ? "Always, one SVID per worker, verified-token cache on" : "Always"))?.Best.Concurrency ?? 256;
+    var (client, broker, load) = reused
+        ? await StartBrokerAsync("pairs", "Always", "Always, one SVID per worker, verified-token cache on, alternating with the floor",
+            new Dictionary<string, string> { [VerifiedTokenCacheSetting] = "true" }, CredentialLoad.SvidPerWorker)
+        : await StartBrokerAsync("pairs", "Always", "Always, alternating with the floor", everyRequestVerified, CredentialLoad.DefaultRequestsPerTask);
+    await using (broker)
+    using (client)
+    {
+        var seconds = options.PairDuration.TotalSeconds;
+        Console.WriteLine($"  {options.Pairs} pairs: the floor's three operations in process ({seconds:0} s each after 1 s of warm-up; the broker idle, Redis not flushed), then the broker at concurrency {concurrency} for {seconds:0} s");
+        Console.WriteLine("  pair   floor/s  floor CPU µs   broker req/s  broker+redis CPU µs    ratio  by CPU  errors");
+        for (var i = 1; i <= options.Pairs; i++)
+        {
+            var floor = await new Floor(options, dev, work, redis, redisPid) { Duration = options.PairDuration, Warmup = TimeSpan.FromSeconds(1), FlushAfterWrites = false }
+                .RunAsync(withReference: false);
+            var level = await load.RunAsync(concurrency, options.PairDuration, broker.Pid, target.Pids, floor.IssuancesPerSecond);
+            var pair = new FloorBrokerPair(i, floor, level) { ReusedSvids = reused };
+            results.Pairs.Add(pair);
+            Console.WriteLine($"  {i,4} {floor.IssuancesPerSecond,9:N0} {floor.CpuUsPerIssuance,13:0.0} {level.Throughput,14:N0} {level.BrokerCpuUsPerRequest + level.RedisCpuUsPerRequest,20:0.0} {pair.Ratio,8:P1} {pair.CpuRatio,7:P1}  {level.Errors}");
+        }
+
+        Console.WriteLine($"  issue 22 item {(reused ? "2 (≥ 100 %)" : "1 (≥ 70 %)")}, median of {results.Pairs.Count} pairs: {FloorBrokerPair.Median(results.Pairs.Select(p => p.Ratio)):P1} (range {results.Pairs.Min(p => p.Ratio):P1}–{results.Pairs.Max(p => p.Ratio):P1}); by CPU {FloorBrokerPair.Median(results.Pairs.Select(p => p.CpuRatio)):P1} (range {results.Pairs.Min(p => p.CpuRatio):P1}–{results.Pairs.Max(p => p.CpuRatio):P1})");
     }
 }
 
@@ -203,6 +238,16 @@ static string Workload(Dictionary<string, string> settings, int requestsPerTask)
     return settings.GetValueOrDefault(VerifiedTokenCacheSetting) == "false"
         ? $"Workload: {svids}; verified-token cache off, so every request's SVID is verified, as in the floor."
         : $"Workload: {svids}; verified-token cache as the broker is configured (on by default: re-presented SVIDs are answered from it).";
+}
+
+static void PrintFloor(FloorResult floor)
+{
+    foreach (var op in new[] { floor.Verify, floor.Sign, floor.LeaseWrite }.Concat(floor.CryptoReference))
+    {
+        Console.WriteLine($"  {op.Name,-24} {op.OpsPerSecond,10:N0} ops/s   harness CPU {op.HarnessCpuUsPerOp,6:0.0} µs/op   redis CPU {op.RedisCpuUsPerOp,5:0.0} µs/op   others {op.OtherProcessesCoresBusy:0.00} cores");
+    }
+
+    Console.WriteLine($"  floor per issuance       {floor.IssuancesPerSecond,10:N0} issuances/s   CPU {floor.CpuUsPerIssuance:0.0} µs per issuance (harness + redis)");
 }
 
 string Fractions() => string.Join("/", options.OpenLoopFractions.Select(f => $"{f:P0}"));
