@@ -68,7 +68,7 @@ internal sealed class HarnessResults
 
     /// <summary>
     /// The floor measured a second time, after the broker phases (when both ran). The machine's speed drifts within a run
-    /// (by a third within minutes on the shared VM these runs were made on), and a floor measured at a slow moment
+    /// (by a third to a half within minutes on the shared VM these runs were made on), and a floor measured at a slow moment
     /// flatters every ratio: the ratios use the faster of the two.
     /// </summary>
     public FloorResult? FloorAgain { get; set; }
