@@ -9,7 +9,8 @@
 # and the published one), stops redis. The broker measured is the one published as the Dockerfile publishes it
 # (ReadyToRun). The machine's speed drifts within a run: the floor is measured again after the broker phases and the
 # ratios use the faster floor, and the pairs phase alternates short floor and broker windows (--pairs N,
-# --pair-seconds S, --pair-concurrency C) and reports the median ratio of adjacent pairs.
+# --pair-seconds S, --pair-concurrency C; --pair-workload reused for item 2's cached SVIDs) and reports the median
+# ratio of adjacent pairs.
 # Results: docs/benchmarks/perf.{json,md} and the charts perf-latency.svg (by concurrency), perf-openloop.svg
 # (latency vs offered load, broker and floor) and perf-revocation-lag.svg (lag over time). Extra arguments go to the
 # harness (e.g. --label quick --seconds 3 --phases floor,broker; --out DIR writes elsewhere). On 2+ cores the
