@@ -186,9 +186,7 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
             foreach (var leaseId in dueIds)
             {
                 var lease = _leases[leaseId];
-                claimed.Add(ledger is not null && ledger.IssuerKinds.Contains(lease.IssuerKind) && MarkRevoked(leaseId, now, ledger.AuditOwner)
-                    ? _leases[leaseId]
-                    : Claim(lease, now + claimTimeout));
+                claimed.Add(RevokedInStep(lease, now, ledger) ? _leases[leaseId] : Claim(lease, now + claimTimeout));
             }
 
             return Task.FromResult<IReadOnlyList<Lease>>(claimed);
@@ -252,8 +250,8 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
         }
     }
 
-    // Under _gate: the roots, then their descendants breadth first (children in id order), each once. A lease of one of the
-    // ledger's kinds is marked revoked here instead of claimed (MarkRevoked: its children scheduled, the owner's outbox).
+    // Under _gate: the roots, then their descendants breadth first (children in id order), each once; a lease of one of the
+    // ledger's kinds is revoked instead of claimed (RevokedInStep).
     private List<TreeClaim> ClaimTrees(IEnumerable<string> rootLeaseIds, DateTimeOffset now, TimeSpan claimTimeout, LedgerRevocation? ledger)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -266,7 +264,7 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
             {
                 claims.Add(new TreeClaim(id, null));
             }
-            else if (ledger is not null && ledger.IssuerKinds.Contains(lease.IssuerKind) && MarkRevoked(id, now, ledger.AuditOwner))
+            else if (RevokedInStep(lease, now, ledger))
             {
                 claims.Add(new TreeClaim(id, _leases[id]));
             }
@@ -307,6 +305,11 @@ public sealed partial class InMemoryLeaseStore : ILeaseStore, IRevocationSchedul
             return Task.FromResult<IReadOnlyList<bool>>(changed);
         }
     }
+
+    // Under _gate. A claim step's ledger revocation: a lease of one of the ledger's kinds is marked revoked (MarkRevoked:
+    // its children scheduled, the owner's outbox) instead of claimed; true when it was.
+    private bool RevokedInStep(Lease lease, DateTimeOffset now, LedgerRevocation? ledger) =>
+        ledger is not null && ledger.IssuerKinds.Contains(lease.IssuerKind) && MarkRevoked(lease.LeaseId, now, ledger.AuditOwner);
 
     // Under _gate. Unknown (never stored, or already forgotten) and already revoked are both "done": idempotent.
     private bool MarkRevoked(string leaseId, DateTimeOffset revokedAt, string? auditOwner)
