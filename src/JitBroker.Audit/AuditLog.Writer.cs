@@ -104,12 +104,20 @@ public sealed partial class AuditLog
             {
                 switch (work.Kind)
                 {
-                    case WorkKind.Append when NextEvent(work) is { } record:
-                        records.Add(record);
-                        _sinceCheckpoint++;
-                        if (_sinceCheckpoint >= _options.CheckpointEveryEvents)
+                    case WorkKind.Append:
+                        foreach (var auditEvent in work.Events)
                         {
-                            records.Add(NextCheckpoint());
+                            if (NextEvent(work, auditEvent) is not { } record)
+                            {
+                                break; // the work has failed; the events after the bad one are not recorded
+                            }
+
+                            records.Add(record);
+                            _sinceCheckpoint++;
+                            if (_sinceCheckpoint >= _options.CheckpointEveryEvents)
+                            {
+                                records.Add(NextCheckpoint());
+                            }
                         }
 
                         break;
@@ -203,12 +211,12 @@ public sealed partial class AuditLog
         }
     }
 
-    private AuditRecord? NextEvent(Work work)
+    private AuditRecord? NextEvent(Work work, JitBroker.Core.AuditEvent auditEvent)
     {
         AuditRecord record;
         try
         {
-            record = AuditRecord.Create(_seq + 1, _time.GetUtcNow(), _hash, work.Event!, _lines);
+            record = AuditRecord.Create(_seq + 1, _time.GetUtcNow(), _hash, auditEvent, _lines);
         }
         catch (Exception e) when (e is NullReferenceException or ArgumentException or FormatException)
         {
@@ -263,24 +271,33 @@ public sealed partial class AuditLog
             ? b
             : new BrokerException(BrokerFailure.Unavailable, Reasons.Audit.Unavailable, "The audit record could not be written.", e);
 
-    // Its own completion source (one object per event instead of two).
+    // Its own completion source (one object per event instead of two). An append carries one event, or several that are
+    // written in the same batch and complete together (AppendManyAsync).
     private sealed class Work : TaskCompletionSource
     {
-        private Work(WorkKind kind, JitBroker.Core.AuditEvent? auditEvent)
+        private readonly JitBroker.Core.AuditEvent? _event;
+        private readonly JitBroker.Core.AuditEvent[]? _events;
+
+        private Work(WorkKind kind, JitBroker.Core.AuditEvent? auditEvent, JitBroker.Core.AuditEvent[]? auditEvents)
             : base(TaskCreationOptions.RunContinuationsAsynchronously)
         {
             Kind = kind;
-            Event = auditEvent;
+            _event = auditEvent;
+            _events = auditEvents;
         }
 
         public WorkKind Kind { get; }
 
-        public JitBroker.Core.AuditEvent? Event { get; }
+        /// <summary>The events an append records, in order (none for other kinds).</summary>
+        public ReadOnlySpan<JitBroker.Core.AuditEvent> Events =>
+            _events ?? (_event is null ? [] : new ReadOnlySpan<JitBroker.Core.AuditEvent>(in _event));
 
-        public static Work Append(JitBroker.Core.AuditEvent auditEvent) => new(WorkKind.Append, auditEvent);
+        public static Work Append(JitBroker.Core.AuditEvent auditEvent) => new(WorkKind.Append, auditEvent, null);
 
-        public static Work Control(WorkKind kind) => new(kind, null);
+        public static Work AppendMany(JitBroker.Core.AuditEvent[] auditEvents) => new(WorkKind.Append, null, auditEvents);
 
-        public static Work Tick(WorkKind kind) => new(kind, null);
+        public static Work Control(WorkKind kind) => new(kind, null, null);
+
+        public static Work Tick(WorkKind kind) => new(kind, null, null);
     }
 }

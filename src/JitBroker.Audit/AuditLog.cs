@@ -95,9 +95,12 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable
 
     /// <inheritdoc />
     /// <remarks>
-    /// All are queued before any is awaited, so the writer takes them in one batch (one sink write, one fsync) instead of
-    /// one round through the writer each. Nothing is queued when any event is invalid.
+    /// Queued as one unit of the writer's queue, so the writer takes them in one batch (one sink write, one fsync) — queued
+    /// one by one, the writer could wake on the first and store the rest in a second batch after the first one's fsync.
+    /// Nothing is queued when any event is invalid; one that cannot be serialized fails the call, the events before it are
+    /// still recorded.
     /// </remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask AppendManyAsync(IReadOnlyList<AuditEvent> auditEvents, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(auditEvents);
@@ -106,20 +109,16 @@ public sealed partial class AuditLog : IAuditLog, IAsyncDisposable
             Validate(auditEvent);
         }
 
-        var works = new List<Work>(auditEvents.Count);
+        if (auditEvents.Count == 0)
+        {
+            return;
+        }
+
         try
         {
-            foreach (var auditEvent in auditEvents)
-            {
-                var work = Work.Append(auditEvent);
-                await EnqueueAsync(work, cancellationToken);
-                works.Add(work);
-            }
-
-            foreach (var work in works)
-            {
-                await work.Task.WaitAsync(cancellationToken);
-            }
+            var work = Work.AppendMany([.. auditEvents]);
+            await EnqueueAsync(work, cancellationToken);
+            await work.Task.WaitAsync(cancellationToken);
         }
         catch (BrokerException e) when (_options.FailOpen && e.Reason == Reasons.Audit.Unavailable)
         {

@@ -52,7 +52,7 @@ public sealed partial class LeaseRevoker
     public async Task<IReadOnlyList<RevocationResult>> RevokeClaimedManyAsync(IReadOnlyList<Lease> leases, int parallelism, bool waitForAudit = true,
         CancellationToken cancellationToken = default)
     {
-        var revoked = await BeginRevokeClaimedManyAsync(leases, parallelism, cancellationToken).ConfigureAwait(false);
+        var revoked = await BeginRevokeClaimedManyAsync(leases, parallelism, cancellationToken: cancellationToken).ConfigureAwait(false);
         if (waitForAudit)
         {
             await revoked.Recorded.ConfigureAwait(false);
@@ -64,10 +64,15 @@ public sealed partial class LeaseRevoker
     /// <summary>
     /// <see cref="RevokeClaimedManyAsync"/> that returns as soon as the ledger has every outcome, the <c>lease.revoked</c>
     /// records queued to the audit log but not yet stored: <see cref="ClaimedRevocations.Recorded"/> completes when they
-    /// are (it never throws). A caller that records a summary of its own (task.ended) queues it behind them and waits for
-    /// both, so one group commit (one fsync) stores them all instead of one after the other.
+    /// are (it never throws). A caller that records a summary of its own (task.ended) collects the records
+    /// (<paramref name="into"/>) and writes them with it, so one group commit (one fsync) stores them all.
     /// </summary>
-    public async Task<ClaimedRevocations> BeginRevokeClaimedManyAsync(IReadOnlyList<Lease> leases, int parallelism, CancellationToken cancellationToken = default)
+    /// <param name="into">
+    /// Where the records go instead of the audit log, for a caller that writes them together with records of its own
+    /// (<see cref="WriteRecordsAsync"/>); <see cref="ClaimedRevocations.Recorded"/> is then complete at once.
+    /// </param>
+    public async Task<ClaimedRevocations> BeginRevokeClaimedManyAsync(IReadOnlyList<Lease> leases, int parallelism, RevocationRecords? into = null,
+        CancellationToken cancellationToken = default)
     {
         var results = new RevocationResult[leases.Count];
         if (leases.Count <= parallelism)
@@ -121,7 +126,12 @@ public sealed partial class LeaseRevoker
                 continue;
             }
 
-            if (await BeginRecordAsync(lease, result.Status, now).ConfigureAwait(false) is { } record)
+            if (into is not null)
+            {
+                Note(lease, result.Status, now);
+                into.Add(lease, result.Status);
+            }
+            else if (await BeginRecordAsync(lease, result.Status, now).ConfigureAwait(false) is { } record)
             {
                 recorded.Add(record);
             }
@@ -155,8 +165,8 @@ public sealed partial class LeaseRevoker
     }
 
     /// <summary>
-    /// The bookkeeping of leases the ledger revoked in its claim step (<see cref="LedgerRevocation"/>: EndTask's
-    /// <see cref="TreeClaim.RevokedInStep"/>, the sweeper's claimed leases that come back revoked) — the same as for a lease
+    /// The bookkeeping of leases the ledger revoked in its claim step (<see cref="LedgerRevocation"/>: the sweeper's claimed
+    /// leases that come back revoked; EndTask's <see cref="TreeClaim.RevokedInStep"/> use <see cref="NoteRevokedInLedger"/>) — the same as for a lease
     /// this revoker marked: metrics, log, and the <c>lease.revoked</c> record queued. The returned task completes when the
     /// records are stored or have failed (the outbox recovers them); never throws.
     /// </summary>
@@ -175,16 +185,46 @@ public sealed partial class LeaseRevoker
         return Task.WhenAll(recorded);
     }
 
+    /// <summary>
+    /// <see cref="BeginRecordRevokedInLedgerAsync"/> for a caller that writes the records itself, with one of its own
+    /// (<see cref="WriteRecordsAsync"/>): metrics and log now, the records into <paramref name="into"/>.
+    /// </summary>
+    public void NoteRevokedInLedger(IReadOnlyList<Lease> leases, RevocationRecords into)
+    {
+        foreach (var lease in leases)
+        {
+            _metrics?.Revocation(RevocationStatus.Revoked, lease.IssuerKind);
+            Note(lease, RevocationStatus.Revoked, lease.RevokedAt ?? _time.GetUtcNow());
+            into.Add(lease, RevocationStatus.Revoked);
+        }
+    }
+
+    /// <summary>True when this revoker writes audit records (it has an audit trail); <see cref="WriteRecordsAsync"/> writes nothing otherwise.</summary>
+    public bool WritesRecords => _audit?.Records == true;
+
+    /// <summary>
+    /// Writes the collected <c>lease.revoked</c> records and then <paramref name="alongside"/> (the caller's summary) as one
+    /// append — one batch of the audit writer, one fsync (<see cref="RevocationAuditTrail.WriteTogetherAsync"/>). Completes
+    /// when they are stored or have failed; never throws.
+    /// </summary>
+    public Task WriteRecordsAsync(RevocationRecords records, AuditEvent? alongside) =>
+        _audit is null ? Task.CompletedTask : _audit.WriteTogetherAsync(records.Revoked, alongside);
+
     /// <summary>Logs a revocation this call made, measures its lag, and queues its audit record (null without an audit trail).</summary>
     private async ValueTask<Task?> BeginRecordAsync(Lease lease, RevocationStatus status, DateTimeOffset revokedAt)
+    {
+        Note(lease, status, revokedAt);
+        return _audit is null ? null : await _audit.BeginRevokedAsync(lease, status.ToString()).ConfigureAwait(false);
+    }
+
+    /// <summary>Logs a revocation this call made and measures its lag.</summary>
+    private void Note(Lease lease, RevocationStatus status, DateTimeOffset revokedAt)
     {
         LogRevoked(_log, lease.LeaseId, lease.TaskId, lease.AgentId, status);
         if (revokedAt >= lease.ExpiresAt)
         {
             _metrics?.RevocationLag(revokedAt - lease.ExpiresAt);
         }
-
-        return _audit is null ? null : await _audit.BeginRevokedAsync(lease, status.ToString()).ConfigureAwait(false);
     }
 
     private async Task<RevocationResult> RevokeAtIssuerAsync(Lease lease, CancellationToken cancellationToken)
@@ -241,3 +281,17 @@ public sealed partial class LeaseRevoker
 /// <summary>What <see cref="LeaseRevoker.BeginRevokeClaimedManyAsync"/> did: one result per lease, and the audit records still being stored.</summary>
 /// <param name="Recorded">Completes when the <c>lease.revoked</c> records are stored or have failed (a failure is logged and recovered from the outbox); never throws.</param>
 public sealed record ClaimedRevocations(IReadOnlyList<RevocationResult> Results, Task Recorded);
+
+/// <summary>
+/// <c>lease.revoked</c> records collected while leases are revoked, to be written as one append with the caller's own
+/// record (<see cref="LeaseRevoker.WriteRecordsAsync"/>).
+/// </summary>
+public sealed class RevocationRecords
+{
+    private readonly List<(Lease Lease, string Detail)> _revoked = [];
+
+    /// <summary>Each revoked lease with its record's detail (the revocation status), in the order revoked.</summary>
+    public IReadOnlyList<(Lease Lease, string Detail)> Revoked => _revoked;
+
+    internal void Add(Lease lease, RevocationStatus status) => _revoked.Add((lease, status.ToString()));
+}

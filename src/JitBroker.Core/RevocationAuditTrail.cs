@@ -76,6 +76,75 @@ public sealed partial class RevocationAuditTrail : IAsyncDisposable
         return WriteRevokedAsync(lease, detail);
     }
 
+    /// <summary>True when records are written (an audit log was given).</summary>
+    public bool Records => _audit is not null;
+
+    /// <summary>
+    /// Writes the <c>lease.revoked</c> records of leases this replica just revoked, then <paramref name="alongside"/> (the
+    /// caller's own summary: task.ended), as one append: the audit writer stores them in one batch — one sink write, one
+    /// fsync — where records queued one by one could be split, the writer waking on the first and storing the rest after
+    /// its fsync. For a caller that waits for its records (EndTask answers once they are stored), so unlike
+    /// <see cref="BeginRevokedAsync"/> it takes no in-flight slot: it cannot get ahead of the writer. Completes when all are
+    /// stored or have failed; never throws — a failure is logged, and the outbox keeps the leases' entries for recovery.
+    /// </summary>
+    public async Task WriteTogetherAsync(IReadOnlyList<(Lease Lease, string Detail)> revoked, AuditEvent? alongside)
+    {
+        if (_audit is null)
+        {
+            return;
+        }
+
+        var written = new List<Lease>(revoked.Count);
+        var events = new List<AuditEvent>(revoked.Count + 1);
+        foreach (var (lease, detail) in revoked)
+        {
+            // As in WriteRevokedAsync(lease): a lease whose record this process already wrote gets no second one.
+            if (_recorded.TryAdd(lease.LeaseId))
+            {
+                _pending[lease.LeaseId] = 0;
+                written.Add(lease);
+                events.Add(EventOf(AuditEventTypes.LeaseRevoked, lease, detail));
+            }
+        }
+
+        if (alongside is not null)
+        {
+            events.Add(alongside);
+        }
+
+        try
+        {
+            await _audit.AppendManyAsync(events, CancellationToken.None).ConfigureAwait(false);
+            if (_outbox is not null)
+            {
+                foreach (var lease in written)
+                {
+                    _acks.Writer.TryWrite(lease.LeaseId);
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            foreach (var lease in written)
+            {
+                _recorded.Remove(lease.LeaseId);
+                LogAuditLost(_log, lease.LeaseId, AuditEventTypes.LeaseRevoked, ex);
+            }
+
+            if (alongside is not null)
+            {
+                Handlers.BrokerLog.AuditEventLost(_log, alongside.Type, ex);
+            }
+        }
+        finally
+        {
+            foreach (var lease in written)
+            {
+                _pending.TryRemove(lease.LeaseId, out _);
+            }
+        }
+    }
+
     /// <summary>Writes any other revocation record (a failed attempt) and waits for it; a failure is logged, never thrown.</summary>
     public async Task RecordAsync(string type, Lease lease, string detail)
     {

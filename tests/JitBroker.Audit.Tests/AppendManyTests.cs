@@ -34,6 +34,29 @@ public sealed class AppendManyTests
         Assert.That((await _f.VerifyAsync()).Ok, Is.True);
     }
 
+    /// <summary>
+    /// EndTask's records (ten lease.revoked, then task.ended) are one call: queued one by one, the idle writer woke on the
+    /// first and stored the rest in a second batch after the first one's fsync (EndTask p50 2.50 → 1.61 ms when they are
+    /// one batch, docs/benchmarks.md).
+    /// </summary>
+    [Test]
+    public async Task A_batch_is_one_sink_write_even_when_the_writer_is_idle_and_wakes_on_its_first_event()
+    {
+        var options = _f.Options(checkpointEvery: 100_000);
+        var sink = new BatchSizes(new AuditFileSink(options));
+        await using (var log = _f.Log(options, sink))
+        {
+            await log.AppendAsync(AuditFixture.Issued(0)); // opened; the writer now waits for work
+            for (var i = 0; i < 50; i++)
+            {
+                await log.AppendManyAsync([.. Enumerable.Range(1, 11).Select(AuditFixture.Issued)]);
+            }
+        }
+
+        Assert.That(sink.Writes.Skip(1).Take(50), Is.EqualTo(Enumerable.Repeat(11, 50)), "each call one write of eleven records (one fsync under Always)");
+        Assert.That((await _f.VerifyAsync()).Ok, Is.True);
+    }
+
     [Test]
     public async Task An_invalid_event_in_a_batch_queues_none_of_it()
     {
@@ -77,5 +100,23 @@ public sealed class AppendManyTests
         TestContext.Progress.WriteLine($"500 events, fsync Always: one by one {string.Join(", ", oneByOne.Select(v => v.ToString("F3")))} ms; "
             + $"AppendManyAsync {string.Join(", ", together.Select(v => v.ToString("F3")))} ms");
         Assert.That(together.Order().ElementAt(2), Is.LessThan(oneByOne.Order().ElementAt(2)));
+    }
+
+    /// <summary>The number of records of each sink write, in order.</summary>
+    private sealed class BatchSizes(AuditFileSink inner) : IAuditSink
+    {
+        public List<int> Writes { get; } = [];
+
+        public ValueTask<AuditRecord?> OpenAsync(CancellationToken cancellationToken = default) => inner.OpenAsync(cancellationToken);
+
+        public ValueTask WriteAsync(IReadOnlyList<AuditRecord> records, CancellationToken cancellationToken = default)
+        {
+            Writes.Add(records.Count);
+            return inner.WriteAsync(records, cancellationToken);
+        }
+
+        public ValueTask SyncAsync(CancellationToken cancellationToken = default) => inner.SyncAsync(cancellationToken);
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }

@@ -77,7 +77,7 @@ internal sealed class BrokerFixture
     public CredentialCommit Commit() => new(Issuers(), Leases.Object, KillSwitch, Audit, Termination(), Options, Time, NullLogger<CredentialCommit>.Instance);
 
     public EndTaskHandler EndTaskHandler() =>
-        new(Admission(), Termination(), new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance), NullLogger<EndTaskHandler>.Instance);
+        new(Admission(), Termination(), NullLogger<EndTaskHandler>.Instance);
 
     /// <summary>The caller the mock attests is a resource server here: these tests are about the answer, not who may ask.</summary>
     public IntrospectionOptions IntrospectionOptions { get; } = new() { ResourceServers = [AgentId] };
@@ -93,7 +93,7 @@ internal sealed class BrokerFixture
 
     private LeaseTermination Termination() =>
         new(Leases.Object, new LeaseRevoker(Leases.Object, Issuers(), new RetryBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1), () => 0.5),
-            Time, NullLogger<LeaseRevoker>.Instance), Options, Time);
+            Time, NullLogger<LeaseRevoker>.Instance), new BestEffortAudit(Audit, NullLogger<BestEffortAudit>.Instance), Options, Time);
 
     public void AllowWith(TimeSpan ttl) =>
         Policy.Setup(p => p.Decide(It.IsAny<WorkloadIdentity>(), It.IsAny<CredentialRequest>()))

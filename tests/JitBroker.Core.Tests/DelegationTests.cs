@@ -190,6 +190,8 @@ public sealed class DelegationTests
             "a lease.revoked record for the task's lease and each delegated descendant, queued first");
         Assert.That(types.Skip(3).Select(e => e.Type), Is.EqualTo(new[] { AuditEventTypes.TaskEnded }), "then task.ended, before any of them is stored");
         Assert.That(ending.IsCompleted, Is.False, "no answer while the records are not stored");
+        Assert.That(f.Audit.Calls.Last(), Is.EqualTo(new[] { AuditEventTypes.LeaseRevoked, AuditEventTypes.LeaseRevoked, AuditEventTypes.LeaseRevoked, AuditEventTypes.TaskEnded }),
+            "all four are one append: the audit writer stores them in one batch (one fsync)");
 
         f.Audit.Hold.SetResult();
         var ended = await ending;

@@ -11,6 +11,9 @@ internal sealed class CapturingAuditLog : IAuditLog
 {
     public ConcurrentQueue<AuditEvent> Events { get; } = new();
 
+    /// <summary>The events of each call, in call order (one for <see cref="AppendAsync"/>).</summary>
+    public ConcurrentQueue<string[]> Calls { get; } = new();
+
     public bool Fail { get; set; }
 
     public ValueTask AppendAsync(AuditEvent auditEvent, CancellationToken cancellationToken = default)
@@ -21,6 +24,25 @@ internal sealed class CapturingAuditLog : IAuditLog
         }
 
         Events.Enqueue(auditEvent);
+        Calls.Enqueue([auditEvent.Type]);
+        return Hold is { } hold ? new ValueTask(hold.Task) : ValueTask.CompletedTask;
+    }
+
+    /// <summary>Captures all at once, as the real log queues them as one unit; completes like <see cref="AppendAsync"/>.</summary>
+    public ValueTask AppendManyAsync(IReadOnlyList<AuditEvent> auditEvents, CancellationToken cancellationToken = default)
+    {
+        if (Fail)
+        {
+            throw new BrokerException(BrokerFailure.Unavailable, "audit.unavailable", "disk full");
+        }
+
+        foreach (var auditEvent in auditEvents)
+        {
+            Events.Enqueue(auditEvent);
+        }
+
+        Calls.Enqueue([.. auditEvents.Select(e => e.Type)]);
+
         return Hold is { } hold ? new ValueTask(hold.Task) : ValueTask.CompletedTask;
     }
 

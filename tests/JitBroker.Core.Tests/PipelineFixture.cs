@@ -98,7 +98,7 @@ internal sealed class PipelineFixture
         var admission = Admission = new AgentAdmission(attestors, ReplayGuard, KillSwitch, audit, new BrokerMetrics(),
             new JitBroker.Core.Admission.AttestationFailureSummary(audit, new JitBroker.Core.Admission.AdmissionOptions(), Time,
                 NullLogger<JitBroker.Core.Admission.AttestationFailureSummary>.Instance), Time);
-        var termination = new LeaseTermination(Leases, Revoker, Options, Time);
+        var termination = new LeaseTermination(Leases, Revoker, audit, Options, Time);
         var commit = new CredentialCommit(issuers, Leases, KillSwitch, Audit, termination, Options, Time, NullLogger<CredentialCommit>.Instance);
         var usability = new LeaseUsability(Leases, KillSwitch);
         var verifiers = new[] { new FakeVerifier() };
@@ -106,7 +106,7 @@ internal sealed class PipelineFixture
         Quotas = new QuotaGuard(new AgentRateLimiter(Time), audit, Metrics, Options, Time);
         RequestCredential = new RequestCredentialHandler(admission, policy.Object, Approvals, commit, audit, Metrics, Options, Quotas,
             NullLogger<RequestCredentialHandler>.Instance);
-        EndTask = new EndTaskHandler(admission, termination, audit, NullLogger<EndTaskHandler>.Instance);
+        EndTask = new EndTaskHandler(admission, termination, NullLogger<EndTaskHandler>.Instance);
         Introspection = new IntrospectionHandler(admission, verifiers, Leases, usability, Time, new IntrospectionOptions { ResourceServers = ["spiffe://example.org/tools/*"] });
         RenewCredential = new RenewCredentialHandler(admission, Leases, usability, policy.Object, delegation, issuers, commit, Options, Time);
         OfferDelegation = new OfferDelegationHandler(admission, Leases, usability, delegation, audit, Options, Time, Offers);

@@ -108,6 +108,45 @@ public sealed class UnauditedRevocationRecoveryTests
     }
 
     [Test]
+    public async Task Records_written_with_a_summary_are_acknowledged_when_stored_and_stay_owed_when_not()
+    {
+        var leases = await MarkedByAsync("replica-a", 3);
+        var log = _chains.Of("replica-a");
+        var summary = new AuditEvent { Type = AuditEventTypes.TaskEnded, AgentId = Agent, TaskId = "task-0", Detail = "2 revoked" };
+        await using (var trail = new RevocationAuditTrail(log, NullLogger<RevocationAuditTrail>.Instance, _ledger, "replica-a"))
+        {
+            await trail.WriteTogetherAsync([(leases[0], "Revoked"), (leases[1], "Revoked")], summary);
+            Assert.That(log.Events.Select(e => (e.Type, e.LeaseId)), Is.EqualTo(new[]
+            {
+                (AuditEventTypes.LeaseRevoked, leases[0].LeaseId), (AuditEventTypes.LeaseRevoked, leases[1].LeaseId), (AuditEventTypes.TaskEnded, (string?)null),
+            }), "the leases' records in order, then the summary");
+            Assert.That(trail.HasRecorded(leases[1].LeaseId) && !trail.IsPending(leases[1].LeaseId), Is.True);
+
+            log.Fail = true;
+            Assert.DoesNotThrowAsync(() => trail.WriteTogetherAsync([(leases[2], "Revoked")], summary with { TaskId = "task-2" }),
+                "a failed write is logged, never thrown: the revocation stands");
+            Assert.That(trail.HasRecorded(leases[2].LeaseId) || trail.IsPending(leases[2].LeaseId), Is.False, "left to recovery, not claimed");
+        }
+
+        Assert.That((await _ledger.ListUnauditedAsync("replica-a", _time.GetUtcNow() + TimeSpan.FromDays(1), 10)).Select(e => e.LeaseId),
+            Is.EqualTo(new[] { leases[2].LeaseId }), "the two stored acknowledged, the failed one owed");
+    }
+
+    [Test]
+    public async Task A_lease_already_recorded_gets_no_second_record_when_written_with_a_summary()
+    {
+        var leases = await MarkedByAsync("replica-a", 2);
+        var file = new Chain();
+        await using var trail = new RevocationAuditTrail(file, NullLogger<RevocationAuditTrail>.Instance, _ledger, "replica-a");
+        await await trail.BeginRevokedAsync(leases[0], "Revoked");
+
+        await trail.WriteTogetherAsync([(leases[0], "Revoked"), (leases[1], "Revoked")], new AuditEvent { Type = AuditEventTypes.TaskEnded, TaskId = "task-0" });
+
+        Assert.That(file.RevokedIds, Is.EqualTo(new[] { leases[0].LeaseId, leases[1].LeaseId }), "one lease.revoked per lease");
+        Assert.That(file.Events.Last().Type, Is.EqualTo(AuditEventTypes.TaskEnded));
+    }
+
+    [Test]
     public async Task A_record_whose_acknowledgement_and_index_entry_a_failover_lost_is_not_written_again()
     {
         // A Redis failover can drop what the old primary acknowledged without a replica: here the outbox

@@ -8,6 +8,14 @@ internal sealed record EndTaskResult(string Audit, int Tasks, int LeasesPerTask,
 {
     /// <summary>Redis commands one EndTask caused (sampled on the last untimed task; commands inside scripts included).</summary>
     public Dictionary<string, long> RedisCommandsPerEndTask { get; init; } = [];
+
+    /// <summary>
+    /// The broker's audit sink writes (batches; one fsync each under Always) and records per EndTask, from its
+    /// <c>jitbroker.audit.*</c> counters around <see cref="EndTaskBench.AuditSamples"/> untimed tasks; NaN when not available.
+    /// </summary>
+    public double AuditWritesPerEndTask { get; init; } = double.NaN;
+
+    public double AuditRecordsPerEndTask { get; init; } = double.NaN;
 }
 
 /// <summary>
@@ -18,7 +26,14 @@ internal static class EndTaskBench
 {
     public const int LeasesPerTask = 10;
 
-    public static async Task<EndTaskResult> RunAsync(AgentClient client, CredentialLoad load, IRedisConnection redis, string audit, int tasks, int warmup)
+    /// <summary>Untimed tasks after the timed ones whose audit writes are counted, one EndTask at a time.</summary>
+    public const int AuditSamples = 10;
+
+    // The Prometheus exporter may answer a scrape from a cache (300 ms by default): wait past it around each sampled EndTask.
+    private static readonly TimeSpan ScrapeCache = TimeSpan.FromMilliseconds(400);
+
+    public static async Task<EndTaskResult> RunAsync(AgentClient client, CredentialLoad load, IRedisConnection redis, Uri? brokerHttp, string audit, int tasks,
+        int warmup)
     {
         var endTimes = new List<long>(tasks);
         var issueTimes = new List<long>(tasks);
@@ -59,9 +74,31 @@ internal static class EndTaskBench
             }
         }
 
+        var (writes, records) = await AuditPerEndTaskAsync(client, load, brokerHttp, run).ConfigureAwait(false);
         return new EndTaskResult(audit, tasks, LeasesPerTask, LatencySummary.FromTicks(endTimes), LatencySummary.FromTicks(issueTimes), failures, firstFailure)
         {
             RedisCommandsPerEndTask = commands,
+            AuditWritesPerEndTask = writes,
+            AuditRecordsPerEndTask = records,
         };
+    }
+
+    private static async Task<(double Writes, double Records)> AuditPerEndTaskAsync(AgentClient client, CredentialLoad load, Uri? brokerHttp, string run)
+    {
+        var (writes, records) = (0.0, 0.0);
+        for (var t = 0; t < AuditSamples; t++)
+        {
+            var (svid, taskId) = (load.Mint(), $"endtask-{run}-audit-{t}");
+            await Task.WhenAll(Enumerable.Range(0, LeasesPerTask).Select(_ => client.RequestAsync(svid, taskId))).ConfigureAwait(false);
+            await Task.Delay(ScrapeCache).ConfigureAwait(false);
+            var before = await BrokerCounters.AuditAsync(brokerHttp).ConfigureAwait(false);
+            await client.EndTaskAsync(svid, taskId).ConfigureAwait(false);
+            await Task.Delay(ScrapeCache).ConfigureAwait(false);
+            var after = await BrokerCounters.AuditAsync(brokerHttp).ConfigureAwait(false);
+            writes += after.Writes - before.Writes;
+            records += after.Records - before.Records;
+        }
+
+        return (writes / AuditSamples, records / AuditSamples);
     }
 }

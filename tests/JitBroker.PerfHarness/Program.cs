@@ -73,9 +73,10 @@ foreach (var (phase, policy) in new[] { ("broker", "Always"), ("interval", "Inte
         if (options.Phases.Contains("endtask"))
         {
             Console.WriteLine($"\n## EndTask of a task with {EndTaskBench.LeasesPerTask} JWT leases (FsyncPolicy={policy}, one task at a time)");
-            var e = await EndTaskBench.RunAsync(client, load, redis, policy, options.EndTaskTasks, 50);
+            var e = await EndTaskBench.RunAsync(client, load, redis, broker.HttpUri, policy, options.EndTaskTasks, 50);
             results.EndTask.Add(e);
             Console.WriteLine($"  {e.Tasks} tasks: p50 {e.Latency.P50:0.00} ms, p99 {e.Latency.P99:0.00} ms, p99.9 {e.Latency.P999:0.00} ms, failures {e.Failures} {e.FirstFailure}");
+            Console.WriteLine($"  audit per EndTask: {e.AuditWritesPerEndTask:0.0} sink writes, {e.AuditRecordsPerEndTask:0.0} records ({EndTaskBench.AuditSamples} untimed tasks)");
             Console.WriteLine($"  Redis commands per EndTask: {string.Join(", ", e.RedisCommandsPerEndTask.OrderByDescending(c => c.Value).Select(c => $"{c.Key} {c.Value}"))}");
         }
     }

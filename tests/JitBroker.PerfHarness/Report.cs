@@ -145,6 +145,7 @@ internal static class Report
             }
 
             md.AppendLine().AppendLine(Inv($"Redis commands per EndTask (commands inside scripts included): {string.Join(", ", r.EndTask[0].RedisCommandsPerEndTask.OrderByDescending(c => c.Value).Select(c => Inv($"{c.Key} {c.Value}")))}."));
+            md.AppendLine().AppendLine(Inv($"Audit sink writes (batches; one fsync each under Always) per EndTask, {EndTaskBench.AuditSamples} untimed tasks: {string.Join("; ", r.EndTask.Select(e => Inv($"{e.Audit} {e.AuditWritesPerEndTask:0.0} writes of {e.AuditRecordsPerEndTask:0.0} records")))}."));
         }
 
         if (r.Revocation.Count > 0)

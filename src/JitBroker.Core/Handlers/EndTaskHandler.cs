@@ -10,14 +10,12 @@ public sealed class EndTaskHandler
 {
     private readonly AgentAdmission _admission;
     private readonly LeaseTermination _termination;
-    private readonly BestEffortAudit _audit;
     private readonly ILogger<EndTaskHandler> _log;
 
-    public EndTaskHandler(AgentAdmission admission, LeaseTermination termination, BestEffortAudit audit, ILogger<EndTaskHandler> log)
+    public EndTaskHandler(AgentAdmission admission, LeaseTermination termination, ILogger<EndTaskHandler> log)
     {
         _admission = admission;
         _termination = termination;
-        _audit = audit;
         _log = log;
     }
 
@@ -27,18 +25,18 @@ public sealed class EndTaskHandler
         CredentialRequestValidator.RequireTaskId(taskId);
 
         // Only the calling agent's leases: one agent can never end another agent's task. Listing and claiming are one
-        // ledger call (one round trip on one Redis).
-        var revoked = await _termination.RevokeTaskAsync(agent.Id, taskId, cancellationToken).ConfigureAwait(false);
+        // ledger call (one round trip on one Redis); the task.ended record is written with the leases' lease.revoked
+        // records, as one append (one group commit).
+        var revoked = await _termination.RevokeTaskAsync(agent.Id, taskId, summary => new AuditEvent
+        {
+            Type = AuditEventTypes.TaskEnded, AgentId = agent.Id, TaskId = taskId, Detail = summary,
+        }, cancellationToken).ConfigureAwait(false);
         if (revoked.Outcomes.Count == 0)
         {
             throw new BrokerException(BrokerFailure.NotFound, Reasons.TaskNotFound, $"No leases for task '{taskId}' held by the calling agent.");
         }
 
-        // Queued behind the leases' lease.revoked records and awaited with them: one group commit for all, not two in a row.
-        await Task.WhenAll(revoked.Recorded, _audit.RecordAsync(new AuditEvent
-        {
-            Type = AuditEventTypes.TaskEnded, AgentId = agent.Id, TaskId = taskId, Detail = revoked.Summary,
-        }, cancellationToken)).ConfigureAwait(false);
+        await revoked.Recorded.ConfigureAwait(false);
         BrokerLog.TaskEnded(_log, taskId, agent.Id, revoked.Outcomes.Count);
         return new EndTaskResult(taskId, revoked.Outcomes);
     }

@@ -14,13 +14,16 @@ public sealed class LeaseTermination
 
     private readonly IRevocationQueue _queue;
     private readonly LeaseRevoker _revoker;
+    private readonly BestEffortAudit _audit;
     private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
 
-    public LeaseTermination(IRevocationQueue queue, LeaseRevoker revoker, BrokerOptions options, TimeProvider time)
+    /// <param name="audit">Where a caller's summary record goes when the revoker writes no records to put it with.</param>
+    public LeaseTermination(IRevocationQueue queue, LeaseRevoker revoker, BestEffortAudit audit, BrokerOptions options, TimeProvider time)
     {
         _queue = queue;
         _revoker = revoker;
+        _audit = audit;
         _options = options;
         _time = time;
     }
@@ -29,18 +32,20 @@ public sealed class LeaseTermination
     /// Revokes <paramref name="roots"/> and every lease delegated from them at any depth. One outcome per lease: the
     /// roots in order, then their descendants breadth first. A failed revocation stays scheduled and is retried. Returns
     /// once the ledger has every outcome; the caller must wait for <see cref="RevokedTree.Recorded"/> (the lease.revoked
-    /// records) before it answers, after queuing its own summary record so one group commit stores them all.
+    /// records, then the <paramref name="summary"/> record made from <see cref="RevokedTree.Summary"/>'s text when there is
+    /// an outcome) before it answers. The records and the summary are one append: one group commit stores them all.
     /// </summary>
     /// <remarks>
     /// The whole tree is claimed in one ledger call (one script per bucket on Redis) instead of a child lookup per lease
     /// and level and a claim per lease: EndTask of ten leases went from 23 scripts to 3 (docs/benchmarks.md), and to 2 with
     /// <see cref="RevokeTaskAsync"/>, which folds the task's listing into the claim.
     /// </remarks>
-    public async Task<RevokedTree> RevokeWithDescendantsAsync(IReadOnlyList<Lease> roots, CancellationToken cancellationToken = default)
+    public async Task<RevokedTree> RevokeWithDescendantsAsync(IReadOnlyList<Lease> roots, Func<string, AuditEvent>? summary = null,
+        CancellationToken cancellationToken = default)
     {
         var tree = await _queue.ClaimWithDescendantsAsync([.. roots.Select(l => l.LeaseId)], _time.GetUtcNow(), _options.RevocationClaimTimeout,
             cancellationToken).ConfigureAwait(false);
-        return await RevokeClaimedAsync(tree, cancellationToken).ConfigureAwait(false);
+        return await RevokeClaimedAsync(tree, summary, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -53,11 +58,12 @@ public sealed class LeaseTermination
     /// (<see cref="LeaseRevoker.LedgerRevocation"/>) rather than claimed and then marked: a task of JWT leases ends in one
     /// ledger round trip instead of two.
     /// </remarks>
-    public async Task<RevokedTree> RevokeTaskAsync(string agentId, string taskId, CancellationToken cancellationToken = default)
+    public async Task<RevokedTree> RevokeTaskAsync(string agentId, string taskId, Func<string, AuditEvent>? summary = null,
+        CancellationToken cancellationToken = default)
     {
         var tree = await _queue.ClaimTaskAsync(agentId, taskId, _time.GetUtcNow(), _options.RevocationClaimTimeout, _revoker.LedgerRevocation,
             cancellationToken).ConfigureAwait(false);
-        return await RevokeClaimedAsync(tree, cancellationToken).ConfigureAwait(false);
+        return await RevokeClaimedAsync(tree, summary, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Revokes exactly these leases; one outcome per lease, in order. Throws only when the ledger cannot be reached.</summary>
@@ -69,25 +75,25 @@ public sealed class LeaseTermination
         var claims = await Task.WhenAll(leases.Select(l => l.State == LeaseState.Revoked
             ? Task.FromResult<Lease?>(null)
             : _queue.TryClaimAsync(l.LeaseId, now, _options.RevocationClaimTimeout, cancellationToken))).ConfigureAwait(false);
-        var revoked = await RevokeClaimedAsync([.. leases.Select((l, i) => new TreeClaim(l.LeaseId, claims[i]))], cancellationToken).ConfigureAwait(false);
+        var revoked = await RevokeClaimedAsync([.. leases.Select((l, i) => new TreeClaim(l.LeaseId, claims[i]))], null, cancellationToken).ConfigureAwait(false);
         await revoked.Recorded.ConfigureAwait(false);
         return revoked.Outcomes;
     }
 
     /// <summary>
     /// Revokes the claimed leases together; one outcome per entry, in order (no claim: already revoked). Entries the ledger
-    /// revoked in its claim step are revoked already and only recorded.
+    /// revoked in its claim step are revoked already and only recorded. Every <c>lease.revoked</c> record, then the summary,
+    /// is written as one append.
     /// </summary>
-    private async Task<RevokedTree> RevokeClaimedAsync(IReadOnlyList<TreeClaim> claims, CancellationToken cancellationToken)
+    private async Task<RevokedTree> RevokeClaimedAsync(IReadOnlyList<TreeClaim> claims, Func<string, AuditEvent>? summary, CancellationToken cancellationToken)
     {
         var claimed = claims.Where(c => !c.RevokedInStep).Select(c => c.Claimed).OfType<Lease>().ToList();
         var revokedInStep = claims.Where(c => c.RevokedInStep).Select(c => c.Claimed).OfType<Lease>().ToList();
+        var records = new RevocationRecords();
         var revoked = claimed.Count == 0
             ? new ClaimedRevocations([], Task.CompletedTask)
-            : await _revoker.BeginRevokeClaimedManyAsync(claimed, MaxParallelRevocations, cancellationToken).ConfigureAwait(false);
-        var recorded = revokedInStep.Count == 0
-            ? revoked.Recorded
-            : Task.WhenAll(revoked.Recorded, await _revoker.BeginRecordRevokedInLedgerAsync(revokedInStep).ConfigureAwait(false));
+            : await _revoker.BeginRevokeClaimedManyAsync(claimed, MaxParallelRevocations, records, cancellationToken).ConfigureAwait(false);
+        _revoker.NoteRevokedInLedger(revokedInStep, records);
         var results = revoked.Results;
         var byId = new Dictionary<string, RevocationResult>(StringComparer.Ordinal);
         for (var i = 0; i < claimed.Count; i++)
@@ -100,18 +106,26 @@ public sealed class LeaseTermination
             byId[lease.LeaseId] = RevocationResult.Revoked;
         }
 
-        return new RevokedTree([.. claims.Select(c => byId.TryGetValue(c.LeaseId, out var result)
+        List<LeaseRevocationOutcome> outcomes = [.. claims.Select(c => byId.TryGetValue(c.LeaseId, out var result)
             ? new LeaseRevocationOutcome(c.LeaseId, result.IsDone ? LeaseOutcomeKind.Revoked : LeaseOutcomeKind.Failed, result.IsDone ? null : result.Error)
-            : new LeaseRevocationOutcome(c.LeaseId, LeaseOutcomeKind.AlreadyRevoked, null))], recorded);
+            : new LeaseRevocationOutcome(c.LeaseId, LeaseOutcomeKind.AlreadyRevoked, null))];
+        var summaryEvent = summary is not null && outcomes.Count > 0 ? summary(RevokedTree.SummaryOf(outcomes)) : null;
+        var recorded = _revoker.WritesRecords || summaryEvent is null
+            ? _revoker.WriteRecordsAsync(records, summaryEvent)
+            : _audit.RecordAsync(summaryEvent, CancellationToken.None); // no records to put it with (no audit trail): on its own
+        return new RevokedTree(outcomes, recorded);
     }
 }
 
 /// <summary>What <see cref="LeaseTermination.RevokeWithDescendantsAsync"/> did: one outcome per lease, and their audit records still being stored.</summary>
-/// <param name="Recorded">Completes when the lease.revoked records are stored or have failed (logged, recovered from the outbox); never throws.</param>
+/// <param name="Recorded">Completes when the lease.revoked records and the caller's summary are stored or have failed (logged; lease records are recovered from the outbox); never throws.</param>
 public sealed record RevokedTree(IReadOnlyList<LeaseRevocationOutcome> Outcomes, Task Recorded)
 {
     /// <summary>"n revoked, n failed, n already revoked": the detail of the caller's summary record.</summary>
-    public string Summary => $"{Count(LeaseOutcomeKind.Revoked)} revoked, {Count(LeaseOutcomeKind.Failed)} failed, {Count(LeaseOutcomeKind.AlreadyRevoked)} already revoked";
+    public string Summary => SummaryOf(Outcomes);
 
-    private int Count(LeaseOutcomeKind kind) => Outcomes.Count(o => o.Outcome == kind);
+    internal static string SummaryOf(IReadOnlyList<LeaseRevocationOutcome> outcomes) =>
+        $"{Count(outcomes, LeaseOutcomeKind.Revoked)} revoked, {Count(outcomes, LeaseOutcomeKind.Failed)} failed, {Count(outcomes, LeaseOutcomeKind.AlreadyRevoked)} already revoked";
+
+    private static int Count(IReadOnlyList<LeaseRevocationOutcome> outcomes, LeaseOutcomeKind kind) => outcomes.Count(o => o.Outcome == kind);
 }

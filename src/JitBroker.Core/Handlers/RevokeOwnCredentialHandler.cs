@@ -12,15 +12,13 @@ public sealed class RevokeOwnCredentialHandler
     private readonly DelegationRules _rules;
     private readonly ILeaseLedger _leases;
     private readonly LeaseTermination _termination;
-    private readonly BestEffortAudit _audit;
 
-    public RevokeOwnCredentialHandler(AgentAdmission admission, DelegationRules rules, ILeaseLedger leases, LeaseTermination termination, BestEffortAudit audit)
+    public RevokeOwnCredentialHandler(AgentAdmission admission, DelegationRules rules, ILeaseLedger leases, LeaseTermination termination)
     {
         _admission = admission;
         _rules = rules;
         _leases = leases;
         _termination = termination;
-        _audit = audit;
     }
 
     /// <summary>The outcomes (the lease first, then its descendants), or an empty list when there was nothing of ours to revoke.</summary>
@@ -40,12 +38,12 @@ public sealed class RevokeOwnCredentialHandler
             throw new BrokerException(BrokerFailure.PermissionDenied, Reasons.CredentialNotHolder, "The credential was not issued to the calling agent.");
         }
 
-        var revoked = await _termination.RevokeWithDescendantsAsync([lease], cancellationToken).ConfigureAwait(false);
-        // Queued behind the lease.revoked records and awaited with them: one group commit for all (see EndTaskHandler).
-        await Task.WhenAll(revoked.Recorded, _audit.RecordAsync(new AuditEvent
+        // The holder's record is written with the lease.revoked records, as one append (see EndTaskHandler).
+        var revoked = await _termination.RevokeWithDescendantsAsync([lease], summary => new AuditEvent
         {
-            Type = AuditEventTypes.CredentialRevokedByHolder, AgentId = agent.Id, TaskId = lease.TaskId, LeaseId = lease.LeaseId, Detail = revoked.Summary,
-        }, cancellationToken)).ConfigureAwait(false);
+            Type = AuditEventTypes.CredentialRevokedByHolder, AgentId = agent.Id, TaskId = lease.TaskId, LeaseId = lease.LeaseId, Detail = summary,
+        }, cancellationToken).ConfigureAwait(false);
+        await revoked.Recorded.ConfigureAwait(false);
         return revoked.Outcomes;
     }
 }
