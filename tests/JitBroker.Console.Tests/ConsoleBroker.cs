@@ -33,12 +33,14 @@ public sealed class ConsoleBroker : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    /// <param name="consolePort">The console's port (PublicBaseUrl names it); a free one when not given.</param>
-    public static async Task<ConsoleBroker> StartAsync(IDictionary<string, string?>? overrides = null, int? consolePort = null)
+    /// <param name="consolePort">The console's port (PublicBaseUrl names it); a free one when not given (retried on another when taken before the broker binds it).</param>
+    public static Task<ConsoleBroker> StartAsync(IDictionary<string, string?>? overrides = null, int? consolePort = null) =>
+        consolePort is { } port ? StartOnAsync(overrides, port) : LoopbackPorts.StartOnFreePortAsync(free => StartOnAsync(overrides, free));
+
+    private static async Task<ConsoleBroker> StartOnAsync(IDictionary<string, string?>? overrides, int consolePort)
     {
         var provider = await TestOpenIdProvider.StartAsync();
         var dataDirectory = Directory.CreateTempSubdirectory("jitbroker-console-").FullName;
-        consolePort ??= LoopbackPorts.Free(1)[0];
         var settings = new Dictionary<string, string?>
         {
             ["JitBroker:Profile"] = "embedded",
@@ -58,7 +60,18 @@ public sealed class ConsoleBroker : IAsyncDisposable
         };
         Override(settings, overrides);
         var app = BrokerHost.Build([], config => config.AddInMemoryCollection(settings));
-        await app.StartAsync();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            await provider.DisposeAsync();
+            Directory.Delete(dataDirectory, recursive: true);
+            throw;
+        }
+
         return new ConsoleBroker(app, dataDirectory, provider);
     }
 

@@ -32,4 +32,37 @@ public static class LoopbackPorts
             }
         }
     }
+
+    /// <summary>
+    /// Starts a server on a port chosen before start-up (its URL must be known to configure it), so another process can
+    /// take the port in between: a lost race (address already in use) is retried on a new port instead of failing the
+    /// test. <paramref name="start"/> must clean up what it started when it throws.
+    /// </summary>
+    public static async Task<T> StartOnFreePortAsync<T>(Func<int, Task<T>> start, int attempts = 5)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await start(Free(1)[0]).ConfigureAwait(false);
+            }
+            catch (IOException e) when (attempt < attempts && AddressInUse(e))
+            {
+                // taken between choosing and binding: try another port
+            }
+        }
+    }
+
+    private static bool AddressInUse(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }

@@ -92,7 +92,7 @@ public sealed class McpSdkTests
     private static IEnumerable<string?> ToolNames(JsonElement message) =>
         message.GetProperty("result").GetProperty("tools").EnumerateArray().Select(t => t.GetProperty("name").GetString());
 
-    private Task<WebApplication> StartSdkServerAsync(bool useMiddleware) => Ports.StartAsync(port => StartSdkServerAsync(useMiddleware, port));
+    private Task<WebApplication> StartSdkServerAsync(bool useMiddleware) => JitBroker.Testing.LoopbackPorts.StartOnFreePortAsync(port => StartSdkServerAsync(useMiddleware, port));
 
     private async Task<WebApplication> StartSdkServerAsync(bool useMiddleware, int port)
     {

@@ -401,10 +401,12 @@ public sealed partial class RedisLeaseStore : ILeaseStore
         var roots = found.SelectMany(r => PairsOf(r[0].AsArray()).Select(p => (IssuedMs: p.Value.AsInt64(), Id: p.Id)))
             .OrderBy(r => r.IssuedMs).ThenBy(r => r.Id, StringComparer.Ordinal).Select(r => r.Id).ToList();
         var tree = TreeClaims(roots, found.Select(r => r[1].AsArray()));
-        if (roots.Count > 0)
+        if (tree.Any(c => c.Claimed is not null && !c.RevokedInStep))
         {
-            // Claims fall due at their deadline; a revoked lease's live children were scheduled due now.
-            _dueSignal?.LeaseDue(tree.Any(c => c.RevokedInStep) ? now : now + claimTimeout);
+            // Should this revoker die, its claims lapse at their deadline and the sweeper must look then. A lease the
+            // script revoked leaves nothing due: its children, scheduled due now by the mark, were walked and claimed or
+            // revoked by the same script — so a task of JWT leases does not wake the sweeper for nothing.
+            _dueSignal?.LeaseDue(now + claimTimeout);
         }
 
         return tree;

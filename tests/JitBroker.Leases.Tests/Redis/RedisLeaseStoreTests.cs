@@ -167,6 +167,32 @@ public sealed class RedisLeaseStoreTests
             "each new lease at its expiry; the revocation schedules the child now; the child was already scheduled, so no second signal");
     }
 
+    [TestCase(true)]
+    [TestCase(false)]
+    public async Task Ending_a_task_signals_the_sweeper_only_for_its_claims_and_leaves_nothing_due_now(bool ledgerRevokes)
+    {
+        var signalled = new List<DateTimeOffset>();
+        var signal = new Moq.Mock<ILeaseDueSignal>();
+        signal.Setup(s => s.LeaseDue(Moq.It.IsAny<DateTimeOffset>())).Callback((DateTimeOffset at) => signalled.Add(at));
+        var store = new RedisLeaseStore(_redis, new RedisKeyLayout(_prefix), InMemoryLeaseStore.DefaultRevokedRetention, dueSignal: signal.Object);
+        var parent = NewLease(LeaseIds.New(7), TimeSpan.FromSeconds(30));
+        var child = NewLease(LeaseIds.New(7), TimeSpan.FromSeconds(40), agentId: "spiffe://td/agents/w") with { ParentLeaseId = parent.LeaseId };
+        await store.PutAsync(parent);
+        await store.PutAsync(child);
+        signalled.Clear();
+        var now = T0 + TimeSpan.FromSeconds(5);
+
+        var tree = await store.ClaimTaskAsync(parent.AgentId, parent.TaskId, now, ClaimTimeout,
+            ledgerRevokes ? new LedgerRevocation(new HashSet<string>(["jwt"]), null) : null);
+
+        Assert.That(tree.Select(c => c.LeaseId), Is.EqualTo(new[] { parent.LeaseId, child.LeaseId }));
+        Assert.That(tree.Select(c => c.RevokedInStep), Has.All.EqualTo(ledgerRevokes));
+        Assert.That(signalled, ledgerRevokes ? Is.Empty : Is.EqualTo(new[] { now + ClaimTimeout }),
+            "claims lapse at their deadline, when the sweeper must look; leases revoked in the step need no sweeper");
+        Assert.That(await store.ClaimDueAsync(now, 100, ClaimTimeout), Is.Empty,
+            "nothing is due now: the child the parent's mark scheduled was walked and claimed or revoked in the same script");
+    }
+
     [Test]
     public async Task A_lease_is_one_compact_listpack_hash_plus_index_entries()
     {

@@ -50,10 +50,10 @@ public sealed class Broker : IAsyncDisposable
     /// <summary>The broker's services (tests reach its kill switch and signing key through them).</summary>
     public IServiceProvider Services => _app.Services;
 
-    public static Task<Broker> StartAsync() => Ports.StartAsync(port => StartAsync(port, null));
+    public static Task<Broker> StartAsync() => JitBroker.Testing.LoopbackPorts.StartOnFreePortAsync(port => StartAsync(port, null));
 
     /// <summary>A broker with extra configuration (e.g. <c>JitBroker:Ssf:*</c>).</summary>
-    public static Task<Broker> StartAsync(IReadOnlyDictionary<string, string?> extra) => Ports.StartAsync(port => StartAsync(port, extra));
+    public static Task<Broker> StartAsync(IReadOnlyDictionary<string, string?> extra) => JitBroker.Testing.LoopbackPorts.StartOnFreePortAsync(port => StartAsync(port, extra));
 
     private static async Task<Broker> StartAsync(int port, IReadOnlyDictionary<string, string?>? extra)
     {

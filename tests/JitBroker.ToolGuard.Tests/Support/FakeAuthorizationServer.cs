@@ -34,7 +34,7 @@ public sealed class FakeAuthorizationServer : IAsyncDisposable
 
     public int IntrospectionCalls => Volatile.Read(ref _introspectionCalls);
 
-    public static Task<FakeAuthorizationServer> StartAsync() => Ports.StartAsync(StartAsync);
+    public static Task<FakeAuthorizationServer> StartAsync() => JitBroker.Testing.LoopbackPorts.StartOnFreePortAsync(StartAsync);
 
     private static async Task<FakeAuthorizationServer> StartAsync(int port)
     {

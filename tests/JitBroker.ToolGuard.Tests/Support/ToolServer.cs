@@ -48,7 +48,7 @@ public sealed class ToolServer : IAsyncDisposable
     /// <param name="services">More registrations (e.g. an IDistributedCache).</param>
     public static Task<ToolServer> StartAsync(Action<ToolGuardOptions> configure, X509Certificate2? tlsCertificate = null, ILoggerProvider? logs = null,
         Action<IServiceCollection>? services = null) =>
-        Ports.StartAsync(port => StartAsync(configure, tlsCertificate, logs, services, port));
+        JitBroker.Testing.LoopbackPorts.StartOnFreePortAsync(port => StartAsync(configure, tlsCertificate, logs, services, port));
 
     private static async Task<ToolServer> StartAsync(Action<ToolGuardOptions> configure, X509Certificate2? tlsCertificate, ILoggerProvider? logs,
         Action<IServiceCollection>? services, int port)

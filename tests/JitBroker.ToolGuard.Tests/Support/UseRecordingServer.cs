@@ -28,7 +28,7 @@ public sealed class UseRecordingServer : IAsyncDisposable
     /// <summary>Set to make the server slow (to fill the tool's buffer) or failing.</summary>
     public TimeSpan Delay { get; set; }
 
-    public static Task<UseRecordingServer> StartAsync() => Ports.StartAsync(StartAsync);
+    public static Task<UseRecordingServer> StartAsync() => JitBroker.Testing.LoopbackPorts.StartOnFreePortAsync(StartAsync);
 
     private static async Task<UseRecordingServer> StartAsync(int port)
     {
