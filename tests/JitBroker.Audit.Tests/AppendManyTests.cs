@@ -36,8 +36,8 @@ public sealed class AppendManyTests
 
     /// <summary>
     /// EndTask's records (ten lease.revoked, then task.ended) are one call: queued one by one, the idle writer woke on the
-    /// first and stored the rest in a second batch after the first one's fsync (EndTask p50 2.50 → 1.61 ms when they are
-    /// one batch, docs/benchmarks.md).
+    /// first and stored the rest in a second batch after the first one's fsync (1.3 sink writes per EndTask; as one batch
+    /// EndTask's p99 with fsync Always fell by 0.9–1.4 ms, docs/benchmarks.md).
     /// </summary>
     [Test]
     public async Task A_batch_is_one_sink_write_even_when_the_writer_is_idle_and_wakes_on_its_first_event()
