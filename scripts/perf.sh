@@ -15,7 +15,9 @@
 # (latency vs offered load, broker and floor) and perf-revocation-lag.svg (lag over time). Extra arguments go to the
 # harness (e.g. --label quick --seconds 3 --phases floor,broker; --out DIR writes elsewhere). On 2+ cores the
 # openloop phase pins the broker and the harness + redis to separate cores (--pin; PERF_PIN=0 turns it off);
-# --openloop-audit Interval runs that phase with audit FsyncPolicy=Interval (default Always) to see what fsync adds.
+# --openloop-audit Interval runs that phase with audit FsyncPolicy=Interval (default Always) to see what fsync adds;
+# --openloop-warmup S sends S seconds at each level's rate before measuring it; --openloop-timeline PREFIX writes
+# PREFIX-RATE.csv per level (each answered arrival: when it was due, its latency) to see when the slow answers came.
 # PERF_REDIS_ARGS adds redis-server arguments to every server started (e.g. "--auto-aof-rewrite-percentage 0" to see
 # what the AOF rewrites' fork costs the other processes on a small box).
 # PERF_WAIT_QUIET=<seconds> first waits up to that long for the machine's 1-minute load average to fall below 1

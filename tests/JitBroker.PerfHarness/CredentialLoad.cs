@@ -132,13 +132,21 @@ internal sealed class CredentialLoad(AgentClient client, DevTrustDomain dev, Red
     /// Open loop (issue 22 item 3): RequestCredential arrivals at <paramref name="perSecond"/> for <paramref name="duration"/>,
     /// tasks of <c>requestsPerTask</c> consecutive arrivals sharing one fresh SVID (all minted before the window).
     /// </summary>
-    public async Task<OpenLoopLevel> RunOpenLoopAsync(double fractionOfMax, double perSecond, TimeSpan duration, int brokerPid, int[] redisPids)
+    /// <param name="warmup">Sent first at the same rate and not measured (<see cref="HarnessOptions.OpenLoopWarmup"/>).</param>
+    /// <param name="timeline">Where to write the level's arrivals and latencies, or null (<see cref="HarnessOptions.OpenLoopTimeline"/>).</param>
+    public async Task<OpenLoopLevel> RunOpenLoopAsync(double fractionOfMax, double perSecond, TimeSpan duration, TimeSpan warmup, string? timeline, int brokerPid, int[] redisPids)
     {
         var perTask = Math.Min(requestsPerTask, DefaultRequestsPerTask);
         var svids = MintPool((int)Math.Ceiling(perSecond * duration.TotalSeconds / perTask) + 1).ToArray();
         var level = Guid.NewGuid().ToString("N")[..6];
+        if (warmup > TimeSpan.Zero)
+        {
+            var warm = MintPool((int)Math.Ceiling(perSecond * warmup.TotalSeconds / perTask) + 1).ToArray();
+            _ = await OpenLoop.RunAsync(perSecond, warmup, i => client.RequestAsync(warm[i / perTask], $"warm-{level}-{i / perTask}")).ConfigureAwait(false);
+        }
+
         var window = await CostWindow.OpenAsync(redis, brokerHttp, brokerPid, redisPids).ConfigureAwait(false);
-        var sample = await OpenLoop.RunAsync(perSecond, duration, i => client.RequestAsync(svids[i / perTask], $"perf-{level}-{i / perTask}")).ConfigureAwait(false);
+        var sample = await OpenLoop.RunAsync(perSecond, duration, i => client.RequestAsync(svids[i / perTask], $"perf-{level}-{i / perTask}"), timeline).ConfigureAwait(false);
         return new OpenLoopLevel(fractionOfMax, sample, await window.CloseAsync(sample.Completed, sample.Seconds).ConfigureAwait(false));
     }
 

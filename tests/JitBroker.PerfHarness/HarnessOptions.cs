@@ -89,6 +89,19 @@ internal sealed class HarnessOptions
     /// </summary>
     public string OpenLoopAudit { get; init; } = "Always";
 
+    /// <summary>
+    /// Before each open-loop level's measured window, this long at the same rate, not measured (default none, as every run
+    /// before 2026-12-06 was made): separates a level's first seconds from its steady state.
+    /// </summary>
+    public TimeSpan OpenLoopWarmup { get; init; }
+
+    /// <summary>
+    /// With a path prefix, every open-loop level writes <c>PREFIX-RATE.csv</c>: the level's start (Unix seconds) on the first
+    /// line, then one line per answered arrival — intended send time in seconds from the start, latency in ms — to see when
+    /// in a level the slow answers came.
+    /// </summary>
+    public string? OpenLoopTimeline { get; init; }
+
     /// <summary>Pin the broker and the load generator + Redis to separate cores during the openloop phase (<see cref="CorePinning"/>).</summary>
     public bool Pin { get; init; }
 
@@ -130,6 +143,8 @@ internal sealed class HarnessOptions
             BrokerEnvironment = args.Select((a, i) => (a, i)).Where(x => x.a == "--broker-env" && x.i + 1 < args.Length).Select(x => args[x.i + 1]).ToList(),
             OpenLoopFractions = Get("--openloop-fractions") is { } o ? [.. o.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture))] : defaults.OpenLoopFractions,
             OpenLoopAudit = Get("--openloop-audit") is { } oa ? (oa is "Always" or "Interval" ? oa : throw new ArgumentException("--openloop-audit is Always or Interval.")) : defaults.OpenLoopAudit,
+            OpenLoopWarmup = Get("--openloop-warmup") is { } ow ? Seconds(ow) : TimeSpan.Zero,
+            OpenLoopTimeline = Get("--openloop-timeline"),
             OpenLoopMax = Get("--openloop-max") is { } x ? double.Parse(x, CultureInfo.InvariantCulture) : 0,
             Pin = args.Contains("--pin"),
             Pairs = Get("--pairs") is { } pn ? int.Parse(pn, CultureInfo.InvariantCulture) : defaults.Pairs,

@@ -31,7 +31,8 @@ internal static class OpenLoop
     public const int MaxOutstanding = 4096;
 
     /// <param name="send">Starts request number i; must return quickly (the schedule thread calls it), the work itself asynchronous.</param>
-    public static async Task<OpenLoopSample> RunAsync(double perSecond, TimeSpan duration, Func<int, Task> send)
+    /// <param name="timeline">A file to write when each answered arrival was due and its latency (<see cref="HarnessOptions.OpenLoopTimeline"/>).</param>
+    public static async Task<OpenLoopSample> RunAsync(double perSecond, TimeSpan duration, Func<int, Task> send, string? timeline = null)
     {
         var total = (int)Math.Round(perSecond * duration.TotalSeconds);
         var latencies = new long[total];
@@ -131,6 +132,13 @@ internal static class OpenLoop
             .Select(g => (Start: g.Key * perWindow / perSecond, Latency: LatencySummary.FromTicks(g.Select(i => latencies[i]))))
             .MaxBy(w => w.Latency.P99);
         var tenMs = Stopwatch.Frequency / 100;
+        if (timeline is not null)
+        {
+            var startedAt = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0 - seconds;
+            File.WriteAllLines(timeline, completed.Select(i => FormattableString.Invariant($"{i / perSecond:F4},{latencies[i] * 1000.0 / Stopwatch.Frequency:F3}"))
+                .Prepend(FormattableString.Invariant($"{startedAt:F3},start")));
+        }
+
         return new OpenLoopSample(perSecond, seconds, sent, completed.Length, errors, firstError, dropped,
             LatencySummary.FromTicks(completed.Select(i => latencies[i])),
             LatencySummary.FromTicks(sendLags.Where(l => l >= 0)))
@@ -161,6 +169,9 @@ internal sealed record OpenLoopRun(string Target, double MaxPerSecond, string Ma
 
     /// <summary>How the load presented SVIDs and whether the broker verified each (the broker's run only).</summary>
     public string? Workload { get; init; }
+
+    /// <summary>Seconds sent at each level's rate before its measured window (<see cref="HarnessOptions.OpenLoopWarmup"/>; 0: none).</summary>
+    public double WarmupSeconds { get; init; }
 
     /// <summary>The level issue 22 item 3 judges: 50 % of the maximum (null when not run).</summary>
     public OpenLoopLevel? TargetLevel => Levels.FirstOrDefault(l => Math.Abs(l.FractionOfMax - TargetFraction) < 1e-9);

@@ -181,10 +181,12 @@ if (options.Phases.Contains("openloop"))
         var run = new OpenLoopRun(audit == "Always" ? "broker, gRPC" : $"broker, gRPC, audit FsyncPolicy={audit}", max, source, pinning.Description, [])
         {
             Workload = Workload(everyRequestVerified, CredentialLoad.DefaultRequestsPerTask),
+            WarmupSeconds = options.OpenLoopWarmup.TotalSeconds,
         };
         foreach (var fraction in options.OpenLoopFractions)
         {
-            run.Levels.Add(await load.RunOpenLoopAsync(fraction, max * fraction, options.LevelDuration, broker.Pid, target.Pids));
+            var timeline = options.OpenLoopTimeline is { } prefix ? FormattableString.Invariant($"{prefix}-{max * fraction:F0}.csv") : null;
+            run.Levels.Add(await load.RunOpenLoopAsync(fraction, max * fraction, options.LevelDuration, options.OpenLoopWarmup, timeline, broker.Pid, target.Pids));
         }
 
         results.OpenLoop.Add(run);

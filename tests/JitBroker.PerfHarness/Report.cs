@@ -203,6 +203,11 @@ internal static class Report
                 md.AppendLine(run.Workload).AppendLine();
             }
 
+            if (run.WarmupSeconds > 0)
+            {
+                md.AppendLine(Inv($"Warm-up: each level first sent {run.WarmupSeconds:0.#} s at its rate, not measured (`--openloop-warmup`).")).AppendLine();
+            }
+
             md.AppendLine("| of max | offered req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | dropped | errors | CPU µs/req | broker KiB allocated/req | redis CPU µs/req | other processes, cores busy | load average | over 10 ms | worst ½ s: at s, p99 / max ms | broker GCs (ms paused) | redis forks |");
             md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|");
             foreach (var l in run.Levels)
