@@ -55,6 +55,7 @@ internal static class OpenLoop
         }
 
         var start = Stopwatch.GetTimestamp();
+        var startedAt = TimeProvider.System.GetUtcNow(); // for the timeline only: when the level began, on the wall clock
         var schedule = new Thread(() =>
         {
             var next = 0;
@@ -134,9 +135,9 @@ internal static class OpenLoop
         var tenMs = Stopwatch.Frequency / 100;
         if (timeline is not null)
         {
-            var startedAt = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0 - seconds;
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(timeline))!);
             File.WriteAllLines(timeline, completed.Select(i => FormattableString.Invariant($"{i / perSecond:F4},{latencies[i] * 1000.0 / Stopwatch.Frequency:F3}"))
-                .Prepend(FormattableString.Invariant($"{startedAt:F3},start")));
+                .Prepend(FormattableString.Invariant($"{startedAt.ToUnixTimeMilliseconds() / 1000.0:F3},start")));
         }
 
         return new OpenLoopSample(perSecond, seconds, sent, completed.Length, errors, firstError, dropped,
