@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using JitBroker.Testing;
 using JitBroker.ToolGuard.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -92,7 +93,7 @@ public sealed class McpSdkTests
     private static IEnumerable<string?> ToolNames(JsonElement message) =>
         message.GetProperty("result").GetProperty("tools").EnumerateArray().Select(t => t.GetProperty("name").GetString());
 
-    private Task<WebApplication> StartSdkServerAsync(bool useMiddleware) => JitBroker.Testing.LoopbackPorts.StartOnFreePortAsync(port => StartSdkServerAsync(useMiddleware, port));
+    private Task<WebApplication> StartSdkServerAsync(bool useMiddleware) => LoopbackPorts.StartOnFreePortAsync(port => StartSdkServerAsync(useMiddleware, port));
 
     private async Task<WebApplication> StartSdkServerAsync(bool useMiddleware, int port)
     {

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using JitBroker.Attestation;
 using JitBroker.Server;
+using JitBroker.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 
@@ -50,10 +51,10 @@ public sealed class Broker : IAsyncDisposable
     /// <summary>The broker's services (tests reach its kill switch and signing key through them).</summary>
     public IServiceProvider Services => _app.Services;
 
-    public static Task<Broker> StartAsync() => JitBroker.Testing.LoopbackPorts.StartOnFreePortAsync(port => StartAsync(port, null));
+    public static Task<Broker> StartAsync() => LoopbackPorts.StartOnFreePortAsync(port => StartAsync(port, null));
 
     /// <summary>A broker with extra configuration (e.g. <c>JitBroker:Ssf:*</c>).</summary>
-    public static Task<Broker> StartAsync(IReadOnlyDictionary<string, string?> extra) => JitBroker.Testing.LoopbackPorts.StartOnFreePortAsync(port => StartAsync(port, extra));
+    public static Task<Broker> StartAsync(IReadOnlyDictionary<string, string?> extra) => LoopbackPorts.StartOnFreePortAsync(port => StartAsync(port, extra));
 
     private static async Task<Broker> StartAsync(int port, IReadOnlyDictionary<string, string?>? extra)
     {

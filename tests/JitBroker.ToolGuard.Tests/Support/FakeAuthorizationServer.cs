@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
+using JitBroker.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -34,7 +35,7 @@ public sealed class FakeAuthorizationServer : IAsyncDisposable
 
     public int IntrospectionCalls => Volatile.Read(ref _introspectionCalls);
 
-    public static Task<FakeAuthorizationServer> StartAsync() => JitBroker.Testing.LoopbackPorts.StartOnFreePortAsync(StartAsync);
+    public static Task<FakeAuthorizationServer> StartAsync() => LoopbackPorts.StartOnFreePortAsync(StartAsync);
 
     private static async Task<FakeAuthorizationServer> StartAsync(int port)
     {

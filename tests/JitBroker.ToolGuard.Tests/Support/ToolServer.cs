@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
+using JitBroker.Testing;
 using JitBroker.ToolGuard;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -48,7 +49,7 @@ public sealed class ToolServer : IAsyncDisposable
     /// <param name="services">More registrations (e.g. an IDistributedCache).</param>
     public static Task<ToolServer> StartAsync(Action<ToolGuardOptions> configure, X509Certificate2? tlsCertificate = null, ILoggerProvider? logs = null,
         Action<IServiceCollection>? services = null) =>
-        JitBroker.Testing.LoopbackPorts.StartOnFreePortAsync(port => StartAsync(configure, tlsCertificate, logs, services, port));
+        LoopbackPorts.StartOnFreePortAsync(port => StartAsync(configure, tlsCertificate, logs, services, port));
 
     private static async Task<ToolServer> StartAsync(Action<ToolGuardOptions> configure, X509Certificate2? tlsCertificate, ILoggerProvider? logs,
         Action<IServiceCollection>? services, int port)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
+using JitBroker.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -28,7 +29,7 @@ public sealed class UseRecordingServer : IAsyncDisposable
     /// <summary>Set to make the server slow (to fill the tool's buffer) or failing.</summary>
     public TimeSpan Delay { get; set; }
 
-    public static Task<UseRecordingServer> StartAsync() => JitBroker.Testing.LoopbackPorts.StartOnFreePortAsync(StartAsync);
+    public static Task<UseRecordingServer> StartAsync() => LoopbackPorts.StartOnFreePortAsync(StartAsync);
 
     private static async Task<UseRecordingServer> StartAsync(int port)
     {
