@@ -5,6 +5,7 @@ using JitBroker.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
 
 namespace JitBroker.Console.Tests;
 
@@ -66,9 +67,21 @@ public sealed class ConsoleBroker : IAsyncDisposable
         }
         catch
         {
-            await app.DisposeAsync();
-            await provider.DisposeAsync();
-            Directory.Delete(dataDirectory, recursive: true);
+            // Clean up what was started even if the host's own disposal throws; the start's failure is what the test sees.
+            try
+            {
+                await app.DisposeAsync();
+            }
+            catch (Exception disposeFailure)
+            {
+                TestContext.Progress.WriteLine($"Disposing the broker that failed to start threw too: {disposeFailure.Message}");
+            }
+            finally
+            {
+                await provider.DisposeAsync();
+                Directory.Delete(dataDirectory, recursive: true);
+            }
+
             throw;
         }
 
@@ -96,10 +109,17 @@ public sealed class ConsoleBroker : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        await Provider.DisposeAsync();
-        Directory.Delete(_dataDirectory, recursive: true);
+        try
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+        finally
+        {
+            // The sign-in provider and the data directory go even when the broker's stop throws (it is rethrown).
+            await Provider.DisposeAsync();
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
     }
 }
 

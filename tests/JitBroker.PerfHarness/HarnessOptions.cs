@@ -122,38 +122,60 @@ internal sealed class HarnessOptions
         }
 
         var defaults = new HarnessOptions { BrokerDll = "", Redis = "" };
-        static TimeSpan Seconds(string v) => TimeSpan.FromSeconds(double.Parse(v, CultureInfo.InvariantCulture));
         return new HarnessOptions
         {
             BrokerDll = Get("--broker-dll") ?? throw new ArgumentException("--broker-dll <path to JitBroker.Server.dll> is required."),
             PlainBrokerDll = Get("--plain-broker-dll"),
             Redis = Get("--redis") ?? (Get("--redis-cluster") is null ? throw new ArgumentException("--redis <host:port> or --redis-cluster <host:port,…> is required.") : ""),
             ClusterNodes = Get("--redis-cluster") is { } c ? c.Split(',', StringSplitOptions.RemoveEmptyEntries) : [],
-            Buckets = Get("--buckets") is { } b ? int.Parse(b, CultureInfo.InvariantCulture) : defaults.Buckets,
+            Buckets = Get("--buckets") is { } b ? Whole("--buckets", b, min: 1) : defaults.Buckets,
             OutputDirectory = Get("--out") ?? defaults.OutputDirectory,
             Label = Get("--label") ?? defaults.Label,
-            LevelDuration = Get("--seconds") is { } s ? Seconds(s) : defaults.LevelDuration,
-            Levels = Get("--levels") is { } l ? [.. l.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture))] : defaults.Levels,
-            FloorDuration = Get("--floor-seconds") is { } f ? Seconds(f) : defaults.FloorDuration,
-            EndTaskTasks = Get("--endtask-tasks") is { } e ? int.Parse(e, CultureInfo.InvariantCulture) : defaults.EndTaskTasks,
-            RevocationLeases = Get("--revocation-leases") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : defaults.RevocationLeases,
-            RevocationWaves = Get("--revocation-waves") is { } rw ? int.Parse(rw, CultureInfo.InvariantCulture) : defaults.RevocationWaves,
+            LevelDuration = Get("--seconds") is { } s ? Seconds("--seconds", s, min: 0.1) : defaults.LevelDuration,
+            Levels = Get("--levels") is { } l ? [.. l.Split(',').Select(v => Whole("--levels", v, min: 1))] : defaults.Levels,
+            FloorDuration = Get("--floor-seconds") is { } f ? Seconds("--floor-seconds", f, min: 0.1) : defaults.FloorDuration,
+            EndTaskTasks = Get("--endtask-tasks") is { } e ? Whole("--endtask-tasks", e, min: 1) : defaults.EndTaskTasks,
+            RevocationLeases = Get("--revocation-leases") is { } r ? Whole("--revocation-leases", r, min: 1) : defaults.RevocationLeases,
+            RevocationWaves = Get("--revocation-waves") is { } rw ? Whole("--revocation-waves", rw, min: 1) : defaults.RevocationWaves,
             SweepConfigs = Get("--sweep-configs") is { } w ? w.Split(',') : defaults.SweepConfigs,
-            StartupLeases = Get("--startup-leases") is { } u ? [.. u.Split(',').Select(v => long.Parse(v, CultureInfo.InvariantCulture))] : defaults.StartupLeases,
+            StartupLeases = Get("--startup-leases") is { } u ? [.. u.Split(',').Select(v => (long)Whole("--startup-leases", v, min: 0))] : defaults.StartupLeases,
             BrokerEnvironment = args.Select((a, i) => (a, i)).Where(x => x.a == "--broker-env" && x.i + 1 < args.Length).Select(x => args[x.i + 1]).ToList(),
-            OpenLoopFractions = Get("--openloop-fractions") is { } o ? [.. o.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture))] : defaults.OpenLoopFractions,
+            OpenLoopFractions = Get("--openloop-fractions") is { } o ? [.. o.Split(',').Select(v => Number("--openloop-fractions", v, min: 0.001, max: 1))] : defaults.OpenLoopFractions,
             OpenLoopAudit = Get("--openloop-audit") is { } oa ? (oa is "Always" or "Interval" ? oa : throw new ArgumentException("--openloop-audit is Always or Interval.")) : defaults.OpenLoopAudit,
-            OpenLoopWarmup = Get("--openloop-warmup") is { } ow ? Seconds(ow) : TimeSpan.Zero,
+            OpenLoopWarmup = Get("--openloop-warmup") is { } ow ? Seconds("--openloop-warmup", ow, min: 0) : TimeSpan.Zero,
             OpenLoopTimeline = Get("--openloop-timeline"),
-            OpenLoopMax = Get("--openloop-max") is { } x ? double.Parse(x, CultureInfo.InvariantCulture) : 0,
+            OpenLoopMax = Get("--openloop-max") is { } x ? Number("--openloop-max", x, min: 0) : 0,
             Pin = args.Contains("--pin"),
-            Pairs = Get("--pairs") is { } pn ? int.Parse(pn, CultureInfo.InvariantCulture) : defaults.Pairs,
-            PairDuration = Get("--pair-seconds") is { } ps ? Seconds(ps) : defaults.PairDuration,
-            PairConcurrency = Get("--pair-concurrency") is { } pc ? int.Parse(pc, CultureInfo.InvariantCulture) : defaults.PairConcurrency,
+            Pairs = Get("--pairs") is { } pn ? Whole("--pairs", pn, min: 1) : defaults.Pairs,
+            PairDuration = Get("--pair-seconds") is { } ps ? Seconds("--pair-seconds", ps, min: 0.1) : defaults.PairDuration,
+            PairConcurrency = Get("--pair-concurrency") is { } pc ? Whole("--pair-concurrency", pc, min: 0) : defaults.PairConcurrency,
             PairReusedSvids = Get("--pair-workload") is { } pw
                 ? pw switch { "verified" => false, "reused" => true, _ => throw new ArgumentException("--pair-workload is verified or reused.") }
                 : defaults.PairReusedSvids,
-            Phases = Get("--phases") is { } p ? new HashSet<string>(p.Split(',')) : defaults.Phases,
+            Phases = Get("--phases") is { } p ? KnownPhases(p, defaults.Phases) : defaults.Phases,
         };
+    }
+
+    // A malformed or out-of-range value stops the harness with the option's name (exit 2), not a FormatException's stack.
+    private static int Whole(string option, string value, int min) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= min
+            ? n
+            : throw new ArgumentException($"{option}: '{value}' is not a whole number ≥ {min}.");
+
+    private static double Number(string option, string value, double min, double max = double.MaxValue) =>
+        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && double.IsFinite(x) && x >= min && x <= max
+            ? x
+            : throw new ArgumentException(FormattableString.Invariant($"{option}: '{value}' is not a number ≥ {min}") + (max < double.MaxValue ? FormattableString.Invariant($" and ≤ {max}.") : "."));
+
+    private static TimeSpan Seconds(string option, string value, double min) => TimeSpan.FromSeconds(Number(option, value, min, max: 86_400));
+
+    // A misspelt phase would otherwise run nothing and write an empty report.
+    private static HashSet<string> KnownPhases(string list, IReadOnlySet<string> known)
+    {
+        var phases = new HashSet<string>(list.Split(',', StringSplitOptions.RemoveEmptyEntries));
+        var unknown = phases.Where(p => !known.Contains(p)).ToList();
+        return unknown.Count == 0 && phases.Count > 0
+            ? phases
+            : throw new ArgumentException($"--phases: unknown {string.Join(", ", unknown.DefaultIfEmpty("(none given)"))}; known: {string.Join(",", known)}.");
     }
 }

@@ -144,7 +144,7 @@ if (options.Phases.Contains("pairs") && options.Pairs > 0)
             Console.WriteLine($"  {i,4} {floor.IssuancesPerSecond,9:N0} {floor.CpuUsPerIssuance,13:0.0} {level.Throughput,14:N0} {level.BrokerCpuUsPerRequest + level.RedisCpuUsPerRequest,20:0.0} {pair.Ratio,8:P1} {pair.CpuRatio,7:P1}  {level.Errors}");
         }
 
-        Console.WriteLine($"  issue 22 item {(reused ? "2 (≥ 100 %)" : "1 (≥ 70 %)")}, median of {results.Pairs.Count} pairs: {FloorBrokerPair.Median(results.Pairs.Select(p => p.Ratio)):P1} (range {results.Pairs.Min(p => p.Ratio):P1}–{results.Pairs.Max(p => p.Ratio):P1}); by CPU {FloorBrokerPair.Median(results.Pairs.Select(p => p.CpuRatio)):P1} (range {results.Pairs.Min(p => p.CpuRatio):P1}–{results.Pairs.Max(p => p.CpuRatio):P1})");
+        Console.WriteLine($"  issue 22 item {(reused ? "2 (≥ 100 %)" : "1 (≥ 70 %)")}, median of {results.Pairs.Count} pairs: {FloorBrokerPair.Summary(results.Pairs)}");
     }
 }
 

@@ -63,7 +63,7 @@ internal static class Report
             md.AppendLine(Inv($"| {p.Pair} | {p.Floor.IssuancesPerSecond:0} | {p.Floor.CpuUsPerIssuance:0.0} | {p.Broker.Throughput:0} | {p.Broker.BrokerCpuUsPerRequest + p.Broker.RedisCpuUsPerRequest:0.0} | {p.Broker.BrokerAllocatedBytesPerRequest / 1024:0.0} | {p.Ratio:P1} | {p.CpuRatio:P1} | {p.Broker.Errors} |"));
         }
 
-        md.AppendLine().AppendLine(Inv($"Median of {r.Pairs.Count} pairs: **{FloorBrokerPair.Median(r.Pairs.Select(p => p.Ratio)):P1}** of the floor (range {r.Pairs.Min(p => p.Ratio):P1}–{r.Pairs.Max(p => p.Ratio):P1}); by CPU {FloorBrokerPair.Median(r.Pairs.Select(p => p.CpuRatio)):P1} (range {r.Pairs.Min(p => p.CpuRatio):P1}–{r.Pairs.Max(p => p.CpuRatio):P1})."));
+        md.AppendLine().AppendLine(Inv($"Median of {r.Pairs.Count} pairs, against the floor: {FloorBrokerPair.Summary(r.Pairs, strong: "**")}."));
     }
 
     private static void FloorTable(StringBuilder md, FloorResult f, string heading)

@@ -50,6 +50,17 @@ internal sealed record FloorBrokerPair(int Pair, FloorResult Floor, LevelResult 
 
     public double CpuRatio => Floor.CpuUsPerIssuance / (Broker.BrokerCpuUsPerRequest + Broker.RedisCpuUsPerRequest);
 
+    /// <summary>
+    /// "58.5 % (range 52.0–67.3 %); by CPU 67.8 % (range 64.1–72.4 %)": the pairs' reading, one wording for the console and
+    /// the report (<paramref name="strong"/> wraps the median ratio, e.g. in markdown's **).
+    /// </summary>
+    public static string Summary(IReadOnlyList<FloorBrokerPair> pairs, string strong = "")
+    {
+        static string Range(IEnumerable<double> values) => FormattableString.Invariant($"{values.Min():P1}–{values.Max():P1}");
+        return FormattableString.Invariant(
+            $"{strong}{Median(pairs.Select(p => p.Ratio)):P1}{strong} (range {Range(pairs.Select(p => p.Ratio))}); by CPU {Median(pairs.Select(p => p.CpuRatio)):P1} (range {Range(pairs.Select(p => p.CpuRatio))})");
+    }
+
     /// <summary>The middle value (the mean of the two middle ones for an even count).</summary>
     public static double Median(IEnumerable<double> values)
     {
