@@ -62,9 +62,11 @@ internal sealed class LifetimeStep(TimeSpan leeway, TimeSpan maxTokenAge) : Sync
 /// </summary>
 internal sealed class AudienceStep(string audience) : SyncTokenValidationStep
 {
+    private readonly string[] _configured = [audience];
+
     public override void Validate(TokenValidationContext context)
     {
-        IReadOnlyList<string> expected = context.AudienceOverride ?? [audience];
+        var expected = context.AudienceOverride ?? _configured;
         if (!context.Claims.TryGetProperty("aud", out var aud))
         {
             throw Reject(Reasons.Attestation.AudienceMissing, "The token has no 'aud' claim.");

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text.Json;
 
 namespace JitBroker.Attestation;
 
@@ -11,8 +12,8 @@ internal enum KeyFamily
 /// <summary>The JWT-SVID algorithm set (JWT-SVID §2.1; RFC 7518 §3.3-3.5) and nothing else.</summary>
 internal sealed class JwsAlgorithm
 {
-    private static readonly Dictionary<string, JwsAlgorithm> ByName = new JwsAlgorithm[]
-    {
+    private static readonly JwsAlgorithm[] All =
+    [
         new("RS256", KeyFamily.Rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1, null, 0),
         new("RS384", KeyFamily.Rsa, HashAlgorithmName.SHA384, RSASignaturePadding.Pkcs1, null, 0),
         new("RS512", KeyFamily.Rsa, HashAlgorithmName.SHA512, RSASignaturePadding.Pkcs1, null, 0),
@@ -22,7 +23,9 @@ internal sealed class JwsAlgorithm
         new("ES256", KeyFamily.Ec, HashAlgorithmName.SHA256, null, "P-256", 32),
         new("ES384", KeyFamily.Ec, HashAlgorithmName.SHA384, null, "P-384", 48),
         new("ES512", KeyFamily.Ec, HashAlgorithmName.SHA512, null, "P-521", 66),
-    }.ToDictionary(a => a.Name, StringComparer.Ordinal);
+    ];
+
+    private static readonly Dictionary<string, JwsAlgorithm> ByName = All.ToDictionary(a => a.Name, StringComparer.Ordinal);
 
     private JwsAlgorithm(string name, KeyFamily family, HashAlgorithmName hash, RSASignaturePadding? padding, string? curve, int coordinateBytes)
     {
@@ -50,6 +53,28 @@ internal sealed class JwsAlgorithm
     public int CoordinateBytes { get; }
 
     public static bool TryGet(string name, out JwsAlgorithm algorithm) => ByName.TryGetValue(name, out algorithm!);
+
+    /// <summary>
+    /// <see cref="TryGet(string, out JwsAlgorithm)"/> for a token header's <c>alg</c> member: a JSON string equal (after
+    /// unescaping, ordinal) to one of the nine names. Compares in place, so a verified token costs no string for it.
+    /// </summary>
+    public static bool TryGet(JsonElement value, out JwsAlgorithm algorithm)
+    {
+        if (value.ValueKind == JsonValueKind.String)
+        {
+            foreach (var candidate in All)
+            {
+                if (value.ValueEquals(candidate.Name))
+                {
+                    algorithm = candidate;
+                    return true;
+                }
+            }
+        }
+
+        algorithm = null!;
+        return false;
+    }
 
     public static bool IsSupported(string name) => ByName.ContainsKey(name);
 }

@@ -148,7 +148,7 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
     private WorkloadIdentity ToIdentity(TokenValidationContext context, string fingerprint)
     {
         var subject = context.SpiffeSubject!.Value;
-        var spiffeId = subject.ToString();
+        var spiffeId = context.SpiffeSubjectText!;
         var facts = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["spiffe_id"] = spiffeId,

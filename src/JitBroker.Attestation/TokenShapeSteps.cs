@@ -103,19 +103,20 @@ internal sealed class HeaderStep(IReadOnlySet<string>? allowedAlgorithms = null,
         var header = context.HeaderRoot;
         foreach (var member in header.EnumerateObject())
         {
-            if (member.Name is not ("alg" or "kid" or "typ") && toleratedHeaders?.Contains(member.Name) != true)
+            // NameEquals compares the unescaped name in place: the three allowed names cost no string per token.
+            if (!member.NameEquals("alg") && !member.NameEquals("kid") && !member.NameEquals("typ") && toleratedHeaders?.Contains(member.Name) != true)
             {
                 throw Reject(Reasons.Attestation.HeaderNotAllowed, "The token header may contain only 'alg', 'kid' and 'typ'.");
             }
         }
 
-        if (header.TryGetProperty("typ", out var typ) && !(typ.ValueKind == JsonValueKind.String && typ.GetString() is "JWT" or "JOSE"))
+        // ValueEquals compares the unescaped value in place, as GetString() would return it, without making the string.
+        if (header.TryGetProperty("typ", out var typ) && !(typ.ValueKind == JsonValueKind.String && (typ.ValueEquals("JWT") || typ.ValueEquals("JOSE"))))
         {
             throw Reject(Reasons.Attestation.TypNotAllowed, "The token header 'typ', when present, must be 'JWT' or 'JOSE'.");
         }
 
-        if (!header.TryGetProperty("alg", out var alg) || alg.ValueKind != JsonValueKind.String
-            || !JwsAlgorithm.TryGet(alg.GetString()!, out var algorithm))
+        if (!header.TryGetProperty("alg", out var alg) || !JwsAlgorithm.TryGet(alg, out var algorithm))
         {
             throw Reject(Reasons.Attestation.AlgNotAllowed, "The token 'alg' must be one of RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512.");
         }
@@ -148,7 +149,8 @@ internal sealed class SubjectStep : SyncTokenValidationStep
             throw Reject(Reasons.Attestation.SubInvalid, "The token 'sub' must be the workload's SPIFFE ID.");
         }
 
-        if (!SpiffeId.TryParse(sub.GetString(), out var id, out var error))
+        var text = sub.GetString();
+        if (!SpiffeId.TryParse(text, out var id, out var error))
         {
             throw Reject(Reasons.Attestation.SubInvalid, $"The token 'sub' is not a valid SPIFFE ID: {error}.");
         }
@@ -159,5 +161,6 @@ internal sealed class SubjectStep : SyncTokenValidationStep
         }
 
         context.SpiffeSubject = id;
+        context.SpiffeSubjectText = text; // a strictly parsed ID is its own canonical form: id.ToString() would equal it
     }
 }

@@ -32,6 +32,9 @@ internal sealed class TokenValidationContext(ReadOnlyMemory<char> token, DateTim
     /// <summary>The JWT-SVID's SPIFFE ID (JWT-SVID only).</summary>
     public SpiffeId? SpiffeSubject { get; set; }
 
+    /// <summary>The <c>sub</c> string <see cref="SpiffeSubject"/> was parsed from, which is its canonical form (JWT-SVID only).</summary>
+    public string? SpiffeSubjectText { get; set; }
+
     /// <summary>The OIDC token's <c>sub</c> (OIDC only).</summary>
     public string? OidcSubject { get; set; }
 
@@ -95,7 +98,8 @@ internal abstract class SyncTokenValidationStep : ITokenValidationStep
 /// <summary>Runs steps in order.</summary>
 internal static class TokenValidation
 {
-    public static async ValueTask RunAsync(IEnumerable<ITokenValidationStep> steps, TokenValidationContext context, CancellationToken cancellationToken = default)
+    // An array, not IEnumerable: foreach over an interface would box an enumerator for every token.
+    public static async ValueTask RunAsync(ITokenValidationStep[] steps, TokenValidationContext context, CancellationToken cancellationToken = default)
     {
         foreach (var step in steps)
         {

@@ -1,4 +1,6 @@
 using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
 using JitBroker.Core;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -100,6 +102,17 @@ public sealed class HappyPathTests
     [TestCase("JWT")]
     public async Task Typ_JWT_and_JOSE_are_accepted(string typ) =>
         Assert.That((await _f.Attestor().AttestAsync(new AttestationEvidence(_f.Token(header: h => h["typ"] = typ)))).Id, Is.EqualTo(Subject));
+
+    // JSON escapes spell the same string (RFC 8259 §7): the header's member names and its alg and typ are compared after
+    // unescaping, as the claims are. (The duplicate-member check treats escaped names the same way.)
+    [Test]
+    public async Task Header_names_and_alg_and_typ_spelled_with_json_escapes_are_what_they_spell()
+    {
+        var header = Encoding.UTF8.GetBytes("{\"\\u0061lg\":\"ES\\u0032\\u0035\\u0036\",\"kid\":\"" + Es256.Kid + "\",\"t\\u0079p\":\"J\\u0057T\"}");
+        var token = HostileTokenTests.SignedBytes(Es256, "ES256", header, JsonSerializer.SerializeToUtf8Bytes(_f.Claims()));
+
+        Assert.That((await _f.Attestor().AttestAsync(new AttestationEvidence(token))).Id, Is.EqualTo(Subject));
+    }
 
     [Test]
     public async Task Audience_array_containing_ours_is_accepted()

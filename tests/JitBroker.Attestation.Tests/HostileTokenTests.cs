@@ -79,12 +79,22 @@ public sealed class HostileTokenTests
         yield return Case("alg_lowercase", Reasons.Attestation.AlgNotAllowed, f => f.Token(header: h => h["alg"] = "es256"));
         yield return Case("alg_es256k", Reasons.Attestation.AlgNotAllowed, f => f.Token(header: h => h["alg"] = "ES256K"));
         yield return Case("alg_not_string", Reasons.Attestation.AlgNotAllowed, f => f.Token(header: h => h["alg"] = 256));
+        yield return Case("alg_prefix_of_a_name", Reasons.Attestation.AlgNotAllowed, f => f.Token(header: h => h["alg"] = "ES25"));
+        yield return Case("alg_name_with_suffix", Reasons.Attestation.AlgNotAllowed, f => f.Token(header: h => h["alg"] = "ES2560"));
+        yield return Case("alg_trailing_space", Reasons.Attestation.AlgNotAllowed, f => f.Token(header: h => h["alg"] = "ES256 "));
+        yield return Case("alg_nul_suffix", Reasons.Attestation.AlgNotAllowed, f => f.Token(header: h => h["alg"] = "ES256\0"));
         yield return Case("extra_header_jku", Reasons.Attestation.HeaderNotAllowed, f => f.Token(header: h => h["jku"] = "https://evil.example/jwks"));
+        yield return Case("extra_header_jku_escaped", Reasons.Attestation.HeaderNotAllowed,
+            f => RawText("{\"alg\":\"ES256\",\"kid\":\"prod-es256\",\"j\\u006bu\":\"https://evil.example/jwks\"}", f.Claims()));
+        yield return Case("extra_header_named_like_alg", Reasons.Attestation.HeaderNotAllowed, f => f.Token(header: h => h["algx"] = "ES256"));
         yield return Case("embedded_jwk_header", Reasons.Attestation.HeaderNotAllowed, f => f.Token(header: h => h["jwk"] = Stranger.Jwk()));
         yield return Case("crit_header", Reasons.Attestation.HeaderNotAllowed, f => f.Token(header: h => h["crit"] = new[] { "exp" }));
         yield return Case("b64_false_header", Reasons.Attestation.HeaderNotAllowed, f => f.Token(header: h => h["b64"] = false));
         yield return Case("typ_wrong", Reasons.Attestation.TypNotAllowed, f => f.Token(header: h => h["typ"] = "at+jwt"));
         yield return Case("typ_lowercase", Reasons.Attestation.TypNotAllowed, f => f.Token(header: h => h["typ"] = "jwt"));
+        yield return Case("typ_name_with_suffix", Reasons.Attestation.TypNotAllowed, f => f.Token(header: h => h["typ"] = "JWTX"));
+        yield return Case("typ_prefix_of_a_name", Reasons.Attestation.TypNotAllowed, f => f.Token(header: h => h["typ"] = "JOS"));
+        yield return Case("typ_not_string", Reasons.Attestation.TypNotAllowed, f => f.Token(header: h => h["typ"] = 1));
         yield return Case("kid_missing", Reasons.Attestation.KidMissing, f => f.Token(header: h => h.Remove("kid")));
         yield return Case("kid_empty", Reasons.Attestation.KidMissing, f => f.Token(header: h => h["kid"] = ""));
 
