@@ -51,7 +51,7 @@ internal sealed record FloorBrokerPair(int Pair, FloorResult Floor, LevelResult 
     public double CpuRatio => Floor.CpuUsPerIssuance / (Broker.BrokerCpuUsPerRequest + Broker.RedisCpuUsPerRequest);
 
     /// <summary>
-    /// "58.5 % (range 52.0–67.3 %); by CPU 67.8 % (range 64.1–72.4 %)": the pairs' reading, one wording for the console and
+    /// "58.5 % (range 52.0 %–67.3 %); by CPU 67.8 % (range 64.1 %–72.4 %)": the pairs' reading, one wording for the console and
     /// the report (<paramref name="strong"/> wraps the median ratio, e.g. in markdown's **).
     /// </summary>
     public static string Summary(IReadOnlyList<FloorBrokerPair> pairs, string strong = "")
