@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using JitBroker.Core;
 using Microsoft.Extensions.Logging;
 
@@ -15,6 +16,9 @@ namespace JitBroker.Attestation;
 public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
 {
     public const string MethodName = "jwt-svid";
+
+    /// <summary>The facts every JWT-SVID identity reports, in this order.</summary>
+    private static readonly ImmutableArray<string> FactNames = ["spiffe_id", AgentFacts.TrustDomainKey, "path"];
 
     private readonly TimeProvider _time;
     private readonly ILogger<JwtSvidAttestor> _log;
@@ -149,12 +153,7 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
     {
         var subject = context.SpiffeSubject!.Value;
         var spiffeId = context.SpiffeSubjectText!;
-        var facts = new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            ["spiffe_id"] = spiffeId,
-            ["trust_domain"] = subject.TrustDomain,
-            ["path"] = subject.Path,
-        };
+        var facts = new FixedFactDictionary(FactNames, spiffeId, subject.TrustDomain, subject.Path);
         // No 'iss' fact: a JWT-SVID's iss is whatever the SPIRE server of its trust domain wrote — any trusted (e.g.
         // federated) domain could claim an OIDC issuer's URL there. 'iss' is a fact only where the OIDC attestor
         // verified the token against that issuer (issue 17).
@@ -164,13 +163,15 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
             Id = spiffeId,
             TrustDomain = subject.TrustDomain,
             Method = MethodName,
-            Facts = facts.AsReadOnly(), // the identity may be served from the cache to many requests: nobody may change it
+            Facts = facts, // read-only: the identity may be served from the cache to many requests
             EvidenceExpiresAt = context.ExpiresAt,
             EvidenceId = context.TokenId,
             EvidenceFingerprint = fingerprint,
 
             // A JWT-SVID's iss is optional; without it the trust domain itself is the issuing authority.
-            ReplayKey = ReplayKeys.For(context.Issuer ?? SpiffeId.Scheme + subject.TrustDomain, context.TokenId, context.SigningInput),
+            ReplayKey = context.Issuer is { } issuer
+                ? ReplayKeys.For(issuer, context.TokenId, context.SigningInput.Span)
+                : ReplayKeys.ForTrustDomain(subject.TrustDomain, context.TokenId, context.SigningInput.Span),
         };
     }
 }

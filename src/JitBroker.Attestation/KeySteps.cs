@@ -68,7 +68,7 @@ internal sealed class SignatureStep : SyncTokenValidationStep
 {
     public override void Validate(TokenValidationContext context)
     {
-        if (!context.Key!.Verify(context.Algorithm!, context.SigningInput, context.Signature))
+        if (!context.Key!.Verify(context.Algorithm!, context.SigningInput.Span, context.Signature.Span))
         {
             throw Reject(Reasons.Attestation.SignatureInvalid, "The token signature does not verify.");
         }

@@ -197,7 +197,7 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
             EvidenceExpiresAt = context.ExpiresAt,
             EvidenceId = context.TokenId,
             EvidenceFingerprint = fingerprint,
-            ReplayKey = ReplayKeys.For(iss, context.TokenId, context.SigningInput),
+            ReplayKey = ReplayKeys.For(iss, context.TokenId, context.SigningInput.Span),
         };
     }
 

@@ -12,7 +12,22 @@ namespace JitBroker.Attestation;
 internal static class ReplayKeys
 {
     public static string For(string issuer, string? tokenId, ReadOnlySpan<byte> signingInput) =>
-        tokenId is not null
-            ? "jti:" + issuer + "|" + tokenId
-            : "sig:" + Convert.ToHexStringLower(SHA256.HashData(signingInput));
+        tokenId is not null ? string.Concat("jti:", issuer, "|", tokenId) : ForSignedContent(signingInput);
+
+    /// <summary>
+    /// <see cref="For"/> for a token without <c>iss</c>, whose issuing authority is its trust domain
+    /// (<c>spiffe://</c><i>trust domain</i>): the same key, without first making the issuer string.
+    /// </summary>
+    public static string ForTrustDomain(string trustDomain, string? tokenId, ReadOnlySpan<byte> signingInput) =>
+        tokenId is not null ? string.Concat("jti:" + SpiffeId.Scheme, trustDomain, "|", tokenId) : ForSignedContent(signingInput);
+
+    private static string ForSignedContent(ReadOnlySpan<byte> signingInput)
+    {
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(signingInput, digest);
+        Span<char> text = stackalloc char[4 + (2 * SHA256.HashSizeInBytes)];
+        "sig:".CopyTo(text);
+        Convert.TryToHexStringLower(digest, text[4..], out _);
+        return new string(text);
+    }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using JitBroker.Core;
 
@@ -21,9 +22,11 @@ internal sealed class TokenValidationContext(ReadOnlyMemory<char> token, DateTim
     public JsonDocument? Payload { get; set; }
 
     /// <summary>ASCII bytes of <c>header.payload</c>, what the signature covers (RFC 7515 §5.2 step 8).</summary>
-    public byte[] SigningInput { get; set; } = [];
+    /// <remarks>In <see cref="RentBuffer"/>'s buffer: read it only while the context is not disposed.</remarks>
+    public ReadOnlyMemory<byte> SigningInput { get; set; }
 
-    public byte[] Signature { get; set; } = [];
+    /// <summary>The decoded JWS signature, in <see cref="RentBuffer"/>'s buffer like <see cref="SigningInput"/>.</summary>
+    public ReadOnlyMemory<byte> Signature { get; set; }
 
     public JwsAlgorithm? Algorithm { get; set; }
 
@@ -61,14 +64,36 @@ internal sealed class TokenValidationContext(ReadOnlyMemory<char> token, DateTim
 
     private Dictionary<string, string>? _extraFacts;
 
+    private byte[]? _rented;
+
     public JsonElement HeaderRoot => (Header ?? throw new InvalidOperationException("The header has not been parsed.")).RootElement;
 
     public JsonElement Claims => (Payload ?? throw new InvalidOperationException("The payload has not been parsed.")).RootElement;
 
+    /// <summary>
+    /// A pooled buffer of at least <paramref name="length"/> bytes for this token's decoded bytes (the parsed documents
+    /// read from it), owned by the context: once per context, returned cleared — it held a bearer token — on dispose.
+    /// </summary>
+    public byte[] RentBuffer(int length)
+    {
+        if (_rented is not null)
+        {
+            throw new InvalidOperationException("The context already owns a buffer.");
+        }
+
+        return _rented = ArrayPool<byte>.Shared.Rent(length);
+    }
+
     public void Dispose()
     {
+        // The documents first: they read from the rented buffer.
         Header?.Dispose();
         Payload?.Dispose();
+        if (_rented is { } rented)
+        {
+            _rented = null;
+            ArrayPool<byte>.Shared.Return(rented, clearArray: true);
+        }
     }
 
     /// <summary>The one way a step fails: Unauthenticated, a stable reason, a message safe for the caller.</summary>

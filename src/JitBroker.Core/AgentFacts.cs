@@ -29,6 +29,8 @@ public static class AgentFacts
         {
             case IssuedFacts issued:
                 return issued.CopyNames(into);
+            case FixedFactDictionary fixedFacts:
+                return fixedFacts.CopyNames(into);
             case Dictionary<string, string> dictionary:
                 foreach (var name in dictionary.Keys)
                 {
@@ -71,6 +73,20 @@ public static class AgentFacts
 
     private static bool AnyText(IReadOnlyDictionary<string, string> facts, Func<string, bool> test, bool skipIssuedNames)
     {
+        if (facts is FixedFactDictionary fixedFacts)
+        {
+            for (var i = 0; i < fixedFacts.Count; i++)
+            {
+                var (name, value) = fixedFacts.At(i);
+                if (!(skipIssuedNames && name is MethodKey or TrustDomainKey) && (test(name) || test(value)))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
         if (facts is Dictionary<string, string> dictionary)
         {
             foreach (var (name, value) in dictionary)

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Collections.Immutable;
 using Moq;
 using NUnit.Framework;
 
@@ -52,7 +53,8 @@ public sealed class KeptFactsGoldenTests
             source[pair.Split(',')[0]] = pair.Split(',')[1];
         }
 
-        foreach (var identityFacts in new IReadOnlyDictionary<string, string>[] { source, new System.Collections.ObjectModel.ReadOnlyDictionary<string, string>(source) })
+        var fixedFacts = new FixedFactDictionary([.. source.Keys], [.. source.Values]);
+        foreach (var identityFacts in new IReadOnlyDictionary<string, string>[] { source, new System.Collections.ObjectModel.ReadOnlyDictionary<string, string>(source), fixedFacts })
         {
             var agent = new WorkloadIdentity { Id = "a", Method = "jwt-svid", TrustDomain = "example.org", EvidenceFingerprint = "sha256:00", Facts = identityFacts };
             var copied = new Dictionary<string, string>(source, StringComparer.Ordinal) { [AgentFacts.MethodKey] = "jwt-svid", [AgentFacts.TrustDomainKey] = "example.org" };
@@ -82,6 +84,36 @@ public sealed class KeptFactsGoldenTests
             });
         }
     }
+
+    /// <summary>The JWT-SVID attestor's facts: a dictionary's answers, in the given order, that nobody can change afterwards.</summary>
+    [Test]
+    public void Fixed_facts_read_as_a_dictionary_and_cannot_be_changed()
+    {
+        ImmutableArray<string> names = ["spiffe_id", "trust_domain", "path"];
+        string[] values = ["spiffe://example.org/a", "example.org", "/a"];
+        var facts = new FixedFactDictionary(names, values);
+        values[0] = "changed by the caller";
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(facts.ToList(), Is.EqualTo(new KeyValuePair<string, string>[] { new("spiffe_id", "spiffe://example.org/a"), new("trust_domain", "example.org"), new("path", "/a") }),
+                "the values were copied: the caller's array changing later does not change the facts");
+            Assert.That(facts.Keys, Is.EqualTo(names));
+            Assert.That(facts["path"], Is.EqualTo("/a"));
+            Assert.That(facts.ContainsKey("PATH") || facts.TryGetValue("Path", out _), Is.False, "ordinal names");
+            Assert.Throws<KeyNotFoundException>(() => _ = facts["absent"]);
+            Assert.Throws<ArgumentNullException>(() => facts.ContainsKey(null!));
+            Assert.That((object)facts is IDictionary<string, string>, Is.False, "no caller can add a fact through a cast");
+            Assert.That(facts.Keys is ICollection<string> { IsReadOnly: false }, Is.False, "nor change the names through the keys");
+        });
+    }
+
+    [TestCase(new[] { "a", "b" }, new[] { "1" }, TestName = "Fixed facts refuse fewer values than names")]
+    [TestCase(new[] { "a", "a" }, new[] { "1", "2" }, TestName = "Fixed facts refuse a name given twice")]
+    [TestCase(new[] { "a", null }, new[] { "1", "2" }, TestName = "Fixed facts refuse a null name")]
+    [TestCase(new[] { "a", "b" }, new[] { "1", null }, TestName = "Fixed facts refuse a null value")]
+    public void Fixed_facts_refuse_what_a_dictionary_could_not_hold(string[] names, string[] values) =>
+        Assert.Throws<ArgumentException>(() => _ = new FixedFactDictionary([.. names], values));
 
     [Test]
     public void A_policy_that_reads_nothing_keeps_none()
