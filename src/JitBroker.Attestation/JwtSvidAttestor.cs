@@ -92,8 +92,7 @@ public sealed class JwtSvidAttestor : IWorkloadAttestor, IDisposable
     /// signature is checked here; a JWE (five segments) is not accepted.
     /// </summary>
     public bool Accepts(AttestationEvidence evidence) =>
-        UnverifiedPeek.TryReadIssuerAndSubject(evidence.BearerTokenMemory.Span, _maxTokenLength, out _, out var subject)
-        && subject is not null && subject.StartsWith("spiffe:", StringComparison.OrdinalIgnoreCase);
+        UnverifiedPeek.SubjectHasSpiffeScheme(evidence.BearerTokenMemory.Span, _maxTokenLength);
 
     public async ValueTask<WorkloadIdentity> AttestAsync(AttestationEvidence evidence, CancellationToken cancellationToken = default)
     {

@@ -80,7 +80,7 @@ public sealed class OidcAttestor : IWorkloadAttestor, IDisposable
 
     /// <summary>ROUTING ONLY: a JWS compact shaped bearer token whose unverified <c>iss</c> is exactly a configured issuer.</summary>
     public bool Accepts(AttestationEvidence evidence) =>
-        UnverifiedPeek.TryReadIssuerAndSubject(evidence.BearerTokenMemory.Span, _maxTokenLength, out var issuer, out _)
+        UnverifiedPeek.TryReadIssuer(evidence.BearerTokenMemory.Span, _maxTokenLength, out var issuer)
         && issuer is not null && _issuers.ContainsKey(issuer);
 
     public async ValueTask<WorkloadIdentity> AttestAsync(AttestationEvidence evidence, CancellationToken cancellationToken = default)

@@ -11,17 +11,43 @@ namespace JitBroker.Attestation;
 /// </summary>
 internal static class UnverifiedPeek
 {
+    private const string SpiffeScheme = "spiffe:";
+
     private static readonly SearchValues<char> CompactChars =
         SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.");
 
     private static readonly JsonReaderOptions JsonOptions = new() { MaxDepth = 32 };
+
+    [Flags]
+    private enum Members
+    {
+        Issuer = 1,
+        Subject = 2,
+
+        /// <summary>Only whether <c>sub</c> starts with <c>spiffe:</c>: the subject comes back as a non-null marker when it does.</summary>
+        SpiffeSubject = 4,
+    }
 
     /// <summary>True for a JWS compact shaped token: base64url characters in exactly three segments (a JWE has five).</summary>
     public static bool IsCompactJws(ReadOnlySpan<char> token) =>
         token.Length > 0 && token.Count('.') == 2 && token.IndexOfAnyExcept(CompactChars) < 0;
 
     /// <summary>The payload's string <c>iss</c> and <c>sub</c>, each null when absent or unreadable; false when the payload is not a JSON object.</summary>
-    public static bool TryReadIssuerAndSubject(ReadOnlySpan<char> token, int maxLength, out string? issuer, out string? subject)
+    public static bool TryReadIssuerAndSubject(ReadOnlySpan<char> token, int maxLength, out string? issuer, out string? subject) =>
+        TryRead(token, maxLength, Members.Issuer | Members.Subject, out issuer, out subject);
+
+    /// <summary>The payload's string <c>iss</c> (what the OIDC attestor routes by), without making a string of <c>sub</c>.</summary>
+    public static bool TryReadIssuer(ReadOnlySpan<char> token, int maxLength, out string? issuer) =>
+        TryRead(token, maxLength, Members.Issuer, out issuer, out _);
+
+    /// <summary>
+    /// True when the payload's string <c>sub</c> starts with <c>spiffe:</c> in any case (what the JWT-SVID attestor routes
+    /// by), read in place unless the value is escaped; false also for a payload that is not a JSON object.
+    /// </summary>
+    public static bool SubjectHasSpiffeScheme(ReadOnlySpan<char> token, int maxLength) =>
+        TryRead(token, maxLength, Members.SpiffeSubject, out _, out var subject) && subject is not null;
+
+    private static bool TryRead(ReadOnlySpan<char> token, int maxLength, Members members, out string? issuer, out string? subject)
     {
         issuer = subject = null;
         if (token.Length > maxLength || !IsCompactJws(token))
@@ -41,7 +67,7 @@ internal static class UnverifiedPeek
                 return false;
             }
 
-            return TryReadMembers(rented.AsSpan(0, written), out issuer, out subject);
+            return TryReadMembers(rented.AsSpan(0, written), members, out issuer, out subject);
         }
         finally
         {
@@ -55,7 +81,7 @@ internal static class UnverifiedPeek
     /// <see cref="JsonElement.TryGetProperty(string, out JsonElement)"/> reads it; a member that is not a string is null.
     /// <see cref="StrictUtf8.IsJsonText"/> has already refused what <c>GetString</c> could not read (an escaped lone surrogate).
     /// </summary>
-    private static bool TryReadMembers(ReadOnlySpan<byte> json, out string? issuer, out string? subject)
+    private static bool TryReadMembers(ReadOnlySpan<byte> json, Members members, out string? issuer, out string? subject)
     {
         issuer = subject = null;
         var reader = new Utf8JsonReader(json, JsonOptions);
@@ -73,20 +99,18 @@ internal static class UnverifiedPeek
                     continue;
                 }
 
-                var isIssuer = reader.ValueTextEquals("iss"u8);
-                var isSubject = !isIssuer && reader.ValueTextEquals("sub"u8);
+                var isIssuer = (members & Members.Issuer) != 0 && reader.ValueTextEquals("iss"u8);
+                var isSubject = !isIssuer && (members & (Members.Subject | Members.SpiffeSubject)) != 0 && reader.ValueTextEquals("sub"u8);
                 reader.Read();
-                if (isIssuer || isSubject)
+                if (isIssuer)
                 {
-                    var value = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                    if (isIssuer)
-                    {
-                        issuer = value;
-                    }
-                    else
-                    {
-                        subject = value;
-                    }
+                    issuer = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                }
+                else if (isSubject)
+                {
+                    subject = reader.TokenType != JsonTokenType.String ? null
+                        : (members & Members.SpiffeSubject) == 0 ? reader.GetString()
+                        : HasSpiffeScheme(ref reader) ? SpiffeScheme : null;
                 }
             }
 
@@ -97,5 +121,17 @@ internal static class UnverifiedPeek
             issuer = subject = null;
             return false;
         }
+    }
+
+    /// <summary>The current string value starts with <c>spiffe:</c>, any case: compared on the raw bytes unless escaped.</summary>
+    private static bool HasSpiffeScheme(ref Utf8JsonReader reader)
+    {
+        if (reader.ValueIsEscaped || reader.HasValueSequence)
+        {
+            return reader.GetString()!.StartsWith(SpiffeScheme, StringComparison.OrdinalIgnoreCase);
+        }
+
+        var value = reader.ValueSpan;
+        return value.Length >= SpiffeScheme.Length && System.Text.Ascii.EqualsIgnoreCase(value[..SpiffeScheme.Length], SpiffeScheme);
     }
 }

@@ -1,3 +1,4 @@
+using Grpc.AspNetCore.Server;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace JitBroker.Server;
@@ -28,7 +29,8 @@ public enum ListenerRole
 /// Keeps each endpoint on its own listeners by the port the connection actually arrived on — never by the
 /// Host/:authority header, which the client chooses. A gRPC method asked for on the wrong listener answers
 /// exactly as an unknown method does (UNIMPLEMENTED), so an agent port does not even reveal that the admin
-/// API exists; a plain HTTP endpoint answers 404.
+/// API exists; a plain HTTP endpoint answers 404. Unknown gRPC services and methods are answered here too
+/// (grpc-dotnet's catch-all routes are off, <see cref="GrpcSetup"/>).
 /// </summary>
 internal static class ListenerRoles
 {
@@ -36,18 +38,27 @@ internal static class ListenerRoles
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new ListenerRoleMetadata(roles));
 
-    /// <summary>Runs after routing: rejects a matched endpoint whose role does not own the connection's local port.</summary>
+    /// <summary>
+    /// Runs after routing: answers a gRPC call that matched no endpoint UNIMPLEMENTED, and rejects a matched endpoint whose
+    /// role does not own the connection's local port.
+    /// </summary>
     public static void UseListenerRoles(this WebApplication app, BoundEndpoints endpoints) =>
         app.Use((context, next) =>
         {
-            var roles = context.GetEndpoint()?.Metadata.GetMetadata<ListenerRoleMetadata>()?.Roles;
+            var endpoint = context.GetEndpoint();
+            if (endpoint is null)
+            {
+                return IsGrpcCall(context.Request) ? Unimplemented(context, endpoints) : next(context);
+            }
+
+            var roles = endpoint.Metadata.GetMetadata<ListenerRoleMetadata>()?.Roles;
             if (roles is null || OwnsAny(endpoints, roles, context.Connection))
             {
                 return next(context);
             }
 
             return context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true
-                ? Unimplemented(context)
+                ? Unimplemented(context, endpoints)
                 : NotFound(context);
         });
 
@@ -65,16 +76,54 @@ internal static class ListenerRoles
         return false;
     }
 
-    private static Task Unimplemented(HttpContext context)
+    /// <summary>What grpc-dotnet's unimplemented routes matched: a POST whose content type is <c>application/grpc</c>, alone or with a <c>+</c> or <c>;</c> suffix.</summary>
+    private static bool IsGrpcCall(HttpRequest request)
     {
-        // A Trailers-Only response, as grpc-dotnet answers an unknown method.
-        var path = context.Request.Path.Value ?? "";
+        const string Grpc = "application/grpc";
+        var contentType = request.ContentType;
+        return HttpMethods.IsPost(request.Method)
+            && contentType is not null
+            && contentType.StartsWith(Grpc, StringComparison.OrdinalIgnoreCase)
+            && (contentType.Length == Grpc.Length || contentType[Grpc.Length] is '+' or ';');
+    }
+
+    /// <summary>
+    /// A Trailers-Only UNIMPLEMENTED, as grpc-dotnet answers: "Method is unimplemented." when the path's service has a
+    /// method served on this listener, else "Service is unimplemented." — so a service served only on another listener
+    /// reads exactly like one that does not exist.
+    /// </summary>
+    private static Task Unimplemented(HttpContext context, BoundEndpoints endpoints)
+    {
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/grpc";
         context.Response.Headers["grpc-status"] = "12";
         context.Response.Headers["grpc-message"] = Uri.EscapeDataString(
-            path.Count(c => c == '/') == 2 ? $"Method is unimplemented." : "Service is unimplemented.");
+            ServesServiceOf(context, endpoints) ? "Method is unimplemented." : "Service is unimplemented.");
         return Task.CompletedTask;
+    }
+
+    /// <summary>True when <c>/service/method</c>'s service has a gRPC method this connection's listener serves (walked only for calls that are refused).</summary>
+    private static bool ServesServiceOf(HttpContext context, BoundEndpoints endpoints)
+    {
+        var path = context.Request.Path.Value.AsSpan();
+        var slash = path.Length > 1 ? path[1..].IndexOf('/') : -1;
+        if (path.IsEmpty || path[0] != '/' || slash <= 0 || path[(slash + 2)..].Contains('/'))
+        {
+            return false;
+        }
+
+        var service = path.Slice(1, slash);
+        foreach (var endpoint in context.RequestServices.GetRequiredService<EndpointDataSource>().Endpoints)
+        {
+            if (endpoint.Metadata.GetMetadata<GrpcMethodMetadata>() is { } method
+                && service.SequenceEqual(method.Method.ServiceName)
+                && (endpoint.Metadata.GetMetadata<ListenerRoleMetadata>()?.Roles is not { } roles || OwnsAny(endpoints, roles, context.Connection)))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static Task NotFound(HttpContext context)

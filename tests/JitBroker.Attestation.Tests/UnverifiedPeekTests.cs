@@ -60,6 +60,39 @@ public sealed class UnverifiedPeekTests
         Assert.That((issuer, subject), Is.EqualTo(("x\"y", "spiffe://e.org/a")));
     }
 
+    /// <summary>The JWT-SVID attestor's routing question, answered without making the subject a string: the same answer as reading it.</summary>
+    [TestCase("""{"sub":"spiffe://e.org/a"}""", true)]
+    [TestCase("""{"sub":"SPIFFE://e.org/a"}""", true)]
+    [TestCase("""{"sub":"Spiffe:"}""", true)]
+    [TestCase("""{"sub":"\u0073piffe://e.org/a"}""", true)]
+    [TestCase("""{"sub":"spiffe\u003a//e.org/a"}""", true)]
+    [TestCase("""{"sub":"spiffe"}""", false)]
+    [TestCase("""{"sub":"spiffex://e.org/a"}""", false)]
+    [TestCase("""{"sub":" spiffe://e.org/a"}""", false)]
+    [TestCase("""{"sub":"https://e.org/a"}""", false)]
+    [TestCase("""{"sub":7}""", false)]
+    [TestCase("""{"x":{"sub":"spiffe://e.org/a"}}""", false)]
+    [TestCase("""{"sub":"spiffe://e.org/a","sub":"https://e.org"}""", false)]
+    [TestCase("""{"sub":"https://e.org","sub":"spiffe://e.org/a"}""", true)]
+    [TestCase("""{"iss":"spiffe://e.org"}""", false)]
+    [TestCase("""{"sub":"spiffe://e.org/a"} {}""", false)]
+    public void Tells_a_spiffe_subject_as_reading_it_would(string payload, bool expected)
+    {
+        Assert.That(UnverifiedPeek.SubjectHasSpiffeScheme(Token(payload), 8192), Is.EqualTo(expected));
+        var read = UnverifiedPeek.TryReadIssuerAndSubject(Token(payload), 8192, out _, out var subject)
+            && subject?.StartsWith("spiffe:", StringComparison.OrdinalIgnoreCase) == true;
+        Assert.That(read, Is.EqualTo(expected), "the answer reading the string gives");
+    }
+
+    [Test]
+    public void Reads_the_issuer_alone()
+    {
+        Assert.That(UnverifiedPeek.TryReadIssuer(Token("""{"sub":"s","iss":"https://idp.example","iss":"https://other"}"""), 8192, out var issuer), Is.True);
+        Assert.That(issuer, Is.EqualTo("https://other"));
+        Assert.That(UnverifiedPeek.TryReadIssuer(Token("[1]"), 8192, out issuer), Is.False);
+        Assert.That(issuer, Is.Null);
+    }
+
     [Test]
     public void Reads_the_same_after_many_calls_on_one_thread()
     {

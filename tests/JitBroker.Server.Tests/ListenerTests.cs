@@ -95,6 +95,66 @@ public sealed class ListenerTests
         Assert.That(ex!.StatusCode, Is.EqualTo(StatusCode.Unimplemented));
     }
 
+    /// <summary>
+    /// Unknown services and methods, answered by the broker's own middleware since grpc-dotnet's catch-all routes are off:
+    /// a Trailers-Only UNIMPLEMENTED for a gRPC call (POST, <c>application/grpc</c>), and a service served only on another
+    /// listener reads exactly like one that does not exist.
+    /// </summary>
+    [TestCase("agent", "/jitbroker.v1.CredentialBroker/StealCredential", "Method is unimplemented.")]
+    [TestCase("agent", "/evil.v1.Nope/Do", "Service is unimplemented.")]
+    [TestCase("agent", "/jitbroker.v1.BrokerAdmin/ListLeases", "Service is unimplemented.")]
+    [TestCase("agent", "/jitbroker.v1.BrokerAdmin/NoSuchMethod", "Service is unimplemented.")]
+    [TestCase("admin", "/jitbroker.v1.BrokerAdmin/NoSuchMethod", "Method is unimplemented.")]
+    [TestCase("admin", "/jitbroker.v1.CredentialBroker/RequestCredential", "Service is unimplemented.")]
+    [TestCase("agent", "/grpc.health.v1.Health/Nope", "Method is unimplemented.")]
+    [TestCase("agent", "/jitbroker.v1.CredentialBroker/RequestCredential/extra", "Service is unimplemented.")]
+    [TestCase("agent", "/", "Service is unimplemented.")]
+    public async Task A_grpc_call_to_what_is_not_served_here_is_unimplemented(string listener, string path, string message)
+    {
+        using var response = await RawCall(listener == "agent" ? _broker.GrpcUri : _broker.AdminUri, HttpMethod.Post, path, "application/grpc");
+        Assert.Multiple(() =>
+        {
+            Assert.That(response.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.OK));
+            Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/grpc"));
+            Assert.That(response.Headers.GetValues("grpc-status").Single(), Is.EqualTo("12"));
+            Assert.That(Uri.UnescapeDataString(response.Headers.GetValues("grpc-message").Single()), Is.EqualTo(message));
+        });
+    }
+
+    /// <summary>What is not a gRPC call (not a POST, or another content type, gRPC-Web included) gets plain HTTP's 404, as before.</summary>
+    [TestCase("GET", "application/grpc")]
+    [TestCase("POST", "application/json")]
+    [TestCase("POST", "application/grpc-web")]
+    [TestCase("POST", "application/grpcx")]
+    public async Task A_request_that_is_not_a_grpc_call_to_an_unknown_path_is_not_found(string method, string contentType)
+    {
+        using var response = await RawCall(_broker.GrpcUri, new HttpMethod(method), "/evil.v1.Nope/Do", contentType);
+        Assert.That(response.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.NotFound));
+        Assert.That(response.Headers.Contains("grpc-status"), Is.False);
+    }
+
+    /// <summary>A raw HTTP/2 request over h2c (prior knowledge), an empty body with <paramref name="contentType"/>.</summary>
+    private static async Task<HttpResponseMessage> RawCall(Uri listener, HttpMethod method, string path, string contentType)
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(method, new Uri(listener, path))
+        {
+            Version = System.Net.HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        if (method != HttpMethod.Get)
+        {
+            request.Content = new ByteArrayContent([]);
+            request.Content.Headers.TryAddWithoutValidation("content-type", contentType);
+        }
+        else
+        {
+            request.Headers.TryAddWithoutValidation("content-type", contentType);
+        }
+
+        return await http.SendAsync(request);
+    }
+
     [Test]
     public async Task The_admin_API_answers_on_its_own_port()
     {

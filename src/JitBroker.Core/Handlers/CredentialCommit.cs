@@ -57,7 +57,11 @@ public sealed class CredentialCommit
                 $"The granted lifetime ({ttl.TotalSeconds:0}s) is below the broker minimum.");
         }
 
-        grant = grant with { Ttl = ttl };
+        if (ttl != grant.Ttl)
+        {
+            grant = grant with { Ttl = ttl }; // a copy only when clamped: the grant is immutable, so it can be passed on as it is
+        }
+
         var issuer = _issuers.Get(grant.CredentialKind);
         // A delegated lease shares its parent's placement (a delegation tree stays in one ledger bucket); a root
         // lease takes its task's, so a task's leases stay together (docs/redis.md, "Redis Cluster").

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using JitBroker.Core;
@@ -290,39 +291,49 @@ internal static class LeaseCodec
             return null;
         }
 
-        var flat = new string[2 * facts.Count];
-        var n = AgentFacts.CopyNames(facts, flat);
-
-        // Keys are unique, so this unstable sort orders them as the stable OrderBy did (a cached static comparison,
-        // not a delegate made from a comparer per call).
-        flat.AsSpan(0, n).Sort(string.CompareOrdinal);
-        // Spread out from the end, so no key is overwritten before it has moved (key i goes to 2i, never below i).
-        for (var i = n - 1; i >= 0; i--)
+        // The names and values side by side in a pooled array (returned cleared): only the joined bytes outlive the call.
+        var count = 2 * facts.Count;
+        var rented = ArrayPool<string>.Shared.Rent(count);
+        try
         {
-            var key = flat[i];
-            flat[2 * i] = key;
-            flat[(2 * i) + 1] = facts[key];
-        }
+            var flat = rented.AsSpan(0, count);
+            var n = AgentFacts.CopyNames(facts, flat);
 
-        var length = flat.Length - 1;
-        foreach (var item in flat)
-        {
-            length += Encoding.UTF8.GetByteCount(item);
-        }
-
-        var joined = new byte[length];
-        var at = 0;
-        for (var i = 0; i < flat.Length; i++)
-        {
-            if (i > 0)
+            // Keys are unique, so this unstable sort orders them as the stable OrderBy did (a cached static comparison,
+            // not a delegate made from a comparer per call).
+            flat[..n].Sort(string.CompareOrdinal);
+            // Spread out from the end, so no key is overwritten before it has moved (key i goes to 2i, never below i).
+            for (var i = n - 1; i >= 0; i--)
             {
-                joined[at++] = (byte)ListSeparator;
+                var key = flat[i];
+                flat[2 * i] = key;
+                flat[(2 * i) + 1] = facts[key];
             }
 
-            at += Encoding.UTF8.GetBytes(flat[i], joined.AsSpan(at));
-        }
+            var length = flat.Length - 1;
+            foreach (var item in flat)
+            {
+                length += Encoding.UTF8.GetByteCount(item);
+            }
 
-        return joined;
+            var joined = new byte[length];
+            var at = 0;
+            for (var i = 0; i < flat.Length; i++)
+            {
+                if (i > 0)
+                {
+                    joined[at++] = (byte)ListSeparator;
+                }
+
+                at += Encoding.UTF8.GetBytes(flat[i], joined.AsSpan(at));
+            }
+
+            return joined;
+        }
+        finally
+        {
+            ArrayPool<string>.Shared.Return(rented, clearArray: true);
+        }
     }
 
     private static bool IsLowerHex(ReadOnlySpan<char> text)

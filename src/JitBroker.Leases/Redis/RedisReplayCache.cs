@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
@@ -54,12 +55,44 @@ public sealed class RedisReplayCache : IReplayCache
             var previous = await _redis.ExecuteAsync("SET", [KeyBytes(replayKey), binding, "NX", "PX", ttlMs, "GET"], cancellationToken)
                 .ConfigureAwait(false);
             return previous.IsNull ? ReplayVerdict.FirstUse
-                : string.Equals(previous.AsString(), binding, StringComparison.Ordinal) ? ReplayVerdict.SameBinding
+                : IsBinding((RedisValue)previous, binding) ? ReplayVerdict.SameBinding
                 : ReplayVerdict.Replayed;
         }
         catch (Exception ex) when (RedisFailures.IsRedisFailure(ex))
         {
             throw StoreFailures.Unavailable(Reasons.Store.ReplayCacheUnavailable, "replay cache", ex);
+        }
+    }
+
+    /// <summary>
+    /// True when the stored value is exactly <paramref name="binding"/>'s UTF-8 bytes: compared in place (a task's every
+    /// request after its first sees its own binding here), not turned into a string first.
+    /// </summary>
+    internal static bool IsBinding(RedisValue stored, string binding)
+    {
+        const int StackBytes = 256;
+        var storedLength = stored.GetByteCount();
+        if (storedLength != Encoding.UTF8.GetByteCount(binding))
+        {
+            return false;
+        }
+
+        byte[]? rented = null;
+        var buffer = 2 * storedLength <= StackBytes ? stackalloc byte[StackBytes] : (rented = ArrayPool<byte>.Shared.Rent(2 * storedLength));
+        try
+        {
+            var storedBytes = buffer[..storedLength];
+            var bindingBytes = buffer.Slice(storedLength, storedLength);
+            stored.CopyTo(storedBytes);
+            Encoding.UTF8.GetBytes(binding, bindingBytes);
+            return storedBytes.SequenceEqual(bindingBytes);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
         }
     }
 

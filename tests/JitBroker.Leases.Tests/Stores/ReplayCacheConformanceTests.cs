@@ -36,6 +36,25 @@ public abstract class ReplayCacheConformanceTests
         Assert.That(await Cache.CheckAndRecordAsync("iss|jti-2", "request-b", until), Is.EqualTo(ReplayVerdict.FirstUse));
     }
 
+    /// <summary>The binding is compared whole and exactly: a prefix, an equal byte count, a non-ASCII or a long binding.</summary>
+    [Test]
+    public async Task A_binding_is_the_same_only_when_it_is_exactly_the_same()
+    {
+        var until = T0 + TimeSpan.FromMinutes(5);
+        var longBinding = new string('b', 300);
+
+        Assert.That(await Cache.CheckAndRecordAsync("iss|exact", "request-ä", until), Is.EqualTo(ReplayVerdict.FirstUse));
+        Assert.That(await Cache.CheckAndRecordAsync("iss|exact", "request-ä", until), Is.EqualTo(ReplayVerdict.SameBinding));
+        Assert.That(await Cache.CheckAndRecordAsync("iss|exact", "request-ab", until), Is.EqualTo(ReplayVerdict.Replayed), "as many UTF-8 bytes, other bytes");
+        Assert.That(await Cache.CheckAndRecordAsync("iss|exact", "request-", until), Is.EqualTo(ReplayVerdict.Replayed), "a prefix");
+        Assert.That(await Cache.CheckAndRecordAsync("iss|exact", "request-ä ", until), Is.EqualTo(ReplayVerdict.Replayed), "longer by a space");
+        Assert.That(await Cache.CheckAndRecordAsync("iss|exact", "", until), Is.EqualTo(ReplayVerdict.Replayed), "empty");
+
+        Assert.That(await Cache.CheckAndRecordAsync("iss|long", longBinding, until), Is.EqualTo(ReplayVerdict.FirstUse));
+        Assert.That(await Cache.CheckAndRecordAsync("iss|long", new string('b', 300), until), Is.EqualTo(ReplayVerdict.SameBinding));
+        Assert.That(await Cache.CheckAndRecordAsync("iss|long", new string('b', 299) + "c", until), Is.EqualTo(ReplayVerdict.Replayed), "differs in its last byte");
+    }
+
     [Test]
     public async Task Concurrent_uses_of_one_token_have_exactly_one_first_use()
     {
