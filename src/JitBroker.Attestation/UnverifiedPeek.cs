@@ -18,25 +18,23 @@ internal static class UnverifiedPeek
 
     private static readonly JsonReaderOptions JsonOptions = new() { MaxDepth = 32 };
 
-    [Flags]
+    /// <summary>What one peek reads: each attestor asks only what it routes by.</summary>
     private enum Members
     {
-        Issuer = 1,
-        Subject = 2,
+        Issuer,
 
         /// <summary>Only whether <c>sub</c> starts with <c>spiffe:</c>: the subject comes back as a non-null marker when it does.</summary>
-        SpiffeSubject = 4,
+        SpiffeSubject,
     }
 
     /// <summary>True for a JWS compact shaped token: base64url characters in exactly three segments (a JWE has five).</summary>
     public static bool IsCompactJws(ReadOnlySpan<char> token) =>
         token.Length > 0 && token.Count('.') == 2 && token.IndexOfAnyExcept(CompactChars) < 0;
 
-    /// <summary>The payload's string <c>iss</c> and <c>sub</c>, each null when absent or unreadable; false when the payload is not a JSON object.</summary>
-    public static bool TryReadIssuerAndSubject(ReadOnlySpan<char> token, int maxLength, out string? issuer, out string? subject) =>
-        TryRead(token, maxLength, Members.Issuer | Members.Subject, out issuer, out subject);
-
-    /// <summary>The payload's string <c>iss</c> (what the OIDC attestor routes by), without making a string of <c>sub</c>.</summary>
+    /// <summary>
+    /// The payload's string <c>iss</c> (what the OIDC attestor routes by), null when absent or not a string; false when the
+    /// payload is not a JSON object.
+    /// </summary>
     public static bool TryReadIssuer(ReadOnlySpan<char> token, int maxLength, out string? issuer) =>
         TryRead(token, maxLength, Members.Issuer, out issuer, out _);
 
@@ -77,7 +75,8 @@ internal static class UnverifiedPeek
 
     /// <summary>
     /// Reads the whole payload (a syntax error anywhere refuses it, as parsing a document would) without building one:
-    /// only the top-level <c>iss</c> and <c>sub</c> become strings. A repeated member counts as its last occurrence, as
+    /// only the top-level member asked for is looked at (<c>iss</c> becomes a string, <c>sub</c> a yes or no). A repeated
+    /// member counts as its last occurrence, as
     /// <see cref="JsonElement.TryGetProperty(string, out JsonElement)"/> reads it; a member that is not a string is null.
     /// <see cref="StrictUtf8.IsJsonText"/> has already refused what <c>GetString</c> could not read (an escaped lone surrogate).
     /// </summary>
@@ -99,18 +98,15 @@ internal static class UnverifiedPeek
                     continue;
                 }
 
-                var isIssuer = (members & Members.Issuer) != 0 && reader.ValueTextEquals("iss"u8);
-                var isSubject = !isIssuer && (members & (Members.Subject | Members.SpiffeSubject)) != 0 && reader.ValueTextEquals("sub"u8);
+                var wanted = members == Members.Issuer ? reader.ValueTextEquals("iss"u8) : reader.ValueTextEquals("sub"u8);
                 reader.Read();
-                if (isIssuer)
+                if (wanted && members == Members.Issuer)
                 {
                     issuer = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
                 }
-                else if (isSubject)
+                else if (wanted)
                 {
-                    subject = reader.TokenType != JsonTokenType.String ? null
-                        : (members & Members.SpiffeSubject) == 0 ? reader.GetString()
-                        : HasSpiffeScheme(ref reader) ? SpiffeScheme : null;
+                    subject = reader.TokenType == JsonTokenType.String && HasSpiffeScheme(ref reader) ? SpiffeScheme : null;
                 }
             }
 

@@ -6,7 +6,7 @@ namespace JitBroker.Core;
 
 /// <summary>
 /// An attestor's facts when it always reports the same few names (a JWT-SVID's <c>spiffe_id</c>, <c>trust_domain</c>,
-/// <c>path</c>): the names array is the attestor's own and shared, the values are the caller's. Read-only like the
+/// <c>path</c>): the names are the attestor's one immutable list, shared; the values are copied. Read-only like the
 /// <c>AsReadOnly()</c> dictionary it replaces (an identity may be served from the verified-token cache to many requests),
 /// but one small object and one array per identity instead of a dictionary, its buckets, its entries and a wrapper.
 /// Lookups compare ordinally over the few names, which is what a dictionary of three costs too.

@@ -4,7 +4,7 @@ using NUnit.Framework;
 
 namespace JitBroker.Attestation.Tests;
 
-/// <summary>The routing peek at a token's <c>iss</c> and <c>sub</c>: what it reads, and every shape it refuses.</summary>
+/// <summary>The routing peek at a token's <c>iss</c> and <c>sub</c>: what each attestor asks, and every shape it refuses.</summary>
 public sealed class UnverifiedPeekTests
 {
     private static string Token(byte[] payload) => "eyJhbGciOiJFUzI1NiJ9." + Base64Url.EncodeToString(payload) + ".c2ln";
@@ -12,14 +12,17 @@ public sealed class UnverifiedPeekTests
     private static string Token(string payloadJson) => Token(Encoding.UTF8.GetBytes(payloadJson));
 
     [Test]
-    public void Reads_string_iss_and_sub_and_nothing_else()
+    public void Reads_a_string_iss_and_whether_sub_is_a_spiffe_id()
     {
-        Assert.That(UnverifiedPeek.TryReadIssuerAndSubject(Token("""{"iss":"https://idp.example","sub":"spiffe://e.org/ä","aud":"x"}"""), 8192,
-            out var issuer, out var subject), Is.True);
-        Assert.That((issuer, subject), Is.EqualTo(("https://idp.example", "spiffe://e.org/ä")));
+        var token = Token("""{"iss":"https://idp.example","sub":"spiffe://e.org/ä","aud":"x"}""");
+        Assert.That(UnverifiedPeek.TryReadIssuer(token, 8192, out var issuer), Is.True);
+        Assert.That(issuer, Is.EqualTo("https://idp.example"));
+        Assert.That(UnverifiedPeek.SubjectHasSpiffeScheme(token, 8192), Is.True);
 
-        Assert.That(UnverifiedPeek.TryReadIssuerAndSubject(Token("""{"iss":7,"sub":null}"""), 8192, out issuer, out subject), Is.True);
-        Assert.That((issuer, subject), Is.EqualTo(((string?)null, (string?)null)));
+        token = Token("""{"iss":7,"sub":null}""");
+        Assert.That(UnverifiedPeek.TryReadIssuer(token, 8192, out issuer), Is.True, "an object: read, with nothing usable in it");
+        Assert.That(issuer, Is.Null);
+        Assert.That(UnverifiedPeek.SubjectHasSpiffeScheme(token, 8192), Is.False);
     }
 
     [Test]
@@ -36,31 +39,35 @@ public sealed class UnverifiedPeekTests
             "eyJhbGciOiJFUzI1NiJ9..c2ln",
             "a.b.c.d.e",
             Token(new string(' ', 10_000)),
-            Token("""{"iss":"https://idp.example","sub":"\ud800"}"""), // an escaped lone surrogate: refused before reading
-            Token("""{"sub":"s"} {}"""), // a second value after the object
+            Token("""{"iss":"https://idp.example","sub":"spiffe://e.org/\ud800"}"""), // an escaped lone surrogate: refused before reading
+            Token("""{"iss":"https://idp.example","sub":"spiffe://e.org/a"} {}"""), // a second value after the object
             Token(new string('[', 40) + new string(']', 40)), // deeper than the limit (and not an object)
-            Token("""{"a":""" + new string('[', 40) + new string(']', 40) + "}"), // an object, too deep inside
+            Token("""{"iss":"https://idp.example","sub":"spiffe://e.org/a","a":""" + new string('[', 40) + new string(']', 40) + "}"), // an object, too deep inside
         };
         foreach (var token in refused)
         {
-            Assert.That(UnverifiedPeek.TryReadIssuerAndSubject(token, 8192, out var issuer, out var subject), Is.False, token);
-            Assert.That((issuer, subject), Is.EqualTo(((string?)null, (string?)null)));
+            Assert.That(UnverifiedPeek.TryReadIssuer(token, 8192, out var issuer), Is.False, token);
+            Assert.That(issuer, Is.Null);
+            Assert.That(UnverifiedPeek.SubjectHasSpiffeScheme(token, 8192), Is.False, token);
         }
     }
 
     [Test]
     public void Reads_only_top_level_members_and_the_last_of_a_repeated_one()
     {
-        Assert.That(UnverifiedPeek.TryReadIssuerAndSubject(Token("""{"x":{"iss":"inner","sub":"inner"},"sub":"a","sub":"b","iss":"i","iss":1}"""), 8192,
-            out var issuer, out var subject), Is.True);
-        Assert.That((issuer, subject), Is.EqualTo(((string?)null, "b")));
+        var token = Token("""{"x":{"iss":"inner","sub":"spiffe://inner"},"sub":"spiffe://e.org/a","sub":"https://b","iss":"i","iss":1}""");
+        Assert.That(UnverifiedPeek.TryReadIssuer(token, 8192, out var issuer), Is.True);
+        Assert.That(issuer, Is.Null, "the last iss is not a string");
+        Assert.That(UnverifiedPeek.SubjectHasSpiffeScheme(token, 8192), Is.False, "the last sub is not a SPIFFE ID");
 
         // An escaped member name is the same name.
-        Assert.That(UnverifiedPeek.TryReadIssuerAndSubject(Token("""{"\u0073ub":"spiffe://e.org/a","iss":"x\"y"}"""), 8192, out issuer, out subject), Is.True);
-        Assert.That((issuer, subject), Is.EqualTo(("x\"y", "spiffe://e.org/a")));
+        token = Token("""{"\u0073ub":"spiffe://e.org/a","\u0069ss":"x\"y"}""");
+        Assert.That(UnverifiedPeek.TryReadIssuer(token, 8192, out issuer), Is.True);
+        Assert.That(issuer, Is.EqualTo("x\"y"));
+        Assert.That(UnverifiedPeek.SubjectHasSpiffeScheme(token, 8192), Is.True);
     }
 
-    /// <summary>The JWT-SVID attestor's routing question, answered without making the subject a string: the same answer as reading it.</summary>
+    /// <summary>The JWT-SVID attestor's routing question, answered without making the subject a string unless it has escapes.</summary>
     [TestCase("""{"sub":"spiffe://e.org/a"}""", true)]
     [TestCase("""{"sub":"SPIFFE://e.org/a"}""", true)]
     [TestCase("""{"sub":"Spiffe:"}""", true)]
@@ -76,13 +83,8 @@ public sealed class UnverifiedPeekTests
     [TestCase("""{"sub":"https://e.org","sub":"spiffe://e.org/a"}""", true)]
     [TestCase("""{"iss":"spiffe://e.org"}""", false)]
     [TestCase("""{"sub":"spiffe://e.org/a"} {}""", false)]
-    public void Tells_a_spiffe_subject_as_reading_it_would(string payload, bool expected)
-    {
+    public void Tells_a_spiffe_subject_by_its_unescaped_value(string payload, bool expected) =>
         Assert.That(UnverifiedPeek.SubjectHasSpiffeScheme(Token(payload), 8192), Is.EqualTo(expected));
-        var read = UnverifiedPeek.TryReadIssuerAndSubject(Token(payload), 8192, out _, out var subject)
-            && subject?.StartsWith("spiffe:", StringComparison.OrdinalIgnoreCase) == true;
-        Assert.That(read, Is.EqualTo(expected), "the answer reading the string gives");
-    }
 
     [Test]
     public void Reads_the_issuer_alone()
@@ -97,8 +99,10 @@ public sealed class UnverifiedPeekTests
     public void Reads_the_same_after_many_calls_on_one_thread()
     {
         // Pooled buffers come back dirty from other callers: a short payload after a long one still reads alone.
-        UnverifiedPeek.TryReadIssuerAndSubject(Token($$"""{"iss":"{{new string('x', 3000)}}"}"""), 8192, out _, out _);
-        Assert.That(UnverifiedPeek.TryReadIssuerAndSubject(Token("""{"sub":"s"}"""), 8192, out var issuer, out var subject), Is.True);
-        Assert.That((issuer, subject), Is.EqualTo(((string?)null, "s")));
+        UnverifiedPeek.TryReadIssuer(Token($$"""{"sub":"spiffe://e.org/{{new string('x', 3000)}}","iss":"{{new string('x', 3000)}}"}"""), 8192, out _);
+        var token = Token("""{"sub":"s"}""");
+        Assert.That(UnverifiedPeek.TryReadIssuer(token, 8192, out var issuer), Is.True);
+        Assert.That(issuer, Is.Null);
+        Assert.That(UnverifiedPeek.SubjectHasSpiffeScheme(token, 8192), Is.False);
     }
 }
