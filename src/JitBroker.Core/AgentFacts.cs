@@ -73,12 +73,12 @@ public static class AgentFacts
 
     private static bool AnyText(IReadOnlyDictionary<string, string> facts, Func<string, bool> test, bool skipIssuedNames)
     {
+        // Walked by concrete type where one is known: foreach over the interface boxes an enumerator.
         if (facts is FixedFactDictionary fixedFacts)
         {
             for (var i = 0; i < fixedFacts.Count; i++)
             {
-                var (name, value) = fixedFacts.At(i);
-                if (!(skipIssuedNames && name is MethodKey or TrustDomainKey) && (test(name) || test(value)))
+                if (Matches(fixedFacts.At(i), test, skipIssuedNames))
                 {
                     return true;
                 }
@@ -89,9 +89,9 @@ public static class AgentFacts
 
         if (facts is Dictionary<string, string> dictionary)
         {
-            foreach (var (name, value) in dictionary)
+            foreach (var fact in dictionary)
             {
-                if (!(skipIssuedNames && name is MethodKey or TrustDomainKey) && (test(name) || test(value)))
+                if (Matches(fact, test, skipIssuedNames))
                 {
                     return true;
                 }
@@ -100,9 +100,9 @@ public static class AgentFacts
             return false;
         }
 
-        foreach (var (name, value) in facts)
+        foreach (var fact in facts)
         {
-            if (!(skipIssuedNames && name is MethodKey or TrustDomainKey) && (test(name) || test(value)))
+            if (Matches(fact, test, skipIssuedNames))
             {
                 return true;
             }
@@ -110,6 +110,9 @@ public static class AgentFacts
 
         return false;
     }
+
+    private static bool Matches(KeyValuePair<string, string> fact, Func<string, bool> test, bool skipIssuedNames) =>
+        !(skipIssuedNames && fact.Key is MethodKey or TrustDomainKey) && (test(fact.Key) || test(fact.Value));
 
     private sealed class IssuedFacts(IReadOnlyDictionary<string, string> facts, string method, string trustDomain) : IReadOnlyDictionary<string, string>
     {

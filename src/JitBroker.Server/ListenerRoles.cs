@@ -57,9 +57,8 @@ internal static class ListenerRoles
                 return next(context);
             }
 
-            return context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true
-                ? Unimplemented(context, endpoints)
-                : NotFound(context);
+            // The same test as for a call that matched nothing: any other answer would tell the two apart.
+            return IsGrpcCall(context.Request) ? Unimplemented(context, endpoints) : NotFound(context);
         });
 
     // A loop, not roles.Any(lambda over context): that closure and delegate were allocated on every request.
@@ -76,7 +75,11 @@ internal static class ListenerRoles
         return false;
     }
 
-    /// <summary>What grpc-dotnet's unimplemented routes matched: a POST whose content type is <c>application/grpc</c>, alone or with a <c>+</c> or <c>;</c> suffix.</summary>
+    /// <summary>
+    /// What grpc-dotnet's unimplemented routes matched, and what is answered as a gRPC call here both when nothing matched
+    /// and when the endpoint belongs to another listener: a POST whose content type is <c>application/grpc</c>, alone or
+    /// with a <c>+</c> or <c>;</c> suffix.
+    /// </summary>
     private static bool IsGrpcCall(HttpRequest request)
     {
         const string Grpc = "application/grpc";

@@ -121,35 +121,43 @@ public sealed class ListenerTests
         });
     }
 
-    /// <summary>What is not a gRPC call (not a POST, or another content type, gRPC-Web included) gets plain HTTP's 404, as before.</summary>
+    /// <summary>
+    /// What is not a gRPC call (not a POST, another content type, gRPC-Web included, or two content types) gets plain HTTP's
+    /// 404 on a path nobody serves, and no gRPC answer either for an admin method asked for on the agent port (routing's
+    /// 405 for a GET, which does not depend on the listener; 404 otherwise): the listener check and the unknown-call answer
+    /// use one test of what a gRPC call is.
+    /// </summary>
     [TestCase("GET", "application/grpc")]
     [TestCase("POST", "application/json")]
     [TestCase("POST", "application/grpc-web")]
     [TestCase("POST", "application/grpcx")]
-    public async Task A_request_that_is_not_a_grpc_call_to_an_unknown_path_is_not_found(string method, string contentType)
+    [TestCase("POST", "application/grpc", "application/grpc")]
+    public async Task A_request_that_is_not_a_grpc_call_gets_no_grpc_answer(string method, params string[] contentTypes)
     {
-        using var response = await RawCall(_broker.GrpcUri, new HttpMethod(method), "/evil.v1.Nope/Do", contentType);
-        Assert.That(response.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.NotFound));
-        Assert.That(response.Headers.Contains("grpc-status"), Is.False);
+        using (var unknown = await RawCall(_broker.GrpcUri, new HttpMethod(method), "/evil.v1.Nope/Do", contentTypes))
+        {
+            Assert.That(unknown.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.NotFound));
+            Assert.That(unknown.Headers.Contains("grpc-status"), Is.False);
+        }
+
+        using var admin = await RawCall(_broker.GrpcUri, new HttpMethod(method), "/jitbroker.v1.BrokerAdmin/ListLeases", contentTypes);
+        Assert.That(admin.StatusCode, Is.EqualTo(method == "GET" ? System.Net.HttpStatusCode.MethodNotAllowed : System.Net.HttpStatusCode.NotFound));
+        Assert.That(admin.Headers.Contains("grpc-status"), Is.False);
     }
 
-    /// <summary>A raw HTTP/2 request over h2c (prior knowledge), an empty body with <paramref name="contentType"/>.</summary>
-    private static async Task<HttpResponseMessage> RawCall(Uri listener, HttpMethod method, string path, string contentType)
+    /// <summary>A raw HTTP/2 request over h2c (prior knowledge): an empty body sent with each of <paramref name="contentTypes"/> as a content-type header.</summary>
+    private static async Task<HttpResponseMessage> RawCall(Uri listener, HttpMethod method, string path, params string[] contentTypes)
     {
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(method, new Uri(listener, path))
         {
             Version = System.Net.HttpVersion.Version20,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ByteArrayContent([]),
         };
-        if (method != HttpMethod.Get)
+        foreach (var contentType in contentTypes)
         {
-            request.Content = new ByteArrayContent([]);
-            request.Content.Headers.TryAddWithoutValidation("content-type", contentType);
-        }
-        else
-        {
-            request.Headers.TryAddWithoutValidation("content-type", contentType);
+            Assert.That(request.Content.Headers.TryAddWithoutValidation("content-type", contentType), Is.True, "the header is sent");
         }
 
         return await http.SendAsync(request);
