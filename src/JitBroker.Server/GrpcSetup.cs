@@ -5,7 +5,8 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace JitBroker.Server;
 
 /// <summary>
-/// gRPC on Grpc.AspNetCore: message limits, the one failure-mapping interceptor, grpc.health.v1 (Check and
+/// gRPC on Grpc.AspNetCore: message limits, the door every call passes (<see cref="GrpcDoor"/>: inline in the agent
+/// API, an interceptor on the admin service), grpc.health.v1 (Check and
 /// Watch) driven by the same ASP.NET Core health checks as <c>/readyz</c>, and optional server reflection.
 /// </summary>
 internal static class GrpcSetup
@@ -23,8 +24,8 @@ internal static class GrpcSetup
             // Unknown services and methods are answered UNIMPLEMENTED by ListenerRoles' middleware, not by grpc-dotnet's two
             // catch-all routes: routing computed their captures for every call (0.3 KiB per request, docs/benchmarks.md).
             o.IgnoreUnknownServices = true;
-            o.Interceptors.Add<BrokerCallInterceptor>();
-        });
+        }).AddServiceOptions<BrokerAdminGrpcService>(o => o.Interceptors.Add<BrokerCallInterceptor>());
+        services.AddSingleton<GrpcDoor>();
         services.AddSingleton<BrokerCallInterceptor>();
         services.AddSingleton<PeerAdmission>();
 

@@ -4,7 +4,7 @@ using JitBroker.Core.Admission;
 namespace JitBroker.Server;
 
 /// <summary>
-/// The front door of both agent APIs (gRPC through <see cref="BrokerCallInterceptor"/>, OAuth through
+/// The front door of both agent APIs (gRPC through <see cref="GrpcDoor"/>, OAuth through
 /// <see cref="OAuth.OAuthEndpointRunner"/>), before anything about a call is attested: a peer whose failed attestations
 /// exceeded its rate is refused (<see cref="Reasons.PeerRateLimited"/>, counted in the failure summary rather than audited
 /// or logged per call); a call that does not fail attestation gives its token back.

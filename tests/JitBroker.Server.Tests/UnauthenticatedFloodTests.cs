@@ -129,7 +129,7 @@ public sealed class UnauthenticatedFloodTests
     [Test]
     public async Task A_summary_names_the_reason_the_peer_and_the_count_without_the_token()
     {
-        using var channel = GrpcChannels.For(_broker.GrpcUri, BoundTo("127.0.0.6"));
+        using var channel = GrpcChannels.For(_broker.GrpcUri, RawGrpcCall.BoundTo("127.0.0.6"));
         var generated = new CredentialBroker.CredentialBrokerClient(channel);
         for (var i = 0; i < 25; i++)
         {
@@ -153,7 +153,7 @@ public sealed class UnauthenticatedFloodTests
             ["JitBroker:Admission:PeerFailuresPerSecond"] = "5",
             ["JitBroker:Admission:PeerBurst"] = "20",
         });
-        using var channel = GrpcChannels.For(broker.GrpcUri, BoundTo("127.0.0.7"));
+        using var channel = GrpcChannels.For(broker.GrpcUri, RawGrpcCall.BoundTo("127.0.0.7"));
         var generated = new CredentialBroker.CredentialBrokerClient(channel);
 
         var statuses = await Task.WhenAll(Enumerable.Range(0, 200).Select(async _ =>
@@ -195,31 +195,10 @@ public sealed class UnauthenticatedFloodTests
 
     private static string Type(string line) => JsonDocument.Parse(line).RootElement.GetProperty("type").GetString() ?? "";
 
-    /// <summary>A handler whose connections leave from <paramref name="localAddress"/>: a distinct peer on loopback.</summary>
-    private static SocketsHttpHandler BoundTo(string localAddress) => new()
-    {
-        EnableMultipleHttp2Connections = true,
-        ConnectCallback = async (context, cancellationToken) =>
-        {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                socket.Bind(new IPEndPoint(IPAddress.Parse(localAddress), 0));
-                await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
-    };
-
     /// <summary><paramref name="calls"/> calls spread over <see cref="FloodWorkers"/> workers on channels from the flood peers.</summary>
     private Task LoadAsync(int calls, Func<Grpc.Net.Client.GrpcChannel, int, Task> call)
     {
-        var channels = FloodPeers.Select(p => GrpcChannels.For(_broker.GrpcUri, BoundTo(p))).ToArray();
+        var channels = FloodPeers.Select(p => GrpcChannels.For(_broker.GrpcUri, RawGrpcCall.BoundTo(p))).ToArray();
         var next = -1;
         var workers = Enumerable.Range(0, FloodWorkers).Select(w => Task.Run(async () =>
         {
