@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Threading.Tasks.Sources;
 using StackExchange.Redis;
 
 namespace JitBroker.Redis;
@@ -30,30 +31,44 @@ namespace JitBroker.Redis;
 /// timeouts and READONLY there), whether or not its caller still waits. So the connection's own methods need no wrapper
 /// or cancellation promise around the task they hand back.
 /// </para>
+/// <para>
+/// A caller gets a <see cref="ValueTask{TResult}"/> backed by a pooled <see cref="QueuedCommand"/> (await it once): no
+/// promise, task or completion delegate per command (0.2–0.3 KiB of each request's allocations went to them,
+/// docs/benchmarks.md). A command goes back to the pool only when everyone who holds it has let go — the caller (once it
+/// read its result), the drain (once the batch was written or failed), the library's task (once it completed and no
+/// retry followed) and the cancellation registration (once removed or run) — so no late completion, failure or
+/// cancellation can touch a command already reused; a stale <see cref="ValueTask{TResult}"/> is refused by its version.
+/// </para>
 /// </remarks>
 internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPoolWorkItem
 {
+    /// <summary>Most idle commands kept for reuse: more than the commands in flight at any concurrency measured.</summary>
+    private const int MaxPooled = 1024;
+
+    private readonly Action<Exception> _onFailure = onFailure;
     private readonly ConcurrentQueue<QueuedCommand> _queue = new();
+    private readonly ConcurrentQueue<QueuedCommand> _pool = new();
+    private int _pooled;
 
     // The drain's scratch list, reused batch after batch: only the one drain that holds _draining touches it.
     private readonly List<QueuedCommand> _batch = [];
     private int _draining;
 
     /// <summary>Queues <paramref name="command"/> with <paramref name="args"/> for <paramref name="database"/>.</summary>
-    public Task<RedisResult> Execute(IDatabase database, string command, ICollection<object> args, CancellationToken cancellationToken) =>
-        Queue(new QueuedExecute(database, onFailure, command, args), cancellationToken);
+    public ValueTask<RedisResult> Execute(IDatabase database, string command, ICollection<object> args, CancellationToken cancellationToken) =>
+        Queue(Rent().ForExecute(database, command, args), cancellationToken);
 
     /// <summary>
     /// Queues <c>EVALSHA</c> of <paramref name="script"/> for <paramref name="database"/>; when the server lost its script
     /// cache (restart, failover, <c>SCRIPT FLUSH</c>), the <c>NOSCRIPT</c> reply is not the answer: the source is sent
     /// once with <c>EVAL</c> (which caches it again) and that reply is.
     /// </summary>
-    public Task<RedisResult> Evaluate(IDatabase database, LuaScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken) =>
-        Queue(new QueuedEval(database, onFailure, script, keys, args), cancellationToken);
+    public ValueTask<RedisResult> Evaluate(IDatabase database, LuaScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken) =>
+        Queue(Rent().ForEval(database, script, keys, args), cancellationToken);
 
-    private Task<RedisResult> Queue(QueuedCommand command, CancellationToken cancellationToken)
+    private ValueTask<RedisResult> Queue(QueuedCommand command, CancellationToken cancellationToken)
     {
-        command.StopWaitingOn(cancellationToken);
+        var answer = command.Start(cancellationToken);
         _queue.Enqueue(command);
         if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
         {
@@ -61,7 +76,30 @@ internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPool
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
 
-        return command.Task;
+        return answer;
+    }
+
+    private QueuedCommand Rent()
+    {
+        if (_pool.TryDequeue(out var command))
+        {
+            Interlocked.Decrement(ref _pooled);
+            return command;
+        }
+
+        return new QueuedCommand(this);
+    }
+
+    private void Return(QueuedCommand command)
+    {
+        if (Interlocked.Increment(ref _pooled) <= MaxPooled)
+        {
+            _pool.Enqueue(command);
+        }
+        else
+        {
+            Interlocked.Decrement(ref _pooled);
+        }
     }
 
     /// <summary>
@@ -94,7 +132,8 @@ internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPool
 
         if (!_queue.TryDequeue(out var second))
         {
-            first.SendOn(first.Database);
+            first.SendOn(first.Database!);
+            first.Sent();
             return;
         }
 
@@ -112,7 +151,13 @@ internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPool
         }
         finally
         {
-            // Drops the references, so a completed command's task is not kept alive until the next batch.
+            // The drain lets go of every command only now: a batch that failed to write still fails its commands above.
+            foreach (var command in batch)
+            {
+                command.Sent();
+            }
+
+            // Drops the references, so a completed command is not kept alive until the next batch.
             batch.Clear();
         }
     }
@@ -135,7 +180,7 @@ internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPool
     {
         try
         {
-            var batch = commands[start].Database.CreateBatch();
+            var batch = commands[start].Database!.CreateBatch();
             for (var i = start; i < end; i++)
             {
                 commands[i].SendOn(batch);
@@ -154,35 +199,92 @@ internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPool
         }
     }
 
-    /// <summary>One queued command: completes with the reply or failure of the command StackExchange.Redis sent.</summary>
-    private abstract class QueuedCommand(IDatabase database, Action<Exception> onFailure) : TaskCompletionSource<RedisResult>
+    /// <summary>
+    /// One queued command, pooled: completes its caller's <see cref="ValueTask{TResult}"/> with the reply or failure of the
+    /// command StackExchange.Redis sent, or with cancellation when the caller stops waiting first.
+    /// </summary>
+    private sealed class QueuedCommand : IValueTaskSource<RedisResult>
     {
+        private static readonly Action<object?, CancellationToken> StopWaitingCallback =
+            static (state, token) => ((QueuedCommand)state!).StopWaiting(token);
+
+        private readonly CoalescedWrites _writes;
+
+        // The library task's continuation, made once per pooled command (not once per command sent).
+        private readonly Action _onSent;
+
         // Not RunContinuationsAsynchronously: the library's own task already completes asynchronously (off its reader
         // thread), and the caller's continuation runs right after, as it would awaiting the library's task directly.
-        private Task<RedisResult>? _sent;
+        private ManualResetValueTaskSourceCore<RedisResult> _answer;
+
+        // Who still holds this command (caller, drain, library task, cancellation registration); at 0 it goes back to the pool.
+        private int _holders;
+
+        // 1 once the caller's answer is claimed: by the reply or failure, or by cancellation — whichever comes first.
+        private int _answered;
+
+        // 1 once the caller read its answer: a second read is refused rather than letting go of the caller's hold twice.
+        private int _consumed;
+        private bool _registered;
         private CancellationTokenRegistration _stopWaiting;
+        private Task<RedisResult>? _sent;
 
-        public IDatabase Database { get; } = database;
+        private string? _command;
+        private ICollection<object>? _args;
+        private LuaScript? _script;
+        private RedisKey[]? _keys;
+        private RedisValue[]? _values;
+        private bool _sentSource;
 
-        protected abstract Task<RedisResult> Send(IDatabaseAsync target);
-
-        /// <summary>A second command to send instead of failing with <paramref name="failure"/>, or null to fail.</summary>
-        protected virtual Task<RedisResult>? Retry(Exception failure) => null;
-
-        /// <summary>Cancels the caller's task when <paramref name="cancellationToken"/> is (the command still runs).</summary>
-        public void StopWaitingOn(CancellationToken cancellationToken)
+        public QueuedCommand(CoalescedWrites writes)
         {
+            _writes = writes;
+            _onSent = OnSent;
+        }
+
+        public IDatabase? Database { get; private set; }
+
+        public QueuedCommand ForExecute(IDatabase database, string command, ICollection<object> args)
+        {
+            Database = database;
+            _command = command;
+            _args = args;
+            return this;
+        }
+
+        public QueuedCommand ForEval(IDatabase database, LuaScript script, RedisKey[] keys, RedisValue[] args)
+        {
+            Database = database;
+            _script = script;
+            _keys = keys;
+            _values = args;
+            return this;
+        }
+
+        /// <summary>The caller's answer; the caller and the drain hold the command from here, and the registration when made.</summary>
+        public ValueTask<RedisResult> Start(CancellationToken cancellationToken)
+        {
+            _holders = 2;
+            _answered = 0;
+            _consumed = 0;
+            var answer = new ValueTask<RedisResult>(this, _answer.Version);
             if (cancellationToken.CanBeCanceled)
             {
-                _stopWaiting = cancellationToken.UnsafeRegister(static (state, token) => ((QueuedCommand)state!).TrySetCanceled(token), this);
+                Interlocked.Increment(ref _holders);
+                _registered = true;
+                // Runs the callback at once when the token is already cancelled (it lets go of its own hold).
+                _stopWaiting = cancellationToken.UnsafeRegister(StopWaitingCallback, this);
             }
+
+            return answer;
         }
 
         public void SendOn(IDatabaseAsync target)
         {
+            Task<RedisResult> sent;
             try
             {
-                _sent = Send(target);
+                sent = _script is null ? target.ExecuteAsync(_command!, _args) : target.ScriptEvaluateAsync(_script.Sha1Bytes, _keys, _values);
             }
             catch (Exception ex)
             {
@@ -190,64 +292,61 @@ internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPool
                 return;
             }
 
-            CompleteWhenSent();
+            Interlocked.Increment(ref _holders); // the library task's hold, let go in OnSent
+            _sent = sent;
+            Watch();
+        }
+
+        /// <summary>The drain is done with this command: written, failed, or handed to the library.</summary>
+        public void Sent() => Release();
+
+        public void Fail(Exception exception)
+        {
+            _writes._onFailure(exception);
+            if (TryAnswer())
+            {
+                _answer.SetException(exception);
+            }
         }
 
         // The completion is the library task's continuation itself (an Action, run where the task completes): no
         // continuation task and wrapper per command, as ContinueWith made.
-        private void CompleteWhenSent() => _sent!.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(Complete);
+        private void Watch() => _sent!.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onSent);
 
-        public void Fail(Exception exception)
-        {
-            _stopWaiting.Unregister();
-            onFailure(exception);
-            TrySetException(exception);
-        }
-
-        private void Complete()
+        private void OnSent()
         {
             var done = _sent!;
             if (done.IsFaulted && Retry(done.Exception!.InnerException!) is { } retry)
             {
                 _sent = retry;
-                CompleteWhenSent();
+                Watch();
                 return;
             }
 
-            _stopWaiting.Unregister();
-            if (done.IsCompletedSuccessfully)
+            if (done.IsFaulted)
             {
-                TrySetResult(done.Result);
+                _writes._onFailure(done.Exception!.InnerException!);
             }
-            else if (done.IsFaulted)
+
+            if (TryAnswer())
             {
-                onFailure(done.Exception!.InnerException!);
-                TrySetException(done.Exception!.InnerExceptions);
+                if (done.IsCompletedSuccessfully)
+                {
+                    _answer.SetResult(done.Result);
+                }
+                else
+                {
+                    _answer.SetException(done.IsFaulted ? done.Exception!.InnerException! : new TaskCanceledException(done));
+                }
             }
-            else
-            {
-                TrySetCanceled();
-            }
+
+            Release();
         }
-    }
-
-    private sealed class QueuedExecute(IDatabase database, Action<Exception> onFailure, string command, ICollection<object> args)
-        : QueuedCommand(database, onFailure)
-    {
-        protected override Task<RedisResult> Send(IDatabaseAsync target) => target.ExecuteAsync(command, args);
-    }
-
-    private sealed class QueuedEval(IDatabase database, Action<Exception> onFailure, LuaScript script, RedisKey[] keys, RedisValue[] args)
-        : QueuedCommand(database, onFailure)
-    {
-        private bool _sentSource;
-
-        protected override Task<RedisResult> Send(IDatabaseAsync target) => target.ScriptEvaluateAsync(script.Sha1Bytes, keys, args);
 
         // Runs where the NOSCRIPT reply completed: the EVAL goes out on its own (the batch it came in is long written).
-        protected override Task<RedisResult>? Retry(Exception failure)
+        private Task<RedisResult>? Retry(Exception failure)
         {
-            if (_sentSource || failure is not RedisServerException { Kind: RedisErrorKind.NoScript })
+            if (_script is null || _sentSource || failure is not RedisServerException { Kind: RedisErrorKind.NoScript })
             {
                 return null;
             }
@@ -255,12 +354,84 @@ internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPool
             _sentSource = true;
             try
             {
-                return Database.ScriptEvaluateAsync(script.Source, keys, args);
+                return Database!.ScriptEvaluateAsync(_script.Source, _keys, _values);
             }
             catch (Exception ex)
             {
-                return System.Threading.Tasks.Task.FromException<RedisResult>(ex);
+                return Task.FromException<RedisResult>(ex);
             }
         }
+
+        private void StopWaiting(CancellationToken token)
+        {
+            if (TryAnswer())
+            {
+                _answer.SetException(new TaskCanceledException("A task was canceled.", null, token));
+            }
+
+            Release();
+        }
+
+        /// <summary>Claims the caller's answer (true once per use) and removes the cancellation registration, if any.</summary>
+        private bool TryAnswer()
+        {
+            if (Interlocked.Exchange(ref _answered, 1) != 0)
+            {
+                return false;
+            }
+
+            // Removed before it ran: its hold is let go here. Otherwise it ran or is running, and lets go itself.
+            if (_registered && _stopWaiting.Unregister())
+            {
+                Release();
+            }
+
+            return true;
+        }
+
+        private void Release()
+        {
+            if (Interlocked.Decrement(ref _holders) != 0)
+            {
+                return;
+            }
+
+            Database = null;
+            _command = null;
+            _args = null;
+            _script = null;
+            _keys = null;
+            _values = null;
+            _sentSource = false;
+            _sent = null;
+            _registered = false;
+            _stopWaiting = default;
+            _answer.Reset();
+            _writes.Return(this);
+        }
+
+        public RedisResult GetResult(short token)
+        {
+            // A stale, early or second read (a ValueTask awaited twice, or read before completion) is refused before the
+            // caller's hold is let go: letting go twice could hand this command to another caller while it is still in use.
+            if (_answer.GetStatus(token) == ValueTaskSourceStatus.Pending || Interlocked.Exchange(ref _consumed, 1) != 0)
+            {
+                throw new InvalidOperationException("A command's ValueTask is awaited once, after it completed.");
+            }
+
+            try
+            {
+                return _answer.GetResult(token);
+            }
+            finally
+            {
+                Release();
+            }
+        }
+
+        public ValueTaskSourceStatus GetStatus(short token) => _answer.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _answer.OnCompleted(continuation, state, token, flags);
     }
 }

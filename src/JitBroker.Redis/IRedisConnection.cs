@@ -15,8 +15,12 @@ namespace JitBroker.Redis;
 /// </remarks>
 public interface IRedisConnection
 {
-    /// <summary>Sends <paramref name="command"/> with <paramref name="args"/> (strings, numbers, byte arrays, <see cref="RedisKey"/>s) and returns its reply.</summary>
-    Task<RedisResult> ExecuteAsync(string command, IReadOnlyList<object> args, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Sends <paramref name="command"/> with <paramref name="args"/> (strings, numbers, byte arrays, <see cref="RedisKey"/>s)
+    /// and returns its reply. Like every <see cref="ValueTask{TResult}"/> here it may be pooled: await it once (or call
+    /// <see cref="ValueTask{TResult}.AsTask"/> once) and never after.
+    /// </summary>
+    ValueTask<RedisResult> ExecuteAsync(string command, IReadOnlyList<object> args, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Sends <paramref name="commands"/> together in one write (a pipeline, not a transaction: each runs on its own,
@@ -26,7 +30,7 @@ public interface IRedisConnection
     Task<RedisResult[]> ExecuteManyAsync(IReadOnlyList<PipelinedCommand> commands, CancellationToken cancellationToken = default);
 
     /// <summary>Runs <paramref name="script"/> atomically (<c>EVALSHA</c>, re-sent with <c>EVAL</c> when the server answers <c>NOSCRIPT</c>).</summary>
-    Task<RedisResult> EvalAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default);
+    ValueTask<RedisResult> EvalAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Like <see cref="EvalAsync"/>, for ledger writes that must survive a failover: when
@@ -35,7 +39,7 @@ public interface IRedisConnection
     /// acknowledgements than required throw <see cref="RedisNotReplicatedException"/>
     /// (the script ran on the primary; whether it survives a failover is unknown).
     /// </summary>
-    Task<RedisResult> EvalDurableAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default);
+    ValueTask<RedisResult> EvalDurableAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default);
 
     /// <summary>Readiness: true when a <c>PING</c> round trip succeeds; never throws for Redis failures.</summary>
     Task<bool> PingAsync(CancellationToken cancellationToken = default);

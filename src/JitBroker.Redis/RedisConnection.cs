@@ -77,17 +77,17 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         await database.PingAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public Task<RedisResult> ExecuteAsync(string command, IReadOnlyList<object> args, CancellationToken cancellationToken = default)
+    public ValueTask<RedisResult> ExecuteAsync(string command, IReadOnlyList<object> args, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(command);
         ArgumentNullException.ThrowIfNull(args);
         if (cancellationToken.IsCancellationRequested)
         {
-            return Task.FromCanceled<RedisResult>(cancellationToken);
+            return ValueTask.FromCanceled<RedisResult>(cancellationToken);
         }
 
-        // Connected (the usual case): the queued command's own task is the answer — its failures are noted and its
-        // cancellation handled where it completes (CoalescedWrites), so no async wrapper is needed around it.
+        // Connected (the usual case): the queued command's own pooled answer is the answer — its failures are noted and
+        // its cancellation handled where it completes (CoalescedWrites), so no async wrapper is needed around it.
         var database = DatabaseAsync(cancellationToken);
         var collection = args as ICollection<object> ?? [.. args];
         return database.IsCompletedSuccessfully
@@ -95,7 +95,7 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
             : ExecuteWhenConnectedAsync(database, command, collection, cancellationToken);
     }
 
-    private async Task<RedisResult> ExecuteWhenConnectedAsync(ValueTask<IDatabase> database, string command, ICollection<object> args,
+    private async ValueTask<RedisResult> ExecuteWhenConnectedAsync(ValueTask<IDatabase> database, string command, ICollection<object> args,
         CancellationToken cancellationToken) =>
         await _writes.Execute(await database.ConfigureAwait(false), command, args, cancellationToken).ConfigureAwait(false);
 
@@ -152,17 +152,17 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         }
     }
 
-    public Task<RedisResult> EvalAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default)
+    public ValueTask<RedisResult> EvalAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(script);
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(args);
         if (cancellationToken.IsCancellationRequested)
         {
-            return Task.FromCanceled<RedisResult>(cancellationToken);
+            return ValueTask.FromCanceled<RedisResult>(cancellationToken);
         }
 
-        // As ExecuteAsync: connected, the queued script's own task is the answer. It also re-sends the source when the
+        // As ExecuteAsync: connected, the queued script's own pooled answer is the answer. It also re-sends the source when the
         // server lost its script cache (NOSCRIPT), so that needs no async wrapper either.
         var keyArray = keys as RedisKey[] ?? [.. keys];
         var argArray = args as RedisValue[] ?? [.. args];
@@ -172,13 +172,13 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
             : EvalWhenConnectedAsync(database, script, keyArray, argArray, cancellationToken);
     }
 
-    private async Task<RedisResult> EvalWhenConnectedAsync(ValueTask<IDatabase> database, LuaScript script, RedisKey[] keys, RedisValue[] args,
+    private async ValueTask<RedisResult> EvalWhenConnectedAsync(ValueTask<IDatabase> database, LuaScript script, RedisKey[] keys, RedisValue[] args,
         CancellationToken cancellationToken) =>
         await _writes.Evaluate(await database.ConfigureAwait(false), script, keys, args, cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc />
     /// <remarks>Group commit: see <see cref="AcknowledgedWrites"/>.</remarks>
-    public Task<RedisResult> EvalDurableAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default)
+    public ValueTask<RedisResult> EvalDurableAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default)
     {
         if (_acknowledged is null)
         {
@@ -188,7 +188,7 @@ public sealed partial class RedisConnection : IRedisConnection, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(script);
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(args);
-        return _acknowledged.WriteAsync(script, keys as RedisKey[] ?? [.. keys], args as RedisValue[] ?? [.. args], cancellationToken);
+        return new ValueTask<RedisResult>(_acknowledged.WriteAsync(script, keys as RedisKey[] ?? [.. keys], args as RedisValue[] ?? [.. args], cancellationToken));
     }
 
     public async Task<bool> PingAsync(CancellationToken cancellationToken = default)

@@ -54,13 +54,13 @@ public sealed class MirrorCommandTests
         }
 
         // The stream starts empty: the newest-first read of an empty stream is an empty array.
-        public Task<RedisResult> ExecuteAsync(string command, IReadOnlyList<object> args, CancellationToken cancellationToken = default) =>
-            Task.FromResult(RedisResult.Create(Array.Empty<RedisResult>()));
+        public ValueTask<RedisResult> ExecuteAsync(string command, IReadOnlyList<object> args, CancellationToken cancellationToken = default) =>
+            ValueTask.FromResult(RedisResult.Create(Array.Empty<RedisResult>()));
 
-        public Task<RedisResult> EvalAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default) =>
+        public ValueTask<RedisResult> EvalAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default) =>
             throw new NotSupportedException();
 
-        public Task<RedisResult> EvalDurableAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default) =>
+        public ValueTask<RedisResult> EvalDurableAsync(LuaScript script, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, CancellationToken cancellationToken = default) =>
             throw new NotSupportedException();
 
         public Task<bool> PingAsync(CancellationToken cancellationToken = default) => Task.FromResult(true);

@@ -31,7 +31,7 @@ public sealed class RedisAuthTests
 
         Assert.That((await redis.ExecuteAsync("ACL", ["WHOAMI"])).AsString(), Is.EqualTo("broker"));
         await redis.ExecuteAsync("SET", ["jitbroker:k", "v"]);
-        var denied = Assert.ThrowsAsync<RedisServerException>(() => redis.ExecuteAsync("SET", ["other:k", "v"]));
+        var denied = Assert.ThrowsAsync<RedisServerException>(() => redis.ExecuteAsync("SET", ["other:k", "v"]).AsTask());
         Assert.That(RedisFailures.CauseOf(denied!), Is.EqualTo(RedisFailures.NoPermission));
         Assert.That(await redis.PingAsync(), Is.True, "CLIENT SETNAME refused for lack of +client must not break the handshake");
     }
@@ -105,7 +105,7 @@ public sealed class RedisAuthTests
     {
         await using var redis = new RedisConnection(new RedisOptions { Endpoint = _server.Endpoint, User = "broker", Password = "wrong-pw-xyz" });
 
-        var error = Assert.ThrowsAsync<RedisConnectionException>(() => redis.ExecuteAsync("PING", []));
+        var error = Assert.ThrowsAsync<RedisConnectionException>(() => redis.ExecuteAsync("PING", []).AsTask());
 
         Assert.That(error!.ToString(), Does.Not.Contain("wrong-pw-xyz"));
         Assert.That(await redis.PingAsync(), Is.False);
@@ -115,7 +115,7 @@ public sealed class RedisAuthTests
     public async Task No_password_against_a_protected_server_is_refused()
     {
         await using var redis = new RedisConnection(new RedisOptions { Endpoint = _server.Endpoint });
-        Assert.ThrowsAsync<RedisConnectionException>(() => redis.ExecuteAsync("GET", ["k"]));
+        Assert.ThrowsAsync<RedisConnectionException>(() => redis.ExecuteAsync("GET", ["k"]).AsTask());
         Assert.That(await redis.PingAsync(), Is.False);
     }
 }

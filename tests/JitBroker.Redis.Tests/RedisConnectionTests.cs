@@ -48,10 +48,10 @@ public sealed class RedisConnectionTests
     {
         await _redis.ExecuteAsync("SET", ["text", "not a number"]);
 
-        var error = Assert.ThrowsAsync<RedisServerException>(() => _redis.ExecuteAsync("INCR", ["text"]));
+        var error = Assert.ThrowsAsync<RedisServerException>(() => _redis.ExecuteAsync("INCR", ["text"]).AsTask());
         Assert.That(error!.Message, Does.StartWith("ERR value is not an integer or out of range"));
         Assert.That(RedisFailures.CauseOf(error), Is.EqualTo(RedisFailures.ErrorReply));
-        Assert.ThrowsAsync<RedisServerException>(() => _redis.ExecuteAsync("NOSUCHCOMMAND", []));
+        Assert.ThrowsAsync<RedisServerException>(() => _redis.ExecuteAsync("NOSUCHCOMMAND", []).AsTask());
         Assert.That((await _redis.ExecuteAsync("ECHO", ["still in step"])).AsString(), Is.EqualTo("still in step"));
     }
 
@@ -127,9 +127,9 @@ public sealed class RedisConnectionTests
         await _redis.ExecuteAsync("SET", ["ordered-text", "not a number"]);
 
         // Issued without waiting, so they are queued together: one failing command among them fails only its caller.
-        var pushes = Enumerable.Range(0, 400).Select(i => _redis.ExecuteAsync("RPUSH", ["ordered-" + (i % 4), i])).ToList();
-        var failing = _redis.ExecuteAsync("INCR", ["ordered-text"]);
-        var script = _redis.EvalAsync(new LuaScript("return redis.call('LLEN', KEYS[1])"), ["ordered-0"], []);
+        var pushes = Enumerable.Range(0, 400).Select(i => _redis.ExecuteAsync("RPUSH", ["ordered-" + (i % 4), i]).AsTask()).ToList();
+        var failing = _redis.ExecuteAsync("INCR", ["ordered-text"]).AsTask();
+        var script = _redis.EvalAsync(new LuaScript("return redis.call('LLEN', KEYS[1])"), ["ordered-0"], []).AsTask();
 
         var replies = await Task.WhenAll(pushes);
         Assert.ThrowsAsync<RedisServerException>(() => failing);
@@ -147,6 +147,41 @@ public sealed class RedisConnectionTests
         var info = (await _redis.ExecuteAsync("INFO", ["stats"])).ToString();
         var line = info.Split('\n').Single(l => l.StartsWith("total_reads_processed:", StringComparison.Ordinal));
         return long.Parse(line["total_reads_processed:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Test]
+    public async Task A_caller_that_stops_waiting_leaves_the_commands_after_it_their_own_replies()
+    {
+        // Commands are pooled: the slow command's reply, which comes after its caller gave up, must reach nobody else —
+        // not the callers queued behind the sleep, nor those after it whose commands may reuse its slot.
+        using var impatient = new CancellationTokenSource(TimeSpan.FromMilliseconds(30));
+        var slow = _redis.ExecuteAsync("DEBUG", ["SLEEP", "0.3"], impatient.Token).AsTask();
+        for (var round = 0; round < 3; round++)
+        {
+            var echoes = Enumerable.Range(0, 200).Select(async i => (string?)await _redis.ExecuteAsync("ECHO", [$"{round}:{i}"])).ToList();
+            Assert.That(await Task.WhenAll(echoes), Is.EqualTo(Enumerable.Range(0, 200).Select(i => $"{round}:{i}")), $"round {round}");
+        }
+
+        Assert.That(async () => await slow, Throws.InstanceOf<OperationCanceledException>());
+    }
+
+    [Test]
+    public async Task A_reply_is_read_once()
+    {
+        // A second read of a pooled reply is refused, never answered: letting the command go twice could hand it to another
+        // caller while still in use. The first await resumes where the reply completes (ConfigureAwait(false) on a reply
+        // still on the wire), so the second read comes while the command is still held for the library's reply — the
+        // window in which only the command's own bookkeeping, not its version, can refuse it.
+        await _redis.ConnectAsync(); // connected, a command's reply is the pooled one (before, it waits in an async step)
+#pragma warning disable CA2012 // read twice on purpose
+        var reply = _redis.ExecuteAsync("DEBUG", ["SLEEP", "0.05"]);
+        Assert.That(reply.IsCompleted, Is.False, "the reply must still be on the wire for this test to mean anything");
+        Assert.That((string?)await reply.ConfigureAwait(false), Is.EqualTo("OK"));
+        Assert.That(() => reply.Result, Throws.InstanceOf<InvalidOperationException>());
+        Assert.That(async () => await reply, Throws.InstanceOf<InvalidOperationException>());
+#pragma warning restore CA2012
+        var after = await Task.WhenAll(Enumerable.Range(0, 50).Select(async i => (string?)await _redis.ExecuteAsync("ECHO", [$"after:{i}"])));
+        Assert.That(after, Is.EqualTo(Enumerable.Range(0, 50).Select(i => $"after:{i}")), "the pool is intact");
     }
 
     [Test]
@@ -205,7 +240,7 @@ public sealed class RedisConnectionTests
     public async Task A_script_error_is_a_server_exception()
     {
         var broken = new LuaScript("return redis.call('NOPE')");
-        var error = Assert.ThrowsAsync<RedisServerException>(() => _redis.EvalAsync(broken, [], []));
+        var error = Assert.ThrowsAsync<RedisServerException>(() => _redis.EvalAsync(broken, [], []).AsTask());
         Assert.That(error!.Message, Does.Contain("Unknown Redis command"));
         Assert.That(await _redis.PingAsync(), Is.True);
     }

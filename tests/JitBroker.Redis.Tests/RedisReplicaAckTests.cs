@@ -70,7 +70,7 @@ public sealed class RedisReplicaAckTests
         await redis.EvalDurableAsync(Write, ["gc:warm", "gc:due"], ["x", 1]);
         Assert.That(await primary.RawCommandAsync("SCRIPT FLUSH"), Is.EqualTo("+OK"));
 
-        var results = await Task.WhenAll(Enumerable.Range(0, 400).Select(i => redis.EvalDurableAsync(Write, [$"gc:{i}", "gc:due"], ["x", i])));
+        var results = await Task.WhenAll(Enumerable.Range(0, 400).Select(i => redis.EvalDurableAsync(Write, [$"gc:{i}", "gc:due"], ["x", i]).AsTask()));
 
         var stats = await primary.RawReplyAsync("INFO commandstats");
         var waits = long.Parse(stats.Split("\r\n").Single(l => l.StartsWith("cmdstat_wait:", StringComparison.Ordinal)).Split(',')[0]["cmdstat_wait:calls=".Length..], CultureInfo.InvariantCulture);
@@ -94,10 +94,10 @@ public sealed class RedisReplicaAckTests
         await replica.KillAsync();
 
         var clock = Stopwatch.StartNew();
-        var first = Assert.ThrowsAsync<RedisNotReplicatedException>(() => redis.EvalDurableAsync(Write, ["ack:first", "ack:due"], ["x", 1]));
+        var first = Assert.ThrowsAsync<RedisNotReplicatedException>(() => redis.EvalDurableAsync(Write, ["ack:first", "ack:due"], ["x", 1]).AsTask());
         var firstTook = clock.Elapsed;
         clock.Restart();
-        var second = Assert.ThrowsAsync<RedisNotReplicatedException>(() => redis.EvalDurableAsync(Write, ["ack:second", "ack:due"], ["x", 1]));
+        var second = Assert.ThrowsAsync<RedisNotReplicatedException>(() => redis.EvalDurableAsync(Write, ["ack:second", "ack:due"], ["x", 1]).AsTask());
         var secondTook = clock.Elapsed;
 
         Assert.Multiple(async () =>
@@ -133,7 +133,7 @@ public sealed class RedisReplicaAckTests
         await using var primary = await RedisServerProcess.StartServerAsync("--min-replicas-to-write", "1");
         await using var redis = new RedisConnection(Options(primary.Endpoint, 0));
 
-        var refused = Assert.ThrowsAsync<RedisServerException>(() => redis.EvalAsync(Write, ["nr:lease", "nr:due"], ["x", 1]));
+        var refused = Assert.ThrowsAsync<RedisServerException>(() => redis.EvalAsync(Write, ["nr:lease", "nr:due"], ["x", 1]).AsTask());
 
         Assert.That(RedisFailures.CauseOf(refused!), Is.EqualTo(RedisFailures.NotReplicated));
         Assert.That((await redis.ExecuteAsync("EXISTS", ["nr:lease"])).AsInt64(), Is.Zero);

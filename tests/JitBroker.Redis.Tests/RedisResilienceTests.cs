@@ -61,7 +61,7 @@ public sealed class RedisResilienceTests
             Assert.That(RedisFailures.CauseOf(ex), Is.EqualTo(RedisFailures.Timeout).Or.EqualTo(RedisFailures.Unreachable));
         }
 
-        var value = await EventuallyAsync(() => redis.ExecuteAsync("GET", ["k"]), TimeSpan.FromSeconds(10));
+        var value = await EventuallyAsync(() => redis.ExecuteAsync("GET", ["k"]).AsTask(), TimeSpan.FromSeconds(10));
         Assert.That(value.AsString(), Is.EqualTo("v"));
         Assert.That((await redis.ExecuteAsync("ECHO", ["in step"])).AsString(), Is.EqualTo("in step"));
     }
@@ -97,7 +97,7 @@ public sealed class RedisResilienceTests
         Assert.That(async () => await redis.ExecuteAsync("GET", ["survivor"]), Throws.InstanceOf<RedisConnectionException>());
         await server.RestartAsync();
 
-        var value = await EventuallyAsync(() => redis.ExecuteAsync("GET", ["survivor"]), TimeSpan.FromSeconds(15));
+        var value = await EventuallyAsync(() => redis.ExecuteAsync("GET", ["survivor"]).AsTask(), TimeSpan.FromSeconds(15));
         Assert.That(value.AsString(), Is.EqualTo("yes"));
         Assert.That(redis.CurrentEndpoint, Is.EqualTo(before));
     }
@@ -112,7 +112,7 @@ public sealed class RedisResilienceTests
         Assert.That(async () => await redis.ExecuteAsync("PING", []), Throws.InstanceOf<RedisConnectionException>());
         var firstFailure = clock.Elapsed;
         clock.Restart();
-        var during = Assert.ThrowsAsync<RedisConnectionException>(() => redis.ExecuteAsync("SET", ["k", "v"]));
+        var during = Assert.ThrowsAsync<RedisConnectionException>(() => redis.ExecuteAsync("SET", ["k", "v"]).AsTask());
         var secondFailure = clock.Elapsed;
 
         Assert.That(firstFailure, Is.LessThan(TimeSpan.FromSeconds(2.5)), "bounded by the connect timeout");
@@ -121,7 +121,7 @@ public sealed class RedisResilienceTests
         Assert.That(await redis.PingAsync(), Is.False);
 
         await using var server = await RedisServerProcess.StartServerAsync(port);
-        var pong = await EventuallyAsync(() => redis.ExecuteAsync("PING", []), TimeSpan.FromSeconds(10));
+        var pong = await EventuallyAsync(() => redis.ExecuteAsync("PING", []).AsTask(), TimeSpan.FromSeconds(10));
         Assert.That(pong.AsString(), Is.EqualTo("PONG"));
         Assert.That((await redis.ExecuteAsync("EXISTS", ["k"])).AsInt64(), Is.Zero, "the SET refused during the outage was not queued and replayed");
     }
@@ -133,7 +133,7 @@ public sealed class RedisResilienceTests
         await using var redis = new RedisConnection(Options(server.Endpoint, commandTimeoutMs: 30_000));
         await redis.PingAsync();
 
-        var stuck = redis.ExecuteAsync("DEBUG", ["SLEEP", "5"]);
+        var stuck = redis.ExecuteAsync("DEBUG", ["SLEEP", "5"]).AsTask();
         await Task.Delay(100);
         await server.KillAsync();
 

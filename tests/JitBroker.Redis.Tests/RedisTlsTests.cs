@@ -89,13 +89,13 @@ public sealed class RedisTlsTests
     public async Task A_server_certificate_from_another_ca_is_refused()
     {
         await using var redis = new RedisConnection(Options(OtherCaPath, "redis.test"));
-        Assert.ThrowsAsync<RedisConnectionException>(() => redis.ExecuteAsync("PING", []));
+        Assert.ThrowsAsync<RedisConnectionException>(() => redis.ExecuteAsync("PING", []).AsTask());
     }
 
     [Test]
     public async Task A_server_name_the_certificate_does_not_carry_is_refused()
     {
         await using var redis = new RedisConnection(Options(CaPath, "not-redis.test"));
-        Assert.ThrowsAsync<RedisConnectionException>(() => redis.ExecuteAsync("PING", []));
+        Assert.ThrowsAsync<RedisConnectionException>(() => redis.ExecuteAsync("PING", []).AsTask());
     }
 }

@@ -15,7 +15,7 @@ namespace JitBroker.Leases.Redis;
 /// </remarks>
 internal sealed class CoalescedRead<TReply, T>
 {
-    private readonly Func<Task<TReply>> _read;
+    private readonly Func<ValueTask<TReply>> _read;
     private readonly Func<TReply, T> _answer;
     private readonly Action _onAnswered;
     private readonly Lock _gate = new();
@@ -25,9 +25,9 @@ internal sealed class CoalescedRead<TReply, T>
     private bool _onTheWire;
     private TaskCompletionSource<T>? _next;
     private TaskCompletionSource<T>? _current;
-    private Task<TReply>? _inFlight;
+    private ValueTask<TReply> _inFlight;
 
-    public CoalescedRead(Func<Task<TReply>> read, Func<TReply, T> answer)
+    public CoalescedRead(Func<ValueTask<TReply>> read, Func<TReply, T> answer)
     {
         _read = read;
         _answer = answer;
@@ -57,14 +57,14 @@ internal sealed class CoalescedRead<TReply, T>
     /// <summary>Sends one read for <paramref name="callers"/>; <see cref="OnAnswered"/> runs when it answers.</summary>
     private void Send(TaskCompletionSource<T> callers)
     {
-        Task<TReply> read;
+        ValueTask<TReply> read;
         try
         {
             read = _read();
         }
         catch (Exception ex)
         {
-            read = Task.FromException<TReply>(ex);
+            read = ValueTask.FromException<TReply>(ex);
         }
 
         _current = callers;
@@ -77,8 +77,9 @@ internal sealed class CoalescedRead<TReply, T>
     /// <summary>Answers the callers of the read that completed, then sends the next read if anyone arrived meanwhile.</summary>
     private void OnAnswered()
     {
-        var read = _inFlight!;
+        var read = _inFlight;
         var callers = _current!;
+        _inFlight = default; // read once below: the reply may come from a pooled source
         try
         {
             callers.TrySetResult(_answer(read.GetAwaiter().GetResult()));
@@ -95,7 +96,6 @@ internal sealed class CoalescedRead<TReply, T>
             {
                 _onTheWire = false;
                 _current = null;
-                _inFlight = null;
                 return;
             }
 

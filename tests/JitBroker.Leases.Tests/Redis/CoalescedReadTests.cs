@@ -17,13 +17,13 @@ public sealed class CoalescedReadTests
 
         public int Sent { get { lock (_gate) { return _reads.Count; } } }
 
-        public Task<int> Read()
+        public ValueTask<int> Read()
         {
             lock (_gate)
             {
                 var read = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
                 _reads.Add(read);
-                return read.Task;
+                return new ValueTask<int>(read.Task);
             }
         }
 
@@ -147,7 +147,7 @@ public sealed class CoalescedReadTests
     public async Task A_read_that_throws_before_it_is_sent_fails_its_callers_and_the_next_caller_reads_again()
     {
         var calls = 0;
-        var reads = new CoalescedRead<int, int>(() => ++calls == 1 ? throw new InvalidOperationException("no connection") : Task.FromResult(calls),
+        var reads = new CoalescedRead<int, int>(() => ++calls == 1 ? throw new InvalidOperationException("no connection") : ValueTask.FromResult(calls),
             static v => v);
 
         Assert.ThrowsAsync<InvalidOperationException>(async () => await reads.ReadAsync(CancellationToken.None));
@@ -159,7 +159,7 @@ public sealed class CoalescedReadTests
     public async Task Reads_that_answer_at_once_one_after_another_all_answer_in_order()
     {
         var calls = 0;
-        var reads = new CoalescedRead<int, int>(() => Task.FromResult(Interlocked.Increment(ref calls)), static v => v);
+        var reads = new CoalescedRead<int, int>(() => ValueTask.FromResult(Interlocked.Increment(ref calls)), static v => v);
         for (var i = 1; i <= 10_000; i++)
         {
             Assert.That(await reads.ReadAsync(CancellationToken.None), Is.EqualTo(i));

@@ -77,11 +77,11 @@ public sealed class DocumentedAclTests
         ];
         foreach (var command in refused)
         {
-            var error = Assert.ThrowsAsync<RedisServerException>(() => audit.ExecuteAsync(command[0], [stream, .. command.Skip(1)]), command[0]);
+            var error = Assert.ThrowsAsync<RedisServerException>(() => audit.ExecuteAsync(command[0], [stream, .. command.Skip(1)]).AsTask(), command[0]);
             Assert.That(error!.Message, Does.Contain("NOPERM"), command[0]);
         }
 
-        var destroy = Assert.ThrowsAsync<RedisServerException>(() => audit.ExecuteAsync("XGROUP", ["DESTROY", stream, "g"]));
+        var destroy = Assert.ThrowsAsync<RedisServerException>(() => audit.ExecuteAsync("XGROUP", ["DESTROY", stream, "g"]).AsTask());
         Assert.That(destroy!.Message, Does.Contain("NOPERM"));
         foreach (var command in new[] { "FLUSHALL", "FLUSHDB" })
         {
@@ -89,9 +89,9 @@ public sealed class DocumentedAclTests
             Assert.That(error!.Message, Does.Contain("NOPERM"), command);
         }
 
-        Assert.ThrowsAsync<RedisServerException>(() => audit.ExecuteAsync("HGETALL", [(RedisKey)"jitbroker:lease:{x}"]), "the audit user reads no lease");
-        Assert.ThrowsAsync<RedisServerException>(() => broker.ExecuteAsync("DEL", [stream]), "a stolen broker credential cannot delete the audit stream");
-        Assert.ThrowsAsync<RedisServerException>(() => broker.ExecuteAsync("EVAL", ["return redis.call('XTRIM', KEYS[1], 'MAXLEN', 0)", 1, stream]), "nor trim it from a script");
+        Assert.ThrowsAsync<RedisServerException>(() => audit.ExecuteAsync("HGETALL", [(RedisKey)"jitbroker:lease:{x}"]).AsTask(), "the audit user reads no lease");
+        Assert.ThrowsAsync<RedisServerException>(() => broker.ExecuteAsync("DEL", [stream]).AsTask(), "a stolen broker credential cannot delete the audit stream");
+        Assert.ThrowsAsync<RedisServerException>(() => broker.ExecuteAsync("EVAL", ["return redis.call('XTRIM', KEYS[1], 'MAXLEN', 0)", 1, stream]).AsTask(), "nor trim it from a script");
         Assert.That((await admin.ExecuteAsync("XLEN", [stream])).AsInt64(), Is.EqualTo(1));
     }
 
