@@ -29,15 +29,16 @@ namespace JitBroker.Redis;
 /// <para>
 /// Every command's failure — the library's, or one to write the batch — goes to <c>onFailure</c> (the connection notes
 /// timeouts and READONLY there), whether or not its caller still waits. So the connection's own methods need no wrapper
-/// or cancellation promise around the task they hand back.
+/// or cancellation promise around the answer they hand back.
 /// </para>
 /// <para>
 /// A caller gets a <see cref="ValueTask{TResult}"/> backed by a pooled <see cref="QueuedCommand"/> (await it once): no
-/// promise, task or completion delegate per command (0.2–0.3 KiB of each request's allocations went to them,
-/// docs/benchmarks.md). A command goes back to the pool only when everyone who holds it has let go — the caller (once it
+/// promise, task or completion delegate per command (0.9 KiB per request at one call at a time, 0.45 at 128,
+/// docs/benchmarks.md, 2026-12-06 night). A command goes back to the pool only when everyone who holds it has let go — the caller (once it
 /// read its result), the drain (once the batch was written or failed), the library's task (once it completed and no
 /// retry followed) and the cancellation registration (once removed or run) — so no late completion, failure or
-/// cancellation can touch a command already reused; a stale <see cref="ValueTask{TResult}"/> is refused by its version.
+/// cancellation can touch a command already reused; a stale <see cref="ValueTask{TResult}"/> is refused by its version,
+/// a second read of a current one by the command's own flag.
 /// </para>
 /// </remarks>
 internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPoolWorkItem

@@ -17,7 +17,7 @@ namespace JitBroker.Server;
 /// The agent API (<see cref="CredentialBrokerGrpcService"/>) calls it inline in each method — <see cref="EnterAgentCall"/>,
 /// then <see cref="AgentCall.Refuse"/> in a <c>catch</c> and <see cref="AgentCall.Leave"/> in a <c>finally</c> — instead of
 /// through a grpc-dotnet interceptor: an interceptor put three more async steps around every call (grpc-dotnet's
-/// interceptor pipeline, the interceptor itself and the invoker that resolves the service; ~0.5 KiB per request,
+/// interceptor pipeline, the interceptor itself and the invoker that resolves the service: 0.3–0.5 KiB per request,
 /// docs/benchmarks.md, 2026-12-06 night). The admin service keeps an interceptor (<see cref="BrokerCallInterceptor"/>)
 /// made of the same two checks.
 /// </para>

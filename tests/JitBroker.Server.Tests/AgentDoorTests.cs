@@ -41,11 +41,10 @@ public sealed class AgentDoorTests
     public async Task Stop() => await _tickets.DisposeAsync();
 
     [Test]
-    public void The_agent_api_has_the_methods_these_tests_walk() =>
-        Assert.That(Methods.Select(m => m.Name), Is.EquivalentTo(new[]
-        {
-            "RequestCredential", "EndTask", "IntrospectCredential", "RenewCredential", "OfferDelegation", "DelegateCredential", "ReportUses",
-        }), "a new method is covered by the cases below once it is in this list");
+    public void The_cases_walk_the_service_descriptor() =>
+        // The cases below take the methods from the service's own descriptor, so a new method is covered the day it is
+        // added; this only guards against walking nothing.
+        Assert.That(Methods.Select(m => m.Name), Does.Contain("RequestCredential").And.Contain("EndTask").And.Contain("ReportUses"));
 
     [Test]
     public void The_door_refuses_a_call_whose_deadline_passed_before_looking_at_anything_else()
