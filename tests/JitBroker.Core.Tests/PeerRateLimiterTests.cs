@@ -22,6 +22,27 @@ public sealed class PeerRateLimiterTests
     }
 
     [Test]
+    public void A_known_peers_call_allocates_nothing()
+    {
+        // Every agent call passes the limiter: a found bucket must cost no closure or other object per call.
+        var limiter = new PeerRateLimiter(new AdmissionOptions { PeerFailuresPerSecond = 10, PeerBurst = 5 }, TestClock.Create());
+        for (var i = 0; i < 1_000; i++) // the bucket exists and the code is compiled before measuring
+        {
+            Assert.That(limiter.TryAcquire("10.0.0.1"), Is.True);
+            limiter.Refund("10.0.0.1");
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1_000; i++)
+        {
+            limiter.TryAcquire("10.0.0.1");
+            limiter.Refund("10.0.0.1");
+        }
+
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+    }
+
+    [Test]
     public void Calls_that_give_their_token_back_never_drain_the_bucket()
     {
         var limiter = new PeerRateLimiter(new AdmissionOptions { PeerFailuresPerSecond = 1, PeerBurst = 2 }, TestClock.Create());

@@ -42,9 +42,10 @@ public sealed class PeerRateLimiter
                 ForgetIdle(now);
             }
 
-            bucket = _buckets.Count >= _maxPeers
-                ? _buckets.GetOrAdd(OverflowPeer, _ => new Bucket(_burst, now))
-                : _buckets.GetOrAdd(peer, _ => new Bucket(_burst, now));
+            // Factories with an argument, not lambdas capturing 'now': a capture allocated its closure on every call,
+            // found bucket or not.
+            bucket = _buckets.GetOrAdd(_buckets.Count >= _maxPeers ? OverflowPeer : peer,
+                static (_, start) => new Bucket(start.Burst, start.Now), (Burst: _burst, Now: now));
         }
 
         return bucket.TryTake(now, _perSecond, _burst, _time);
