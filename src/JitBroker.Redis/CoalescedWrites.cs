@@ -226,7 +226,8 @@ internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPool
 
         // 1 once the caller read its answer: a second read is refused rather than letting go of the caller's hold twice.
         private int _consumed;
-        private bool _registered;
+
+        // Default when the caller's token cannot be cancelled: its Unregister() is then false, as for a callback that ran.
         private CancellationTokenRegistration _stopWaiting;
         private Task<RedisResult>? _sent;
 
@@ -272,7 +273,6 @@ internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPool
             if (cancellationToken.CanBeCanceled)
             {
                 Interlocked.Increment(ref _holders);
-                _registered = true;
                 // Runs the callback at once when the token is already cancelled (it lets go of its own hold).
                 _stopWaiting = cancellationToken.UnsafeRegister(StopWaitingCallback, this);
             }
@@ -382,7 +382,7 @@ internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPool
             }
 
             // Removed before it ran: its hold is let go here. Otherwise it ran or is running, and lets go itself.
-            if (_registered && _stopWaiting.Unregister())
+            if (_stopWaiting.Unregister())
             {
                 Release();
             }
@@ -405,7 +405,6 @@ internal sealed class CoalescedWrites(Action<Exception> onFailure) : IThreadPool
             _values = null;
             _sentSource = false;
             _sent = null;
-            _registered = false;
             _stopWaiting = default;
             _answer.Reset();
             _writes.Return(this);

@@ -42,6 +42,27 @@ public sealed class DeadlineTests
         Assert.That(await E2E.LeasesOfAsync(admin, agent), Is.Empty, "no lease for a client that had given up");
     }
 
+    // Not a timeout grpc-dotnet can read (no unit, a negative or over-long number, two values, nothing): the header is
+    // ignored as if absent, and the call is answered normally — never an exception, a 500 or an UNKNOWN status.
+    [TestCase("abc")]
+    [TestCase("-1S")]
+    [TestCase("999999999999S")]
+    [TestCase("1u,1u")]
+    [TestCase("")]
+    public async Task A_grpc_timeout_that_is_not_one_is_ignored_cleanly(string grpcTimeout)
+    {
+        var name = "odd-timeout-" + Convert.ToHexStringLower(System.Text.Encoding.UTF8.GetBytes(grpcTimeout)); // one task and agent per case
+        var answer = await RawGrpcCall.UnaryAsync(_broker.GrpcUri, "/jitbroker.v1.CredentialBroker/RequestCredential",
+            E2E.Tickets(name), _broker.Svid(E2E.Agent(name)), grpcTimeout);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(answer.Http, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(answer.GrpcStatus, Is.EqualTo("0"));
+            Assert.That(answer.Body, Is.Not.Empty);
+        });
+    }
+
     [Test]
     public async Task A_deadline_ahead_is_honoured_as_before()
     {
