@@ -193,6 +193,29 @@ public sealed class RedisLeaseStoreTests
             "nothing is due now: the child the parent's mark scheduled was walked and claimed or revoked in the same script");
     }
 
+    [TestCase(true)]
+    [TestCase(false)]
+    public async Task A_due_entry_left_for_a_revoked_lease_is_dropped_never_claimed(bool ledgerRevokes)
+    {
+        // A revoked lease is never put in the due set; were an entry for one left there (a script stopped part-way), a
+        // claim would make the lease revoking again and hand it to a revoker a second time.
+        var store = new RedisLeaseStore(_redis, _prefix);
+        var lease = NewLease(LeaseIds.New(), TimeSpan.FromSeconds(30));
+        await store.PutAsync(lease);
+        var revokedAt = T0 + TimeSpan.FromSeconds(5);
+        Assert.That(await store.MarkRevokedManyAsync([lease.LeaseId], revokedAt), Is.EqualTo(new[] { true }));
+        await (await SharedRedis.AdminAsync()).ExecuteAsync("ZADD", [$"{_prefix}due", 0, lease.LeaseId]);
+
+        var claimed = await store.ClaimDueAsync(revokedAt, 100, ClaimTimeout,
+            ledgerRevokes ? new LedgerRevocation(new HashSet<string>(["jwt"]), null) : null);
+
+        Assert.That(claimed, Is.Empty);
+        var stored = await store.GetAsync(lease.LeaseId);
+        Assert.That(stored!.State, Is.EqualTo(LeaseState.Revoked));
+        Assert.That(stored.RevokedAt, Is.EqualTo(revokedAt));
+        Assert.That((await (await SharedRedis.AdminAsync()).ExecuteAsync("ZSCORE", [$"{_prefix}due", lease.LeaseId])).IsNull, Is.True, "the stale entry is gone");
+    }
+
     [Test]
     public async Task A_lease_is_one_compact_listpack_hash_plus_index_entries()
     {
