@@ -35,7 +35,8 @@ internal static partial class LeaseScripts
           if from == '1' then redis.call('ZREM', REVOKING, id) elseif from == '3' then redis.call('ZREM', FAILED, id) end
           if to == '1' then redis.call('ZADD', REVOKING, issued, id) elseif to == '3' then redis.call('ZADD', FAILED, issued, id) end
         end
-        -- s, issued: the lease's 's' and 'i' fields when the caller has read them already (one HMGET fewer).
+        -- s, issued: the lease's 's' and 'i' fields when the caller has read them already (one HMGET fewer). Nil for a
+        -- missing lease and for a revoked one: a revoked lease is never claimed (that would make it revoking again).
         local function claim(id, deadline, s, issued)
           local k = lkey(id)
           touch(k, REVOKING, FAILED)
@@ -43,7 +44,7 @@ internal static partial class LeaseScripts
             local f = redis.call('HMGET', k, 's', 'i')
             s, issued = f[1], f[2]
           end
-          if not s then return nil end
+          if not s or s == '2' then return nil end
           restate(id, s, '1', issued)
           redis.call('HSET', k, 's', '1', 'd', deadline)
           redis.call('ZADD', DUE, deadline, id)
@@ -130,10 +131,10 @@ internal static partial class LeaseScripts
         local ledger = ledger_args(ARGV[2], 5)
         local out = {}
         for _, id in ipairs(redis.call('ZRANGEBYSCORE', DUE, '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))) do
-          -- One read decides between a ledger revocation and a claim and serves either. A revoked lease is never due:
-          -- an entry for one is stale and dropped, never claimed (a claim would make it revoking again).
+          -- One read decides between a ledger revocation and a claim and serves either. A revoked lease is never due: an
+          -- entry for one is stale, and neither the ledger revocation nor the claim takes it, so it is dropped.
           local f, fields = mark_fields(id), nil
-          if f[1] and f[1] ~= '2' then
+          if f[1] then
             if ledger and ledger.kinds[f[8] or ''] then fields = ledger_revoke(id, ledger, f) end
             if not fields then fields = claim(id, ARGV[4], f[1], f[3]) end
           end
@@ -160,7 +161,7 @@ internal static partial class LeaseScripts
     /// <summary>ARGV: prefix, id, claim deadline ms → fields, or nil when missing or revoked.</summary>
     public static readonly LuaScript TryClaim = new(Prelude + """
         local f = redis.call('HMGET', lkey(ARGV[2]), 's', 'i')
-        if not f[1] or f[1] == '2' then return nil end
+        if not f[1] then return nil end
         return claim(ARGV[2], ARGV[3], f[1], f[2])
         """);
 
