@@ -335,6 +335,32 @@ public abstract class RevocationQueueConformanceTests : LeaseStoreSuite
     }
 
     [Test]
+    public async Task Claim_task_with_a_ledger_revocation_revokes_a_lease_delegated_within_the_task_from_its_state_after_the_parent()
+    {
+        // Delegated back to the same agent and task, the child is a root and a descendant: revoking the parent first
+        // schedules the child (revoking, due now) before the walk reaches it, so the child must be revoked from that state,
+        // not from what a read before the parent's revocation said (active) — or it stays counted as revoking.
+        const string owner = "replica-1";
+        var root = NewLease(TimeSpan.FromMinutes(5)) with { IssuerKind = "jwt", IssuedAt = T0 + TimeSpan.FromSeconds(1) };
+        await Store.PutAsync(root);
+        var child = NewLease(TimeSpan.FromMinutes(5), parentLeaseId: root.LeaseId) with { IssuerKind = "jwt", IssuedAt = T0 + TimeSpan.FromSeconds(2) };
+        await Store.PutAsync(child);
+        var now = T0 + TimeSpan.FromSeconds(5);
+
+        var tree = await Store.ClaimTaskAsync(root.AgentId, root.TaskId, now, ClaimTimeout, new LedgerRevocation(new HashSet<string> { "jwt" }, owner));
+
+        Assert.That(tree.Select(c => (c.LeaseId, c.RevokedInStep, c.Claimed?.State)), Is.EqualTo(new[]
+        {
+            (root.LeaseId, true, (LeaseState?)LeaseState.Revoked), (child.LeaseId, true, (LeaseState?)LeaseState.Revoked),
+        }));
+        var counts = await Store.CountByStateAsync();
+        Assert.That((counts[LeaseState.Active], counts[LeaseState.Revoking], counts[LeaseState.Revoked]), Is.EqualTo((0L, 0L, 2L)), "nothing left counted as revoking");
+        Assert.That(await Store.ClaimDueAsync(now + ClaimTimeout + TimeSpan.FromSeconds(1), 10, ClaimTimeout), Is.Empty, "nothing left on the schedule");
+        Assert.That((await ((IRevocationOutbox)Store).ListUnauditedAsync(owner, now + TimeSpan.FromSeconds(1), 100)).Select(u => u.LeaseId),
+            Is.EquivalentTo(new[] { root.LeaseId, child.LeaseId }), "each revocation in the outbox once");
+    }
+
+    [Test]
     public async Task Claim_due_with_a_ledger_revocation_revokes_those_kinds_in_the_step_and_claims_the_rest()
     {
         const string owner = "replica-1";

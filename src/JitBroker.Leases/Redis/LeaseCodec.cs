@@ -147,6 +147,7 @@ internal static class LeaseCodec
         }
 
         var kind = Text("k");
+        var state = (LeaseState)int.Parse(Text("s"), CultureInfo.InvariantCulture);
         var handle = Optional("h") ?? leaseId;
         var jkt = Optional(ProofKeyThumbprint);
         var x5t = Optional(CertificateThumbprint);
@@ -165,11 +166,12 @@ internal static class LeaseCodec
             Scope = new GrantedScope(Text("au"), Text("ac"), List("to"), List("r")),
             IssuedAt = Time("i"),
             ExpiresAt = Time("e"),
-            State = (LeaseState)int.Parse(Text("s"), CultureInfo.InvariantCulture),
+            State = state,
             Attempts = f.TryGetValue("n", out var n) ? (int)n.AsInt64() : 0,
             LastError = Optional("le"),
             RevokedAt = OptionalTime("ra"),
-            DueAt = OptionalTime("d"),
+            // A revoked lease is never due; the mark leaves its last 'd' in place rather than spend a call deleting it.
+            DueAt = state == LeaseState.Revoked ? null : OptionalTime("d"),
             RuleIds = List("ru"),
             CredentialFingerprint = f.TryGetValue(FingerprintDigest, out var digest)
                 ? Sha256Prefix + Convert.ToHexStringLower(digest.AsBytes()!)

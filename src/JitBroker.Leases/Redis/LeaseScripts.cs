@@ -186,10 +186,14 @@ internal static partial class LeaseScripts
     /// revoked at now as <see cref="MarkRevoked"/> marks it (its fields then say state 2).
     /// </summary>
     public static readonly LuaScript ClaimTask = new(Prelude + CapsPrelude + MarkPrelude + ClaimTreesPrelude + """
-        local found = {}
+        -- The root check reads what the walk needs (mark_fields: a is [6], t [7], i [3]), and the walk uses it.
+        local found, read = {}, {}
         for _, id in ipairs(redis.call('SMEMBERS', ARGV[5])) do
-          local f = redis.call('HMGET', lkey(id), 'a', 't', 'i')
-          if f[1] == ARGV[3] and f[2] == ARGV[4] then found[#found + 1] = { tonumber(f[3]) or 0, id } end
+          local f = mark_fields(id)
+          if f[6] == ARGV[3] and f[7] == ARGV[4] then
+            found[#found + 1] = { tonumber(f[3]) or 0, id }
+            read[id] = f
+          end
         end
         table.sort(found, function(x, y) if x[1] ~= y[1] then return x[1] < y[1] end return x[2] < y[2] end)
         local roots, order = {}, {}
@@ -198,14 +202,18 @@ internal static partial class LeaseScripts
           order[#order + 1] = r[2]
           order[#order + 1] = ms(r[1])
         end
-        return { order, claim_trees(roots, ARGV[2], ledger_args(ARGV[6], 7)) }
+        return { order, claim_trees(roots, ARGV[2], ledger_args(ARGV[6], 7), read) }
         """);
 
     // The walk shared by ClaimTrees and ClaimTask: each root, then the descendants breadth first (each lease's children in
     // id order), each once; a lease not revoked is claimed — or, with a ledger revocation (ledger_args) and of one of its
     // kinds, marked revoked (ledger_revoke) — a revoked one listed with empty fields, a missing one left out.
     private const string ClaimTreesPrelude = """
-        local function claim_trees(roots, deadline, ledger)
+        -- read: mark_fields the caller read before this walk wrote anything, by id (or nil). Only a lease's own step and
+        -- its parent's (a ledger revocation schedules the children) write to it, so an entry is dropped when its parent
+        -- is walked: fields read before a write are never used after it.
+        local function claim_trees(roots, deadline, ledger, read)
+          read = read or {}
           local seen, queue, out = {}, {}, {}
           for _, id in ipairs(roots) do
             if not seen[id] then seen[id] = true queue[#queue + 1] = id end
@@ -214,18 +222,22 @@ internal static partial class LeaseScripts
           while i <= #queue do
             local id = queue[i]
             i = i + 1
-            local f = mark_fields(id)
+            local f = read[id] or mark_fields(id)
             local s = f[1]
             if s then
               out[#out + 1] = id
+              local fields, children
               if s == '2' then
-                out[#out + 1] = {}
-              else
-                out[#out + 1] = (ledger and f[8] and ledger.kinds[f[8]] and ledger_revoke(id, ledger, f)) or claim(id, deadline, s, f[3])
+                fields = {}
+              elseif ledger and f[8] and ledger.kinds[f[8]] then
+                fields, children = ledger_revoke(id, ledger, f)
               end
-              local children = redis.call('SMEMBERS', ckey(id))
+              out[#out + 1] = fields or claim(id, deadline, s, f[3])
+              -- The ledger revocation read the children already (the mark leaves the set as it was).
+              children = children or redis.call('SMEMBERS', ckey(id))
               table.sort(children)
               for _, c in ipairs(children) do
+                read[c] = nil
                 if not seen[c] then seen[c] = true queue[#queue + 1] = c end
               end
             end
@@ -293,8 +305,8 @@ internal static partial class LeaseScripts
           -- A revoked parent takes its children with it, in this same step: no child outlives its parent.
           for _, c in ipairs(hit[2]) do schedule(c, revokedAt, nil) end
           local forgetAt = math.max(at, tonumber(f[2])) + keep
+          -- 'd' stays: a revoked lease has no due time whatever it says (LeaseCodec), and leaving it saves a call per mark.
           redis.call('HSET', k, 's', '2', 'ra', revokedAt)
-          redis.call('HDEL', k, 'd')
           redis.call('ZREM', DUE, id)
           redis.call('ZADD', GONE, ms(forgetAt), id)
           -- A backstop only: the sweeper forgets the lease (and its index entries) at forgetAt.
@@ -316,13 +328,13 @@ internal static partial class LeaseScripts
           for i = first + 2, #ARGV do ledger.kinds[ARGV[i]] = true end
           return ledger
         end
-        -- Marks a lease revoked now (both halves) and returns its fields as revoked; nil when missing or already revoked.
-        -- f: the lease's mark_fields when the caller read them.
+        -- Marks a lease revoked now (both halves) and returns its fields as revoked and its children (ids, as read before
+        -- the mark); nil when missing or already revoked. f: the lease's mark_fields when the caller read them.
         local function ledger_revoke(id, ledger, f)
           local hit = mark_read(id, ledger.owner, f)
           if not hit then return nil end
           mark_write(id, hit, ledger.at, ledger.keep, ledger.owner)
-          return redis.call('HGETALL', lkey(id))
+          return redis.call('HGETALL', lkey(id)), hit[2]
         end
 
         """;
