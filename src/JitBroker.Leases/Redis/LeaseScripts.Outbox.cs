@@ -18,6 +18,7 @@ internal static partial class LeaseScripts
 
     /// <summary>ARGV: prefix, owner, lease ids… → removed count; an emptied outbox leaves the owners list.</summary>
     public static readonly LuaScript Acknowledge = new(Prelude + OutboxPrelude + """
+        touch(box(ARGV[2]), OWNERS)
         local removed = redis.call('ZREM', box(ARGV[2]), unpack(ARGV, 3))
         if redis.call('EXISTS', box(ARGV[2])) == 0 then redis.call('SREM', OWNERS, ARGV[2]) end
         return removed
@@ -26,9 +27,15 @@ internal static partial class LeaseScripts
     /// <summary>ARGV: replicas prefix, owner, recoverer, hold ms → every recoverer, or nil while the owner lives or another recovers.</summary>
     public static readonly LuaScript BeginRecovery = new(Prelude + """
         local owner, rec = ARGV[2], ARGV[3]
-        if owner ~= rec and redis.call('EXISTS', P .. 'replica:' .. owner) == 1 then return nil end
+        -- Absent keys are touched before their absence is trusted (see members): KEYS[1] never exists, so during a
+        -- migration of this slot recovery waits rather than take over a live owner whose heartbeat has not moved yet.
+        if owner ~= rec then
+          if redis.call('EXISTS', P .. 'replica:' .. owner) == 1 then return nil end
+          touch(P .. 'replica:' .. owner)
+        end
         local hold = P .. 'recovering:' .. owner
         local holder = redis.call('GET', hold)
+        if not holder then touch(hold) end
         if holder and holder ~= rec then return nil end
         redis.call('SET', hold, rec, 'PX', ARGV[4])
         redis.call('SADD', P .. 'recoverers:' .. owner, rec)

@@ -13,9 +13,11 @@ internal static partial class LeaseScripts
         local out = {}
         for i = 2, #ARGV do
           local a = ARGV[i]
-          for _, t in ipairs(redis.call('SMEMBERS', P .. 'agent:{' .. a .. '}')) do
-            for _, id in ipairs(redis.call('SMEMBERS', tkey(a, t))) do
-              if redis.call('HGET', lkey(id), 'a') == a then out[#out + 1] = id end
+          for _, t in ipairs(members(P .. 'agent:{' .. a .. '}')) do
+            for _, id in ipairs(members(tkey(a, t))) do
+              local holder = redis.call('HGET', lkey(id), 'a')
+              if not holder then touch(lkey(id)) end
+              if holder == a then out[#out + 1] = id end
             end
           end
         end
@@ -43,7 +45,7 @@ internal static partial class LeaseScripts
           if r then
             if r == 1 then moved = moved + 1 elseif r == 2 then pending = pending + 1 else done = done + 1 end
             if r ~= 3 and n and n ~= '0' then failing = failing + 1 end
-            for _, c in ipairs(redis.call('SMEMBERS', ckey(id))) do
+            for _, c in ipairs(members(ckey(id))) do
               if not seen[c] then seen[c] = true queue[#queue + 1] = c end
             end
           end
@@ -65,13 +67,17 @@ internal static partial class LeaseScripts
     /// </summary>
     public static readonly LuaScript ScheduleOrphans = new(Prelude + """
         local scan = redis.call('SSCAN', DELEGATED, ARGV[3], 'COUNT', ARGV[4])
+        if not scan[2][1] then touch(DELEGATED) end
         local moved = 0
         for _, id in ipairs(scan[2]) do
           local f = redis.call('HMGET', lkey(id), 's', 'p')
           if not f[1] then
+            touch(lkey(id))
             redis.call('SREM', DELEGATED, id)
-          elseif f[1] == '0' and f[2] and redis.call('HGET', lkey(f[2]), 's') ~= '0' then
-            if schedule(id, ARGV[2], nil) == 1 then moved = moved + 1 end
+          elseif f[1] == '0' and f[2] then
+            local parent = redis.call('HGET', lkey(f[2]), 's')
+            if not parent then touch(lkey(f[2])) end
+            if parent ~= '0' and schedule(id, ARGV[2], nil) == 1 then moved = moved + 1 end
           end
         end
         return { scan[1], moved }

@@ -30,6 +30,13 @@ internal static partial class LeaseScripts
         -- a prefix without '{' is the single-Redis layout, which never migrates slots.
         local TAGGED = string.find(P, '{', 1, true) ~= nil
         local function touch(...) if TAGGED then redis.call('EXISTS', DUE, ...) end end
+        -- A script that ASK sent to the importing node (its due set had moved) finds there every key not moved yet
+        -- absent: Redis serves single-key commands on an importing slot under ASKING. So an empty read is trusted only
+        -- after touching the key — during a migration that stops the script, otherwise it is a no-op. A read that finds
+        -- something found the moved key itself (MIGRATE moves a key whole), and on the migrating node a read of a key
+        -- that has left fails with ASK. Without this, a sweep on the importing node dropped the due entry of a lease
+        -- whose hash had not moved yet: an active lease never revoked.
+        local function members(k) local m = redis.call('SMEMBERS', k) if not m[1] then touch(k) end return m end
         local function restate(id, from, to, issued)
           if from == to then return end
           if from == '1' then redis.call('ZREM', REVOKING, id) elseif from == '3' then redis.call('ZREM', FAILED, id) end
@@ -160,8 +167,9 @@ internal static partial class LeaseScripts
 
     /// <summary>ARGV: prefix, id, claim deadline ms → fields, or nil when missing or revoked.</summary>
     public static readonly LuaScript TryClaim = new(Prelude + """
-        local f = redis.call('HMGET', lkey(ARGV[2]), 's', 'i')
-        if not f[1] then return nil end
+        local k = lkey(ARGV[2])
+        local f = redis.call('HMGET', k, 's', 'i')
+        if not f[1] then touch(k) return nil end
         return claim(ARGV[2], ARGV[3], f[1], f[2])
         """);
 
@@ -188,7 +196,7 @@ internal static partial class LeaseScripts
     public static readonly LuaScript ClaimTask = new(Prelude + CapsPrelude + MarkPrelude + ClaimTreesPrelude + """
         -- The root check reads what the walk needs (mark_fields: a is [6], t [7], i [3]), and the walk uses it.
         local found, read = {}, {}
-        for _, id in ipairs(redis.call('SMEMBERS', ARGV[5])) do
+        for _, id in ipairs(members(ARGV[5])) do
           local f = mark_fields(id)
           if f[6] == ARGV[3] and f[7] == ARGV[4] then
             found[#found + 1] = { tonumber(f[3]) or 0, id }
@@ -234,7 +242,7 @@ internal static partial class LeaseScripts
               end
               out[#out + 1] = fields or claim(id, deadline, s, f[3])
               -- The ledger revocation read the children already (the mark leaves the set as it was).
-              children = children or redis.call('SMEMBERS', ckey(id))
+              children = children or members(ckey(id))
               table.sort(children)
               for _, c in ipairs(children) do
                 read[c] = nil
@@ -277,7 +285,13 @@ internal static partial class LeaseScripts
         -- What mark_read reads, then the issuer kind ('k'): a script that reads a lease to choose between a ledger
         -- revocation and a claim passes these fields on instead of reading them again. Each redis.call costs a script
         -- a few microseconds beyond the command's own work, which is most of a sweep's Redis time per lease.
-        local function mark_fields(id) return redis.call('HMGET', lkey(id), 's', 'e', 'i', 'b', 'n', 'a', 't', 'k') end
+        -- An absent lease is touched before anyone trusts its absence (see members).
+        local function mark_fields(id)
+          local k = lkey(id)
+          local f = redis.call('HMGET', k, 's', 'e', 'i', 'b', 'n', 'a', 't', 'k')
+          if not f[1] then touch(k) end
+          return f
+        end
         -- Owners this script has listed in unaudited-owners already: once per owner and script, not once per lease.
         local listed_owners = {}
         local function mark_read(id, owner, f)
@@ -375,9 +389,9 @@ internal static partial class LeaseScripts
     /// <summary>ARGV: prefix, set key → [id, fields, …] of the members still stored; drops members whose lease was forgotten.</summary>
     public static readonly LuaScript FetchSet = new(Prelude + """
         local out = {}
-        for _, id in ipairs(redis.call('SMEMBERS', ARGV[2])) do
+        for _, id in ipairs(members(ARGV[2])) do
           local h = redis.call('HGETALL', lkey(id))
-          if #h == 0 then redis.call('SREM', ARGV[2], id) else out[#out + 1] = id; out[#out + 1] = h end
+          if #h == 0 then touch(lkey(id)) redis.call('SREM', ARGV[2], id) else out[#out + 1] = id; out[#out + 1] = h end
         end
         return out
         """);
@@ -393,7 +407,7 @@ internal static partial class LeaseScripts
         local function consider(id)
           scanned = scanned + 1
           local h = redis.call('HGETALL', lkey(id))
-          if #h == 0 then redis.call('ZREM', IDS, id) return false end
+          if #h == 0 then touch(lkey(id)) redis.call('ZREM', IDS, id) return false end
           local f = {}
           for i = 1, #h, 2 do f[h[i]] = h[i + 1] end
           if (agent ~= '' and f.a ~= agent) or (task ~= '' and f.t ~= task) or (st ~= '' and f.s ~= st)
@@ -408,10 +422,10 @@ internal static partial class LeaseScripts
           return out
         end
         if agent ~= '' then
-          local tasks = task ~= '' and { task } or redis.call('SMEMBERS', P .. 'agent:{' .. agent .. '}')
+          local tasks = task ~= '' and { task } or members(P .. 'agent:{' .. agent .. '}')
           local ids = {}
           for _, t in ipairs(tasks) do
-            for _, id in ipairs(redis.call('SMEMBERS', tkey(agent, t))) do
+            for _, id in ipairs(members(tkey(agent, t))) do
               if token == '' or id > token then ids[#ids + 1] = id end
             end
           end
@@ -424,7 +438,7 @@ internal static partial class LeaseScripts
         local from = token == '' and '-' or '(' .. token
         while true do
           local ids = redis.call('ZRANGEBYLEX', IDS, from, '+', 'LIMIT', 0, 256)
-          if #ids == 0 then return out end
+          if #ids == 0 then touch(IDS) return out end
           for _, id in ipairs(ids) do
             if consider(id) then return page_full() end
             if scanned >= budget then out[1] = id return out end
@@ -435,7 +449,8 @@ internal static partial class LeaseScripts
 
     /// <summary>ARGV: prefix → [active, revoking, revoked (still remembered), revoke_failed].</summary>
     public static readonly LuaScript Count = new(Prelude + """
-        local revoking, failed = redis.call('ZCARD', REVOKING), redis.call('ZCARD', FAILED)
-        return { redis.call('ZCARD', DUE) - revoking - failed, revoking, redis.call('ZCARD', GONE), failed }
+        local function card(k) local n = redis.call('ZCARD', k) if n == 0 then touch(k) end return n end
+        local revoking, failed = card(REVOKING), card(FAILED)
+        return { card(DUE) - revoking - failed, revoking, card(GONE), failed }
         """);
 }

@@ -61,6 +61,7 @@ public sealed class RedisApprovalStore : IApprovalStore
         for _, id in ipairs(redis.call('ZRANGE', ak, 0, -1)) do
           local other = P .. 'approval:{' .. id .. '}'
           local f = redis.call('HMGET', other, 's', 'e', 'h')
+          if not f[1] then redis.call('EXISTS', KEYS[1], other) end -- absent, or not migrated yet (LeaseScripts' members)
           if f[1] ~= '0' or tonumber(f[2]) <= tonumber(ARGV[10]) then
             redis.call('ZREM', ak, id)
           elseif f[3] == ARGV[9] then
@@ -93,7 +94,9 @@ public sealed class RedisApprovalStore : IApprovalStore
           local ids = redis.call('ZRANGE', KEYS[1], offset, offset + 127)
           if #ids == 0 then break end
           for _, id in ipairs(ids) do
-            local f = redis.call('HMGET', ARGV[1] .. 'approval:{' .. id .. '}', 's', 'e', 'j')
+            local k = ARGV[1] .. 'approval:{' .. id .. '}'
+            local f = redis.call('HMGET', k, 's', 'e', 'j')
+            if not f[1] then redis.call('EXISTS', KEYS[1], k) end -- absent, or not migrated yet (LeaseScripts' members)
             if f[1] ~= '0' then
               redis.call('ZREM', KEYS[1], id)
               offset = offset - 1
