@@ -25,7 +25,8 @@ public interface IRevocationOutbox
 
     /// <summary>
     /// Takes the right to recover <paramref name="owner"/>'s outbox for <paramref name="hold"/>: refused (null) while the
-    /// owner is alive (unless it is the recoverer itself) or another recoverer holds it. Returns every replica that
+    /// owner is alive (unless it is the recoverer itself) or another recoverer holds it and is alive (its heartbeat has
+    /// not lapsed: one killed mid-pass does not block the outbox for the rest of its hold). Returns every replica that
     /// ever began recovering this outbox, this one included — their chains may already hold recovered events.
     /// </summary>
     Task<IReadOnlyList<string>?> BeginRecoveryAsync(string owner, string recoverer, TimeSpan hold, CancellationToken cancellationToken = default);

@@ -34,6 +34,8 @@ public sealed partial class UnauditedRevocationRecovery
     private readonly DateTimeOffset _startedAt;
     private readonly TimeSpan _grace;
     private readonly TimeSpan _heartbeatTtl;
+    private int _beating;
+    private long _lastBeatTicks;
 
     public UnauditedRevocationRecovery(IRevocationOutbox outbox, IAuditChainIndex chains, ILeaseLedger leases, IAuditLog audit,
         RevocationAuditTrail trail, TimeProvider time, ILogger<UnauditedRevocationRecovery> log, TimeSpan heartbeatTtl, TimeSpan grace)
@@ -57,7 +59,7 @@ public sealed partial class UnauditedRevocationRecovery
     /// <summary>Renews this replica's heartbeat, then one pass over every owner; returns how many records it wrote.</summary>
     public async Task<int> RunOnceAsync(CancellationToken cancellationToken = default)
     {
-        await _outbox.HeartbeatAsync(Self, _heartbeatTtl, cancellationToken).ConfigureAwait(false);
+        await BeatAsync(force: true, cancellationToken).ConfigureAwait(false);
         var written = 0;
         foreach (var owner in await _outbox.ListUnauditedOwnersAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -102,6 +104,7 @@ public sealed partial class UnauditedRevocationRecovery
                 await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = WriteParallelism, CancellationToken = cancellationToken },
                     async (entry, ct) =>
                     {
+                        await BeatAsync(force: false, ct).ConfigureAwait(false);
                         await _audit.AppendAsync(await RecoveredEventAsync(owner, entry, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
                         written[entry.LeaseId] = 0;
                     }).ConfigureAwait(false);
@@ -117,6 +120,7 @@ public sealed partial class UnauditedRevocationRecovery
                 throw;
             }
 
+            await BeatAsync(force: false, cancellationToken).ConfigureAwait(false);
             await _outbox.AcknowledgeAuditedAsync(owner, [.. entries.Select(e => e.LeaseId)], cancellationToken).ConfigureAwait(false);
             LogRecovered(_log, owner, entries.Count, missing.Count);
             return missing.Count;
@@ -134,6 +138,38 @@ public sealed partial class UnauditedRevocationRecovery
         return await _leases.GetAsync(entry.LeaseId, cancellationToken).ConfigureAwait(false) is { } lease
             ? RevocationAuditTrail.EventOf(AuditEventTypes.LeaseRevoked, lease, detail)
             : new AuditEvent { Type = AuditEventTypes.LeaseRevoked, LeaseId = entry.LeaseId, Detail = detail };
+    }
+
+    /// <summary>
+    /// Renews this replica's heartbeat — at every pass, and within a long pass once a third of its life has gone: a hold
+    /// on an outbox counts only while its holder's heartbeat lives (a recoverer killed mid-pass must not block the outbox),
+    /// so a live recoverer keeps it fresh while it writes, or another replica could recover the same entries beside it.
+    /// </summary>
+    private async ValueTask BeatAsync(bool force, CancellationToken cancellationToken)
+    {
+        var now = _time.GetTimestamp();
+        if (!force && _time.GetElapsedTime(Interlocked.Read(ref _lastBeatTicks), now) < _heartbeatTtl / 3)
+        {
+            return;
+        }
+
+        if (!force && Interlocked.CompareExchange(ref _beating, 1, 0) != 0)
+        {
+            return; // another writer of this pass is renewing it
+        }
+
+        try
+        {
+            await _outbox.HeartbeatAsync(Self, _heartbeatTtl, cancellationToken).ConfigureAwait(false);
+            Interlocked.Exchange(ref _lastBeatTicks, now);
+        }
+        finally
+        {
+            if (!force)
+            {
+                Volatile.Write(ref _beating, 0);
+            }
+        }
     }
 
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;

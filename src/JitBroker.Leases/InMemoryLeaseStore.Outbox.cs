@@ -86,7 +86,9 @@ public sealed partial class InMemoryLeaseStore
                 return Task.FromResult<IReadOnlyList<string>?>(null);
             }
 
-            if (_recoveryHolds.TryGetValue(owner, out var held) && held.Until > now && held.Recoverer != recoverer)
+            // A hold counts while its holder lives: a recoverer killed mid-pass must not block the outbox until the hold runs out.
+            if (_recoveryHolds.TryGetValue(owner, out var held) && held.Until > now && held.Recoverer != recoverer
+                && _heartbeats.TryGetValue(held.Recoverer, out var holderAlive) && holderAlive > now)
             {
                 return Task.FromResult<IReadOnlyList<string>?>(null);
             }

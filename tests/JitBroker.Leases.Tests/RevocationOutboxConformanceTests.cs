@@ -78,6 +78,7 @@ public abstract class RevocationOutboxConformanceTests : LeaseStoreSuite
         await Outbox.EndRecoveryAsync("replica-a", "replica-a");
 
         await Task.Delay(TimeSpan.FromMilliseconds(600));
+        await Outbox.HeartbeatAsync("replica-b", TimeSpan.FromMinutes(1));
         Assert.That(await Outbox.BeginRecoveryAsync("replica-a", "replica-b", TimeSpan.FromMinutes(1)), Is.EqualTo(new[] { "replica-a", "replica-b" }),
             "the heartbeat lapsed: b may recover, and learns a recovered before");
         Assert.That(await Outbox.BeginRecoveryAsync("replica-a", "replica-c", TimeSpan.FromMinutes(1)), Is.Null, "b holds it");
@@ -91,5 +92,19 @@ public abstract class RevocationOutboxConformanceTests : LeaseStoreSuite
         await Store.MarkOneRevokedAsync((await PutAsync(Rogue, "t9")).LeaseId, T0, "replica-a");
         Assert.That(await Outbox.BeginRecoveryAsync("replica-a", "replica-d", TimeSpan.FromMinutes(1)), Is.EqualTo(new[] { "replica-d" }),
             "an outbox emptied and ended forgets its recoverers");
+    }
+
+    [Test]
+    public async Task A_recoverer_that_died_holding_an_outbox_does_not_block_it_for_the_rest_of_its_hold()
+    {
+        await Store.MarkOneRevokedAsync((await PutAsync(Rogue)).LeaseId, T0, "replica-a");
+        await Outbox.HeartbeatAsync("replica-a", TimeSpan.FromMilliseconds(300));
+        Assert.That(await Outbox.BeginRecoveryAsync("replica-a", "replica-a", TimeSpan.FromMinutes(5)), Is.Not.Null, "a recovers its own outbox");
+
+        // a is killed mid-pass: no EndRecovery, and its heartbeat lapses.
+        Assert.That(await Outbox.BeginRecoveryAsync("replica-a", "replica-b", TimeSpan.FromMinutes(5)), Is.Null, "a is alive and holds it");
+        await Task.Delay(TimeSpan.FromMilliseconds(600));
+        Assert.That(await Outbox.BeginRecoveryAsync("replica-a", "replica-b", TimeSpan.FromMinutes(5)), Is.EqualTo(new[] { "replica-a", "replica-b" }),
+            "a's heartbeat lapsed: its hold no longer counts, and b learns a recovered before (its chain is searched)");
     }
 }

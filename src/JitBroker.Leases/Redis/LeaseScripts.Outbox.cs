@@ -36,7 +36,12 @@ internal static partial class LeaseScripts
         local hold = P .. 'recovering:' .. owner
         local holder = redis.call('GET', hold)
         if not holder then touch(hold) end
-        if holder and holder ~= rec then return nil end
+        -- A hold counts while its holder lives: a recoverer killed mid-pass must not block the outbox until its hold
+        -- runs out. Its records are in its chain, which the next recoverer searches (it stays in the recoverers list).
+        if holder and holder ~= rec then
+          if redis.call('EXISTS', P .. 'replica:' .. holder) == 1 then return nil end
+          touch(P .. 'replica:' .. holder)
+        end
         redis.call('SET', hold, rec, 'PX', ARGV[4])
         redis.call('SADD', P .. 'recoverers:' .. owner, rec)
         return redis.call('SMEMBERS', P .. 'recoverers:' .. owner)
