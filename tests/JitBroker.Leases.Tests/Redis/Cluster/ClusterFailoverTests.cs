@@ -142,33 +142,17 @@ public sealed class ClusterFailoverTests
         {
             // One bucket's slot, a few keys at a time, with pauses: scripts on that bucket meet a half-moved slot.
             var target = primaries[2];
-            var from = (await cluster.CliAsync(victim, ["CLUSTER", "MYID"])).Trim();
-            var to = (await cluster.CliAsync(target, ["CLUSTER", "MYID"])).Trim();
-            var slot = (await SlotsOfAsync(cluster, victim, layout)).First().ToString(System.Globalization.CultureInfo.InvariantCulture);
-            Assert.That(await cluster.CliAsync(target, ["CLUSTER", "SETSLOT", slot, "IMPORTING", from]), Does.Contain("OK"));
-            Assert.That(await cluster.CliAsync(victim, ["CLUSTER", "SETSLOT", slot, "MIGRATING", to]), Does.Contain("OK"));
+            var slot = (await SlotsOfAsync(cluster, victim, layout)).First();
+            var migration = await SlotMigration.BeginAsync(cluster, slot, target);
+            Assert.That(migration.Source, Is.EqualTo(victim));
             var migrated = 0;
-            while (true)
+            for (int moved; (moved = await migration.MoveSomeAsync(3)) > 0; migrated += moved)
             {
-                var keys = (await cluster.CliAsync(victim, ["CLUSTER", "GETKEYSINSLOT", slot, "3"])).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-                if (keys.Length == 0)
-                {
-                    break;
-                }
-
-                var reply = await cluster.CliAsync(victim, ["MIGRATE", "127.0.0.1", target.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "", "0", "5000",
-                    "AUTH", DocumentedAcl.AdminPassword, "KEYS", .. keys]);
-                Assert.That(reply, Does.Contain("OK"), "MIGRATE: " + reply);
-                migrated += keys.Length;
                 await Task.Delay(100);
             }
 
-            foreach (var node in new[] { target, victim })
-            {
-                Assert.That(await cluster.CliAsync(node, ["CLUSTER", "SETSLOT", slot, "NODE", to]), Does.Contain("OK"));
-            }
-
-            movedBuckets = (await SlotsOfAsync(cluster, target, layout)).Contains(int.Parse(slot, System.Globalization.CultureInfo.InvariantCulture)) ? 1 : 0;
+            await migration.FinishAsync();
+            movedBuckets = (await SlotsOfAsync(cluster, target, layout)).Contains(slot) ? 1 : 0;
             TestContext.Progress.WriteLine($"[cluster SlowMigration] slot {slot}: {migrated} keys migrated in {clock.ElapsedMilliseconds} ms");
         }
         else
@@ -294,12 +278,7 @@ public sealed class ClusterFailoverTests
     /// <summary>The bucket slots <paramref name="node"/> serves (by <c>CLUSTER NODES</c> slot ranges).</summary>
     private static async Task<List<int>> SlotsOfAsync(RedisClusterProcess cluster, RedisServerProcess node, RedisKeyLayout layout)
     {
-        var self = (await cluster.CliAsync(node, ["CLUSTER", "NODES"])).Split('\n').First(l => l.Contains("myself", StringComparison.Ordinal));
-        var ranges = self.Split(' ').Skip(8).Where(r => !r.StartsWith('[')).Select(r =>
-        {
-            var parts = r.Split('-');
-            return (Low: int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), High: int.Parse(parts[^1], System.Globalization.CultureInfo.InvariantCulture));
-        }).ToList();
+        var ranges = await SlotMigration.OwnedRangesAsync(cluster, node);
         return [.. Enumerable.Range(0, layout.Buckets).Select(b => RedisKeyLayout.SlotOf(layout.BucketPrefix(b) + "due"))
             .Where(slot => ranges.Any(r => slot >= r.Low && slot <= r.High))];
     }

@@ -15,7 +15,7 @@ namespace JitBroker.Leases.Tests.Redis.Cluster;
 /// asserts the call fails closed (UNAVAILABLE) or answers correctly, and that once the slot has moved the data is whole:
 /// nothing dropped from the schedule or an index, nobody revoked early, no live owner's outbox taken over. The
 /// load-driven <see cref="ClusterFailoverTests"/> found the first of these (an active lease orphaned past its expiry) in
-/// about half of its slow-migration runs; here each is one deterministic step.
+/// 4 of 13 slow-migration runs (3 of the 4 recorded ones that moved slot 442); here each is one deterministic step.
 /// </summary>
 [TestFixture]
 [NonParallelizable]
