@@ -3,26 +3,25 @@
 #   docker build -t jitbroker:dev .
 # Nothing here has been built on the project's own machines: they have no Docker engine (docs/deployment.md).
 
-# The SDK image's version must satisfy global.json (10.0.401, roll forward to a later feature band).
+# The SDK image's version must satisfy global.json (10.0.401, roll forward to a later feature band). The runtime stage
+# needs no .NET: the broker is published self-contained, so its base is runtime-deps (the native libraries .NET needs).
 ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk:10.0
-ARG RUNTIME_IMAGE=mcr.microsoft.com/dotnet/aspnet:10.0
+ARG RUNTIME_IMAGE=mcr.microsoft.com/dotnet/runtime-deps:10.0
 
 FROM ${SDK_IMAGE} AS build
-# ReadyToRun: the assemblies carry native code for the image's architecture, so the broker starts without JIT-compiling
-# its start-up path (docs/benchmarks.md, "Start-up"). It needs a runtime identifier; the app stays framework-dependent
-# (the runtime image provides .NET). scripts/perf.sh and tests/JitBroker.Chart.Tests publish with the same flags.
+# scripts/publish-server.sh: self-contained, composite ReadyToRun for the image's architecture (TARGETARCH), so the broker
+# starts without JIT-compiling its start-up path (docs/benchmarks.md, "Start-up"). scripts/perf.sh, scripts/test.sh and
+# tests/JitBroker.Chart.Tests publish with the same script.
 ARG TARGETARCH
 WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props BannedSymbols.txt .editorconfig ./
 COPY protos/ protos/
 COPY src/ src/
+COPY scripts/publish-server.sh scripts/
 RUN --mount=type=cache,id=nuget,target=/root/.nuget/packages \
-    case "${TARGETARCH:-amd64}" in arm64) rid=linux-arm64 ;; *) rid=linux-x64 ;; esac \
- && dotnet restore src/JitBroker.Server/JitBroker.Server.csproj -r "$rid" -p:PublishReadyToRun=true \
- && dotnet publish src/JitBroker.Server/JitBroker.Server.csproj -c Release -o /out --no-restore -r "$rid" --self-contained false \
-      -p:PublishReadyToRun=true -p:UseAppHost=false
+    TARGETARCH="${TARGETARCH:-amd64}" scripts/publish-server.sh /out
 
-# Debian-based ASP.NET runtime rather than a chiseled one: the Helm chart's init container copies the
+# A Linux distribution's runtime-deps rather than a chiseled one: the Helm chart's init container copies the
 # signing key with /bin/sh and install(1) (Kubernetes adds group read to Secret files when fsGroup is set,
 # and the broker refuses a group-readable key). With a chiseled image, copy the key some other way.
 FROM ${RUNTIME_IMAGE} AS runtime
@@ -44,4 +43,5 @@ USER 10001:10001
 EXPOSE 50051 8080 8443
 # Kubernetes probes /healthz and /readyz; a Docker HEALTHCHECK would need curl in the image.
 HEALTHCHECK NONE
-ENTRYPOINT ["dotnet", "/app/JitBroker.Server.dll"]
+# The apphost of the self-contained publish: the runtime is in /app, not in the image.
+ENTRYPOINT ["/app/JitBroker.Server"]

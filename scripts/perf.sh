@@ -7,8 +7,8 @@
 # 10/25/50/75/90 % of the broker's max with the floor's issuance driven the same way in process, revocation lag for
 # 100k expiring leases in two waves (cold broker, then warm), start-up time and RSS vs active leases for the plain build
 # and the published one), stops redis. The broker measured is the one published as the Dockerfile publishes it
-# (ReadyToRun). The machine's speed drifts within a run: the floor is measured again after the broker phases and the
-# ratios use the faster floor, and the pairs phase alternates short floor and broker windows (--pairs N,
+# (scripts/publish-server.sh: self-contained, composite ReadyToRun). The machine's speed drifts within a run: the floor
+# is measured again after the broker phases and the ratios use the faster floor, and the pairs phase alternates short floor and broker windows (--pairs N,
 # --pair-seconds S, --pair-concurrency C; --pair-workload reused for item 2's cached SVIDs) and reports the median
 # ratio of adjacent pairs.
 # Results: docs/benchmarks/perf.{json,md} and the charts perf-latency.svg (by concurrency), perf-openloop.svg
@@ -102,14 +102,12 @@ if [ "${PERF_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/
   pin_args=(--pin)
 fi
 
-# Every phase measures the broker as the image ships it: published with the Dockerfile's flags (ReadyToRun for this
-# machine's architecture; tests/JitBroker.Chart.Tests checks the Dockerfile keeps them). The startup phase also starts the
-# plain build beside it. PERF_BUILD=plain measures the plain build everywhere instead (how runs before 2026-12-04 were made).
-case "$(uname -m)" in aarch64|arm64) rid=linux-arm64 ;; *) rid=linux-x64 ;; esac
-echo "== publishing as the Dockerfile does (-r $rid, ReadyToRun)"
-dotnet publish src/JitBroker.Server/JitBroker.Server.csproj -c Release -o "$work/published" -r "$rid" --self-contained false \
-  -p:PublishReadyToRun=true -p:UseAppHost=false -nologo -v quiet | grep -E " error |rror\(s\)" || true
-[ -f "$work/published/JitBroker.Server.dll" ] || { echo "publish failed"; exit 1; }
+# Every phase measures the broker as the image ships it: published by scripts/publish-server.sh, the script the Dockerfile
+# runs (self-contained, composite ReadyToRun for this machine's architecture). The startup phase also starts the plain build
+# beside it. PERF_BUILD=plain measures the plain build everywhere instead (how runs before 2026-12-04 were made).
+echo "== publishing as the Dockerfile does (scripts/publish-server.sh: self-contained, composite ReadyToRun)"
+scripts/publish-server.sh "$work/published" | grep -E " error |rror\(s\)" || true
+[ -x "$work/published/JitBroker.Server" ] || { echo "publish failed"; exit 1; }
 if [ "${PERF_BUILD:-published}" = plain ]; then
   measured_args=(--broker-dll "$broker_dll")
 else

@@ -7,7 +7,7 @@ using System.Net.Sockets;
 namespace JitBroker.PerfHarness;
 
 /// <summary>
-/// A broker running as its own process (<c>dotnet JitBroker.Server.dll</c>), embedded profile (so the dev trust
+/// A broker running as its own process (<c>dotnet JitBroker.Server.dll</c>, or the apphost of a self-contained publish), embedded profile (so the dev trust
 /// domain is trusted) with the Redis lease store, logging at Warning. Its CPU and memory are read from procfs.
 /// </summary>
 internal sealed class BrokerProcess : IAsyncDisposable
@@ -43,6 +43,10 @@ internal sealed class BrokerProcess : IAsyncDisposable
 
     public long PeakRssKiB => ProcFs.PeakRssKiB(Pid);
 
+    /// <summary>A self-contained publish carries its runtime: its runtimeconfig lists included frameworks, not ones to find.</summary>
+    private static bool SelfContained(string dll) =>
+        File.ReadAllText(Path.ChangeExtension(dll, ".runtimeconfig.json")).Contains("\"includedFrameworks\"", StringComparison.Ordinal);
+
     /// <summary>
     /// An audit file for one phase. The harness flushes Redis between phases; a broker that then finds an audit
     /// file longer than the Redis audit stream backfills the stream from the file at start-up, which would
@@ -59,8 +63,10 @@ internal sealed class BrokerProcess : IAsyncDisposable
         var dll = Path.GetFullPath(brokerDll ?? options.BrokerDll);
         var ports = LoopbackPorts.Free(3);
         var (grpcPort, httpPort, adminPort) = (ports[0], ports[1], ports[2]);
-        // taskset execs dotnet: the process id stays the broker's.
-        var info = new ProcessStartInfo(cores is null ? "dotnet" : "taskset")
+        // A self-contained build (scripts/publish-server.sh, as the image ships it) is started by its apphost, a
+        // framework-dependent one (bin/Release) by dotnet. taskset execs either: the process id stays the broker's.
+        var command = SelfContained(dll) ? Path.ChangeExtension(dll, null) : "dotnet";
+        var info = new ProcessStartInfo(cores is null ? command : "taskset")
         {
             WorkingDirectory = Path.GetDirectoryName(dll)!,
             RedirectStandardOutput = true,
@@ -71,10 +77,14 @@ internal sealed class BrokerProcess : IAsyncDisposable
         {
             info.ArgumentList.Add("-c");
             info.ArgumentList.Add(cores);
-            info.ArgumentList.Add("dotnet");
+            info.ArgumentList.Add(command);
         }
 
-        info.ArgumentList.Add(dll);
+        if (command == "dotnet")
+        {
+            info.ArgumentList.Add(dll);
+        }
+
         foreach (var variable in options.BrokerEnvironment)
         {
             var eq = variable.IndexOf('=', StringComparison.Ordinal);

@@ -5,7 +5,7 @@ namespace JitBroker.PerfHarness;
 /// <summary>Command-line settings. Defaults are the documented run (scripts/perf.sh).</summary>
 internal sealed class HarnessOptions
 {
-    /// <summary>The broker every phase measures: scripts/perf.sh passes the one published as the Dockerfile publishes it (ReadyToRun).</summary>
+    /// <summary>The broker every phase measures: scripts/perf.sh passes the one scripts/publish-server.sh publishes, as the Dockerfile does (self-contained, composite ReadyToRun).</summary>
     public required string BrokerDll { get; init; }
 
     /// <summary>

@@ -173,7 +173,7 @@ internal static class Report
         if (r.Startup.Count > 0)
         {
             md.AppendLine().AppendLine("## Start-up time and broker memory vs active leases").AppendLine();
-            md.AppendLine("build: bin/Release as built; published: as the Dockerfile publishes it (ReadyToRun), cold starts alternating with the build's.").AppendLine();
+            md.AppendLine("build: bin/Release as built; published: as the Dockerfile publishes it (scripts/publish-server.sh: self-contained, composite ReadyToRun), cold starts alternating with the build's.").AppendLine();
             md.AppendLine("| build | active leases | start → ready ms, three cold starts | best ms | RSS at ready MiB | RSS after load MiB | peak RSS MiB | load requests | Redis bytes/lease |");
             md.AppendLine("|---|---:|---|---:|---:|---:|---:|---:|---:|");
             foreach (var s in r.Startup)

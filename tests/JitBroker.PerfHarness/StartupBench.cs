@@ -5,7 +5,7 @@ using JitBroker.Redis;
 
 namespace JitBroker.PerfHarness;
 
-/// <param name="Build">"build" (bin/Release, as `dotnet run` would start it) or "published" (as the Dockerfile publishes it: ReadyToRun).</param>
+/// <param name="Build">"build" (bin/Release, as `dotnet run` would start it) or "published" (as the Dockerfile publishes it: scripts/publish-server.sh).</param>
 internal sealed record StartupPoint(string Build,
     long ActiveLeases, IReadOnlyList<double> StartupRunsMs, double StartupMs, long RssReadyKiB, long RssAfterLoadKiB, long PeakRssKiB, int LoadRequests, double RedisBytesPerLease);
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Start-up to ready of the published broker, build variants side by side. Each variant is the `dotnet publish` flags beside
-# `-c Release -r linux-x64 -p:PublishReadyToRun=true`; the Dockerfile's are `--self-contained false -p:UseAppHost=false`. The committed tree (git archive HEAD) is published into
+# `-c Release -r linux-x64 -p:PublishReadyToRun=true`; the Dockerfile's (scripts/publish-server.sh) are `--self-contained true
+# -p:PublishReadyToRunComposite=true` since 2026-12-07 07:00 UTC, `--self-contained false -p:UseAppHost=false` before. The committed tree (git archive HEAD) is published into
 # a scratch copy per variant, so the working tree's bin/ and obj/ are never touched (a self-contained publish there
 # breaks later framework-dependent builds). A loopback redis-server is started and stopped here. Starts alternate between
 # the variants; each line: ms from process start to the first 200 from /readyz (polled every 5 ms) and the process's

@@ -47,21 +47,15 @@ internal sealed class BrokerProcess : IAsyncDisposable
     {
         var ports = LoopbackPorts.Free(3);
         var (grpcPort, httpPort, adminPort) = (ports[0], ports[1], ports[2]);
-        var info = new ProcessStartInfo(DotnetHost.Path)
+        var info = new ProcessStartInfo(Path.Combine(PublishedServer.Directory, PublishedServer.Executable))
         {
             WorkingDirectory = pod.Map("/app"),
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(Path.Combine(PublishedServer.Directory, "JitBroker.Server.dll"));
         info.Environment.Clear();
         info.Environment["PATH"] = Environment.GetEnvironmentVariable("PATH");
-        if (Environment.GetEnvironmentVariable("DOTNET_ROOT") is { Length: > 0 } root)
-        {
-            info.Environment["DOTNET_ROOT"] = root;
-        }
-
         info.Environment["HOME"] = pod.Map("/nonexistent");
         info.Environment["TMPDIR"] = pod.Map("/tmp");
         foreach (var (name, value) in imageEnvironment)
