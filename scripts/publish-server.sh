@@ -6,8 +6,9 @@
 # Self-contained and composite ReadyToRun: the .NET runtime, ASP.NET Core and the broker are compiled to native code as
 # one version bubble, so the generics the broker instantiates over its own types (async state machines, collections)
 # are precompiled too; a framework-dependent ReadyToRun build still JIT-compiled ~2,800 methods before ready.
-# Start-up to ready on the project's 2-core VM: 590-825 ms against 839-1,155 ms (docs/benchmarks.md, "Start-up").
-# The cost: a 169 MB publish output (runtime included) and minutes of crossgen2 at build time.
+# Start-up to ready on the project's 2-core VM, alternating cold starts: 737-1,079 ms against 928-1,233 ms for the
+# framework-dependent ReadyToRun build the image used before (docs/benchmarks.md, "2026-12-07 (tenth session)").
+# The cost: a 169 MB publish output (runtime included) and ~4 minutes of crossgen2 on two cores at build time.
 #
 # The inputs (the files the Dockerfile copies, without bin/ and obj/) are copied to a scratch directory first: a
 # self-contained publish in the working tree would leave its runtime-specific restore in the tree's obj/, and a copy
