@@ -337,9 +337,9 @@ public abstract class RevocationQueueConformanceTests : LeaseStoreSuite
     [Test]
     public async Task Claim_task_with_a_ledger_revocation_revokes_a_lease_delegated_within_the_task_from_its_state_after_the_parent()
     {
-        // Delegated back to the same agent and task, the child is a root and a descendant: revoking the parent first
-        // schedules the child (revoking, due now) before the walk reaches it, so the child must be revoked from that state,
-        // not from what a read before the parent's revocation said (active) — or it stays counted as revoking.
+        // Delegated back to the same agent and task, the child is a root and a descendant, walked after its parent: a store
+        // whose parent step schedules the child (revoking, due now) must revoke the child from that state, not from what a
+        // read before the parent's step said (active) — or the child stays counted as revoking.
         const string owner = "replica-1";
         var root = NewLease(TimeSpan.FromMinutes(5)) with { IssuerKind = "jwt", IssuedAt = T0 + TimeSpan.FromSeconds(1) };
         await Store.PutAsync(root);
@@ -353,11 +353,54 @@ public abstract class RevocationQueueConformanceTests : LeaseStoreSuite
         {
             (root.LeaseId, true, (LeaseState?)LeaseState.Revoked), (child.LeaseId, true, (LeaseState?)LeaseState.Revoked),
         }));
+        await AssertEachRevokedOnceAsync(owner, now, root.LeaseId, child.LeaseId);
+    }
+
+    /// <summary>The given leases — the store's only ones — are revoked, none left revoking or due, each in the owner's outbox once.</summary>
+    private async Task AssertEachRevokedOnceAsync(string owner, DateTimeOffset now, params string[] leaseIds)
+    {
         var counts = await Store.CountByStateAsync();
-        Assert.That((counts[LeaseState.Active], counts[LeaseState.Revoking], counts[LeaseState.Revoked]), Is.EqualTo((0L, 0L, 2L)), "nothing left counted as revoking");
+        Assert.That((counts[LeaseState.Active], counts[LeaseState.Revoking], counts[LeaseState.Revoked]), Is.EqualTo((0L, 0L, (long)leaseIds.Length)),
+            "nothing left counted as revoking");
         Assert.That(await Store.ClaimDueAsync(now + ClaimTimeout + TimeSpan.FromSeconds(1), 10, ClaimTimeout), Is.Empty, "nothing left on the schedule");
         Assert.That((await ((IRevocationOutbox)Store).ListUnauditedAsync(owner, now + TimeSpan.FromSeconds(1), 100)).Select(u => u.LeaseId),
-            Is.EquivalentTo(new[] { root.LeaseId, child.LeaseId }), "each revocation in the outbox once");
+            Is.EquivalentTo(leaseIds), "each revocation in the outbox once");
+    }
+
+    [Test]
+    public async Task Claim_due_with_a_ledger_revocation_revokes_a_parent_and_its_child_due_in_the_same_claim_once_each([Values] bool childDueFirst)
+    {
+        // Both in one claim: whichever step comes first, the child ends revoked once — not left counted as revoking or due
+        // by the parent's step scheduling it, and not written to the outbox twice.
+        const string owner = "replica-1";
+        var parent = NewLease(TimeSpan.FromSeconds(childDueFirst ? 3 : 1)) with { IssuerKind = "jwt" };
+        await Store.PutAsync(parent);
+        var child = NewLease(TimeSpan.FromSeconds(2), parentLeaseId: parent.LeaseId) with { IssuerKind = "jwt" };
+        await Store.PutAsync(child);
+        var now = T0 + TimeSpan.FromSeconds(10);
+
+        var claimed = await Store.ClaimDueAsync(now, 10, ClaimTimeout, new LedgerRevocation(new HashSet<string> { "jwt" }, owner));
+
+        var order = childDueFirst ? new[] { child.LeaseId, parent.LeaseId } : [parent.LeaseId, child.LeaseId];
+        Assert.That(claimed.Select(l => (l.LeaseId, l.State, l.RevokedAt)), Is.EqualTo(order.Select(id => (id, LeaseState.Revoked, (DateTimeOffset?)now))));
+        await AssertEachRevokedOnceAsync(owner, now, parent.LeaseId, child.LeaseId);
+    }
+
+    [Test]
+    public async Task Marking_a_parent_and_its_child_in_one_call_revokes_each_once_and_a_repeated_id_is_already_done()
+    {
+        const string owner = "replica-1";
+        var parent = NewLease(TimeSpan.FromMinutes(5));
+        await Store.PutAsync(parent);
+        var child = NewLease(TimeSpan.FromMinutes(5), parentLeaseId: parent.LeaseId);
+        await Store.PutAsync(child);
+        var now = T0 + TimeSpan.FromSeconds(5);
+
+        var changed = await Store.MarkRevokedManyAsync([parent.LeaseId, child.LeaseId, parent.LeaseId], now, owner);
+
+        Assert.That(changed, Is.EqualTo(new[] { true, true, false }), "the second mention of the parent finds it revoked");
+        Assert.That(((await GetAsync(parent.LeaseId)).State, (await GetAsync(child.LeaseId)).State), Is.EqualTo((LeaseState.Revoked, LeaseState.Revoked)));
+        await AssertEachRevokedOnceAsync(owner, now, parent.LeaseId, child.LeaseId);
     }
 
     [Test]

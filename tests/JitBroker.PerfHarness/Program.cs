@@ -209,6 +209,7 @@ if (options.Phases.Contains("revocation"))
         {
             results.Revocation.Add(r);
             Console.WriteLine($"  wave {r.WaveName}: revoked {r.Revoked:N0}, not revoked {r.NotRevoked}; lag p50 {r.LagMs.P50:0} ms, p99 {r.LagMs.P99:0} ms, p99.9 {r.LagMs.P999:0} ms, max {r.LagMs.Max:0} ms; drained {r.DrainedAfterLastExpirySeconds:0.00} s after the last expiry; broker CPU {r.BrokerCpuSeconds:0.0} s; redis forks {r.RedisForks}");
+            Console.WriteLine($"    Redis commands per lease: {Report.CommandList(r.RedisCommandsPerLease)}");
         }
     }
 }

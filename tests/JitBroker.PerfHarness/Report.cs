@@ -159,6 +159,11 @@ internal static class Report
             }
 
             md.AppendLine().AppendLine("Wave 1 is the broker's first work after start-up; later waves meet the same load on the same, now warm, process.");
+            md.AppendLine().AppendLine("Redis commands per revoked lease, end of seeding to drained (commands inside scripts included):").AppendLine();
+            foreach (var v in r.Revocation)
+            {
+                md.AppendLine(Inv($"- wave {v.WaveName}: {v.RedisCommandsPerLease.Values.Sum():0.0} in all; {CommandList(v.RedisCommandsPerLease)}"));
+            }
             md.AppendLine().AppendLine(Inv($"![Revocation lag over time, per 100 ms of expiry]({label}-revocation-lag.svg)"));
         }
 
@@ -234,4 +239,8 @@ internal static class Report
     }
 
     private static string Inv(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>"evalsha 0.01, hmget 1.02, …": commands by count, most first.</summary>
+    public static string CommandList(Dictionary<string, double> perUnit) =>
+        string.Join(", ", perUnit.OrderByDescending(c => c.Value).Select(c => Inv($"{c.Key} {c.Value:0.##}")));
 }
