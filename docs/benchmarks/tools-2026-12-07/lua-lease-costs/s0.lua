@@ -1,0 +1,2 @@
+-- empty script: the cost of EVALSHA itself
+return 1
