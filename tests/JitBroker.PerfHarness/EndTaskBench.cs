@@ -7,7 +7,7 @@ namespace JitBroker.PerfHarness;
 internal sealed record EndTaskResult(string Audit, int Tasks, int LeasesPerTask, LatencySummary Latency, LatencySummary IssueTenLatency, int Failures, string? FirstFailure)
 {
     /// <summary>Redis commands one EndTask caused (sampled on the last untimed task; commands inside scripts included).</summary>
-    public Dictionary<string, long> RedisCommandsPerEndTask { get; init; } = [];
+    public Dictionary<string, double> RedisCommandsPerEndTask { get; init; } = [];
 
     /// <summary>
     /// The broker's audit sink writes (batches; one fsync each under Always) and records per EndTask, from its
@@ -38,7 +38,7 @@ internal static class EndTaskBench
         var endTimes = new List<long>(tasks);
         var issueTimes = new List<long>(tasks);
         var failures = 0;
-        var commands = new Dictionary<string, long>();
+        var commands = new Dictionary<string, double>();
         string? firstFailure = null;
         var run = Guid.NewGuid().ToString("N")[..6];
         var svids = Enumerable.Range(0, tasks + warmup).AsParallel().Select(_ => load.Mint()).ToArray();
@@ -57,8 +57,7 @@ internal static class EndTaskBench
             if (before is not null)
             {
                 var after = await RedisAdmin.CommandCallsAsync(redis).ConfigureAwait(false);
-                commands = after.Where(c => c.Key != "info").Select(c => (c.Key, Count: c.Value - before.GetValueOrDefault(c.Key)))
-                    .Where(c => c.Count > 0).ToDictionary(c => c.Key, c => c.Count);
+                commands = RedisAdmin.CommandsPer(before, after, 1, digits: 0);
             }
             var revoked = response.Leases.Count(l => l.Outcome == LeaseOutcome.Types.Outcome.Revoked);
             if (revoked != LeasesPerTask)

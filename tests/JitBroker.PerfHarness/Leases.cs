@@ -86,6 +86,16 @@ internal static class RedisAdmin
     public static async Task<Dictionary<string, long>> CommandCallsAsync(IRedisConnection redis) =>
         ParseCommandStats((await redis.ExecuteAsync("INFO", ["commandstats"]).ConfigureAwait(false)).AsString()!);
 
+    /// <summary>
+    /// Commands run between two <see cref="CommandCallsAsync"/> snapshots per unit of work (INFO, the snapshots' own, left
+    /// out), rounded to <paramref name="digits"/>; commands that round to zero are dropped.
+    /// </summary>
+    public static Dictionary<string, double> CommandsPer(Dictionary<string, long> before, Dictionary<string, long> after, double units, int digits) =>
+        after.Where(c => c.Key != "info")
+            .Select(c => (c.Key, PerUnit: Math.Round((c.Value - before.GetValueOrDefault(c.Key)) / Math.Max(1, units), digits)))
+            .Where(c => c.PerUnit > 0)
+            .ToDictionary(c => c.Key, c => c.PerUnit, StringComparer.Ordinal);
+
     /// <summary>Parses INFO commandstats: calls by command.</summary>
     public static Dictionary<string, long> ParseCommandStats(string info)
     {

@@ -77,7 +77,7 @@ foreach (var (phase, policy) in new[] { ("broker", "Always"), ("interval", "Inte
             results.EndTask.Add(e);
             Console.WriteLine($"  {e.Tasks} tasks: p50 {e.Latency.P50:0.00} ms, p99 {e.Latency.P99:0.00} ms, p99.9 {e.Latency.P999:0.00} ms, failures {e.Failures} {e.FirstFailure}");
             Console.WriteLine($"  audit per EndTask: {e.AuditWritesPerEndTask:0.0} sink writes, {e.AuditRecordsPerEndTask:0.0} records ({EndTaskBench.AuditSamples} untimed tasks)");
-            Console.WriteLine($"  Redis commands per EndTask: {string.Join(", ", e.RedisCommandsPerEndTask.OrderByDescending(c => c.Value).Select(c => $"{c.Key} {c.Value}"))}");
+            Console.WriteLine($"  Redis commands per EndTask: {Report.CommandList(e.RedisCommandsPerEndTask)}");
         }
     }
 }
@@ -323,8 +323,7 @@ async Task<(BrokerRun Run, AgentClient Client, BrokerProcess Broker, CredentialL
             Console.WriteLine($"  {level,4} {r.Throughput,8:N0} {r.Latency.P50,9:0.00} {r.Latency.P99,8:0.00} {r.Latency.P999,9:0.00} {r.BrokerCpuUsPerRequest,18:0} {r.BrokerAllocatedBytesPerRequest / 1024,15:0.0} {r.RedisCpuUsPerRequest,13:0} {r.LoadGeneratorCpuUsPerRequest,15:0} {r.OtherProcessesCoresBusy,13:0.00} {r.AuditRecordsPerWrite,20:0.0} {r.AuditWriteMs,9:0.00} {r.BrokerWorkItemsPerRequest,15:0.0}  {r.Errors}{(r.FirstError is null ? "" : " " + r.FirstError)}");
         }
 
-        var commands = run.Levels.MaxBy(l => l.Throughput)!.RedisCommandsPerRequest;
-        Console.WriteLine($"  Redis commands per request: {string.Join(", ", commands.OrderByDescending(c => c.Value).Select(c => $"{c.Key} {c.Value:0.##}"))}");
+        Console.WriteLine($"  Redis commands per request: {Report.CommandList(run.Levels.MaxBy(l => l.Throughput)!.RedisCommandsPerRequest)}");
         return (run, client, broker, load);
     }
     catch

@@ -118,7 +118,7 @@ internal static class Report
                 md.AppendLine(Inv($"| {l.Concurrency} | {l.Requests} | {l.Throughput:0} | {l.Latency.P50:0.00} | {l.Latency.P99:0.00} | {l.Latency.P999:0.00} | {l.BrokerCpuUsPerRequest:0} | {l.BrokerAllocatedBytesPerRequest / 1024:0.0} | {l.BrokerCoresBusy:0.00} | {l.RedisCpuUsPerRequest:0} | {l.LoadGeneratorCpuUsPerRequest:0} | {l.OtherProcessesCoresBusy:0.00} | {l.AuditRecordsPerWrite:0.0} | {l.AuditWriteMs:0.00} | {l.BrokerWorkItemsPerRequest:0.0} | {l.Errors} |"));
             }
 
-            md.AppendLine().AppendLine(Inv($"Redis commands per request (best level): {string.Join(", ", run.Best.RedisCommandsPerRequest.OrderByDescending(c => c.Value).Select(c => Inv($"{c.Key} {c.Value:0.##}")))}."));
+            md.AppendLine().AppendLine(Inv($"Redis commands per request (best level): {CommandList(run.Best.RedisCommandsPerRequest)}."));
             if (r.Floor is not null)
             {
                 md.AppendLine().AppendLine(Inv($"Ratio broker ÷ floor: **{r.RatioToFloor[run.Audit]:P1}** (best level, concurrency {run.Best.Concurrency}); by CPU (floor CPU per issuance ÷ broker+Redis CPU per request): {r.CpuRatioToFloor[run.Audit]:P1}."));
@@ -144,7 +144,7 @@ internal static class Report
                 md.AppendLine(Inv($"| {e.Audit} | the task's 10 RequestCredential calls, in parallel | {e.IssueTenLatency.P50:0.00} | {e.IssueTenLatency.P99:0.00} | {e.IssueTenLatency.P999:0.00} | {e.IssueTenLatency.Max:0.00} | |"));
             }
 
-            md.AppendLine().AppendLine(Inv($"Redis commands per EndTask (commands inside scripts included): {string.Join(", ", r.EndTask[0].RedisCommandsPerEndTask.OrderByDescending(c => c.Value).Select(c => Inv($"{c.Key} {c.Value}")))}."));
+            md.AppendLine().AppendLine(Inv($"Redis commands per EndTask (commands inside scripts included): {CommandList(r.EndTask[0].RedisCommandsPerEndTask)}."));
             md.AppendLine().AppendLine(Inv($"Audit sink writes (batches; one fsync each under Always) per EndTask, {EndTaskBench.AuditSamples} untimed tasks: {string.Join("; ", r.EndTask.Select(e => Inv($"{e.Audit} {e.AuditWritesPerEndTask:0.0} writes of {e.AuditRecordsPerEndTask:0.0} records")))}."));
         }
 

@@ -66,9 +66,7 @@ internal sealed class CostWindow
         var n = Math.Max(1, requests);
         return new RequestCosts(broker.TotalMicroseconds / n, redisCpu.TotalMicroseconds / n, self.TotalMicroseconds / n, broker.TotalSeconds / seconds,
             others.TotalSeconds / seconds, ProcFs.LoadAverage(), (allocated1 - _allocated0) / n,
-            commands1.Where(c => c.Key != "info")
-                .Select(c => (c.Key, PerRequest: (c.Value - _commands0.GetValueOrDefault(c.Key)) / (double)n))
-                .Where(c => c.PerRequest > 0.001).ToDictionary(c => c.Key, c => Math.Round(c.PerRequest, 3)))
+            RedisAdmin.CommandsPer(_commands0, commands1, n, digits: 2))
         {
             BrokerGcCollections = gc1.Collections - _gc0.Collections,
             BrokerGcPauseMs = (gc1.PauseSeconds - _gc0.PauseSeconds) * 1000,

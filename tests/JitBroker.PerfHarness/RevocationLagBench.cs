@@ -132,12 +132,6 @@ internal static class RevocationLagBench
             .ToList();
         // The drain loop's ZCARD polls (one per bucket every 20 ms) count too; INFO (this count's own) is left out.
         return new RevocationLagResult(wave, config.SweepInterval, int.Parse(config.BatchSize, CultureInfo.InvariantCulture), int.Parse(config.MaxParallel, CultureInfo.InvariantCulture), config.Fsync, n, window.TotalSeconds, seedSeconds, revoked, n - revoked,
-            LatencySummary.FromMilliseconds(measured), drained, brokerCpu.TotalSeconds, redisCpu.TotalSeconds, peak) { OverTime = overTime, RedisForks = forks, RedisCommandsPerLease = PerLease(commands0, commands1, revoked) };
+            LatencySummary.FromMilliseconds(measured), drained, brokerCpu.TotalSeconds, redisCpu.TotalSeconds, peak) { OverTime = overTime, RedisForks = forks, RedisCommandsPerLease = RedisAdmin.CommandsPer(commands0, commands1, revoked, digits: 2) };
     }
-
-    private static Dictionary<string, double> PerLease(Dictionary<string, long> before, Dictionary<string, long> after, int revoked) =>
-        after.Where(c => c.Key != "info")
-            .Select(c => (c.Key, PerLease: (c.Value - before.GetValueOrDefault(c.Key)) / (double)Math.Max(1, revoked)))
-            .Where(c => c.PerLease >= 0.005)
-            .ToDictionary(c => c.Key, c => Math.Round(c.PerLease, 2), StringComparer.Ordinal);
 }

@@ -35,8 +35,7 @@ internal static partial class LeaseScripts
         for i, id in ipairs(due) do
           local r = read_lease(id)
           if r and r.m.s ~= '2' then
-            handled[id] = true
-            if ledger and ledger.kinds[r.m.k or ''] then r.children = mark_read(id, r, w.owner) else claim_touch(id) end
+            prepare(id, r, ledger, w, handled)
             plan[i] = r
           end
         end
@@ -48,7 +47,7 @@ internal static partial class LeaseScripts
             w.undue[#w.undue + 1] = id
           else
             out[#out + 1] = id
-            out[#out + 1] = r.children and mark_write(id, r, w, handled) or claim_write(id, r, ARGV[4])
+            out[#out + 1] = apply(id, r, w, handled, ARGV[4])
           end
         end
         flush(w)
@@ -148,10 +147,7 @@ internal static partial class LeaseScripts
             if r then
               r.id = id
               plan[#plan + 1] = r
-              if r.m.s ~= '2' then
-                handled[id] = true
-                if ledger and r.m.k and ledger.kinds[r.m.k] then r.children = mark_read(id, r, w.owner) else claim_touch(id) end
-              end
+              if r.m.s ~= '2' then prepare(id, r, ledger, w, handled) end
               local children = {}
               for j, c in ipairs(r.children or members(ckey(id))) do children[j] = c end
               table.sort(children)
@@ -163,11 +159,7 @@ internal static partial class LeaseScripts
           local out = {}
           for _, r in ipairs(plan) do
             out[#out + 1] = r.id
-            if r.m.s == '2' then
-              out[#out + 1] = {}
-            else
-              out[#out + 1] = r.children and mark_write(r.id, r, w, handled) or claim_write(r.id, r, deadline)
-            end
+            out[#out + 1] = r.m.s == '2' and {} or apply(r.id, r, w, handled, deadline)
           end
           flush(w)
           return out
@@ -291,6 +283,17 @@ internal static partial class LeaseScripts
             w.unaudited[#w.unaudited + 1] = id
           end
           return rewrite(r, { 's', '2', 'ra', w.at }, 'b')
+        end
+
+        -- The two phases of a claim script's step for a lease present and not revoked: a lease of one of the ledger
+        -- revocation's kinds is marked revoked, any other claimed until deadline. apply returns the lease's fields after it.
+        local function prepare(id, r, ledger, w, handled)
+          handled[id] = true
+          if ledger and ledger.kinds[r.m.k or ''] then r.children = mark_read(id, r, w.owner) else claim_touch(id) end
+        end
+        local function apply(id, r, w, handled, deadline)
+          if r.children then return mark_write(id, r, w, handled) end
+          return claim_write(id, r, deadline)
         end
 
         -- The ledger revocation a claim script was given (RedisLeaseStore.LedgerArgs), from ARGV[first] on:
