@@ -1,7 +1,7 @@
 namespace JitBroker.Core;
 
-/// <summary>A credential handed out, with the lease that tracks it and the decision that allowed it.</summary>
-public sealed record CredentialGrantResult(Lease Lease, IssuedCredential Credential, PolicyDecision Decision)
+/// <summary>A credential handed out, with the lease that tracks it (which names the rules that allowed it).</summary>
+public sealed record CredentialGrantResult(Lease Lease, IssuedCredential Credential)
 {
     /// <summary>For a delegated credential: the subject and the actor chain it carries.</summary>
     public DelegationChain? Delegation { get; init; }

@@ -61,7 +61,8 @@ public sealed record Lease
     /// The attested facts policy matched on (trust domain, method, OIDC/Kubernetes claims), kept so a policy
     /// reload can re-evaluate the lease. Facts only, never evidence.
     /// </summary>
-    public IReadOnlyDictionary<string, string> AgentFacts { get; init; } = new Dictionary<string, string>();
+    /// <remarks>Defaults to the shared empty dictionary: every lease sets its own, so a fresh one per lease was garbage.</remarks>
+    public IReadOnlyDictionary<string, string> AgentFacts { get; init; } = System.Collections.ObjectModel.ReadOnlyDictionary<string, string>.Empty;
 
     /// <summary>
     /// The purpose and context policy read when it granted the lease (the scope holds the rest of the intent), so

@@ -63,7 +63,7 @@ public sealed class AttestationFailureSummaryTests
         var admission = new AgentAdmission(new AttestorRegistry([f.Attestor.Object]), new ReplayGuard(f.Replay, f.Options, f.Time), f.KillSwitch,
             new BestEffortAudit(hanging.Object, NullLogger<BestEffortAudit>.Instance), new BrokerMetrics(), failures, f.Time);
 
-        var attempt = admission.AttestAsync(BrokerFixture.Evidence("10.0.0.1"));
+        var attempt = admission.AttestAsync(BrokerFixture.Evidence("10.0.0.1")).AsTask();
 
         Assert.That(await Task.WhenAny(attempt, Task.Delay(TimeSpan.FromSeconds(5))), Is.SameAs(attempt), "the rejection does not wait on the audit queue");
         Assert.That(attempt.Exception?.InnerException, Is.TypeOf<BrokerException>().With.Property(nameof(BrokerException.Reason)).EqualTo("token.expired"));

@@ -37,7 +37,8 @@ public sealed class AgentAdmission
     /// not by the attestor, so every attestor binds the same way and none can forget to; a thumbprint that is not a
     /// base64url SHA-256 is refused (InvalidArgument, <see cref="Reasons.RequestInvalid"/>) rather than put in a token.
     /// </summary>
-    public Task<WorkloadIdentity> AttestAsync(AttestationEvidence evidence, CancellationToken cancellationToken = default) =>
+    /// <remarks>A ValueTask: attestation usually completes without waiting (a cached bundle), and then costs no Task.</remarks>
+    public ValueTask<WorkloadIdentity> AttestAsync(AttestationEvidence evidence, CancellationToken cancellationToken = default) =>
         AttestCoreAsync(evidence, cancellationToken);
 
     /// <summary>
@@ -125,7 +126,7 @@ public sealed class AgentAdmission
     internal static BrokerException Blocked(AgentBlock block) =>
         new(BrokerFailure.PermissionDenied, Reasons.AgentBlocked, $"This agent is blocked by an operator: {block.Reason}");
 
-    private async Task<WorkloadIdentity> AttestCoreAsync(AttestationEvidence evidence, CancellationToken cancellationToken)
+    private async ValueTask<WorkloadIdentity> AttestCoreAsync(AttestationEvidence evidence, CancellationToken cancellationToken)
     {
         // The step's span inline, not BrokerTracing.TraceAsync(lambda): no closure or delegate per request. Every
         // refusal below marks it failed, as the wrapper did.

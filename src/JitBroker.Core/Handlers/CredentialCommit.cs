@@ -42,7 +42,7 @@ public sealed class CredentialCommit
     /// <summary>
     /// Mints a credential of the granted kind (lifetime clamped to the broker's limits) and commits it. A delegated
     /// credential names its <paramref name="parentLeaseId"/> and <paramref name="delegation"/> chain. Returns once the
-    /// secret may leave; the decision in the result is the grant as issued.
+    /// secret may leave.
     /// </summary>
     /// <param name="decidedIntent">What policy read to grant it (<see cref="DecidedIntent.Keep"/>), kept on the lease so a reload or renewal decides on the same ask; none for a delegated lease.</param>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -136,7 +136,7 @@ public sealed class CredentialCommit
                 : $"{issuer.Kind} for {grant.Scope.Audience}, expires {lease.ExpiresAt:O}; subject {delegation.Subject}, actors {string.Join(" <- ", delegation.Actors)}",
         }).ConfigureAwait(false);
         BrokerLog.Issued(_log, leaseId, agent.Id, taskId, grant.Scope.Audience, credential.Fingerprint, lease.ExpiresAt);
-        return new CredentialGrantResult(lease, credential, new PolicyDecision(DecisionEffect.Allow, grant, ruleIds, "") { Owner = grant.Owner }) { Delegation = delegation };
+        return new CredentialGrantResult(lease, credential) { Delegation = delegation };
     }
 
     /// <summary>

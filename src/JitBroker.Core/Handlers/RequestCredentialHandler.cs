@@ -150,7 +150,7 @@ public sealed class RequestCredentialHandler
                 throw;
             }
 
-            return Completed(RequestOutcome.Issued(granted with { Decision = decision }), started);
+            return Completed(RequestOutcome.Issued(granted), started);
         }
         catch (BrokerException ex)
         {
