@@ -22,11 +22,14 @@ public sealed class StateMac
     public const int MinKeyBytes = 32;
 
     private const string Version = "v1";
+    private const string Prefix = Version + ":";
+    private static readonly int EncodedMacChars = Base64Url.GetEncodedLength(HMACSHA256.HashSizeInBytes);
 
     // Encodings up to this many bytes are built on the stack (a lease's handle tag is a few hundred), longer ones in a pooled buffer.
     private const int StackEncodingBytes = 512;
     private readonly byte[] _current;
     private readonly Dictionary<string, byte[]> _byId = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, byte[]>.AlternateLookup<ReadOnlySpan<char>> _byIdSpans;
 
     /// <param name="key">The key new tags are made with.</param>
     /// <param name="previousKeys">Keys that still verify (rotation), never used for new tags.</param>
@@ -43,6 +46,7 @@ public sealed class StateMac
             _byId.TryAdd(KeyIdOf(k), [.. k]);
         }
 
+        _byIdSpans = _byId.GetAlternateLookup<ReadOnlySpan<char>>();
         _current = [.. key];
         KeyId = KeyIdOf(key);
     }
@@ -65,31 +69,35 @@ public sealed class StateMac
         // Built in place (one string per tag): signing is on every lease write. Base64url without padding, as before.
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
         Compute(_current, purpose, fields, mac);
-        Span<char> encoded = stackalloc char[Base64Url.GetEncodedLength(HMACSHA256.HashSizeInBytes)];
+        Span<char> encoded = stackalloc char[EncodedMacChars];
         Base64Url.EncodeToChars(mac, encoded);
-        return string.Concat(Version + ":", KeyId, ":", encoded);
+        return string.Concat(Prefix, KeyId, ":", encoded);
     }
 
     /// <summary>True only when <paramref name="tag"/> is a well-formed tag of a known key over exactly these fields.</summary>
+    /// <remarks>
+    /// Read in place — no split parts, no decoded copy — since a lease's handle tag is verified on every lease read. Only
+    /// the spelling <see cref="Sign"/> writes is accepted: <c>v1:</c>, a known key id, 43 characters of unpadded base64url.
+    /// </remarks>
     public bool Verify(string? tag, string purpose, params ReadOnlySpan<string> fields)
     {
-        if (tag is null)
+        if (tag is null || !tag.StartsWith(Prefix, StringComparison.Ordinal))
         {
             return false;
         }
 
-        var parts = tag.Split(':');
-        if (parts.Length != 3 || parts[0] != Version || !_byId.TryGetValue(parts[1], out var key))
+        var rest = tag.AsSpan(Prefix.Length);
+        var colon = rest.IndexOf(':');
+        if (colon < 0 || !_byIdSpans.TryGetValue(rest[..colon], out var key))
         {
             return false;
         }
 
-        byte[] given;
-        try
-        {
-            given = Convert.FromBase64String(parts[2].Replace('-', '+').Replace('_', '/').PadRight((parts[2].Length + 3) / 4 * 4, '='));
-        }
-        catch (FormatException)
+        var encoded = rest[(colon + 1)..];
+        Span<byte> given = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        if (encoded.Length != EncodedMacChars
+            || Base64Url.DecodeFromChars(encoded, given, out _, out var written) != OperationStatus.Done
+            || written != given.Length)
         {
             return false;
         }

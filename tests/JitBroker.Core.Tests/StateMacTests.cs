@@ -31,6 +31,32 @@ public sealed class StateMacTests
     }
 
     [Test]
+    public void Only_the_spelling_sign_writes_verifies()
+    {
+        const string Tag = "v1:c2d41accb4a597d3:DERSEnnU8MamsdUVoM6G5359KR-aNMMyoaJ2-ETOAv4";
+        const string Id = "c2d41accb4a597d3", Mac64 = "DERSEnnU8MamsdUVoM6G5359KR-aNMMyoaJ2-ETOAv4";
+        Assert.That(Mac.Verify(Tag, "test"), Is.True);
+
+        // The same 32 bytes spelled otherwise — padded, or in the standard alphabet — were accepted before the tag was
+        // read in place; a reader that accepts more spellings than the writer makes is a wider door. The last character
+        // with its two unused bits set ('5' for '4') would be one more; Base64Url refuses it.
+        string[] refused =
+        [
+            "", "v1", "v1:", $"v1:{Id}", $"v1:{Id}:", $"v1::{Mac64}", $"v2:{Id}:{Mac64}", $"V1:{Id}:{Mac64}", $" {Tag}", $"{Tag} ",
+            $"v1:{Id.ToUpperInvariant()}:{Mac64}", $"v1:0000000000000000:{Mac64}", $"v1:{Id}:{Mac64}=", $"v1:{Id}:{Mac64}:",
+            $"v1:{Id}:{Mac64}:{Mac64}", $"v1:{Id}:{Mac64[..^1]}", $"v1:{Id}:{Mac64[..^1]}A", $"v1:{Id}:{Mac64[..^1]}5", $"v1:{Id}:{Mac64.Replace('-', '+')}",
+            $"v1:{Id}:{Mac64[..20]} {Mac64[20..]}", $"v1:{Id}:{Mac64[..20]} {Mac64[21..]}", $"v1:{Id}:{Mac64}AAAA",
+        ];
+        Assert.Multiple(() =>
+        {
+            foreach (var tag in refused)
+            {
+                Assert.That(Mac.Verify(tag, "test"), Is.False, tag);
+            }
+        });
+    }
+
+    [Test]
     public void Moving_a_boundary_between_fields_breaks_the_tag() =>
         Assert.That(Mac.Verify(Mac.Sign("p", "ab", "c"), "p", "a", "bc"), Is.False);
 }
