@@ -5,6 +5,8 @@
 //                                           RequestCredential does the floor's operations with the floor's components:
 //                                           verify the bearer JWT-SVID (JwtSvidAttestor, cache off), sign the task JWT
 //                                           (JwtCredentialIssuer), write the lease (RedisLeaseStore.PutAsync), reply
+//   server PORT REDIS DEVDIR KEYDIR floor-cached   the same with the verified-token cache on (item 2; the client
+//                                           then re-presents one SVID per worker: GRPC_FLOOR_SVID_PER_WORKER=1)
 //   server PORT REDIS DEVDIR KEYDIR empty   the same service replying a canned answer of the same size: the transport
 //   client PORT DEVDIR C SECONDS PID...     closed loop of C calls in flight as the harness's CredentialLoad sends them
 //                                           (same channel options, request, deadline; a fresh dev-domain SVID per task of
@@ -29,7 +31,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using CoreScope = JitBroker.Core.GrantedScope;
 using WireScope = JitBroker.Protocol.V1.GrantedScope;
 
-if (args is ["server", var port, var redisEndpoint, var devDir, var keyDir, var mode and ("floor" or "empty")])
+if (args is ["server", var port, var redisEndpoint, var devDir, var keyDir, var mode and ("floor" or "floor-cached" or "empty")])
 {
     var builder = WebApplication.CreateSlimBuilder();
     builder.Logging.ClearProviders();
@@ -39,7 +41,7 @@ if (args is ["server", var port, var redisEndpoint, var devDir, var keyDir, var 
         k.Listen(System.Net.IPAddress.Loopback, int.Parse(port, CultureInfo.InvariantCulture), o => o.Protocols = HttpProtocols.Http2);
     });
     builder.Services.AddGrpc(o => { o.EnableDetailedErrors = false; o.IgnoreUnknownServices = true; });
-    if (mode == "floor")
+    if (mode != "empty")
     {
         var redis = new RedisConnection(new RedisOptions { Endpoint = redisEndpoint, CommandTimeout = TimeSpan.FromSeconds(30) });
         await redis.ConnectAsync();
@@ -48,7 +50,8 @@ if (args is ["server", var port, var redisEndpoint, var devDir, var keyDir, var 
         builder.Services.AddSingleton(new FloorOperations(
             new JwtSvidAttestor(new JwtSvidOptions
             {
-                Audience = "jitbroker", TrustBundles = { [DevTrustDomain.Name] = dev.BundlePath }, VerifiedTokenCache = { Enabled = false },
+                Audience = "jitbroker", TrustBundles = { [DevTrustDomain.Name] = dev.BundlePath },
+                VerifiedTokenCache = { Enabled = mode == "floor-cached" },
             }, TimeProvider.System, NullLogger<JwtSvidAttestor>.Instance),
             new JwtCredentialIssuer(keys, new JwtIssuerOptions { Issuer = "http://127.0.0.1:8080" }, TimeProvider.System),
             new RedisLeaseStore(redis, "perf-grpc-floor:")));
@@ -134,6 +137,8 @@ if (args is ["loop", var loopDev, var loopKeys, var threadCount, var loopSeconds
 Console.Error.WriteLine("usage: server PORT REDIS DEVDIR KEYDIR floor|empty | client PORT DEVDIR CONCURRENCY SECONDS PID...");
 return 2;
 
+static bool SvidPerWorker() => Environment.GetEnvironmentVariable("GRPC_FLOOR_SVID_PER_WORKER") == "1";
+
 static async Task Run(CredentialBroker.CredentialBrokerClient client, string[] svids, Func<int> nextTask, int concurrency, double seconds,
     int[] pids, bool print)
 {
@@ -152,7 +157,8 @@ static async Task Run(CredentialBroker.CredentialBrokerClient client, string[] s
         while (clock.Elapsed < stopAt)
         {
             var task = nextTask();
-            var headers = new Metadata { { "authorization", svids[task % svids.Length] } };
+            // GRPC_FLOOR_SVID_PER_WORKER=1: each worker re-presents one SVID for the whole level (item 2's workload).
+            var headers = new Metadata { { "authorization", svids[(SvidPerWorker() ? w : task) % svids.Length] } };
             for (var i = 0; i < 16 && clock.Elapsed < stopAt; i++)
             {
                 var options = new CallOptions(headers, DateTime.UtcNow + TimeSpan.FromSeconds(30));

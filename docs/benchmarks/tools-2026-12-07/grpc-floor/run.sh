@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The floor behind gRPC, and the transport alone, on this machine (issue 22 item 1; docs/benchmarks.md, thirteenth session):
 #   docs/benchmarks/tools-2026-12-07/grpc-floor/run.sh [SECONDS] [LEVELS...]     (defaults: 10 s; 128 256)
+# GRPC_FLOOR_MODES picks the server modes (default "floor empty"; also floor-cached, see Program.cs).
 # Builds, starts a private redis-server as scripts/perf.sh does (loopback, AOF everysec, no RDB), then for each server
-# mode (floor, empty) starts the server, runs the client at each concurrency, stops the server; stops redis.
+# mode starts the server, runs the client at each concurrency, stops the server; stops redis.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-10}; shift || true
@@ -25,7 +26,9 @@ for mode in ${GRPC_FLOOR_MODES:-floor empty}; do
   for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
   for c in "${levels[@]}"; do
     printf '%s: ' "$mode"
-    dotnet "$dll" client "$port" "$work/dev" "$c" "$seconds" "$server" "$(cat "$work/redis.pid")" | tail -1
+    # floor-cached: every worker re-presents one SVID, as perf.sh's item 2 workload does.
+    GRPC_FLOOR_SVID_PER_WORKER=$([ "$mode" = floor-cached ] && echo 1 || echo 0) \
+      dotnet "$dll" client "$port" "$work/dev" "$c" "$seconds" "$server" "$(cat "$work/redis.pid")" | tail -1
     redis-cli -p "$redis_port" flushall >/dev/null
   done
   kill "$server"; wait "$server" 2>/dev/null || true; server=
