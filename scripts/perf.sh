@@ -3,7 +3,8 @@
 # loopback port (temp dir, AOF everysec as docs/redis.md recommends), runs tests/JitBroker.PerfHarness
 # (floor, broker process at concurrency 1/8/32/128/256 with audit fsync Always and Interval and every SVID verified as
 # in the floor (verified-token cache off), EndTask of 10 leases,
-# one re-presented SVID per worker with the verified-token cache off and on, open loop at fixed arrival rates of
+# one re-presented SVID per worker with the verified-token cache off and on, the floor behind gRPC (the floor's three
+# operations and nothing else, served on the broker's transport by a process of their own; cache off, then on), open loop at fixed arrival rates of
 # 10/25/50/75/90 % of the broker's max with the floor's issuance driven the same way in process, revocation lag for
 # 100k expiring leases in two waves (cold broker, then warm), start-up time and RSS vs active leases for the plain build
 # and the published one), stops redis. The broker measured is the one published as the Dockerfile publishes it

@@ -10,13 +10,15 @@ internal static class Charts
     /// <summary>RequestCredential p50/p99/p99.9 by concurrency (closed loop), log scale; colour per percentile, dash per broker run.</summary>
     public static string Concurrency(HarnessResults results)
     {
-        var levels = results.Broker.SelectMany(b => b.Levels.Select(l => l.Concurrency)).Distinct().Order().ToList();
+        // The broker's runs only: the floor behind gRPC is a reference in the tables, and more lines would not be read.
+        var runs = results.Broker.Where(b => !b.FloorBehindGrpc).ToList();
+        var levels = runs.SelectMany(b => b.Levels.Select(l => l.Concurrency)).Distinct().Order().ToList();
         // Under each level the first run's throughput only: four runs' numbers side by side overlapped their neighbours.
-        var first = results.Broker.FirstOrDefault();
+        var first = runs.FirstOrDefault();
         var ticks = levels.Select((c, i) => new ChartTick(i, c.ToString(CultureInfo.InvariantCulture),
             first?.Levels.FirstOrDefault(l => l.Concurrency == c) is { } l ? (l.Throughput / 1000).ToString("0.0", CultureInfo.InvariantCulture) + "k req/s" : "")).ToList();
         var dashes = new[] { "", "6,4", "2,2", "8,3,2,3" };
-        var series = results.Broker.SelectMany((run, b) => new (string Name, string Colour, Func<LatencySummary, double> Value)[]
+        var series = runs.SelectMany((run, b) => new (string Name, string Colour, Func<LatencySummary, double> Value)[]
             {
                 ("p50", "#1f77b4", l => l.P50), ("p99", "#ff7f0e", l => l.P99), ("p99.9", "#d62728", l => l.P999),
             }

@@ -72,10 +72,10 @@ internal sealed class HarnessOptions
 
     /// <summary>
     /// Phases to run: floor, broker, interval, endtask, reuse (one SVID per worker, verified-token cache off then on),
-    /// pairs (floor and broker windows alternating, see <see cref="Pairs"/>), openloop (fixed arrival rates at fractions
+    /// grpcfloor (the floor's operations on the broker's transport, cache off then on: <see cref="GrpcFloorServer"/>), pairs (floor and broker windows alternating, see <see cref="Pairs"/>), openloop (fixed arrival rates at fractions
     /// of the broker's maximum), revocation, killswitch, startup.
     /// </summary>
-    public IReadOnlySet<string> Phases { get; init; } = new HashSet<string>(["floor", "broker", "interval", "endtask", "reuse", "pairs", "openloop", "revocation", "killswitch", "startup"]);
+    public IReadOnlySet<string> Phases { get; init; } = new HashSet<string>(["floor", "broker", "interval", "endtask", "reuse", "grpcfloor", "pairs", "openloop", "revocation", "killswitch", "startup"]);
 
     /// <summary>Open-loop arrival rates as fractions of the maximum req/s (issue 22 item 3).</summary>
     public IReadOnlyList<double> OpenLoopFractions { get; init; } = [0.10, 0.25, 0.50, 0.75, 0.90];

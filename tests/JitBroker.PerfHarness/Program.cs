@@ -7,6 +7,11 @@ using JitBroker.Redis;
 // JWT leases, open-loop latency at fixed arrival rates (issue 22), revocation lag for 100k expiring leases, start-up
 // time and RSS against active leases.
 // Run through scripts/perf.sh, which builds Release and owns the Redis server.
+if (args is [GrpcFloorServer.Flag, ..])
+{
+    return await GrpcFloorServer.RunAsync(args); // a child process of the grpcfloor phase, not the harness
+}
+
 if (!OperatingSystem.IsLinux())
 {
     await Console.Error.WriteLineAsync("The harness reads broker CPU and memory from /proc: it runs on Linux only.");
@@ -99,6 +104,42 @@ if (options.Phases.Contains("reuse"))
     }
 }
 
+// Issues 22 items 1 and 2, the bound behind them: the floor's three operations and nothing else, served on the broker's
+// transport in a process of their own (GrpcFloorServer), under the same load as the broker phases — every SVID verified,
+// then one SVID per worker with the verified-token cache on.
+if (options.Phases.Contains("grpcfloor"))
+{
+    foreach (var cache in new[] { false, true })
+    {
+        await target.FlushAsync();
+        var label = cache ? "one SVID per worker, verified-token cache on" : "every SVID verified";
+        Console.WriteLine($"\n## The floor behind gRPC (the floor's operations on the broker's transport, nothing else), {label}");
+        var requestsPerTask = cache ? CredentialLoad.SvidPerWorker : CredentialLoad.DefaultRequestsPerTask;
+        await using var server = await GrpcFloorProcess.StartAsync(options.Redis, Path.Combine(dataDirectory, "dev-trust-domain"), work, cache);
+        using var client = new AgentClient(server.GrpcUri);
+        var load = new CredentialLoad(client, dev, target, requestsPerTask);
+        await load.RunAsync(16, TimeSpan.FromSeconds(15), server.Pid, target.Pids, 15000); // warm-up, not recorded
+        var run = new BrokerRun(label, [])
+        {
+            FloorBehindGrpc = true,
+            VerifiedTokenCache = cache,
+            Workload = cache
+                ? "Workload: one SVID per worker for the whole level; verified-token cache on (re-presented SVIDs are answered from it), as in the broker's cache-on run."
+                : $"Workload: one SVID per task of {requestsPerTask} requests; verified-token cache off, so every request's SVID is verified, as in the floor.",
+        };
+        var expected = 15000.0;
+        foreach (var level in options.Levels)
+        {
+            var r = await load.RunAsync(level, options.LevelDuration, server.Pid, target.Pids, expected);
+            expected = Math.Max(1000, r.Throughput);
+            run.Levels.Add(r);
+            Console.WriteLine($"  {level,4} {r.Throughput,8:N0} req/s  p50 {r.Latency.P50:0.00}  p99 {r.Latency.P99:0.00} ms  server CPU {r.BrokerCpuUsPerRequest:0} µs/req  redis {r.RedisCpuUsPerRequest:0}  loadgen {r.LoadGeneratorCpuUsPerRequest:0}  errors {r.Errors}{(r.FirstError is null ? "" : " " + r.FirstError)}");
+        }
+
+        results.Broker.Add(run);
+    }
+}
+
 if (results.Floor is not null && results.Broker.Count > 0)
 {
     // The machine's speed drifts within a run: the floor is measured again after the broker phases, and every ratio is
@@ -111,7 +152,12 @@ if (results.Floor is not null && results.Broker.Count > 0)
     foreach (var run in results.Broker)
     {
         var best = run.Levels.MaxBy(l => l.Throughput)!;
-        Console.WriteLine($"\nratio broker ÷ floor ({run.Audit}): {best.Throughput:N0} / {results.FloorIssuancesPerSecond:N0} = {results.RatioToFloor[run.Audit]:P1} (best at concurrency {best.Concurrency}); by CPU: {results.FloorCpuUsPerIssuance:0} µs / {best.BrokerCpuUsPerRequest + best.RedisCpuUsPerRequest:0} µs = {results.CpuRatioToFloor[run.Audit]:P1}");
+        var who = run.FloorBehindGrpc ? "floor behind gRPC" : "broker";
+        Console.WriteLine($"\nratio {who} ÷ floor ({run.Audit}): {best.Throughput:N0} / {results.FloorIssuancesPerSecond:N0} = {results.RatioToFloor[run.Audit]:P1} (best at concurrency {best.Concurrency}); by CPU: {results.FloorCpuUsPerIssuance:0} µs / {best.BrokerCpuUsPerRequest + best.RedisCpuUsPerRequest:0} µs = {results.CpuRatioToFloor[run.Audit]:P1}");
+        if (results.GrpcFloorFor(run) is { } grpcFloor)
+        {
+            Console.WriteLine($"  broker ÷ floor behind gRPC ({grpcFloor.Audit}): {best.Throughput:N0} / {grpcFloor.Best.Throughput:N0} = {best.Throughput / grpcFloor.Best.Throughput:P1}");
+        }
     }
 }
 
@@ -312,7 +358,11 @@ async Task<(BrokerRun Run, AgentClient Client, BrokerProcess Broker, CredentialL
     var (client, broker, load) = await StartBrokerAsync(phase, policy, label, extra, requestsPerTask);
     try
     {
-        var run = new BrokerRun(label, []) { Workload = Workload(extra, requestsPerTask) };
+        var run = new BrokerRun(label, [])
+        {
+            Workload = Workload(extra, requestsPerTask),
+            VerifiedTokenCache = extra.TryGetValue(VerifiedTokenCacheSetting, out var cached) && cached == "true",
+        };
         var expected = 15000.0;
         Console.WriteLine("  conc   req/s     p50 ms   p99 ms  p99.9 ms  broker CPU µs/req  broker KiB/req  redis µs/req  loadgen µs/req  others(cores)  audit records/write  ms/write  pool items/req  errors");
         foreach (var level in options.Levels)

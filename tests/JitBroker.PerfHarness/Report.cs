@@ -19,7 +19,7 @@ internal static class Report
     {
         var stem = Path.Combine(options.OutputDirectory, options.Label);
         var charts = new List<(string Suffix, string Svg)>();
-        if (results.Broker.Count > 0)
+        if (results.Broker.Any(b => !b.FloorBehindGrpc))
         {
             charts.Add(("-latency.svg", Charts.Concurrency(results)));
         }
@@ -105,7 +105,9 @@ internal static class Report
 
         foreach (var run in r.Broker)
         {
-            md.AppendLine().AppendLine(Inv($"## Broker process, RequestCredential over gRPC, audit FsyncPolicy={run.Audit}")).AppendLine();
+            md.AppendLine().AppendLine(run.FloorBehindGrpc
+                ? Inv($"## The floor behind gRPC, {run.Audit}: the floor's three operations and nothing else, served on the broker's transport (reference, not the broker)")
+                : Inv($"## Broker process, RequestCredential over gRPC, audit FsyncPolicy={run.Audit}")).AppendLine();
             if (run.Workload is not null)
             {
                 md.AppendLine(run.Workload).AppendLine();
@@ -119,13 +121,23 @@ internal static class Report
             }
 
             md.AppendLine().AppendLine(Inv($"Redis commands per request (best level): {CommandList(run.Best.RedisCommandsPerRequest)}."));
+            if (run.FloorBehindGrpc)
+            {
+                md.AppendLine().AppendLine("Here the broker columns are the gRPC floor server's: a process of its own (the harness's executable, server GC, no dynamic PGO, as the broker runs), Kestrel h2c on loopback and grpc-dotnet serving the broker's `CredentialBroker` service, whose RequestCredential verifies the bearer JWT-SVID (`JwtSvidAttestor`), signs the task JWT (`JwtCredentialIssuer`) and writes the lease (`RedisLeaseStore.PutAsync`) — the floor's components — with no policy, replay, quota, audit, telemetry or state tag.");
+            }
+
             if (r.Floor is not null)
             {
-                md.AppendLine().AppendLine(Inv($"Ratio broker ÷ floor: **{r.RatioToFloor[run.Audit]:P1}** (best level, concurrency {run.Best.Concurrency}); by CPU (floor CPU per issuance ÷ broker+Redis CPU per request): {r.CpuRatioToFloor[run.Audit]:P1}."));
+                md.AppendLine().AppendLine(Inv($"Ratio {(run.FloorBehindGrpc ? "floor behind gRPC" : "broker")} ÷ floor: **{r.RatioToFloor[run.Audit]:P1}** (best level, concurrency {run.Best.Concurrency}); by CPU (floor CPU per issuance ÷ {(run.FloorBehindGrpc ? "server" : "broker")}+Redis CPU per request): {r.CpuRatioToFloor[run.Audit]:P1}."));
+            }
+
+            if (r.GrpcFloorFor(run) is { } grpcFloor)
+            {
+                md.AppendLine().AppendLine(Inv($"Ratio broker ÷ floor behind gRPC ({grpcFloor.Audit}, best level, concurrency {grpcFloor.Best.Concurrency}): {run.Best.Throughput / grpcFloor.Best.Throughput:P1}; by CPU: {(grpcFloor.Best.BrokerCpuUsPerRequest + grpcFloor.Best.RedisCpuUsPerRequest) / (run.Best.BrokerCpuUsPerRequest + run.Best.RedisCpuUsPerRequest):P1}."));
             }
         }
 
-        if (r.Broker.Count > 0)
+        if (r.Broker.Any(b => !b.FloorBehindGrpc))
         {
             md.AppendLine().AppendLine(Inv($"![RequestCredential latency by concurrency]({label}-latency.svg)"));
         }

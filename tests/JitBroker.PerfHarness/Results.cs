@@ -34,6 +34,12 @@ internal sealed record BrokerRun(string Audit, List<LevelResult> Levels)
     public string? Workload { get; init; }
 
     public LevelResult Best => Levels.MaxBy(l => l.Throughput)!;
+
+    /// <summary>Not the broker: the floor's three operations served on the broker's transport (the grpcfloor phase).</summary>
+    public bool FloorBehindGrpc { get; init; }
+
+    /// <summary>Whether the server answered re-presented SVIDs from its verified-token cache.</summary>
+    public bool VerifiedTokenCache { get; init; }
 }
 
 /// <summary>
@@ -119,4 +125,8 @@ internal sealed class HarnessResults
     public Dictionary<string, double> CpuRatioToFloor => Floor is null
         ? []
         : Broker.ToDictionary(b => b.Audit, b => FloorCpuUsPerIssuance / (b.Best.BrokerCpuUsPerRequest + b.Best.RedisCpuUsPerRequest));
+
+    /// <summary>The floor behind gRPC with the same verified-token cache setting as <paramref name="run"/>, when the grpcfloor phase ran.</summary>
+    public BrokerRun? GrpcFloorFor(BrokerRun run) =>
+        run.FloorBehindGrpc ? null : Broker.FirstOrDefault(b => b.FloorBehindGrpc && b.VerifiedTokenCache == run.VerifiedTokenCache);
 }

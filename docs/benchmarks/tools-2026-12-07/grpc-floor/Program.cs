@@ -15,6 +15,9 @@
 //   loop DEVDIR KEYDIR THREADS SECONDS [KiB] the floor's verify and sign in a tight loop, timed like the server's
 // The floor server reads the thread CPU clock around its verify and sign and prints the means when it stops;
 // GRPC_FLOOR_TWICE=1 makes it do both twice per call (crypto-in-server.sh). Not part of the solution or of CI.
+// Since the same session, scripts/perf.sh's grpcfloor phase (tests/JitBroker.PerfHarness/GrpcFloorServer.cs) measures
+// the floor behind gRPC in every run with the harness's own load; this probe stays for what that phase does not do:
+// the transport alone (empty), the thread-clock timing of the crypto and the tight loop beside it.
 using System.Diagnostics;
 using System.Globalization;
 using Google.Protobuf.WellKnownTypes;
