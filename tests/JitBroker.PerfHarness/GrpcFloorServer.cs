@@ -9,11 +9,11 @@ using JitBroker.Leases.Redis;
 using JitBroker.Protocol.V1;
 using JitBroker.Redis;
 using JitBroker.Testing;
-using Microsoft.Extensions.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using CoreScope = JitBroker.Core.GrantedScope;
@@ -150,6 +150,7 @@ internal sealed class GrpcFloorProcess : IAsyncDisposable
             }
         };
         process.BeginErrorReadLine();
+        // Its one line of standard output: the server logs nothing (providers cleared), so the pipe never fills after it.
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var line = await process.StandardOutput.ReadLineAsync(timeout.Token).ConfigureAwait(false);
         if (line is null || !line.StartsWith("ready", StringComparison.Ordinal))

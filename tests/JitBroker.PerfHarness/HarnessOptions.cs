@@ -72,7 +72,8 @@ internal sealed class HarnessOptions
 
     /// <summary>
     /// Phases to run: floor, broker, interval, endtask, reuse (one SVID per worker, verified-token cache off then on),
-    /// grpcfloor (the floor's operations on the broker's transport, cache off then on: <see cref="GrpcFloorServer"/>), pairs (floor and broker windows alternating, see <see cref="Pairs"/>), openloop (fixed arrival rates at fractions
+    /// grpcfloor (the floor's operations on the broker's transport, cache off then on: <see cref="GrpcFloorServer"/>),
+    /// pairs (floor and broker windows alternating, see <see cref="Pairs"/>), openloop (fixed arrival rates at fractions
     /// of the broker's maximum), revocation, killswitch, startup.
     /// </summary>
     public IReadOnlySet<string> Phases { get; init; } = new HashSet<string>(["floor", "broker", "interval", "endtask", "reuse", "grpcfloor", "pairs", "openloop", "revocation", "killswitch", "startup"]);

@@ -104,7 +104,7 @@ if (options.Phases.Contains("reuse"))
     }
 }
 
-// Issues 22 items 1 and 2, the bound behind them: the floor's three operations and nothing else, served on the broker's
+// Issue 22 items 1 and 2, the bound behind them: the floor's three operations and nothing else, served on the broker's
 // transport in a process of their own (GrpcFloorServer), under the same load as the broker phases — every SVID verified,
 // then one SVID per worker with the verified-token cache on.
 if (options.Phases.Contains("grpcfloor"))
