@@ -36,7 +36,8 @@ internal static class GrpcFloorServer
     /// <summary><c>--serve-grpc-floor PORT REDIS DEVDIR KEYDIR CACHE(on|off)</c>; prints "ready" once it listens.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
-        if (args is not [Flag, var port, var redisEndpoint, var devDirectory, var keyDirectory, var cache and ("on" or "off")])
+        if (args is not [Flag, var portText, var redisEndpoint, var devDirectory, var keyDirectory, var cache and ("on" or "off")]
+            || !int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is 0 or > 65535)
         {
             await Console.Error.WriteLineAsync($"usage: {Flag} PORT REDIS DEVDIR KEYDIR on|off").ConfigureAwait(false);
             return 2;
@@ -53,7 +54,7 @@ internal static class GrpcFloorServer
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            k.Listen(System.Net.IPAddress.Loopback, int.Parse(port, CultureInfo.InvariantCulture), o => o.Protocols = HttpProtocols.Http2);
+            k.Listen(System.Net.IPAddress.Loopback, port, o => o.Protocols = HttpProtocols.Http2);
         });
         // As the broker's GrpcSetup: no detailed errors, no catch-all routes for unknown services.
         builder.Services.AddGrpc(o => { o.EnableDetailedErrors = false; o.IgnoreUnknownServices = true; });

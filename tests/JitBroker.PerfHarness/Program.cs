@@ -127,15 +127,7 @@ if (options.Phases.Contains("grpcfloor"))
                 ? "Workload: one SVID per worker for the whole level; verified-token cache on (re-presented SVIDs are answered from it), as in the broker's cache-on run."
                 : $"Workload: one SVID per task of {requestsPerTask} requests; verified-token cache off, so every request's SVID is verified, as in the floor.",
         };
-        var expected = 15000.0;
-        foreach (var level in options.Levels)
-        {
-            var r = await load.RunAsync(level, options.LevelDuration, server.Pid, target.Pids, expected);
-            expected = Math.Max(1000, r.Throughput);
-            run.Levels.Add(r);
-            Console.WriteLine($"  {level,4} {r.Throughput,8:N0} req/s  p50 {r.Latency.P50:0.00}  p99 {r.Latency.P99:0.00} ms  server CPU {r.BrokerCpuUsPerRequest:0} µs/req  redis {r.RedisCpuUsPerRequest:0}  loadgen {r.LoadGeneratorCpuUsPerRequest:0}  errors {r.Errors}{(r.FirstError is null ? "" : " " + r.FirstError)}");
-        }
-
+        await MeasureLevelsAsync(run, load, server.Pid); // the broker's columns are the server's; its /metrics ones stay NaN
         results.Broker.Add(run);
     }
 }
@@ -350,6 +342,23 @@ async Task<(AgentClient Client, BrokerProcess Broker, CredentialLoad Load)> Star
     }
 }
 
+// RequestCredential at every level of --levels against the server with process id serverPid (a broker, or the gRPC
+// floor), each level's expected rate taken from the one before (it sizes the SVID pool); printed as it goes.
+async Task MeasureLevelsAsync(BrokerRun run, CredentialLoad load, int serverPid)
+{
+    var expected = 15000.0;
+    Console.WriteLine("  conc   req/s     p50 ms   p99 ms  p99.9 ms  broker CPU µs/req  broker KiB/req  redis µs/req  loadgen µs/req  others(cores)  audit records/write  ms/write  pool items/req  errors");
+    foreach (var level in options.Levels)
+    {
+        var r = await load.RunAsync(level, options.LevelDuration, serverPid, target.Pids, expected);
+        expected = Math.Max(1000, r.Throughput);
+        run.Levels.Add(r);
+        Console.WriteLine($"  {level,4} {r.Throughput,8:N0} {r.Latency.P50,9:0.00} {r.Latency.P99,8:0.00} {r.Latency.P999,9:0.00} {r.BrokerCpuUsPerRequest,18:0} {r.BrokerAllocatedBytesPerRequest / 1024,15:0.0} {r.RedisCpuUsPerRequest,13:0} {r.LoadGeneratorCpuUsPerRequest,15:0} {r.OtherProcessesCoresBusy,13:0.00} {r.AuditRecordsPerWrite,20:0.0} {r.AuditWriteMs,9:0.00} {r.BrokerWorkItemsPerRequest,15:0.0}  {r.Errors}{(r.FirstError is null ? "" : " " + r.FirstError)}");
+    }
+
+    Console.WriteLine($"  Redis commands per request: {Report.CommandList(run.Best.RedisCommandsPerRequest)}");
+}
+
 // Starts a broker (StartBrokerAsync) and measures RequestCredential at every level; the caller disposes the broker and
 // client (EndTask runs against them).
 async Task<(BrokerRun Run, AgentClient Client, BrokerProcess Broker, CredentialLoad Load)> RunBrokerAsync(
@@ -363,17 +372,7 @@ async Task<(BrokerRun Run, AgentClient Client, BrokerProcess Broker, CredentialL
             Workload = Workload(extra, requestsPerTask),
             VerifiedTokenCache = extra.TryGetValue(VerifiedTokenCacheSetting, out var cached) && cached == "true",
         };
-        var expected = 15000.0;
-        Console.WriteLine("  conc   req/s     p50 ms   p99 ms  p99.9 ms  broker CPU µs/req  broker KiB/req  redis µs/req  loadgen µs/req  others(cores)  audit records/write  ms/write  pool items/req  errors");
-        foreach (var level in options.Levels)
-        {
-            var r = await load.RunAsync(level, options.LevelDuration, broker.Pid, target.Pids, expected);
-            expected = Math.Max(1000, r.Throughput);
-            run.Levels.Add(r);
-            Console.WriteLine($"  {level,4} {r.Throughput,8:N0} {r.Latency.P50,9:0.00} {r.Latency.P99,8:0.00} {r.Latency.P999,9:0.00} {r.BrokerCpuUsPerRequest,18:0} {r.BrokerAllocatedBytesPerRequest / 1024,15:0.0} {r.RedisCpuUsPerRequest,13:0} {r.LoadGeneratorCpuUsPerRequest,15:0} {r.OtherProcessesCoresBusy,13:0.00} {r.AuditRecordsPerWrite,20:0.0} {r.AuditWriteMs,9:0.00} {r.BrokerWorkItemsPerRequest,15:0.0}  {r.Errors}{(r.FirstError is null ? "" : " " + r.FirstError)}");
-        }
-
-        Console.WriteLine($"  Redis commands per request: {Report.CommandList(run.Levels.MaxBy(l => l.Throughput)!.RedisCommandsPerRequest)}");
+        await MeasureLevelsAsync(run, load, broker.Pid);
         return (run, client, broker, load);
     }
     catch
