@@ -6,7 +6,8 @@ namespace JitBroker.Chart.Tests.Server;
 /// <summary>
 /// The server as the image ships it, for every test of this namespace: published once by <c>scripts/publish-server.sh</c>,
 /// the script the Dockerfile's build stage runs (self-contained, composite ReadyToRun for this machine's architecture).
-/// JITBROKER_CHART_TEST_PUBLISH_DIR names an output of that script instead (scripts/test.sh publishes while it builds).
+/// JITBROKER_CHART_TEST_PUBLISH_DIR names an output of that script instead (scripts/test.sh publishes right after its
+/// build, beside the short suites).
 /// </summary>
 [SetUpFixture]
 public sealed class PublishedServer
