@@ -19,7 +19,8 @@
 set -euo pipefail
 in_tree=0
 if [ "${1:-}" = --in-tree ]; then in_tree=1; shift; fi
-mkdir -p "${1:?usage: publish-server.sh [--in-tree] OUT_DIR}"
+case "${1:-}" in -*|'') echo "usage: publish-server.sh [--in-tree] OUT_DIR" >&2; exit 2 ;; esac
+mkdir -p "$1"
 out=$(cd "$1" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
 # The image's architecture (Docker's TARGETARCH) or this machine's.

@@ -17,7 +17,14 @@ public static class LeaseStoreTestExtensions
     }
 
     /// <summary>Every lease in <paramref name="state"/>, all pages of <see cref="ILeaseQueries.ListAsync"/> (ordered by lease id).</summary>
-    public static async Task<IReadOnlyList<Lease>> ListAllInStateAsync(this ILeaseQueries queries, LeaseState state, CancellationToken cancellationToken = default)
+    public static Task<IReadOnlyList<Lease>> ListAllInStateAsync(this ILeaseQueries queries, LeaseState state, CancellationToken cancellationToken = default) =>
+        ListAllAsync(queries, state, cancellationToken);
+
+    /// <summary>Every lease in the ledger whatever its state, all pages of <see cref="ILeaseQueries.ListAsync"/> (ordered by lease id).</summary>
+    public static Task<IReadOnlyList<Lease>> ListAllAsync(this ILeaseQueries queries, CancellationToken cancellationToken = default) =>
+        ListAllAsync(queries, null, cancellationToken);
+
+    private static async Task<IReadOnlyList<Lease>> ListAllAsync(ILeaseQueries queries, LeaseState? state, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(queries);
         var leases = new List<Lease>();

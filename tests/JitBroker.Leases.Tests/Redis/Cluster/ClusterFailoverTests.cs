@@ -277,18 +277,11 @@ public sealed class ClusterFailoverTests
     private static async Task<Dictionary<string, Lease>> ReadLedgerAsync(RedisLeaseStore store)
     {
         var stored = new Dictionary<string, Lease>();
-        string? token = null;
-        do
+        foreach (var lease in await store.ListAllAsync())
         {
-            var page = await store.ListAsync(new LeaseQuery { PageSize = 1000, PageToken = token });
-            foreach (var lease in page.Leases)
-            {
-                stored[lease.LeaseId] = lease;
-            }
-
-            token = page.NextPageToken;
+            stored[lease.LeaseId] = lease;
         }
-        while (token is not null);
+
         return stored;
     }
 
